@@ -1,0 +1,362 @@
+#include "app/render_command.h"
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "app/hooks.h"
+#include "core/atomic_file.h"
+#include "core/document.h"
+#include "core/engine.h"
+
+namespace lattice::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+CancelToken g_cancel;
+extern "C" void on_sigint(int) { g_cancel.cancel(); }
+
+struct Usage : Error {
+  explicit Usage(const std::string& m) : Error(ErrorKind::Usage, m) {}
+};
+
+struct Options {
+  std::string command;  // render, list-nodes, devices, help, version, run-fixture
+  std::string file;
+  std::vector<std::pair<std::string, std::string>> sets;  // "id.param", value text
+  std::string output_dir = ".";
+  std::optional<std::pair<int64_t, int64_t>> frames;
+  std::string report;
+  std::string cache_dir;
+  bool dry_run = false;
+  bool json = false;
+  std::string out;  // --out for --run-fixture
+  std::vector<std::string> targets;
+  size_t cache_memory_mb = 2048;
+};
+
+std::pair<int64_t, int64_t> parse_frames(const std::string& s) {
+  auto dash = s.find('-', 1);
+  try {
+    size_t used = 0;
+    if (dash == std::string::npos) {
+      int64_t a = std::stoll(s, &used);
+      if (used != s.size()) throw std::invalid_argument(s);
+      return {a, a};
+    }
+    int64_t a = std::stoll(s.substr(0, dash), &used);
+    if (used != dash) throw std::invalid_argument(s);
+    const std::string rest = s.substr(dash + 1);
+    int64_t b = std::stoll(rest, &used);
+    if (used != rest.size() || b < a) throw std::invalid_argument(s);
+    return {a, b};
+  } catch (const std::exception&) {
+    throw Usage("--frames expects A-B with A <= B (e.g. 1-24), got '" + s + "'");
+  }
+}
+
+Options parse(const std::vector<std::string>& args) {
+  Options o;
+  auto value = [&](size_t& i) -> const std::string& {
+    if (i + 1 >= args.size()) throw Usage(args[i] + " needs a value");
+    return args[++i];
+  };
+  auto set_command = [&](const std::string& c) {
+    if (!o.command.empty() && o.command != c) throw Usage("--" + c + " cannot be combined with --" + o.command);
+    o.command = c;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--render") {
+      set_command("render");
+      o.file = value(i);
+    } else if (a == "--run-fixture") {
+      set_command("run-fixture");
+      o.file = value(i);
+    } else if (a == "--list-nodes") {
+      set_command("list-nodes");
+    } else if (a == "--devices") {
+      set_command("devices");
+    } else if (a == "--help" || a == "-h") {
+      set_command("help");
+    } else if (a == "--version") {
+      set_command("version");
+    } else if (a == "--set") {
+      const std::string& s = value(i);
+      auto eq = s.find('=');
+      auto dot = s.find('.');
+      if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+        throw Usage("--set expects NODE_ID.PARAM=VALUE, got '" + s + "'");
+      o.sets.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+    } else if (a == "--output-dir") {
+      o.output_dir = value(i);
+    } else if (a == "--frames") {
+      o.frames = parse_frames(value(i));
+    } else if (a == "--report") {
+      o.report = value(i);
+    } else if (a == "--cache-dir") {
+      o.cache_dir = value(i);
+    } else if (a == "--cache-memory") {
+      try {
+        o.cache_memory_mb = std::stoull(value(i));
+      } catch (const std::exception&) {
+        throw Usage("--cache-memory expects a size in MiB");
+      }
+    } else if (a == "--target") {
+      o.targets.push_back(value(i));
+    } else if (a == "--dry-run") {
+      o.dry_run = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--out") {
+      o.out = value(i);
+    } else {
+      throw Usage("unknown argument '" + a + "' (see lattice --help)");
+    }
+  }
+  if (o.command.empty()) throw Usage("nothing to do (see lattice --help)");
+  return o;
+}
+
+class ProgressPrinter : public Observer {
+ public:
+  void node_step(const std::string& id, int step, int total) override {
+    std::printf("lattice: %-20s step %d/%d\n", id.c_str(), step, total);
+    std::fflush(stdout);
+  }
+  void node_finished(const std::string& id, const std::string& type, const std::string& status, double ms) override {
+    std::printf("lattice: %-20s %-22s %s %.1f ms\n", id.c_str(), type.c_str(), status.c_str(), ms);
+    std::fflush(stdout);
+  }
+  void warning(const std::string& message) override { std::fprintf(stderr, "lattice: warning: %s\n", message.c_str()); }
+};
+
+Graph load_project(const std::string& file, Json* document) {
+  const fs::path p(file);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw_invalid(file + ": no such file");
+  const std::string ext = p.extension().string();
+  Graph g;
+  if (ext == ".lattice" || ext == ".json") {
+    g = load_graph_file(p);
+  } else {
+    // An image written by Lattice carries its graph in its metadata.
+    auto text = hooks().read_embedded_graph ? hooks().read_embedded_graph(p) : std::nullopt;
+    if (!text) throw_invalid(file + ": neither a .lattice file nor an image with an embedded Lattice graph");
+    g = parse_graph(*text, file + " (embedded graph)");
+  }
+  *document = graph_to_json(g);
+  return g;
+}
+
+void apply_sets(Graph& g, const std::vector<std::pair<std::string, std::string>>& sets) {
+  for (const auto& [target, text] : sets) {
+    auto dot = target.find('.');
+    const std::string id = target.substr(0, dot), param = target.substr(dot + 1);
+    Node* n = g.find(id);
+    if (!n) throw Usage("--set " + target + ": no node with id '" + id + "'");
+    const NodeDesc* d = NodeRegistry::instance().find(n->type);
+    if (!d) throw Usage("--set " + target + ": node '" + id + "' has unknown type '" + n->type + "'");
+    const ParamDesc* p = d->param(param);
+    if (!p) {
+      std::string names;
+      for (const auto& q : d->params) names += (names.empty() ? "" : ", ") + q.name;
+      throw Usage("--set " + target + ": " + n->type + " has no parameter '" + param + "' (it has: " + names + ")");
+    }
+    n->params[param] = parse_param_text(*p, text);
+  }
+}
+
+Json plan_to_json(const std::vector<PlanRow>& rows) {
+  Json a = Json::array();
+  for (const auto& r : rows) {
+    Json outs = Json::array();
+    for (const auto& [name, info] : r.outputs)
+      outs.push_back({{"name", name},
+                      {"shape", info.shape.empty() ? "unknown" : info.shape},
+                      {"flops", info.flops},
+                      {"weight_bytes", info.weight_bytes},
+                      {"activation_bytes", info.activation_bytes}});
+    a.push_back({{"id", r.id}, {"type", r.type}, {"outputs", std::move(outs)}});
+  }
+  return a;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+  return buf;
+}
+
+int render(const Options& o) {
+  Json document;
+  Graph g = load_project(o.file, &document);
+  apply_sets(g, o.sets);
+  document = graph_to_json(g);
+
+  RenderOptions ro;
+  ro.targets = o.targets;
+  ro.base_dir = fs::absolute(fs::path(o.file)).parent_path();
+  ro.output_dir = fs::absolute(o.output_dir);
+  ro.document = &document;
+  ProgressPrinter printer;
+  ro.observer = &printer;
+  ro.cancel = &g_cancel;
+  Environment env;
+  if (hooks().setup_environment) hooks().setup_environment(env, o.dry_run);
+  ro.env = &env;
+
+  MemoryCache memory(o.cache_memory_mb << 20);
+  std::unique_ptr<DiskCache> disk;
+  if (!o.cache_dir.empty()) disk = std::make_unique<DiskCache>(o.cache_dir);
+  Engine engine(&memory, disk.get());
+
+  if (o.dry_run) {
+    auto rows = engine.plan(g, ro);
+    double flops = 0, weights = 0, acts = 0;
+    std::printf("plan for %s (%zu nodes):\n", o.file.c_str(), rows.size());
+    for (const auto& r : rows)
+      for (const auto& [name, info] : r.outputs) {
+        std::printf("  %-20s %-22s %-8s %-36s %10.3g FLOP  weights %-10s activations %s\n", r.id.c_str(),
+                    r.type.c_str(), name.c_str(), info.shape.empty() ? "unknown" : info.shape.c_str(), info.flops,
+                    human_bytes(static_cast<double>(info.weight_bytes)).c_str(),
+                    human_bytes(static_cast<double>(info.activation_bytes)).c_str());
+        flops += info.flops;
+        weights += static_cast<double>(info.weight_bytes);
+        acts += static_cast<double>(info.activation_bytes);
+      }
+    std::printf("total: %.4g FLOP, weights %s, activations %s\n", flops, human_bytes(weights).c_str(),
+                human_bytes(acts).c_str());
+    if (!o.report.empty())
+      write_file_atomic(o.report, Json{{"plan", plan_to_json(rows)}, {"total_flops", flops}}.dump(2) + "\n");
+    return 0;
+  }
+
+  std::error_code ec;
+  fs::create_directories(ro.output_dir, ec);
+  if (ec) throw_invalid("cannot create output folder " + ro.output_dir.string() + ": " + ec.message());
+
+  std::signal(SIGINT, on_sigint);
+  const int64_t first = o.frames ? o.frames->first : 0, last = o.frames ? o.frames->second : 0;
+  Json nodes = Json::array();
+  Json outputs = Json::array();
+  double total_ms = 0;
+  for (int64_t f = first; f <= last; ++f) {
+    ro.frame = f;
+    if (o.frames) std::printf("lattice: frame %lld\n", static_cast<long long>(f));
+    RenderReport r = engine.render(g, ro);
+    total_ms += r.total_ms;
+    for (const auto& n : r.nodes) {
+      Json j = {{"id", n.id}, {"type", n.type}, {"status", n.status}, {"ms", n.ms}};
+      if (o.frames) j["frame"] = f;
+      nodes.push_back(std::move(j));
+    }
+    for (const auto& out : r.outputs) {
+      std::printf("lattice: wrote %s\n", out.c_str());
+      outputs.push_back(out);
+    }
+  }
+  std::fflush(stdout);
+  if (!o.report.empty()) {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    Json rep = {{"nodes", nodes},
+                {"outputs", outputs},
+                {"total_ms", total_ms},
+                {"peak_host_bytes", static_cast<uint64_t>(ru.ru_maxrss) * 1024},
+                {"peak_device_bytes", hooks().peak_device_bytes ? hooks().peak_device_bytes(env) : 0}};
+    write_file_atomic(o.report, rep.dump(2) + "\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+void print_help() {
+  std::printf(
+      "Lattice %s: a node-graph compositor for generative image and video models\n"
+      "\n"
+      "usage:\n"
+      "  lattice [FILE.lattice]                 open the editor (on FILE if given)\n"
+      "  lattice --render FILE [options]        render a .lattice file (or an image with an embedded graph)\n"
+      "      --set NODE_ID.PARAM=VALUE          override a parameter (repeatable)\n"
+      "      --output-dir DIR                   where relative output paths go (default: current folder)\n"
+      "      --frames A-B                       render frames A to B ('#' in paths becomes the frame number)\n"
+      "      --target NODE_ID                   render only what this node needs (repeatable)\n"
+      "      --report REPORT.json               write per-node status and timings\n"
+      "      --cache-dir DIR                    keep results on disk between runs\n"
+      "      --cache-memory MIB                 in-memory cache budget (default 2048)\n"
+      "      --dry-run                          validate and print the plan without computing\n"
+      "  lattice --run-fixture FIXTURE.safetensors --out OUT.safetensors\n"
+      "                                         run a reference-fixture component\n"
+      "  lattice --list-nodes [--json]          print the node catalogue\n"
+      "  lattice --devices                      list Vulkan devices and their features\n"
+      "  lattice --help | --version\n"
+      "\n"
+      "exit codes: 0 success, 2 bad usage, 3 invalid graph or input file, 4 evaluation failure, 130 cancelled\n",
+      LATTICE_VERSION);
+}
+
+bool is_headless(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a.rfind("--", 0) == 0 || a == "-h") return true;
+  return false;
+}
+
+int run_headless(const std::vector<std::string>& args) {
+  try {
+    Options o = parse(args);
+    if (o.command == "help") {
+      print_help();
+      return 0;
+    }
+    if (o.command == "version") {
+      std::printf("lattice %s\n", LATTICE_VERSION);
+      return 0;
+    }
+    if (o.command == "list-nodes") {
+      const Json cat = NodeRegistry::instance().catalogue();
+      if (o.json) {
+        std::printf("%s\n", cat.dump(2).c_str());
+      } else {
+        for (const auto& n : cat["nodes"])
+          std::printf("%-28s %-14s %s\n", n["type"].get<std::string>().c_str(),
+                      n["category"].get<std::string>().c_str(), n["description"].get<std::string>().c_str());
+      }
+      return 0;
+    }
+    if (o.command == "devices") {
+      if (!hooks().list_devices) throw Error(ErrorKind::Evaluation, "this build has no GPU runtime");
+      return hooks().list_devices(o.json);
+    }
+    if (o.command == "run-fixture") {
+      if (o.out.empty()) throw Usage("--run-fixture needs --out OUT.safetensors");
+      if (!hooks().run_fixture) throw_invalid("this build cannot run fixtures yet");
+      return hooks().run_fixture(o.file, o.out);
+    }
+    return render(o);
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lattice: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lattice: error: out of host memory\n");
+    return 4;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lattice: error: %s\n", e.what());
+    return 4;
+  }
+}
+
+}  // namespace lattice::app

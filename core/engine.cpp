@@ -1,0 +1,292 @@
+#include "core/engine.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+namespace lattice {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+bool has_frame_pattern(const NodeDesc& d, const Json& params) {
+  for (const auto& p : d.params)
+    if ((p.type == ParamType::InPath || p.type == ParamType::OutPath) &&
+        params.at(p.name).get_ref<const std::string&>().find('#') != std::string::npos)
+      return true;
+  return false;
+}
+}  // namespace
+
+struct Engine::Run {
+  const Graph& g;
+  const RenderOptions& o;
+  const NodeRegistry& reg = NodeRegistry::instance();
+  std::map<std::string_view, size_t> index;
+  std::vector<const NodeDesc*> desc;
+  std::vector<Json> params;
+  std::vector<Key128> key;
+  std::vector<bool> needed;
+  std::vector<CacheEntryPtr> result;  // filled once a node is evaluated or found in a cache
+  std::vector<NodeReport> report;     // by node index
+  std::vector<size_t> order;          // dependency order of the needed nodes
+  std::vector<std::string> outputs;
+
+  Run(const Graph& graph, const RenderOptions& opts) : g(graph), o(opts) {}
+
+  void prepare(const std::vector<std::string>& targets) {
+    require_valid(g, reg);
+    const size_t n = g.nodes.size();
+    for (size_t i = 0; i < n; ++i) index.emplace(g.nodes[i].id, i);
+    desc.resize(n);
+    params.resize(n);
+    key.resize(n);
+    needed.assign(n, false);
+    result.resize(n);
+    report.resize(n);
+    std::vector<size_t> stack;
+    for (const auto& t : targets) {
+      auto it = index.find(t);
+      if (it == index.end()) throw_invalid("no node with id '" + t + "' to render", {t});
+      stack.push_back(it->second);
+    }
+    while (!stack.empty()) {
+      size_t i = stack.back();
+      stack.pop_back();
+      if (needed[i]) continue;
+      needed[i] = true;
+      for (const auto& [port, c] : g.nodes[i].inputs) stack.push_back(index.at(c.node));
+    }
+    for (size_t i : topological_order(g)) {
+      if (!needed[i]) continue;
+      order.push_back(i);
+      const Node& node = g.nodes[i];
+      desc[i] = reg.find(node.type);
+      params[i] = resolved_params(node, *desc[i]);
+      key[i] = node_key(i);
+      report[i] = NodeReport{node.id, node.type, "cached", 0};
+    }
+  }
+
+  Key128 node_key(size_t i) const {
+    const Node& node = g.nodes[i];
+    const NodeDesc& d = *desc[i];
+    Hasher h;
+    h.field("lattice-node-key-1").field(d.type).u64(static_cast<uint64_t>(d.version));
+    ParamReader pr(node.id, d, params[i], o.frame, o.base_dir, o.output_dir);
+    for (const auto& p : d.params) {
+      h.field(p.name).field(params[i][p.name].dump());
+      if (p.type == ParamType::InPath) {
+        // The file's identity: a changed or replaced file re-runs the node.
+        const auto path = pr.in_path(p.name);
+        std::error_code ec;
+        auto canon = std::filesystem::weakly_canonical(path, ec);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0) {
+          h.field(canon.string()).u64(static_cast<uint64_t>(st.st_size)).u64(static_cast<uint64_t>(st.st_mtim.tv_sec));
+          h.u64(static_cast<uint64_t>(st.st_mtim.tv_nsec)).u64(st.st_ino);
+        } else {
+          h.field("missing:" + path.string());
+        }
+      } else if (p.type == ParamType::OutPath) {
+        std::error_code ec;
+        h.field(std::filesystem::absolute(pr.out_path(p.name), ec).string());
+      }
+    }
+    if (d.frame_dependent || has_frame_pattern(d, params[i])) h.field("frame").u64(static_cast<uint64_t>(o.frame));
+    for (const auto& in : d.inputs) {
+      h.field(in.name);
+      auto it = node.inputs.find(in.name);
+      if (it == node.inputs.end()) {
+        h.field("-");
+      } else {
+        h.key(key[index.at(it->second.node)]).field(it->second.output);
+      }
+    }
+    return h.finish();
+  }
+};
+
+static bool files_exist(const CacheEntry& e) {
+  std::error_code ec;
+  for (const auto& f : e.files)
+    if (!std::filesystem::exists(f, ec)) return false;
+  return true;
+}
+
+void Engine::evaluate_node(Run& run, size_t i) {
+  if (run.result[i]) return;
+  const Node& node = run.g.nodes[i];
+  const NodeDesc& d = *run.desc[i];
+  const Key128& k = run.key[i];
+  Observer* obs = run.o.observer;
+  if (run.o.cancel && run.o.cancel->cancelled()) throw Error(ErrorKind::Cancelled, "cancelled", {node.id});
+
+  if (memory_) {
+    if (auto hit = memory_->lookup(k); hit && (!d.side_effect || files_exist(*hit))) {
+      run.result[i] = hit;
+      run.report[i].status = "cached";
+      if (obs) obs->node_finished(node.id, node.type, "cached", 0);
+      return;
+    }
+  }
+  if (disk_ && d.disk_cacheable && !d.side_effect) {
+    std::string problem;
+    auto t0 = Clock::now();
+    if (auto hit = disk_->load(k, &problem)) {
+      run.result[i] = hit;
+      run.report[i] = NodeReport{node.id, node.type, "cached", ms_since(t0)};
+      if (memory_) memory_->insert(k, hit);
+      if (obs) obs->node_finished(node.id, node.type, "cached", run.report[i].ms);
+      return;
+    }
+    if (!problem.empty() && obs) obs->warning(problem);
+  }
+
+  // Inputs first. Recursion depth is bounded by the graph's longest path.
+  for (const auto& [port, c] : node.inputs) evaluate_node(run, run.index.at(c.node));
+
+  EvalContext ctx(node.id, d, run.params[i], run.o.frame, run.o.base_dir, run.o.output_dir);
+  for (const auto& [port, c] : node.inputs) {
+    const Value* v = run.result[run.index.at(c.node)]->find(c.output);
+    if (!v) throw_eval("node '" + c.node + "' produced no output '" + c.output + "'", {c.node});
+    ctx.inputs_[port] = *v;
+  }
+  ctx.observer_ = obs;
+  ctx.cancel_ = run.o.cancel;
+  ctx.env_ = run.o.env;
+  ctx.document_ = run.o.document;
+
+  if (obs) obs->node_started(node.id, node.type);
+  auto t0 = Clock::now();
+  ++executions_;
+  try {
+    d.evaluate(ctx);
+  } catch (const Error& e) {
+    if (obs) obs->node_failed(node.id, e.what());
+    if (e.kind() == ErrorKind::Cancelled) throw;
+    std::string msg = e.what();
+    if (msg.find("node '" + node.id + "'") == std::string::npos) msg = ctx.who() + ": " + msg;
+    auto ids = e.node_ids();
+    if (ids.empty()) ids.push_back(node.id);
+    throw Error(ErrorKind::Evaluation, msg, ids);
+  } catch (const std::exception& e) {
+    if (obs) obs->node_failed(node.id, e.what());
+    throw Error(ErrorKind::Evaluation, ctx.who() + ": " + e.what(), {node.id});
+  }
+  for (const auto& out : d.outputs) {
+    bool found = false;
+    for (const auto& [n, v] : ctx.outputs_) found |= (n == out.name);
+    if (!found) throw_eval(ctx.who() + " did not produce its output '" + out.name + "'", {node.id});
+  }
+  auto entry = std::make_shared<CacheEntry>();
+  entry->outputs = std::move(ctx.outputs_);
+  entry->files = std::move(ctx.files_);
+  run.result[i] = entry;
+  run.report[i] = NodeReport{node.id, node.type, "executed", ms_since(t0)};
+  if (memory_) memory_->insert(k, entry);
+  if (disk_ && d.disk_cacheable && !d.side_effect) {
+    std::string problem;
+    if (!disk_->store(k, *entry, &problem) && !problem.empty() && obs) obs->warning(problem);
+  }
+  if (obs) obs->node_finished(node.id, node.type, "executed", run.report[i].ms);
+}
+
+std::vector<std::string> default_targets(const Graph& g) {
+  const NodeRegistry& reg = NodeRegistry::instance();
+  std::vector<std::string> t;
+  for (const auto& n : g.nodes)
+    if (const NodeDesc* d = reg.find(n.type); d && d->side_effect) t.push_back(n.id);
+  if (!t.empty()) return t;
+  std::set<std::string_view> consumed;
+  for (const auto& n : g.nodes)
+    for (const auto& [p, c] : n.inputs) consumed.insert(c.node);
+  for (const auto& n : g.nodes)
+    if (!consumed.count(n.id)) t.push_back(n.id);
+  return t;
+}
+
+RenderReport Engine::render(const Graph& g, const RenderOptions& o) {
+  auto t0 = Clock::now();
+  Run run(g, o);
+  const auto targets = o.targets.empty() ? default_targets(g) : o.targets;
+  run.prepare(targets);
+  for (const auto& t : targets) evaluate_node(run, run.index.at(t));
+  RenderReport r;
+  for (size_t i : run.order) {
+    r.nodes.push_back(run.report[i]);
+    (run.report[i].status == "executed" ? r.executed : r.cached)++;
+    if (run.result[i])
+      for (const auto& f : run.result[i]->files) r.outputs.push_back(f);
+  }
+  r.total_ms = ms_since(t0);
+  return r;
+}
+
+Value Engine::evaluate(const Graph& g, const std::string& node_id, const std::string& output, const RenderOptions& o,
+                       RenderReport* report) {
+  auto t0 = Clock::now();
+  Run run(g, o);
+  run.prepare({node_id});
+  const size_t i = run.index.at(node_id);
+  if (!run.desc[i]->output(output)) throw_invalid("node '" + node_id + "' has no output '" + output + "'", {node_id});
+  evaluate_node(run, i);
+  if (report) {
+    for (size_t j : run.order) {
+      report->nodes.push_back(run.report[j]);
+      (run.report[j].status == "executed" ? report->executed : report->cached)++;
+    }
+    report->total_ms = ms_since(t0);
+  }
+  return *run.result[i]->find(output);
+}
+
+std::vector<std::pair<std::string, Key128>> Engine::keys(const Graph& g, const RenderOptions& o) {
+  Run run(g, o);
+  run.prepare(o.targets.empty() ? default_targets(g) : o.targets);
+  std::vector<std::pair<std::string, Key128>> out;
+  for (size_t i : run.order) out.emplace_back(g.nodes[i].id, run.key[i]);
+  return out;
+}
+
+std::vector<PlanRow> Engine::plan(const Graph& g, const RenderOptions& o) {
+  Run run(g, o);
+  run.prepare(o.targets.empty() ? default_targets(g) : o.targets);
+  std::vector<std::map<std::string, PlanInfo>> infos(g.nodes.size());
+  std::vector<PlanRow> rows;
+  for (size_t i : run.order) {
+    const Node& node = g.nodes[i];
+    const NodeDesc& d = *run.desc[i];
+    PlanContext ctx(node.id, d, run.params[i], o.frame, o.base_dir, o.output_dir);
+    for (const auto& [port, c] : node.inputs) {
+      auto& up = infos[run.index.at(c.node)];
+      auto it = up.find(c.output);
+      ctx.inputs_[port] = it == up.end() ? nullptr : &it->second;
+    }
+    if (d.plan) {
+      try {
+        d.plan(ctx);
+      } catch (const Error& e) {
+        throw Error(e.kind() == ErrorKind::Evaluation ? ErrorKind::InvalidInput : e.kind(), e.what(), e.node_ids());
+      } catch (const std::exception& e) {
+        throw_invalid(ctx.who() + ": " + e.what(), {node.id});
+      }
+    }
+    PlanRow row{node.id, node.type, {}};
+    for (const auto& out : d.outputs) {
+      auto it = ctx.outputs_.find(out.name);
+      PlanInfo info = it == ctx.outputs_.end() ? PlanInfo{} : it->second;
+      infos[i][out.name] = info;
+      row.outputs.emplace_back(out.name, std::move(info));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace lattice

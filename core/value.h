@@ -1,0 +1,65 @@
+#pragma once
+/// Values that flow along wires. A Value is an immutable, shared handle to Data of one PortType; it is
+/// cheap to copy, and a Data object never changes after the node that made it returns, which is what
+/// lets the cache hand the same object to every consumer. Data subclasses live beside the code that
+/// knows them (core/types/ for host images, tensors, numbers and strings; nodes/ for device tensors and
+/// model handles). A Data type that can be written to the disk cache implements serialize() and
+/// registers a deserializer for its PortType.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lattice {
+
+enum class PortType : uint8_t {
+  Number,
+  String,
+  Image,
+  Latent,
+  Tensor,
+  Tensors,  ///< a named set of tensors (a .safetensors file's content)
+  Conditioning,
+  TextEncoder,
+  DiT,
+  VAE,
+  Upsampler,
+  Scheduler,
+  LoRA,
+  Video,
+  Audio,
+};
+
+/// Lower-case name used in files, the catalogue and messages ("image", "text_encoder", ...).
+std::string_view port_type_name(PortType t);
+std::optional<PortType> port_type_from_name(std::string_view name);
+/// Every port type, in declaration order.
+const std::vector<PortType>& all_port_types();
+
+class Data {
+ public:
+  virtual ~Data() = default;
+  virtual PortType type() const = 0;
+  /// Bytes this value holds (host and device); what the memory cache budgets.
+  virtual size_t bytes() const = 0;
+  /// Short human description for logs and the editor: "image 512x512x4 f32".
+  virtual std::string describe() const = 0;
+  /// Appends a self-contained encoding to `out` and returns true, or returns false when this value
+  /// cannot be persisted (device-only handles, model handles).
+  virtual bool serialize(std::string& out) const {
+    (void)out;
+    return false;
+  }
+};
+
+using Value = std::shared_ptr<const Data>;
+
+/// Deserializers for the disk cache, one per PortType. They throw lattice::Error on malformed bytes.
+using Deserializer = std::function<Value(std::string_view bytes)>;
+void register_deserializer(PortType t, Deserializer d);
+const Deserializer* find_deserializer(PortType t);
+
+}  // namespace lattice
