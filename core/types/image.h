@@ -2,7 +2,7 @@
 /// Host images: interleaved float32 pixels, row-major from the top-left, 1 to 4 channels.
 /// Values are stored as the file holds them (sRGB-encoded for PNG/JPEG, linear for EXR); no colour
 /// management is applied on load or save. `linear` records which, so that viewers and operations that
-/// care (exposure) can say what they assume.
+/// care (exposure) can say what they assume. Alpha, when present, is straight (not premultiplied).
 
 #include <cstdint>
 #include <string>

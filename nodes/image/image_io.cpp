@@ -21,7 +21,10 @@ std::string lower_ext(const std::filesystem::path& p) {
 std::unique_ptr<OIIO::ImageInput> open_input(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw_invalid(path.string() + ": no such file");
-  auto in = OIIO::ImageInput::open(path.string());
+  // Lattice images carry straight (unassociated) alpha: ask readers not to premultiply.
+  OIIO::ImageSpec config;
+  config.attribute("oiio:UnassociatedAlpha", 1);
+  auto in = OIIO::ImageInput::open(path.string(), &config);
   if (!in) {
     std::string err = OIIO::geterror();
     if (err.empty()) err = "not a readable image";
@@ -87,6 +90,7 @@ void write_image(const std::filesystem::path& path, const ImageData& img, const 
   if ((ext == ".jpg" || ext == ".jpeg") && channels == 4) channels = 3;  // JPEG has no alpha
   OIIO::ImageSpec spec(img.width, img.height, channels, fmt);
   if (channels == 4) spec.alpha_channel = 3;
+  spec.attribute("oiio:UnassociatedAlpha", 1);  // straight alpha: store as given, never un-premultiply
   if (embedded_graph) spec.attribute(kEmbeddedGraphKey, *embedded_graph);
   spec.attribute("Software", "Lattice");
   if (!out->open(tmp.string(), spec)) {
