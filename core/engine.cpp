@@ -174,7 +174,9 @@ void Engine::evaluate_node(Run& run, size_t i) {
     if (msg.find("node '" + node.id + "'") == std::string::npos) msg = ctx.who() + ": " + msg;
     auto ids = e.node_ids();
     if (ids.empty()) ids.push_back(node.id);
-    throw Error(ErrorKind::Evaluation, msg, ids);
+    // A node that could not read its input file reports InvalidInput (exit 3); everything else is a
+    // failure during evaluation (exit 4).
+    throw Error(e.kind() == ErrorKind::InvalidInput ? ErrorKind::InvalidInput : ErrorKind::Evaluation, msg, ids);
   } catch (const std::exception& e) {
     if (obs) obs->node_failed(node.id, e.what());
     throw Error(ErrorKind::Evaluation, ctx.who() + ": " + e.what(), {node.id});

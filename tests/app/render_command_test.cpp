@@ -1,0 +1,169 @@
+// The command line as users run it: the real `lattice` binary, its exit codes, outputs and report.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(LATTICE_BINARY_DIR) + "/lattice " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r{-1, {}};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("lattice_cli_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  }
+  fs::path dir;
+  const std::string example = std::string(LATTICE_SOURCE_DIR) + "/examples/default.lattice";
+};
+
+TEST_F(Cli, RendersTheDefaultExampleWithAReport) {
+  auto r = run("--render " + example + " --output-dir " + dir.string() + " --report " + (dir / "r.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote " + (dir / "default.png").string()), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "default.png"));
+  std::ifstream f(dir / "r.json");
+  auto rep = nlohmann::json::parse(f);
+  ASSERT_EQ(rep["nodes"].size(), 5u);
+  for (const auto& n : rep["nodes"]) {
+    EXPECT_EQ(n["status"], "executed");
+    EXPECT_TRUE(n.contains("id") && n.contains("type") && n.contains("ms"));
+  }
+  EXPECT_EQ(rep["outputs"][0], (dir / "default.png").string());
+  EXPECT_GT(rep["peak_host_bytes"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(rep.contains("total_ms") && rep.contains("peak_device_bytes"));
+}
+
+TEST_F(Cli, ReRenderFromTheImageItMade) {
+  ASSERT_EQ(run("--render " + example + " --output-dir " + dir.string()).code, 0);
+  auto r = run("--render " + (dir / "default.png").string() + " --output-dir " + (dir / "again").string() +
+               " --set save.path=copy.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "again" / "copy.png"));
+}
+
+TEST_F(Cli, DiskCacheIsReusedByASecondProcess) {
+  const std::string common = "--render " + example + " --output-dir " + dir.string() + " --cache-dir " +
+                             (dir / "cache").string() + " --report " + (dir / "r.json").string();
+  ASSERT_EQ(run(common).code, 0);
+  auto r = run(common + " --set save.path=second.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream f(dir / "r.json");
+  auto rep = nlohmann::json::parse(f);
+  for (const auto& n : rep["nodes"]) EXPECT_EQ(n["status"], n["id"] == "save" ? "executed" : "cached") << n.dump();
+}
+
+TEST_F(Cli, UsageErrorsExitWith2) {
+  EXPECT_EQ(run("--bogus").code, 2);
+  EXPECT_EQ(run("--render").code, 2);
+  EXPECT_EQ(run("--render " + example + " --set nodot").code, 2);
+  EXPECT_EQ(run("--render " + example + " --set ghost.x=1").code, 2);
+  EXPECT_EQ(run("--render " + example + " --set grade.nope=1").code, 2);
+  EXPECT_EQ(run("--render " + example + " --set grade.exposure=bright").code, 2);
+  EXPECT_EQ(run("--render " + example + " --frames 5-2").code, 2);
+}
+
+TEST_F(Cli, InvalidInputsExitWith3AndWriteNothing) {
+  const std::string out = " --output-dir " + (dir / "out").string();
+  auto missing = run("--render " + (dir / "nope.lattice").string() + out);
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_NE(missing.out.find("nope.lattice"), std::string::npos);
+  auto trunc = run("--render " + write("t.lattice", R"({"lattice": 1, "nodes": [{"id": "a")") + out);
+  EXPECT_EQ(trunc.code, 3);
+  EXPECT_NE(trunc.out.find("t.lattice: malformed JSON"), std::string::npos) << trunc.out;
+  auto cyc = run("--render " + write("c.lattice", R"({"lattice":1,"nodes":[
+      {"id":"x","type":"image.color","inputs":{"image":{"node":"y","output":"image"}}},
+      {"id":"y","type":"image.color","inputs":{"image":{"node":"x","output":"image"}}},
+      {"id":"s","type":"image.save","inputs":{"image":{"node":"y","output":"image"}}}]})") + out);
+  EXPECT_EQ(cyc.code, 3);
+  EXPECT_NE(cyc.out.find("cycle"), std::string::npos) << cyc.out;
+  auto badparam = run("--render " + write("p.lattice", R"({"lattice":1,"nodes":[
+      {"id":"c","type":"image.constant","params":{"width":"wide"}},
+      {"id":"s","type":"image.save","inputs":{"image":{"node":"c","output":"image"}}}]})") + out);
+  EXPECT_EQ(badparam.code, 3);
+  EXPECT_NE(badparam.out.find("node 'c' (image.constant): parameter 'width'"), std::string::npos) << badparam.out;
+  auto newer = run("--render " + write("n.lattice", R"({"lattice":99,"nodes":[]})") + out);
+  EXPECT_EQ(newer.code, 3);
+  auto noimage = run("--render " + write("x.png", "not an image") + out);
+  EXPECT_EQ(noimage.code, 3);
+  EXPECT_FALSE(fs::exists(dir / "out") && !fs::is_empty(dir / "out"));
+}
+
+TEST_F(Cli, UnreadableNodeInputExitsWith3AndLeavesNoPartialFile) {
+  auto r = run("--render " + write("e.lattice", R"({"lattice":1,"nodes":[
+      {"id":"l","type":"image.load","params":{"path":"missing.png"}},
+      {"id":"s","type":"image.save","params":{"path":"out.png"},"inputs":{"image":{"node":"l","output":"image"}}}]})") +
+               " --output-dir " + dir.string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("node 'l' (image.load)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("missing.png"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "out.png"));
+  for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos);
+}
+
+TEST_F(Cli, EvaluationFailureExitsWith4) {
+  // A PNG cannot hold float data: the save node fails while running.
+  auto r = run("--render " + example + " --set save.depth=float --output-dir " + dir.string());
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("node 'save' (image.save)"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "default.png"));
+}
+
+TEST_F(Cli, DryRunPrintsThePlanAndWritesNothing) {
+  auto r = run("--render " + example + " --dry-run --output-dir " + (dir / "o").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("image 640x360x4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("total:"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "o" / "default.png"));
+}
+
+TEST_F(Cli, FramesRenderASequence) {
+  auto r = run("--render " + example + " --frames 1-3 --set save.path=seq.####.png --output-dir " + dir.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"seq.0001.png", "seq.0002.png", "seq.0003.png"}) EXPECT_TRUE(fs::exists(dir / f)) << f;
+}
+
+TEST_F(Cli, CatalogueIsJsonWithEveryNode) {
+  auto r = run("--list-nodes --json");
+  ASSERT_EQ(r.code, 0);
+  auto cat = nlohmann::json::parse(r.out);
+  bool has_load = false;
+  for (const auto& n : cat["nodes"]) {
+    EXPECT_TRUE(n.contains("inputs") && n.contains("outputs") && n.contains("params") && n.contains("category"));
+    for (const auto& p : n["params"]) EXPECT_TRUE(p.contains("default") && p.contains("type") && p.contains("description"));
+    has_load |= n["type"] == "image.load";
+  }
+  EXPECT_TRUE(has_load);
+  EXPECT_EQ(run("--version").code, 0);
+  EXPECT_EQ(run("--help").code, 0);
+}
+
+}  // namespace
