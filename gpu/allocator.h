@@ -1,0 +1,109 @@
+#pragma once
+/// Allocator: buffers sub-allocated from large VkDeviceMemory blocks.
+///
+/// Contract. Owned by the Context; outlives every Buffer it made (Buffers are shared_ptr and return their
+/// range on destruction). All methods are thread-safe (one lock). Submits no work.
+///
+/// Rules.
+/// - Two kinds: DeviceLocal (tensors) and HostVisible (staging; persistently mapped, coherent, cached when
+///   the device offers it). Each memory type has its own pool of blocks.
+/// - Blocks are block_bytes (default 256 MiB, capped at maxMemoryAllocationSize). A request larger than a
+///   quarter of a block gets its own dedicated VkDeviceMemory, freed with the buffer, so big weights do not
+///   fragment the pools.
+/// - Within a block: first fit over a free list ordered by offset, each range aligned to the buffer's
+///   VkMemoryRequirements::alignment. Freeing merges with both neighbours. A block that becomes empty is
+///   returned to the driver unless it is the pool's only block (kept to avoid churn between batches).
+/// - One buffer is at most Device::max_buffer_bytes() = min(maxStorageBufferRange, maxMemoryAllocationSize)
+///   (128 MiB on lavapipe): ops bind whole buffers, so a larger tensor is refused with
+///   Failure::Unsupported naming the sizes; a model must split such a tensor (e.g. per layer or per head).
+/// - Budget: DeviceLocal bytes in live buffers may not exceed budget_bytes() (80% of the largest
+///   device-local heap, or LATTICE_GPU_BUDGET_MB); a request that would is refused with
+///   Failure::OutOfMemory before Vulkan is asked, so out-of-memory is an error, never a crash.
+
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace lattice::gpu {
+
+class Device;
+class Allocator;
+
+enum class MemoryKind { DeviceLocal, HostVisible };
+
+/// One VkBuffer bound to its own range of device memory.
+class Buffer {
+ public:
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  VkBuffer handle() const { return buffer_; }
+  uint64_t size() const { return size_; }
+  MemoryKind kind() const { return kind_; }
+  /// Host pointer for HostVisible buffers, nullptr otherwise.
+  void* mapped() const { return mapped_; }
+
+ private:
+  friend class Allocator;
+  Buffer() = default;
+  Allocator* owner_ = nullptr;
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  uint64_t size_ = 0;
+  MemoryKind kind_ = MemoryKind::DeviceLocal;
+  void* mapped_ = nullptr;
+  // Where the memory came from: a block's range, or a dedicated allocation when block_ < 0.
+  uint32_t memory_type_ = 0;
+  int64_t block_ = -1;
+  uint64_t offset_ = 0;
+  uint64_t reserved_ = 0;
+  VkDeviceMemory dedicated_ = VK_NULL_HANDLE;
+};
+
+class Allocator {
+ public:
+  static constexpr uint64_t kDefaultBlockBytes = 256ull << 20;
+  explicit Allocator(const Device& device, uint64_t block_bytes = kDefaultBlockBytes);
+  ~Allocator();
+  Allocator(const Allocator&) = delete;
+  Allocator& operator=(const Allocator&) = delete;
+
+  /// A buffer of `bytes` (> 0) usable as storage buffer, uniform texel buffer and copy source/target.
+  std::shared_ptr<Buffer> create_buffer(uint64_t bytes, MemoryKind kind);
+
+  uint64_t current_device_bytes() const;  ///< DeviceLocal bytes in live buffers
+  uint64_t peak_device_bytes() const;     ///< high-water mark of current_device_bytes()
+  void reset_peak();
+  uint64_t current_host_bytes() const;  ///< HostVisible bytes in live buffers
+  uint64_t reserved_bytes() const;      ///< VkDeviceMemory held: blocks plus dedicated allocations
+  uint64_t budget_bytes() const { return budget_; }
+  uint64_t block_bytes() const { return block_bytes_; }
+  size_t block_count() const;
+
+ private:
+  friend class Buffer;
+  struct Block {
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    uint64_t size = 0;
+    void* mapped = nullptr;
+    std::map<uint64_t, uint64_t> free;  // offset -> size, never adjacent (merged on free)
+  };
+  struct Pool {
+    std::vector<std::unique_ptr<Block>> blocks;  // nullptr entries are released blocks (indices stay stable)
+  };
+  uint32_t pick_memory_type(uint32_t type_bits, MemoryKind kind) const;
+  VkDeviceMemory allocate_memory(uint64_t bytes, uint32_t type, void** mapped);
+  void release(Buffer& buffer);
+
+  const Device& device_;
+  uint64_t block_bytes_;
+  uint64_t budget_ = 0;
+  mutable std::recursive_mutex mutex_;
+  std::map<uint32_t, Pool> pools_;  // by memory type index
+  uint64_t device_bytes_ = 0, peak_device_bytes_ = 0, host_bytes_ = 0, reserved_ = 0;
+};
+
+}  // namespace lattice::gpu

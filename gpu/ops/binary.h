@@ -1,0 +1,25 @@
+#pragma once
+/// Elementwise binary ops with NumPy broadcasting: out = a (op) b.
+///
+/// Inputs: f32 tensors of rank <= 6 with any strides (views are fine); shapes broadcast as in NumPy (align
+/// trailing dimensions; a dimension of 1 stretches). Output: a new contiguous f32 tensor of the broadcast
+/// shape. Division follows IEEE (x/0 is inf or NaN). Records one dispatch; nothing is submitted.
+
+#include "gpu/tensor.h"
+
+namespace lattice::gpu {
+
+class CommandStream;
+
+enum class BinaryOp { Add, Sub, Mul, Div };
+
+/// The broadcast shape of `a` and `b`; throws Unsupported naming both when they do not broadcast.
+Shape broadcast_shape(const Shape& a, const Shape& b);
+
+Tensor binary(CommandStream& stream, BinaryOp op, const Tensor& a, const Tensor& b);
+inline Tensor add(CommandStream& s, const Tensor& a, const Tensor& b) { return binary(s, BinaryOp::Add, a, b); }
+inline Tensor sub(CommandStream& s, const Tensor& a, const Tensor& b) { return binary(s, BinaryOp::Sub, a, b); }
+inline Tensor mul(CommandStream& s, const Tensor& a, const Tensor& b) { return binary(s, BinaryOp::Mul, a, b); }
+inline Tensor div(CommandStream& s, const Tensor& a, const Tensor& b) { return binary(s, BinaryOp::Div, a, b); }
+
+}  // namespace lattice::gpu

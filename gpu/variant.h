@@ -1,0 +1,46 @@
+#pragma once
+/// Run-time kernel choice, one mechanism for every op.
+///
+/// An op lists its variants best first; each has a name and a predicate over the device and the problem
+/// (shapes, dtypes). The first variant that applies is used. LATTICE_KERNEL_<OP>=<variant> (OP upper-case,
+/// e.g. LATTICE_KERNEL_MATMUL=portable) or a non-empty `forced` argument picks one by name instead: tests
+/// use it to cover every variant on one device, benchmarks to compare them. A forced variant that does not
+/// apply is an Unsupported error, never a silent fallback.
+
+#include <cctype>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "gpu/device.h"
+#include "gpu/error.h"
+
+namespace lattice::gpu {
+
+template <class Problem>
+struct Variant {
+  std::string_view name;
+  bool (*applies)(const Device& device, const Problem& problem);
+};
+
+template <class Problem>
+const Variant<Problem>& choose_variant(std::string_view op, std::span<const Variant<Problem>> variants,
+                                       const Device& device, const Problem& problem, std::string_view forced = {}) {
+  std::string env_name = "LATTICE_KERNEL_";
+  for (char c : op) env_name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string want(forced);
+  if (want.empty())
+    if (const char* env = std::getenv(env_name.c_str())) want = env;
+  for (const auto& v : variants) {
+    if (!want.empty() && v.name != want) continue;
+    if (v.applies(device, problem)) return v;
+    if (!want.empty())
+      throw_unsupported(std::string(op) + " variant '" + want + "' does not apply to this problem on '" +
+                        device.info().name + "'");
+  }
+  throw_unsupported(want.empty() ? std::string(op) + ": no variant applies on '" + device.info().name + "'"
+                                 : std::string(op) + ": no variant named '" + want + "'");
+}
+
+}  // namespace lattice::gpu
