@@ -1,0 +1,32 @@
+#include "gpu/ops/unary.h"
+
+#include "gpu/command_stream.h"
+#include "gpu/context.h"
+#include "gpu/error.h"
+#include "gpu/ops/grid.h"
+#include "gpu/ops/unary_infos.h"
+#include "gpu/shaders/unary.spv.h"
+
+namespace lattice::gpu {
+
+static_assert(sizeof(UnaryPush) == 2 * 4, "UnaryPush must match unary_infos.h");
+static_assert(static_cast<int>(UnaryOp::GeluErf) == UNARY_GELU_ERF && static_cast<int>(UnaryOp::Silu) == UNARY_SILU);
+
+static const KernelDesc kUnary{"unary", lattice_spv_unary, {BindingKind::Storage, BindingKind::Storage},
+                               sizeof(UnaryPush)};
+
+Tensor unary(CommandStream& stream, UnaryOp op, const Tensor& x) {
+  if (x.dtype() != DType::F32 || !x.contiguous())
+    throw_unsupported("activation of " + x.describe() + ": needs a contiguous f32 tensor");
+  Context& ctx = stream.context();
+  Tensor out = Tensor::empty(ctx, x.shape(), DType::F32);
+  if (out.numel() == 0) return out;
+  UnaryPush push{static_cast<uint32_t>(x.numel()), static_cast<uint32_t>(x.offset())};
+  uint32_t spec[] = {static_cast<uint32_t>(op)};
+  Arg args[] = {{x.buffer()}, {out.buffer()}};
+  auto g = grid_1d(push.numel, UNARY_LOCAL_SIZE);
+  stream.dispatch(ctx.pipelines().get(kUnary, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  return out;
+}
+
+}  // namespace lattice::gpu

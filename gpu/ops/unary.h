@@ -1,0 +1,21 @@
+#pragma once
+/// Elementwise activations: GELU (exact erf form and tanh approximation) and SiLU.
+///
+/// Input: an f32 tensor, contiguous (any offset). Output: a new contiguous f32 tensor of the same shape.
+/// Accuracy: within 1e-6 absolute + 1e-5 relative of the double-precision definitions. Records one
+/// dispatch; nothing is submitted.
+
+#include "gpu/tensor.h"
+
+namespace lattice::gpu {
+
+class CommandStream;
+
+enum class UnaryOp { GeluErf, GeluTanh, Silu };
+
+Tensor unary(CommandStream& stream, UnaryOp op, const Tensor& x);
+inline Tensor gelu(CommandStream& s, const Tensor& x) { return unary(s, UnaryOp::GeluErf, x); }
+inline Tensor gelu_tanh(CommandStream& s, const Tensor& x) { return unary(s, UnaryOp::GeluTanh, x); }
+inline Tensor silu(CommandStream& s, const Tensor& x) { return unary(s, UnaryOp::Silu, x); }
+
+}  // namespace lattice::gpu
