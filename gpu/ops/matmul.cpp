@@ -1,0 +1,96 @@
+#include "gpu/ops/matmul.h"
+
+#include <array>
+
+#include "gpu/command_stream.h"
+#include "gpu/context.h"
+#include "gpu/error.h"
+#include "gpu/ops/grid.h"
+#include "gpu/ops/matmul_infos.h"
+#include "gpu/shaders/matmul.spv.h"
+#include "gpu/shaders/matmul_texel_f32.spv.h"
+#include "gpu/shaders/matmul_texel_h16.spv.h"
+#include "gpu/variant.h"
+
+namespace lattice::gpu {
+
+static_assert(sizeof(MatmulPush) == 7 * 4, "MatmulPush must match matmul_infos.h");
+
+namespace {
+
+const std::vector<BindingKind> kStorageBindings = {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage,
+                                                   BindingKind::Storage};
+const std::vector<BindingKind> kTexelBindings = {BindingKind::UniformTexel, BindingKind::UniformTexel,
+                                                 BindingKind::Storage, BindingKind::Storage};
+const KernelDesc kPortable{"matmul", lattice_spv_matmul, kStorageBindings, sizeof(MatmulPush)};
+const KernelDesc kTexelF32{"matmul_texel_f32", lattice_spv_matmul_texel_f32, kTexelBindings, sizeof(MatmulPush)};
+const KernelDesc kTexelH16{"matmul_texel_h16", lattice_spv_matmul_texel_h16, kTexelBindings, sizeof(MatmulPush)};
+
+struct Problem {
+  const Tensor& a;
+  const Tensor& b;
+  uint32_t m, n, k;
+};
+
+VkFormat b_texel_format(DType dtype) {
+  return dtype == DType::F32 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R16G16B16A16_UINT;
+}
+
+bool texel_applies(const Device& device, const Problem& p) {
+  uint64_t max_texels = device.info().max_texel_buffer_elements;
+  return device.info().is_cpu() && p.k % 4 == 0 && p.a.offset() % 4 == 0 && p.b.offset() % 4 == 0 &&
+         p.a.buffer()->size() / 16 <= max_texels &&
+         p.b.buffer()->size() / (dtype_bytes(p.b.dtype()) * 4) <= max_texels &&
+         device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) &&
+         device.supports_uniform_texel(b_texel_format(p.b.dtype()));
+}
+bool always(const Device&, const Problem&) { return true; }
+
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+
+}  // namespace
+
+Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& bias, std::string_view variant) {
+  auto fail = [&](const std::string& why) {
+    throw_unsupported("matmul of A " + a.describe() + " and B " + b.describe() + ": " + why);
+  };
+  if (a.dtype() != DType::F32 || !a.contiguous() || a.rank() < 1) fail("A must be a contiguous f32 tensor");
+  if (b.rank() != 2 || !b.contiguous()) fail("B must be a contiguous [N, K] tensor");
+  if (b.dtype() != DType::F32 && b.dtype() != DType::F16 && b.dtype() != DType::BF16) fail("B must be f32/f16/bf16");
+  if (a.dim(-1) != b.dim(1)) fail("K differs");
+  if (b.dtype() != DType::F32 && b.offset() % 2 != 0) fail("16-bit B must start on an even element");
+  if (bias.defined() && (bias.dtype() != DType::F32 || bias.rank() != 1 || bias.dim(0) != b.dim(0) || !bias.contiguous()))
+    fail("bias must be a contiguous f32 [N], got " + bias.describe());
+
+  Shape out_shape = a.shape();
+  out_shape.back() = b.dim(0);
+  Context& ctx = stream.context();
+  Tensor c = Tensor::empty(ctx, out_shape, DType::F32);
+  Problem p{a, b, static_cast<uint32_t>(a.numel() / std::max<int64_t>(a.dim(-1), 1)), static_cast<uint32_t>(b.dim(0)),
+            static_cast<uint32_t>(b.dim(1))};
+  if (c.numel() == 0) return c;
+
+  uint32_t b_type = b.dtype() == DType::F32 ? MATMUL_B_F32 : b.dtype() == DType::F16 ? MATMUL_B_F16 : MATMUL_B_BF16;
+  uint32_t spec[] = {b_type, bias.defined() ? 1u : 0u};
+  MatmulPush push{p.m, p.n, p.k, static_cast<uint32_t>(a.offset()), static_cast<uint32_t>(b.offset()),
+                  static_cast<uint32_t>(bias.defined() ? bias.offset() : 0), static_cast<uint32_t>(c.offset())};
+  // Without a bias the binding still needs a valid buffer; the shader never reads it (HAS_BIAS = 0).
+  std::shared_ptr<Buffer> bias_buf = bias.defined() ? bias.buffer() : c.buffer();
+
+  const Variant<Problem>& v = choose_variant<Problem>("matmul", kVariants, ctx.device(), p, variant);
+  if (v.name == "texel") {
+    const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : kTexelH16;
+    Arg args[] = {{a.buffer(), VK_FORMAT_R32G32B32A32_SFLOAT}, {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
+    uint64_t tiles = uint64_t{(p.m + MATMUL_TEXEL_TM - 1) / MATMUL_TEXEL_TM} * ((p.n + MATMUL_TEXEL_TN - 1) / MATMUL_TEXEL_TN);
+    auto g = grid_1d(tiles, MATMUL_LOCAL_SIZE);
+    stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  } else {
+    Arg args[] = {{a.buffer()}, {b.buffer()}, {bias_buf}, {c.buffer()}};
+    uint64_t tiles = uint64_t{(p.m + MATMUL_TM - 1) / MATMUL_TM} * ((p.n + MATMUL_TN - 1) / MATMUL_TN);
+    auto g = grid_1d(tiles, MATMUL_LOCAL_SIZE);
+    stream.dispatch(ctx.pipelines().get(kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  }
+  return c;
+}
+
+}  // namespace lattice::gpu

@@ -1,0 +1,24 @@
+#pragma once
+/// Matrix product with transposed weights, the linear layer: C = A * B^T (+ bias).
+///
+/// A: f32 [..., K], contiguous. B (weights): [N, K] in f32, f16 or bf16, contiguous. bias: f32 [N] or an
+/// undefined Tensor. Result: a new f32 tensor [..., N]. Accumulation is f32. Records one dispatch.
+///
+/// Variants (gpu/variant.h; LATTICE_KERNEL_MATMUL or `variant` forces one):
+///  - "texel": A and B through uniform texel buffers, 4x8 register tile; needs K % 4 == 0, offsets that
+///    are multiples of 4, the formats' texel-buffer support and sizes within maxTexelBufferElements. Chosen
+///    on CPU devices (lavapipe), where it is several times faster than "portable".
+///  - "portable": storage buffers, 4x4 register tile; applies everywhere.
+
+#include <string_view>
+
+#include "gpu/tensor.h"
+
+namespace lattice::gpu {
+
+class CommandStream;
+
+Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& bias = {},
+              std::string_view variant = {});
+
+}  // namespace lattice::gpu
