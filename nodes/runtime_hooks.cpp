@@ -1,7 +1,10 @@
 // Connects the command line's hooks (app/hooks.h) to what nodes/ provides: image metadata today,
 // the GPU runtime and fixtures as they land.
+#include <cstdio>
+
 #include "app/hooks.h"
 #include "nodes/image/image_io.h"
+#include "nodes/models/fixture.h"
 
 namespace lattice {
 namespace {
@@ -9,6 +12,11 @@ namespace {
 const bool registered = [] {
   auto& h = app::hooks();
   h.read_embedded_graph = [](const std::filesystem::path& p) { return read_embedded_graph(p); };
+  h.run_fixture = [](const std::string& in, const std::string& out) {
+    const size_t n = run_fixture_file(in, out);
+    std::printf("lattice: wrote %zu outputs to %s\n", n, out.c_str());
+    return 0;
+  };
   return true;
 }();
 

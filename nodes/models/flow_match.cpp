@@ -1,0 +1,100 @@
+#include "nodes/models/flow_match.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace lattice {
+
+namespace {
+
+// numpy.linspace(start, stop, num) in float64: start + i * step, the last value exactly stop.
+std::vector<double> linspace(double start, double stop, int num) {
+  std::vector<double> y(static_cast<size_t>(num));
+  const double step = num > 1 ? (stop - start) / (num - 1) : 0.0;
+  for (int i = 0; i < num; ++i) y[static_cast<size_t>(i)] = static_cast<double>(i) * step + start;
+  if (num > 1) y.back() = stop;
+  return y;
+}
+
+// The shifts in float32 arithmetic, as numpy does for a float32 array with Python-float scalars.
+float time_shift_exponential(double mu, float t) {
+  const float e = static_cast<float>(std::exp(mu));
+  const float a = 1.0f / t - 1.0f;  // (1/t - 1) ** 1.0
+  return e / (e + a);
+}
+
+float static_shift(float shift, float s) { return shift * s / (1.0f + (shift - 1.0f) * s); }
+
+void stretch_to_terminal(std::vector<float>& s, double terminal) {
+  const float last = 1.0f - s.back();
+  // numpy: float32 scalar / Python float -> float64; then the float32 array divides by it in float32.
+  const float scale = static_cast<float>(static_cast<double>(last) / (1.0 - terminal));
+  for (auto& v : s) v = 1.0f - (1.0f - v) / scale;
+}
+
+FlowMatchSchedule finish(const FlowMatchConfig& c, std::vector<float> s) {
+  if (c.shift_terminal) stretch_to_terminal(s, *c.shift_terminal);
+  FlowMatchSchedule out;
+  out.timesteps.reserve(s.size());
+  for (float v : s) out.timesteps.push_back(v * static_cast<float>(c.num_train_timesteps));
+  out.sigmas = std::move(s);
+  out.sigmas.push_back(0.0f);
+  return out;
+}
+
+}  // namespace
+
+double flow_match_mu(const FlowMatchConfig& c, int image_seq_len) {
+  const double m = (c.max_shift - c.base_shift) / static_cast<double>(c.max_image_seq_len - c.base_image_seq_len);
+  const double b = c.base_shift - m * c.base_image_seq_len;
+  return image_seq_len * m + b;
+}
+
+std::vector<float> flow_match_pipeline_sigmas(int steps) {
+  std::vector<float> out;
+  for (double v : linspace(1.0, 1.0 / steps, steps)) out.push_back(static_cast<float>(v));
+  return out;
+}
+
+FlowMatchSchedule flow_match_schedule(const FlowMatchConfig& c, const std::vector<float>& sigmas, std::optional<double> mu) {
+  if (sigmas.empty()) throw std::invalid_argument("flow-match schedule needs at least one sigma");
+  std::vector<float> s = sigmas;
+  if (c.use_dynamic_shifting) {
+    if (!mu) throw std::invalid_argument("flow-match schedule with dynamic shifting needs mu");
+    for (auto& v : s) v = time_shift_exponential(*mu, v);
+  } else {
+    for (auto& v : s) v = static_shift(static_cast<float>(c.shift), v);
+  }
+  return finish(c, std::move(s));
+}
+
+FlowMatchSchedule flow_match_schedule_default(const FlowMatchConfig& c, int steps, std::optional<double> mu) {
+  // Construction: training sigmas t/N for t = N..1 in float32, statically shifted unless dynamic.
+  const float n = static_cast<float>(c.num_train_timesteps);
+  auto train = [&](float t) {
+    float s = t / n;
+    return c.use_dynamic_shifting ? s : static_shift(static_cast<float>(c.shift), s);
+  };
+  const double sigma_max = train(n), sigma_min = train(1.0f);
+  // set_timesteps: float64 from here to the cast, the static shift applied again.
+  std::vector<float> s;
+  for (double t : linspace(sigma_max * c.num_train_timesteps, sigma_min * c.num_train_timesteps, steps)) {
+    double v = t / c.num_train_timesteps;
+    if (c.use_dynamic_shifting) {
+      if (!mu) throw std::invalid_argument("flow-match schedule with dynamic shifting needs mu");
+      v = std::exp(*mu) / (std::exp(*mu) + (1.0 / v - 1.0));
+    } else {
+      v = c.shift * v / (1.0 + (c.shift - 1.0) * v);
+    }
+    s.push_back(static_cast<float>(v));
+  }
+  return finish(c, std::move(s));
+}
+
+void flow_match_euler_step(std::vector<float>& x, const std::vector<float>& v, float sigma, float sigma_next) {
+  if (x.size() != v.size()) throw std::invalid_argument("Euler step: sample and model output differ in size");
+  const float dt = sigma_next - sigma;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = x[i] + dt * v[i];
+}
+
+}  // namespace lattice

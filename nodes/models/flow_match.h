@@ -1,0 +1,42 @@
+#pragma once
+/// Flow-matching Euler scheduler, as diffusers' FlowMatchEulerDiscreteScheduler computes it (v0.33),
+/// including its float32/float64 mix so that sigmas match the reference bit for bit where it can:
+/// pipeline sigmas linspace(1, 1/n, n), dynamic shifting from the image sequence length (FLUX-dev, LTX-Video),
+/// static shift (FLUX-schnell, Wan), shift_terminal stretching (LTX-Video), and the Euler step.
+
+#include <optional>
+#include <vector>
+
+namespace lattice {
+
+struct FlowMatchConfig {
+  int num_train_timesteps = 1000;
+  double shift = 1.0;
+  bool use_dynamic_shifting = false;
+  double base_shift = 0.5, max_shift = 1.15;
+  int base_image_seq_len = 256, max_image_seq_len = 4096;
+  std::optional<double> shift_terminal;
+};
+
+struct FlowMatchSchedule {
+  std::vector<float> sigmas;     ///< n + 1 values, the last 0
+  std::vector<float> timesteps;  ///< n values, sigma * num_train_timesteps
+};
+
+/// mu for dynamic shifting: linear in the image sequence length (extrapolates past max_image_seq_len).
+double flow_match_mu(const FlowMatchConfig& c, int image_seq_len);
+
+/// The sigmas a pipeline passes: linspace(1, 1/n, n) in float64, cast to float32.
+std::vector<float> flow_match_pipeline_sigmas(int steps);
+
+/// set_timesteps with explicit sigmas (what FLUX, LTX and Wan pipelines do). mu is required when
+/// config.use_dynamic_shifting.
+FlowMatchSchedule flow_match_schedule(const FlowMatchConfig& c, const std::vector<float>& sigmas, std::optional<double> mu);
+
+/// set_timesteps(num_inference_steps=n) without sigmas: the construction-time training schedule.
+FlowMatchSchedule flow_match_schedule_default(const FlowMatchConfig& c, int steps, std::optional<double> mu);
+
+/// One Euler step in place: x += (sigma_next - sigma) * v, in float32.
+void flow_match_euler_step(std::vector<float>& x, const std::vector<float>& v, float sigma, float sigma_next);
+
+}  // namespace lattice

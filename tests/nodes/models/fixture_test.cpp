@@ -1,0 +1,78 @@
+// Every golden fixture with a runner is run through the same path as `lattice --run-fixture`, and every
+// output is compared with the reference: max |error| <= 1e-4 * max(1, max |reference|) (f32).
+#include "nodes/models/fixture.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kGolden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+
+void check_fixture(const std::string& file) {
+  const fs::path out = fs::temp_directory_path() / ("fx_" + std::to_string(::getpid()) + "_" + file);
+  ASSERT_NO_THROW(run_fixture_file(kGolden / file, out));
+  SafetensorsFile ref(kGolden / file), got(out);
+  size_t compared = 0;
+  for (const auto& t : ref.tensors()) {
+    if (t.name.rfind("output.", 0) != 0) continue;
+    const auto r = ref.load(t.name).to_f32();
+    ASSERT_TRUE(got.find(t.name)) << t.name;
+    const auto g = got.load(t.name).to_f32();
+    ASSERT_EQ(g.size(), r.size()) << t.name;
+    float max_ref = 0, max_err = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(g[i])) << t.name << "[" << i << "]";
+      max_ref = std::max(max_ref, std::fabs(r[i]));
+      max_err = std::max(max_err, std::fabs(g[i] - r[i]));
+    }
+    EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref)) << file << ": " << t.name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 0u);
+  fs::remove(out);
+}
+
+TEST(Fixture, FlowMatchEulerScheduler) { check_fixture("flow_match_euler_scheduler.safetensors"); }
+
+TEST(Fixture, SchedulerSigmasAreBitExactWithTheReference) {
+  // The scheduler is float32 by design: hold it to exact equality, not just the tolerance.
+  const fs::path out = fs::temp_directory_path() / ("fx_exact_" + std::to_string(::getpid()) + ".safetensors");
+  run_fixture_file(kGolden / "flow_match_euler_scheduler.safetensors", out);
+  SafetensorsFile ref(kGolden / "flow_match_euler_scheduler.safetensors"), got(out);
+  for (const auto& t : ref.tensors()) {
+    if (t.name.rfind("output.case", 0) != 0) continue;
+    const auto r = ref.load(t.name).to_f32(), g = got.load(t.name).to_f32();
+    for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(g[i], r[i]) << t.name << "[" << i << "]";
+  }
+  fs::remove(out);
+}
+
+TEST(Fixture, UnsupportedOrMalformedFixturesAreRefused) {
+  const fs::path dir = fs::temp_directory_path() / ("fx_bad_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  HostTensor t = HostTensor::from_f32({1}, {1});
+  write_safetensors(dir / "noclass.safetensors", {{"x", &t}});
+  write_safetensors(dir / "unknown.safetensors", {{"x", &t}}, {{"class", "NoSuchModel"}});
+  write_safetensors(dir / "badjson.safetensors", {{"x", &t}}, {{"class", "FlowMatchEulerDiscreteScheduler"}, {"run", "{oops"}});
+  for (const char* f : {"noclass.safetensors", "unknown.safetensors", "badjson.safetensors"}) {
+    try {
+      run_fixture_file(dir / f, dir / "out.safetensors");
+      ADD_FAILURE() << f;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidInput) << f << ": " << e.what();
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "out.safetensors"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace lattice
