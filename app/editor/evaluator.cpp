@@ -1,0 +1,233 @@
+#include "app/editor/evaluator.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <algorithm>
+#include <cmath>
+
+#include "app/hooks.h"
+#include "app/editor/param_value.h"
+#include "core/types/image.h"
+
+namespace lattice::editor {
+
+QImage to_qimage(const ImageData& img) {
+  QImage out(img.width, img.height, QImage::Format_RGBA8888);
+  if (out.isNull()) return out;
+  auto encode = [&](float v) {
+    if (!std::isfinite(v)) v = 0;
+    v = std::clamp(v, 0.0f, 1.0f);
+    if (img.linear) v = v <= 0.0031308f ? v * 12.92f : 1.055f * std::pow(v, 1 / 2.4f) - 0.055f;
+    return static_cast<uchar>(std::lround(v * 255));
+  };
+  const int c = img.channels;
+  for (int y = 0; y < img.height; ++y) {
+    const float* src = img.row(y);
+    uchar* dst = out.scanLine(y);
+    for (int x = 0; x < img.width; ++x, src += c, dst += 4) {
+      const uchar g = encode(src[0]);
+      dst[0] = g;
+      dst[1] = c >= 3 ? encode(src[1]) : g;
+      dst[2] = c >= 3 ? encode(src[2]) : g;
+      // Alpha is coverage, never colour-encoded.
+      const float a = c == 2 ? src[1] : c == 4 ? src[3] : 1.0f;
+      dst[3] = static_cast<uchar>(std::lround(std::clamp(std::isfinite(a) ? a : 1.0f, 0.0f, 1.0f) * 255));
+    }
+  }
+  return out;
+}
+
+/// Lives on the worker thread: owns the engine, its cache and the environment.
+class EvalWorker : public QObject {
+  Q_OBJECT
+ public:
+  EvalWorker() : memory_(size_t{1} << 30), engine_(&memory_) {}
+
+  void run(quint64 serial, const Evaluator::Job& job, std::shared_ptr<CancelToken> cancel) {
+    if (cancel->cancelled()) return emit done(serial, false, true, {});
+    if (!env_ready_) {
+      env_ready_ = true;
+      try {
+        if (app::hooks().setup_environment) app::hooks().setup_environment(env_, false);
+      } catch (const std::exception& e) {
+        emit state(serial, {}, QStringLiteral("warning"), 0, qstr(e.what()));
+      }
+    }
+    Relay relay(this, serial);
+    RenderOptions o;
+    o.base_dir = job.base_dir;
+    o.output_dir = job.base_dir;
+    o.observer = &relay;
+    o.cancel = cancel.get();
+    o.env = &env_;
+    o.document = &job.document;
+    bool ok = true;
+    QString message;
+    try {
+      o.targets = job.targets;
+      for (const auto& [id, key] : engine_.keys(job.graph, o))
+        emit state(serial, qstr(id), memory_.lookup(key) ? QStringLiteral("cached") : QStringLiteral("queued"), 0, {});
+      // One target at a time, so that a failing branch does not keep the others from running.
+      for (const auto& t : job.targets) {
+        o.targets = {t};
+        try {
+          engine_.render(job.graph, o);
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::Cancelled) throw;
+          ok = false;
+          message = qstr(e.what());
+        }
+      }
+      if (job.view_node.empty()) emit viewReady(serial, {}, {});
+      else view(serial, job, o);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Cancelled) return emit done(serial, false, true, {});
+      ok = false;
+      message = qstr(e.what());
+    } catch (const std::exception& e) {
+      ok = false;
+      message = qstr(e.what());
+    }
+    emit done(serial, ok, false, message);
+  }
+  size_t executions() const { return engine_.executions(); }
+
+ signals:
+  void state(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
+  void viewReady(quint64 serial, const QImage& image, const QString& info);
+  void done(quint64 serial, bool ok, bool cancelled, const QString& message);
+
+ private:
+  struct Relay final : Observer {
+    Relay(EvalWorker* w, quint64 s) : w(w), serial(s) {}
+    void node_started(const std::string& id, const std::string&) override {
+      emit w->state(serial, qstr(id), QStringLiteral("running"), 0, {});
+    }
+    void node_progress(const std::string& id, double f, const std::string& m) override {
+      emit w->state(serial, qstr(id), QStringLiteral("running"), f, qstr(m));
+    }
+    void node_step(const std::string& id, int step, int total) override {
+      emit w->state(serial, qstr(id), QStringLiteral("running"), total > 0 ? double(step) / total : 0,
+                    QStringLiteral("step %1/%2").arg(step).arg(total));
+    }
+    void node_finished(const std::string& id, const std::string&, const std::string& status, double ms) override {
+      emit w->state(serial, qstr(id), status == "cached" ? QStringLiteral("cached") : QStringLiteral("done"), 1,
+                    status == "cached" ? QString() : QStringLiteral("%1 ms").arg(ms, 0, 'f', 1));
+    }
+    void node_failed(const std::string& id, const std::string& message) override {
+      emit w->state(serial, qstr(id), QStringLiteral("failed"), 0, qstr(message));
+    }
+    void warning(const std::string& message) override {
+      emit w->state(serial, {}, QStringLiteral("warning"), 0, qstr(message));
+    }
+    EvalWorker* w;
+    quint64 serial;
+  };
+
+  void view(quint64 serial, const Evaluator::Job& job, RenderOptions& o) {
+    const Node* n = job.graph.find(job.view_node);
+    const NodeDesc* d = n ? NodeRegistry::instance().find(n->type) : nullptr;
+    if (!d) return emit viewReady(serial, {}, {});
+    QImage image;
+    QStringList info;
+    o.targets = {job.view_node};
+    o.observer = nullptr;  // these are cache hits; the render above already reported the node's state
+    for (const auto& out : d->outputs) {
+      Value v;
+      try {
+        v = engine_.evaluate(job.graph, job.view_node, out.name, o);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Cancelled) throw;
+        return emit viewReady(serial, {}, {});  // the failure is already on the node
+      }
+      if (!v) continue;
+      info << qstr(out.name) + QStringLiteral(": ") + qstr(v->describe());
+      if (image.isNull())
+        if (const auto* img = dynamic_cast<const ImageData*>(v.get())) image = to_qimage(*img);
+    }
+    emit viewReady(serial, image, info.join(QLatin1Char('\n')));
+  }
+
+  MemoryCache memory_;
+  Engine engine_;
+  Environment env_;
+  bool env_ready_ = false;
+};
+
+Evaluator::Evaluator(QObject* parent) : QObject(parent), worker_(new EvalWorker) {
+  worker_->moveToThread(&thread_);
+  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  connect(worker_, &EvalWorker::state, this, &Evaluator::onWorkerState);
+  connect(worker_, &EvalWorker::viewReady, this, &Evaluator::onWorkerView);
+  connect(worker_, &EvalWorker::done, this, &Evaluator::onWorkerDone);
+  thread_.setObjectName(QStringLiteral("lattice-eval"));
+  thread_.start();
+}
+
+Evaluator::~Evaluator() {
+  if (cancel_) cancel_->cancel();
+  thread_.quit();
+  thread_.wait();
+}
+
+quint64 Evaluator::start(Job job) {
+  if (cancel_) cancel_->cancel();
+  cancel_ = std::make_shared<CancelToken>();
+  const quint64 serial = ++serial_;
+  QMetaObject::invokeMethod(
+      worker_, [w = worker_, serial, job = std::move(job), c = cancel_] { w->run(serial, job, c); },
+      Qt::QueuedConnection);
+  if (!busy_) {
+    busy_ = true;
+    emit busyChanged();
+  }
+  status_ = QStringLiteral("running");
+  emit statusChanged();
+  return serial;
+}
+
+void Evaluator::cancel() {
+  if (cancel_) cancel_->cancel();
+}
+
+bool Evaluator::waitForIdle(int ms) {
+  QDeadlineTimer deadline(ms);
+  while (busy_ && !deadline.hasExpired()) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+  return !busy_;
+}
+
+size_t Evaluator::executions() const { return worker_->executions(); }
+
+void Evaluator::onWorkerState(quint64 serial, const QString& id, const QString& state, double progress,
+                              const QString& message) {
+  if (serial != serial_) return;
+  if (id.isEmpty()) {
+    status_ = message;
+    emit statusChanged();
+    return;
+  }
+  emit nodeState(id, state, progress, message);
+}
+
+void Evaluator::onWorkerView(quint64 serial, const QImage& image, const QString& info) {
+  if (serial != serial_) return;
+  view_image_ = image;
+  view_info_ = info;
+  emit viewChanged();
+}
+
+void Evaluator::onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message) {
+  if (serial != serial_) return;
+  if (!cancelled) {
+    status_ = ok ? QStringLiteral("ready") : message;
+    emit statusChanged();
+    emit finished(ok, message);
+  }
+  busy_ = false;
+  emit busyChanged();
+}
+
+}  // namespace lattice::editor
+
+#include "evaluator.moc"

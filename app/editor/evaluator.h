@@ -1,0 +1,84 @@
+#pragma once
+/// Evaluator: runs graphs off the UI thread on the engine `lattice --render` uses (lattice::Engine over a
+/// MemoryCache), so an edit re-runs only the nodes whose cache keys changed.
+///
+/// Threading: the Engine, its cache and the Environment live on one worker QThread and are touched only
+/// there. start() (UI thread) cancels the run in flight through its CancelToken and queues a new one; the
+/// worker skips queued runs that were cancelled before they began. Observer callbacks arrive on the
+/// worker thread and are re-emitted as queued signals carrying the run's serial; the UI side drops
+/// reports of superseded runs. Every public member is for the UI thread.
+
+#include <QImage>
+#include <QObject>
+#include <QThread>
+#include <QtQml/qqmlregistration.h>
+#include <filesystem>
+#include <memory>
+
+#include "core/engine.h"
+#include "core/types/image.h"
+
+namespace lattice::editor {
+
+class EvalWorker;
+
+/// Converts a host image to 8-bit RGBA for display: clamped, linear images sRGB-encoded.
+QImage to_qimage(const ImageData& img);
+
+class Evaluator : public QObject {
+  Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("Evaluator belongs to a GraphDocument")
+  Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
+  Q_PROPERTY(QImage viewImage READ viewImage NOTIFY viewChanged)
+  Q_PROPERTY(QString viewInfo READ viewInfo NOTIFY viewChanged)
+  Q_PROPERTY(QString status READ status NOTIFY statusChanged)
+ public:
+  explicit Evaluator(QObject* parent = nullptr);
+  ~Evaluator() override;
+
+  struct Job {
+    Graph graph;                       ///< only runnable nodes (see graph_edits.h runnable_nodes)
+    std::vector<std::string> targets;  ///< nodes to evaluate
+    std::string view_node;             ///< node whose outputs the viewer shows ("" = none)
+    std::filesystem::path base_dir = ".";
+    Json document;                     ///< the whole project, embedded in written images
+  };
+  /// Cancels the current run and starts `job`. Returns the run's serial.
+  quint64 start(Job job);
+  Q_INVOKABLE void cancel();
+  /// Blocks (running the event loop) until no run is in flight or `ms` passed; true when idle. For tests
+  /// and the screenshot option.
+  bool waitForIdle(int ms);
+
+  bool busy() const { return busy_; }
+  QImage viewImage() const { return view_image_; }
+  QString viewInfo() const { return view_info_; }
+  QString status() const { return status_; }
+  /// Engine node executions so far (tests count re-runs with it). Safe only while idle.
+  size_t executions() const;
+
+ signals:
+  /// state: queued, running, done, cached, failed, blocked (see NodeListModel::setState).
+  void nodeState(const QString& id, const QString& state, double progress, const QString& message);
+  void busyChanged();
+  void viewChanged();
+  void statusChanged();
+  /// A run ended: ok = every target evaluated; cancelled runs do not report.
+  void finished(bool ok, const QString& message);
+
+ private:
+  void onWorkerState(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
+  void onWorkerView(quint64 serial, const QImage& image, const QString& info);
+  void onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message);
+
+  QThread thread_;
+  EvalWorker* worker_;  // lives on thread_, deleted when it finishes
+  std::shared_ptr<CancelToken> cancel_;
+  quint64 serial_ = 0;
+  bool busy_ = false;
+  QImage view_image_;
+  QString view_info_, status_;
+};
+
+}  // namespace lattice::editor

@@ -1,0 +1,61 @@
+#pragma once
+/// KeyedListModel<Row>: a list model whose rows carry a stable key. sync() turns the current rows into
+/// the new ones with the smallest notifications (remove gone keys, dataChanged for changed rows, append
+/// new keys) so that QML delegates survive edits: a node being dragged, or a slider being moved in the
+/// inspector, is never destroyed by the model refresh its own edit caused.
+/// Row needs `key` (QString) and operator==. UI thread only.
+
+#include <QAbstractListModel>
+#include <QHash>
+#include <vector>
+
+namespace lattice::editor {
+
+template <class Row>
+class KeyedListModel : public QAbstractListModel {
+ public:
+  using QAbstractListModel::QAbstractListModel;
+  int rowCount(const QModelIndex& parent = {}) const override {
+    return parent.isValid() ? 0 : static_cast<int>(rows_.size());
+  }
+  const std::vector<Row>& rows() const { return rows_; }
+  int indexOf(const QString& key) const {
+    for (size_t i = 0; i < rows_.size(); ++i)
+      if (rows_[i].key == key) return static_cast<int>(i);
+    return -1;
+  }
+
+ protected:
+  void sync(std::vector<Row> next) {
+    QHash<QString, size_t> wanted;
+    for (size_t i = 0; i < next.size(); ++i) wanted.insert(next[i].key, i);
+    for (int i = static_cast<int>(rows_.size()) - 1; i >= 0; --i) {
+      if (wanted.contains(rows_[i].key)) continue;
+      beginRemoveRows({}, i, i);
+      rows_.erase(rows_.begin() + i);
+      endRemoveRows();
+    }
+    QHash<QString, size_t> have;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      have.insert(rows_[i].key, i);
+      Row& fresh = next[wanted.value(rows_[i].key)];
+      if (!(rows_[i] == fresh)) {
+        rows_[i] = std::move(fresh);
+        emit dataChanged(index(static_cast<int>(i)), index(static_cast<int>(i)));
+      }
+    }
+    std::vector<Row> added;
+    for (auto& r : next)
+      if (!have.contains(r.key)) added.push_back(std::move(r));
+    if (added.empty()) return;
+    const int first = static_cast<int>(rows_.size());
+    beginInsertRows({}, first, first + static_cast<int>(added.size()) - 1);
+    for (auto& r : added) rows_.push_back(std::move(r));
+    endInsertRows();
+  }
+  void rowChanged(int i, const QList<int>& roles = {}) { emit dataChanged(index(i), index(i), roles); }
+
+  std::vector<Row> rows_;
+};
+
+}  // namespace lattice::editor

@@ -1,0 +1,123 @@
+#include "app/editor/node_list_model.h"
+
+#include <QVariantMap>
+#include <algorithm>
+
+#include "app/editor/graph_edits.h"
+#include "app/editor/param_value.h"
+
+namespace lattice::editor {
+
+double NodeLayout::height(int port_rows, int summary_lines) {
+  return kHeader + port_rows * kPortRow + summary_lines * kSummaryLine + kFooter;
+}
+
+QPointF NodeLayout::port(QPointF pos, int index, bool output) {
+  return {pos.x() + (output ? kWidth : 0), pos.y() + kHeader + index * kPortRow + kPortRow / 2};
+}
+
+QVariant NodeListModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= rowCount()) return {};
+  const NodeRow& r = rows_[static_cast<size_t>(index.row())];
+  switch (role) {
+    case IdRole: return r.key;
+    case TypeRole: return r.type;
+    case CategoryRole: return r.category;
+    case XRole: return r.pos.x();
+    case YRole: return r.pos.y();
+    case WidthRole: return NodeLayout::kWidth;
+    case HeightRole: return r.height;
+    case InputsRole: return r.inputs;
+    case OutputsRole: return r.outputs;
+    case SummaryRole: return r.summary;
+    case KnownRole: return r.known;
+    case SelectedRole: return selection_.contains(r.key);
+    case StateRole: return states_.value(r.key).state;
+    case ProgressRole: return states_.value(r.key).progress;
+    case MessageRole: return states_.value(r.key).message;
+    default: return {};
+  }
+}
+
+QHash<int, QByteArray> NodeListModel::roleNames() const {
+  return {{IdRole, "nodeId"},       {TypeRole, "type"},       {CategoryRole, "category"}, {XRole, "x"},
+          {YRole, "y"},             {WidthRole, "width"},     {HeightRole, "height"},     {InputsRole, "inputs"},
+          {OutputsRole, "outputs"}, {SummaryRole, "summary"}, {KnownRole, "known"},       {SelectedRole, "selected"},
+          {StateRole, "state"},     {ProgressRole, "progress"}, {MessageRole, "message"}};
+}
+
+void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg) {
+  std::vector<NodeRow> next;
+  next.reserve(g.nodes.size());
+  for (const auto& n : g.nodes) {
+    NodeRow r;
+    r.key = qstr(n.id);
+    r.type = qstr(n.type);
+    const auto pos = node_position(n).value_or(std::pair{0.0, 0.0});
+    r.pos = {pos.first, pos.second};
+    const NodeDesc* d = reg.find(n.type);
+    r.known = d != nullptr;
+    int summary_lines = 0;
+    if (d) {
+      r.category = qstr(d->category);
+      auto ports = [&](const std::vector<PortDesc>& ps, bool inputs) {
+        QVariantList l;
+        for (const auto& p : ps)
+          l.push_back(QVariantMap{{"name", qstr(p.name)},
+                                  {"type", qstr(std::string(port_type_name(p.type)))},
+                                  {"color", port_color(p.type)},
+                                  {"optional", p.optional},
+                                  {"connected", inputs && n.inputs.count(p.name) != 0}});
+        return l;
+      };
+      r.inputs = ports(d->inputs, true);
+      r.outputs = ports(d->outputs, false);
+      QStringList lines;
+      for (const auto& p : d->params) {
+        if (lines.size() == NodeLayout::kSummaryLines) break;
+        auto it = n.params.find(p.name);
+        const Json& v = it != n.params.end() ? *it : p.default_value;
+        lines << qstr(p.name) + QStringLiteral(": ") + short_value_text(v);
+      }
+      summary_lines = static_cast<int>(lines.size());
+      r.summary = lines.join(QLatin1Char('\n'));
+    } else {
+      r.summary = QStringLiteral("unknown node type");
+      summary_lines = 1;
+    }
+    const int port_rows = static_cast<int>(std::max(r.inputs.size(), r.outputs.size()));
+    r.height = NodeLayout::height(port_rows, summary_lines);
+    next.push_back(std::move(r));
+  }
+  sync(std::move(next));
+  for (auto it = states_.begin(); it != states_.end();)
+    it = indexOf(it.key()) < 0 ? states_.erase(it) : std::next(it);
+}
+
+void NodeListModel::setSelection(const QSet<QString>& ids) {
+  const QSet<QString> changed = (ids - selection_) + (selection_ - ids);
+  selection_ = ids;
+  for (const auto& id : changed)
+    if (int i = indexOf(id); i >= 0) rowChanged(i, {SelectedRole});
+}
+
+void NodeListModel::setState(const QString& id, const QString& state, double progress, const QString& message) {
+  const int i = indexOf(id);
+  if (i < 0) return;
+  State& s = states_[id];
+  if (s.state == state && s.progress == progress && s.message == message) return;
+  s = {state, progress, message};
+  rowChanged(i, {StateRole, ProgressRole, MessageRole});
+}
+
+std::optional<QPointF> NodeListModel::portPosition(const QString& id, const QString& port, bool output) const {
+  const int i = indexOf(id);
+  if (i < 0) return std::nullopt;
+  const NodeRow& r = rows_[static_cast<size_t>(i)];
+  const QVariantList& ports = output ? r.outputs : r.inputs;
+  for (int k = 0; k < ports.size(); ++k)
+    if (ports[k].toMap().value("name").toString() == port) return NodeLayout::port(r.pos, k, output);
+  return std::nullopt;
+}
+
+}  // namespace lattice::editor

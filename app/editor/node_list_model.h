@@ -1,0 +1,73 @@
+#pragma once
+/// NodeListModel: one row per node of the document's graph, with what the canvas draws (title, position,
+/// size, ports with their colours, a parameter summary) and the node's evaluation state. The geometry
+/// of a node (NodeLayout) is decided here so that wires (EdgeListModel) and nodes agree; QML only draws it.
+/// Rows are refreshed by GraphDocument after every change; the state roles by the Evaluator's reports.
+/// UI thread only.
+
+#include <QPointF>
+#include <QSet>
+#include <QVariantList>
+#include <QtQml/qqmlregistration.h>
+
+#include "app/editor/keyed_list_model.h"
+#include "core/graph.h"
+
+namespace lattice::editor {
+
+/// Canvas geometry of nodes, in canvas units.
+struct NodeLayout {
+  static constexpr double kWidth = 180, kHeader = 26, kPortRow = 20, kSummaryLine = 15, kFooter = 24;
+  static constexpr int kSummaryLines = 3;
+  /// Height of a node with this many port rows and summary lines.
+  static double height(int port_rows, int summary_lines);
+  /// Centre of input (or output) port `index` of a node whose top-left is `pos`.
+  static QPointF port(QPointF pos, int index, bool output);
+};
+
+struct NodeRow {
+  QString key;  ///< node id
+  QString type, category;
+  QPointF pos;
+  double height = 0;
+  QVariantList inputs, outputs;  ///< [{name, type, color, optional, connected}]
+  QString summary;
+  bool known = true;  ///< the registry knows the type
+  bool operator==(const NodeRow&) const = default;
+};
+
+class NodeListModel : public KeyedListModel<NodeRow> {
+  Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("NodeListModel belongs to a GraphDocument")
+ public:
+  enum Role {
+    IdRole = Qt::UserRole + 1, TypeRole, CategoryRole, XRole, YRole, WidthRole, HeightRole, InputsRole,
+    OutputsRole, SummaryRole, KnownRole, SelectedRole, StateRole, ProgressRole, MessageRole,
+  };
+  using KeyedListModel::KeyedListModel;
+  QVariant data(const QModelIndex& index, int role) const override;
+  QHash<int, QByteArray> roleNames() const override;
+
+  void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance());
+  void setSelection(const QSet<QString>& ids);
+
+  /// Evaluation state of one node: "idle", "dirty", "queued", "running", "done", "cached", "failed",
+  /// "invalid" or "blocked"; progress in [0, 1]; message = error text or progress message.
+  void setState(const QString& id, const QString& state, double progress = 0, const QString& message = {});
+  QString state(const QString& id) const { return states_.value(id).state; }
+  QString message(const QString& id) const { return states_.value(id).message; }
+  /// Port centre in canvas units, for wires; null when the node or port is unknown.
+  std::optional<QPointF> portPosition(const QString& id, const QString& port, bool output) const;
+
+ private:
+  struct State {
+    QString state = QStringLiteral("idle");
+    double progress = 0;
+    QString message;
+  };
+  QHash<QString, State> states_;
+  QSet<QString> selection_;
+};
+
+}  // namespace lattice::editor

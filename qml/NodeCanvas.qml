@@ -1,0 +1,221 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Shapes
+import Lattice.Model
+
+// The node canvas: grid, wires, nodes. Pan with the middle button or Space+drag, zoom around the cursor
+// with the wheel, box-select with the left button, Tab or double-click for the node palette.
+Item {
+    id: canvas
+    required property GraphDocument document
+    property real zoom: 1
+    property bool spaceHeld: false
+    // Wire being dragged from a port: its fixed end, the loose end, and what it may connect to.
+    property bool wireActive: false
+    property string wireNode: ""
+    property string wirePort: ""
+    property bool wireFromOutput: true
+    property string wireType: ""
+    property point wireStart: Qt.point(0, 0)
+    property point wireEnd: Qt.point(0, 0)
+
+    clip: true
+    focus: true
+    activeFocusOnTab: false
+
+    function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)) }
+    function toCanvas(vx, vy) { return Qt.point((vx - content.x) / zoom, (vy - content.y) / zoom) }
+    function viewCentre() { return toCanvas(width / 2, height / 2) }
+    function zoomAt(factor, vx, vy) {
+        const c = toCanvas(vx, vy)
+        zoom = clamp(zoom * factor, 0.1, 4)
+        content.x = vx - c.x * zoom
+        content.y = vy - c.y * zoom
+    }
+    function frameAll() {
+        const b = document.bounds([])
+        if (b.width <= 0 || width <= 0) { zoom = 1; content.x = 40; content.y = 40; return }
+        const m = 60
+        zoom = clamp(Math.min((width - 2 * m) / b.width, (height - 2 * m) / b.height), 0.1, 1.5)
+        content.x = (width - b.width * zoom) / 2 - b.x * zoom
+        content.y = (height - b.height * zoom) / 2 - b.y * zoom
+    }
+    function openPalette(vx, vy) {
+        const at = vx === undefined ? viewCentre() : toCanvas(vx, vy)
+        palette.openAt(at.x, at.y)
+    }
+    function beginWire(nodeId, port, fromOutput, type, start) {
+        wireNode = nodeId; wirePort = port; wireFromOutput = fromOutput; wireType = type
+        wireStart = start; wireEnd = start; wireActive = true
+    }
+    function endWire(p) {
+        wireActive = false
+        const hit = document.portAt(p.x, p.y)
+        if (hit.nodeId === undefined || hit.output === wireFromOutput) return
+        if (wireFromOutput) document.connectPorts(wireNode, wirePort, hit.nodeId, hit.port)
+        else document.connectPorts(hit.nodeId, hit.port, wireNode, wirePort)
+    }
+
+    Keys.onPressed: function(event) {
+        if (event.key === Qt.Key_Space && !event.isAutoRepeat) { spaceHeld = true; event.accepted = true }
+        else if (event.key === Qt.Key_Tab) { openPalette(); event.accepted = true }
+        else if (event.key === Qt.Key_F) { frameAll(); event.accepted = true }
+        else if (event.key === Qt.Key_Backspace || event.key === Qt.Key_X) { document.removeSelected(); event.accepted = true }
+    }
+    Keys.onReleased: function(event) {
+        if (event.key === Qt.Key_Space && !event.isAutoRepeat) { spaceHeld = false; event.accepted = true }
+    }
+
+    Rectangle { anchors.fill: parent; color: Theme.background }
+
+    // Grid: minor lines every 20 canvas units, major every 100, drawn in view coordinates.
+    Canvas {
+        id: grid
+        anchors.fill: parent
+        onPaint: {
+            const ctx = getContext("2d")
+            ctx.reset()
+            const draw = function(step, colour) {
+                const s = step * canvas.zoom
+                if (s < 6) return
+                ctx.strokeStyle = colour
+                ctx.lineWidth = 1
+                ctx.beginPath()
+                for (let x = ((content.x % s) + s) % s; x < width; x += s) { ctx.moveTo(Math.round(x) + 0.5, 0); ctx.lineTo(Math.round(x) + 0.5, height) }
+                for (let y = ((content.y % s) + s) % s; y < height; y += s) { ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(width, Math.round(y) + 0.5) }
+                ctx.stroke()
+            }
+            draw(20, Theme.grid)
+            draw(100, Theme.gridMajor)
+        }
+        Connections {
+            target: content
+            function onXChanged() { grid.requestPaint() }
+            function onYChanged() { grid.requestPaint() }
+        }
+        Connections {
+            target: canvas
+            function onZoomChanged() { grid.requestPaint() }
+        }
+    }
+
+    // Background: pan, box select, palette, zoom.
+    MouseArea {
+        id: background
+        anchors.fill: parent
+        acceptedButtons: Qt.LeftButton | Qt.MiddleButton
+        property point last
+        property bool panning: false
+        property bool boxing: false
+        property point boxStart
+        onPressed: function(mouse) {
+            canvas.forceActiveFocus()
+            last = Qt.point(mouse.x, mouse.y)
+            panning = mouse.button === Qt.MiddleButton || canvas.spaceHeld
+            boxing = !panning
+            boxStart = last
+            band.x = mouse.x; band.y = mouse.y; band.width = 0; band.height = 0
+        }
+        onPositionChanged: function(mouse) {
+            if (panning) {
+                content.x += mouse.x - last.x
+                content.y += mouse.y - last.y
+            } else if (boxing) {
+                band.x = Math.min(boxStart.x, mouse.x); band.y = Math.min(boxStart.y, mouse.y)
+                band.width = Math.abs(mouse.x - boxStart.x); band.height = Math.abs(mouse.y - boxStart.y)
+            }
+            last = Qt.point(mouse.x, mouse.y)
+        }
+        onReleased: function(mouse) {
+            if (boxing) {
+                const a = canvas.toCanvas(band.x, band.y)
+                const additive = (mouse.modifiers & Qt.ShiftModifier) !== 0
+                if (band.width < 3 && band.height < 3) { if (!additive) canvas.document.clearSelection() }
+                else canvas.document.selectInRect(a.x, a.y, band.width / canvas.zoom, band.height / canvas.zoom, additive)
+            }
+            panning = false
+            boxing = false
+        }
+        onDoubleClicked: function(mouse) { canvas.openPalette(mouse.x, mouse.y) }
+        onWheel: function(wheel) { canvas.zoomAt(wheel.angleDelta.y > 0 ? 1.15 : 1 / 1.15, wheel.x, wheel.y) }
+    }
+
+    Item {
+        id: content
+        transformOrigin: Item.TopLeft
+        scale: canvas.zoom
+
+        Repeater {
+            model: canvas.document.edges
+            delegate: Shape {
+                required property real x1
+                required property real y1
+                required property real x2
+                required property real y2
+                required property color color
+                readonly property real bend: Math.max(40, Math.abs(x2 - x1) / 2)
+                ShapePath {
+                    strokeColor: color
+                    strokeWidth: 2.5
+                    fillColor: "transparent"
+                    startX: x1; startY: y1
+                    PathCubic { x: x2; y: y2; control1X: x1 + bend; control1Y: y1; control2X: x2 - bend; control2Y: y2 }
+                }
+            }
+        }
+
+        Repeater {
+            model: canvas.document.nodes
+            delegate: NodeItem {
+                required property var model
+                board: canvas
+                doc: canvas.document
+                nodeId: model.nodeId
+                typeName: model.type
+                x: model.x
+                y: model.y
+                width: model.width
+                height: model.height
+                inputs: model.inputs
+                outputs: model.outputs
+                summary: model.summary
+                known: model.known
+                selected: model.selected
+                evalState: model.state
+                progress: model.progress
+                message: model.message
+            }
+        }
+
+        Shape {
+            visible: canvas.wireActive
+            ShapePath {
+                strokeColor: Theme.text
+                strokeWidth: 2
+                strokeStyle: ShapePath.DashLine
+                fillColor: "transparent"
+                startX: canvas.wireStart.x; startY: canvas.wireStart.y
+                PathLine { x: canvas.wireEnd.x; y: canvas.wireEnd.y }
+            }
+        }
+    }
+
+    Rectangle {
+        id: band
+        visible: background.boxing && (width > 2 || height > 2)
+        color: "#204aa3ff"
+        border.color: Theme.selection
+    }
+
+    Label {
+        anchors.centerIn: parent
+        visible: canvas.document.nodeCount === 0
+        color: Theme.textDim
+        text: qsTr("Press Tab or double-click to add a node")
+    }
+
+    NodePalette {
+        id: palette
+        document: canvas.document
+    }
+}

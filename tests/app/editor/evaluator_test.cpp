@@ -1,0 +1,75 @@
+// Evaluation off the UI thread: node states reach the model, edits re-run only what changed, the viewer
+// gets images, and a new run supersedes the one in flight.
+#include "app/editor/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "app/editor/graph_document.h"
+#include "core/types/image.h"
+#include "tests/app/editor/qt_test_app.h"
+
+namespace lattice::editor {
+namespace {
+
+TEST(Evaluator, RunsOffTheUiThreadAndReportsStates) {
+  test::qt_app();
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  const QString a = doc.addNode("value.number", 0, 0);
+  const QString m = doc.addNode("value.math", 200, 0);
+  const QString lone = doc.addNode("value.math", 200, 200);  // missing input: invalid, not run
+  ASSERT_TRUE(doc.connectPorts(a, "value", m, "a"));
+  ASSERT_TRUE(doc.setParam(a, "value", 3.0));
+  doc.select(m);
+  doc.run();
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc.nodes()->state(m), "done");
+  EXPECT_EQ(doc.nodes()->state(lone), "invalid");
+  EXPECT_FALSE(doc.nodes()->message(lone).isEmpty());
+  EXPECT_TRUE(doc.evaluator()->viewInfo().contains("number")) << doc.evaluator()->viewInfo().toStdString();
+  const size_t runs = doc.evaluator()->executions();
+  EXPECT_EQ(runs, 2u);
+
+  // Changing the math node re-runs it alone; its input comes from the cache.
+  ASSERT_TRUE(doc.setParam(m, "op", "mul"));
+  EXPECT_EQ(doc.nodes()->state(m), "dirty");
+  doc.run();
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc.evaluator()->executions(), runs + 1);
+  EXPECT_EQ(doc.nodes()->state(a), "cached");
+
+  // Nothing changed: nothing runs.
+  doc.run();
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc.evaluator()->executions(), runs + 1);
+}
+
+TEST(Evaluator, AutoRunAfterEditsIsDebounced) {
+  test::qt_app();
+  GraphDocument doc;  // auto-run on
+  const QString a = doc.addNode("value.number", 0, 0);
+  for (double v : {1.0, 2.0, 3.0, 4.0}) ASSERT_TRUE(doc.setParam(a, "value", v, true));
+  // Let the debounce timer fire, then wait for the run.
+  QDeadlineTimer until(5000);
+  while (doc.evaluator()->executions() == 0 && !until.hasExpired()) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc.evaluator()->executions(), 1u);  // one run for the burst, of the last value
+  EXPECT_EQ(doc.nodes()->state(a), "done");
+}
+
+TEST(Evaluator, ImagesConvertToRgba8) {
+  ImageData img(2, 1, 3);
+  img.at(0, 0, 0) = 1.0f;  // red
+  img.at(1, 0, 2) = 2.0f;  // blue, clamped
+  const QImage q = to_qimage(img);
+  ASSERT_EQ(q.size(), QSize(2, 1));
+  EXPECT_EQ(q.pixelColor(0, 0), QColor(255, 0, 0, 255));
+  EXPECT_EQ(q.pixelColor(1, 0), QColor(0, 0, 255, 255));
+  ImageData gray(1, 1, 2);
+  gray.at(0, 0, 0) = 0.5f;
+  gray.at(0, 0, 1) = 0.0f;
+  EXPECT_EQ(to_qimage(gray).pixelColor(0, 0).alpha(), 0);
+}
+
+}  // namespace
+}  // namespace lattice::editor
