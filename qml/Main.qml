@@ -23,7 +23,6 @@ ApplicationWindow {
     Component.onCompleted: {
         if (initialFile !== "" && !document.open(initialFile))
             message = document.lastError
-        canvas.frameAll()
     }
 
     // Runs `action` now, or after asking what to do with unsaved changes.

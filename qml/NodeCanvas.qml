@@ -19,8 +19,17 @@ Item {
     property point wireStart: Qt.point(0, 0)
     property point wireEnd: Qt.point(0, 0)
 
+    property bool framed: false  // the first frameAll waits until the canvas has its size
+
     clip: true
     focus: true
+    onWidthChanged: if (!framed) Qt.callLater(frameOnce)
+    onHeightChanged: if (!framed) Qt.callLater(frameOnce)
+    function frameOnce() {
+        if (framed || width <= 0 || height <= 0) return
+        framed = true
+        frameAll()
+    }
     activeFocusOnTab: false
 
     function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)) }

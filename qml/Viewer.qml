@@ -42,7 +42,7 @@ Rectangle {
         spacing: 8
         visible: view.hasImage
         Label { color: Theme.textDim; text: view.sizeText + "   " + Math.round(view.zoom * 100) + "%" }
-        Button { text: qsTr("Fit"); flat: true; onClicked: view.fit(); implicitHeight: 24 }
-        Button { text: "1:1"; flat: true; onClicked: { view.zoom = 1; view.panX = 0; view.panY = 0 } implicitHeight: 24 }
+        Button { text: qsTr("Fit"); onClicked: view.fit(); implicitHeight: 24 }
+        Button { text: "1:1"; onClicked: { view.zoom = 1; view.panX = 0; view.panY = 0 } implicitHeight: 24 }
     }
 }

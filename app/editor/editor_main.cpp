@@ -26,11 +26,22 @@ bool load_editor(QQmlApplicationEngine& engine, const QString& file) {
 
 namespace {
 
-/// Saves the window once the document's first evaluation is over; see run_editor.
+/// The last node without side effects: usually the graph's result, which the viewer can show.
+QString node_to_show(const GraphDocument& doc) {
+  QString id;
+  for (const auto& n : doc.graph().nodes) {
+    const NodeDesc* d = NodeRegistry::instance().find(n.type);
+    if (d && !d->side_effect) id = QString::fromStdString(n.id);
+  }
+  return id;
+}
+
+/// Selects a node to view, then saves the window once evaluation is over; see run_editor.
 void arm_screenshot(QQuickWindow* window, const QString& path) {
   auto* clock = new QElapsedTimer;
   clock->start();
   auto* timer = new QTimer(window);
+  if (auto* doc = window->property("document").value<GraphDocument*>()) doc->select(node_to_show(*doc));
   QObject::connect(timer, &QTimer::timeout, window, [=] {
     auto* doc = window->property("document").value<GraphDocument*>();
     const bool idle = doc && !doc->evaluator()->busy();
