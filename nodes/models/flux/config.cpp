@@ -1,0 +1,132 @@
+#include "nodes/models/flux/config.h"
+
+#include "core/error.h"
+
+namespace lattice {
+
+namespace {
+
+int64_t dim(const WeightSource& w, const std::string& name, size_t axis) {
+  const TensorInfo& t = w.info(name);
+  if (t.shape.size() <= axis)
+    throw_invalid(w.origin() + ": tensor '" + name + "' has rank " + std::to_string(t.shape.size()) + ", expected more than " +
+                  std::to_string(axis));
+  return t.shape[axis];
+}
+
+std::string not_flux(const WeightSource& w, const std::string& why) {
+  return w.origin() + ": not a FLUX transformer checkpoint (" + why + ")";
+}
+
+}  // namespace
+
+uint64_t FluxConfig::parameter_count() const {
+  const uint64_t d = static_cast<uint64_t>(inner_dim()), m = static_cast<uint64_t>(mlp_hidden());
+  const uint64_t hd = static_cast<uint64_t>(attention_head_dim);
+  uint64_t n = 0;
+  n += (static_cast<uint64_t>(in_channels) + 1) * d;                                  // x_embedder
+  n += (static_cast<uint64_t>(joint_attention_dim) + 1) * d;                          // context_embedder
+  n += (256 + 1) * d + (d + 1) * d;                                                   // timestep embedder
+  if (guidance_embeds) n += (256 + 1) * d + (d + 1) * d;                              // guidance embedder
+  n += (static_cast<uint64_t>(pooled_projection_dim) + 1) * d + (d + 1) * d;          // text embedder
+  const uint64_t dbl = 2 * ((d + 1) * 6 * d) + 2 * (3 * (d + 1) * d) + 2 * ((d + 1) * d) + 4 * hd +
+                       2 * ((d + 1) * m + (m + 1) * d);
+  n += static_cast<uint64_t>(num_layers) * dbl;
+  const uint64_t sgl = (d + 1) * 3 * d + 3 * (d + 1) * d + (d + 1) * m + (d + m + 1) * d + 2 * hd;
+  n += static_cast<uint64_t>(num_single_layers) * sgl;
+  n += (d + 1) * 2 * d + (d + 1) * static_cast<uint64_t>(out_channels);             // norm_out, proj_out
+  return n;
+}
+
+double FluxConfig::forward_flops(int64_t img, int64_t txt) const {
+  const double d = inner_dim(), m = mlp_hidden(), L = static_cast<double>(img + txt);
+  const double I = static_cast<double>(img), T = static_cast<double>(txt);
+  double f = 2 * I * in_channels * d + 2 * T * joint_attention_dim * d;
+  const double attn = 2 * 2 * L * L * d;  // QK^T and PV
+  const double dbl = 2 * L * d * 3 * d + 2 * L * d * d + 2 * 2 * L * d * m + attn;
+  const double sgl = 2 * L * d * (3 * d + m) + 2 * L * (d + m) * d + attn;
+  f += num_layers * dbl + num_single_layers * sgl + 2 * I * d * out_channels;
+  return f;
+}
+
+void FluxConfig::validate() const {
+  if (num_attention_heads <= 0 || attention_head_dim <= 0 || in_channels <= 0 || out_channels <= 0)
+    throw_invalid("FLUX config: sizes must be positive");
+  if (attention_head_dim % 2) throw_invalid("FLUX config: attention_head_dim must be even for RoPE");
+  if (axes_dims_rope[0] + axes_dims_rope[1] + axes_dims_rope[2] != attention_head_dim)
+    throw_invalid("FLUX config: axes_dims_rope (" + std::to_string(axes_dims_rope[0]) + ", " + std::to_string(axes_dims_rope[1]) +
+                  ", " + std::to_string(axes_dims_rope[2]) + ") must add up to attention_head_dim " +
+                  std::to_string(attention_head_dim));
+  for (int a : axes_dims_rope)
+    if (a % 2) throw_invalid("FLUX config: every axes_dims_rope entry must be even");
+}
+
+FluxConfig flux_config_from_json(const nlohmann::json& j) {
+  FluxConfig c;
+  c.in_channels = j.value("in_channels", c.in_channels);
+  c.out_channels = j.contains("out_channels") && !j["out_channels"].is_null() ? j["out_channels"].get<int>() : c.in_channels;
+  c.num_layers = j.value("num_layers", c.num_layers);
+  c.num_single_layers = j.value("num_single_layers", c.num_single_layers);
+  c.attention_head_dim = j.value("attention_head_dim", c.attention_head_dim);
+  c.num_attention_heads = j.value("num_attention_heads", c.num_attention_heads);
+  c.joint_attention_dim = j.value("joint_attention_dim", c.joint_attention_dim);
+  c.pooled_projection_dim = j.value("pooled_projection_dim", c.pooled_projection_dim);
+  c.guidance_embeds = j.value("guidance_embeds", c.guidance_embeds);
+  if (j.contains("axes_dims_rope")) {
+    const auto& a = j["axes_dims_rope"];
+    if (!a.is_array() || a.size() != 3) throw_invalid("FLUX config: axes_dims_rope must have 3 entries");
+    for (int i = 0; i < 3; ++i) c.axes_dims_rope[static_cast<size_t>(i)] = a[static_cast<size_t>(i)].get<int>();
+  }
+  if (j.value("patch_size", 1) != 1) throw_invalid("FLUX config: only patch_size 1 (packed latents) is supported");
+  c.validate();
+  return c;
+}
+
+FluxConfig detect_flux_config(const WeightSource& w, FluxLayout* layout) {
+  FluxConfig c;
+  const bool diffusers = w.has("x_embedder.weight");
+  const bool bfl = w.has("img_in.weight");
+  if (!diffusers && !bfl) throw_invalid(not_flux(w, "no x_embedder.weight or img_in.weight"));
+  if (layout) *layout = diffusers ? FluxLayout::Diffusers : FluxLayout::BFL;
+  if (diffusers) {
+    c.num_layers = w.count_blocks("transformer_blocks.");
+    c.num_single_layers = w.count_blocks("single_transformer_blocks.");
+    const int64_t inner = dim(w, "x_embedder.weight", 0);
+    c.in_channels = static_cast<int>(dim(w, "x_embedder.weight", 1));
+    c.joint_attention_dim = static_cast<int>(dim(w, "context_embedder.weight", 1));
+    c.pooled_projection_dim = static_cast<int>(dim(w, "time_text_embed.text_embedder.linear_1.weight", 1));
+    c.guidance_embeds = w.has("time_text_embed.guidance_embedder.linear_1.weight");
+    const std::string norm_q = c.num_layers > 0 ? "transformer_blocks.0.attn.norm_q.weight" : "single_transformer_blocks.0.attn.norm_q.weight";
+    c.attention_head_dim = static_cast<int>(dim(w, norm_q, 0));
+    c.num_attention_heads = static_cast<int>(inner / c.attention_head_dim);
+    c.out_channels = static_cast<int>(dim(w, "proj_out.weight", 0));
+    if (c.num_layers > 0) c.mlp_ratio = static_cast<float>(dim(w, "transformer_blocks.0.ff.net.0.proj.weight", 0)) / static_cast<float>(inner);
+  } else {
+    c.num_layers = w.count_blocks("double_blocks.");
+    c.num_single_layers = w.count_blocks("single_blocks.");
+    const int64_t inner = dim(w, "img_in.weight", 0);
+    c.in_channels = static_cast<int>(dim(w, "img_in.weight", 1));
+    c.joint_attention_dim = static_cast<int>(dim(w, "txt_in.weight", 1));
+    c.pooled_projection_dim = static_cast<int>(dim(w, "vector_in.in_layer.weight", 1));
+    c.guidance_embeds = w.has("guidance_in.in_layer.weight");
+    const std::string norm_q = c.num_layers > 0 ? "double_blocks.0.img_attn.norm.query_norm.scale" : "single_blocks.0.norm.query_norm.scale";
+    c.attention_head_dim = static_cast<int>(dim(w, norm_q, 0));
+    c.num_attention_heads = static_cast<int>(inner / c.attention_head_dim);
+    c.out_channels = static_cast<int>(dim(w, "final_layer.linear.weight", 0));
+    if (c.num_layers > 0) c.mlp_ratio = static_cast<float>(dim(w, "double_blocks.0.img_mlp.0.weight", 0)) / static_cast<float>(inner);
+  }
+  if (c.num_layers + c.num_single_layers == 0) throw_invalid(not_flux(w, "no transformer blocks"));
+  if (c.inner_dim() != (diffusers ? dim(w, "x_embedder.weight", 0) : dim(w, "img_in.weight", 0)))
+    throw_invalid(not_flux(w, "width is not a multiple of the head dim"));
+  if (w.config() && w.config()->contains("axes_dims_rope")) {
+    const FluxConfig from_json = flux_config_from_json(*w.config());
+    c.axes_dims_rope = from_json.axes_dims_rope;
+  } else if (c.attention_head_dim != 128) {
+    throw_invalid(w.origin() + ": FLUX head dim " + std::to_string(c.attention_head_dim) +
+                  " needs a config.json with axes_dims_rope beside the weights");
+  }
+  c.validate();
+  return c;
+}
+
+}  // namespace lattice

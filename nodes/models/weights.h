@@ -1,0 +1,67 @@
+#pragma once
+/// WeightSource: the tensors of one model component, read from a checkpoint in any layout found in the wild.
+///
+///  - one .safetensors file (BFL originals such as flux1-dev.safetensors and ae.safetensors, single-file
+///    community checkpoints, LoRAs);
+///  - a diffusers component folder (transformer/, vae/, text_encoder/, text_encoder_2/) holding
+///    diffusion_pytorch_model.safetensors or model.safetensors, or shards listed by a
+///    *.safetensors.index.json ({"weight_map": {tensor: shard file}});
+///  - a diffusers pipeline folder together with the component's subfolder name.
+///
+/// Every file is memory-mapped and validated (core/safetensors.h) on open; an index must name only shards
+/// that exist, and each tensor must be in the shard the index names. A tensor name present in two files is
+/// an error. Nothing is copied until load() or bytes(): views borrow from the mappings, which live as long
+/// as the WeightSource. Errors are lattice::Error(InvalidInput) naming the path and the tensor.
+///
+/// Prefixes: single files often wrap the component's keys (`model.diffusion_model.`); strip_prefix()
+/// removes a prefix from every key that has it, so that detection and loading see the component's own names.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
+
+namespace lattice {
+
+class WeightSource {
+ public:
+  /// `component` is the subfolder to use when `path` is a pipeline folder (e.g. "transformer").
+  static WeightSource open(const std::filesystem::path& path, const std::string& component = "");
+
+  /// Sorted tensor names.
+  std::vector<std::string> names() const;
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  const TensorInfo* find(std::string_view name) const;
+  const TensorInfo& info(std::string_view name) const;  ///< throws naming the tensor if absent
+  std::span<const uint8_t> bytes(std::string_view name) const;
+  HostTensor load(std::string_view name) const;
+  /// Total bytes of all tensors.
+  uint64_t total_bytes() const;
+  /// Number of distinct indices N for keys of the form `<prefix>N.<rest>` (block counts).
+  int count_blocks(std::string_view prefix) const;
+  /// The folder's config.json, if there is one.
+  const std::optional<nlohmann::json>& config() const { return config_; }
+  /// Removes `prefix` from every name that starts with it; returns how many names changed.
+  size_t strip_prefix(const std::string& prefix);
+  /// Where the weights came from, for messages.
+  const std::string& origin() const { return origin_; }
+
+ private:
+  struct Entry {
+    const SafetensorsFile* file;
+    const TensorInfo* info;
+  };
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, Entry, std::less<>> entries_;
+  std::optional<nlohmann::json> config_;
+  std::string origin_;
+  void add_file(const std::filesystem::path& p, const std::map<std::string, std::string>* expected = nullptr);
+};
+
+}  // namespace lattice
