@@ -285,3 +285,27 @@ TEST_F(GraphDocumentTest, SelectionFollowsRectAndPrunesRemovedNodes) {
 
 }  // namespace
 }  // namespace lattice::editor
+
+namespace lattice::editor {
+namespace {
+
+TEST(CatalogModel, ListsTheRegistryAndFiltersFuzzily) {
+  test::qt_app();
+  CatalogModel catalog;
+  EXPECT_EQ(static_cast<size_t>(catalog.rowCount()), NodeRegistry::instance().all().size());
+  // Rows of one category are contiguous (the palette's sections).
+  QStringList seen;
+  for (const auto& r : catalog.rows()) {
+    if (!seen.isEmpty() && seen.last() == r.category) continue;
+    EXPECT_FALSE(seen.contains(r.category)) << r.category.toStdString() << " appears in two places";
+    seen << r.category;
+  }
+  catalog.setFilter("vmath");
+  ASSERT_GT(catalog.rowCount(), 0);
+  EXPECT_EQ(catalog.typeAt(0), "value.math");
+  catalog.setFilter("zzzzqqq");
+  EXPECT_EQ(catalog.rowCount(), 0);
+}
+
+}  // namespace
+}  // namespace lattice::editor
