@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "app/hooks.h"
+#include "gpu/device.h"
+#include "nodes/gpu_service.h"
 #include "nodes/image/image_io.h"
 #include "nodes/models/fixture.h"
 
@@ -12,6 +14,12 @@ namespace {
 const bool registered = [] {
   auto& h = app::hooks();
   h.read_embedded_graph = [](const std::filesystem::path& p) { return read_embedded_graph(p); };
+  h.setup_environment = [](Environment& env, bool /*dry_run*/) { env.set(std::make_shared<GpuService>()); };
+  h.peak_device_bytes = [](const Environment& env) -> uint64_t {
+    const GpuService* s = env.get<GpuService>();
+    return s ? s->peak_device_bytes() : 0;
+  };
+  h.list_devices = [](bool json) { return gpu::print_devices(json); };
   h.run_fixture = [](const std::string& in, const std::string& out) {
     const size_t n = run_fixture_file(in, out);
     std::printf("lattice: wrote %zu outputs to %s\n", n, out.c_str());

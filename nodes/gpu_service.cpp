@@ -1,0 +1,16 @@
+#include "nodes/gpu_service.h"
+
+namespace lattice {
+
+gpu::Context& GpuService::context() {
+  if (!context_) context_ = std::make_unique<gpu::Context>(selector_);
+  return *context_;
+}
+
+gpu::Context& gpu_context(const EvalContext& ctx) {
+  GpuService* s = ctx.env().get<GpuService>();
+  if (!s) ctx.fail("no GPU service in this environment");
+  return s->context();
+}
+
+}  // namespace lattice

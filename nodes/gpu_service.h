@@ -1,0 +1,32 @@
+#pragma once
+/// GpuService: the Vulkan device that nodes compute on, provided to them through the engine's Environment.
+///
+/// The Context is created on first use, so a graph of host-only nodes renders on a machine with no Vulkan
+/// driver at all; a node that needs the device and cannot get one fails with the device error (exit 4).
+/// LATTICE_DEVICE selects the device (see gpu/device.h). Not thread-safe: one evaluating thread uses it.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/eval_context.h"
+#include "gpu/context.h"
+
+namespace lattice {
+
+class GpuService {
+ public:
+  explicit GpuService(std::optional<std::string> selector = std::nullopt) : selector_(std::move(selector)) {}
+  gpu::Context& context();
+  bool started() const { return context_ != nullptr; }
+  uint64_t peak_device_bytes() const { return context_ ? context_->peak_device_bytes() : 0; }
+
+ private:
+  std::optional<std::string> selector_;
+  std::unique_ptr<gpu::Context> context_;
+};
+
+/// The service from a node's environment; throws a clear error when the host set none up.
+gpu::Context& gpu_context(const EvalContext& ctx);
+
+}  // namespace lattice
