@@ -1,0 +1,31 @@
+#pragma once
+/// Normalisations: LayerNorm and RMSNorm over the last dimension, GroupNorm over channel groups.
+///
+/// All take f32 tensors, contiguous (any offset), and return a new contiguous f32 tensor of the input's
+/// shape. Optional weight/bias are contiguous f32 vectors; pass an undefined Tensor to leave them out.
+/// Statistics are f32, with the variance taken around the mean in a second pass. Accuracy: within
+/// 1e-5 absolute + 1e-5 relative of the double-precision definitions for unit-scale data. Each call
+/// records one dispatch; nothing is submitted.
+
+#include "gpu/tensor.h"
+
+namespace lattice::gpu {
+
+class CommandStream;
+
+/// y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension N of x [..., N] (biased
+/// variance, as torch.nn.LayerNorm). weight, bias: [N] or undefined (FLUX/Wan norms without affine).
+Tensor layer_norm(CommandStream& stream, const Tensor& x, float eps, const Tensor& weight = {},
+                  const Tensor& bias = {});
+
+/// y = x / sqrt(mean(x^2) + eps) * weight over the last dimension N of x [..., N]; weight [N] or undefined.
+/// FLUX's per-head Q/K norm is this on [..., head_dim]; Wan/LTX's across-heads norm on [..., H*D].
+Tensor rms_norm(CommandStream& stream, const Tensor& x, float eps, const Tensor& weight = {});
+
+/// torch.nn.GroupNorm on x [N, C, *] (NCHW, NCDHW, ...): C is split into `groups` groups of C/groups
+/// consecutive channels, each normalised over its channels and all positions; then y * weight[c] + bias[c]
+/// when weight and bias [C] are given (both or neither).
+Tensor group_norm(CommandStream& stream, const Tensor& x, int64_t groups, float eps, const Tensor& weight = {},
+                  const Tensor& bias = {});
+
+}  // namespace lattice::gpu
