@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "nodes/models/weights.h"
 
 namespace lattice {
 
@@ -53,6 +54,12 @@ void register_fixture_runner(const std::string& cls, FixtureRunner runner) { run
 const FixtureRunner* find_fixture_runner(const std::string& cls) {
   auto it = runners().find(cls);
   return it == runners().end() ? nullptr : &it->second;
+}
+
+WeightSource fixture_weights(const Fixture& fx, const std::string& prefix) {  // NOLINT
+  WeightSource w = WeightSource::open(fx.file().name());
+  w.strip_prefix(prefix);
+  return w;
 }
 
 size_t run_fixture_file(const std::filesystem::path& in, const std::filesystem::path& out) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/safetensors.h"
+#include "nodes/models/weights.h"
 
 namespace lattice {
 
@@ -46,6 +47,9 @@ const FixtureRunner* find_fixture_runner(const std::string& cls);
 struct FixtureRegistrar {
   FixtureRegistrar(const char* cls, FixtureRunner r) { register_fixture_runner(cls, std::move(r)); }
 };
+
+/// The fixture's weights with `prefix` stripped from their names, as a WeightSource.
+WeightSource fixture_weights(const Fixture& fx, const std::string& prefix = "weights.");
 
 /// Runs a fixture and writes OUT. Throws Error(InvalidInput) for a malformed or unsupported fixture and
 /// Error(Evaluation) if running fails. Returns the number of outputs written.

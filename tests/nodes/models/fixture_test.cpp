@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/error.h"
@@ -34,6 +35,7 @@ void check_fixture(const std::string& file) {
       max_err = std::max(max_err, std::fabs(g[i] - r[i]));
     }
     EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref)) << file << ": " << t.name;
+    std::printf("  %s %s: max |err| %.3g, max |ref| %.3g\n", file.c_str(), t.name.c_str(), max_err, max_ref);
     ++compared;
   }
   EXPECT_GT(compared, 0u);
@@ -74,5 +76,11 @@ TEST(Fixture, UnsupportedOrMalformedFixturesAreRefused) {
   fs::remove_all(dir);
 }
 
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, FluxTransformer) { check_fixture("flux_transformer.safetensors"); }
 }  // namespace
 }  // namespace lattice

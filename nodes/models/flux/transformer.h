@@ -1,0 +1,61 @@
+#pragma once
+/// The FLUX.1 MM-DiT (diffusers FluxTransformer2DModel), on the GPU, with blocks named after the diffusers
+/// checkpoint keys. BFL-layout checkpoints are read through their diffusers names (flux/checkpoint.h).
+///
+/// forward() records one full forward into the caller's CommandStream and returns the output; the caller
+/// submits. Shapes: hidden [B, S_img, in_channels] (packed latents), context [B, S_txt, joint_attention_dim],
+/// pooled [B, pooled_projection_dim], timestep [B] as the pipeline passes it (t/1000), guidance [B] (raw
+/// scale; ignored unless guidance_embeds), rope cos/sin [S_txt + S_img, head_dim] from gpu::flux_rope_tables().
+/// Output: [B, S_img, out_channels].
+
+#include <memory>
+#include <vector>
+
+#include "nodes/models/flux/config.h"
+#include "nodes/models/nn.h"
+
+namespace lattice {
+
+/// The ids FluxPipeline builds: image (0, row, col) row-major over (h/2, w/2); text all zeros.
+std::vector<float> flux_image_ids(int64_t latent_h, int64_t latent_w);
+
+class FluxTransformer {
+ public:
+  FluxTransformer(FluxConfig config, DeviceWeights& weights);
+  const FluxConfig& config() const { return config_; }
+
+  gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const gpu::Tensor& context,
+                      const gpu::Tensor& pooled, const std::vector<float>& timestep, const std::vector<float>& guidance,
+                      const gpu::Tensor& rope_cos, const gpu::Tensor& rope_sin);
+
+ private:
+  struct Mlp {  // linear 1 - activation - linear 2
+    Linear l1, l2;
+  };
+  struct DoubleBlock {
+    Linear norm1, norm1_context;                     // adaLN-Zero: 6 vectors each
+    Linear to_q, to_k, to_v, add_q, add_k, add_v;     // image and text projections
+    gpu::Tensor norm_q, norm_k, norm_added_q, norm_added_k;
+    Linear to_out, to_add_out;
+    Linear ff1, ff2, ff_context1, ff_context2;
+  };
+  struct SingleBlock {
+    Linear norm;  // adaLN-Zero single: 3 vectors
+    Linear to_q, to_k, to_v, proj_mlp, proj_out;
+    gpu::Tensor norm_q, norm_k;
+  };
+  gpu::Tensor embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch);
+  void double_block(gpu::CommandStream& s, const DoubleBlock& b, gpu::Tensor& x, gpu::Tensor& ctx, const gpu::Tensor& temb_act,
+                    const gpu::Tensor& cos, const gpu::Tensor& sin);
+  void single_block(gpu::CommandStream& s, const SingleBlock& b, gpu::Tensor& h, const gpu::Tensor& temb_act,
+                    const gpu::Tensor& cos, const gpu::Tensor& sin);
+
+  FluxConfig config_;
+  gpu::Context& ctx_;
+  Linear x_embedder_, context_embedder_, norm_out_, proj_out_;
+  Mlp timestep_embedder_, guidance_embedder_, text_embedder_;
+  std::vector<DoubleBlock> double_blocks_;
+  std::vector<SingleBlock> single_blocks_;
+};
+
+}  // namespace lattice

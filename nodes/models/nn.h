@@ -1,0 +1,75 @@
+#pragma once
+/// Building blocks shared by the transformer models (FLUX, Wan, LTX-Video, the text encoders), written on
+/// gpu/ ops. Weights are named after checkpoint keys and uploaded from a WeightSource on first use.
+///
+/// Layout conventions: token sequences are [B, L, C] contiguous f32; multi-head tensors keep the heads
+/// packed in the channel dimension ([B, L, H*D]) so that linears need no permutes; ops that work per head
+/// take the head count. Every function records into the caller's CommandStream; nothing is submitted.
+
+#include <map>
+#include <string>
+
+#include "gpu/command_stream.h"
+#include "gpu/context.h"
+#include "gpu/tensor.h"
+#include "nodes/models/weights.h"
+
+namespace lattice {
+
+/// Uploads checkpoint tensors to the device, once each. Matrices keep their stored dtype when the matmul
+/// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32.
+class DeviceWeights {
+ public:
+  DeviceWeights(const WeightSource& source, gpu::Context& ctx) : source_(source), ctx_(ctx) {}
+  bool has(const std::string& name) const { return source_.has(name); }
+  const gpu::Tensor& matrix(const std::string& name);
+  const gpu::Tensor& vector(const std::string& name);
+  /// Any tensor as f32 (embedding tables, positional tables).
+  const gpu::Tensor& f32(const std::string& name);
+  uint64_t uploaded_bytes() const { return uploaded_; }
+  gpu::Context& context() { return ctx_; }
+  const WeightSource& source() const { return source_; }
+
+ private:
+  const gpu::Tensor& upload(const std::string& name, bool keep_dtype);
+  const WeightSource& source_;
+  gpu::Context& ctx_;
+  std::map<std::string, gpu::Tensor> cache_;
+  uint64_t uploaded_ = 0;
+};
+
+/// y = x·Wᵀ + b, W [out, in] under `<prefix>.weight`, b under `<prefix>.bias` when present.
+struct Linear {
+  gpu::Tensor weight, bias;
+  static Linear load(DeviceWeights& w, const std::string& prefix);
+  gpu::Tensor operator()(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  int64_t out_features() const { return weight.dim(0); }
+};
+
+/// The i-th of n equal chunks of the last dimension, as a strided view (no copy).
+gpu::Tensor chunk(const gpu::Tensor& t, int n, int i);
+/// Rows [begin, end) of dimension 1 of a [B, L, C] tensor, as a view.
+gpu::Tensor rows(const gpu::Tensor& t, int64_t begin, int64_t end);
+/// A contiguous copy of a (possibly strided) tensor.
+gpu::Tensor contiguous(gpu::CommandStream& s, const gpu::Tensor& t);
+/// [B, La, C] and [B, Lb, C] -> [B, La+Lb, C]; or along the last dimension with `dim` = -1.
+gpu::Tensor concat(gpu::CommandStream& s, const gpu::Tensor& a, const gpu::Tensor& b, int dim);
+
+/// x·(1 + scale) + shift, x [B, L, C], shift and scale [B, C] (views are fine): adaLN modulation.
+gpu::Tensor modulate(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& shift, const gpu::Tensor& scale);
+/// x + gate·y, x and y [B, L, C], gate [B, C].
+gpu::Tensor gated_add(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& gate, const gpu::Tensor& y);
+
+/// Multi-head scaled dot-product attention on packed heads: q [B, Lq, H*D], k and v [B, Lk, H*D] ->
+/// [B, Lq, H*D]. key_bias: optional additive [B, Lk] (padding masks); scale: usually 1/sqrt(D).
+gpu::Tensor attention(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                      int64_t heads, float scale, const gpu::Tensor& key_bias = {});
+
+/// Rotary embedding with interleaved pairs (x[2i], x[2i+1]) per head: x [B, L, H*D], cos and sin [L, D].
+gpu::Tensor rope_interleaved(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& cos, const gpu::Tensor& sin,
+                             int64_t heads);
+
+/// diffusers Timesteps(channels, flip_sin_to_cos, downscale_freq_shift) for t [B] on the host -> [B, channels].
+std::vector<float> timestep_embedding(const std::vector<float>& t, int channels, bool flip_sin_to_cos, float downscale_freq_shift);
+
+}  // namespace lattice

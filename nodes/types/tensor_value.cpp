@@ -1,0 +1,92 @@
+#include "nodes/types/tensor_value.h"
+
+#include <cstring>
+
+#include "core/bytes.h"
+#include "core/error.h"
+
+namespace lattice {
+
+namespace {
+
+gpu::DType to_gpu(DType t) {
+  switch (t) {
+    case DType::F32: return gpu::DType::F32;
+    case DType::F16: return gpu::DType::F16;
+    case DType::BF16: return gpu::DType::BF16;
+    case DType::F8E4M3: return gpu::DType::F8E4M3FN;
+    case DType::F8E5M2: return gpu::DType::F8E5M2;
+    default: throw_eval("tensor dtype " + std::string(dtype_name(t)) + " cannot live on the device");
+  }
+}
+
+DType from_gpu(gpu::DType t) {
+  switch (t) {
+    case gpu::DType::F32: return DType::F32;
+    case gpu::DType::F16: return DType::F16;
+    case gpu::DType::BF16: return DType::BF16;
+    case gpu::DType::F8E4M3FN: return DType::F8E4M3;
+    case gpu::DType::F8E5M2: return DType::F8E5M2;
+  }
+  return DType::F32;
+}
+
+}  // namespace
+
+size_t TensorValue::bytes() const {
+  size_t b = sizeof(*this);
+  if (device_.defined()) b += device_.bytes();
+  if (host_) b += host_->data.size();
+  return b;
+}
+
+std::vector<int64_t> TensorValue::shape() const { return device_.defined() ? device_.shape() : host_->shape; }
+
+std::string TensorValue::describe() const {
+  HostTensor shape_only{DType::F32, shape(), {}};
+  return std::string(port_type_name(type_)) + " " + shape_only.shape_string() + (device_.defined() ? " (device)" : " (host)");
+}
+
+const gpu::Tensor& TensorValue::device(gpu::Context& ctx) const {
+  if (!device_.defined()) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(host_->data.data());
+    device_ = gpu::Tensor::from_bytes(ctx, {bytes, host_->data.size()}, host_->shape, to_gpu(host_->dtype));
+  }
+  return device_;
+}
+
+const HostTensor& TensorValue::host() const {
+  if (!host_) {
+    const gpu::Tensor dense = device_;
+    if (!dense.contiguous()) throw_eval("cannot download a non-contiguous " + dense.describe());
+    HostTensor h;
+    h.dtype = from_gpu(dense.dtype());
+    h.shape = dense.shape();
+    auto b = dense.to_bytes();
+    h.data.resize(b.size());
+    std::memcpy(h.data.data(), b.data(), b.size());
+    host_ = std::move(h);
+  }
+  return *host_;
+}
+
+bool TensorValue::serialize(std::string& out) const {
+  // The core tensor encoding, so that the disk cache holds one format for every tensor.
+  return TensorData(host()).serialize(out);
+}
+
+void register_tensor_value_types() {
+  static const bool once = [] {
+    const Deserializer* core_tensor = find_deserializer(PortType::Tensor);
+    for (PortType t : {PortType::Latent}) {
+      register_deserializer(t, [core_tensor, t](std::string_view b) -> Value {
+        auto v = (*core_tensor)(b);
+        return std::make_shared<TensorValue>(t, dynamic_cast<const TensorData&>(*v).tensor);
+      });
+    }
+    return true;
+  }();
+  (void)once;
+}
+
+}  // namespace lattice
