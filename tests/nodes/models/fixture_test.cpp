@@ -82,5 +82,17 @@ TEST(Fixture, UnsupportedOrMalformedFixturesAreRefused) {
 namespace lattice {
 namespace {
 TEST(Fixture, FluxTransformer) { check_fixture("flux_transformer.safetensors"); }
+TEST(Fixture, ClipTextEncoder) { check_fixture("clip_text_encoder.safetensors"); }
+
+TEST(Fixture, T5Encoder) { check_fixture("t5_encoder.safetensors"); }
+
+TEST(Fixture, UMT5Encoder) { check_fixture("umt5_encoder.safetensors"); }
+
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, FluxVae) { check_fixture("flux_vae.safetensors"); }
 }  // namespace
 }  // namespace lattice

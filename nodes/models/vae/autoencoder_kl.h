@@ -1,0 +1,80 @@
+#pragma once
+/// The 2-D KL autoencoder of FLUX (and SD-family models): diffusers AutoencoderKL, blocks named after its
+/// checkpoint keys (encoder.*, decoder.*). decode() maps a raw latent [B, latent_channels, h, w] to an image
+/// [B, out_channels, 8h, 8w] (for 4 levels) in about [-1, 1]; encode() maps an image to the latent
+/// distribution (mean, logvar clamped to [-30, 20]). The pipeline applies scaling_factor and shift_factor;
+/// these functions do not. decode() records into the caller's stream; the caller submits. encode() submits
+/// and waits once, at its end, to clamp the log-variance on the host.
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "nodes/models/nn.h"
+
+namespace lattice {
+
+struct AutoencoderKLConfig {
+  int in_channels = 3, out_channels = 3;
+  std::vector<int> block_out_channels{128, 256, 512, 512};
+  int layers_per_block = 2;
+  int latent_channels = 16;
+  int norm_num_groups = 32;
+  float scaling_factor = 0.3611f, shift_factor = 0.1159f;  ///< FLUX's values
+  bool use_quant_conv = false, use_post_quant_conv = false;
+  bool mid_block_add_attention = true;
+  int downscale() const { return 1 << (static_cast<int>(block_out_channels.size()) - 1); }
+  void validate() const;
+};
+
+AutoencoderKLConfig autoencoder_kl_config_from_json(const nlohmann::json& j);
+/// From the weights; scaling and shift factors from config.json when present, else FLUX's.
+AutoencoderKLConfig detect_autoencoder_kl_config(const WeightSource& w);
+
+class AutoencoderKL {
+ public:
+  AutoencoderKL(AutoencoderKLConfig config, DeviceWeights& weights);
+  const AutoencoderKLConfig& config() const { return config_; }
+  /// z: [B, latent_channels, h, w] -> [B, out_channels, h*f, w*f]
+  gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z) const;
+  /// x: [B, in_channels, H, W] (H, W multiples of the downscale) -> {mean, logvar}, each [B, latent, H/f, W/f]
+  std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
+
+ private:
+  struct Resnet {
+    gpu::Tensor norm1_w, norm1_b, norm2_w, norm2_b;
+    gpu::Tensor conv1_w, conv1_b, conv2_w, conv2_b, shortcut_w, shortcut_b;
+  };
+  struct MidAttention {
+    gpu::Tensor norm_w, norm_b;
+    Linear q, k, v, out;
+  };
+  struct Conv {
+    gpu::Tensor w, b;
+  };
+  struct Level {
+    std::vector<Resnet> resnets;
+    bool resample = false;  // downsampler (encoder) or upsampler (decoder) after the resnets
+    Conv resample_conv;
+  };
+  struct Coder {
+    Conv conv_in, conv_out;
+    std::vector<Level> levels;
+    Resnet mid1, mid2;
+    MidAttention attn;
+    gpu::Tensor norm_out_w, norm_out_b;
+  };
+  Resnet load_resnet(DeviceWeights& w, const std::string& p) const;
+  Coder load_coder(DeviceWeights& w, bool encoder) const;
+  gpu::Tensor resnet(gpu::CommandStream& s, const Resnet& r, const gpu::Tensor& x) const;
+  gpu::Tensor mid(gpu::CommandStream& s, const Coder& c, const gpu::Tensor& x) const;
+  gpu::Tensor group_norm_silu(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& w, const gpu::Tensor& b) const;
+
+  AutoencoderKLConfig config_;
+  Coder encoder_, decoder_;
+  bool has_encoder_ = false, has_decoder_ = false;
+};
+
+/// Nearest-neighbour ×2 upsampling of [N, C, H, W].
+gpu::Tensor upsample_nearest2x(gpu::CommandStream& s, const gpu::Tensor& x);
+
+}  // namespace lattice
