@@ -143,6 +143,26 @@ std::vector<Tensor> split(const Tensor& x, int dim, std::span<const int64_t> siz
   return parts;
 }
 
+Tensor unflatten(const Tensor& x, int dim, std::span<const int64_t> sizes) {
+  auto d = static_cast<size_t>(normalize_dim(dim, x.rank(), "unflatten"));
+  int64_t product = 1;
+  for (int64_t n : sizes) product *= n;
+  if (product != x.shape()[d] || sizes.empty())
+    throw_unsupported("unflatten of " + x.describe() + ": dim " + std::to_string(d) + " is not " +
+                      shape_string(Shape(sizes.begin(), sizes.end())));
+  Shape shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(d));
+  Shape strides(x.strides().begin(), x.strides().begin() + static_cast<std::ptrdiff_t>(d));
+  int64_t inner = x.strides()[d] * product;
+  for (int64_t n : sizes) {
+    inner = n == 0 ? 0 : inner / n;
+    shape.push_back(n);
+    strides.push_back(inner);
+  }
+  shape.insert(shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(d) + 1, x.shape().end());
+  strides.insert(strides.end(), x.strides().begin() + static_cast<std::ptrdiff_t>(d) + 1, x.strides().end());
+  return x.view(shape, strides, x.offset());
+}
+
 Tensor expand(const Tensor& x, const Shape& shape) {
   if (static_cast<int>(shape.size()) != x.rank())
     throw_unsupported("expand of " + x.describe() + " to " + shape_string(shape) + ": ranks differ");

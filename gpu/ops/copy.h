@@ -38,6 +38,12 @@ inline Tensor permute(const Tensor& x, std::initializer_list<int> dims) {
 Tensor narrow(const Tensor& x, int dim, int64_t start, int64_t length);
 /// Views of consecutive pieces of dim `dim` with the given sizes (which must sum to its extent).
 std::vector<Tensor> split(const Tensor& x, int dim, std::span<const int64_t> sizes);
+/// View with dim `dim` split into `sizes` (product must equal its extent; torch.unflatten). Works on any
+/// strides: the pieces get strides stride·(inner sizes), ..., stride.
+Tensor unflatten(const Tensor& x, int dim, std::span<const int64_t> sizes);
+inline Tensor unflatten(const Tensor& x, int dim, std::initializer_list<int64_t> sizes) {
+  return unflatten(x, dim, std::span<const int64_t>(sizes.begin(), sizes.size()));
+}
 /// View with size-1 dims stretched to `shape` by stride 0 (same rank; torch.expand without new dims).
 Tensor expand(const Tensor& x, const Shape& shape);
 
