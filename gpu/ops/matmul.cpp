@@ -1,5 +1,6 @@
 #include "gpu/ops/matmul.h"
 
+#include <algorithm>
 #include <array>
 
 #include "gpu/command_stream.h"
@@ -38,7 +39,8 @@ VkFormat b_texel_format(DType dtype) {
 
 bool texel_applies(const Device& device, const Problem& p) {
   uint64_t max_texels = device.info().max_texel_buffer_elements;
-  return device.info().is_cpu() && p.k % 4 == 0 && p.a.offset() % 4 == 0 && p.b.offset() % 4 == 0 &&
+  uint64_t col_blocks = (p.n + MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN - 1) / (MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN);
+  return device.info().is_cpu() && p.k % 4 == 0 && col_blocks <= 65535 && p.a.offset() % 4 == 0 && p.b.offset() % 4 == 0 &&
          p.a.buffer()->size() / 16 <= max_texels &&
          p.b.buffer()->size() / (dtype_bytes(p.b.dtype()) * 4) <= max_texels &&
          device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) &&
@@ -81,9 +83,11 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
   if (v.name == "texel") {
     const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : kTexelH16;
     Arg args[] = {{a.buffer(), VK_FORMAT_R32G32B32A32_SFLOAT}, {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
-    uint64_t tiles = uint64_t{(p.m + MATMUL_TEXEL_TM - 1) / MATMUL_TEXEL_TM} * ((p.n + MATMUL_TEXEL_TN - 1) / MATMUL_TEXEL_TN);
-    auto g = grid_1d(tiles, MATMUL_LOCAL_SIZE);
-    stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+    // x (+ z beyond 65535) walks row blocks, y column blocks: see matmul_texel.comp.
+    uint32_t row_blocks = (p.m + MATMUL_TEXEL_TM - 1) / MATMUL_TEXEL_TM;
+    uint32_t col_blocks = (p.n + MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN - 1) / (MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN);
+    uint32_t gx = std::min<uint32_t>(row_blocks, 65535);
+    stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), gx, col_blocks, (row_blocks + gx - 1) / gx);
   } else {
     Arg args[] = {{a.buffer()}, {b.buffer()}, {bias_buf}, {c.buffer()}};
     uint64_t tiles = uint64_t{(p.m + MATMUL_TM - 1) / MATMUL_TM} * ((p.n + MATMUL_TN - 1) / MATMUL_TN);

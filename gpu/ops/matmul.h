@@ -5,9 +5,10 @@
 /// undefined Tensor. Result: a new f32 tensor [..., N]. Accumulation is f32. Records one dispatch.
 ///
 /// Variants (gpu/variant.h; LATTICE_KERNEL_MATMUL or `variant` forces one):
-///  - "texel": A and B through uniform texel buffers, 4x8 register tile; needs K % 4 == 0, offsets that
-///    are multiples of 4, the formats' texel-buffer support and sizes within maxTexelBufferElements. Chosen
-///    on CPU devices (lavapipe), where it is several times faster than "portable".
+///  - "texel": A and B through uniform texel buffers (RGBA, 4 k per fetch), a 16 x 16 output tile per
+///    invocation, no shared memory; needs K % 4 == 0, offsets that are multiples of 4, the formats'
+///    texel-buffer support and sizes within maxTexelBufferElements. Chosen on CPU devices (lavapipe), where
+///    it is about 10x faster than "portable" (docs/performance.md, "Matmul on lavapipe").
 ///  - "portable": storage buffers, 4x4 register tile; applies everywhere.
 
 #include <string_view>

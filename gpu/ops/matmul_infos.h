@@ -12,8 +12,17 @@
 #define MATMUL_LOCAL_SIZE 64
 #define MATMUL_TM 4  // output rows per invocation, portable
 #define MATMUL_TN 4  // output columns per invocation, portable
-#define MATMUL_TEXEL_TM 4
-#define MATMUL_TEXEL_TN 8
+// Texel variant (matmul_texel.comp): a workgroup of MATMUL_TEXEL_LOCAL lanes computes TM rows x
+// (LOCAL * TN) columns; each lane TM x TN accumulators. Measured on llvmpipe (docs/performance.md).
+#ifndef MATMUL_TEXEL_TM
+#define MATMUL_TEXEL_TM 16
+#endif
+#ifndef MATMUL_TEXEL_TN
+#define MATMUL_TEXEL_TN 16
+#endif
+#ifndef MATMUL_TEXEL_LOCAL
+#define MATMUL_TEXEL_LOCAL 8
+#endif
 LATTICE_PUSH_BEGIN(MatmulPush)
   LATTICE_U32(m)
   LATTICE_U32(n)

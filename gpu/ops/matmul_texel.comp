@@ -1,58 +1,74 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// C = A * B^T + bias reading A and B through uniform texel buffers, 4 k per texel, with a TM x TN tile of
-// accumulators per invocation and no shared memory. Written for llvmpipe (lavapipe), which runs an
-// invocation group as 8-wide SIMD lanes: storage-buffer loads there go one lane at a time, texel fetches
-// take a faster path, and barriers/shared memory are costly. Compiled twice (gpu/CMakeLists.txt):
-// B_IS_F32 defined -> B is RGBA32F; otherwise B is RGBA16UI holding f16 or bf16 bits per B_TYPE.
+// C = A * B^T + bias for CPU devices (llvmpipe/lavapipe). llvmpipe runs a workgroup as 8-wide SIMD lanes
+// and compiles each load by what it can prove about the address: a load whose address is the same for
+// every lane (workgroup-uniform) is one scalar load broadcast to the lanes, while a per-lane address is a
+// gather, one lane at a time for storage buffers and somewhat faster through a texel fetch. So:
+//  - a workgroup owns TM rows of C; all its lanes share those rows, so A is read at uniform addresses;
+//  - each lane owns TN columns of C (lane, lane + LOCAL, ...) and reads those rows of B as RGBA texels,
+//    4 k per fetch; B is the only gathered operand, and each gathered texel feeds TM * 4 multiply-adds;
+//  - the TM x TN accumulators stay in registers; no shared memory, no barriers (both costly there);
+//  - edges are clamped once before the loop (rows/columns past the end load valid data, their results
+//    are not stored), so the k loop has no bounds checks.
+// Workgroup ids: x (+ z * num_x) picks the row block, y the column block; x varies fastest in llvmpipe's
+// dispatch order, so consecutive workgroups reuse the same B rows while they are in cache.
+// Compiled once per B storage (gpu/CMakeLists.txt): B_IS_F32 -> RGBA32F texels; B_IS_H16 -> RGBA16UI
+// holding f16/bf16 bits per B_TYPE; otherwise B_IS_F8 -> RGBA8UI holding fp8 bytes per B_TYPE.
 #include "matmul_infos.h"
-layout(local_size_x = MATMUL_LOCAL_SIZE) in;
-#include "common.glsl"
+#define TM MATMUL_TEXEL_TM
+#define TN MATMUL_TEXEL_TN
+#define LOCAL MATMUL_TEXEL_LOCAL
+layout(local_size_x = LOCAL) in;
 
 layout(constant_id = 0) const uint B_TYPE = MATMUL_B_F32;
 layout(constant_id = 1) const uint HAS_BIAS = 0;
+#ifdef A_SSBO
+layout(std430, binding = 0) readonly buffer ABuf { vec4 a4[]; };
+vec4 load_a(int t) { return a4[t]; }
+#else
 layout(binding = 0) uniform samplerBuffer a_texels;
-#ifdef B_IS_F32
+vec4 load_a(int t) { return texelFetch(a_texels, t); }
+#endif
+#if defined(B_IS_F32)
 layout(binding = 1) uniform samplerBuffer b_texels;
 vec4 load_b(int t) { return texelFetch(b_texels, t); }
-#else
+#elif defined(B_IS_H16)
 layout(binding = 1) uniform usamplerBuffer b_texels;
 vec4 load_b(int t) {
   uvec4 h = texelFetch(b_texels, t);
   if (B_TYPE == MATMUL_B_F16) return vec4(unpackHalf2x16(h.x | (h.y << 16)), unpackHalf2x16(h.z | (h.w << 16)));
-  return uintBitsToFloat(h << 16);
+  return uintBitsToFloat(h << 16);  // bf16: the high half of an f32
 }
 #endif
 layout(std430, binding = 2) readonly buffer BiasBuf { float bias[]; };
 layout(std430, binding = 3) writeonly buffer CBuf { float c[]; };
 
-#define TM MATMUL_TEXEL_TM
-#define TN MATMUL_TEXEL_TN
-
 void main() {
-  uint tiles_n = (pc.n + TN - 1) / TN;
-  uint tile = lattice_flat_index();
-  uint m0 = (tile / tiles_n) * TM, n0 = (tile % tiles_n) * TN;
+  uint m0 = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * TM;
+  uint n0 = gl_WorkGroupID.y * (LOCAL * TN) + gl_LocalInvocationID.x;
   if (m0 >= pc.m) return;
-  int k4 = int(pc.k / 4);
+  uint k4 = pc.k / 4;
   int arow[TM], brow[TN];
-  for (int i = 0; i < TM; ++i) arow[i] = int(pc.a_offset / 4 + min(m0 + i, pc.m - 1) * pc.k / 4);
-  for (int j = 0; j < TN; ++j) brow[j] = int(pc.b_offset / 4 + min(n0 + j, pc.n - 1) * pc.k / 4);
-  vec4 acc[TM * TN];
-  for (int t = 0; t < TM * TN; ++t) acc[t] = vec4(0.0);
-  for (int kk = 0; kk < k4; ++kk) {
-    vec4 av[TM];
-    for (int i = 0; i < TM; ++i) av[i] = texelFetch(a_texels, arow[i] + kk);
-    for (int j = 0; j < TN; ++j) {
-      vec4 bv = load_b(brow[j] + kk);
-      // vec4 accumulators: 4 independent chains keep the multiply-adds from waiting on each other.
-      for (int i = 0; i < TM; ++i) acc[i * TN + j] += av[i] * bv;
+  for (int i = 0; i < TM; ++i) arow[i] = int(pc.a_offset / 4 + min(m0 + i, pc.m - 1) * k4);
+  for (int j = 0; j < TN; ++j) brow[j] = int(pc.b_offset / 4 + min(n0 + j * LOCAL, pc.n - 1) * k4);
+  float acc[TM][TN];
+  for (int i = 0; i < TM; ++i)
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0;
+  for (int kk = 0; kk < int(k4); ++kk) {
+    vec4 bv[TN];
+    for (int j = 0; j < TN; ++j) bv[j] = load_b(brow[j] + kk);
+    for (int i = 0; i < TM; ++i) {
+      vec4 av = load_a(arow[i] + kk);
+      for (int j = 0; j < TN; ++j)
+        acc[i][j] = fma(av.w, bv[j].w, fma(av.z, bv[j].z, fma(av.y, bv[j].y, fma(av.x, bv[j].x, acc[i][j]))));
     }
   }
-  for (uint i = 0; i < TM && m0 + i < pc.m; ++i)
-    for (uint j = 0; j < TN && n0 + j < pc.n; ++j) {
-      vec4 v = acc[i * TN + j];
-      c[pc.c_offset + (m0 + i) * pc.n + n0 + j] =
-          (v.x + v.y) + (v.z + v.w) + (HAS_BIAS != 0u ? bias[pc.bias_offset + n0 + j] : 0.0);
-    }
+  // Constant trip counts with the edge tests inside: a data-dependent loop bound would keep acc[] an
+  // indexed array, which llvmpipe places in memory with a masked store per lane.
+  for (int j = 0; j < TN; ++j) {
+    uint n = n0 + j * LOCAL;
+    float bn = HAS_BIAS != 0u && n < pc.n ? bias[pc.bias_offset + n] : 0.0;
+    for (int i = 0; i < TM; ++i)
+      if (n < pc.n && m0 + i < pc.m) c[pc.c_offset + (m0 + i) * pc.n + n] = acc[i][j] + bn;
+  }
 }
