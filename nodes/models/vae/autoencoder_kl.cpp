@@ -10,6 +10,7 @@
 #include "gpu/ops/copy.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
+#include "gpu/ops/upsample.h"
 
 namespace lattice {
 
@@ -149,14 +150,6 @@ Tensor AutoencoderKL::mid(gpu::CommandStream& s, const Coder& c, const Tensor& x
   return resnet(s, c.mid2, h);
 }
 
-Tensor upsample_nearest2x(gpu::CommandStream& s, const Tensor& x) {
-  // A stride-0 view repeats every pixel twice in each direction; one copy materialises it.
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const auto& st = x.strides();
-  const Tensor v = x.view({N, C, H, 2, W, 2}, {st[0], st[1], st[2], 0, st[3], 0}, x.offset());
-  return gpu::contiguous(s, v).reshape({N, C, 2 * H, 2 * W});
-}
-
 Tensor AutoencoderKL::decode(gpu::CommandStream& s, const Tensor& z) const {
   if (!has_decoder_) throw_eval("this VAE checkpoint has no decoder");
   if (z.rank() != 4 || z.dim(1) != config_.latent_channels)
@@ -166,7 +159,7 @@ Tensor AutoencoderKL::decode(gpu::CommandStream& s, const Tensor& z) const {
   h = mid(s, d, h);
   for (const Level& l : d.levels) {
     for (const Resnet& r : l.resnets) h = resnet(s, r, h);
-    if (l.resample) h = gpu::conv2d(s, upsample_nearest2x(s, h), l.resample_conv.w, l.resample_conv.b, gpu::Conv2dParams::uniform(1));
+    if (l.resample) h = gpu::conv2d(s, gpu::upsample_nearest(s, h, {2, 2}), l.resample_conv.w, l.resample_conv.b, gpu::Conv2dParams::uniform(1));
   }
   return gpu::conv2d(s, group_norm_silu(s, h, d.norm_out_w, d.norm_out_b), d.conv_out.w, d.conv_out.b,
                      gpu::Conv2dParams::uniform(1));

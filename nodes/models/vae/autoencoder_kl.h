@@ -74,7 +74,4 @@ class AutoencoderKL {
   bool has_encoder_ = false, has_decoder_ = false;
 };
 
-/// Nearest-neighbour ×2 upsampling of [N, C, H, W].
-gpu::Tensor upsample_nearest2x(gpu::CommandStream& s, const gpu::Tensor& x);
-
 }  // namespace lattice

@@ -96,3 +96,9 @@ namespace {
 TEST(Fixture, FluxVae) { check_fixture("flux_vae.safetensors"); }
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
+}  // namespace
+}  // namespace lattice

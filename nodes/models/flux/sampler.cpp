@@ -1,0 +1,106 @@
+#include "nodes/models/flux/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "gpu/ops/binary.h"
+#include "gpu/ops/rope.h"
+
+namespace lattice {
+
+using gpu::Tensor;
+
+FlowMatchSchedule flux_schedule(const FluxSamplerOptions& o, int64_t latent_h, int64_t latent_w) {
+  if (o.steps < 1) throw_eval("FLUX sampler: steps must be at least 1");
+  const int seq = static_cast<int>((latent_h / 2) * (latent_w / 2));
+  std::optional<double> mu;
+  if (o.schedule.use_dynamic_shifting) mu = flow_match_mu(o.schedule, seq);
+  return flow_match_schedule(o.schedule, flow_match_pipeline_sigmas(o.steps), mu);
+}
+
+int flux_start_step(const FluxSamplerOptions& o) {
+  const float init = std::min(static_cast<float>(o.steps) * o.strength, static_cast<float>(o.steps));
+  return static_cast<int>(std::max(static_cast<float>(o.steps) - init, 0.0f));
+}
+
+namespace {
+
+// Dynamic thresholding on the host: the denoised estimate x0 = x - sigma*v is clamped to [-s, s] where s is
+// the given percentile of |x0| (at least 1), then v is recomputed from the clamped x0.
+void threshold(std::vector<float>& v, const std::vector<float>& x, float sigma, float percentile) {
+  if (sigma <= 0) return;
+  std::vector<float> x0(x.size()), mag(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    x0[i] = x[i] - sigma * v[i];
+    mag[i] = std::fabs(x0[i]);
+  }
+  const size_t k = std::min(mag.size() - 1, static_cast<size_t>(percentile / 100.0f * static_cast<float>(mag.size() - 1)));
+  std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k), mag.end());
+  const float s = std::max(1.0f, mag[k]);
+  for (size_t i = 0; i < x.size(); ++i) v[i] = (x[i] - std::clamp(x0[i], -s, s)) / sigma;
+}
+
+}  // namespace
+
+Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& latents, int64_t latent_h, int64_t latent_w,
+                   const FluxConditioning& cond, const FluxConditioning* negative, const FluxSamplerOptions& o,
+                   const FluxStepCallback& on_step, std::vector<FluxStepRecord>* records,
+                   const std::function<void(int, const Tensor&)>& on_prediction) {
+  const int64_t B = latents.dim(0), S = latents.dim(1);
+  if (S != (latent_h / 2) * (latent_w / 2)) throw_eval("FLUX sampler: latents " + latents.describe() + " do not match the size");
+  const FlowMatchSchedule sched = flux_schedule(o, latent_h, latent_w);
+  const int n = static_cast<int>(sched.timesteps.size());
+
+  // RoPE tables for [text, image] tokens; text ids are zeros. A negative prompt may differ in length.
+  auto tables = [&](int64_t text_len) {
+    std::vector<float> ids(static_cast<size_t>(text_len * 3), 0.0f);
+    const auto img = flux_image_ids(latent_h, latent_w);
+    ids.insert(ids.end(), img.begin(), img.end());
+    const auto& a = model.config().axes_dims_rope;
+    const int64_t axes[3] = {a[0], a[1], a[2]};
+    const gpu::RopeTables t = gpu::flux_rope_tables(ids, axes);
+    return std::pair{Tensor::from_floats(ctx, t.cos, {t.length, t.width}), Tensor::from_floats(ctx, t.sin, {t.length, t.width})};
+  };
+  const auto [cos, sin] = tables(cond.prompt_embeds.dim(1));
+  std::pair<Tensor, Tensor> neg_rope;
+  const bool use_cfg = negative && o.true_cfg > 1.0f;
+  if (use_cfg) neg_rope = tables(negative->prompt_embeds.dim(1));
+
+  const std::vector<float> guidance(static_cast<size_t>(B), o.guidance);
+  Tensor x = latents;
+  for (int i = flux_start_step(o); i < n; ++i) {
+    gpu::CommandStream s(ctx);
+    const float t = sched.timesteps[static_cast<size_t>(i)];
+    const std::vector<float> tin(static_cast<size_t>(B), t / 1000.0f);
+    Tensor v = model.forward(s, x, cond.prompt_embeds, cond.pooled, tin, guidance, cos, sin);
+    const float progress = n > 1 ? static_cast<float>(i) / static_cast<float>(n - 1) : 0.0f;
+    const bool guided = use_cfg && progress >= o.cfg_start && progress <= o.cfg_end;
+    if (guided) {
+      const float scale = o.cfg_curve ? 1.0f + (o.true_cfg - 1.0f) * std::sin(static_cast<float>(M_PI) * progress) : o.true_cfg;
+      const Tensor vn = model.forward(s, x, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first, neg_rope.second);
+      const Tensor w = Tensor::from_floats(ctx, std::vector<float>{scale}, {1});
+      v = gpu::add(s, vn, gpu::mul(s, w, gpu::sub(s, v, vn)));
+    }
+    const float sigma = sched.sigmas[static_cast<size_t>(i)], sigma_next = sched.sigmas[static_cast<size_t>(i + 1)];
+    if (o.threshold_percentile > 0.0f) {
+      s.finish();
+      std::vector<float> vh = v.to_floats();
+      threshold(vh, x.to_floats(), sigma, o.threshold_percentile);
+      v = Tensor::from_floats(ctx, vh, v.shape());
+    }
+    if (on_prediction) {
+      s.finish();
+      on_prediction(i, v);
+    }
+    // Euler: x + (sigma_next - sigma) * v, in f32 as the scheduler does.
+    const Tensor dt = Tensor::from_floats(ctx, std::vector<float>{sigma_next - sigma}, {1});
+    x = gpu::add(s, x, gpu::mul(s, v, dt));
+    s.finish();
+    if (records) records->push_back({t, guided});
+    if (on_step) on_step(i + 1, n, x);
+  }
+  return x;
+}
+
+}  // namespace lattice

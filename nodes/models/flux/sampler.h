@@ -1,0 +1,61 @@
+#pragma once
+/// FLUX sampling: the flow-matching Euler loop around the transformer, with FluxPipeline's schedule
+/// (dynamic shift from the image token count), latent packing, and the guidance options.
+///
+/// Latents stay on the device through the whole loop; the host sees them only for previews and for
+/// dynamic thresholding (both optional). One CommandStream submission per step.
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "nodes/models/flow_match.h"
+#include "nodes/models/flux/transformer.h"
+
+namespace lattice {
+
+struct FluxConditioning {
+  gpu::Tensor prompt_embeds;  ///< [B, L, joint_attention_dim]
+  gpu::Tensor pooled;         ///< [B, pooled_projection_dim]
+};
+
+struct FluxSamplerOptions {
+  int steps = 28;
+  float guidance = 3.5f;             ///< distilled guidance (FLUX-dev's guidance embedding)
+  float true_cfg = 1.0f;             ///< > 1 with a negative conditioning: uncond + s*(cond - uncond)
+  float cfg_start = 0.0f, cfg_end = 1.0f;  ///< fraction of steps where true CFG applies (guidance interval)
+  bool cfg_curve = false;            ///< time-varying: true_cfg scaled by sin(pi * progress), low at both ends
+  float threshold_percentile = 0.0f; ///< > 0: dynamic thresholding of the denoised estimate at this percentile
+  float strength = 1.0f;             ///< image-to-image: start at this fraction of the schedule
+  FlowMatchConfig schedule;          ///< the scheduler config (FLUX-dev's by default)
+  FluxSamplerOptions() {
+    schedule.shift = 3.0;
+    schedule.use_dynamic_shifting = true;
+    schedule.base_shift = 0.5;
+    schedule.max_shift = 1.15;
+  }
+};
+
+struct FluxStepRecord {
+  float timestep = 0;  ///< scheduler t (0..1000)
+  bool guided = false; ///< true CFG ran at this step
+};
+
+/// Called after every step with the step index, the step count and the current packed latents.
+using FluxStepCallback = std::function<void(int step, int total, const gpu::Tensor& packed_latents)>;
+
+/// Runs the loop from packed `latents` [B, S, 4C] (gpu::pack_latents) (noise, or noised image latents for img2img).
+/// Returns the final packed latents; `records` (if given) gets one entry per step taken.
+gpu::Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const gpu::Tensor& latents, int64_t latent_h,
+                        int64_t latent_w, const FluxConditioning& cond, const FluxConditioning* negative,
+                        const FluxSamplerOptions& options, const FluxStepCallback& on_step = {},
+                        std::vector<FluxStepRecord>* records = nullptr,
+                        const std::function<void(int, const gpu::Tensor&)>& on_prediction = {});
+
+/// First step for image-to-image at options.strength (0 for text-to-image), as FluxImg2ImgPipeline.
+int flux_start_step(const FluxSamplerOptions& options);
+
+/// The schedule flux_sample uses for a latent of the given size.
+FlowMatchSchedule flux_schedule(const FluxSamplerOptions& options, int64_t latent_h, int64_t latent_w);
+
+}  // namespace lattice
