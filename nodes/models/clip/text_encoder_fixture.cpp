@@ -1,0 +1,38 @@
+// --run-fixture for CLIPTextModel: one forward of the stored ids through the config and weights.
+#include "core/error.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/clip/text_encoder.h"
+#include "nodes/models/fixture.h"
+
+namespace lattice {
+
+namespace {
+
+HostTensor download(const gpu::Tensor& t) { return HostTensor::from_f32(t.shape(), t.to_floats()); }
+
+FixtureOutputs run(const Fixture& fx) {
+  const ClipTextConfig config = clip_text_config_from_json(fx.config());
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(src, ctx);
+  ClipTextEncoder model(config, weights);
+
+  const HostTensor ids_t = fx.tensor("input.input_ids");
+  if (ids_t.shape.size() != 2) throw_invalid("CLIPTextModel fixture: input.input_ids should be [B, L]");
+  // Ids are exact in f32 (the vocabulary is far below 2^24).
+  std::vector<int32_t> ids;
+  for (float v : ids_t.to_f32()) ids.push_back(static_cast<int32_t>(v));
+
+  gpu::CommandStream s(ctx);
+  const ClipTextOutput out = model.encode(s, ids, ids_t.shape[0]);
+  s.finish();
+  return {{"output.last_hidden_state", download(out.last_hidden)},
+          {"output.hidden_states_penultimate", download(out.penultimate)},
+          {"output.pooler_output", download(out.pooled)}};
+}
+
+const FixtureRegistrar reg("CLIPTextModel", run);
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,55 @@
+// --run-fixture for T5EncoderModel and UMT5EncoderModel: the stored ids through the encoder with the stored
+// attention mask (output.last_hidden_state) and without one (output.last_hidden_state_unmasked).
+#include <cstring>
+
+#include "core/error.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/models/t5/encoder.h"
+
+namespace lattice {
+
+namespace {
+
+std::vector<int32_t> int_values(const HostTensor& t, const std::string& name) {
+  if (t.dtype != DType::I64) {
+    const std::vector<float> f = t.to_f32();
+    return std::vector<int32_t>(f.begin(), f.end());
+  }
+  std::vector<int32_t> out(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t v;
+    std::memcpy(&v, t.data.data() + i * sizeof v, sizeof v);
+    if (v < INT32_MIN || v > INT32_MAX) throw_invalid("T5 fixture: " + name + " holds " + std::to_string(v));
+    out[i] = static_cast<int32_t>(v);
+  }
+  return out;
+}
+
+FixtureOutputs run(const Fixture& fx, bool umt5) {
+  T5Config config = t5_config_from_json(fx.config());
+  config.per_layer_position_bias = umt5;
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(src, ctx);
+  T5Encoder model(config, weights);
+
+  const HostTensor ids_t = fx.tensor("input.input_ids");
+  if (ids_t.shape.size() != 2) throw_invalid(fx.cls() + " fixture: input.input_ids should be [B, L]");
+  const std::vector<int32_t> ids = int_values(ids_t, "input.input_ids");
+  const std::vector<int32_t> mask = int_values(fx.tensor("input.attention_mask"), "input.attention_mask");
+
+  gpu::CommandStream s(ctx);
+  const gpu::Tensor masked = model.encode(s, ids, mask, ids_t.shape[0]);
+  const gpu::Tensor unmasked = model.encode(s, ids, {}, ids_t.shape[0]);
+  s.finish();
+  return {{"output.last_hidden_state", HostTensor::from_f32(masked.shape(), masked.to_floats())},
+          {"output.last_hidden_state_unmasked", HostTensor::from_f32(unmasked.shape(), unmasked.to_floats())}};
+}
+
+const FixtureRegistrar t5("T5EncoderModel", [](const Fixture& fx) { return run(fx, false); });
+const FixtureRegistrar umt5("UMT5EncoderModel", [](const Fixture& fx) { return run(fx, true); });
+
+}  // namespace
+}  // namespace lattice
