@@ -7,7 +7,7 @@ layout(local_size_x = MATMUL_LOCAL_SIZE) in;
 #include "common.glsl"
 
 layout(constant_id = 0) const uint B_TYPE = MATMUL_B_F32;
-layout(constant_id = 1) const uint HAS_BIAS = 0;
+#include "matmul_decode.glsl"
 layout(std430, binding = 0) readonly buffer ABuf { float a[]; };
 layout(std430, binding = 1) readonly buffer BBuf { uint b_words[]; };  // decoded per B_TYPE
 layout(std430, binding = 2) readonly buffer BiasBuf { float bias[]; };
@@ -15,9 +15,8 @@ layout(std430, binding = 3) writeonly buffer CBuf { float c[]; };
 
 float load_b(uint idx) {
   if (B_TYPE == MATMUL_B_F32) return uintBitsToFloat(b_words[idx]);
-  uint w = b_words[idx >> 1];
-  if (B_TYPE == MATMUL_B_F16) return unpackHalf2x16(w)[idx & 1u];
-  return uintBitsToFloat((idx & 1u) != 0u ? (w & 0xFFFF0000u) : (w << 16));
+  if (B_TYPE == MATMUL_B_F16 || B_TYPE == MATMUL_B_BF16) return matmul_decode_h16x2(b_words[idx >> 1])[idx & 1u];
+  return matmul_decode_f8x4(b_words[idx >> 2])[idx & 3u];
 }
 
 void main() {
@@ -42,5 +41,5 @@ void main() {
   for (uint i = 0; i < MATMUL_TM && m0 + i < pc.m; ++i)
     for (uint j = 0; j < MATMUL_TN && n0 + j < pc.n; ++j)
       c[pc.c_offset + (m0 + i) * pc.n + n0 + j] =
-          acc[i * MATMUL_TN + j] + (HAS_BIAS != 0u ? bias[pc.bias_offset + n0 + j] : 0.0);
+          acc[i * MATMUL_TN + j] + (pc.has_bias != 0u ? bias[pc.bias_offset + n0 + j] : 0.0);
 }

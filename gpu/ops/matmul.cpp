@@ -10,12 +10,13 @@
 #include "gpu/ops/matmul_infos.h"
 #include "gpu/shaders/matmul.spv.h"
 #include "gpu/shaders/matmul_texel_f32.spv.h"
+#include "gpu/shaders/matmul_texel_f8.spv.h"
 #include "gpu/shaders/matmul_texel_h16.spv.h"
 #include "gpu/variant.h"
 
 namespace lattice::gpu {
 
-static_assert(sizeof(MatmulPush) == 7 * 4, "MatmulPush must match matmul_infos.h");
+static_assert(sizeof(MatmulPush) == 8 * 4, "MatmulPush must match matmul_infos.h");
 
 namespace {
 
@@ -26,6 +27,7 @@ const std::vector<BindingKind> kTexelBindings = {BindingKind::UniformTexel, Bind
 const KernelDesc kPortable{"matmul", lattice_spv_matmul, kStorageBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelF32{"matmul_texel_f32", lattice_spv_matmul_texel_f32, kTexelBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelH16{"matmul_texel_h16", lattice_spv_matmul_texel_h16, kTexelBindings, sizeof(MatmulPush)};
+const KernelDesc kTexelF8{"matmul_texel_f8", lattice_spv_matmul_texel_f8, kTexelBindings, sizeof(MatmulPush)};
 
 struct Problem {
   const Tensor& a;
@@ -33,16 +35,18 @@ struct Problem {
   uint32_t m, n, k;
 };
 
+// The texel variant reads B as 16-byte texels: 4 f32, 8 f16/bf16 or 16 fp8 weights (k values) each.
 VkFormat b_texel_format(DType dtype) {
-  return dtype == DType::F32 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R16G16B16A16_UINT;
+  return dtype == DType::F32 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32G32B32A32_UINT;
 }
+uint32_t texel_k_step(DType dtype) { return 16 / dtype_bytes(dtype); }
 
 bool texel_applies(const Device& device, const Problem& p) {
   uint64_t max_texels = device.info().max_texel_buffer_elements;
+  uint32_t ks = texel_k_step(p.b.dtype());
   uint64_t col_blocks = (p.n + MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN - 1) / (MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN);
-  return device.info().is_cpu() && p.k % 4 == 0 && col_blocks <= 65535 && p.a.offset() % 4 == 0 && p.b.offset() % 4 == 0 &&
-         p.a.buffer()->size() / 16 <= max_texels &&
-         p.b.buffer()->size() / (dtype_bytes(p.b.dtype()) * 4) <= max_texels &&
+  return device.info().is_cpu() && p.k % ks == 0 && p.a.offset() % 4 == 0 && p.b.offset() % ks == 0 &&
+         col_blocks <= 65535 && p.a.buffer()->size() / 16 <= max_texels && p.b.buffer()->size() / 16 <= max_texels &&
          device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) &&
          device.supports_uniform_texel(b_texel_format(p.b.dtype()));
 }
@@ -58,9 +62,7 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
   };
   if (a.dtype() != DType::F32 || !a.contiguous() || a.rank() < 1) fail("A must be a contiguous f32 tensor");
   if (b.rank() != 2 || !b.contiguous()) fail("B must be a contiguous [N, K] tensor");
-  if (b.dtype() != DType::F32 && b.dtype() != DType::F16 && b.dtype() != DType::BF16) fail("B must be f32/f16/bf16");
   if (a.dim(-1) != b.dim(1)) fail("K differs");
-  if (b.dtype() != DType::F32 && b.offset() % 2 != 0) fail("16-bit B must start on an even element");
   if (bias.defined() && (bias.dtype() != DType::F32 || bias.rank() != 1 || bias.dim(0) != b.dim(0) || !bias.contiguous()))
     fail("bias must be a contiguous f32 [N], got " + bias.describe());
 
@@ -72,16 +74,24 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
             static_cast<uint32_t>(b.dim(1))};
   if (c.numel() == 0) return c;
 
-  uint32_t b_type = b.dtype() == DType::F32 ? MATMUL_B_F32 : b.dtype() == DType::F16 ? MATMUL_B_F16 : MATMUL_B_BF16;
-  uint32_t spec[] = {b_type, bias.defined() ? 1u : 0u};
+  uint32_t b_type = 0;
+  switch (b.dtype()) {
+    case DType::F32: b_type = MATMUL_B_F32; break;
+    case DType::F16: b_type = MATMUL_B_F16; break;
+    case DType::BF16: b_type = MATMUL_B_BF16; break;
+    case DType::F8E4M3FN: b_type = MATMUL_B_F8E4M3FN; break;
+    case DType::F8E5M2: b_type = MATMUL_B_F8E5M2; break;
+  }
+  uint32_t spec[] = {b_type};
   MatmulPush push{p.m, p.n, p.k, static_cast<uint32_t>(a.offset()), static_cast<uint32_t>(b.offset()),
-                  static_cast<uint32_t>(bias.defined() ? bias.offset() : 0), static_cast<uint32_t>(c.offset())};
-  // Without a bias the binding still needs a valid buffer; the shader never reads it (HAS_BIAS = 0).
+                  static_cast<uint32_t>(bias.defined() ? bias.offset() : 0), static_cast<uint32_t>(c.offset()),
+                  bias.defined() ? 1u : 0u};
+  // Without a bias the binding still needs a valid buffer; the shader never reads it (has_bias = 0).
   std::shared_ptr<Buffer> bias_buf = bias.defined() ? bias.buffer() : c.buffer();
 
   const Variant<Problem>& v = choose_variant<Problem>("matmul", kVariants, ctx.device(), p, variant);
   if (v.name == "texel") {
-    const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : kTexelH16;
+    const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : dtype_bytes(b.dtype()) == 2 ? kTexelH16 : kTexelF8;
     Arg args[] = {{a.buffer(), VK_FORMAT_R32G32B32A32_SFLOAT}, {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
     // x (+ z beyond 65535) walks row blocks, y column blocks: see matmul_texel.comp.
     uint32_t row_blocks = (p.m + MATMUL_TEXEL_TM - 1) / MATMUL_TEXEL_TM;

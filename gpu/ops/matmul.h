@@ -1,12 +1,14 @@
 #pragma once
 /// Matrix product with transposed weights, the linear layer: C = A * B^T (+ bias).
 ///
-/// A: f32 [..., K], contiguous. B (weights): [N, K] in f32, f16 or bf16, contiguous. bias: f32 [N] or an
+/// A: f32 [..., K], contiguous. B (weights): [N, K] in f32, f16, bf16, f8e4m3fn or f8e5m2, contiguous,
+/// decoded exactly inside the kernel (no converted copy of the weights is made). bias: f32 [N] or an
 /// undefined Tensor. Result: a new f32 tensor [..., N]. Accumulation is f32. Records one dispatch.
 ///
 /// Variants (gpu/variant.h; LATTICE_KERNEL_MATMUL or `variant` forces one):
 ///  - "texel": A and B through uniform texel buffers (RGBA, 4 k per fetch), a 16 x 16 output tile per
-///    invocation, no shared memory; needs K % 4 == 0, offsets that are multiples of 4, the formats'
+///    invocation, no shared memory; needs K and B's offset to be multiples of the weights per 16 bytes
+///    (4 f32, 8 f16/bf16, 16 fp8), A's offset a multiple of 4, the formats'
 ///    texel-buffer support and sizes within maxTexelBufferElements. Chosen on CPU devices (lavapipe), where
 ///    it is about 10x faster than "portable" (docs/performance.md, "Matmul on lavapipe").
 ///  - "portable": storage buffers, 4x4 register tile; applies everywhere.

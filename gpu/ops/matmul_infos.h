@@ -1,14 +1,18 @@
-// Interface of both matmul shaders (matmul.comp: portable; matmul_texel.comp: texel-buffer variant), the
-// only declaration of it (included by the shaders and by matmul.cpp). C[M, N] = A[M, K] * B[N, K]^T + bias.
-// Bindings: 0 A (f32), 1 B (weights; f32/f16/bf16), 2 BIAS (f32 storage; unused without HAS_BIAS),
-// 3 C (f32 storage, written). Portable: 0 and 1 are storage buffers (B read as uint words). Texel: 0 is a
-// samplerBuffer of RGBA32F, 1 a samplerBuffer of RGBA32F (f32) or usamplerBuffer of RGBA16UI (f16, bf16),
-// so one texel holds 4 consecutive k. Offsets are in elements (texel variant: multiples of 4).
-// Specialization constants: 0 B_TYPE (MATMUL_B_F32/F16/BF16), 1 HAS_BIAS (0/1).
+// Interface of the matmul shaders (matmul.comp: portable; matmul_texel.comp: texel-buffer variant for CPU
+// devices; matmul_coopmat_nv.comp: NVIDIA cooperative matrix), the only declaration of it (included by the
+// shaders and by matmul.cpp). C[M, N] = A[M, K] * B[N, K]^T + bias.
+// Bindings: 0 A (f32), 1 B (weights; f32/f16/bf16/f8e4m3fn/f8e5m2), 2 BIAS (f32 storage; unused without
+// has_bias), 3 C (f32 storage, written). Portable and coopmat: all storage buffers (B read as uint words).
+// Texel: 0 is a samplerBuffer of RGBA32F (4 k per texel); 1 a samplerBuffer of RGBA32F for f32 B, else a
+// usamplerBuffer of RGBA32UI (16 bytes per texel: 8 k of f16/bf16, 16 k of fp8). Offsets are in elements.
+// Specialization constant 0: B_TYPE (MATMUL_B_*). has_bias is a push constant, not a specialization
+// constant: it is read once per output, and as a constant it doubled the pipelines to compile.
 #include "../shaders/interface.h"
 #define MATMUL_B_F32 0
 #define MATMUL_B_F16 1
 #define MATMUL_B_BF16 2
+#define MATMUL_B_F8E4M3FN 3
+#define MATMUL_B_F8E5M2 4
 #define MATMUL_LOCAL_SIZE 64
 #define MATMUL_TM 4  // output rows per invocation, portable
 #define MATMUL_TN 4  // output columns per invocation, portable
@@ -31,4 +35,5 @@ LATTICE_PUSH_BEGIN(MatmulPush)
   LATTICE_U32(b_offset)
   LATTICE_U32(bias_offset)
   LATTICE_U32(c_offset)
+  LATTICE_U32(has_bias)  // 0: binding 2 is not read
 LATTICE_PUSH_END(MatmulPush)
