@@ -1,0 +1,123 @@
+#include "gpu/ops/attention.h"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "gpu/allocator.h"
+#include "gpu/command_stream.h"
+#include "gpu/context.h"
+#include "gpu/error.h"
+#include "gpu/ops/attention_infos.h"
+#include "gpu/ops/grid.h"
+#include "gpu/shaders/attention.spv.h"
+#include "gpu/shaders/attention_texel.spv.h"
+#include "gpu/variant.h"
+
+namespace lattice::gpu {
+
+static_assert(sizeof(AttentionPush) == 21 * 4, "AttentionPush must match attention_infos.h");
+static_assert(sizeof(AttentionPush) <= 128, "push constants are only guaranteed up to 128 bytes");
+
+namespace {
+
+const KernelDesc kPortable{"attention", lattice_spv_attention,
+                           {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage,
+                            BindingKind::Storage, BindingKind::Storage},
+                           sizeof(AttentionPush)};
+const KernelDesc kTexel{"attention_texel", lattice_spv_attention_texel,
+                        {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::UniformTexel,
+                         BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
+                        sizeof(AttentionPush)};
+
+struct Problem {
+  const Tensor& q;
+  const Tensor& k;
+  const Tensor& v;
+};
+
+bool texel_applies(const Device& device, const Problem& p) {
+  if (!device.info().is_cpu() || !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT)) return false;
+  for (const Tensor* t : {&p.q, &p.k, &p.v}) {
+    if (t->dim(3) % 4 != 0 || t->offset() % 4 != 0) return false;
+    for (int d = 0; d < 3; ++d)
+      if (t->strides()[static_cast<size_t>(d)] % 4 != 0) return false;
+    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+  }
+  return true;
+}
+bool always(const Device&, const Problem&) { return true; }
+
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+
+uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
+}  // namespace
+
+Tensor split_heads(const Tensor& x, int64_t heads) {
+  if (x.rank() != 3 || !x.contiguous() || heads <= 0 || x.dim(2) % heads != 0)
+    throw_unsupported("split_heads of " + x.describe() + " into " + std::to_string(heads) +
+                      " heads: needs a contiguous [B, L, H*D]");
+  int64_t b = x.dim(0), l = x.dim(1), c = x.dim(2), d = c / heads;
+  return x.view({b, heads, l, d}, {l * c, d, c, 1}, x.offset());
+}
+
+Tensor attention(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                 const AttentionOptions& options) {
+  auto fail = [&](const std::string& why) {
+    throw_unsupported("attention of Q " + q.describe() + ", K " + k.describe() + ", V " + v.describe() + ": " + why);
+  };
+  for (const Tensor* t : {&q, &k, &v}) {
+    if (!t->defined() || t->dtype() != DType::F32 || t->rank() != 4) fail("Q, K and V must be f32 [B, H, L, D]");
+    if (t->strides()[3] != 1 && t->dim(3) > 1) fail("the head dim (last) must have stride 1");
+    for (int d = 0; d < 4; ++d)
+      if (t->strides()[static_cast<size_t>(d)] < 0) fail("negative strides are not supported");
+    // The shader indexes in 32 bits; every element it can reach lies in the buffer.
+    if (t->buffer()->size() / 4 > std::numeric_limits<uint32_t>::max()) fail("buffer over 2^32 elements");
+  }
+  const int64_t batch = q.dim(0), heads = q.dim(1), lq = q.dim(2), dim = q.dim(3), lk = k.dim(2);
+  if (k.dim(0) != batch || k.dim(1) != heads || k.dim(3) != dim || v.shape() != k.shape())
+    fail("K and V must be [B, H, Lk, D] with Q's B, H and D");
+  if (dim < 1 || dim > ATTENTION_MAX_HEAD_DIM) fail("head dim must be 1.." + std::to_string(ATTENTION_MAX_HEAD_DIM));
+
+  const Tensor& mask = options.key_mask;
+  if (mask.defined() && (mask.dtype() != DType::F32 || mask.rank() != 2 || !mask.contiguous() || mask.dim(1) != lk ||
+                         (mask.dim(0) != batch && mask.dim(0) != 1)))
+    fail("key_mask must be a contiguous f32 [B or 1, Lk], got " + mask.describe());
+  Tensor bias = options.bias;
+  if (bias.defined() && bias.rank() == 4 && bias.dim(0) == 1 && bias.contiguous())
+    bias = bias.reshape({bias.dim(1), bias.dim(2), bias.dim(3)});
+  if (bias.defined() && (bias.dtype() != DType::F32 || bias.rank() != 3 || !bias.contiguous() || bias.dim(1) != lq ||
+                         bias.dim(2) != lk || (bias.dim(0) != heads && bias.dim(0) != 1)))
+    fail("bias must be a contiguous f32 [H or 1, Lq, Lk], got " + options.bias.describe());
+
+  Context& ctx = stream.context();
+  Tensor out = Tensor::empty(ctx, {batch, lq, heads, dim}, DType::F32);
+  if (out.numel() == 0) return out;
+  if (out.numel() > std::numeric_limits<uint32_t>::max()) fail("output over 2^32 elements");
+  if (lk == 0) fail("no keys");
+
+  float scale = options.scale.value_or(static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim))));
+  AttentionPush push{u32(batch), u32(heads), u32(lq), u32(lk),
+                     u32(q.offset()), u32(q.strides()[0]), u32(q.strides()[1]), u32(q.strides()[2]),
+                     u32(k.offset()), u32(k.strides()[0]), u32(k.strides()[1]), u32(k.strides()[2]),
+                     u32(v.offset()), u32(v.strides()[0]), u32(v.strides()[1]), u32(v.strides()[2]),
+                     u32(mask.defined() ? mask.offset() : 0), u32(mask.defined() && mask.dim(0) > 1 ? lk : 0),
+                     u32(bias.defined() ? bias.offset() : 0), u32(bias.defined() && bias.dim(0) > 1 ? lq * lk : 0),
+                     scale};
+  uint32_t spec[] = {u32(dim), mask.defined() ? 1u : 0u, bias.defined() ? 1u : 0u, options.causal ? 1u : 0u};
+  // Unused bindings still need a valid buffer; the shader never reads it (specialised away).
+  const auto& mask_buf = mask.defined() ? mask.buffer() : out.buffer();
+  const auto& bias_buf = bias.defined() ? bias.buffer() : out.buffer();
+
+  Problem p{q, k, v};
+  const Variant<Problem>& variant = choose_variant<Problem>("attention", kVariants, ctx.device(), p, options.variant);
+  const bool texel = variant.name == "texel";
+  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
+  Arg args[] = {{q.buffer(), fmt}, {k.buffer(), fmt}, {v.buffer(), fmt}, {mask_buf}, {bias_buf}, {out.buffer()}};
+  auto g = grid_1d(uint64_t{push.batch} * push.heads * push.lq, ATTENTION_LOCAL_SIZE);
+  stream.dispatch(ctx.pipelines().get(texel ? kTexel : kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  return out;
+}
+
+}  // namespace lattice::gpu

@@ -1,0 +1,50 @@
+#pragma once
+/// Scaled dot-product attention: O = softmax(scale * Q K^T + key_mask + bias) V, flash style (an online
+/// softmax streams over the keys; the [Lq, Lk] score matrix is never stored, so memory is O(L * D)).
+///
+/// Layout. Q is [B, H, Lq, D], K and V are [B, H, Lk, D], all f32 with any strides whose innermost (D)
+/// stride is 1: a model's [B, L, H*D] projection is used in place through split_heads() (no permute
+/// copy), as are [B, H, L, D] tensors. Lq and Lk may differ (cross-attention); D is 1..256. The result is
+/// a new contiguous f32 tensor [B, Lq, H, D], which reshape()s for free to the [B, Lq, H*D] that the output
+/// projection takes.
+///
+/// Options. `scale` defaults to 1/sqrt(D) (T5 passes 1). `key_mask`: additive f32 [B, Lk] or [1, Lk],
+/// contiguous, added to every query's scores of that batch (LTX: (1 - m) * -10000; T5: -FLT_MAX on padded
+/// keys). `bias`: additive f32 [H, Lq, Lk] or [1, Lq, Lk] (a leading batch dim of 1 is accepted),
+/// contiguous (T5 relative position bias). `causal`: key j > query i excluded (top-left aligned, as torch's
+/// is_causal; CLIP). A query whose every key is -inf gets zeros (PyTorch: NaN); finite masks such as
+/// -FLT_MAX behave exactly as in PyTorch.
+///
+/// Accuracy: f32 throughout; normalised MSE against a double reference below 1e-10 for unit-scale data.
+///
+/// Variants (gpu/variant.h; LATTICE_KERNEL_ATTENTION or `variant` forces one):
+///  - "texel": Q/K/V through RGBA32F uniform texel buffers; needs D % 4 == 0, offsets and strides that are
+///    multiples of 4, buffers within maxTexelBufferElements. Chosen on CPU devices (lavapipe).
+///  - "portable": storage buffers; applies everywhere.
+/// Records one dispatch; nothing is submitted.
+
+#include <optional>
+#include <string_view>
+
+#include "gpu/tensor.h"
+
+namespace lattice::gpu {
+
+class CommandStream;
+
+struct AttentionOptions {
+  std::optional<float> scale;  ///< default 1/sqrt(D)
+  Tensor key_mask;             ///< additive [B or 1, Lk], or undefined
+  Tensor bias;                 ///< additive [H or 1, Lq, Lk] (optionally [1, ...]), or undefined
+  bool causal = false;
+  std::string_view variant;    ///< force a variant by name (tests, benchmarks)
+};
+
+Tensor attention(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                 const AttentionOptions& options = {});
+
+/// The [B, H, L, D] view of x [B, L, H*D] (any offset; x contiguous): head h of token l is
+/// x[b, l, h*D : (h+1)*D]. No copy; the view aliases x.
+Tensor split_heads(const Tensor& x, int64_t heads);
+
+}  // namespace lattice::gpu

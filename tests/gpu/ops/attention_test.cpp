@@ -1,0 +1,227 @@
+#include "gpu/ops/attention.h"
+
+#include <cfloat>
+#include <cmath>
+#include <limits>
+
+#include "gpu/command_stream.h"
+#include "gpu/error.h"
+#include "tests/gpu/gpu_test.h"
+
+namespace lattice::gpu {
+namespace {
+
+using testing::GpuTest;
+
+// A host copy of a strided [B, H, L, D] operand.
+struct HostView {
+  std::vector<float> data;
+  Shape strides;
+  int64_t offset = 0;
+  double at(int64_t b, int64_t h, int64_t l, int64_t d) const {
+    return data[static_cast<size_t>(offset + b * strides[0] + h * strides[1] + l * strides[2] + d * strides[3])];
+  }
+};
+
+// The definition, in double, one query row at a time: scores, softmax, weighted sum of V. Each score is
+// rounded to f32 after the mask is added, as PyTorch does in f32: that is what makes -FLT_MAX keys exactly
+// equal and a fully masked row a plain average.
+std::vector<float> reference(const HostView& q, const HostView& k, const HostView& v, int64_t batch, int64_t heads,
+                             int64_t lq, int64_t lk, int64_t dim, double scale, const std::vector<float>& mask,
+                             bool mask_per_batch, const std::vector<float>& bias, bool bias_per_head, bool causal) {
+  std::vector<float> out(static_cast<size_t>(batch * lq * heads * dim));
+  std::vector<double> s(static_cast<size_t>(lk));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < lq; ++i) {
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < lk; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < dim; ++d) dot += q.at(b, h, i, d) * k.at(b, h, j, d);
+          double sc = dot * scale;
+          if (!mask.empty()) sc += mask[static_cast<size_t>((mask_per_batch ? b : 0) * lk + j)];
+          if (!bias.empty()) sc += bias[static_cast<size_t>(((bias_per_head ? h : 0) * lq + i) * lk + j)];
+          if (causal && j > i) sc = -INFINITY;
+          s[static_cast<size_t>(j)] = static_cast<float>(sc);
+          mx = std::max(mx, s[static_cast<size_t>(j)]);
+        }
+        double sum = 0;
+        for (auto& x : s) sum += (x = std::isinf(mx) ? 0.0 : std::exp(x - mx));
+        for (int64_t d = 0; d < dim; ++d) {
+          double o = 0;
+          for (int64_t j = 0; j < lk; ++j) o += s[static_cast<size_t>(j)] * v.at(b, h, j, d);
+          out[static_cast<size_t>(((b * lq + i) * heads + h) * dim + d)] = sum > 0 ? static_cast<float>(o / sum) : 0.0f;
+        }
+      }
+  return out;
+}
+
+enum class Layout { Bhld, Split, PackedQkv };  // [B,H,L,D]; split_heads of [B,L,H*D]; one [B,L,3*H*D]
+
+struct Case {
+  int64_t batch, heads, lq, lk, dim;
+  Layout layout = Layout::Split;
+  float mask_value = 0;  // 0: no mask; else the additive value on masked keys
+  bool bias = false;
+  bool causal = false;
+  std::optional<float> scale;
+};
+
+// Makes Q, K, V in `layout` and their host twins.
+struct Operands {
+  Tensor q, k, v;
+  HostView hq, hk, hv;
+};
+
+Operands make_operands(Context& ctx, const Case& c, uint32_t seed) {
+  const int64_t b = c.batch, h = c.heads, d = c.dim, hd = h * d;
+  Operands o;
+  auto make = [&](int64_t l, uint32_t s, Tensor& t, HostView& hv) {
+    hv.data = testing::random_floats(static_cast<size_t>(b * l * hd), s, -2.0f, 2.0f);
+    if (c.layout == Layout::Bhld) {
+      t = Tensor::from_floats(ctx, hv.data, {b, h, l, d});
+      hv.strides = contiguous_strides({b, h, l, d});
+    } else {
+      t = split_heads(Tensor::from_floats(ctx, hv.data, {b, l, hd}), h);
+      hv.strides = t.strides();
+    }
+  };
+  if (c.layout == Layout::PackedQkv) {
+    // One fused projection output: token t holds [q | k | v], each H*D wide.
+    auto qkv = testing::random_floats(static_cast<size_t>(b * c.lq * 3 * hd), seed, -2.0f, 2.0f);
+    Tensor t = Tensor::from_floats(ctx, qkv, {b, c.lq, 3 * hd});
+    Shape strides = {c.lq * 3 * hd, d, 3 * hd, 1};
+    o.q = t.view({b, h, c.lq, d}, strides, 0);
+    o.k = t.view({b, h, c.lq, d}, strides, hd);
+    o.v = t.view({b, h, c.lq, d}, strides, 2 * hd);
+    o.hq = {qkv, strides, 0};
+    o.hk = {qkv, strides, hd};
+    o.hv = {qkv, strides, 2 * hd};
+    return o;
+  }
+  make(c.lq, seed, o.q, o.hq);
+  make(c.lk, seed + 1, o.k, o.hk);
+  make(c.lk, seed + 2, o.v, o.hv);
+  return o;
+}
+
+void check_cases(Context& ctx, std::string_view variant, const std::vector<Case>& cases) {
+  uint32_t seed = 1200;
+  for (const Case& c : cases) {
+    seed += 10;
+    Operands o = make_operands(ctx, c, seed);
+    AttentionOptions opt;
+    opt.variant = variant;
+    opt.scale = c.scale;
+    opt.causal = c.causal;
+    std::vector<float> mask, bias;
+    if (c.mask_value != 0) {
+      // Keep-mask 1/0 turned additive; batch 0 keeps its first 60 % of keys, others random.
+      auto r = testing::random_floats(static_cast<size_t>(c.batch * c.lk), seed + 5, 0.0f, 1.0f);
+      mask.resize(r.size());
+      for (size_t i = 0; i < r.size(); ++i) {
+        bool keep = i < static_cast<size_t>(c.lk) ? i < static_cast<size_t>(c.lk * 6 / 10 + 1) : r[i] < 0.7f;
+        mask[i] = keep ? 0.0f : c.mask_value;
+      }
+      opt.key_mask = Tensor::from_floats(ctx, mask, {c.batch, c.lk});
+    }
+    if (c.bias) {
+      bias = testing::random_floats(static_cast<size_t>(c.heads * c.lq * c.lk), seed + 6, -3.0f, 3.0f);
+      opt.bias = Tensor::from_floats(ctx, bias, {1, c.heads, c.lq, c.lk});
+    }
+    CommandStream s(ctx);
+    Tensor out = attention(s, o.q, o.k, o.v, opt);
+    s.finish();
+    ASSERT_EQ(out.shape(), (Shape{c.batch, c.lq, c.heads, c.dim}));
+    double scale = c.scale ? double(*c.scale) : 1.0 / std::sqrt(double(c.dim));
+    auto want = reference(o.hq, o.hk, o.hv, c.batch, c.heads, c.lq, c.lk, c.dim, scale, mask, true, bias, true, c.causal);
+    EXPECT_TRUE(testing::close_nmse(out.to_floats(), want, 1e-10))
+        << variant << " B" << c.batch << " H" << c.heads << " Lq" << c.lq << " Lk" << c.lk << " D" << c.dim
+        << " layout " << static_cast<int>(c.layout) << " mask " << c.mask_value << " bias " << c.bias << " causal "
+        << c.causal;
+  }
+}
+
+// Key lengths straddle the 16-key block and query counts the 64-invocation workgroup.
+const std::vector<Case> kCases = {
+    {1, 1, 1, 1, 4, Layout::Bhld},
+    {2, 3, 17, 17, 16, Layout::Split},                           // FLUX head dim
+    {1, 2, 19, 19, 16, Layout::PackedQkv},                       // fused QKV projection
+    {1, 2, 19, 33, 64, Layout::Split, -10000.0f},                // LTX cross-attention text padding
+    {2, 2, 23, 40, 64, Layout::Bhld, -FLT_MAX, true, false, 1.0f},  // T5: bias, -FLT_MAX mask, no scaling
+    {1, 4, 77, 77, 8, Layout::Split, 0, false, true},            // CLIP causal
+    {1, 2, 70, 70, 128, Layout::Split},                          // FLUX/Wan head dim
+    {1, 2, 9, 100, 256, Layout::Bhld},                           // largest head dim
+    {1, 2, 65, 1, 32, Layout::Split},                            // a single key
+};
+
+// Split in two because llvmpipe takes seconds to compile the portable kernel for D >= 64 (per-lane
+// storage loads expand a lot), and each test should stay well under 10 s.
+TEST_F(GpuTest, AttentionPortableMatchesReference) {
+  std::vector<Case> cases = {kCases[0], kCases[1], kCases[2], kCases[5]};
+  cases.push_back({1, 1, 5, 21, 256, Layout::Bhld});
+  cases.push_back({2, 3, 11, 29, 7, Layout::Split, -10000.0f});  // head dims the texel variant cannot take
+  cases.push_back({1, 2, 5, 18, 13, Layout::Bhld, 0, true});
+  check_cases(ctx(), "portable", cases);
+}
+
+TEST_F(GpuTest, AttentionPortableLargeHeadsMatchesReference) {
+  check_cases(ctx(), "portable", {kCases[4], {1, 1, 20, 37, 128, Layout::Split, -10000.0f}});
+}
+
+TEST_F(GpuTest, AttentionTexelMatchesReference) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variant is for CPU devices";
+  check_cases(ctx(), "texel", kCases);
+}
+
+TEST_F(GpuTest, AttentionFullyMaskedRows) {
+  // -FLT_MAX on every key (T5 padding) gives PyTorch's uniform average; -inf on every key gives zeros.
+  for (float masked : {-FLT_MAX, -std::numeric_limits<float>::infinity()}) {
+    Case c{2, 2, 5, 20, 8, Layout::Bhld};
+    Operands o = make_operands(ctx(), c, 1300);
+    std::vector<float> mask(40, 0.0f);
+    for (size_t j = 20; j < 40; ++j) mask[j] = masked;  // batch 1: all keys masked
+    AttentionOptions opt;
+    opt.key_mask = Tensor::from_floats(ctx(), mask, {2, 20});
+    CommandStream s(ctx());
+    Tensor out = attention(s, o.q, o.k, o.v, opt);
+    s.finish();
+    auto want = reference(o.hq, o.hk, o.hv, 2, 2, 5, 20, 8, 1.0 / std::sqrt(8.0), mask, true, {}, true, false);
+    EXPECT_TRUE(testing::close_nmse(out.to_floats(), want, 1e-10)) << masked;
+  }
+}
+
+TEST_F(GpuTest, AttentionBroadcastMaskAndBias) {
+  Case c{2, 3, 6, 21, 8, Layout::Split};
+  Operands o = make_operands(ctx(), c, 1400);
+  auto mask = testing::random_floats(21, 1401, -5.0f, 0.0f), bias = testing::random_floats(6 * 21, 1402);
+  AttentionOptions opt;
+  opt.key_mask = Tensor::from_floats(ctx(), mask, {1, 21});
+  opt.bias = Tensor::from_floats(ctx(), bias, {1, 6, 21});
+  CommandStream s(ctx());
+  Tensor out = attention(s, o.q, o.k, o.v, opt);
+  s.finish();
+  auto want = reference(o.hq, o.hk, o.hv, 2, 3, 6, 21, 8, 1.0 / std::sqrt(8.0), mask, false, bias, false, false);
+  EXPECT_TRUE(testing::close_nmse(out.to_floats(), want, 1e-10));
+}
+
+TEST_F(GpuTest, AttentionRefusesBadShapes) {
+  Tensor q = Tensor::empty(ctx(), {1, 2, 4, 8}, DType::F32), k = Tensor::empty(ctx(), {1, 2, 5, 8}, DType::F32);
+  Tensor k3 = Tensor::empty(ctx(), {1, 3, 5, 8}, DType::F32), big = Tensor::empty(ctx(), {1, 1, 2, 260}, DType::F32);
+  Tensor q6 = Tensor::empty(ctx(), {1, 2, 4, 6}, DType::F32), k6 = Tensor::empty(ctx(), {1, 2, 5, 6}, DType::F32);
+  CommandStream s(ctx());
+  EXPECT_THROW(attention(s, q, k3, k3), DeviceError);    // head counts differ
+  EXPECT_THROW(attention(s, big, big, big), DeviceError);  // head dim over 256
+  AttentionOptions bad_mask;
+  bad_mask.key_mask = Tensor::empty(ctx(), {1, 4}, DType::F32);  // Lk is 5
+  EXPECT_THROW(attention(s, q, k, k, bad_mask), DeviceError);
+  AttentionOptions texel;
+  texel.variant = "texel";
+  if (ctx().device().info().is_cpu()) {
+    EXPECT_THROW(attention(s, q6, k6, k6, texel), DeviceError);  // D % 4 != 0
+  }
+  EXPECT_THROW(split_heads(Tensor::empty(ctx(), {1, 4, 10}, DType::F32), 3), DeviceError);
+}
+
+}  // namespace
+}  // namespace lattice::gpu
