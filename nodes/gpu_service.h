@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/eval_context.h"
+#include "gpu/command_stream.h"
 #include "gpu/context.h"
 
 namespace lattice {

@@ -6,12 +6,16 @@
 #include "gpu/device.h"
 #include "nodes/gpu_service.h"
 #include "nodes/image/image_io.h"
+#include "nodes/types/model_handles.h"
+#include "nodes/types/tensor_value.h"
 #include "nodes/models/fixture.h"
 
 namespace lattice {
 namespace {
 
 const bool registered = [] {
+  register_tensor_value_types();
+  register_conditioning_type();
   auto& h = app::hooks();
   h.read_embedded_graph = [](const std::filesystem::path& p) { return read_embedded_graph(p); };
   h.setup_environment = [](Environment& env, bool /*dry_run*/) { env.set(std::make_shared<GpuService>()); };

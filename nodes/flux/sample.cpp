@@ -1,0 +1,128 @@
+// flux.sample: the FLUX flow-matching sampler (FluxPipeline's schedule and Euler steps) with distilled
+// guidance, optional true CFG (interval, time-varying curve), dynamic thresholding and image-to-image.
+#include "core/eval_context.h"
+#include "gpu/ops/binary.h"
+#include "gpu/ops/patchify.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/flux/sampler.h"
+#include "nodes/types/model_handles.h"
+#include "nodes/types/tensor_value.h"
+
+namespace lattice {
+namespace {
+
+FluxConditioning upload(gpu::Context& gc, const ConditioningData& c) {
+  return {gpu::Tensor::from_floats(gc, c.prompt_embeds.to_f32(), c.prompt_embeds.shape),
+          gpu::Tensor::from_floats(gc, c.pooled.to_f32(), c.pooled.shape)};
+}
+
+FluxSamplerOptions options(const ParamReader& ctx) {
+  FluxSamplerOptions o;
+  o.steps = static_cast<int>(ctx.integer("steps"));
+  o.guidance = static_cast<float>(ctx.number("guidance"));
+  o.true_cfg = static_cast<float>(ctx.number("true_cfg"));
+  o.cfg_start = static_cast<float>(ctx.number("cfg_start"));
+  o.cfg_end = static_cast<float>(ctx.number("cfg_end"));
+  o.cfg_curve = ctx.flag("cfg_curve");
+  o.threshold_percentile = static_cast<float>(ctx.number("threshold"));
+  o.strength = static_cast<float>(ctx.number("strength"));
+  if (ctx.string("schedule") == "schnell") {
+    o.schedule.use_dynamic_shifting = false;
+    o.schedule.shift = 1.0;
+  }
+  return o;
+}
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "flux.sample";
+  d.category = "FLUX";
+  d.description = "Sample FLUX latents: flow-matching Euler steps from noise (or a noised image) toward the prompt";
+  d.version = 1;
+  d.inputs = {{"dit", PortType::DiT, "the FLUX transformer"},
+              {"conditioning", PortType::Conditioning, "the encoded prompt"},
+              {"noise", PortType::Latent, "starting noise [1, 16, h, w] (latent.noise)"},
+              {"negative", PortType::Conditioning, "negative prompt, used when true_cfg > 1", true},
+              {"image", PortType::Latent, "latents of an image for image-to-image (vae.encode)", true}};
+  d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, h, w]"}};
+  d.params = {
+      {"steps", ParamType::Int, 28, "sampling steps (28 for dev, 4 for schnell)", 1, 1000},
+      {"guidance", ParamType::Float, 3.5, "distilled guidance scale (FLUX-dev's guidance embedding)", 0.0, 100.0},
+      {"schedule", ParamType::Choice, "dev", "dev: shift from the image size; schnell: no shift", -INFINITY, INFINITY,
+       {"dev", "schnell"}},
+      {"true_cfg", ParamType::Float, 1.0, "classifier-free guidance with the negative prompt (1 = off)", 1.0, 30.0},
+      {"cfg_start", ParamType::Float, 0.0, "fraction of the steps where true CFG starts", 0.0, 1.0},
+      {"cfg_end", ParamType::Float, 1.0, "fraction of the steps where true CFG ends", 0.0, 1.0},
+      {"cfg_curve", ParamType::Bool, false, "vary true CFG over time: low at both ends, full mid-way"},
+      {"threshold", ParamType::Float, 0.0, "dynamic thresholding percentile (0 = off, e.g. 99.5)", 0.0, 100.0},
+      {"strength", ParamType::Float, 1.0, "image-to-image strength: 1 = ignore the image", 0.0, 1.0},
+  };
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& dit = ctx.input_as<FluxTransformerHandle>("dit");
+    const auto& cond = ctx.input_as<ConditioningData>("conditioning");
+    const auto& noise = ctx.input_as<TensorValue>("noise");
+    const FluxSamplerOptions o = options(ctx);
+    gpu::Context& gc = gpu_context(ctx);
+    const gpu::Tensor z = noise.device(gc);
+    if (z.rank() != 4 || z.dim(1) * 4 != dit.config().in_channels)
+      ctx.fail("noise " + z.describe() + " does not fit a transformer with " + std::to_string(dit.config().in_channels) +
+               " packed channels");
+    const int64_t h = z.dim(2), w = z.dim(3);
+    gpu::Tensor packed;
+    {
+      gpu::CommandStream s(gc);
+      gpu::Tensor start = z;
+      if (ctx.has_input("image") && o.strength < 1.0f) {
+        // FlowMatchEulerDiscreteScheduler.scale_noise at the first step taken: sigma*noise + (1-sigma)*image.
+        const gpu::Tensor img = ctx.input_as<TensorValue>("image").device(gc);
+        if (img.shape() != z.shape()) ctx.fail("image latents " + img.describe() + " and noise " + z.describe() + " differ in shape");
+        const FlowMatchSchedule sched = flux_schedule(o, h, w);
+        const float sigma = sched.sigmas[static_cast<size_t>(flux_start_step(o))];
+        start = gpu::add(s, gpu::mul(s, z, gpu::Tensor::from_floats(gc, std::vector<float>{sigma}, {1})),
+                         gpu::mul(s, img, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
+      }
+      packed = gpu::pack_latents(s, start);
+      s.finish();
+    }
+    std::unique_ptr<FluxConditioning> negative;
+    if (ctx.has_input("negative")) negative = std::make_unique<FluxConditioning>(upload(gc, ctx.input_as<ConditioningData>("negative")));
+    const gpu::Tensor out = flux_sample(dit.model(gc), gc, packed, h, w, upload(gc, cond), negative.get(), o,
+                                        [&](int step, int total, const gpu::Tensor&) {
+                                          ctx.step(step, total);
+                                          ctx.check_cancel();
+                                        });
+    gpu::CommandStream s(gc);
+    gpu::Tensor latent = gpu::unpack_latents(s, out, h, w);
+    s.finish();
+    ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
+  };
+  d.plan = [](PlanContext& ctx) {
+    const PlanInfo* dit = ctx.input("dit");
+    const PlanInfo* noise = ctx.input("noise");
+    if (!dit || !noise || !noise->meta.contains("h") || !dit->meta.contains("inner")) return;
+    const int64_t h = noise->meta["h"].get<int64_t>(), w = noise->meta["w"].get<int64_t>();
+    const int64_t img_tokens = (h / 2) * (w / 2), txt = 512;
+    FluxConfig c;
+    c.num_layers = dit->meta["double"].get<int>();
+    c.num_single_layers = dit->meta["single"].get<int>();
+    c.num_attention_heads = dit->meta["inner"].get<int>() / c.attention_head_dim;
+    c.in_channels = dit->meta["in_channels"].get<int>();
+    c.joint_attention_dim = dit->meta["joint"].get<int>();
+    const FluxSamplerOptions o = options(ctx);
+    const int steps = o.steps - flux_start_step(o);
+    const bool cfg = ctx.input("negative") && o.true_cfg > 1.0f;
+    PlanInfo p;
+    p.shape = "latent [1, " + std::to_string(noise->meta["c"].get<int64_t>()) + ", " + std::to_string(h) + ", " +
+              std::to_string(w) + "], " + std::to_string(steps) + " steps";
+    p.flops = c.forward_flops(img_tokens, txt) * steps * (cfg ? 2 : 1);
+    // Activations of one forward: the joint sequence at the MLP width dominates.
+    p.activation_bytes = static_cast<uint64_t>((img_tokens + txt) * (c.mlp_hidden() + 4 * c.inner_dim()) * 4);
+    p.meta = noise->meta;
+    ctx.set_output("latent", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

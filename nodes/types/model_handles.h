@@ -1,0 +1,70 @@
+#pragma once
+/// Model handles: what flows on DiT, VAE and TextEncoder wires. A handle owns the memory-mapped checkpoint
+/// and the detected config; the device copy of the weights is made on first use and can be released
+/// (sequential offloading: the next use uploads again). Handles are not written to the disk cache (the
+/// checkpoint file is its own persistence) and count their device bytes for the memory cache's budget.
+/// Not thread-safe: used from the evaluating thread.
+
+#include <memory>
+#include <string>
+
+#include "nodes/models/flux/transformer.h"
+#include "nodes/models/vae/autoencoder_kl.h"
+
+namespace lattice {
+
+/// A model of type M built from a WeightSource and a config C, on the device on demand.
+template <class M, class C, PortType P>
+class ModelHandle final : public Data {
+ public:
+  ModelHandle(std::shared_ptr<WeightSource> weights, C config, std::string origin)
+      : weights_(std::move(weights)), config_(std::move(config)), origin_(std::move(origin)) {}
+  PortType type() const override { return P; }
+  size_t bytes() const override { return sizeof(*this) + (device_ ? device_->uploaded_bytes() : 0); }
+  std::string describe() const override { return std::string(port_type_name(P)) + " " + origin_; }
+
+  const C& config() const { return config_; }
+  const WeightSource& weights() const { return *weights_; }
+  /// The model with its weights on `ctx`, uploading them if needed.
+  M& model(gpu::Context& ctx) const {
+    if (!model_) {
+      device_ = std::make_unique<DeviceWeights>(*weights_, ctx);
+      model_ = std::make_unique<M>(config_, *device_);
+    }
+    return *model_;
+  }
+  bool resident() const { return model_ != nullptr; }
+  /// Drops the device copy of the weights.
+  void release() const {
+    model_.reset();
+    device_.reset();
+  }
+
+ private:
+  std::shared_ptr<WeightSource> weights_;
+  C config_;
+  std::string origin_;
+  mutable std::unique_ptr<DeviceWeights> device_;
+  mutable std::unique_ptr<M> model_;
+};
+
+using FluxTransformerHandle = ModelHandle<FluxTransformer, FluxConfig, PortType::DiT>;
+using VaeHandle = ModelHandle<AutoencoderKL, AutoencoderKLConfig, PortType::VAE>;
+
+/// FLUX conditioning: prompt embeddings [B, L, D] and the pooled embedding [B, P].
+class ConditioningData final : public Data {
+ public:
+  ConditioningData(HostTensor prompt, HostTensor pooled) : prompt_embeds(std::move(prompt)), pooled(std::move(pooled)) {}
+  PortType type() const override { return PortType::Conditioning; }
+  size_t bytes() const override { return sizeof(*this) + prompt_embeds.data.size() + pooled.data.size(); }
+  std::string describe() const override {
+    return "conditioning " + prompt_embeds.shape_string() + " + pooled " + pooled.shape_string();
+  }
+  bool serialize(std::string& out) const override;
+  const HostTensor prompt_embeds, pooled;
+};
+
+/// Registers the disk-cache decoder for Conditioning. Idempotent.
+void register_conditioning_type();
+
+}  // namespace lattice

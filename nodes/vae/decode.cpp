@@ -1,0 +1,61 @@
+// vae.decode: latents (as the DiT sees them) to an image: latent / scaling + shift, decode, [-1, 1] -> [0, 1].
+#include <algorithm>
+
+#include "core/eval_context.h"
+#include "core/types/image.h"
+#include "gpu/ops/binary.h"
+#include "nodes/gpu_service.h"
+#include "nodes/types/model_handles.h"
+#include "nodes/types/tensor_value.h"
+
+namespace lattice {
+namespace {
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "vae.decode";
+  d.category = "VAE";
+  d.description = "Decode latents to an image (the first image of the batch)";
+  d.inputs = {{"vae", PortType::VAE, "the autoencoder"}, {"latent", PortType::Latent, "latents [B, C, h, w]"}};
+  d.outputs = {{"image", PortType::Image, "RGB image in [0, 1]"}};
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& handle = ctx.input_as<VaeHandle>("vae");
+    const auto& latent = ctx.input_as<TensorValue>("latent");
+    gpu::Context& gc = gpu_context(ctx);
+    const AutoencoderKLConfig& c = handle.config();
+    gpu::CommandStream s(gc);
+    const gpu::Tensor z = latent.device(gc);
+    if (z.rank() != 4 || z.dim(1) != c.latent_channels)
+      ctx.fail("latent " + z.describe() + " does not fit this VAE (" + std::to_string(c.latent_channels) + " channels)");
+    const gpu::Tensor scaled = gpu::add(s, gpu::div(s, z, gpu::Tensor::from_floats(gc, std::vector<float>{c.scaling_factor}, {1})),
+                                        gpu::Tensor::from_floats(gc, std::vector<float>{c.shift_factor}, {1}));
+    const gpu::Tensor x = handle.model(gc).decode(s, scaled);
+    s.finish();
+    ctx.check_cancel();
+    const std::vector<float> v = x.to_floats();
+    const int C = static_cast<int>(x.dim(1)), H = static_cast<int>(x.dim(2)), W = static_cast<int>(x.dim(3));
+    auto img = std::make_shared<ImageData>(W, H, std::min(C, 4));
+    for (int y = 0; y < H; ++y)
+      for (int xx = 0; xx < W; ++xx)
+        for (int k = 0; k < img->channels; ++k)
+          img->at(xx, y, k) = std::clamp(v[(static_cast<size_t>(k) * H + y) * W + xx] / 2.0f + 0.5f, 0.0f, 1.0f);
+    ctx.set_output("image", img);
+  };
+  d.plan = [](PlanContext& ctx) {
+    const PlanInfo* vae = ctx.input("vae");
+    const PlanInfo* lat = ctx.input("latent");
+    if (!vae || !lat || !lat->meta.contains("h")) return;
+    const int64_t f = vae->meta["downscale"].get<int64_t>();
+    const int64_t h = lat->meta["h"].get<int64_t>() * f, w = lat->meta["w"].get<int64_t>() * f;
+    PlanInfo p;
+    p.shape = "image " + std::to_string(w) + "x" + std::to_string(h) + "x3";
+    p.activation_bytes = static_cast<uint64_t>(h * w) * 128 * 4 * 3;  // the widest decoder stage at full size
+    p.meta = {{"w", w}, {"h", h}, {"c", 3}};
+    ctx.set_output("image", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

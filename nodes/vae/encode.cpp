@@ -1,0 +1,45 @@
+// vae.encode: an image to latents as the DiT sees them: (mean - shift) * scaling (the distribution's mode).
+#include "core/eval_context.h"
+#include "core/types/image.h"
+#include "gpu/ops/binary.h"
+#include "nodes/gpu_service.h"
+#include "nodes/types/model_handles.h"
+#include "nodes/types/tensor_value.h"
+
+namespace lattice {
+namespace {
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "vae.encode";
+  d.category = "VAE";
+  d.description = "Encode an image to latents (for image-to-image); sides must be multiples of the VAE's downscale";
+  d.inputs = {{"vae", PortType::VAE, "the autoencoder"}, {"image", PortType::Image, "RGB image in [0, 1]"}};
+  d.outputs = {{"latent", PortType::Latent, "latents [1, C, H/f, W/f]"}};
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& handle = ctx.input_as<VaeHandle>("vae");
+    const auto& img = ctx.input_as<ImageData>("image");
+    const AutoencoderKLConfig& c = handle.config();
+    const int f = c.downscale();
+    if (img.width % f || img.height % f)
+      ctx.fail("image " + std::to_string(img.width) + "x" + std::to_string(img.height) + " is not a multiple of " +
+               std::to_string(f) + " on each side; resize or crop it first");
+    std::vector<float> x(static_cast<size_t>(3) * img.width * img.height);
+    for (int k = 0; k < 3; ++k)
+      for (int y = 0; y < img.height; ++y)
+        for (int xx = 0; xx < img.width; ++xx)
+          x[(static_cast<size_t>(k) * img.height + y) * img.width + xx] = img.at(xx, y, std::min(k, img.channels - 1)) * 2.0f - 1.0f;
+    gpu::Context& gc = gpu_context(ctx);
+    gpu::CommandStream s(gc);
+    auto [mean, logvar] = handle.model(gc).encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}));
+    const gpu::Tensor z = gpu::mul(s, gpu::sub(s, mean, gpu::Tensor::from_floats(gc, std::vector<float>{c.shift_factor}, {1})),
+                                   gpu::Tensor::from_floats(gc, std::vector<float>{c.scaling_factor}, {1}));
+    s.finish();
+    ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

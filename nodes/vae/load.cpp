@@ -1,0 +1,44 @@
+// vae.load: the 2-D KL autoencoder (FLUX's 16-channel VAE) from a diffusers folder or a single file.
+#include "core/eval_context.h"
+#include "nodes/types/model_handles.h"
+
+namespace lattice {
+namespace {
+
+std::shared_ptr<WeightSource> open_weights(const ParamReader& ctx) {
+  const auto path = ctx.in_path("path");
+  if (path.empty()) throw_invalid(ctx.who() + ": parameter 'path' is empty", {ctx.node_id()});
+  auto w = std::make_shared<WeightSource>(WeightSource::open(path, ctx.string("component")));
+  w->strip_prefix("first_stage_model.");
+  return w;
+}
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "vae.load";
+  d.category = "VAE";
+  d.description = "Load an image autoencoder (FLUX's 16-channel VAE) from a diffusers folder or a .safetensors file";
+  d.outputs = {{"vae", PortType::VAE, "the autoencoder"}};
+  d.params = {{"path", ParamType::InPath, "", "checkpoint file, vae folder, or pipeline folder"},
+              {"component", ParamType::String, "vae", "subfolder to use when 'path' is a pipeline folder"}};
+  d.disk_cacheable = false;
+  d.evaluate = [](EvalContext& ctx) {
+    auto w = open_weights(ctx);
+    const AutoencoderKLConfig c = detect_autoencoder_kl_config(*w);
+    ctx.set_output("vae", std::make_shared<VaeHandle>(w, c, ctx.in_path("path").string()));
+  };
+  d.plan = [](PlanContext& ctx) {
+    auto w = open_weights(ctx);
+    const AutoencoderKLConfig c = detect_autoencoder_kl_config(*w);
+    PlanInfo p;
+    p.shape = "VAE " + std::to_string(c.latent_channels) + " latent channels, /" + std::to_string(c.downscale());
+    p.weight_bytes = w->total_bytes();
+    p.meta = {{"latent_channels", c.latent_channels}, {"downscale", c.downscale()}, {"channels", c.block_out_channels}};
+    ctx.set_output("vae", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice
