@@ -9,6 +9,9 @@
 ///    (SentencePieceProcessor's encode/decode are const and keep no state). Copies share the model.
 ///  * Special ids come from the model: EOS must be defined (T5: 1); pad is the model's pad id (T5: 0), or 0
 ///    when the model defines none.
+///  * Text goes to SentencePiece as is. transformers' T5 tokenizers additionally treat the strings
+///    "<extra_id_0>".."<extra_id_99>" as single added tokens (sentinels for span corruption); prompts do not
+///    use them, so they are split like any other text here.
 
 #include <cstdint>
 #include <filesystem>

@@ -51,6 +51,13 @@ TEST(ClipTextClean, CleanPromptMatchesReference) {
   EXPECT_EQ(clean_prompt("\xff\xfe bad utf-8"), "\uFFFD\uFFFD bad utf-8");
 }
 
+// The one documented divergence from ftfy (text_clean.h): mojibake is not repaired. ftfy's fix_encoding
+// would turn "cafÃ©" (UTF-8 read as Windows-1252) into "café"; here it is tokenized as written.
+TEST(ClipTextClean, MojibakeIsKeptAsWritten) {
+  EXPECT_EQ(fix_text("cafÃ©"), "cafÃ©");
+  EXPECT_EQ(clean_prompt("cafÃ©"), "cafã©");
+}
+
 TEST(ClipTextClean, PythonWhitespace) {
   for (char32_t c : {U' ', U'\t', U'\n', U'\x0b', U'\x0c', U'\r', U'\x1c', U'\x1f', U'\x85', U'\xa0', U'\u1680',
                      U'\u2000', U'\u200a', U'\u2028', U'\u2029', U'\u202f', U'\u205f', U'\u3000'}) {
