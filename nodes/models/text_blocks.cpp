@@ -36,6 +36,20 @@ std::vector<float> embedding_rows(const WeightSource& w, const std::string& name
   return out;
 }
 
+TokenRows token_rows(std::span<const TokenBatch> prompts) {
+  TokenRows r;
+  for (const TokenBatch& p : prompts) {
+    if (p.ids.size() != prompts[0].ids.size() || p.attention_mask.size() != p.ids.size())
+      throw_eval("text encoder: prompt " + std::to_string(r.batch) + " has " + std::to_string(p.ids.size()) + " ids and " +
+                 std::to_string(p.attention_mask.size()) + " mask entries; prompt 0 has " + std::to_string(prompts[0].ids.size()) +
+                 " ids (pad every prompt to one length)");
+    r.ids.insert(r.ids.end(), p.ids.begin(), p.ids.end());
+    r.mask.insert(r.mask.end(), p.attention_mask.begin(), p.attention_mask.end());
+    ++r.batch;
+  }
+  return r;
+}
+
 int64_t tensor_dim(const WeightSource& w, const std::string& name, size_t axis) {
   const TensorInfo& t = w.info(name);
   if (t.shape.size() <= axis)

@@ -16,6 +16,7 @@
 #include "gpu/command_stream.h"
 #include "gpu/ops/attention.h"
 #include "gpu/tensor.h"
+#include "nodes/models/token_batch.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
@@ -23,6 +24,14 @@ namespace lattice {
 /// Rows `ids` of the 2-D table `name` as f32 values, row after row: [ids.size(), table width].
 /// Throws Error(InvalidInput) naming the tensor for an id outside the table or a table that is not 2-D.
 std::vector<float> embedding_rows(const WeightSource& w, const std::string& name, std::span<const int32_t> ids);
+
+/// Prompts as the encoders take them: ids (and attention masks) row after row, [prompts.size(), L]. Every
+/// prompt must have the same length L; throws Error(Evaluation) naming the first that does not.
+struct TokenRows {
+  std::vector<int32_t> ids, mask;
+  int64_t batch = 0;
+};
+TokenRows token_rows(std::span<const TokenBatch> prompts);
 
 /// Size of dimension `axis` of tensor `name`; throws Error(InvalidInput) naming the tensor when it is absent
 /// or has too few dimensions (for config detection).

@@ -165,4 +165,9 @@ ClipTextOutput ClipTextEncoder::encode(gpu::CommandStream& s, std::span<const in
   return out;
 }
 
+ClipTextOutput ClipTextEncoder::encode(gpu::CommandStream& s, std::span<const TokenBatch> prompts) {
+  const TokenRows rows = token_rows(prompts);
+  return encode(s, rows.ids, rows.batch);
+}
+
 }  // namespace lattice

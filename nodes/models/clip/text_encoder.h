@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "nodes/models/nn.h"
+#include "nodes/models/token_batch.h"
 
 namespace lattice {
 
@@ -63,6 +64,9 @@ class ClipTextEncoder {
   /// ids: [batch, L] row-major, L <= max_position_embeddings (77 for every released CLIP); no padding mask
   /// (FLUX and SD call the encoder without one: causal attention keeps padding out of the real tokens).
   ClipTextOutput encode(gpu::CommandStream& s, std::span<const int32_t> ids, int64_t batch);
+  /// The same for tokenizer output (ClipTokenizer::encode_padded), one prompt per batch entry; the masks are
+  /// not used.
+  ClipTextOutput encode(gpu::CommandStream& s, std::span<const TokenBatch> prompts);
 
   /// Position of the pooled token in one row of ids.
   int64_t pool_position(std::span<const int32_t> row) const;

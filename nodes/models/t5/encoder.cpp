@@ -185,4 +185,9 @@ Tensor T5Encoder::encode(gpu::CommandStream& s, std::span<const int32_t> ids, st
   return gpu::rms_norm(s, x, config_.layer_norm_epsilon, final_layer_norm_);
 }
 
+Tensor T5Encoder::encode(gpu::CommandStream& s, std::span<const TokenBatch> prompts, bool use_mask) {
+  const TokenRows rows = token_rows(prompts);
+  return encode(s, rows.ids, use_mask ? std::span<const int32_t>(rows.mask) : std::span<const int32_t>(), rows.batch);
+}
+
 }  // namespace lattice

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nodes/models/nn.h"
+#include "nodes/models/token_batch.h"
 
 namespace lattice {
 
@@ -69,6 +70,9 @@ class T5Encoder {
   /// left out as keys only (padded query rows are still computed, as in transformers).
   /// Returns last_hidden_state [B, L, d_model] after the final norm.
   gpu::Tensor encode(gpu::CommandStream& s, std::span<const int32_t> ids, std::span<const int32_t> mask, int64_t batch);
+  /// The same for tokenizer output (T5Tokenizer::encode_padded), one prompt per batch entry. FLUX encodes
+  /// without the mask (use_mask false); Wan passes it (and zeroes the padded rows itself afterwards).
+  gpu::Tensor encode(gpu::CommandStream& s, std::span<const TokenBatch> prompts, bool use_mask);
 
  private:
   struct Block {

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
+#include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 
 namespace lattice {
@@ -56,6 +58,35 @@ TEST(T5Encoder, DetectsTheStoredConfigsFromTheWeights) {
     EXPECT_EQ(got.per_layer_position_bias, stored.per_layer_position_bias) << file;
     EXPECT_EQ(got.per_layer_position_bias, fx.cls() == "UMT5EncoderModel") << file;
   }
+}
+
+TEST(T5Encoder, EncodesTokenizerBatchesWithTheirMasks) {
+  // The node-facing overload: one TokenBatch per prompt, masks taken from the batches.
+  const Fixture fx(kGolden / "umt5_encoder.safetensors");
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  DeviceWeights weights(src, gpu.context());
+  T5Encoder model(detect_t5_config(src), weights);
+  const auto ids = fx.f32("input.input_ids"), mask = fx.f32("input.attention_mask");
+  const size_t L = static_cast<size_t>(fx.tensor("input.input_ids").shape[1]);
+  std::vector<TokenBatch> prompts(ids.size() / L);
+  for (size_t b = 0; b < prompts.size(); ++b)
+    for (size_t i = 0; i < L; ++i) {
+      prompts[b].ids.push_back(static_cast<int32_t>(ids[b * L + i]));
+      prompts[b].attention_mask.push_back(static_cast<int32_t>(mask[b * L + i]));
+    }
+  gpu::CommandStream s(gpu.context());
+  const gpu::Tensor out = model.encode(s, prompts, true);
+  s.finish();
+  const auto got = out.to_floats(), ref = fx.f32("output.last_hidden_state");
+  ASSERT_EQ(got.size(), ref.size());
+  float max_err = 0;
+  for (size_t i = 0; i < ref.size(); ++i) max_err = std::max(max_err, std::fabs(got[i] - ref[i]));
+  EXPECT_LE(max_err, 1e-4f * 4);  // max |ref| is 3.54
+
+  prompts[1].ids.pop_back();
+  gpu::CommandStream s2(gpu.context());
+  EXPECT_THROW(model.encode(s2, prompts, true), Error);
 }
 
 TEST(T5Encoder, RefusesUngatedFeedForwards) {
