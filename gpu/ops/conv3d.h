@@ -22,8 +22,8 @@
 ///
 /// Variants (gpu/variant.h; LATTICE_KERNEL_CONV3D or `variant` forces one; conv2d uses the same):
 ///  - "texel": packs the padded input and the weights channels-last (one pass each), then an implicit GEMM
-///    over texel buffers with a 4x8 register tile. Chosen on CPU devices (lavapipe). Needs RGBA32F texel
-///    buffers and packed sizes within maxTexelBufferElements.
+///    over texel buffers, 16 pixels x 128 channels per workgroup. Chosen on CPU devices (lavapipe). Needs
+///    RGBA32F texel buffers and packed sizes within maxTexelBufferElements.
 ///  - "direct": one invocation per output element over storage buffers; applies everywhere.
 
 #include <string_view>

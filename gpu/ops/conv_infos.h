@@ -20,7 +20,7 @@
 // conv_gemm.comp (texel variant): bindings 0 XP (RGBA32F texel buffer: X packed channels-last with all
 // padding applied), 1 WP (RGBA32F texel buffer: weights packed [cout][kt][kh][kw][pk_c4]), 2 BIAS (f32
 // storage), 3 OUT (f32 storage, NCDHW). Implicit GEMM: rows = output pixels, columns = output channels,
-// reduction over taps x input-channel texels; a TM x TN register tile per invocation.
+// reduction over taps x input-channel texels; a workgroup owns TM pixels x LOCAL*TN channels.
 // Specialization constants: 0 W_TYPE (CONV_W_F32/F16/BF16; for conv_pack the SRC type), 1 HAS_BIAS
 // (conv_direct, conv_gemm) or PACK_LAYOUT (conv_pack).
 #include "../shaders/interface.h"
@@ -30,8 +30,9 @@
 #define PACK_CHANNELS_LAST 0
 #define PACK_NCDHW 1
 #define CONV_LOCAL_SIZE 64
-#define CONV_GEMM_TM 4  // output pixels per invocation
-#define CONV_GEMM_TN 8  // output channels per invocation
+#define CONV_GEMM_LOCAL 8  // conv_gemm workgroup: one llvmpipe SIMD group
+#define CONV_GEMM_TM 16    // output pixels per workgroup (shared by its lanes)
+#define CONV_GEMM_TN 16    // output channels per lane
 LATTICE_PUSH_BEGIN(ConvPush)
   LATTICE_U32(x_offset)     // elements; for conv_pack: SRC's offset
   LATTICE_U32(cache_offset)
