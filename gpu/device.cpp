@@ -213,6 +213,21 @@ Device::Device(const Instance& instance, std::optional<std::string> selector) {
   f12.shaderInt8 = info_.int8_arithmetic;
   f12.storageBuffer8BitAccess = info_.storage_8bit;
   std::vector<const char*> extensions = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+  // VK_NV_cooperative_matrix, for matmul's "coopmat_nv" variant: only where the device has the feature and
+  // the Vulkan memory model that the extension's shaders are compiled for.
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  if (info_.cooperative_matrix_nv) {
+    VkPhysicalDeviceVulkan12Features q12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, &coop_nv};
+    VkPhysicalDeviceFeatures2 q{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &q12};
+    vkGetPhysicalDeviceFeatures2(physical_, &q);
+    coop_nv.pNext = nullptr;
+    if (coop_nv.cooperativeMatrix && q12.vulkanMemoryModel) {
+      extensions.push_back("VK_NV_cooperative_matrix");
+      f12.vulkanMemoryModel = VK_TRUE;
+      coop_nv.cooperativeMatrixRobustBufferAccess = VK_FALSE;
+      f11.pNext = &coop_nv;
+    }
+  }
 
   VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &f12};
   info.queueCreateInfoCount = 1;
@@ -221,6 +236,20 @@ Device::Device(const Instance& instance, std::optional<std::string> selector) {
   info.ppEnabledExtensionNames = extensions.data();
   LATTICE_VK_CHECK(vkCreateDevice(physical_, &info, nullptr, &device_));
   vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+  if (f11.pNext == &coop_nv) {
+    auto shapes_fn = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+        vkGetInstanceProcAddr(instance.handle(), "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+    uint32_t count = 0;
+    if (shapes_fn != nullptr && shapes_fn(physical_, &count, nullptr) == VK_SUCCESS) {
+      std::vector<VkCooperativeMatrixPropertiesNV> shapes(count, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+      if (shapes_fn(physical_, &count, shapes.data()) == VK_SUCCESS)
+        for (const auto& m : shapes)
+          info_.cooperative_matrix_nv_f16 |=
+              m.MSize == 16 && m.NSize == 16 && m.KSize == 16 && m.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+              m.BType == VK_COMPONENT_TYPE_FLOAT16_NV && m.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+              m.DType == VK_COMPONENT_TYPE_FLOAT32_NV && m.scope == VK_SCOPE_SUBGROUP_NV;
+    }
+  }
   cmd_push_descriptor_set = reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(
       vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
   if (cmd_push_descriptor_set == nullptr) {

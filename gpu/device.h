@@ -37,6 +37,9 @@ struct DeviceInfo {
   bool storage_8bit = false;     ///< storageBuffer8BitAccess
   bool cooperative_matrix_nv = false;
   bool cooperative_matrix_khr = false;
+  /// VK_NV_cooperative_matrix enabled on the logical Device (not set by query_device) with the 16x16x16
+  /// f16*f16+f32 subgroup shape that matmul's "coopmat_nv" variant uses.
+  bool cooperative_matrix_nv_f16 = false;
   bool push_descriptor = false;
   bool timeline_semaphore = false;
   uint32_t subgroup_size = 0;

@@ -9,6 +9,7 @@
 #include "gpu/ops/grid.h"
 #include "gpu/ops/matmul_infos.h"
 #include "gpu/shaders/matmul.spv.h"
+#include "gpu/shaders/matmul_coopmat_nv.spv.h"
 #include "gpu/shaders/matmul_texel_f32.spv.h"
 #include "gpu/shaders/matmul_texel_f8.spv.h"
 #include "gpu/shaders/matmul_texel_h16.spv.h"
@@ -24,6 +25,7 @@ const std::vector<BindingKind> kStorageBindings = {BindingKind::Storage, Binding
                                                    BindingKind::Storage};
 const std::vector<BindingKind> kTexelBindings = {BindingKind::UniformTexel, BindingKind::UniformTexel,
                                                  BindingKind::Storage, BindingKind::Storage};
+const KernelDesc kCoopmatNv{"matmul_coopmat_nv", lattice_spv_matmul_coopmat_nv, kStorageBindings, sizeof(MatmulPush)};
 const KernelDesc kPortable{"matmul", lattice_spv_matmul, kStorageBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelF32{"matmul_texel_f32", lattice_spv_matmul_texel_f32, kTexelBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelH16{"matmul_texel_h16", lattice_spv_matmul_texel_h16, kTexelBindings, sizeof(MatmulPush)};
@@ -50,9 +52,18 @@ bool texel_applies(const Device& device, const Problem& p) {
          device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) &&
          device.supports_uniform_texel(b_texel_format(p.b.dtype()));
 }
+// matmul_coopmat_nv.comp: whole 16 x 16 x 16 tiles only, so every cooperative load and store is in bounds;
+// 16-byte aligned starts and strides for the matrix loads; one workgroup = one subgroup of 32.
+bool coopmat_nv_applies(const Device& device, const Problem& p) {
+  const DeviceInfo& d = device.info();
+  return d.cooperative_matrix_nv_f16 && d.subgroup_size == 32 && d.storage_16bit && d.fp16_arithmetic &&
+         p.b.dtype() == DType::F16 && p.m % 16 == 0 && p.n % 16 == 0 && p.k % 16 == 0 && p.a.offset() % 4 == 0 &&
+         p.b.offset() % 8 == 0;
+}
 bool always(const Device&, const Problem&) { return true; }
 
-const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+const std::array<Variant<Problem>, 3> kVariants = {
+    {{"coopmat_nv", coopmat_nv_applies}, {"texel", texel_applies}, {"portable", always}}};
 
 }  // namespace
 
@@ -98,6 +109,10 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
     uint32_t col_blocks = (p.n + MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN - 1) / (MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN);
     uint32_t gx = std::min<uint32_t>(row_blocks, 65535);
     stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), gx, col_blocks, (row_blocks + gx - 1) / gx);
+  } else if (v.name == "coopmat_nv") {
+    Arg args[] = {{a.buffer()}, {b.buffer()}, {bias_buf}, {c.buffer()}};
+    auto g = grid_1d(uint64_t{p.m / 16} * (p.n / 16), 1);  // one 16 x 16 tile per workgroup
+    stream.dispatch(ctx.pipelines().get(kCoopmatNv, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   } else {
     Arg args[] = {{a.buffer()}, {b.buffer()}, {bias_buf}, {c.buffer()}};
     uint64_t tiles = uint64_t{(p.m + MATMUL_TM - 1) / MATMUL_TM} * ((p.n + MATMUL_TN - 1) / MATMUL_TN);

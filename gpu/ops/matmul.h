@@ -5,7 +5,10 @@
 /// decoded exactly inside the kernel (no converted copy of the weights is made). bias: f32 [N] or an
 /// undefined Tensor. Result: a new f32 tensor [..., N]. Accumulation is f32. Records one dispatch.
 ///
-/// Variants (gpu/variant.h; LATTICE_KERNEL_MATMUL or `variant` forces one):
+/// Variants (gpu/variant.h; LATTICE_KERNEL_MATMUL or `variant` forces one), best first:
+///  - "coopmat_nv": NVIDIA tensor cores via VK_NV_cooperative_matrix, f16 weights, A rounded to f16, f32
+///    accumulation; needs Device's cooperative_matrix_nv_f16, subgroup size 32, M, N, K multiples of 16.
+///    Compiled and selected by construction but not yet run on NVIDIA hardware.
 ///  - "texel": A and B through uniform texel buffers (RGBA, 4 k per fetch), a 16 x 16 output tile per
 ///    invocation, no shared memory; needs K and B's offset to be multiples of the weights per 16 bytes
 ///    (4 f32, 8 f16/bf16, 16 fp8), A's offset a multiple of 4, the formats'

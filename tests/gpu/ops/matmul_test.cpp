@@ -1,6 +1,7 @@
 #include "gpu/ops/matmul.h"
 
 #include <cmath>
+#include <span>
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
@@ -33,17 +34,22 @@ constexpr DType kWeightTypes[] = {DType::F32, DType::F16, DType::BF16, DType::F8
 
 // Every weight type, with and without bias, for each case. The reference sees the weights as the device
 // does: rounded to the storage type by the host encoder (gpu/dtype.h).
-void check_variant(Context& ctx, std::string_view variant, const std::vector<Case>& cases) {
+// `a_type` is how the kernel rounds A before multiplying (f32: not at all).
+void check_variant(Context& ctx, std::string_view variant, const std::vector<Case>& cases,
+                   std::span<const DType> weight_types = kWeightTypes, DType a_type = DType::F32) {
   uint32_t seed = 500;
   for (const Case& c : cases) {
     int64_t k = c.a_shape.back(), m = numel(c.a_shape) / k;
-    for (DType wt : kWeightTypes) {
+    for (DType wt : weight_types) {
       auto a = testing::random_floats(static_cast<size_t>(m * k), seed++);
+      Tensor ta = Tensor::from_floats(ctx, a, c.a_shape);
+      std::vector<std::byte> a_raw(a.size() * dtype_bytes(a_type));
+      encode(a_type, a, a_raw.data());
+      decode(a_type, a_raw.data(), a);
       auto b = testing::random_floats(static_cast<size_t>(c.n * k), seed++);
       std::vector<std::byte> raw(b.size() * dtype_bytes(wt));
       encode(wt, b, raw.data());
       decode(wt, raw.data(), b);
-      Tensor ta = Tensor::from_floats(ctx, a, c.a_shape);
       Tensor tb = Tensor::from_bytes(ctx, raw, {c.n, k}, wt);
       for (bool with_bias : {false, true}) {
         std::vector<float> bias = with_bias ? testing::random_floats(static_cast<size_t>(c.n), seed++) : std::vector<float>{};
@@ -74,6 +80,15 @@ TEST_F(GpuTest, MatmulTexelMatchesReference) {
   // buffer size is deliberately not a power of two: llvmpipe builds one shader variant per power-of-two-ness
   // of each texel buffer, ~1-3 s each for this kernel, and mixing them made this test 4x slower.
   check_variant(ctx(), "texel", {{{3, 16}, 3}, {{2, 9, 48}, 130}});
+}
+
+TEST_F(GpuTest, MatmulCoopmatNvMatchesReference) {
+  if (!ctx().device().info().cooperative_matrix_nv_f16)
+    GTEST_SKIP() << "device '" << ctx().device().info().name
+                 << "' lacks VK_NV_cooperative_matrix with the 16x16x16 f16/f32 shape (coopmat_nv variant)";
+  // Whole 16 x 16 x 16 tiles only (the variant's condition); A is rounded to f16 by the kernel.
+  const DType f16[] = {DType::F16};
+  check_variant(ctx(), "coopmat_nv", {{{16, 32}, 48}, {{2, 16, 64}, 32}}, f16, DType::F16);
 }
 
 // Every fp8 code as a weight (NaN codes excluded), so each decode path, subnormals included, meets the host
