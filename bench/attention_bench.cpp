@@ -1,0 +1,86 @@
+// attention/f32/<L>x<H>x<D>/<backend>: self-attention over L tokens, H heads of dim D, Q/K/V taken from
+// [1, L, H*D] projections as the models produce them. FLOPS counts the two matrix products, 4*L^2*D*H.
+// The baseline measured in the same run (docs/performance.md) is OpenBLAS: per head one sgemm for the
+// scores, a row softmax, one sgemm for the output, materialising the [L, L] score matrix that the Vulkan
+// kernel never stores. The Vulkan figure times submit + wait of one recorded dispatch with everything
+// resident on the device; recording is excluded (timing paused).
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gpu/command_stream.h"
+#include "gpu/context.h"
+#include "gpu/ops/attention.h"
+
+namespace {
+
+lattice::gpu::Context& attention_context() {
+  static auto* ctx = new lattice::gpu::Context();  // leaked on purpose: no teardown order issues at exit
+  return *ctx;
+}
+
+std::vector<float> random_values(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+void set_flops(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
+  state.counters["FLOPS"] = benchmark::Counter(4.0 * double(l) * double(l) * double(d) * double(h),
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
+  using namespace lattice::gpu;
+  Context& ctx = attention_context();
+  const auto n = static_cast<size_t>(l * h * d);
+  Tensor q = split_heads(Tensor::from_floats(ctx, random_values(n, 1), {1, l, h * d}), h);
+  Tensor k = split_heads(Tensor::from_floats(ctx, random_values(n, 2), {1, l, h * d}), h);
+  Tensor v = split_heads(Tensor::from_floats(ctx, random_values(n, 3), {1, l, h * d}), h);
+  CommandStream s(ctx);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Tensor o = attention(s, q, k, v);  // the first iteration also creates the pipeline, outside the timing
+    state.ResumeTiming();
+    s.finish();
+  }
+  set_flops(state, l, h, d);
+}
+
+void bm_openblas(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
+  const auto n = static_cast<size_t>(l * h * d);
+  auto q = random_values(n, 1), k = random_values(n, 2), v = random_values(n, 3);
+  std::vector<float> scores(static_cast<size_t>(l * l)), out(n);
+  const int L = static_cast<int>(l), D = static_cast<int>(d), C = static_cast<int>(h * d);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (auto _ : state) {
+    for (int64_t head = 0; head < h; ++head) {
+      const size_t off = static_cast<size_t>(head * d);  // head slice of each [L, H*D] row (lda = H*D)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, D, scale, q.data() + off, C, k.data() + off, C, 0.0f,
+                  scores.data(), L);
+      for (int64_t i = 0; i < l; ++i) {
+        float* row = scores.data() + i * l;
+        float m = *std::max_element(row, row + l), sum = 0;
+        for (int64_t j = 0; j < l; ++j) sum += (row[j] = std::exp(row[j] - m));
+        for (int64_t j = 0; j < l; ++j) row[j] /= sum;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, L, 1.0f, scores.data(), L, v.data() + off, C, 0.0f,
+                  out.data() + off, C);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_flops(state, l, h, d);
+}
+
+BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/openblas")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_openblas, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/openblas")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/vulkan")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
