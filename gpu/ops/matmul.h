@@ -13,7 +13,7 @@
 ///    invocation, no shared memory; needs K and B's offset to be multiples of the weights per 16 bytes
 ///    (4 f32, 8 f16/bf16, 16 fp8), A's offset a multiple of 4, the formats'
 ///    texel-buffer support and sizes within maxTexelBufferElements. Chosen on CPU devices (lavapipe), where
-///    it is about 10x faster than "portable" (docs/performance.md, "Matmul on lavapipe").
+///    it is about 15x faster than "portable" (docs/performance.md, "Matmul on lavapipe").
 ///  - "portable": storage buffers, 4x4 register tile; applies everywhere.
 
 #include <string_view>
