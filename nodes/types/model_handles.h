@@ -8,7 +8,11 @@
 #include <memory>
 #include <string>
 
+#include "nodes/models/clip/text_encoder.h"
+#include "nodes/models/clip/tokenizer.h"
 #include "nodes/models/flux/transformer.h"
+#include "nodes/models/t5/encoder.h"
+#include "nodes/models/t5/tokenizer.h"
 #include "nodes/models/vae/autoencoder_kl.h"
 
 namespace lattice {
@@ -50,6 +54,23 @@ class ModelHandle final : public Data {
 
 using FluxTransformerHandle = ModelHandle<FluxTransformer, FluxConfig, PortType::DiT>;
 using VaeHandle = ModelHandle<AutoencoderKL, AutoencoderKLConfig, PortType::VAE>;
+
+using ClipHandle = ModelHandle<ClipTextEncoder, ClipTextConfig, PortType::TextEncoder>;
+using T5Handle = ModelHandle<T5Encoder, T5Config, PortType::TextEncoder>;
+
+/// FLUX's text encoders: CLIP-L (pooled output) and T5-XXL (sequence output) with their tokenizers.
+class FluxTextEncodersData final : public Data {
+ public:
+  FluxTextEncodersData(std::shared_ptr<ClipHandle> clip, ClipTokenizer clip_tok, std::shared_ptr<T5Handle> t5, T5Tokenizer t5_tok)
+      : clip(std::move(clip)), clip_tokenizer(std::move(clip_tok)), t5(std::move(t5)), t5_tokenizer(std::move(t5_tok)) {}
+  PortType type() const override { return PortType::TextEncoder; }
+  size_t bytes() const override { return sizeof(*this) + clip->bytes() + t5->bytes(); }
+  std::string describe() const override { return "FLUX text encoders (CLIP + T5)"; }
+  std::shared_ptr<ClipHandle> clip;
+  ClipTokenizer clip_tokenizer;
+  std::shared_ptr<T5Handle> t5;
+  T5Tokenizer t5_tokenizer;
+};
 
 /// FLUX conditioning: prompt embeddings [B, L, D] and the pooled embedding [B, P].
 class ConditioningData final : public Data {
