@@ -39,6 +39,7 @@ struct Options {
   std::string out;  // --out for --run-fixture
   std::vector<std::string> targets;
   size_t cache_memory_mb = 2048;
+  std::vector<double> vram_budgets_gib;  // --vram-budget
 };
 
 std::pair<int64_t, int64_t> parse_frames(const std::string& s) {
@@ -107,6 +108,14 @@ Options parse(const std::vector<std::string>& args) {
         o.cache_memory_mb = std::stoull(value(i));
       } catch (const std::exception&) {
         throw Usage("--cache-memory expects a size in MiB");
+      }
+    } else if (a == "--vram-budget") {
+      try {
+        const double gib = std::stod(value(i));
+        if (!(gib > 0)) throw std::invalid_argument("not positive");
+        o.vram_budgets_gib.push_back(gib);
+      } catch (const std::exception&) {
+        throw Usage("--vram-budget expects a size in GiB, e.g. 12");
       }
     } else if (a == "--target") {
       o.targets.push_back(value(i));
@@ -188,6 +197,56 @@ Json plan_to_json(const std::vector<PlanRow>& rows) {
   return a;
 }
 
+std::string human_bytes(double b);
+
+/// The sequential strategy's memory plan: one model's weights on the device at a time (text encoders are
+/// released after encoding, the DiT after sampling), plus the largest activations. A model larger than what
+/// the budget leaves streams its blocks: the resident part stays, the rest is uploaded every step.
+Json memory_plan(const std::vector<PlanRow>& rows, const std::vector<double>& budgets_gib) {
+  double largest_weights = 0, all_weights = 0, largest_act = 0;
+  std::string largest_id;
+  for (const auto& r : rows)
+    for (const auto& [name, info] : r.outputs) {
+      all_weights += static_cast<double>(info.weight_bytes);
+      largest_act = std::max(largest_act, static_cast<double>(info.activation_bytes));
+      if (static_cast<double>(info.weight_bytes) > largest_weights) {
+        largest_weights = static_cast<double>(info.weight_bytes);
+        largest_id = r.id;
+      }
+    }
+  Json out = {{"all_resident_bytes", all_weights + largest_act},
+              {"sequential_peak_bytes", largest_weights + largest_act},
+              {"largest_model", largest_id},
+              {"budgets", Json::array()}};
+  std::printf("memory (sequential strategy): peak %s = largest model '%s' %s + activations %s; all models resident: %s\n",
+              human_bytes(largest_weights + largest_act).c_str(), largest_id.c_str(), human_bytes(largest_weights).c_str(),
+              human_bytes(largest_act).c_str(), human_bytes(all_weights + largest_act).c_str());
+  for (double gib : budgets_gib) {
+    const double budget = gib * 1073741824.0;
+    Json b = {{"budget_bytes", budget}};
+    if (largest_weights + largest_act <= budget) {
+      b["fits"] = true;
+      b["streamed_bytes_per_use"] = 0;
+      std::printf("  budget %s: fits; peak %s\n", human_bytes(budget).c_str(), human_bytes(largest_weights + largest_act).c_str());
+    } else if (largest_act < budget) {
+      const double resident = budget - largest_act, streamed = largest_weights - resident;
+      b["fits"] = false;
+      b["resident_weight_bytes"] = resident;
+      b["streamed_bytes_per_use"] = streamed;
+      std::printf("  budget %s: '%s' streams: %s stays resident, %s is uploaded block by block on every step"
+                  " (or store its weights as fp8: %s)\n",
+                  human_bytes(budget).c_str(), largest_id.c_str(), human_bytes(resident).c_str(), human_bytes(streamed).c_str(),
+                  human_bytes(largest_weights / 2).c_str());
+    } else {
+      b["fits"] = false;
+      std::printf("  budget %s: too small for the activations alone (%s)\n", human_bytes(budget).c_str(),
+                  human_bytes(largest_act).c_str());
+    }
+    out["budgets"].push_back(b);
+  }
+  return out;
+}
+
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
@@ -236,8 +295,9 @@ int render(const Options& o) {
       }
     std::printf("total: %.4g FLOP, weights %s, activations %s\n", flops, human_bytes(weights).c_str(),
                 human_bytes(acts).c_str());
+    const Json memory = memory_plan(rows, o.vram_budgets_gib.empty() ? std::vector<double>{12, 24} : o.vram_budgets_gib);
     if (!o.report.empty())
-      write_file_atomic(o.report, Json{{"plan", plan_to_json(rows)}, {"total_flops", flops}}.dump(2) + "\n");
+      write_file_atomic(o.report, Json{{"plan", plan_to_json(rows)}, {"total_flops", flops}, {"memory", memory}}.dump(2) + "\n");
     return 0;
   }
 
@@ -296,6 +356,7 @@ void print_help() {
       "      --cache-dir DIR                    keep results on disk between runs\n"
       "      --cache-memory MIB                 in-memory cache budget (default 2048)\n"
       "      --dry-run                          validate and print the plan without computing\n"
+      "      --vram-budget GIB                  device memory budget for the plan (repeatable; default 12 and 24)\n"
       "  lattice --run-fixture FIXTURE.safetensors --out OUT.safetensors\n"
       "                                         run a reference-fixture component\n"
       "  lattice --list-nodes [--json]          print the node catalogue\n"

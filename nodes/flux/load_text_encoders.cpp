@@ -1,6 +1,7 @@
 // flux.load_text_encoders: CLIP-L and T5-XXL with their tokenizers, from a diffusers FLUX folder
 // (text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/) or from separate files.
 #include "core/eval_context.h"
+#include "nodes/models/parameter_count.h"
 #include "nodes/types/model_handles.h"
 
 namespace lattice {
@@ -48,10 +49,19 @@ NodeDesc make() {
                                                                           T5Tokenizer::from_file(s.t5_tok)));
   };
   d.plan = [](PlanContext& ctx) {
-    Sources s = open(ctx);
     PlanInfo p;
-    p.shape = "CLIP + T5 text encoders";
-    p.weight_bytes = s.clip->total_bytes() + s.t5->total_bytes();
+    try {
+      Sources s = open(ctx);
+      p.shape = "CLIP + T5 text encoders";
+      p.weight_bytes = s.clip->total_bytes() + s.t5->total_bytes();
+    } catch (const Error&) {
+      // No weights yet: plan from the pipeline folder's configs (bf16 assumed) if they are there.
+      const auto root = ctx.in_path("path");
+      auto clip = component_config(root, "text_encoder"), t5 = component_config(root, "text_encoder_2");
+      if (root.empty() || !clip || !t5) throw;
+      p.shape = "(config only, bf16) CLIP + T5 text encoders";
+      p.weight_bytes = 2 * (parameter_count(clip_text_config_from_json(*clip)) + parameter_count(t5_config_from_json(*t5)));
+    }
     ctx.set_output("text_encoder", p);
   };
   return d;

@@ -15,6 +15,15 @@ std::shared_ptr<WeightSource> open_weights(const ParamReader& ctx) {
   return w;
 }
 
+bool has_weights(const ParamReader& ctx) {
+  try {
+    open_weights(ctx);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "flux.load_transformer";
@@ -32,12 +41,21 @@ NodeDesc make() {
     ctx.set_output("dit", std::make_shared<FluxTransformerHandle>(w, config, ctx.in_path("path").string()));
   };
   d.plan = [](PlanContext& ctx) {
-    auto w = open_weights(ctx);
-    const FluxConfig c = detect_flux_config(*w);
+    // Plan from the weights when they are here, else from the folder's config.json (bf16 weights assumed),
+    // so that a render can be planned before the checkpoint is downloaded.
+    FluxConfig c;
     PlanInfo p;
-    p.shape = "FLUX transformer " + std::to_string(c.num_layers) + "+" + std::to_string(c.num_single_layers) +
-              " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
-    p.weight_bytes = w->total_bytes();
+    if (auto cfg = component_config(ctx.in_path("path"), ctx.string("component")); cfg && !has_weights(ctx)) {
+      c = flux_config_from_json(*cfg);
+      p.weight_bytes = c.parameter_count() * 2;
+      p.shape = "(config only, bf16) ";
+    } else {
+      auto w = open_weights(ctx);
+      c = detect_flux_config(*w);
+      p.weight_bytes = w->total_bytes();
+    }
+    p.shape += "FLUX transformer " + std::to_string(c.num_layers) + "+" + std::to_string(c.num_single_layers) +
+               " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
               {"joint", c.joint_attention_dim}};

@@ -173,4 +173,11 @@ size_t WeightSource::strip_prefix(const std::string& prefix) {
   return changed;
 }
 
+std::optional<nlohmann::json> component_config(const fs::path& path, const std::string& component) {
+  std::error_code ec;
+  if (!component.empty() && fs::is_regular_file(path / component / "config.json", ec))
+    return read_json_if_present(path / component / "config.json");
+  return read_json_if_present(path / "config.json");
+}
+
 }  // namespace lattice

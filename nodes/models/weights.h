@@ -64,4 +64,8 @@ class WeightSource {
   void add_file(const std::filesystem::path& p, const std::map<std::string, std::string>* expected = nullptr);
 };
 
+/// The config.json of a component folder (`path/component/config.json` or `path/config.json`), if present.
+/// Lets --dry-run plan a model from its configuration before its weights are downloaded.
+std::optional<nlohmann::json> component_config(const std::filesystem::path& path, const std::string& component);
+
 }  // namespace lattice

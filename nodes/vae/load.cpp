@@ -1,5 +1,6 @@
 // vae.load: the 2-D KL autoencoder (FLUX's 16-channel VAE) from a diffusers folder or a single file.
 #include "core/eval_context.h"
+#include "nodes/models/parameter_count.h"
 #include "nodes/types/model_handles.h"
 
 namespace lattice {
@@ -28,11 +29,24 @@ NodeDesc make() {
     ctx.set_output("vae", std::make_shared<VaeHandle>(w, c, ctx.in_path("path").string()));
   };
   d.plan = [](PlanContext& ctx) {
-    auto w = open_weights(ctx);
-    const AutoencoderKLConfig c = detect_autoencoder_kl_config(*w);
+    AutoencoderKLConfig c;
     PlanInfo p;
-    p.shape = "VAE " + std::to_string(c.latent_channels) + " latent channels, /" + std::to_string(c.downscale());
-    p.weight_bytes = w->total_bytes();
+    std::shared_ptr<WeightSource> w;
+    try {
+      w = open_weights(ctx);
+    } catch (const Error&) {
+      // No weights yet: plan from the folder's config.json (bf16 assumed) if there is one.
+      auto cfg = component_config(ctx.in_path("path"), ctx.string("component"));
+      if (!cfg) throw;
+      c = autoencoder_kl_config_from_json(*cfg);
+      p.weight_bytes = parameter_count(c) * 2;
+      p.shape = "(config only, bf16) ";
+    }
+    if (w) {
+      c = detect_autoencoder_kl_config(*w);
+      p.weight_bytes = w->total_bytes();
+    }
+    p.shape += "VAE " + std::to_string(c.latent_channels) + " latent channels, /" + std::to_string(c.downscale());
     p.meta = {{"latent_channels", c.latent_channels}, {"downscale", c.downscale()}, {"channels", c.block_out_channels}};
     ctx.set_output("vae", p);
   };
