@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "core/error.h"
 #include "gpu/ops/attention.h"
@@ -27,13 +28,46 @@ gpu::DType device_dtype(DType t) {
 }
 }  // namespace
 
+void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::vector<const WeightPatch*>& patches) {
+  for (const WeightPatch* p : patches) {
+    const int64_t rank = p->down.shape.at(0);
+    const std::vector<float> up = p->up.to_f32(), down = p->down.to_f32();
+    // Row by row, i-k-j order: the inner loop runs over contiguous rows of `down` and `w` and vectorises.
+    for (int64_t o = 0; o < out; ++o) {
+      float* row = w.data() + o * in;
+      for (int64_t k = 0; k < rank; ++k) {
+        const float a = p->scale * up[static_cast<size_t>(o * rank + k)];
+        if (a == 0) continue;
+        const float* d = down.data() + k * in;
+        for (int64_t i = 0; i < in; ++i) row[i] += a * d[i];
+      }
+    }
+  }
+}
+
 const Tensor& DeviceWeights::upload(const std::string& name, bool keep_dtype) {
   const std::string key = name + (keep_dtype ? "" : "#f32");
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   const TensorInfo& info = source_.info(name);
   Tensor t;
   const bool native = info.dtype == DType::F32 || info.dtype == DType::F16 || info.dtype == DType::BF16;
-  if (keep_dtype && native) {
+  std::vector<const WeightPatch*> patches;
+  if (patches_)
+    for (const auto& p : *patches_)
+      if (p.target == name) patches.push_back(&p);
+  if (!patches.empty()) {
+    std::vector<float> w = source_.load(name).to_f32();
+    apply_patches(w, info.shape.at(0), info.shape.at(1), patches);
+    // Round back to the stored half dtype: a merged model then takes the device memory of its base.
+    const bool half = keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16);
+    if (half) {
+      std::vector<uint16_t> h(w.size());
+      for (size_t i = 0; i < w.size(); ++i) h[i] = info.dtype == DType::BF16 ? float_to_bf16(w[i]) : float_to_half(w[i]);
+      t = Tensor::from_bytes(ctx_, std::as_bytes(std::span(h)), info.shape, device_dtype(info.dtype));
+    } else {
+      t = Tensor::from_floats(ctx_, w, info.shape, gpu::DType::F32);
+    }
+  } else if (keep_dtype && native) {
     auto bytes = source_.bytes(name);
     t = Tensor::from_bytes(ctx_, {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, info.shape,
                            device_dtype(info.dtype));

@@ -7,7 +7,9 @@
 /// take the head count. Every function records into the caller's CommandStream; nothing is submitted.
 
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
@@ -16,11 +18,27 @@
 
 namespace lattice {
 
+/// A low-rank change to one checkpoint matrix: target += scale · up·down, up [out, rank] and down
+/// [rank, in] as f32 (LoRA). Shapes are checked against the target when the patch is made
+/// (nodes/models/lora.h), not again on upload.
+struct WeightPatch {
+  std::string target;  ///< checkpoint name of the matrix, e.g. "transformer_blocks.0.attn.to_q.weight"
+  HostTensor up, down;
+  float scale = 1;
+};
+using WeightPatches = std::vector<WeightPatch>;
+
+/// W + Σ scale·up·down on the host, W [out, in] as f32 values; every patch must target a matrix of that shape.
+void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::vector<const WeightPatch*>& patches);
+
 /// Uploads checkpoint tensors to the device, once each. Matrices keep their stored dtype when the matmul
-/// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32.
+/// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32. Patched matrices (LoRA merged at
+/// load) are merged in f32 on the host and rounded back to their stored dtype, so that a merged model needs
+/// the device memory of its base.
 class DeviceWeights {
  public:
-  DeviceWeights(const WeightSource& source, gpu::Context& ctx) : source_(source), ctx_(ctx) {}
+  DeviceWeights(const WeightSource& source, gpu::Context& ctx, std::shared_ptr<const WeightPatches> patches = {})
+      : source_(source), ctx_(ctx), patches_(std::move(patches)) {}
   bool has(const std::string& name) const { return source_.has(name); }
   const gpu::Tensor& matrix(const std::string& name);
   const gpu::Tensor& vector(const std::string& name);
@@ -34,6 +52,7 @@ class DeviceWeights {
   const gpu::Tensor& upload(const std::string& name, bool keep_dtype);
   const WeightSource& source_;
   gpu::Context& ctx_;
+  std::shared_ptr<const WeightPatches> patches_;
   std::map<std::string, gpu::Tensor> cache_;
   uint64_t uploaded_ = 0;
 };

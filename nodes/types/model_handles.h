@@ -17,22 +17,34 @@
 
 namespace lattice {
 
-/// A model of type M built from a WeightSource and a config C, on the device on demand.
+/// A model of type M built from a WeightSource and a config C, on the device on demand. Optional weight
+/// patches (LoRA, nodes/models/lora.h) are merged into their matrices as these are uploaded; a patched
+/// handle shares the checkpoint mapping of its base and holds only the low-rank factors on the host.
 template <class M, class C, PortType P>
 class ModelHandle final : public Data {
  public:
-  ModelHandle(std::shared_ptr<WeightSource> weights, C config, std::string origin)
-      : weights_(std::move(weights)), config_(std::move(config)), origin_(std::move(origin)) {}
+  ModelHandle(std::shared_ptr<WeightSource> weights, C config, std::string origin,
+              std::shared_ptr<const WeightPatches> patches = {})
+      : weights_(std::move(weights)), config_(std::move(config)), origin_(std::move(origin)), patches_(std::move(patches)) {}
   PortType type() const override { return P; }
-  size_t bytes() const override { return sizeof(*this) + (device_ ? device_->uploaded_bytes() : 0); }
+  size_t bytes() const override {
+    size_t host = 0;
+    if (patches_)
+      for (const auto& p : *patches_) host += p.up.data.size() + p.down.data.size();
+    return sizeof(*this) + host + (device_ ? device_->uploaded_bytes() : 0);
+  }
   std::string describe() const override { return std::string(port_type_name(P)) + " " + origin_; }
 
   const C& config() const { return config_; }
   const WeightSource& weights() const { return *weights_; }
+  const std::shared_ptr<WeightSource>& weights_ptr() const { return weights_; }
+  /// Patches merged on upload; null or empty for the checkpoint as stored.
+  const std::shared_ptr<const WeightPatches>& patches() const { return patches_; }
+  const std::string& origin() const { return origin_; }
   /// The model with its weights on `ctx`, uploading them if needed.
   M& model(gpu::Context& ctx) const {
     if (!model_) {
-      device_ = std::make_unique<DeviceWeights>(*weights_, ctx);
+      device_ = std::make_unique<DeviceWeights>(*weights_, ctx, patches_);
       model_ = std::make_unique<M>(config_, *device_);
     }
     return *model_;
@@ -48,6 +60,7 @@ class ModelHandle final : public Data {
   std::shared_ptr<WeightSource> weights_;
   C config_;
   std::string origin_;
+  std::shared_ptr<const WeightPatches> patches_;
   mutable std::unique_ptr<DeviceWeights> device_;
   mutable std::unique_ptr<M> model_;
 };
