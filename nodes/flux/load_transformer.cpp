@@ -1,6 +1,7 @@
 // flux.load_transformer: a FLUX.1 transformer from a checkpoint (diffusers folder, sharded or not, or a
 // single BFL/diffusers .safetensors file), its configuration detected from the weights.
 #include "core/eval_context.h"
+#include "nodes/models/flux/checkpoint.h"
 #include "nodes/types/model_handles.h"
 
 namespace lattice {
@@ -37,7 +38,7 @@ NodeDesc make() {
     auto w = open_weights(ctx);
     FluxLayout layout;
     FluxConfig config = detect_flux_config(*w, &layout);
-    if (layout == FluxLayout::BFL) ctx.fail("BFL-layout FLUX checkpoints are detected but not converted yet; use the diffusers layout");
+    if (layout == FluxLayout::BFL) convert_bfl_flux(*w, config);
     ctx.set_output("dit", std::make_shared<FluxTransformerHandle>(w, config, ctx.in_path("path").string()));
   };
   d.plan = [](PlanContext& ctx) {

@@ -122,8 +122,57 @@ const TensorInfo& WeightSource::info(std::string_view name) const {
 std::span<const uint8_t> WeightSource::bytes(std::string_view name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) throw_invalid(origin_ + ": missing tensor '" + std::string(name) + "'");
+  if (it->second.owned) return {it->second.owned->data.data(), it->second.owned->data.size()};
   return it->second.file->view(*it->second.info);
 }
+
+void WeightSource::rename(const std::string& from, const std::string& to) {
+  auto it = entries_.find(from);
+  if (it == entries_.end()) throw_invalid(origin_ + ": missing tensor '" + from + "'");
+  const Entry e = it->second;
+  entries_.erase(it);
+  if (!entries_.emplace(to, e).second) throw_invalid(origin_ + ": tensor '" + to + "' already exists");
+}
+
+void WeightSource::add_rows(const std::string& to, const std::string& from, int64_t begin, int64_t end) {
+  auto it = entries_.find(from);
+  if (it == entries_.end()) throw_invalid(origin_ + ": missing tensor '" + from + "'");
+  const Entry src = it->second;
+  const TensorInfo& t = *src.info;
+  if (t.shape.empty() || begin < 0 || end > t.shape[0] || begin >= end)
+    throw_invalid(origin_ + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" + from + "' " +
+                  HostTensor{t.dtype, t.shape, {}}.shape_string() + " do not exist");
+  const uint64_t row_bytes = (t.end - t.begin) / static_cast<uint64_t>(t.shape[0]);
+  TensorInfo v = t;
+  v.name = to;
+  v.shape[0] = end - begin;
+  v.begin = t.begin + static_cast<uint64_t>(begin) * row_bytes;
+  v.end = t.begin + static_cast<uint64_t>(end) * row_bytes;
+  if (src.owned) {
+    HostTensor h{t.dtype, v.shape, {}};
+    h.data.assign(src.owned->data.begin() + static_cast<std::ptrdiff_t>(static_cast<uint64_t>(begin) * row_bytes),
+                  src.owned->data.begin() + static_cast<std::ptrdiff_t>(static_cast<uint64_t>(end) * row_bytes));
+    add_owned(to, std::move(h));
+    return;
+  }
+  derived_infos_.push_back(std::move(v));
+  if (!entries_.emplace(to, Entry{src.file, &derived_infos_.back()}).second)
+    throw_invalid(origin_ + ": tensor '" + to + "' already exists");
+}
+
+void WeightSource::add_owned(const std::string& to, HostTensor t) {
+  TensorInfo info;
+  info.name = to;
+  info.dtype = t.dtype;
+  info.shape = t.shape;
+  info.begin = 0;
+  info.end = t.data.size();
+  owned_.emplace_back(std::move(info), std::move(t));
+  if (!entries_.emplace(to, Entry{nullptr, &owned_.back().first, &owned_.back().second}).second)
+    throw_invalid(origin_ + ": tensor '" + to + "' already exists");
+}
+
+void WeightSource::remove(const std::string& name) { entries_.erase(name); }
 
 HostTensor WeightSource::load(std::string_view name) const {
   const TensorInfo& t = info(name);

@@ -17,6 +17,7 @@
 /// removes a prefix from every key that has it, so that detection and loading see the component's own names.
 
 #include <filesystem>
+#include <deque>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -52,11 +53,25 @@ class WeightSource {
   /// Where the weights came from, for messages.
   const std::string& origin() const { return origin_; }
 
+  // Layout conversion (e.g. BFL -> diffusers names): new names for existing data, without copying where
+  // the data is contiguous. Each throws Error(InvalidInput) naming the tensor when it does not apply.
+  /// Gives tensor `from` the name `to`.
+  void rename(const std::string& from, const std::string& to);
+  /// A new tensor `to` holding rows [begin, end) of the leading dimension of `from` (a view of the mapping).
+  void add_rows(const std::string& to, const std::string& from, int64_t begin, int64_t end);
+  /// A new tensor held in host memory (for data that is no contiguous slice of the file).
+  void add_owned(const std::string& to, HostTensor t);
+  /// Drops a name (the data stays mapped while other names view it).
+  void remove(const std::string& name);
+
  private:
   struct Entry {
-    const SafetensorsFile* file;
+    const SafetensorsFile* file;  // null for owned tensors
     const TensorInfo* info;
+    const HostTensor* owned = nullptr;
   };
+  std::deque<TensorInfo> derived_infos_;  // views made by add_rows (stable addresses)
+  std::deque<std::pair<TensorInfo, HostTensor>> owned_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, Entry, std::less<>> entries_;
   std::optional<nlohmann::json> config_;
