@@ -101,8 +101,8 @@ Graph parse_graph(std::string_view text, const std::string& source) {
   Json doc;
   try {
     doc = Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    // nlohmann's message names the byte offset; keep it on one line.
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for numbers too large for a double; the message names the byte offset.
     throw_invalid(source + ": malformed JSON: " + std::string(e.what()));
   }
   return graph_from_json(std::move(doc), source);

@@ -85,6 +85,7 @@ TEST(Document, MalformedInputsGiveOneLineErrorsNamingTheFile) {
       R"({"lattice": 1, "nodes": [{"id": "a", "type": "x", "inputs": {"p": "b.out"}}]})",
       R"({"lattice": 1, "nodes": [{"id": "a", "type": "x", "ui": 3}]})",
       "",
+      R"({"lattice": 1, "nodes": [], "big": 7777777.5E22222222})",  // number overflow (found by libFuzzer)
   };
   for (const char* text : bad) {
     try {
