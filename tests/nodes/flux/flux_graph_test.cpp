@@ -12,6 +12,7 @@
 #include "core/types/image.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "tests/support/tiny_models.h"
 
 namespace lattice {
 namespace {
@@ -23,22 +24,7 @@ class FluxGraph : public ::testing::Test {
   void SetUp() override {
     dir = fs::temp_directory_path() / ("lattice_flux_graph_" + std::to_string(::getpid()));
     fs::remove_all(dir);
-    Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_pipeline.safetensors");
-    // A diffusers pipeline folder: transformer/ and vae/, each with weights and config.json.
-    for (const char* comp : {"transformer", "vae"}) {
-      const std::string prefix = std::string("weights.") + comp + ".";
-      std::vector<std::pair<std::string, HostTensor>> ts;
-      for (const auto& t : fx.file().tensors())
-        if (t.name.rfind(prefix, 0) == 0) ts.emplace_back(t.name.substr(prefix.size()), fx.file().load(t.name));
-      std::vector<std::pair<std::string, const HostTensor*>> list;
-      for (const auto& [n, t] : ts) list.emplace_back(n, &t);
-      fs::create_directories(dir / "tiny-flux" / comp);
-      write_safetensors(dir / "tiny-flux" / comp / "diffusion_pytorch_model.safetensors", list);
-      std::ofstream(dir / "tiny-flux" / comp / "config.json") << fx.config()[comp].dump();
-    }
-    const HostTensor p = fx.tensor("input.prompt_embeds"), q = fx.tensor("input.pooled_prompt_embeds"), n = fx.tensor("input.noise");
-    write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &p}, {"pooled_prompt_embeds", &q}, {"noise", &n}});
-    reference = fx.tensor("output.image");
+    reference = test::write_tiny_flux(dir);  // a diffusers pipeline folder: transformer/ and vae/
     opts.base_dir = dir;
     opts.output_dir = dir;
     env.set(std::make_shared<GpuService>());

@@ -12,6 +12,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "nodes/types/model_handles.h"
+#include "tests/support/tiny_models.h"
 
 namespace lattice {
 namespace {
@@ -20,14 +21,7 @@ namespace fs = std::filesystem;
 
 void write_component(const fs::path& golden, const fs::path& dir) {
   Fixture fx(golden);
-  std::vector<std::pair<std::string, HostTensor>> ts;
-  for (const auto& t : fx.file().tensors())
-    if (t.name.rfind("weights.", 0) == 0) ts.emplace_back(t.name.substr(8), fx.file().load(t.name));
-  std::vector<std::pair<std::string, const HostTensor*>> list;
-  for (const auto& [n, t] : ts) list.emplace_back(n, &t);
-  fs::create_directories(dir);
-  write_safetensors(dir / "model.safetensors", list);
-  std::ofstream(dir / "config.json") << fx.config().dump();
+  test::write_fixture_component(fx, "weights.", fx.config(), dir, "model.safetensors");
 }
 
 class FluxTextEncode : public ::testing::Test {

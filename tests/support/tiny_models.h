@@ -1,0 +1,20 @@
+#pragma once
+// Tiny real-architecture checkpoints written from the golden fixtures, for node and graph tests.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "nodes/models/fixture.h"
+
+namespace lattice::test {
+
+/// Writes the fixture tensors named `prefix`<key> as `dir`/`file` with keys <key>, plus `dir`/config.json.
+void write_fixture_component(const Fixture& fx, const std::string& prefix, const nlohmann::json& config,
+                             const std::filesystem::path& dir, const std::string& file = "diffusion_pytorch_model.safetensors");
+
+/// The tiny FLUX of tests/golden/flux_pipeline.safetensors as a diffusers pipeline folder `dir`/tiny-flux
+/// (transformer/, vae/), and its embeddings and noise as `dir`/inputs.safetensors (prompt_embeds,
+/// pooled_prompt_embeds, noise). Returns the fixture's reference image [1, 3, 64, 48].
+HostTensor write_tiny_flux(const std::filesystem::path& dir);
+
+}  // namespace lattice::test
