@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -270,6 +271,11 @@ int render(const Options& o) {
   ProgressPrinter printer;
   ro.observer = &printer;
   ro.cancel = &g_cancel;
+  // The device budget for rendering: the GPU allocator reads it when the device is first used.
+  if (!o.dry_run && !o.vram_budgets_gib.empty()) {
+    if (o.vram_budgets_gib.size() > 1) throw Usage("--vram-budget can be given once when rendering");
+    setenv("LATTICE_GPU_BUDGET_MB", std::to_string(static_cast<uint64_t>(o.vram_budgets_gib[0] * 1024)).c_str(), 1);
+  }
   Environment env;
   if (hooks().setup_environment) hooks().setup_environment(env, o.dry_run);
   ro.env = &env;
@@ -356,7 +362,7 @@ void print_help() {
       "      --cache-dir DIR                    keep results on disk between runs\n"
       "      --cache-memory MIB                 in-memory cache budget (default 2048)\n"
       "      --dry-run                          validate and print the plan without computing\n"
-      "      --vram-budget GIB                  device memory budget for the plan (repeatable; default 12 and 24)\n"
+      "      --vram-budget GIB                  device memory budget (with --dry-run: repeatable, default 12 and 24)\n"
       "  lattice --run-fixture FIXTURE.safetensors --out OUT.safetensors\n"
       "                                         run a reference-fixture component\n"
       "  lattice --list-nodes [--json]          print the node catalogue\n"
