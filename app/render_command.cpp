@@ -323,6 +323,7 @@ int render(const Options& o) {
     total_ms += r.total_ms;
     for (const auto& n : r.nodes) {
       Json j = {{"id", n.id}, {"type", n.type}, {"status", n.status}, {"ms", n.ms}};
+      if (!n.info.empty()) j["info"] = n.info;
       if (o.frames) j["frame"] = f;
       nodes.push_back(std::move(j));
     }

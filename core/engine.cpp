@@ -69,7 +69,7 @@ struct Engine::Run {
       desc[i] = reg.find(node.type);
       params[i] = resolved_params(node, *desc[i]);
       key[i] = node_key(i);
-      report[i] = NodeReport{node.id, node.type, "cached", 0};
+      report[i] = NodeReport{node.id, node.type, "cached", 0, Json::object()};
     }
   }
 
@@ -140,7 +140,7 @@ void Engine::evaluate_node(Run& run, size_t i) {
     auto t0 = Clock::now();
     if (auto hit = disk_->load(k, &problem)) {
       run.result[i] = hit;
-      run.report[i] = NodeReport{node.id, node.type, "cached", ms_since(t0)};
+      run.report[i] = NodeReport{node.id, node.type, "cached", ms_since(t0), Json::object()};
       if (memory_) memory_->insert(k, hit);
       if (obs) obs->node_finished(node.id, node.type, "cached", run.report[i].ms);
       return;
@@ -190,7 +190,7 @@ void Engine::evaluate_node(Run& run, size_t i) {
   entry->outputs = std::move(ctx.outputs_);
   entry->files = std::move(ctx.files_);
   run.result[i] = entry;
-  run.report[i] = NodeReport{node.id, node.type, "executed", ms_since(t0)};
+  run.report[i] = NodeReport{node.id, node.type, "executed", ms_since(t0), std::move(ctx.info_)};
   if (memory_) memory_->insert(k, entry);
   if (disk_ && d.disk_cacheable && !d.side_effect) {
     std::string problem;

@@ -36,6 +36,7 @@ struct NodeReport {
   std::string id, type;
   std::string status;  ///< "executed" or "cached"
   double ms = 0;
+  Json info = Json::object();  ///< figures the node reported (EvalContext::report), when it executed
 };
 
 struct RenderReport {

@@ -86,6 +86,8 @@ class EvalContext : public ParamReader {
   /// Records a file the node wrote (reported as a render output).
   void wrote_file(const std::filesystem::path& p) { files_.push_back(p.string()); }
   void progress(double fraction, const std::string& message = {}) const;
+  /// Adds a figure to this node's entry in the render report (e.g. {"skipped_steps": 3}).
+  void report(const std::string& key, Json value) { info_[key] = std::move(value); }
   void step(int i, int total) const;
   bool cancelled() const { return cancel_ && cancel_->cancelled(); }
   void check_cancel() const;
@@ -98,6 +100,7 @@ class EvalContext : public ParamReader {
   std::map<std::string, Value> inputs_;
   std::vector<std::pair<std::string, Value>> outputs_;
   std::vector<std::string> files_;
+  Json info_ = Json::object();
   Observer* observer_ = nullptr;
   const CancelToken* cancel_ = nullptr;
   Environment* env_ = nullptr;

@@ -26,6 +26,7 @@ FluxSamplerOptions options(const ParamReader& ctx) {
   o.cfg_curve = ctx.flag("cfg_curve");
   o.threshold_percentile = static_cast<float>(ctx.number("threshold"));
   o.strength = static_cast<float>(ctx.number("strength"));
+  o.cache_threshold = static_cast<float>(ctx.number("cache_threshold"));
   if (ctx.string("schedule") == "schnell") {
     o.schedule.use_dynamic_shifting = false;
     o.schedule.shift = 1.0;
@@ -56,6 +57,8 @@ NodeDesc make() {
       {"cfg_curve", ParamType::Bool, false, "vary true CFG over time: low at both ends, full mid-way"},
       {"threshold", ParamType::Float, 0.0, "dynamic thresholding percentile (0 = off, e.g. 99.5)", 0.0, 100.0},
       {"strength", ParamType::Float, 1.0, "image-to-image strength: 1 = ignore the image", 0.0, 1.0},
+      {"cache_threshold", ParamType::Float, 0.0,
+       "step caching: skip the transformer while its input changed less than this in total (0 = off, e.g. 0.25)", 0.0, 10.0},
   };
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<FluxTransformerHandle>("dit");
@@ -86,11 +89,17 @@ NodeDesc make() {
     }
     std::unique_ptr<FluxConditioning> negative;
     if (ctx.has_input("negative")) negative = std::make_unique<FluxConditioning>(upload(gc, ctx.input_as<ConditioningData>("negative")));
+    std::vector<FluxStepRecord> records;
     const gpu::Tensor out = flux_sample(dit.model(gc), gc, packed, h, w, upload(gc, cond), negative.get(), o,
                                         [&](int step, int total, const gpu::Tensor&) {
                                           ctx.step(step, total);
                                           ctx.check_cancel();
-                                        });
+                                        },
+                                        &records);
+    int skipped = 0;
+    for (const auto& r : records) skipped += r.cached ? 1 : 0;
+    ctx.report("steps", static_cast<int>(records.size()));
+    ctx.report("skipped_steps", skipped);
     gpu::CommandStream s(gc);
     gpu::Tensor latent = gpu::unpack_latents(s, out, h, w);
     s.finish();

@@ -68,17 +68,20 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
   if (use_cfg) neg_rope = tables(negative->prompt_embeds.dim(1));
 
   const std::vector<float> guidance(static_cast<size_t>(B), o.guidance);
+  FluxStepCache cache, neg_cache;
+  cache.threshold = neg_cache.threshold = o.cache_threshold;
   Tensor x = latents;
   for (int i = flux_start_step(o); i < n; ++i) {
     gpu::CommandStream s(ctx);
     const float t = sched.timesteps[static_cast<size_t>(i)];
     const std::vector<float> tin(static_cast<size_t>(B), t / 1000.0f);
-    Tensor v = model.forward(s, x, cond.prompt_embeds, cond.pooled, tin, guidance, cos, sin);
+    Tensor v = model.forward(s, x, cond.prompt_embeds, cond.pooled, tin, guidance, cos, sin, &cache);
     const float progress = n > 1 ? static_cast<float>(i) / static_cast<float>(n - 1) : 0.0f;
     const bool guided = use_cfg && progress >= o.cfg_start && progress <= o.cfg_end;
     if (guided) {
       const float scale = o.cfg_curve ? 1.0f + (o.true_cfg - 1.0f) * std::sin(static_cast<float>(M_PI) * progress) : o.true_cfg;
-      const Tensor vn = model.forward(s, x, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first, neg_rope.second);
+      const Tensor vn = model.forward(s, x, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first,
+                                      neg_rope.second, &neg_cache);
       const Tensor w = Tensor::from_floats(ctx, std::vector<float>{scale}, {1});
       v = gpu::add(s, vn, gpu::mul(s, w, gpu::sub(s, v, vn)));
     }
@@ -97,7 +100,7 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
     const Tensor dt = Tensor::from_floats(ctx, std::vector<float>{sigma_next - sigma}, {1});
     x = gpu::add(s, x, gpu::mul(s, v, dt));
     s.finish();
-    if (records) records->push_back({t, guided});
+    if (records) records->push_back({t, guided, cache.last_skipped});
     if (on_step) on_step(i + 1, n, x);
   }
   return x;

@@ -27,6 +27,7 @@ struct FluxSamplerOptions {
   bool cfg_curve = false;            ///< time-varying: true_cfg scaled by sin(pi * progress), low at both ends
   float threshold_percentile = 0.0f; ///< > 0: dynamic thresholding of the denoised estimate at this percentile
   float strength = 1.0f;             ///< image-to-image: start at this fraction of the schedule
+  float cache_threshold = 0.0f;      ///< > 0: step caching (FluxStepCache), e.g. 0.25
   FlowMatchConfig schedule;          ///< the scheduler config (FLUX-dev's by default)
   FluxSamplerOptions() {
     schedule.shift = 3.0;
@@ -39,6 +40,7 @@ struct FluxSamplerOptions {
 struct FluxStepRecord {
   float timestep = 0;  ///< scheduler t (0..1000)
   bool guided = false; ///< true CFG ran at this step
+  bool cached = false; ///< the transformer's blocks were skipped (step caching)
 };
 
 /// Called after every step with the step index, the step count and the current packed latents.

@@ -132,7 +132,7 @@ void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, 
 
 Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const Tensor& context, const Tensor& pooled,
                                 const std::vector<float>& timestep, const std::vector<float>& guidance,
-                                const Tensor& rope_cos, const Tensor& rope_sin) {
+                                const Tensor& rope_cos, const Tensor& rope_sin, FluxStepCache* cache) {
   const int64_t B = hidden.dim(0), Si = hidden.dim(1), St = context.dim(1);
   if (hidden.rank() != 3 || hidden.dim(2) != config_.in_channels)
     throw_eval("FLUX transformer: hidden states " + hidden.describe() + " should be [B, S, " +
@@ -157,11 +157,40 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   const Tensor temb_act = gpu::silu(s, temb);
 
   Tensor x = x_embedder_(s, hidden);
-  Tensor ctx = context_embedder_(s, context);
-  for (const auto& b : double_blocks_) double_block(s, b, x, ctx, temb_act, rope_cos, rope_sin);
-  Tensor h = concat(s, ctx, x, 1);
-  for (const auto& b : single_blocks_) single_block(s, b, h, temb_act, rope_cos, rope_sin);
-  x = contiguous(s, rows(h, St, St + Si));
+  const Tensor x_in = x;
+  bool skip = false;
+  if (cache && cache->threshold > 0 && !double_blocks_.empty()) {
+    const Tensor emb0 = double_blocks_[0].norm1(s, temb_act);
+    const Tensor mod = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb0, 6, 0), chunk(emb0, 6, 1));
+    s.finish();
+    std::vector<float> m = mod.to_floats();
+    if (!cache->previous.empty() && cache->residual.defined() && m.size() == cache->previous.size()) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < m.size(); ++i) {
+        num += std::fabs(m[i] - cache->previous[i]);
+        den += std::fabs(cache->previous[i]);
+      }
+      cache->accumulated += den > 0 ? num / den : 1e30;
+      skip = cache->accumulated < cache->threshold;
+    }
+    cache->previous = std::move(m);
+  }
+  if (skip) {
+    x = gpu::add(s, x, cache->residual);
+    ++cache->skipped;
+  } else {
+    Tensor ctx = context_embedder_(s, context);
+    for (const auto& b : double_blocks_) double_block(s, b, x, ctx, temb_act, rope_cos, rope_sin);
+    Tensor h = concat(s, ctx, x, 1);
+    for (const auto& b : single_blocks_) single_block(s, b, h, temb_act, rope_cos, rope_sin);
+    x = contiguous(s, rows(h, St, St + Si));
+    if (cache && cache->threshold > 0) {
+      cache->residual = gpu::sub(s, x, x_in);
+      cache->accumulated = 0;
+      ++cache->computed;
+    }
+  }
+  if (cache) cache->last_skipped = skip;
   // AdaLayerNormContinuous: (scale, shift), scale first.
   const Tensor emb = norm_out_(s, temb_act);
   x = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb, 2, 1), chunk(emb, 2, 0));

@@ -6,7 +6,8 @@
 /// submits. Shapes: hidden [B, S_img, in_channels] (packed latents), context [B, S_txt, joint_attention_dim],
 /// pooled [B, pooled_projection_dim], timestep [B] as the pipeline passes it (t/1000), guidance [B] (raw
 /// scale; ignored unless guidance_embeds), rope cos/sin [S_txt + S_img, head_dim] from gpu::flux_rope_tables().
-/// Output: [B, S_img, out_channels].
+/// Output: [B, S_img, out_channels]. With a step cache, forward() submits once mid-way to decide whether to
+/// skip the blocks (the decision needs the value on the host).
 
 #include <memory>
 #include <vector>
@@ -19,6 +20,20 @@ namespace lattice {
 /// The ids FluxPipeline builds: image (0, row, col) row-major over (h/2, w/2); text all zeros.
 std::vector<float> flux_image_ids(int64_t latent_h, int64_t latent_w);
 
+/// Step caching (TeaCache-style). Consecutive sampling steps often change the transformer's input little;
+/// the relative L1 change of the first block's modulated input is accumulated over steps, and while it
+/// stays under `threshold` the blocks are skipped and the image stream reuses the residual (blocks' output
+/// minus their input) of the last computed step. threshold 0 disables it. One cache per sequence of calls
+/// with the same conditioning (a CFG negative pass needs its own).
+struct FluxStepCache {
+  float threshold = 0;
+  std::vector<float> previous;  ///< the first block's modulated input at the previous call
+  double accumulated = 0;
+  gpu::Tensor residual;
+  int skipped = 0, computed = 0;
+  bool last_skipped = false;
+};
+
 class FluxTransformer {
  public:
   FluxTransformer(FluxConfig config, DeviceWeights& weights);
@@ -26,7 +41,7 @@ class FluxTransformer {
 
   gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const gpu::Tensor& context,
                       const gpu::Tensor& pooled, const std::vector<float>& timestep, const std::vector<float>& guidance,
-                      const gpu::Tensor& rope_cos, const gpu::Tensor& rope_sin);
+                      const gpu::Tensor& rope_cos, const gpu::Tensor& rope_sin, FluxStepCache* cache = nullptr);
 
  private:
   struct Mlp {  // linear 1 - activation - linear 2

@@ -112,3 +112,40 @@ TEST_F(FluxGraph, MismatchedInputsGiveClearErrors) {
 
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+
+TEST_F(FluxGraph, StepCachingSkipsStepsAndSaysHowMany) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  auto skipped = [&](double threshold) {
+    g.find("sample")->params["cache_threshold"] = threshold;
+    RenderOptions o = opts;
+    o.targets = {"decode"};
+    const RenderReport r = e.render(g, o);
+    for (const auto& n : r.nodes)
+      if (n.id == "sample") return std::pair{n.info.value("skipped_steps", -1), n.info.value("steps", -1)};
+    return std::pair{-1, -1};
+  };
+  EXPECT_EQ(skipped(0.0), (std::pair{0, 4}));
+  auto exact = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "decode", "image", opts));
+  // A threshold no change reaches: every step after the first reuses the first step's residual.
+  EXPECT_EQ(skipped(10.0), (std::pair{3, 4}));
+  auto cached = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "decode", "image", opts));
+  ASSERT_EQ(cached->pixels.size(), exact->pixels.size());
+  bool differs = false;
+  for (size_t i = 0; i < exact->pixels.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(cached->pixels[i]));
+    differs |= cached->pixels[i] != exact->pixels[i];
+  }
+  EXPECT_TRUE(differs);
+  // A small threshold skips some steps but not all.
+  const auto some = skipped(0.3);
+  EXPECT_GE(some.first, 0);
+  EXPECT_LE(some.first, 3);
+}
+
+}  // namespace
+}  // namespace lattice
