@@ -18,6 +18,8 @@ NodeDesc make() {
   d.description = "Decode latents to an image (the first image of the batch)";
   d.inputs = {{"vae", PortType::VAE, "the autoencoder"}, {"latent", PortType::Latent, "latents [B, C, h, w]"}};
   d.outputs = {{"image", PortType::Image, "RGB image in [0, 1]"}};
+  d.params = {{"tile", ParamType::Int, 0, "latent pixels per tile side (0 = decode whole; tiling bounds memory for large images)", 0, 4096},
+              {"overlap", ParamType::Int, 8, "latent pixels shared by neighbouring tiles, blended linearly", 0, 4096}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<VaeHandle>("vae");
     const auto& latent = ctx.input_as<TensorValue>("latent");
@@ -29,7 +31,7 @@ NodeDesc make() {
       ctx.fail("latent " + z.describe() + " does not fit this VAE (" + std::to_string(c.latent_channels) + " channels)");
     const gpu::Tensor scaled = gpu::add(s, gpu::div(s, z, gpu::Tensor::from_floats(gc, std::vector<float>{c.scaling_factor}, {1})),
                                         gpu::Tensor::from_floats(gc, std::vector<float>{c.shift_factor}, {1}));
-    const gpu::Tensor x = handle.model(gc).decode(s, scaled);
+    const gpu::Tensor x = handle.model(gc).decode_tiled(s, scaled, ctx.integer("tile"), ctx.integer("overlap"));
     s.finish();
     ctx.check_cancel();
     const std::vector<float> v = x.to_floats();
@@ -49,7 +51,9 @@ NodeDesc make() {
     const int64_t h = lat->meta["h"].get<int64_t>() * f, w = lat->meta["w"].get<int64_t>() * f;
     PlanInfo p;
     p.shape = "image " + std::to_string(w) + "x" + std::to_string(h) + "x3";
-    p.activation_bytes = static_cast<uint64_t>(h * w) * 128 * 4 * 3;  // the widest decoder stage at full size
+    // The widest decoder stage at full size, or at one tile's size when tiled.
+    const int64_t tile = ctx.integer("tile") * f, th = tile > 0 ? std::min(h, tile) : h, tw = tile > 0 ? std::min(w, tile) : w;
+    p.activation_bytes = static_cast<uint64_t>(th * tw) * 128 * 4 * 3;
     p.meta = {{"w", w}, {"h", h}, {"c", 3}};
     ctx.set_output("image", p);
   };

@@ -36,6 +36,12 @@ class AutoencoderKL {
   const AutoencoderKLConfig& config() const { return config_; }
   /// z: [B, latent_channels, h, w] -> [B, out_channels, h*f, w*f]
   gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z) const;
+  /// decode() in overlapping latent tiles of tile_latent x tile_latent (overlap_latent shared with each
+  /// neighbour), blended linearly across the overlaps, so peak memory follows the tile, not the image.
+  /// Submits and waits after each tile (unlike decode()). The mid-block attention sees only its tile, so
+  /// the result differs slightly from decode(); a tile covering the whole latent returns decode() exactly.
+  /// tile_latent <= 0 means no tiling; overlap_latent must be in [0, tile_latent).
+  gpu::Tensor decode_tiled(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent = 64, int64_t overlap_latent = 8) const;
   /// x: [B, in_channels, H, W] (H, W multiples of the downscale) -> {mean, logvar}, each [B, latent, H/f, W/f]
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
 
