@@ -1,16 +1,26 @@
-// image.color: exposure, gamma and saturation.
-#include <cmath>
-
+// image.color: exposure, gamma and saturation. Computes on the device when the environment has a
+// GpuService, else with the CPU twin (gpu/ops/image_color.h documents the math and how far the two differ).
+#include "gpu/ops/image_color.h"
+#include "nodes/gpu_service.h"
 #include "nodes/image/image_common.h"
+#include "nodes/image/image_gpu.h"
 
 namespace lattice {
 namespace {
+
+/// The host path: what the node computes when no device is set up.
+std::shared_ptr<ImageData> color_cpu(const ImageData& src, const gpu::ImageColorParams& p) {
+  auto out = std::make_shared<ImageData>(src.width, src.height, src.channels, src.linear);
+  gpu::image_color_cpu(src.pixels, out->pixels, src.channels, p);
+  return out;
+}
 
 NodeDesc make() {
   NodeDesc d;
   d.type = "image.color";
   d.category = "Image";
   d.description = "Exposure (stops), gamma and saturation; alpha is kept";
+  d.version = 2;  // 2: on the device when there is one (pow may differ from the host's in the last bits)
   d.inputs = {{"image", PortType::Image, "source image"}};
   d.outputs = {{"image", PortType::Image, "adjusted image"}};
   d.params = {{"exposure", ParamType::Float, 0.0, "stops: pixel values are multiplied by 2^exposure", -20.0, 20.0},
@@ -18,28 +28,17 @@ NodeDesc make() {
               {"saturation", ParamType::Float, 1.0, "0 = grey (Rec. 709 luma), 1 = unchanged", 0.0, 10.0}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& src = ctx.input_as<ImageData>("image");
-    const float gain = std::exp2(static_cast<float>(ctx.number("exposure")));
-    const float inv_gamma = 1.0f / static_cast<float>(ctx.number("gamma"));
-    const float sat = static_cast<float>(ctx.number("saturation"));
-    auto out = std::make_shared<ImageData>(src.width, src.height, src.channels, src.linear);
-    const int cc = src.channels >= 3 ? 3 : 1;  // colour channels; the rest is alpha
-    const size_t n = static_cast<size_t>(src.width) * src.height;
-    for (size_t i = 0; i < n; ++i) {
-      const float* in = &src.pixels[i * src.channels];
-      float* o = &out->pixels[i * src.channels];
-      float v[3];
-      for (int c = 0; c < cc; ++c) {
-        float x = in[c] * gain;
-        v[c] = x > 0 ? std::pow(x, inv_gamma) : x;
-      }
-      if (cc == 3) {
-        const float luma = 0.2126f * v[0] + 0.7152f * v[1] + 0.0722f * v[2];
-        for (int c = 0; c < 3; ++c) v[c] = luma + (v[c] - luma) * sat;
-      }
-      for (int c = 0; c < cc; ++c) o[c] = v[c];
-      for (int c = cc; c < src.channels; ++c) o[c] = in[c];
+    const gpu::ImageColorParams p{static_cast<float>(ctx.number("exposure")), static_cast<float>(ctx.number("gamma")),
+                                  static_cast<float>(ctx.number("saturation"))};
+    if (ctx.env().get<GpuService>() == nullptr || src.pixels.empty()) {
+      ctx.set_output("image", color_cpu(src, p));
+      return;
     }
-    ctx.set_output("image", out);
+    gpu::Context& gc = gpu_context(ctx);
+    gpu::CommandStream stream(gc);
+    gpu::Tensor out = gpu::image_color(stream, image_to_tensor(gc, src), p);
+    stream.finish();
+    ctx.set_output("image", tensor_to_image(out, src.linear));
   };
   d.plan = [](PlanContext& ctx) {
     if (const PlanInfo* in = image_input_plan(ctx, "image"))

@@ -9,6 +9,7 @@
 #include "core/document.h"
 #include "core/engine.h"
 #include "core/types/image.h"
+#include "nodes/gpu_service.h"
 #include "nodes/image/image_io.h"
 
 namespace lattice {
@@ -167,6 +168,37 @@ TEST_F(ImageNodes, MergeModesAndColor) {
   EXPECT_NEAR(col->at(0, 0, 0), luma, 1e-5f);
   EXPECT_NEAR(col->at(0, 0, 2), luma, 1e-5f);
   EXPECT_NEAR(col->at(0, 0, 3), 0.3f, 1e-6f);
+}
+
+// With a GpuService in the environment, merge and color run on the device; the CPU path (no service, as
+// in the tests above) is the reference. Merge is bit-equal; color's pow may differ in the last bits
+// (tests/gpu/ops/image_color_test.cpp states the measured bound), so 1e-6 relative + 1e-6 absolute.
+TEST_F(ImageNodes, MergeAndColorOnTheDeviceMatchTheHost) {
+  const std::string g = R"({"lattice":1,"nodes":[
+      {"id":"a","type":"image.gradient","params":{"width":37,"height":23}},
+      {"id":"b","type":"image.constant","params":{"width":19,"height":31,"color":[0.9,0.3,0.6,0.4]}},
+      {"id":"m","type":"image.merge","params":{"mode":"screen","mix":0.8},
+       "inputs":{"a":{"node":"a","output":"image"},"b":{"node":"b","output":"image"}}},
+      {"id":"o","type":"image.merge","params":{"mode":"over","mix":1},
+       "inputs":{"a":{"node":"m","output":"image"},"b":{"node":"b","output":"image"}}},
+      {"id":"c","type":"image.color","params":{"exposure":0.6,"gamma":2.2,"saturation":1.4},
+       "inputs":{"image":{"node":"o","output":"image"}}}]})";
+  auto host = eval(g, "c");
+  Environment env;
+  auto service = std::make_shared<GpuService>();
+  env.set(service);
+  RenderOptions gpu_opts = opts;
+  gpu_opts.env = &env;
+  MemoryCache gpu_mem;  // a fresh cache: the host's results must not be reused
+  Engine gpu_engine{&gpu_mem};
+  auto dev = std::dynamic_pointer_cast<const ImageData>(gpu_engine.evaluate(parse_graph(g), "c", "image", gpu_opts));
+  ASSERT_TRUE(dev);
+  EXPECT_TRUE(service->started()) << "the nodes did not use the device";
+  ASSERT_EQ(dev->width, host->width);
+  ASSERT_EQ(dev->height, host->height);
+  ASSERT_EQ(dev->channels, 4);
+  for (size_t i = 0; i < host->pixels.size(); ++i)
+    ASSERT_NEAR(dev->pixels[i], host->pixels[i], 1e-6 + 1e-6 * std::fabs(host->pixels[i])) << "at " << i;
 }
 
 }  // namespace
