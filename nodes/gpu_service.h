@@ -20,11 +20,15 @@ class GpuService {
   explicit GpuService(std::optional<std::string> selector = std::nullopt) : selector_(std::move(selector)) {}
   gpu::Context& context();
   bool started() const { return context_ != nullptr; }
+  /// Whether a device can be had, trying once: nodes with a host path (image operations) use it to fall
+  /// back to the CPU on machines without a Vulkan driver instead of failing.
+  bool available();
   uint64_t peak_device_bytes() const { return context_ ? context_->peak_device_bytes() : 0; }
 
  private:
   std::optional<std::string> selector_;
   std::unique_ptr<gpu::Context> context_;
+  bool tried_ = false;
 };
 
 /// The service from a node's environment; throws a clear error when the host set none up.

@@ -30,7 +30,7 @@ NodeDesc make() {
     const auto& src = ctx.input_as<ImageData>("image");
     const gpu::ImageColorParams p{static_cast<float>(ctx.number("exposure")), static_cast<float>(ctx.number("gamma")),
                                   static_cast<float>(ctx.number("saturation"))};
-    if (ctx.env().get<GpuService>() == nullptr || src.pixels.empty()) {
+    if (GpuService* g = ctx.env().get<GpuService>(); g == nullptr || !g->available() || src.pixels.empty()) {
       ctx.set_output("image", color_cpu(src, p));
       return;
     }

@@ -37,7 +37,7 @@ NodeDesc make() {
                                 : m == "multiply" ? gpu::MergeMode::Multiply
                                                   : gpu::MergeMode::Screen;
     const float mix = static_cast<float>(ctx.number("mix"));
-    if (ctx.env().get<GpuService>() == nullptr || a.pixels.empty() || b.pixels.empty()) {
+    if (GpuService* g = ctx.env().get<GpuService>(); g == nullptr || !g->available() || a.pixels.empty() || b.pixels.empty()) {
       ctx.set_output("image", merge_cpu(a, b, mode, mix));
       return;
     }
