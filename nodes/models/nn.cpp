@@ -135,7 +135,13 @@ Tensor attention(gpu::CommandStream& s, const Tensor& q, const Tensor& k, const 
   gpu::AttentionOptions o;
   o.scale = scale;
   o.key_mask = key_bias;
-  const Tensor out = gpu::attention(s, gpu::split_heads(q, heads), gpu::split_heads(k, heads), gpu::split_heads(v, heads), o);
+  return attention(s, q, k, v, heads, o);
+}
+
+Tensor attention(gpu::CommandStream& s, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                 const gpu::AttentionOptions& options) {
+  // The result is [B, Lq, H, D] contiguous, so packing the heads back is a free reshape.
+  const Tensor out = gpu::attention(s, gpu::split_heads(q, heads), gpu::split_heads(k, heads), gpu::split_heads(v, heads), options);
   return out.reshape({q.dim(0), q.dim(1), q.dim(2)});
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gpu/command_stream.h"
+#include "gpu/ops/attention.h"
 #include "gpu/context.h"
 #include "gpu/tensor.h"
 #include "nodes/models/weights.h"
@@ -83,6 +84,9 @@ gpu::Tensor gated_add(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Te
 /// [B, Lq, H*D]. key_bias: optional additive [B, Lk] (padding masks); scale: usually 1/sqrt(D).
 gpu::Tensor attention(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                       int64_t heads, float scale, const gpu::Tensor& key_bias = {});
+/// The same with every gpu::attention option (bias, causal, masks).
+gpu::Tensor attention(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                      int64_t heads, const gpu::AttentionOptions& options);
 
 /// Rotary embedding with interleaved pairs (x[2i], x[2i+1]) per head: x [B, L, H*D], cos and sin [L, D].
 gpu::Tensor rope_interleaved(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& cos, const gpu::Tensor& sin,

@@ -58,12 +58,4 @@ int64_t tensor_dim(const WeightSource& w, const std::string& name, size_t axis) 
   return t.shape[axis];
 }
 
-gpu::Tensor attention_with(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                           int64_t heads, const gpu::AttentionOptions& options) {
-  // The result is [B, Lq, H, D] contiguous, so packing the heads back is a free reshape.
-  const gpu::Tensor out =
-      gpu::attention(s, gpu::split_heads(q, heads), gpu::split_heads(k, heads), gpu::split_heads(v, heads), options);
-  return out.reshape({q.dim(0), q.dim(1), q.dim(2)});
-}
-
 }  // namespace lattice

@@ -37,9 +37,4 @@ TokenRows token_rows(std::span<const TokenBatch> prompts);
 /// or has too few dimensions (for config detection).
 int64_t tensor_dim(const WeightSource& w, const std::string& name, size_t axis);
 
-/// Attention on packed heads with every gpu::attention option: q [B, Lq, H*D], k and v [B, Lk, H*D]
-/// -> [B, Lq, H*D] (contiguous).
-gpu::Tensor attention_with(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                           int64_t heads, const gpu::AttentionOptions& options);
-
 }  // namespace lattice

@@ -29,9 +29,8 @@ NodeDesc make() {
     const gpu::Tensor z = latent.device(gc);
     if (z.rank() != 4 || z.dim(1) != c.latent_channels)
       ctx.fail("latent " + z.describe() + " does not fit this VAE (" + std::to_string(c.latent_channels) + " channels)");
-    const gpu::Tensor scaled = gpu::add(s, gpu::div(s, z, gpu::Tensor::from_floats(gc, std::vector<float>{c.scaling_factor}, {1})),
-                                        gpu::Tensor::from_floats(gc, std::vector<float>{c.shift_factor}, {1}));
-    const gpu::Tensor x = handle.model(gc).decode_tiled(s, scaled, ctx.integer("tile"), ctx.integer("overlap"));
+    AutoencoderKL& vae = handle.model(gc);
+    const gpu::Tensor x = vae.decode_tiled(s, vae.to_decoder_input(s, z), ctx.integer("tile"), ctx.integer("overlap"));
     s.finish();
     ctx.check_cancel();
     const std::vector<float> v = x.to_floats();

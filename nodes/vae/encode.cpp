@@ -31,9 +31,9 @@ NodeDesc make() {
           x[(static_cast<size_t>(k) * img.height + y) * img.width + xx] = img.at(xx, y, std::min(k, img.channels - 1)) * 2.0f - 1.0f;
     gpu::Context& gc = gpu_context(ctx);
     gpu::CommandStream s(gc);
-    auto [mean, logvar] = handle.model(gc).encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}));
-    const gpu::Tensor z = gpu::mul(s, gpu::sub(s, mean, gpu::Tensor::from_floats(gc, std::vector<float>{c.shift_factor}, {1})),
-                                   gpu::Tensor::from_floats(gc, std::vector<float>{c.scaling_factor}, {1}));
+    AutoencoderKL& vae = handle.model(gc);
+    auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}));
+    const gpu::Tensor z = vae.to_dit_latent(s, mean);
     s.finish();
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };

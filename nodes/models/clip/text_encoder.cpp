@@ -117,7 +117,7 @@ void ClipTextEncoder::layer(gpu::CommandStream& s, const Layer& l, Tensor& x) co
   gpu::AttentionOptions o;
   o.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim()));
   o.causal = true;
-  const Tensor a = attention_with(s, l.q_proj(s, h), l.k_proj(s, h), l.v_proj(s, h), config_.num_attention_heads, o);
+  const Tensor a = attention(s, l.q_proj(s, h), l.k_proj(s, h), l.v_proj(s, h), config_.num_attention_heads, o);
   x = gpu::add(s, x, l.out_proj(s, a));
   const Tensor h2 = gpu::layer_norm(s, x, config_.layer_norm_eps, l.layer_norm2_w, l.layer_norm2_b);
   x = gpu::add(s, x, l.fc2(s, mlp_act(s, l.fc1(s, h2))));  // fc1: [B, L, intermediate]

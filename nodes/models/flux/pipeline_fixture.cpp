@@ -64,9 +64,7 @@ FixtureOutputs run(const Fixture& fx) {
 
   gpu::CommandStream s(ctx);
   const gpu::Tensor unpacked = gpu::unpack_latents(s, final_latents, lh, lw);
-  // vae_input = latents / scaling_factor + shift_factor
-  const gpu::Tensor vae_input = gpu::add(s, gpu::div(s, unpacked, gpu::Tensor::from_floats(ctx, std::vector<float>{vcfg.scaling_factor}, {1})),
-                                         gpu::Tensor::from_floats(ctx, std::vector<float>{vcfg.shift_factor}, {1}));
+  const gpu::Tensor vae_input = vae.to_decoder_input(s, unpacked);
   const gpu::Tensor decoded = vae.decode(s, vae_input);
   s.finish();
   out.emplace_back("output.vae_input", host(vae_input));

@@ -149,7 +149,7 @@ void T5Encoder::block(gpu::CommandStream& s, const Block& b, Tensor& x, const Te
   o.scale = 1.0f;
   o.bias = bias;          // [H, L, L]
   o.key_mask = key_mask;  // [B, L] or undefined
-  const Tensor a = attention_with(s, b.q(s, n), b.k(s, n), b.v(s, n), config_.num_heads, o);  // [B, L, H*d_kv]
+  const Tensor a = attention(s, b.q(s, n), b.k(s, n), b.v(s, n), config_.num_heads, o);  // [B, L, H*d_kv]
   x = gpu::add(s, x, b.o(s, a));
   // Gated GELU: wo(act(wi_0 n) · wi_1 n); wi_*: [B, L, d_ff].
   const Tensor n2 = gpu::rms_norm(s, x, eps, b.ff_norm);

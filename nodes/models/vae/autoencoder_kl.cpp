@@ -237,6 +237,16 @@ Tensor AutoencoderKL::decode_tiled(gpu::CommandStream& s, const Tensor& z, int64
   return out;
 }
 
+static Tensor scalar(gpu::Context& ctx, float v) { return Tensor::from_floats(ctx, std::vector<float>{v}, {1}); }
+
+Tensor AutoencoderKL::to_decoder_input(gpu::CommandStream& s, const Tensor& z) const {
+  return gpu::add(s, gpu::div(s, z, scalar(s.context(), config_.scaling_factor)), scalar(s.context(), config_.shift_factor));
+}
+
+Tensor AutoencoderKL::to_dit_latent(gpu::CommandStream& s, const Tensor& mean) const {
+  return gpu::mul(s, gpu::sub(s, mean, scalar(s.context(), config_.shift_factor)), scalar(s.context(), config_.scaling_factor));
+}
+
 std::pair<Tensor, Tensor> AutoencoderKL::encode(gpu::CommandStream& s, const Tensor& x) const {
   if (!has_encoder_) throw_eval("this VAE checkpoint has no encoder");
   const int f = config_.downscale();

@@ -42,6 +42,10 @@ class AutoencoderKL {
   /// the result differs slightly from decode(); a tile covering the whole latent returns decode() exactly.
   /// tile_latent <= 0 means no tiling; overlap_latent must be in [0, tile_latent).
   gpu::Tensor decode_tiled(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent = 64, int64_t overlap_latent = 8) const;
+  /// Latents as the DiT sees them -> the decoder's input: z / scaling_factor + shift_factor.
+  gpu::Tensor to_decoder_input(gpu::CommandStream& s, const gpu::Tensor& z) const;
+  /// The encoder's mean -> latents as the DiT sees them: (mean - shift_factor) * scaling_factor.
+  gpu::Tensor to_dit_latent(gpu::CommandStream& s, const gpu::Tensor& mean) const;
   /// x: [B, in_channels, H, W] (H, W multiples of the downscale) -> {mean, logvar}, each [B, latent, H/f, W/f]
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
 
