@@ -51,6 +51,10 @@ env -u LD_LIBRARY_PATH "$bin" --render "$scratch/root/usr/share/lattice/examples
   --output-dir "$scratch/out" >"$scratch/render.log" 2>&1 || { cat "$scratch/render.log" >&2; fail "--render failed"; }
 [ -s "$scratch/out/default.png" ] || fail "no out/default.png; log: $(cat "$scratch/render.log")"
 cmp -s <(head -c 8 "$scratch/out/default.png") <(printf '\211PNG\r\n\032\n') || fail "default.png is not a PNG"
+# The FLUX example reads its model configs from the installed examples folder (paths relative to the project).
+env -u LD_LIBRARY_PATH "$bin" --render "$scratch/root/usr/share/lattice/examples/flux-dev.lattice" --dry-run \
+  >"$scratch/plan.log" 2>&1 || { cat "$scratch/plan.log" >&2; fail "--dry-run of the installed flux-dev example failed"; }
+grep -q '^total: .* FLOP' "$scratch/plan.log" || fail "no plan total: $(cat "$scratch/plan.log")"
 if [ "$editor" = ON ]; then
   # The QML modules are resources inside the executable: the editor must come up with nothing else installed.
   QT_QPA_PLATFORM=offscreen LATTICE_EDITOR_SCREENSHOT="$scratch/editor.png" XDG_RUNTIME_DIR="$scratch" \
