@@ -50,10 +50,11 @@ Job parse(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if (a == "--export-job") {
       if (!j.kind.empty()) usage("--export-job can be given once");
-      j.kind = value(i);
+      if (i + 2 >= args.size()) usage("--export-job needs a KIND (openjd, opencue or cuecmd) and a FILE");
+      j.kind = args[++i];
       if (j.kind != "openjd" && j.kind != "opencue" && j.kind != "cuecmd")
         usage("--export-job expects openjd, opencue or cuecmd, got '" + j.kind + "'");
-      j.file = value(i);
+      j.file = args[++i];
     } else if (a == "--frames") {
       std::tie(j.first, j.last) = parse_frames(value(i));
       have_frames = true;
@@ -113,9 +114,13 @@ std::vector<std::pair<int64_t, int64_t>> chunks_of(const Job& j) {
   return out;
 }
 
-uint64_t task_count(const Job& j) {
-  return (static_cast<uint64_t>(j.last) - static_cast<uint64_t>(j.first)) / static_cast<uint64_t>(j.chunk) + 1;
+/// Tasks minus one: cannot overflow, unlike the count itself (--frames spanning all of int64, --chunk 1).
+uint64_t last_task_index(const Job& j) {
+  return (static_cast<uint64_t>(j.last) - static_cast<uint64_t>(j.first)) / static_cast<uint64_t>(j.chunk);
 }
+
+/// Only once last_task_index(j) < kMaxTasks has been checked.
+uint64_t task_count(const Job& j) { return last_task_index(j) + 1; }
 
 std::string range_text(int64_t a, int64_t b) { return std::to_string(a) + "-" + std::to_string(b); }
 
@@ -166,9 +171,9 @@ void resolve(Job& j) {
   if (j.last > j.first && !writes_per_frame_files(g))
     std::fprintf(stderr, "lattice: warning: no output path of %s contains '#', so every frame writes the same file\n",
                  j.file.c_str());
-  if (task_count(j) > kMaxTasks)
-    usage("--frames " + range_text(j.first, j.last) + " in chunks of " + std::to_string(j.chunk) + " makes " +
-          std::to_string(task_count(j)) + " tasks; at most " + std::to_string(kMaxTasks) + " (raise --chunk)");
+  if (last_task_index(j) >= kMaxTasks)
+    usage("--frames " + range_text(j.first, j.last) + " in chunks of " + std::to_string(j.chunk) +
+          " makes more than " + std::to_string(kMaxTasks) + " tasks, the most a job may have (raise --chunk)");
 
   j.file = absolute_path(j.file);
   j.output_dir = absolute_path(j.output_dir);

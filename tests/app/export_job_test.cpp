@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -293,6 +294,17 @@ TEST_F(ExportJob, CuecmdListHasOneShellCommandPerChunk) {
   expect_every_frame();
 }
 
+TEST_F(ExportJob, ChunksCoverNegativeFramesAndAShortLastChunk) {
+  const fs::path job = dir / "commands.txt";
+  ASSERT_EQ(lattice({"--export-job", "cuecmd", project.string(), "--frames", "-3-3", "--chunk", "4", "-o", job.string()}).code, 0);
+  const std::string text = read_text(job);
+  EXPECT_NE(text.find(" --frames -3-0 "), std::string::npos) << text;
+  EXPECT_NE(text.find(" --frames 1-3 "), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  ASSERT_EQ(lattice({"--export-job", "cuecmd", project.string(), "--frames", "5", "--chunk", "10", "-o", job.string()}).code, 0);
+  EXPECT_NE(read_text(job).find(" --frames 5-5 "), std::string::npos) << read_text(job);
+}
+
 TEST_F(ExportJob, BadOptionsExitWith2AndWriteNothing) {
   const fs::path job = dir / "job.yaml";
   const std::string p = project.string(), o = job.string();
@@ -309,7 +321,9 @@ TEST_F(ExportJob, BadOptionsExitWith2AndWriteNothing) {
       {{"--export-job", "openjd", p, "--frames", "1-7", "--set", "save.path={{x}}.png", "-o", o}, "contains '{{'"},
       {{"--export-job", "opencue", p, "--frames", "1-7", "--show", "a b", "-o", o}, "OpenCue names"},
       {{"--export-job", "openjd", p, "--frames", "1-3000", "--chunk", "2", "--openjd-chunks", "list", "-o", o}, "at most 1024"},
-      {{"--export-job", "cuecmd", p, "--frames", "1-1000000", "-o", o}, "at most 100000"},
+      {{"--export-job", "cuecmd", p, "--frames", "1-1000000", "-o", o}, "more than 100000 tasks"},
+      {{"--export-job", "cuecmd", p, "--frames", "-9223372036854775808-9223372036854775807", "-o", o}, "more than 100000"},
+      {{"--export-job", "openjd"}, "needs a KIND (openjd, opencue or cuecmd) and a FILE"},
   };
   for (const auto& [args, message] : cases) {
     fs::remove(job);
