@@ -21,7 +21,8 @@ deb="$scratch/pkg/lattice_${version}_amd64.deb"
 # 2. Metadata: shared libraries found by dpkg-shlibdeps, run-time QML modules and platform plugins declared.
 depends=$(dpkg-deb -f "$deb" Depends)
 wanted=(libc6 libstdc++6 libvulkan1 libopenimageio)
-[ "$editor" = ON ] && wanted+=(libqt6quick6 qml6-module-qtquick-controls qml6-module-qtquick-dialogs)
+[ "$editor" = ON ] && wanted+=(libqt6quick6 qml6-module-qtquick-controls qml6-module-qtquick-dialogs
+  qml6-module-qt-labs-folderlistmodel)
 for d in "${wanted[@]}"; do
   grep -q "$d" <<<"$depends" || fail "Depends lacks $d: $depends"
 done
