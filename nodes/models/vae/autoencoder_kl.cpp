@@ -150,6 +150,28 @@ Tensor AutoencoderKL::mid(gpu::CommandStream& s, const Coder& c, const Tensor& x
   return resnet(s, c.mid2, h);
 }
 
+uint64_t AutoencoderKLConfig::decode_bytes_per_latent_pixel() const {
+  // The decoder runs the levels from the widest channel count down, doubling the resolution after every
+  // level but the last; an upsampled tensor keeps the channels of the level before it.
+  uint64_t widest = 0, scale = 1;
+  int prev = block_out_channels.back();
+  for (size_t i = block_out_channels.size(); i-- > 0;) {
+    const int ch = block_out_channels[i];
+    widest = std::max<uint64_t>(widest, static_cast<uint64_t>(std::max(prev, ch)) * scale * scale);
+    prev = ch;
+    if (i > 0) {
+      scale *= 2;
+      widest = std::max<uint64_t>(widest, static_cast<uint64_t>(ch) * scale * scale);
+    }
+  }
+  return widest * sizeof(float);
+}
+
+int64_t AutoencoderKLConfig::largest_decode_tile(uint64_t max_buffer_bytes) const {
+  const double pixels = static_cast<double>(max_buffer_bytes) / (1.1 * static_cast<double>(decode_bytes_per_latent_pixel()));
+  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
+}
+
 Tensor AutoencoderKL::decode(gpu::CommandStream& s, const Tensor& z) const {
   if (!has_decoder_) throw_eval("this VAE checkpoint has no decoder");
   if (z.rank() != 4 || z.dim(1) != config_.latent_channels)
