@@ -1,5 +1,6 @@
 #include "nodes/models/wan/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -12,6 +13,16 @@
 namespace lattice {
 
 using gpu::Tensor;
+
+uint64_t wan_activation_bytes(const WanConfig& c, int64_t tokens, int64_t text_tokens, int64_t batch) {
+  // The largest sub-layer: self-attention holds x, its norm and modulation, q, k, v, their norms and
+  // rotations, the attention output, its projection and the new x (13 x width per token); the FFN holds x,
+  // norm, modulation, two hidden layers, the projection and the new x (5 x width + 2 x ffn_dim).
+  const double width = c.inner_dim();
+  const double per_token = std::max(13.0 * width, 5.0 * width + 2.0 * c.ffn_dim);
+  const double per_entry = static_cast<double>(tokens) * per_token + static_cast<double>(text_tokens) * 4.0 * width;
+  return static_cast<uint64_t>(4.0 * static_cast<double>(batch) * per_entry);
+}
 
 WanTransformer::Attention WanTransformer::load_attention(DeviceWeights& w, const std::string& p, bool image) {
   Attention a;
@@ -102,6 +113,7 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, con
   const Tensor q = rope_interleaved(s, gpu::rms_norm(s, a1.to_q(s, nx), eps, a1.norm_q), rope.cos, rope.sin, H);
   const Tensor k = rope_interleaved(s, gpu::rms_norm(s, a1.to_k(s, nx), eps, a1.norm_k), rope.cos, rope.sin, H);
   x = gated_add(s, x, chunk(mod, 6, 2), a1.to_out(s, attention(s, q, k, a1.to_v(s, nx), H, scale)));
+  s.finish();  // bounds live temporaries to one sub-layer (the stream keeps every recorded buffer until then)
 
   // Cross-attention to the text (and the image tokens, as a second attention summed before to_out); no gate.
   const Attention& a2 = b.attn2;
@@ -114,10 +126,12 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, con
     o = gpu::add(s, o, attention(s, cq, ik, a2.add_v_proj(s, image), H, scale));
   }
   x = gpu::add(s, x, a2.to_out(s, o));
+  s.finish();
 
   // Feed-forward: GELU (tanh).
   const Tensor n3 = modulate(s, gpu::layer_norm(s, x, eps), chunk(mod, 6, 3), chunk(mod, 6, 4));
   x = gated_add(s, x, chunk(mod, 6, 5), b.ffn2(s, gpu::gelu_tanh(s, b.ffn1(s, n3))));
+  s.finish();
 }
 
 Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const std::vector<float>& timestep,

@@ -3,7 +3,9 @@
 /// checkpoint keys. Original Wan-AI checkpoints are read through their diffusers names (wan/checkpoint.h).
 ///
 /// forward() records one full forward into the caller's CommandStream and returns the output; the caller
-/// submits. Shapes: hidden [B, in_channels, F, H, W] (F, H, W divisible by the patch), timestep [B] raw
+/// submits the rest. To bound memory, it submits and waits after each sub-layer (self-attention,
+/// cross-attention, FFN), so that at most one sub-layer's temporaries are alive: peak activations are about
+/// max(13 x width, 5 x width + 2 x ffn_dim) f32 values per token and batch entry (wan_activation_bytes()). Shapes: hidden [B, in_channels, F, H, W] (F, H, W divisible by the patch), timestep [B] raw
 /// scheduler timesteps in [0, 1000], context [B, L_txt, text_dim] (UMT5 output), image [B, 257, image_dim]
 /// (CLIP features; required for I2V models, must be undefined otherwise). Output: [B, out_channels, F, H, W].
 /// Every batch entry has its own timestep, context and image, so a CFG pair runs as one batch-2 forward.
@@ -16,6 +18,10 @@
 #include "nodes/models/wan/config.h"
 
 namespace lattice {
+
+/// Peak activation bytes of one forward as implemented (f32), for plans: the largest sub-layer's
+/// temporaries for every token and batch entry, plus the text context and its K/V.
+uint64_t wan_activation_bytes(const WanConfig& c, int64_t tokens, int64_t text_tokens, int64_t batch);
 
 class WanTransformer {
  public:

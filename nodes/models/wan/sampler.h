@@ -1,0 +1,38 @@
+#pragma once
+/// The Wan 2.1 text-to-video sampler: flow-matching Euler steps with a static shift and classifier-free
+/// guidance whose conditional and unconditional passes run as one batch-2 forward.
+///
+/// Note: WanPipeline defaults to UniPCMultistepScheduler (flow_shift 5.0 for 720p, 3.0 for 480p). This uses
+/// FlowMatchEulerDiscreteScheduler with the same shift instead: the same flow-matching ODE and sigma schedule
+/// (set_timesteps(steps) without explicit sigmas, shift applied), integrated with first-order Euler steps,
+/// so results differ from diffusers' UniPC output at equal step counts (Euler wants more steps).
+///
+/// Shapes: noise [1, 16, T, h, w] with T = (frames - 1)/4 + 1, h = height/8, w = width/8 (h, w even);
+/// conditioning [1, L, text_dim]; negative the same L. Returns the final latent, same shape as the noise.
+
+#include <functional>
+
+#include "nodes/models/flow_match.h"
+#include "nodes/models/wan/transformer.h"
+
+namespace lattice {
+
+struct WanSamplerOptions {
+  int steps = 50;
+  float guidance = 5.0f;  ///< CFG scale; <= 1 runs the conditional pass alone
+  double shift = 5.0;     ///< 5.0 for 720p, 3.0 for 480p
+};
+
+/// The schedule the sampler walks: n + 1 sigmas and n raw timesteps (sigma · 1000).
+FlowMatchSchedule wan_schedule(const WanSamplerOptions& o);
+
+/// Latent [1, 16, T, h, w] for a video; throws Error(InvalidInput) unless frames = 4k + 1 and width, height
+/// are positive multiples of 16.
+std::vector<int64_t> wan_latent_shape(int64_t frames, int64_t height, int64_t width, int64_t channels = 16);
+
+using WanStepCallback = std::function<void(int step, int total)>;
+
+gpu::Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const gpu::Tensor& noise, const gpu::Tensor& cond,
+                       const gpu::Tensor& negative, const WanSamplerOptions& o, const WanStepCallback& on_step = {});
+
+}  // namespace lattice

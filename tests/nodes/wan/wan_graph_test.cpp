@@ -1,0 +1,158 @@
+// The Wan nodes on a tiny pipeline folder made from the reference fixtures (the Wan transformer and the UMT5
+// encoder share width 32) and a SentencePiece model trained here: wan.load_text_encoder -> wan.text_encode
+// (padded rows zeroed) and wan.load_transformer -> wan.sample, whose batched CFG Euler steps are checked
+// against the same steps taken by hand with separate forwards; bad frame counts and sizes are refused.
+#include <gtest/gtest.h>
+#include <sentencepiece_trainer.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/document.h"
+#include "core/engine.h"
+#include "gpu/ops/noise.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/models/wan/sampler.h"
+#include "nodes/types/tensor_value.h"
+#include "nodes/types/wan_handles.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class WanGraph : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("lattice_wan_graph_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+    const Fixture umt5(golden / "umt5_encoder.safetensors"), dit(golden / "wan_transformer.safetensors");
+    test::write_fixture_component(umt5, "weights.", umt5.config(), root / "wan" / "text_encoder", "model.safetensors");
+    test::write_fixture_component(dit, "weights.", dit.config(), root / "wan" / "transformer");
+    fs::create_directories(root / "wan" / "tokenizer");
+    {
+      std::ofstream corpus(root / "corpus.txt");
+      for (int i = 0; i < 2000; ++i) corpus << "a slow drone shot over a river number " << i % 97 << " at dawn\n";
+    }
+    const auto status = sentencepiece::SentencePieceTrainer::Train(
+        "--input=" + (root / "corpus.txt").string() + " --model_prefix=" + (root / "wan" / "tokenizer" / "spiece").string() +
+        " --model_type=unigram --vocab_size=40 --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --minloglevel=2 --num_threads=1");
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    opts.base_dir = root;
+    env.set(std::make_shared<GpuService>());
+    opts.env = &env;
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  Graph graph(const std::string& sample_params) {
+    return parse_graph(R"({"lattice": 1, "nodes": [
+      {"id": "enc", "type": "wan.load_text_encoder", "params": {"path": "wan"}},
+      {"id": "pos", "type": "wan.text_encode", "params": {"prompt": "a  river", "max_length": 12},
+       "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+      {"id": "neg", "type": "wan.text_encode", "params": {"prompt": "", "max_length": 12},
+       "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+      {"id": "dit", "type": "wan.load_transformer", "params": {"path": "wan"}},
+      {"id": "sample", "type": "wan.sample", "params": )" + sample_params + R"(,
+       "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "pos", "output": "conditioning"},
+                  "negative": {"node": "neg", "output": "conditioning"}}}]})");
+  }
+  fs::path root;
+  RenderOptions opts;
+  Environment env;
+};
+
+TEST_F(WanGraph, TextEncodeZeroesThePaddedRows) {
+  Graph g = graph("{}");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto cond = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
+  ASSERT_TRUE(cond);
+  ASSERT_EQ(cond->prompt_embeds.shape, (std::vector<int64_t>{1, 12, 32}));
+  auto enc = std::dynamic_pointer_cast<const WanTextEncoderData>(e.evaluate(g, "enc", "text_encoder", opts));
+  // The cleaned prompt (double space collapsed) tokenized as WanPipeline does: ids + EOS, then padding.
+  const TokenBatch ids = enc->tokenizer.encode_padded("a river", 12);
+  ASSERT_GT(ids.valid_len, 2u);
+  ASSERT_LT(ids.valid_len, 12u);
+  const auto v = cond->prompt_embeds.to_f32();
+  for (size_t row = 0; row < 12; ++row) {
+    float m = 0;
+    for (size_t c = 0; c < 32; ++c) m = std::max(m, std::fabs(v[row * 32 + c]));
+    if (row < ids.valid_len) EXPECT_GT(m, 0.0f) << "row " << row;
+    else EXPECT_EQ(m, 0.0f) << "row " << row;
+  }
+  // The rows kept equal the masked UMT5 output.
+  gpu::Context& gc = env.get<GpuService>()->context();
+  gpu::CommandStream s(gc);
+  const auto ref = enc->umt5->model(gc).encode(s, std::span<const TokenBatch>(&ids, 1), true);
+  s.finish();
+  const auto r = ref.to_floats();
+  for (size_t i = 0; i < ids.valid_len * 32; ++i) EXPECT_EQ(v[i], r[i]) << i;
+}
+
+TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
+  Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2, "guidance": 4.0, "shift": 3.0, "seed": 5})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  ASSERT_TRUE(latent);
+  ASSERT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 3, 6, 8}));
+
+  auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
+  auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
+  auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
+  gpu::Context& gc = env.get<GpuService>()->context();
+  WanSamplerOptions o;
+  o.steps = 2;
+  o.shift = 3.0;
+  const FlowMatchSchedule sched = wan_schedule(o);
+  ASSERT_EQ(sched.sigmas.size(), 3u);
+  EXPECT_FLOAT_EQ(sched.sigmas[0], 1.0f);
+  EXPECT_EQ(sched.sigmas[2], 0.0f);
+  gpu::CommandStream s(gc);
+  const gpu::Tensor z = gpu::normal_noise(s, {1, 16, 3, 6, 8}, 5);
+  s.finish();
+  std::vector<float> x = z.to_floats();
+  const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
+  const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
+  for (int i = 0; i < 2; ++i) {
+    const gpu::Tensor xt = gpu::Tensor::from_floats(gc, x, {1, 16, 3, 6, 8});
+    const float t = sched.timesteps[static_cast<size_t>(i)];
+    const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c), tu = dit->model(gc).forward(s, xt, {t}, u);
+    s.finish();
+    const auto vc = tc.to_floats(), vu = tu.to_floats();
+    const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+    for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + 4.0f * (vc[k] - vu[k]));
+  }
+  const auto got = latent->host().to_f32();
+  float max_err = 0, max_ref = 0;
+  for (size_t k = 0; k < x.size(); ++k) {
+    max_err = std::max(max_err, std::fabs(got[k] - x[k]));
+    max_ref = std::max(max_ref, std::fabs(x[k]));
+  }
+  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+  EXPECT_GT(max_ref, 0.1f);
+}
+
+TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
+  MemoryCache mem;
+  Engine e(&mem);
+  for (const char* params : {R"({"width": 64, "height": 48, "num_frames": 8, "steps": 1})",
+                             R"({"width": 60, "height": 48, "num_frames": 5, "steps": 1})"}) {
+    Graph g = graph(params);
+    try {
+      e.evaluate(g, "sample", "latent", opts);
+      ADD_FAILURE() << params;
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+      const std::string m = err.what();
+      EXPECT_TRUE(m.find("4k + 1") != std::string::npos || m.find("multiples of 16") != std::string::npos) << m;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lattice
