@@ -77,6 +77,54 @@ void WanConfig::validate() const {
   if (rope_max_seq_len <= 0) throw_invalid("Wan config: rope_max_seq_len must be positive");
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> wan_checkpoint_shapes(const WanConfig& c) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) { out.emplace_back(name, std::move(shape)); };
+  auto linear = [&](const std::string& p, int64_t o, int64_t i) {
+    add(p + ".weight", {o, i});
+    add(p + ".bias", {o});
+  };
+  auto norm = [&](const std::string& p, int64_t n) {
+    add(p + ".weight", {n});
+    add(p + ".bias", {n});
+  };
+  const int64_t d = c.inner_dim();
+  add("patch_embedding.weight", {d, c.in_channels, c.patch_size[0], c.patch_size[1], c.patch_size[2]});
+  add("patch_embedding.bias", {d});
+  const std::string e = "condition_embedder.";
+  linear(e + "time_embedder.linear_1", d, c.freq_dim);
+  linear(e + "time_embedder.linear_2", d, d);
+  linear(e + "time_proj", 6 * d, d);
+  linear(e + "text_embedder.linear_1", d, c.text_dim);
+  linear(e + "text_embedder.linear_2", d, d);
+  if (c.image_to_video()) {
+    norm(e + "image_embedder.norm1", c.image_dim);
+    linear(e + "image_embedder.ff.net.0.proj", c.image_dim, c.image_dim);
+    linear(e + "image_embedder.ff.net.2", d, c.image_dim);
+    norm(e + "image_embedder.norm2", d);
+  }
+  for (int b = 0; b < c.num_layers; ++b) {
+    const std::string p = "blocks." + std::to_string(b) + ".";
+    for (const char* a : {"attn1.", "attn2."}) {
+      for (const char* l : {"to_q", "to_k", "to_v", "to_out.0"}) linear(p + a + l, d, d);
+      add(p + a + "norm_q.weight", {d});
+      add(p + a + "norm_k.weight", {d});
+    }
+    if (c.added_kv_proj_dim) {
+      linear(p + "attn2.add_k_proj", d, c.added_kv_proj_dim);
+      linear(p + "attn2.add_v_proj", d, c.added_kv_proj_dim);
+      add(p + "attn2.norm_added_k.weight", {d});
+    }
+    if (c.cross_attn_norm) norm(p + "norm2", d);
+    linear(p + "ffn.net.0.proj", c.ffn_dim, d);
+    linear(p + "ffn.net.2", d, c.ffn_dim);
+    add(p + "scale_shift_table", {1, 6, d});
+  }
+  add("scale_shift_table", {1, 2, d});
+  linear("proj_out", int64_t{c.out_channels} * c.patch_volume(), d);
+  return out;
+}
+
 WanConfig wan_config_from_json(const nlohmann::json& j) {
   WanConfig c;
   if (j.contains("patch_size")) {

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nodes/models/weights.h"
 
@@ -50,6 +52,10 @@ struct WanConfig {
 
 /// Image tokens WanTransformer3DModel expects in front of the text (CLIP ViT-H/14: 256 patches + class token).
 inline constexpr int64_t kWanImageTokens = 257;
+
+/// Every tensor a diffusers-layout checkpoint of `c` holds, with its shape, in model order (for writing
+/// test and benchmark checkpoints, and for checking one).
+std::vector<std::pair<std::string, std::vector<int64_t>>> wan_checkpoint_shapes(const WanConfig& c);
 
 /// From a diffusers config (WanTransformer3DModel.config as JSON).
 WanConfig wan_config_from_json(const nlohmann::json& j);

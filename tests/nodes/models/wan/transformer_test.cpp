@@ -111,60 +111,18 @@ TEST(WanConfig, Wan14BParameterCountAndRopeSplit) {
   EXPECT_THROW(c.validate(), Error);  // must equal the width
 }
 
-// A random checkpoint of config `c` in the diffusers layout, N(0, 0.3²)-ish values.
+// A random checkpoint of config `c` in the diffusers layout, N(0, 0.3²) values.
 std::vector<std::pair<std::string, HostTensor>> random_wan(const WanConfig& c, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 0.3f);
   std::vector<std::pair<std::string, HostTensor>> out;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+  for (auto& [name, shape] : wan_checkpoint_shapes(c)) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     std::vector<float> v(static_cast<size_t>(n));
     for (float& x : v) x = normal(rng);
     out.emplace_back(name, HostTensor::from_f32(std::move(shape), v));
-  };
-  auto linear = [&](const std::string& p, int64_t o, int64_t i) {
-    add(p + ".weight", {o, i});
-    add(p + ".bias", {o});
-  };
-  const int64_t d = c.inner_dim();
-  add("patch_embedding.weight", {d, c.in_channels, c.patch_size[0], c.patch_size[1], c.patch_size[2]});
-  add("patch_embedding.bias", {d});
-  linear("condition_embedder.time_embedder.linear_1", d, c.freq_dim);
-  linear("condition_embedder.time_embedder.linear_2", d, d);
-  linear("condition_embedder.time_proj", 6 * d, d);
-  linear("condition_embedder.text_embedder.linear_1", d, c.text_dim);
-  linear("condition_embedder.text_embedder.linear_2", d, d);
-  if (c.image_to_video()) {
-    add("condition_embedder.image_embedder.norm1.weight", {c.image_dim});
-    add("condition_embedder.image_embedder.norm1.bias", {c.image_dim});
-    linear("condition_embedder.image_embedder.ff.net.0.proj", c.image_dim, c.image_dim);
-    linear("condition_embedder.image_embedder.ff.net.2", d, c.image_dim);
-    add("condition_embedder.image_embedder.norm2.weight", {d});
-    add("condition_embedder.image_embedder.norm2.bias", {d});
   }
-  for (int b = 0; b < c.num_layers; ++b) {
-    const std::string p = "blocks." + std::to_string(b) + ".";
-    for (const char* a : {"attn1.", "attn2."}) {
-      for (const char* l : {"to_q", "to_k", "to_v", "to_out.0"}) linear(p + a + l, d, d);
-      add(p + a + "norm_q.weight", {d});
-      add(p + a + "norm_k.weight", {d});
-    }
-    if (c.image_to_video()) {
-      linear(p + "attn2.add_k_proj", d, c.added_kv_proj_dim);
-      linear(p + "attn2.add_v_proj", d, c.added_kv_proj_dim);
-      add(p + "attn2.norm_added_k.weight", {d});
-    }
-    if (c.cross_attn_norm) {
-      add(p + "norm2.weight", {d});
-      add(p + "norm2.bias", {d});
-    }
-    linear(p + "ffn.net.0.proj", c.ffn_dim, d);
-    linear(p + "ffn.net.2", d, c.ffn_dim);
-    add(p + "scale_shift_table", {1, 6, d});
-  }
-  add("scale_shift_table", {1, 2, d});
-  linear("proj_out", int64_t{c.out_channels} * c.patch_volume(), d);
   return out;
 }
 
