@@ -15,6 +15,7 @@ WanSamplerOptions options(const ParamReader& ctx) {
   o.steps = static_cast<int>(ctx.integer("steps"));
   o.guidance = static_cast<float>(ctx.number("guidance"));
   o.shift = ctx.number("shift");
+  o.batch_cfg = ctx.flag("batch_cfg");
   return o;
 }
 
@@ -40,6 +41,8 @@ NodeDesc make() {
       {"guidance", ParamType::Float, 5.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
       {"shift", ParamType::Float, 3.0, "flow shift: 3.0 for 480p, 5.0 for 720p", 0.1, 100.0},
       {"seed", ParamType::Seed, 0, "noise seed (unused when a noise latent is connected)"},
+      {"batch_cfg", ParamType::Bool, true,
+       "run the conditional and unconditional passes as one batch-2 forward (off: one after the other, half the activations)"},
   };
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<WanTransformerHandle>("dit");
@@ -73,10 +76,12 @@ NodeDesc make() {
     const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"));
     const WanSamplerOptions o = options(ctx);
     const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2), text = kWanTextTokens;
-    const int64_t batch = o.guidance > 1.0f ? 2 : 1;
+    const bool cfg = o.guidance > 1.0f;
+    const int64_t batch = cfg && o.batch_cfg ? 2 : 1;
     PlanInfo p;
     p.shape = "latent [1, 16, " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
-              "], " + std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + " steps" + (batch == 2 ? ", CFG batch 2" : "");
+              "], " + std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + " steps" +
+              (cfg ? (batch == 2 ? ", CFG batch 2" : ", CFG in turn") : "");
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("config")) {
       const auto& j = dit->meta["config"];
       WanConfig c;
@@ -86,7 +91,7 @@ NodeDesc make() {
       c.num_layers = j["layers"].get<int>();
       c.in_channels = j["in"].get<int>();
       c.text_dim = j["text"].get<int>();
-      p.flops = c.forward_flops(tokens, text, 0) * static_cast<double>(batch * o.steps);
+      p.flops = c.forward_flops(tokens, text, 0) * static_cast<double>((cfg ? 2 : 1) * o.steps);
       p.activation_bytes = wan_activation_bytes(c, tokens, text, batch);
     }
     p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};

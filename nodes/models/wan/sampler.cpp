@@ -44,7 +44,7 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
   const FlowMatchSchedule sched = wan_schedule(o);
   const int n = static_cast<int>(sched.timesteps.size());
   Tensor context = cond;
-  if (cfg) {  // batch [unconditional, conditional]
+  if (cfg && o.batch_cfg) {  // batch [unconditional, conditional]
     gpu::CommandStream s(ctx);
     context = gpu::concat(s, {negative, cond}, 0);
     s.finish();
@@ -56,8 +56,15 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     const float t = sched.timesteps[static_cast<size_t>(i)];
     Tensor v;
     if (cfg) {
-      const Tensor out = model.forward(s, gpu::concat(s, {x, x}, 0), {t, t}, context);
-      const Tensor vu = gpu::narrow(out, 0, 0, 1), vc = gpu::narrow(out, 0, 1, 1);
+      Tensor vu, vc;
+      if (o.batch_cfg) {
+        const Tensor out = model.forward(s, gpu::concat(s, {x, x}, 0), {t, t}, context);
+        vu = gpu::narrow(out, 0, 0, 1);
+        vc = gpu::narrow(out, 0, 1, 1);
+      } else {
+        vu = model.forward(s, x, {t}, negative);
+        vc = model.forward(s, x, {t}, cond);
+      }
       v = gpu::add(s, vu, gpu::mul(s, scale, gpu::sub(s, vc, vu)));  // uncond + g·(cond − uncond)
     } else {
       v = model.forward(s, x, {t}, context);

@@ -1,6 +1,7 @@
 #pragma once
 /// The Wan 2.1 text-to-video sampler: flow-matching Euler steps with a static shift and classifier-free
-/// guidance whose conditional and unconditional passes run as one batch-2 forward.
+/// guidance whose conditional and unconditional passes run as one batch-2 forward (or, to halve the
+/// activation memory, one after the other).
 ///
 /// Note: WanPipeline defaults to UniPCMultistepScheduler (flow_shift 5.0 for 720p, 3.0 for 480p). This uses
 /// FlowMatchEulerDiscreteScheduler with the same shift instead: the same flow-matching ODE and sigma schedule
@@ -21,6 +22,7 @@ struct WanSamplerOptions {
   int steps = 50;
   float guidance = 5.0f;  ///< CFG scale; <= 1 runs the conditional pass alone
   double shift = 5.0;     ///< 5.0 for 720p, 3.0 for 480p
+  bool batch_cfg = true;  ///< both CFG passes as one batch-2 forward; false: two batch-1 forwards (half the activations)
 };
 
 /// The schedule the sampler walks: n + 1 sigmas and n raw timesteps (sigma · 1000).

@@ -137,6 +137,19 @@ TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
   EXPECT_GT(max_ref, 0.1f);
 }
 
+TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
+  const std::string p = R"("width": 32, "height": 32, "num_frames": 5, "steps": 2, "guidance": 6.0, "seed": 9)";
+  MemoryCache mem;
+  Engine e(&mem);
+  auto batched = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(graph("{" + p + "}"), "sample", "latent", opts));
+  auto in_turn = std::dynamic_pointer_cast<const TensorValue>(
+      e.evaluate(graph("{" + p + R"(, "batch_cfg": false})"), "sample", "latent", opts));
+  ASSERT_TRUE(batched && in_turn);
+  const auto a = batched->host().to_f32(), b = in_turn->host().to_f32();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f * std::max(1.0f, std::fabs(a[i]))) << i;
+}
+
 TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
   MemoryCache mem;
   Engine e(&mem);
