@@ -3,11 +3,9 @@
 // (padded rows zeroed) and wan.load_transformer -> wan.sample, whose batched CFG Euler steps are checked
 // against the same steps taken by hand with separate forwards; bad frame counts and sizes are refused.
 #include <gtest/gtest.h>
-#include <sentencepiece_trainer.h>
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "core/document.h"
 #include "core/engine.h"
@@ -33,15 +31,7 @@ class WanGraph : public ::testing::Test {
     const Fixture umt5(golden / "umt5_encoder.safetensors"), dit(golden / "wan_transformer.safetensors");
     test::write_fixture_component(umt5, "weights.", umt5.config(), root / "wan" / "text_encoder", "model.safetensors");
     test::write_fixture_component(dit, "weights.", dit.config(), root / "wan" / "transformer");
-    fs::create_directories(root / "wan" / "tokenizer");
-    {
-      std::ofstream corpus(root / "corpus.txt");
-      for (int i = 0; i < 2000; ++i) corpus << "a slow drone shot over a river number " << i % 97 << " at dawn\n";
-    }
-    const auto status = sentencepiece::SentencePieceTrainer::Train(
-        "--input=" + (root / "corpus.txt").string() + " --model_prefix=" + (root / "wan" / "tokenizer" / "spiece").string() +
-        " --model_type=unigram --vocab_size=40 --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --minloglevel=2 --num_threads=1");
-    ASSERT_TRUE(status.ok()) << status.ToString();
+    test::write_tiny_spiece(root / "wan" / "tokenizer", "a slow drone shot over a river at dawn");
     opts.base_dir = root;
     env.set(std::make_shared<GpuService>());
     opts.env = &env;
