@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "core/document.h"
 #include "core/engine.h"
@@ -138,6 +140,29 @@ TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
   const auto a = batched->host().to_f32(), b = in_turn->host().to_f32();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f * std::max(1.0f, std::fabs(a[i]))) << i;
+}
+
+TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
+  // examples/wan-t2v-sample.lattice against the config-only folder: no weights, no device.
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  std::ifstream in(examples / "wan-t2v-sample.lattice");
+  const Graph g = parse_graph(std::string(std::istreambuf_iterator<char>(in), {}));
+  RenderOptions o = opts;
+  o.base_dir = examples;
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, PlanInfo> plan;
+  for (const auto& row : e.plan(g, o)) plan[row.id] = row.outputs.at(0).second;
+  const PlanInfo& dit = plan.at("transformer");
+  EXPECT_NE(dit.shape.find("Wan 2.1 T2V 14B"), std::string::npos) << dit.shape;
+  EXPECT_EQ(dit.weight_bytes, WanConfig{}.parameter_count() * 2);  // bf16
+  const PlanInfo& sample = plan.at("sample");
+  EXPECT_NE(sample.shape.find("[1, 16, 21, 60, 104], 32760 tokens"), std::string::npos) << sample.shape;
+  WanConfig c;
+  EXPECT_DOUBLE_EQ(sample.flops, c.forward_flops(32760, kWanTextTokens, 0) * 2 * 50);
+  EXPECT_EQ(sample.activation_bytes, wan_activation_bytes(c, 32760, kWanTextTokens, 2));
+  EXPECT_GT(plan.at("text_encoder").weight_bytes, 10ull << 30);  // UMT5-XXL in bf16
+  EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
 TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
