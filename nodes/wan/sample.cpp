@@ -1,6 +1,8 @@
-// wan.sample: Wan 2.1 text-to-video sampling: seeded noise for the video size (or a given noise latent),
-// flow-matching Euler steps with a static shift, and classifier-free guidance batched into one forward.
+// wan.sample: Wan 2.1 video sampling: seeded noise for the video size (or a given noise latent), flow-matching
+// Euler steps with a static shift, and classifier-free guidance batched into one forward (or run in turn).
+// Image-to-video models also take the CLIP image embedding and the image condition latent as tensors.
 #include "core/eval_context.h"
+#include "core/types/tensor.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/wan/sampler.h"
@@ -31,7 +33,9 @@ NodeDesc make() {
   d.inputs = {{"dit", PortType::DiT, "the Wan transformer (wan.load_transformer)"},
               {"conditioning", PortType::Conditioning, "the encoded prompt (wan.text_encode)"},
               {"negative", PortType::Conditioning, "the encoded negative prompt; needed when guidance > 1", true},
-              {"noise", PortType::Latent, "starting noise [1, 16, T, h, w]; default: seeded noise for the size", true}};
+              {"noise", PortType::Latent, "starting noise [1, 16, T, h, w]; default: seeded noise for the size", true},
+              {"image_embeds", PortType::Tensor, "I2V: CLIP ViT-H/14 penultimate hidden states [1, 257, 1280]", true},
+              {"image_condition", PortType::Tensor, "I2V: mask + first-frame latent [1, 20, T, h, w]", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, (frames-1)/4+1, height/8, width/8]"}};
   d.params = {
       {"width", ParamType::Int, 832, "video width in pixels (multiple of 16; 832 or 1280)", 16, 8192},
@@ -65,10 +69,23 @@ NodeDesc make() {
     }
     gpu::Tensor negative;
     if (ctx.has_input("negative")) negative = upload(gc, ctx.input_as<ConditioningData>("negative"));
-    const gpu::Tensor out = wan_sample(dit.model(gc), gc, noise, upload(gc, cond), negative, o, [&](int step, int total) {
-      ctx.step(step, total);
-      ctx.check_cancel();
-    });
+    std::unique_ptr<WanImageCondition> image;
+    if (ctx.has_input("image_embeds") || ctx.has_input("image_condition")) {
+      if (!ctx.has_input("image_embeds") || !ctx.has_input("image_condition"))
+        ctx.fail("image-to-video needs both 'image_embeds' and 'image_condition'");
+      auto device = [&](const char* port) {
+        const HostTensor& t = ctx.input_as<TensorData>(port).tensor;
+        return gpu::Tensor::from_floats(gc, t.to_f32(), t.shape);
+      };
+      image = std::make_unique<WanImageCondition>(WanImageCondition{device("image_embeds"), device("image_condition")});
+    }
+    const gpu::Tensor out = wan_sample(
+        dit.model(gc), gc, noise, upload(gc, cond), negative, o,
+        [&](int step, int total) {
+          ctx.step(step, total);
+          ctx.check_cancel();
+        },
+        image.get());
     ctx.report("steps", o.steps);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
   };
@@ -91,8 +108,11 @@ NodeDesc make() {
       c.num_layers = j["layers"].get<int>();
       c.in_channels = j["in"].get<int>();
       c.text_dim = j["text"].get<int>();
-      p.flops = c.forward_flops(tokens, text, 0) * static_cast<double>((cfg ? 2 : 1) * o.steps);
-      p.activation_bytes = wan_activation_bytes(c, tokens, text, batch);
+      c.image_dim = j["image"].get<int>();
+      c.added_kv_proj_dim = c.image_dim ? c.inner_dim() : 0;
+      const int64_t image = c.image_dim ? kWanImageTokens : 0;
+      p.flops = c.forward_flops(tokens, text, image) * static_cast<double>((cfg ? 2 : 1) * o.steps);
+      p.activation_bytes = wan_activation_bytes(c, tokens, text + image, batch);
     }
     p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
     ctx.set_output("latent", p);

@@ -30,7 +30,10 @@ class WanGraph : public ::testing::Test {
     root = fs::temp_directory_path() / ("lattice_wan_graph_" + std::to_string(::getpid()));
     fs::remove_all(root);
     const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
-    const Fixture umt5(golden / "umt5_encoder.safetensors"), dit(golden / "wan_transformer.safetensors");
+    const Fixture umt5(golden / "umt5_encoder.safetensors"), dit(golden / "wan_transformer.safetensors"),
+        i2v(golden / "wan_transformer_i2v.safetensors");
+    test::write_fixture_component(i2v, "weights.", i2v.config(), root / "wan" / "transformer_i2v");
+    image_embeds = i2v.tensor("input.encoder_hidden_states_image");
     test::write_fixture_component(umt5, "weights.", umt5.config(), root / "wan" / "text_encoder", "model.safetensors");
     test::write_fixture_component(dit, "weights.", dit.config(), root / "wan" / "transformer");
     test::write_tiny_spiece(root / "wan" / "tokenizer", "a slow drone shot over a river at dawn");
@@ -53,6 +56,7 @@ class WanGraph : public ::testing::Test {
                   "negative": {"node": "neg", "output": "conditioning"}}}]})");
   }
   fs::path root;
+  HostTensor image_embeds;
   RenderOptions opts;
   Environment env;
 };
@@ -163,6 +167,78 @@ TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
   EXPECT_EQ(sample.activation_bytes, wan_activation_bytes(c, 32760, kWanTextTokens, 2));
   EXPECT_GT(plan.at("text_encoder").weight_bytes, 10ull << 30);  // UMT5-XXL in bf16
   EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
+TEST_F(WanGraph, ImageToVideoSamplesWithTheImageConditionOnEveryStep) {
+  // The tiny I2V transformer (36 input channels = 16 noise + 20 condition), image embeddings and a
+  // condition latent from files, 2 CFG steps; checked against the same steps by hand.
+  std::vector<float> cond(20 * 2 * 4 * 6);
+  for (size_t i = 0; i < cond.size(); ++i) cond[i] = std::sin(0.37f * static_cast<float>(i));
+  const HostTensor condition = HostTensor::from_f32({1, 20, 2, 4, 6}, cond);
+  write_safetensors(root / "image.safetensors", {{"embeds", &image_embeds}, {"condition", &condition}});
+  Graph g = parse_graph(R"({"lattice": 1, "nodes": [
+    {"id": "enc", "type": "wan.load_text_encoder", "params": {"path": "wan"}},
+    {"id": "pos", "type": "wan.text_encode", "params": {"prompt": "a river", "max_length": 12},
+     "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+    {"id": "neg", "type": "wan.text_encode", "params": {"prompt": "", "max_length": 12},
+     "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+    {"id": "dit", "type": "wan.load_transformer", "params": {"path": "wan", "component": "transformer_i2v"}},
+    {"id": "emb", "type": "tensor.load", "params": {"path": "image.safetensors", "name": "embeds"}},
+    {"id": "cond", "type": "tensor.load", "params": {"path": "image.safetensors", "name": "condition"}},
+    {"id": "sample", "type": "wan.sample",
+     "params": {"width": 48, "height": 32, "num_frames": 5, "steps": 2, "guidance": 3.0, "shift": 5.0, "seed": 3},
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "pos", "output": "conditioning"},
+                "negative": {"node": "neg", "output": "conditioning"}, "image_embeds": {"node": "emb", "output": "tensor"},
+                "image_condition": {"node": "cond", "output": "tensor"}}}]})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  ASSERT_TRUE(latent);
+  ASSERT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 2, 4, 6}));
+
+  auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
+  ASSERT_TRUE(dit->config().image_to_video());
+  auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
+  auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
+  gpu::Context& gc = env.get<GpuService>()->context();
+  WanSamplerOptions o;
+  o.steps = 2;
+  const FlowMatchSchedule sched = wan_schedule(o);
+  gpu::CommandStream s(gc);
+  const gpu::Tensor z = gpu::normal_noise(s, {1, 16, 2, 4, 6}, 3);
+  s.finish();
+  std::vector<float> x = z.to_floats();
+  const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
+  const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
+  const gpu::Tensor img = gpu::Tensor::from_floats(gc, image_embeds.to_f32(), image_embeds.shape);
+  for (int i = 0; i < 2; ++i) {
+    std::vector<float> in = x;  // batch 1: channel concatenation appends the condition
+    in.insert(in.end(), cond.begin(), cond.end());
+    const gpu::Tensor xt = gpu::Tensor::from_floats(gc, in, {1, 36, 2, 4, 6});
+    const float t = sched.timesteps[static_cast<size_t>(i)];
+    const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c, img), tu = dit->model(gc).forward(s, xt, {t}, u, img);
+    s.finish();
+    const auto vc = tc.to_floats(), vu = tu.to_floats();
+    const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+    for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + 3.0f * (vc[k] - vu[k]));
+  }
+  const auto got = latent->host().to_f32();
+  float max_err = 0, max_ref = 0;
+  for (size_t k = 0; k < x.size(); ++k) {
+    max_err = std::max(max_err, std::fabs(got[k] - x[k]));
+    max_ref = std::max(max_ref, std::fabs(x[k]));
+  }
+  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+
+  // Without the image inputs the I2V model refuses to sample.
+  g.find("sample")->inputs.erase("image_embeds");
+  g.find("sample")->inputs.erase("image_condition");
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    ADD_FAILURE();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("image"), std::string::npos) << err.what();
+  }
 }
 
 TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
