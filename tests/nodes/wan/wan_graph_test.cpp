@@ -55,6 +55,51 @@ class WanGraph : public ::testing::Test {
        "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "pos", "output": "conditioning"},
                   "negative": {"node": "neg", "output": "conditioning"}}}]})");
   }
+  // The sampler's steps taken by hand: two separate forwards per step on [x, condition] (channels appended,
+  // batch 1), uncond + g·(cond − uncond), Euler on the host. Returns the final latent.
+  std::vector<float> guided_euler_by_hand(Engine& e, const Graph& g, const gpu::Shape& shape, uint64_t seed, int steps,
+                                          double shift, float guidance, const std::vector<float>& condition = {},
+                                          const gpu::Tensor& image = {}) {
+    auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
+    auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
+    auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
+    gpu::Context& gc = env.get<GpuService>()->context();
+    WanSamplerOptions o;
+    o.steps = steps;
+    o.shift = shift;
+    const FlowMatchSchedule sched = wan_schedule(o);
+    gpu::CommandStream s(gc);
+    const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
+    s.finish();
+    std::vector<float> x = z.to_floats();
+    const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
+    const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
+    gpu::Shape in_shape = shape;
+    in_shape[1] += static_cast<int64_t>(condition.size() / (x.size() / static_cast<size_t>(shape[1])));
+    for (int i = 0; i < steps; ++i) {
+      std::vector<float> in = x;
+      in.insert(in.end(), condition.begin(), condition.end());
+      const gpu::Tensor xt = gpu::Tensor::from_floats(gc, in, in_shape);
+      const float t = sched.timesteps[static_cast<size_t>(i)];
+      const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c, image), tu = dit->model(gc).forward(s, xt, {t}, u, image);
+      s.finish();
+      const auto vc = tc.to_floats(), vu = tu.to_floats();
+      const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+      for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + guidance * (vc[k] - vu[k]));
+    }
+    return x;
+  }
+  static void expect_close(const std::vector<float>& got, const std::vector<float>& ref) {
+    ASSERT_EQ(got.size(), ref.size());
+    float max_err = 0, max_ref = 0;
+    for (size_t k = 0; k < ref.size(); ++k) {
+      max_err = std::max(max_err, std::fabs(got[k] - ref[k]));
+      max_ref = std::max(max_ref, std::fabs(ref[k]));
+    }
+    EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+    EXPECT_GT(max_ref, 0.1f);
+  }
+
   fs::path root;
   HostTensor image_embeds;
   RenderOptions opts;
@@ -97,10 +142,6 @@ TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
   ASSERT_TRUE(latent);
   ASSERT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 3, 6, 8}));
 
-  auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
-  auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
-  auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
-  gpu::Context& gc = env.get<GpuService>()->context();
   WanSamplerOptions o;
   o.steps = 2;
   o.shift = 3.0;
@@ -108,29 +149,7 @@ TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
   ASSERT_EQ(sched.sigmas.size(), 3u);
   EXPECT_FLOAT_EQ(sched.sigmas[0], 1.0f);
   EXPECT_EQ(sched.sigmas[2], 0.0f);
-  gpu::CommandStream s(gc);
-  const gpu::Tensor z = gpu::normal_noise(s, {1, 16, 3, 6, 8}, 5);
-  s.finish();
-  std::vector<float> x = z.to_floats();
-  const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
-  const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
-  for (int i = 0; i < 2; ++i) {
-    const gpu::Tensor xt = gpu::Tensor::from_floats(gc, x, {1, 16, 3, 6, 8});
-    const float t = sched.timesteps[static_cast<size_t>(i)];
-    const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c), tu = dit->model(gc).forward(s, xt, {t}, u);
-    s.finish();
-    const auto vc = tc.to_floats(), vu = tu.to_floats();
-    const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
-    for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + 4.0f * (vc[k] - vu[k]));
-  }
-  const auto got = latent->host().to_f32();
-  float max_err = 0, max_ref = 0;
-  for (size_t k = 0; k < x.size(); ++k) {
-    max_err = std::max(max_err, std::fabs(got[k] - x[k]));
-    max_ref = std::max(max_ref, std::fabs(x[k]));
-  }
-  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
-  EXPECT_GT(max_ref, 0.1f);
+  expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 3, 6, 8}, 5, 2, 3.0, 4.0f));
 }
 
 TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
@@ -198,37 +217,9 @@ TEST_F(WanGraph, ImageToVideoSamplesWithTheImageConditionOnEveryStep) {
 
   auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
   ASSERT_TRUE(dit->config().image_to_video());
-  auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
-  auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
-  gpu::Context& gc = env.get<GpuService>()->context();
-  WanSamplerOptions o;
-  o.steps = 2;
-  const FlowMatchSchedule sched = wan_schedule(o);
-  gpu::CommandStream s(gc);
-  const gpu::Tensor z = gpu::normal_noise(s, {1, 16, 2, 4, 6}, 3);
-  s.finish();
-  std::vector<float> x = z.to_floats();
-  const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
-  const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
-  const gpu::Tensor img = gpu::Tensor::from_floats(gc, image_embeds.to_f32(), image_embeds.shape);
-  for (int i = 0; i < 2; ++i) {
-    std::vector<float> in = x;  // batch 1: channel concatenation appends the condition
-    in.insert(in.end(), cond.begin(), cond.end());
-    const gpu::Tensor xt = gpu::Tensor::from_floats(gc, in, {1, 36, 2, 4, 6});
-    const float t = sched.timesteps[static_cast<size_t>(i)];
-    const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c, img), tu = dit->model(gc).forward(s, xt, {t}, u, img);
-    s.finish();
-    const auto vc = tc.to_floats(), vu = tu.to_floats();
-    const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
-    for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + 3.0f * (vc[k] - vu[k]));
-  }
-  const auto got = latent->host().to_f32();
-  float max_err = 0, max_ref = 0;
-  for (size_t k = 0; k < x.size(); ++k) {
-    max_err = std::max(max_err, std::fabs(got[k] - x[k]));
-    max_ref = std::max(max_ref, std::fabs(x[k]));
-  }
-  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+  const gpu::Tensor img =
+      gpu::Tensor::from_floats(env.get<GpuService>()->context(), image_embeds.to_f32(), image_embeds.shape);
+  expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 2, 4, 6}, 3, 2, 5.0, 3.0f, cond, img));
 
   // Without the image inputs the I2V model refuses to sample.
   g.find("sample")->inputs.erase("image_embeds");
