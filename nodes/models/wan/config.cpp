@@ -125,7 +125,36 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> wan_checkpoint_shapes(
   return out;
 }
 
+namespace {
+
+// The original Wan-AI config.json (WanModel: dim, num_heads, in_dim, out_dim, model_type) in diffusers terms.
+WanConfig from_original_json(const nlohmann::json& j) {
+  WanConfig c;
+  const int dim = j.at("dim").get<int>();
+  c.num_attention_heads = j.value("num_heads", c.num_attention_heads);
+  if (c.num_attention_heads <= 0 || dim % c.num_attention_heads)
+    throw_invalid("Wan config: dim " + std::to_string(dim) + " is not a multiple of num_heads");
+  c.attention_head_dim = dim / c.num_attention_heads;
+  c.in_channels = j.value("in_dim", c.in_channels);
+  c.out_channels = j.value("out_dim", c.out_channels);
+  c.text_dim = j.value("text_dim", c.text_dim);
+  c.freq_dim = j.value("freq_dim", c.freq_dim);
+  c.ffn_dim = j.value("ffn_dim", c.ffn_dim);
+  c.num_layers = j.value("num_layers", c.num_layers);
+  c.cross_attn_norm = j.value("cross_attn_norm", c.cross_attn_norm);
+  c.eps = j.value("eps", c.eps);
+  if (j.value("model_type", std::string("t2v")) == "i2v") {
+    c.image_dim = 1280;  // CLIP ViT-H/14
+    c.added_kv_proj_dim = dim;
+  }
+  c.validate();
+  return c;
+}
+
+}  // namespace
+
 WanConfig wan_config_from_json(const nlohmann::json& j) {
+  if (j.contains("dim") && !j.contains("num_attention_heads")) return from_original_json(j);
   WanConfig c;
   if (j.contains("patch_size")) {
     const auto& p = j["patch_size"];
@@ -178,7 +207,7 @@ WanConfig detect_wan_config(const WeightSource& w) {
   }
   if (w.has("condition_embedder.image_embedder.pos_embed"))
     throw_invalid(w.origin() + ": Wan first-last-frame checkpoints (image_embedder.pos_embed) are not supported");
-  if (w.config() && w.config()->contains("num_attention_heads")) {
+  if (w.config() && (w.config()->contains("num_attention_heads") || w.config()->contains("num_heads"))) {
     const WanConfig j = wan_config_from_json(*w.config());
     c.num_attention_heads = j.num_attention_heads;
     c.attention_head_dim = j.attention_head_dim;

@@ -57,7 +57,8 @@ inline constexpr int64_t kWanImageTokens = 257;
 /// test and benchmark checkpoints, and for checking one).
 std::vector<std::pair<std::string, std::vector<int64_t>>> wan_checkpoint_shapes(const WanConfig& c);
 
-/// From a diffusers config (WanTransformer3DModel.config as JSON).
+/// From a diffusers config (WanTransformer3DModel.config as JSON), or an original Wan-AI config.json
+/// (WanModel: dim, num_heads, in_dim, out_dim, model_type "t2v"/"i2v").
 WanConfig wan_config_from_json(const nlohmann::json& j);
 
 /// From the weights (names and shapes) in the diffusers layout, using w.config() for the head count when

@@ -66,7 +66,9 @@ TEST(WanCheckpoint, OriginalLayoutConvertsAndMatchesTheDiffusersOutput) {
   std::vector<std::pair<std::string, const HostTensor*>> list;
   for (const auto& [n, t] : ts) list.emplace_back(n, &t);
   write_safetensors(dir / "diffusion_pytorch_model.safetensors", list);
-  std::ofstream(dir / "config.json") << R"({"num_attention_heads": 2, "attention_head_dim": 16})";
+  // The original config.json's keys (WanModel), as Wan-AI's repositories ship them.
+  std::ofstream(dir / "config.json") << R"({"_class_name": "WanModel", "model_type": "i2v", "dim": 32, "num_heads": 2,
+      "in_dim": 36, "out_dim": 16, "text_dim": 32, "freq_dim": 64, "ffn_dim": 64, "num_layers": 1, "eps": 1e-06})";
 
   WeightSource w = WeightSource::open(dir);
   ASSERT_TRUE(is_wan_original(w));
@@ -76,6 +78,8 @@ TEST(WanCheckpoint, OriginalLayoutConvertsAndMatchesTheDiffusersOutput) {
   EXPECT_EQ(w.names(), names);
   const WanConfig c = detect_wan_config(w);
   EXPECT_TRUE(c.image_to_video());
+  EXPECT_EQ(c.num_attention_heads, 2);
+  EXPECT_EQ(c.attention_head_dim, 16);
 
   GpuService gpu;
   gpu::Context& ctx = gpu.context();
@@ -90,6 +94,19 @@ TEST(WanCheckpoint, OriginalLayoutConvertsAndMatchesTheDiffusersOutput) {
   ASSERT_EQ(g.size(), r.size());
   for (size_t i = 0; i < r.size(); ++i) ASSERT_NEAR(g[i], r[i], 1e-4f * 4.0f) << i;
   fs::remove_all(dir);
+}
+
+TEST(WanCheckpoint, OriginalConfigJsonGivesTheDiffusersConfig) {
+  // Wan2.1-T2V-1.3B's config.json (original layout) and its diffusers twin.
+  const WanConfig a = wan_config_from_json(nlohmann::json::parse(R"({"_class_name": "WanModel", "dim": 1536,
+      "eps": 1e-06, "ffn_dim": 8960, "freq_dim": 256, "in_dim": 16, "model_type": "t2v", "num_heads": 12,
+      "num_layers": 30, "out_dim": 16, "text_len": 512})"));
+  std::ifstream in(fs::path(LATTICE_SOURCE_DIR) / "examples/models/Wan2.1-T2V-1.3B/transformer/config.json");
+  const WanConfig b = wan_config_from_json(nlohmann::json::parse(in));
+  EXPECT_EQ(a.parameter_count(), b.parameter_count());
+  EXPECT_EQ(a.num_attention_heads, 12);
+  EXPECT_EQ(a.attention_head_dim, 128);
+  EXPECT_FALSE(a.image_to_video());
 }
 
 TEST(WanCheckpoint, UnknownTensorsInAnOriginalCheckpointAreNamed) {
