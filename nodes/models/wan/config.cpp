@@ -127,6 +127,16 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> wan_checkpoint_shapes(
 
 namespace {
 
+// Keys both config.json layouts spell alike.
+void read_common_keys(const nlohmann::json& j, WanConfig& c) {
+  c.text_dim = j.value("text_dim", c.text_dim);
+  c.freq_dim = j.value("freq_dim", c.freq_dim);
+  c.ffn_dim = j.value("ffn_dim", c.ffn_dim);
+  c.num_layers = j.value("num_layers", c.num_layers);
+  c.cross_attn_norm = j.value("cross_attn_norm", c.cross_attn_norm);
+  c.eps = j.value("eps", c.eps);
+}
+
 // The original Wan-AI config.json (WanModel: dim, num_heads, in_dim, out_dim, model_type) in diffusers terms.
 WanConfig from_original_json(const nlohmann::json& j) {
   WanConfig c;
@@ -137,12 +147,7 @@ WanConfig from_original_json(const nlohmann::json& j) {
   c.attention_head_dim = dim / c.num_attention_heads;
   c.in_channels = j.value("in_dim", c.in_channels);
   c.out_channels = j.value("out_dim", c.out_channels);
-  c.text_dim = j.value("text_dim", c.text_dim);
-  c.freq_dim = j.value("freq_dim", c.freq_dim);
-  c.ffn_dim = j.value("ffn_dim", c.ffn_dim);
-  c.num_layers = j.value("num_layers", c.num_layers);
-  c.cross_attn_norm = j.value("cross_attn_norm", c.cross_attn_norm);
-  c.eps = j.value("eps", c.eps);
+  read_common_keys(j, c);
   if (j.value("model_type", std::string("t2v")) == "i2v") {
     c.image_dim = 1280;  // CLIP ViT-H/14
     c.added_kv_proj_dim = dim;
@@ -165,12 +170,7 @@ WanConfig wan_config_from_json(const nlohmann::json& j) {
   c.attention_head_dim = j.value("attention_head_dim", c.attention_head_dim);
   c.in_channels = j.value("in_channels", c.in_channels);
   c.out_channels = j.contains("out_channels") && !j["out_channels"].is_null() ? j["out_channels"].get<int>() : c.in_channels;
-  c.text_dim = j.value("text_dim", c.text_dim);
-  c.freq_dim = j.value("freq_dim", c.freq_dim);
-  c.ffn_dim = j.value("ffn_dim", c.ffn_dim);
-  c.num_layers = j.value("num_layers", c.num_layers);
-  c.cross_attn_norm = j.value("cross_attn_norm", c.cross_attn_norm);
-  c.eps = j.value("eps", c.eps);
+  read_common_keys(j, c);
   c.image_dim = optional_int(j, "image_dim");
   c.added_kv_proj_dim = optional_int(j, "added_kv_proj_dim");
   c.rope_max_seq_len = j.value("rope_max_seq_len", c.rope_max_seq_len);
