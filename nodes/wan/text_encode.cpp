@@ -1,7 +1,6 @@
-// wan.text_encode: a prompt to Wan conditioning, as WanPipeline encodes it: the cleaned text tokenized to
+// wan.text_encode: a prompt to Wan conditioning, as WanPipeline encodes it: the text cleaned (ftfy subset,
+// html.unescape twice, whitespace collapsed; clip/text_clean.h), tokenized to
 // 512 UMT5 tokens (cut or padded), encoded with the attention mask, and the padded rows set to zero.
-#include <regex>
-
 #include "core/eval_context.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/clip/text_clean.h"
@@ -9,14 +8,6 @@
 
 namespace lattice {
 namespace {
-
-// WanPipeline's prompt_clean: ftfy.fix_text, html.unescape twice, whitespace runs to one space, stripped.
-std::string clean(const std::string& text) {
-  std::string t = clip::html_unescape(clip::html_unescape(clip::fix_text(text)));
-  t = std::regex_replace(t, std::regex("\\s+"), " ");
-  const size_t b = t.find_first_not_of(' '), e = t.find_last_not_of(' ');
-  return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
-}
 
 NodeDesc make() {
   NodeDesc d;
@@ -31,7 +22,7 @@ NodeDesc make() {
   d.evaluate = [](EvalContext& ctx) {
     const auto& enc = ctx.input_as<WanTextEncoderData>("text_encoder");
     gpu::Context& gc = gpu_context(ctx);
-    const TokenBatch ids = enc.tokenizer.encode_padded(clean(ctx.string("prompt")), static_cast<int>(ctx.integer("max_length")));
+    const TokenBatch ids = enc.tokenizer.encode_padded(clip::clean_prompt(ctx.string("prompt"), clip::CleanMode::KeepCase), static_cast<int>(ctx.integer("max_length")));
     gpu::CommandStream s(gc);
     const gpu::Tensor t = enc.umt5->model(gc).encode(s, std::span<const TokenBatch>(&ids, 1), true);
     s.finish();
