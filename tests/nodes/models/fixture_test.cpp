@@ -102,3 +102,10 @@ namespace {
 TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, WanTransformer) { check_fixture("wan_transformer.safetensors"); }
+TEST(Fixture, WanTransformerI2V) { check_fixture("wan_transformer_i2v.safetensors"); }
+}  // namespace
+}  // namespace lattice
