@@ -102,3 +102,9 @@ namespace {
 TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, WanVae) { check_fixture("wan_vae.safetensors"); }
+}  // namespace
+}  // namespace lattice
