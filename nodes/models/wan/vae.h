@@ -99,8 +99,8 @@ class WanVae {
   /// tile_latent <= 0 means no tiling; overlap_latent must be in [0, tile_latent).
   HostTensor decode_tiled(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent,
                           int chunk = 1, const std::function<void(int, int)>& progress = {}) const;
-  /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + k, H/f, W/f] (logvar
-  /// clamped to [-30, 20]), on the device. Submits and waits after each chunk.
+  /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,
+  /// H/f, W/f] (logvar clamped to [-30, 20]), on the device. Submits and waits after each chunk.
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
 
   /// Normalised (sampler) latent -> raw: z * latents_std + latents_mean per channel (computed as WanPipeline
