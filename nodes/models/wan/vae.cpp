@@ -12,6 +12,7 @@
 #include "gpu/ops/copy.h"
 #include "gpu/ops/matmul.h"
 #include "gpu/ops/norm.h"
+#include "gpu/ops/softmax.h"
 #include "gpu/ops/unary.h"
 #include "gpu/ops/upsample.h"
 #include "nodes/models/vae/tiling.h"
@@ -340,6 +341,10 @@ Tensor WanVae::causal_conv(gpu::CommandStream& s, WanCausalState& st, const Conv
   const Tensor y = gpu::conv3d(s, x, c.w, c.b, gpu::Conv3dParams::causal(static_cast<int>(c.w.dim(2)), static_cast<int>(c.w.dim(3) / 2),
                                                                       static_cast<int>(c.w.dim(4) / 2)), cache);
   cache = gpu::conv3d_cache_tail(s, x, cache, kCacheFrames);
+  // The stream holds every buffer a recorded dispatch uses until its submission completes, so a whole chunk
+  // recorded at once would hold all its temporaries (gigabytes at 480p). Waiting after each causal conv
+  // bounds the device memory to about one conv's inputs and outputs; the syncs cost little next to the convs.
+  s.finish();
   return y;
 }
 
@@ -350,17 +355,42 @@ Tensor WanVae::resnet(gpu::CommandStream& s, WanCausalState& st, const Resnet& r
   return gpu::add(s, h, shortcut);
 }
 
+Tensor wan_single_head_attention(gpu::CommandStream& s, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                                 bool force_explicit) {
+  const int64_t N = q.dim(0), L = q.dim(1), D = q.dim(2);
+  if (D <= 256 && !force_explicit) {
+    auto heads = [](const Tensor& t) {  // [N, L, D] -> [N, 1, L, D], no copy
+      return t.view({t.dim(0), 1, t.dim(1), t.dim(2)}, {t.strides()[0], t.strides()[0], t.strides()[1], t.strides()[2]}, t.offset());
+    };
+    gpu::AttentionOptions o;
+    o.scale = scale;
+    return gpu::attention(s, heads(q), heads(k), heads(v), o).reshape({N, L, D});
+  }
+  // The flash kernel takes head dims up to 256; wider heads get their [L, L] scores explicitly, one item
+  // at a time: softmax(q·kᵀ·scale) with kᵀ as the matmul's transposed operand, then ·v through vᵀ.
+  Tensor out = Tensor::empty(s.context(), {N, L, D}, gpu::DType::F32);
+  const Tensor sc = Tensor::from_floats(s.context(), std::vector<float>{scale}, {1});
+  for (int64_t n = 0; n < N; ++n) {
+    const Tensor qn = gpu::contiguous(s, gpu::narrow(q, 0, n, 1));
+    const Tensor kn = gpu::contiguous(s, gpu::narrow(k, 0, n, 1)).reshape({L, D});
+    const Tensor vt = gpu::contiguous(s, gpu::permute(gpu::narrow(v, 0, n, 1), {0, 2, 1})).reshape({D, L});
+    const Tensor p = gpu::softmax(s, gpu::mul(s, gpu::matmul(s, qn, kn), sc));  // [1, L, L]
+    gpu::copy_into(s, gpu::matmul(s, p, vt), gpu::narrow(out, 0, n, 1));
+  }
+  return out;
+}
+
 Tensor WanVae::attention(gpu::CommandStream& s, const Attention& a, const Tensor& x) const {
   // Single-head self-attention within each frame over its H*W positions, channels as features.
   const int64_t B = x.dim(0), C = x.dim(1), T = x.dim(2), H = x.dim(3), W = x.dim(4), L = H * W;
   const Tensor tokens = gpu::rms_norm(s, to_channels_last(s, x).reshape({B * T, L, C}), kNormEps, a.norm);  // [BT, L, C]
   const Tensor qkv = gpu::matmul(s, tokens, a.to_qkv.w, a.to_qkv.b);                                     // [BT, L, 3C]
-  auto head = [&](int i) { return qkv.view({B * T, 1, L, C}, {L * 3 * C, L * 3 * C, 3 * C, 1}, qkv.offset() + i * C); };
-  gpu::AttentionOptions o;
-  o.scale = 1.0f / std::sqrt(static_cast<float>(C));
-  const Tensor att = gpu::attention(s, head(0), head(1), head(2), o).reshape({B * T, L, C});
+  auto part = [&](int i) { return qkv.view({B * T, L, C}, {L * 3 * C, 3 * C, 1}, qkv.offset() + i * C); };
+  const Tensor att = wan_single_head_attention(s, part(0), part(1), part(2), 1.0f / std::sqrt(static_cast<float>(C)));
   const Tensor out = gpu::matmul(s, att, a.proj.w, a.proj.b).reshape({B, T, H, W, C});
-  return gpu::add(s, to_channels_first(s, out), x);
+  const Tensor y = gpu::add(s, to_channels_first(s, out), x);
+  s.finish();  // as after the causal convs: bound the temporaries held by the stream
+  return y;
 }
 
 Tensor WanVae::mid(gpu::CommandStream& s, WanCausalState& st, const Mid& m, const Tensor& x) const {
@@ -382,8 +412,11 @@ Tensor WanVae::resample(gpu::CommandStream& s, WanCausalState& st, const Resampl
       h = gpu::contiguous(s, gpu::permute(gpu::unflatten(t, 1, {2, C}), {0, 2, 3, 1, 4, 5})).reshape({B, C, 2 * T, x.dim(3), x.dim(4)});
     }
   }
-  if (r.mode == Resample::Up2d || r.mode == Resample::Up3d)
-    return gpu::conv3d(s, gpu::upsample_nearest(s, h, {1, 2, 2}), r.resample.w, r.resample.b, gpu::Conv3dParams::causal(1, 1, 1));
+  if (r.mode == Resample::Up2d || r.mode == Resample::Up3d) {
+    const Tensor y = gpu::conv3d(s, gpu::upsample_nearest(s, h, {1, 2, 2}), r.resample.w, r.resample.b, gpu::Conv3dParams::causal(1, 1, 1));
+    s.finish();
+    return y;
+  }
   // Downsampling: zero pad right and bottom by one, stride-2 3x3 conv per frame.
   gpu::Conv3dParams p;
   p.stride_h = p.stride_w = 2;

@@ -16,8 +16,10 @@
 /// (latents / (1 / std) + mean). normalize()/denormalize() do exactly that; the wan.vae_decode node takes the
 /// sampler's normalised latent and calls denormalize() before decode(); wan.vae_encode returns normalize(mean).
 ///
-/// Memory and submission: decode() and encode() submit and wait after every chunk, so the device holds one
-/// chunk's activations at a time; decoded frames go to host memory as they are made (the clamp runs there).
+/// Memory and submission: the passes submit and wait after every causal conv, attention and upsampler (the
+/// command stream keeps each dispatch's buffers until its submission completes, so this bounds what one
+/// chunk holds on the device to about one layer's tensors); decoded frames go to host memory chunk by chunk
+/// (the clamp runs there).
 /// decode_tiled() additionally cuts the latent into overlapping spatial tiles (see its comment).
 ///
 /// Checkpoint layouts: the diffusers layout, and the original Wan-AI one (`Wan2.1_VAE.pth` converted to
@@ -67,6 +69,13 @@ WanVaeConfig detect_wan_vae_config(const WeightSource& w);
 /// parameter counts).
 std::vector<std::pair<std::string, std::vector<int64_t>>> wan_vae_tensor_shapes(const WanVaeConfig& c);
 
+/// Single-head attention softmax(q·kᵀ·scale)·v for q, k, v [N, L, D] with any strides whose last is 1 (views
+/// into a packed qkv) -> a new contiguous [N, L, D]. Heads up to 256 wide run the flash kernel; wider ones (the
+/// real Wan 2.1 VAE's mid blocks have D = 384), or any with force_explicit, build each item's [L, L] scores
+/// with matmuls and a softmax. Records only.
+gpu::Tensor wan_single_head_attention(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                                      float scale, bool force_explicit = false);
+
 /// The causal conv caches of one decode or encode pass: the last (up to) two input frames of every causal
 /// conv, in the order the convs run, and whether the first chunk has been seen (the temporal resamplers
 /// treat it specially).
@@ -90,7 +99,7 @@ class WanVae {
                     const std::function<void(int, int)>& progress = {}) const;
   /// Continues a decode: latent frames z [B, z_dim, t, h, w] that follow those already passed with `state`
   /// -> their video frames [B, 3, t', H, W] on the device, not clamped. The first call must pass one frame.
-  /// Records only; the caller submits.
+  /// Submits and waits layer by layer (see above); the last layer may be left recorded for the caller.
   gpu::Tensor decode_chunk(gpu::CommandStream& s, WanCausalState& state, const gpu::Tensor& z) const;
   /// decode() in overlapping spatial tiles of tile_latent x tile_latent latent pixels (overlap_latent shared
   /// with each neighbour), each decoded over all frames, blended linearly across the overlaps: peak device

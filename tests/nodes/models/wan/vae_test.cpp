@@ -381,3 +381,51 @@ TEST(WanVae, TiledDecodeMatchesUntiled) {
 
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+
+// The mid-block attention for head widths the flash kernel does not take (the real VAE's 384), against a
+// double-precision reference; and the two paths agree where both apply.
+TEST(WanVae, WideSingleHeadAttentionMatchesReference) {
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  for (const int64_t D : {16, 300}) {
+    const int64_t N = 2, L = 7;
+    const std::vector<float> qkv = random_values(static_cast<size_t>(N * L * 3 * D), 31 + static_cast<unsigned>(D));
+    const gpu::Tensor packed = gpu::Tensor::from_floats(ctx, qkv, {N, L, 3 * D});
+    auto part = [&](int i) { return packed.view({N, L, D}, {L * 3 * D, 3 * D, 1}, i * D); };
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor got = wan_single_head_attention(s, part(0), part(1), part(2), scale, true);
+    const gpu::Tensor flash = D <= 256 ? wan_single_head_attention(s, part(0), part(1), part(2), scale) : gpu::Tensor{};
+    s.finish();
+    ASSERT_EQ(got.shape(), (gpu::Shape{N, L, D}));
+    const std::vector<float> g = got.to_floats();
+    float err = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < L; ++i) {
+        std::vector<double> p(static_cast<size_t>(L));
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < L; ++j) {
+          double d = 0;
+          for (int64_t c = 0; c < D; ++c) d += double(qkv[(n * L + i) * 3 * D + c]) * qkv[(n * L + j) * 3 * D + D + c];
+          p[j] = d * scale;
+          mx = std::max(mx, p[j]);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (int64_t c = 0; c < D; ++c) {
+          double o = 0;
+          for (int64_t j = 0; j < L; ++j) o += p[j] / sum * qkv[(n * L + j) * 3 * D + 2 * D + c];
+          err = std::max(err, static_cast<float>(std::fabs(o - g[(n * L + i) * D + c])));
+        }
+      }
+    EXPECT_LE(err, 1e-5f) << "D " << D;
+    if (flash.defined()) {
+      EXPECT_LE(max_diff(flash.to_floats(), g), 1e-5f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lattice
