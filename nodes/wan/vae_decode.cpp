@@ -48,10 +48,12 @@ NodeDesc make() {
     PlanInfo p;
     p.shape = "video " + std::to_string(frames) + " frames " + std::to_string(W) + "x" + std::to_string(H) + " at " +
               std::to_string(ctx.integer("fps")) + " fps";
-    // Device: the last decoder stage of one chunk (4 frames per latent frame, 96 channels in Wan 2.1, about
-    // six live f32 tensors), at one tile's size when tiled. The host holds the decoded video besides.
+    // Device: the last decoder stage of one chunk (4 frames per latent frame, base_dim channels: 96 in Wan
+    // 2.1; about six live f32 tensors per layer), at one tile's size when tiled. The host holds the video.
+    const PlanInfo* vae = ctx.input("vae");
+    const int64_t base = vae && vae->meta.contains("base_dim") ? vae->meta["base_dim"].get<int64_t>() : 96;
     const int64_t tile = ctx.integer("tile") * 8, th = tile > 0 ? std::min(H, tile) : H, tw = tile > 0 ? std::min(W, tile) : W;
-    p.activation_bytes = static_cast<uint64_t>(4 * ctx.integer("chunk") * th * tw) * 96 * 4 * 6;
+    p.activation_bytes = static_cast<uint64_t>(4 * ctx.integer("chunk") * th * tw * base) * 4 * 6;
     p.meta = {{"frames", frames}, {"w", W}, {"h", H}, {"c", 3}};
     ctx.set_output("video", p);
   };
