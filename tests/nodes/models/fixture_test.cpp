@@ -107,5 +107,6 @@ namespace lattice {
 namespace {
 TEST(Fixture, WanTransformer) { check_fixture("wan_transformer.safetensors"); }
 TEST(Fixture, WanTransformerI2V) { check_fixture("wan_transformer_i2v.safetensors"); }
+TEST(Fixture, WanVae) { check_fixture("wan_vae.safetensors"); }
 }  // namespace
 }  // namespace lattice
