@@ -37,9 +37,9 @@ std::string av_message(int err) {
 }
 
 void quiet_ffmpeg() {
-  // libx264 and the demuxers print informational lines at AV_LOG_INFO; a render's output stays ours.
+  // libx264 and the demuxers print lines of their own; our errors carry FFmpeg's message, so only fatal ones print.
   static const bool once = [] {
-    av_log_set_level(AV_LOG_ERROR);
+    av_log_set_level(AV_LOG_FATAL);
     return true;
   }();
   (void)once;
@@ -163,7 +163,10 @@ struct VideoWriter::Impl {
   }
 
   void open_video(const VideoEncodeOptions& o, std::string& codec_name) {
-    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+    if (!o.codec.empty() && o.codec != "libx264" && o.codec != "mpeg4")
+      fail("video codec '" + o.codec + "' is not supported (libx264 or mpeg4)");
+    const AVCodec* codec = o.codec == "mpeg4" ? nullptr : avcodec_find_encoder_by_name("libx264");
+    if (!codec && o.codec == "libx264") fail("this FFmpeg has no libx264 encoder");
     if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);  // FFmpeg builds without libx264
     if (!codec) fail("this FFmpeg has neither libx264 nor the mpeg4 encoder");
     codec_name = codec->name;

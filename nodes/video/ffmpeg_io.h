@@ -41,6 +41,7 @@ struct VideoEncodeOptions {
   int fps_num = 24, fps_den = 1;
   int crf = 18;                      ///< libx264 constant rate factor, 0 (lossless) .. 51; mapped for mpeg4
   std::string preset = "medium";     ///< libx264 speed preset (ultrafast .. veryslow)
+  std::string codec;                 ///< empty: libx264, or mpeg4 where libx264 is missing; or either by name
   int audio_bitrate = 192000;        ///< AAC bits per second
   int queue_frames = 8;              ///< converted frames waiting for the encoder before push() blocks
 };

@@ -12,8 +12,10 @@ NodeDesc make() {
   d.description = "One frame of a video as an image; with 'follow_render_frame' the frame --frames is rendering";
   d.inputs = {{"video", PortType::Video, "the video"}};
   d.outputs = {{"image", PortType::Image, "the frame (shared with the video, not copied)"}};
-  d.params = {{"index", ParamType::Int, 0, "frame index from 0; with follow_render_frame an offset added to the render frame"},
-              {"follow_render_frame", ParamType::Bool, false, "pick frame (render frame + index), e.g. index -1 with --frames 1-24"}};
+  d.params = {{"index", ParamType::Int, 0,
+               "frame index from 0; with follow_render_frame an offset added to the render frame"},
+              {"follow_render_frame", ParamType::Bool, false,
+               "pick frame (render frame + index), e.g. index -1 with --frames 1-24"}};
   d.frame_dependent = true;
   d.disk_cacheable = false;  // a pointer into the video: caching it on disk would copy every frame
   d.evaluate = [](EvalContext& ctx) {

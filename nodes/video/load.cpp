@@ -24,7 +24,8 @@ NodeDesc make() {
   d.description = "Read a movie (MP4, MOV, MKV, WebM, ...) or a frame sequence 'name.####.png' as a video";
   d.outputs = {{"video", PortType::Video, "frames as RGB floats in [0,1] as stored (sRGB), with the audio track"}};
   d.params = {{"path", ParamType::InPath, "", "movie file, or a sequence pattern whose '#' run is the frame number"},
-              {"start", ParamType::Int, 0, "first frame to read, counted from 0 (sequences: from the lowest number found)", 0, kMaxVideoFrames},
+              {"start", ParamType::Int, 0,
+               "first frame to read, counted from 0 (sequences: from the lowest number found)", 0, kMaxVideoFrames},
               {"count", ParamType::Int, 0, "frames to read; 0 = all to the end", 0, kMaxVideoFrames},
               {"stride", ParamType::Int, 1, "read every n-th frame; the frame rate is divided by it", 1, 1000},
               {"fps", ParamType::Float, 24.0, "frame rate of a frame sequence (movies keep their own)", 0.001, 1000},

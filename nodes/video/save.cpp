@@ -37,7 +37,8 @@ NodeDesc make() {
   d.inputs = {{"video", PortType::Video, "the frames (and audio track) to write"},
               {"audio", PortType::Audio, "audio track to use instead of the video's own", true}};
   d.outputs = {{"path", PortType::String, "absolute path of the movie, or the sequence pattern"}};
-  d.params = {{"path", ParamType::OutPath, "output.mp4", "movie file, or a sequence pattern with '####'; relative paths go to the output folder"},
+  d.params = {{"path", ParamType::OutPath, "output.mp4",
+               "movie file, or a sequence pattern with '####'; relative paths go to the output folder"},
               {"fps", ParamType::Float, 0.0, "frame rate of the movie; 0 = the video's own", 0, 1000},
               {"crf", ParamType::Int, 18, "H.264 quality: 0 = lossless, 18 = visually lossless, 51 = worst", 0, 51},
               {"preset", ParamType::Choice, "medium", "H.264 encoder speed against file size", -INFINITY, INFINITY,

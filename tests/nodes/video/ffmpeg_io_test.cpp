@@ -148,6 +148,42 @@ TEST_F(FfmpegIo, AudioRoundTripKeepsLengthAndPitch) {
   EXPECT_EQ(read_video(f, o)->audio, nullptr);
 }
 
+TEST_F(FfmpegIo, Mpeg4FallbackAndResampledAudio) {
+  // The encoder used where FFmpeg lacks libx264, and audio at a rate AAC does not take (resampled to 48 kHz).
+  const int rate = 20000;
+  std::vector<float> s(static_cast<size_t>(rate) / 2);  // 0.5 s of 1 kHz, mono
+  for (size_t i = 0; i < s.size(); ++i) s[i] = 0.4f * std::sin(2 * static_cast<float>(M_PI) * 1000.0f * static_cast<float>(i) / rate);
+  VideoEncodeOptions o = fast();
+  o.codec = "mpeg4";
+  o.crf = 0;
+  o.fps_num = 10;
+  const fs::path f = tmp.path / "fallback.mp4";
+  std::vector<std::shared_ptr<ImageData>> src;
+  {
+    VideoWriter wr(f, 48, 32, o, std::make_shared<AudioData>(rate, 1, std::move(s)));
+    EXPECT_EQ(wr.codec_name(), "mpeg4");
+    for (int t = 0; t < 5; ++t) {
+      src.push_back(moving_gradient(48, 32, t, 4));  // alpha is dropped
+      wr.push(*src.back());
+    }
+    wr.finish();
+  }
+  EXPECT_EQ(probe_video(f).codec, "mpeg4");
+  auto v = read_video(f, {});
+  ASSERT_EQ(v->frame_count(), 5);
+  for (int t = 0; t < 5; ++t) EXPECT_GT(psnr(*src[t], *v->frames[t]), 33.0) << "frame " << t;
+  ASSERT_NE(v->audio, nullptr);
+  EXPECT_EQ(v->audio->sample_rate, 48000);
+  EXPECT_EQ(v->audio->channels, 1);
+  EXPECT_NEAR(v->audio->seconds(), 0.5, 0.03);
+  int crossings = 0;
+  const auto& a = v->audio->samples;
+  for (size_t i = 4800; i < 4800 + 9600; ++i) crossings += a[i - 1] < 0 && a[i] >= 0;  // 0.2 s
+  EXPECT_NEAR(crossings, 200, 3);
+  o.codec = "vp9";
+  EXPECT_THROW(VideoWriter(tmp.path / "x.mp4", 16, 16, o), Error);
+}
+
 TEST_F(FfmpegIo, MissingAndCorruptFilesAreInvalidInput) {
   try {
     read_video(tmp.path / "nope.mp4", {});
