@@ -440,6 +440,7 @@ void VideoWriter::push(const ImageData& frame) {
 
 void VideoWriter::finish() {
   Impl& m = *impl_;
+  if (!thread_.joinable()) m.fail("finish() was already called");
   if (pushed_ == 0) m.fail("a video needs at least one frame");
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -30,8 +30,8 @@ NodeDesc make() {
               {"stride", ParamType::Int, 1, "read every n-th frame; the frame rate is divided by it", 1, 1000},
               {"fps", ParamType::Float, 24.0, "frame rate of a frame sequence (movies keep their own)", 0.001, 1000},
               {"audio", ParamType::Bool, true, "decode the movie's first audio track, trimmed to the frames read"}};
-  // Decoding is cheaper than a disk cache of float frames, and a sequence's key names only one of its files.
-  d.disk_cacheable = false;
+  d.path_sequences = true;
+  d.disk_cacheable = false;  // decoding costs less than reading back a disk entry of float frames
   d.evaluate = [](EvalContext& ctx) {
     const auto path = ctx.in_path_pattern("path");
     if (path.empty()) ctx.fail("parameter 'path' is empty");
@@ -57,7 +57,7 @@ NodeDesc make() {
       return count > 0 ? std::min(n, count) : n;
     };
     if (is_sequence_pattern(path)) {
-      const auto files = list_sequence(path);
+      const auto files = list_frame_sequence(path);
       if (files.empty()) throw_invalid(path.string() + ": no frames of this sequence exist", {ctx.node_id()});
       const ImageHeader h = read_image_header(files.front().second);
       ctx.set_output("video", video_plan(h.width, h.height, h.channels, picked(static_cast<int64_t>(files.size()))));

@@ -49,6 +49,7 @@ NodeDesc make() {
               {"embed_graph", ParamType::Bool, true, "store the project in each sequence image"}};
   d.side_effect = true;
   d.disk_cacheable = false;
+  d.path_sequences = true;
   d.evaluate = [](EvalContext& ctx) {
     if (ctx.string("path").empty()) ctx.fail("parameter 'path' is empty");
     const auto path = std::filesystem::absolute(ctx.out_path_pattern("path"));

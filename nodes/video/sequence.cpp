@@ -1,48 +1,11 @@
 #include "nodes/video/sequence.h"
 
-#include <algorithm>
-
 #include "core/error.h"
 #include "core/eval_context.h"
+#include "core/frame_sequence.h"
 #include "nodes/image/image_io.h"
 
 namespace lattice {
-
-bool is_sequence_pattern(const std::filesystem::path& pattern) {
-  return pattern.filename().string().find('#') != std::string::npos;
-}
-
-std::vector<std::pair<int64_t, std::filesystem::path>> list_sequence(const std::filesystem::path& pattern) {
-  const std::string name = pattern.filename().string();
-  const size_t a = name.find('#');
-  if (a == std::string::npos) throw_invalid(pattern.string() + ": not a frame sequence pattern (no '#')");
-  size_t b = a;
-  while (b < name.size() && name[b] == '#') ++b;
-  if (name.find('#', b) != std::string::npos)
-    throw_invalid(pattern.string() + ": a frame sequence pattern has one run of '#', this one has several");
-  const std::string prefix = name.substr(0, a), suffix = name.substr(b);
-  const std::filesystem::path dir = pattern.parent_path().empty() ? "." : pattern.parent_path();
-
-  std::vector<std::pair<int64_t, std::filesystem::path>> out;
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec), end;
-  if (ec) throw_invalid(pattern.string() + ": cannot list the folder: " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) throw_invalid(pattern.string() + ": cannot list the folder: " + ec.message());
-    const std::string f = it->path().filename().string();
-    if (f.size() <= prefix.size() + suffix.size() || f.compare(0, prefix.size(), prefix) != 0 ||
-        f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    const std::string digits = f.substr(prefix.size(), f.size() - prefix.size() - suffix.size());
-    if (digits.size() > 12 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    const int64_t n = std::stoll(digits);
-    if (substitute_frame(name, n) != f) continue;  // other padding: another sequence
-    out.emplace_back(n, it->path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 std::shared_ptr<VideoData> read_sequence(const std::filesystem::path& pattern, const VideoReadOptions& o,
                                          int fps_num, int fps_den, const std::function<void()>& cancel) {
@@ -50,7 +13,7 @@ std::shared_ptr<VideoData> read_sequence(const std::filesystem::path& pattern, c
     throw_invalid(pattern.string() + ": frame selection start " + std::to_string(o.start) + ", count " +
                   std::to_string(o.count) + ", stride " + std::to_string(o.stride) + " is invalid");
   if (fps_num <= 0 || fps_den <= 0) throw_invalid(pattern.string() + ": frame rate is not positive");
-  const auto files = list_sequence(pattern);
+  const auto files = list_frame_sequence(pattern);
   if (files.empty()) throw_invalid(pattern.string() + ": no frames of this sequence exist");
   const int64_t have = static_cast<int64_t>(files.size());
   if (o.start >= have)

@@ -1,6 +1,6 @@
 #pragma once
-/// Frame sequences: one image file per frame, named by a pattern whose single run of '#' is the frame
-/// number zero-padded to the run's length (`shot.####.exr` -> shot.0001.exr), as substitute_frame writes it.
+/// Frame sequences as videos: one image file per frame, named by a pattern (core/frame_sequence.h:
+/// `shot.####.exr` -> shot.0001.exr; list_frame_sequence finds the files).
 /// Files are read and written through OpenImageIO (nodes/image/image_io.h), so EXR keeps float data and
 /// PNG is 8- or 16-bit. Reading picks frames by position among the files present (0 = the lowest number),
 /// so gaps in the numbering are skipped, not filled.
@@ -10,20 +10,13 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "core/frame_sequence.h"
 #include "core/types/video.h"
 #include "nodes/video/ffmpeg_io.h"
 
 namespace lattice {
-
-/// True when the file name holds a '#'.
-bool is_sequence_pattern(const std::filesystem::path& pattern);
-
-/// The frames of `pattern` present on disk, ascending by number. Throws Error(InvalidInput) for a pattern
-/// with more than one run of '#' or a folder that cannot be listed.
-std::vector<std::pair<int64_t, std::filesystem::path>> list_sequence(const std::filesystem::path& pattern);
 
 /// Reads the frames `options` selects (audio ignored) at the given rate (divided by the stride).
 /// Throws Error(InvalidInput) when no frame matches or the frames differ in size or channels.

@@ -62,7 +62,7 @@ TEST(Sequence, ListsByNumberAndPicksByPosition) {
   write_image(tmp.path / "a.0042.png", img, "8", nullptr);   // other padding: another sequence
   write_image(tmp.path / "b.004.png", img, "8", nullptr);    // other prefix
   std::ofstream(tmp.path / "a.x09.png") << "not a frame";
-  const auto files = list_sequence(tmp.path / "a.###.png");
+  const auto files = list_frame_sequence(tmp.path / "a.###.png");
   std::vector<int64_t> numbers;
   for (const auto& [n, p] : files) numbers.push_back(n);
   EXPECT_EQ(numbers, (std::vector<int64_t>{3, 5, 7, 8, 12}));
@@ -85,8 +85,8 @@ TEST(Sequence, BadPatternsAndMissingFrames) {
     return ErrorKind::Usage;  // did not throw
   };
   EXPECT_EQ(kind([&] { read_sequence(tmp.path / "none.####.png", {}, 24, 1); }), ErrorKind::InvalidInput);
-  EXPECT_EQ(kind([&] { list_sequence(tmp.path / "a.##.b.##.png"); }), ErrorKind::InvalidInput);
-  EXPECT_EQ(kind([&] { list_sequence(tmp.path / "missing_dir" / "a.##.png"); }), ErrorKind::InvalidInput);
+  EXPECT_EQ(kind([&] { list_frame_sequence(tmp.path / "a.##.b.##.png"); }), ErrorKind::InvalidInput);
+  EXPECT_EQ(kind([&] { list_frame_sequence(tmp.path / "missing_dir" / "a.##.png"); }), ErrorKind::InvalidInput);
   // Frames of different sizes.
   write_image(tmp.path / "m.1.png", ImageData(4, 4, 3), "8", nullptr);
   write_image(tmp.path / "m.2.png", ImageData(5, 4, 3), "8", nullptr);

@@ -4,6 +4,7 @@
 
 #include "core/document.h"
 #include "core/engine.h"
+#include "nodes/image/image_io.h"
 #include "nodes/video/ffmpeg_io.h"
 #include "nodes/video/sequence.h"
 #include "tests/nodes/video/video_test_util.h"
@@ -48,7 +49,7 @@ TEST_F(VideoNodes, LoadSaveMovieAndSequence) {
   EXPECT_EQ(v->fps_num, 25);
   EXPECT_EQ(v->fps_den, 2);
   EXPECT_GT(test::psnr(*test::moving_gradient(40, 24, 1), *v->frames[0]), 34.0);  // decoded and re-encoded
-  const auto files = list_sequence(opts.output_dir / "seq" / "f.####.png");
+  const auto files = list_frame_sequence(opts.output_dir / "seq" / "f.####.png");
   ASSERT_EQ(files.size(), 4u);
   EXPECT_EQ(files.front().first, 10);
   // Rendering again finds everything in the cache and the files present.
@@ -105,6 +106,28 @@ TEST_F(VideoNodes, DryRunPlansFromHeaders) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].outputs.at(0).second.shape, "video 40x24x3 3 frames");
   EXPECT_EQ(rows[1].outputs.at(0).second.shape, "image 40x24x3");
+}
+
+TEST_F(VideoNodes, SequenceKeyCoversEveryFileAndNotTheFrame) {
+  const Graph g = parse_graph(R"({"lattice":1,"nodes":[
+      {"id":"l","type":"video.load","params":{"path":"s/a.##.png"}}]})");
+  const auto v = read_video(tmp.path / "in.mp4", {});
+  write_sequence(tmp.path / "s" / "a.##.png", *v, 1, "8", nullptr);
+  const auto key = [&](int64_t frame) {
+    opts.frame = frame;
+    return engine.keys(g, opts).at(0).second;
+  };
+  const Key128 k0 = key(1);
+  EXPECT_EQ(key(2), k0);  // '#' names the whole sequence: the render frame does not matter
+  fs::remove(tmp.path / "s" / "a.06.png");
+  const Key128 k1 = key(1);
+  EXPECT_NE(k1, k0);  // a frame removed
+  write_image(tmp.path / "s" / "a.03.png", *test::moving_gradient(40, 24, 0), "16", nullptr);
+  EXPECT_NE(key(1), k1);  // a frame rewritten (another size on disk)
+  opts.frame = 0;
+  auto loaded = std::dynamic_pointer_cast<const VideoData>(engine.evaluate(g, "l", "video", opts));
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->frame_count(), 5);
 }
 
 }  // namespace
