@@ -233,6 +233,15 @@ TEST_F(FfmpegIo, WriterRefusesBadRequestsAndLeavesNothing) {
     VideoWriter wr(tmp.path / "abandoned.mp4", 16, 16, fast());
     wr.push(*moving_gradient(16, 16, 0));
   }
+  {
+    VideoWriter wr(tmp.path / "twice.mp4", 16, 16, fast());
+    wr.push(*moving_gradient(16, 16, 0));
+    wr.finish();
+    EXPECT_THROW(wr.finish(), Error);
+    EXPECT_THROW(wr.push(*moving_gradient(16, 16, 1)), Error);
+  }
+  EXPECT_EQ(read_video(tmp.path / "twice.mp4", {})->frame_count(), 1);
+  fs::remove(tmp.path / "twice.mp4");
   EXPECT_FALSE(fs::exists(tmp.path / "zero.mp4"));
   EXPECT_FALSE(fs::exists(tmp.path / "abandoned.mp4"));
   for (const auto& e : fs::directory_iterator(tmp.path)) EXPECT_EQ(e.path().filename(), "file");  // no temporaries
