@@ -9,34 +9,9 @@
 #include "app/hooks.h"
 #include "app/editor/param_value.h"
 #include "core/types/image.h"
+#include "core/types/video.h"
 
 namespace lattice::editor {
-
-QImage to_qimage(const ImageData& img) {
-  QImage out(img.width, img.height, QImage::Format_RGBA8888);
-  if (out.isNull()) return out;
-  auto encode = [&](float v) {
-    if (!std::isfinite(v)) v = 0;
-    v = std::clamp(v, 0.0f, 1.0f);
-    if (img.linear) v = v <= 0.0031308f ? v * 12.92f : 1.055f * std::pow(v, 1 / 2.4f) - 0.055f;
-    return static_cast<uchar>(std::lround(v * 255));
-  };
-  const int c = img.channels;
-  for (int y = 0; y < img.height; ++y) {
-    const float* src = img.row(y);
-    uchar* dst = out.scanLine(y);
-    for (int x = 0; x < img.width; ++x, src += c, dst += 4) {
-      const uchar g = encode(src[0]);
-      dst[0] = g;
-      dst[1] = c >= 3 ? encode(src[1]) : g;
-      dst[2] = c >= 3 ? encode(src[2]) : g;
-      // Alpha is coverage, never colour-encoded.
-      const float a = c == 2 ? src[1] : c == 4 ? src[3] : 1.0f;
-      dst[3] = static_cast<uchar>(std::lround(std::clamp(std::isfinite(a) ? a : 1.0f, 0.0f, 1.0f) * 255));
-    }
-  }
-  return out;
-}
 
 /// Lives on the worker thread: owns the engine, its cache and the environment.
 class EvalWorker : public QObject {
@@ -95,7 +70,7 @@ class EvalWorker : public QObject {
 
  signals:
   void state(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
-  void viewReady(quint64 serial, const QImage& image, const QString& info);
+  void viewReady(quint64 serial, const ViewFrames& frames, const QString& info);
   void done(quint64 serial, bool ok, bool cancelled, const QString& message);
 
  private:
@@ -129,7 +104,7 @@ class EvalWorker : public QObject {
     const Node* n = job.graph.find(job.view_node);
     const NodeDesc* d = n ? NodeRegistry::instance().find(n->type) : nullptr;
     if (!d) return emit viewReady(serial, {}, {});
-    QImage image;
+    ViewFrames frames;
     QStringList info;
     o.targets = {job.view_node};
     o.observer = nullptr;  // these are cache hits; the render above already reported the node's state
@@ -143,10 +118,16 @@ class EvalWorker : public QObject {
       }
       if (!v) continue;
       info << qstr(out.name) + QStringLiteral(": ") + qstr(v->describe());
-      if (image.isNull())
-        if (const auto* img = dynamic_cast<const ImageData*>(v.get())) image = to_qimage(*img);
+      if (!frames.frames.empty()) continue;
+      if (auto img = std::dynamic_pointer_cast<const ImageData>(v)) {
+        frames.frames = {std::move(img)};
+      } else if (const auto* video = dynamic_cast<const VideoData*>(v.get())) {
+        frames.frames = video->frames;  // shared, not copied
+        frames.fps_num = video->fps_num;
+        frames.fps_den = video->fps_den;
+      }
     }
-    emit viewReady(serial, image, info.join(QLatin1Char('\n')));
+    emit viewReady(serial, frames, info.join(QLatin1Char('\n')));
   }
 
   MemoryCache memory_;
@@ -156,6 +137,7 @@ class EvalWorker : public QObject {
 };
 
 Evaluator::Evaluator(QObject* parent) : QObject(parent), worker_(new EvalWorker) {
+  qRegisterMetaType<ViewFrames>();
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   connect(worker_, &EvalWorker::state, this, &Evaluator::onWorkerState);
@@ -210,9 +192,15 @@ void Evaluator::onWorkerState(quint64 serial, const QString& id, const QString& 
   emit nodeState(id, state, progress, message);
 }
 
-void Evaluator::onWorkerView(quint64 serial, const QImage& image, const QString& info) {
+QImage Evaluator::viewImage() const {
+  if (view_image_.isNull() && !view_frames_.frames.empty()) view_image_ = to_qimage(*view_frames_.frames.front());
+  return view_image_;
+}
+
+void Evaluator::onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info) {
   if (serial != serial_) return;
-  view_image_ = image;
+  view_frames_ = frames;
+  view_image_ = QImage();
   view_info_ = info;
   emit viewChanged();
 }

@@ -15,15 +15,13 @@
 #include <filesystem>
 #include <memory>
 
+#include "app/editor/display_transform.h"
 #include "core/engine.h"
 #include "core/types/image.h"
 
 namespace lattice::editor {
 
 class EvalWorker;
-
-/// Converts a host image to 8-bit RGBA for display: clamped, linear images sRGB-encoded.
-QImage to_qimage(const ImageData& img);
 
 class Evaluator : public QObject {
   Q_OBJECT
@@ -52,7 +50,10 @@ class Evaluator : public QObject {
   bool waitForIdle(int ms);
 
   bool busy() const { return busy_; }
-  QImage viewImage() const { return view_image_; }
+  /// The first viewed frame with default display settings.
+  QImage viewImage() const;
+  /// What the viewer shows: the viewed node's first Image output or Video output (the frames).
+  const ViewFrames& viewFrames() const { return view_frames_; }
   QString viewInfo() const { return view_info_; }
   QString status() const { return status_; }
   /// Engine node executions so far (tests count re-runs with it). Safe only while idle.
@@ -69,7 +70,7 @@ class Evaluator : public QObject {
 
  private:
   void onWorkerState(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
-  void onWorkerView(quint64 serial, const QImage& image, const QString& info);
+  void onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info);
   void onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message);
 
   QThread thread_;
@@ -77,7 +78,8 @@ class Evaluator : public QObject {
   std::shared_ptr<CancelToken> cancel_;
   quint64 serial_ = 0;
   bool busy_ = false;
-  QImage view_image_;
+  ViewFrames view_frames_;
+  mutable QImage view_image_;  // built on first read
   QString view_info_, status_;
 };
 
