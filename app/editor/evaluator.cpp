@@ -5,6 +5,9 @@
 #include <QElapsedTimer>
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <optional>
+#include <utility>
 
 #include "app/hooks.h"
 #include "app/editor/param_value.h"
@@ -68,12 +71,37 @@ class EvalWorker : public QObject {
   }
   size_t executions() const { return engine_.executions(); }
 
+  struct Preview {
+    quint64 serial;
+    QString id;
+    int step, total;
+    ImagePtr image;
+  };
+  /// The newest preview not yet taken (any thread). Older ones were overwritten: latest wins.
+  std::optional<Preview> takePreview() {
+    std::lock_guard lock(preview_mutex_);
+    preview_posted_ = false;
+    return std::exchange(preview_, std::nullopt);
+  }
+
  signals:
   void state(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
   void viewReady(quint64 serial, const ViewFrames& frames, const QString& info);
   void done(quint64 serial, bool ok, bool cancelled, const QString& message);
+  /// A preview is waiting in takePreview(); emitted once until it is taken, however many arrive.
+  void previewAvailable();
 
  private:
+  void postPreview(Preview p) {
+    {
+      std::lock_guard lock(preview_mutex_);
+      preview_ = std::move(p);
+      if (preview_posted_) return;
+      preview_posted_ = true;
+    }
+    emit previewAvailable();
+  }
+
   struct Relay final : Observer {
     Relay(EvalWorker* w, quint64 s) : w(w), serial(s) {}
     void node_started(const std::string& id, const std::string&) override {
@@ -95,6 +123,10 @@ class EvalWorker : public QObject {
     }
     void warning(const std::string& message) override {
       emit w->state(serial, {}, QStringLiteral("warning"), 0, qstr(message));
+    }
+    bool wants_previews() const override { return true; }
+    void node_preview(const std::string& id, int step, int total, std::shared_ptr<const ImageData> image) override {
+      if (image) w->postPreview({serial, qstr(id), step, total, std::move(image)});
     }
     EvalWorker* w;
     quint64 serial;
@@ -130,6 +162,9 @@ class EvalWorker : public QObject {
     emit viewReady(serial, frames, info.join(QLatin1Char('\n')));
   }
 
+  std::mutex preview_mutex_;
+  std::optional<Preview> preview_;  // guarded by preview_mutex_
+  bool preview_posted_ = false;     // guarded by preview_mutex_
   MemoryCache memory_;
   Engine engine_;
   Environment env_;
@@ -143,6 +178,7 @@ Evaluator::Evaluator(QObject* parent) : QObject(parent), worker_(new EvalWorker)
   connect(worker_, &EvalWorker::state, this, &Evaluator::onWorkerState);
   connect(worker_, &EvalWorker::viewReady, this, &Evaluator::onWorkerView);
   connect(worker_, &EvalWorker::done, this, &Evaluator::onWorkerDone);
+  connect(worker_, &EvalWorker::previewAvailable, this, &Evaluator::onWorkerPreview);
   thread_.setObjectName(QStringLiteral("lattice-eval"));
   thread_.start();
 }
@@ -199,9 +235,21 @@ QImage Evaluator::viewImage() const {
 
 void Evaluator::onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info) {
   if (serial != serial_) return;
+  preview_node_.clear();
   view_frames_ = frames;
   view_image_ = QImage();
   view_info_ = info;
+  emit viewChanged();
+}
+
+void Evaluator::onWorkerPreview() {
+  const auto p = worker_->takePreview();
+  // A preview that arrives after its run ended (queued behind the final view) must not replace it.
+  if (!p || p->serial != serial_ || !busy_) return;
+  view_frames_ = ViewFrames{{p->image}};
+  view_image_ = QImage();
+  view_info_ = QStringLiteral("%1: preview, step %2/%3").arg(p->id).arg(p->step).arg(p->total);
+  preview_node_ = p->id;
   emit viewChanged();
 }
 

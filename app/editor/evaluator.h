@@ -7,6 +7,11 @@
 /// worker skips queued runs that were cancelled before they began. Observer callbacks arrive on the
 /// worker thread and are re-emitted as queued signals carrying the run's serial; the UI side drops
 /// reports of superseded runs. Every public member is for the UI thread.
+///
+/// Step previews (Observer::node_preview, e.g. a sampler's latents after each step) replace the view while
+/// the run is in flight, whichever node sends them; the run's final view replaces them. The worker keeps
+/// only the newest preview behind a mutex and posts one notification until the UI thread takes it, so a
+/// fast sampler never floods the event queue: latest wins.
 
 #include <QImage>
 #include <QObject>
@@ -31,6 +36,8 @@ class Evaluator : public QObject {
   Q_PROPERTY(QImage viewImage READ viewImage NOTIFY viewChanged)
   Q_PROPERTY(QString viewInfo READ viewInfo NOTIFY viewChanged)
   Q_PROPERTY(QString status READ status NOTIFY statusChanged)
+  /// The node whose step preview the view shows now ("" when it shows a result).
+  Q_PROPERTY(QString previewNode READ previewNode NOTIFY viewChanged)
  public:
   explicit Evaluator(QObject* parent = nullptr);
   ~Evaluator() override;
@@ -56,6 +63,7 @@ class Evaluator : public QObject {
   const ViewFrames& viewFrames() const { return view_frames_; }
   QString viewInfo() const { return view_info_; }
   QString status() const { return status_; }
+  QString previewNode() const { return preview_node_; }
   /// Engine node executions so far (tests count re-runs with it). Safe only while idle.
   size_t executions() const;
 
@@ -71,6 +79,7 @@ class Evaluator : public QObject {
  private:
   void onWorkerState(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
   void onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info);
+  void onWorkerPreview();
   void onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message);
 
   QThread thread_;
@@ -80,7 +89,7 @@ class Evaluator : public QObject {
   bool busy_ = false;
   ViewFrames view_frames_;
   mutable QImage view_image_;  // built on first read
-  QString view_info_, status_;
+  QString view_info_, status_, preview_node_;
 };
 
 }  // namespace lattice::editor
