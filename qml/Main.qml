@@ -121,6 +121,7 @@ ApplicationWindow {
 
         NodeCanvas {
             id: canvas
+            objectName: "canvas"  // tests and bench/editor_canvas_bench find it by name
             document: window.document
             SplitView.fillWidth: true
             SplitView.minimumWidth: 300

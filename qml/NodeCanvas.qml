@@ -151,6 +151,7 @@ Item {
 
     Item {
         id: content
+        objectName: "content"  // its x, y and the canvas zoom map canvas units to the view
         transformOrigin: Item.TopLeft
         scale: canvas.zoom
 
