@@ -20,6 +20,14 @@ Item {
     property point wireEnd: Qt.point(0, 0)
 
     property bool framed: false  // the first frameAll waits until the canvas has its size
+    // The visible part of the canvas in canvas units, with a margin: nodes and wires outside it are not
+    // drawn (a 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas).
+    readonly property real cullMargin: 40
+    readonly property real viewLeft: -content.x / zoom - cullMargin
+    readonly property real viewTop: -content.y / zoom - cullMargin
+    readonly property real viewRight: (width - content.x) / zoom + cullMargin
+    readonly property real viewBottom: (height - content.y) / zoom + cullMargin
+    function inView(x, y, w, h) { return x + w >= viewLeft && x <= viewRight && y + h >= viewTop && y <= viewBottom }
 
     clip: true
     focus: true
@@ -164,6 +172,7 @@ Item {
                 required property real y2
                 required property color color
                 readonly property real bend: Math.max(40, Math.abs(x2 - x1) / 2)
+                visible: canvas.inView(Math.min(x1, x2) - bend, Math.min(y1, y2), Math.abs(x2 - x1) + 2 * bend, Math.abs(y2 - y1))
                 ShapePath {
                     strokeColor: color
                     strokeWidth: 2.5
@@ -186,6 +195,7 @@ Item {
                 y: model.y
                 width: model.width
                 height: model.height
+                visible: canvas.inView(x, y, width, height)
                 inputs: model.inputs
                 outputs: model.outputs
                 summary: model.summary
