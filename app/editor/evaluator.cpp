@@ -228,16 +228,10 @@ void Evaluator::onWorkerState(quint64 serial, const QString& id, const QString& 
   emit nodeState(id, state, progress, message);
 }
 
-QImage Evaluator::viewImage() const {
-  if (view_image_.isNull() && !view_frames_.frames.empty()) view_image_ = to_qimage(*view_frames_.frames.front());
-  return view_image_;
-}
-
 void Evaluator::onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info) {
   if (serial != serial_) return;
   preview_node_.clear();
   view_frames_ = frames;
-  view_image_ = QImage();
   view_info_ = info;
   emit viewChanged();
 }
@@ -247,7 +241,6 @@ void Evaluator::onWorkerPreview() {
   // A preview that arrives after its run ended (queued behind the final view) must not replace it.
   if (!p || p->serial != serial_ || !busy_) return;
   view_frames_ = ViewFrames{{p->image}};
-  view_image_ = QImage();
   view_info_ = QStringLiteral("%1: preview, step %2/%3").arg(p->id).arg(p->step).arg(p->total);
   preview_node_ = p->id;
   emit viewChanged();

@@ -13,7 +13,6 @@
 /// only the newest preview behind a mutex and posts one notification until the UI thread takes it, so a
 /// fast sampler never floods the event queue: latest wins.
 
-#include <QImage>
 #include <QObject>
 #include <QThread>
 #include <QtQml/qqmlregistration.h>
@@ -33,7 +32,6 @@ class Evaluator : public QObject {
   QML_ELEMENT
   QML_UNCREATABLE("Evaluator belongs to a GraphDocument")
   Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
-  Q_PROPERTY(QImage viewImage READ viewImage NOTIFY viewChanged)
   Q_PROPERTY(QString viewInfo READ viewInfo NOTIFY viewChanged)
   Q_PROPERTY(QString status READ status NOTIFY statusChanged)
   /// The node whose step preview the view shows now ("" when it shows a result).
@@ -57,8 +55,6 @@ class Evaluator : public QObject {
   bool waitForIdle(int ms);
 
   bool busy() const { return busy_; }
-  /// The first viewed frame with default display settings.
-  QImage viewImage() const;
   /// What the viewer shows: the viewed node's first Image output or Video output (the frames).
   const ViewFrames& viewFrames() const { return view_frames_; }
   QString viewInfo() const { return view_info_; }
@@ -88,7 +84,6 @@ class Evaluator : public QObject {
   quint64 serial_ = 0;
   bool busy_ = false;
   ViewFrames view_frames_;
-  mutable QImage view_image_;  // built on first read
   QString view_info_, status_, preview_node_;
 };
 
