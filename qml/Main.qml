@@ -194,6 +194,7 @@ ApplicationWindow {
     // Offers what the autosaver kept from sessions that did not end cleanly (see app/editor/autosave.h).
     Dialog {
         id: recoveryDialog
+        objectName: "recoveryDialog"
         title: qsTr("Recover unsaved work")
         anchors.centerIn: parent
         width: Math.min(window.width - 80, 640)

@@ -86,6 +86,15 @@ Rectangle {
                 text: viewer.document.currentNode === "" ? qsTr("Select a node to view its output")
                       : (viewer.document.evaluator.viewInfo !== "" ? viewer.document.evaluator.viewInfo : qsTr("No output yet"))
             }
+            // A running sampler's step preview is shown instead of the result until the run ends.
+            Label {
+                anchors.left: parent.left
+                anchors.top: parent.top
+                anchors.margins: 6
+                visible: viewer.document.evaluator.previewNode !== ""
+                color: Theme.text
+                text: viewer.document.evaluator.viewInfo
+            }
             // Pixel read-out: coordinates and every stored channel value.
             Label {
                 anchors.right: parent.right
