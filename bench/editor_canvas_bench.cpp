@@ -7,7 +7,8 @@
 // wires as nodes), opens it in the real editor window (Main.qml, 1400x860), frames it, then for each of
 // `frames` frames pans (then zooms) the canvas a little and waits for the frame to be presented
 // (QQuickWindow::frameSwapped), timing change -> presented. A second pass times grabWindow() per pan
-// step (render + read-back, independent of the render loop). Prints median, mean, p95 and max in ms.
+// step (render + read-back, independent of the render loop). Prints median, mean, p95 and max in ms, and
+// the ratios to an empty canvas and to the same graph without off-screen culling, measured in the same run.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -84,7 +85,7 @@ struct Result {
 };
 
 /// Opens a grid graph of `count` nodes in the editor window and times `frames` pan and zoom frames.
-bool measure(int count, int frames, Result& r) {
+bool measure(int count, int frames, Result& r, bool culling = true) {
   QTemporaryDir dir;
   const QString file = dir.filePath("grid.lattice");
   QFile f(file);
@@ -101,10 +102,11 @@ bool measure(int count, int frames, Result& r) {
   auto* content = canvas ? canvas->findChild<QQuickItem*>("content") : nullptr;
   if (!doc || !content) return false;
   doc->setAutoRun(false);  // measure drawing, not evaluation
+  canvas->setProperty("culling", culling);
   presented_after(window, [] {});  // everything created and rendered once
-  std::printf("platform %s, %d nodes, %d wires, window %dx%d, first frame after %lld ms\n",
+  std::printf("platform %s, %d nodes, %d wires, window %dx%d, culling %s, first frame after %lld ms\n",
               qPrintable(QGuiApplication::platformName()), doc->nodeCount(), doc->edges()->rowCount(),
-              window->width(), window->height(), static_cast<long long>(load.elapsed()));
+              window->width(), window->height(), culling ? "on" : "off", static_cast<long long>(load.elapsed()));
   // Zoomed to show about a tenth of the graph, as while working in it.
   canvas->setProperty("zoom", 0.6);
   content->setPosition({0, 0});
@@ -133,18 +135,21 @@ int main(int argc, char** argv) {
   QGuiApplication app(argc, argv);
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
-  // Baseline in the same run: the same window with an empty canvas (panels, grid, menus still drawn).
-  Result base, big;
-  if (!measure(0, frames, base) || !measure(count, frames, big)) {
+  // Baselines in the same run: the same window with an empty canvas (panels, grid, menus still drawn),
+  // and the same graph with off-screen culling disabled.
+  Result base, big, unculled;
+  if (!measure(0, frames, base) || !measure(count, frames, big) || !measure(count, frames, unculled, false)) {
     std::fprintf(stderr, "lattice-editor-bench: the editor window could not be created\n");
     return 1;
   }
-  auto row = [](const char* what, const std::vector<double>& b, const std::vector<double>& v) {
+  auto row = [](const char* what, const std::vector<double>& b, const std::vector<double>& v,
+                const std::vector<double>& u) {
     print(what, v);
-    std::printf("%-34s empty canvas median %7.2f ms  ratio %.2fx\n", "", stats(b).median, stats(v).median / stats(b).median);
+    std::printf("%-34s empty canvas median %7.2f ms (ratio %.2fx), without culling %7.2f ms (ratio %.2fx)\n", "",
+                stats(b).median, stats(v).median / stats(b).median, stats(u).median, stats(v).median / stats(u).median);
   };
-  row("pan (change -> frameSwapped)", base.pan, big.pan);
-  row("zoom (change -> frameSwapped)", base.zoom, big.zoom);
-  row("pan (grabWindow: render+readback)", base.grab, big.grab);
+  row("pan (change -> frameSwapped)", base.pan, big.pan, unculled.pan);
+  row("zoom (change -> frameSwapped)", base.zoom, big.zoom, unculled.zoom);
+  row("pan (grabWindow: render+readback)", base.grab, big.grab, unculled.grab);
   return 0;
 }

@@ -22,12 +22,13 @@ Item {
     property bool framed: false  // the first frameAll waits until the canvas has its size
     // The visible part of the canvas in canvas units, with a margin: nodes and wires outside it are not
     // drawn (a 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas).
+    property bool culling: true  // off only to measure what it saves (bench/editor_canvas_bench.cpp)
     readonly property real cullMargin: 40
     readonly property real viewLeft: -content.x / zoom - cullMargin
     readonly property real viewTop: -content.y / zoom - cullMargin
     readonly property real viewRight: (width - content.x) / zoom + cullMargin
     readonly property real viewBottom: (height - content.y) / zoom + cullMargin
-    function inView(x, y, w, h) { return x + w >= viewLeft && x <= viewRight && y + h >= viewTop && y <= viewBottom }
+    function inView(x, y, w, h) { return !culling || x + w >= viewLeft && x <= viewRight && y + h >= viewTop && y <= viewBottom }
 
     clip: true
     focus: true
