@@ -25,6 +25,7 @@ Rectangle {
             ComboBox {
                 id: channelBox
                 implicitHeight: 26
+                Layout.preferredWidth: 76
                 model: [qsTr("RGB"), qsTr("R"), qsTr("G"), qsTr("B"), qsTr("A"), qsTr("Luma")]
                 onActivated: function(index) { view.channel = index }
             }
@@ -32,6 +33,7 @@ Rectangle {
             Slider {
                 id: exposureSlider
                 Layout.fillWidth: true
+                Layout.minimumWidth: 60
                 from: -8; to: 8; stepSize: 0.1; value: 0
                 onMoved: view.exposure = value
             }
@@ -39,7 +41,7 @@ Rectangle {
             Label { color: Theme.textDim; text: qsTr("\u03b3") }
             Slider {
                 id: gammaSlider
-                Layout.preferredWidth: 80
+                Layout.preferredWidth: 70
                 from: 0.2; to: 4; stepSize: 0.05; value: 1
                 onMoved: view.gamma = value
             }
