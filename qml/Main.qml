@@ -23,6 +23,11 @@ ApplicationWindow {
     Component.onCompleted: {
         if (initialFile !== "" && !document.open(initialFile))
             message = document.lastError
+        // Recovery files a crashed session left behind: offer them before anything else.
+        if (document.autosave.recoverable.length > 0) Qt.callLater(recoveryDialog.open)
+    }
+    function openFile(path) {
+        if (window.document.open(path)) { window.message = ""; canvas.frameAll() }
     }
 
     // Runs `action` now, or after asking what to do with unsaved changes.
@@ -58,6 +63,25 @@ ApplicationWindow {
             title: qsTr("&File")
             Action { text: qsTr("&New"); shortcut: StandardKey.New; onTriggered: window.guard(function() { window.document.newDocument() }) }
             Action { text: qsTr("&Open\u2026"); shortcut: StandardKey.Open; onTriggered: window.guard(function() { window.openProject() }) }
+            Menu {
+                id: recentMenu
+                title: qsTr("Open &Recent")
+                enabled: window.document.recent.files.length > 0
+                onAboutToShow: window.document.recent.refresh()
+                Instantiator {
+                    model: window.document.recent.files
+                    delegate: MenuItem {
+                        required property string modelData
+                        required property int index
+                        text: (index < 9 ? "&" + (index + 1) + "  " : "") + modelData
+                        onTriggered: { const path = modelData; window.guard(function() { window.openFile(path) }) }
+                    }
+                    onObjectAdded: function(index, object) { recentMenu.insertItem(index, object) }
+                    onObjectRemoved: function(index, object) { recentMenu.removeItem(object) }
+                }
+                MenuSeparator {}
+                Action { text: qsTr("&Clear List"); onTriggered: window.document.recent.clear() }
+            }
             Action { text: qsTr("&Save"); shortcut: StandardKey.Save; onTriggered: window.save() }
             Action { text: qsTr("Save &As\u2026"); shortcut: StandardKey.SaveAs; onTriggered: { saveDialog.then = null; saveDialog.open() } }
             MenuSeparator {}
@@ -103,6 +127,7 @@ ApplicationWindow {
 
         NodeCanvas {
             id: canvas
+            objectName: "canvas"  // tests and bench/editor_canvas_bench find it by name
             document: window.document
             SplitView.fillWidth: true
             SplitView.minimumWidth: 300
@@ -145,9 +170,7 @@ ApplicationWindow {
         id: openDialog
         title: qsTr("Open project")
         nameFilters: [qsTr("Lattice projects (*.lattice)"), qsTr("All files (*)")]
-        onAccepted: {
-            if (window.document.open(selectedFile.toString())) { window.message = ""; canvas.frameAll() }
-        }
+        onAccepted: window.openFile(selectedFile.toString())
     }
     FileDialog {
         id: saveDialog
@@ -172,6 +195,47 @@ ApplicationWindow {
             window.afterDiscard = null
             if (button === MessageDialog.Save) window.save(action)
             else if (button === MessageDialog.Discard && action) action()
+        }
+    }
+    // Offers what the autosaver kept from sessions that did not end cleanly (see app/editor/autosave.h).
+    Dialog {
+        id: recoveryDialog
+        objectName: "recoveryDialog"
+        title: qsTr("Recover unsaved work")
+        anchors.centerIn: parent
+        width: Math.min(window.width - 80, 640)
+        modal: true
+        standardButtons: Dialog.Close
+        ColumnLayout {
+            anchors.fill: parent
+            spacing: 8
+            Label {
+                Layout.fillWidth: true
+                wrapMode: Text.WordWrap
+                text: qsTr("Lattice did not close cleanly. These projects have changes that were autosaved but not saved:")
+            }
+            Repeater {
+                model: window.document.autosave.recoverable
+                delegate: RowLayout {
+                    required property var modelData
+                    Layout.fillWidth: true
+                    Label {
+                        Layout.fillWidth: true
+                        elide: Text.ElideMiddle
+                        text: modelData.name + " \u2014 " + modelData.nodes + qsTr(" nodes, ") + modelData.modified.toLocaleString()
+                    }
+                    Button {
+                        text: qsTr("Restore")
+                        onClicked: {
+                            const file = modelData.recoveryFile
+                            window.guard(function() {
+                                if (window.document.restoreRecovery(file)) { recoveryDialog.close(); canvas.frameAll() }
+                            })
+                        }
+                    }
+                    Button { text: qsTr("Discard"); onClicked: window.document.autosave.discardRecovery(modelData.recoveryFile) }
+                }
+            }
         }
     }
 }

@@ -20,6 +20,15 @@ Item {
     property point wireEnd: Qt.point(0, 0)
 
     property bool framed: false  // the first frameAll waits until the canvas has its size
+    // The visible part of the canvas in canvas units, with a margin: nodes and wires outside it are not
+    // drawn (a 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas).
+    property bool culling: true  // off only to measure what it saves (bench/editor_canvas_bench.cpp)
+    readonly property real cullMargin: 40
+    readonly property real viewLeft: -content.x / zoom - cullMargin
+    readonly property real viewTop: -content.y / zoom - cullMargin
+    readonly property real viewRight: (width - content.x) / zoom + cullMargin
+    readonly property real viewBottom: (height - content.y) / zoom + cullMargin
+    function inView(x, y, w, h) { return !culling || x + w >= viewLeft && x <= viewRight && y + h >= viewTop && y <= viewBottom }
 
     clip: true
     focus: true
@@ -77,10 +86,20 @@ Item {
 
     Rectangle { anchors.fill: parent; color: Theme.background }
 
-    // Grid: minor lines every 20 canvas units, major every 100, drawn in view coordinates.
+    // Grid: minor lines every 20 canvas units, major every 100. The pattern repeats every major step, so the
+    // Canvas is painted once per zoom (one period larger on each side) and a pan only shifts it: repainting
+    // its lines in JavaScript on every pan step was most of a pan's cost (docs/performance.md).
     Canvas {
         id: grid
-        anchors.fill: parent
+        readonly property real period: 100 * canvas.zoom
+        function wrap(v) { return Math.round(((v % period) + period) % period - period) }
+        x: wrap(content.x)
+        y: wrap(content.y)
+        width: canvas.width + 2 * period
+        height: canvas.height + 2 * period
+        onPeriodChanged: requestPaint()
+        onWidthChanged: requestPaint()
+        onHeightChanged: requestPaint()
         onPaint: {
             const ctx = getContext("2d")
             ctx.reset()
@@ -90,21 +109,12 @@ Item {
                 ctx.strokeStyle = colour
                 ctx.lineWidth = 1
                 ctx.beginPath()
-                for (let x = ((content.x % s) + s) % s; x < width; x += s) { ctx.moveTo(Math.round(x) + 0.5, 0); ctx.lineTo(Math.round(x) + 0.5, height) }
-                for (let y = ((content.y % s) + s) % s; y < height; y += s) { ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(width, Math.round(y) + 0.5) }
+                for (let x = 0; x < width; x += s) { ctx.moveTo(Math.round(x) + 0.5, 0); ctx.lineTo(Math.round(x) + 0.5, height) }
+                for (let y = 0; y < height; y += s) { ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(width, Math.round(y) + 0.5) }
                 ctx.stroke()
             }
             draw(20, Theme.grid)
             draw(100, Theme.gridMajor)
-        }
-        Connections {
-            target: content
-            function onXChanged() { grid.requestPaint() }
-            function onYChanged() { grid.requestPaint() }
-        }
-        Connections {
-            target: canvas
-            function onZoomChanged() { grid.requestPaint() }
         }
     }
 
@@ -151,6 +161,7 @@ Item {
 
     Item {
         id: content
+        objectName: "content"  // its x, y and the canvas zoom map canvas units to the view
         transformOrigin: Item.TopLeft
         scale: canvas.zoom
 
@@ -163,6 +174,7 @@ Item {
                 required property real y2
                 required property color color
                 readonly property real bend: Math.max(40, Math.abs(x2 - x1) / 2)
+                visible: canvas.inView(Math.min(x1, x2) - bend, Math.min(y1, y2), Math.abs(x2 - x1) + 2 * bend, Math.abs(y2 - y1))
                 ShapePath {
                     strokeColor: color
                     strokeWidth: 2.5
@@ -185,6 +197,7 @@ Item {
                 y: model.y
                 width: model.width
                 height: model.height
+                visible: canvas.inView(x, y, width, height)
                 inputs: model.inputs
                 outputs: model.outputs
                 summary: model.summary

@@ -5,38 +5,16 @@
 #include <QElapsedTimer>
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <optional>
+#include <utility>
 
 #include "app/hooks.h"
 #include "app/editor/param_value.h"
 #include "core/types/image.h"
+#include "core/types/video.h"
 
 namespace lattice::editor {
-
-QImage to_qimage(const ImageData& img) {
-  QImage out(img.width, img.height, QImage::Format_RGBA8888);
-  if (out.isNull()) return out;
-  auto encode = [&](float v) {
-    if (!std::isfinite(v)) v = 0;
-    v = std::clamp(v, 0.0f, 1.0f);
-    if (img.linear) v = v <= 0.0031308f ? v * 12.92f : 1.055f * std::pow(v, 1 / 2.4f) - 0.055f;
-    return static_cast<uchar>(std::lround(v * 255));
-  };
-  const int c = img.channels;
-  for (int y = 0; y < img.height; ++y) {
-    const float* src = img.row(y);
-    uchar* dst = out.scanLine(y);
-    for (int x = 0; x < img.width; ++x, src += c, dst += 4) {
-      const uchar g = encode(src[0]);
-      dst[0] = g;
-      dst[1] = c >= 3 ? encode(src[1]) : g;
-      dst[2] = c >= 3 ? encode(src[2]) : g;
-      // Alpha is coverage, never colour-encoded.
-      const float a = c == 2 ? src[1] : c == 4 ? src[3] : 1.0f;
-      dst[3] = static_cast<uchar>(std::lround(std::clamp(std::isfinite(a) ? a : 1.0f, 0.0f, 1.0f) * 255));
-    }
-  }
-  return out;
-}
 
 /// Lives on the worker thread: owns the engine, its cache and the environment.
 class EvalWorker : public QObject {
@@ -93,12 +71,37 @@ class EvalWorker : public QObject {
   }
   size_t executions() const { return engine_.executions(); }
 
+  struct Preview {
+    quint64 serial;
+    QString id;
+    int step, total;
+    ImagePtr image;
+  };
+  /// The newest preview not yet taken (any thread). Older ones were overwritten: latest wins.
+  std::optional<Preview> takePreview() {
+    std::lock_guard lock(preview_mutex_);
+    preview_posted_ = false;
+    return std::exchange(preview_, std::nullopt);
+  }
+
  signals:
   void state(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
-  void viewReady(quint64 serial, const QImage& image, const QString& info);
+  void viewReady(quint64 serial, const ViewFrames& frames, const QString& info);
   void done(quint64 serial, bool ok, bool cancelled, const QString& message);
+  /// A preview is waiting in takePreview(); emitted once until it is taken, however many arrive.
+  void previewAvailable();
 
  private:
+  void postPreview(Preview p) {
+    {
+      std::lock_guard lock(preview_mutex_);
+      preview_ = std::move(p);
+      if (preview_posted_) return;
+      preview_posted_ = true;
+    }
+    emit previewAvailable();
+  }
+
   struct Relay final : Observer {
     Relay(EvalWorker* w, quint64 s) : w(w), serial(s) {}
     void node_started(const std::string& id, const std::string&) override {
@@ -121,6 +124,10 @@ class EvalWorker : public QObject {
     void warning(const std::string& message) override {
       emit w->state(serial, {}, QStringLiteral("warning"), 0, qstr(message));
     }
+    bool wants_previews() const override { return true; }
+    void node_preview(const std::string& id, int step, int total, std::shared_ptr<const ImageData> image) override {
+      if (image) w->postPreview({serial, qstr(id), step, total, std::move(image)});
+    }
     EvalWorker* w;
     quint64 serial;
   };
@@ -129,7 +136,7 @@ class EvalWorker : public QObject {
     const Node* n = job.graph.find(job.view_node);
     const NodeDesc* d = n ? NodeRegistry::instance().find(n->type) : nullptr;
     if (!d) return emit viewReady(serial, {}, {});
-    QImage image;
+    ViewFrames frames;
     QStringList info;
     o.targets = {job.view_node};
     o.observer = nullptr;  // these are cache hits; the render above already reported the node's state
@@ -143,12 +150,21 @@ class EvalWorker : public QObject {
       }
       if (!v) continue;
       info << qstr(out.name) + QStringLiteral(": ") + qstr(v->describe());
-      if (image.isNull())
-        if (const auto* img = dynamic_cast<const ImageData*>(v.get())) image = to_qimage(*img);
+      if (!frames.frames.empty()) continue;
+      if (auto img = std::dynamic_pointer_cast<const ImageData>(v)) {
+        frames.frames = {std::move(img)};
+      } else if (const auto* video = dynamic_cast<const VideoData*>(v.get())) {
+        frames.frames = video->frames;  // shared, not copied
+        frames.fps_num = video->fps_num;
+        frames.fps_den = video->fps_den;
+      }
     }
-    emit viewReady(serial, image, info.join(QLatin1Char('\n')));
+    emit viewReady(serial, frames, info.join(QLatin1Char('\n')));
   }
 
+  std::mutex preview_mutex_;
+  std::optional<Preview> preview_;  // guarded by preview_mutex_
+  bool preview_posted_ = false;     // guarded by preview_mutex_
   MemoryCache memory_;
   Engine engine_;
   Environment env_;
@@ -156,11 +172,13 @@ class EvalWorker : public QObject {
 };
 
 Evaluator::Evaluator(QObject* parent) : QObject(parent), worker_(new EvalWorker) {
+  qRegisterMetaType<ViewFrames>();
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   connect(worker_, &EvalWorker::state, this, &Evaluator::onWorkerState);
   connect(worker_, &EvalWorker::viewReady, this, &Evaluator::onWorkerView);
   connect(worker_, &EvalWorker::done, this, &Evaluator::onWorkerDone);
+  connect(worker_, &EvalWorker::previewAvailable, this, &Evaluator::onWorkerPreview);
   thread_.setObjectName(QStringLiteral("lattice-eval"));
   thread_.start();
 }
@@ -210,10 +228,21 @@ void Evaluator::onWorkerState(quint64 serial, const QString& id, const QString& 
   emit nodeState(id, state, progress, message);
 }
 
-void Evaluator::onWorkerView(quint64 serial, const QImage& image, const QString& info) {
+void Evaluator::onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info) {
   if (serial != serial_) return;
-  view_image_ = image;
+  preview_node_.clear();
+  view_frames_ = frames;
   view_info_ = info;
+  emit viewChanged();
+}
+
+void Evaluator::onWorkerPreview() {
+  const auto p = worker_->takePreview();
+  // A preview that arrives after its run ended (queued behind the final view) must not replace it.
+  if (!p || p->serial != serial_ || !busy_) return;
+  view_frames_ = ViewFrames{{p->image}};
+  view_info_ = QStringLiteral("%1: preview, step %2/%3").arg(p->id).arg(p->step).arg(p->total);
+  preview_node_ = p->id;
   emit viewChanged();
 }
 

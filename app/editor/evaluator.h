@@ -7,14 +7,19 @@
 /// worker skips queued runs that were cancelled before they began. Observer callbacks arrive on the
 /// worker thread and are re-emitted as queued signals carrying the run's serial; the UI side drops
 /// reports of superseded runs. Every public member is for the UI thread.
+///
+/// Step previews (Observer::node_preview, e.g. a sampler's latents after each step) replace the view while
+/// the run is in flight, whichever node sends them; the run's final view replaces them. The worker keeps
+/// only the newest preview behind a mutex and posts one notification until the UI thread takes it, so a
+/// fast sampler never floods the event queue: latest wins.
 
-#include <QImage>
 #include <QObject>
 #include <QThread>
 #include <QtQml/qqmlregistration.h>
 #include <filesystem>
 #include <memory>
 
+#include "app/editor/display_transform.h"
 #include "core/engine.h"
 #include "core/types/image.h"
 
@@ -22,17 +27,15 @@ namespace lattice::editor {
 
 class EvalWorker;
 
-/// Converts a host image to 8-bit RGBA for display: clamped, linear images sRGB-encoded.
-QImage to_qimage(const ImageData& img);
-
 class Evaluator : public QObject {
   Q_OBJECT
   QML_ELEMENT
   QML_UNCREATABLE("Evaluator belongs to a GraphDocument")
   Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
-  Q_PROPERTY(QImage viewImage READ viewImage NOTIFY viewChanged)
   Q_PROPERTY(QString viewInfo READ viewInfo NOTIFY viewChanged)
   Q_PROPERTY(QString status READ status NOTIFY statusChanged)
+  /// The node whose step preview the view shows now ("" when it shows a result).
+  Q_PROPERTY(QString previewNode READ previewNode NOTIFY viewChanged)
  public:
   explicit Evaluator(QObject* parent = nullptr);
   ~Evaluator() override;
@@ -52,9 +55,11 @@ class Evaluator : public QObject {
   bool waitForIdle(int ms);
 
   bool busy() const { return busy_; }
-  QImage viewImage() const { return view_image_; }
+  /// What the viewer shows: the viewed node's first Image output or Video output (the frames).
+  const ViewFrames& viewFrames() const { return view_frames_; }
   QString viewInfo() const { return view_info_; }
   QString status() const { return status_; }
+  QString previewNode() const { return preview_node_; }
   /// Engine node executions so far (tests count re-runs with it). Safe only while idle.
   size_t executions() const;
 
@@ -69,7 +74,8 @@ class Evaluator : public QObject {
 
  private:
   void onWorkerState(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
-  void onWorkerView(quint64 serial, const QImage& image, const QString& info);
+  void onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info);
+  void onWorkerPreview();
   void onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message);
 
   QThread thread_;
@@ -77,8 +83,8 @@ class Evaluator : public QObject {
   std::shared_ptr<CancelToken> cancel_;
   quint64 serial_ = 0;
   bool busy_ = false;
-  QImage view_image_;
-  QString view_info_, status_;
+  ViewFrames view_frames_;
+  QString view_info_, status_, preview_node_;
 };
 
 }  // namespace lattice::editor

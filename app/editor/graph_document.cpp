@@ -60,7 +60,8 @@ bool same_for_evaluation(const Node& a, const Node& b) {
 
 }  // namespace
 
-GraphDocument::GraphDocument(QObject* parent) : QObject(parent), evaluator_(new Evaluator(this)) {
+GraphDocument::GraphDocument(QObject* parent)
+    : QObject(parent), evaluator_(new Evaluator(this)), autosave_(new Autosaver(this)), recent_(new RecentFiles(this)) {
   connect(&undo_, &QUndoStack::cleanChanged, this, &GraphDocument::dirtyChanged);
   connect(&undo_, &QUndoStack::indexChanged, this, &GraphDocument::undoStateChanged);
   connect(&undo_, &QUndoStack::canUndoChanged, this, &GraphDocument::undoStateChanged);
@@ -85,7 +86,11 @@ GraphDocument::GraphDocument(QObject* parent) : QObject(parent), evaluator_(new 
   });
 }
 
-GraphDocument::~GraphDocument() { evaluator_->cancel(); }
+GraphDocument::~GraphDocument() {
+  evaluator_->cancel();
+  // A clean close (the user saved or discarded): nothing to recover. A crash never gets here.
+  autosave_->discard();
+}
 
 bool GraphDocument::fail(const QString& message) {
   last_error_ = message;
@@ -341,6 +346,7 @@ QVariantMap GraphDocument::portAt(qreal x, qreal y, qreal radius) const {
 
 void GraphDocument::newDocument() {
   evaluator_->cancel();
+  autosave_->discard();
   setSelection({});
   undo_.clear();
   applyGraph(Graph{});
@@ -358,11 +364,32 @@ bool GraphDocument::open(const QString& pathOrUrl) {
   }
   place_unpositioned(g);
   evaluator_->cancel();
+  autosave_->discard();
   setSelection({});
   undo_.clear();
   applyGraph(g);
   undo_.setClean();
   setFilePath(QFileInfo(path).absoluteFilePath());
+  recent_->add(file_path_);
+  return true;
+}
+
+bool GraphDocument::restoreRecovery(const QString& recoveryFile) {
+  Autosaver::Recovered r;
+  try {
+    r = Autosaver::read(local_path(recoveryFile));
+  } catch (const std::exception& e) {
+    return fail(qstr(e.what()));
+  }
+  place_unpositioned(r.graph);
+  if (!r.originalFile.isEmpty() && QFileInfo::exists(r.originalFile)) {
+    if (!open(r.originalFile)) return false;
+  } else {
+    newDocument();
+    setFilePath(r.originalFile);  // a project whose file is gone keeps its name; Save recreates it
+  }
+  autosave_->adopt(QFileInfo(local_path(recoveryFile)).absoluteFilePath());
+  commit(std::move(r.graph), QStringLiteral("Restore unsaved changes"));
   return true;
 }
 
@@ -381,7 +408,9 @@ bool GraphDocument::saveAs(const QString& pathOrUrl) {
     return fail(qstr(e.what()));
   }
   undo_.setClean();
+  autosave_->discard();  // cleanChanged does not fire when the stack was clean already (Save As)
   setFilePath(QFileInfo(path).absoluteFilePath());
+  recent_->add(file_path_);
   return true;
 }
 
@@ -449,6 +478,7 @@ void GraphDocument::startRun(bool with_side_effects) {
   if (job.targets.empty()) return;
   job.base_dir = file_path_.isEmpty() ? QDir::currentPath().toStdString() : QFileInfo(file_path_).absolutePath().toStdString();
   job.document = graph_to_json(graph_);
+  autosave_->saveNow();  // a run is when a crash is likeliest
   evaluator_->start(std::move(job));
 }
 

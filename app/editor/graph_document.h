@@ -21,11 +21,13 @@
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 
+#include "app/editor/autosave.h"
 #include "app/editor/catalog_model.h"
 #include "app/editor/edge_list_model.h"
 #include "app/editor/evaluator.h"
 #include "app/editor/node_list_model.h"
 #include "app/editor/param_list_model.h"
+#include "app/editor/recent_files.h"
 #include "core/graph.h"
 
 namespace lattice::editor {
@@ -38,6 +40,8 @@ class GraphDocument : public QObject {
   Q_PROPERTY(lattice::editor::CatalogModel* catalog READ catalog CONSTANT)
   Q_PROPERTY(lattice::editor::ParamListModel* params READ params CONSTANT)
   Q_PROPERTY(lattice::editor::Evaluator* evaluator READ evaluator CONSTANT)
+  Q_PROPERTY(lattice::editor::Autosaver* autosave READ autosave CONSTANT)
+  Q_PROPERTY(lattice::editor::RecentFiles* recent READ recent CONSTANT)
   Q_PROPERTY(QString filePath READ filePath NOTIFY filePathChanged)
   Q_PROPERTY(QString displayName READ displayName NOTIFY filePathChanged)
   /// The installed examples (<prefix>/share/lattice/examples), where Open starts for an untitled project.
@@ -111,6 +115,10 @@ class GraphDocument : public QObject {
   Q_INVOKABLE bool open(const QString& pathOrUrl);
   Q_INVOKABLE bool save();
   Q_INVOKABLE bool saveAs(const QString& pathOrUrl);
+  /// Restores a recovery file (see Autosaver): opens the project it belongs to when that file exists (else
+  /// starts untitled), then applies the recovered graph as one undo step, so the document is modified and
+  /// undo shows the saved version. On failure the current document stays.
+  Q_INVOKABLE bool restoreRecovery(const QString& recoveryFile);
   /// The graph as the file would hold it.
   Q_INVOKABLE QString graphJson() const;
   Q_INVOKABLE QString randomSeed() const;
@@ -126,6 +134,8 @@ class GraphDocument : public QObject {
   CatalogModel* catalog() { return &catalog_; }
   ParamListModel* params() { return &params_; }
   Evaluator* evaluator() { return evaluator_; }
+  Autosaver* autosave() { return autosave_; }
+  RecentFiles* recent() { return recent_; }
   QString filePath() const { return file_path_; }
   QString displayName() const;
   QUrl examplesFolder() const;
@@ -145,6 +155,9 @@ class GraphDocument : public QObject {
   static qreal nodeWidth() { return NodeLayout::kWidth; }
   static qreal headerHeight() { return NodeLayout::kHeader; }
   static qreal portRow() { return NodeLayout::kPortRow; }
+
+  /// Sets lastError (for helpers such as the Autosaver); returns false.
+  bool reportError(const QString& message) { return fail(message); }
 
   /// Replaces the graph (used by undo commands; not a request: pushes nothing).
   void applyGraph(const Graph& g);
@@ -173,6 +186,8 @@ class GraphDocument : public QObject {
   CatalogModel catalog_;
   ParamListModel params_;
   Evaluator* evaluator_;
+  Autosaver* autosave_;
+  RecentFiles* recent_;
   QTimer run_timer_;
   QStringList selection_;
   QString file_path_, last_error_, inspected_;

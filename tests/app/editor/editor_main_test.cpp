@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <QDir>
 #include <QFile>
 #include <QImage>
 #include <QQmlApplicationEngine>
@@ -99,6 +100,44 @@ TEST(EditorQml, OpenOnAnUntitledProjectStartsInTheExamples) {
   EXPECT_TRUE(QMetaObject::invokeMethod(dialog, "reject"));
   qInstallMessageHandler(previous);
   EXPECT_TRUE(g_messages.isEmpty()) << g_messages.join('\n').toStdString();
+}
+
+TEST(EditorQml, OffersRecoveryFilesACrashLeftAtStart) {
+  test::qt_app();
+  QTemporaryDir tmp;
+  const QString recovery = Autosaver::defaultDirectory();  // under ~/.qttest in test mode
+  ASSERT_TRUE(QDir().mkpath(recovery));
+  const QString left = recovery + "/untitled-main-test.lattice";
+  {
+    QFile f(left);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write(R"({"lattice":1,"nodes":[{"id":"kept","type":"value.number","params":{"value":5},"ui":{"x":0,"y":0}}],
+      "lattice_recovery":{"file":""}})");
+  }
+  {
+    QQmlApplicationEngine engine;
+    ASSERT_TRUE(load_editor(engine, {}));
+    auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().first());
+    ASSERT_TRUE(window);
+    auto* doc = window->property("document").value<GraphDocument*>();
+    auto* dialog = window->findChild<QObject*>("recoveryDialog");
+    ASSERT_TRUE(doc && dialog);
+    QDeadlineTimer until(3000);
+    while (!dialog->property("opened").toBool() && !until.hasExpired())
+      QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    EXPECT_TRUE(dialog->property("opened").toBool()) << "the dialog offers what the crash left";
+    QString offered;
+    for (const auto& e : doc->autosave()->recoverable())
+      if (e.toMap()["recoveryFile"].toString().endsWith("untitled-main-test.lattice")) offered = e.toMap()["recoveryFile"].toString();
+    ASSERT_FALSE(offered.isEmpty());
+    ASSERT_TRUE(doc->restoreRecovery(offered));
+    EXPECT_EQ(doc->nodeCount(), 1);
+    EXPECT_TRUE(doc->dirty());
+    ASSERT_TRUE(doc->saveAs(tmp.filePath("recovered.lattice")));
+    EXPECT_FALSE(QFile::exists(left)) << "saving the restored project removes its recovery file";
+    doc->evaluator()->waitForIdle(10000);
+  }
+  QFile::remove(left);
 }
 
 TEST(EditorExecutable, ScreenshotUnderXvfbIsNotBlank) {

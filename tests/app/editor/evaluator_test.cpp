@@ -7,6 +7,9 @@
 #include "app/editor/graph_document.h"
 #include "core/types/image.h"
 #include "tests/app/editor/qt_test_app.h"
+#include "tests/support/editor_test_nodes.h"
+
+#include <QThread>
 
 namespace lattice::editor {
 namespace {
@@ -69,6 +72,62 @@ TEST(Evaluator, ImagesConvertToRgba8) {
   gray.at(0, 0, 0) = 0.5f;
   gray.at(0, 0, 1) = 0.0f;
   EXPECT_EQ(to_qimage(gray).pixelColor(0, 0).alpha(), 0);
+}
+
+/// Runs a test.previewer node and records every view the Evaluator announces, as (info, first value).
+struct PreviewRun {
+  explicit PreviewRun(int steps, int step_ms) {
+    test::qt_app();
+    lattice::test::register_editor_test_nodes();
+    doc.setAutoRun(false);
+    id = doc.addNode("test.previewer", 0, 0);
+    EXPECT_TRUE(doc.setParam(id, "steps", steps));
+    EXPECT_TRUE(doc.setParam(id, "step_ms", step_ms));
+    doc.select(id);
+    QObject::connect(doc.evaluator(), &Evaluator::viewChanged, [this] {
+      const auto& f = doc.evaluator()->viewFrames().frames;
+      views.emplace_back(doc.evaluator()->viewInfo(), f.empty() ? -1.0f : f[0]->pixels[0]);
+      preview_nodes << doc.evaluator()->previewNode();
+    });
+  }
+  GraphDocument doc;
+  QString id;
+  std::vector<std::pair<QString, float>> views;
+  QStringList preview_nodes;
+};
+
+TEST(Evaluator, StepPreviewsReachTheViewWhileTheSamplerRuns) {
+  PreviewRun r(6, 40);
+  r.doc.run();
+  ASSERT_TRUE(r.doc.evaluator()->waitForIdle(10000));
+  ASSERT_GE(r.views.size(), 2u);
+  // Previews came first, in step order, from the running node; the final output replaced them.
+  int previews = 0;
+  float last = 0;
+  for (size_t i = 0; i + 1 < r.views.size(); ++i) {
+    EXPECT_TRUE(r.views[i].first.contains("preview")) << r.views[i].first.toStdString();
+    EXPECT_EQ(r.preview_nodes[static_cast<int>(i)], r.id);
+    EXPECT_GT(r.views[i].second, last);
+    last = r.views[i].second;
+    ++previews;
+  }
+  EXPECT_GE(previews, 2) << "the UI thread polled every 20 ms during a 240 ms run";
+  EXPECT_FLOAT_EQ(r.views.back().second, 1.0f);
+  EXPECT_FALSE(r.views.back().first.contains("preview"));
+  EXPECT_TRUE(r.doc.evaluator()->previewNode().isEmpty());
+}
+
+TEST(Evaluator, PreviewsThatPileUpCollapseToTheLatest) {
+  PreviewRun r(8, 1);
+  r.doc.run();
+  // The UI thread is blocked while the worker sends all eight previews and finishes.
+  QThread::msleep(800);
+  ASSERT_TRUE(r.doc.evaluator()->waitForIdle(10000));
+  ASSERT_EQ(r.views.size(), 2u) << "one preview notification, then the result";
+  EXPECT_EQ(r.views[0].first, r.id + ": preview, step 8/8");
+  EXPECT_FLOAT_EQ(r.views[0].second, 1.0f);
+  EXPECT_FLOAT_EQ(r.views[1].second, 1.0f);
+  EXPECT_FALSE(r.views[1].first.contains("preview"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // One QGuiApplication per test binary, on the offscreen platform: no display needed.
 #include <QGuiApplication>
+#include <QStandardPaths>
 #include <QString>
 #include <ostream>
 
@@ -14,6 +15,8 @@ inline QGuiApplication& qt_app() {
   static char name[] = "lattice-editor-test";
   static char* argv[] = {name, nullptr};
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  // Settings, recent files and autosaves go to test locations (~/.qttest), never the user's.
+  QStandardPaths::setTestModeEnabled(true);
   static QGuiApplication* app = new QGuiApplication(argc, argv);
   return *app;
 }

@@ -1,0 +1,90 @@
+#pragma once
+/// Autosaver: crash recovery for one GraphDocument.
+///
+/// While the document has unsaved changes, its graph is written `interval` seconds after a change and
+/// whenever an evaluation starts (a model run is when a crash is likeliest) to a recovery file in
+/// directory() (AppDataLocation/recovery by default): <first 16 hex digits of SHA-1 of the absolute
+/// path>.lattice for a saved project, untitled-N.lattice for a new one. Writes are atomic
+/// (core/atomic_file.h) and skipped when the content did not change since the last write. The file is the
+/// .lattice JSON with one extra top-level key, "lattice_recovery": {"file": original path or ""}.
+///
+/// The recovery file is removed when the document becomes clean (saved, or undone back to its saved
+/// state), when its changes are discarded (new/open), and when the document is destroyed (a clean close).
+/// So a recovery file that outlives its editor comes from a crash; recoverable() lists those that are
+/// newer than the file they belong to, for the editor to offer at start.
+///
+/// Threading: UI thread only.
+
+#include <QDateTime>
+#include <QObject>
+#include <QTimer>
+#include <QVariantList>
+#include <QtQml/qqmlregistration.h>
+#include <optional>
+
+#include "core/graph.h"
+
+namespace lattice::editor {
+
+class GraphDocument;
+
+class Autosaver : public QObject {
+  Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("Autosaver belongs to a GraphDocument")
+  /// [{recoveryFile, originalFile, name, modified, nodes}], newest first; see recoverable().
+  Q_PROPERTY(QVariantList recoverable READ recoverable NOTIFY recoverableChanged)
+  Q_PROPERTY(int interval READ interval WRITE setInterval NOTIFY intervalChanged)
+  Q_PROPERTY(QString recoveryFile READ recoveryFile NOTIFY saved)
+
+ public:
+  explicit Autosaver(GraphDocument* doc);
+  ~Autosaver() override;
+
+  /// AppDataLocation/recovery.
+  static QString defaultDirectory();
+  QString directory() const { return dir_; }
+  void setDirectory(const QString& dir);
+  /// Seconds between a change and its autosave.
+  int interval() const { return timer_.interval() / 1000; }
+  void setInterval(int seconds);
+
+  /// The file this document autosaves to ("" when it has not written one yet).
+  QString recoveryFile() const { return written_path_; }
+  /// Writes the recovery file now when the document has unsaved changes that differ from the last write.
+  /// Returns whether a file was written; a write error goes to the document's lastError.
+  Q_INVOKABLE bool saveNow();
+  /// Removes this document's recovery file.
+  void discard();
+
+  /// Recovery files left by other sessions whose content is newer than the file they belong to (or that
+  /// belong to no file): what a crash left behind. Unreadable files are listed with their error as name.
+  QVariantList recoverable() const;
+  /// Deletes a recovery file from the list (the user declined it).
+  Q_INVOKABLE bool discardRecovery(const QString& recoveryFile);
+
+  struct Recovered {
+    Graph graph;           ///< without the "lattice_recovery" key
+    QString originalFile;  ///< "" for a project that was never saved
+  };
+  /// Reads a recovery file; throws Error(InvalidInput) naming it when it is not one.
+  static Recovered read(const QString& recoveryFile);
+  /// Continues writing to `recoveryFile` (after restoring it), so that a later clean save removes it.
+  void adopt(const QString& recoveryFile);
+
+ signals:
+  void recoverableChanged();
+  void intervalChanged();
+  void saved();
+
+ private:
+  void onDocumentChanged();
+  QString targetPath();
+
+  GraphDocument* doc_;
+  QTimer timer_;
+  QString dir_, written_path_, adopted_path_;
+  std::string written_;  // content of the last write
+};
+
+}  // namespace lattice::editor

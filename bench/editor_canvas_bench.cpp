@@ -1,0 +1,155 @@
+// lattice-editor-bench: frame times of the editor's node canvas with a large graph while panning and
+// zooming (issue #6). Not a Google Benchmark: it needs a QGuiApplication, a window and the QML scene.
+//
+//   build/lattice-editor-bench [nodes=500] [frames=120]
+//
+// Builds a graph of `nodes` nodes in a grid (value.number feeding chains of value.math, so about as many
+// wires as nodes), opens it in the real editor window (Main.qml, 1400x860), frames it, then for each of
+// `frames` frames pans (then zooms) the canvas a little and waits for the frame to be presented
+// (QQuickWindow::frameSwapped), timing change -> presented. A second pass times grabWindow() per pan
+// step (render + read-back, independent of the render loop). Prints median, mean, p95 and max in ms, and
+// the ratios to an empty canvas and to the same graph without off-screen culling, measured in the same run.
+// Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFile>
+#include <QGuiApplication>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "app/editor/editor_main.h"
+#include "app/editor/graph_document.h"
+
+namespace {
+
+QByteArray grid_graph(int count) {
+  // 25 columns, 240 x 160 canvas units apart; every fifth node is a source, the others add to the left one.
+  QByteArray json = R"({"lattice":1,"nodes":[)";
+  for (int i = 0; i < count; ++i) {
+    const int col = i % 25, row = i / 25;
+    const bool source = col % 5 == 0;
+    QByteArray n = QStringLiteral(R"({"id":"n%1","type":"%2","ui":{"x":%3,"y":%4})")
+                       .arg(i)
+                       .arg(source ? "value.number" : "value.math")
+                       .arg(col * 240)
+                       .arg(row * 160)
+                       .toUtf8();
+    if (!source) n += QStringLiteral(R"(,"inputs":{"a":{"node":"n%1","output":"value"}})").arg(i - 1).toUtf8();
+    json += n + "}" + (i + 1 < count ? "," : "");
+  }
+  return json + "]}";
+}
+
+struct Stats {
+  double median, mean, p95, max;
+};
+
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  return {v[v.size() / 2], mean, v[std::min(v.size() - 1, v.size() * 95 / 100)], v.back()};
+}
+
+void print(const char* what, const std::vector<double>& ms) {
+  const Stats s = stats(ms);
+  std::printf("%-34s frames %4zu  median %7.2f ms  mean %7.2f ms  p95 %7.2f ms  max %7.2f ms  (%.0f fps median)\n",
+              what, ms.size(), s.median, s.mean, s.p95, s.max, 1000 / s.median);
+}
+
+/// Applies `change`, then waits until the window has presented a frame; returns the milliseconds taken.
+double presented_after(QQuickWindow* w, const std::function<void()>& change) {
+  QEventLoop loop;
+  auto c = QObject::connect(w, &QQuickWindow::frameSwapped, &loop, &QEventLoop::quit, Qt::QueuedConnection);
+  QTimer::singleShot(5000, &loop, &QEventLoop::quit);
+  QElapsedTimer t;
+  t.start();
+  change();
+  w->update();
+  loop.exec();
+  QObject::disconnect(c);
+  return static_cast<double>(t.nsecsElapsed()) / 1e6;
+}
+
+struct Result {
+  std::vector<double> pan, zoom, grab;
+};
+
+/// Opens a grid graph of `count` nodes in the editor window and times `frames` pan and zoom frames.
+bool measure(int count, int frames, Result& r, bool culling = true) {
+  QTemporaryDir dir;
+  const QString file = dir.filePath("grid.lattice");
+  QFile f(file);
+  if (!f.open(QIODevice::WriteOnly) || f.write(grid_graph(count)) < 0) return false;
+  f.close();
+
+  QQmlApplicationEngine engine;
+  QElapsedTimer load;
+  load.start();
+  if (!lattice::editor::load_editor(engine, file)) return false;
+  auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().first());
+  auto* doc = window->property("document").value<lattice::editor::GraphDocument*>();
+  auto* canvas = window->findChild<QQuickItem*>("canvas");
+  auto* content = canvas ? canvas->findChild<QQuickItem*>("content") : nullptr;
+  if (!doc || !content) return false;
+  doc->setAutoRun(false);  // measure drawing, not evaluation
+  canvas->setProperty("culling", culling);
+  presented_after(window, [] {});  // everything created and rendered once
+  std::printf("platform %s, %d nodes, %d wires, window %dx%d, culling %s, first frame after %lld ms\n",
+              qPrintable(QGuiApplication::platformName()), doc->nodeCount(), doc->edges()->rowCount(),
+              window->width(), window->height(), culling ? "on" : "off", static_cast<long long>(load.elapsed()));
+  // Zoomed to show about a tenth of the graph, as while working in it.
+  canvas->setProperty("zoom", 0.6);
+  content->setPosition({0, 0});
+  presented_after(window, [] {});
+  for (int i = 0; i < frames; ++i)
+    r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
+  for (int i = 0; i < frames; ++i) {
+    const double z = 0.3 + 0.5 * std::abs(std::sin(i * 0.05));
+    r.zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
+  }
+  canvas->setProperty("zoom", 0.6);
+  for (int i = 0; i < frames / 2; ++i) {
+    content->setX(content->x() + (i % 20 < 10 ? -12 : 12));
+    QElapsedTimer t;
+    t.start();
+    const QImage img = window->grabWindow();
+    r.grab.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
+    if (img.isNull()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  QGuiApplication app(argc, argv);
+  const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
+  const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
+  // Baselines in the same run: the same window with an empty canvas (panels, grid, menus still drawn),
+  // and the same graph with off-screen culling disabled.
+  Result base, big, unculled;
+  if (!measure(0, frames, base) || !measure(count, frames, big) || !measure(count, frames, unculled, false)) {
+    std::fprintf(stderr, "lattice-editor-bench: the editor window could not be created\n");
+    return 1;
+  }
+  auto row = [](const char* what, const std::vector<double>& b, const std::vector<double>& v,
+                const std::vector<double>& u) {
+    print(what, v);
+    std::printf("%-34s empty canvas median %7.2f ms (ratio %.2fx), without culling %7.2f ms (ratio %.2fx)\n", "",
+                stats(b).median, stats(v).median / stats(b).median, stats(u).median, stats(v).median / stats(u).median);
+  };
+  row("pan (change -> frameSwapped)", base.pan, big.pan, unculled.pan);
+  row("zoom (change -> frameSwapped)", base.zoom, big.zoom, unculled.zoom);
+  row("pan (grabWindow: render+readback)", base.grab, big.grab, unculled.grab);
+  return 0;
+}

@@ -1,0 +1,121 @@
+// The real QML canvas (qml/NodeCanvas.qml, NodeItem.qml in Main.qml), driven by synthesized mouse and key
+// events on the offscreen QQuickWindow: box selection, dragging a node (one undo step), delete keys.
+#include <gtest/gtest.h>
+
+#include <QFile>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QTemporaryDir>
+#include <QtTest/QTest>
+#include <memory>
+
+#include "app/editor/editor_main.h"
+#include "app/editor/graph_document.h"
+#include "app/editor/graph_edits.h"
+#include "tests/app/editor/qt_test_app.h"
+
+namespace lattice::editor {
+namespace {
+
+class CanvasInteraction : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::qt_app();
+    ASSERT_TRUE(tmp.isValid());
+    const QString file = tmp.filePath("three.lattice");
+    QFile f(file);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write(R"({"lattice":1,"nodes":[
+      {"id":"a","type":"value.number","ui":{"x":0,"y":0}},
+      {"id":"b","type":"value.number","ui":{"x":300,"y":0}},
+      {"id":"c","type":"value.number","ui":{"x":0,"y":300}}]})");
+    f.close();
+    engine = std::make_unique<QQmlApplicationEngine>();
+    ASSERT_TRUE(load_editor(*engine, file));
+    window = qobject_cast<QQuickWindow*>(engine->rootObjects().first());
+    ASSERT_TRUE(window);
+    doc = window->property("document").value<GraphDocument*>();
+    ASSERT_TRUE(doc);
+    doc->setAutoRun(false);
+    canvas = window->findChild<QQuickItem*>("canvas");
+    ASSERT_TRUE(canvas);
+    content = canvas->findChild<QQuickItem*>("content");
+    ASSERT_TRUE(content);
+    window->requestActivate();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(window));
+    // The canvas frames all nodes once it has its size.
+    QTRY_VERIFY_WITH_TIMEOUT(canvas->property("framed").toBool(), 3000);
+    QTest::qWait(50);
+  }
+  void TearDown() override {
+    if (doc) doc->evaluator()->waitForIdle(10000);
+    engine.reset();
+  }
+  qreal zoom() const { return canvas->property("zoom").toReal(); }
+  /// Window coordinates of canvas point (x, y).
+  QPoint at(qreal x, qreal y) const {
+    return canvas->mapToScene(QPointF(content->x() + x * zoom(), content->y() + y * zoom())).toPoint();
+  }
+  void drag(QPoint from, QPoint to, Qt::KeyboardModifiers mods = {}) {
+    QTest::mousePress(window, Qt::LeftButton, mods, from);
+    for (int i = 1; i <= 5; ++i) QTest::mouseMove(window, from + (to - from) * i / 5, 10);
+    QTest::mouseRelease(window, Qt::LeftButton, mods, to, 10);
+  }
+  QPointF node_pos(const char* id) const {
+    const auto p = node_position(*doc->graph().find(id)).value();
+    return {p.first, p.second};
+  }
+
+  QTemporaryDir tmp;
+  std::unique_ptr<QQmlApplicationEngine> engine;
+  QQuickWindow* window = nullptr;
+  GraphDocument* doc = nullptr;
+  QQuickItem* canvas = nullptr;
+  QQuickItem* content = nullptr;
+};
+
+TEST_F(CanvasInteraction, BoxSelectionSelectsTheNodesItTouches) {
+  // A band from above-left of a to below the top row, not reaching c at y = 300.
+  drag(at(-30, -30), at(320, 40));
+  EXPECT_EQ(doc->selection(), (QStringList{"a", "b"}));
+  // Shift+band adds c; a plain click on the background clears.
+  drag(at(-30, 280), at(20, 320), Qt::ShiftModifier);
+  EXPECT_EQ(doc->selection(), (QStringList{"a", "b", "c"}));
+  QTest::mouseClick(window, Qt::LeftButton, {}, at(200, 200));
+  EXPECT_TRUE(doc->selection().isEmpty());
+}
+
+TEST_F(CanvasInteraction, DraggingANodeMovesItAndOneUndoRestoresIt) {
+  const QString before = doc->graphJson();
+  const int steps = doc->undoStack()->count();
+  const QPoint grab = at(40, 10);  // the node's header
+  drag(grab, grab + QPoint(60, 45));
+  EXPECT_EQ(doc->selection(), QStringList{"a"});
+  const QPointF moved = node_pos("a");
+  EXPECT_NEAR(moved.x(), 60 / zoom(), 1.01);
+  EXPECT_NEAR(moved.y(), 45 / zoom(), 1.01);
+  EXPECT_EQ(node_pos("b"), QPointF(300, 0)) << "only the dragged node moves";
+  EXPECT_EQ(doc->undoStack()->count(), steps + 1) << "five mouse moves, one undo step";
+  doc->undo();
+  EXPECT_EQ(doc->graphJson(), before);
+}
+
+TEST_F(CanvasInteraction, DeleteKeysRemoveTheSelection) {
+  drag(at(-30, -30), at(320, 40));
+  ASSERT_EQ(doc->selection().size(), 2);
+  QTest::keyClick(window, Qt::Key_Delete);
+  EXPECT_EQ(doc->nodeCount(), 1);
+  EXPECT_TRUE(doc->graph().find("c"));
+  doc->undo();
+  EXPECT_EQ(doc->nodeCount(), 3);
+  // Backspace on the focused canvas does the same.
+  QTest::mouseClick(window, Qt::LeftButton, {}, at(40, 310));
+  ASSERT_EQ(doc->selection(), QStringList{"c"});
+  QTest::keyClick(window, Qt::Key_Backspace);
+  EXPECT_EQ(doc->nodeCount(), 2);
+  EXPECT_FALSE(doc->graph().find("c"));
+}
+
+}  // namespace
+}  // namespace lattice::editor
