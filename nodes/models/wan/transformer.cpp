@@ -128,9 +128,11 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, con
   x = gpu::add(s, x, a2.to_out(s, o));
   s.finish();
 
-  // Feed-forward: GELU (tanh).
+  // Feed-forward: GELU (tanh); in row chunks where the ffn_dim-wide hidden layer would not fit one buffer.
   const Tensor n3 = modulate(s, gpu::layer_norm(s, x, eps), chunk(mod, 6, 3), chunk(mod, 6, 4));
-  x = gated_add(s, x, chunk(mod, 6, 5), b.ffn2(s, gpu::gelu_tanh(s, b.ffn1(s, n3))));
+  x = gated_add(s, x, chunk(mod, 6, 5), map_token_chunks(s, n3, b.ffn1.out_features(), [&](const Tensor& t, int64_t) {
+                  return b.ffn2(s, gpu::gelu_tanh(s, b.ffn1(s, t)));
+                }));
   s.finish();
 }
 
