@@ -207,6 +207,7 @@ ServeOptions parse_serve_args(const std::vector<std::string>& args) {
     else if (a == "--max-connections") o.max_connections = parse_count(a, value(i), 2);
     else if (a == "--cache-memory") o.cache_memory_mb = parse_count(a, value(i), 0);
     else if (a == "--cache-dir") o.cache_dir = value(i);
+    else if (a == "--cors-origin") o.cors_origin = value(i);
     else if (a == "--quiet") o.log_requests = false;
     else usage("unknown argument '" + a + "' for --serve (see lattice --help)");
   }
@@ -240,6 +241,7 @@ const char* serve_help() {
          "      --max-body BYTES                   largest request body before 413 (8 MiB)\n"
          "      --max-connections N                concurrent connections before 429 (32)\n"
          "      --cache-memory MIB --cache-dir DIR result caches shared by all jobs\n"
+         "      --cors-origin ORIGIN               let this web origin call the API from a browser\n"
          "      --quiet                            do not log requests\n";
 }
 
@@ -319,6 +321,17 @@ struct Server::Impl {
     http.set_write_timeout(10, 0);
     http.set_keep_alive_timeout(5);
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!o.cors_origin.empty()) {
+        res.set_header("Access-Control-Allow-Origin", o.cors_origin);
+        // Preflight requests never carry credentials: answer them without the token check.
+        if (req.method == "OPTIONS") {
+          res.status = 204;
+          res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE");
+          res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
+          res.set_header("Access-Control-Max-Age", "600");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
       if (t_over_limit) {
         send_error(res, 429, "too many concurrent connections (limit " + std::to_string(o.max_connections) + ")");
         res.set_header("Connection", "close");
@@ -512,6 +525,9 @@ int run_serve(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Server server(o, token);
   const int port = server.start();
+  if (o.host != "127.0.0.1" && o.host != "::1" && o.host != "localhost")
+    std::fprintf(stderr, "lattice: warning: listening on %s, beyond this machine: the token and the images travel "
+                         "unencrypted unless a TLS proxy is in front\n", o.host.c_str());
   std::printf("lattice: serving on http://%s:%d (output folder %s)\n", o.host.c_str(), port,
               fs::absolute(o.output_dir).string().c_str());
   std::fflush(stdout);

@@ -29,6 +29,7 @@ struct ServeOptions {
   size_t max_connections = 32;
   size_t cache_memory_mb = 2048;
   std::filesystem::path cache_dir;
+  std::string cors_origin;  ///< empty = no CORS headers; else the one web origin allowed to call the API
   bool log_requests = true;
 };
 

@@ -160,6 +160,31 @@ TEST_F(Serve, EveryRequestNeedsTheToken) {
   EXPECT_FALSE(fs::exists(dir / "out") && !fs::is_empty(dir / "out"));
 }
 
+TEST_F(Serve, CorsOriginAnswersPreflightAndMarksResponses) {
+  start([](serve::ServeOptions& o) { o.cors_origin = "http://front.example"; });
+  auto pre = client().Options("/v1/jobs", {{"Origin", "http://front.example"}, {"Access-Control-Request-Method", "POST"}});
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 204);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "http://front.example");
+  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  auto denied = client().Get("/v1/nodes");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  EXPECT_EQ(denied->get_header_value("Access-Control-Allow-Origin"), "http://front.example");
+  auto ok = client().Get("/v1/nodes", auth());
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->get_header_value("Access-Control-Allow-Origin"), "http://front.example");
+}
+
+TEST_F(Serve, WithoutCorsThereAreNoCorsHeaders) {
+  start();
+  auto pre = client().Options("/v1/jobs");
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 401);
+  EXPECT_FALSE(pre->has_header("Access-Control-Allow-Origin"));
+}
+
 TEST_F(Serve, NodeCatalogueIsTheListNodesJson) {
   start();
   auto r = client().Get("/v1/nodes", auth());
