@@ -77,6 +77,17 @@ bool Job::finished() const {
   return s == JobState::Done || s == JobState::Failed || s == JobState::Cancelled;
 }
 
+Json Job::record() const {
+  Json outs = Json::array();
+  for (const auto& o : outputs_) outs.push_back(o);
+  Json j = {{"id", id_}, {"state", state_name(state_)}, {"origin", origin_}, {"created", created_},
+            {"outputs", std::move(outs)}, {"nodes", nodes_}};
+  if (started_ > 0) j["started"] = started_;
+  if (ended_ > 0) j["ended"] = ended_;
+  if (!error_.empty()) j["error"] = error_;
+  return j;
+}
+
 Json Job::status() const {
   std::lock_guard lock(mutex_);
   double progress = 0;
@@ -85,13 +96,9 @@ Json Job::status() const {
   } else if (total_nodes_ > 0) {
     progress = std::min(1.0, (static_cast<double>(nodes_done_) + node_fraction_) / static_cast<double>(total_nodes_));
   }
-  Json outs = Json::array();
-  for (const auto& o : outputs_) outs.push_back({{"name", o}, {"url", "/v1/jobs/" + id_ + "/outputs/" + o}});
-  Json j = {{"id", id_},       {"state", state_name(state_)}, {"progress", progress}, {"origin", origin_},
-            {"created", created_}, {"outputs", std::move(outs)}, {"nodes", nodes_}};
-  if (started_ > 0) j["started"] = started_;
-  if (ended_ > 0) j["ended"] = ended_;
-  if (!error_.empty()) j["error"] = error_;
+  Json j = record();
+  j["progress"] = progress;
+  for (auto& o : j["outputs"]) o = Json{{"name", o}, {"url", "/v1/jobs/" + id_ + "/outputs/" + o.get<std::string>()}};
   return j;
 }
 
@@ -151,16 +158,8 @@ void Job::end(JobState s, const std::string& error, const RenderReport* report) 
 }
 
 void Job::write_record() const {
-  // Called with mutex_ held, so status() cannot be used (it locks); build the same object here.
-  Json outs = Json::array();
-  for (const auto& o : outputs_) outs.push_back(o);
-  Json j = {{"id", id_}, {"state", state_name(state_)}, {"origin", origin_}, {"created", created_},
-            {"outputs", std::move(outs)}, {"nodes", nodes_}};
-  if (started_ > 0) j["started"] = started_;
-  if (ended_ > 0) j["ended"] = ended_;
-  if (!error_.empty()) j["error"] = error_;
   try {
-    write_file_atomic(dir_ / "job.json", j.dump(2) + "\n");
+    write_file_atomic(dir_ / "job.json", record().dump(2) + "\n");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lattice: warning: job %s: cannot write its record: %s\n", id_.c_str(), e.what());
   }

@@ -64,6 +64,7 @@ class Job {
   void emit(const std::string& type, Json data);  // mutex held
   void begin(size_t total_nodes);
   void end(JobState s, const std::string& error, const RenderReport* report);
+  Json record() const;        // mutex held: what job.json holds
   void write_record() const;  // mutex held
 
   const std::string id_;
