@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "app/hooks.h"
+#include "app/install_paths.h"
 #include "app/param_override.h"
 #include "app/serve/confine.h"
 #include "app/serve/job_queue.h"
@@ -36,17 +37,6 @@ size_t parse_count(const std::string& flag, const std::string& text, size_t min)
   } catch (const std::exception&) {
     usage(flag + " expects a whole number of at least " + std::to_string(min) + ", got '" + text + "'");
   }
-}
-
-fs::path default_templates_dir() {
-  // An installed lattice finds its examples beside it; a build tree uses the source folder's.
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const fs::path installed = exe.parent_path().parent_path() / "share" / "lattice" / "examples";
-    if (fs::is_directory(installed, ec)) return installed;
-  }
-  return LATTICE_EXAMPLES_DIR;
 }
 
 /// Equal strings, in time that depends only on their lengths.
@@ -264,7 +254,7 @@ struct Server::Impl {
     if (ec || !fs::is_directory(o.output_dir))
       throw_invalid("--output-dir " + o.output_dir.string() + ": cannot create it" + (ec ? ": " + ec.message() : ""));
     o.output_dir = fs::canonical(o.output_dir);
-    if (o.templates_dir.empty()) o.templates_dir = default_templates_dir();
+    if (o.templates_dir.empty()) o.templates_dir = app::examples_dir();
     std::vector<std::string> problems;
     templates.load(o.templates_dir, &problems);
     for (const auto& p : problems) std::fprintf(stderr, "lattice: warning: template skipped: %s\n", p.c_str());
