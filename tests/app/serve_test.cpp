@@ -675,6 +675,16 @@ TEST_F(Serve, TheBinaryServesRealNodesAndStopsOnSigterm) {
   }
 }
 
+TEST_F(Serve, TheBinaryStopsOnSigint) {
+  Child child({"--serve", "--port", "0", "--token-file", (dir / "token").string(), "--output-dir",
+               (dir / "out").string(), "--templates", (dir / "templates").string()});
+  ASSERT_GT(child.port, 0) << child.first_line;
+  const auto [code, printed] = child.stop(SIGINT);
+  EXPECT_EQ(code, 0) << printed;
+  EXPECT_NE(printed.find("SIGINT received"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("stopped"), std::string::npos) << printed;
+}
+
 TEST_F(Serve, TheBinaryRefusesBadOptions) {
   Child no_token({"--serve", "--port", "0"});
   EXPECT_EQ(no_token.port, 0);
