@@ -1,10 +1,11 @@
 #include "app/serve/server.h"
 
+#include <fcntl.h>
 #include <httplib.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -246,6 +247,7 @@ struct Server::Impl {
   Listener http;
   std::thread listener;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> listener_ended{false};
   std::once_flag stopped;
 
   Impl(ServeOptions options, std::string t) : o(std::move(options)), token(std::move(t)) {
@@ -480,7 +482,12 @@ struct Server::Impl {
     const int port = o.port == 0 ? http.bind_to_any_port(o.host) : (http.bind_to_port(o.host, o.port) ? o.port : -1);
     if (port < 0) usage("--serve: cannot listen on " + o.host + ":" + std::to_string(o.port));
     http.widen_backlog(static_cast<int>(std::max<size_t>(128, o.max_connections * 2)));
-    listener = std::thread([this] { http.listen_after_bind(); });
+    listener = std::thread([this] {
+      http.listen_after_bind();
+      listener_ended = true;
+    });
+    // httplib's stop() does nothing until the listener runs, so a stop right after start would be lost.
+    while (!http.is_running() && !listener_ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return port;
   }
 
@@ -504,15 +511,35 @@ int Server::start() { return impl_->start(); }
 
 void Server::stop() { impl_->stop(); }
 
+namespace {
+
+// The stop signals reach the main thread through a pipe: a handler runs on whichever thread the kernel picks
+// (libraries may have started threads before ours, with any signal mask), and write() is async-signal-safe.
+int g_stop_pipe[2] = {-1, -1};
+extern "C" void on_stop_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  const ssize_t r = ::write(g_stop_pipe[1], &b, 1);
+  (void)r;
+}
+
+}  // namespace
+
 int run_serve(const std::vector<std::string>& args) {
   ServeOptions o = parse_serve_args(args);
   const std::string token = read_token_file(o.token_file);
-  // Every thread started from here on inherits the blocked signals; the main thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) throw_eval("cannot create the signal pipe");
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    sigaction(sig, nullptr, &old);
+    // A shell starting us in the background ignores SIGINT on purpose; keep that.
+    if (sig == SIGINT && old.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &sa, nullptr);
+  }
+  std::signal(SIGPIPE, SIG_IGN);  // a client or a log reader that went away is not a reason to die
   Server server(o, token);
   const int port = server.start();
   if (o.host != "127.0.0.1" && o.host != "::1" && o.host != "localhost")
@@ -521,8 +548,9 @@ int run_serve(const std::vector<std::string>& args) {
   std::printf("lattice: serving on http://%s:%d (output folder %s)\n", o.host.c_str(), port,
               fs::absolute(o.output_dir).string().c_str());
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
+  unsigned char sig = 0;
+  while (::read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+  }
   std::printf("lattice: %s received; cancelling jobs and shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   std::fflush(stdout);
   server.stop();
