@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -11,6 +12,8 @@
 
 #include "app/export_job.h"
 #include "app/hooks.h"
+#include "app/param_override.h"
+#include "app/serve/server.h"
 #include "core/atomic_file.h"
 #include "core/document.h"
 #include "core/engine.h"
@@ -176,21 +179,7 @@ Graph load_project(const std::string& file, Json* document) {
 }
 
 void apply_sets(Graph& g, const std::vector<std::pair<std::string, std::string>>& sets) {
-  for (const auto& [target, text] : sets) {
-    auto dot = target.find('.');
-    const std::string id = target.substr(0, dot), param = target.substr(dot + 1);
-    Node* n = g.find(id);
-    if (!n) throw Usage("--set " + target + ": no node with id '" + id + "'");
-    const NodeDesc* d = NodeRegistry::instance().find(n->type);
-    if (!d) throw Usage("--set " + target + ": node '" + id + "' has unknown type '" + n->type + "'");
-    const ParamDesc* p = d->param(param);
-    if (!p) {
-      std::string names;
-      for (const auto& q : d->params) names += (names.empty() ? "" : ", ") + q.name;
-      throw Usage("--set " + target + ": " + n->type + " has no parameter '" + param + "' (it has: " + names + ")");
-    }
-    n->params[param] = parse_param_text(*p, text);
-  }
+  for (const auto& [target, text] : sets) set_param_text(g, target, text, "--set " + target);
 }
 
 namespace {
@@ -389,12 +378,13 @@ void print_help() {
       "      --show, --shot, --user, --service  OpenCue fields (default: testing, job name, $USER, shell)\n"
       "  lattice --run-fixture FIXTURE.safetensors --out OUT.safetensors\n"
       "                                         run a reference-fixture component\n"
+      "%s"
       "  lattice --list-nodes [--json]          print the node catalogue\n"
       "  lattice --devices                      list Vulkan devices and their features\n"
       "  lattice --help | --version\n"
       "\n"
       "exit codes: 0 success, 2 bad usage, 3 invalid graph or input file, 4 evaluation failure, 130 cancelled\n",
-      LATTICE_VERSION);
+      LATTICE_VERSION, serve::serve_help());
 }
 
 bool is_headless(const std::vector<std::string>& args) {
@@ -406,6 +396,7 @@ bool is_headless(const std::vector<std::string>& args) {
 int run_headless(const std::vector<std::string>& args) {
   try {
     if (is_export_job(args)) return export_job(args);
+    if (std::find(args.begin(), args.end(), "--serve") != args.end()) return serve::run_serve(args);
     Options o = parse(args);
     if (o.command == "help") {
       print_help();

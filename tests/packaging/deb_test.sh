@@ -20,7 +20,7 @@ deb="$scratch/pkg/lattice_${version}_amd64.deb"
 
 # 2. Metadata: shared libraries found by dpkg-shlibdeps, run-time QML modules and platform plugins declared.
 depends=$(dpkg-deb -f "$deb" Depends)
-wanted=(libc6 libstdc++6 libvulkan1 libopenimageio)
+wanted=(libc6 libstdc++6 libvulkan1 libopenimageio libcpp-httplib)
 [ "$editor" = ON ] && wanted+=(libqt6quick6 qml6-module-qtquick-controls qml6-module-qtquick-dialogs
   qml6-module-qt-labs-folderlistmodel)
 for d in "${wanted[@]}"; do
@@ -37,7 +37,7 @@ for f in ./usr/bin/lattice ./usr/share/lattice/examples/default.lattice ./usr/sh
          ./usr/share/applications/lattice.desktop ./usr/share/mime/packages/lattice.xml \
          ./usr/share/man/man1/lattice.1.gz ./usr/share/icons/hicolor/scalable/apps/lattice.svg \
          ./usr/share/icons/hicolor/16x16/apps/lattice.png ./usr/share/icons/hicolor/256x256/apps/lattice.png \
-         ./usr/share/doc/lattice/render-farm.md; do
+         ./usr/share/doc/lattice/render-farm.md ./usr/share/doc/lattice/service.md; do
   grep -qxF "$f" <<<"$contents" || fail "the package lacks $f"
 done
 

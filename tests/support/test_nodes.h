@@ -3,9 +3,11 @@
 //   test.source  (param value: float) -> out: number
 //   test.add     (a, b: number; param offset) -> out: number
 //   test.fail    (a: number) -> out: number, always throws
-//   test.slow    (a: number, param steps) -> out: number, reports steps and honours cancellation
+//   test.slow    (a: number, params steps, step_ms) -> out: number, reports steps (sleeping step_ms each) and
+//                honours cancellation
 //   test.write   (a: number, param path: out path) -> writes the number to a file (side effect)
 //   test.image   (param size) -> out: image
+//   test.text    (a: number, optional; params text: string, path: out path) -> writes the text to a file
 #include <atomic>
 #include <map>
 #include <string>
