@@ -102,3 +102,15 @@ namespace {
 TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, LtxTransformer) { check_fixture("ltx_transformer.safetensors"); }
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, LtxVae) { check_fixture("ltx_vae.safetensors"); }
+}  // namespace
+}  // namespace lattice
