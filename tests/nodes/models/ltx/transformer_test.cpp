@@ -11,11 +11,13 @@
 #include "core/error.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "tests/nodes/models/ltx/max_diff.h"
 
 namespace lattice {
 namespace {
 
 namespace fs = std::filesystem;
+using test::max_diff;
 
 const fs::path kGolden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_transformer.safetensors";
 
@@ -137,11 +139,6 @@ class LtxForward : public ::testing::Test {
                                             gpu::Tensor::from_floats(ctx, rope_.sin, {rope_.length, rope_.width}));
     s.finish();
     return out.to_floats();
-  }
-  static float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    float m = 0;
-    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-    return m;
   }
   GpuService gpu_;
   std::unique_ptr<Fixture> fx_;

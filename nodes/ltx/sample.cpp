@@ -1,0 +1,120 @@
+// ltx.sample: LTX-Video latents for a video of the given size: seeded noise, then LTXPipeline's
+// flow-matching Euler steps with classifier-free guidance (both passes in one batched forward). With an
+// `image` latent (ltx.encode_image), frame 0 is that image, as LTXImageToVideoPipeline does.
+#include "core/eval_context.h"
+#include "gpu/ops/noise.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/ltx/sampler.h"
+#include "nodes/types/ltx_handles.h"
+#include "nodes/types/tensor_value.h"
+
+namespace lattice {
+namespace {
+
+constexpr int64_t kSpatial = 32, kTemporal = 8;  // the LTX-Video VAE's compression
+
+struct Grid {
+  int64_t frames, h, w;
+};
+
+// The latent grid for the requested video; clear messages for sizes the VAE cannot produce.
+Grid grid(const ParamReader& ctx) {
+  const int64_t W = ctx.integer("width"), H = ctx.integer("height"), N = ctx.integer("num_frames");
+  if (W % kSpatial || H % kSpatial)
+    throw_invalid(ctx.who() + ": width and height must be multiples of 32 (got " + std::to_string(W) + "x" + std::to_string(H) +
+                      "; e.g. 704x480)",
+                  {ctx.node_id()});
+  if ((N - 1) % kTemporal)
+    throw_invalid(ctx.who() + ": num_frames must be 8k + 1 (got " + std::to_string(N) + "; e.g. " +
+                      std::to_string((N - 1) / kTemporal * kTemporal + 1) + " or " +
+                      std::to_string(((N - 1) / kTemporal + 1) * kTemporal + 1) + ")",
+                  {ctx.node_id()});
+  return {(N - 1) / kTemporal + 1, H / kSpatial, W / kSpatial};
+}
+
+LtxSamplerOptions options(const ParamReader& ctx) {
+  LtxSamplerOptions o;
+  o.steps = static_cast<int>(ctx.integer("steps"));
+  o.guidance = static_cast<float>(ctx.number("guidance"));
+  o.frame_rate = static_cast<float>(ctx.number("frame_rate"));
+  return o;
+}
+
+// ltx.text_encode's conditioning (states and mask), or plain prompt states (conditioning.from_tensors:
+// every token attended to).
+LtxConditioning upload(const EvalContext& ctx, gpu::Context& gc, const char* port) {
+  const Data* in = ctx.input(port).get();
+  if (const auto* l = dynamic_cast<const LtxConditioningData*>(in))
+    return {gpu::Tensor::from_floats(gc, l->prompt_embeds.to_f32(), l->prompt_embeds.shape), l->mask};
+  if (const auto* c = dynamic_cast<const ConditioningData*>(in)) {
+    const HostTensor& e = c->prompt_embeds;
+    if (e.shape.size() != 3 || e.shape[0] != 1) ctx.fail(std::string("input '") + port + "' should hold [1, L, D] prompt states");
+    return {gpu::Tensor::from_floats(gc, e.to_f32(), e.shape), std::vector<float>(static_cast<size_t>(e.shape[1]), 1.0f)};
+  }
+  ctx.fail(std::string("input '") + port + "' holds " + in->describe() + ", not prompt conditioning");
+}
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "ltx.sample";
+  d.category = "LTX-Video";
+  d.description = "Sample LTX-Video latents: flow-matching Euler steps from seeded noise toward the prompt";
+  d.inputs = {{"dit", PortType::DiT, "the LTX-Video transformer (ltx.load_transformer)"},
+              {"conditioning", PortType::Conditioning, "the encoded prompt (ltx.text_encode)"},
+              {"negative", PortType::Conditioning, "the unconditional prompt (ltx.text_encode, usually empty); needed when guidance > 1", true},
+              {"image", PortType::Latent, "first-frame latent [1, 128, 1, h, w] (ltx.encode_image): image-to-video", true}};
+  d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 128, (frames-1)/8+1, height/32, width/32]"}};
+  d.params = {{"width", ParamType::Int, 704, "video width in pixels (multiple of 32)", 32, 8192},
+              {"height", ParamType::Int, 480, "video height in pixels (multiple of 32)", 32, 8192},
+              {"num_frames", ParamType::Int, 121, "frames (8k + 1)", 1, 2049},
+              {"frame_rate", ParamType::Float, 25.0, "frames per second (scales the time axis of the position encoding)", 1.0, 240.0},
+              {"steps", ParamType::Int, 50, "sampling steps", 1, 1000},
+              {"guidance", ParamType::Float, 3.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
+              {"seed", ParamType::Seed, 0, "noise seed"}};
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
+    const Grid g = grid(ctx);
+    const LtxSamplerOptions o = options(ctx);
+    if (o.guidance > 1.0f && !ctx.has_input("negative"))
+      ctx.fail("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
+    gpu::Context& gc = gpu_context(ctx);
+    gpu::Tensor noise;
+    {
+      gpu::CommandStream s(gc);
+      noise = gpu::normal_noise(s, {1, dit.config().in_channels, g.frames, g.h, g.w}, ctx.seed("seed"));
+      s.finish();
+    }
+    gpu::Tensor first;
+    if (ctx.has_input("image")) first = ctx.input_as<TensorValue>("image").device(gc);
+    std::unique_ptr<LtxConditioning> negative;
+    if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
+    const gpu::Tensor latent = ltx_sample(dit.model(gc), gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
+                                          [&](int step, int total) {
+                                            ctx.step(step, total);
+                                            ctx.check_cancel();
+                                          });
+    ctx.report("steps", o.steps);
+    ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
+  };
+  d.plan = [](PlanContext& ctx) {
+    const Grid g = grid(ctx);
+    const LtxSamplerOptions o = options(ctx);
+    const int64_t tokens = g.frames * g.h * g.w, txt = 128;
+    PlanInfo p;
+    p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
+              std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + " steps";
+    if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("inner")) {
+      const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(tokens);
+      const double block = 2 * L * d * d * 6 + 2 * 2 * L * L * d + 2 * 2 * L * txt * d + 2 * 2 * L * d * f;
+      p.flops = block * dit->meta["layers"].get<double>() * o.steps * (o.guidance > 1.0f ? 2 : 1);
+      p.activation_bytes = static_cast<uint64_t>(L * (f + 4 * d) * 4 * (o.guidance > 1.0f ? 2 : 1));
+    }
+    p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
+    ctx.set_output("latent", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,133 @@
+// The LTX-Video graphs as a user builds them (load transformer and VAE from a diffusers folder, sample,
+// decode; image-to-video through ltx.encode_image), on the tiny random LTX-Video of the reference fixtures.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/document.h"
+#include "core/engine.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/types/tensor_value.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LtxGraph : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("lattice_ltx_graph_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+    Fixture tr(golden / "ltx_transformer.safetensors"), vae(golden / "ltx_vae.safetensors");
+    test::write_fixture_component(tr, "weights.", tr.config(), dir / "tiny-ltx" / "transformer");
+    test::write_fixture_component(vae, "weights.", vae.config(), dir / "tiny-ltx" / "vae");
+    // Prompt states [1, 8, 24] from the fixture (conditioning.from_tensors wants a pooled tensor too).
+    const HostTensor embeds = tr.tensor("input.encoder_hidden_states"), pooled = HostTensor::from_f32({1, 1}, {0.0f});
+    write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &embeds}, {"pooled_prompt_embeds", &pooled}});
+    opts.base_dir = dir;
+    opts.output_dir = dir;
+    env.set(std::make_shared<GpuService>());
+    opts.env = &env;
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  fs::path dir;
+  RenderOptions opts;
+  Environment env;
+};
+
+const char* kGraph = R"({"lattice": 1, "nodes": [
+  {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
+  {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
+  {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "tiny-ltx"}},
+  {"id": "vae", "type": "ltx.load_vae", "params": {"path": "tiny-ltx"}},
+  {"id": "image", "type": "image.constant", "params": {"width": 64, "height": 96}},
+  {"id": "first", "type": "ltx.encode_image", "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "image", "output": "image"}}},
+  {"id": "sample", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 64, "height": 96, "num_frames": 9, "seed": 3},
+   "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}},
+  {"id": "i2v", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 64, "height": 96, "num_frames": 9, "seed": 3},
+   "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
+              "image": {"node": "first", "output": "latent"}}},
+  {"id": "decode", "type": "ltx.vae_decode", "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}}
+]})";
+
+std::shared_ptr<const TensorValue> eval(Engine& e, const Graph& g, const char* node, const char* port, const RenderOptions& o) {
+  return std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, node, port, o));
+}
+
+TEST_F(LtxGraph, TextToVideoDecodesNineFramesOfTheRequestedSize) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto latent = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(latent);
+  EXPECT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
+  const auto video = eval(e, g, "decode", "video", opts);
+  ASSERT_TRUE(video);
+  EXPECT_EQ(video->type(), PortType::Video);
+  ASSERT_EQ(video->shape(), (std::vector<int64_t>{9, 96, 64, 3}));
+  const auto px = video->host().to_f32();
+  float lo = 1, hi = 0;
+  for (float v : px) {
+    ASSERT_TRUE(std::isfinite(v));
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  EXPECT_GE(lo, 0.0f);
+  EXPECT_LE(hi, 1.0f);
+  EXPECT_GT(hi - lo, 0.01f);  // not a flat video
+
+  // Another seed gives other latents.
+  g.find("sample")->params["seed"] = 4;
+  const auto other = eval(e, g, "sample", "latent", opts);
+  EXPECT_NE(other->host().to_f32(), latent->host().to_f32());
+}
+
+TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto first = eval(e, g, "first", "latent", opts);
+  const auto video = eval(e, g, "i2v", "latent", opts);
+  ASSERT_TRUE(first && video);
+  ASSERT_EQ(first->shape(), (std::vector<int64_t>{1, 16, 1, 3, 2}));
+  const auto f = first->host().to_f32(), v = video->host().to_f32();
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+}
+
+TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const std::pair<const char*, int> bad[] = {{"num_frames", 10}, {"width", 100}};
+  for (const auto& [param, value] : bad) {
+    Graph gb = g;
+    gb.find("sample")->params[param] = value;
+    try {
+      e.evaluate(gb, "sample", "latent", opts);
+      ADD_FAILURE() << param;
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+      EXPECT_NE(std::string(err.what()).find(param), std::string::npos) << err.what();
+    }
+  }
+  // guidance > 1 without a negative prompt.
+  g.find("sample")->params["guidance"] = 3.0;
+  EXPECT_THROW(e.evaluate(g, "sample", "latent", opts), Error);
+  // A FLUX transformer is not an LTX one.
+  g.find("dit")->params["path"] = "inputs.safetensors";
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("not an LTX-Video transformer"), std::string::npos) << err.what();
+  }
+}
+
+}  // namespace
+}  // namespace lattice
