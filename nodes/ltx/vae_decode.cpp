@@ -52,7 +52,8 @@ NodeDesc make() {
     const int64_t f = latent->meta["f"].get<int64_t>(), h = latent->meta["h"].get<int64_t>(), w = latent->meta["w"].get<int64_t>();
     PlanInfo p;
     p.shape = "video " + std::to_string(1 + 8 * (f - 1)) + " frames " + std::to_string(32 * w) + "x" + std::to_string(32 * h);
-    p.activation_bytes = static_cast<uint64_t>((1 + 8 * (f - 1)) * 32 * h * 32 * w * 3 * 4 * 4);
+    // The last up block dominates: about six live [1, 128, T, H/4, W/4] f32 tensors (released VAEs).
+    p.activation_bytes = static_cast<uint64_t>((1 + 8 * (f - 1)) * 8 * h * 8 * w * 128 * 4 * 6);
     ctx.set_output("video", p);
   };
   return d;
