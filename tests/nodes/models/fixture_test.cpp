@@ -114,3 +114,9 @@ namespace {
 TEST(Fixture, LtxVae) { check_fixture("ltx_vae.safetensors"); }
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, LtxLatentUpsampler) { check_fixture("ltx_latent_upsampler.safetensors"); }
+}  // namespace
+}  // namespace lattice
