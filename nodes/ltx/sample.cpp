@@ -1,6 +1,7 @@
 // ltx.sample: LTX-Video latents for a video of the given size: seeded noise, then LTXPipeline's
 // flow-matching Euler steps with classifier-free guidance (both passes in one batched forward). With an
-// `image` latent (ltx.encode_image), frame 0 is that image, as LTXImageToVideoPipeline does.
+// `image` latent (ltx.encode_image), frame 0 is that image, as LTXImageToVideoPipeline does; with a `latent`
+// input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
@@ -37,6 +38,7 @@ LtxSamplerOptions options(const ParamReader& ctx) {
   o.steps = static_cast<int>(ctx.integer("steps"));
   o.guidance = static_cast<float>(ctx.number("guidance"));
   o.frame_rate = static_cast<float>(ctx.number("frame_rate"));
+  o.strength = static_cast<float>(ctx.number("strength"));
   return o;
 }
 
@@ -62,7 +64,8 @@ NodeDesc make() {
   d.inputs = {{"dit", PortType::DiT, "the LTX-Video transformer (ltx.load_transformer)"},
               {"conditioning", PortType::Conditioning, "the encoded prompt (ltx.text_encode)"},
               {"negative", PortType::Conditioning, "the unconditional prompt (ltx.text_encode, usually empty); needed when guidance > 1", true},
-              {"image", PortType::Latent, "first-frame latent [1, 128, 1, h, w] (ltx.encode_image): image-to-video", true}};
+              {"image", PortType::Latent, "first-frame latent [1, 128, 1, h, w] (ltx.encode_image): image-to-video", true},
+              {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 128, (frames-1)/8+1, height/32, width/32]"}};
   d.params = {{"width", ParamType::Int, 704, "video width in pixels (multiple of 32)", 32, 8192},
               {"height", ParamType::Int, 480, "video height in pixels (multiple of 32)", 32, 8192},
@@ -70,6 +73,7 @@ NodeDesc make() {
               {"frame_rate", ParamType::Float, 25.0, "frames per second (scales the time axis of the position encoding)", 1.0, 240.0},
               {"steps", ParamType::Int, 50, "sampling steps", 1, 1000},
               {"guidance", ParamType::Float, 3.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
+              {"strength", ParamType::Float, 1.0, "with a 'latent' input: the share of the steps to run on it (e.g. 0.4)", 0.01, 1.0},
               {"seed", ParamType::Seed, 0, "noise seed"}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
@@ -86,14 +90,22 @@ NodeDesc make() {
     }
     gpu::Tensor first;
     if (ctx.has_input("image")) first = ctx.input_as<TensorValue>("image").device(gc);
+    gpu::Tensor start;
+    if (ctx.has_input("latent")) start = ctx.input_as<TensorValue>("latent").device(gc);
+    if (o.strength < 1.0f && !start.defined()) ctx.fail("strength < 1 needs the 'latent' input (the latents to refine)");
+    if (start.defined() && o.strength < 1.0f && start.shape() != noise.shape())
+      ctx.fail("latent " + start.describe() + " does not fit a " + std::to_string(ctx.integer("width")) + "x" +
+               std::to_string(ctx.integer("height")) + ", " + std::to_string(ctx.integer("num_frames")) +
+               "-frame video " + noise.describe() + "; set the sampler's size to the upsampled one");
     std::unique_ptr<LtxConditioning> negative;
     if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
     const gpu::Tensor latent = ltx_sample(dit.model(gc), gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
                                           [&](int step, int total) {
                                             ctx.step(step, total);
                                             ctx.check_cancel();
-                                          });
-    ctx.report("steps", o.steps);
+                                          },
+                                          start);
+    ctx.report("steps", start.defined() && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
   };
   d.plan = [](PlanContext& ctx) {

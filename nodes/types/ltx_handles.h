@@ -1,11 +1,12 @@
 #pragma once
-/// What flows on LTX-Video wires: the transformer and VAE handles (ModelHandle, see model_handles.h), the
+/// What flows on LTX-Video wires: the transformer, VAE and latent upsampler handles (ModelHandle, see model_handles.h), the
 /// T5 text encoder with its tokenizer, and LTX conditioning (T5 states with their padding mask, which the
 /// transformer's cross-attention needs). Not thread-safe: used from the evaluating thread.
 
 #include <memory>
 
 #include "nodes/models/ltx/transformer.h"
+#include "nodes/models/ltx/upsampler.h"
 #include "nodes/models/ltx/vae.h"
 #include "nodes/types/model_handles.h"
 
@@ -13,6 +14,7 @@ namespace lattice {
 
 using LtxTransformerHandle = ModelHandle<LtxTransformer, LtxTransformerConfig, PortType::DiT>;
 using LtxVaeHandle = ModelHandle<LtxVae, LtxVaeConfig, PortType::VAE>;
+using LtxUpsamplerHandle = ModelHandle<LtxLatentUpsampler, LtxUpsamplerConfig, PortType::Upsampler>;
 
 /// LTX-Video's text encoder: T5-XXL v1.1 with its tokenizer.
 class LtxTextEncoderData final : public Data {

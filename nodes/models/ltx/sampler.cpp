@@ -1,5 +1,7 @@
 #include "nodes/models/ltx/sampler.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
@@ -27,9 +29,14 @@ FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens) {
                              flow_match_mu(o.schedule, static_cast<int>(tokens)));
 }
 
+int ltx_start_step(const LtxSamplerOptions& o) {
+  const int taken = std::min(static_cast<int>(static_cast<float>(o.steps) * o.strength), o.steps);
+  return std::max(o.steps - taken, 0);
+}
+
 Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, const LtxConditioning& cond,
                   const LtxConditioning* negative, const LtxSamplerOptions& o, const Tensor& first_frame,
-                  const LtxStepCallback& on_step) {
+                  const LtxStepCallback& on_step, const Tensor& start) {
   const LtxTransformerConfig& c = model.config();
   if (noise.rank() != 5 || noise.dim(0) != 1 || noise.dim(1) != c.in_channels)
     throw_eval("LTX-Video sampler: noise " + noise.describe() + " should be [1, " + std::to_string(c.in_channels) + ", F, h, w]");
@@ -45,12 +52,27 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
     throw_eval("LTX-Video sampler: first-frame latent " + first_frame.describe() + " should be [1, " +
                std::to_string(noise.dim(1)) + ", 1, " + std::to_string(h) + ", " + std::to_string(w) + "]");
 
+  if (o.strength <= 0.0f || o.strength > 1.0f) throw_eval("LTX-Video sampler: strength must be in (0, 1]");
+  const bool refine = start.defined() && o.strength < 1.0f;
+  if (o.strength < 1.0f && !start.defined()) throw_eval("LTX-Video sampler: strength < 1 needs start latents to refine");
+  if (refine && start.shape() != noise.shape())
+    throw_eval("LTX-Video sampler: start latents " + start.describe() + " and noise " + noise.describe() + " differ in shape");
+  const FlowMatchSchedule sched = ltx_schedule(o, S);
+  const int first_step = refine ? ltx_start_step(o) : 0;
+  if (first_step >= o.steps) throw_eval("LTX-Video sampler: strength " + std::to_string(o.strength) + " leaves no step to take");
+
   const gpu::Patch patch{1, 1, 1};
   Tensor x;      // packed latents [1, S, C]
   Tensor fixed;  // packed first-frame tokens [1, h·w, C] (image conditioning)
   {
     gpu::CommandStream s(gc);
-    x = gpu::patchify(s, noise, patch, gpu::PatchOrder::ChannelMajor);
+    Tensor begin = noise;
+    if (refine) {
+      const float sigma = sched.sigmas[static_cast<size_t>(first_step)];
+      begin = gpu::add(s, gpu::mul(s, noise, Tensor::from_floats(gc, std::vector<float>{sigma}, {1})),
+                       gpu::mul(s, start, Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
+    }
+    x = gpu::patchify(s, begin, patch, gpu::PatchOrder::ChannelMajor);
     if (first_frame.defined()) {
       fixed = gpu::patchify(s, first_frame, patch, gpu::PatchOrder::ChannelMajor);
       gpu::copy_into(s, fixed, gpu::narrow(x, 1, 0, frame_tokens));
@@ -75,8 +97,7 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
   const Tensor cos = Tensor::from_floats(gc, rope.cos, {rope.length, rope.width});
   const Tensor sin = Tensor::from_floats(gc, rope.sin, {rope.length, rope.width});
 
-  const FlowMatchSchedule sched = ltx_schedule(o, S);
-  for (int i = 0; i < o.steps; ++i) {
+  for (int i = first_step; i < o.steps; ++i) {
     const float t = sched.timesteps[static_cast<size_t>(i)];
     // Image conditioning: per-token timesteps, 0 on the first frame's tokens.
     std::vector<float> timesteps;
@@ -99,7 +120,7 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
     x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(gc, std::vector<float>{dt}, {1})));
     if (fixed.defined()) gpu::copy_into(s, fixed, gpu::narrow(x, 1, 0, frame_tokens));
     s.finish();
-    if (on_step) on_step(i + 1, o.steps);
+    if (on_step) on_step(i + 1 - first_step, o.steps - first_step);
   }
   gpu::CommandStream s(gc);
   Tensor out = gpu::unpatchify(s, x, {F, h, w}, patch, noise.dim(1), gpu::PatchOrder::ChannelMajor);

@@ -25,6 +25,9 @@ struct LtxSamplerOptions {
   float guidance = 3.0f;      ///< CFG scale; <= 1 runs the conditional pass only
   float frame_rate = 25.0f;   ///< frames per second of the output (RoPE's time scale)
   int temporal_compression = 8, spatial_compression = 32;  ///< the VAE's
+  /// With start latents: denoise only the last round(steps · strength) steps, starting from
+  /// sigma·noise + (1 - sigma)·start at the first sigma taken (LTXConditionPipeline's denoise_strength).
+  float strength = 1.0f;
   FlowMatchConfig schedule = ltx_flow_match_config();
 };
 
@@ -38,10 +41,14 @@ FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens);
 
 using LtxStepCallback = std::function<void(int step, int total)>;
 
+/// The index of the first step taken for a strength (0 for strength 1).
+int ltx_start_step(const LtxSamplerOptions& o);
+
 /// noise [1, C, F, h, w] (N(0, 1)); first_frame: optional [1, C, 1, h, w] normalised latent of the
-/// conditioning image. negative is required when guidance > 1 (LTXPipeline encodes "" by default).
+/// conditioning image; start: optional [1, C, F, h, w] latents to refine (used when strength < 1).
+/// negative is required when guidance > 1 (LTXPipeline encodes "" by default).
 gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise, const LtxConditioning& cond,
                        const LtxConditioning* negative, const LtxSamplerOptions& o, const gpu::Tensor& first_frame = {},
-                       const LtxStepCallback& on_step = {});
+                       const LtxStepCallback& on_step = {}, const gpu::Tensor& start = {});
 
 }  // namespace lattice

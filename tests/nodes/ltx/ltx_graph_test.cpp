@@ -26,6 +26,8 @@ class LtxGraph : public ::testing::Test {
     Fixture tr(golden / "ltx_transformer.safetensors"), vae(golden / "ltx_vae.safetensors");
     test::write_fixture_component(tr, "weights.", tr.config(), dir / "tiny-ltx" / "transformer");
     test::write_fixture_component(vae, "weights.", vae.config(), dir / "tiny-ltx" / "vae");
+    Fixture up(golden / "ltx_latent_upsampler.safetensors");
+    test::write_fixture_component(up, "weights.", up.config(), dir / "tiny-ltx" / "latent_upsampler");
     // Prompt states [1, 8, 24] from the fixture (conditioning.from_tensors wants a pooled tensor too).
     const HostTensor embeds = tr.tensor("input.encoder_hidden_states"), pooled = HostTensor::from_f32({1, 1}, {0.0f});
     write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &embeds}, {"pooled_prompt_embeds", &pooled}});
@@ -53,7 +55,13 @@ const char* kGraph = R"({"lattice": 1, "nodes": [
   {"id": "i2v", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 64, "height": 96, "num_frames": 9, "seed": 3},
    "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
               "image": {"node": "first", "output": "latent"}}},
-  {"id": "decode", "type": "ltx.vae_decode", "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}}
+  {"id": "decode", "type": "ltx.vae_decode", "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}},
+  {"id": "up", "type": "ltx.load_upsampler", "params": {"path": "tiny-ltx"}},
+  {"id": "bigger", "type": "ltx.upsample", "params": {"adain_factor": 1.0, "tone_map": 0.5},
+   "inputs": {"upsampler": {"node": "up", "output": "upsampler"}, "vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}},
+  {"id": "refine", "type": "ltx.sample", "params": {"steps": 4, "strength": 0.5, "guidance": 1.0, "width": 128, "height": 192, "num_frames": 9, "seed": 5},
+   "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
+              "latent": {"node": "bigger", "output": "latent"}}}
 ]})";
 
 std::shared_ptr<const TensorValue> eval(Engine& e, const Graph& g, const char* node, const char* port, const RenderOptions& o) {
@@ -98,6 +106,22 @@ TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {
   const auto f = first->host().to_f32(), v = video->host().to_f32();
   for (int c = 0; c < 16; ++c)
     for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+}
+
+TEST_F(LtxGraph, TwoStagesUpsampleThenRefineHalfTheSteps) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto bigger = eval(e, g, "bigger", "latent", opts);
+  ASSERT_TRUE(bigger);
+  EXPECT_EQ(bigger->shape(), (std::vector<int64_t>{1, 16, 2, 6, 4}));
+  const auto refined = eval(e, g, "refine", "latent", opts);
+  ASSERT_TRUE(refined);
+  EXPECT_EQ(refined->shape(), (std::vector<int64_t>{1, 16, 2, 6, 4}));
+  for (float v : refined->host().to_f32()) ASSERT_TRUE(std::isfinite(v));
+  // The refining pass must be given the upsampled size.
+  g.find("refine")->params["width"] = 64;
+  EXPECT_THROW(e.evaluate(g, "refine", "latent", opts), Error);
 }
 
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {

@@ -67,6 +67,39 @@ TEST_F(LtxSampler, OneStepIsTheEulerUpdateOfOneForward) {
   EXPECT_LE(max_diff(out.to_floats(), expect), 1e-5f);
 }
 
+TEST_F(LtxSampler, RefiningStartsFromNoisedLatentsAtTheFirstSigmaTaken) {
+  gpu::CommandStream s0(gc());
+  const gpu::Tensor start = gpu::normal_noise(s0, {1, 16, 2, 3, 4}, 11);
+  s0.finish();
+  LtxSamplerOptions o;
+  o.steps = 2;
+  o.strength = 0.5f;
+  o.guidance = 1.0f;
+  ASSERT_EQ(ltx_start_step(o), 1);
+  const gpu::Tensor out = ltx_sample(*model_, gc(), noise_, cond_, nullptr, o, {}, {}, start);
+
+  // One step (index 1) from sigma_1·noise + (1 - sigma_1)·start.
+  const FlowMatchSchedule sched = ltx_schedule(o, 24);
+  const float sigma = sched.sigmas[1];
+  const auto n = noise_.to_floats(), st = start.to_floats();
+  std::vector<float> begin(n.size());
+  for (size_t i = 0; i < n.size(); ++i) begin[i] = sigma * n[i] + (1.0f - sigma) * st[i];
+  const auto rope = ltx_rope_tables(2, 3, 4, {8.0f / 25.0f, 32.0f, 32.0f}, 32);
+  gpu::CommandStream s(gc());
+  const gpu::Tensor packed =
+      gpu::patchify(s, gpu::Tensor::from_floats(gc(), begin, {1, 16, 2, 3, 4}), {1, 1, 1}, gpu::PatchOrder::ChannelMajor);
+  const gpu::Tensor v = model_->forward(s, packed, cond_.embeds, cond_.mask, {sched.timesteps[1]},
+                                        gpu::Tensor::from_floats(gc(), rope.cos, {24, 32}),
+                                        gpu::Tensor::from_floats(gc(), rope.sin, {24, 32}));
+  const gpu::Tensor vu = gpu::unpatchify(s, v, {2, 3, 4}, {1, 1, 1}, 16, gpu::PatchOrder::ChannelMajor);
+  s.finish();
+  const auto vf = vu.to_floats();
+  std::vector<float> expect(begin.size());
+  for (size_t i = 0; i < begin.size(); ++i) expect[i] = begin[i] + (sched.sigmas[2] - sched.sigmas[1]) * vf[i];
+  EXPECT_LE(max_diff(out.to_floats(), expect), 1e-5f);
+  EXPECT_THROW(ltx_sample(*model_, gc(), noise_, cond_, nullptr, o), Error);  // strength < 1 without latents
+}
+
 TEST_F(LtxSampler, GuidanceWithTheSamePromptAsNegativeChangesNothing) {
   LtxSamplerOptions o;
   o.steps = 2;
