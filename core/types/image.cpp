@@ -1,5 +1,7 @@
 #include "core/types/image.h"
 
+#include <cstring>
+
 #include "core/bytes.h"
 #include "core/error.h"
 
@@ -26,6 +28,18 @@ bool ImageData::serialize(std::string& out) const {
   w.pod<uint8_t>(linear ? 1 : 0);
   w.bytes(pixels.data(), pixels.size() * sizeof(float));
   return true;
+}
+
+std::shared_ptr<ImageData> read_image(ByteReader& r) {
+  const int w = r.pod<int32_t>(), h = r.pod<int32_t>(), c = r.pod<int32_t>();
+  const bool lin = r.pod<uint8_t>() != 0;
+  if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide || c < 1 || c > 4)
+    throw_invalid("image header out of range in cached data");
+  const size_t n = static_cast<size_t>(w) * h * c * sizeof(float);
+  if (n > r.remaining()) throw_invalid("truncated image in cached data");
+  auto img = std::make_shared<ImageData>(w, h, c, lin);
+  std::memcpy(img->pixels.data(), r.take(n), n);
+  return img;
 }
 
 }  // namespace lattice

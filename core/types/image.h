@@ -5,12 +5,15 @@
 /// care (exposure) can say what they assume. Alpha, when present, is straight (not premultiplied).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/value.h"
 
 namespace lattice {
+
+class ByteReader;
 
 class ImageData final : public Data {
  public:
@@ -29,6 +32,9 @@ class ImageData final : public Data {
   bool linear;
   std::vector<float> pixels;
 };
+
+/// Reads what ImageData::serialize wrote; throws Error(InvalidInput) on malformed or truncated bytes.
+std::shared_ptr<ImageData> read_image(ByteReader& r);
 
 /// Largest accepted image side; larger requests are refused with an error instead of an allocation failure.
 constexpr int kMaxImageSide = 65536;

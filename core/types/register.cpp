@@ -5,6 +5,7 @@
 #include "core/types/basic.h"
 #include "core/types/image.h"
 #include "core/types/tensor.h"
+#include "core/types/video.h"
 
 namespace lattice {
 
@@ -21,15 +22,10 @@ void register_core_types() {
   });
   register_deserializer(PortType::Image, [](std::string_view b) -> Value {
     ByteReader r(b, "image");
-    int w = r.pod<int32_t>(), h = r.pod<int32_t>(), c = r.pod<int32_t>();
-    bool lin = r.pod<uint8_t>() != 0;
-    if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide || c < 1 || c > 4)
-      throw_invalid("image header out of range in cached data");
-    auto img = std::make_shared<ImageData>(w, h, c, lin);
-    const size_t n = img->pixels.size() * sizeof(float);
-    std::memcpy(img->pixels.data(), r.take(n), n);
-    return img;
+    return read_image(r);
   });
+  register_deserializer(PortType::Video, deserialize_video);
+  register_deserializer(PortType::Audio, deserialize_audio);
   register_deserializer(PortType::Tensor, [](std::string_view b) -> Value {
     ByteReader r(b, "tensor");
     return std::make_shared<TensorData>(read_tensor(r));
