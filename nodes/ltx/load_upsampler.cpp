@@ -1,16 +1,11 @@
 // ltx.load_upsampler: LTX-Video's latent upsampler (ltxv-spatial-upscaler-0.9.7, diffusers
 // LTXLatentUpsamplerModel) from a folder or a .safetensors file, its configuration detected from the weights.
 #include "core/eval_context.h"
+#include "nodes/ltx/open_weights.h"
 #include "nodes/types/ltx_handles.h"
 
 namespace lattice {
 namespace {
-
-std::shared_ptr<WeightSource> open_weights(const ParamReader& ctx) {
-  const auto path = ctx.in_path("path");
-  if (path.empty()) throw_invalid(ctx.who() + ": parameter 'path' is empty", {ctx.node_id()});
-  return std::make_shared<WeightSource>(WeightSource::open(path, ctx.string("component")));
-}
 
 NodeDesc make() {
   NodeDesc d;
@@ -22,12 +17,12 @@ NodeDesc make() {
               {"component", ParamType::String, "latent_upsampler", "subfolder to use when 'path' is a pipeline folder"}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
-    auto w = open_weights(ctx);
+    auto w = ltx_open_weights(ctx);
     const LtxUpsamplerConfig c = detect_ltx_upsampler_config(*w);
     ctx.set_output("upsampler", std::make_shared<LtxUpsamplerHandle>(w, c, ctx.in_path("path").string()));
   };
   d.plan = [](PlanContext& ctx) {
-    auto w = open_weights(ctx);
+    auto w = ltx_open_weights(ctx);
     const LtxUpsamplerConfig c = detect_ltx_upsampler_config(*w);
     PlanInfo p;
     p.weight_bytes = w->total_bytes();

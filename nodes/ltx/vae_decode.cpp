@@ -24,7 +24,6 @@ NodeDesc make() {
               {"decode_noise_scale", ParamType::Float, 0.025, "noise blended into the latents before decoding (0.9.5+: 0.025)", 0.0, 1.0},
               {"frame_rate", ParamType::Float, 25.0, "frames per second of the video", 1.0, 240.0},
               {"seed", ParamType::Seed, 0, "seed of the decode noise"}};
-  d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<LtxVaeHandle>("vae");
     gpu::Context& gc = gpu_context(ctx);

@@ -7,6 +7,7 @@
 
 #include "core/document.h"
 #include "core/engine.h"
+#include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "nodes/types/tensor_value.h"
@@ -75,19 +76,29 @@ TEST_F(LtxGraph, TextToVideoDecodesNineFramesOfTheRequestedSize) {
   const auto latent = eval(e, g, "sample", "latent", opts);
   ASSERT_TRUE(latent);
   EXPECT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
-  const auto video = eval(e, g, "decode", "video", opts);
+  const auto video = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "decode", "video", opts));
   ASSERT_TRUE(video);
-  EXPECT_EQ(video->type(), PortType::Video);
-  ASSERT_EQ(video->shape(), (std::vector<int64_t>{9, 96, 64, 3}));
-  const auto px = video->host().to_f32();
+  ASSERT_EQ(video->frame_count(), 9);
+  EXPECT_EQ(video->width(), 64);
+  EXPECT_EQ(video->height(), 96);
+  EXPECT_EQ(video->channels(), 3);
+  EXPECT_EQ(video->fps_num, 25);
+  EXPECT_EQ(video->fps_den, 1);
   float lo = 1, hi = 0;
-  for (float v : px) {
-    ASSERT_TRUE(std::isfinite(v));
-    lo = std::min(lo, v), hi = std::max(hi, v);
-  }
+  for (const auto& frame : video->frames)
+    for (float v : frame->pixels) {
+      ASSERT_TRUE(std::isfinite(v));
+      lo = std::min(lo, v), hi = std::max(hi, v);
+    }
   EXPECT_GE(lo, 0.0f);
   EXPECT_LE(hi, 1.0f);
   EXPECT_GT(hi - lo, 0.01f);  // not a flat video
+
+  // NTSC rates stay exact.
+  g.find("decode")->params["frame_rate"] = 23.976;
+  const auto ntsc = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "decode", "video", opts));
+  EXPECT_EQ(ntsc->fps_num, 24000);
+  EXPECT_EQ(ntsc->fps_den, 1001);
 
   // Another seed gives other latents.
   g.find("sample")->params["seed"] = 4;
