@@ -112,13 +112,14 @@ NodeDesc make() {
     const Grid g = grid(ctx);
     const LtxSamplerOptions o = options(ctx);
     const int64_t tokens = g.frames * g.h * g.w, txt = 128;
+    const int steps = ctx.input("latent") && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps;
     PlanInfo p;
     p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
-              std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + " steps";
+              std::to_string(tokens) + " tokens, " + std::to_string(steps) + " steps";
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("inner")) {
       const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(tokens);
       const double block = 2 * L * d * d * 6 + 2 * 2 * L * L * d + 2 * 2 * L * txt * d + 2 * 2 * L * d * f;
-      p.flops = block * dit->meta["layers"].get<double>() * o.steps * (o.guidance > 1.0f ? 2 : 1);
+      p.flops = block * dit->meta["layers"].get<double>() * steps * (o.guidance > 1.0f ? 2 : 1);
       p.activation_bytes = static_cast<uint64_t>(L * (f + 4 * d) * 4 * (o.guidance > 1.0f ? 2 : 1));
     }
     p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};

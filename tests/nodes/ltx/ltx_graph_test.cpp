@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "core/document.h"
 #include "core/engine.h"
@@ -133,6 +134,24 @@ TEST_F(LtxGraph, TwoStagesUpsampleThenRefineHalfTheSteps) {
   // The refining pass must be given the upsampled size.
   g.find("refine")->params["width"] = 64;
   EXPECT_THROW(e.evaluate(g, "refine", "latent", opts), Error);
+}
+
+TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(examples / "ltx-t2v.lattice");
+  RenderOptions o;
+  o.base_dir = examples;
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  o.env = &env;
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, std::string> shapes;
+  for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
+  EXPECT_NE(shapes["transformer"].find("LTX-Video transformer 28 blocks, width 2048"), std::string::npos) << shapes["transformer"];
+  EXPECT_NE(shapes["sample"].find("latent [1, 128, 16, 15, 22]"), std::string::npos) << shapes["sample"];
+  EXPECT_NE(shapes["decode"].find("video 121 frames 704x480"), std::string::npos) << shapes["decode"];
+  EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
