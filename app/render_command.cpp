@@ -9,6 +9,7 @@
 #include <iostream>
 #include <optional>
 
+#include "app/export_job.h"
 #include "app/hooks.h"
 #include "core/atomic_file.h"
 #include "core/document.h"
@@ -43,6 +44,8 @@ struct Options {
   std::vector<double> vram_budgets_gib;  // --vram-budget
 };
 
+}  // namespace
+
 std::pair<int64_t, int64_t> parse_frames(const std::string& s) {
   auto dash = s.find('-', 1);
   try {
@@ -62,6 +65,16 @@ std::pair<int64_t, int64_t> parse_frames(const std::string& s) {
     throw Usage("--frames expects A-B with A <= B (e.g. 1-24), got '" + s + "'");
   }
 }
+
+std::pair<std::string, std::string> parse_set(const std::string& s) {
+  auto eq = s.find('=');
+  auto dot = s.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+    throw Usage("--set expects NODE_ID.PARAM=VALUE, got '" + s + "'");
+  return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
+namespace {
 
 Options parse(const std::vector<std::string>& args) {
   Options o;
@@ -90,12 +103,7 @@ Options parse(const std::vector<std::string>& args) {
     } else if (a == "--version") {
       set_command("version");
     } else if (a == "--set") {
-      const std::string& s = value(i);
-      auto eq = s.find('=');
-      auto dot = s.find('.');
-      if (eq == std::string::npos || dot == std::string::npos || dot > eq)
-        throw Usage("--set expects NODE_ID.PARAM=VALUE, got '" + s + "'");
-      o.sets.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+      o.sets.push_back(parse_set(value(i)));
     } else if (a == "--output-dir") {
       o.output_dir = value(i);
     } else if (a == "--frames") {
@@ -147,6 +155,8 @@ class ProgressPrinter : public Observer {
   void warning(const std::string& message) override { std::fprintf(stderr, "lattice: warning: %s\n", message.c_str()); }
 };
 
+}  // namespace
+
 Graph load_project(const std::string& file, Json* document) {
   const fs::path p(file);
   std::error_code ec;
@@ -182,6 +192,8 @@ void apply_sets(Graph& g, const std::vector<std::pair<std::string, std::string>>
     n->params[param] = parse_param_text(*p, text);
   }
 }
+
+namespace {
 
 Json plan_to_json(const std::vector<PlanRow>& rows) {
   Json a = Json::array();
@@ -364,6 +376,17 @@ void print_help() {
       "      --cache-memory MIB                 in-memory cache budget (default 2048)\n"
       "      --dry-run                          validate and print the plan without computing\n"
       "      --vram-budget GIB                  device memory budget (with --dry-run: repeatable, default 12 and 24)\n"
+      "  lattice --export-job KIND FILE --frames A-B -o OUT [options]\n"
+      "                                         write a render-farm job that runs --render per chunk of frames;\n"
+      "                                         KIND: openjd (Open Job Description template, YAML), opencue\n"
+      "                                         (OpenCue job spec, XML) or cuecmd (one command per chunk)\n"
+      "      --chunk N                          frames per task (default 1)\n"
+      "      --output-dir DIR                   where the farm writes images (default: current folder)\n"
+      "      --set NODE_ID.PARAM=VALUE          passed to every task (repeatable)\n"
+      "      --lattice-bin PATH                 the lattice the farm runs (default: this executable)\n"
+      "      --job-name NAME                    job name (default: the file's name)\n"
+      "      --openjd-chunks extension|list     CHUNK[INT] with TASK_CHUNKING (default), or a fixed list\n"
+      "      --show, --shot, --user, --service  OpenCue fields (default: testing, job name, $USER, shell)\n"
       "  lattice --run-fixture FIXTURE.safetensors --out OUT.safetensors\n"
       "                                         run a reference-fixture component\n"
       "  lattice --list-nodes [--json]          print the node catalogue\n"
@@ -382,6 +405,7 @@ bool is_headless(const std::vector<std::string>& args) {
 
 int run_headless(const std::vector<std::string>& args) {
   try {
+    if (is_export_job(args)) return export_job(args);
     Options o = parse(args);
     if (o.command == "help") {
       print_help();

@@ -98,6 +98,12 @@ void EvalContext::step(int i, int total) const {
   if (observer_) observer_->node_step(node_id(), i, total);
 }
 
+bool EvalContext::wants_preview() const { return observer_ && observer_->wants_previews(); }
+
+void EvalContext::preview(int step, int total, std::shared_ptr<const ImageData> image) const {
+  if (observer_ && image) observer_->node_preview(node_id(), step, total, std::move(image));
+}
+
 void EvalContext::check_cancel() const {
   if (cancelled()) throw Error(ErrorKind::Cancelled, "cancelled", {node_id()});
 }

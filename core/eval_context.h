@@ -89,6 +89,10 @@ class EvalContext : public ParamReader {
   /// Adds a figure to this node's entry in the render report (e.g. {"skipped_steps": 3}).
   void report(const std::string& key, Json value) { info_[key] = std::move(value); }
   void step(int i, int total) const;
+  /// Whether anyone watches previews (Observer::wants_previews); build one only when this is true.
+  bool wants_preview() const;
+  /// Hands a work-in-progress picture to the observer (Observer::node_preview).
+  void preview(int step, int total, std::shared_ptr<const ImageData> image) const;
   bool cancelled() const { return cancel_ && cancel_->cancelled(); }
   void check_cancel() const;
   Environment& env() const;

@@ -24,6 +24,7 @@
 
 namespace lattice {
 
+class ImageData;
 using Json = nlohmann::ordered_json;
 
 enum class ParamType : uint8_t {
@@ -130,6 +131,14 @@ class Observer {
     (void)id; (void)type; (void)status; (void)ms;
   }
   virtual void node_failed(const std::string& id, const std::string& message) { (void)id; (void)message; }
+  /// Whether node_preview() is wanted. Nodes build previews only when it is (they cost a download per
+  /// step), so headless renders pay nothing.
+  virtual bool wants_previews() const { return false; }
+  /// A small RGB picture of a node's work in progress (e.g. the latents after sampling step `step` of
+  /// `total`, projected to colour). Called on the evaluating thread; the image is immutable and may be kept.
+  virtual void node_preview(const std::string& id, int step, int total, std::shared_ptr<const ImageData> image) {
+    (void)id; (void)step; (void)total; (void)image;
+  }
   /// A non-fatal problem, e.g. a corrupt disk cache entry that was discarded.
   virtual void warning(const std::string& message) { (void)message; }
 };

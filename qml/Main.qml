@@ -31,6 +31,12 @@ ApplicationWindow {
         afterDiscard = action
         discardDialog.open()
     }
+    // An untitled project opens from the installed examples; otherwise the dialog stays where it was.
+    function openProject() {
+        if (document.filePath === "" && document.examplesFolder.toString() !== "")
+            openDialog.currentFolder = document.examplesFolder
+        openDialog.open()
+    }
     function save(then) {
         if (document.filePath === "") { saveDialog.then = then || null; saveDialog.open(); return }
         if (!document.save()) { message = document.lastError; return }
@@ -51,7 +57,7 @@ ApplicationWindow {
         Menu {
             title: qsTr("&File")
             Action { text: qsTr("&New"); shortcut: StandardKey.New; onTriggered: window.guard(function() { window.document.newDocument() }) }
-            Action { text: qsTr("&Open\u2026"); shortcut: StandardKey.Open; onTriggered: window.guard(function() { openDialog.open() }) }
+            Action { text: qsTr("&Open\u2026"); shortcut: StandardKey.Open; onTriggered: window.guard(function() { window.openProject() }) }
             Action { text: qsTr("&Save"); shortcut: StandardKey.Save; onTriggered: window.save() }
             Action { text: qsTr("Save &As\u2026"); shortcut: StandardKey.SaveAs; onTriggered: { saveDialog.then = null; saveDialog.open() } }
             MenuSeparator {}

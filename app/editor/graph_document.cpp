@@ -11,6 +11,7 @@
 
 #include "app/editor/graph_edits.h"
 #include "app/editor/param_value.h"
+#include "app/install_paths.h"
 #include "core/document.h"
 #include "core/error.h"
 
@@ -392,6 +393,11 @@ void GraphDocument::setFilePath(const QString& path) {
 
 QString GraphDocument::displayName() const {
   return file_path_.isEmpty() ? QStringLiteral("Untitled") : QFileInfo(file_path_).fileName();
+}
+
+QUrl GraphDocument::examplesFolder() const {
+  const auto dir = app::examples_dir();
+  return dir.empty() ? QUrl() : QUrl::fromLocalFile(QString::fromStdString(dir.string()));
 }
 
 QString GraphDocument::graphJson() const { return qstr(serialize_graph(graph_)); }

@@ -16,6 +16,7 @@
 #include <QStringList>
 #include <QTimer>
 #include <QUndoStack>
+#include <QUrl>
 #include <QVariant>
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
@@ -39,6 +40,8 @@ class GraphDocument : public QObject {
   Q_PROPERTY(lattice::editor::Evaluator* evaluator READ evaluator CONSTANT)
   Q_PROPERTY(QString filePath READ filePath NOTIFY filePathChanged)
   Q_PROPERTY(QString displayName READ displayName NOTIFY filePathChanged)
+  /// The installed examples (<prefix>/share/lattice/examples), where Open starts for an untitled project.
+  Q_PROPERTY(QUrl examplesFolder READ examplesFolder CONSTANT)
   Q_PROPERTY(bool dirty READ dirty NOTIFY dirtyChanged)
   Q_PROPERTY(bool canUndo READ canUndo NOTIFY undoStateChanged)
   Q_PROPERTY(bool canRedo READ canRedo NOTIFY undoStateChanged)
@@ -125,6 +128,7 @@ class GraphDocument : public QObject {
   Evaluator* evaluator() { return evaluator_; }
   QString filePath() const { return file_path_; }
   QString displayName() const;
+  QUrl examplesFolder() const;
   bool dirty() const { return !undo_.isClean(); }
   bool canUndo() const { return undo_.canUndo(); }
   bool canRedo() const { return undo_.canRedo(); }

@@ -5,6 +5,7 @@
 #include "gpu/ops/patchify.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/flux/sampler.h"
+#include "nodes/models/latent_preview.h"
 #include "nodes/types/model_handles.h"
 #include "nodes/types/tensor_value.h"
 
@@ -34,6 +35,40 @@ FluxSamplerOptions options(const ParamReader& ctx) {
   return o;
 }
 
+/// Step previews for an observer that wants them: the latents after each step, projected to RGB through a
+/// fit from the VAE when one is connected (nodes/models/latent_preview.h), else false colour.
+class StepPreview {
+ public:
+  StepPreview(EvalContext& ctx, gpu::Context& gc, int64_t h, int64_t w) : ctx_(ctx), gc_(gc), h_(h), w_(w) {
+    if (!ctx.wants_preview() || !ctx.has_input("preview_vae")) return;
+    const auto& handle = ctx.input_as<VaeHandle>("preview_vae");
+    AutoencoderKL& vae = handle.model(gc);
+    projection_ = fit_latent_rgb_from_encoder(
+        vae.config().downscale(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
+          gpu::CommandStream s(gc);
+          const gpu::Tensor z = vae.to_dit_latent(s, vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, H, W})).first);
+          s.finish();
+          return z.to_floats();
+        });
+  }
+  void operator()(int step, int total, const gpu::Tensor& packed) const {
+    if (!ctx_.wants_preview()) return;
+    gpu::CommandStream s(gc_);
+    const gpu::Tensor latent = gpu::unpack_latents(s, packed, h_, w_);
+    s.finish();
+    const std::vector<float> v = latent.to_floats();
+    const int c = static_cast<int>(latent.dim(1)), h = static_cast<int>(h_), w = static_cast<int>(w_);
+    ctx_.preview(step, total, projection_ && projection_->channels == c ? project_latent_rgb(*projection_, v, h, w)
+                                                                         : preview_channels(v, c, h, w));
+  }
+
+ private:
+  EvalContext& ctx_;
+  gpu::Context& gc_;
+  int64_t h_, w_;
+  std::optional<LatentRgbProjection> projection_;
+};
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "flux.sample";
@@ -44,7 +79,8 @@ NodeDesc make() {
               {"conditioning", PortType::Conditioning, "the encoded prompt"},
               {"noise", PortType::Latent, "starting noise [1, 16, h, w] (latent.noise)"},
               {"negative", PortType::Conditioning, "negative prompt, used when true_cfg > 1", true},
-              {"image", PortType::Latent, "latents of an image for image-to-image (vae.encode)", true}};
+              {"image", PortType::Latent, "latents of an image for image-to-image (vae.encode)", true},
+              {"preview_vae", PortType::VAE, "the VAE, for true-colour step previews in the editor (optional)", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, h, w]"}};
   d.params = {
       {"steps", ParamType::Int, 28, "sampling steps (28 for dev, 4 for schnell)", 1, 1000},
@@ -90,9 +126,11 @@ NodeDesc make() {
     std::unique_ptr<FluxConditioning> negative;
     if (ctx.has_input("negative")) negative = std::make_unique<FluxConditioning>(upload(gc, ctx.input_as<ConditioningData>("negative")));
     std::vector<FluxStepRecord> records;
+    const StepPreview preview(ctx, gc, h, w);
     const gpu::Tensor out = flux_sample(dit.model(gc), gc, packed, h, w, upload(gc, cond), negative.get(), o,
-                                        [&](int step, int total, const gpu::Tensor&) {
+                                        [&](int step, int total, const gpu::Tensor& latents) {
                                           ctx.step(step, total);
+                                          preview(step, total, latents);
                                           ctx.check_cancel();
                                         },
                                         &records);

@@ -72,6 +72,35 @@ TEST(EditorQml, MainLoadsWithoutWarnings) {
   EXPECT_TRUE(g_messages.isEmpty()) << g_messages.join('\n').toStdString();
 }
 
+TEST(EditorQml, OpenOnAnUntitledProjectStartsInTheExamples) {
+  test::qt_app();
+  // The dialog's non-native implementation needs Qt.labs.folderlistmodel (a Depends of the package).
+  g_messages.clear();
+  auto previous = qInstallMessageHandler(collect);
+  QQmlApplicationEngine engine;
+  QObject::connect(&engine, &QQmlEngine::warnings, [](const QList<QQmlError>& ws) {
+    for (const auto& w : ws) g_messages << w.toString();
+  });
+  ASSERT_TRUE(load_editor(engine, QString()));
+  auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().first());
+  ASSERT_TRUE(window);
+  auto* doc = window->property("document").value<GraphDocument*>();
+  ASSERT_TRUE(doc);
+  ASSERT_TRUE(doc->examplesFolder().isLocalFile());
+  ASSERT_TRUE(QMetaObject::invokeMethod(window, "openProject"));
+  // The FileDialog itself (QtQuick.Dialogs), not the popup item of its implementation.
+  QObject* dialog = nullptr;
+  for (QObject* o : window->findChildren<QObject*>())
+    if (o->property("title").toString() == QStringLiteral("Open project") &&
+        o->metaObject()->indexOfMethod("reject()") >= 0)
+      dialog = o;
+  ASSERT_TRUE(dialog);
+  EXPECT_EQ(dialog->property("currentFolder").toUrl(), doc->examplesFolder());
+  EXPECT_TRUE(QMetaObject::invokeMethod(dialog, "reject"));
+  qInstallMessageHandler(previous);
+  EXPECT_TRUE(g_messages.isEmpty()) << g_messages.join('\n').toStdString();
+}
+
 TEST(EditorExecutable, ScreenshotUnderXvfbIsNotBlank) {
   if (QStandardPaths::findExecutable("xvfb-run").isEmpty()) GTEST_SKIP() << "xvfb-run is not installed";
   QTemporaryDir dir;

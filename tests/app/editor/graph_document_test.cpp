@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <QDir>
+#include <QFileInfo>
 #include <QTemporaryDir>
+#include <QUrl>
 #include <QClipboard>
 
 #include "tests/app/editor/qt_test_app.h"
@@ -270,6 +273,15 @@ TEST_F(GraphDocumentTest, OpenPlacesNodesWithoutPositions) {
   ASSERT_TRUE(doc.open(path));
   const QRectF b = doc.bounds();
   EXPECT_GT(b.width(), doc.nodeWidth());  // the two nodes are side by side, not stacked at 0,0
+}
+
+TEST_F(GraphDocumentTest, ExamplesFolderHoldsTheDefaultExample) {
+  // From the build tree this is the source tree's examples/; installed, <prefix>/share/lattice/examples.
+  const QUrl folder = doc.examplesFolder();
+  ASSERT_TRUE(folder.isLocalFile()) << folder.toString().toStdString();
+  EXPECT_TRUE(QFileInfo::exists(QDir(folder.toLocalFile()).filePath("default.lattice")));
+  ASSERT_TRUE(doc.open(QDir(folder.toLocalFile()).filePath("default.lattice")));
+  EXPECT_EQ(doc.nodeCount(), 5);
 }
 
 TEST_F(GraphDocumentTest, SelectionFollowsRectAndPrunesRemovedNodes) {

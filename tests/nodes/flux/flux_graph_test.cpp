@@ -149,3 +149,50 @@ TEST_F(FluxGraph, StepCachingSkipsStepsAndSaysHowMany) {
 
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+
+/// Collects previews, as the editor's viewer would.
+struct PreviewWatcher : Observer {
+  bool want = true;
+  std::vector<std::tuple<std::string, int, int, std::shared_ptr<const ImageData>>> seen;
+  bool wants_previews() const override { return want; }
+  void node_preview(const std::string& id, int step, int total, std::shared_ptr<const ImageData> image) override {
+    seen.emplace_back(id, step, total, std::move(image));
+  }
+};
+
+TEST_F(FluxGraph, SamplerSendsAPreviewPerStepOnlyWhenWatched) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  PreviewWatcher watcher;
+  watcher.want = false;
+  RenderOptions o = opts;
+  o.targets = {"sample"};
+  o.observer = &watcher;
+  e.render(g, o);
+  EXPECT_TRUE(watcher.seen.empty());
+
+  // Watched, with the VAE connected for true colour: one latent-sized (48x64 / 8 = 6x8) RGB preview per step.
+  watcher.want = true;
+  g.find("sample")->inputs["preview_vae"] = {"vae", "vae"};
+  mem.clear();
+  e.render(g, o);
+  ASSERT_EQ(watcher.seen.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    const auto& [id, step, total, img] = watcher.seen[i];
+    EXPECT_EQ(id, "sample");
+    EXPECT_EQ(step, i + 1);
+    EXPECT_EQ(total, 4);
+    ASSERT_TRUE(img);
+    EXPECT_EQ(img->width, 6);
+    EXPECT_EQ(img->height, 8);
+    EXPECT_EQ(img->channels, 3);
+    for (float v : img->pixels) ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
+  }
+}
+
+}  // namespace
+}  // namespace lattice
