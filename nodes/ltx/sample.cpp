@@ -5,6 +5,7 @@
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/latent_preview.h"
 #include "nodes/models/ltx/sampler.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
@@ -56,6 +57,45 @@ LtxConditioning upload(const EvalContext& ctx, gpu::Context& gc, const char* por
   ctx.fail(std::string("input '") + port + "' holds " + in->describe() + ", not prompt conditioning");
 }
 
+/// Step previews for an observer that wants them: the middle latent frame after each step, projected to RGB
+/// through a fit from the VAE when one is connected (nodes/models/latent_preview.h), else false colour.
+class StepPreview {
+ public:
+  StepPreview(EvalContext& ctx, gpu::Context& gc, const Grid& g) : ctx_(ctx), g_(g) {
+    if (!ctx.wants_preview() || !ctx.has_input("preview_vae")) return;
+    const auto& handle = ctx.input_as<LtxVaeHandle>("preview_vae");
+    LtxVae& vae = handle.model(gc);
+    if (!vae.has_encoder()) return;
+    projection_ = fit_latent_rgb_from_encoder(
+        vae.config().spatial_compression(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
+          gpu::CommandStream s(gc);
+          const gpu::Tensor mean = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, 1, H, W})).first;
+          gpu::CommandStream s2(gc);
+          const gpu::Tensor z = vae.normalize(s2, mean);
+          s2.finish();
+          return z.to_floats();
+        });
+  }
+  void operator()(int step, int total, const gpu::Tensor& packed) const {
+    if (!ctx_.wants_preview()) return;
+    // Tokens of the middle frame, [h·w, C] -> channel-major [C, h, w].
+    const int64_t n = g_.h * g_.w, c = packed.dim(2);
+    const std::vector<float> all = packed.to_floats();
+    const float* frame = all.data() + (g_.frames / 2) * n * c;
+    std::vector<float> v(static_cast<size_t>(n * c));
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t k = 0; k < c; ++k) v[static_cast<size_t>(k * n + t)] = frame[t * c + k];
+    const int ci = static_cast<int>(c), h = static_cast<int>(g_.h), w = static_cast<int>(g_.w);
+    ctx_.preview(step, total, projection_ && projection_->channels == ci ? project_latent_rgb(*projection_, v, h, w)
+                                                                          : preview_channels(v, ci, h, w));
+  }
+
+ private:
+  EvalContext& ctx_;
+  Grid g_;
+  std::optional<LatentRgbProjection> projection_;
+};
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "ltx.sample";
@@ -65,7 +105,8 @@ NodeDesc make() {
               {"conditioning", PortType::Conditioning, "the encoded prompt (ltx.text_encode)"},
               {"negative", PortType::Conditioning, "the unconditional prompt (ltx.text_encode, usually empty); needed when guidance > 1", true},
               {"image", PortType::Latent, "first-frame latent [1, 128, 1, h, w] (ltx.encode_image): image-to-video", true},
-              {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true}};
+              {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true},
+              {"preview_vae", PortType::VAE, "the LTX-Video VAE, for true-colour step previews in the editor (optional)", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 128, (frames-1)/8+1, height/32, width/32]"}};
   d.params = {{"width", ParamType::Int, 704, "video width in pixels (multiple of 32)", 32, 8192},
               {"height", ParamType::Int, 480, "video height in pixels (multiple of 32)", 32, 8192},
@@ -99,9 +140,11 @@ NodeDesc make() {
                "-frame video " + noise.describe() + "; set the sampler's size to the upsampled one");
     std::unique_ptr<LtxConditioning> negative;
     if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
+    const StepPreview preview(ctx, gc, g);
     const gpu::Tensor latent = ltx_sample(dit.model(gc), gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
-                                          [&](int step, int total) {
+                                          [&](int step, int total, const gpu::Tensor& packed) {
                                             ctx.step(step, total);
+                                            preview(step, total, packed);
                                             ctx.check_cancel();
                                           },
                                           start);

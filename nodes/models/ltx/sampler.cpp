@@ -120,7 +120,7 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
     x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(gc, std::vector<float>{dt}, {1})));
     if (fixed.defined()) gpu::copy_into(s, fixed, gpu::narrow(x, 1, 0, frame_tokens));
     s.finish();
-    if (on_step) on_step(i + 1 - first_step, o.steps - first_step);
+    if (on_step) on_step(i + 1 - first_step, o.steps - first_step, x);
   }
   gpu::CommandStream s(gc);
   Tensor out = gpu::unpatchify(s, x, {F, h, w}, patch, noise.dim(1), gpu::PatchOrder::ChannelMajor);

@@ -39,7 +39,8 @@ struct LtxConditioning {
 /// The sigmas and timesteps for a latent grid of `tokens` tokens.
 FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens);
 
-using LtxStepCallback = std::function<void(int step, int total)>;
+/// Called after each step with the packed latents [1, F·h·w, C] (tokens in (f, h, w) order).
+using LtxStepCallback = std::function<void(int step, int total, const gpu::Tensor& packed)>;
 
 /// The index of the first step taken for a strength (0 for strength 1).
 int ltx_start_step(const LtxSamplerOptions& o);

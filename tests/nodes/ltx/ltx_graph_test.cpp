@@ -185,3 +185,37 @@ TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
 
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+
+/// Collects previews, as the editor's viewer would.
+struct LtxPreviewWatcher : Observer {
+  std::vector<std::pair<int, std::shared_ptr<const ImageData>>> seen;
+  bool wants_previews() const override { return true; }
+  void node_preview(const std::string& id, int step, int, std::shared_ptr<const ImageData> image) override {
+    if (id == "sample") seen.emplace_back(step, std::move(image));
+  }
+};
+
+TEST_F(LtxGraph, SamplerPreviewsTheMiddleFrameEachStep) {
+  Graph g = parse_graph(kGraph);
+  g.find("sample")->inputs["preview_vae"] = {"vae", "vae"};
+  MemoryCache mem;
+  Engine e(&mem);
+  LtxPreviewWatcher watcher;
+  RenderOptions o = opts;
+  o.targets = {"sample"};
+  o.observer = &watcher;
+  e.render(g, o);
+  ASSERT_EQ(watcher.seen.size(), 2u);  // two steps, one latent-sized (2 x 3) RGB picture each
+  for (const auto& [step, img] : watcher.seen) {
+    ASSERT_TRUE(img);
+    EXPECT_EQ(img->width, 2);
+    EXPECT_EQ(img->height, 3);
+    for (float v : img->pixels) ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
+  }
+}
+
+}  // namespace
+}  // namespace lattice
