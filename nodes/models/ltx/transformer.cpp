@@ -6,6 +6,7 @@
 #include "gpu/ops/binary.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
+#include "nodes/models/ltx/submit_pacer.h"
 
 namespace lattice {
 
@@ -157,7 +158,11 @@ Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   const Tensor ctx = caption_2_(s, gpu::gelu_tanh(s, caption_1_(s, context)));
 
   Tensor x = proj_in_(s, hidden);
-  for (const Block& b : blocks_) block(s, b, x, ctx, temb, rope_cos, rope_sin, key_bias);
+  SubmitPacer pace;
+  for (const Block& b : blocks_) {
+    block(s, b, x, ctx, temb, rope_cos, rope_sin, key_bias);
+    pace(s);
+  }
 
   // Output modulation: (shift, scale) = scale_shift_table + embedded timestep, shift first.
   const Tensor ss = gpu::add(s, embedded.reshape({B, T, 1, C}), scale_shift_table_).reshape({B, T, 2 * C});

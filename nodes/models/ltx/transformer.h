@@ -2,8 +2,8 @@
 /// The LTX-Video DiT (diffusers LTXVideoTransformer3DModel, v0.33 layout with a top-level
 /// scale_shift_table), on the GPU, with blocks named after the diffusers checkpoint keys.
 ///
-/// forward() records one full forward into the caller's CommandStream and returns the output; the caller
-/// submits. Shapes: hidden [B, S, in_channels] with S = F·H·W tokens in (f, h, w) row-major order (the
+/// forward() records one full forward into the caller's CommandStream and returns the output; it submits
+/// after each block (SubmitPacer, bounding device memory), the caller submits the rest. Shapes: hidden [B, S, in_channels] with S = F·H·W tokens in (f, h, w) row-major order (the
 /// LTX pipeline's packing with patch 1); context [B, L, caption_channels] (T5 states); text_mask: B·L
 /// values, 1 = keep, 0 = padding (empty = attend to every token); timestep: B values (one per video) or
 /// B·S values (one per token, for image conditioning), raw in [0, 1000]; rope cos/sin [S, inner_dim] from

@@ -14,6 +14,7 @@
 #include "gpu/ops/reduce.h"
 #include "gpu/ops/unary.h"
 #include "nodes/models/ltx/config.h"
+#include "nodes/models/ltx/submit_pacer.h"
 
 namespace lattice {
 
@@ -363,6 +364,7 @@ Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<
     for (float v : timestep) t.push_back(v * timestep_scale_);
   }
   const bool cond = config_.timestep_conditioning;
+  SubmitPacer pace;
   Tensor x = conv(s, dec_conv_in_, z, false);
   const Tensor mid_temb = cond ? embed(s, mid_time_, t) : Tensor{};
   for (const Resnet& r : dec_mid_) x = resnet(s, r, x, mid_temb, false);
@@ -370,7 +372,11 @@ Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<
     if (u.conv_in) x = resnet(s, *u.conv_in, x, {}, false);
     const Tensor temb = cond ? embed(s, u.time, t) : Tensor{};
     if (u.upsample) x = upsample(s, u, x);
-    for (const Resnet& r : u.resnets) x = resnet(s, r, x, temb, false);
+    pace(s);
+    for (const Resnet& r : u.resnets) {
+      x = resnet(s, r, x, temb, false);
+      pace(s);
+    }
   }
   Tensor shift, scale;
   if (cond) {
@@ -395,8 +401,12 @@ std::pair<Tensor, Tensor> LtxVae::encode(gpu::CommandStream& s, const Tensor& vi
   Tensor x = gpu::space_to_depth(s, gpu::permute(video, {0, 1, 2, 4, 3}), f);
   x = gpu::contiguous(s, gpu::permute(x, {0, 1, 2, 4, 3}));
   x = conv(s, enc_conv_in_, x, true);
+  SubmitPacer pace;
   for (const Down& d : down_) {
-    for (const Resnet& r : d.resnets) x = resnet(s, r, x, {}, true);
+    for (const Resnet& r : d.resnets) {
+      x = resnet(s, r, x, {}, true);
+      pace(s);
+    }
     if (d.st) x = downsample(s, d, x);
   }
   for (const Resnet& r : enc_mid_) x = resnet(s, r, x, {}, true);

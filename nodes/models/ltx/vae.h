@@ -9,7 +9,8 @@
 /// compression) -> {mean, logvar}, each [B, latent_channels, 1 + k, H/32, W/32] (logvar clamped to [-30, 20],
 /// as DiagonalGaussianDistribution does). The pipeline's latent normalisation (latents_mean/latents_std,
 /// scaling_factor) is applied by normalize()/denormalize(), not by encode/decode. Everything records into
-/// the caller's stream; encode() submits and waits once at its end to clamp the log-variance on the host.
+/// the caller's stream; decode() and encode() submit after each resnet (SubmitPacer, bounding device
+/// memory), and encode() waits at its end to clamp the log-variance on the host.
 
 #include <nlohmann/json.hpp>
 #include <optional>
