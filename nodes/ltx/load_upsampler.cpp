@@ -22,11 +22,20 @@ NodeDesc make() {
     ctx.set_output("upsampler", std::make_shared<LtxUpsamplerHandle>(w, c, ctx.in_path("path").string()));
   };
   d.plan = [](PlanContext& ctx) {
-    auto w = ltx_open_weights(ctx);
-    const LtxUpsamplerConfig c = detect_ltx_upsampler_config(*w);
+    LtxUpsamplerConfig c;
     PlanInfo p;
-    p.weight_bytes = w->total_bytes();
-    p.shape = "LTX-Video latent upsampler, width " + std::to_string(c.mid_channels);
+    try {
+      auto w = ltx_open_weights(ctx);
+      c = detect_ltx_upsampler_config(*w);
+      p.weight_bytes = w->total_bytes();
+    } catch (const Error&) {
+      // No weights yet: plan from the folder's config.json if there is one (weight size unknown).
+      auto cfg = component_config(ctx.in_path("path"), ctx.string("component"));
+      if (!cfg) throw;
+      c = ltx_upsampler_config_from_json(*cfg);
+      p.shape = "(config only) ";
+    }
+    p.shape += "LTX-Video latent upsampler, width " + std::to_string(c.mid_channels);
     ctx.set_output("upsampler", p);
   };
   return d;

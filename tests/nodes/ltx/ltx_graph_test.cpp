@@ -154,6 +154,23 @@ TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
   EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
+TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(examples / "ltx-i2v-upscale.lattice");
+  RenderOptions o;
+  o.base_dir = examples;
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  o.env = &env;
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, std::string> shapes;
+  for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
+  EXPECT_NE(shapes["upsample"].find("latent [1, 128, 13, 16, 24]"), std::string::npos) << shapes["upsample"];
+  EXPECT_NE(shapes["refine"].find("4992 tokens, 4 steps"), std::string::npos) << shapes["refine"];
+  EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];
+}
+
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
   Graph g = parse_graph(kGraph);
   MemoryCache mem;
