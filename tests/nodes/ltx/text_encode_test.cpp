@@ -61,6 +61,23 @@ TEST(LtxTextEncode, PromptToMaskedConditioningThroughTheGraph) {
   const auto seq = enc->t5->model(gc).encode(s, std::span<const TokenBatch>(&ids, 1), true);
   s.finish();
   EXPECT_EQ(seq.to_floats(), cond->prompt_embeds.to_f32());
+
+  // The masked conditioning reaches the sampler; a transformer expecting another text width says so.
+  Fixture tr(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_transformer.safetensors");
+  test::write_fixture_component(tr, "weights.", tr.config(), root / "ltx" / "transformer");
+  Graph g2 = parse_graph(R"({"lattice": 1, "nodes": [
+    {"id": "enc", "type": "ltx.load_text_encoder", "params": {"path": "ltx"}},
+    {"id": "text", "type": "ltx.text_encode", "params": {"prompt": "a cat", "max_length": 64},
+     "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+    {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "ltx"}},
+    {"id": "sample", "type": "ltx.sample", "params": {"steps": 1, "guidance": 1.0, "width": 64, "height": 64, "num_frames": 9},
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "text", "output": "conditioning"}}}]})");
+  try {
+    e.evaluate(g2, "sample", "latent", opts);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("should be [1, L, 24]"), std::string::npos) << err.what();
+  }
   fs::remove_all(root);
 }
 
