@@ -33,15 +33,20 @@ NodeDesc make() {
   };
   d.plan = [](PlanContext& ctx) {
     PlanInfo p;
+    T5Config c;
     try {
-      p.weight_bytes = WeightSource::open(pick(ctx, "t5_path", "text_encoder")).total_bytes();
+      const WeightSource w = WeightSource::open(pick(ctx, "t5_path", "text_encoder"));
+      c = detect_t5_config(w);
+      p.weight_bytes = w.total_bytes();
       p.shape = "T5 text encoder";
     } catch (const Error&) {
       auto cfg = component_config(ctx.in_path("path"), "text_encoder");
       if (!cfg) throw;
+      c = t5_config_from_json(*cfg);
       p.shape = "(config only, bf16) T5 text encoder";
-      p.weight_bytes = 2 * parameter_count(t5_config_from_json(*cfg));
+      p.weight_bytes = 2 * parameter_count(c);
     }
+    p.meta = {{"d_model", c.d_model}};
     ctx.set_output("text_encoder", p);
   };
   return d;

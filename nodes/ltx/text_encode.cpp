@@ -41,6 +41,13 @@ NodeDesc make() {
     if (ctx.flag("release")) t5->release();
     ctx.set_output("conditioning", cond);
   };
+  d.plan = [](PlanContext& ctx) {
+    PlanInfo p;
+    const PlanInfo* enc = ctx.input("text_encoder");
+    const std::string width = enc && enc->meta.contains("d_model") ? std::to_string(enc->meta["d_model"].get<int>()) : "D";
+    p.shape = "LTX conditioning [1, " + std::to_string(ctx.integer("max_length")) + ", " + width + "] + mask";
+    ctx.set_output("conditioning", p);
+  };
   return d;
 }
 LATTICE_REGISTER_NODE(make);

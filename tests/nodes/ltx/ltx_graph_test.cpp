@@ -149,6 +149,7 @@ TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
   std::map<std::string, std::string> shapes;
   for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
   EXPECT_NE(shapes["transformer"].find("LTX-Video transformer 28 blocks, width 2048"), std::string::npos) << shapes["transformer"];
+  EXPECT_NE(shapes["prompt"].find("LTX conditioning [1, 128, 4096]"), std::string::npos) << shapes["prompt"];
   EXPECT_NE(shapes["sample"].find("latent [1, 128, 16, 15, 22]"), std::string::npos) << shapes["sample"];
   EXPECT_NE(shapes["decode"].find("video 121 frames 704x480"), std::string::npos) << shapes["decode"];
   EXPECT_FALSE(env.get<GpuService>()->started());
