@@ -1,5 +1,6 @@
-// ltx.load_upsampler: LTX-Video's latent upsampler (ltxv-spatial-upscaler-0.9.7, diffusers
-// LTXLatentUpsamplerModel) from a folder or a .safetensors file, its configuration detected from the weights.
+// ltx.load_upsampler: an LTX-Video latent upsampler (ltxv-spatial-upscaler-0.9.7 or ltxv-temporal-upscaler-0.9.7,
+// diffusers LTXLatentUpsamplerModel) from a folder or a .safetensors file, its configuration detected from the
+// weights.
 #include "core/eval_context.h"
 #include "nodes/ltx/open_weights.h"
 #include "nodes/types/ltx_handles.h"
@@ -11,7 +12,7 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "ltx.load_upsampler";
   d.category = "LTX-Video";
-  d.description = "Load LTX-Video's latent upsampler (2x spatial, 0.9.7) from a folder or a .safetensors file";
+  d.description = "Load an LTX-Video latent upsampler (0.9.7 spatial or temporal) from a folder or a .safetensors file";
   d.outputs = {{"upsampler", PortType::Upsampler, "the latent upsampler"}};
   d.params = {{"path", ParamType::InPath, "", "checkpoint file, latent_upsampler folder, or pipeline folder"},
               {"component", ParamType::String, "latent_upsampler", "subfolder to use when 'path' is a pipeline folder"}};
@@ -35,7 +36,10 @@ NodeDesc make() {
       c = ltx_upsampler_config_from_json(*cfg);
       p.shape = "(config only) ";
     }
-    p.shape += "LTX-Video latent upsampler, width " + std::to_string(c.mid_channels);
+    p.shape += std::string("LTX-Video latent upsampler (") + (c.spatial_upsample ? "2x space" : "") +
+               (c.spatial_upsample && c.temporal_upsample ? ", " : "") + (c.temporal_upsample ? "2x time" : "") + "), width " +
+               std::to_string(c.mid_channels);
+    p.meta = {{"spatial", c.spatial_upsample}, {"temporal", c.temporal_upsample}};
     ctx.set_output("upsampler", p);
   };
   return d;

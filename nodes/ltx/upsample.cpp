@@ -1,4 +1,5 @@
-// ltx.upsample: LTX-Video latents at twice the spatial size, as LTXLatentUpsamplePipeline makes them:
+// ltx.upsample: LTX-Video latents at twice the size (space, or time for the temporal upscaler), as
+// LTXLatentUpsamplePipeline makes them:
 // de-normalise with the VAE's statistics, run the latent upsampler, optionally match each channel's mean
 // and deviation to the input's (AdaIN) and compress large values (tone mapping), normalise again. The result
 // feeds a second ltx.sample pass (its `latent` input, strength < 1) or ltx.vae_decode.
@@ -38,11 +39,11 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "ltx.upsample";
   d.category = "LTX-Video";
-  d.description = "Upsample LTX-Video latents 2x in space with the latent upsampler (for a second, refining pass)";
+  d.description = "Upsample LTX-Video latents 2x with a latent upsampler (for a second, refining pass)";
   d.inputs = {{"upsampler", PortType::Upsampler, "the latent upsampler (ltx.load_upsampler)"},
               {"vae", PortType::VAE, "the LTX-Video VAE (its latent statistics)"},
               {"latent", PortType::Latent, "latents [1, 128, F, h, w] from ltx.sample"}};
-  d.outputs = {{"latent", PortType::Latent, "latents [1, 128, F, 2h, 2w]"}};
+  d.outputs = {{"latent", PortType::Latent, "latents [1, 128, F, 2h, 2w] (spatial) or [1, 128, 2F-1, h, w] (temporal)"}};
   d.params = {{"adain_factor", ParamType::Float, 0.0, "match each channel's statistics to the input's (0 = off, 1 = fully)", 0.0, 1.0},
               {"tone_map", ParamType::Float, 0.0, "compress large latent values (0 = off)", 0.0, 1.0}};
   d.evaluate = [](EvalContext& ctx) {
@@ -72,10 +73,15 @@ NodeDesc make() {
   d.plan = [](PlanContext& ctx) {
     const PlanInfo* latent = ctx.input("latent");
     if (!latent || !latent->meta.contains("f")) return;
+    const PlanInfo* up = ctx.input("upsampler");
+    const bool spatial = !up || up->meta.value("spatial", true), temporal = up && up->meta.value("temporal", false);
     PlanInfo p;
     p.meta = latent->meta;
-    p.meta["h"] = 2 * latent->meta["h"].get<int64_t>();
-    p.meta["w"] = 2 * latent->meta["w"].get<int64_t>();
+    if (spatial) {
+      p.meta["h"] = 2 * latent->meta["h"].get<int64_t>();
+      p.meta["w"] = 2 * latent->meta["w"].get<int64_t>();
+    }
+    if (temporal) p.meta["f"] = 2 * latent->meta["f"].get<int64_t>() - 1;
     p.shape = "latent [1, 128, " + std::to_string(p.meta["f"].get<int64_t>()) + ", " + std::to_string(p.meta["h"].get<int64_t>()) +
               ", " + std::to_string(p.meta["w"].get<int64_t>()) + "]";
     ctx.set_output("latent", p);

@@ -32,8 +32,7 @@ void LtxUpsamplerConfig::validate() const {
   if (mid_channels % 32) throw_invalid("LTX latent upsampler: mid_channels must be a multiple of 32 (GroupNorm groups)");
   if (dims != 2 && dims != 3) throw_invalid("LTX latent upsampler: dims must be 2 or 3");
   if (!spatial_upsample && !temporal_upsample) throw_invalid("LTX latent upsampler: spatial or temporal upsampling must be on");
-  if (temporal_upsample && (!spatial_upsample || dims != 3))
-    throw_invalid("LTX latent upsampler: temporal upsampling is supported only together with spatial upsampling in 3-D");
+  if (temporal_upsample && dims != 3) throw_invalid("LTX latent upsampler: temporal upsampling needs dims 3");
 }
 
 LtxUpsamplerConfig ltx_upsampler_config_from_json(const nlohmann::json& j) {
@@ -115,9 +114,9 @@ Tensor LtxLatentUpsampler::forward(gpu::CommandStream& s, const Tensor& in) cons
   if (config_.dims == 2) {
     x = gpu::pixel_shuffle(s, apply(s, upsampler_, x), 2);
   } else if (config_.temporal_upsample) {
-    // Depth-to-space over (t, h, w), then the first frame dropped (causal time).
-    const int64_t f3[] = {2, 2, 2};
-    const Tensor y = gpu::depth_to_space(s, apply(s, upsampler_, x), f3);
+    // Depth-to-space over (t, h, w) or over t alone, then the first frame dropped (causal time).
+    const int64_t sp = config_.spatial_upsample ? 2 : 1, factors[] = {2, sp, sp};
+    const Tensor y = gpu::depth_to_space(s, apply(s, upsampler_, x), factors);
     x = gpu::contiguous(s, gpu::narrow(y, 2, 1, y.dim(2) - 1));
   } else {
     x = batch_to_frames(s, gpu::pixel_shuffle(s, apply(s, upsampler_, frames_to_batch(s, x)), 2), B);

@@ -3,8 +3,8 @@
 /// ltxv-spatial-upscaler-0.9.7), blocks named after its checkpoint keys: initial_conv/norm, res_blocks.N,
 /// upsampler.0 (conv + pixel shuffle), post_upsample_res_blocks.N, final_conv.
 ///
-/// forward(): raw (de-normalised) latents [B, C, F, h, w] -> [B, C, F, 2h, 2w] (spatial) or [B, C, 2F-1, 2h, 2w]
-/// (spatial and temporal); the temporal-only upscaler is not supported. GroupNorm has 32 groups, eps 1e-5. Records into the caller's
+/// forward(): raw (de-normalised) latents [B, C, F, h, w] -> [B, C, F, 2h, 2w] (spatial, ltxv-spatial-upscaler),
+/// [B, C, 2F-1, h, w] (temporal, ltxv-temporal-upscaler) or [B, C, 2F-1, 2h, 2w] (both). GroupNorm has 32 groups, eps 1e-5. Records into the caller's
 /// stream; nothing is submitted.
 
 #include <nlohmann/json.hpp>

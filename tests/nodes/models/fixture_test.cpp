@@ -118,5 +118,6 @@ TEST(Fixture, LtxVae) { check_fixture("ltx_vae.safetensors"); }
 namespace lattice {
 namespace {
 TEST(Fixture, LtxLatentUpsampler) { check_fixture("ltx_latent_upsampler.safetensors"); }
+TEST(Fixture, LtxLatentUpsamplerTemporal) { check_fixture("ltx_latent_upsampler_temporal.safetensors"); }
 }  // namespace
 }  // namespace lattice

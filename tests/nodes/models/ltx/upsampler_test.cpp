@@ -14,15 +14,17 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(LtxUpsamplerConfig, DetectedFromTheReferenceWeightsMatchesItsConfig) {
-  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_latent_upsampler.safetensors");
-  const LtxUpsamplerConfig e = ltx_upsampler_config_from_json(fx.config());
-  const LtxUpsamplerConfig c = detect_ltx_upsampler_config(fixture_weights(fx));
-  EXPECT_EQ(c.in_channels, e.in_channels);
-  EXPECT_EQ(c.mid_channels, e.mid_channels);
-  EXPECT_EQ(c.num_blocks_per_stage, e.num_blocks_per_stage);
-  EXPECT_EQ(c.dims, e.dims);
-  EXPECT_EQ(c.spatial_upsample, e.spatial_upsample);
-  EXPECT_EQ(c.temporal_upsample, e.temporal_upsample);
+  for (const char* file : {"ltx_latent_upsampler.safetensors", "ltx_latent_upsampler_temporal.safetensors"}) {
+    Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden" / file);
+    const LtxUpsamplerConfig e = ltx_upsampler_config_from_json(fx.config());
+    const LtxUpsamplerConfig c = detect_ltx_upsampler_config(fixture_weights(fx));
+    EXPECT_EQ(c.in_channels, e.in_channels) << file;
+    EXPECT_EQ(c.mid_channels, e.mid_channels) << file;
+    EXPECT_EQ(c.num_blocks_per_stage, e.num_blocks_per_stage) << file;
+    EXPECT_EQ(c.dims, e.dims) << file;
+    EXPECT_EQ(c.spatial_upsample, e.spatial_upsample) << file;
+    EXPECT_EQ(c.temporal_upsample, e.temporal_upsample) << file;
+  }
 }
 
 TEST(LtxUpsamplerConfig, OtherWeightsAndUnsupportedConfigsAreRefused) {
@@ -34,7 +36,8 @@ TEST(LtxUpsamplerConfig, OtherWeightsAndUnsupportedConfigsAreRefused) {
     EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
     EXPECT_NE(std::string(e.what()).find("not an LTX-Video latent upsampler"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ltx_upsampler_config_from_json({{"spatial_upsample", false}, {"temporal_upsample", true}}), Error);
+  EXPECT_THROW(ltx_upsampler_config_from_json({{"spatial_upsample", false}, {"temporal_upsample", false}}), Error);
+  EXPECT_THROW(ltx_upsampler_config_from_json({{"dims", 2}, {"temporal_upsample", true}}), Error);
   EXPECT_THROW(ltx_upsampler_config_from_json({{"mid_channels", 48}}), Error);
 }
 
