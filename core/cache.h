@@ -5,7 +5,9 @@
 /// version, every resolved parameter value (defaults filled in, in declaration order), each input port's
 /// name with its upstream node's key and output name, the identity (canonical path, size, modification
 /// time) of every file the node reads, the absolute path of every file it writes, and the frame number for
-/// frame-dependent nodes. Equal keys mean equal results; anything that could change a result is in the key.
+/// frame-dependent nodes (and nodes with '#' in a path). For nodes whose '#' names a whole frame sequence
+/// (NodeDesc::path_sequences) the identities of every file of the sequence, and no frame number.
+/// Equal keys mean equal results; anything that could change a result is in the key.
 ///
 /// MemoryCache: a byte budget over Data::bytes(). Entries are evicted least recently used first when an
 /// insert would exceed the budget; an entry larger than the whole budget is not stored. Values handed out

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "core/frame_sequence.h"
+
 namespace lattice {
 
 namespace {
@@ -15,11 +17,28 @@ double ms_since(Clock::time_point t0) {
 }
 
 bool has_frame_pattern(const NodeDesc& d, const Json& params) {
+  if (d.path_sequences) return false;  // its '#' names the whole sequence
   for (const auto& p : d.params)
     if ((p.type == ParamType::InPath || p.type == ParamType::OutPath) &&
         params.at(p.name).get_ref<const std::string&>().find('#') != std::string::npos)
       return true;
   return false;
+}
+/// Every file of an input frame sequence (number, size, mtime, inode): adding, removing or rewriting a frame
+/// re-runs the node. A sequence that cannot be listed keys as such; the node reports the error when it runs.
+void hash_sequence_identity(Hasher& h, const std::filesystem::path& pattern) {
+  h.field("sequence:" + pattern.string());
+  try {
+    for (const auto& [n, path] : list_frame_sequence(pattern)) {
+      struct stat st {};
+      h.u64(static_cast<uint64_t>(n));
+      if (::stat(path.c_str(), &st) != 0) continue;
+      h.u64(static_cast<uint64_t>(st.st_size)).u64(static_cast<uint64_t>(st.st_mtim.tv_sec));
+      h.u64(static_cast<uint64_t>(st.st_mtim.tv_nsec)).u64(st.st_ino);
+    }
+  } catch (const Error&) {
+    h.field("unlistable");
+  }
 }
 }  // namespace
 
@@ -81,7 +100,9 @@ struct Engine::Run {
     ParamReader pr(node.id, d, params[i], o.frame, o.base_dir, o.output_dir);
     for (const auto& p : d.params) {
       h.field(p.name).field(params[i][p.name].dump());
-      if (p.type == ParamType::InPath) {
+      if (p.type == ParamType::InPath && d.path_sequences && is_sequence_pattern(pr.in_path_pattern(p.name))) {
+        hash_sequence_identity(h, pr.in_path_pattern(p.name));
+      } else if (p.type == ParamType::InPath) {
         // The file's identity: a changed or replaced file re-runs the node.
         const auto path = pr.in_path(p.name);
         std::error_code ec;
@@ -95,7 +116,8 @@ struct Engine::Run {
         }
       } else if (p.type == ParamType::OutPath) {
         std::error_code ec;
-        h.field(std::filesystem::absolute(pr.out_path(p.name), ec).string());
+        h.field(std::filesystem::absolute(d.path_sequences ? pr.out_path_pattern(p.name) : pr.out_path(p.name), ec)
+                    .string());
       }
     }
     if (d.frame_dependent || has_frame_pattern(d, params[i])) h.field("frame").u64(static_cast<uint64_t>(o.frame));

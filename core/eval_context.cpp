@@ -72,6 +72,16 @@ std::filesystem::path ParamReader::out_path(std::string_view p) const {
   return path.is_absolute() || path.empty() ? path : output_dir_ / path;
 }
 
+std::filesystem::path ParamReader::in_path_pattern(std::string_view p) const {
+  std::filesystem::path path = string(p);
+  return path.is_absolute() || path.empty() ? path : base_dir_ / path;
+}
+
+std::filesystem::path ParamReader::out_path_pattern(std::string_view p) const {
+  std::filesystem::path path = string(p);
+  return path.is_absolute() || path.empty() ? path : output_dir_ / path;
+}
+
 const Value& EvalContext::input(std::string_view name) const {
   auto it = inputs_.find(std::string(name));
   if (it == inputs_.end() || !it->second) fail("input '" + std::string(name) + "' is not connected");

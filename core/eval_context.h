@@ -54,6 +54,10 @@ class ParamReader {
   std::filesystem::path in_path(std::string_view p) const;
   /// An OutPath parameter, frame-substituted, relative paths against the output folder.
   std::filesystem::path out_path(std::string_view p) const;
+  /// in_path/out_path without frame substitution: for nodes where '#' names a whole frame sequence
+  /// (video.load, video.save), not the current frame's file.
+  std::filesystem::path in_path_pattern(std::string_view p) const;
+  std::filesystem::path out_path_pattern(std::string_view p) const;
   int64_t frame() const { return frame_; }
   /// "node 'id' (type)": prefix for messages.
   std::string who() const { return "node '" + id_ + "' (" + desc_.type + ")"; }

@@ -83,6 +83,9 @@ struct NodeDesc {
   bool side_effect = false;     ///< writes files; a render's default targets are its side-effect nodes
   bool disk_cacheable = true;   ///< outputs may be persisted in the --cache-dir
   bool frame_dependent = false; ///< output depends on the current frame even with equal params
+  /// '#' in its path parameters names a whole frame sequence (video.load, video.save), not the current
+  /// frame's file: the key holds every file of an input sequence, and no frame number for the '#'.
+  bool path_sequences = false;
 
   const PortDesc* input(std::string_view name) const;
   const PortDesc* output(std::string_view name) const;

@@ -15,7 +15,8 @@
 ///   returned to the driver unless it is the pool's only block (kept to avoid churn between batches).
 /// - One buffer is at most Device::max_buffer_bytes() = min(maxStorageBufferRange, maxMemoryAllocationSize)
 ///   (128 MiB on lavapipe): ops bind whole buffers, so a larger tensor is refused with
-///   Failure::Unsupported naming the sizes; a model must split such a tensor (e.g. per layer or per head).
+///   Failure::Unsupported naming the sizes; models split such tensors themselves (weights into row blocks,
+///   row-wise layers into row chunks: nodes/models/nn.h; VAE decoding into tiles).
 /// - Budget: DeviceLocal bytes in live buffers may not exceed budget_bytes() (80% of the largest
 ///   device-local heap, or LATTICE_GPU_BUDGET_MB); a request that would is refused with
 ///   Failure::OutOfMemory before Vulkan is asked, so out-of-memory is an error, never a crash.

@@ -174,6 +174,7 @@ static uint32_t pick_device(const std::vector<DeviceInfo>& devices, const std::o
 }
 
 Device::Device(const Instance& instance, std::optional<std::string> selector) {
+  if (const char* env = std::getenv("LATTICE_GPU_MAX_BUFFER_BYTES")) max_buffer_override_ = std::strtoull(env, nullptr, 10);
   if (!selector) {
     if (const char* env = std::getenv("LATTICE_DEVICE")) selector = env;
   }
@@ -265,7 +266,8 @@ Device::~Device() {
 }
 
 uint64_t Device::max_buffer_bytes() const {
-  return std::min<uint64_t>(info_.max_storage_buffer_range, info_.max_memory_allocation_size);
+  const uint64_t limit = std::min<uint64_t>(info_.max_storage_buffer_range, info_.max_memory_allocation_size);
+  return max_buffer_override_ > 0 ? std::min(limit, max_buffer_override_) : limit;
 }
 
 bool Device::supports_uniform_texel(VkFormat format) const {

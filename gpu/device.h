@@ -77,7 +77,10 @@ class Device {
   std::mutex& queue_mutex() const { return queue_mutex_; }
   const DeviceInfo& info() const { return info_; }
   const VkPhysicalDeviceLimits& limits() const { return limits_; }
-  /// Largest single buffer an op may bind: min(maxStorageBufferRange, maxMemoryAllocationSize).
+  /// Largest single buffer an op may bind: min(maxStorageBufferRange, maxMemoryAllocationSize), lowered
+  /// further by LATTICE_GPU_MAX_BUFFER_BYTES when set (read once, at construction). Models split what would
+  /// not fit (nodes/models/nn.h: map_token_chunks, Linear), so lowering it exercises on any device the paths
+  /// that 128 MiB (lavapipe) or 4 GiB (discrete GPUs) forces at full model size.
   uint64_t max_buffer_bytes() const;
   /// Whether `format` may back a uniform texel buffer (samplerBuffer) on this device.
   bool supports_uniform_texel(VkFormat format) const;
@@ -91,6 +94,7 @@ class Device {
   mutable std::mutex queue_mutex_;
   DeviceInfo info_;
   VkPhysicalDeviceLimits limits_{};
+  uint64_t max_buffer_override_ = 0;
 };
 
 }  // namespace lattice::gpu

@@ -3,7 +3,8 @@
 ///
 /// Contract. A Tensor is a cheap handle: copies share the buffer (shared_ptr), so views alias. Strides are
 /// in elements, row-major by default; offset is in elements from the buffer's start. One tensor's buffer
-/// is at most Device::max_buffer_bytes() (see allocator.h): larger tensors are refused, not split.
+/// is at most Device::max_buffer_bytes() (see allocator.h): larger tensors are refused; models split their work
+/// so that no tensor needs more (nodes/models/nn.h).
 /// Uploads and downloads are synchronous host round trips through Staging (see staging.h): do them
 /// before or after a batch, never inside one. Not thread-safe for writes to the same tensor.
 

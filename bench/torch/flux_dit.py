@@ -142,13 +142,32 @@ def run(path):
     return model, args, t
 
 
-def main():
+def report(forward, a, fixture_error):
+    """Times forward() a.repeats times after a warm-up and prints the median with the run's facts as JSON."""
+    forward()
+    times = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        forward()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    print(json.dumps({"torch_ms": times[len(times) // 2], "fixture_max_error": fixture_error, "threads": a.threads,
+                      "torch": torch.__version__}))
+
+
+def bench_args():
+    """The command line both baselines take (WEIGHTS [--threads N] [--repeats R]); sets torch's threads."""
     ap = argparse.ArgumentParser()
     ap.add_argument("weights")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    return a
+
+
+def main():
+    a = bench_args()
     with torch.no_grad():
         golden = Path(__file__).resolve().parents[2] / "tests/golden/flux_transformer.safetensors"
         model, args, t = run(golden)
@@ -156,15 +175,7 @@ def main():
         if err > 1e-4 * max(1.0, t["output.sample"].abs().max().item()):
             sys.exit(f"flux_dit.py: the PyTorch model does not match the fixture (max error {err})")
         model, args, _ = run(a.weights)
-        model.forward(*args)  # warm-up
-        times = []
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            model.forward(*args)
-            times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    print(json.dumps({"torch_ms": times[len(times) // 2], "fixture_max_error": err, "threads": a.threads,
-                      "torch": torch.__version__}))
+        report(lambda: model.forward(*args), a, err)
 
 
 if __name__ == "__main__":

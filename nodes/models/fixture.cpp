@@ -56,6 +56,11 @@ const FixtureRunner* find_fixture_runner(const std::string& cls) {
   return it == runners().end() ? nullptr : &it->second;
 }
 
+gpu::Tensor upload_fixture_tensor(gpu::Context& ctx, const Fixture& fx, const std::string& name) {
+  const HostTensor t = fx.tensor(name);
+  return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
+}
+
 WeightSource fixture_weights(const Fixture& fx, const std::string& prefix) {  // NOLINT
   WeightSource w = WeightSource::open(fx.file().name());
   w.strip_prefix(prefix);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/safetensors.h"
+#include "gpu/tensor.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
@@ -50,6 +51,9 @@ struct FixtureRegistrar {
 
 /// The fixture's weights with `prefix` stripped from their names, as a WeightSource.
 WeightSource fixture_weights(const Fixture& fx, const std::string& prefix = "weights.");
+
+/// A stored tensor uploaded to `ctx` as f32 (runner inputs).
+gpu::Tensor upload_fixture_tensor(gpu::Context& ctx, const Fixture& fx, const std::string& name);
 
 /// Runs a fixture and writes OUT. Throws Error(InvalidInput) for a malformed or unsupported fixture and
 /// Error(Evaluation) if running fails. Returns the number of outputs written.

@@ -45,38 +45,72 @@ void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::ve
   }
 }
 
-const Tensor& DeviceWeights::upload(const std::string& name, bool keep_dtype) {
-  const std::string key = name + (keep_dtype ? "" : "#f32");
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+/// A checkpoint tensor's bytes in the dtype it will have on the device: the mapping itself when it is used as
+/// stored, else converted (or LoRA-merged) into `storage`.
+struct DeviceWeights::Prepared {
+  std::span<const std::byte> bytes;
+  gpu::DType dtype;
+  std::vector<std::byte> storage;
+};
+
+DeviceWeights::Prepared DeviceWeights::prepare(const std::string& name, bool keep_dtype) const {
   const TensorInfo& info = source_.info(name);
-  Tensor t;
   const bool native = info.dtype == DType::F32 || info.dtype == DType::F16 || info.dtype == DType::BF16;
   std::vector<const WeightPatch*> patches;
   if (patches_)
     for (const auto& p : *patches_)
       if (p.target == name) patches.push_back(&p);
+  Prepared r;
+  auto keep = [&r](const auto& values, gpu::DType dtype) {
+    const auto b = std::as_bytes(std::span(values));
+    r.storage.assign(b.begin(), b.end());
+    r.bytes = r.storage;
+    r.dtype = dtype;
+  };
   if (!patches.empty()) {
     std::vector<float> w = source_.load(name).to_f32();
     apply_patches(w, info.shape.at(0), info.shape.at(1), patches);
     // Round back to the stored half dtype: a merged model then takes the device memory of its base.
-    const bool half = keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16);
-    if (half) {
+    if (keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
       std::vector<uint16_t> h(w.size());
       for (size_t i = 0; i < w.size(); ++i) h[i] = info.dtype == DType::BF16 ? float_to_bf16(w[i]) : float_to_half(w[i]);
-      t = Tensor::from_bytes(ctx_, std::as_bytes(std::span(h)), info.shape, device_dtype(info.dtype));
+      keep(h, device_dtype(info.dtype));
     } else {
-      t = Tensor::from_floats(ctx_, w, info.shape, gpu::DType::F32);
+      keep(w, gpu::DType::F32);
     }
   } else if (keep_dtype && native) {
     auto bytes = source_.bytes(name);
-    t = Tensor::from_bytes(ctx_, {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, info.shape,
-                           device_dtype(info.dtype));
+    r.bytes = {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()};
+    r.dtype = device_dtype(info.dtype);
   } else {
-    const HostTensor h = source_.load(name);
-    t = Tensor::from_floats(ctx_, h.to_f32(), info.shape, gpu::DType::F32);
+    keep(source_.load(name).to_f32(), gpu::DType::F32);
   }
+  return r;
+}
+
+const Tensor& DeviceWeights::upload(const std::string& name, bool keep_dtype) {
+  const std::string key = name + (keep_dtype ? "" : "#f32");
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  const Prepared p = prepare(name, keep_dtype);
+  Tensor t = Tensor::from_bytes(ctx_, p.bytes, source_.info(name).shape, p.dtype);
   uploaded_ += t.bytes();
   return cache_.emplace(key, std::move(t)).first->second;
+}
+
+std::vector<Tensor> DeviceWeights::matrix_rows(const std::string& name, uint64_t max_bytes) {
+  if (auto it = row_blocks_.find(name); it != row_blocks_.end()) return it->second;
+  const std::vector<int64_t>& shape = source_.info(name).shape;
+  if (shape.size() != 2) matrix(name);  // throws the matrix error
+  const Prepared p = prepare(name, true);
+  const uint64_t row_bytes = p.bytes.size() / static_cast<uint64_t>(shape[0]);
+  const int64_t per_block = static_cast<int64_t>(std::max<uint64_t>(1, max_bytes / std::max<uint64_t>(1, row_bytes)));
+  std::vector<Tensor> blocks;
+  for (int64_t r = 0; r < shape[0]; r += per_block) {
+    const int64_t n = std::min(per_block, shape[0] - r);
+    blocks.push_back(Tensor::from_bytes(ctx_, p.bytes.subspan(r * row_bytes, n * row_bytes), {n, shape[1]}, p.dtype));
+    uploaded_ += blocks.back().bytes();
+  }
+  return row_blocks_.emplace(name, std::move(blocks)).first->second;
 }
 
 const Tensor& DeviceWeights::matrix(const std::string& name) {
@@ -91,12 +125,51 @@ const Tensor& DeviceWeights::f32(const std::string& name) { return upload(name, 
 
 Linear Linear::load(DeviceWeights& w, const std::string& prefix) {
   Linear l;
-  l.weight = w.matrix(prefix + ".weight");
+  const std::string name = prefix + ".weight";
+  const TensorInfo& info = w.source().info(name);
+  const uint64_t limit = w.context().device().max_buffer_bytes();
+  const uint64_t stored = static_cast<uint64_t>(info.numel()) *
+                          (info.dtype == DType::F16 || info.dtype == DType::BF16 ? 2 : 4);
+  if (stored > limit && info.shape.size() == 2)
+    l.parts = w.matrix_rows(name, limit);
+  else
+    l.weight = w.matrix(name);
   if (w.has(prefix + ".bias")) l.bias = w.vector(prefix + ".bias");
   return l;
 }
 
-Tensor Linear::operator()(gpu::CommandStream& s, const Tensor& x) const { return gpu::matmul(s, x, weight, bias); }
+int64_t Linear::out_features() const {
+  if (parts.empty()) return weight.dim(0);
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.dim(0);
+  return n;
+}
+
+Tensor Linear::operator()(gpu::CommandStream& s, const Tensor& x) const {
+  if (parts.empty()) return gpu::matmul(s, x, weight, bias);
+  std::vector<Tensor> outs;
+  int64_t row = 0;
+  for (const auto& p : parts) {
+    const Tensor b = bias.defined() ? gpu::contiguous(s, gpu::narrow(bias, 0, row, p.dim(0))) : Tensor{};
+    outs.push_back(gpu::matmul(s, x, p, b));
+    row += p.dim(0);
+  }
+  return gpu::concat(s, outs, -1);
+}
+
+Tensor map_token_chunks(gpu::CommandStream& s, const Tensor& x, int64_t widest,
+                        const std::function<Tensor(const Tensor&, int64_t)>& f) {
+  const uint64_t limit = s.context().device().max_buffer_bytes();
+  const int64_t L = x.rank() == 3 ? x.dim(1) : (x.rank() == 2 ? x.dim(0) : 1);
+  const int64_t batch = x.rank() == 3 ? x.dim(0) : 1;
+  const uint64_t per_row = static_cast<uint64_t>(batch) * static_cast<uint64_t>(std::max(widest, x.dim(-1))) * 4;
+  if (x.rank() < 2 || x.rank() > 3 || per_row * static_cast<uint64_t>(L) <= limit) return f(x, 0);
+  const int64_t step = static_cast<int64_t>(std::max<uint64_t>(1, limit / per_row));
+  const int dim = x.rank() == 3 ? 1 : 0;
+  std::vector<Tensor> outs;
+  for (int64_t r = 0; r < L; r += step) outs.push_back(f(gpu::contiguous(s, gpu::narrow(x, dim, r, std::min(step, L - r))), r));
+  return gpu::concat(s, outs, dim);
+}
 
 Tensor chunk(const Tensor& t, int n, int i) {
   const int64_t c = t.dim(-1);

@@ -6,6 +6,7 @@
 /// packed in the channel dimension ([B, L, H*D]) so that linears need no permutes; ops that work per head
 /// take the head count. Every function records into the caller's CommandStream; nothing is submitted.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,8 @@ class DeviceWeights {
       : source_(source), ctx_(ctx), patches_(std::move(patches)) {}
   bool has(const std::string& name) const { return source_.has(name); }
   const gpu::Tensor& matrix(const std::string& name);
+  /// The matrix as blocks of whole rows, each at most max_bytes (for matrices larger than a device buffer).
+  std::vector<gpu::Tensor> matrix_rows(const std::string& name, uint64_t max_bytes);
   const gpu::Tensor& vector(const std::string& name);
   /// Any tensor as f32 (embedding tables, positional tables).
   const gpu::Tensor& f32(const std::string& name);
@@ -50,21 +53,36 @@ class DeviceWeights {
   const WeightSource& source() const { return source_; }
 
  private:
+  struct Prepared;
+  Prepared prepare(const std::string& name, bool keep_dtype) const;
   const gpu::Tensor& upload(const std::string& name, bool keep_dtype);
   const WeightSource& source_;
   gpu::Context& ctx_;
   std::shared_ptr<const WeightPatches> patches_;
   std::map<std::string, gpu::Tensor> cache_;
+  std::map<std::string, std::vector<gpu::Tensor>> row_blocks_;
   uint64_t uploaded_ = 0;
 };
 
 /// y = x·Wᵀ + b, W [out, in] under `<prefix>.weight`, b under `<prefix>.bias` when present.
+/// A weight larger than the device can bind in one buffer (Device::max_buffer_bytes) is uploaded as blocks
+/// of whole output rows (`parts`, `weight` then undefined); the products are concatenated, so the result is
+/// the same. The output must fit one buffer; wider intermediates are the caller's to chunk (map_token_chunks).
 struct Linear {
   gpu::Tensor weight, bias;
+  std::vector<gpu::Tensor> parts;  ///< row blocks of W when it is split; empty otherwise
   static Linear load(DeviceWeights& w, const std::string& prefix);
   gpu::Tensor operator()(gpu::CommandStream& s, const gpu::Tensor& x) const;
-  int64_t out_features() const { return weight.dim(0); }
+  int64_t out_features() const;
 };
+
+/// Applies a row-wise function f(chunk, first_row) ([B, l, C] -> [B, l, C']) to x [B, L, C] (or [L, C]) in
+/// chunks of rows small enough
+/// that an intermediate of `widest` f32 channels per row fits one device buffer, and concatenates the
+/// results along dimension 1. One call of f(x) when everything fits (the usual case), so it costs nothing
+/// where buffers are large. f must treat rows independently (linears, norms, activations; not attention).
+gpu::Tensor map_token_chunks(gpu::CommandStream& s, const gpu::Tensor& x, int64_t widest,
+                             const std::function<gpu::Tensor(const gpu::Tensor&, int64_t)>& f);
 
 /// The i-th of n equal chunks of the last dimension, as a strided view (no copy).
 gpu::Tensor chunk(const gpu::Tensor& t, int n, int i);

@@ -18,7 +18,9 @@ NodeDesc make() {
   d.description = "Decode latents to an image (the first image of the batch)";
   d.inputs = {{"vae", PortType::VAE, "the autoencoder"}, {"latent", PortType::Latent, "latents [B, C, h, w]"}};
   d.outputs = {{"image", PortType::Image, "RGB image in [0, 1]"}};
-  d.params = {{"tile", ParamType::Int, 0, "latent pixels per tile side (0 = decode whole; tiling bounds memory for large images)", 0, 4096},
+  d.params = {{"tile", ParamType::Int, 0,
+               "latent pixels per tile side (0 = whole, unless the whole would not fit one device buffer: then the largest tile that does)",
+               0, 4096},
               {"overlap", ParamType::Int, 8, "latent pixels shared by neighbouring tiles, blended linearly", 0, 4096}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<VaeHandle>("vae");
@@ -30,7 +32,18 @@ NodeDesc make() {
     if (z.rank() != 4 || z.dim(1) != c.latent_channels)
       ctx.fail("latent " + z.describe() + " does not fit this VAE (" + std::to_string(c.latent_channels) + " channels)");
     AutoencoderKL& vae = handle.model(gc);
-    const gpu::Tensor x = vae.decode_tiled(s, vae.to_decoder_input(s, z), ctx.integer("tile"), ctx.integer("overlap"));
+    int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
+    if (tile == 0) {
+      // Decoding whole needs the widest activation at full size in one buffer; where it would not fit (large
+      // images on lavapipe's 128 MiB), tile automatically and say so in the report.
+      const int64_t fit = c.largest_decode_tile(gc.device().max_buffer_bytes());
+      if (fit < std::max(z.dim(2), z.dim(3))) {
+        tile = fit;
+        overlap = std::min(overlap, tile / 4);
+        ctx.report("auto_tile", tile);
+      }
+    }
+    const gpu::Tensor x = vae.decode_tiled(s, vae.to_decoder_input(s, z), tile, overlap);
     s.finish();
     ctx.check_cancel();
     const std::vector<float> v = x.to_floats();

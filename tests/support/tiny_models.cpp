@@ -1,6 +1,9 @@
 #include "tests/support/tiny_models.h"
 
+#include <sentencepiece_trainer.h>
+
 #include <fstream>
+#include <stdexcept>
 
 namespace lattice::test {
 
@@ -14,6 +17,20 @@ void write_fixture_component(const Fixture& fx, const std::string& prefix, const
   std::filesystem::create_directories(dir);
   write_safetensors(dir / file, list);
   std::ofstream(dir / "config.json") << config.dump();
+}
+
+void write_tiny_spiece(const std::filesystem::path& dir, const std::string& sentence) {
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path corpus = dir / "corpus.txt";
+  {
+    std::ofstream out(corpus);
+    for (int i = 0; i < 2000; ++i) out << sentence << " number " << i % 97 << "\n";
+  }
+  const auto status = sentencepiece::SentencePieceTrainer::Train(
+      "--input=" + corpus.string() + " --model_prefix=" + (dir / "spiece").string() +
+      " --model_type=unigram --vocab_size=40 --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --minloglevel=2 --num_threads=1");
+  std::filesystem::remove(corpus);
+  if (!status.ok()) throw std::runtime_error("training the test SentencePiece model: " + status.ToString());
 }
 
 HostTensor write_tiny_flux(const std::filesystem::path& dir) {

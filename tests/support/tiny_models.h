@@ -12,6 +12,10 @@ namespace lattice::test {
 void write_fixture_component(const Fixture& fx, const std::string& prefix, const nlohmann::json& config,
                              const std::filesystem::path& dir, const std::string& file = "diffusion_pytorch_model.safetensors");
 
+/// Trains a tiny T5-style SentencePiece model (unigram, 40 pieces; pad 0, EOS 1, unk 2, no BOS) on 2,000
+/// numbered copies of `sentence` and writes it as `dir`/spiece.model. Throws std::runtime_error on failure.
+void write_tiny_spiece(const std::filesystem::path& dir, const std::string& sentence);
+
 /// The tiny FLUX of tests/golden/flux_pipeline.safetensors as a diffusers pipeline folder `dir`/tiny-flux
 /// (transformer/, vae/), and its embeddings and noise as `dir`/inputs.safetensors (prompt_embeds,
 /// pooled_prompt_embeds, noise). Returns the fixture's reference image [1, 3, 64, 48].

@@ -341,8 +341,9 @@ std::string html_unescape(std::string_view utf8) { return u32_to_utf8(py_html_un
 
 std::string clean_prompt(std::string_view utf8, CleanMode mode) {
   std::u32string t = fix_text_u32(utf8_to_u32(utf8));
-  if (mode == CleanMode::OpenAI) t = py_strip(py_html_unescape(py_html_unescape(t)));
-  return u32_to_utf8(to_lower(whitespace_clean(t)));
+  if (mode != CleanMode::HfSlow) t = py_strip(py_html_unescape(py_html_unescape(t)));
+  t = whitespace_clean(t);
+  return u32_to_utf8(mode == CleanMode::KeepCase ? t : to_lower(t));
 }
 
 }  // namespace lattice::clip

@@ -36,6 +36,7 @@ bool is_python_space(char32_t c);
 enum class CleanMode {
   OpenAI,  ///< openai/CLIP SimpleTokenizer: fix_text, html.unescape twice, strip, collapse \s+, lower
   HfSlow,  ///< transformers' slow CLIPTokenizer: the same without html.unescape (ftfy's own still runs)
+  KeepCase,  ///< WanPipeline's prompt_clean (UMT5 prompts): OpenAI's cleaning without lowercasing
 };
 
 /// The whole cleaning a CLIP tokenizer applies before pre-tokenization.

@@ -106,11 +106,17 @@ void FluxTransformer::double_block(gpu::CommandStream& s, const DoubleBlock& b, 
 
   x = gated_add(s, x, chunk(emb, 6, 2), img_attn);
   const Tensor nx2 = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb, 6, 3), chunk(emb, 6, 4));
-  x = gated_add(s, x, chunk(emb, 6, 5), b.ff2(s, gpu::gelu_tanh(s, b.ff1(s, nx2))));
+  // The MLPs run in row chunks where their 4C-wide hidden layer would not fit one device buffer.
+  const int64_t hidden = b.ff1.out_features();
+  x = gated_add(s, x, chunk(emb, 6, 5), map_token_chunks(s, nx2, hidden, [&](const Tensor& t, int64_t) {
+                  return b.ff2(s, gpu::gelu_tanh(s, b.ff1(s, t)));
+                }));
 
   ctx = gated_add(s, ctx, chunk(cemb, 6, 2), ctx_attn);
   const Tensor nc2 = modulate(s, gpu::layer_norm(s, ctx, 1e-6f), chunk(cemb, 6, 3), chunk(cemb, 6, 4));
-  ctx = gated_add(s, ctx, chunk(cemb, 6, 5), b.ff_context2(s, gpu::gelu_tanh(s, b.ff_context1(s, nc2))));
+  ctx = gated_add(s, ctx, chunk(cemb, 6, 5), map_token_chunks(s, nc2, b.ff_context1.out_features(), [&](const Tensor& t, int64_t) {
+                    return b.ff_context2(s, gpu::gelu_tanh(s, b.ff_context1(s, t)));
+                  }));
 }
 
 void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, Tensor& h, const Tensor& temb_act,
@@ -126,8 +132,12 @@ void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, 
   const Tensor q = rope_interleaved(s, heads_norm(b.to_q(s, nh), b.norm_q), cos, sin, H);
   const Tensor k = rope_interleaved(s, heads_norm(b.to_k(s, nh), b.norm_k), cos, sin, H);
   const Tensor attn = attention(s, q, k, b.to_v(s, nh), H, 1.0f / std::sqrt(static_cast<float>(D)));
-  const Tensor mlp = gpu::gelu_tanh(s, b.proj_mlp(s, nh));
-  h = gated_add(s, h, chunk(emb, 3, 2), b.proj_out(s, concat(s, attn, mlp, -1)));
+  // proj_out([attn, mlp]) row by row: in chunks where the (C + mlp)-wide concatenation would not fit a buffer.
+  const int64_t width = attn.dim(-1) + b.proj_mlp.out_features();
+  h = gated_add(s, h, chunk(emb, 3, 2), map_token_chunks(s, nh, width, [&](const Tensor& t, int64_t first) {
+                  const Tensor a = first == 0 && t.dim(1) == attn.dim(1) ? attn : contiguous(s, rows(attn, first, first + t.dim(1)));
+                  return b.proj_out(s, concat(s, a, gpu::gelu_tanh(s, b.proj_mlp(s, t)), -1));
+                }));
 }
 
 Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const Tensor& context, const Tensor& pooled,

@@ -9,11 +9,6 @@ namespace lattice {
 
 namespace {
 
-gpu::Tensor upload(gpu::Context& ctx, const Fixture& fx, const std::string& name) {
-  const HostTensor t = fx.tensor(name);
-  return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-}
-
 FixtureOutputs run(const Fixture& fx) {
   const FluxConfig config = flux_config_from_json(fx.config());
   WeightSource src = fixture_weights(fx);
@@ -33,8 +28,9 @@ FixtureOutputs run(const Fixture& fx) {
   const gpu::RopeTables rope = gpu::flux_rope_tables(ids, axes);
 
   gpu::CommandStream s(ctx);
-  gpu::Tensor out = model.forward(s, upload(ctx, fx, "input.hidden_states"), upload(ctx, fx, "input.encoder_hidden_states"),
-                                  upload(ctx, fx, "input.pooled_projections"), fx.f32("input.timestep"),
+  auto upload = [&](const char* name) { return upload_fixture_tensor(ctx, fx, name); };
+  gpu::Tensor out = model.forward(s, upload("input.hidden_states"), upload("input.encoder_hidden_states"),
+                                  upload("input.pooled_projections"), fx.f32("input.timestep"),
                                   fx.has("input.guidance") ? fx.f32("input.guidance") : std::vector<float>{},
                                   gpu::Tensor::from_floats(ctx, rope.cos, {tokens, rope.width}),
                                   gpu::Tensor::from_floats(ctx, rope.sin, {tokens, rope.width}));

@@ -11,6 +11,7 @@
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
 #include "gpu/ops/upsample.h"
+#include "nodes/models/vae/tiling.h"
 
 namespace lattice {
 
@@ -150,6 +151,28 @@ Tensor AutoencoderKL::mid(gpu::CommandStream& s, const Coder& c, const Tensor& x
   return resnet(s, c.mid2, h);
 }
 
+uint64_t AutoencoderKLConfig::decode_bytes_per_latent_pixel() const {
+  // The decoder runs the levels from the widest channel count down, doubling the resolution after every
+  // level but the last; an upsampled tensor keeps the channels of the level before it.
+  uint64_t widest = 0, scale = 1;
+  int prev = block_out_channels.back();
+  for (size_t i = block_out_channels.size(); i-- > 0;) {
+    const int ch = block_out_channels[i];
+    widest = std::max<uint64_t>(widest, static_cast<uint64_t>(std::max(prev, ch)) * scale * scale);
+    prev = ch;
+    if (i > 0) {
+      scale *= 2;
+      widest = std::max<uint64_t>(widest, static_cast<uint64_t>(ch) * scale * scale);
+    }
+  }
+  return widest * sizeof(float);
+}
+
+int64_t AutoencoderKLConfig::largest_decode_tile(uint64_t max_buffer_bytes) const {
+  const double pixels = static_cast<double>(max_buffer_bytes) / (1.1 * static_cast<double>(decode_bytes_per_latent_pixel()));
+  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
+}
+
 Tensor AutoencoderKL::decode(gpu::CommandStream& s, const Tensor& z) const {
   if (!has_decoder_) throw_eval("this VAE checkpoint has no decoder");
   if (z.rank() != 4 || z.dim(1) != config_.latent_channels)
@@ -165,36 +188,6 @@ Tensor AutoencoderKL::decode(gpu::CommandStream& s, const Tensor& z) const {
                      gpu::Conv2dParams::uniform(1));
 }
 
-namespace {
-
-// Tile starts along one axis: every tile is `tile` long (the last one is pulled back to end at the edge, so
-// no tile is a thin sliver with too little context), consecutive tiles share at least `overlap`.
-std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap) {
-  std::vector<int64_t> starts;
-  for (int64_t i = 0;; i += tile - overlap) {
-    if (i + tile >= size) {
-      starts.push_back(std::max<int64_t>(0, size - tile));
-      break;
-    }
-    starts.push_back(i);
-  }
-  return starts;
-}
-
-// Per-pixel weight of a tile along one axis: a linear ramp over `ramp` pixels on each side that meets a
-// neighbour (as diffusers' blend_h/blend_v), 1 elsewhere. The +0.5 keeps every weight positive, so the
-// normalising sum is never zero.
-std::vector<float> axis_weights(int64_t len, int64_t ramp, bool ramp_lo, bool ramp_hi) {
-  std::vector<float> w(static_cast<size_t>(len), 1.0f);
-  for (int64_t i = 0; i < len && ramp > 0; ++i) {
-    if (ramp_lo) w[i] = std::min(w[i], (static_cast<float>(i) + 0.5f) / static_cast<float>(ramp));
-    if (ramp_hi) w[i] = std::min(w[i], (static_cast<float>(len - 1 - i) + 0.5f) / static_cast<float>(ramp));
-  }
-  return w;
-}
-
-}  // namespace
-
 Tensor AutoencoderKL::decode_tiled(gpu::CommandStream& s, const Tensor& z, int64_t tile_latent, int64_t overlap_latent) const {
   if (z.rank() != 4) return decode(s, z);  // decode() reports the shape error
   const int64_t h = z.dim(2), w = z.dim(3);
@@ -203,29 +196,16 @@ Tensor AutoencoderKL::decode_tiled(gpu::CommandStream& s, const Tensor& z, int64
     throw_eval("VAE tiled decode: overlap " + std::to_string(overlap_latent) + " must be in [0, tile " + std::to_string(tile_latent) + ")");
   const int64_t f = config_.downscale(), B = z.dim(0), C = config_.out_channels, H = h * f, W = w * f;
   const std::vector<int64_t> ys = tile_starts(h, tile_latent, overlap_latent), xs = tile_starts(w, tile_latent, overlap_latent);
-  const int64_t th = std::min(tile_latent, h), tw = std::min(tile_latent, w), ramp = overlap_latent * f;
-  // Each tile's 2-D weight is the product of its axis ramps; dividing by the per-pixel sum over all tiles
-  // (computed on the host up front) turns the blend into a plain accumulation, with no final divide.
-  auto tile_weights = [&](int64_t y0, int64_t x0) {
-    const std::vector<float> wy = axis_weights(th * f, ramp, y0 > 0, y0 + th < h), wx = axis_weights(tw * f, ramp, x0 > 0, x0 + tw < w);
-    std::vector<float> m(wy.size() * wx.size());
-    for (size_t i = 0; i < wy.size(); ++i)
-      for (size_t j = 0; j < wx.size(); ++j) m[i * wx.size() + j] = wy[i] * wx[j];
-    return m;
-  };
-  std::vector<float> total(static_cast<size_t>(H * W), 0.0f);
-  for (int64_t y0 : ys)
-    for (int64_t x0 : xs) {
-      const std::vector<float> m = tile_weights(y0, x0);
-      for (int64_t i = 0; i < th * f; ++i)
-        for (int64_t j = 0; j < tw * f; ++j) total[(y0 * f + i) * W + x0 * f + j] += m[i * tw * f + j];
-    }
+  const int64_t th = std::min(tile_latent, h), tw = std::min(tile_latent, w);
+  std::vector<int64_t> py = ys, px = xs;
+  for (int64_t& v : py) v *= f;
+  for (int64_t& v : px) v *= f;
+  const auto weights = tile_blend_weights(H, W, th * f, tw * f, py, px, overlap_latent * f);
   Tensor out = Tensor::from_floats(s.context(), std::vector<float>(static_cast<size_t>(B * C * H * W), 0.0f), {B, C, H, W});
-  for (int64_t y0 : ys)
-    for (int64_t x0 : xs) {
-      std::vector<float> m = tile_weights(y0, x0);
-      for (int64_t i = 0; i < th * f; ++i)
-        for (int64_t j = 0; j < tw * f; ++j) m[i * tw * f + j] /= total[(y0 * f + i) * W + x0 * f + j];
+  for (size_t a = 0; a < ys.size(); ++a)
+    for (size_t b = 0; b < xs.size(); ++b) {
+      const int64_t y0 = ys[a], x0 = xs[b];
+      const std::vector<float>& m = weights[a][b];
       const Tensor zt = gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 2, y0, th), 3, x0, tw));
       const Tensor dec = decode(s, zt);
       const Tensor region = gpu::narrow(gpu::narrow(out, 2, y0 * f, th * f), 3, x0 * f, tw * f);

@@ -23,6 +23,12 @@ struct AutoencoderKLConfig {
   bool use_quant_conv = false, use_post_quant_conv = false;
   bool mid_block_add_attention = true;
   int downscale() const { return 1 << (static_cast<int>(block_out_channels.size()) - 1); }
+  /// Bytes of the decoder's largest single activation per latent pixel (f32; the widest channel count at
+  /// its resolution, including the upsampled inputs of each level's convolution). FLUX: 64 KiB.
+  uint64_t decode_bytes_per_latent_pixel() const;
+  /// The largest square latent tile whose decoder activations each fit `max_buffer_bytes` (with a 10%
+  /// margin for the convolutions' padded copies); at least 1.
+  int64_t largest_decode_tile(uint64_t max_buffer_bytes) const;
   void validate() const;
 };
 

@@ -196,3 +196,36 @@ TEST_F(FluxGraph, SamplerSendsAPreviewPerStepOnlyWhenWatched) {
 
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+
+TEST_F(FluxGraph, DecodeTilesByItselfWhenTheWholeImageWouldNotFitABuffer) {
+  // 64 KiB per buffer: the tiny VAE's widest decoder activation is 4 KiB per latent pixel, so the 6x8 latent
+  // (192 KiB whole) must be decoded in tiles of 3x3 latent pixels.
+  setenv("LATTICE_GPU_MAX_BUFFER_BYTES", "65536", 1);
+  Environment small;
+  auto service = std::make_shared<GpuService>();
+  service->context();
+  unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
+  small.set(service);
+  RenderOptions o = opts;
+  o.env = &small;
+  o.targets = {"decode"};
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const RenderReport r = e.render(g, o);
+  int auto_tile = -1;
+  for (const auto& n : r.nodes)
+    if (n.id == "decode") auto_tile = n.info.value("auto_tile", -1);
+  EXPECT_EQ(auto_tile, 3);
+  auto img = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "decode", "image", o));
+  ASSERT_TRUE(img);
+  EXPECT_EQ(img->width, 48);
+  EXPECT_EQ(img->height, 64);
+  for (float v : img->pixels) ASSERT_TRUE(std::isfinite(v));
+}
+
+}  // namespace
+}  // namespace lattice

@@ -119,5 +119,8 @@ namespace lattice {
 namespace {
 TEST(Fixture, LtxLatentUpsampler) { check_fixture("ltx_latent_upsampler.safetensors"); }
 TEST(Fixture, LtxLatentUpsamplerTemporal) { check_fixture("ltx_latent_upsampler_temporal.safetensors"); }
+TEST(Fixture, WanTransformer) { check_fixture("wan_transformer.safetensors"); }
+TEST(Fixture, WanTransformerI2V) { check_fixture("wan_transformer_i2v.safetensors"); }
+TEST(Fixture, WanVae) { check_fixture("wan_vae.safetensors"); }
 }  // namespace
 }  // namespace lattice

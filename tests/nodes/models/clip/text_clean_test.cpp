@@ -66,5 +66,11 @@ TEST(ClipTextClean, PythonWhitespace) {
   for (char32_t c : {U'a', U'\u200b', U'\ufeff', U'\x00', U'_'}) EXPECT_FALSE(is_python_space(c));
 }
 
+TEST(ClipTextClean, KeepCaseIsWanPipelinesPromptClean) {
+  // ftfy + html.unescape twice + whitespace collapsed and stripped, case kept (UMT5 is cased).
+  EXPECT_EQ(clean_prompt("  A Fox &amp;amp; the\u3000 Snow\n", CleanMode::KeepCase), "A Fox & the Snow");
+  EXPECT_EQ(clean_prompt("  A Fox &amp;amp; the\u3000 Snow\n", CleanMode::OpenAI), "a fox & the snow");
+}
+
 }  // namespace
 }  // namespace lattice::clip

@@ -87,3 +87,21 @@ TEST(VaeTiledDecode, TiledMatchesUntiledWithinTolerance) {
 
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+
+TEST(VaeTiledDecode, LargestTileFollowsTheBufferLimit) {
+  const AutoencoderKLConfig flux;  // FLUX's channels: 128, 256, 512, 512
+  // The widest decoder activation is 256 channels at 8x (the last upsampling's output): 64 KiB per latent pixel.
+  EXPECT_EQ(flux.decode_bytes_per_latent_pixel(), 65536u);
+  // lavapipe binds 128 MiB: a 43x43 latent tile (344x344 pixels) fits with the margin, 44x44 does not.
+  const uint64_t lavapipe = uint64_t{128} << 20;
+  EXPECT_EQ(flux.largest_decode_tile(lavapipe), 43);
+  EXPECT_LE(43.0 * 43 * 65536 * 1.1, static_cast<double>(lavapipe));
+  EXPECT_GT(44.0 * 44 * 65536 * 1.1, static_cast<double>(lavapipe));
+  EXPECT_EQ(flux.largest_decode_tile(1), 1);
+}
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,95 @@
+// One Wan 2.1 transformer forward of a small configuration (4 blocks, width 768 = 6 heads of 128, FFN 3072,
+// a latent [1, 16, 4, 32, 32] = 1,024 video tokens, 512 text tokens of width 4096 as UMT5 gives) on the
+// Vulkan device, with data and weights resident.
+//
+// The weights and inputs are written to $TMPDIR/lattice_wan_small.safetensors (fixture layout) so that the
+// PyTorch baseline (bench/torch/wan_dit.py) builds the same model from the same weights;
+// bench/wan_dit_vs_torch.sh runs both and prints the ratio.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/safetensors.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/models/wan/transformer.h"
+
+namespace lattice {
+namespace {
+
+WanConfig small_config() {
+  WanConfig c;
+  c.num_attention_heads = 6;
+  c.ffn_dim = 3072;
+  c.num_layers = 4;
+  return c;
+}
+
+nlohmann::json config_json(const WanConfig& c) {
+  return {{"patch_size", c.patch_size}, {"num_attention_heads", c.num_attention_heads},
+          {"attention_head_dim", c.attention_head_dim}, {"in_channels", c.in_channels}, {"out_channels", c.out_channels},
+          {"text_dim", c.text_dim}, {"freq_dim", c.freq_dim}, {"ffn_dim", c.ffn_dim}, {"num_layers", c.num_layers},
+          {"cross_attn_norm", c.cross_attn_norm}, {"eps", c.eps}, {"image_dim", nullptr}, {"added_kv_proj_dim", nullptr},
+          {"rope_max_seq_len", c.rope_max_seq_len}};
+}
+
+std::filesystem::path bench_file() { return std::filesystem::temp_directory_path() / "lattice_wan_small.safetensors"; }
+
+// Random weights as in tests/golden/README.md: matrices N(0,1)/sqrt(fan_in), vectors 0.1 N(0,1) (norm scales
+// 1 + that), modulation tables N(0,1)/sqrt(width); inputs N(0,1).
+void write_model(const WanConfig& c, const std::vector<int64_t>& latent, int64_t txt) {
+  std::mt19937 rng(4321);
+  std::normal_distribution<float> n01;
+  std::vector<std::pair<std::string, HostTensor>> ts;
+  auto random = [&](const std::string& name, const std::vector<int64_t>& shape, float scale, float offset) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = offset + scale * n01(rng);
+    ts.emplace_back(name, HostTensor::from_f32(shape, v));
+  };
+  for (const auto& [name, shape] : wan_checkpoint_shapes(c)) {
+    const bool norm = name.find("norm") != std::string::npos && name.ends_with(".weight");
+    if (shape.size() >= 2 && name.find("scale_shift_table") == std::string::npos)
+      random("weights." + name, shape, 1.0f / std::sqrt(static_cast<float>(shape[1] * (shape.size() == 5 ? 4 : 1))), 0.0f);
+    else if (shape.size() == 3)
+      random("weights." + name, shape, 1.0f / std::sqrt(static_cast<float>(c.inner_dim())), 0.0f);
+    else
+      random("weights." + name, shape, 0.1f, norm ? 1.0f : 0.0f);
+  }
+  random("input.hidden_states", latent, 1.0f, 0.0f);
+  random("input.encoder_hidden_states", {1, txt, c.text_dim}, 1.0f, 0.0f);
+  ts.emplace_back("input.timestep", HostTensor::from_f32({1}, {750.0f}));
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [k, t] : ts) list.emplace_back(k, &t);
+  write_safetensors(bench_file(), list, {{"class", "WanTransformer3DModel"}, {"config", config_json(c).dump()}});
+}
+
+void BM_WanDitForward(benchmark::State& state) {
+  const WanConfig c = small_config();
+  const std::vector<int64_t> latent = {1, 16, 4, 32, 32};  // 4 x 16 x 16 = 1,024 tokens
+  const int64_t txt = 512;
+  write_model(c, latent, txt);
+  const Fixture fx(bench_file());
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(src, ctx);
+  WanTransformer model(c, weights);
+  const gpu::Tensor hidden = upload_fixture_tensor(ctx, fx, "input.hidden_states");
+  const gpu::Tensor context = upload_fixture_tensor(ctx, fx, "input.encoder_hidden_states");
+  for (auto _ : state) {
+    gpu::CommandStream s(ctx);
+    gpu::Tensor out = model.forward(s, hidden, {750.0f}, context);
+    s.finish();
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["FLOPS"] = benchmark::Counter(c.forward_flops(4 * 16 * 16, txt, 0) * static_cast<double>(state.iterations()),
+                                               benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_WanDitForward)->Name("wan/dit_forward/small/vulkan")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,55 @@
+#include "nodes/models/vae/tiling.h"
+
+#include <algorithm>
+
+namespace lattice {
+
+std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap) {
+  std::vector<int64_t> starts;
+  for (int64_t i = 0;; i += tile - overlap) {
+    if (i + tile >= size) {
+      starts.push_back(std::max<int64_t>(0, size - tile));
+      break;
+    }
+    starts.push_back(i);
+  }
+  return starts;
+}
+
+std::vector<float> tile_axis_weights(int64_t len, int64_t ramp, bool ramp_lo, bool ramp_hi) {
+  std::vector<float> w(static_cast<size_t>(len), 1.0f);
+  // The +0.5 keeps every weight positive.
+  for (int64_t i = 0; i < len && ramp > 0; ++i) {
+    if (ramp_lo) w[i] = std::min(w[i], (static_cast<float>(i) + 0.5f) / static_cast<float>(ramp));
+    if (ramp_hi) w[i] = std::min(w[i], (static_cast<float>(len - 1 - i) + 0.5f) / static_cast<float>(ramp));
+  }
+  return w;
+}
+
+std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64_t W, int64_t th, int64_t tw,
+                                                                 const std::vector<int64_t>& ys,
+                                                                 const std::vector<int64_t>& xs, int64_t ramp) {
+  // Each tile's weight is the product of its axis ramps; dividing by the per-pixel sum over all tiles turns
+  // the blend into a plain accumulation, with no final divide.
+  std::vector<std::vector<std::vector<float>>> m(ys.size(), std::vector<std::vector<float>>(xs.size()));
+  std::vector<float> total(static_cast<size_t>(H * W), 0.0f);
+  for (size_t a = 0; a < ys.size(); ++a)
+    for (size_t b = 0; b < xs.size(); ++b) {
+      const std::vector<float> wy = tile_axis_weights(th, ramp, ys[a] > 0, ys[a] + th < H);
+      const std::vector<float> wx = tile_axis_weights(tw, ramp, xs[b] > 0, xs[b] + tw < W);
+      std::vector<float>& t = m[a][b];
+      t.resize(static_cast<size_t>(th * tw));
+      for (int64_t i = 0; i < th; ++i)
+        for (int64_t j = 0; j < tw; ++j) {
+          t[i * tw + j] = wy[i] * wx[j];
+          total[(ys[a] + i) * W + xs[b] + j] += t[i * tw + j];
+        }
+    }
+  for (size_t a = 0; a < ys.size(); ++a)
+    for (size_t b = 0; b < xs.size(); ++b)
+      for (int64_t i = 0; i < th; ++i)
+        for (int64_t j = 0; j < tw; ++j) m[a][b][i * tw + j] /= total[(ys[a] + i) * W + xs[b] + j];
+  return m;
+}
+
+}  // namespace lattice

@@ -1,0 +1,27 @@
+#pragma once
+/// Spatial tiling for VAE decoders (AutoencoderKL::decode_tiled, WanVae::decode_tiled): where the
+/// overlapping tiles start along an axis, and the linear blend weights across their overlaps.
+
+#include <cstdint>
+#include <vector>
+
+namespace lattice {
+
+/// Tile starts along one axis of `size`: every tile is `tile` long (the last one is pulled back to end at
+/// the edge, so no tile is a thin sliver with too little context); consecutive tiles share at least
+/// `overlap`. Needs 0 <= overlap < tile.
+std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap);
+
+/// Per-pixel weight of a tile along one axis: a linear ramp over `ramp` pixels on each side that meets a
+/// neighbour (as diffusers' blend_h/blend_v), 1 elsewhere. Every weight is positive, so a normalising sum
+/// over the tiles is never zero.
+std::vector<float> tile_axis_weights(int64_t len, int64_t ramp, bool ramp_lo, bool ramp_hi);
+
+/// Normalised 2-D blend weights of every tile of a tiling of an H x W output, tiles th x tw pixels at the
+/// given pixel starts, ramps of `ramp` pixels: weights[i][j] is tile (ys[i], xs[j])'s [th * tw] weights, and
+/// over all tiles the weights of each output pixel sum to 1.
+std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64_t W, int64_t th, int64_t tw,
+                                                                 const std::vector<int64_t>& ys,
+                                                                 const std::vector<int64_t>& xs, int64_t ramp);
+
+}  // namespace lattice

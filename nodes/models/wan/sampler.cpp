@@ -1,0 +1,92 @@
+#include "nodes/models/wan/sampler.h"
+
+#include "core/error.h"
+#include "gpu/ops/binary.h"
+#include "gpu/ops/concat.h"
+#include "gpu/ops/copy.h"
+
+namespace lattice {
+
+using gpu::Tensor;
+
+FlowMatchSchedule wan_schedule(const WanSamplerOptions& o) {
+  if (o.steps < 1) throw_invalid("Wan sampler: steps must be at least 1");
+  FlowMatchConfig c;
+  c.shift = o.shift;
+  return flow_match_schedule_default(c, o.steps, std::nullopt);
+}
+
+std::vector<int64_t> wan_latent_shape(int64_t frames, int64_t height, int64_t width, int64_t channels) {
+  if (frames < 1 || (frames - 1) % 4)
+    throw_invalid("Wan: num_frames must be 4k + 1 (1, 5, ..., 81), got " + std::to_string(frames) + "; the VAE packs 4 frames " +
+                  "per latent frame after the first");
+  if (height < 16 || width < 16 || height % 16 || width % 16)
+    throw_invalid("Wan: width and height must be positive multiples of 16, got " + std::to_string(width) + "x" +
+                  std::to_string(height));
+  return {1, channels, (frames - 1) / 4 + 1, height / 8, width / 8};
+}
+
+Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise, const Tensor& cond, const Tensor& negative,
+                  const WanSamplerOptions& o, const WanStepCallback& on_step, const WanImageCondition* image) {
+  const WanConfig& c = model.config();
+  if (noise.rank() != 5 || noise.dim(0) != 1 || noise.dim(1) != c.out_channels)
+    throw_invalid("Wan sampler: noise " + noise.describe() + " should be [1, " + std::to_string(c.out_channels) + ", T, h, w]");
+  if (c.image_to_video() != (image != nullptr))
+    throw_invalid(c.image_to_video() ? "Wan sampler: this image-to-video model needs the image embedding and the image "
+                                       "condition latent"
+                                     : "Wan sampler: an image condition was given to a text-to-video model");
+  if (image) {
+    const Tensor& l = image->latent;
+    if (l.rank() != 5 || l.dim(0) != 1 || l.dim(1) + noise.dim(1) != c.in_channels || l.dim(2) != noise.dim(2) ||
+        l.dim(3) != noise.dim(3) || l.dim(4) != noise.dim(4))
+      throw_invalid("Wan sampler: image condition latent " + l.describe() + " should be [1, " +
+                    std::to_string(c.in_channels - noise.dim(1)) + ", " + std::to_string(noise.dim(2)) + ", " +
+                    std::to_string(noise.dim(3)) + ", " + std::to_string(noise.dim(4)) + "]");
+    if (image->embeds.rank() != 3 || image->embeds.dim(0) != 1)
+      throw_invalid("Wan sampler: image embedding " + image->embeds.describe() + " should be [1, 257, " +
+                    std::to_string(c.image_dim) + "]");
+  }
+  const bool cfg = o.guidance > 1.0f;
+  if (cfg && !negative.defined())
+    throw_invalid("Wan sampler: guidance > 1 needs the negative conditioning (wan.text_encode of the negative prompt, "
+                  "which may be empty)");
+  if (cfg && negative.shape() != cond.shape())
+    throw_invalid("Wan sampler: negative conditioning " + negative.describe() + " and conditioning " + cond.describe() +
+                  " differ in shape (encode both with the same max_length)");
+  const FlowMatchSchedule sched = wan_schedule(o);
+  const int n = static_cast<int>(sched.timesteps.size());
+  const bool batched = cfg && o.batch_cfg;
+  Tensor context = cond, embeds = image ? image->embeds : Tensor{};
+  if (batched) {  // batch [unconditional, conditional]
+    gpu::CommandStream s(ctx);
+    context = gpu::concat(s, {negative, cond}, 0);
+    if (image) embeds = gpu::concat(s, {image->embeds, image->embeds}, 0);
+    s.finish();
+  }
+  const Tensor scale = Tensor::from_floats(ctx, std::vector<float>{o.guidance}, {1});
+  Tensor x = noise;
+  for (int i = 0; i < n; ++i) {
+    gpu::CommandStream s(ctx);
+    const float t = sched.timesteps[static_cast<size_t>(i)];
+    const Tensor in = image ? gpu::concat(s, {x, image->latent}, 1) : x;  // I2V: [noisy latent, condition]
+    Tensor v;
+    if (batched) {
+      const Tensor out = model.forward(s, gpu::concat(s, {in, in}, 0), {t, t}, context, embeds);
+      const Tensor vu = gpu::narrow(out, 0, 0, 1), vc = gpu::narrow(out, 0, 1, 1);
+      v = gpu::add(s, vu, gpu::mul(s, scale, gpu::sub(s, vc, vu)));  // uncond + g·(cond − uncond)
+    } else if (cfg) {
+      const Tensor vu = model.forward(s, in, {t}, negative, embeds), vc = model.forward(s, in, {t}, cond, embeds);
+      v = gpu::add(s, vu, gpu::mul(s, scale, gpu::sub(s, vc, vu)));
+    } else {
+      v = model.forward(s, in, {t}, context, embeds);
+    }
+    // Euler: x + (sigma_next − sigma)·v, in f32 as the scheduler does.
+    const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+    x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(ctx, std::vector<float>{dt}, {1})));
+    s.finish();
+    if (on_step) on_step(i + 1, n);
+  }
+  return x;
+}
+
+}  // namespace lattice

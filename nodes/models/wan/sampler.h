@@ -1,0 +1,50 @@
+#pragma once
+/// The Wan 2.1 sampler (text-to-video; image-to-video given the image condition): flow-matching Euler steps with a static shift and classifier-free
+/// guidance whose conditional and unconditional passes run as one batch-2 forward (or, to halve the
+/// activation memory, one after the other).
+///
+/// Note: WanPipeline defaults to UniPCMultistepScheduler (flow_shift 5.0 for 720p, 3.0 for 480p). This uses
+/// FlowMatchEulerDiscreteScheduler with the same shift instead: the same flow-matching ODE and sigma schedule
+/// (set_timesteps(steps) without explicit sigmas, shift applied), integrated with first-order Euler steps,
+/// so results differ from diffusers' UniPC output at equal step counts (Euler wants more steps).
+///
+/// Shapes: noise [1, 16, T, h, w] (out_channels) with T = (frames - 1)/4 + 1, h = height/8, w = width/8 (h, w even);
+/// conditioning [1, L, text_dim]; negative the same L. Returns the final latent, same shape as the noise.
+
+#include <functional>
+
+#include "nodes/models/flow_match.h"
+#include "nodes/models/wan/transformer.h"
+
+namespace lattice {
+
+struct WanSamplerOptions {
+  int steps = 50;
+  float guidance = 5.0f;  ///< CFG scale; <= 1 runs the conditional pass alone
+  double shift = 5.0;     ///< 5.0 for 720p, 3.0 for 480p
+  bool batch_cfg = true;  ///< both CFG passes as one batch-2 forward; false: two batch-1 forwards (half the activations)
+};
+
+/// The schedule the sampler walks: n + 1 sigmas and n raw timesteps (sigma · 1000).
+FlowMatchSchedule wan_schedule(const WanSamplerOptions& o);
+
+/// Latent [1, 16, T, h, w] for a video; throws Error(InvalidInput) unless frames = 4k + 1 and width, height
+/// are positive multiples of 16.
+std::vector<int64_t> wan_latent_shape(int64_t frames, int64_t height, int64_t width, int64_t channels = 16);
+
+using WanStepCallback = std::function<void(int step, int total)>;
+
+/// Image-to-video conditioning (WanImageToVideoPipeline): the CLIP ViT-H/14 penultimate hidden states
+/// [1, 257, image_dim] of the first frame, and the condition latent [1, in_channels - 16, T, h, w] (4 mask
+/// channels, then the VAE latent of the first frame followed by zeros) concatenated to the noisy latent on
+/// every step. Both passes of CFG see the same image.
+struct WanImageCondition {
+  gpu::Tensor embeds, latent;
+};
+
+/// Samples from `noise`; `image` is required for I2V models and must be null for T2V ones.
+gpu::Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const gpu::Tensor& noise, const gpu::Tensor& cond,
+                       const gpu::Tensor& negative, const WanSamplerOptions& o, const WanStepCallback& on_step = {},
+                       const WanImageCondition* image = nullptr);
+
+}  // namespace lattice

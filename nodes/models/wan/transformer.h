@@ -1,0 +1,68 @@
+#pragma once
+/// The Wan 2.1 video DiT (diffusers WanTransformer3DModel), on the GPU, with blocks named after the diffusers
+/// checkpoint keys. Original Wan-AI checkpoints are read through their diffusers names (wan/checkpoint.h).
+///
+/// forward() records one full forward into the caller's CommandStream and returns the output; the caller
+/// submits the rest. To bound memory, it submits and waits after each sub-layer (self-attention,
+/// cross-attention, FFN), so that at most one sub-layer's temporaries are alive: peak activations are about
+/// max(13 x width, 5 x width + 2 x ffn_dim) f32 values per token and batch entry (wan_activation_bytes()). Shapes: hidden [B, in_channels, F, H, W] (F, H, W divisible by the patch), timestep [B] raw
+/// scheduler timesteps in [0, 1000], context [B, L_txt, text_dim] (UMT5 output), image [B, 257, image_dim]
+/// (CLIP features; required for I2V models, must be undefined otherwise). Output: [B, out_channels, F, H, W].
+/// Every batch entry has its own timestep, context and image, so a CFG pair runs as one batch-2 forward.
+
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "nodes/models/nn.h"
+#include "nodes/models/wan/config.h"
+
+namespace lattice {
+
+/// Peak activation bytes of one forward as implemented (f32), for plans: the largest sub-layer's
+/// temporaries for every token and batch entry, plus the text context and its K/V.
+uint64_t wan_activation_bytes(const WanConfig& c, int64_t tokens, int64_t text_tokens, int64_t batch);
+
+class WanTransformer {
+ public:
+  WanTransformer(WanConfig config, DeviceWeights& weights);
+  const WanConfig& config() const { return config_; }
+
+  gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const std::vector<float>& timestep,
+                      const gpu::Tensor& context, const gpu::Tensor& image = {});
+
+ private:
+  struct Attention {
+    Linear to_q, to_k, to_v, to_out;
+    gpu::Tensor norm_q, norm_k;       // RMSNorm over all heads [inner]
+    Linear add_k_proj, add_v_proj;    // I2V cross-attention only
+    gpu::Tensor norm_added_k;
+  };
+  struct Block {
+    Attention attn1, attn2;
+    gpu::Tensor norm2_weight, norm2_bias;  // affine LayerNorm before the cross-attention (cross_attn_norm)
+    Linear ffn1, ffn2;
+    gpu::Tensor scale_shift_table;         // [1, 6 * inner]
+  };
+  struct ImageEmbedder {  // LayerNorm - Linear - GELU - Linear - LayerNorm
+    gpu::Tensor norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+    Linear ff1, ff2;
+  };
+  struct Rope {
+    gpu::Tensor cos, sin;
+  };
+  Attention load_attention(DeviceWeights& w, const std::string& prefix, bool image);
+  const Rope& rope(int64_t f, int64_t h, int64_t w);
+  void block(gpu::CommandStream& s, const Block& b, gpu::Tensor& x, const gpu::Tensor& text, const gpu::Tensor& image,
+             const gpu::Tensor& timestep_proj, const Rope& rope);
+
+  WanConfig config_;
+  gpu::Context& ctx_;
+  Linear patch_embedding_, time_embedder1_, time_embedder2_, time_proj_, text_embedder1_, text_embedder2_, proj_out_;
+  ImageEmbedder image_embedder_;
+  std::vector<Block> blocks_;
+  gpu::Tensor scale_shift_table_;  // [1, 2, inner]: (shift, scale) of the output norm
+  std::map<std::tuple<int64_t, int64_t, int64_t>, Rope> ropes_;  // per patch grid
+};
+
+}  // namespace lattice

@@ -1,0 +1,169 @@
+#pragma once
+/// The causal 3-D video autoencoder of Wan 2.1: diffusers AutoencoderKLWan (v0.33.0), blocks named after its
+/// checkpoint keys (encoder.*, decoder.*, quant_conv, post_quant_conv).
+///
+/// Shapes (4 levels, temperal_downsample [false, true, true], the only Wan 2.1 VAE):
+///   decode: raw latent [B, z_dim, T, h, w] -> video [B, 3, 1 + 4(T - 1), 8h, 8w], clamped to [-1, 1];
+///   encode: video [B, 3, 1 + 4k, H, W] (H, W multiples of 8) -> mean and logvar [B, z_dim, 1 + k, H/8, W/8].
+/// Causality: every 3-D conv pads time on the left only, so a latent frame decodes from itself and the
+/// frames before it. decode() runs the first latent frame alone (it becomes 1 video frame; each later one
+/// becomes 4) and then `chunk` latent frames at a time, carrying each causal conv's last two input frames
+/// (WanCausalState) from chunk to chunk; diffusers runs chunk = 1. Any chunk size gives the same video up to
+/// float summation order. encode() runs frame 0 alone, then 4 frames at a time, as diffusers does.
+///
+/// Latent normalisation (where it lives): the model works on RAW latents. WanPipeline's sampler works on
+/// normalised latents, (raw - latents_mean) / latents_std per channel, and de-normalises before decoding
+/// (latents / (1 / std) + mean). normalize()/denormalize() do exactly that; the wan.vae_decode node takes the
+/// sampler's normalised latent and calls denormalize() before decode(); wan.vae_encode returns normalize(mean).
+///
+/// Memory and submission: the passes submit and wait after every causal conv, attention and upsampler (the
+/// command stream keeps each dispatch's buffers until its submission completes, so this bounds what one
+/// chunk holds on the device to about one layer's tensors); decoded frames go to host memory chunk by chunk
+/// (the clamp runs there).
+/// decode_tiled() additionally cuts the latent into overlapping spatial tiles (see its comment).
+///
+/// Checkpoint layouts: the diffusers layout, and the original Wan-AI one (`Wan2.1_VAE.pth` converted to
+/// safetensors: encoder.conv1, encoder.downsamples.N.residual.*, decoder.upsamples.N.*, head.*, conv1/conv2),
+/// renamed to diffusers keys by convert_wan_vae_original().
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/types/tensor.h"
+#include "nodes/models/nn.h"
+
+namespace lattice {
+
+struct WanVaeConfig {
+  int base_dim = 96, z_dim = 16;
+  std::vector<int> dim_mult{1, 2, 4, 4};
+  int num_res_blocks = 2;
+  std::vector<bool> temperal_downsample{false, true, true};  ///< diffusers' spelling; per encoder level but the last
+  std::vector<float> latents_mean, latents_std;               ///< [z_dim] each; Wan 2.1's values by default
+
+  WanVaeConfig();
+  int levels() const { return static_cast<int>(dim_mult.size()); }
+  int spatial_compression() const { return 1 << (levels() - 1); }
+  int temporal_compression() const;
+  /// Video frames decoded from `latent_frames` latent frames: 1 + temporal_compression() * (T - 1).
+  int64_t decoded_frames(int64_t latent_frames) const { return 1 + temporal_compression() * (latent_frames - 1); }
+  /// Throws Error(InvalidInput) naming the field for an inconsistent config.
+  void validate() const;
+};
+
+/// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).
+WanVaeConfig wan_vae_config_from_json(const nlohmann::json& j);
+/// True when the weights look like a Wan VAE in either layout.
+bool is_wan_vae(const WeightSource& w);
+/// Renames an original Wan-AI layout VAE in place to diffusers keys; does nothing to a diffusers one.
+/// Throws Error(InvalidInput) naming a tensor it does not know.
+void convert_wan_vae_original(WeightSource& w);
+/// The config from the weights (diffusers keys; convert first); latents_mean/std from the folder's
+/// config.json when present, else Wan 2.1's. Throws Error(InvalidInput) naming the file when the weights
+/// are not an AutoencoderKLWan.
+WanVaeConfig detect_wan_vae_config(const WeightSource& w);
+/// Every checkpoint tensor of a config with its shape, in diffusers names (for tiny test checkpoints and
+/// parameter counts).
+std::vector<std::pair<std::string, std::vector<int64_t>>> wan_vae_tensor_shapes(const WanVaeConfig& c);
+
+/// Single-head attention softmax(q·kᵀ·scale)·v for q, k, v [N, L, D] with any strides whose last is 1 (views
+/// into a packed qkv) -> a new contiguous [N, L, D]. Heads up to 256 wide run the flash kernel; wider ones (the
+/// real Wan 2.1 VAE's mid blocks have D = 384), or any with force_explicit, build each item's [L, L] scores
+/// with matmuls and a softmax. Records only.
+gpu::Tensor wan_single_head_attention(gpu::CommandStream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                                      float scale, bool force_explicit = false);
+
+/// The causal conv caches of one decode or encode pass: the last (up to) two input frames of every causal
+/// conv, in the order the convs run, and whether the first chunk has been seen (the temporal resamplers
+/// treat it specially).
+struct WanCausalState {
+  std::vector<gpu::Tensor> slots;
+  size_t next = 0;
+  bool first_chunk = true;
+};
+
+class WanVae {
+ public:
+  WanVae(WanVaeConfig config, DeviceWeights& weights);
+  const WanVaeConfig& config() const { return config_; }
+  bool has_encoder() const { return has_encoder_; }
+  bool has_decoder() const { return has_decoder_; }
+
+  /// z: raw latent [B, z_dim, T, h, w] (device) -> video [B, 3, decoded_frames(T), h*f, w*f] f32 on the host,
+  /// clamped to [-1, 1]. `chunk`: latent frames per pass after the first (1 = diffusers; more is faster and
+  /// needs proportionally more memory). `progress(done, total)` is called after each chunk when set.
+  HostTensor decode(gpu::CommandStream& s, const gpu::Tensor& z, int chunk = 1,
+                    const std::function<void(int, int)>& progress = {}) const;
+  /// Continues a decode: latent frames z [B, z_dim, t, h, w] that follow those already passed with `state`
+  /// -> their video frames [B, 3, t', H, W] on the device, not clamped. The first call must pass one frame.
+  /// Submits and waits layer by layer (see above); the last layer may be left recorded for the caller.
+  gpu::Tensor decode_chunk(gpu::CommandStream& s, WanCausalState& state, const gpu::Tensor& z) const;
+  /// decode() in overlapping spatial tiles of tile_latent x tile_latent latent pixels (overlap_latent shared
+  /// with each neighbour), each decoded over all frames, blended linearly across the overlaps: peak device
+  /// memory follows the tile. The mid-block attention sees only its tile and the convs see zeros at tile
+  /// edges, so the result differs slightly from decode(); a tile covering the whole latent is decode().
+  /// tile_latent <= 0 means no tiling; overlap_latent must be in [0, tile_latent).
+  HostTensor decode_tiled(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent,
+                          int chunk = 1, const std::function<void(int, int)>& progress = {}) const;
+  /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,
+  /// H/f, W/f] (logvar clamped to [-30, 20]), on the device. Submits and waits after each chunk.
+  std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
+
+  /// Normalised (sampler) latent -> raw: z * latents_std + latents_mean per channel (computed as WanPipeline
+  /// does, z / (1 / std) + mean). Records only.
+  gpu::Tensor denormalize(gpu::CommandStream& s, const gpu::Tensor& z) const;
+  /// Raw latent (e.g. the encoder's mean) -> normalised: (z - latents_mean) / latents_std (computed as
+  /// WanImageToVideoPipeline does, (z - mean) * (1 / std)). Records only.
+  gpu::Tensor normalize(gpu::CommandStream& s, const gpu::Tensor& z) const;
+
+ private:
+  struct Conv {
+    gpu::Tensor w, b;
+  };
+  struct Resnet {  // WanResidualBlock
+    gpu::Tensor norm1, norm2;
+    Conv conv1, conv2, shortcut;
+  };
+  struct Attention {  // WanAttentionBlock
+    gpu::Tensor norm;
+    Conv to_qkv, proj;  // 1x1 conv weights as [out, in] matrices
+  };
+  enum class Resample { None, Up2d, Up3d, Down2d, Down3d };
+  struct Resampler {  // WanResample
+    Resample mode = Resample::None;
+    Conv resample, time_conv;
+  };
+  struct Mid {
+    Resnet res0, res1;
+    Attention attn;
+  };
+  struct Level {
+    std::vector<Resnet> resnets;
+    Resampler resampler;
+  };
+  struct Coder {
+    Conv conv_in, conv_out;
+    Mid mid;
+    std::vector<Level> levels;
+    gpu::Tensor norm_out;
+  };
+
+  Coder load_coder(DeviceWeights& w, bool encoder) const;
+  gpu::Tensor causal_conv(gpu::CommandStream& s, WanCausalState& st, const Conv& c, const gpu::Tensor& x) const;
+  gpu::Tensor resnet(gpu::CommandStream& s, WanCausalState& st, const Resnet& r, const gpu::Tensor& x) const;
+  gpu::Tensor attention(gpu::CommandStream& s, const Attention& a, const gpu::Tensor& x) const;
+  gpu::Tensor mid(gpu::CommandStream& s, WanCausalState& st, const Mid& m, const gpu::Tensor& x) const;
+  gpu::Tensor resample(gpu::CommandStream& s, WanCausalState& st, const Resampler& r, const gpu::Tensor& x) const;
+  gpu::Tensor head(gpu::CommandStream& s, WanCausalState& st, const Coder& c, const gpu::Tensor& x) const;
+  gpu::Tensor encode_chunk(gpu::CommandStream& s, WanCausalState& st, const gpu::Tensor& x) const;
+
+  WanVaeConfig config_;
+  Coder encoder_, decoder_;
+  Conv quant_conv_, post_quant_conv_;
+  bool has_encoder_ = false, has_decoder_ = false;
+};
+
+}  // namespace lattice

@@ -1,0 +1,37 @@
+#include "nodes/types/wan_vae_handle.h"
+
+#include <algorithm>
+
+namespace lattice {
+
+std::shared_ptr<VideoData> wan_video_from_decoded(const HostTensor& decoded, int fps) {
+  const std::vector<float> v = decoded.to_f32();
+  const int64_t F = decoded.shape.at(2), H = decoded.shape.at(3), W = decoded.shape.at(4), plane = H * W;
+  std::vector<ImagePtr> frames;
+  frames.reserve(static_cast<size_t>(F));
+  for (int64_t f = 0; f < F; ++f) {
+    auto img = std::make_shared<ImageData>(static_cast<int>(W), static_cast<int>(H), 3);
+    for (int64_t c = 0; c < 3; ++c) {
+      const float* src = v.data() + (c * F + f) * plane;
+      for (int64_t i = 0; i < plane; ++i) img->pixels[static_cast<size_t>(i * 3 + c)] = std::clamp(src[i] / 2.0f + 0.5f, 0.0f, 1.0f);
+    }
+    frames.push_back(std::move(img));
+  }
+  return std::make_shared<VideoData>(std::move(frames), fps, 1);
+}
+
+std::vector<float> wan_encoder_input(const std::vector<ImagePtr>& frames) {
+  const int64_t F = static_cast<int64_t>(frames.size()), H = frames.front()->height, W = frames.front()->width, plane = H * W;
+  std::vector<float> x(static_cast<size_t>(3 * F * plane));
+  for (int64_t f = 0; f < F; ++f) {
+    const ImageData& img = *frames[static_cast<size_t>(f)];
+    for (int64_t c = 0; c < 3; ++c) {
+      const int k = img.channels >= 3 ? static_cast<int>(c) : 0;
+      float* dst = x.data() + (c * F + f) * plane;
+      for (int64_t i = 0; i < plane; ++i) dst[i] = img.pixels[static_cast<size_t>(i * img.channels + k)] * 2.0f - 1.0f;
+    }
+  }
+  return x;
+}
+
+}  // namespace lattice

@@ -1,0 +1,55 @@
+// wan.load_transformer: a Wan 2.1 transformer (T2V or I2V, 1.3B or 14B) from a diffusers folder (sharded or
+// not) or a .safetensors file, its configuration detected from the weights.
+#include "core/eval_context.h"
+#include "nodes/node_weights.h"
+#include "nodes/models/wan/checkpoint.h"
+#include "nodes/types/wan_handles.h"
+
+namespace lattice {
+namespace {
+
+// ComfyUI-style single files wrap the keys.
+constexpr const char* kWrapper = "model.diffusion_model.";
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "wan.load_transformer";
+  d.category = "Wan";
+  d.description = "Load a Wan 2.1 video transformer (T2V/I2V, 1.3B/14B) from a diffusers folder or a .safetensors file";
+  d.outputs = {{"dit", PortType::DiT, "the transformer; weights reach the device on first use"}};
+  d.params = {{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"},
+              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"}};
+  d.disk_cacheable = false;
+  d.evaluate = [](EvalContext& ctx) {
+    auto w = open_node_weights(ctx, kWrapper);
+    convert_wan_original(*w);
+    const WanConfig config = detect_wan_config(*w);
+    ctx.set_output("dit", std::make_shared<WanTransformerHandle>(w, config, ctx.in_path("path").string()));
+  };
+  d.plan = [](PlanContext& ctx) {
+    // Plan from the weights when they are here, else from the folder's config.json (bf16 weights assumed),
+    // so that a render can be planned before the checkpoint is downloaded.
+    WanConfig c;
+    PlanInfo p;
+    std::optional<nlohmann::json> config;
+    if (auto w = open_node_weights_or_config(ctx, kWrapper, config)) {
+      convert_wan_original(*w);
+      c = detect_wan_config(*w);
+      p.weight_bytes = w->total_bytes();
+    } else {
+      c = wan_config_from_json(*config);
+      p.weight_bytes = c.parameter_count() * 2;
+      p.shape = "(config only, bf16) ";
+    }
+    p.shape += c.describe() + " transformer, " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
+    p.meta = {{"params", c.parameter_count()}, {"config", {{"heads", c.num_attention_heads}, {"head_dim", c.attention_head_dim},
+              {"in", c.in_channels}, {"out", c.out_channels}, {"text", c.text_dim}, {"ffn", c.ffn_dim},
+              {"layers", c.num_layers}, {"image", c.image_dim}}}};
+    ctx.set_output("dit", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,125 @@
+// wan.sample: Wan 2.1 video sampling: seeded noise for the video size (or a given noise latent), flow-matching
+// Euler steps with a static shift, and classifier-free guidance batched into one forward (or run in turn).
+// Image-to-video models also take the CLIP image embedding and the image condition latent as tensors.
+#include "core/eval_context.h"
+#include "core/types/tensor.h"
+#include "gpu/ops/noise.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/wan/sampler.h"
+#include "nodes/types/tensor_value.h"
+#include "nodes/types/wan_handles.h"
+
+namespace lattice {
+namespace {
+
+WanSamplerOptions options(const ParamReader& ctx) {
+  WanSamplerOptions o;
+  o.steps = static_cast<int>(ctx.integer("steps"));
+  o.guidance = static_cast<float>(ctx.number("guidance"));
+  o.shift = ctx.number("shift");
+  o.batch_cfg = ctx.flag("batch_cfg");
+  return o;
+}
+
+gpu::Tensor upload(gpu::Context& gc, const ConditioningData& c) {
+  return gpu::Tensor::from_floats(gc, c.prompt_embeds.to_f32(), c.prompt_embeds.shape);
+}
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "wan.sample";
+  d.category = "Wan";
+  d.description = "Sample Wan 2.1 video latents from a prompt: flow-matching Euler steps (shift) with batched CFG";
+  d.inputs = {{"dit", PortType::DiT, "the Wan transformer (wan.load_transformer)"},
+              {"conditioning", PortType::Conditioning, "the encoded prompt (wan.text_encode)"},
+              {"negative", PortType::Conditioning, "the encoded negative prompt; needed when guidance > 1", true},
+              {"noise", PortType::Latent, "starting noise [1, 16, T, h, w]; default: seeded noise for the size", true},
+              {"image_embeds", PortType::Tensor, "I2V: CLIP ViT-H/14 penultimate hidden states [1, 257, 1280]", true},
+              {"image_condition", PortType::Tensor, "I2V: mask + first-frame latent [1, 20, T, h, w]", true}};
+  d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, (frames-1)/4+1, height/8, width/8]"}};
+  d.params = {
+      {"width", ParamType::Int, 832, "video width in pixels (multiple of 16; 832 or 1280)", 16, 8192},
+      {"height", ParamType::Int, 480, "video height in pixels (multiple of 16; 480 or 720)", 16, 8192},
+      {"num_frames", ParamType::Int, 81, "frames, 4k + 1 (81 = 5 s at 16 fps)", 1, 1025},
+      {"steps", ParamType::Int, 50, "sampling steps", 1, 1000},
+      {"guidance", ParamType::Float, 5.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
+      {"shift", ParamType::Float, 3.0, "flow shift: 3.0 for 480p, 5.0 for 720p", 0.1, 100.0},
+      {"seed", ParamType::Seed, 0, "noise seed (unused when a noise latent is connected)"},
+      {"batch_cfg", ParamType::Bool, true,
+       "run the conditional and unconditional passes as one batch-2 forward (off: one after the other, half the activations)"},
+  };
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& dit = ctx.input_as<WanTransformerHandle>("dit");
+    const auto& cond = ctx.input_as<ConditioningData>("conditioning");
+    const WanSamplerOptions o = options(ctx);
+    const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"),
+                                        dit.config().out_channels);
+    gpu::Context& gc = gpu_context(ctx);
+    gpu::Tensor noise;
+    if (ctx.has_input("noise")) {
+      noise = ctx.input_as<TensorValue>("noise").device(gc);
+      if (noise.shape() != gpu::Shape(shape.begin(), shape.end()))
+        ctx.fail("noise " + noise.describe() + " does not match the video size (expected [" + std::to_string(shape[0]) + ", " +
+                 std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " +
+                 std::to_string(shape[4]) + "])");
+    } else {
+      gpu::CommandStream s(gc);
+      noise = gpu::normal_noise(s, gpu::Shape(shape.begin(), shape.end()), ctx.seed("seed"));
+      s.finish();
+    }
+    gpu::Tensor negative;
+    if (ctx.has_input("negative")) negative = upload(gc, ctx.input_as<ConditioningData>("negative"));
+    std::unique_ptr<WanImageCondition> image;
+    if (ctx.has_input("image_embeds") || ctx.has_input("image_condition")) {
+      if (!ctx.has_input("image_embeds") || !ctx.has_input("image_condition"))
+        ctx.fail("image-to-video needs both 'image_embeds' and 'image_condition'");
+      auto device = [&](const char* port) {
+        const HostTensor& t = ctx.input_as<TensorData>(port).tensor;
+        return gpu::Tensor::from_floats(gc, t.to_f32(), t.shape);
+      };
+      image = std::make_unique<WanImageCondition>(WanImageCondition{device("image_embeds"), device("image_condition")});
+    }
+    const gpu::Tensor out = wan_sample(
+        dit.model(gc), gc, noise, upload(gc, cond), negative, o,
+        [&](int step, int total) {
+          ctx.step(step, total);
+          ctx.check_cancel();
+        },
+        image.get());
+    ctx.report("steps", o.steps);
+    ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
+  };
+  d.plan = [](PlanContext& ctx) {
+    const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"));
+    const WanSamplerOptions o = options(ctx);
+    const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2), text = kWanTextTokens;
+    const bool cfg = o.guidance > 1.0f;
+    const int64_t batch = cfg && o.batch_cfg ? 2 : 1;
+    PlanInfo p;
+    p.shape = "latent [1, 16, " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
+              "], " + std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + " steps" +
+              (cfg ? (batch == 2 ? ", CFG batch 2" : ", CFG in turn") : "");
+    if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("config")) {
+      const auto& j = dit->meta["config"];
+      WanConfig c;
+      c.num_attention_heads = j["heads"].get<int>();
+      c.attention_head_dim = j["head_dim"].get<int>();
+      c.ffn_dim = j["ffn"].get<int>();
+      c.num_layers = j["layers"].get<int>();
+      c.in_channels = j["in"].get<int>();
+      c.text_dim = j["text"].get<int>();
+      c.image_dim = j["image"].get<int>();
+      c.added_kv_proj_dim = c.image_dim ? c.inner_dim() : 0;
+      const int64_t image = c.image_dim ? kWanImageTokens : 0;
+      p.flops = c.forward_flops(tokens, text, image) * static_cast<double>((cfg ? 2 : 1) * o.steps);
+      p.activation_bytes = wan_activation_bytes(c, tokens, text + image, batch);
+    }
+    p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
+    ctx.set_output("latent", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,65 @@
+// wan.vae_decode: Wan 2.1 latents from the sampler (normalised, as WanPipeline's) to video frames:
+// de-normalise with the VAE's latents_mean/std, decode causally (optionally in spatial tiles), map [-1, 1]
+// to [0, 1].
+#include "core/eval_context.h"
+#include "nodes/gpu_service.h"
+#include "nodes/types/tensor_value.h"
+#include "nodes/types/wan_vae_handle.h"
+
+namespace lattice {
+namespace {
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "wan.vae_decode";
+  d.category = "Wan";
+  d.description = "Decode Wan 2.1 video latents to frames (causal, frame by frame; optional spatial tiling)";
+  d.inputs = {{"vae", PortType::VAE, "the Wan VAE (wan.load_vae)"},
+              {"latent", PortType::Latent, "normalised latents [1, 16, T, h, w] from wan.sample"}};
+  d.outputs = {{"video", PortType::Video, "1 + 4(T - 1) RGB frames of 8h x 8w in [0, 1]"}};
+  d.params = {{"fps", ParamType::Int, kWanFps, "frame rate of the video (Wan: 16)", 1, 240},
+              {"tile", ParamType::Int, 0, "latent pixels per tile side (0 = decode whole; tiling bounds memory for large videos)", 0, 4096},
+              {"overlap", ParamType::Int, 8, "latent pixels shared by neighbouring tiles, blended linearly", 0, 4096},
+              {"chunk", ParamType::Int, 1, "latent frames per decoder pass after the first (more: faster, more memory; same video)", 1, 64}};
+  d.disk_cacheable = false;
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& handle = ctx.input_as<WanVaeHandle>("vae");
+    gpu::Context& gc = gpu_context(ctx);
+    const gpu::Tensor z = ctx.input_as<TensorValue>("latent").device(gc);
+    const WanVaeConfig& c = handle.config();
+    if (z.rank() != 5 || z.dim(0) != 1 || z.dim(1) != c.z_dim)
+      ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(c.z_dim) + ", T, h, w] (a Wan video latent)");
+    const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
+    if (tile > 0 && overlap >= tile) ctx.fail("overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile));
+    WanVae& vae = handle.model(gc);
+    gpu::CommandStream s(gc);
+    const gpu::Tensor raw = vae.denormalize(s, z);
+    const HostTensor video = vae.decode_tiled(s, raw, tile, overlap, static_cast<int>(ctx.integer("chunk")), [&](int i, int n) {
+      ctx.step(i, n);
+      ctx.check_cancel();
+    });
+    ctx.set_output("video", wan_video_from_decoded(video, static_cast<int>(ctx.integer("fps"))));
+  };
+  d.plan = [](PlanContext& ctx) {
+    const PlanInfo* lat = ctx.input("latent");
+    if (!lat || !lat->meta.contains("t")) return;
+    const int64_t t = lat->meta["t"].get<int64_t>(), h = lat->meta["h"].get<int64_t>(), w = lat->meta["w"].get<int64_t>();
+    const int64_t frames = 1 + 4 * (t - 1), H = 8 * h, W = 8 * w;
+    PlanInfo p;
+    p.shape = "video " + std::to_string(frames) + " frames " + std::to_string(W) + "x" + std::to_string(H) + " at " +
+              std::to_string(ctx.integer("fps")) + " fps";
+    // Device: the last decoder stage of one chunk (4 frames per latent frame, base_dim channels: 96 in Wan
+    // 2.1; about six live f32 tensors per layer), at one tile's size when tiled. The host holds the video.
+    const PlanInfo* vae = ctx.input("vae");
+    const int64_t base = vae && vae->meta.contains("base_dim") ? vae->meta["base_dim"].get<int64_t>() : 96;
+    const int64_t tile = ctx.integer("tile") * 8, th = tile > 0 ? std::min(H, tile) : H, tw = tile > 0 ? std::min(W, tile) : W;
+    p.activation_bytes = static_cast<uint64_t>(4 * ctx.integer("chunk") * th * tw * base) * 4 * 6;
+    p.meta = {{"frames", frames}, {"w", W}, {"h", H}, {"c", 3}};
+    ctx.set_output("video", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

@@ -1,0 +1,64 @@
+// wan.vae_encode: a video (1 + 4k frames) or one image to Wan 2.1 latents, normalised as WanPipeline's
+// sampler sees them ((mean - latents_mean) / latents_std; the distribution's mode), e.g. for image-to-video
+// conditioning.
+#include "core/eval_context.h"
+#include "nodes/gpu_service.h"
+#include "nodes/types/tensor_value.h"
+#include "nodes/types/wan_vae_handle.h"
+
+namespace lattice {
+namespace {
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "wan.vae_encode";
+  d.category = "Wan";
+  d.description = "Encode a video (1 + 4k frames) or an image to normalised Wan 2.1 latents";
+  d.inputs = {{"vae", PortType::VAE, "the Wan VAE (wan.load_vae)"},
+              {"video", PortType::Video, "frames to encode (1 + 4k of them); or connect an image", true},
+              {"image", PortType::Image, "one frame to encode (image-to-video conditioning)", true}};
+  d.outputs = {{"latent", PortType::Latent, "normalised latents [1, 16, 1 + k, H/8, W/8]"}};
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& handle = ctx.input_as<WanVaeHandle>("vae");
+    const bool has_video = ctx.has_input("video"), has_image = ctx.has_input("image");
+    if (has_video == has_image) ctx.fail("connect exactly one of 'video' and 'image'");
+    std::vector<ImagePtr> frames;
+    if (has_video) {
+      frames = ctx.input_as<VideoData>("video").frames;
+    } else {
+      auto& img = ctx.input_as<ImageData>("image");
+      frames.push_back(std::shared_ptr<const ImageData>(ctx.input("image"), &img));
+    }
+    const int f = handle.config().spatial_compression();
+    const int64_t n = static_cast<int64_t>(frames.size());
+    const int w = frames.front()->width, h = frames.front()->height;
+    if ((n - 1) % 4) ctx.fail(std::to_string(n) + " frames: the Wan VAE encodes 1 + 4k frames (1, 5, 9, ..., 81); trim the video");
+    if (w % f || h % f)
+      ctx.fail("frames " + std::to_string(w) + "x" + std::to_string(h) + " are not a multiple of " + std::to_string(f) +
+               " on each side; resize or crop them first");
+    gpu::Context& gc = gpu_context(ctx);
+    WanVae& vae = handle.model(gc);
+    gpu::CommandStream s(gc);
+    const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, wan_encoder_input(frames), {1, 3, n, h, w}));
+    const gpu::Tensor z = vae.normalize(s, mean);
+    s.finish();
+    ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
+  };
+  d.plan = [](PlanContext& ctx) {
+    const PlanInfo* in = ctx.input("video") ? ctx.input("video") : ctx.input("image");
+    if (!in || !in->meta.contains("w")) return;
+    const int64_t frames = in->meta.value("frames", int64_t{1}), W = in->meta["w"].get<int64_t>(), H = in->meta["h"].get<int64_t>();
+    PlanInfo p;
+    const int64_t t = 1 + (frames - 1) / 4;
+    p.shape = "latent [1, 16, " + std::to_string(t) + ", " + std::to_string(H / 8) + ", " + std::to_string(W / 8) + "]";
+    // The first encoder stage at full size for one 4-frame chunk (96 channels in Wan 2.1, about six tensors).
+    p.activation_bytes = static_cast<uint64_t>(4 * H * W) * 96 * 4 * 6;
+    p.meta = {{"c", 16}, {"t", t}, {"h", H / 8}, {"w", W / 8}};
+    ctx.set_output("latent", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

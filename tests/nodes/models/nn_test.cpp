@@ -1,0 +1,105 @@
+// nn.h building blocks under a small device buffer limit (LATTICE_GPU_MAX_BUFFER_BYTES): a linear whose weight
+// does not fit one buffer is split into row blocks, and map_token_chunks runs a row-wise function in chunks;
+// both must give what the unsplit computation gives.
+#include "nodes/models/nn.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "core/safetensors.h"
+#include "gpu/ops/unary.h"
+#include "nodes/gpu_service.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A GpuService whose device binds at most `bytes` per buffer (0: the device's own limit).
+std::unique_ptr<GpuService> service_with_limit(uint64_t bytes) {
+  if (bytes) setenv("LATTICE_GPU_MAX_BUFFER_BYTES", std::to_string(bytes).c_str(), 1);
+  auto g = std::make_unique<GpuService>();
+  g->context();  // the device reads the limit when it is made
+  unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
+  return g;
+}
+
+HostTensor random(std::vector<int64_t> shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01;
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = n01(rng) * 0.25f;
+  return HostTensor::from_f32(std::move(shape), v);
+}
+
+class NnSplit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path = fs::temp_directory_path() / ("lattice_nn_split_" + std::to_string(::getpid()) + ".safetensors");
+    const HostTensor up = random({64, 16}, 1), up_b = random({64}, 2), down = random({16, 64}, 3), x = random({1, 30, 16}, 4);
+    write_safetensors(path, {{"up.weight", &up}, {"up.bias", &up_b}, {"down.weight", &down}, {"x", &x}});
+    input = x;
+  }
+  void TearDown() override { fs::remove_all(path); }
+
+  /// up (16 -> 64) then gelu then down (64 -> 16), on 30 rows, through map_token_chunks; returns values and f calls.
+  std::pair<std::vector<float>, int> run(GpuService& g) {
+    gpu::Context& ctx = g.context();
+    const WeightSource src = WeightSource::open(path);
+    DeviceWeights w(src, ctx);
+    const Linear up = Linear::load(w, "up"), down = Linear::load(w, "down");
+    int calls = 0;
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor x = gpu::Tensor::from_floats(ctx, input.to_f32(), input.shape);
+    const gpu::Tensor y = map_token_chunks(s, x, up.out_features(), [&](const gpu::Tensor& t, int64_t) {
+      ++calls;
+      return down(s, gpu::gelu_tanh(s, up(s, t)));
+    });
+    s.finish();
+    parts_up = up.parts.size();
+    return {y.to_floats(), calls};
+  }
+
+  fs::path path;
+  HostTensor input;
+  size_t parts_up = 0;
+};
+
+TEST_F(NnSplit, SplitWeightsAndRowChunksGiveTheUnsplitResult) {
+  auto whole = service_with_limit(0);
+  const auto [ref, calls_whole] = run(*whole);
+  EXPECT_EQ(calls_whole, 1);
+  EXPECT_EQ(parts_up, 0u);
+
+  // 2 KiB per buffer: up.weight (4 KiB) becomes 2 row blocks, down.weight (4 KiB) 2 blocks of 8 rows - the
+  // output rows are what is split; the 30x64 hidden layer (7.5 KiB) runs in chunks of 8 rows.
+  auto small = service_with_limit(2048);
+  EXPECT_EQ(small->context().device().max_buffer_bytes(), 2048u);
+  const auto [got, calls] = run(*small);
+  EXPECT_EQ(parts_up, 2u);
+  EXPECT_EQ(calls, 4);
+  ASSERT_EQ(got.size(), ref.size());
+  float err = 0;
+  for (size_t i = 0; i < ref.size(); ++i) err = std::max(err, std::fabs(got[i] - ref[i]));
+  EXPECT_LE(err, 1e-6f);
+}
+
+TEST_F(NnSplit, AnOversizedTensorIsStillRefusedClearly) {
+  auto small = service_with_limit(2048);
+  try {
+    gpu::Tensor::from_floats(small->context(), std::vector<float>(1024), {1024});
+    FAIL() << "a 4 KiB buffer passed a 2 KiB limit";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("exceeds the largest one"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace lattice

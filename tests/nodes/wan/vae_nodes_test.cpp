@@ -1,0 +1,162 @@
+// wan.load_vae, wan.vae_decode and wan.vae_encode on the golden Wan VAE written as a diffusers vae/ folder:
+// a normalised latent (what wan.sample emits) decodes through the graph to the reference frames of
+// diffusers' decode(raw latent), mapped to [0, 1]; the decoded video and a single image encode to the
+// normalised mean that WanVae::encode gives; bad inputs are refused with clear errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/document.h"
+#include "core/engine.h"
+#include "core/types/video.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/types/tensor_value.h"
+#include "nodes/types/wan_vae_handle.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class WanVaeNodes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("lattice_wan_vae_nodes_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fx = std::make_unique<Fixture>(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/wan_vae.safetensors");
+    test::write_fixture_component(*fx, "weights.", fx->config(), root / "wan" / "vae");
+    // The fixture's raw latent, normalised as the sampler hands it over: (raw - mean) / std.
+    const WanVaeConfig c = wan_vae_config_from_json(fx->config());
+    const HostTensor raw = fx->tensor("input.latent");
+    std::vector<float> v = raw.to_f32();
+    const int64_t per_channel = raw.shape[2] * raw.shape[3] * raw.shape[4];
+    for (size_t i = 0; i < v.size(); ++i) {
+      const size_t ch = i / static_cast<size_t>(per_channel);
+      v[i] = (v[i] - c.latents_mean[ch]) * (1.0f / c.latents_std[ch]);
+    }
+    const HostTensor normalised = HostTensor::from_f32(raw.shape, v);
+    write_safetensors(root / "latent.safetensors", {{"latent", &normalised}});
+    opts.base_dir = root;
+    env.set(std::make_shared<GpuService>());
+    opts.env = &env;
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  Graph graph(const std::string& decode_params, const std::string& extra = "") {
+    return parse_graph(R"({"lattice": 1, "nodes": [
+      {"id": "vae", "type": "wan.load_vae", "params": {"path": "wan"}},
+      {"id": "t", "type": "tensor.load", "params": {"path": "latent.safetensors", "name": "latent"}},
+      {"id": "latent", "type": "latent.from_tensor", "inputs": {"tensor": {"node": "t", "output": "tensor"}}},
+      {"id": "decode", "type": "wan.vae_decode", "params": )" + decode_params + R"(,
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "latent", "output": "latent"}}},
+      {"id": "encode", "type": "wan.vae_encode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "decode", "output": "video"}}},
+      {"id": "still", "type": "image.constant", "params": {"width": 48, "height": 32}},
+      {"id": "encode_image", "type": "wan.vae_encode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "still", "output": "image"}}})" +
+                       extra + R"(
+    ]})");
+  }
+
+  fs::path root;
+  std::unique_ptr<Fixture> fx;
+  RenderOptions opts;
+  Environment env;
+};
+
+TEST_F(WanVaeNodes, DecodeMatchesTheReferenceAndEncodeRoundTrips) {
+  Graph g = graph(R"({"fps": 16})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto video = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "decode", "video", opts));
+  ASSERT_TRUE(video);
+  ASSERT_EQ(video->frame_count(), 9);
+  ASSERT_EQ(video->width(), 48);
+  ASSERT_EQ(video->height(), 32);
+  EXPECT_EQ(video->fps_num, 16);
+  EXPECT_EQ(video->fps_den, 1);
+  // diffusers' decode of the raw latent, mapped to [0, 1] as the pipeline's postprocessing does.
+  const std::vector<float> ref = fx->tensor("output.decoded").to_f32();  // [1, 3, 9, 32, 48]
+  float max_err = 0;
+  for (int f = 0; f < 9; ++f)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 48; ++x) {
+          const float r = ref[((static_cast<size_t>(c) * 9 + f) * 32 + y) * 48 + x] / 2.0f + 0.5f;
+          max_err = std::max(max_err, std::fabs(video->frames[f]->at(x, y, c) - r));
+        }
+  EXPECT_LE(max_err, 1e-4f);
+
+  // Encoding the decoded video through the graph equals normalize(encode(...)) done directly.
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "encode", "latent", opts));
+  ASSERT_TRUE(latent);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  const gpu::Tensor z = latent->device(ctx);
+  EXPECT_EQ(z.shape(), (gpu::Shape{1, 16, 3, 4, 6}));
+  WeightSource src = WeightSource::open(root / "wan" / "vae");
+  DeviceWeights weights(src, ctx);
+  const WanVae vae(detect_wan_vae_config(src), weights);
+  gpu::CommandStream s(ctx);
+  const gpu::Tensor x = gpu::Tensor::from_floats(ctx, wan_encoder_input(video->frames), {1, 3, 9, 32, 48});
+  const gpu::Tensor direct = vae.normalize(s, vae.encode(s, x).first);
+  s.finish();
+  const std::vector<float> a = z.to_floats(), b = direct.to_floats();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f) << i;
+
+  // One image encodes to a single latent frame (image-to-video conditioning).
+  auto still = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "encode_image", "latent", opts));
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->device(ctx).shape(), (gpu::Shape{1, 16, 1, 4, 6}));
+}
+
+TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
+  MemoryCache mem;
+  Engine e(&mem);
+  Graph whole = graph(R"({"fps": 24})"), tiled = graph(R"({"fps": 24, "tile": 6, "overlap": 2, "chunk": 2})");
+  auto a = std::dynamic_pointer_cast<const VideoData>(e.evaluate(whole, "decode", "video", opts));
+  auto b = std::dynamic_pointer_cast<const VideoData>(e.evaluate(tiled, "decode", "video", opts));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(b->fps_num, 24);
+  // The 4x6 latent fits in one 6-latent tile: tiling changes nothing; chunk 2 only changes float order.
+  float max_err = 0;
+  for (size_t f = 0; f < a->frames.size(); ++f)
+    for (size_t i = 0; i < a->frames[f]->pixels.size(); ++i)
+      max_err = std::max(max_err, std::fabs(a->frames[f]->pixels[i] - b->frames[f]->pixels[i]));
+  EXPECT_LE(max_err, 1e-5f);
+}
+
+TEST_F(WanVaeNodes, BadInputsAreRefused) {
+  MemoryCache mem;
+  Engine e(&mem);
+  auto expect_error = [&](Graph g, const std::string& node, const std::string& port, const std::string& words) {
+    try {
+      e.evaluate(g, node, port, opts);
+      ADD_FAILURE() << node << " accepted bad input";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find(words), std::string::npos) << err.what();
+    }
+  };
+  // An image whose sides are not multiples of 8; no frames at all; an overlap as large as the tile.
+  expect_error(graph("{}", R"(,
+      {"id": "odd", "type": "image.constant", "params": {"width": 50, "height": 32}},
+      {"id": "encode_odd", "type": "wan.vae_encode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "odd", "output": "image"}}})"),
+               "encode_odd", "latent", "multiple of 8");
+  expect_error(graph("{}", R"(,
+      {"id": "encode_none", "type": "wan.vae_encode", "inputs": {"vae": {"node": "vae", "output": "vae"}}})"),
+               "encode_none", "latent", "exactly one");
+  expect_error(graph(R"({"tile": 4, "overlap": 4})"), "decode", "video", "overlap");
+  // A FLUX VAE folder is not a Wan VAE.
+  const Fixture flux(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_vae.safetensors");
+  test::write_fixture_component(flux, "weights.", flux.config(), root / "flux" / "vae");
+  expect_error(parse_graph(R"({"lattice": 1, "nodes": [{"id": "vae", "type": "wan.load_vae", "params": {"path": "flux"}}]})"), "vae",
+               "vae", "not a Wan VAE");
+}
+
+}  // namespace
+}  // namespace lattice

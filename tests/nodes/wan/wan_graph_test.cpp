@@ -1,0 +1,253 @@
+// The Wan nodes on a tiny pipeline folder made from the reference fixtures (the Wan transformer and the UMT5
+// encoder share width 32) and a SentencePiece model trained here: wan.load_text_encoder -> wan.text_encode
+// (padded rows zeroed) and wan.load_transformer -> wan.sample, whose batched CFG Euler steps are checked
+// against the same steps taken by hand with separate forwards; bad frame counts and sizes are refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/document.h"
+#include "core/engine.h"
+#include "gpu/ops/noise.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/models/wan/sampler.h"
+#include "nodes/types/tensor_value.h"
+#include "nodes/types/wan_handles.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class WanGraph : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("lattice_wan_graph_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+    const Fixture umt5(golden / "umt5_encoder.safetensors"), dit(golden / "wan_transformer.safetensors"),
+        i2v(golden / "wan_transformer_i2v.safetensors");
+    test::write_fixture_component(i2v, "weights.", i2v.config(), root / "wan" / "transformer_i2v");
+    image_embeds = i2v.tensor("input.encoder_hidden_states_image");
+    test::write_fixture_component(umt5, "weights.", umt5.config(), root / "wan" / "text_encoder", "model.safetensors");
+    test::write_fixture_component(dit, "weights.", dit.config(), root / "wan" / "transformer");
+    test::write_tiny_spiece(root / "wan" / "tokenizer", "a slow drone shot over a river at dawn");
+    opts.base_dir = root;
+    env.set(std::make_shared<GpuService>());
+    opts.env = &env;
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  Graph graph(const std::string& sample_params) {
+    return parse_graph(R"({"lattice": 1, "nodes": [
+      {"id": "enc", "type": "wan.load_text_encoder", "params": {"path": "wan"}},
+      {"id": "pos", "type": "wan.text_encode", "params": {"prompt": "a  river", "max_length": 12},
+       "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+      {"id": "neg", "type": "wan.text_encode", "params": {"prompt": "", "max_length": 12},
+       "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+      {"id": "dit", "type": "wan.load_transformer", "params": {"path": "wan"}},
+      {"id": "sample", "type": "wan.sample", "params": )" + sample_params + R"(,
+       "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "pos", "output": "conditioning"},
+                  "negative": {"node": "neg", "output": "conditioning"}}}]})");
+  }
+  // The sampler's steps taken by hand: two separate forwards per step on [x, condition] (channels appended,
+  // batch 1), uncond + g·(cond − uncond), Euler on the host. Returns the final latent.
+  std::vector<float> guided_euler_by_hand(Engine& e, const Graph& g, const gpu::Shape& shape, uint64_t seed, int steps,
+                                          double shift, float guidance, const std::vector<float>& condition = {},
+                                          const gpu::Tensor& image = {}) {
+    auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
+    auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
+    auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
+    gpu::Context& gc = env.get<GpuService>()->context();
+    WanSamplerOptions o;
+    o.steps = steps;
+    o.shift = shift;
+    const FlowMatchSchedule sched = wan_schedule(o);
+    gpu::CommandStream s(gc);
+    const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
+    s.finish();
+    std::vector<float> x = z.to_floats();
+    const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
+    const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
+    gpu::Shape in_shape = shape;
+    in_shape[1] += static_cast<int64_t>(condition.size() / (x.size() / static_cast<size_t>(shape[1])));
+    for (int i = 0; i < steps; ++i) {
+      std::vector<float> in = x;
+      in.insert(in.end(), condition.begin(), condition.end());
+      const gpu::Tensor xt = gpu::Tensor::from_floats(gc, in, in_shape);
+      const float t = sched.timesteps[static_cast<size_t>(i)];
+      const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c, image), tu = dit->model(gc).forward(s, xt, {t}, u, image);
+      s.finish();
+      const auto vc = tc.to_floats(), vu = tu.to_floats();
+      const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+      for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + guidance * (vc[k] - vu[k]));
+    }
+    return x;
+  }
+  static void expect_close(const std::vector<float>& got, const std::vector<float>& ref) {
+    ASSERT_EQ(got.size(), ref.size());
+    float max_err = 0, max_ref = 0;
+    for (size_t k = 0; k < ref.size(); ++k) {
+      max_err = std::max(max_err, std::fabs(got[k] - ref[k]));
+      max_ref = std::max(max_ref, std::fabs(ref[k]));
+    }
+    EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+    EXPECT_GT(max_ref, 0.1f);
+  }
+
+  fs::path root;
+  HostTensor image_embeds;
+  RenderOptions opts;
+  Environment env;
+};
+
+TEST_F(WanGraph, TextEncodeZeroesThePaddedRows) {
+  Graph g = graph("{}");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto cond = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
+  ASSERT_TRUE(cond);
+  ASSERT_EQ(cond->prompt_embeds.shape, (std::vector<int64_t>{1, 12, 32}));
+  auto enc = std::dynamic_pointer_cast<const WanTextEncoderData>(e.evaluate(g, "enc", "text_encoder", opts));
+  // The cleaned prompt (double space collapsed) tokenized as WanPipeline does: ids + EOS, then padding.
+  const TokenBatch ids = enc->tokenizer.encode_padded("a river", 12);
+  ASSERT_GT(ids.valid_len, 2u);
+  ASSERT_LT(ids.valid_len, 12u);
+  const auto v = cond->prompt_embeds.to_f32();
+  for (size_t row = 0; row < 12; ++row) {
+    float m = 0;
+    for (size_t c = 0; c < 32; ++c) m = std::max(m, std::fabs(v[row * 32 + c]));
+    if (row < ids.valid_len) EXPECT_GT(m, 0.0f) << "row " << row;
+    else EXPECT_EQ(m, 0.0f) << "row " << row;
+  }
+  // The rows kept equal the masked UMT5 output.
+  gpu::Context& gc = env.get<GpuService>()->context();
+  gpu::CommandStream s(gc);
+  const auto ref = enc->umt5->model(gc).encode(s, std::span<const TokenBatch>(&ids, 1), true);
+  s.finish();
+  const auto r = ref.to_floats();
+  for (size_t i = 0; i < ids.valid_len * 32; ++i) EXPECT_EQ(v[i], r[i]) << i;
+}
+
+TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
+  Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2, "guidance": 4.0, "shift": 3.0, "seed": 5})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  ASSERT_TRUE(latent);
+  ASSERT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 3, 6, 8}));
+
+  WanSamplerOptions o;
+  o.steps = 2;
+  o.shift = 3.0;
+  const FlowMatchSchedule sched = wan_schedule(o);
+  ASSERT_EQ(sched.sigmas.size(), 3u);
+  EXPECT_FLOAT_EQ(sched.sigmas[0], 1.0f);
+  EXPECT_EQ(sched.sigmas[2], 0.0f);
+  expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 3, 6, 8}, 5, 2, 3.0, 4.0f));
+}
+
+TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
+  const std::string p = R"("width": 32, "height": 32, "num_frames": 5, "steps": 2, "guidance": 6.0, "seed": 9)";
+  MemoryCache mem;
+  Engine e(&mem);
+  auto batched = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(graph("{" + p + "}"), "sample", "latent", opts));
+  auto in_turn = std::dynamic_pointer_cast<const TensorValue>(
+      e.evaluate(graph("{" + p + R"(, "batch_cfg": false})"), "sample", "latent", opts));
+  ASSERT_TRUE(batched && in_turn);
+  const auto a = batched->host().to_f32(), b = in_turn->host().to_f32();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f * std::max(1.0f, std::fabs(a[i]))) << i;
+}
+
+TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
+  // examples/wan-t2v-sample.lattice against the config-only folder: no weights, no device.
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  std::ifstream in(examples / "wan-t2v-sample.lattice");
+  const Graph g = parse_graph(std::string(std::istreambuf_iterator<char>(in), {}));
+  RenderOptions o = opts;
+  o.base_dir = examples;
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, PlanInfo> plan;
+  for (const auto& row : e.plan(g, o)) plan[row.id] = row.outputs.at(0).second;
+  const PlanInfo& dit = plan.at("transformer");
+  EXPECT_NE(dit.shape.find("Wan 2.1 T2V 14B"), std::string::npos) << dit.shape;
+  EXPECT_EQ(dit.weight_bytes, WanConfig{}.parameter_count() * 2);  // bf16
+  const PlanInfo& sample = plan.at("sample");
+  EXPECT_NE(sample.shape.find("[1, 16, 21, 60, 104], 32760 tokens"), std::string::npos) << sample.shape;
+  WanConfig c;
+  EXPECT_DOUBLE_EQ(sample.flops, c.forward_flops(32760, kWanTextTokens, 0) * 2 * 50);
+  EXPECT_EQ(sample.activation_bytes, wan_activation_bytes(c, 32760, kWanTextTokens, 2));
+  EXPECT_GT(plan.at("text_encoder").weight_bytes, 10ull << 30);  // UMT5-XXL in bf16
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
+TEST_F(WanGraph, ImageToVideoSamplesWithTheImageConditionOnEveryStep) {
+  // The tiny I2V transformer (36 input channels = 16 noise + 20 condition), image embeddings and a
+  // condition latent from files, 2 CFG steps; checked against the same steps by hand.
+  std::vector<float> cond(20 * 2 * 4 * 6);
+  for (size_t i = 0; i < cond.size(); ++i) cond[i] = std::sin(0.37f * static_cast<float>(i));
+  const HostTensor condition = HostTensor::from_f32({1, 20, 2, 4, 6}, cond);
+  write_safetensors(root / "image.safetensors", {{"embeds", &image_embeds}, {"condition", &condition}});
+  Graph g = parse_graph(R"({"lattice": 1, "nodes": [
+    {"id": "enc", "type": "wan.load_text_encoder", "params": {"path": "wan"}},
+    {"id": "pos", "type": "wan.text_encode", "params": {"prompt": "a river", "max_length": 12},
+     "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+    {"id": "neg", "type": "wan.text_encode", "params": {"prompt": "", "max_length": 12},
+     "inputs": {"text_encoder": {"node": "enc", "output": "text_encoder"}}},
+    {"id": "dit", "type": "wan.load_transformer", "params": {"path": "wan", "component": "transformer_i2v"}},
+    {"id": "emb", "type": "tensor.load", "params": {"path": "image.safetensors", "name": "embeds"}},
+    {"id": "cond", "type": "tensor.load", "params": {"path": "image.safetensors", "name": "condition"}},
+    {"id": "sample", "type": "wan.sample",
+     "params": {"width": 48, "height": 32, "num_frames": 5, "steps": 2, "guidance": 3.0, "shift": 5.0, "seed": 3},
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "pos", "output": "conditioning"},
+                "negative": {"node": "neg", "output": "conditioning"}, "image_embeds": {"node": "emb", "output": "tensor"},
+                "image_condition": {"node": "cond", "output": "tensor"}}}]})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  ASSERT_TRUE(latent);
+  ASSERT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 2, 4, 6}));
+
+  auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
+  ASSERT_TRUE(dit->config().image_to_video());
+  const gpu::Tensor img =
+      gpu::Tensor::from_floats(env.get<GpuService>()->context(), image_embeds.to_f32(), image_embeds.shape);
+  expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 2, 4, 6}, 3, 2, 5.0, 3.0f, cond, img));
+
+  // Without the image inputs the I2V model refuses to sample.
+  g.find("sample")->inputs.erase("image_embeds");
+  g.find("sample")->inputs.erase("image_condition");
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    ADD_FAILURE();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("image"), std::string::npos) << err.what();
+  }
+}
+
+TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
+  MemoryCache mem;
+  Engine e(&mem);
+  for (const char* params : {R"({"width": 64, "height": 48, "num_frames": 8, "steps": 1})",
+                             R"({"width": 60, "height": 48, "num_frames": 5, "steps": 1})"}) {
+    Graph g = graph(params);
+    try {
+      e.evaluate(g, "sample", "latent", opts);
+      ADD_FAILURE() << params;
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+      const std::string m = err.what();
+      EXPECT_TRUE(m.find("4k + 1") != std::string::npos || m.find("multiples of 16") != std::string::npos) << m;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lattice
