@@ -1,14 +1,14 @@
 // ltx.load_transformer: an LTX-Video transformer from a diffusers folder (sharded or not) or a single
 // .safetensors file (diffusers or Lightricks names), its configuration detected from the weights.
 #include "core/eval_context.h"
-#include "nodes/ltx/open_weights.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/ltx_handles.h"
 
 namespace lattice {
 namespace {
 
 std::shared_ptr<WeightSource> open_weights(const ParamReader& ctx) {
-  auto w = ltx_open_weights(ctx);
+  auto w = open_node_weights(ctx);
   normalise_ltx_checkpoint(*w);
   return w;
 }

@@ -2,7 +2,7 @@
 // diffusers LTXLatentUpsamplerModel) from a folder or a .safetensors file, its configuration detected from the
 // weights.
 #include "core/eval_context.h"
-#include "nodes/ltx/open_weights.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/ltx_handles.h"
 
 namespace lattice {
@@ -18,7 +18,7 @@ NodeDesc make() {
               {"component", ParamType::String, "latent_upsampler", "subfolder to use when 'path' is a pipeline folder"}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
-    auto w = ltx_open_weights(ctx);
+    auto w = open_node_weights(ctx);
     const LtxUpsamplerConfig c = detect_ltx_upsampler_config(*w);
     ctx.set_output("upsampler", std::make_shared<LtxUpsamplerHandle>(w, c, ctx.in_path("path").string()));
   };
@@ -26,7 +26,7 @@ NodeDesc make() {
     LtxUpsamplerConfig c;
     PlanInfo p;
     try {
-      auto w = ltx_open_weights(ctx);
+      auto w = open_node_weights(ctx);
       c = detect_ltx_upsampler_config(*w);
       p.weight_bytes = w->total_bytes();
     } catch (const Error&) {

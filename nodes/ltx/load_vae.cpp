@@ -1,7 +1,7 @@
 // ltx.load_vae: the LTX-Video causal video VAE (0.9.5+ layout) from a diffusers folder or a .safetensors
 // file (a `vae.` prefix is stripped), its configuration detected from the weights.
 #include "core/eval_context.h"
-#include "nodes/ltx/open_weights.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/ltx_handles.h"
 
 namespace lattice {
@@ -17,7 +17,7 @@ NodeDesc make() {
               {"component", ParamType::String, "vae", "subfolder to use when 'path' is a pipeline folder"}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
-    auto w = ltx_open_weights(ctx);
+    auto w = open_node_weights(ctx);
     const LtxVaeConfig c = detect_ltx_vae_config(*w);
     ctx.set_output("vae", std::make_shared<LtxVaeHandle>(w, c, ctx.in_path("path").string()));
   };
@@ -25,7 +25,7 @@ NodeDesc make() {
     LtxVaeConfig c;
     PlanInfo p;
     try {
-      auto w = ltx_open_weights(ctx);
+      auto w = open_node_weights(ctx);
       c = detect_ltx_vae_config(*w);
       p.weight_bytes = w->total_bytes();
     } catch (const Error&) {
