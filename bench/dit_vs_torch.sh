@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A DiT forward, small config: Lattice on the Vulkan device vs PyTorch on the CPU, same weights, same run.
-# usage: bench/dit_vs_torch.sh MODEL [BUILD_DIR]   MODEL: flux or wan (needs python3-torch)
+# usage: bench/dit_vs_torch.sh MODEL [BUILD_DIR]   MODEL: flux, wan or ltx (needs python3-torch)
 #   runs lattice-bench's MODEL/dit_forward (which writes $TMPDIR/lattice_MODEL_small.safetensors), then
 #   bench/torch/MODEL_dit.py on those weights, and prints both times and the ratio.
 set -euo pipefail

@@ -105,6 +105,20 @@ TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
 
 namespace lattice {
 namespace {
+TEST(Fixture, LtxTransformer) { check_fixture("ltx_transformer.safetensors"); }
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, LtxVae) { check_fixture("ltx_vae.safetensors"); }
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, LtxLatentUpsampler) { check_fixture("ltx_latent_upsampler.safetensors"); }
+TEST(Fixture, LtxLatentUpsamplerTemporal) { check_fixture("ltx_latent_upsampler_temporal.safetensors"); }
 TEST(Fixture, WanTransformer) { check_fixture("wan_transformer.safetensors"); }
 TEST(Fixture, WanTransformerI2V) { check_fixture("wan_transformer_i2v.safetensors"); }
 TEST(Fixture, WanVae) { check_fixture("wan_vae.safetensors"); }

@@ -1,0 +1,62 @@
+// ltx.load_transformer: an LTX-Video transformer from a diffusers folder (sharded or not) or a single
+// .safetensors file (diffusers or Lightricks names), its configuration detected from the weights.
+#include "core/eval_context.h"
+#include "nodes/node_weights.h"
+#include "nodes/types/ltx_handles.h"
+
+namespace lattice {
+namespace {
+
+std::shared_ptr<WeightSource> open_weights(const ParamReader& ctx) {
+  auto w = open_node_weights(ctx);
+  normalise_ltx_checkpoint(*w);
+  return w;
+}
+
+bool has_weights(const ParamReader& ctx) {
+  try {
+    open_weights(ctx);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "ltx.load_transformer";
+  d.category = "LTX-Video";
+  d.description = "Load an LTX-Video transformer from a diffusers folder or a .safetensors file";
+  d.outputs = {{"dit", PortType::DiT, "the transformer; weights reach the device on first use"}};
+  d.params = {{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"},
+              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"}};
+  d.disk_cacheable = false;
+  d.evaluate = [](EvalContext& ctx) {
+    auto w = open_weights(ctx);
+    const LtxTransformerConfig config = detect_ltx_transformer_config(*w);
+    ctx.set_output("dit", std::make_shared<LtxTransformerHandle>(w, config, ctx.in_path("path").string()));
+  };
+  d.plan = [](PlanContext& ctx) {
+    // From the weights when they are here, else from the folder's config.json (bf16 weights assumed).
+    LtxTransformerConfig c;
+    PlanInfo p;
+    if (auto cfg = component_config(ctx.in_path("path"), ctx.string("component")); cfg && !has_weights(ctx)) {
+      c = ltx_transformer_config_from_json(*cfg);
+      p.weight_bytes = c.parameter_count() * 2;
+      p.shape = "(config only, bf16) ";
+    } else {
+      auto w = open_weights(ctx);
+      c = detect_ltx_transformer_config(*w);
+      p.weight_bytes = w->total_bytes();
+    }
+    p.shape += "LTX-Video transformer " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
+    p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"layers", c.num_layers},
+              {"in_channels", c.in_channels}, {"ff", c.ff_hidden()}};
+    ctx.set_output("dit", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

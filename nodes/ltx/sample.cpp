@@ -1,0 +1,176 @@
+// ltx.sample: LTX-Video latents for a video of the given size: seeded noise, then LTXPipeline's
+// flow-matching Euler steps with classifier-free guidance (both passes in one batched forward). With an
+// `image` latent (ltx.encode_image), frame 0 is that image, as LTXImageToVideoPipeline does; with a `latent`
+// input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
+#include "core/eval_context.h"
+#include "gpu/ops/noise.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/latent_preview.h"
+#include "nodes/models/ltx/sampler.h"
+#include "nodes/types/ltx_handles.h"
+#include "nodes/types/tensor_value.h"
+
+namespace lattice {
+namespace {
+
+constexpr int64_t kSpatial = 32, kTemporal = 8;  // the LTX-Video VAE's compression
+
+struct Grid {
+  int64_t frames, h, w;
+};
+
+// The latent grid for the requested video; clear messages for sizes the VAE cannot produce.
+Grid grid(const ParamReader& ctx) {
+  const int64_t W = ctx.integer("width"), H = ctx.integer("height"), N = ctx.integer("num_frames");
+  if (W % kSpatial || H % kSpatial)
+    throw_invalid(ctx.who() + ": width and height must be multiples of 32 (got " + std::to_string(W) + "x" + std::to_string(H) +
+                      "; e.g. 704x480)",
+                  {ctx.node_id()});
+  if ((N - 1) % kTemporal)
+    throw_invalid(ctx.who() + ": num_frames must be 8k + 1 (got " + std::to_string(N) + "; e.g. " +
+                      std::to_string((N - 1) / kTemporal * kTemporal + 1) + " or " +
+                      std::to_string(((N - 1) / kTemporal + 1) * kTemporal + 1) + ")",
+                  {ctx.node_id()});
+  return {(N - 1) / kTemporal + 1, H / kSpatial, W / kSpatial};
+}
+
+LtxSamplerOptions options(const ParamReader& ctx) {
+  LtxSamplerOptions o;
+  o.steps = static_cast<int>(ctx.integer("steps"));
+  o.guidance = static_cast<float>(ctx.number("guidance"));
+  o.frame_rate = static_cast<float>(ctx.number("frame_rate"));
+  o.strength = static_cast<float>(ctx.number("strength"));
+  return o;
+}
+
+// ltx.text_encode's conditioning (states and mask), or plain prompt states (conditioning.from_tensors:
+// every token attended to).
+LtxConditioning upload(const EvalContext& ctx, gpu::Context& gc, const char* port) {
+  const Data* in = ctx.input(port).get();
+  if (const auto* l = dynamic_cast<const LtxConditioningData*>(in))
+    return {gpu::Tensor::from_floats(gc, l->prompt_embeds.to_f32(), l->prompt_embeds.shape), l->mask};
+  if (const auto* c = dynamic_cast<const ConditioningData*>(in)) {
+    const HostTensor& e = c->prompt_embeds;
+    if (e.shape.size() != 3 || e.shape[0] != 1) ctx.fail(std::string("input '") + port + "' should hold [1, L, D] prompt states");
+    return {gpu::Tensor::from_floats(gc, e.to_f32(), e.shape), std::vector<float>(static_cast<size_t>(e.shape[1]), 1.0f)};
+  }
+  ctx.fail(std::string("input '") + port + "' holds " + in->describe() + ", not prompt conditioning");
+}
+
+/// Step previews for an observer that wants them: the middle latent frame after each step, projected to RGB
+/// through a fit from the VAE when one is connected (nodes/models/latent_preview.h), else false colour.
+class StepPreview {
+ public:
+  StepPreview(EvalContext& ctx, gpu::Context& gc, const Grid& g) : ctx_(ctx), g_(g) {
+    if (!ctx.wants_preview() || !ctx.has_input("preview_vae")) return;
+    const auto& handle = ctx.input_as<LtxVaeHandle>("preview_vae");
+    LtxVae& vae = handle.model(gc);
+    if (!vae.has_encoder()) return;
+    projection_ = fit_latent_rgb_from_encoder(
+        vae.config().spatial_compression(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
+          gpu::CommandStream s(gc);
+          const gpu::Tensor mean = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, 1, H, W})).first;
+          gpu::CommandStream s2(gc);
+          const gpu::Tensor z = vae.normalize(s2, mean);
+          s2.finish();
+          return z.to_floats();
+        });
+  }
+  void operator()(int step, int total, const gpu::Tensor& packed) const {
+    if (!ctx_.wants_preview()) return;
+    // Tokens of the middle frame, [h·w, C] -> channel-major [C, h, w].
+    const int64_t n = g_.h * g_.w, c = packed.dim(2);
+    const std::vector<float> all = packed.to_floats();
+    const float* frame = all.data() + (g_.frames / 2) * n * c;
+    std::vector<float> v(static_cast<size_t>(n * c));
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t k = 0; k < c; ++k) v[static_cast<size_t>(k * n + t)] = frame[t * c + k];
+    const int ci = static_cast<int>(c), h = static_cast<int>(g_.h), w = static_cast<int>(g_.w);
+    ctx_.preview(step, total, projection_ && projection_->channels == ci ? project_latent_rgb(*projection_, v, h, w)
+                                                                          : preview_channels(v, ci, h, w));
+  }
+
+ private:
+  EvalContext& ctx_;
+  Grid g_;
+  std::optional<LatentRgbProjection> projection_;
+};
+
+NodeDesc make() {
+  NodeDesc d;
+  d.type = "ltx.sample";
+  d.category = "LTX-Video";
+  d.description = "Sample LTX-Video latents: flow-matching Euler steps from seeded noise toward the prompt";
+  d.inputs = {{"dit", PortType::DiT, "the LTX-Video transformer (ltx.load_transformer)"},
+              {"conditioning", PortType::Conditioning, "the encoded prompt (ltx.text_encode)"},
+              {"negative", PortType::Conditioning, "the unconditional prompt (ltx.text_encode, usually empty); needed when guidance > 1", true},
+              {"image", PortType::Latent, "first-frame latent [1, 128, 1, h, w] (ltx.encode_image): image-to-video", true},
+              {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true},
+              {"preview_vae", PortType::VAE, "the LTX-Video VAE, for true-colour step previews in the editor (optional)", true}};
+  d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 128, (frames-1)/8+1, height/32, width/32]"}};
+  d.params = {{"width", ParamType::Int, 704, "video width in pixels (multiple of 32)", 32, 8192},
+              {"height", ParamType::Int, 480, "video height in pixels (multiple of 32)", 32, 8192},
+              {"num_frames", ParamType::Int, 121, "frames (8k + 1)", 1, 2049},
+              {"frame_rate", ParamType::Float, 25.0, "frames per second (scales the time axis of the position encoding)", 1.0, 240.0},
+              {"steps", ParamType::Int, 50, "sampling steps", 1, 1000},
+              {"guidance", ParamType::Float, 3.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
+              {"strength", ParamType::Float, 1.0, "with a 'latent' input: the share of the steps to run on it (e.g. 0.4)", 0.01, 1.0},
+              {"seed", ParamType::Seed, 0, "noise seed"}};
+  d.evaluate = [](EvalContext& ctx) {
+    const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
+    const Grid g = grid(ctx);
+    const LtxSamplerOptions o = options(ctx);
+    if (o.guidance > 1.0f && !ctx.has_input("negative"))
+      ctx.fail("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
+    gpu::Context& gc = gpu_context(ctx);
+    gpu::Tensor noise;
+    {
+      gpu::CommandStream s(gc);
+      noise = gpu::normal_noise(s, {1, dit.config().in_channels, g.frames, g.h, g.w}, ctx.seed("seed"));
+      s.finish();
+    }
+    gpu::Tensor first;
+    if (ctx.has_input("image")) first = ctx.input_as<TensorValue>("image").device(gc);
+    gpu::Tensor start;
+    if (ctx.has_input("latent")) start = ctx.input_as<TensorValue>("latent").device(gc);
+    if (o.strength < 1.0f && !start.defined()) ctx.fail("strength < 1 needs the 'latent' input (the latents to refine)");
+    if (start.defined() && o.strength < 1.0f && start.shape() != noise.shape())
+      ctx.fail("latent " + start.describe() + " does not fit a " + std::to_string(ctx.integer("width")) + "x" +
+               std::to_string(ctx.integer("height")) + ", " + std::to_string(ctx.integer("num_frames")) +
+               "-frame video " + noise.describe() + "; set the sampler's size to the upsampled one");
+    std::unique_ptr<LtxConditioning> negative;
+    if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
+    const StepPreview preview(ctx, gc, g);
+    const gpu::Tensor latent = ltx_sample(dit.model(gc), gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
+                                          [&](int step, int total, const gpu::Tensor& packed) {
+                                            ctx.step(step, total);
+                                            preview(step, total, packed);
+                                            ctx.check_cancel();
+                                          },
+                                          start);
+    ctx.report("steps", start.defined() && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps);
+    ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
+  };
+  d.plan = [](PlanContext& ctx) {
+    const Grid g = grid(ctx);
+    const LtxSamplerOptions o = options(ctx);
+    const int64_t tokens = g.frames * g.h * g.w, txt = 128;
+    const int steps = ctx.input("latent") && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps;
+    PlanInfo p;
+    p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
+              std::to_string(tokens) + " tokens, " + std::to_string(steps) + " steps";
+    if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("inner")) {
+      const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(tokens);
+      const double block = 2 * L * d * d * 6 + 2 * 2 * L * L * d + 2 * 2 * L * txt * d + 2 * 2 * L * d * f;
+      p.flops = block * dit->meta["layers"].get<double>() * steps * (o.guidance > 1.0f ? 2 : 1);
+      p.activation_bytes = static_cast<uint64_t>(L * (f + 4 * d) * 4 * (o.guidance > 1.0f ? 2 : 1));
+    }
+    p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
+    ctx.set_output("latent", p);
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(make);
+
+}  // namespace
+}  // namespace lattice

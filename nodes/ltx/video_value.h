@@ -1,0 +1,15 @@
+#pragma once
+/// The Video value ltx.vae_decode emits, made in this one place: decoded frames [1, 3, T, H, W] in about
+/// [-1, 1] -> T RGB frames in [0, 1] (diffusers' postprocess_video: x / 2 + 0.5, clamped) at `frame_rate`
+/// frames per second (integer rates exact, NTSC rates such as 23.976 as n/1001, others in 1/1000ths).
+
+#include <vector>
+
+#include "core/types/video.h"
+
+namespace lattice {
+
+std::shared_ptr<const VideoData> ltx_video_value(const std::vector<int64_t>& shape, const std::vector<float>& decoded,
+                                                 double frame_rate);
+
+}  // namespace lattice

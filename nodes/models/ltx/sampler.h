@@ -1,0 +1,55 @@
+#pragma once
+/// LTX-Video sampling as LTXPipeline (text-to-video) and LTXImageToVideoPipeline (first frame from an image)
+/// run it (diffusers v0.33): flow-matching Euler steps with LTX's schedule (dynamic shift from the video's
+/// token count, stretched so that the last sigma is shift_terminal), classifier-free guidance with the
+/// unconditional and conditional passes batched into one forward, and RoPE scaled by
+/// (temporal compression / frame rate, spatial compression, spatial compression).
+///
+/// Latents are in the transformer's space (normalised with the VAE's latents_mean/std), [1, C, F, h, w];
+/// tokens are packed (f, h, w) row-major with patch 1. Image conditioning puts the image's latent at frame
+/// 0: its tokens get timestep 0 and are left unchanged by every step. ltx_sample() submits once per step
+/// and returns the final latents [1, C, F, h, w].
+
+#include <functional>
+
+#include "nodes/models/flow_match.h"
+#include "nodes/models/ltx/transformer.h"
+
+namespace lattice {
+
+/// LTX-Video's scheduler (scheduler/scheduler_config.json of the released pipelines).
+FlowMatchConfig ltx_flow_match_config();
+
+struct LtxSamplerOptions {
+  int steps = 50;
+  float guidance = 3.0f;      ///< CFG scale; <= 1 runs the conditional pass only
+  float frame_rate = 25.0f;   ///< frames per second of the output (RoPE's time scale)
+  int temporal_compression = 8, spatial_compression = 32;  ///< the VAE's
+  /// With start latents: denoise only the last round(steps · strength) steps, starting from
+  /// sigma·noise + (1 - sigma)·start at the first sigma taken (LTXConditionPipeline's denoise_strength).
+  float strength = 1.0f;
+  FlowMatchConfig schedule = ltx_flow_match_config();
+};
+
+struct LtxConditioning {
+  gpu::Tensor embeds;        ///< [1, L, caption_channels]
+  std::vector<float> mask;   ///< L values, 1 = token
+};
+
+/// The sigmas and timesteps for a latent grid of `tokens` tokens.
+FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens);
+
+/// Called after each step with the packed latents [1, F·h·w, C] (tokens in (f, h, w) order).
+using LtxStepCallback = std::function<void(int step, int total, const gpu::Tensor& packed)>;
+
+/// The index of the first step taken for a strength (0 for strength 1).
+int ltx_start_step(const LtxSamplerOptions& o);
+
+/// noise [1, C, F, h, w] (N(0, 1)); first_frame: optional [1, C, 1, h, w] normalised latent of the
+/// conditioning image; start: optional [1, C, F, h, w] latents to refine (used when strength < 1).
+/// negative is required when guidance > 1 (LTXPipeline encodes "" by default).
+gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise, const LtxConditioning& cond,
+                       const LtxConditioning* negative, const LtxSamplerOptions& o, const gpu::Tensor& first_frame = {},
+                       const LtxStepCallback& on_step = {}, const gpu::Tensor& start = {});
+
+}  // namespace lattice

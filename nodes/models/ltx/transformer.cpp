@@ -1,0 +1,174 @@
+#include "nodes/models/ltx/transformer.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "gpu/ops/binary.h"
+#include "gpu/ops/norm.h"
+#include "gpu/ops/unary.h"
+#include "nodes/models/ltx/submit_pacer.h"
+
+namespace lattice {
+
+using gpu::Tensor;
+
+gpu::RopeTables ltx_rope_tables(int64_t frames, int64_t height, int64_t width, const std::array<float, 3>& scale, int64_t dim) {
+  if (frames <= 0 || height <= 0 || width <= 0) throw_eval("LTX-Video RoPE: the latent grid must be non-empty");
+  if (dim < 6 || dim % 2) throw_eval("LTX-Video RoPE: width " + std::to_string(dim) + " must be even and at least 6");
+  // float32 throughout, in diffusers' order: the high frequencies reach ~1.6e4 rad, where one rounding
+  // difference in the angle moves cos/sin visibly.
+  const int64_t n = dim / 6, pad = dim % 6;
+  std::vector<float> freq(static_cast<size_t>(n));
+  const float step = n > 1 ? 1.0f / static_cast<float>(n - 1) : 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    // torch.linspace fills the second half backwards from the end.
+    const float e = j < n / 2 ? step * static_cast<float>(j) : 1.0f - step * static_cast<float>(n - 1 - j);
+    freq[static_cast<size_t>(j)] = std::pow(10000.0f, e) * static_cast<float>(M_PI) / 2.0f;
+  }
+  const float base[3] = {20.0f, 2048.0f, 2048.0f};
+  gpu::RopeTables t;
+  t.length = frames * height * width;
+  t.width = dim;
+  t.cos.assign(static_cast<size_t>(t.length * dim), 1.0f);
+  t.sin.assign(static_cast<size_t>(t.length * dim), 0.0f);
+  int64_t token = 0;
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t h = 0; h < height; ++h)
+      for (int64_t w = 0; w < width; ++w, ++token) {
+        const float coord[3] = {static_cast<float>(f), static_cast<float>(h), static_cast<float>(w)};
+        float* c = t.cos.data() + token * dim + pad;
+        float* s = t.sin.data() + token * dim + pad;
+        for (int a = 0; a < 3; ++a) {
+          const float pos = coord[a] * scale[static_cast<size_t>(a)] / base[a];  // patch sizes are 1
+          const float centred = pos * 2.0f - 1.0f;
+          for (int64_t j = 0; j < n; ++j) {
+            const float angle = freq[static_cast<size_t>(j)] * centred;
+            const int64_t col = 2 * (j * 3 + a);
+            c[col] = c[col + 1] = std::cos(angle);
+            s[col] = s[col + 1] = std::sin(angle);
+          }
+        }
+      }
+  return t;
+}
+
+LtxTransformer::Attention LtxTransformer::load_attention(DeviceWeights& w, const std::string& p) {
+  Attention a;
+  a.to_q = Linear::load(w, p + "to_q");
+  a.to_k = Linear::load(w, p + "to_k");
+  a.to_v = Linear::load(w, p + "to_v");
+  a.to_out = Linear::load(w, p + "to_out.0");
+  a.norm_q = w.vector(p + "norm_q.weight");
+  a.norm_k = w.vector(p + "norm_k.weight");
+  return a;
+}
+
+LtxTransformer::LtxTransformer(LtxTransformerConfig config, DeviceWeights& w) : config_(config), ctx_(w.context()) {
+  config_.validate();
+  proj_in_ = Linear::load(w, "proj_in");
+  time_linear_1_ = Linear::load(w, "time_embed.emb.timestep_embedder.linear_1");
+  time_linear_2_ = Linear::load(w, "time_embed.emb.timestep_embedder.linear_2");
+  time_linear_ = Linear::load(w, "time_embed.linear");
+  caption_1_ = Linear::load(w, "caption_projection.linear_1");
+  caption_2_ = Linear::load(w, "caption_projection.linear_2");
+  for (int i = 0; i < config_.num_layers; ++i) {
+    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+    Block b;
+    b.attn1 = load_attention(w, p + "attn1.");
+    b.attn2 = load_attention(w, p + "attn2.");
+    b.ff1 = Linear::load(w, p + "ff.net.0.proj");
+    b.ff2 = Linear::load(w, p + "ff.net.2");
+    b.scale_shift_table = w.f32(p + "scale_shift_table");
+    if (b.scale_shift_table.shape() != gpu::Shape{6, config_.inner_dim()})
+      throw_invalid(w.source().origin() + ": '" + p + "scale_shift_table' is " + b.scale_shift_table.describe() +
+                    ", expected [6, " + std::to_string(config_.inner_dim()) + "]");
+    blocks_.push_back(std::move(b));
+  }
+  scale_shift_table_ = w.f32("scale_shift_table");
+  if (scale_shift_table_.shape() != gpu::Shape{2, config_.inner_dim()})
+    throw_invalid(w.source().origin() + ": 'scale_shift_table' is " + scale_shift_table_.describe() + ", expected [2, " +
+                  std::to_string(config_.inner_dim()) + "]");
+  proj_out_ = Linear::load(w, "proj_out");
+}
+
+Tensor LtxTransformer::attend(gpu::CommandStream& s, const Attention& a, const Tensor& x, const Tensor& kv, const Tensor* cos,
+                              const Tensor* sin, const Tensor& key_bias) {
+  // Q/K RMSNorm over all heads at once; RoPE (self-attention only) on the whole inner width.
+  Tensor q = gpu::rms_norm(s, a.to_q(s, x), 1e-5f, a.norm_q);
+  Tensor k = gpu::rms_norm(s, a.to_k(s, kv), 1e-5f, a.norm_k);
+  if (cos) {
+    q = gpu::rope(s, q, *cos, *sin);
+    k = gpu::rope(s, k, *cos, *sin);
+  }
+  const Tensor o = attention(s, q, k, a.to_v(s, kv), config_.num_attention_heads,
+                             1.0f / std::sqrt(static_cast<float>(config_.attention_head_dim)), key_bias);
+  return a.to_out(s, o);
+}
+
+void LtxTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, const Tensor& ctx, const Tensor& temb,
+                           const Tensor& cos, const Tensor& sin, const Tensor& key_bias) {
+  // temb: [B, T, 6C] (T = 1 or S). Add the block's table: (shift, scale, gate, shift_mlp, scale_mlp, gate_mlp).
+  const int64_t B = temb.dim(0), T = temb.dim(1), C = config_.inner_dim();
+  const Tensor ada = gpu::add(s, temb.reshape({B, T, 6, C}), b.scale_shift_table).reshape({B, T, 6 * C});
+  auto part = [&](int i) { return chunk(ada, 6, i); };  // [B, T, C] views; modulate broadcasts T = 1
+
+  const Tensor n1 = modulate(s, gpu::rms_norm(s, x, config_.norm_eps), part(0), part(1));
+  x = gated_add(s, x, part(2), attend(s, b.attn1, n1, n1, &cos, &sin, {}));
+  // Cross-attention on the raw stream: no norm, no gate.
+  x = gpu::add(s, x, attend(s, b.attn2, x, ctx, nullptr, nullptr, key_bias));
+  const Tensor n2 = modulate(s, gpu::rms_norm(s, x, config_.norm_eps), part(3), part(4));
+  x = gated_add(s, x, part(5), b.ff2(s, gpu::gelu_tanh(s, b.ff1(s, n2))));
+}
+
+Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const Tensor& context,
+                               const std::vector<float>& text_mask, const std::vector<float>& timestep, const Tensor& rope_cos,
+                               const Tensor& rope_sin) {
+  const int64_t C = config_.inner_dim();
+  if (hidden.rank() != 3 || hidden.dim(2) != config_.in_channels)
+    throw_eval("LTX-Video transformer: hidden states " + hidden.describe() + " should be [B, S, " +
+               std::to_string(config_.in_channels) + "]");
+  const int64_t B = hidden.dim(0), S = hidden.dim(1);
+  if (context.rank() != 3 || context.dim(0) != B || context.dim(2) != config_.caption_channels)
+    throw_eval("LTX-Video transformer: text embeddings " + context.describe() + " should be [" + std::to_string(B) + ", L, " +
+               std::to_string(config_.caption_channels) + "]");
+  const int64_t L = context.dim(1);
+  if (!text_mask.empty() && static_cast<int64_t>(text_mask.size()) != B * L)
+    throw_eval("LTX-Video transformer: the text mask has " + std::to_string(text_mask.size()) + " values, expected " +
+               std::to_string(B * L));
+  const int64_t n_t = static_cast<int64_t>(timestep.size());
+  if (n_t != B && n_t != B * S)
+    throw_eval("LTX-Video transformer: " + std::to_string(n_t) + " timesteps given; expected one per video (" +
+               std::to_string(B) + ") or one per token (" + std::to_string(B * S) + ")");
+  if (rope_cos.rank() != 2 || rope_cos.dim(0) != S || rope_cos.dim(1) != C)
+    throw_eval("LTX-Video transformer: RoPE table " + rope_cos.describe() + " should be [" + std::to_string(S) + ", " +
+               std::to_string(C) + "]");
+
+  // AdaLayerNormSingle: embedded = MLP(sinusoid(t)); temb = linear(silu(embedded)) -> 6 vectors per block.
+  const int64_t T = n_t / B;
+  const Tensor sinusoid = Tensor::from_floats(ctx_, timestep_embedding(timestep, 256, true, 0.0f), {B * T, 256});
+  const Tensor embedded = time_linear_2_(s, gpu::silu(s, time_linear_1_(s, sinusoid))).reshape({B, T, C});
+  const Tensor temb = time_linear_(s, gpu::silu(s, embedded));  // [B, T, 6C]
+
+  Tensor key_bias;
+  if (!text_mask.empty()) {
+    std::vector<float> bias(text_mask.size());
+    for (size_t i = 0; i < bias.size(); ++i) bias[i] = (1.0f - text_mask[i]) * -10000.0f;
+    key_bias = Tensor::from_floats(ctx_, bias, {B, L});
+  }
+  const Tensor ctx = caption_2_(s, gpu::gelu_tanh(s, caption_1_(s, context)));
+
+  Tensor x = proj_in_(s, hidden);
+  SubmitPacer pace;
+  for (const Block& b : blocks_) {
+    block(s, b, x, ctx, temb, rope_cos, rope_sin, key_bias);
+    pace(s);
+  }
+
+  // Output modulation: (shift, scale) = scale_shift_table + embedded timestep, shift first.
+  const Tensor ss = gpu::add(s, embedded.reshape({B, T, 1, C}), scale_shift_table_).reshape({B, T, 2 * C});
+  auto part = [&](int i) { return chunk(ss, 2, i); };
+  x = modulate(s, gpu::layer_norm(s, x, 1e-6f), part(0), part(1));
+  return proj_out_(s, x);
+}
+
+}  // namespace lattice

@@ -1,0 +1,49 @@
+// --run-fixture for LTXVideoTransformer3DModel: one forward from the stored config, weights and inputs
+// (run.latent_fhw gives the token grid, run.rope_interpolation_scale the RoPE scale).
+#include "core/error.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/models/ltx/transformer.h"
+
+namespace lattice {
+
+namespace {
+
+gpu::Tensor upload(gpu::Context& ctx, const Fixture& fx, const std::string& name) {
+  const HostTensor t = fx.tensor(name);
+  return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
+}
+
+FixtureOutputs run(const Fixture& fx) {
+  const LtxTransformerConfig config = ltx_transformer_config_from_json(fx.config());
+  std::array<int64_t, 3> fhw{};
+  std::array<float, 3> scale{};
+  try {
+    for (size_t i = 0; i < 3; ++i) {
+      fhw[i] = fx.run().at("latent_fhw").at(i).get<int64_t>();
+      scale[i] = fx.run().at("rope_interpolation_scale").at(i).get<float>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw_invalid("LTXVideoTransformer3DModel fixture: run needs latent_fhw and rope_interpolation_scale (" +
+                  std::string(e.what()) + ")");
+  }
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(src, ctx);
+  LtxTransformer model(config, weights);
+
+  const gpu::RopeTables rope = ltx_rope_tables(fhw[0], fhw[1], fhw[2], scale, config.inner_dim());
+  gpu::CommandStream s(ctx);
+  gpu::Tensor out = model.forward(s, upload(ctx, fx, "input.hidden_states"), upload(ctx, fx, "input.encoder_hidden_states"),
+                                  fx.has("input.encoder_attention_mask") ? fx.f32("input.encoder_attention_mask") : std::vector<float>{},
+                                  fx.f32("input.timestep"), gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width}),
+                                  gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width}));
+  s.finish();
+  return {{"output.sample", HostTensor::from_f32(out.shape(), out.to_floats())}};
+}
+
+const FixtureRegistrar reg("LTXVideoTransformer3DModel", run);
+
+}  // namespace
+}  // namespace lattice

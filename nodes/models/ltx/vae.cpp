@@ -1,0 +1,444 @@
+#include "nodes/models/ltx/vae.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "gpu/ops/binary.h"
+#include "gpu/ops/concat.h"
+#include "gpu/ops/conv3d.h"
+#include "gpu/ops/copy.h"
+#include "gpu/ops/modulate.h"
+#include "gpu/ops/norm.h"
+#include "gpu/ops/pixel_shuffle.h"
+#include "gpu/ops/reduce.h"
+#include "gpu/ops/unary.h"
+#include "nodes/models/ltx/config.h"
+#include "nodes/models/ltx/submit_pacer.h"
+
+namespace lattice {
+
+using gpu::Tensor;
+
+namespace {
+
+std::string not_ltx_vae(const WeightSource& w, const std::string& why) {
+  return w.origin() + ": not an LTX-Video (0.9.5+) VAE checkpoint (" + why + ")";
+}
+
+int downsample_volume(const std::string& type) {
+  if (type == "spatial") return 4;
+  if (type == "temporal") return 2;
+  if (type == "spatiotemporal") return 8;
+  return 1;
+}
+
+template <typename T>
+std::vector<T> json_list(const nlohmann::json& j, const char* key, std::vector<T> fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_array()) throw_invalid(std::string("LTX-Video VAE config: ") + key + " must be a list");
+  return j[key].get<std::vector<T>>();
+}
+
+// [B, C, T, H, W] -> channels-last rows [B, T·H·W, C] (one copy).
+Tensor to_rows(gpu::CommandStream& s, const Tensor& x) {
+  const Tensor cl = gpu::contiguous(s, gpu::permute(x, {0, 2, 3, 4, 1}));
+  return cl.reshape({x.dim(0), x.dim(2) * x.dim(3) * x.dim(4), x.dim(1)});
+}
+// The inverse of to_rows for a tensor shaped like `like` with `channels` channels.
+Tensor from_rows(gpu::CommandStream& s, const Tensor& rows, const Tensor& like, int64_t channels) {
+  const Tensor cl = rows.reshape({like.dim(0), like.dim(2), like.dim(3), like.dim(4), channels});
+  return gpu::contiguous(s, gpu::permute(cl, {0, 4, 1, 2, 3}));
+}
+
+// RMSNorm over channels (eps 1e-8, no affine), optional x·(1+scale)+shift per channel, SiLU.
+Tensor norm_act(gpu::CommandStream& s, const Tensor& x, const Tensor& shift, const Tensor& scale) {
+  Tensor r = gpu::rms_norm(s, to_rows(s, x), 1e-8f);
+  if (shift.defined()) r = gpu::modulate(s, r, shift, scale);
+  return from_rows(s, gpu::silu(s, r), x, x.dim(1));
+}
+
+}  // namespace
+
+int LtxVaeConfig::spatial_compression() const {
+  int f = patch_size;
+  for (size_t i = 0; i < downsample_type.size(); ++i)
+    if (spatio_temporal_scaling[i] && downsample_type[i] != "temporal") f *= 2;
+  return f;
+}
+
+int LtxVaeConfig::temporal_compression() const {
+  int f = patch_size_t;
+  for (size_t i = 0; i < downsample_type.size(); ++i)
+    if (spatio_temporal_scaling[i] && downsample_type[i] != "spatial") f *= 2;
+  return f;
+}
+
+void LtxVaeConfig::validate() const {
+  const size_t n_down = downsample_type.size(), n_up = decoder_block_out_channels.size();
+  if (patch_size <= 0 || latent_channels <= 0 || in_channels <= 0 || out_channels <= 0)
+    throw_invalid("LTX-Video VAE config: sizes must be positive");
+  if (patch_size_t != 1) throw_invalid("LTX-Video VAE config: only patch_size_t 1 is supported");
+  if (block_out_channels.size() != n_down + 1 || layers_per_block.size() != n_down + 1 || spatio_temporal_scaling.size() != n_down)
+    throw_invalid("LTX-Video VAE config: block_out_channels and layers_per_block need one entry per down block plus one, "
+                  "spatio_temporal_scaling one per down block");
+  for (size_t i = 0; i < n_down; ++i)
+    if (spatio_temporal_scaling[i] && downsample_volume(downsample_type[i]) == 1)
+      throw_invalid("LTX-Video VAE config: downsample_type '" + downsample_type[i] +
+                    "' is not supported (the 0.9.5+ layout uses spatial, temporal, spatiotemporal)");
+  if (decoder_layers_per_block.size() != n_up + 1 || decoder_spatio_temporal_scaling.size() != n_up ||
+      upsample_residual.size() != n_up || upsample_factor.size() != n_up)
+    throw_invalid("LTX-Video VAE config: the decoder lists need one entry per up block (layers: plus one)");
+  for (int f : upsample_factor)
+    if (f != 1 && f != 2 && f != 4 && f != 8) throw_invalid("LTX-Video VAE config: upsample_factor must divide 8");
+}
+
+LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
+  LtxVaeConfig c;
+  try {
+    c.in_channels = j.value("in_channels", c.in_channels);
+    c.out_channels = j.value("out_channels", c.out_channels);
+    c.latent_channels = j.value("latent_channels", c.latent_channels);
+    c.patch_size = j.value("patch_size", c.patch_size);
+    c.patch_size_t = j.value("patch_size_t", c.patch_size_t);
+    c.block_out_channels = json_list(j, "block_out_channels", c.block_out_channels);
+    c.layers_per_block = json_list(j, "layers_per_block", c.layers_per_block);
+    c.spatio_temporal_scaling = json_list(j, "spatio_temporal_scaling", c.spatio_temporal_scaling);
+    c.downsample_type = json_list(j, "downsample_type", c.downsample_type);
+    for (const auto& t : json_list<std::string>(j, "down_block_types", {}))
+      if (t != "LTXVideo095DownBlock3D")
+        throw_invalid("LTX-Video VAE config: down block '" + t + "' is the pre-0.9.5 layout, which is not supported");
+    c.decoder_block_out_channels = json_list(j, "decoder_block_out_channels", c.decoder_block_out_channels);
+    c.decoder_layers_per_block = json_list(j, "decoder_layers_per_block", c.decoder_layers_per_block);
+    c.decoder_spatio_temporal_scaling = json_list(j, "decoder_spatio_temporal_scaling", c.decoder_spatio_temporal_scaling);
+    c.upsample_residual = json_list(j, "upsample_residual", c.upsample_residual);
+    c.upsample_factor = json_list(j, "upsample_factor", c.upsample_factor);
+    for (bool b : json_list<bool>(j, "decoder_inject_noise", {}))
+      if (b) throw_invalid("LTX-Video VAE config: decoder_inject_noise is not supported");
+    c.timestep_conditioning = j.value("timestep_conditioning", c.timestep_conditioning);
+    c.resnet_norm_eps = j.value("resnet_norm_eps", c.resnet_norm_eps);
+    c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
+    if (!j.value("encoder_causal", true) || j.value("decoder_causal", false))
+      throw_invalid("LTX-Video VAE config: only a causal encoder and a non-causal decoder are supported");
+  } catch (const nlohmann::json::exception& e) {
+    throw_invalid(std::string("LTX-Video VAE config: ") + e.what());
+  }
+  c.validate();
+  return c;
+}
+
+LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
+  if (!w.has("decoder.conv_in.conv.weight") && w.has("vae.decoder.conv_in.conv.weight")) w.strip_prefix("vae.");
+  if (!w.has("decoder.conv_in.conv.weight") || !w.has("decoder.conv_out.conv.weight"))
+    throw_invalid(not_ltx_vae(w, "no decoder.conv_in.conv.weight / decoder.conv_out.conv.weight"));
+  if (w.info("decoder.conv_in.conv.weight").shape.size() != 5) throw_invalid(not_ltx_vae(w, "decoder.conv_in is not a 3-D conv"));
+  LtxVaeConfig c;
+  if (w.config()) {
+    c = ltx_vae_config_from_json(*w.config());
+  }
+  c.latent_channels = ltx_weight_dim(w, "decoder.conv_in.conv.weight", 1);
+  const int out_packed = ltx_weight_dim(w, "decoder.conv_out.conv.weight", 0);
+  c.patch_size = static_cast<int>(std::lround(std::sqrt(out_packed / c.out_channels)));
+  if (c.patch_size * c.patch_size * c.out_channels != out_packed)
+    throw_invalid(not_ltx_vae(w, "decoder.conv_out's " + std::to_string(out_packed) + " outputs are no square patch of " +
+                                     std::to_string(c.out_channels) + " channels"));
+  if (w.has("decoder.up_blocks.0.resnets.0.per_channel_scale1"))
+    throw_invalid(w.origin() + ": LTX-Video VAE with decoder noise injection (0.9.1) is not supported");
+
+  // Decoder, in execution order; the config keeps diffusers' (reversed) order.
+  const int n_up = w.count_blocks("decoder.up_blocks.");
+  std::vector<int> outs, factors, layers{w.count_blocks("decoder.mid_block.resnets.")};
+  std::vector<bool> scaling, residual;
+  int ch = ltx_weight_dim(w, "decoder.conv_in.conv.weight", 0);
+  for (int i = 0; i < n_up; ++i) {
+    const std::string p = "decoder.up_blocks." + std::to_string(i) + ".";
+    if (w.has(p + "conv_in.conv1.conv.weight")) ch = ltx_weight_dim(w, p + "conv_in.conv1.conv.weight", 0);
+    int factor = 1;
+    const bool up = w.has(p + "upsamplers.0.conv.conv.weight");
+    if (up) {
+      const int conv_out = ltx_weight_dim(w, p + "upsamplers.0.conv.conv.weight", 0);
+      if (conv_out == 0 || (ch * 8) % conv_out) throw_invalid(not_ltx_vae(w, p + "upsamplers.0 has an unexpected width"));
+      factor = ch * 8 / conv_out;
+      ch /= factor;
+    }
+    outs.push_back(ch * factor);
+    factors.push_back(factor);
+    scaling.push_back(up);
+    residual.push_back(factor > 1);
+    layers.push_back(w.count_blocks(p + "resnets."));
+  }
+  std::reverse(outs.begin(), outs.end());
+  std::reverse(factors.begin(), factors.end());
+  std::reverse(scaling.begin(), scaling.end());
+  std::reverse(residual.begin(), residual.end());
+  std::reverse(layers.begin(), layers.end());
+  // upsample_residual has no weights: config.json says it, else the 0.9.5+ rule (residual exactly when the
+  // upsampler halves the width).
+  if (!(w.config() && w.config()->contains("upsample_residual"))) c.upsample_residual = residual;
+  c.decoder_block_out_channels = outs;
+  c.upsample_factor = factors;
+  c.decoder_spatio_temporal_scaling = scaling;
+  c.decoder_layers_per_block = layers;
+  c.timestep_conditioning = w.has("decoder.timestep_scale_multiplier") || w.has("decoder.scale_shift_table");
+
+  if (w.has("encoder.conv_in.conv.weight")) {
+    const int n_down = w.count_blocks("encoder.down_blocks.");
+    c.in_channels = ltx_weight_dim(w, "encoder.conv_in.conv.weight", 1) / (c.patch_size * c.patch_size);
+    c.block_out_channels = {ltx_weight_dim(w, "encoder.conv_in.conv.weight", 0)};
+    c.layers_per_block.clear();
+    c.downsample_type.clear();
+    c.spatio_temporal_scaling.clear();
+    for (int i = 0; i < n_down; ++i) {
+      const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
+      c.layers_per_block.push_back(w.count_blocks(p + "resnets."));
+      const std::string next = i + 1 < n_down ? "encoder.down_blocks." + std::to_string(i + 1) + ".resnets.0.conv1.conv.weight"
+                                              : "encoder.mid_block.resnets.0.conv1.conv.weight";
+      const int out = w.has(next) ? ltx_weight_dim(w, next, 1) : c.block_out_channels.back();
+      if (w.has(p + "downsamplers.0.conv.conv.weight")) {
+        const int conv_out = ltx_weight_dim(w, p + "downsamplers.0.conv.conv.weight", 0);
+        const int volume = conv_out > 0 && out % conv_out == 0 ? out / conv_out : 0;
+        const char* type = volume == 2 ? "temporal" : volume == 4 ? "spatial" : volume == 8 ? "spatiotemporal" : "";
+        if (!*type) throw_invalid(not_ltx_vae(w, p + "downsamplers.0 has an unexpected width (pre-0.9.5 layout?)"));
+        c.downsample_type.push_back(type);
+        c.spatio_temporal_scaling.push_back(true);
+      } else {
+        c.downsample_type.push_back("spatiotemporal");
+        c.spatio_temporal_scaling.push_back(false);
+      }
+      c.block_out_channels.push_back(out);
+    }
+    c.layers_per_block.push_back(w.count_blocks("encoder.mid_block.resnets."));
+    if (ltx_weight_dim(w, "encoder.conv_out.conv.weight", 0) != c.latent_channels + 1)
+      throw_invalid(not_ltx_vae(w, "encoder.conv_out should emit latent_channels + 1 channels"));
+  }
+  c.validate();
+  return c;
+}
+
+LtxVae::Conv LtxVae::load_conv(DeviceWeights& w, const std::string& p) const {
+  Conv c;
+  c.w = w.f32(p + ".conv.weight");
+  if (w.has(p + ".conv.bias")) c.b = w.vector(p + ".conv.bias");
+  return c;
+}
+
+LtxVae::Resnet LtxVae::load_resnet(DeviceWeights& w, const std::string& p, bool conditioned) const {
+  Resnet r;
+  r.conv1 = load_conv(w, p + "conv1");
+  r.conv2 = load_conv(w, p + "conv2");
+  if (w.has(p + "conv_shortcut.conv.weight")) {
+    r.shortcut = load_conv(w, p + "conv_shortcut");
+    r.norm3_w = w.vector(p + "norm3.weight");
+    r.norm3_b = w.vector(p + "norm3.bias");
+  }
+  if (conditioned) r.scale_shift_table = w.f32(p + "scale_shift_table");
+  return r;
+}
+
+LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config)), ctx_(w.context()) {
+  config_.validate();
+  const bool cond = config_.timestep_conditioning;
+  has_encoder_ = w.has("encoder.conv_in.conv.weight");
+  if (has_encoder_) {
+    enc_conv_in_ = load_conv(w, "encoder.conv_in");
+    for (size_t i = 0; i < config_.downsample_type.size(); ++i) {
+      const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
+      Down d;
+      for (int k = 0; k < config_.layers_per_block[i]; ++k)
+        d.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", false));
+      if (config_.spatio_temporal_scaling[i]) {
+        const std::string& t = config_.downsample_type[i];
+        d.st = t == "spatial" ? 1 : 2;
+        d.sh = d.sw = t == "temporal" ? 1 : 2;
+        d.conv = load_conv(w, p + "downsamplers.0.conv");
+      }
+      down_.push_back(std::move(d));
+    }
+    for (int k = 0; k < config_.layers_per_block.back(); ++k)
+      enc_mid_.push_back(load_resnet(w, "encoder.mid_block.resnets." + std::to_string(k) + ".", false));
+    enc_conv_out_ = load_conv(w, "encoder.conv_out");
+  }
+  dec_conv_in_ = load_conv(w, "decoder.conv_in");
+  auto time = [&](const std::string& p) {
+    return TimeEmbedder{Linear::load(w, p + "time_embedder.timestep_embedder.linear_1"),
+                        Linear::load(w, p + "time_embedder.timestep_embedder.linear_2")};
+  };
+  if (cond) mid_time_ = time("decoder.mid_block.");
+  for (int k = 0; k < config_.decoder_layers_per_block.back(); ++k)
+    dec_mid_.push_back(load_resnet(w, "decoder.mid_block.resnets." + std::to_string(k) + ".", cond));
+  const size_t n_up = config_.decoder_block_out_channels.size();
+  for (size_t i = 0; i < n_up; ++i) {
+    const size_t r = n_up - 1 - i;  // diffusers' config order is reversed
+    const std::string p = "decoder.up_blocks." + std::to_string(i) + ".";
+    Up u;
+    if (w.has(p + "conv_in.conv1.conv.weight")) {
+      if (w.has(p + "conv_in.scale_shift_table"))
+        throw_invalid(w.source().origin() + ": " + p + "conv_in with timestep conditioning is not supported");
+      u.conv_in = load_resnet(w, p + "conv_in.", false);
+    }
+    if (cond) u.time = time(p);
+    u.upsample = config_.decoder_spatio_temporal_scaling[r];
+    u.residual = config_.upsample_residual[r];
+    u.factor = config_.upsample_factor[r];
+    if (u.upsample) u.conv = load_conv(w, p + "upsamplers.0.conv");
+    for (int k = 0; k < config_.decoder_layers_per_block[r]; ++k)
+      u.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", cond));
+    up_.push_back(std::move(u));
+  }
+  if (cond) {
+    out_time_ = time("decoder.");
+    out_scale_shift_ = w.f32("decoder.scale_shift_table");
+    if (w.has("decoder.timestep_scale_multiplier")) timestep_scale_ = w.source().load("decoder.timestep_scale_multiplier").to_f32().at(0);
+  }
+  dec_conv_out_ = load_conv(w, "decoder.conv_out");
+  const int64_t C = config_.latent_channels;
+  latents_mean_ = w.has("latents_mean") ? w.f32("latents_mean") : Tensor::from_floats(ctx_, std::vector<float>(C, 0.0f), {C});
+  latents_std_ = w.has("latents_std") ? w.f32("latents_std") : Tensor::from_floats(ctx_, std::vector<float>(C, 1.0f), {C});
+}
+
+Tensor LtxVae::conv(gpu::CommandStream& s, const Conv& c, const Tensor& x, bool causal) const {
+  const int kt = static_cast<int>(c.w.dim(2)), kh = static_cast<int>(c.w.dim(3)), kw = static_cast<int>(c.w.dim(4));
+  // Time is padded by repeating edge frames (front only when causal); space with zeros.
+  const gpu::Conv3dParams p = causal ? gpu::Conv3dParams::causal(kt, kh / 2, kw / 2, gpu::TimePadding::Replicate)
+                                     : gpu::Conv3dParams::same((kt - 1) / 2, kh / 2, kw / 2, gpu::TimePadding::Replicate);
+  return gpu::conv3d(s, x, c.w, c.b, p);
+}
+
+Tensor LtxVae::embed(gpu::CommandStream& s, const TimeEmbedder& e, const std::vector<float>& t) const {
+  const Tensor sinusoid = Tensor::from_floats(ctx_, timestep_embedding(t, 256, true, 0.0f), {static_cast<int64_t>(t.size()), 256});
+  return e.l2(s, gpu::silu(s, e.l1(s, sinusoid)));
+}
+
+Tensor LtxVae::resnet(gpu::CommandStream& s, const Resnet& r, const Tensor& x, const Tensor& temb, bool causal) const {
+  // temb [B, 4C] plus the table: (shift1, scale1, shift2, scale2).
+  Tensor shift1, scale1, shift2, scale2;
+  if (r.scale_shift_table.defined()) {
+    const int64_t B = temb.dim(0), C = r.scale_shift_table.dim(1);
+    const Tensor ada = gpu::add(s, temb.reshape({B, 4, C}), r.scale_shift_table).reshape({B, 4 * C});
+    shift1 = chunk(ada, 4, 0), scale1 = chunk(ada, 4, 1), shift2 = chunk(ada, 4, 2), scale2 = chunk(ada, 4, 3);
+  }
+  Tensor h = conv(s, r.conv1, norm_act(s, x, shift1, scale1), causal);
+  h = conv(s, r.conv2, norm_act(s, h, shift2, scale2), causal);
+  Tensor skip = x;
+  if (r.shortcut.w.defined()) {
+    const Tensor n = gpu::layer_norm(s, to_rows(s, x), config_.resnet_norm_eps, r.norm3_w, r.norm3_b);
+    skip = conv(s, r.shortcut, from_rows(s, n, x, x.dim(1)), causal);
+  }
+  return gpu::add(s, h, skip);
+}
+
+Tensor LtxVae::downsample(gpu::CommandStream& s, const Down& d, const Tensor& in) const {
+  // Prepend the first st-1 frames, then space-to-depth of the conv plus the group mean of space-to-depth(x).
+  const Tensor x = d.st > 1 ? gpu::concat(s, {gpu::narrow(in, 2, 0, d.st - 1), in}, 2) : in;
+  if (x.dim(2) % d.st || x.dim(3) % d.sh || x.dim(4) % d.sw)
+    throw_eval("LTX-Video VAE encoder: " + x.describe() + " does not divide by the downsampler's strides");
+  const int64_t factors[] = {d.st, d.sh, d.sw};
+  const Tensor main = gpu::space_to_depth(s, conv(s, d.conv, x, true), factors);
+  const Tensor packed = gpu::space_to_depth(s, x, factors);
+  const int64_t out = main.dim(1), group = packed.dim(1) / out;
+  const Tensor grouped = packed.reshape({x.dim(0), out, group, main.dim(2), main.dim(3), main.dim(4)});
+  return gpu::add(s, main, gpu::mean(s, grouped, 2));
+}
+
+Tensor LtxVae::upsample(gpu::CommandStream& s, const Up& u, const Tensor& x) const {
+  // Depth-to-space by (2, 2, 2) of the conv, first frame dropped; plus the same of x tiled over channels.
+  const int64_t factors[] = {2, 2, 2};
+  const Tensor main = gpu::depth_to_space(s, conv(s, u.conv, x, false), factors);
+  const Tensor main_cut = gpu::narrow(main, 2, 1, main.dim(2) - 1);
+  if (!u.residual) return gpu::contiguous(s, main_cut);
+  const Tensor r = gpu::depth_to_space(s, x, factors);  // [B, C/8, 2T, 2H, 2W]
+  const int64_t repeats = 8 / u.factor, B = r.dim(0), n = r.numel() / (B * r.dim(1));
+  const Tensor tiled = gpu::contiguous(s, gpu::expand(r.reshape({B, 1, r.dim(1), n}), {B, repeats, r.dim(1), n}))
+                           .reshape({B, r.dim(1) * repeats, r.dim(2), r.dim(3), r.dim(4)});
+  return gpu::add(s, main_cut, gpu::narrow(tiled, 2, 1, tiled.dim(2) - 1));
+}
+
+Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep) const {
+  if (z.rank() != 5 || z.dim(1) != config_.latent_channels)
+    throw_eval("LTX-Video VAE: latent " + z.describe() + " should be [B, " + std::to_string(config_.latent_channels) + ", T, h, w]");
+  const int64_t B = z.dim(0);
+  std::vector<float> t;
+  if (config_.timestep_conditioning) {
+    if (static_cast<int64_t>(timestep.size()) != B)
+      throw_eval("LTX-Video VAE: " + std::to_string(timestep.size()) + " decode timesteps for " + std::to_string(B) + " videos");
+    for (float v : timestep) t.push_back(v * timestep_scale_);
+  }
+  const bool cond = config_.timestep_conditioning;
+  SubmitPacer pace;
+  Tensor x = conv(s, dec_conv_in_, z, false);
+  const Tensor mid_temb = cond ? embed(s, mid_time_, t) : Tensor{};
+  for (const Resnet& r : dec_mid_) x = resnet(s, r, x, mid_temb, false);
+  for (const Up& u : up_) {
+    if (u.conv_in) x = resnet(s, *u.conv_in, x, {}, false);
+    const Tensor temb = cond ? embed(s, u.time, t) : Tensor{};
+    if (u.upsample) x = upsample(s, u, x);
+    pace(s);
+    for (const Resnet& r : u.resnets) {
+      x = resnet(s, r, x, temb, false);
+      pace(s);
+    }
+  }
+  Tensor shift, scale;
+  if (cond) {
+    const int64_t C = out_scale_shift_.dim(1);
+    const Tensor ss = gpu::add(s, embed(s, out_time_, t).reshape({B, 2, C}), out_scale_shift_).reshape({B, 2 * C});
+    shift = chunk(ss, 2, 0), scale = chunk(ss, 2, 1);
+  }
+  x = conv(s, dec_conv_out_, norm_act(s, x, shift, scale), false);
+  // Unpatchify: packed channel c·p² + pw·p + ph (width offset first), done on the H/W-swapped view.
+  const int64_t p = config_.patch_size, f[] = {1, p, p};
+  const Tensor video = gpu::depth_to_space(s, gpu::permute(x, {0, 1, 2, 4, 3}), f);
+  return gpu::contiguous(s, gpu::permute(video, {0, 1, 2, 4, 3}));
+}
+
+std::pair<Tensor, Tensor> LtxVae::encode(gpu::CommandStream& s, const Tensor& video) const {
+  if (!has_encoder_) throw_eval("LTX-Video VAE: these weights have no encoder");
+  const int sc = config_.spatial_compression(), tc = config_.temporal_compression();
+  if (video.rank() != 5 || video.dim(1) != config_.in_channels || (video.dim(2) - 1) % tc || video.dim(3) % sc || video.dim(4) % sc)
+    throw_eval("LTX-Video VAE encoder: video " + video.describe() + " should be [B, " + std::to_string(config_.in_channels) +
+               ", 1 + " + std::to_string(tc) + "k, H, W] with H and W multiples of " + std::to_string(sc));
+  const int64_t p = config_.patch_size, f[] = {1, p, p};
+  Tensor x = gpu::space_to_depth(s, gpu::permute(video, {0, 1, 2, 4, 3}), f);
+  x = gpu::contiguous(s, gpu::permute(x, {0, 1, 2, 4, 3}));
+  x = conv(s, enc_conv_in_, x, true);
+  SubmitPacer pace;
+  for (const Down& d : down_) {
+    for (const Resnet& r : d.resnets) {
+      x = resnet(s, r, x, {}, true);
+      pace(s);
+    }
+    if (d.st) x = downsample(s, d, x);
+  }
+  for (const Resnet& r : enc_mid_) x = resnet(s, r, x, {}, true);
+  x = conv(s, enc_conv_out_, norm_act(s, x, {}, {}), true);
+  s.finish();
+  // Channels [0, L) are the mean; the last one is the log-variance of every channel.
+  const int64_t B = x.dim(0), L = config_.latent_channels, n = x.dim(2) * x.dim(3) * x.dim(4);
+  const std::vector<float> h = x.to_floats();
+  std::vector<float> mean(static_cast<size_t>(B * L * n)), logvar(mean.size());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < L; ++c)
+      for (int64_t i = 0; i < n; ++i) {
+        const size_t o = static_cast<size_t>((b * L + c) * n + i);
+        mean[o] = h[static_cast<size_t>((b * (L + 1) + c) * n + i)];
+        logvar[o] = std::clamp(h[static_cast<size_t>((b * (L + 1) + L) * n + i)], -30.0f, 20.0f);
+      }
+  const gpu::Shape shape{B, L, x.dim(2), x.dim(3), x.dim(4)};
+  return {Tensor::from_floats(ctx_, mean, shape), Tensor::from_floats(ctx_, logvar, shape)};
+}
+
+Tensor LtxVae::normalize(gpu::CommandStream& s, const Tensor& z) const {
+  const int64_t C = config_.latent_channels;
+  const Tensor m = latents_mean_.reshape({C, 1, 1, 1}), sd = latents_std_.reshape({C, 1, 1, 1});
+  const Tensor k = Tensor::from_floats(ctx_, std::vector<float>{config_.scaling_factor}, {1});
+  return gpu::div(s, gpu::mul(s, gpu::sub(s, z, m), k), sd);
+}
+
+Tensor LtxVae::denormalize(gpu::CommandStream& s, const Tensor& z) const {
+  const int64_t C = config_.latent_channels;
+  const Tensor m = latents_mean_.reshape({C, 1, 1, 1}), sd = latents_std_.reshape({C, 1, 1, 1});
+  const Tensor k = Tensor::from_floats(ctx_, std::vector<float>{config_.scaling_factor}, {1});
+  return gpu::add(s, gpu::div(s, gpu::mul(s, z, sd), k), m);
+}
+
+}  // namespace lattice

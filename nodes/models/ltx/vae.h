@@ -1,0 +1,119 @@
+#pragma once
+/// The LTX-Video causal video VAE (diffusers AutoencoderKLLTXVideo), 0.9.5+ layout (LTXVideo095DownBlock3D
+/// encoder, timestep-conditioned decoder with residual depth-to-space upsamplers), blocks named after the
+/// checkpoint keys (encoder.*, decoder.*, latents_mean, latents_std).
+///
+/// decode(): a raw latent [B, latent_channels, T, h, w] and a decode timestep per video -> video
+/// [B, out_channels, 1 + (T-1)·temporal, h·spatial, w·spatial] in about [-1, 1] (8x temporal, 32x spatial
+/// for the released models). encode(): video [B, in_channels, 1 + 8k, H, W] (H, W multiples of the spatial
+/// compression) -> {mean, logvar}, each [B, latent_channels, 1 + k, H/32, W/32] (logvar clamped to [-30, 20],
+/// as DiagonalGaussianDistribution does). The pipeline's latent normalisation (latents_mean/latents_std,
+/// scaling_factor) is applied by normalize()/denormalize(), not by encode/decode. Everything records into
+/// the caller's stream; decode() and encode() submit after each resnet (SubmitPacer, bounding device
+/// memory), and encode() waits at its end to clamp the log-variance on the host.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nodes/models/nn.h"
+
+namespace lattice {
+
+struct LtxVaeConfig {
+  int in_channels = 3, out_channels = 3, latent_channels = 128;
+  int patch_size = 4, patch_size_t = 1;
+  // Encoder, in diffusers order: conv_in's width, then each down block's output width.
+  std::vector<int> block_out_channels{128, 256, 512, 1024, 2048};
+  std::vector<int> layers_per_block{4, 6, 6, 2, 2};                // down blocks, then the mid block
+  std::vector<std::string> downsample_type{"spatial", "temporal", "spatiotemporal", "spatiotemporal"};
+  std::vector<bool> spatio_temporal_scaling{true, true, true, true};
+  // Decoder, in diffusers order (the decoder runs them reversed).
+  std::vector<int> decoder_block_out_channels{256, 512, 1024};
+  std::vector<int> decoder_layers_per_block{5, 5, 5, 5};          // up blocks (reversed), then the mid block
+  std::vector<bool> decoder_spatio_temporal_scaling{true, true, true};
+  std::vector<bool> upsample_residual{true, true, true};
+  std::vector<int> upsample_factor{2, 2, 2};
+  bool timestep_conditioning = true;
+  float resnet_norm_eps = 1e-6f;
+  float scaling_factor = 1.0f;
+
+  int spatial_compression() const;   ///< 32 for the released models
+  int temporal_compression() const;  ///< 8
+  /// Throws Error(InvalidInput) describing the first inconsistency or unsupported option.
+  void validate() const;
+};
+
+/// From a diffusers config (AutoencoderKLLTXVideo.config as JSON).
+LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j);
+/// From the weights' names and shapes (config.json beside them, when present, wins for what shapes cannot
+/// say: upsample_residual). Strips a single-file checkpoint's `vae.` prefix first. Throws
+/// Error(InvalidInput) naming what is missing when the weights are not a 0.9.5+ LTX-Video VAE.
+LtxVaeConfig detect_ltx_vae_config(WeightSource& w);
+
+class LtxVae {
+ public:
+  LtxVae(LtxVaeConfig config, DeviceWeights& weights);
+  const LtxVaeConfig& config() const { return config_; }
+  bool has_encoder() const { return has_encoder_; }
+
+  /// z [B, C, T, h, w] raw latent; timestep: one per video (ignored unless timestep_conditioning).
+  gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z, const std::vector<float>& timestep) const;
+  std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  /// Raw latent -> what the transformer sees: (z - mean) · scaling_factor / std, per channel.
+  gpu::Tensor normalize(gpu::CommandStream& s, const gpu::Tensor& z) const;
+  /// The inverse: z · std / scaling_factor + mean.
+  gpu::Tensor denormalize(gpu::CommandStream& s, const gpu::Tensor& z) const;
+
+ private:
+  struct Conv {
+    gpu::Tensor w, b;
+  };
+  struct Resnet {
+    Conv conv1, conv2, shortcut;             // shortcut only when the width changes
+    gpu::Tensor norm3_w, norm3_b;            // LayerNorm before the shortcut
+    gpu::Tensor scale_shift_table;           // [4, C] when timestep-conditioned
+  };
+  struct TimeEmbedder {
+    Linear l1, l2;
+  };
+  struct Down {
+    std::vector<Resnet> resnets;
+    int st = 0, sh = 0, sw = 0;  // downsampler strides; 0 = none
+    Conv conv;
+  };
+  struct Up {
+    std::optional<Resnet> conv_in;
+    TimeEmbedder time;
+    bool upsample = false, residual = false;
+    int factor = 1;
+    Conv conv;
+    std::vector<Resnet> resnets;
+  };
+  Conv load_conv(DeviceWeights& w, const std::string& p) const;
+  Resnet load_resnet(DeviceWeights& w, const std::string& p, bool conditioned) const;
+  gpu::Tensor conv(gpu::CommandStream& s, const Conv& c, const gpu::Tensor& x, bool causal) const;
+  gpu::Tensor resnet(gpu::CommandStream& s, const Resnet& r, const gpu::Tensor& x, const gpu::Tensor& temb, bool causal) const;
+  gpu::Tensor embed(gpu::CommandStream& s, const TimeEmbedder& e, const std::vector<float>& t) const;
+  gpu::Tensor downsample(gpu::CommandStream& s, const Down& d, const gpu::Tensor& x) const;
+  gpu::Tensor upsample(gpu::CommandStream& s, const Up& u, const gpu::Tensor& x) const;
+
+  LtxVaeConfig config_;
+  gpu::Context& ctx_;
+  bool has_encoder_ = false;
+  // encoder
+  Conv enc_conv_in_, enc_conv_out_;
+  std::vector<Down> down_;
+  std::vector<Resnet> enc_mid_;
+  // decoder
+  Conv dec_conv_in_, dec_conv_out_;
+  TimeEmbedder mid_time_, out_time_;
+  std::vector<Resnet> dec_mid_;
+  std::vector<Up> up_;
+  gpu::Tensor out_scale_shift_;  // [2, C]
+  float timestep_scale_ = 1000.0f;
+  gpu::Tensor latents_mean_, latents_std_;
+};
+
+}  // namespace lattice

@@ -1,0 +1,239 @@
+// The LTX-Video graphs as a user builds them (load transformer and VAE from a diffusers folder, sample,
+// decode; image-to-video through ltx.encode_image), on the tiny random LTX-Video of the reference fixtures.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "core/document.h"
+#include "core/engine.h"
+#include "core/types/video.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "nodes/types/tensor_value.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LtxGraph : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("lattice_ltx_graph_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+    Fixture tr(golden / "ltx_transformer.safetensors"), vae(golden / "ltx_vae.safetensors");
+    test::write_fixture_component(tr, "weights.", tr.config(), dir / "tiny-ltx" / "transformer");
+    test::write_fixture_component(vae, "weights.", vae.config(), dir / "tiny-ltx" / "vae");
+    Fixture up(golden / "ltx_latent_upsampler.safetensors");
+    test::write_fixture_component(up, "weights.", up.config(), dir / "tiny-ltx" / "latent_upsampler");
+    // Prompt states [1, 8, 24] from the fixture (conditioning.from_tensors wants a pooled tensor too).
+    const HostTensor embeds = tr.tensor("input.encoder_hidden_states"), pooled = HostTensor::from_f32({1, 1}, {0.0f});
+    write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &embeds}, {"pooled_prompt_embeds", &pooled}});
+    opts.base_dir = dir;
+    opts.output_dir = dir;
+    env.set(std::make_shared<GpuService>());
+    opts.env = &env;
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  fs::path dir;
+  RenderOptions opts;
+  Environment env;
+};
+
+const char* kGraph = R"({"lattice": 1, "nodes": [
+  {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
+  {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
+  {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "tiny-ltx"}},
+  {"id": "vae", "type": "ltx.load_vae", "params": {"path": "tiny-ltx"}},
+  {"id": "image", "type": "image.constant", "params": {"width": 64, "height": 96}},
+  {"id": "first", "type": "ltx.encode_image", "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "image", "output": "image"}}},
+  {"id": "sample", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 64, "height": 96, "num_frames": 9, "seed": 3},
+   "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}},
+  {"id": "i2v", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 64, "height": 96, "num_frames": 9, "seed": 3},
+   "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
+              "image": {"node": "first", "output": "latent"}}},
+  {"id": "decode", "type": "ltx.vae_decode", "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}},
+  {"id": "up", "type": "ltx.load_upsampler", "params": {"path": "tiny-ltx"}},
+  {"id": "bigger", "type": "ltx.upsample", "params": {"adain_factor": 1.0, "tone_map": 0.5},
+   "inputs": {"upsampler": {"node": "up", "output": "upsampler"}, "vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}},
+  {"id": "refine", "type": "ltx.sample", "params": {"steps": 4, "strength": 0.5, "guidance": 1.0, "width": 128, "height": 192, "num_frames": 9, "seed": 5},
+   "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
+              "latent": {"node": "bigger", "output": "latent"}}}
+]})";
+
+std::shared_ptr<const TensorValue> eval(Engine& e, const Graph& g, const char* node, const char* port, const RenderOptions& o) {
+  return std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, node, port, o));
+}
+
+TEST_F(LtxGraph, TextToVideoDecodesNineFramesOfTheRequestedSize) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto latent = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(latent);
+  EXPECT_EQ(latent->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
+  const auto video = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "decode", "video", opts));
+  ASSERT_TRUE(video);
+  ASSERT_EQ(video->frame_count(), 9);
+  EXPECT_EQ(video->width(), 64);
+  EXPECT_EQ(video->height(), 96);
+  EXPECT_EQ(video->channels(), 3);
+  EXPECT_EQ(video->fps_num, 25);
+  EXPECT_EQ(video->fps_den, 1);
+  float lo = 1, hi = 0;
+  for (const auto& frame : video->frames)
+    for (float v : frame->pixels) {
+      ASSERT_TRUE(std::isfinite(v));
+      lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+  EXPECT_GE(lo, 0.0f);
+  EXPECT_LE(hi, 1.0f);
+  EXPECT_GT(hi - lo, 0.01f);  // not a flat video
+
+  // NTSC rates stay exact.
+  g.find("decode")->params["frame_rate"] = 23.976;
+  const auto ntsc = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "decode", "video", opts));
+  EXPECT_EQ(ntsc->fps_num, 24000);
+  EXPECT_EQ(ntsc->fps_den, 1001);
+
+  // Another seed gives other latents.
+  g.find("sample")->params["seed"] = 4;
+  const auto other = eval(e, g, "sample", "latent", opts);
+  EXPECT_NE(other->host().to_f32(), latent->host().to_f32());
+}
+
+TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto first = eval(e, g, "first", "latent", opts);
+  const auto video = eval(e, g, "i2v", "latent", opts);
+  ASSERT_TRUE(first && video);
+  ASSERT_EQ(first->shape(), (std::vector<int64_t>{1, 16, 1, 3, 2}));
+  const auto f = first->host().to_f32(), v = video->host().to_f32();
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+}
+
+TEST_F(LtxGraph, TwoStagesUpsampleThenRefineHalfTheSteps) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto bigger = eval(e, g, "bigger", "latent", opts);
+  ASSERT_TRUE(bigger);
+  EXPECT_EQ(bigger->shape(), (std::vector<int64_t>{1, 16, 2, 6, 4}));
+  const auto refined = eval(e, g, "refine", "latent", opts);
+  ASSERT_TRUE(refined);
+  EXPECT_EQ(refined->shape(), (std::vector<int64_t>{1, 16, 2, 6, 4}));
+  for (float v : refined->host().to_f32()) ASSERT_TRUE(std::isfinite(v));
+  // The refining pass must be given the upsampled size.
+  g.find("refine")->params["width"] = 64;
+  EXPECT_THROW(e.evaluate(g, "refine", "latent", opts), Error);
+}
+
+TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(examples / "ltx-t2v.lattice");
+  RenderOptions o;
+  o.base_dir = examples;
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  o.env = &env;
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, std::string> shapes;
+  for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
+  EXPECT_NE(shapes["transformer"].find("LTX-Video transformer 28 blocks, width 2048"), std::string::npos) << shapes["transformer"];
+  EXPECT_NE(shapes["prompt"].find("LTX conditioning [1, 128, 4096]"), std::string::npos) << shapes["prompt"];
+  EXPECT_NE(shapes["sample"].find("latent [1, 128, 16, 15, 22]"), std::string::npos) << shapes["sample"];
+  EXPECT_NE(shapes["decode"].find("video 121 frames 704x480"), std::string::npos) << shapes["decode"];
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
+TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(examples / "ltx-i2v-upscale.lattice");
+  RenderOptions o;
+  o.base_dir = examples;
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  o.env = &env;
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, std::string> shapes;
+  for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
+  EXPECT_NE(shapes["upsample"].find("latent [1, 128, 13, 16, 24]"), std::string::npos) << shapes["upsample"];
+  EXPECT_NE(shapes["refine"].find("4992 tokens, 4 steps"), std::string::npos) << shapes["refine"];
+  EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];
+}
+
+TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const std::pair<const char*, int> bad[] = {{"num_frames", 10}, {"width", 100}};
+  for (const auto& [param, value] : bad) {
+    Graph gb = g;
+    gb.find("sample")->params[param] = value;
+    try {
+      e.evaluate(gb, "sample", "latent", opts);
+      ADD_FAILURE() << param;
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+      EXPECT_NE(std::string(err.what()).find(param), std::string::npos) << err.what();
+    }
+  }
+  // guidance > 1 without a negative prompt.
+  g.find("sample")->params["guidance"] = 3.0;
+  EXPECT_THROW(e.evaluate(g, "sample", "latent", opts), Error);
+  // A FLUX transformer is not an LTX one.
+  g.find("dit")->params["path"] = "inputs.safetensors";
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("not an LTX-Video transformer"), std::string::npos) << err.what();
+  }
+}
+
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+
+/// Collects previews, as the editor's viewer would.
+struct LtxPreviewWatcher : Observer {
+  std::vector<std::pair<int, std::shared_ptr<const ImageData>>> seen;
+  bool wants_previews() const override { return true; }
+  void node_preview(const std::string& id, int step, int, std::shared_ptr<const ImageData> image) override {
+    if (id == "sample") seen.emplace_back(step, std::move(image));
+  }
+};
+
+TEST_F(LtxGraph, SamplerPreviewsTheMiddleFrameEachStep) {
+  Graph g = parse_graph(kGraph);
+  g.find("sample")->inputs["preview_vae"] = {"vae", "vae"};
+  MemoryCache mem;
+  Engine e(&mem);
+  LtxPreviewWatcher watcher;
+  RenderOptions o = opts;
+  o.targets = {"sample"};
+  o.observer = &watcher;
+  e.render(g, o);
+  ASSERT_EQ(watcher.seen.size(), 2u);  // two steps, one latent-sized (2 x 3) RGB picture each
+  for (const auto& [step, img] : watcher.seen) {
+    ASSERT_TRUE(img);
+    EXPECT_EQ(img->width, 2);
+    EXPECT_EQ(img->height, 3);
+    for (float v : img->pixels) ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
+  }
+}
+
+}  // namespace
+}  // namespace lattice
