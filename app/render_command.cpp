@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "app/export_job.h"
 #include "app/hooks.h"
@@ -201,48 +203,107 @@ Json plan_to_json(const std::vector<PlanRow>& rows) {
 
 std::string human_bytes(double b);
 
-/// The sequential strategy's memory plan: one model's weights on the device at a time (text encoders are
-/// released after encoding, the DiT after sampling), plus the largest activations. A model larger than what
-/// the budget leaves streams its blocks: the resident part stays, the rest is uploaded every step.
-Json memory_plan(const std::vector<PlanRow>& rows, const std::vector<double>& budgets_gib) {
-  double largest_weights = 0, all_weights = 0, largest_act = 0;
-  std::string largest_id;
+/// The sequential strategy's memory plan. Each computing node needs on the device the weights of the models
+/// it uses (the loaders upstream of it along model wires: DiT, VAE, text encoder, upsampler, LoRA) plus its
+/// own activations; other models are released (text encoders after encoding, the DiT after sampling). The
+/// peak is the largest such sum over the nodes. Where a node's need exceeds a budget, its largest model
+/// streams its blocks: the part the budget leaves stays resident, the rest is uploaded on every use.
+Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::vector<double>& budgets_gib) {
+  std::map<std::string, const PlanRow*> by_id;
+  for (const auto& r : rows) by_id[r.id] = &r;
+  auto weights_of = [&](const std::string& id) {
+    uint64_t w = 0;
+    if (auto it = by_id.find(id); it != by_id.end())
+      for (const auto& [name, info] : it->second->outputs) w += info.weight_bytes;
+    return w;
+  };
+  auto is_model = [](PortType t) {
+    return t == PortType::DiT || t == PortType::VAE || t == PortType::TextEncoder || t == PortType::Upsampler ||
+           t == PortType::LoRA;
+  };
+  // The loaders a node uses: walk up model-typed wires (through pass-through nodes such as lora.apply).
+  auto models_used = [&](const Node& start) {
+    std::map<std::string, uint64_t> used;
+    std::vector<const Node*> todo{&start};
+    std::set<std::string> seen;
+    while (!todo.empty()) {
+      const Node* n = todo.back();
+      todo.pop_back();
+      for (const auto& [port, c] : n->inputs) {
+        const Node* up = g.find(c.node);
+        const NodeDesc* d = up ? NodeRegistry::instance().find(up->type) : nullptr;
+        if (!d || !seen.insert(c.node).second) continue;
+        for (const auto& out : d->outputs)
+          if (out.name == c.output && is_model(out.type)) {
+            if (const uint64_t w = weights_of(c.node)) used[c.node] = w;
+            todo.push_back(up);
+          }
+      }
+    }
+    return used;
+  };
+  double all_weights = 0, largest_act_any = 0;
   for (const auto& r : rows)
     for (const auto& [name, info] : r.outputs) {
       all_weights += static_cast<double>(info.weight_bytes);
-      largest_act = std::max(largest_act, static_cast<double>(info.activation_bytes));
-      if (static_cast<double>(info.weight_bytes) > largest_weights) {
-        largest_weights = static_cast<double>(info.weight_bytes);
-        largest_id = r.id;
-      }
+      largest_act_any = std::max(largest_act_any, static_cast<double>(info.activation_bytes));
     }
-  Json out = {{"all_resident_bytes", all_weights + largest_act},
-              {"sequential_peak_bytes", largest_weights + largest_act},
-              {"largest_model", largest_id},
+  struct Need {
+    std::string node, model;
+    double weights = 0, largest_model = 0, act = 0;
+    double total() const { return weights + act; }
+  };
+  std::vector<Need> needs;
+  for (const auto& r : rows) {
+    const Node* n = g.find(r.id);
+    if (!n) continue;
+    Need need{r.id, "", 0, 0, 0};
+    for (const auto& [name, info] : r.outputs) need.act += static_cast<double>(info.activation_bytes);
+    for (const auto& [id, w] : models_used(*n)) {
+      need.weights += static_cast<double>(w);
+      if (static_cast<double>(w) > need.largest_model) need.largest_model = static_cast<double>(w), need.model = id;
+    }
+    if (need.total() > 0) needs.push_back(need);
+  }
+  Need peak;
+  for (const auto& n : needs)
+    if (n.total() > peak.total()) peak = n;
+  Json out = {{"all_resident_bytes", all_weights + largest_act_any},
+              {"sequential_peak_bytes", peak.total()},
+              {"peak_node", peak.node},
+              {"largest_model", peak.model},
               {"budgets", Json::array()}};
-  std::printf("memory (sequential strategy): peak %s = largest model '%s' %s + activations %s; all models resident: %s\n",
-              human_bytes(largest_weights + largest_act).c_str(), largest_id.c_str(), human_bytes(largest_weights).c_str(),
-              human_bytes(largest_act).c_str(), human_bytes(all_weights + largest_act).c_str());
+  std::printf("memory (sequential strategy): peak %s at '%s' = models %s (largest '%s') + activations %s; all models resident: %s\n",
+              human_bytes(peak.total()).c_str(), peak.node.c_str(), human_bytes(peak.weights).c_str(), peak.model.c_str(),
+              human_bytes(peak.act).c_str(), human_bytes(all_weights + largest_act_any).c_str());
   for (double gib : budgets_gib) {
     const double budget = gib * 1073741824.0;
     Json b = {{"budget_bytes", budget}};
-    if (largest_weights + largest_act <= budget) {
+    // The node that needs the most beyond the budget decides: it streams its largest model.
+    const Need* worst = nullptr;
+    for (const auto& n : needs)
+      if (n.total() > budget && (!worst || n.total() - budget > worst->total() - budget)) worst = &n;
+    if (!worst) {
       b["fits"] = true;
       b["streamed_bytes_per_use"] = 0;
-      std::printf("  budget %s: fits; peak %s\n", human_bytes(budget).c_str(), human_bytes(largest_weights + largest_act).c_str());
-    } else if (largest_act < budget) {
-      const double resident = budget - largest_act, streamed = largest_weights - resident;
+      std::printf("  budget %s: fits; peak %s\n", human_bytes(budget).c_str(), human_bytes(peak.total()).c_str());
+    } else if (worst->act + (worst->weights - worst->largest_model) < budget) {
+      const double resident = budget - worst->act - (worst->weights - worst->largest_model);
+      const double streamed = worst->largest_model - resident;
       b["fits"] = false;
+      b["node"] = worst->node;
+      b["streaming_model"] = worst->model;
       b["resident_weight_bytes"] = resident;
       b["streamed_bytes_per_use"] = streamed;
-      std::printf("  budget %s: '%s' streams: %s stays resident, %s is uploaded block by block on every step"
+      std::printf("  budget %s: '%s' streams while '%s' runs: %s stays resident, %s is uploaded block by block on every use"
                   " (or store its weights as fp8: %s)\n",
-                  human_bytes(budget).c_str(), largest_id.c_str(), human_bytes(resident).c_str(), human_bytes(streamed).c_str(),
-                  human_bytes(largest_weights / 2).c_str());
+                  human_bytes(budget).c_str(), worst->model.c_str(), worst->node.c_str(), human_bytes(resident).c_str(),
+                  human_bytes(streamed).c_str(), human_bytes(worst->largest_model / 2).c_str());
     } else {
       b["fits"] = false;
-      std::printf("  budget %s: too small for the activations alone (%s)\n", human_bytes(budget).c_str(),
-                  human_bytes(largest_act).c_str());
+      b["node"] = worst->node;
+      std::printf("  budget %s: too small for '%s' (activations %s)\n", human_bytes(budget).c_str(), worst->node.c_str(),
+                  human_bytes(worst->act).c_str());
     }
     out["budgets"].push_back(b);
   }
@@ -302,7 +363,7 @@ int render(const Options& o) {
       }
     std::printf("total: %.4g FLOP, weights %s, activations %s\n", flops, human_bytes(weights).c_str(),
                 human_bytes(acts).c_str());
-    const Json memory = memory_plan(rows, o.vram_budgets_gib.empty() ? std::vector<double>{12, 24} : o.vram_budgets_gib);
+    const Json memory = memory_plan(g, rows, o.vram_budgets_gib.empty() ? std::vector<double>{12, 24} : o.vram_budgets_gib);
     if (!o.report.empty())
       write_file_atomic(o.report, Json{{"plan", plan_to_json(rows)}, {"total_flops", flops}, {"memory", memory}}.dump(2) + "\n");
     return 0;

@@ -167,3 +167,29 @@ TEST_F(Cli, CatalogueIsJsonWithEveryNode) {
 }
 
 }  // namespace
+
+namespace lattice {
+namespace {
+
+TEST_F(Cli, MemoryPlanCountsOnlyTheModelsEachNodeUses) {
+  // FLUX.1-dev from its configs: the peak is while sampling (the DiT and the preview VAE, not the text
+  // encoders, which are released after encoding); at 12 GiB the DiT streams.
+  const std::string flux = (fs::path(LATTICE_SOURCE_DIR) / "examples/flux-dev.lattice").string();
+  const fs::path report = dir / "plan.json";
+  auto r = run("--render " + flux + " --dry-run --vram-budget 12 --vram-budget 24 --report " + report.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(report);
+  const auto memory = nlohmann::json::parse(in)["memory"];
+  EXPECT_EQ(memory["peak_node"], "sample");
+  EXPECT_EQ(memory["largest_model"], "transformer");
+  const double gib = 1073741824.0, peak = memory["sequential_peak_bytes"].get<double>();
+  EXPECT_GT(peak, 22.2 * gib);
+  EXPECT_LT(peak, 23.0 * gib);  // DiT + preview VAE + sampling activations, not the VAE decode's on top
+  ASSERT_EQ(memory["budgets"].size(), 2u);
+  EXPECT_FALSE(memory["budgets"][0]["fits"].get<bool>());
+  EXPECT_EQ(memory["budgets"][0]["streaming_model"], "transformer");
+  EXPECT_TRUE(memory["budgets"][1]["fits"].get<bool>());
+}
+
+}  // namespace
+}  // namespace lattice
