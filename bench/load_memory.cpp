@@ -3,6 +3,8 @@
 //
 //   lattice-load-memory [--blocks N] [--f8] [--file PATH] [--keep]
 //
+// --file: a checkpoint of this layout to reuse if it exists (else written there); --keep: do not delete it.
+//
 // Writes a FLUX-shaped bf16 checkpoint (N double blocks at the real width 3072: the attention, feed-forward and
 // adaLN matrices under their diffusers names; 2 blocks = 1.36 GB, the largest tensor the 18432x3072 adaLN
 // matrix of 113 MB) tensor by tensor, so that writing it never holds more than one tensor, and evicts it from
@@ -12,8 +14,11 @@
 //   - model bytes and the largest tensor;
 //   - device bytes (allocator peak; on lavapipe device memory is host memory, so it shows up in the RSS too);
 //   - RssFile growth while loading: pages of the mapping, i.e. page cache, shared with the kernel and reclaimable;
-//   - peak anonymous+shared memory beyond the device allocations: VmHWM - RssFile - baseline - device peak
-//     (an upper bound: RssFile only grows while loading), and the largest such excess sampled after each tensor.
+//   - peak memory beyond the device allocations and the mapping: VmHWM - RSS before - RssFile growth - device
+//     peak over the whole load, and per tensor (VmHWM reset before each): VmHWM - RSS at its start - its device
+//     bytes - its mapping pages. Both miss a transient that is freed before its tensor's device buffer is
+//     allocated only by that buffer's size; the loader keeps its host buffer alive through the upload, so
+//     the per-tensor figure is its host copy.
 // The budget is whatever LATTICE_GPU_BUDGET_MB says (unset: 80% of the device heap).
 #include <fcntl.h>
 #include <unistd.h>
@@ -133,51 +138,59 @@ double mb(uint64_t b) { return static_cast<double>(b) / (1 << 20); }
 
 int run(int argc, char** argv) {
   int blocks = 2;
-  bool keep = false, f8 = false;
+  bool keep = false, f8 = false, given = false;
   std::filesystem::path path = std::filesystem::temp_directory_path() / "lattice_load_memory.safetensors";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--blocks" && i + 1 < argc) blocks = std::atoi(argv[++i]);
-    else if (a == "--file" && i + 1 < argc) path = argv[++i];
+    else if (a == "--file" && i + 1 < argc) path = argv[++i], given = true;
     else if (a == "--keep") keep = true;
     else if (a == "--f8") f8 = true;
     else throw Error(ErrorKind::Usage, "usage: lattice-load-memory [--blocks N] [--f8] [--file PATH] [--keep]; unknown argument '" + a + "'");
   }
   if (blocks < 1) throw Error(ErrorKind::Usage, "--blocks must be at least 1");
   const std::vector<Matrix> matrices = flux_matrices(blocks);
-  if (!std::filesystem::exists(path)) write_checkpoint(path, matrices, f8);
+  if (!given || !std::filesystem::exists(path)) write_checkpoint(path, matrices, f8);
   evict(path);
 
   gpu::Context ctx;
   auto anon = [](const std::map<std::string, uint64_t>& s) { return s.at("RssAnon") + s.at("RssShmem"); };
   const auto before = status();
   reset_peak_rss();
-  uint64_t model_bytes = 0, largest = 0, sampled_excess = 0;
+  uint64_t model_bytes = 0, largest = 0, tensor_excess = 0, hwm = 0;
   {
     WeightSource source = WeightSource::open(path);
     DeviceWeights weights(source, ctx);
     for (const std::string& name : source.names()) {
+      const auto start = status();
+      const uint64_t device_start = ctx.allocator().current_device_bytes();
+      reset_peak_rss();
       // As Linear::load: a matrix larger than one device buffer goes up as blocks of rows.
       const TensorInfo& info = source.info(name);
-      const uint64_t device_bytes = static_cast<uint64_t>(info.shape[0] * info.shape[1]) * (f8 ? 4 : 2);
+      const uint64_t device_bytes = static_cast<uint64_t>(info.shape[0] * info.shape[1]) * (info.dtype == DType::BF16 ? 2 : 4);
       if (device_bytes > ctx.device().max_buffer_bytes())
         weights.matrix_rows(name, ctx.device().max_buffer_bytes());
       else
         weights.matrix(name);
       model_bytes += device_bytes;
       largest = std::max(largest, device_bytes);
-      const uint64_t device = ctx.allocator().current_device_bytes(), now = anon(status());
-      const uint64_t base = anon(before);
-      if (now > base + device) sampled_excess = std::max(sampled_excess, now - base - device);
+      // This tensor's peak beyond its own device bytes and the pages of the mapping it touched.
+      const auto end = status();
+      const uint64_t added = ctx.allocator().current_device_bytes() - device_start;
+      const uint64_t file = end.at("RssFile") - start.at("RssFile");
+      const uint64_t floor = start.at("VmRSS") + added + file;
+      if (end.at("VmHWM") > floor) tensor_excess = std::max(tensor_excess, end.at("VmHWM") - floor);
+      hwm = std::max(hwm, end.at("VmHWM"));
     }
     const auto after = status();
     const uint64_t device_peak = ctx.peak_device_bytes();
-    const uint64_t hwm = after.at("VmHWM"), rss_before = before.at("VmRSS");
+    const uint64_t rss_before = before.at("VmRSS");
     const uint64_t file = after.at("RssFile") - before.at("RssFile");  // pages of the checkpoint mapping
     const uint64_t beyond = hwm > rss_before + file + device_peak ? hwm - rss_before - file - device_peak : 0;
     const char* budget = std::getenv("LATTICE_GPU_BUDGET_MB");
-    std::printf("checkpoint            %s (%d FLUX double blocks, %s, width 3072)\n", path.c_str(), blocks,
-                f8 ? "f8_e4m3 -> f32" : "bf16");
+    std::printf("checkpoint            %s (%d FLUX double blocks, %s, width 3072)\n", path.c_str(),
+                source.count_blocks("transformer_blocks."),
+                source.info(source.names().front()).dtype == DType::BF16 ? "bf16" : "f8_e4m3 -> f32");
     std::printf("LATTICE_GPU_BUDGET_MB %s (budget %.0f MB)\n", budget ? budget : "unset", mb(ctx.memory_budget()));
     std::printf("model bytes on device %10.1f MB\n", mb(model_bytes));
     std::printf("largest tensor (dev.) %10.1f MB\n", mb(largest));
@@ -187,8 +200,9 @@ int run(int argc, char** argv) {
     std::printf("RssFile growth        %10.1f MB (mapping pages: page cache)\n", mb(file));
     std::printf("peak beyond device    %10.1f MB = %.2fx largest tensor (VmHWM - RSS before - RssFile growth - device)\n",
                 mb(beyond), static_cast<double>(beyond) / static_cast<double>(largest));
-    std::printf("sampled anon excess   %10.1f MB = %.2fx largest tensor (max over tensors of anon - before - device)\n",
-                mb(sampled_excess), static_cast<double>(sampled_excess) / static_cast<double>(largest));
+    std::printf("per-tensor excess     %10.1f MB = %.2fx largest tensor (max over tensors of its VmHWM - RSS at its\n"
+                "                                      start - its device bytes - its mapping pages)\n",
+                mb(tensor_excess), static_cast<double>(tensor_excess) / static_cast<double>(largest));
   }
   if (!keep) std::filesystem::remove(path);
   return 0;
