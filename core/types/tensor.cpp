@@ -126,11 +126,12 @@ float fp8_e4m3_to_float(uint8_t v) {
 
 float fp8_e5m2_to_float(uint8_t v) { return half_to_float(static_cast<uint16_t>(v) << 8); }
 
-std::vector<float> HostTensor::to_f32() const {
-  const size_t n = static_cast<size_t>(numel());
-  if (data.size() != n * dtype_size(dtype)) throw_invalid("tensor byte size does not match its shape");
+std::vector<float> HostTensor::to_f32() const { return lattice::to_f32(dtype, data, static_cast<size_t>(numel())); }
+
+std::vector<float> to_f32(DType dtype, std::span<const uint8_t> bytes, size_t n) {
+  if (bytes.size() != n * dtype_size(dtype)) throw_invalid("tensor byte size does not match its shape");
   std::vector<float> out(n);
-  const uint8_t* p = data.data();
+  const uint8_t* p = bytes.data();
   for (size_t i = 0; i < n; ++i) {
     switch (dtype) {
       case DType::F32: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ struct HostTensor {
   std::vector<float> to_f32() const;
   static HostTensor from_f32(std::vector<int64_t> shape, const std::vector<float>& values);
 };
+
+/// `bytes` (count values of `dtype`, e.g. a view of a mapped checkpoint) as float32, without copying them first.
+std::vector<float> to_f32(DType dtype, std::span<const uint8_t> bytes, size_t count);
 
 class TensorData final : public Data {
  public:

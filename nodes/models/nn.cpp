@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 #include "core/error.h"
 #include "gpu/ops/attention.h"
@@ -50,7 +51,9 @@ void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::ve
 struct DeviceWeights::Prepared {
   std::span<const std::byte> bytes;
   gpu::DType dtype;
-  std::vector<std::byte> storage;
+  // The converted values, moved in (never copied): one host buffer of this tensor at a time.
+  std::vector<float> f32_storage;
+  std::vector<uint16_t> half_storage;
 };
 
 DeviceWeights::Prepared DeviceWeights::prepare(const std::string& name, bool keep_dtype) const {
@@ -61,29 +64,34 @@ DeviceWeights::Prepared DeviceWeights::prepare(const std::string& name, bool kee
     for (const auto& p : *patches_)
       if (p.target == name) patches.push_back(&p);
   Prepared r;
-  auto keep = [&r](const auto& values, gpu::DType dtype) {
-    const auto b = std::as_bytes(std::span(values));
-    r.storage.assign(b.begin(), b.end());
-    r.bytes = r.storage;
+  auto keep = [&r](auto&& values, gpu::DType dtype) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(values)>, std::vector<float>>) {
+      r.f32_storage = std::move(values);
+      r.bytes = std::as_bytes(std::span(r.f32_storage));
+    } else {
+      r.half_storage = std::move(values);
+      r.bytes = std::as_bytes(std::span(r.half_storage));
+    }
     r.dtype = dtype;
   };
   if (!patches.empty()) {
-    std::vector<float> w = source_.load(name).to_f32();
+    std::vector<float> w = source_.load_f32(name);
     apply_patches(w, info.shape.at(0), info.shape.at(1), patches);
     // Round back to the stored half dtype: a merged model then takes the device memory of its base.
     if (keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
       std::vector<uint16_t> h(w.size());
       for (size_t i = 0; i < w.size(); ++i) h[i] = info.dtype == DType::BF16 ? float_to_bf16(w[i]) : float_to_half(w[i]);
-      keep(h, device_dtype(info.dtype));
+      w = {};
+      keep(std::move(h), device_dtype(info.dtype));
     } else {
-      keep(w, gpu::DType::F32);
+      keep(std::move(w), gpu::DType::F32);
     }
   } else if (keep_dtype && native) {
     auto bytes = source_.bytes(name);
     r.bytes = {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()};
     r.dtype = device_dtype(info.dtype);
   } else {
-    keep(source_.load(name).to_f32(), gpu::DType::F32);
+    keep(source_.load_f32(name), gpu::DType::F32);
   }
   return r;
 }

@@ -37,6 +37,14 @@ void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::ve
 /// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32. Patched matrices (LoRA merged at
 /// load) are merged in f32 on the host and rounded back to their stored dtype, so that a merged model needs
 /// the device memory of its base.
+///
+/// Host memory: a tensor used as stored goes from the file mapping through gpu::Staging to the device with
+/// no host copy; a converted or patched one is decoded straight from the mapping into one f32 (or rounded
+/// 16-bit) buffer of that tensor alone, freed once uploaded. Peak host memory beyond the device allocations
+/// is thus at most about one tensor, plus page cache (bench/load_memory.cpp; docs/performance.md).
+/// bf16 is never converted to f16, on any device: the matmul (and every op taking bf16) reads bf16 as 32-bit
+/// words and widens it to f32 in the shader (gpu/ops/matmul_decode.glsl), which needs no 16-bit storage or
+/// arithmetic support. So no device lacks bf16, and there is no f16 range loss (bf16 values above 65504).
 class DeviceWeights {
  public:
   DeviceWeights(const WeightSource& source, gpu::Context& ctx, std::shared_ptr<const WeightPatches> patches = {})

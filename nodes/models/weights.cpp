@@ -184,6 +184,12 @@ HostTensor WeightSource::load(std::string_view name) const {
   return h;
 }
 
+std::vector<float> WeightSource::load_f32(std::string_view name) const {
+  const TensorInfo& t = info(name);
+  HostTensor shape_only{t.dtype, t.shape, {}};
+  return to_f32(t.dtype, bytes(name), static_cast<size_t>(shape_only.numel()));
+}
+
 uint64_t WeightSource::total_bytes() const {
   uint64_t n = 0;
   for (const auto& [k, e] : entries_) n += e.info->end - e.info->begin;

@@ -42,6 +42,8 @@ class WeightSource {
   const TensorInfo& info(std::string_view name) const;  ///< throws naming the tensor if absent
   std::span<const uint8_t> bytes(std::string_view name) const;
   HostTensor load(std::string_view name) const;
+  /// The tensor as float32, decoded straight from the mapping (no copy of the stored bytes).
+  std::vector<float> load_f32(std::string_view name) const;
   /// Total bytes of all tensors.
   uint64_t total_bytes() const;
   /// Number of distinct indices N for keys of the form `<prefix>N.<rest>` (block counts).

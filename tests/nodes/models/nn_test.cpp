@@ -1,6 +1,7 @@
 // nn.h building blocks under a small device buffer limit (LATTICE_GPU_MAX_BUFFER_BYTES): a linear whose weight
 // does not fit one buffer is split into row blocks, and map_token_chunks runs a row-wise function in chunks;
 // both must give what the unsplit computation gives.
+// Also: checkpoint dtypes on upload (bf16 kept as stored, fp8 converted), against the stored values.
 #include "nodes/models/nn.h"
 
 #include <gtest/gtest.h>
@@ -8,10 +9,12 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
 #include "core/safetensors.h"
+#include "core/types/tensor.h"
 #include "gpu/ops/unary.h"
 #include "nodes/gpu_service.h"
 
@@ -99,6 +102,50 @@ TEST_F(NnSplit, AnOversizedTensorIsStillRefusedClearly) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("exceeds the largest one"), std::string::npos) << e.what();
   }
+}
+
+// A bf16 checkpoint is used as stored (no f16 fallback on any device: the shader widens bf16 words to f32), so
+// a weight beyond f16's range (7e4 > 65504) survives; an fp8 checkpoint is converted to f32 on upload. Both
+// linears must match a host reference of the stored values within the project tolerance.
+TEST(NnWeights, Bf16AndFp8CheckpointsMatchTheirStoredValues) {
+  const fs::path path = fs::temp_directory_path() / ("lattice_nn_dtypes_" + std::to_string(::getpid()) + ".safetensors");
+  const int64_t out = 24, in = 40, rows = 5;
+  const HostTensor w = random({out, in}, 11), x = random({rows, in}, 12);
+  std::vector<float> wv = w.to_f32();
+  wv[3] = 7e4f;
+  HostTensor bf16{DType::BF16, {out, in}, std::vector<uint8_t>(wv.size() * 2)};
+  for (size_t i = 0; i < wv.size(); ++i) {
+    const uint16_t h = float_to_bf16(wv[i]);
+    std::memcpy(bf16.data.data() + 2 * i, &h, 2);
+  }
+  HostTensor fp8{DType::F8E4M3, {out, in}, std::vector<uint8_t>(wv.size())};
+  for (size_t i = 0; i < wv.size(); ++i) fp8.data[i] = static_cast<uint8_t>(0x30 + i % 0x40);  // |v| in [0.5, 240]
+  write_safetensors(path, {{"bf16.weight", &bf16}, {"fp8.weight", &fp8}});
+  auto g = service_with_limit(0);
+  gpu::Context& ctx = g->context();
+  {
+    const WeightSource src = WeightSource::open(path);
+    DeviceWeights weights(src, ctx);
+    const gpu::Tensor tx = gpu::Tensor::from_floats(ctx, x.to_f32(), x.shape);
+    for (const char* name : {"bf16", "fp8"}) {
+      const Linear l = Linear::load(weights, name);
+      EXPECT_EQ(l.weight.dtype(), std::string(name) == "bf16" ? gpu::DType::BF16 : gpu::DType::F32) << name;
+      gpu::CommandStream s(ctx);
+      const gpu::Tensor y = l(s, tx);
+      s.finish();
+      const std::vector<float> got = y.to_floats();
+      const std::vector<float> stored = src.load(std::string(name) + ".weight").to_f32(), xv = x.to_f32();
+      ASSERT_EQ(got.size(), static_cast<size_t>(rows * out));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+          double ref = 0;
+          for (int64_t i = 0; i < in; ++i) ref += static_cast<double>(xv[r * in + i]) * stored[o * in + i];
+          ASSERT_TRUE(std::isfinite(got[r * out + o])) << name;
+          EXPECT_NEAR(got[r * out + o], ref, 1e-4 * std::max(1.0, std::fabs(ref))) << name << " row " << r << " out " << o;
+        }
+    }
+  }
+  fs::remove_all(path);
 }
 
 }  // namespace

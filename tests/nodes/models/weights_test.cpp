@@ -56,6 +56,19 @@ TEST_F(Weights, SingleFileAndPrefixStripping) {
   EXPECT_THROW(w.info("c"), Error);
 }
 
+// load_f32 decodes from the mapping; it must agree with copying the stored bytes and decoding them, for every
+// stored float type (bf16 and fp8 have exact f32 values, so equality is exact).
+TEST_F(Weights, LoadF32DecodesTheMappingAsLoadDoes) {
+  HostTensor bf16{DType::BF16, {2, 2}, {0x80, 0x3f, 0x00, 0xc0, 0x49, 0x40, 0x00, 0x00}};  // 1, -2, 3.140625, 0
+  HostTensor f8{DType::F8E4M3, {3}, {0x38, 0xb8, 0x7e}};                                 // 1, -1, 448
+  write(dir / "m.safetensors", {{"bf16", bf16}, {"f8", f8}, {"f32", t({3}, 0.5f)}});
+  auto w = WeightSource::open(dir / "m.safetensors");
+  EXPECT_EQ(w.load_f32("bf16"), (std::vector<float>{1, -2, 3.140625f, 0}));
+  EXPECT_EQ(w.load_f32("f8"), (std::vector<float>{1, -1, 448}));
+  for (const char* name : {"bf16", "f8", "f32"}) EXPECT_EQ(w.load_f32(name), w.load(name).to_f32()) << name;
+  EXPECT_THROW(w.load_f32("absent"), Error);
+}
+
 TEST_F(Weights, DiffusersFolderWithConfig) {
   write(dir / "transformer" / "diffusion_pytorch_model.safetensors", {{"x", t({1}, 1)}});
   std::ofstream(dir / "transformer" / "config.json") << R"({"num_layers": 3})";
