@@ -15,6 +15,8 @@
 
 namespace lattice {
 
+class ImageData;
+
 enum class PortType : uint8_t {
   Number,
   String,
@@ -47,6 +49,9 @@ class Data {
   virtual size_t bytes() const = 0;
   /// Short human description for logs and the editor: "image 512x512x4 f32".
   virtual std::string describe() const = 0;
+  /// A picture of this value for viewers when it is not an image itself (latents in false colour), or null.
+  /// Called on the evaluating thread (it may download device data).
+  virtual std::shared_ptr<const ImageData> preview_image() const { return nullptr; }
   /// Appends a self-contained encoding to `out` and returns true, or returns false when this value
   /// cannot be persisted (device-only handles, model handles).
   virtual bool serialize(std::string& out) const {

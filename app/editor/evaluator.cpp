@@ -157,6 +157,8 @@ class EvalWorker : public QObject {
         frames.frames = video->frames;  // shared, not copied
         frames.fps_num = video->fps_num;
         frames.fps_den = video->fps_den;
+      } else if (auto picture = v->preview_image()) {
+        frames.frames = {std::move(picture)};  // latents in false colour
       }
     }
     emit viewReady(serial, frames, info.join(QLatin1Char('\n')));

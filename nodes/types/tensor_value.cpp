@@ -4,6 +4,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "nodes/models/latent_preview.h"
 
 namespace lattice {
 
@@ -68,6 +69,19 @@ const HostTensor& TensorValue::host() const {
     host_ = std::move(h);
   }
   return *host_;
+}
+
+std::shared_ptr<const ImageData> TensorValue::preview_image() const {
+  const std::vector<int64_t> s = shape();
+  if (type_ != PortType::Latent || (s.size() != 4 && s.size() != 5) || s[0] < 1 || s[1] < 1) return nullptr;
+  const int64_t c = s[1], h = s[s.size() - 2], w = s[s.size() - 1], frames = s.size() == 5 ? s[2] : 1;
+  if (h < 1 || w < 1 || frames < 1 || h > kMaxImageSide || w > kMaxImageSide) return nullptr;
+  const std::vector<float> all = host().to_f32();
+  // Batch 0, frame 0 of each channel: [C, h, w].
+  std::vector<float> first(static_cast<size_t>(c * h * w));
+  for (int64_t k = 0; k < c; ++k)
+    std::memcpy(first.data() + k * h * w, all.data() + k * frames * h * w, static_cast<size_t>(h * w) * sizeof(float));
+  return preview_channels(first, static_cast<int>(c), static_cast<int>(h), static_cast<int>(w));
 }
 
 bool TensorValue::serialize(std::string& out) const {

@@ -27,6 +27,9 @@ class TensorValue final : public Data {
   size_t bytes() const override;
   std::string describe() const override;
   bool serialize(std::string& out) const override;
+  /// Latents [B, C, h, w] or video latents [B, C, T, h, w]: batch entry 0 (frame 0), channels 0-2 each
+  /// stretched to its range (nodes/models/latent_preview.h). Other tensors: null.
+  std::shared_ptr<const ImageData> preview_image() const override;
 
   /// Shape, whichever copy exists.
   std::vector<int64_t> shape() const;
