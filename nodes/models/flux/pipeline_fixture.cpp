@@ -37,10 +37,7 @@ FixtureOutputs run(const Fixture& fx) {
   FluxTransformer model(tcfg, tweights);
   AutoencoderKL vae(vcfg, vweights);
 
-  auto upload = [&](const std::string& name) {
-    const HostTensor t = fx.tensor(name);
-    return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-  };
+  auto upload = [&](const std::string& name) { return upload_fixture_tensor(ctx, fx, name); };
   // The latent size FluxPipeline uses: 2 * (H // (2 * vae_scale_factor)).
   const int f = vcfg.downscale();
   const int64_t lh = 2 * (fx.run().at("height").get<int64_t>() / (2 * f)), lw = 2 * (fx.run().at("width").get<int64_t>() / (2 * f));

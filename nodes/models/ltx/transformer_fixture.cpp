@@ -9,11 +9,6 @@ namespace lattice {
 
 namespace {
 
-gpu::Tensor upload(gpu::Context& ctx, const Fixture& fx, const std::string& name) {
-  const HostTensor t = fx.tensor(name);
-  return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-}
-
 FixtureOutputs run(const Fixture& fx) {
   const LtxTransformerConfig config = ltx_transformer_config_from_json(fx.config());
   std::array<int64_t, 3> fhw{};
@@ -35,7 +30,7 @@ FixtureOutputs run(const Fixture& fx) {
 
   const gpu::RopeTables rope = ltx_rope_tables(fhw[0], fhw[1], fhw[2], scale, config.inner_dim());
   gpu::CommandStream s(ctx);
-  gpu::Tensor out = model.forward(s, upload(ctx, fx, "input.hidden_states"), upload(ctx, fx, "input.encoder_hidden_states"),
+  gpu::Tensor out = model.forward(s, upload_fixture_tensor(ctx, fx, "input.hidden_states"), upload_fixture_tensor(ctx, fx, "input.encoder_hidden_states"),
                                   fx.has("input.encoder_attention_mask") ? fx.f32("input.encoder_attention_mask") : std::vector<float>{},
                                   fx.f32("input.timestep"), gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width}),
                                   gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width}));

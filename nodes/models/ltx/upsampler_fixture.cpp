@@ -14,9 +14,8 @@ FixtureOutputs run(const Fixture& fx) {
   gpu::Context& ctx = gpu.context();
   DeviceWeights weights(src, ctx);
   LtxLatentUpsampler model(config, weights);
-  const HostTensor z = fx.tensor("input.latent");
   gpu::CommandStream s(ctx);
-  const gpu::Tensor out = model.forward(s, gpu::Tensor::from_floats(ctx, z.to_f32(), z.shape));
+  const gpu::Tensor out = model.forward(s, upload_fixture_tensor(ctx, fx, "input.latent"));
   s.finish();
   return {{"output.upsampled", HostTensor::from_f32(out.shape(), out.to_floats())}};
 }

@@ -18,17 +18,15 @@ FixtureOutputs run(const Fixture& fx) {
 
   FixtureOutputs out;
   if (fx.has("input.latent")) {
-    const HostTensor z = fx.tensor("input.latent");
     const std::vector<float> t = fx.has("input.decode_timestep") ? fx.f32("input.decode_timestep") : std::vector<float>{};
     gpu::CommandStream s(ctx);
-    const gpu::Tensor video = vae.decode(s, gpu::Tensor::from_floats(ctx, z.to_f32(), z.shape), t);
+    const gpu::Tensor video = vae.decode(s, upload_fixture_tensor(ctx, fx, "input.latent"), t);
     s.finish();
     out.emplace_back("output.decoded", HostTensor::from_f32(video.shape(), video.to_floats()));
   }
   if (fx.has("input.video")) {
-    const HostTensor v = fx.tensor("input.video");
     gpu::CommandStream s(ctx);
-    const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(ctx, v.to_f32(), v.shape));
+    const auto [mean, logvar] = vae.encode(s, upload_fixture_tensor(ctx, fx, "input.video"));
     out.emplace_back("output.encoded_mean", HostTensor::from_f32(mean.shape(), mean.to_floats()));
     out.emplace_back("output.encoded_logvar", HostTensor::from_f32(logvar.shape(), logvar.to_floats()));
   }

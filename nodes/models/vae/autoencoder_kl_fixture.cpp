@@ -15,10 +15,7 @@ FixtureOutputs run(const Fixture& fx) {
   DeviceWeights weights(src, ctx);
   AutoencoderKL vae(config, weights);
   FixtureOutputs out;
-  auto tensor = [&](const std::string& name) {
-    const HostTensor t = fx.tensor(name);
-    return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-  };
+  auto tensor = [&](const std::string& name) { return upload_fixture_tensor(ctx, fx, name); };
   if (fx.has("input.latent")) {
     gpu::CommandStream s(ctx);
     gpu::Tensor d = vae.decode(s, tensor("input.latent"));

@@ -113,10 +113,7 @@ TEST(FluxCheckpoint, BflLayoutComputesWhatTheDiffusersLayoutComputes) {
   gpu::Context& ctx = gpu.context();
   DeviceWeights weights(w, ctx);
   FluxTransformer model(detected, weights);
-  auto up = [&](const char* n) {
-    const HostTensor t = fx.tensor(n);
-    return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-  };
+  auto up = [&](const char* n) { return upload_fixture_tensor(ctx, fx, n); };
   std::vector<float> ids = fx.f32("input.txt_ids");
   const auto img = fx.f32("input.img_ids");
   ids.insert(ids.end(), img.begin(), img.end());
