@@ -2,28 +2,14 @@
 // single BFL/diffusers .safetensors file), its configuration detected from the weights.
 #include "core/eval_context.h"
 #include "nodes/models/flux/checkpoint.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/model_handles.h"
 
 namespace lattice {
 namespace {
 
-std::shared_ptr<WeightSource> open_weights(const ParamReader& ctx) {
-  const auto path = ctx.in_path("path");
-  if (path.empty()) throw_invalid(ctx.who() + ": parameter 'path' is empty", {ctx.node_id()});
-  auto w = std::make_shared<WeightSource>(WeightSource::open(path, ctx.string("component")));
-  // Single-file community checkpoints wrap the keys; BFL originals do not.
-  w->strip_prefix("model.diffusion_model.");
-  return w;
-}
-
-bool has_weights(const ParamReader& ctx) {
-  try {
-    open_weights(ctx);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
+// Single-file community checkpoints wrap the keys; BFL originals do not.
+constexpr const char* kWrapper = "model.diffusion_model.";
 
 NodeDesc make() {
   NodeDesc d;
@@ -35,7 +21,7 @@ NodeDesc make() {
               {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
-    auto w = open_weights(ctx);
+    auto w = open_node_weights(ctx, kWrapper);
     FluxLayout layout;
     FluxConfig config = detect_flux_config(*w, &layout);
     if (layout == FluxLayout::BFL) convert_bfl_flux(*w, config);
@@ -46,14 +32,14 @@ NodeDesc make() {
     // so that a render can be planned before the checkpoint is downloaded.
     FluxConfig c;
     PlanInfo p;
-    if (auto cfg = component_config(ctx.in_path("path"), ctx.string("component")); cfg && !has_weights(ctx)) {
+    std::optional<nlohmann::json> cfg;
+    if (auto w = open_node_weights_or_config(ctx, kWrapper, cfg)) {
+      c = detect_flux_config(*w);
+      p.weight_bytes = w->total_bytes();
+    } else {
       c = flux_config_from_json(*cfg);
       p.weight_bytes = c.parameter_count() * 2;
       p.shape = "(config only, bf16) ";
-    } else {
-      auto w = open_weights(ctx);
-      c = detect_flux_config(*w);
-      p.weight_bytes = w->total_bytes();
     }
     p.shape += "FLUX transformer " + std::to_string(c.num_layers) + "+" + std::to_string(c.num_single_layers) +
                " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
