@@ -42,14 +42,16 @@ class StepPreview {
   StepPreview(EvalContext& ctx, gpu::Context& gc, int64_t h, int64_t w) : ctx_(ctx), gc_(gc), h_(h), w_(w) {
     if (!ctx.wants_preview() || !ctx.has_input("preview_vae")) return;
     const auto& handle = ctx.input_as<VaeHandle>("preview_vae");
-    AutoencoderKL& vae = handle.model(gc);
-    projection_ = fit_latent_rgb_from_encoder(
-        vae.config().downscale(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
-          gpu::CommandStream s(gc);
-          const gpu::Tensor z = vae.to_dit_latent(s, vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, H, W})).first);
-          s.finish();
-          return z.to_floats();
-        });
+    projection_ = handle.preview_projection([&] {
+      AutoencoderKL& vae = handle.model(gc);
+      return fit_latent_rgb_from_encoder(
+          vae.config().downscale(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
+            gpu::CommandStream s(gc);
+            const gpu::Tensor z = vae.to_dit_latent(s, vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, H, W})).first);
+            s.finish();
+            return z.to_floats();
+          });
+    });
   }
   void operator()(int step, int total, const gpu::Tensor& packed) const {
     if (!ctx_.wants_preview()) return;

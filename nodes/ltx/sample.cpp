@@ -66,15 +66,17 @@ class StepPreview {
     const auto& handle = ctx.input_as<LtxVaeHandle>("preview_vae");
     LtxVae& vae = handle.model(gc);
     if (!vae.has_encoder()) return;
-    projection_ = fit_latent_rgb_from_encoder(
-        vae.config().spatial_compression(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
-          gpu::CommandStream s(gc);
-          const gpu::Tensor mean = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, 1, H, W})).first;
-          gpu::CommandStream s2(gc);
-          const gpu::Tensor z = vae.normalize(s2, mean);
-          s2.finish();
-          return z.to_floats();
-        });
+    projection_ = handle.preview_projection([&] {
+      return fit_latent_rgb_from_encoder(
+          vae.config().spatial_compression(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
+            gpu::CommandStream s(gc);
+            const gpu::Tensor mean = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, 1, H, W})).first;
+            gpu::CommandStream s2(gc);
+            const gpu::Tensor z = vae.normalize(s2, mean);
+            s2.finish();
+            return z.to_floats();
+          });
+    });
   }
   void operator()(int step, int total, const gpu::Tensor& packed) const {
     if (!ctx_.wants_preview()) return;

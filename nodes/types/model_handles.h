@@ -6,11 +6,13 @@
 /// Not thread-safe: used from the evaluating thread.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nodes/models/clip/text_encoder.h"
 #include "nodes/models/clip/tokenizer.h"
 #include "nodes/models/flux/transformer.h"
+#include "nodes/models/latent_preview.h"
 #include "nodes/models/t5/encoder.h"
 #include "nodes/models/t5/tokenizer.h"
 #include "nodes/models/vae/autoencoder_kl.h"
@@ -55,6 +57,13 @@ class ModelHandle final : public Data {
     model_.reset();
     device_.reset();
   }
+  /// The step-preview projection of this model's latents (a VAE's; nodes/models/latent_preview.h), fitted by
+  /// `fit` on first use and kept with the handle: a patched or different checkpoint is a different handle.
+  template <class Fit>
+  const LatentRgbProjection& preview_projection(Fit&& fit) const {
+    if (!preview_) preview_ = fit();
+    return *preview_;
+  }
 
  private:
   std::shared_ptr<WeightSource> weights_;
@@ -63,6 +72,7 @@ class ModelHandle final : public Data {
   std::shared_ptr<const WeightPatches> patches_;
   mutable std::unique_ptr<DeviceWeights> device_;
   mutable std::unique_ptr<M> model_;
+  mutable std::optional<LatentRgbProjection> preview_;
 };
 
 using FluxTransformerHandle = ModelHandle<FluxTransformer, FluxConfig, PortType::DiT>;
