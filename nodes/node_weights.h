@@ -1,8 +1,8 @@
 #pragma once
 /// Weights for model-loading nodes: the checkpoint named by a node's `path` and `component` parameters, and
 /// the plan-time fallback to the component's config.json when the weights are not (yet) on disk. For the
-/// loaders' evaluate() and plan() (the FLUX, Wan and LTX loaders; vae.load and the text-encoder loaders
-/// still open their weights inline and can move here).
+/// loaders' evaluate() and plan() (the FLUX, Wan, LTX and VAE loaders; the text-encoder loaders, which take
+/// one path per encoder, open theirs inline).
 
 #include <memory>
 #include <nlohmann/json.hpp>
