@@ -29,21 +29,36 @@ gpu::DType device_dtype(DType t) {
 }
 }  // namespace
 
-void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::vector<const WeightPatch*>& patches) {
-  for (const WeightPatch* p : patches) {
-    const int64_t rank = p->down.shape.at(0);
-    const std::vector<float> up = p->up.to_f32(), down = p->down.to_f32();
-    // Row by row, i-k-j order: the inner loop runs over contiguous rows of `down` and `w` and vectorises.
-    for (int64_t o = 0; o < out; ++o) {
-      float* row = w.data() + o * in;
-      for (int64_t k = 0; k < rank; ++k) {
-        const float a = p->scale * up[static_cast<size_t>(o * rank + k)];
-        if (a == 0) continue;
-        const float* d = down.data() + k * in;
-        for (int64_t i = 0; i < in; ++i) row[i] += a * d[i];
-      }
+namespace {
+/// One LoRA patch with its factors decoded to f32 once: row o of the merged matrix gains
+/// Σ_k scale·up[o,k]·down[k,:].
+struct DecodedPatch {
+  float scale;
+  int64_t rank;
+  std::vector<float> up, down;
+};
+
+std::vector<DecodedPatch> decode_patches(const std::vector<const WeightPatch*>& patches) {
+  std::vector<DecodedPatch> d;
+  for (const WeightPatch* p : patches) d.push_back({p->scale, p->down.shape.at(0), p->up.to_f32(), p->down.to_f32()});
+  return d;
+}
+
+// i-k-j order: the inner loop runs over contiguous rows of `down` and of the weight, and vectorises.
+void patch_row(float* row, int64_t o, int64_t in, const std::vector<DecodedPatch>& patches) {
+  for (const DecodedPatch& p : patches)
+    for (int64_t k = 0; k < p.rank; ++k) {
+      const float a = p.scale * p.up[static_cast<size_t>(o * p.rank + k)];
+      if (a == 0) continue;
+      const float* d = p.down.data() + k * in;
+      for (int64_t i = 0; i < in; ++i) row[i] += a * d[i];
     }
-  }
+}
+}  // namespace
+
+void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::vector<const WeightPatch*>& patches) {
+  const std::vector<DecodedPatch> decoded = decode_patches(patches);
+  for (int64_t o = 0; o < out; ++o) patch_row(w.data() + o * in, o, in, decoded);
 }
 
 /// A checkpoint tensor's bytes in the dtype it will have on the device: the mapping itself when it is used as
@@ -75,15 +90,30 @@ DeviceWeights::Prepared DeviceWeights::prepare(const std::string& name, bool kee
     r.dtype = dtype;
   };
   if (!patches.empty()) {
-    std::vector<float> w = source_.load_f32(name);
-    apply_patches(w, info.shape.at(0), info.shape.at(1), patches);
-    // Round back to the stored half dtype: a merged model then takes the device memory of its base.
+    const int64_t out = info.shape.at(0), in = info.shape.at(1);
     if (keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
-      std::vector<uint16_t> h(w.size());
-      for (size_t i = 0; i < w.size(); ++i) h[i] = info.dtype == DType::BF16 ? float_to_bf16(w[i]) : float_to_half(w[i]);
-      w = {};
+      // Merged row by row from the mapping and rounded back to the stored half dtype, so the host holds the
+      // 16-bit result and one f32 row, and a merged model takes the device memory of its base.
+      const bool bf16 = info.dtype == DType::BF16;
+      const std::vector<DecodedPatch> decoded = decode_patches(patches);
+      const auto stored = source_.bytes(name);
+      std::vector<uint16_t> h(static_cast<size_t>(out * in));
+      std::vector<float> row(static_cast<size_t>(in));
+      for (int64_t o = 0; o < out; ++o) {
+        const size_t base = static_cast<size_t>(o * in);
+        for (int64_t i = 0; i < in; ++i) {
+          uint16_t v;
+          std::memcpy(&v, stored.data() + (base + static_cast<size_t>(i)) * 2, 2);
+          row[static_cast<size_t>(i)] = bf16 ? bf16_to_float(v) : half_to_float(v);
+        }
+        patch_row(row.data(), o, in, decoded);
+        for (int64_t i = 0; i < in; ++i)
+          h[base + static_cast<size_t>(i)] = bf16 ? float_to_bf16(row[static_cast<size_t>(i)]) : float_to_half(row[static_cast<size_t>(i)]);
+      }
       keep(std::move(h), device_dtype(info.dtype));
     } else {
+      std::vector<float> w = source_.load_f32(name);
+      apply_patches(w, out, in, patches);
       keep(std::move(w), gpu::DType::F32);
     }
   } else if (keep_dtype && native) {

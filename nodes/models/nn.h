@@ -35,8 +35,8 @@ void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::ve
 
 /// Uploads checkpoint tensors to the device, once each. Matrices keep their stored dtype when the matmul
 /// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32. Patched matrices (LoRA merged at
-/// load) are merged in f32 on the host and rounded back to their stored dtype, so that a merged model needs
-/// the device memory of its base.
+/// load) are merged in f32 on the host, a row at a time for 16-bit matrices, and rounded back to their stored
+/// dtype, so that a merged model needs the device memory of its base and the host one copy of the matrix.
 ///
 /// Host memory: a tensor used as stored goes from the file mapping through gpu::Staging to the device with
 /// no host copy; a converted or patched one is decoded straight from the mapping into one f32 (or rounded

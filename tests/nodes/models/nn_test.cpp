@@ -148,5 +148,44 @@ TEST(NnWeights, Bf16AndFp8CheckpointsMatchTheirStoredValues) {
   fs::remove_all(path);
 }
 
+// A LoRA-patched 16-bit matrix is merged a row at a time and rounded back to its stored dtype: the device holds
+// exactly round16(W + scale·up·down), W decoded from the stored 16-bit values, with f32 arithmetic.
+TEST(NnWeights, PatchedHalfMatricesAreMergedAndRoundedToTheirStoredDtype) {
+  const fs::path path = fs::temp_directory_path() / ("lattice_nn_patch_" + std::to_string(::getpid()) + ".safetensors");
+  const int64_t out = 12, in = 20, rank = 3;
+  const std::vector<float> wv = random({out, in}, 21).to_f32();
+  HostTensor bf16{DType::BF16, {out, in}, std::vector<uint8_t>(wv.size() * 2)};
+  HostTensor f16{DType::F16, {out, in}, std::vector<uint8_t>(wv.size() * 2)};
+  for (size_t i = 0; i < wv.size(); ++i) {
+    const uint16_t b = float_to_bf16(wv[i]), h = float_to_half(wv[i]);
+    std::memcpy(bf16.data.data() + 2 * i, &b, 2);
+    std::memcpy(f16.data.data() + 2 * i, &h, 2);
+  }
+  write_safetensors(path, {{"bf16.weight", &bf16}, {"f16.weight", &f16}});
+  auto patches = std::make_shared<WeightPatches>();
+  for (const char* name : {"bf16.weight", "f16.weight"})
+    patches->push_back({name, random({out, rank}, 22), random({rank, in}, 23), 0.75f});
+  auto g = service_with_limit(0);
+  {
+    const WeightSource src = WeightSource::open(path);
+    DeviceWeights weights(src, g->context(), patches);
+    const std::vector<float> up = patches->at(0).up.to_f32(), down = patches->at(0).down.to_f32();
+    for (const char* name : {"bf16", "f16"}) {
+      const bool is_bf16 = std::string(name) == "bf16";
+      const gpu::Tensor& t = weights.matrix(std::string(name) + ".weight");
+      EXPECT_EQ(t.dtype(), is_bf16 ? gpu::DType::BF16 : gpu::DType::F16) << name;
+      const std::vector<float> got = t.to_floats(), stored = src.load(std::string(name) + ".weight").to_f32();
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i) {
+          float v = stored[o * in + i];
+          for (int64_t k = 0; k < rank; ++k) v += 0.75f * up[o * rank + k] * down[k * in + i];
+          const float want = is_bf16 ? bf16_to_float(float_to_bf16(v)) : half_to_float(float_to_half(v));
+          EXPECT_NEAR(got[o * in + i], want, std::fabs(want) * 1e-2f) << name << " [" << o << "," << i << "]";
+        }
+    }
+  }
+  fs::remove_all(path);
+}
+
 }  // namespace
 }  // namespace lattice
