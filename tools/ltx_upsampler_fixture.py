@@ -12,10 +12,11 @@ the golden rule (>=2-D: N(0,1)/sqrt(fan_in); biases 0.1 N(0,1); norm scales 1 + 
 Run: /usr/bin/python3 tools/ltx_upsampler_fixture.py OUT.safetensors [--temporal]
 """
 import json
-import struct
 import sys
 
 import torch
+
+from golden_io import write
 
 CONFIG = {"in_channels": 16, "mid_channels": 32, "num_blocks_per_stage": 1, "dims": 3,
           "spatial_upsample": True, "temporal_upsample": False}
@@ -63,19 +64,6 @@ class Upsampler(torch.nn.Module):
         for blk in self.post_upsample_res_blocks:
             x = run_block(blk, x)
         return self.final_conv(x)
-
-
-def write(path, tensors, meta):
-    header, blobs, at = {"__metadata__": meta}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
-        blobs.append(data)
-        at += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def main():

@@ -7,15 +7,6 @@ namespace lattice {
 
 namespace {
 
-// numpy.linspace(start, stop, num) in float64: start + i * step, the last value exactly stop.
-std::vector<double> linspace(double start, double stop, int num) {
-  std::vector<double> y(static_cast<size_t>(num));
-  const double step = num > 1 ? (stop - start) / (num - 1) : 0.0;
-  for (int i = 0; i < num; ++i) y[static_cast<size_t>(i)] = static_cast<double>(i) * step + start;
-  if (num > 1) y.back() = stop;
-  return y;
-}
-
 // The shifts in float32 arithmetic, as numpy does for a float32 array with Python-float scalars.
 float time_shift_exponential(double mu, float t) {
   const float e = static_cast<float>(std::exp(mu));
@@ -44,6 +35,14 @@ FlowMatchSchedule finish(const FlowMatchConfig& c, std::vector<float> s) {
 
 }  // namespace
 
+std::vector<double> numpy_linspace(double start, double stop, int num) {
+  std::vector<double> y(static_cast<size_t>(num));
+  const double step = num > 1 ? (stop - start) / (num - 1) : 0.0;
+  for (int i = 0; i < num; ++i) y[static_cast<size_t>(i)] = static_cast<double>(i) * step + start;
+  if (num > 1) y.back() = stop;
+  return y;
+}
+
 double flow_match_mu(const FlowMatchConfig& c, int image_seq_len) {
   const double m = (c.max_shift - c.base_shift) / static_cast<double>(c.max_image_seq_len - c.base_image_seq_len);
   const double b = c.base_shift - m * c.base_image_seq_len;
@@ -52,7 +51,7 @@ double flow_match_mu(const FlowMatchConfig& c, int image_seq_len) {
 
 std::vector<float> flow_match_pipeline_sigmas(int steps) {
   std::vector<float> out;
-  for (double v : linspace(1.0, 1.0 / steps, steps)) out.push_back(static_cast<float>(v));
+  for (double v : numpy_linspace(1.0, 1.0 / steps, steps)) out.push_back(static_cast<float>(v));
   return out;
 }
 
@@ -78,7 +77,7 @@ FlowMatchSchedule flow_match_schedule_default(const FlowMatchConfig& c, int step
   const double sigma_max = train(n), sigma_min = train(1.0f);
   // set_timesteps: float64 from here to the cast, the static shift applied again.
   std::vector<float> s;
-  for (double t : linspace(sigma_max * c.num_train_timesteps, sigma_min * c.num_train_timesteps, steps)) {
+  for (double t : numpy_linspace(sigma_max * c.num_train_timesteps, sigma_min * c.num_train_timesteps, steps)) {
     double v = t / c.num_train_timesteps;
     if (c.use_dynamic_shifting) {
       if (!mu) throw std::invalid_argument("flow-match schedule with dynamic shifting needs mu");

@@ -23,6 +23,9 @@ struct FlowMatchSchedule {
   std::vector<float> timesteps;  ///< n values, sigma * num_train_timesteps
 };
 
+/// numpy.linspace(start, stop, num) in float64: start + i·step, the last value exactly stop.
+std::vector<double> numpy_linspace(double start, double stop, int num);
+
 /// mu for dynamic shifting: linear in the image sequence length (extrapolates past max_image_seq_len).
 double flow_match_mu(const FlowMatchConfig& c, int image_seq_len);
 

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <tuple>
 #include <vector>
 
 #include "core/error.h"
+#include "nodes/models/ltx/config.h"
+#include "nodes/models/wan/checkpoint.h"
 
 namespace lattice {
 namespace {
@@ -138,9 +142,8 @@ std::string list_first(const std::vector<std::string>& v, size_t n = 5) {
   return s;
 }
 
-}  // namespace
-
-WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
+// The LoRA file's modules by name; every tensor must be a LoRA factor.
+std::map<std::string, Module> read_modules(const WeightSource& lora) {
   const std::string& file = lora.origin();
   std::map<std::string, Module> modules;
   std::vector<std::string> unknown;
@@ -157,10 +160,20 @@ WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& mo
     throw_invalid(file + ": " + std::to_string(unknown.size()) + " tensor(s) are no LoRA factors (.lora_A/.lora_B, "
                   ".lora_down/.lora_up, .alpha): " + list_first(unknown));
   if (modules.empty()) throw_invalid(file + ": no LoRA tensors in the file");
+  return modules;
+}
 
+using Mapper = std::function<std::optional<Targets>(const std::string& module)>;
+
+// Maps every module of `lora` with `map` and makes the patches; `what` names the model in messages.
+WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, float strength, const Mapper& map,
+                           const std::string& what) {
+  const std::string& file = lora.origin();
+  const std::map<std::string, Module> modules = read_modules(lora);
   std::vector<std::pair<std::string, Targets>> mapped;
+  std::vector<std::string> unknown;
   for (const auto& [name, m] : modules) {
-    if (auto t = targets_of(name, model)) {
+    if (auto t = map(name)) {
       mapped.emplace_back(name, *t);
     } else {
       unknown.push_back(name);
@@ -168,7 +181,7 @@ WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& mo
   }
   if (!unknown.empty())
     throw_invalid(file + ": " + std::to_string(unknown.size()) + " of " + std::to_string(modules.size()) +
-                  " LoRA module(s) match no FLUX transformer weight (a LoRA for another model?): " + list_first(unknown));
+                  " LoRA module(s) match no " + what + " weight (a LoRA for another model?): " + list_first(unknown));
 
   WeightPatches patches;
   for (const auto& [name, t] : mapped) {
@@ -178,7 +191,7 @@ WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& mo
     HostTensor down = lora.load(m.down), up = lora.load(m.up);
     if (down.shape.size() != 2 || up.shape.size() != 2 || up.shape[1] != down.shape[0])
       throw_invalid(file + ": LoRA module '" + name + "' has up " + up.shape_string() + " and down " + down.shape_string() +
-                    ", expected up [out, rank] and down [rank, in] (convolution LoRAs do not apply to FLUX)");
+                    ", expected up [out, rank] and down [rank, in] (convolution LoRAs do not apply to the " + what + ")");
     const int64_t rank = down.shape[0], in = down.shape[1];
     float alpha = static_cast<float>(rank);
     if (!m.alpha.empty()) {
@@ -217,6 +230,53 @@ WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& mo
     }
   }
   return patches;
+}
+
+// Wan and LTX-Video: every matrix of the model is known under its diffusers module name and, where the original
+// layout differs, under the original one; kohya names are either with dots as underscores.
+Mapper alias_mapper(const WeightSource& model, std::string (*original)(const std::string&)) {
+  auto dotted = std::make_shared<std::map<std::string, std::string>>();
+  auto kohya = std::make_shared<std::map<std::string, std::string>>();
+  for (const std::string& n : model.names()) {
+    const std::string suffix = ".weight";
+    if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (model.info(n).shape.size() != 2) continue;
+    const std::string module = n.substr(0, n.size() - suffix.size());
+    std::vector<std::string> names = {module};
+    const std::string o = original(n);
+    if (!o.empty() && o != n) names.push_back(o.substr(0, o.size() - suffix.size()));
+    for (const auto& a : names) {
+      dotted->emplace(a, module);
+      kohya->emplace(underscores(a), module);
+    }
+  }
+  return [dotted, kohya](const std::string& name) -> std::optional<Targets> {
+    if (starts_with(name, "lora_unet_")) {
+      const auto it = kohya->find(name.substr(10));
+      if (it != kohya->end()) return Targets{{it->second}, false};
+      return std::nullopt;
+    }
+    for (const char* p : {"base_model.model.", "transformer.", "model.diffusion_model.", "diffusion_model.", ""})
+      if (starts_with(name, p)) {
+        const auto it = dotted->find(name.substr(std::strlen(p)));
+        if (it != dotted->end()) return Targets{{it->second}, false};
+      }
+    return std::nullopt;
+  };
+}
+
+}  // namespace
+
+WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
+  return make_patches(lora, model, strength, [&](const std::string& m) { return targets_of(m, model); }, "FLUX transformer");
+}
+
+WeightPatches wan_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
+  return make_patches(lora, model, strength, alias_mapper(model, wan_original_name), "Wan 2.1 transformer");
+}
+
+WeightPatches ltx_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
+  return make_patches(lora, model, strength, alias_mapper(model, ltx_original_name), "LTX-Video transformer");
 }
 
 }  // namespace lattice

@@ -1,5 +1,6 @@
 // wan.sample: Wan 2.1 video sampling: seeded noise for the video size (or a given noise latent), flow-matching
-// Euler steps with a static shift, and classifier-free guidance batched into one forward (or run in turn).
+// Euler or UniPC (WanPipeline's) steps with a static shift, and classifier-free guidance batched into one forward
+// (or run in turn).
 // Image-to-video models also take the CLIP image embedding and the image condition latent as tensors.
 #include "core/eval_context.h"
 #include "core/types/tensor.h"
@@ -18,6 +19,8 @@ WanSamplerOptions options(const ParamReader& ctx) {
   o.guidance = static_cast<float>(ctx.number("guidance"));
   o.shift = ctx.number("shift");
   o.batch_cfg = ctx.flag("batch_cfg");
+  o.scheduler = ctx.string("scheduler") == "unipc" ? WanScheduler::UniPc : WanScheduler::Euler;
+  o.solver_order = static_cast<int>(ctx.integer("solver_order"));
   return o;
 }
 
@@ -29,7 +32,7 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "wan.sample";
   d.category = "Wan";
-  d.description = "Sample Wan 2.1 video latents from a prompt: flow-matching Euler steps (shift) with batched CFG";
+  d.description = "Sample Wan 2.1 video latents from a prompt: flow-matching Euler or UniPC steps (shift) with batched CFG";
   d.inputs = {{"dit", PortType::DiT, "the Wan transformer (wan.load_transformer)"},
               {"conditioning", PortType::Conditioning, "the encoded prompt (wan.text_encode)"},
               {"negative", PortType::Conditioning, "the encoded negative prompt; needed when guidance > 1", true},
@@ -44,6 +47,10 @@ NodeDesc make() {
       {"steps", ParamType::Int, 50, "sampling steps", 1, 1000},
       {"guidance", ParamType::Float, 5.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
       {"shift", ParamType::Float, 3.0, "flow shift: 3.0 for 480p, 5.0 for 720p", 0.1, 100.0},
+      {"scheduler", ParamType::Choice, "euler",
+       "euler: first-order flow-match Euler; unipc: UniPC multistep, WanPipeline's default (fewer steps for the same quality)",
+       -INFINITY, INFINITY, {"euler", "unipc"}},
+      {"solver_order", ParamType::Int, 2, "UniPC order (2 for guided sampling; unused by euler)", 1, 3},
       {"seed", ParamType::Seed, 0, "noise seed (unused when a noise latent is connected)"},
       {"batch_cfg", ParamType::Bool, true,
        "run the conditional and unconditional passes as one batch-2 forward (off: one after the other, half the activations)"},
@@ -97,7 +104,7 @@ NodeDesc make() {
     const int64_t batch = cfg && o.batch_cfg ? 2 : 1;
     PlanInfo p;
     p.shape = "latent [1, 16, " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
-              "], " + std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + " steps" +
+              "], " + std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + (o.scheduler == WanScheduler::UniPc ? " UniPC" : " Euler") + " steps" +
               (cfg ? (batch == 2 ? ", CFG batch 2" : ", CFG in turn") : "");
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("config")) {
       const auto& j = dit->meta["config"];

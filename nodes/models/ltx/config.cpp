@@ -73,6 +73,12 @@ LtxTransformerConfig ltx_transformer_config_from_json(const nlohmann::json& j) {
   return c;
 }
 
+std::string ltx_original_name(const std::string& name) {
+  for (const auto& [diffusers, original] : {std::pair{"proj_in.", "patchify_proj."}, std::pair{"time_embed.", "adaln_single."}})
+    if (name.rfind(diffusers, 0) == 0) return original + name.substr(std::char_traits<char>::length(diffusers));
+  return {};
+}
+
 bool normalise_ltx_checkpoint(WeightSource& w) {
   bool changed = w.strip_prefix("model.diffusion_model.") > 0;
   if (!w.has("patchify_proj.weight")) return changed;

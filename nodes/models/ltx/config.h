@@ -48,6 +48,10 @@ LtxTransformerConfig ltx_transformer_config_from_json(const nlohmann::json& j);
 /// alone. Returns true when anything was renamed.
 bool normalise_ltx_checkpoint(WeightSource& w);
 
+/// Lightricks' name of a diffusers-named top-level tensor (`proj_in.weight` -> `patchify_proj.weight`,
+/// `time_embed.` -> `adaln_single.`), or "" where both layouts agree (the blocks). For LoRA keys.
+std::string ltx_original_name(const std::string& diffusers_name);
+
 /// From the weights (names and shapes) in diffusers names, using w.config() for the head split.
 /// Throws Error(InvalidInput) saying what is missing when the weights are not an LTX-Video transformer.
 LtxTransformerConfig detect_ltx_transformer_config(const WeightSource& w);

@@ -59,6 +59,21 @@ std::string renamed(const WeightSource& w, const std::string& name) {
 
 }  // namespace
 
+std::string wan_original_name(const std::string& name) {
+  auto match = [&](const auto& table, const std::string& rest) -> std::string {
+    for (const auto& [from, to] : table)
+      if (rest.rfind(to, 0) == 0) return std::string(from) + rest.substr(std::char_traits<char>::length(to));
+    return {};
+  };
+  if (name.rfind("blocks.", 0) == 0) {
+    const size_t dot = name.find('.', 7);
+    if (dot == std::string::npos) return {};
+    const std::string r = match(kBlock, name.substr(dot + 1));
+    return r.empty() ? r : name.substr(0, dot + 1) + r;
+  }
+  return match(kTopLevel, name);
+}
+
 bool is_wan_original(const WeightSource& w) { return w.has("head.head.weight"); }
 
 void convert_wan_original(WeightSource& w) {

@@ -5,9 +5,15 @@
 /// renaming only; nothing is copied. Note the swap of norms: the original's `norm3` (affine, before the
 /// cross-attention) is diffusers' `norm2`.
 
+#include <string>
+
 #include "nodes/models/weights.h"
 
 namespace lattice {
+
+/// The original-layout name of a diffusers-named tensor (`blocks.3.attn1.to_q.weight` -> `blocks.3.self_attn.q.weight`),
+/// or "" when it has none. The inverse of the renaming convert_wan_original() does (LoRA files use both names).
+std::string wan_original_name(const std::string& diffusers_name);
 
 /// True when the weights are in the original Wan-AI layout (they have `head.head.weight`).
 bool is_wan_original(const WeightSource& w);

@@ -1,5 +1,7 @@
 #include "nodes/models/wan/sampler.h"
 
+#include <optional>
+
 #include "core/error.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
@@ -9,8 +11,16 @@ namespace lattice {
 
 using gpu::Tensor;
 
+UniPcConfig wan_unipc_config(const WanSamplerOptions& o) {
+  UniPcConfig c;
+  c.flow_shift = o.shift;
+  c.solver_order = o.solver_order;
+  return c;
+}
+
 FlowMatchSchedule wan_schedule(const WanSamplerOptions& o) {
   if (o.steps < 1) throw_invalid("Wan sampler: steps must be at least 1");
+  if (o.scheduler == WanScheduler::UniPc) return unipc_flow_schedule(wan_unipc_config(o), o.steps);
   FlowMatchConfig c;
   c.shift = o.shift;
   return flow_match_schedule_default(c, o.steps, std::nullopt);
@@ -64,9 +74,16 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     s.finish();
   }
   const Tensor scale = Tensor::from_floats(ctx, std::vector<float>{o.guidance}, {1});
+  gpu::CommandStream* stream = nullptr;  // the step's, for UniPC's linear combinations
+  std::optional<UniPcSolver<Tensor>> unipc;
+  if (o.scheduler == WanScheduler::UniPc)
+    unipc.emplace(wan_unipc_config(o), sched.sigmas, [&](const UniPcSolver<Tensor>::Terms& t) {
+      return unipc_combine_device(*stream, t);
+    });
   Tensor x = noise;
   for (int i = 0; i < n; ++i) {
     gpu::CommandStream s(ctx);
+    stream = &s;
     const float t = sched.timesteps[static_cast<size_t>(i)];
     const Tensor in = image ? gpu::concat(s, {x, image->latent}, 1) : x;  // I2V: [noisy latent, condition]
     Tensor v;
@@ -80,10 +97,15 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     } else {
       v = model.forward(s, in, {t}, context, embeds);
     }
-    // Euler: x + (sigma_next − sigma)·v, in f32 as the scheduler does.
-    const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
-    x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(ctx, std::vector<float>{dt}, {1})));
+    if (unipc) {
+      x = unipc->step(v, x);
+    } else {
+      // Euler: x + (sigma_next − sigma)·v, in f32 as the scheduler does.
+      const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+      x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(ctx, std::vector<float>{dt}, {1})));
+    }
     s.finish();
+    stream = nullptr;
     if (on_step) on_step(i + 1, n);
   }
   return x;

@@ -1,12 +1,12 @@
 #pragma once
-/// The Wan 2.1 sampler (text-to-video; image-to-video given the image condition): flow-matching Euler steps with a static shift and classifier-free
-/// guidance whose conditional and unconditional passes run as one batch-2 forward (or, to halve the
-/// activation memory, one after the other).
+/// The Wan 2.1 sampler (text-to-video; image-to-video given the image condition): flow-matching steps with a static
+/// shift and classifier-free guidance whose conditional and unconditional passes run as one batch-2 forward (or, to
+/// halve the activation memory, one after the other).
 ///
-/// Note: WanPipeline defaults to UniPCMultistepScheduler (flow_shift 5.0 for 720p, 3.0 for 480p). This uses
-/// FlowMatchEulerDiscreteScheduler with the same shift instead: the same flow-matching ODE and sigma schedule
-/// (set_timesteps(steps) without explicit sigmas, shift applied), integrated with first-order Euler steps,
-/// so results differ from diffusers' UniPC output at equal step counts (Euler wants more steps).
+/// Two schedulers: `UniPc` is WanPipeline's default, UniPCMultistepScheduler with flow sigmas and flow prediction
+/// (nodes/models/unipc.h: order 2, bh2, the shift as flow_shift, integer timesteps); `Euler` (the default here, so
+/// that older graphs render as before) is FlowMatchEulerDiscreteScheduler with the same shift (set_timesteps(steps)
+/// without explicit sigmas), first-order, which wants more steps for the same quality.
 ///
 /// Shapes: noise [1, 16, T, h, w] (out_channels) with T = (frames - 1)/4 + 1, h = height/8, w = width/8 (h, w even);
 /// conditioning [1, L, text_dim]; negative the same L. Returns the final latent, same shape as the noise.
@@ -14,19 +14,27 @@
 #include <functional>
 
 #include "nodes/models/flow_match.h"
+#include "nodes/models/unipc.h"
 #include "nodes/models/wan/transformer.h"
 
 namespace lattice {
+
+enum class WanScheduler { Euler, UniPc };
 
 struct WanSamplerOptions {
   int steps = 50;
   float guidance = 5.0f;  ///< CFG scale; <= 1 runs the conditional pass alone
   double shift = 5.0;     ///< 5.0 for 720p, 3.0 for 480p
   bool batch_cfg = true;  ///< both CFG passes as one batch-2 forward; false: two batch-1 forwards (half the activations)
+  WanScheduler scheduler = WanScheduler::Euler;
+  int solver_order = 2;   ///< UniPC's order (1..3)
 };
 
-/// The schedule the sampler walks: n + 1 sigmas and n raw timesteps (sigma · 1000).
+/// The schedule the sampler walks: n + 1 sigmas and n raw timesteps (sigma · 1000; UniPC: truncated to integers).
 FlowMatchSchedule wan_schedule(const WanSamplerOptions& o);
+
+/// The UniPC settings WanPipeline uses, with the options' shift and order.
+UniPcConfig wan_unipc_config(const WanSamplerOptions& o);
 
 /// Latent [1, 16, T, h, w] for a video; throws Error(InvalidInput) unless frames = 4k + 1 and width, height
 /// are positive multiples of 16.

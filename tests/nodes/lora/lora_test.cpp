@@ -1,6 +1,8 @@
 // LoRA on the tiny FLUX of the pipeline fixture: files in the diffusers, kohya and BFL conventions, merged
 // weights checked against W + s·(alpha/rank)·B·A computed here, strength 0 is the base model, a strength
-// change re-runs only lora.apply and what follows, and wrong files fail naming what is wrong.
+// change re-runs only lora.apply and what follows, and wrong files fail naming what is wrong. The same for the
+// tiny Wan 2.1 and LTX-Video transformers of the golden fixtures (diffusers/PEFT, ComfyUI, original-layout and
+// kohya keys), with the patched Wan forward equal to the forward of a checkpoint merged here.
 #include <gtest/gtest.h>
 
 #include "tests/support/tiny_models.h"
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "core/document.h"
 #include "core/engine.h"
@@ -17,6 +20,8 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "nodes/models/lora.h"
+#include "nodes/models/wan/transformer.h"
+#include "nodes/types/tensor_value.h"
 
 namespace lattice {
 namespace {
@@ -97,6 +102,14 @@ class Lora : public ::testing::Test {
     }
     EXPECT_LE(max_err, 1e-5);
     EXPECT_GT(max_delta, 1e-2);  // the patch did change the matrix
+  }
+
+  // The merged matrix for patches made from `ms` (each applied to its own target, rows from 0).
+  void expect_all_merged(const WeightPatches& patches, const std::vector<TestModule>& ms,
+                         const std::vector<std::string>& targets, float strength) {
+    ASSERT_EQ(patches.size(), ms.size());
+    DeviceWeights dw(*model, env.get<GpuService>()->context(), std::make_shared<WeightPatches>(patches));
+    for (size_t i = 0; i < ms.size(); ++i) expect_merged(dw, targets[i], ms[i], strength, 0);
   }
 
   fs::path dir;
@@ -193,6 +206,23 @@ std::vector<float> pixels(const Value& v) {
   return p;
 }
 
+// Strength 0 gave the base model's output exactly, strength 1 changed it, and a strength change re-runs exactly
+// the nodes `reran` (the LoRA and what follows it), nothing upstream or beside it.
+void expect_strength_behaviour(Engine& e, Graph& g, const RenderOptions& opts, const std::vector<float>& with_lora,
+                               const std::vector<float>& zero, const std::vector<float>& plain, const std::set<std::string>& reran) {
+  ASSERT_EQ(zero.size(), plain.size());
+  EXPECT_EQ(zero, plain);
+  ASSERT_EQ(with_lora.size(), plain.size());
+  double diff = 0;
+  for (size_t i = 0; i < plain.size(); ++i) diff = std::max(diff, double(std::fabs(plain[i] - with_lora[i])));
+  EXPECT_GT(diff, 1e-3);
+  g.find("lora")->params["strength"] = 0.5;
+  auto r = e.render(g, opts);
+  g.find("lora")->params["strength"] = 0.25;
+  r = e.render(g, opts);
+  for (const auto& n : r.nodes) EXPECT_EQ(n.status, reran.count(n.id) ? "executed" : "cached") << n.id;
+}
+
 TEST_F(Lora, StrengthIsAParameterOfTheGraph) {
   const std::string q = kB0 + "attn.to_q.weight", sq = kS0 + "attn.to_q.weight";
   write("style.safetensors",
@@ -212,21 +242,7 @@ TEST_F(Lora, StrengthIsAParameterOfTheGraph) {
   MemoryCache mem2;
   Engine e2(&mem2);
   const auto plain = pixels(e2.evaluate(base, "decode", "image", opts));
-  ASSERT_EQ(zero.size(), plain.size());
-  EXPECT_EQ(zero, plain);
-  double diff = 0;
-  for (size_t i = 0; i < plain.size(); ++i) diff = std::max(diff, double(std::fabs(plain[i] - with_lora[i])));
-  EXPECT_GT(diff, 1e-3);
-
-  // A strength change re-runs the LoRA and what follows it, nothing upstream or beside it.
-  g.find("lora")->params["strength"] = 0.5;
-  auto r = e.render(g, opts);
-  g.find("lora")->params["strength"] = 0.25;
-  r = e.render(g, opts);
-  for (const auto& n : r.nodes) {
-    const bool reran = n.id == "lora" || n.id == "sample" || n.id == "decode" || n.id == "save";
-    EXPECT_EQ(n.status, reran ? "executed" : "cached") << n.id;
-  }
+  expect_strength_behaviour(e, g, opts, with_lora, zero, plain, {"lora", "sample", "decode", "save"});
 }
 
 // The node's error for a LoRA file with these modules (or these raw tensors).
@@ -279,6 +295,186 @@ TEST_F(Lora, WrongFilesFailNamingWhatIsWrong) {
     write_safetensors(dir / "style.safetensors", list);
     const std::string msg = node_error(*this, e, opts);
     EXPECT_NE(msg.find("'text.embedding'"), std::string::npos) << msg;
+  }
+}
+
+// The tiny Wan 2.1 and LTX-Video transformers of the golden fixtures, with their prompt states, as pipeline folders.
+class VideoLora : public Lora {
+ protected:
+  void SetUp() override {
+    Lora::SetUp();
+    const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+    for (const auto& [name, file] : {std::pair{"wan", "wan_transformer"}, std::pair{"ltx", "ltx_transformer"}}) {
+      const Fixture fx(golden / (std::string(file) + ".safetensors"));
+      test::write_fixture_component(fx, "weights.", fx.config(), dir / name / "transformer");
+      const HostTensor embeds = fx.tensor("input.encoder_hidden_states");
+      const HostTensor pooled = HostTensor::from_f32({1, 1}, {0.0f});
+      const HostTensor first = HostTensor{embeds.dtype, {1, embeds.shape[1], embeds.shape[2]},
+                                          std::vector<uint8_t>(embeds.data.begin(), embeds.data.begin() + embeds.data.size() /
+                                                                                                              static_cast<size_t>(embeds.shape[0]))};
+      write_safetensors(dir / (std::string(name) + "_inputs.safetensors"), {{"prompt_embeds", &first}, {"pooled_prompt_embeds", &pooled}});
+    }
+  }
+  void use(const std::string& name) { model = std::make_unique<WeightSource>(WeightSource::open(dir / name, "transformer")); }
+  TestModule peft(const std::string& key, const std::string& target, int64_t rank, std::optional<float> alpha) {
+    return module(key, ".lora_A.weight", ".lora_B.weight", rows(target), cols(target), rank, alpha);
+  }
+  TestModule kohya(const std::string& key, const std::string& target, int64_t rank, std::optional<float> alpha) {
+    return module(key, ".lora_down.weight", ".lora_up.weight", rows(target), cols(target), rank, alpha);
+  }
+};
+
+TEST_F(VideoLora, WanKeysOfEveryConventionMergeIntoTheDiffusersMatrices) {
+  use("wan");
+  const std::vector<std::string> targets = {
+      "blocks.0.attn1.to_q.weight", "blocks.0.attn1.to_k.weight",      "blocks.1.attn2.to_v.weight",
+      "blocks.1.ffn.net.0.proj.weight", "blocks.0.attn2.to_out.0.weight", "proj_out.weight",
+      "condition_embedder.text_embedder.linear_1.weight", "blocks.1.attn1.to_out.0.weight"};
+  const std::vector<TestModule> ms = {
+      peft("transformer.blocks.0.attn1.to_q", targets[0], 2, std::nullopt),     // diffusers / PEFT
+      peft("diffusion_model.blocks.0.self_attn.k", targets[1], 3, 6.0f),        // ComfyUI, original names
+      kohya("lora_unet_blocks_1_cross_attn_v", targets[2], 2, 1.0f),            // kohya, original names
+      kohya("blocks.1.ffn.0", targets[3], 4, 2.0f),                             // original, no prefix
+      kohya("lora_unet_blocks_0_attn2_to_out_0", targets[4], 2, std::nullopt),  // kohya, diffusers names
+      peft("diffusion_model.head.head", targets[5], 2, 1.0f),                   // top-level, original
+      peft("model.diffusion_model.text_embedding.0", targets[6], 2, 4.0f),
+      module("base_model.model.blocks.1.attn1.to_out.0", ".lora.down.weight", ".lora.up.weight", rows(targets[7]),
+             cols(targets[7]), 3, std::nullopt)};
+  const WeightSource lora = WeightSource::open(write("wan.safetensors", ms));
+  expect_all_merged(wan_lora_patches(lora, *model, 0.8f), ms, targets, 0.8f);
+
+  // The patched model's forward is the forward of the checkpoint merged here (W + s·(alpha/rank)·B·A in double).
+  const WeightPatches patches = wan_lora_patches(lora, *model, 0.8f);
+  std::vector<std::pair<std::string, HostTensor>> merged;
+  for (const std::string& n : model->names()) merged.emplace_back(n, HostTensor::from_f32(model->info(n).shape, model->load(n).to_f32()));
+  for (size_t i = 0; i < ms.size(); ++i) {
+    auto& w = std::find_if(merged.begin(), merged.end(), [&](const auto& e) { return e.first == targets[i]; })->second;
+    std::vector<float> v = w.to_f32();
+    const auto a = ms[i].down.to_f32(), b = ms[i].up.to_f32();
+    const int64_t out = w.shape[0], in = w.shape[1], rank = ms[i].down.shape[0];
+    const double scale = 0.8 * (ms[i].alpha_key.empty() ? 1.0 : ms[i].alpha / static_cast<double>(rank));
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t c = 0; c < in; ++c) {
+        double d = 0;
+        for (int64_t k = 0; k < rank; ++k) d += double(b[size_t(o * rank + k)]) * a[size_t(k * in + c)];
+        v[size_t(o * in + c)] = static_cast<float>(v[size_t(o * in + c)] + scale * d);
+      }
+    w = HostTensor::from_f32(w.shape, v);
+  }
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [n, t] : merged) list.emplace_back(n, &t);
+  fs::create_directories(dir / "wan_merged");
+  write_safetensors(dir / "wan_merged" / "diffusion_pytorch_model.safetensors", list);
+  fs::copy_file(dir / "wan" / "transformer" / "config.json", dir / "wan_merged" / "config.json");
+  const WeightSource merged_source = WeightSource::open(dir / "wan_merged");
+
+  gpu::Context& ctx = env.get<GpuService>()->context();
+  const WanConfig c = detect_wan_config(*model);
+  DeviceWeights patched_w(*model, ctx, std::make_shared<WeightPatches>(patches)), merged_w(merged_source, ctx), base_w(*model, ctx);
+  WanTransformer patched(c, patched_w), by_hand(c, merged_w), base(c, base_w);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(static_cast<size_t>(c.in_channels * 2 * 4 * 4)), txt(static_cast<size_t>(5 * c.text_dim));
+  for (float& v : x) v = nd(rng);
+  for (float& v : txt) v = nd(rng);
+  const gpu::Tensor xt = gpu::Tensor::from_floats(ctx, x, {1, c.in_channels, 2, 4, 4});
+  const gpu::Tensor tt = gpu::Tensor::from_floats(ctx, txt, {1, 5, c.text_dim});
+  gpu::CommandStream s(ctx);
+  const gpu::Tensor yp = patched.forward(s, xt, {500.0f}, tt), ym = by_hand.forward(s, xt, {500.0f}, tt), yb = base.forward(s, xt, {500.0f}, tt);
+  s.finish();
+  const auto p = yp.to_floats(), m = ym.to_floats(), b0 = yb.to_floats();
+  float max_err = 0, max_ref = 0, change = 0;
+  for (size_t i = 0; i < m.size(); ++i) {
+    max_err = std::max(max_err, std::fabs(p[i] - m[i]));
+    max_ref = std::max(max_ref, std::fabs(m[i]));
+    change = std::max(change, std::fabs(m[i] - b0[i]));
+  }
+  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+  EXPECT_GT(change, 1e-2f);  // the LoRA changed the output
+}
+
+TEST_F(VideoLora, LtxKeysOfEveryConventionMergeIntoTheDiffusersMatrices) {
+  use("ltx");
+  const std::vector<std::string> targets = {"transformer_blocks.0.attn1.to_q.weight", "transformer_blocks.1.ff.net.0.proj.weight",
+                                            "proj_in.weight", "time_embed.linear.weight", "transformer_blocks.0.attn2.to_k.weight",
+                                            "caption_projection.linear_1.weight"};
+  const std::vector<TestModule> ms = {
+      peft("transformer.transformer_blocks.0.attn1.to_q", targets[0], 2, std::nullopt),  // diffusers / PEFT
+      peft("diffusion_model.transformer_blocks.1.ff.net.0.proj", targets[1], 3, 1.5f),   // ComfyUI
+      peft("diffusion_model.patchify_proj", targets[2], 2, 2.0f),                        // Lightricks names
+      kohya("adaln_single.linear", targets[3], 2, std::nullopt),
+      kohya("lora_unet_transformer_blocks_0_attn2_to_k", targets[4], 4, 4.0f),           // kohya
+      kohya("lora_unet_caption_projection_linear_1", targets[5], 2, 1.0f)};
+  const WeightSource lora = WeightSource::open(write("ltx.safetensors", ms));
+  expect_all_merged(ltx_lora_patches(lora, *model, -0.6f), ms, targets, -0.6f);
+}
+
+TEST_F(VideoLora, ForeignOrMisshapenLorasAreRefusedNamingTheModel) {
+  use("wan");
+  const std::string q = "blocks.0.attn1.to_q.weight";
+  // A FLUX LoRA on Wan: no such modules.
+  const WeightSource flux = WeightSource::open(
+      write("flux.safetensors", {module("transformer.transformer_blocks.0.attn.to_q", ".lora_A.weight", ".lora_B.weight", 8, 8, 2, 1.0f)}));
+  try {
+    wan_lora_patches(flux, *model, 1.0f);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+    EXPECT_NE(std::string(e.what()).find("match no Wan 2.1 transformer weight"), std::string::npos) << e.what();
+  }
+  // Original-layout name, wrong width.
+  const WeightSource bad = WeightSource::open(
+      write("bad.safetensors", {module("diffusion_model.blocks.0.self_attn.q", ".lora_A.weight", ".lora_B.weight", rows(q), cols(q) + 1, 2, 1.0f)}));
+  try {
+    wan_lora_patches(bad, *model, 1.0f);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'" + q + "'"), std::string::npos) << e.what();
+  }
+  use("ltx");
+  try {
+    ltx_lora_patches(flux, *model, 1.0f);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("match no LTX-Video transformer weight"), std::string::npos) << e.what();
+  }
+}
+
+// lora.apply between the loader and the sampler of each video model: strength 0 is the base model exactly, a
+// non-zero strength changes the latents, and a strength change re-runs only the LoRA and the sampler.
+TEST_F(VideoLora, StrengthIsAParameterOfWanAndLtxGraphs) {
+  for (const std::string name : {"wan", "ltx"}) {
+    SCOPED_TRACE(name);
+    use(name);
+    const std::string q = name == "wan" ? "blocks.0.attn1.to_q.weight" : "transformer_blocks.0.attn1.to_q.weight";
+    const std::string ff = name == "wan" ? "blocks.1.ffn.net.0.proj.weight" : "transformer_blocks.1.ff.net.0.proj.weight";
+    write(name + "_style.safetensors", {peft("diffusion_model." + q.substr(0, q.size() - 7), q, 4, 4.0f),
+                                        peft("diffusion_model." + ff.substr(0, ff.size() - 7), ff, 4, 4.0f)});
+    const std::string sample = name == "wan"
+        ? R"({"id": "sample", "type": "wan.sample", "params": {"width": 32, "height": 32, "num_frames": 5, "steps": 2, "guidance": 1.0, "seed": 4},)"
+        : R"({"id": "sample", "type": "ltx.sample", "params": {"width": 64, "height": 64, "num_frames": 9, "steps": 2, "guidance": 1.0, "seed": 4},)";
+    const std::string json = R"({"lattice": 1, "nodes": [
+      {"id": "inputs", "type": "tensor.load", "params": {"path": ")" + name + R"(_inputs.safetensors"}},
+      {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
+      {"id": "dit", "type": ")" + name + R"(.load_transformer", "params": {"path": ")" + name + R"("}},
+      {"id": "lora", "type": "lora.apply", "params": {"path": ")" + name + R"(_style.safetensors", "strength": 1.0},
+       "inputs": {"dit": {"node": "dit", "output": "dit"}}},
+      )" + sample + R"(
+       "inputs": {"dit": {"node": "lora", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
+    Graph g = parse_graph(json);
+    MemoryCache mem;
+    Engine e(&mem);
+    auto latent = [&](Engine& en, const Graph& gr) {
+      return std::dynamic_pointer_cast<const TensorValue>(en.evaluate(gr, "sample", "latent", opts))->host().to_f32();
+    };
+    const auto with_lora = latent(e, g);
+    g.find("lora")->params["strength"] = 0.0;
+    const auto zero = latent(e, g);
+    Graph base = parse_graph(json);
+    base.find("sample")->inputs["dit"].node = "dit";
+    MemoryCache mem2;
+    Engine e2(&mem2);
+    const auto plain = latent(e2, base);
+    expect_strength_behaviour(e, g, opts, with_lora, zero, plain, {"lora", "sample"});
   }
 }
 

@@ -44,17 +44,25 @@ void check_fixture(const std::string& file) {
 
 TEST(Fixture, FlowMatchEulerScheduler) { check_fixture("flow_match_euler_scheduler.safetensors"); }
 
+TEST(Fixture, UniPcMultistepScheduler) { check_fixture("unipc_multistep_scheduler.safetensors"); }
+
 TEST(Fixture, SchedulerSigmasAreBitExactWithTheReference) {
-  // The scheduler is float32 by design: hold it to exact equality, not just the tolerance.
-  const fs::path out = fs::temp_directory_path() / ("fx_exact_" + std::to_string(::getpid()) + ".safetensors");
-  run_fixture_file(kGolden / "flow_match_euler_scheduler.safetensors", out);
-  SafetensorsFile ref(kGolden / "flow_match_euler_scheduler.safetensors"), got(out);
-  for (const auto& t : ref.tensors()) {
-    if (t.name.rfind("output.case", 0) != 0) continue;
-    const auto r = ref.load(t.name).to_f32(), g = got.load(t.name).to_f32();
-    for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(g[i], r[i]) << t.name << "[" << i << "]";
+  // The schedulers are float32 by design: hold their schedules to exact equality, not just the tolerance.
+  for (const std::string file : {"flow_match_euler_scheduler.safetensors", "unipc_multistep_scheduler.safetensors"}) {
+    const fs::path out = fs::temp_directory_path() / ("fx_exact_" + std::to_string(::getpid()) + ".safetensors");
+    run_fixture_file(kGolden / file, out);
+    SafetensorsFile ref(kGolden / file), got(out);
+    size_t compared = 0;
+    for (const auto& t : ref.tensors()) {
+      const bool schedule = t.name.ends_with(".sigmas") || t.name.ends_with(".timesteps");
+      if (t.name.rfind("output.case", 0) != 0 || !schedule) continue;
+      const auto r = ref.load(t.name).to_f32(), g = got.load(t.name).to_f32();
+      for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(g[i], r[i]) << file << ": " << t.name << "[" << i << "]";
+      ++compared;
+    }
+    EXPECT_GT(compared, 0u) << file;
+    fs::remove(out);
   }
-  fs::remove(out);
 }
 
 TEST(Fixture, UnsupportedOrMalformedFixturesAreRefused) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "core/document.h"
 #include "core/engine.h"
@@ -56,10 +57,11 @@ class WanGraph : public ::testing::Test {
                   "negative": {"node": "neg", "output": "conditioning"}}}]})");
   }
   // The sampler's steps taken by hand: two separate forwards per step on [x, condition] (channels appended,
-  // batch 1), uncond + g·(cond − uncond), Euler on the host. Returns the final latent.
+  // batch 1), uncond + g·(cond − uncond), Euler (or, with `unipc`, the UniPC solver) on the host. Returns the
+  // final latent.
   std::vector<float> guided_euler_by_hand(Engine& e, const Graph& g, const gpu::Shape& shape, uint64_t seed, int steps,
                                           double shift, float guidance, const std::vector<float>& condition = {},
-                                          const gpu::Tensor& image = {}) {
+                                          const gpu::Tensor& image = {}, bool unipc = false) {
     auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
     auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
     auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
@@ -67,7 +69,10 @@ class WanGraph : public ::testing::Test {
     WanSamplerOptions o;
     o.steps = steps;
     o.shift = shift;
+    if (unipc) o.scheduler = WanScheduler::UniPc;
     const FlowMatchSchedule sched = wan_schedule(o);
+    std::optional<UniPcSolver<std::vector<float>>> solver;
+    if (unipc) solver.emplace(wan_unipc_config(o), sched.sigmas, unipc_combine_host);
     gpu::CommandStream s(gc);
     const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
     s.finish();
@@ -84,8 +89,14 @@ class WanGraph : public ::testing::Test {
       const gpu::Tensor tc = dit->model(gc).forward(s, xt, {t}, c, image), tu = dit->model(gc).forward(s, xt, {t}, u, image);
       s.finish();
       const auto vc = tc.to_floats(), vu = tu.to_floats();
+      std::vector<float> v(x.size());
+      for (size_t k = 0; k < x.size(); ++k) v[k] = vu[k] + guidance * (vc[k] - vu[k]);
+      if (solver) {
+        x = solver->step(v, x);
+        continue;
+      }
       const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
-      for (size_t k = 0; k < x.size(); ++k) x[k] += dt * (vu[k] + guidance * (vc[k] - vu[k]));
+      for (size_t k = 0; k < x.size(); ++k) x[k] += dt * v[k];
     }
     return x;
   }
@@ -150,6 +161,24 @@ TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
   EXPECT_FLOAT_EQ(sched.sigmas[0], 1.0f);
   EXPECT_EQ(sched.sigmas[2], 0.0f);
   expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 3, 6, 8}, 5, 2, 3.0, 4.0f));
+}
+
+TEST_F(WanGraph, SampleWithUniPcEqualsGuidedUniPcStepsTakenByHand) {
+  // Three steps: order 1, then order 2 with the corrector, then order 1 to sigma 0 (lower_order_final).
+  Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 5, "steps": 3, "guidance": 4.0, "shift": 3.0, "seed": 7,
+                      "scheduler": "unipc"})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  ASSERT_TRUE(latent);
+  const std::vector<float> got = latent->host().to_f32();
+  const std::vector<float> unipc = guided_euler_by_hand(e, g, {1, 16, 2, 6, 8}, 7, 3, 3.0, 4.0f, {}, {}, true);
+  expect_close(got, unipc);
+  // Not the Euler result: the scheduler parameter reaches the sampler.
+  const std::vector<float> euler = guided_euler_by_hand(e, g, {1, 16, 2, 6, 8}, 7, 3, 3.0, 4.0f);
+  float diff = 0;
+  for (size_t k = 0; k < got.size(); ++k) diff = std::max(diff, std::fabs(got[k] - euler[k]));
+  EXPECT_GT(diff, 1e-3f);
 }
 
 TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
