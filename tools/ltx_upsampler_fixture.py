@@ -12,10 +12,11 @@ the golden rule (>=2-D: N(0,1)/sqrt(fan_in); biases 0.1 N(0,1); norm scales 1 + 
 Run: /usr/bin/python3 tools/ltx_upsampler_fixture.py OUT.safetensors [--temporal]
 """
 import json
-import struct
 import sys
 
 import torch
+
+from golden_io import randomise, write
 
 CONFIG = {"in_channels": 16, "mid_channels": 32, "num_blocks_per_stage": 1, "dims": 3,
           "spatial_upsample": True, "temporal_upsample": False}
@@ -65,33 +66,14 @@ class Upsampler(torch.nn.Module):
         return self.final_conv(x)
 
 
-def write(path, tensors, meta):
-    header, blobs, at = {"__metadata__": meta}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
-        blobs.append(data)
-        at += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
 def main():
     temporal = "--temporal" in sys.argv[2:]
     config = TEMPORAL if temporal else CONFIG
     torch.manual_seed(2027 if temporal else 2026)
     torch.set_num_threads(2)
     model = Upsampler(config)
+    randomise(model)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape) / (p[0].numel() ** 0.5))
-            elif name.endswith("bias"):
-                p.copy_(0.1 * torch.randn(p.shape))
-            else:
-                p.copy_(1 + 0.1 * torch.randn(p.shape))
         latent = torch.randn(1, config["in_channels"], 3, 4, 5)
         out = model(latent)
     tensors = {"weights." + k: v for k, v in model.state_dict().items()}
