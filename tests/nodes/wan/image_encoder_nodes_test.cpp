@@ -92,6 +92,22 @@ TEST_F(WanImageEncoder, RefusesAProcessorThatDoesNotFitTheEncoder) {
   }
 }
 
+TEST_F(WanImageEncoder, AnImageEncoderOnATextEncoderInputIsRefused) {
+  // Both travel on text_encoder wires; each node checks what it receives.
+  Graph g = parse_graph(R"({"lattice": 1, "nodes": [
+    {"id": "clip", "type": "wan.load_image_encoder", "params": {"path": "wan"}},
+    {"id": "pos", "type": "wan.text_encode", "params": {"prompt": "a river"},
+     "inputs": {"text_encoder": {"node": "clip", "output": "image_encoder"}}}]})");
+  MemoryCache mem;
+  Engine e(&mem);
+  try {
+    e.evaluate(g, "pos", "conditioning", opts);
+    ADD_FAILURE();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("CLIP image encoder"), std::string::npos) << err.what();
+  }
+}
+
 TEST_F(WanImageEncoder, TheEmbeddingDrivesImageToVideoSampling) {
   const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
   const Fixture umt5(golden / "umt5_encoder.safetensors"), i2v(golden / "wan_transformer_i2v.safetensors");
