@@ -1,17 +1,36 @@
-"""Writing golden fixtures (tests/golden/README.md, "File convention"): F32 tensors and string metadata as safetensors.
-Shared by the fixture scripts in tools/, which import it from beside themselves."""
+"""Shared by the fixture scripts in tools/: the random-weight rule of tests/golden/README.md and a safetensors
+writer (every torch tensor as F32; NumPy uint8 arrays as U8, other arrays as F32; header padded to 8 bytes)."""
 import json
 import struct
 
+import numpy as np
 import torch
 
 
+def randomise(model, special=None):
+    """>=2-D parameters N(0,1)/sqrt(fan_in); 1-D biases 0.1 N(0,1); other 1-D parameters 1 + 0.1 N(0,1).
+    `special(name, p)` may fill a parameter itself and return True (e.g. CLIP's class_embedding)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if special and special(name, p):
+                continue
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape) / (p[0].numel() ** 0.5))
+            elif name.endswith("bias"):
+                p.copy_(0.1 * torch.randn(p.shape))
+            else:
+                p.copy_(1 + 0.1 * torch.randn(p.shape))
+
+
 def write(path, tensors, meta):
-    """tensors: {name: torch tensor} in file order; meta: {key: string}."""
     header, blobs, at = {"__metadata__": meta}, [], 0
     for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
+        if isinstance(t, np.ndarray):
+            dtype, data = ("U8", t.astype(np.uint8)) if t.dtype == np.uint8 else ("F32", t.astype(np.float32))
+            shape, data = list(t.shape), np.ascontiguousarray(data).tobytes()
+        else:
+            dtype, shape, data = "F32", list(t.shape), t.detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [at, at + len(data)]}
         blobs.append(data)
         at += len(data)
     h = json.dumps(header, separators=(",", ":")).encode()

@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from golden_io import write
+from golden_io import randomise, write
 
 CONFIG = {"in_channels": 16, "mid_channels": 32, "num_blocks_per_stage": 1, "dims": 3,
           "spatial_upsample": True, "temporal_upsample": False}
@@ -72,14 +72,8 @@ def main():
     torch.manual_seed(2027 if temporal else 2026)
     torch.set_num_threads(2)
     model = Upsampler(config)
+    randomise(model)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape) / (p[0].numel() ** 0.5))
-            elif name.endswith("bias"):
-                p.copy_(0.1 * torch.randn(p.shape))
-            else:
-                p.copy_(1 + 0.1 * torch.randn(p.shape))
         latent = torch.randn(1, config["in_channels"], 3, 4, 5)
         out = model(latent)
     tensors = {"weights." + k: v for k, v in model.state_dict().items()}

@@ -1,13 +1,11 @@
 #include "nodes/models/clip/text_encoder.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "core/error.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
 #include "gpu/ops/norm.h"
-#include "gpu/ops/unary.h"
 #include "nodes/models/text_blocks.h"
 
 namespace lattice {
@@ -20,10 +18,9 @@ const std::string kPrefix = "text_model.";
 const std::string kTokens = "text_model.embeddings.token_embedding.weight";
 const std::string kPositions = "text_model.embeddings.position_embedding.weight";
 
-ClipTextConfig::Activation parse_activation(const std::string& name) {
-  if (name == "quick_gelu") return ClipTextConfig::Activation::QuickGelu;
-  if (name == "gelu") return ClipTextConfig::Activation::Gelu;
-  throw_invalid("CLIP text config: hidden_act '" + name + "' is not supported (quick_gelu, gelu)");
+ClipTextConfig validated(ClipTextConfig c) {
+  c.validate();
+  return c;
 }
 
 }  // namespace
@@ -48,7 +45,7 @@ ClipTextConfig clip_text_config_from_json(const nlohmann::json& json) {
   c.num_attention_heads = j.value("num_attention_heads", c.num_attention_heads);
   c.max_position_embeddings = j.value("max_position_embeddings", c.max_position_embeddings);
   c.layer_norm_eps = j.value("layer_norm_eps", c.layer_norm_eps);
-  c.hidden_act = parse_activation(j.value("hidden_act", std::string("quick_gelu")));
+  c.hidden_act = parse_clip_activation(j.value("hidden_act", std::string("quick_gelu")), "CLIP text config");
   c.eos_token_id = j.value("eos_token_id", c.eos_token_id);
   c.validate();
   return c;
@@ -77,50 +74,16 @@ ClipTextConfig detect_clip_text_config(const WeightSource& w) {
   return c;
 }
 
-ClipTextEncoder::ClipTextEncoder(ClipTextConfig config, DeviceWeights& w) : config_(config), weights_(w) {
-  config_.validate();
+ClipTextEncoder::ClipTextEncoder(ClipTextConfig config, DeviceWeights& w)
+    : config_(validated(config)),
+      weights_(w),
+      encoder_(w, kPrefix + "encoder.layers.",
+               {config_.num_hidden_layers, config_.num_attention_heads, config_.layer_norm_eps, config_.hidden_act}) {
   const WeightSource& src = w.source();
   if (tensor_dim(src, kTokens, 1) != config_.hidden_size || tensor_dim(src, kPositions, 1) != config_.hidden_size)
     throw_invalid(src.origin() + ": CLIP embeddings do not have hidden_size " + std::to_string(config_.hidden_size) + " columns");
-  for (int i = 0; i < config_.num_hidden_layers; ++i) {
-    const std::string p = kPrefix + "encoder.layers." + std::to_string(i) + ".";
-    Layer l;
-    l.layer_norm1_w = w.vector(p + "layer_norm1.weight");
-    l.layer_norm1_b = w.vector(p + "layer_norm1.bias");
-    l.layer_norm2_w = w.vector(p + "layer_norm2.weight");
-    l.layer_norm2_b = w.vector(p + "layer_norm2.bias");
-    l.q_proj = Linear::load(w, p + "self_attn.q_proj");
-    l.k_proj = Linear::load(w, p + "self_attn.k_proj");
-    l.v_proj = Linear::load(w, p + "self_attn.v_proj");
-    l.out_proj = Linear::load(w, p + "self_attn.out_proj");
-    l.fc1 = Linear::load(w, p + "mlp.fc1");
-    l.fc2 = Linear::load(w, p + "mlp.fc2");
-    layers_.push_back(std::move(l));
-  }
   final_layer_norm_w_ = w.vector(kPrefix + "final_layer_norm.weight");
   final_layer_norm_b_ = w.vector(kPrefix + "final_layer_norm.bias");
-  const float k = 1.702f, inv_k = 1.0f / 1.702f;
-  quick_gelu_k_ = Tensor::from_floats(w.context(), std::span<const float>(&k, 1), {1});
-  quick_gelu_inv_k_ = Tensor::from_floats(w.context(), std::span<const float>(&inv_k, 1), {1});
-}
-
-Tensor ClipTextEncoder::mlp_act(gpu::CommandStream& s, const Tensor& x) const {
-  if (config_.hidden_act == ClipTextConfig::Activation::Gelu) return gpu::gelu(s, x);
-  // quick_gelu(x) = x·sigmoid(1.702x) = silu(1.702x) / 1.702, from existing ops (no sigmoid op); the
-  // round trip through 1.702 costs under an ulp.
-  return gpu::mul(s, gpu::silu(s, gpu::mul(s, x, quick_gelu_k_)), quick_gelu_inv_k_);
-}
-
-void ClipTextEncoder::layer(gpu::CommandStream& s, const Layer& l, Tensor& x) const {
-  // x: [B, L, C]; pre-norm residual blocks, causal self-attention.
-  const Tensor h = gpu::layer_norm(s, x, config_.layer_norm_eps, l.layer_norm1_w, l.layer_norm1_b);
-  gpu::AttentionOptions o;
-  o.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim()));
-  o.causal = true;
-  const Tensor a = attention(s, l.q_proj(s, h), l.k_proj(s, h), l.v_proj(s, h), config_.num_attention_heads, o);
-  x = gpu::add(s, x, l.out_proj(s, a));
-  const Tensor h2 = gpu::layer_norm(s, x, config_.layer_norm_eps, l.layer_norm2_w, l.layer_norm2_b);
-  x = gpu::add(s, x, l.fc2(s, mlp_act(s, l.fc1(s, h2))));  // fc1: [B, L, intermediate]
 }
 
 int64_t ClipTextEncoder::pool_position(std::span<const int32_t> row) const {
@@ -149,10 +112,7 @@ ClipTextOutput ClipTextEncoder::encode(gpu::CommandStream& s, std::span<const in
   Tensor x = Tensor::from_floats(weights_.context(), x_host, {B, L, C});  // [B, L, C]
 
   ClipTextOutput out;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (i + 1 == layers_.size()) out.penultimate = x;  // transformers' hidden_states[-2]
-    layer(s, layers_[i], x);
-  }
+  x = encoder_.forward(s, x, true, encoder_.layers(), &out.penultimate);  // penultimate: hidden_states[-2]
   out.last_hidden = gpu::layer_norm(s, x, config_.layer_norm_eps, final_layer_norm_w_, final_layer_norm_b_);
 
   // pooled: one row per batch entry, gathered as [1, C] views of last_hidden.

@@ -14,13 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "nodes/models/clip/encoder.h"
 #include "nodes/models/nn.h"
 #include "nodes/models/token_batch.h"
 
 namespace lattice {
 
 struct ClipTextConfig {
-  enum class Activation { QuickGelu, Gelu };
+  using Activation = ClipActivation;
 
   int vocab_size = 49408;
   int hidden_size = 768;             ///< CLIP-L; OpenCLIP ViT-bigG (SDXL text_encoder_2): 1280
@@ -72,19 +73,10 @@ class ClipTextEncoder {
   int64_t pool_position(std::span<const int32_t> row) const;
 
  private:
-  struct Layer {
-    gpu::Tensor layer_norm1_w, layer_norm1_b, layer_norm2_w, layer_norm2_b;
-    Linear q_proj, k_proj, v_proj, out_proj;  // self_attn.*
-    Linear fc1, fc2;                          // mlp.*
-  };
-  gpu::Tensor mlp_act(gpu::CommandStream& s, const gpu::Tensor& x) const;
-  void layer(gpu::CommandStream& s, const Layer& l, gpu::Tensor& x) const;
-
   ClipTextConfig config_;
   DeviceWeights& weights_;
-  std::vector<Layer> layers_;
+  ClipEncoder encoder_;  // text_model.encoder.layers.*
   gpu::Tensor final_layer_norm_w_, final_layer_norm_b_;
-  gpu::Tensor quick_gelu_k_, quick_gelu_inv_k_;  // [1] scalars 1.702 and 1/1.702
 };
 
 }  // namespace lattice

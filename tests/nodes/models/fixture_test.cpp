@@ -132,3 +132,11 @@ TEST(Fixture, WanTransformerI2V) { check_fixture("wan_transformer_i2v.safetensor
 TEST(Fixture, WanVae) { check_fixture("wan_vae.safetensors"); }
 }  // namespace
 }  // namespace lattice
+
+namespace lattice {
+namespace {
+TEST(Fixture, ClipVisionEncoder) { check_fixture("clip_vision_encoder.safetensors"); }
+TEST(Fixture, ClipVisionEncoderOpenAI) { check_fixture("clip_vision_encoder_openai.safetensors"); }
+TEST(Fixture, ClipImageProcessor) { check_fixture("clip_image_processor.safetensors"); }
+}  // namespace
+}  // namespace lattice

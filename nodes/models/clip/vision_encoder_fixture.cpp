@@ -1,0 +1,60 @@
+// --run-fixture for CLIPVisionModel(WithProjection): one forward of the stored pixel_values; and for
+// CLIPImageProcessor: each stored 8-bit image preprocessed with its case's sizes.
+#include "core/error.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/clip/image_preprocess.h"
+#include "nodes/models/clip/vision_encoder.h"
+#include "nodes/models/fixture.h"
+
+namespace lattice {
+
+namespace {
+
+HostTensor download(const gpu::Tensor& t) { return HostTensor::from_f32(t.shape(), t.to_floats()); }
+
+FixtureOutputs run_model(const Fixture& fx) {
+  ClipVisionConfig config = clip_vision_config_from_json(fx.config());
+  // transformers' config names a projection width for every class; only the WithProjection class has one.
+  if (fx.cls() == "CLIPVisionModel") config.projection_dim = 0;
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(src, ctx);
+  ClipVisionEncoder model(config, weights);
+
+  gpu::CommandStream s(ctx);
+  const ClipVisionOutput out = model.encode(s, upload_fixture_tensor(ctx, fx, "input.pixel_values"));
+  s.finish();
+  FixtureOutputs r = {{"output.last_hidden_state", download(out.last_hidden)},
+                      {"output.hidden_states_penultimate", download(out.penultimate)},
+                      {"output.pooler_output", download(out.pooled)}};
+  if (out.image_embeds.defined()) r.emplace_back("output.image_embeds", download(out.image_embeds));
+  return r;
+}
+
+FixtureOutputs run_processor(const Fixture& fx) {
+  const ClipImageProcessorConfig base = ClipImageProcessorConfig::from_json(fx.config());
+  if (!fx.run().contains("cases") || !fx.run()["cases"].is_array()) throw_invalid("CLIPImageProcessor fixture: run has no 'cases' list");
+  FixtureOutputs r;
+  for (const auto& c : fx.run()["cases"]) {
+    const std::string name = c.at("name").get<std::string>();
+    ClipImageProcessorConfig config = base;
+    config.shortest_edge = c.value("shortest_edge", config.shortest_edge);
+    config.crop_height = config.crop_width = c.value("crop", config.crop_height);
+    const HostTensor img = fx.tensor("input.image." + name);  // [H, W, channels], 0..255
+    if (img.shape.size() != 3) throw_invalid("CLIPImageProcessor fixture: input.image." + name + " should be [H, W, C]");
+    ImageData image(static_cast<int>(img.shape[1]), static_cast<int>(img.shape[0]), static_cast<int>(img.shape[2]));
+    const std::vector<float> v = img.to_f32();
+    for (size_t i = 0; i < v.size(); ++i) image.pixels[i] = v[i] / 255.0f;  // as an 8-bit file loads
+    r.emplace_back("output.pixel_values." + name,
+                   HostTensor::from_f32({1, 3, config.crop_height, config.crop_width}, clip_preprocess(image, config)));
+  }
+  return r;
+}
+
+const FixtureRegistrar reg_model("CLIPVisionModel", run_model);
+const FixtureRegistrar reg_projection("CLIPVisionModelWithProjection", run_model);
+const FixtureRegistrar reg_processor("CLIPImageProcessor", run_processor);
+
+}  // namespace
+}  // namespace lattice
