@@ -61,6 +61,14 @@ void MemoryCache::insert(const Key128& k, CacheEntryPtr e) {
   index_[k] = lru_.begin();
 }
 
+void MemoryCache::remeasure(const Key128& k) {
+  std::lock_guard lock(mutex_);
+  if (auto it = index_.find(k); it != index_.end()) {
+    charge(*it->second);
+    evict_to(budget_);
+  }
+}
+
 void MemoryCache::erase(const Key128& k) {
   std::lock_guard lock(mutex_);
   if (auto it = index_.find(k); it != index_.end()) drop(it->second);
@@ -90,8 +98,9 @@ size_t MemoryCache::spill_device(size_t needed, const void* device) {
   std::vector<std::pair<Key128, CacheEntryPtr>> candidates;  // least recently used first
   {
     std::lock_guard lock(mutex_);
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it)
-      if (it->device > 0) candidates.emplace_back(it->key, it->entry);
+    // Every entry: a charge can be stale (a consumer uploaded the value since), and spill_to_host() says
+    // quickly when there is nothing to free.
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) candidates.emplace_back(it->key, it->entry);
   }
   size_t freed = 0, spilled = 0;
   std::vector<std::pair<Key128, CacheEntryPtr>> touched;

@@ -12,8 +12,9 @@
 /// MemoryCache: a byte budget over Data::bytes() (host and device bytes together). Entries are evicted
 /// least recently used first when an insert would exceed the budget; an entry larger than the whole budget
 /// is not stored. Values handed out are shared, so eviction never invalidates a value a running evaluation
-/// still holds. An entry's bytes are measured when it is inserted, looked up or spilled (values convert
-/// lazily between host and device, so their size changes), and what was charged is what is released.
+/// still holds. An entry's bytes are measured when it is inserted, looked up, spilled or remeasured (after
+/// a node that read it ran: values convert lazily between host and device, so their size changes), and
+/// what was charged is what is released.
 /// Thread-safe.
 ///
 /// Device residency: results stay on the device while the device's memory allows. When the GPU allocator
@@ -60,6 +61,9 @@ class MemoryCache {
   explicit MemoryCache(size_t budget_bytes = size_t{2} << 30) : budget_(budget_bytes) {}
   CacheEntryPtr lookup(const Key128& k);
   void insert(const Key128& k, CacheEntryPtr e);
+  /// Re-measures an entry whose values may have changed residency (the engine calls it for a node's inputs
+  /// after the node ran: it may have uploaded or downloaded them). Keeps its place in the LRU order.
+  void remeasure(const Key128& k);
   void erase(const Key128& k);
   void clear();
   void set_budget(size_t bytes);

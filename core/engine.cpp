@@ -238,6 +238,9 @@ void Engine::evaluate_node(Run& run, size_t i) {
     if (obs) obs->node_failed(node.id, e.what());
     throw Error(ErrorKind::Evaluation, ctx.who() + ": " + e.what(), {node.id});
   }
+  // The node may have uploaded or downloaded its inputs: keep the cache's host/device accounting true.
+  if (memory_)
+    for (const auto& [port, c] : node.inputs) memory_->remeasure(run.key[run.index.at(c.node)]);
   for (const auto& out : d.outputs) {
     bool found = false;
     for (const auto& [n, v] : ctx.outputs_) found |= (n == out.name);
