@@ -378,11 +378,14 @@ int render(const Options& o) {
   Json nodes = Json::array();
   Json outputs = Json::array();
   double total_ms = 0;
+  size_t spills = 0, spilled_bytes = 0;
   for (int64_t f = first; f <= last; ++f) {
     ro.frame = f;
     if (o.frames) std::printf("lattice: frame %lld\n", static_cast<long long>(f));
     RenderReport r = engine.render(g, ro);
     total_ms += r.total_ms;
+    spills += r.spills;
+    spilled_bytes += r.spilled_bytes;
     for (const auto& n : r.nodes) {
       Json j = {{"id", n.id}, {"type", n.type}, {"status", n.status}, {"ms", n.ms}};
       if (!n.info.empty()) j["info"] = n.info;
@@ -394,6 +397,9 @@ int render(const Options& o) {
       outputs.push_back(out);
     }
   }
+  if (spills > 0)
+    std::printf("lattice: device memory ran short: spilled %zu cached values (%s) to host memory\n", spills,
+                human_bytes(static_cast<double>(spilled_bytes)).c_str());
   std::fflush(stdout);
   if (!o.report.empty()) {
     struct rusage ru {};
@@ -402,7 +408,8 @@ int render(const Options& o) {
                 {"outputs", outputs},
                 {"total_ms", total_ms},
                 {"peak_host_bytes", static_cast<uint64_t>(ru.ru_maxrss) * 1024},
-                {"peak_device_bytes", hooks().peak_device_bytes ? hooks().peak_device_bytes(env) : 0}};
+                {"peak_device_bytes", hooks().peak_device_bytes ? hooks().peak_device_bytes(env) : 0},
+                {"device_spills", {{"values", spills}, {"bytes", spilled_bytes}}}};
     write_file_atomic(o.report, rep.dump(2) + "\n");
   }
   return 0;

@@ -18,43 +18,67 @@ const Value* CacheEntry::find(std::string_view name) const {
   return nullptr;
 }
 
+void MemoryCache::Slot::measure() {
+  bytes = entry->bytes();
+  device = 0;
+  for (const auto& [n, v] : entry->outputs) device += v ? v->device_bytes() : 0;
+}
+
+void MemoryCache::charge(Slot& s) {
+  used_ -= s.bytes;
+  device_used_ -= s.device;
+  s.measure();
+  used_ += s.bytes;
+  device_used_ += s.device;
+}
+
+void MemoryCache::drop(Lru::iterator it) {
+  used_ -= it->bytes;
+  device_used_ -= it->device;
+  index_.erase(it->key);
+  lru_.erase(it);
+}
+
 CacheEntryPtr MemoryCache::lookup(const Key128& k) {
   std::lock_guard lock(mutex_);
   auto it = index_.find(k);
   if (it == index_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  charge(*it->second);  // a consumer may have downloaded or uploaded it since
+  return it->second->entry;
 }
 
 void MemoryCache::insert(const Key128& k, CacheEntryPtr e) {
   std::lock_guard lock(mutex_);
-  const size_t b = e->bytes();
-  if (auto it = index_.find(k); it != index_.end()) {
-    used_ -= it->second->second->bytes();
-    lru_.erase(it->second);
-    index_.erase(it);
-  }
-  if (b > budget_) return;
-  evict_to(budget_ - b);
-  lru_.emplace_front(k, std::move(e));
+  if (auto it = index_.find(k); it != index_.end()) drop(it->second);
+  Slot slot{k, std::move(e)};
+  slot.measure();
+  if (slot.bytes > budget_) return;
+  evict_to(budget_ - slot.bytes);
+  used_ += slot.bytes;
+  device_used_ += slot.device;
+  lru_.push_front(std::move(slot));
   index_[k] = lru_.begin();
-  used_ += b;
+}
+
+void MemoryCache::remeasure(const Key128& k) {
+  std::lock_guard lock(mutex_);
+  if (auto it = index_.find(k); it != index_.end()) {
+    charge(*it->second);
+    evict_to(budget_);
+  }
 }
 
 void MemoryCache::erase(const Key128& k) {
   std::lock_guard lock(mutex_);
-  if (auto it = index_.find(k); it != index_.end()) {
-    used_ -= it->second->second->bytes();
-    lru_.erase(it->second);
-    index_.erase(it);
-  }
+  if (auto it = index_.find(k); it != index_.end()) drop(it->second);
 }
 
 void MemoryCache::clear() {
   std::lock_guard lock(mutex_);
   lru_.clear();
   index_.clear();
-  used_ = 0;
+  used_ = device_used_ = 0;
 }
 
 void MemoryCache::set_budget(size_t bytes) {
@@ -65,11 +89,39 @@ void MemoryCache::set_budget(size_t bytes) {
 
 void MemoryCache::evict_to(size_t target) {
   while (used_ > target && !lru_.empty()) {
-    used_ -= lru_.back().second->bytes();
-    index_.erase(lru_.back().first);
-    lru_.pop_back();
+    drop(std::prev(lru_.end()));
     ++evictions_;
   }
+}
+
+size_t MemoryCache::spill_device(size_t needed, const void* device) {
+  std::vector<std::pair<Key128, CacheEntryPtr>> candidates;  // least recently used first
+  {
+    std::lock_guard lock(mutex_);
+    // Every entry: a charge can be stale (a consumer uploaded the value since), and spill_to_host() says
+    // quickly when there is nothing to free.
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) candidates.emplace_back(it->key, it->entry);
+  }
+  size_t freed = 0, spilled = 0;
+  std::vector<std::pair<Key128, CacheEntryPtr>> touched;
+  for (auto& [k, e] : candidates) {
+    if (freed >= needed) break;
+    bool any = false;
+    for (const auto& [n, v] : e->outputs)
+      if (const size_t f = v ? v->spill_to_host(device) : 0; f > 0) {
+        freed += f;
+        ++spilled;
+        any = true;
+      }
+    if (any) touched.emplace_back(k, e);
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& [k, e] : touched)
+    if (auto it = index_.find(k); it != index_.end() && it->second->entry == e) charge(*it->second);
+  spills_ += spilled;
+  spilled_bytes_ += freed;
+  evict_to(budget_);  // the host copies may have pushed the total over
+  return freed;
 }
 
 size_t MemoryCache::used() const {
@@ -77,9 +129,29 @@ size_t MemoryCache::used() const {
   return used_;
 }
 
+size_t MemoryCache::device_used() const {
+  std::lock_guard lock(mutex_);
+  return device_used_;
+}
+
 size_t MemoryCache::size() const {
   std::lock_guard lock(mutex_);
   return lru_.size();
+}
+
+size_t MemoryCache::evictions() const {
+  std::lock_guard lock(mutex_);
+  return evictions_;
+}
+
+size_t MemoryCache::spills() const {
+  std::lock_guard lock(mutex_);
+  return spills_;
+}
+
+size_t MemoryCache::spilled_bytes() const {
+  std::lock_guard lock(mutex_);
+  return spilled_bytes_;
 }
 
 // ---- disk ----

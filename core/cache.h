@@ -9,9 +9,23 @@
 /// (NodeDesc::path_sequences) the identities of every file of the sequence, and no frame number.
 /// Equal keys mean equal results; anything that could change a result is in the key.
 ///
-/// MemoryCache: a byte budget over Data::bytes(). Entries are evicted least recently used first when an
-/// insert would exceed the budget; an entry larger than the whole budget is not stored. Values handed out
-/// are shared, so eviction never invalidates a value a running evaluation still holds. Thread-safe.
+/// MemoryCache: a byte budget over Data::bytes() (host and device bytes together). Entries are evicted
+/// least recently used first when an insert would exceed the budget; an entry larger than the whole budget
+/// is not stored. Values handed out are shared, so eviction never invalidates a value a running evaluation
+/// still holds. An entry's bytes are measured when it is inserted, looked up, spilled or remeasured (after
+/// a node that read it ran: values convert lazily between host and device, so their size changes), and
+/// what was charged is what is released.
+/// Thread-safe.
+///
+/// Device residency: results stay on the device while the device's memory allows. When the GPU allocator
+/// is asked for more than its budget (gpu/allocator.h, Allocator::set_reclaimer), the device service calls
+/// spill_device(): cached values holding memory on that device are spilled to host memory
+/// (Data::spill_to_host: download, then free the device buffer), least recently used entry first, until
+/// enough is freed. A value whose device memory is still in use (a running node holds the tensor, or
+/// recorded work reads it) is skipped: freeing it would free nothing. Keys do not change: a spilled value
+/// is equal to what it was, and the next node that needs it on the device uploads it again. Host memory is
+/// bounded by the byte budget above; past it entries are evicted, and with a disk cache every serializable
+/// result was written there when computed (engine.cpp), so an evicted result comes back from disk.
 ///
 /// DiskCache: one file per key under DIR/<first two hex digits>/<key hex>.lcv, written atomically. Only
 /// entries whose every output serializes are stored. Each file carries a magic, a format version, its key
@@ -47,23 +61,49 @@ class MemoryCache {
   explicit MemoryCache(size_t budget_bytes = size_t{2} << 30) : budget_(budget_bytes) {}
   CacheEntryPtr lookup(const Key128& k);
   void insert(const Key128& k, CacheEntryPtr e);
+  /// Re-measures an entry whose values may have changed residency (the engine calls it for a node's inputs
+  /// after the node ran: it may have uploaded or downloaded them). Keeps its place in the LRU order.
+  void remeasure(const Key128& k);
   void erase(const Key128& k);
   void clear();
   void set_budget(size_t bytes);
   size_t budget() const { return budget_; }
-  size_t used() const;
+  size_t used() const;         ///< bytes charged for the entries held (host and device)
+  size_t device_used() const;  ///< the part of used() in device memory
   size_t size() const;
-  size_t evictions() const { return evictions_; }
+  size_t evictions() const;
+
+  /// Spills cached device values on `device` (nullptr: any) to host memory, least recently used entry
+  /// first, until at least `needed` device bytes are freed or no candidate is left; returns the bytes
+  /// freed. Downloads happen outside the cache's lock, so lookups from other threads do not wait on them.
+  size_t spill_device(size_t needed, const void* device = nullptr);
+  size_t spills() const;         ///< values spilled so far
+  size_t spilled_bytes() const;  ///< device bytes those spills freed
 
  private:
-  void evict_to(size_t target);  // mutex held
-  using Lru = std::list<std::pair<Key128, CacheEntryPtr>>;
+  struct Slot {
+    Key128 key;
+    CacheEntryPtr entry;
+    size_t bytes = 0, device = 0;  // what is charged for it
+    void measure();
+  };
+  void charge(Slot& s);                     // mutex held; re-measures s and updates the totals
+  void drop(std::list<Slot>::iterator it);  // mutex held
+  void evict_to(size_t target);             // mutex held
+  using Lru = std::list<Slot>;
   mutable std::mutex mutex_;
   Lru lru_;  // front = most recently used
   std::unordered_map<Key128, Lru::iterator, Key128Hash> index_;
   size_t budget_;
-  size_t used_ = 0;
-  size_t evictions_ = 0;
+  size_t used_ = 0, device_used_ = 0;
+  size_t evictions_ = 0, spills_ = 0, spilled_bytes_ = 0;
+};
+
+/// The memory cache of the render in progress, as a service in the Environment (core/eval_context.h):
+/// Engine::render and Engine::evaluate lend their cache here for their duration, so that a device service
+/// whose memory runs short can spill cached values (nodes/gpu_service.h). `cache` is null otherwise.
+struct CacheLoan {
+  MemoryCache* cache = nullptr;
 };
 
 class DiskCache {

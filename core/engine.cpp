@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "core/frame_sequence.h"
 
@@ -15,6 +16,40 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
+
+/// Lends the engine's memory cache to the environment's device services for one render (CacheLoan), and
+/// counts the spills that happened meanwhile.
+class LendCache {
+ public:
+  LendCache(Environment* env, MemoryCache* cache) : cache_(cache) {
+    if (!cache) return;
+    spills_ = cache->spills();
+    bytes_ = cache->spilled_bytes();
+    if (!env) return;
+    loan_ = env->get<CacheLoan>();
+    if (!loan_) {
+      env->set(std::make_shared<CacheLoan>());
+      loan_ = env->get<CacheLoan>();
+    }
+    previous_ = std::exchange(loan_->cache, cache);
+  }
+  ~LendCache() {
+    if (loan_) loan_->cache = previous_;
+  }
+  LendCache(const LendCache&) = delete;
+  LendCache& operator=(const LendCache&) = delete;
+  void report(RenderReport& r) const {
+    if (!cache_) return;
+    r.spills = cache_->spills() - spills_;
+    r.spilled_bytes = cache_->spilled_bytes() - bytes_;
+  }
+
+ private:
+  MemoryCache* cache_;
+  CacheLoan* loan_ = nullptr;
+  MemoryCache* previous_ = nullptr;
+  size_t spills_ = 0, bytes_ = 0;
+};
 
 bool has_frame_pattern(const NodeDesc& d, const Json& params) {
   if (d.path_sequences) return false;  // its '#' names the whole sequence
@@ -203,6 +238,9 @@ void Engine::evaluate_node(Run& run, size_t i) {
     if (obs) obs->node_failed(node.id, e.what());
     throw Error(ErrorKind::Evaluation, ctx.who() + ": " + e.what(), {node.id});
   }
+  // The node may have uploaded or downloaded its inputs: keep the cache's host/device accounting true.
+  if (memory_)
+    for (const auto& [port, c] : node.inputs) memory_->remeasure(run.key[run.index.at(c.node)]);
   for (const auto& out : d.outputs) {
     bool found = false;
     for (const auto& [n, v] : ctx.outputs_) found |= (n == out.name);
@@ -240,8 +278,10 @@ RenderReport Engine::render(const Graph& g, const RenderOptions& o) {
   Run run(g, o);
   const auto targets = o.targets.empty() ? default_targets(g) : o.targets;
   run.prepare(targets);
+  const LendCache lend(o.env, memory_);
   for (const auto& t : targets) evaluate_node(run, run.index.at(t));
   RenderReport r;
+  lend.report(r);
   for (size_t i : run.order) {
     r.nodes.push_back(run.report[i]);
     (run.report[i].status == "executed" ? r.executed : r.cached)++;
@@ -259,8 +299,10 @@ Value Engine::evaluate(const Graph& g, const std::string& node_id, const std::st
   run.prepare({node_id});
   const size_t i = run.index.at(node_id);
   if (!run.desc[i]->output(output)) throw_invalid("node '" + node_id + "' has no output '" + output + "'", {node_id});
+  const LendCache lend(o.env, memory_);
   evaluate_node(run, i);
   if (report) {
+    lend.report(*report);
     for (size_t j : run.order) {
       report->nodes.push_back(run.report[j]);
       (run.report[j].status == "executed" ? report->executed : report->cached)++;

@@ -44,6 +44,9 @@ struct RenderReport {
   std::vector<std::string> outputs;  ///< files written (or already written, when cached)
   double total_ms = 0;
   int executed = 0, cached = 0;
+  /// Cached device values the memory cache spilled to host memory during the render, and the device
+  /// bytes that freed (cache.h: device residency).
+  size_t spills = 0, spilled_bytes = 0;
 };
 
 struct PlanRow {

@@ -47,6 +47,18 @@ class Data {
   virtual PortType type() const = 0;
   /// Bytes this value holds (host and device); what the memory cache budgets.
   virtual size_t bytes() const = 0;
+  /// The part of bytes() held in device memory (0 for host values); the memory cache reports it.
+  virtual size_t device_bytes() const { return 0; }
+  /// Device residency (the memory cache's spill rule, cache.h): copies the value to host memory if it is
+  /// not there yet and frees its device memory, returning the device bytes freed. `device` names the
+  /// device whose memory is short (an opaque identity: the gpu::Context; nullptr = any); a value on
+  /// another device, or whose device memory is still in use elsewhere (a running node holds it), frees
+  /// nothing and returns 0. The value stays equal: asked for on the device later, it is uploaded again
+  /// with the same bytes. Thread-safe against the value's own accessors.
+  virtual size_t spill_to_host(const void* device) const {
+    (void)device;
+    return 0;
+  }
   /// Short human description for logs and the editor: "image 512x512x4 f32".
   virtual std::string describe() const = 0;
   /// A picture of this value for viewers when it is not an image itself (latents in false colour), or null.

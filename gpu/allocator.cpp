@@ -11,6 +11,9 @@ namespace lattice::gpu {
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+// Set while this thread runs a reclaimer: its own allocations (a download's staging) must not recurse.
+static thread_local bool t_reclaiming = false;
+
 Buffer::~Buffer() {
   if (owner_ != nullptr) owner_->release(*this);
 }
@@ -71,11 +74,33 @@ std::shared_ptr<Buffer> Allocator::create_buffer(uint64_t bytes, MemoryKind kind
     throw_unsupported("a buffer of " + std::to_string(bytes) + " bytes exceeds the largest one '" +
                       device_.info().name + "' can bind (" + std::to_string(device_.max_buffer_bytes()) +
                       " bytes); split the tensor");
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  if (kind == MemoryKind::DeviceLocal && device_bytes_ + bytes > budget_)
-    throw DeviceError(Failure::OutOfMemory, "GPU memory budget exceeded: " + std::to_string(device_bytes_) +
-                                                " bytes in use + " + std::to_string(bytes) + " requested > " +
-                                                std::to_string(budget_) + " budget on '" + device_.info().name + "'");
+  std::unique_lock<std::recursive_mutex> lock(mutex_);
+  uint64_t reclaimed = 0;
+  while (kind == MemoryKind::DeviceLocal && device_bytes_ + bytes > budget_) {
+    const uint64_t needed = device_bytes_ + bytes - budget_;
+    const Reclaimer reclaimer = t_reclaiming ? Reclaimer{} : reclaimer_;
+    uint64_t freed = 0;
+    if (reclaimer) {
+      lock.unlock();
+      t_reclaiming = true;
+      try {
+        freed = reclaimer(needed);
+      } catch (...) {
+        t_reclaiming = false;
+        throw;
+      }
+      t_reclaiming = false;
+      lock.lock();
+      reclaimed += freed;
+    }
+    if (freed == 0)
+      throw DeviceError(Failure::OutOfMemory,
+                        "GPU memory budget exceeded: " + std::to_string(device_bytes_) + " bytes in use + " +
+                            std::to_string(bytes) + " requested > " + std::to_string(budget_) + " budget on '" +
+                            device_.info().name + "'" +
+                            (reclaimer ? " (after spilling " + std::to_string(reclaimed) + " bytes of cached values to host memory)"
+                                       : std::string()));
+  }
 
   std::shared_ptr<Buffer> buf(new Buffer());
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
@@ -197,6 +222,21 @@ void Allocator::release(Buffer& b) {
     reserved_ -= block.size;
     pool.blocks[static_cast<size_t>(b.block_)].reset();
   }
+}
+
+uint64_t Allocator::budget_bytes() const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return budget_;
+}
+
+void Allocator::set_budget(uint64_t bytes) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  budget_ = bytes;
+}
+
+void Allocator::set_reclaimer(Reclaimer reclaimer) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  reclaimer_ = std::move(reclaimer);
 }
 
 uint64_t Allocator::current_device_bytes() const {

@@ -19,11 +19,16 @@
 ///   row-wise layers into row chunks: nodes/models/nn.h; VAE decoding into tiles).
 /// - Budget: DeviceLocal bytes in live buffers may not exceed budget_bytes() (80% of the largest
 ///   device-local heap, or LATTICE_GPU_BUDGET_MB); a request that would is refused with
-///   Failure::OutOfMemory before Vulkan is asked, so out-of-memory is an error, never a crash.
+///   Failure::OutOfMemory before Vulkan is asked, so out-of-memory is an error, never a crash. Before
+///   refusing, the reclaimer (set_reclaimer) is asked to free what is missing: the device service spills
+///   the result cache's least recently used device values to host memory (core/cache.h). It is called
+///   without the allocator's lock held and never re-entered from its own allocations; the request is
+///   retried while it frees something.
 
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -80,7 +85,12 @@ class Allocator {
   void reset_peak();
   uint64_t current_host_bytes() const;  ///< HostVisible bytes in live buffers
   uint64_t reserved_bytes() const;      ///< VkDeviceMemory held: blocks plus dedicated allocations
-  uint64_t budget_bytes() const { return budget_; }
+  uint64_t budget_bytes() const;
+  /// Overrides the budget (tests; otherwise it comes from the heaps or LATTICE_GPU_BUDGET_MB).
+  void set_budget(uint64_t bytes);
+  /// Frees device-local memory on request: given the bytes missing, returns the bytes it freed.
+  using Reclaimer = std::function<uint64_t(uint64_t needed)>;
+  void set_reclaimer(Reclaimer reclaimer);
   uint64_t block_bytes() const { return block_bytes_; }
   size_t block_count() const;
 
@@ -104,6 +114,7 @@ class Allocator {
   uint64_t budget_ = 0;
   mutable std::recursive_mutex mutex_;
   std::map<uint32_t, Pool> pools_;  // by memory type index
+  Reclaimer reclaimer_;
   uint64_t device_bytes_ = 0, peak_device_bytes_ = 0, host_bytes_ = 0, reserved_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "gpu/allocator.h"
 #include "nodes/models/latent_preview.h"
 
 namespace lattice {
@@ -35,28 +36,55 @@ DType from_gpu(gpu::DType t) {
 }  // namespace
 
 size_t TensorValue::bytes() const {
+  std::lock_guard lock(mutex_);
   size_t b = sizeof(*this);
   if (device_.defined()) b += device_.bytes();
   if (host_) b += host_->data.size();
   return b;
 }
 
-std::vector<int64_t> TensorValue::shape() const { return device_.defined() ? device_.shape() : host_->shape; }
+size_t TensorValue::device_bytes() const {
+  std::lock_guard lock(mutex_);
+  return device_.defined() ? device_.bytes() : 0;
+}
+
+bool TensorValue::on_device() const {
+  std::lock_guard lock(mutex_);
+  return device_.defined();
+}
+
+std::vector<int64_t> TensorValue::shape() const {
+  std::lock_guard lock(mutex_);
+  return device_.defined() ? device_.shape() : host_->shape;
+}
 
 std::string TensorValue::describe() const {
   HostTensor shape_only{DType::F32, shape(), {}};
-  return std::string(port_type_name(type_)) + " " + shape_only.shape_string() + (device_.defined() ? " (device)" : " (host)");
+  return std::string(port_type_name(type_)) + " " + shape_only.shape_string() + (on_device() ? " (device)" : " (host)");
 }
 
-const gpu::Tensor& TensorValue::device(gpu::Context& ctx) const {
-  if (!device_.defined()) {
-    const auto* bytes = reinterpret_cast<const std::byte*>(host_->data.data());
-    device_ = gpu::Tensor::from_bytes(ctx, {bytes, host_->data.size()}, host_->shape, to_gpu(host_->dtype));
+gpu::Tensor TensorValue::device(gpu::Context& ctx) const {
+  {
+    std::lock_guard lock(mutex_);
+    if (device_.defined() && &device_.context() == &ctx) return device_;
   }
-  return device_;
+  // Upload without the lock: the allocation may ask the cache to spill, which must not find this value
+  // locked by its own thread.
+  const HostTensor& h = host();
+  const auto* bytes = reinterpret_cast<const std::byte*>(h.data.data());
+  gpu::Tensor uploaded = gpu::Tensor::from_bytes(ctx, {bytes, h.data.size()}, h.shape, to_gpu(h.dtype));
+  std::lock_guard lock(mutex_);
+  if (!device_.defined()) device_ = uploaded;                       // remembered: resident again
+  else if (&device_.context() == &ctx) return device_;              // another thread was quicker
+  return uploaded;
 }
 
 const HostTensor& TensorValue::host() const {
+  std::lock_guard lock(mutex_);
+  return host_locked();
+}
+
+const HostTensor& TensorValue::host_locked() const {
   if (!host_) {
     const gpu::Tensor dense = device_;
     if (!dense.contiguous()) throw_eval("cannot download a non-contiguous " + dense.describe());
@@ -69,6 +97,18 @@ const HostTensor& TensorValue::host() const {
     host_ = std::move(h);
   }
   return *host_;
+}
+
+size_t TensorValue::spill_to_host(const void* device) const {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock() || !device_.defined() || !device_.contiguous()) return 0;
+  if (device != nullptr && &device_.context() != device) return 0;
+  // Another holder (a node's tensor, a view, a stream's recorded work) would keep the buffer alive.
+  if (device_.buffer().use_count() != 1) return 0;
+  host_locked();
+  const size_t freed = device_.buffer()->size();
+  device_ = gpu::Tensor{};
+  return freed;
 }
 
 std::shared_ptr<const ImageData> TensorValue::preview_image() const {

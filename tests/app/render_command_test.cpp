@@ -62,6 +62,23 @@ TEST_F(Cli, RendersTheDefaultExampleWithAReport) {
   EXPECT_TRUE(rep.contains("total_ms") && rep.contains("peak_device_bytes"));
 }
 
+TEST_F(Cli, ReportCountsCachedLatentsSpilledUnderTheDeviceBudget) {
+  // Three 1 MiB noise latents under a 2 MiB device budget: making the third spills the first to host memory.
+  std::string nodes;
+  for (int i = 1; i <= 3; ++i)
+    nodes += std::string(i > 1 ? "," : "") + R"({"id": "n)" + std::to_string(i) +
+             R"(", "type": "latent.noise", "params": {"width": 1024, "height": 1024, "seed": )" + std::to_string(i) + "}}";
+  const std::string graph = write("noise.lattice", R"({"lattice": 1, "nodes": [)" + nodes + "]}");
+  auto r = run("--render " + graph + " --output-dir " + dir.string() + " --vram-budget 0.002 --report " +
+               (dir / "r.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("spilled 1 cached values"), std::string::npos) << r.out;
+  std::ifstream f(dir / "r.json");
+  const auto rep = nlohmann::json::parse(f);
+  EXPECT_EQ(rep["device_spills"]["values"], 1);
+  EXPECT_EQ(rep["device_spills"]["bytes"], 1 << 20);
+}
+
 TEST_F(Cli, ReRenderFromTheImageItMade) {
   ASSERT_EQ(run("--render " + example + " --output-dir " + dir.string()).code, 0);
   auto r = run("--render " + (dir / "default.png").string() + " --output-dir " + (dir / "again").string() +

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "core/types/basic.h"
 #include "core/types/image.h"
@@ -51,6 +52,99 @@ TEST(MemoryCache, EntryLargerThanBudgetIsNotStoredAndHeldValuesSurviveEviction) 
   EXPECT_FALSE(d.lookup(key(1)));
   ASSERT_TRUE(held);
   EXPECT_EQ(held->outputs.size(), 1u);  // still valid for its holder
+}
+
+// A value with a device part, as TensorValue has: spilling moves `device` bytes to the host. `holder` names
+// the device it lives on; `busy` marks it as in use by someone else, so spilling it would free nothing.
+class FakeDeviceValue final : public Data {
+ public:
+  FakeDeviceValue(size_t bytes, const void* holder) : device_(bytes), holder_(holder) {}
+  PortType type() const override { return PortType::Latent; }
+  size_t bytes() const override { return device_ + host_; }
+  size_t device_bytes() const override { return device_; }
+  std::string describe() const override { return "fake latent"; }
+  size_t spill_to_host(const void* device) const override {
+    if (busy || device_ == 0 || (device && device != holder_)) return 0;
+    host_ = std::exchange(device_, 0);
+    return host_;
+  }
+  void upload() const { device_ = std::exchange(host_, 0); }  // as a consumer's device() would, minus the host copy
+  mutable bool busy = false;
+
+ private:
+  mutable size_t device_, host_ = 0;
+  const void* holder_;
+};
+
+struct FakeEntry {
+  CacheEntryPtr entry;
+  const FakeDeviceValue* value;
+};
+FakeEntry device_entry(size_t bytes, const void* holder) {
+  auto v = std::make_shared<FakeDeviceValue>(bytes, holder);
+  auto e = std::make_shared<CacheEntry>();
+  e->outputs.emplace_back("latent", v);
+  return {e, v.get()};
+}
+
+TEST(MemoryCache, SpillsLeastRecentlyUsedDeviceValuesToHost) {
+  const int device = 0;
+  MemoryCache c(size_t{1} << 30);
+  std::vector<FakeEntry> e;
+  for (uint64_t i = 0; i < 4; ++i) {
+    e.push_back(device_entry(1000, &device));
+    c.insert(key(i), e.back().entry);
+  }
+  const size_t overhead = e[0].entry->bytes() - 1000;
+  EXPECT_EQ(c.device_used(), 4000u);
+  EXPECT_EQ(c.used(), 4 * (1000 + overhead));
+  ASSERT_TRUE(c.lookup(key(0)));  // 0 becomes most recent: 1 is the least recently used
+  e[2].value->busy = true;        // a running node holds 2's device memory
+
+  // 1500 bytes needed: 1 (the LRU) frees 1000, 2 is skipped, 3 frees the rest; 0 stays on the device.
+  EXPECT_EQ(c.spill_device(1500, &device), 2000u);
+  EXPECT_EQ(e[1].value->device_bytes(), 0u);
+  EXPECT_EQ(e[2].value->device_bytes(), 1000u);
+  EXPECT_EQ(e[3].value->device_bytes(), 0u);
+  EXPECT_EQ(e[0].value->device_bytes(), 1000u);
+  EXPECT_EQ(c.spills(), 2u);
+  EXPECT_EQ(c.spilled_bytes(), 2000u);
+  // Accounting: the device part moved to the host; the total is unchanged; nothing was evicted.
+  EXPECT_EQ(c.device_used(), 2000u);
+  EXPECT_EQ(c.used(), 4 * (1000 + overhead));
+  EXPECT_EQ(c.size(), 4u);
+  EXPECT_EQ(c.evictions(), 0u);
+  // Keys are unchanged: the spilled entries are still hits, with the same values.
+  EXPECT_EQ(c.lookup(key(1)), e[1].entry);
+  EXPECT_EQ(c.lookup(key(3)), e[3].entry);
+
+  // Values on another device, and a request nothing can serve, free nothing.
+  const int other = 0;
+  EXPECT_EQ(c.spill_device(1, &other), 0u);
+  e[2].value->busy = false;
+  EXPECT_EQ(c.spill_device(size_t{1} << 20, nullptr), 2000u);  // 2 and 0: everything left
+  EXPECT_EQ(c.device_used(), 0u);
+  EXPECT_EQ(c.spills(), 4u);
+}
+
+TEST(MemoryCache, ReleasesWhatItChargedWhenValuesChangeResidency) {
+  // A consumer re-uploads a spilled value behind the cache's back: the next lookup re-measures it, and
+  // erasing releases exactly what is charged, so the totals return to zero.
+  const int device = 0;
+  MemoryCache c(size_t{1} << 30);
+  FakeEntry a = device_entry(1000, &device), b = device_entry(500, &device);
+  c.insert(key(1), a.entry);
+  c.insert(key(2), b.entry);
+  EXPECT_EQ(c.spill_device(1, &device), 1000u);  // a, the older
+  EXPECT_EQ(c.device_used(), 500u);
+  a.value->upload();
+  ASSERT_TRUE(c.lookup(key(1)));
+  EXPECT_EQ(c.device_used(), 1500u);
+  c.erase(key(1));
+  EXPECT_EQ(c.device_used(), 500u);
+  c.erase(key(2));
+  EXPECT_EQ(c.used(), 0u);
+  EXPECT_EQ(c.device_used(), 0u);
 }
 
 class DiskCacheTest : public ::testing::Test {

@@ -67,5 +67,38 @@ TEST_F(GpuTest, BudgetExceededIsOutOfMemory) {
   EXPECT_LE(alloc.current_device_bytes(), alloc.budget_bytes());
 }
 
+TEST_F(GpuTest, ReclaimerFreesMemoryBeforeTheBudgetRefuses) {
+  Allocator alloc(ctx().device(), 1 << 20);
+  alloc.set_budget(3000);
+  std::vector<std::shared_ptr<Buffer>> held = {alloc.create_buffer(1000, MemoryKind::DeviceLocal),
+                                               alloc.create_buffer(1000, MemoryKind::DeviceLocal)};
+  std::vector<uint64_t> asked;
+  alloc.set_reclaimer([&](uint64_t needed) -> uint64_t {
+    asked.push_back(needed);
+    if (held.empty()) return 0;
+    const uint64_t freed = held.front()->size();
+    held.erase(held.begin());
+    // An allocation made while reclaiming (a download's staging) does not ask the reclaimer again.
+    EXPECT_THROW(alloc.create_buffer(4000, MemoryKind::DeviceLocal), DeviceError);
+    return freed;
+  });
+  auto fits = alloc.create_buffer(500, MemoryKind::DeviceLocal);  // within budget: no reclaiming
+  EXPECT_TRUE(asked.empty());
+  auto c = alloc.create_buffer(1000, MemoryKind::DeviceLocal);  // 3500 > 3000: the first buffer goes
+  ASSERT_EQ(asked, (std::vector<uint64_t>{500}));
+  EXPECT_EQ(alloc.current_device_bytes(), 2500u);
+  auto d = alloc.create_buffer(1400, MemoryKind::DeviceLocal);  // 3900: one more round, then it fits
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_TRUE(held.empty());
+  try {
+    alloc.create_buffer(2000, MemoryKind::DeviceLocal);  // nothing left to free
+    FAIL() << "the budget was not enforced";
+  } catch (const DeviceError& e) {
+    EXPECT_EQ(e.failure(), Failure::OutOfMemory);
+    EXPECT_NE(std::string(e.what()).find("after spilling"), std::string::npos) << e.what();
+  }
+  EXPECT_LE(alloc.current_device_bytes(), alloc.budget_bytes());
+}
+
 }  // namespace
 }  // namespace lattice::gpu

@@ -5,10 +5,13 @@
 
 #include "core/error.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/concat.h"
+#include "gpu/ops/copy.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/patchify.h"
 #include "gpu/ops/rope.h"
 #include "gpu/ops/unary.h"
+#include "nodes/models/chunked_attention.h"
 
 namespace lattice {
 
@@ -100,39 +103,60 @@ const WanTransformer::Rope& WanTransformer::rope(int64_t f, int64_t h, int64_t w
   return ropes_.emplace(key, std::move(r)).first->second;
 }
 
-void WanTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, const Tensor& text, const Tensor& image,
-                           const Tensor& timestep_proj, const Rope& rope) {
+void WanTransformer::block(gpu::CommandStream& s, const Block& b, std::vector<Tensor>& x, const Tensor& text,
+                           const Tensor& image, const Tensor& timestep_proj, const Rope& rope) {
   const int64_t H = config_.num_attention_heads;
   const float eps = config_.eps, scale = 1.0f / std::sqrt(static_cast<float>(config_.attention_head_dim));
   // (shift, scale, gate, c_shift, c_scale, c_gate) = scale_shift_table + timestep_proj. mod: [B, 6·C]
   const Tensor mod = gpu::add(s, b.scale_shift_table, timestep_proj);
 
-  // Self-attention: Q/K RMSNorm across all heads, then RoPE. x: [B, L, C]
+  // Self-attention: Q/K RMSNorm across all heads, then RoPE (each chunk with its rows of the tables).
+  // x_i: [B, l_i, C]
   const Attention& a1 = b.attn1;
-  const Tensor nx = modulate(s, gpu::layer_norm(s, x, eps), chunk(mod, 6, 0), chunk(mod, 6, 1));
-  const Tensor q = rope_interleaved(s, gpu::rms_norm(s, a1.to_q(s, nx), eps, a1.norm_q), rope.cos, rope.sin, H);
-  const Tensor k = rope_interleaved(s, gpu::rms_norm(s, a1.to_k(s, nx), eps, a1.norm_k), rope.cos, rope.sin, H);
-  x = gated_add(s, x, chunk(mod, 6, 2), a1.to_out(s, attention(s, q, k, a1.to_v(s, nx), H, scale)));
+  {
+    std::vector<Tensor> q, k, v;
+    int64_t row = 0;
+    for (const Tensor& xi : x) {
+      const int64_t l = xi.dim(1);
+      const Tensor cos = x.size() == 1 ? rope.cos : gpu::narrow(rope.cos, 0, row, l);
+      const Tensor sin = x.size() == 1 ? rope.sin : gpu::narrow(rope.sin, 0, row, l);
+      const Tensor nx = modulate(s, gpu::layer_norm(s, xi, eps), chunk(mod, 6, 0), chunk(mod, 6, 1));
+      q.push_back(rope_interleaved(s, gpu::rms_norm(s, a1.to_q(s, nx), eps, a1.norm_q), cos, sin, H));
+      k.push_back(rope_interleaved(s, gpu::rms_norm(s, a1.to_k(s, nx), eps, a1.norm_k), cos, sin, H));
+      v.push_back(a1.to_v(s, nx));
+      row += l;
+    }
+    gpu::AttentionOptions o;
+    o.scale = scale;
+    const std::vector<Tensor> out = chunked_attention(s, q, k, v, H, o);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = gated_add(s, x[i], chunk(mod, 6, 2), a1.to_out(s, out[i]));
+  }
   s.finish();  // bounds live temporaries to one sub-layer (the stream keeps every recorded buffer until then)
 
   // Cross-attention to the text (and the image tokens, as a second attention summed before to_out); no gate.
   const Attention& a2 = b.attn2;
-  const Tensor n2 = config_.cross_attn_norm ? gpu::layer_norm(s, x, eps, b.norm2_weight, b.norm2_bias) : x;
-  const Tensor cq = gpu::rms_norm(s, a2.to_q(s, n2), eps, a2.norm_q);
-  const Tensor ck = gpu::rms_norm(s, a2.to_k(s, text), eps, a2.norm_k);
-  Tensor o = attention(s, cq, ck, a2.to_v(s, text), H, scale);
+  const Tensor ck = gpu::rms_norm(s, a2.to_k(s, text), eps, a2.norm_k), cv = a2.to_v(s, text);
+  Tensor ik, iv;
   if (image.defined()) {
-    const Tensor ik = gpu::rms_norm(s, a2.add_k_proj(s, image), eps, a2.norm_added_k);
-    o = gpu::add(s, o, attention(s, cq, ik, a2.add_v_proj(s, image), H, scale));
+    ik = gpu::rms_norm(s, a2.add_k_proj(s, image), eps, a2.norm_added_k);
+    iv = a2.add_v_proj(s, image);
   }
-  x = gpu::add(s, x, a2.to_out(s, o));
+  for (Tensor& xi : x) {
+    const Tensor n2 = config_.cross_attn_norm ? gpu::layer_norm(s, xi, eps, b.norm2_weight, b.norm2_bias) : xi;
+    const Tensor cq = gpu::rms_norm(s, a2.to_q(s, n2), eps, a2.norm_q);
+    Tensor o = attention(s, cq, ck, cv, H, scale);
+    if (image.defined()) o = gpu::add(s, o, attention(s, cq, ik, iv, H, scale));
+    xi = gpu::add(s, xi, a2.to_out(s, o));
+  }
   s.finish();
 
   // Feed-forward: GELU (tanh); in row chunks where the ffn_dim-wide hidden layer would not fit one buffer.
-  const Tensor n3 = modulate(s, gpu::layer_norm(s, x, eps), chunk(mod, 6, 3), chunk(mod, 6, 4));
-  x = gated_add(s, x, chunk(mod, 6, 5), map_token_chunks(s, n3, b.ffn1.out_features(), [&](const Tensor& t, int64_t) {
-                  return b.ffn2(s, gpu::gelu_tanh(s, b.ffn1(s, t)));
-                }));
+  for (Tensor& xi : x) {
+    const Tensor n3 = modulate(s, gpu::layer_norm(s, xi, eps), chunk(mod, 6, 3), chunk(mod, 6, 4));
+    xi = gated_add(s, xi, chunk(mod, 6, 5), map_token_chunks(s, n3, b.ffn1.out_features(), [&](const Tensor& t, int64_t) {
+                     return b.ffn2(s, gpu::gelu_tanh(s, b.ffn1(s, t)));
+                   }));
+  }
   s.finish();
 }
 
@@ -163,8 +187,13 @@ Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
     throw_eval("Wan I2V transformer: image embedding " + image.describe() + " should be [" + std::to_string(B) + ", " +
                std::to_string(kWanImageTokens) + ", " + std::to_string(c.image_dim) + "]");
 
-  // Patch embedding: tokens [B, L, C·P] in (f, h, w) order -> [B, L, inner].
-  Tensor x = patch_embedding_(s, gpu::patchify(s, hidden, patch, gpu::PatchOrder::ChannelMajor));
+  // Patch embedding: tokens [B, L, C·P] in (f, h, w) order -> [B, L, inner], as row chunks that fit a buffer.
+  const int64_t inner = c.inner_dim();
+  const int64_t widest = std::max({inner, int64_t{c.in_channels} * c.patch_volume(), int64_t{c.out_channels} * c.patch_volume()});
+  const int64_t rows = rows_per_buffer(ctx_, B, widest);
+  std::vector<Tensor> x;
+  for (const Tensor& t : split_rows(s, gpu::patchify(s, hidden, patch, gpu::PatchOrder::ChannelMajor), rows))
+    x.push_back(patch_embedding_(s, t));
 
   // Conditions: temb = TimestepEmbedding(sinusoids(t)) [B, inner]; timestep_proj = time_proj(silu(temb)) [B, 6·inner].
   const auto sinusoids = timestep_embedding(timestep, c.freq_dim, true, 0.0f);
@@ -181,11 +210,15 @@ Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   const Rope& r = rope(grid.f, grid.h, grid.w);
   for (const Block& b : blocks_) block(s, b, x, text, img, timestep_proj, r);
 
-  // Output norm: (shift, scale) = scale_shift_table + temb (the raw temb, shift first).
-  const int64_t inner = c.inner_dim();
+  // Output norm: (shift, scale) = scale_shift_table + temb (the raw temb, shift first); the projection back
+  // to patches is as narrow as the latent, so its chunks join into one tensor.
   const Tensor mod = gpu::add(s, scale_shift_table_, temb.reshape({B, 1, inner})).reshape({B, 2 * inner});
-  x = modulate(s, gpu::layer_norm(s, x, c.eps), chunk(mod, 2, 0), chunk(mod, 2, 1));
-  return gpu::unpatchify(s, proj_out_(s, x), grid, patch, c.out_channels, gpu::PatchOrder::PatchMajor);
+  std::vector<Tensor> out;
+  for (const Tensor& xi : x)
+    out.push_back(proj_out_(s, modulate(s, gpu::layer_norm(s, xi, c.eps), chunk(mod, 2, 0), chunk(mod, 2, 1))));
+  x.clear();
+  const Tensor tokens = out.size() == 1 ? out[0] : gpu::concat(s, out, 1);
+  return gpu::unpatchify(s, tokens, grid, patch, c.out_channels, gpu::PatchOrder::PatchMajor);
 }
 
 }  // namespace lattice

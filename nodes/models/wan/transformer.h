@@ -9,6 +9,12 @@
 /// scheduler timesteps in [0, 1000], context [B, L_txt, text_dim] (UMT5 output), image [B, 257, image_dim]
 /// (CLIP features; required for I2V models, must be undefined otherwise). Output: [B, out_channels, F, H, W].
 /// Every batch entry has its own timestep, context and image, so a CFG pair runs as one batch-2 forward.
+///
+/// Long sequences: the token stream x [B, L, width] is held as chunks of rows that each fit one device
+/// buffer (one chunk, the whole stream, where buffers are large), every row-wise sub-layer runs per chunk,
+/// and self-attention runs over the chunks (nodes/models/chunked_attention.h: heads in groups whose keys
+/// fit a buffer). Wan 14B at 720p (75,600 tokens of 5,120 channels: 1.5 GB per tensor) thus runs within
+/// lavapipe's 128 MiB buffers; one head's keys and values (B x L x 128 x 4 bytes) must fit.
 
 #include <map>
 #include <tuple>
@@ -53,8 +59,9 @@ class WanTransformer {
   };
   Attention load_attention(DeviceWeights& w, const std::string& prefix, bool image);
   const Rope& rope(int64_t f, int64_t h, int64_t w);
-  void block(gpu::CommandStream& s, const Block& b, gpu::Tensor& x, const gpu::Tensor& text, const gpu::Tensor& image,
-             const gpu::Tensor& timestep_proj, const Rope& rope);
+  /// x: the token stream as row chunks [B, l_i, width], updated in place.
+  void block(gpu::CommandStream& s, const Block& b, std::vector<gpu::Tensor>& x, const gpu::Tensor& text,
+             const gpu::Tensor& image, const gpu::Tensor& timestep_proj, const Rope& rope);
 
   WanConfig config_;
   gpu::Context& ctx_;

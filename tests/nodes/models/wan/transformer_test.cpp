@@ -4,8 +4,10 @@
 #include "nodes/models/wan/transformer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -216,6 +218,59 @@ TEST(WanTransformer, RandomTinyConfigIsDetectedAndBatchesLikeSingleForwards) {
     EXPECT_NE(g[0], g[per]);
     fs::remove_all(dir);
   }
+}
+
+TEST(WanTransformer, TokenStreamLargerThanOneBufferRunsInChunksWithTheSameResult) {
+  // A batch of 2 of 12 tokens of 36 channels: the stream x is 3,456 bytes. At 3,200-byte buffers it is held
+  // as chunks of 11 and 1 rows, self-attention gathers its keys in head groups of 2 and 1 (one head's keys:
+  // 1,152 bytes), and the result must be the one computed with no limit. (The latent, its patches, the
+  // patch-embedding weight and the output still fit.)
+  WanConfig c;
+  c.patch_size = {1, 2, 2};
+  c.num_attention_heads = 3;
+  c.attention_head_dim = 12;
+  c.in_channels = 4;
+  c.out_channels = 8;
+  c.text_dim = 20;
+  c.freq_dim = 16;
+  c.ffn_dim = 40;
+  c.num_layers = 2;
+  const auto tensors = random_wan(c, 5u);
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [n, t] : tensors) list.emplace_back(n, &t);
+  const fs::path file = fs::temp_directory_path() / ("wan_chunks_" + std::to_string(::getpid()) + ".safetensors");
+  write_safetensors(file, list);
+  const WeightSource w = WeightSource::open(file);
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal;
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng);
+    return v;
+  };
+  const std::vector<float> latent = random(2 * 4 * 2 * 4 * 6), text = random(2 * 5 * 20);
+  auto run = [&](uint64_t limit) {
+    if (limit) setenv("LATTICE_GPU_MAX_BUFFER_BYTES", std::to_string(limit).c_str(), 1);
+    GpuService gpu;
+    gpu::Context& ctx = gpu.context();
+    unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
+    DeviceWeights weights(w, ctx);
+    WanTransformer model(c, weights);
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor out = model.forward(s, gpu::Tensor::from_floats(ctx, latent, {2, 4, 2, 4, 6}), {700.0f, 20.0f},
+                                          gpu::Tensor::from_floats(ctx, text, {2, 5, 20}));
+    s.finish();
+    return out.to_floats();
+  };
+  const std::vector<float> whole = run(0), chunked = run(3200);
+  fs::remove(file);
+  ASSERT_EQ(whole.size(), chunked.size());
+  float max_abs = 0;
+  for (size_t i = 0; i < whole.size(); ++i) {
+    EXPECT_NEAR(chunked[i], whole[i], 1e-5f * std::max(1.0f, std::fabs(whole[i]))) << "element " << i;
+    max_abs = std::max(max_abs, std::fabs(whole[i]));
+  }
+  EXPECT_GT(max_abs, 0.01f);
 }
 
 TEST(WanTransformer, RefusesMismatchedInputs) {

@@ -1,0 +1,119 @@
+#include "nodes/models/chunked_attention.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+#include "gpu/command_stream.h"
+#include "gpu/context.h"
+#include "gpu/ops/concat.h"
+#include "gpu/ops/copy.h"
+#include "nodes/models/nn.h"
+
+namespace lattice {
+
+using gpu::Tensor;
+
+int64_t rows_per_buffer(gpu::Context& context, int64_t batch, int64_t width) {
+  const uint64_t per_row =
+      static_cast<uint64_t>(std::max<int64_t>(1, batch)) * static_cast<uint64_t>(std::max<int64_t>(1, width)) * 4;
+  return static_cast<int64_t>(std::max<uint64_t>(1, context.device().max_buffer_bytes() / per_row));
+}
+
+std::vector<Tensor> split_rows(gpu::CommandStream& s, const Tensor& x, int64_t rows) {
+  if (x.rank() != 3 || rows < 1)
+    throw_eval("split_rows: " + x.describe() + " in chunks of " + std::to_string(rows) + " rows");
+  if (x.dim(1) <= rows) return {x};
+  std::vector<Tensor> out;
+  for (int64_t r = 0; r < x.dim(1); r += rows)
+    out.push_back(gpu::contiguous(s, gpu::narrow(x, 1, r, std::min(rows, x.dim(1) - r))));
+  return out;
+}
+
+namespace {
+
+int64_t total_rows(const std::vector<Tensor>& chunks) {
+  int64_t n = 0;
+  for (const auto& c : chunks) n += c.dim(1);
+  return n;
+}
+
+/// Heads [first, first + count) of a packed [B, l, H*D] tensor as [B, count, l, D] (a view).
+Tensor head_view(const Tensor& x, int64_t first, int64_t count, int64_t d) {
+  const int64_t b = x.dim(0), l = x.dim(1), c = x.dim(2);
+  return x.view({b, count, l, d}, {l * c, d, c, 1}, x.offset() + first * d);
+}
+
+/// Heads [first, first + count) of every chunk, gathered into one contiguous [B, L, count*D].
+Tensor gather_heads(gpu::CommandStream& s, const std::vector<Tensor>& chunks, int64_t first, int64_t count, int64_t d,
+                    int64_t heads) {
+  if (chunks.size() == 1 && count == heads) return chunks[0];
+  std::vector<Tensor> parts;
+  for (const auto& c : chunks) parts.push_back(gpu::narrow(c, 2, first * d, count * d));
+  return gpu::concat(s, parts, 1);
+}
+
+}  // namespace
+
+std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<Tensor>& q, const std::vector<Tensor>& k,
+                                      const std::vector<Tensor>& v, int64_t heads, const gpu::AttentionOptions& options) {
+  if (q.empty() || k.empty() || k.size() != v.size() || heads < 1)
+    throw_eval("chunked attention needs q chunks and as many k as v chunks, and heads >= 1");
+  const int64_t B = q[0].dim(0), C = q[0].dim(2);
+  auto check = [&](const Tensor& t, const char* what) {
+    if (t.rank() != 3 || t.dim(0) != B || t.dim(2) != C || t.dtype() != gpu::DType::F32)
+      throw_eval(std::string("chunked attention: ") + what + " chunk " + t.describe() + " should be f32 [" + std::to_string(B) +
+                 ", l, " + std::to_string(C) + "]");
+  };
+  for (const auto& t : q) check(t, "q");
+  for (size_t j = 0; j < k.size(); ++j) {
+    check(k[j], "k");
+    check(v[j], "v");
+    if (k[j].dim(1) != v[j].dim(1))
+      throw_eval("chunked attention: k chunk " + k[j].describe() + " and v chunk " + v[j].describe() + " differ");
+  }
+  if (C % heads)
+    throw_eval("chunked attention: width " + std::to_string(C) + " is not a multiple of " + std::to_string(heads) + " heads");
+  if (q.size() == 1 && k.size() == 1) return {attention(s, q[0], k[0], v[0], heads, options)};
+
+  const int64_t D = C / heads, Lq = total_rows(q), Lk = total_rows(k);
+  const uint64_t limit = s.context().device().max_buffer_bytes();
+  const uint64_t head_bytes = static_cast<uint64_t>(B) * static_cast<uint64_t>(Lk) * static_cast<uint64_t>(D) * 4;
+  if (head_bytes > limit)
+    throw_eval("attention over " + std::to_string(Lk) + " keys: one head's keys [" + std::to_string(B) + ", " +
+               std::to_string(Lk) + ", " + std::to_string(D) + "] take " + std::to_string(head_bytes) +
+               " bytes, more than one device buffer (" + std::to_string(limit) + " bytes); splitting the keys is not supported");
+  if (options.causal && q.size() > 1) throw_eval("chunked attention: causal masks need the queries in one chunk");
+  const Tensor& bias = options.bias;
+  if (bias.defined() && (bias.rank() != 3 || !bias.contiguous() || bias.dim(1) != Lq || bias.dim(2) != Lk))
+    throw_eval("chunked attention: bias " + bias.describe() + " should be a contiguous [H or 1, " + std::to_string(Lq) +
+               ", " + std::to_string(Lk) + "]");
+  const int64_t group = std::min<int64_t>(heads, static_cast<int64_t>(limit / head_bytes));
+
+  std::vector<std::vector<Tensor>> outs(q.size());
+  for (int64_t h0 = 0; h0 < heads; h0 += group) {
+    const int64_t g = std::min(group, heads - h0);
+    const Tensor kh = gpu::split_heads(gather_heads(s, k, h0, g, D, heads), g);
+    const Tensor vh = gpu::split_heads(gather_heads(s, v, h0, g, D, heads), g);
+    int64_t row = 0;
+    for (size_t i = 0; i < q.size(); ++i) {
+      const Tensor qi = q[i].contiguous() ? q[i] : gpu::contiguous(s, q[i]);
+      const int64_t l = qi.dim(1);
+      gpu::AttentionOptions o = options;
+      if (bias.defined()) {
+        // Rows of this chunk (and this group's heads, for a per-head bias), copied so that they are contiguous.
+        Tensor b = gpu::narrow(bias, 1, row, l);
+        if (bias.dim(0) > 1) b = gpu::narrow(b, 0, h0, g);
+        o.bias = gpu::contiguous(s, b);
+      }
+      const Tensor out = gpu::attention(s, head_view(qi, h0, g, D), kh, vh, o);  // [B, l, g, D]
+      outs[i].push_back(out.reshape({B, l, g * D}));
+      row += l;
+    }
+  }
+  std::vector<Tensor> result;
+  for (auto& parts : outs) result.push_back(parts.size() == 1 ? parts[0] : gpu::concat(s, parts, -1));
+  return result;
+}
+
+}  // namespace lattice
