@@ -8,7 +8,7 @@
 // Every K or V row fetched serves all ROWS query rows: on lavapipe a texel fetch is a function call, so
 // ROWS > 1 amortises it over ROWS multiply-adds (docs/performance.md). The row and D loops are forced to
 // unroll ([[unroll]]: left to itself NIR keeps the ROWS loop rolled and q/acc go to indexed scratch
-// memory, 10x slower); tails are clamped and masked by select rather than per-lane branches.
+// memory, about 8x slower); tails are clamped and masked by select rather than per-lane branches.
 // No shared memory and no barriers: on lavapipe (8-wide SIMD per invocation group, 2 cores) those cost more
 // than they save, and neighbouring invocations read the same key and value rows (same batch and head,
 // consecutive query rows), which stay in cache. With ATTENTION_TEXEL Q/K/V are fetched as RGBA32F texels,
