@@ -78,6 +78,13 @@ void bm_openblas(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   set_flops(state, l, h, d);
 }
 
+// The small FLUX DiT of bench/flux_dit_bench.cpp: 1,024 image + 256 text tokens, 6 heads of 128; it runs
+// one such attention per block (6 blocks).
+BENCHMARK_CAPTURE(bm_openblas, 1280, 1280, 6, 128)->Name("attention/f32/1280x6x128/openblas")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 1280, 1280, 6, 128)->Name("attention/f32/1280x6x128/vulkan")->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+// LTX-Video's head dim.
+BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 64)->Name("attention/f32/1024x24x64/openblas")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 64)->Name("attention/f32/1024x24x64/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/openblas")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_openblas, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/openblas")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);

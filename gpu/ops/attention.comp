@@ -1,13 +1,18 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-// Scaled dot-product attention, flash style: each invocation owns one query row and keeps q (pre-scaled),
-// the output accumulator and the running max/sum in registers while it streams over the keys in blocks.
-// Per block it computes the scores, rescales the accumulator once if the maximum grew, then adds
-// exp(s - max) * v for each key. No shared memory and no barriers: on lavapipe (8-wide SIMD per
-// invocation group, 2 cores) those cost more than they save, and neighbouring invocations read the same
-// key and value rows (same batch and head, consecutive queries), which stay in cache. With ATTENTION_TEXEL
-// Q/K/V are fetched as RGBA32F texels, which llvmpipe gathers faster than per-lane storage-buffer loads.
+// Scaled dot-product attention, flash style: each invocation owns ROWS consecutive query rows and keeps
+// their q (pre-scaled), output accumulators and running max/sum in private arrays while it streams over
+// the keys in blocks of ATTENTION_KEY_BLOCK. Per block it computes the ROWS x ATTENTION_KEY_BLOCK scores,
+// rescales each row's accumulator once by exp(old max - new max), then adds exp(s - max) * v for each key.
+// Every K or V row fetched serves all ROWS query rows: on lavapipe a texel fetch is a function call, so
+// ROWS > 1 amortises it over ROWS multiply-adds (docs/performance.md). The row and D loops are forced to
+// unroll ([[unroll]]: left to itself NIR keeps the ROWS loop rolled and q/acc go to indexed scratch
+// memory, about 8x slower); tails are clamped and masked by select rather than per-lane branches.
+// No shared memory and no barriers: on lavapipe (8-wide SIMD per invocation group, 2 cores) those cost more
+// than they save, and neighbouring invocations read the same key and value rows (same batch and head,
+// consecutive query rows), which stay in cache. With ATTENTION_TEXEL Q/K/V are fetched as RGBA32F texels,
+// which llvmpipe gathers faster than per-lane storage-buffer loads.
 #include "attention_infos.h"
 layout(local_size_x = ATTENTION_LOCAL_SIZE) in;
 #include "common.glsl"
@@ -16,6 +21,7 @@ layout(constant_id = 0) const uint D = 64;
 layout(constant_id = 1) const uint HAS_MASK = 0;
 layout(constant_id = 2) const uint HAS_BIAS = 0;
 layout(constant_id = 3) const uint CAUSAL = 0;
+layout(constant_id = 4) const uint ROWS = 1;
 const uint D4 = (D + 3) / 4;
 
 #ifdef ATTENTION_TEXEL
@@ -42,61 +48,83 @@ const float NEG_INF = -1.0 / 0.0;
 
 void main() {
   uint idx = lattice_flat_index();
-  if (idx >= pc.batch * pc.heads * pc.lq) return;
-  // Consecutive invocations take consecutive queries of one (batch, head): they share every K/V row read.
-  uint i = idx % pc.lq, bh = idx / pc.lq, h = bh % pc.heads, b = bh / pc.heads;
-  uint qe = pc.q_offset + b * pc.q_sb + h * pc.q_sh + i * pc.q_sl;
+  uint row_groups = (pc.lq + ROWS - 1u) / ROWS;
+  if (idx >= pc.batch * pc.heads * row_groups) return;
+  // Consecutive invocations take consecutive row groups of one (batch, head): they share every K/V row read.
+  uint i0 = (idx % row_groups) * ROWS, bh = idx / row_groups, h = bh % pc.heads, b = bh / pc.heads;
   uint k_base = pc.k_offset + b * pc.k_sb + h * pc.k_sh;
   uint v_base = pc.v_offset + b * pc.v_sb + h * pc.v_sh;
   uint mask_base = pc.mask_offset + b * pc.mask_sb;
-  uint bias_base = pc.bias_offset + h * pc.bias_sh + i * pc.lk;
+  uint bias_base = pc.bias_offset + h * pc.bias_sh;
 
-  vec4 q[D4], acc[D4];
-  for (uint t = 0; t < D4; ++t) {
-    q[t] = LOAD4(q_in, qe, t) * pc.scale;
-    acc[t] = vec4(0.0);
+  vec4 q[ROWS][D4], acc[ROWS][D4];
+  float m[ROWS], l[ROWS];
+  [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+    // Rows past Lq repeat the last row (in bounds); they are computed but never stored.
+    uint qe = pc.q_offset + b * pc.q_sb + h * pc.q_sh + min(i0 + r, pc.lq - 1u) * pc.q_sl;
+    [[unroll]] for (uint t = 0; t < D4; ++t) {
+      q[r][t] = LOAD4(q_in, qe, t) * pc.scale;
+      acc[r][t] = vec4(0.0);
+    }
+    m[r] = NEG_INF;
+    l[r] = 0.0;
   }
-  float m = NEG_INF, l = 0.0;
-  uint kend = CAUSAL != 0u ? min(pc.lk, i + 1u) : pc.lk;
+  // Causal: no row of this group sees a key past its last row.
+  uint kend = CAUSAL != 0u ? min(pc.lk, min(i0 + ROWS, pc.lq)) : pc.lk;
   [[dont_unroll]] for (uint j0 = 0; j0 < kend; j0 += ATTENTION_KEY_BLOCK) {
-    float s[ATTENTION_KEY_BLOCK];
-    float block_max = NEG_INF;
+    float s[ROWS][ATTENTION_KEY_BLOCK];
+    float block_max[ROWS];
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) block_max[r] = NEG_INF;
     // Loops over keys stay rolled: unrolled into the D-long inner loops they take llvmpipe tens of seconds
-    // to compile for D = 256. The D loops unroll, which keeps q and acc in registers.
+    // to compile. The D and row loops unroll, which keeps q and acc out of indexed memory.
     [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; ++u) {
       uint j = j0 + u;
-      s[u] = NEG_INF;
-      if (j >= kend) continue;
-      uint ke = k_base + j * pc.k_sl;
-      vec4 d = vec4(0.0);  // 4 independent partial sums
-      for (uint t = 0; t < D4; ++t) d += q[t] * LOAD4(k_in, ke, t);
-      float sc = (d.x + d.y) + (d.z + d.w);
-      if (HAS_MASK != 0u) sc += key_mask[mask_base + j];
-      if (HAS_BIAS != 0u) sc += score_bias[bias_base + j];
-      s[u] = sc;
-      block_max = max(block_max, sc);
+      uint ke = k_base + min(j, kend - 1u) * pc.k_sl;
+      vec4 kv[D4];
+      [[unroll]] for (uint t = 0; t < D4; ++t) kv[t] = LOAD4(k_in, ke, t);  // the whole key row before the FMAs
+      float extra = HAS_MASK != 0u ? key_mask[mask_base + min(j, kend - 1u)] : 0.0;
+      [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+        vec4 d = vec4(0.0);  // 4 independent partial sums
+        [[unroll]] for (uint t = 0; t < D4; ++t) d += q[r][t] * kv[t];
+        float sc = (d.x + d.y) + (d.z + d.w) + extra;
+        if (HAS_BIAS != 0u) sc += score_bias[bias_base + min(i0 + r, pc.lq - 1u) * pc.lk + min(j, kend - 1u)];
+        bool dropped = j >= kend || (CAUSAL != 0u && j > i0 + r);
+        sc = dropped ? NEG_INF : sc;
+        s[r][u] = sc;
+        block_max[r] = max(block_max[r], sc);
+      }
     }
-    // A block of -inf scores (masked keys) adds nothing; skipping it also avoids exp(-inf - -inf) = NaN.
-    if (block_max == NEG_INF) continue;
-    if (block_max > m) {
-      float corr = exp(m - block_max);  // 0 on the first block (m = -inf)
-      l *= corr;
-      for (uint t = 0; t < D4; ++t) acc[t] *= corr;
-      m = block_max;
+    // Each row rescales once per block. A row whose max is still -inf (all its keys so far masked) keeps
+    // a zero accumulator; its reference point is 0 so that exp(-inf - 0) = 0 rather than NaN.
+    float ref[ROWS];
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+      float nm = max(m[r], block_max[r]);
+      bool none = nm == NEG_INF;
+      float corr = none ? 1.0 : exp(m[r] - nm);  // 0 on the first finite block (m = -inf)
+      l[r] *= corr;
+      [[unroll]] for (uint t = 0; t < D4; ++t) acc[r][t] *= corr;
+      m[r] = nm;
+      ref[r] = none ? 0.0 : nm;
     }
     [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; ++u) {
       uint j = j0 + u;
-      if (j >= kend) continue;
-      float p = exp(s[u] - m);
-      l += p;
-      uint ve = v_base + j * pc.v_sl;
-      for (uint t = 0; t < D4; ++t) acc[t] += p * LOAD4(v_in, ve, t);
+      uint ve = v_base + min(j, kend - 1u) * pc.v_sl;
+      vec4 vv[D4];
+      [[unroll]] for (uint t = 0; t < D4; ++t) vv[t] = LOAD4(v_in, ve, t);
+      [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+        float p = exp(s[r][u] - ref[r]);  // dropped keys: exp(-inf) = 0
+        l[r] += p;
+        [[unroll]] for (uint t = 0; t < D4; ++t) acc[r][t] += p * vv[t];
+      }
     }
   }
   // l is 0 only when every key was -inf: the row comes out as zeros (PyTorch gives NaN).
-  float inv = l > 0.0 ? 1.0 / l : 0.0;
-  uint oe = ((b * pc.lq + i) * pc.heads + h) * D;
-  for (uint t = 0; t < D4; ++t)
-    for (uint c = 0; c < 4u; ++c)
-      if (4u * t + c < D) o[oe + 4u * t + c] = acc[t][c] * inv;
+  [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+    uint i = i0 + r;
+    float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
+    uint oe = ((b * pc.lq + i) * pc.heads + h) * D;
+    [[unroll]] for (uint t = 0; t < D4; ++t)
+      [[unroll]] for (uint c = 0; c < 4u; ++c)
+        if (i < pc.lq && 4u * t + c < D) o[oe + 4u * t + c] = acc[r][t][c] * inv;
+  }
 }

@@ -191,6 +191,22 @@ TEST_F(GpuTest, AttentionFullyMaskedRows) {
   }
 }
 
+TEST_F(GpuTest, AttentionLeadingMaskedKeyBlocks) {
+  // The first two 16-key blocks are -inf for every query: each row's running max stays -inf until the
+  // third block and must not turn into NaN; 13 queries leave a partial group of rows per invocation.
+  Case c{1, 2, 13, 45, 16, Layout::Split};
+  Operands o = make_operands(ctx(), c, 1350);
+  std::vector<float> mask(45, 0.0f);
+  for (size_t j = 0; j < 35; ++j) mask[j] = -std::numeric_limits<float>::infinity();
+  AttentionOptions opt;
+  opt.key_mask = Tensor::from_floats(ctx(), mask, {1, 45});
+  CommandStream s(ctx());
+  Tensor out = attention(s, o.q, o.k, o.v, opt);
+  s.finish();
+  auto want = reference(o.hq, o.hk, o.hv, 1, 2, 13, 45, 16, 0.25, mask, false, {}, true, false);
+  EXPECT_TRUE(testing::close_nmse(out.to_floats(), want, 1e-10));
+}
+
 TEST_F(GpuTest, AttentionBroadcastMaskAndBias) {
   Case c{2, 3, 6, 21, 8, Layout::Split};
   Operands o = make_operands(ctx(), c, 1400);
