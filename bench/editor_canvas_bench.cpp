@@ -12,6 +12,8 @@
 // A last pass pans the 500-node canvas while an evaluation runs on the Evaluator's thread: a node
 // (bench.busy, defined here) that keeps one core busy and reports progress every millisecond, as a
 // sampler does, so the UI thread competes for the CPU and redraws that node's progress bar.
+// Each pass also reports the CPU time the whole process (UI thread, render thread, llvmpipe's threads)
+// spent per frame: on a machine shared with builds the wall time mostly measures the wait for a core.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -24,6 +26,7 @@
 #include <QTimer>
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <functional>
 #include <cstdio>
@@ -98,22 +101,31 @@ void print(const char* what, const std::vector<double>& ms) {
               what, ms.size(), s.median, s.mean, s.p95, s.max, 1000 / s.median);
 }
 
+double cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+std::vector<double>* g_cpu = nullptr;  // where presented_after records the CPU time of each frame
+
 /// Applies `change`, then waits until the window has presented a frame; returns the milliseconds taken.
 double presented_after(QQuickWindow* w, const std::function<void()>& change) {
   QEventLoop loop;
   auto c = QObject::connect(w, &QQuickWindow::frameSwapped, &loop, &QEventLoop::quit, Qt::QueuedConnection);
   QTimer::singleShot(5000, &loop, &QEventLoop::quit);
   QElapsedTimer t;
+  const double cpu = cpu_ms();
   t.start();
   change();
   w->update();
   loop.exec();
   QObject::disconnect(c);
+  if (g_cpu) g_cpu->push_back(cpu_ms() - cpu);
   return static_cast<double>(t.nsecsElapsed()) / 1e6;
 }
 
 struct Result {
-  std::vector<double> pan, zoom, grab;
+  std::vector<double> pan, zoom, grab, pan_cpu, zoom_cpu;
 };
 
 /// Opens a grid graph of `count` nodes in the editor window and times `frames` pan and zoom frames.
@@ -151,12 +163,15 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   canvas->setProperty("zoom", 0.6);
   content->setPosition({0, 0});
   presented_after(window, [] {});
+  g_cpu = &r.pan_cpu;
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
+  g_cpu = &r.zoom_cpu;
   for (int i = 0; i < frames; ++i) {
     const double z = 0.3 + 0.5 * std::abs(std::sin(i * 0.05));
     r.zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
   }
+  g_cpu = nullptr;
   canvas->setProperty("zoom", 0.6);
   for (int i = 0; i < frames / 2; ++i) {
     content->setX(content->x() + (i % 20 < 10 ? -12 : 12));
@@ -201,6 +216,10 @@ int main(int argc, char** argv) {
     print(what, v);
     std::printf("%-34s idle median %7.2f ms (ratio %.2fx)\n", "", stats(idle).median, stats(v).median / stats(idle).median);
   };
+  std::printf("CPU time of the process per frame (all threads), medians: pan %.2f ms (empty %.2f, no culling %.2f), "
+              "zoom %.2f ms (empty %.2f, no culling %.2f)\n",
+              stats(big.pan_cpu).median, stats(base.pan_cpu).median, stats(unculled.pan_cpu).median,
+              stats(big.zoom_cpu).median, stats(base.zoom_cpu).median, stats(unculled.zoom_cpu).median);
   busy_row("pan while evaluating", big.pan, evaluating.pan);
   busy_row("zoom while evaluating", big.zoom, evaluating.zoom);
   return 0;
