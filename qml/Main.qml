@@ -67,6 +67,7 @@ ApplicationWindow {
 
     menuBar: MenuBar {
         Menu {
+            objectName: "fileMenu"
             title: qsTr("&File")
             Action { text: qsTr("&New"); shortcut: StandardKey.New; onTriggered: window.guard(function() { window.document.newDocument() }) }
             Action { text: qsTr("&Open\u2026"); shortcut: StandardKey.Open; onTriggered: window.guard(function() { window.openProject() }) }
