@@ -9,6 +9,11 @@
 // (QQuickWindow::frameSwapped), timing change -> presented. A second pass times grabWindow() per pan
 // step (render + read-back, independent of the render loop). Prints median, mean, p95 and max in ms, and
 // the ratios to an empty canvas and to the same graph without off-screen culling, measured in the same run.
+// A last pass pans the 500-node canvas while an evaluation runs on the Evaluator's thread: a node
+// (bench.busy, defined here) that keeps one core busy and reports progress every millisecond, as a
+// sampler does, so the UI thread competes for the CPU and redraws that node's progress bar.
+// Each pass also reports the CPU time the whole process (UI thread, render thread, llvmpipe's threads)
+// spent per frame: on a machine shared with builds the wall time mostly measures the wait for a core.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -20,6 +25,8 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cmath>
 #include <functional>
 #include <cstdio>
@@ -29,10 +36,37 @@
 
 #include "app/editor/editor_main.h"
 #include "app/editor/graph_document.h"
+#include "core/eval_context.h"
+#include "core/node.h"
+#include "core/types/basic.h"
 
 namespace {
 
-QByteArray grid_graph(int count) {
+// bench.busy: spins one core for `ms` milliseconds (or until cancelled), reporting progress every 1 ms.
+lattice::NodeDesc busy_node() {
+  lattice::NodeDesc d;
+  d.type = "bench.busy";
+  d.category = "Bench";
+  d.description = "keeps one core busy, reporting progress (bench/editor_canvas_bench.cpp)";
+  d.outputs = {{"value", lattice::PortType::Number, ""}};
+  d.params = {{"ms", lattice::ParamType::Int, 1000, "", 1, 3600000}};
+  d.evaluate = [](lattice::EvalContext& c) {
+    using clock = std::chrono::steady_clock;
+    const auto total = std::chrono::milliseconds(c.integer("ms"));
+    const auto start = clock::now();
+    double sink = 0;
+    for (auto now = start; now - start < total; now = clock::now()) {
+      c.check_cancel();
+      for (int i = 0; i < 20000; ++i) sink += std::sqrt(static_cast<double>(i));
+      c.progress(std::chrono::duration<double>(now - start) / total);
+    }
+    c.set_output("value", lattice::make_number(sink));
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(busy_node);
+
+QByteArray grid_graph(int count, bool busy = false) {
   // 25 columns, 240 x 160 canvas units apart; every fifth node is a source, the others add to the left one.
   QByteArray json = R"({"lattice":1,"nodes":[)";
   for (int i = 0; i < count; ++i) {
@@ -47,6 +81,7 @@ QByteArray grid_graph(int count) {
     if (!source) n += QStringLiteral(R"(,"inputs":{"a":{"node":"n%1","output":"value"}})").arg(i - 1).toUtf8();
     json += n + "}" + (i + 1 < count ? "," : "");
   }
+  if (busy) json += R"(,{"id":"busy","type":"bench.busy","params":{"ms":3600000},"ui":{"x":100,"y":100}})";
   return json + "]}";
 }
 
@@ -66,30 +101,39 @@ void print(const char* what, const std::vector<double>& ms) {
               what, ms.size(), s.median, s.mean, s.p95, s.max, 1000 / s.median);
 }
 
+double cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+std::vector<double>* g_cpu = nullptr;  // where presented_after records the CPU time of each frame
+
 /// Applies `change`, then waits until the window has presented a frame; returns the milliseconds taken.
 double presented_after(QQuickWindow* w, const std::function<void()>& change) {
   QEventLoop loop;
   auto c = QObject::connect(w, &QQuickWindow::frameSwapped, &loop, &QEventLoop::quit, Qt::QueuedConnection);
   QTimer::singleShot(5000, &loop, &QEventLoop::quit);
   QElapsedTimer t;
+  const double cpu = cpu_ms();
   t.start();
   change();
   w->update();
   loop.exec();
   QObject::disconnect(c);
+  if (g_cpu) g_cpu->push_back(cpu_ms() - cpu);
   return static_cast<double>(t.nsecsElapsed()) / 1e6;
 }
 
 struct Result {
-  std::vector<double> pan, zoom, grab;
+  std::vector<double> pan, zoom, grab, pan_cpu, zoom_cpu;
 };
 
 /// Opens a grid graph of `count` nodes in the editor window and times `frames` pan and zoom frames.
-bool measure(int count, int frames, Result& r, bool culling = true) {
+bool measure(int count, int frames, Result& r, bool culling = true, bool busy = false) {
   QTemporaryDir dir;
   const QString file = dir.filePath("grid.lattice");
   QFile f(file);
-  if (!f.open(QIODevice::WriteOnly) || f.write(grid_graph(count)) < 0) return false;
+  if (!f.open(QIODevice::WriteOnly) || f.write(grid_graph(count, busy)) < 0) return false;
   f.close();
 
   QQmlApplicationEngine engine;
@@ -104,6 +148,14 @@ bool measure(int count, int frames, Result& r, bool culling = true) {
   doc->setAutoRun(false);  // measure drawing, not evaluation
   canvas->setProperty("culling", culling);
   presented_after(window, [] {});  // everything created and rendered once
+  if (busy) {
+    doc->run();
+    QElapsedTimer wait;
+    wait.start();
+    while (doc->nodes()->state("busy") != "running" && wait.elapsed() < 10000)
+      QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+    if (doc->nodes()->state("busy") != "running") return false;
+  }
   std::printf("platform %s, %d nodes, %d wires, window %dx%d, culling %s, first frame after %lld ms\n",
               qPrintable(QGuiApplication::platformName()), doc->nodeCount(), doc->edges()->rowCount(),
               window->width(), window->height(), culling ? "on" : "off", static_cast<long long>(load.elapsed()));
@@ -111,12 +163,15 @@ bool measure(int count, int frames, Result& r, bool culling = true) {
   canvas->setProperty("zoom", 0.6);
   content->setPosition({0, 0});
   presented_after(window, [] {});
+  g_cpu = &r.pan_cpu;
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
+  g_cpu = &r.zoom_cpu;
   for (int i = 0; i < frames; ++i) {
     const double z = 0.3 + 0.5 * std::abs(std::sin(i * 0.05));
     r.zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
   }
+  g_cpu = nullptr;
   canvas->setProperty("zoom", 0.6);
   for (int i = 0; i < frames / 2; ++i) {
     content->setX(content->x() + (i % 20 < 10 ? -12 : 12));
@@ -125,6 +180,11 @@ bool measure(int count, int frames, Result& r, bool culling = true) {
     const QImage img = window->grabWindow();
     r.grab.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
     if (img.isNull()) return false;
+  }
+  if (busy) {
+    if (doc->nodes()->state("busy") != "running") return false;  // the whole pass ran during the evaluation
+    doc->evaluator()->cancel();
+    doc->evaluator()->waitForIdle(10000);
   }
   return true;
 }
@@ -137,8 +197,9 @@ int main(int argc, char** argv) {
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
   // Baselines in the same run: the same window with an empty canvas (panels, grid, menus still drawn),
   // and the same graph with off-screen culling disabled.
-  Result base, big, unculled;
-  if (!measure(0, frames, base) || !measure(count, frames, big) || !measure(count, frames, unculled, false)) {
+  Result base, big, unculled, evaluating;
+  if (!measure(0, frames, base) || !measure(count, frames, big) || !measure(count, frames, unculled, false) ||
+      !measure(count, frames, evaluating, true, true)) {
     std::fprintf(stderr, "lattice-editor-bench: the editor window could not be created\n");
     return 1;
   }
@@ -151,5 +212,15 @@ int main(int argc, char** argv) {
   row("pan (change -> frameSwapped)", base.pan, big.pan, unculled.pan);
   row("zoom (change -> frameSwapped)", base.zoom, big.zoom, unculled.zoom);
   row("pan (grabWindow: render+readback)", base.grab, big.grab, unculled.grab);
+  auto busy_row = [&](const char* what, const std::vector<double>& idle, const std::vector<double>& v) {
+    print(what, v);
+    std::printf("%-34s idle median %7.2f ms (ratio %.2fx)\n", "", stats(idle).median, stats(v).median / stats(idle).median);
+  };
+  std::printf("CPU time of the process per frame (all threads), medians: pan %.2f ms (empty %.2f, no culling %.2f), "
+              "zoom %.2f ms (empty %.2f, no culling %.2f)\n",
+              stats(big.pan_cpu).median, stats(base.pan_cpu).median, stats(unculled.pan_cpu).median,
+              stats(big.zoom_cpu).median, stats(base.zoom_cpu).median, stats(unculled.zoom_cpu).median);
+  busy_row("pan while evaluating", big.pan, evaluating.pan);
+  busy_row("zoom while evaluating", big.zoom, evaluating.zoom);
   return 0;
 }

@@ -18,13 +18,18 @@ ApplicationWindow {
     height: 860
     visible: true
     color: Theme.background
-    title: document.displayName + (document.dirty ? " \u2022" : "") + " \u2014 Lattice"
+    title: document.displayName + (document.dirty ? " \u2022" : "") + (document.readOnly ? qsTr(" [read-only]") : "")
+           + " \u2014 Lattice"
 
     Component.onCompleted: {
         if (initialFile !== "" && !document.open(initialFile))
             message = document.lastError
         // Recovery files a crashed session left behind: offer them before anything else.
         if (document.autosave.recoverable.length > 0) Qt.callLater(recoveryDialog.open)
+    }
+    // Restores a recovery file the dialog offers (see app/editor/autosave.h).
+    function restore(file) {
+        if (document.restoreRecovery(file)) { recoveryDialog.close(); canvas.frameAll() }
     }
     function openFile(path) {
         if (window.document.open(path)) { window.message = ""; canvas.frameAll() }
@@ -56,10 +61,13 @@ ApplicationWindow {
     Connections {
         target: window.document
         function onLastErrorChanged() { if (window.document.lastError !== "") window.message = window.document.lastError }
+        // Another editor process has the project just opened (app/editor/document_lock.h).
+        function onReadOnlyChanged() { if (window.document.readOnly) Qt.callLater(openElsewhereDialog.open) }
     }
 
     menuBar: MenuBar {
         Menu {
+            objectName: "fileMenu"
             title: qsTr("&File")
             Action { text: qsTr("&New"); shortcut: StandardKey.New; onTriggered: window.guard(function() { window.document.newDocument() }) }
             Action { text: qsTr("&Open\u2026"); shortcut: StandardKey.Open; onTriggered: window.guard(function() { window.openProject() }) }
@@ -73,6 +81,7 @@ ApplicationWindow {
                     delegate: MenuItem {
                         required property string modelData
                         required property int index
+                        objectName: "recentFile" + index
                         text: (index < 9 ? "&" + (index + 1) + "  " : "") + modelData
                         onTriggered: { const path = modelData; window.guard(function() { window.openFile(path) }) }
                     }
@@ -197,6 +206,25 @@ ApplicationWindow {
             else if (button === MessageDialog.Discard && action) action()
         }
     }
+    Dialog {
+        id: openElsewhereDialog
+        objectName: "openElsewhereDialog"
+        title: qsTr("Project open in another editor")
+        anchors.centerIn: parent
+        width: Math.min(window.width - 80, 560)
+        modal: true
+        Label {
+            width: parent.width
+            wrapMode: Text.WordWrap
+            text: qsTr("%1 is open in another Lattice editor (%2). Editing it in both loses the changes of the one that saves first.")
+                  .arg(window.document.displayName).arg(window.document.openElsewhere)
+        }
+        footer: DialogButtonBox {
+            Button { objectName: "openReadOnly"; text: qsTr("Open Read-Only"); DialogButtonBox.buttonRole: DialogButtonBox.RejectRole }
+            Button { objectName: "editAnyway"; text: qsTr("Edit Anyway"); DialogButtonBox.buttonRole: DialogButtonBox.AcceptRole }
+        }
+        onAccepted: window.document.editAnyway()
+    }
     // Offers what the autosaver kept from sessions that did not end cleanly (see app/editor/autosave.h).
     Dialog {
         id: recoveryDialog
@@ -214,26 +242,30 @@ ApplicationWindow {
                 wrapMode: Text.WordWrap
                 text: qsTr("Lattice did not close cleanly. These projects have changes that were autosaved but not saved:")
             }
-            Repeater {
+            // A ListView, not a Repeater inside the layout: rows removed from a layout by a Repeater crash
+            // Qt 6.4 when the window is destroyed while the dialog is open (main_window_test).
+            ListView {
+                Layout.fillWidth: true
+                Layout.preferredHeight: Math.min(contentHeight, 320)
+                clip: true
+                spacing: 4
                 model: window.document.autosave.recoverable
                 delegate: RowLayout {
                     required property var modelData
-                    Layout.fillWidth: true
+                    width: ListView.view.width
                     Label {
                         Layout.fillWidth: true
                         elide: Text.ElideMiddle
                         text: modelData.name + " \u2014 " + modelData.nodes + qsTr(" nodes, ") + modelData.modified.toLocaleString()
                     }
                     Button {
+                        objectName: "restoreRecovery"
                         text: qsTr("Restore")
-                        onClicked: {
-                            const file = modelData.recoveryFile
-                            window.guard(function() {
-                                if (window.document.restoreRecovery(file)) { recoveryDialog.close(); canvas.frameAll() }
-                            })
-                        }
+                        // Restoring changes the list and so destroys this row: the action must not look
+                        // names up through it (the root's function does).
+                        onClicked: { const file = modelData.recoveryFile; const w = window; w.guard(function() { w.restore(file) }) }
                     }
-                    Button { text: qsTr("Discard"); onClicked: window.document.autosave.discardRecovery(modelData.recoveryFile) }
+                    Button { objectName: "discardRecovery"; text: qsTr("Discard"); onClicked: window.document.autosave.discardRecovery(modelData.recoveryFile) }
                 }
             }
         }

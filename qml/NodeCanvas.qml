@@ -21,14 +21,15 @@ Item {
 
     property bool framed: false  // the first frameAll waits until the canvas has its size
     // The visible part of the canvas in canvas units, with a margin: nodes and wires outside it are not
-    // drawn (a 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas).
+    // drawn (a 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas). The
+    // models decide (C++, KeyedListModel::setView) and notify only the rows that enter or leave the view,
+    // so a pan or zoom step does not re-evaluate a binding per node.
     property bool culling: true  // off only to measure what it saves (bench/editor_canvas_bench.cpp)
     readonly property real cullMargin: 40
-    readonly property real viewLeft: -content.x / zoom - cullMargin
-    readonly property real viewTop: -content.y / zoom - cullMargin
-    readonly property real viewRight: (width - content.x) / zoom + cullMargin
-    readonly property real viewBottom: (height - content.y) / zoom + cullMargin
-    function inView(x, y, w, h) { return !culling || x + w >= viewLeft && x <= viewRight && y + h >= viewTop && y <= viewBottom }
+    readonly property rect viewRect: culling ? Qt.rect(-content.x / zoom - cullMargin, -content.y / zoom - cullMargin,
+                                                       width / zoom + 2 * cullMargin, height / zoom + 2 * cullMargin)
+                                             : Qt.rect(0, 0, 0, 0)
+    onViewRectChanged: { document.nodes.setViewRect(viewRect); document.edges.setViewRect(viewRect) }
 
     clip: true
     focus: true
@@ -86,36 +87,18 @@ Item {
 
     Rectangle { anchors.fill: parent; color: Theme.background }
 
-    // Grid: minor lines every 20 canvas units, major every 100. The pattern repeats every major step, so the
-    // Canvas is painted once per zoom (one period larger on each side) and a pan only shifts it: repainting
-    // its lines in JavaScript on every pan step was most of a pan's cost (docs/performance.md).
-    Canvas {
-        id: grid
-        readonly property real period: 100 * canvas.zoom
-        function wrap(v) { return Math.round(((v % period) + period) % period - period) }
-        x: wrap(content.x)
-        y: wrap(content.y)
-        width: canvas.width + 2 * period
-        height: canvas.height + 2 * period
-        onPeriodChanged: requestPaint()
-        onWidthChanged: requestPaint()
-        onHeightChanged: requestPaint()
-        onPaint: {
-            const ctx = getContext("2d")
-            ctx.reset()
-            const draw = function(step, colour) {
-                const s = step * canvas.zoom
-                if (s < 6) return
-                ctx.strokeStyle = colour
-                ctx.lineWidth = 1
-                ctx.beginPath()
-                for (let x = 0; x < width; x += s) { ctx.moveTo(Math.round(x) + 0.5, 0); ctx.lineTo(Math.round(x) + 0.5, height) }
-                for (let y = 0; y < height; y += s) { ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(width, Math.round(y) + 0.5) }
-                ctx.stroke()
-            }
-            draw(20, Theme.grid)
-            draw(100, Theme.gridMajor)
-        }
+    // Grid: minor lines every 20 canvas units, major every 100; a pan or zoom only moves its lines
+    // (app/editor/canvas_grid.h), nothing is repainted.
+    CanvasGrid {
+        objectName: "grid"
+        anchors.fill: parent
+        zoom: canvas.zoom
+        originX: content.x
+        originY: content.y
+        step: 20
+        majorEvery: 5
+        color: Theme.grid
+        majorColor: Theme.gridMajor
     }
 
     // Background: pan, box select, palette, zoom.
@@ -173,8 +156,9 @@ Item {
                 required property real x2
                 required property real y2
                 required property color color
-                readonly property real bend: Math.max(40, Math.abs(x2 - x1) / 2)
-                visible: canvas.inView(Math.min(x1, x2) - bend, Math.min(y1, y2), Math.abs(x2 - x1) + 2 * bend, Math.abs(y2 - y1))
+                required property bool inView
+                readonly property real bend: Math.max(40, Math.abs(x2 - x1) / 2)  // EdgeListModel::bend
+                visible: inView
                 ShapePath {
                     strokeColor: color
                     strokeWidth: 2.5
@@ -197,7 +181,7 @@ Item {
                 y: model.y
                 width: model.width
                 height: model.height
-                visible: canvas.inView(x, y, width, height)
+                visible: model.inView
                 inputs: model.inputs
                 outputs: model.outputs
                 summary: model.summary

@@ -117,10 +117,13 @@ Rectangle {
         Rectangle {
             x: 6; y: 2
             height: 3; radius: 1.5
-            width: (parent.width - 12) * (node.evalState === "running" ? node.progress : 0)
+            visible: node.evalState === "running"
+            width: (parent.width - 12) * node.progress
             color: Theme.stateColor("running")
         }
+        // An idle node says nothing here (its state dot says "idle"): one text less to draw per node.
         Text {
+            visible: node.evalState !== "idle" || node.message !== ""
             anchors.fill: parent
             anchors.leftMargin: 8; anchors.rightMargin: 8
             verticalAlignment: Text.AlignVCenter

@@ -24,6 +24,7 @@ Rectangle {
             visible: view.hasImage
             ComboBox {
                 id: channelBox
+                objectName: "channelBox"
                 implicitHeight: 26
                 Layout.preferredWidth: 76
                 model: [qsTr("RGB"), qsTr("R"), qsTr("G"), qsTr("B"), qsTr("A"), qsTr("Luma")]
@@ -32,6 +33,7 @@ Rectangle {
             Label { color: Theme.textDim; text: qsTr("EV") }
             Slider {
                 id: exposureSlider
+                objectName: "exposureSlider"
                 Layout.fillWidth: true
                 Layout.minimumWidth: 60
                 from: -8; to: 8; stepSize: 0.1; value: 0
@@ -41,6 +43,7 @@ Rectangle {
             Label { color: Theme.textDim; text: qsTr("\u03b3") }
             Slider {
                 id: gammaSlider
+                objectName: "gammaSlider"
                 Layout.preferredWidth: 70
                 from: 0.2; to: 4; stepSize: 0.05; value: 1
                 onMoved: view.gamma = value
@@ -59,6 +62,7 @@ Rectangle {
             clip: true
             ImageViewer {
                 id: view
+                objectName: "imageViewer"
                 anchors.fill: parent
                 evaluator: viewer.document.evaluator
             }
@@ -99,6 +103,7 @@ Rectangle {
             }
             // Pixel read-out: coordinates and every stored channel value.
             Label {
+                objectName: "pixelReadout"
                 anchors.right: parent.right
                 anchors.top: parent.top
                 anchors.margins: 6

@@ -19,6 +19,12 @@ namespace {
 
 const char* const kRecoveryKey = "lattice_recovery";
 
+/// X.lock beside recovery file X.lattice.
+QString lock_of(const QString& recoveryFile) {
+  const QFileInfo fi(recoveryFile);
+  return fi.absolutePath() + QLatin1Char('/') + fi.completeBaseName() + QStringLiteral(".lock");
+}
+
 }  // namespace
 
 Autosaver::Autosaver(GraphDocument* doc) : QObject(doc), doc_(doc), dir_(defaultDirectory()) {
@@ -39,6 +45,7 @@ void Autosaver::setDirectory(const QString& dir) {
   if (dir == dir_) return;
   discard();
   dir_ = dir;
+  if (project_lock_.held()) claimProject(doc_->filePath());  // the lock lives in the folder
   emit recoverableChanged();
 }
 
@@ -58,20 +65,48 @@ void Autosaver::onDocumentChanged() {
   }
 }
 
+QString Autosaver::projectSlot(const QString& file) const {
+  const QByteArray h = QCryptographicHash::hash(file.toUtf8(), QCryptographicHash::Sha1).toHex().left(16);
+  return dir_ + QLatin1Char('/') + QString::fromLatin1(h);
+}
+
+QString Autosaver::projectLockFile(const QString& file) const { return projectSlot(file) + QStringLiteral(".lock"); }
+
+std::optional<DocumentLock::Owner> Autosaver::claimProject(const QString& file) {
+  project_lock_.release();
+  if (file.isEmpty() || project_lock_.acquire(projectLockFile(file))) return std::nullopt;
+  return project_lock_.holder();
+}
+
+bool Autosaver::takeSlot(const QString& base) {
+  const QString lock = QFileInfo(base + QStringLiteral(".lock")).absoluteFilePath();
+  if (project_lock_.path() == lock || slot_lock_.path() == lock) return true;
+  // A lock file that cannot be created at all (no folder) is no other editor's: the write then fails
+  // and reports why.
+  return slot_lock_.acquire(lock) || !slot_lock_.holder();
+}
+
 QString Autosaver::targetPath() {
   if (!adopted_path_.isEmpty()) return adopted_path_;
   const QString file = doc_->filePath();
+  const QString ext = QStringLiteral(".lattice");
   if (!file.isEmpty()) {
-    const QByteArray h = QCryptographicHash::hash(file.toUtf8(), QCryptographicHash::Sha1).toHex().left(16);
-    return dir_ + QLatin1Char('/') + QString::fromLatin1(h) + QStringLiteral(".lattice");
+    const QString base = projectSlot(file);
+    if (project_lock_.path() == QFileInfo(base + QStringLiteral(".lock")).absoluteFilePath()) return base + ext;
+    // Another editor has the project open and autosaves to base.lattice: a slot of our own beside it.
+    for (int n = 2;; ++n) {
+      const QString alt = base + QStringLiteral("-%1").arg(n);
+      if ((written_path_ == alt + ext || !QFileInfo::exists(alt + ext)) && takeSlot(alt)) return alt + ext;
+    }
   }
-  // An untitled document keeps the name it wrote first; a new one takes the first free number, so a
-  // crashed session's untitled files are never overwritten.
-  if (!written_path_.isEmpty() && QFileInfo(written_path_).fileName().startsWith(QStringLiteral("untitled-")))
+  // An untitled document keeps the name it wrote first; a new one takes the first number that neither
+  // holds a file (a crashed session's untitled files are never overwritten) nor is another editor's.
+  if (!written_path_.isEmpty() && QFileInfo(written_path_).fileName().startsWith(QStringLiteral("untitled-")) &&
+      slot_lock_.path() == lock_of(written_path_))
     return written_path_;
   for (int n = 1;; ++n) {
-    const QString p = dir_ + QStringLiteral("/untitled-%1.lattice").arg(n);
-    if (!QFileInfo::exists(p)) return p;
+    const QString base = dir_ + QStringLiteral("/untitled-%1").arg(n);
+    if (!QFileInfo::exists(base + ext) && takeSlot(base)) return base + ext;
   }
 }
 
@@ -105,10 +140,13 @@ void Autosaver::discard() {
   written_path_.clear();
   adopted_path_.clear();
   written_.clear();
+  slot_lock_.release();
   emit saved();
 }
 
 void Autosaver::adopt(const QString& recoveryFile) {
+  const QString lock = lock_of(recoveryFile);
+  if (project_lock_.path() != lock && !slot_lock_.acquire(lock) && slot_lock_.holder()) return;
   adopted_path_ = recoveryFile;
   written_path_ = recoveryFile;
   written_.clear();
@@ -136,6 +174,7 @@ QVariantList Autosaver::recoverable() const {
     if ((!written_path_.isEmpty() && path == QFileInfo(written_path_).absoluteFilePath()) ||
         (!adopted_path_.isEmpty() && path == QFileInfo(adopted_path_).absoluteFilePath()))
       continue;  // this document's own file
+    if (DocumentLock::heldByOtherProcess(lock_of(path))) continue;  // a running editor's, not a crash's
     QVariantMap m{{"recoveryFile", path}, {"modified", fi.lastModified()}};
     try {
       const Recovered r = read(path);
@@ -161,6 +200,7 @@ bool Autosaver::discardRecovery(const QString& recoveryFile) {
   const QFileInfo fi(recoveryFile);
   // Only files in the recovery folder: this deletes files named by QML.
   if (fi.absolutePath() != QFileInfo(dir_).absoluteFilePath() || fi.suffix() != QLatin1String("lattice")) return false;
+  if (DocumentLock::heldByOtherProcess(lock_of(fi.absoluteFilePath()))) return false;  // another editor writes it
   const bool ok = QFile::remove(fi.absoluteFilePath());
   emit recoverableChanged();
   return ok;

@@ -13,6 +13,13 @@
 /// So a recovery file that outlives its editor comes from a crash; recoverable() lists those that are
 /// newer than the file they belong to, for the editor to offer at start.
 ///
+/// Several editors may run at once and share the folder, so each recovery file X.lattice has a lock X.lock
+/// (document_lock.h) held by the editor that writes it: recoverable() skips files whose lock a live process
+/// holds (another editor's live autosave, not a crash's), and a new untitled document never takes a
+/// number another editor holds. An open project's lock (<hash>.lock, claimProject()) is held for as long
+/// as the project is open, clean or not, so a second editor opening it learns who has it; if the user
+/// edits anyway, that editor autosaves to <hash>-2.lattice (-3, ...), never over the first one's file.
+///
 /// Threading: UI thread only.
 
 #include <QDateTime>
@@ -22,6 +29,7 @@
 #include <QtQml/qqmlregistration.h>
 #include <optional>
 
+#include "app/editor/document_lock.h"
 #include "core/graph.h"
 
 namespace lattice::editor {
@@ -70,7 +78,14 @@ class Autosaver : public QObject {
   /// Reads a recovery file; throws Error(InvalidInput) naming it when it is not one.
   static Recovered read(const QString& recoveryFile);
   /// Continues writing to `recoveryFile` (after restoring it), so that a later clean save removes it.
+  /// Does nothing when another live editor holds that file's lock.
   void adopt(const QString& recoveryFile);
+
+  /// Holds the lock of project `file` (releasing the previous project's; "" releases only). Returns the
+  /// other editor process that holds it, if one does: then this document's autosaves go elsewhere.
+  std::optional<DocumentLock::Owner> claimProject(const QString& file);
+  /// The lock file of project `file` in directory(): <first 16 hex digits of SHA-1 of its path>.lock.
+  QString projectLockFile(const QString& file) const;
 
  signals:
   void recoverableChanged();
@@ -80,10 +95,16 @@ class Autosaver : public QObject {
  private:
   void onDocumentChanged();
   QString targetPath();
+  /// Project `file`'s recovery slot: the recovery and lock file names without their suffix.
+  QString projectSlot(const QString& file) const;
+  /// Holds the lock of slot `base` in slot_lock_ (or finds it held); false when another process holds it.
+  bool takeSlot(const QString& base);
 
   GraphDocument* doc_;
   QTimer timer_;
   QString dir_, written_path_, adopted_path_;
+  DocumentLock project_lock_;  // the open project's <hash>.lock
+  DocumentLock slot_lock_;     // the lock of the file written when that is not the project's own slot
   std::string written_;  // content of the last write
 };
 

@@ -6,6 +6,8 @@
 #include <QColor>
 #include <QPointF>
 #include <QtQml/qqmlregistration.h>
+#include <algorithm>
+#include <cmath>
 
 #include "app/editor/keyed_list_model.h"
 #include "core/graph.h"
@@ -28,11 +30,20 @@ class EdgeListModel : public KeyedListModel<EdgeRow> {
   QML_UNCREATABLE("EdgeListModel belongs to a GraphDocument")
  public:
   enum Role { FromIdRole = Qt::UserRole + 1, FromPortRole, ToIdRole, ToPortRole, TypeRole, ColorRole,
-              X1Role, Y1Role, X2Role, Y2Role };
+              X1Role, Y1Role, X2Role, Y2Role, InViewRole };
   using KeyedListModel::KeyedListModel;
   QVariant data(const QModelIndex& index, int role) const override;
   QHash<int, QByteArray> roleNames() const override;
   void setGraph(const Graph& g, const NodeListModel& nodes, const NodeRegistry& reg = NodeRegistry::instance());
+  /// The visible part of the canvas (canvas units; a null rect: everything): role inView says whether a
+  /// wire's bounds meet it. See KeyedListModel::setView.
+  Q_INVOKABLE void setViewRect(const QRectF& view) { setView(view, InViewRole, bounds); }
+  /// How far a wire's curve reaches sideways beyond its ends (the canvas draws it with this bend).
+  static double bend(const EdgeRow& r) { return std::max(40.0, std::abs(r.to.x() - r.from.x()) / 2); }
+  static QRectF bounds(const EdgeRow& r) {
+    const double b = bend(r);
+    return QRectF(r.from, r.to).normalized().adjusted(-b, 0, b, 0);
+  }
 };
 
 }  // namespace lattice::editor

@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -108,12 +109,26 @@ class EvalWorker : public QObject {
       emit w->state(serial, qstr(id), QStringLiteral("running"), 0, {});
     }
     void node_progress(const std::string& id, double f, const std::string& m) override {
-      emit w->state(serial, qstr(id), QStringLiteral("running"), f, qstr(m));
+      if (due(id, f >= 1)) emit w->state(serial, qstr(id), QStringLiteral("running"), f, qstr(m));
     }
     void node_step(const std::string& id, int step, int total) override {
+      if (!due(id, step >= total)) return;
       emit w->state(serial, qstr(id), QStringLiteral("running"), total > 0 ? double(step) / total : 0,
                     QStringLiteral("step %1/%2").arg(step).arg(total));
     }
+    /// Progress reaches the UI at most every kProgressMs per node (and always at the end): a node that
+    /// reports every millisecond would otherwise flood the UI thread with redraws of its progress bar
+    /// (bench/editor_canvas_bench.cpp, "while evaluating"). Nodes may report from several threads.
+    static constexpr qint64 kProgressMs = 40;
+    bool due(const std::string& id, bool last) {
+      std::lock_guard lock(mutex);
+      QElapsedTimer& t = last_report[id];
+      if (!last && t.isValid() && t.elapsed() < kProgressMs) return false;
+      t.start();
+      return true;
+    }
+    std::mutex mutex;
+    std::map<std::string, QElapsedTimer> last_report;
     void node_finished(const std::string& id, const std::string&, const std::string& status, double ms) override {
       emit w->state(serial, qstr(id), status == "cached" ? QStringLiteral("cached") : QStringLiteral("done"), 1,
                     status == "cached" ? QString() : QStringLiteral("%1 ms").arg(ms, 0, 'f', 1));

@@ -99,6 +99,9 @@ bool GraphDocument::fail(const QString& message) {
 }
 
 bool GraphDocument::commit(Graph next, const QString& text, const QString& merge_key) {
+  if (read_only_)
+    return fail(QStringLiteral("%1 is open read-only: another editor has it open (%2). Choose Edit Anyway to change it "
+                               "here, or Save As to keep a copy").arg(displayName(), open_elsewhere_));
   undo_.push(new GraphCommand(this, graph_, std::move(next), text, merge_key));
   if (!last_error_.isEmpty()) {
     last_error_.clear();
@@ -144,7 +147,7 @@ QString GraphDocument::addNode(const QString& type, qreal x, qreal y) {
   set_node_position(n, x, y);
   next.nodes.push_back(n);
   const QString id = qstr(n.id);
-  commit(std::move(next), QStringLiteral("Add %1").arg(id));
+  if (!commit(std::move(next), QStringLiteral("Add %1").arg(id))) return {};
   setSelection({id});
   return id;
 }
@@ -243,7 +246,7 @@ QStringList GraphDocument::duplicate(const QStringList& ids) {
   const auto added = insert_copies(next, part, 40, 40, true);
   QStringList out;
   for (const auto& id : added) out << qstr(id);
-  commit(std::move(next), QStringLiteral("Duplicate"));
+  if (!commit(std::move(next), QStringLiteral("Duplicate"))) return {};
   setSelection(out);
   return out;
 }
@@ -278,7 +281,7 @@ QStringList GraphDocument::pasteText(const QString& text, qreal x, qreal y) {
   const auto added = insert_copies(next, part, x - minx, y - miny, false);
   QStringList out;
   for (const auto& id : added) out << qstr(id);
-  commit(std::move(next), QStringLiteral("Paste"));
+  if (!commit(std::move(next), QStringLiteral("Paste"))) return {};
   setSelection(out);
   return out;
 }
@@ -352,6 +355,7 @@ void GraphDocument::newDocument() {
   applyGraph(Graph{});
   undo_.setClean();
   setFilePath({});
+  claimFile();
 }
 
 bool GraphDocument::open(const QString& pathOrUrl) {
@@ -370,6 +374,7 @@ bool GraphDocument::open(const QString& pathOrUrl) {
   applyGraph(g);
   undo_.setClean();
   setFilePath(QFileInfo(path).absoluteFilePath());
+  claimFile();
   recent_->add(file_path_);
   return true;
 }
@@ -387,7 +392,9 @@ bool GraphDocument::restoreRecovery(const QString& recoveryFile) {
   } else {
     newDocument();
     setFilePath(r.originalFile);  // a project whose file is gone keeps its name; Save recreates it
+    claimFile();
   }
+  editAnyway();  // restoring is a choice to edit, even where another editor has the project open
   autosave_->adopt(QFileInfo(local_path(recoveryFile)).absoluteFilePath());
   commit(std::move(r.graph), QStringLiteral("Restore unsaved changes"));
   return true;
@@ -395,6 +402,9 @@ bool GraphDocument::restoreRecovery(const QString& recoveryFile) {
 
 bool GraphDocument::save() {
   if (file_path_.isEmpty()) return fail(QStringLiteral("the project has no file yet; use Save As"));
+  if (read_only_)
+    return fail(QStringLiteral("%1 is open read-only: another editor has it open (%2); use Save As, or Edit Anyway")
+                    .arg(displayName(), open_elsewhere_));
   return saveAs(file_path_);
 }
 
@@ -402,6 +412,13 @@ bool GraphDocument::saveAs(const QString& pathOrUrl) {
   QString path = local_path(pathOrUrl);
   if (path.isEmpty()) return fail(QStringLiteral("no file name given"));
   if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".lattice");
+  const QString abs = QFileInfo(path).absoluteFilePath();
+  if (abs != file_path_) {
+    // Writing over a project another editor has open would lose its work or ours at its next save.
+    if (const auto owner = DocumentLock::heldByOtherProcess(autosave_->projectLockFile(abs)))
+      return fail(QStringLiteral("%1 is open in another editor (%2); close it there or save under another name")
+                      .arg(QFileInfo(abs).fileName(), owner->describe()));
+  }
   try {
     save_graph_file(graph_, sstr(path));
   } catch (const std::exception& e) {
@@ -409,7 +426,9 @@ bool GraphDocument::saveAs(const QString& pathOrUrl) {
   }
   undo_.setClean();
   autosave_->discard();  // cleanChanged does not fire when the stack was clean already (Save As)
-  setFilePath(QFileInfo(path).absoluteFilePath());
+  const bool renamed = abs != file_path_;
+  setFilePath(abs);
+  if (renamed) claimFile();
   recent_->add(file_path_);
   return true;
 }
@@ -418,6 +437,21 @@ void GraphDocument::setFilePath(const QString& path) {
   if (path == file_path_) return;
   file_path_ = path;
   emit filePathChanged();
+}
+
+void GraphDocument::claimFile() {
+  const auto owner = autosave_->claimProject(file_path_);
+  const QString elsewhere = owner ? owner->describe() : QString();
+  const bool changed = elsewhere != open_elsewhere_ || read_only_ != owner.has_value();
+  open_elsewhere_ = elsewhere;
+  read_only_ = owner.has_value();
+  if (changed) emit readOnlyChanged();
+}
+
+void GraphDocument::editAnyway() {
+  if (!read_only_) return;
+  read_only_ = false;
+  emit readOnlyChanged();
 }
 
 QString GraphDocument::displayName() const {

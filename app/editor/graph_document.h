@@ -56,6 +56,12 @@ class GraphDocument : public QObject {
   Q_PROPERTY(QString currentType READ currentType NOTIFY currentChanged)
   Q_PROPERTY(QString currentDescription READ currentDescription NOTIFY currentChanged)
   Q_PROPERTY(QString lastError READ lastError NOTIFY lastErrorChanged)
+  /// Another editor process has this project open (see document_lock.h): who, e.g. "PID 12 (lattice) on
+  /// host"; "" when none did at open or Save As.
+  Q_PROPERTY(QString openElsewhere READ openElsewhere NOTIFY readOnlyChanged)
+  /// Opened while another editor had the project open: every edit and Save are refused (lastError says
+  /// why) until editAnyway(); Save As to another file is allowed.
+  Q_PROPERTY(bool readOnly READ readOnly NOTIFY readOnlyChanged)
   Q_PROPERTY(bool autoRun READ autoRun WRITE setAutoRun NOTIFY autoRunChanged)
   Q_PROPERTY(int nodeCount READ nodeCount NOTIFY graphChanged)
   Q_PROPERTY(qreal nodeWidth READ nodeWidth CONSTANT)
@@ -111,9 +117,14 @@ class GraphDocument : public QObject {
   /// The port nearest canvas point (x, y) within `radius`, as {nodeId, port, output, type}; {} if none.
   Q_INVOKABLE QVariantMap portAt(qreal x, qreal y, qreal radius = 14) const;
   Q_INVOKABLE void newDocument();
-  /// Opens a .lattice file (a path or a file:// URL). On failure the current document stays.
+  /// Opens a .lattice file (a path or a file:// URL). On failure the current document stays. When another
+  /// editor process has it open, the document opens read-only (openElsewhere says who).
   Q_INVOKABLE bool open(const QString& pathOrUrl);
+  /// Lifts read-only: the user chose to edit a project another editor has open. Its autosaves then go to
+  /// a recovery file of their own, beside the other editor's.
+  Q_INVOKABLE void editAnyway();
   Q_INVOKABLE bool save();
+  /// Refused for a file another editor process has open (other than this document's own file).
   Q_INVOKABLE bool saveAs(const QString& pathOrUrl);
   /// Restores a recovery file (see Autosaver): opens the project it belongs to when that file exists (else
   /// starts untitled), then applies the recovered graph as one undo step, so the document is modified and
@@ -149,6 +160,8 @@ class GraphDocument : public QObject {
   QString currentType() const;
   QString currentDescription() const;
   QString lastError() const { return last_error_; }
+  QString openElsewhere() const { return open_elsewhere_; }
+  bool readOnly() const { return read_only_; }
   bool autoRun() const { return auto_run_; }
   void setAutoRun(bool on);
   int nodeCount() const { return static_cast<int>(graph_.nodes.size()); }
@@ -169,6 +182,7 @@ class GraphDocument : public QObject {
   void selectionChanged();
   void currentChanged();
   void lastErrorChanged();
+  void readOnlyChanged();
   void autoRunChanged();
   void graphChanged();
 
@@ -176,6 +190,8 @@ class GraphDocument : public QObject {
   bool commit(Graph next, const QString& text, const QString& merge_key = {});
   bool fail(const QString& message);
   void setFilePath(const QString& path);
+  /// Takes the lock on file_path_ (releasing the previous one); read-only when another editor holds it.
+  void claimFile();
   void refreshParams();
   void startRun(bool with_side_effects);
 
@@ -190,9 +206,10 @@ class GraphDocument : public QObject {
   RecentFiles* recent_;
   QTimer run_timer_;
   QStringList selection_;
-  QString file_path_, last_error_, inspected_;
+  QString file_path_, last_error_, inspected_, open_elsewhere_;
   quint64 interaction_ = 0;
   bool auto_run_ = true;
+  bool read_only_ = false;
 };
 
 }  // namespace lattice::editor

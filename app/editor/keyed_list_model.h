@@ -4,9 +4,14 @@
 /// new keys) so that QML delegates survive edits: a node being dragged, or a slider being moved in the
 /// inspector, is never destroyed by the model refresh its own edit caused.
 /// Row needs `key` (QString) and operator==. UI thread only.
+///
+/// Culling: a model of canvas items keeps the visible part of the canvas (setView) and answers a role
+/// with whether a row's bounds meet it; a new view notifies only the rows that came into or left it, so
+/// a pan or zoom re-evaluates a handful of delegate bindings, not one per row.
 
 #include <QAbstractListModel>
 #include <QHash>
+#include <QRectF>
 #include <vector>
 
 namespace lattice::editor {
@@ -55,7 +60,27 @@ class KeyedListModel : public QAbstractListModel {
   }
   void rowChanged(int i, const QList<int>& roles = {}) { emit dataChanged(index(i), index(i), roles); }
 
+  /// A null `view` shows everything. `bounds(row)` is a row's rectangle in the view's units.
+  template <class Bounds>
+  void setView(const QRectF& view, int role, Bounds bounds) {
+    if (view == view_) return;
+    const QRectF old = view_;
+    view_ = view;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      const QRectF b = bounds(rows_[i]);
+      if (meets(old, b) != meets(view_, b)) rowChanged(static_cast<int>(i), {role});
+    }
+  }
+  bool inView(const QRectF& bounds) const { return meets(view_, bounds); }
+
   std::vector<Row> rows_;
+
+ private:
+  static bool meets(const QRectF& view, const QRectF& b) {
+    return view.isNull() || (b.right() >= view.left() && b.left() <= view.right() && b.bottom() >= view.top() &&
+                             b.top() <= view.bottom());
+  }
+  QRectF view_;
 };
 
 }  // namespace lattice::editor

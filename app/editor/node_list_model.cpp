@@ -35,6 +35,7 @@ QVariant NodeListModel::data(const QModelIndex& index, int role) const {
     case StateRole: return states_.value(r.key).state;
     case ProgressRole: return states_.value(r.key).progress;
     case MessageRole: return states_.value(r.key).message;
+    case InViewRole: return inView(bounds(r));
     default: return {};
   }
 }
@@ -43,7 +44,8 @@ QHash<int, QByteArray> NodeListModel::roleNames() const {
   return {{IdRole, "nodeId"},       {TypeRole, "type"},       {CategoryRole, "category"}, {XRole, "x"},
           {YRole, "y"},             {WidthRole, "width"},     {HeightRole, "height"},     {InputsRole, "inputs"},
           {OutputsRole, "outputs"}, {SummaryRole, "summary"}, {KnownRole, "known"},       {SelectedRole, "selected"},
-          {StateRole, "state"},     {ProgressRole, "progress"}, {MessageRole, "message"}};
+          {StateRole, "state"},     {ProgressRole, "progress"}, {MessageRole, "message"},
+          {InViewRole, "inView"}};
 }
 
 void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg) {

@@ -43,7 +43,7 @@ class NodeListModel : public KeyedListModel<NodeRow> {
  public:
   enum Role {
     IdRole = Qt::UserRole + 1, TypeRole, CategoryRole, XRole, YRole, WidthRole, HeightRole, InputsRole,
-    OutputsRole, SummaryRole, KnownRole, SelectedRole, StateRole, ProgressRole, MessageRole,
+    OutputsRole, SummaryRole, KnownRole, SelectedRole, StateRole, ProgressRole, MessageRole, InViewRole,
   };
   using KeyedListModel::KeyedListModel;
   QVariant data(const QModelIndex& index, int role) const override;
@@ -51,6 +51,10 @@ class NodeListModel : public KeyedListModel<NodeRow> {
 
   void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance());
   void setSelection(const QSet<QString>& ids);
+  /// The visible part of the canvas (canvas units; a null rect: everything): role inView says whether a
+  /// node meets it. See KeyedListModel::setView.
+  Q_INVOKABLE void setViewRect(const QRectF& view) { setView(view, InViewRole, bounds); }
+  static QRectF bounds(const NodeRow& r) { return {r.pos, QSizeF(NodeLayout::kWidth, r.height)}; }
 
   /// Evaluation state of one node: "idle", "dirty", "queued", "running", "done", "cached", "failed",
   /// "invalid" or "blocked"; progress in [0, 1]; message = error text or progress message.

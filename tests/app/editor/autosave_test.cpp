@@ -14,6 +14,7 @@
 
 #include "app/editor/graph_document.h"
 #include "core/document.h"
+#include "tests/app/editor/lock_holder_process.h"
 #include "tests/app/editor/qt_test_app.h"
 
 namespace lattice::editor {
@@ -33,6 +34,13 @@ class AutosaveTest : public ::testing::Test {
     return d;
   }
   QStringList recovery_files() const { return QDir(recovery).entryList({"*.lattice"}, QDir::Files); }
+  /// A recovery file of one node, as another editor would write it.
+  void write_recovery(const QString& name) const {
+    QDir().mkpath(recovery);
+    QFile f(recovery + "/" + name);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write(R"({"lattice":1,"nodes":[{"id":"n","type":"value.number"}],"lattice_recovery":{"file":""}})");
+  }
   QTemporaryDir tmp;
   QString recovery;
 };
@@ -179,6 +187,81 @@ TEST_F(AutosaveTest, RestoringAGarbageFileFailsAndKeepsTheDocument) {
   EXPECT_FALSE(doc->lastError().isEmpty());
   ASSERT_EQ(doc->nodeCount(), 1);
   EXPECT_TRUE(doc->graph().find(id.toStdString()));
+}
+
+// Two editors running at once (issue #6): another process's live autosave is not a crash's leftover.
+TEST_F(AutosaveTest, AnotherRunningEditorsAutosaveIsNeitherOfferedNorTaken) {
+  write_recovery("untitled-1.lattice");
+  test::LockHolder other;  // the editor writing untitled-1.lattice, still running
+  ASSERT_TRUE(other.start(recovery + "/untitled-1.lock")) << other.output().toStdString();
+  test::LockHolder third;  // a third editor that holds untitled-2 but has not written it yet
+  ASSERT_TRUE(third.start(recovery + "/untitled-2.lock")) << third.output().toStdString();
+
+  auto doc = make_doc();
+  EXPECT_TRUE(doc->autosave()->recoverable().isEmpty()) << "a running editor's autosave is not offered";
+  EXPECT_FALSE(doc->autosave()->discardRecovery(recovery + "/untitled-1.lattice"));
+  EXPECT_TRUE(QFile::exists(recovery + "/untitled-1.lattice"));
+  doc->addNode("value.number", 0, 0);
+  ASSERT_TRUE(doc->autosave()->saveNow());
+  EXPECT_EQ(QFileInfo(doc->autosave()->recoveryFile()).fileName(), "untitled-3.lattice")
+      << "neither the number with a file nor the one another editor holds";
+
+  // The other editor crashes: its file is now what a crash left, offered and restorable.
+  other.crash();
+  const QVariantList offered = doc->autosave()->recoverable();
+  ASSERT_EQ(offered.size(), 1);
+  const QString leftover = offered[0].toMap()["recoveryFile"].toString();
+  EXPECT_EQ(QFileInfo(leftover).fileName(), "untitled-1.lattice");
+  auto restorer = make_doc();
+  ASSERT_TRUE(restorer->restoreRecovery(leftover));
+  EXPECT_EQ(restorer->nodeCount(), 1);
+  test::LockHolder late;
+  EXPECT_FALSE(late.start(recovery + "/untitled-1.lock")) << "the restoring editor now holds the crashed one's file";
+  ASSERT_TRUE(third.quit());
+}
+
+TEST_F(AutosaveTest, ASecondEditorOpeningAProjectIsWarnedAndOpensItReadOnly) {
+  const QString file = tmp.filePath("shared.lattice");
+  {
+    auto writer = make_doc();
+    writer->addNode("value.number", 0, 0);
+    ASSERT_TRUE(writer->saveAs(file));
+  }
+  auto doc = make_doc();
+  test::LockHolder other;  // another editor with the project open
+  ASSERT_TRUE(other.start(doc->autosave()->projectLockFile(QFileInfo(file).absoluteFilePath())))
+      << other.output().toStdString();
+
+  ASSERT_TRUE(doc->open(file));
+  EXPECT_TRUE(doc->readOnly());
+  EXPECT_TRUE(doc->openElsewhere().contains(QStringLiteral("PID %1").arg(other.pid()))) << doc->openElsewhere().toStdString();
+  EXPECT_TRUE(doc->addNode("value.number", 0, 100).isEmpty()) << "read-only refuses edits";
+  EXPECT_TRUE(doc->lastError().contains("read-only")) << doc->lastError().toStdString();
+  EXPECT_EQ(doc->nodeCount(), 1);
+  EXPECT_FALSE(doc->dirty());
+  EXPECT_FALSE(doc->save());
+
+  // Save As onto the project from a third document is refused while the other editor has it open.
+  auto third = make_doc();
+  third->addNode("value.string", 0, 0);
+  EXPECT_FALSE(third->saveAs(file));
+  EXPECT_TRUE(third->lastError().contains(QString::number(other.pid()))) << third->lastError().toStdString();
+  EXPECT_EQ(load_graph_file(file.toStdString()).nodes.size(), 1u);
+
+  // Edit anyway: the autosave goes beside the other editor's recovery file, never over it.
+  doc->editAnyway();
+  EXPECT_FALSE(doc->readOnly());
+  EXPECT_FALSE(doc->addNode("value.number", 0, 100).isEmpty());
+  ASSERT_TRUE(doc->autosave()->saveNow());
+  const QString own = QFileInfo(doc->autosave()->projectLockFile(QFileInfo(file).absoluteFilePath())).completeBaseName();
+  EXPECT_EQ(QFileInfo(doc->autosave()->recoveryFile()).fileName(), own + "-2.lattice");
+
+  // The other editor crashes: its lock is stale, and the next editor to open the project is not warned.
+  other.crash();
+  auto next = make_doc();
+  ASSERT_TRUE(next->open(file));
+  EXPECT_FALSE(next->readOnly());
+  EXPECT_TRUE(next->openElsewhere().isEmpty());
 }
 
 }  // namespace

@@ -117,5 +117,36 @@ TEST_F(CanvasInteraction, DeleteKeysRemoveTheSelection) {
   EXPECT_FALSE(doc->graph().find("c"));
 }
 
+TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutRepainting) {
+  auto visible_nodes = [&] {
+    QStringList ids;
+    for (QQuickItem* i : content->childItems())
+      if (i->isVisible() && !i->property("nodeId").toString().isEmpty()) ids << i->property("nodeId").toString();
+    ids.sort();
+    return ids;
+  };
+  EXPECT_EQ(visible_nodes(), (QStringList{"a", "b", "c"}));
+  auto* grid = canvas->findChild<QQuickItem*>("grid");
+  ASSERT_TRUE(grid);
+  const int lines = grid->property("lineCount").toInt();
+  EXPECT_GT(lines, 10);
+  const int paints = grid->property("paintCount").toInt();
+  EXPECT_GE(paints, 1);
+  // Pan so that only b (at x 300..480) stays in view: the canvas's left edge moves to x = 290.
+  content->setX(-290 * zoom());
+  QTest::qWait(100);  // a frame
+  EXPECT_EQ(visible_nodes(), QStringList{"b"});
+  EXPECT_EQ(grid->property("originX").toReal(), content->x());
+  EXPECT_EQ(grid->property("paintCount").toInt(), paints) << "a pan moves the grid, it repaints nothing";
+  // A zoom repaints it once.
+  canvas->setProperty("zoom", zoom() * 2);
+  QTest::qWait(100);
+  EXPECT_GT(grid->property("lineCount").toInt(), 0);
+  EXPECT_EQ(grid->property("paintCount").toInt(), paints + 1);
+  canvas->setProperty("culling", false);
+  QCoreApplication::processEvents();
+  EXPECT_EQ(visible_nodes(), (QStringList{"a", "b", "c"})) << "without culling everything is drawn";
+}
+
 }  // namespace
 }  // namespace lattice::editor

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <QElapsedTimer>
+
 #include "app/editor/graph_document.h"
 #include "core/types/image.h"
 #include "tests/app/editor/qt_test_app.h"
@@ -128,6 +130,22 @@ TEST(Evaluator, PreviewsThatPileUpCollapseToTheLatest) {
   EXPECT_FLOAT_EQ(r.views[0].second, 1.0f);
   EXPECT_FLOAT_EQ(r.views[1].second, 1.0f);
   EXPECT_FALSE(r.views[1].first.contains("preview"));
+}
+
+TEST(Evaluator, FastProgressReachesTheUiAtMostEvery40MsAndAlwaysAtTheEnd) {
+  PreviewRun r(400, 0);  // 400 steps as fast as the worker can report them
+  int running = 0;
+  double last = 0;
+  QObject::connect(r.doc.evaluator(), &Evaluator::nodeState, [&](const QString&, const QString& state, double p, const QString&) {
+    if (state == "running") ++running, last = p;
+  });
+  QElapsedTimer clock;
+  clock.start();
+  r.doc.run();
+  ASSERT_TRUE(r.doc.evaluator()->waitForIdle(10000));
+  EXPECT_LE(running, 3 + clock.elapsed() / 40) << "throttled, not one per step";
+  EXPECT_DOUBLE_EQ(last, 1.0) << "the last step always arrives";
+  EXPECT_EQ(r.doc.nodes()->state(r.id), "done");
 }
 
 }  // namespace
