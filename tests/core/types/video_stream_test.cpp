@@ -108,8 +108,11 @@ TEST(VideoStream, OneStreamingConsumerRunsTheProducerInsideItAndNothingStreamedI
   RenderOptions o;
   o.targets = {"sum"};
   for (const auto& [id, key] : e.keys(g, o)) {
-    if (id == "src") EXPECT_FALSE(mem.lookup(key)) << "a streamed value was cached";
-    if (id == "sum") EXPECT_TRUE(mem.lookup(key));
+    if (id == "src") {
+      EXPECT_FALSE(mem.lookup(key)) << "a streamed value was cached";
+    } else if (id == "sum") {
+      EXPECT_TRUE(mem.lookup(key));
+    }
   }
   // Asking for the source's video itself: a whole VideoData, produced again.
   const auto v = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "src", "video", {}));
