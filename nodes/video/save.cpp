@@ -91,7 +91,7 @@ NodeDesc make() {
     if (const auto* stream = dynamic_cast<const VideoStream*>(ctx.input("video").get())) {
       const VideoStream::Info& i = stream->info();
       frames = {i.width, i.height, i.fps_num, i.fps_den, i.frames, i.audio, {}};
-      frames.feed = [&](const std::function<void(const VideoStream::Chunk&)>& sink) {
+      frames.feed = [&ctx, stream](const std::function<void(const VideoStream::Chunk&)>& sink) {
         const int64_t held = stream->run(sink, [&](int, int) { ctx.check_cancel(); });
         ctx.report("streamed", true);
         ctx.report("peak_frames_held", held);

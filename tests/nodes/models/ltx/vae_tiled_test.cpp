@@ -9,7 +9,9 @@
 
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "gpu/ops/copy.h"
 #include "nodes/models/ltx/vae.h"
+#include "nodes/models/vae/tiling.h"
 #include "tests/nodes/models/ltx/max_diff.h"
 
 namespace lattice {
@@ -67,24 +69,50 @@ TEST_F(LtxVaeTiled, OneTileCoveringTheLatentIsDecodeExactly) {
   EXPECT_EQ(tiled({8, 2, 0, 0}), a);
 }
 
-TEST_F(LtxVaeTiled, SpatialAndTemporalTilesStayCloseToTheWholeDecode) {
+TEST_F(LtxVaeTiled, SpatialTilesAreTheBlendOfEachTilesDecode) {
+  // 2x2 latent tiles sharing one latent pixel: tiles at (0|1, 0|1), blended over 32 pixels. The result is
+  // exactly decode() of each tile's latent, weighted by tile_blend_weights and summed in place.
+  const int64_t th = 64, F = 17, S = 96;
+  const std::vector<int64_t> starts{0, 32};
+  const auto w = tile_blend_weights(S, S, th, th, starts, starts, 32);
+  std::vector<float> expect(static_cast<size_t>(3 * F * S * S), 0.0f);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      gpu::CommandStream s(gpu.context());
+      const gpu::Tensor part = vae->decode(s, gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, static_cast<int64_t>(a), 2), 4,
+                                                                               static_cast<int64_t>(b), 2)),
+                                           {0.05f});
+      s.finish();
+      const std::vector<float> v = part.to_floats();
+      for (int64_t p = 0; p < 3 * F; ++p)
+        for (int64_t i = 0; i < th; ++i)
+          for (int64_t j = 0; j < th; ++j)
+            expect[static_cast<size_t>((p * S + starts[a] + i) * S + starts[b] + j)] +=
+                w[a][b][static_cast<size_t>(i * th + j)] * v[static_cast<size_t>((p * th + i) * th + j)];
+    }
+  EXPECT_EQ(tiled({2, 1, 0, 0}), expect);
+}
+
+TEST_F(LtxVaeTiled, MeasuredDifferenceOfTilesFromTheWholeDecode) {
   const std::vector<float> a = whole();
   float peak = 0;
   for (float v : a) peak = std::max(peak, std::fabs(v));
-  // Measured on this random tiny VAE (outputs up to about 3 in magnitude): 2x2 latent tiles sharing one
-  // latent pixel differ by up to ~0.6 from the whole decode at the seams (each tile's convs see zeros
-  // past its edge), 2-frame temporal tiles sharing one frame by up to ~0.9 (the non-causal decoder pads a
-  // tile's ends by repeating frames). The bounds below hold those with a margin; a broken blend (a tile
-  // misplaced, weights not summing to 1) gives errors of the size of the signal.
+  // Measured on this random tiny VAE and 3x3x3 latent (peak |whole| 0.584): 2x2 spatial tiles sharing one
+  // latent pixel differ from the whole decode by up to 0.474, 2-frame temporal tiles sharing one frame by
+  // up to 0.529, both by up to 0.545. That is most of the signal: with tiles of two latent pixels every
+  // output pixel is near a tile edge, where the convs see zeros (space) or repeated frames (time) instead
+  // of the neighbours; the released VAE's default 16-latent tiles have a wide interior. The bounds hold
+  // these figures with a small margin, so the test catches a change in what tiling does.
   const float space = test::max_diff(tiled({2, 1, 0, 0}), a);
   std::vector<int64_t> chunks;
   const float time = test::max_diff(tiled({0, 0, 2, 1}, &chunks), a);
   const float both = test::max_diff(tiled({2, 1, 2, 1}), a);
   std::printf("LTX tiled decode, max |tiled - whole| (peak |whole| %.3f): space %.4f, time %.4f, both %.4f\n", peak, space, time, both);
   EXPECT_GT(space, 0.0f);
-  EXPECT_LT(space, 0.35f * peak);
-  EXPECT_LT(time, 0.45f * peak);
-  EXPECT_LT(both, 0.5f * peak);
+  EXPECT_GT(time, 0.0f);
+  EXPECT_LT(space, 0.50f);
+  EXPECT_LT(time, 0.56f);
+  EXPECT_LT(both, 0.58f);
   // Two temporal tiles (latent frames 0-1 and 1-2): the first hands over the frames before the second's
   // first (video frame 8), the second the rest.
   EXPECT_EQ(chunks, (std::vector<int64_t>{8, 9}));
