@@ -13,6 +13,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "nodes/video/ffmpeg_io.h"
+#include "nodes/video/sequence.h"
 #include "tests/support/gpu_limits.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
@@ -79,6 +80,16 @@ TEST_F(LtxVaeDecode, TemporalTilesStreamIntoVideoSaveAndWriteTheSameMovie) {
   EXPECT_EQ(a->width(), 96);
   EXPECT_EQ(a->height(), 64);
   for (size_t f = 0; f < 25; ++f) EXPECT_EQ(a->frames[f]->pixels, b->frames[f]->pixels) << "frame " << f;
+
+  // A frame sequence streams too, one temporal tile's files at a time, numbered on from first_number.
+  const RenderReport rs = streamed.render(graph(params, "s.####.exr"), a_opts);
+  whole.render(graph(params, "w.####.exr"), b_opts);
+  EXPECT_TRUE(test::node_info(rs, "save").value("streamed", false));
+  EXPECT_EQ(rs.outputs.size(), 25u);
+  const auto sa = read_sequence(root / "s.####.exr", {}, 25, 1), sb = read_sequence(root / "w.####.exr", {}, 25, 1);
+  ASSERT_EQ(sa->frame_count(), 25);
+  EXPECT_TRUE(fs::exists(root / "s.0025.exr"));
+  for (size_t f = 0; f < 25; ++f) EXPECT_EQ(sa->frames[f]->pixels, sb->frames[f]->pixels) << "frame " << f;
 }
 
 TEST_F(LtxVaeDecode, AutoTileUnderASmallBufferLimitAndBadTilesRefused) {
