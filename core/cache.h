@@ -7,7 +7,9 @@
 /// time) of every file the node reads, the absolute path of every file it writes, and the frame number for
 /// frame-dependent nodes (and nodes with '#' in a path). For nodes whose '#' names a whole frame sequence
 /// (NodeDesc::path_sequences) the identities of every file of the sequence, and no frame number.
-/// Equal keys mean equal results; anything that could change a result is in the key.
+/// Equal keys mean equal results; anything that could change a result is in the key. Transient values
+/// (Data::transient, a video streamed to its consumer) are never stored in either cache: the engine keeps
+/// an evaluation that produced one out of them.
 ///
 /// MemoryCache: a byte budget over Data::bytes() (host and device bytes together). Entries are evicted
 /// least recently used first when an insert would exceed the budget; an entry larger than the whole budget

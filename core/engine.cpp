@@ -89,6 +89,7 @@ struct Engine::Run {
   std::vector<CacheEntryPtr> result;  // filled once a node is evaluated or found in a cache
   std::vector<NodeReport> report;     // by node index
   std::vector<size_t> order;          // dependency order of the needed nodes
+  std::vector<std::set<std::string>> streamable;  // outputs that may carry a transient value (may_stream)
   std::vector<std::string> outputs;
 
   Run(const Graph& graph, const RenderOptions& opts) : g(graph), o(opts) {}
@@ -115,6 +116,21 @@ struct Engine::Run {
       if (needed[i]) continue;
       needed[i] = true;
       for (const auto& [port, c] : g.nodes[i].inputs) stack.push_back(index.at(c.node));
+    }
+    // An output may stream when it feeds exactly one needed input, that input accepts streams, and its node
+    // is not a target (a caller asking for a value gets the value).
+    std::map<std::pair<size_t, std::string>, std::vector<std::pair<size_t, std::string>>> consumers;
+    for (size_t i = 0; i < n; ++i)
+      if (needed[i])
+        for (const auto& [port, c] : g.nodes[i].inputs) consumers[{index.at(c.node), c.output}].emplace_back(i, port);
+    std::set<size_t> target_set;
+    for (const auto& t : targets) target_set.insert(index.at(t));
+    streamable.resize(n);
+    for (const auto& [out, ins] : consumers) {
+      if (ins.size() != 1 || target_set.count(out.first)) continue;
+      const NodeDesc* consumer = reg.find(g.nodes[ins[0].first].type);
+      const PortDesc* port = consumer ? consumer->input(ins[0].second) : nullptr;
+      if (port && port->accepts_stream) streamable[out.first].insert(out.second);
     }
     for (size_t i : topological_order(g)) {
       if (!needed[i]) continue;
@@ -214,6 +230,7 @@ void Engine::evaluate_node(Run& run, size_t i) {
     if (!v) throw_eval("node '" + c.node + "' produced no output '" + c.output + "'", {c.node});
     ctx.inputs_[port] = *v;
   }
+  ctx.streamable_ = run.streamable[i];
   ctx.observer_ = obs;
   ctx.cancel_ = run.o.cancel;
   ctx.env_ = run.o.env;
@@ -246,13 +263,21 @@ void Engine::evaluate_node(Run& run, size_t i) {
     for (const auto& [n, v] : ctx.outputs_) found |= (n == out.name);
     if (!found) throw_eval(ctx.who() + " did not produce its output '" + out.name + "'", {node.id});
   }
+  bool transient = false;
+  for (const auto& [n, v] : ctx.outputs_) {
+    if (!v || !v->transient()) continue;
+    if (!ctx.may_stream(n)) throw_eval(ctx.who() + " streamed its output '" + n + "' where a value is needed", {node.id});
+    transient = true;
+  }
+  if (transient) ctx.info_["streamed"] = true;
   auto entry = std::make_shared<CacheEntry>();
   entry->outputs = std::move(ctx.outputs_);
   entry->files = std::move(ctx.files_);
   run.result[i] = entry;
   run.report[i] = NodeReport{node.id, node.type, "executed", ms_since(t0), std::move(ctx.info_)};
-  if (memory_) memory_->insert(k, entry);
-  if (disk_ && d.disk_cacheable && !d.side_effect) {
+  // A transient value is a promise of work to be done once, by its consumer: never cached.
+  if (memory_ && !transient) memory_->insert(k, entry);
+  if (disk_ && d.disk_cacheable && !d.side_effect && !transient) {
     std::string problem;
     if (!disk_->store(k, *entry, &problem) && !problem.empty() && obs) obs->warning(problem);
   }

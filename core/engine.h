@@ -5,6 +5,12 @@
 /// inputs are evaluated first, then the node. So changing one parameter re-runs that node and what depends
 /// on it, nothing else. Side-effect nodes (image.save) re-run on a cache hit if a file they wrote is gone.
 ///
+/// Streams: when an output feeds exactly one input, that input accepts streams (PortDesc::accepts_stream)
+/// and the producing node is not a target, the producer may set a transient value (a VideoStream) there
+/// (EvalContext::may_stream); its work then runs inside the consumer (ltx.vae_decode -> video.save encodes
+/// while it decodes). An evaluation with a transient output is put in neither cache and reports
+/// "streamed": true; setting one where may_stream is false is an error.
+///
 /// Threading: one Engine evaluates on one thread at a time (the caller's). Observer callbacks come from that
 /// thread; cancellation may be requested from any thread through the CancelToken and is honoured between
 /// nodes and at the nodes' own check points, ending in Error(Cancelled). Errors from nodes come out as

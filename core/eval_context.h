@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <typeindex>
 
 #include "core/error.h"
@@ -87,6 +88,9 @@ class EvalContext : public ParamReader {
     return *p;
   }
   void set_output(std::string_view name, Value v);
+  /// Whether this output may be set to a transient value (a VideoStream): it feeds exactly one input, which
+  /// accepts streams, and this node is not what the caller asked for (engine.h).
+  bool may_stream(std::string_view output) const { return streamable_.count(std::string(output)) != 0; }
   /// Records a file the node wrote (reported as a render output).
   void wrote_file(const std::filesystem::path& p) { files_.push_back(p.string()); }
   void progress(double fraction, const std::string& message = {}) const;
@@ -107,6 +111,7 @@ class EvalContext : public ParamReader {
   friend class Engine;
   std::map<std::string, Value> inputs_;
   std::vector<std::pair<std::string, Value>> outputs_;
+  std::set<std::string> streamable_;
   std::vector<std::string> files_;
   Json info_ = Json::object();
   Observer* observer_ = nullptr;

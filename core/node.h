@@ -45,6 +45,9 @@ struct PortDesc {
   PortType type;
   std::string description;
   bool optional = false;
+  /// This input also takes a transient value produced while it is consumed (a VideoStream for a Video
+  /// input, core/types/video_stream.h); the node must handle both kinds.
+  bool accepts_stream = false;
 };
 
 struct ParamDesc {

@@ -64,6 +64,9 @@ class Data {
   /// A picture of this value for viewers when it is not an image itself (latents in false colour), or null.
   /// Called on the evaluating thread (it may download device data).
   virtual std::shared_ptr<const ImageData> preview_image() const { return nullptr; }
+  /// True for a value consumed while it is being produced (core/types/video_stream.h): the engine never
+  /// caches it and hands it only to an input that accepts streams.
+  virtual bool transient() const { return false; }
   /// Appends a self-contained encoding to `out` and returns true, or returns false when this value
   /// cannot be persisted (device-only handles, model handles).
   virtual bool serialize(std::string& out) const {

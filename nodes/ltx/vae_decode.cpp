@@ -1,7 +1,9 @@
 // ltx.vae_decode: LTX-Video latents to video frames, as LTXPipeline decodes: de-normalise with the VAE's
 // latents_mean/std, blend in seeded noise (decode_noise_scale), decode at decode_timestep, map [-1, 1] to
-// [0, 1].
+// [0, 1]. Spatial tiles (chosen automatically when the decoder would exceed a device buffer) and temporal
+// tiles; feeding video.save alone, each temporal tile's frames stream to it as they finish.
 #include "core/eval_context.h"
+#include "core/types/video_stream.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
@@ -23,27 +25,61 @@ NodeDesc make() {
   d.params = {{"decode_timestep", ParamType::Float, 0.05, "the decoder's timestep (0.9.5+: 0.05)", 0.0, 1.0},
               {"decode_noise_scale", ParamType::Float, 0.025, "noise blended into the latents before decoding (0.9.5+: 0.025)", 0.0, 1.0},
               {"frame_rate", ParamType::Float, 25.0, "frames per second of the video", 1.0, 240.0},
-              {"seed", ParamType::Seed, 0, "seed of the decode noise"}};
+              {"seed", ParamType::Seed, 0, "seed of the decode noise"},
+              {"tile", ParamType::Int, 0, "latent pixels per spatial tile side (0 = auto: whole when it fits one device buffer)", 0, 4096},
+              {"overlap", ParamType::Int, 2, "latent pixels shared by neighbouring spatial tiles, blended linearly", 0, 4096},
+              {"tile_frames", ParamType::Int, 0, "latent frames per temporal tile, at least 2 (0 = all; tiles stream to video.save as they finish)", 0, 4096},
+              {"overlap_frames", ParamType::Int, 1, "latent frames shared by neighbouring temporal tiles (at least 1), blended linearly", 1, 4096}};
+  d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<LtxVaeHandle>("vae");
     gpu::Context& gc = gpu_context(ctx);
     const gpu::Tensor z = ctx.input_as<TensorValue>("latent").device(gc);
-    if (z.rank() != 5 || z.dim(0) != 1 || z.dim(1) != handle.config().latent_channels)
-      ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(handle.config().latent_channels) + ", F, h, w]");
-    LtxVae& vae = handle.model(gc);
+    const LtxVaeConfig& c = handle.config();
+    if (z.rank() != 5 || z.dim(0) != 1 || z.dim(1) != c.latent_channels)
+      ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(c.latent_channels) + ", F, h, w]");
+    LtxDecodeTiling tiling{ctx.integer("tile"), ctx.integer("overlap"), ctx.integer("tile_frames"), ctx.integer("overlap_frames")};
+    if (tiling.tile > 0 && tiling.overlap >= tiling.tile)
+      ctx.fail("overlap " + std::to_string(tiling.overlap) + " must be smaller than tile " + std::to_string(tiling.tile));
+    if (tiling.tile_frames > 0 && tiling.tile_frames < z.dim(2) && (tiling.overlap_frames < 1 || tiling.overlap_frames >= tiling.tile_frames))
+      ctx.fail("overlap_frames " + std::to_string(tiling.overlap_frames) + " must be at least 1 and smaller than tile_frames " +
+               std::to_string(tiling.tile_frames));
+    if (tiling.tile == 0) {
+      // Auto: whole when the decoder's largest tensor fits one device buffer, else the largest tile that does.
+      const int64_t frames = tiling.tile_frames > 0 ? std::min(tiling.tile_frames, z.dim(2)) : z.dim(2);
+      const int64_t fit = c.largest_decode_tile(gc.device().max_buffer_bytes(), frames);
+      if (fit < z.dim(3) || fit < z.dim(4)) {
+        tiling.tile = fit;
+        tiling.overlap = std::min(tiling.overlap, fit - 1);
+        ctx.report("auto_tile", fit);
+      }
+    }
     const float t = static_cast<float>(ctx.number("decode_timestep"));
     const float k = static_cast<float>(ctx.number("decode_noise_scale"));
-    gpu::CommandStream s(gc);
-    gpu::Tensor x = vae.denormalize(s, z);
-    if (k > 0 && handle.config().timestep_conditioning) {
-      // LTXPipeline: (1 - scale)·latents + scale·noise, only for timestep-conditioned VAEs.
-      const gpu::Tensor noise = gpu::normal_noise(s, z.shape(), ctx.seed("seed"));
-      x = gpu::add(s, gpu::mul(s, x, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - k}, {1})),
-                   gpu::mul(s, noise, gpu::Tensor::from_floats(gc, std::vector<float>{k}, {1})));
-    }
-    const gpu::Tensor video = vae.decode(s, x, {t});
-    s.finish();
-    ctx.set_output("video", ltx_video_value(video.shape(), video.to_floats(), ctx.number("frame_rate")));
+    const uint64_t seed = ctx.seed("seed");
+    const double rate = ctx.number("frame_rate");
+    const auto [num, den] = ltx_frame_rate(rate);
+    const int64_t sc = c.spatial_compression();
+    VideoStream::Info info{static_cast<int>(z.dim(4) * sc), static_cast<int>(z.dim(3) * sc), 3,
+                           1 + c.temporal_compression() * (z.dim(2) - 1), num, den, nullptr};
+    // Frames go out per temporal tile (to video.save as they are decoded when the output streams).
+    const Value vae_value = ctx.input("vae"), latent_value = ctx.input("latent");  // held until the frames are out
+    set_video_output(ctx, "video", info, [vae_value, latent_value, z, &gc, t, k, seed, rate, tiling](const VideoStream::Sink& sink,
+                                                                                                       const VideoStream::Progress& progress) {
+      const auto& h = static_cast<const LtxVaeHandle&>(*vae_value);
+      LtxVae& vae = h.model(gc);
+      gpu::CommandStream s(gc);
+      gpu::Tensor x = vae.denormalize(s, z);
+      if (k > 0 && h.config().timestep_conditioning) {
+        // LTXPipeline: (1 - scale)·latents + scale·noise, only for timestep-conditioned VAEs.
+        const gpu::Tensor noise = gpu::normal_noise(s, z.shape(), seed);
+        x = gpu::add(s, gpu::mul(s, x, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - k}, {1})),
+                     gpu::mul(s, noise, gpu::Tensor::from_floats(gc, std::vector<float>{k}, {1})));
+      }
+      vae.decode_frames(s, x, {t}, tiling, [&](const HostTensor& frames, int64_t) {
+        sink(ltx_video_value(frames.shape, frames.to_f32(), rate)->frames);
+      }, progress);
+    });
   };
   d.plan = [](PlanContext& ctx) {
     const PlanInfo* latent = ctx.input("latent");

@@ -22,6 +22,11 @@ std::shared_ptr<const VideoData> ltx_video_value(const std::vector<int64_t>& sha
     }
     frames.push_back(std::move(img));
   }
+  const auto [num, den] = ltx_frame_rate(frame_rate);
+  return std::make_shared<VideoData>(std::move(frames), num, den);
+}
+
+std::pair<int, int> ltx_frame_rate(double frame_rate) {
   int num = static_cast<int>(std::lround(frame_rate)), den = 1;
   if (std::fabs(frame_rate - num) > 1e-6) {
     const double ntsc = frame_rate * 1.001;
@@ -31,7 +36,7 @@ std::shared_ptr<const VideoData> ltx_video_value(const std::vector<int64_t>& sha
       num = static_cast<int>(std::lround(frame_rate * 1000)), den = 1000;
     }
   }
-  return std::make_shared<VideoData>(std::move(frames), num, den);
+  return {num, den};
 }
 
 }  // namespace lattice

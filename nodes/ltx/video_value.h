@@ -3,11 +3,15 @@
 /// [-1, 1] -> T RGB frames in [0, 1] (diffusers' postprocess_video: x / 2 + 0.5, clamped) at `frame_rate`
 /// frames per second (integer rates exact, NTSC rates such as 23.976 as n/1001, others in 1/1000ths).
 
+#include <utility>
 #include <vector>
 
 #include "core/types/video.h"
 
 namespace lattice {
+
+/// The frame rate as ltx_video_value() stores it: {numerator, denominator}.
+std::pair<int, int> ltx_frame_rate(double frame_rate);
 
 std::shared_ptr<const VideoData> ltx_video_value(const std::vector<int64_t>& shape, const std::vector<float>& decoded,
                                                  double frame_rate);

@@ -1,6 +1,8 @@
 // video.save: writes a video as an H.264 movie (.mp4/.mov/.mkv, with AAC audio) or as a frame sequence
-// ('name.####.exr' / '.png', through OpenImageIO).
+// ('name.####.exr' / '.png', through OpenImageIO). Its input also takes a VideoStream (a decoder feeding it
+// directly): frames are then encoded chunk by chunk while the decoder produces the next chunk.
 #include "core/types/basic.h"
+#include "core/types/video_stream.h"
 #include "nodes/video/ffmpeg_io.h"
 #include "nodes/video/sequence.h"
 #include "nodes/video/video_common.h"
@@ -8,7 +10,16 @@
 namespace lattice {
 namespace {
 
-void write_movie(EvalContext& ctx, const std::filesystem::path& path, const VideoData& v) {
+// What is written, whether it comes whole or streamed: the size and rate, and a function feeding every
+// frame, in order and in chunks, to `sink`.
+struct Frames {
+  int width = 0, height = 0, fps_num = 1, fps_den = 1;
+  int64_t count = 0;
+  std::shared_ptr<const AudioData> audio;
+  std::function<void(const std::function<void(const VideoStream::Chunk&)>& sink)> feed;
+};
+
+void write_movie(EvalContext& ctx, const std::filesystem::path& path, const Frames& v) {
   VideoEncodeOptions o;
   o.fps_num = v.fps_num;
   o.fps_den = v.fps_den;
@@ -17,16 +28,35 @@ void write_movie(EvalContext& ctx, const std::filesystem::path& path, const Vide
   o.preset = ctx.string("preset");
   std::shared_ptr<const AudioData> audio = v.audio;
   if (ctx.has_input("audio")) audio = std::dynamic_pointer_cast<const AudioData>(ctx.input("audio"));
-  VideoWriter w(path, v.width(), v.height(), o, audio);
-  for (int64_t i = 0; i < v.frame_count(); ++i) {
-    ctx.check_cancel();
-    w.push(*v.frames[static_cast<size_t>(i)]);
-    ctx.progress(static_cast<double>(i + 1) / static_cast<double>(v.frame_count()), "encoding");
-  }
+  VideoWriter w(path, v.width, v.height, o, audio);
+  v.feed([&](const VideoStream::Chunk& frames) {
+    for (const ImagePtr& f : frames) {
+      ctx.check_cancel();
+      w.push(*f);
+      ctx.progress(static_cast<double>(w.frames_pushed()) / static_cast<double>(v.count), "encoding");
+    }
+  });
   w.finish();
   ctx.report("codec", w.codec_name());
   if (w.padded()) ctx.report("padded_to_even_size", true);
   ctx.wrote_file(path);
+}
+
+void write_frames(EvalContext& ctx, const std::filesystem::path& path, const Frames& v) {
+  std::string graph;
+  if (ctx.flag("embed_graph") && ctx.document()) graph = ctx.document()->dump();
+  int64_t written = 0;
+  v.feed([&](const VideoStream::Chunk& frames) {
+    if (frames.empty()) return;
+    const VideoData chunk(frames, v.fps_num, v.fps_den);
+    const auto files = write_sequence(path, chunk, ctx.integer("first_number") + written, ctx.string("depth"),
+                                      graph.empty() ? nullptr : &graph, [&](int64_t i) {
+                                        ctx.check_cancel();
+                                        ctx.progress(static_cast<double>(written + i + 1) / static_cast<double>(v.count));
+                                      });
+    for (const auto& f : files) ctx.wrote_file(f);
+    written += chunk.frame_count();
+  });
 }
 
 NodeDesc make() {
@@ -34,7 +64,7 @@ NodeDesc make() {
   d.type = "video.save";
   d.category = "Video";
   d.description = "Write a video: H.264 movie (.mp4, .mov, .mkv) or a frame sequence 'name.####.exr' / '.png'";
-  d.inputs = {{"video", PortType::Video, "the frames (and audio track) to write"},
+  d.inputs = {{"video", PortType::Video, "the frames (and audio track) to write", false, true},
               {"audio", PortType::Audio, "audio track to use instead of the video's own", true}};
   d.outputs = {{"path", PortType::String, "absolute path of the movie, or the sequence pattern"}};
   d.params = {{"path", ParamType::OutPath, "output.mp4",
@@ -53,21 +83,28 @@ NodeDesc make() {
   d.evaluate = [](EvalContext& ctx) {
     if (ctx.string("path").empty()) ctx.fail("parameter 'path' is empty");
     const auto path = std::filesystem::absolute(ctx.out_path_pattern("path"));
-    const VideoData& v = ctx.input_as<VideoData>("video");
-    if (is_sequence_pattern(path)) {
-      std::string graph;
-      if (ctx.flag("embed_graph") && ctx.document()) graph = ctx.document()->dump();
-      const auto files = write_sequence(path, v, ctx.integer("first_number"), ctx.string("depth"),
-                                        graph.empty() ? nullptr : &graph, [&](int64_t i) {
-                                          ctx.check_cancel();
-                                          ctx.progress(static_cast<double>(i + 1) / static_cast<double>(v.frame_count()));
-                                        });
-      for (const auto& f : files) ctx.wrote_file(f);
-    } else if (is_movie_path(path)) {
-      write_movie(ctx, path, v);
-    } else {
+    const bool sequence = is_sequence_pattern(path);
+    if (!sequence && !is_movie_path(path))
       ctx.fail("cannot tell the format of '" + path.filename().string() +
                "': use .mp4, .mov or .mkv for a movie, or a pattern with '#' (name.####.png) for a frame sequence");
+    Frames frames;
+    if (const auto* stream = dynamic_cast<const VideoStream*>(ctx.input("video").get())) {
+      const VideoStream::Info& i = stream->info();
+      frames = {i.width, i.height, i.fps_num, i.fps_den, i.frames, i.audio, {}};
+      frames.feed = [&ctx, stream](const std::function<void(const VideoStream::Chunk&)>& sink) {
+        const int64_t held = stream->run(sink, [&](int, int) { ctx.check_cancel(); });
+        ctx.report("streamed", true);
+        ctx.report("peak_frames_held", held);
+      };
+    } else {
+      const VideoData& v = ctx.input_as<VideoData>("video");
+      frames = {v.width(), v.height(), v.fps_num, v.fps_den, v.frame_count(), v.audio,
+                [&v](const std::function<void(const VideoStream::Chunk&)>& sink) { sink(v.frames); }};
+    }
+    if (sequence) {
+      write_frames(ctx, path, frames);
+    } else {
+      write_movie(ctx, path, frames);
     }
     ctx.set_output("path", make_string(path.string()));
   };

@@ -1,7 +1,8 @@
 // wan.vae_decode: Wan 2.1 latents from the sampler (normalised, as WanPipeline's) to video frames:
 // de-normalise with the VAE's latents_mean/std, decode causally (optionally in spatial tiles), map [-1, 1]
-// to [0, 1].
+// to [0, 1]. Feeding video.save alone, the frames stream to it chunk by chunk (core/types/video_stream.h).
 #include "core/eval_context.h"
+#include "core/types/video_stream.h"
 #include "nodes/gpu_service.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
@@ -31,14 +32,18 @@ NodeDesc make() {
       ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(c.z_dim) + ", T, h, w] (a Wan video latent)");
     const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
     if (tile > 0 && overlap >= tile) ctx.fail("overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile));
-    WanVae& vae = handle.model(gc);
-    gpu::CommandStream s(gc);
-    const gpu::Tensor raw = vae.denormalize(s, z);
-    const HostTensor video = vae.decode_tiled(s, raw, tile, overlap, static_cast<int>(ctx.integer("chunk")), [&](int i, int n) {
-      ctx.step(i, n);
-      ctx.check_cancel();
+    const int fps = static_cast<int>(ctx.integer("fps")), chunk = static_cast<int>(ctx.integer("chunk"));
+    const int64_t f = c.spatial_compression();
+    VideoStream::Info info{static_cast<int>(z.dim(4) * f), static_cast<int>(z.dim(3) * f), 3, c.decoded_frames(z.dim(2)), fps, 1, nullptr};
+    // Frames go out chunk by chunk (to video.save as they are decoded when the output streams).
+    const Value vae_value = ctx.input("vae"), latent_value = ctx.input("latent");  // held until the frames are out
+    set_video_output(ctx, "video", info, [vae_value, latent_value, z, &gc, tile, overlap, chunk, fps](const VideoStream::Sink& sink, const VideoStream::Progress& progress) {
+      WanVae& vae = static_cast<const WanVaeHandle&>(*vae_value).model(gc);
+      gpu::CommandStream s(gc);
+      const gpu::Tensor raw = vae.denormalize(s, z);
+      vae.decode_frames(s, raw, tile, overlap, chunk, [&](const HostTensor& frames, int64_t) { sink(wan_video_from_decoded(frames, fps)->frames); },
+                        progress);
     });
-    ctx.set_output("video", wan_video_from_decoded(video, static_cast<int>(ctx.integer("fps"))));
   };
   d.plan = [](PlanContext& ctx) {
     const PlanInfo* lat = ctx.input("latent");

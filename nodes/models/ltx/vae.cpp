@@ -15,6 +15,7 @@
 #include "gpu/ops/unary.h"
 #include "nodes/models/ltx/config.h"
 #include "nodes/models/ltx/submit_pacer.h"
+#include "nodes/models/ltx/vae_checkpoint.h"
 
 namespace lattice {
 
@@ -129,6 +130,7 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
 
 LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   if (!w.has("decoder.conv_in.conv.weight") && w.has("vae.decoder.conv_in.conv.weight")) w.strip_prefix("vae.");
+  convert_ltx_vae_original(w);
   if (!w.has("decoder.conv_in.conv.weight") || !w.has("decoder.conv_out.conv.weight"))
     throw_invalid(not_ltx_vae(w, "no decoder.conv_in.conv.weight / decoder.conv_out.conv.weight"));
   if (w.info("decoder.conv_in.conv.weight").shape.size() != 5) throw_invalid(not_ltx_vae(w, "decoder.conv_in is not a 3-D conv"));

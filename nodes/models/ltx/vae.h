@@ -12,12 +12,15 @@
 /// the caller's stream; decode() and encode() submit after each resnet (SubmitPacer, bounding device
 /// memory), and encode() waits at its end to clamp the log-variance on the host.
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/types/tensor.h"
 #include "nodes/models/nn.h"
+#include "nodes/models/vae/frame_sink.h"
 
 namespace lattice {
 
@@ -41,6 +44,12 @@ struct LtxVaeConfig {
 
   int spatial_compression() const;   ///< 32 for the released models
   int temporal_compression() const;  ///< 8
+  /// Bytes of the largest tensor decode() makes, per latent pixel (h·w) of one video of `latent_frames`
+  /// frames: the last up block's upsampler and resnets for the released models.
+  uint64_t decode_bytes_per_latent_pixel(int64_t latent_frames) const;
+  /// The largest square spatial tile (latent pixels, at least 1) whose decoder tensors fit one device buffer
+  /// of `max_buffer_bytes` (10% margin), for a latent of `latent_frames` frames (or temporal tiles that long).
+  int64_t largest_decode_tile(uint64_t max_buffer_bytes, int64_t latent_frames) const;
   /// Throws Error(InvalidInput) describing the first inconsistency or unsupported option.
   void validate() const;
 };
@@ -48,9 +57,19 @@ struct LtxVaeConfig {
 /// From a diffusers config (AutoencoderKLLTXVideo.config as JSON).
 LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j);
 /// From the weights' names and shapes (config.json beside them, when present, wins for what shapes cannot
-/// say: upsample_residual). Strips a single-file checkpoint's `vae.` prefix first. Throws
+/// say: upsample_residual). Strips a single-file checkpoint's `vae.` prefix and renames Lightricks' original
+/// names (vae_checkpoint.h) first. Throws
 /// Error(InvalidInput) naming what is missing when the weights are not a 0.9.5+ LTX-Video VAE.
 LtxVaeConfig detect_ltx_vae_config(WeightSource& w);
+
+/// How LtxVae::decode_frames() cuts a decode. Spatial tiles of `tile` x `tile` latent pixels share `overlap`
+/// with each neighbour; temporal tiles of `tile_frames` latent frames share `overlap_frames` (at least 1: a
+/// tile's first latent frame decodes to a single video frame, the previous tile supplies the 7 before it).
+/// 0 = whole.
+struct LtxDecodeTiling {
+  int64_t tile = 0, overlap = 0;
+  int64_t tile_frames = 0, overlap_frames = 0;
+};
 
 class LtxVae {
  public:
@@ -60,6 +79,17 @@ class LtxVae {
 
   /// z [B, C, T, h, w] raw latent; timestep: one per video (ignored unless timestep_conditioning).
   gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z, const std::vector<float>& timestep) const;
+  /// decode() in tiles, handing the frames ([B, out_channels, n, H, W], about [-1, 1], not clamped) to `sink` in order as each temporal tile completes (so a caller
+  /// can encode them while later tiles decode; the host holds at most one temporal tile's frames). Each
+  /// tile is decoded whole by decode(); tiles are blended linearly across their overlaps (tiling.h), in
+  /// space over overlap·32 pixels and in time over overlap_frames·8 frames. The decoder is not causal and
+  /// its convs pad tile edges (zeros in space, repeated frames in time), so a tiled video differs slightly
+  /// from decode()'s; with one tile covering the latent it is decode()'s exactly. A temporal tile's video
+  /// frame j is the video's frame 8·start + j (a tile decodes to 1 + 8(frames - 1) frames, as the video
+  /// does). `progress(done, total)` counts decoded tiles.
+  void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, const std::vector<float>& timestep,
+                     const LtxDecodeTiling& tiling, const DecodedFramesSink& sink,
+                     const std::function<void(int, int)>& progress = {}) const;
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
   /// Raw latent -> what the transformer sees: (z - mean) · scaling_factor / std, per channel.
   gpu::Tensor normalize(gpu::CommandStream& s, const gpu::Tensor& z) const;

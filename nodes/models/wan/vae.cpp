@@ -464,75 +464,73 @@ Tensor WanVae::decode_chunk(gpu::CommandStream& s, WanCausalState& st, const Ten
   return x;
 }
 
-HostTensor WanVae::decode(gpu::CommandStream& s, const Tensor& z, int chunk, const std::function<void(int, int)>& progress) const {
+void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
+                           const DecodedFramesSink& sink, const std::function<void(int, int)>& progress) const {
   if (z.rank() != 5 || z.dim(1) != config_.z_dim || z.dim(2) < 1)
     throw_eval("Wan VAE decode: latent " + z.describe() + " should be [B, " + str(config_.z_dim) + ", T, h, w] with T >= 1");
   if (chunk < 1) throw_eval("Wan VAE decode: chunk must be at least 1 latent frame, got " + str(chunk));
-  const int64_t B = z.dim(0), T = z.dim(2), f = config_.spatial_compression(), H = z.dim(3) * f, W = z.dim(4) * f;
-  const int64_t frames = config_.decoded_frames(T), plane = H * W;
-  HostTensor out;
-  out.shape = {B, 3, frames, H, W};
-  out.data.resize(static_cast<size_t>(B * 3 * frames * plane) * sizeof(float));
-  float* dst = reinterpret_cast<float*>(out.data.data());
-  WanCausalState st;
-  int64_t done = 0;  // video frames written
+  const int64_t h = z.dim(3), w = z.dim(4);
+  const bool tiled = tile_latent > 0 && (tile_latent < h || tile_latent < w);
+  if (tiled && (overlap_latent < 0 || overlap_latent >= tile_latent))
+    throw_eval("Wan VAE tiled decode: overlap " + str(overlap_latent) + " must be in [0, tile " + str(tile_latent) + ")");
+  const int64_t f = config_.spatial_compression(), B = z.dim(0), T = z.dim(2), H = h * f, W = w * f, plane = H * W;
+  // Spatial tiles (one covering everything when not tiled), each with its own causal caches: the chunks
+  // run outermost, so every chunk's frames are complete (all tiles blended) before the next is decoded.
+  const std::vector<int64_t> ys = tiled ? tile_starts(h, tile_latent, overlap_latent) : std::vector<int64_t>{0};
+  const std::vector<int64_t> xs = tiled ? tile_starts(w, tile_latent, overlap_latent) : std::vector<int64_t>{0};
+  const int64_t th = tiled ? std::min(tile_latent, h) : h, tw = tiled ? std::min(tile_latent, w) : w, TH = th * f, TW = tw * f;
+  std::vector<int64_t> py = ys, px = xs;
+  for (int64_t& v : py) v *= f;
+  for (int64_t& v : px) v *= f;
+  const auto weights = tile_blend_weights(H, W, TH, TW, py, px, tiled ? overlap_latent * f : 0);
+  std::vector<WanCausalState> states(ys.size() * xs.size());
+  std::vector<Tensor> tiles;
+  for (int64_t y : ys)
+    for (int64_t x : xs) tiles.push_back(tiled ? gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, y, th), 4, x, tw)) : z);
+  int64_t done = 0;  // video frames handed over
   const int total = static_cast<int>(1 + (T - 1 + chunk - 1) / chunk);
   int step = 0;
   for (int64_t t0 = 0; t0 < T;) {
     const int64_t n = t0 == 0 ? 1 : std::min<int64_t>(chunk, T - t0);
-    const Tensor y = decode_chunk(s, st, gpu::narrow(z, 2, t0, n));
-    // One chunk at a time on the device: wait, then move its frames to the host (clamped as diffusers does).
-    s.finish();
-    const std::vector<float> v = y.to_floats();
-    const int64_t nf = y.dim(2);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t c = 0; c < 3; ++c) {
-        const float* src = v.data() + ((b * 3 + c) * nf) * plane;
-        float* o = dst + ((b * 3 + c) * frames + done) * plane;
-        for (int64_t i = 0; i < nf * plane; ++i) o[i] = std::clamp(src[i], -1.0f, 1.0f);
+    HostTensor out;
+    for (size_t a = 0; a < ys.size(); ++a)
+      for (size_t b = 0; b < xs.size(); ++b) {
+        const size_t i = a * xs.size() + b;
+        const Tensor y = decode_chunk(s, states[i], gpu::narrow(tiles[i], 2, t0, n));
+        // One chunk of one tile at a time on the device: wait, then move its frames to the host (clamped
+        // as diffusers does), blended into the chunk's frames.
+        s.finish();
+        const std::vector<float> v = y.to_floats();
+        const int64_t nf = y.dim(2);
+        if (out.shape.empty()) {
+          out.shape = {B, 3, nf, H, W};
+          out.data.assign(static_cast<size_t>(B * 3 * nf * plane) * sizeof(float), 0);
+        }
+        float* dst = reinterpret_cast<float*>(out.data.data());
+        const std::vector<float>& m = weights[a][b];
+        for (int64_t p = 0; p < B * 3 * nf; ++p)
+          for (int64_t r = 0; r < TH; ++r) {
+            const float* src = v.data() + (p * TH + r) * TW;
+            float* o = dst + (p * H + py[a] + r) * W + px[b];
+            for (int64_t c = 0; c < TW; ++c) o[c] += m[r * TW + c] * std::clamp(src[c], -1.0f, 1.0f);
+          }
       }
-    done += nf;
+    sink(out, done);
+    done += out.shape[2];
     t0 += n;
     if (progress) progress(++step, total);
   }
-  return out;
+}
+
+HostTensor WanVae::decode(gpu::CommandStream& s, const Tensor& z, int chunk, const std::function<void(int, int)>& progress) const {
+  return decode_tiled(s, z, 0, 0, chunk, progress);
 }
 
 HostTensor WanVae::decode_tiled(gpu::CommandStream& s, const Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                                 const std::function<void(int, int)>& progress) const {
-  if (z.rank() != 5) return decode(s, z, chunk, progress);  // decode() reports the shape error
-  const int64_t h = z.dim(3), w = z.dim(4);
-  if (tile_latent <= 0 || (tile_latent >= h && tile_latent >= w)) return decode(s, z, chunk, progress);
-  if (overlap_latent < 0 || overlap_latent >= tile_latent)
-    throw_eval("Wan VAE tiled decode: overlap " + str(overlap_latent) + " must be in [0, tile " + str(tile_latent) + ")");
-  const int64_t f = config_.spatial_compression(), B = z.dim(0), H = h * f, W = w * f, frames = config_.decoded_frames(z.dim(2));
-  const std::vector<int64_t> ys = tile_starts(h, tile_latent, overlap_latent), xs = tile_starts(w, tile_latent, overlap_latent);
-  const int64_t th = std::min(tile_latent, h), tw = std::min(tile_latent, w), TH = th * f, TW = tw * f;
-  std::vector<int64_t> py = ys, px = xs;
-  for (int64_t& v : py) v *= f;
-  for (int64_t& v : px) v *= f;
-  const auto weights = tile_blend_weights(H, W, TH, TW, py, px, overlap_latent * f);
-  HostTensor out;
-  out.shape = {B, 3, frames, H, W};
-  out.data.assign(static_cast<size_t>(B * 3 * frames * H * W) * sizeof(float), 0);
-  float* dst = reinterpret_cast<float*>(out.data.data());
-  const int tiles = static_cast<int>(ys.size() * xs.size());
-  int done = 0;
-  for (size_t a = 0; a < ys.size(); ++a)
-    for (size_t b = 0; b < xs.size(); ++b) {
-      const Tensor zt = gpu::narrow(gpu::narrow(z, 3, ys[a], th), 4, xs[b], tw);
-      const HostTensor tile = decode(s, gpu::contiguous(s, zt), chunk);
-      const float* src = reinterpret_cast<const float*>(tile.data.data());
-      const std::vector<float>& m = weights[a][b];
-      for (int64_t plane = 0; plane < B * 3 * frames; ++plane)
-        for (int64_t i = 0; i < TH; ++i) {
-          const float* srow = src + (plane * TH + i) * TW;
-          float* orow = dst + (plane * H + py[a] + i) * W + px[b];
-          for (int64_t j = 0; j < TW; ++j) orow[j] += m[i * TW + j] * srow[j];
-        }
-      if (progress) progress(++done, tiles);
-    }
-  return out;
+  FrameCollector all(z.rank() == 5 ? config_.decoded_frames(z.dim(2)) : 0);
+  decode_frames(s, z, tile_latent, overlap_latent, chunk, all.sink(), progress);
+  return all.take();
 }
 
 // ---------------------------------------------------------------------------------------------------------

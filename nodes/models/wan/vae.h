@@ -34,6 +34,7 @@
 
 #include "core/types/tensor.h"
 #include "nodes/models/nn.h"
+#include "nodes/models/vae/frame_sink.h"
 
 namespace lattice {
 
@@ -108,6 +109,12 @@ class WanVae {
   /// tile_latent <= 0 means no tiling; overlap_latent must be in [0, tile_latent).
   HostTensor decode_tiled(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent,
                           int chunk = 1, const std::function<void(int, int)>& progress = {}) const;
+  /// decode_tiled() handing each chunk's frames to `sink` as soon as they are complete ([B, 3, n, H, W],
+  /// clamped to [-1, 1]), so a caller can encode them while later chunks decode; the host then holds one
+  /// chunk's frames. With tiles, every tile keeps its own causal caches and each chunk is decoded tile by
+  /// tile, so the frames are decode_tiled()'s exactly. `progress` counts chunks.
+  void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
+                     const DecodedFramesSink& sink, const std::function<void(int, int)>& progress = {}) const;
   /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,
   /// H/f, W/f] (logvar clamped to [-30, 20]), on the device. Submits and waits after each chunk.
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;

@@ -12,6 +12,7 @@
 #include "core/types/image.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "tests/support/gpu_limits.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -203,12 +204,8 @@ namespace {
 TEST_F(FluxGraph, DecodeTilesByItselfWhenTheWholeImageWouldNotFitABuffer) {
   // 64 KiB per buffer: the tiny VAE's widest decoder activation is 4 KiB per latent pixel, so the 6x8 latent
   // (192 KiB whole) must be decoded in tiles of 3x3 latent pixels.
-  setenv("LATTICE_GPU_MAX_BUFFER_BYTES", "65536", 1);
   Environment small;
-  auto service = std::make_shared<GpuService>();
-  service->context();
-  unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
-  small.set(service);
+  small.set(test::gpu_with_buffer_limit(65536));
   RenderOptions o = opts;
   o.env = &small;
   o.targets = {"decode"};

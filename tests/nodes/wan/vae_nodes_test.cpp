@@ -14,6 +14,8 @@
 #include "nodes/models/fixture.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
+#include "nodes/video/ffmpeg_io.h"
+#include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -128,6 +130,52 @@ TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
     for (size_t i = 0; i < a->frames[f]->pixels.size(); ++i)
       max_err = std::max(max_err, std::fabs(a->frames[f]->pixels[i] - b->frames[f]->pixels[i]));
   EXPECT_LE(max_err, 1e-5f);
+}
+
+// wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
+// equals the one written from the whole decoded video, frame for frame once decoded back; the host held one
+// chunk of frames at a time; and the streamed decode left nothing in the cache (asking for the video
+// afterwards decodes it again, to the frames the movie holds).
+TEST_F(WanVaeNodes, DecodeStreamsIntoVideoSaveAndWritesTheSameMovie) {
+  opts.output_dir = root;
+  auto render = [&](const std::string& file, std::vector<std::string> targets, Engine& e) {
+    Graph g = graph(R"({"fps": 16, "chunk": 1, "tile": 4, "overlap": 1})", R"(,
+      {"id": "save", "type": "video.save", "params": {"path": ")" + file + R"(", "crf": 0, "preset": "ultrafast"},
+       "inputs": {"video": {"node": "decode", "output": "video"}}})");
+    RenderOptions o = opts;
+    o.targets = std::move(targets);
+    return std::make_pair(g, e.render(g, o));
+  };
+  MemoryCache mem_a, mem_b;
+  Engine streamed(&mem_a), whole(&mem_b);
+  const auto [g, ra] = render("streamed.mp4", {"save"}, streamed);
+  const auto rb = render("whole.mp4", {"save", "decode"}, whole).second;  // decode is asked for: no stream
+  EXPECT_TRUE(test::node_info(ra, "decode").value("streamed", false));
+  EXPECT_TRUE(test::node_info(ra, "save").value("streamed", false));
+  // 3 latent frames in chunks of 1: 1 + 4 + 4 video frames; at most 4 held at once of 9.
+  EXPECT_EQ(test::node_info(ra, "save").value("peak_frames_held", -1), 4);
+  EXPECT_FALSE(test::node_info(rb, "decode").value("streamed", false));
+  EXPECT_FALSE(test::node_info(rb, "save").contains("streamed"));
+
+  const auto a = read_video(root / "streamed.mp4", {}), b = read_video(root / "whole.mp4", {});
+  ASSERT_EQ(a->frame_count(), 9);
+  ASSERT_EQ(b->frame_count(), 9);
+  for (size_t f = 0; f < 9; ++f) EXPECT_EQ(a->frames[f]->pixels, b->frames[f]->pixels) << "frame " << f;
+
+  // The cache holds the movie's node but not the streamed video: asking for it runs the decoder again.
+  const size_t before = streamed.executions();
+  auto video = std::dynamic_pointer_cast<const VideoData>(streamed.evaluate(g, "decode", "video", opts));
+  ASSERT_TRUE(video);
+  EXPECT_EQ(streamed.executions(), before + 1);
+  auto again = std::dynamic_pointer_cast<const VideoData>(whole.evaluate(g, "decode", "video", opts));
+  ASSERT_TRUE(again);
+  for (size_t f = 0; f < 9; ++f) EXPECT_EQ(video->frames[f]->pixels, again->frames[f]->pixels);
+  // Rendering the movie again is a cache hit: nothing decodes.
+  const size_t hits = streamed.executions();
+  RenderOptions o = opts;
+  o.targets = {"save"};
+  streamed.render(g, o);
+  EXPECT_EQ(streamed.executions(), hits);
 }
 
 TEST_F(WanVaeNodes, BadInputsAreRefused) {

@@ -1,0 +1,134 @@
+// LtxVae's tiled decode (decode_frames) and the decoder's memory estimate used to pick a tile.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "gpu/ops/copy.h"
+#include "nodes/models/ltx/vae.h"
+#include "nodes/models/vae/tiling.h"
+
+namespace lattice {
+
+using gpu::Tensor;
+
+uint64_t LtxVaeConfig::decode_bytes_per_latent_pixel(int64_t latent_frames) const {
+  // Walk the decoder in execution order, tracking channels, frames and pixels per latent pixel.
+  double t = static_cast<double>(std::max<int64_t>(latent_frames, 1)), area = 1;
+  double c = decoder_block_out_channels.empty() ? latent_channels : decoder_block_out_channels.back();
+  double widest = std::max<double>(latent_channels, c) * t;
+  for (size_t i = decoder_block_out_channels.size(); i-- > 0;) {
+    c = std::max<double>(c, decoder_block_out_channels[i]);  // an up block's conv_in when widths change
+    widest = std::max(widest, c * t * area);
+    if (decoder_spatio_temporal_scaling[i]) {
+      const double f = upsample_factor[i];
+      widest = std::max(widest, c * 8 / f * t * area);  // the upsampler's conv, before depth-to-space
+      c /= f;
+      area *= 4;
+      widest = std::max(widest, c * 2 * t * area);  // depth-to-space, before its first frame is dropped
+      t = 2 * t - 1;
+    }
+    widest = std::max(widest, c * t * area);
+  }
+  widest = std::max(widest, static_cast<double>(out_channels) * patch_size * patch_size * t * area);
+  return static_cast<uint64_t>(std::ceil(widest * sizeof(float)));
+}
+
+int64_t LtxVaeConfig::largest_decode_tile(uint64_t max_buffer_bytes, int64_t latent_frames) const {
+  const double pixels = static_cast<double>(max_buffer_bytes) / (1.1 * static_cast<double>(decode_bytes_per_latent_pixel(latent_frames)));
+  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
+}
+
+void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep, const LtxDecodeTiling& tiling,
+                           const DecodedFramesSink& sink, const std::function<void(int, int)>& progress) const {
+  if (z.rank() != 5) {
+    decode(s, z, timestep);  // reports the shape error
+    return;
+  }
+  const int64_t B = z.dim(0), T = z.dim(2), h = z.dim(3), w = z.dim(4);
+  const bool space = tiling.tile > 0 && (tiling.tile < h || tiling.tile < w);
+  const bool time = tiling.tile_frames > 0 && tiling.tile_frames < T;
+  if (space && (tiling.overlap < 0 || tiling.overlap >= tiling.tile))
+    throw_eval("LTX-Video VAE tiled decode: overlap " + std::to_string(tiling.overlap) + " must be in [0, tile " +
+               std::to_string(tiling.tile) + ")");
+  // A tile's first latent frame decodes to one video frame, the 7 before it come from the previous tile:
+  // temporal tiles must share at least one latent frame.
+  if (time && (tiling.overlap_frames < 1 || tiling.overlap_frames >= tiling.tile_frames))
+    throw_eval("LTX-Video VAE tiled decode: overlap_frames " + std::to_string(tiling.overlap_frames) + " must be in [1, tile_frames " +
+               std::to_string(tiling.tile_frames) + ")");
+  const int64_t f = config_.spatial_compression(), tc = config_.temporal_compression(), C = config_.out_channels;
+  const int64_t H = h * f, W = w * f, HW = H * W, F = 1 + tc * (T - 1);
+
+  // Temporal tiles: latent starts, their first video frames, and normalised blend weights along time.
+  const int64_t L = time ? tiling.tile_frames : T, n = 1 + tc * (L - 1);
+  const std::vector<int64_t> starts = time ? tile_starts(T, L, tiling.overlap_frames) : std::vector<int64_t>{0};
+  std::vector<int64_t> first;
+  for (int64_t t : starts) first.push_back(t * tc);
+  const auto time_weights = tile_blend_weights(1, F, 1, n, {0}, first, time ? tiling.overlap_frames * tc : 0)[0];
+  // Spatial tiles.
+  const std::vector<int64_t> ys = space ? tile_starts(h, tiling.tile, tiling.overlap) : std::vector<int64_t>{0};
+  const std::vector<int64_t> xs = space ? tile_starts(w, tiling.tile, tiling.overlap) : std::vector<int64_t>{0};
+  const int64_t th = space ? std::min(tiling.tile, h) : h, tw = space ? std::min(tiling.tile, w) : w, TH = th * f, TW = tw * f;
+  std::vector<int64_t> py = ys, px = xs;
+  for (int64_t& v : py) v *= f;
+  for (int64_t& v : px) v *= f;
+  const auto space_weights = tile_blend_weights(H, W, TH, TW, py, px, space ? tiling.overlap * f : 0);
+
+  const int total = static_cast<int>(starts.size() * ys.size() * xs.size());
+  int done = 0;
+  std::map<int64_t, std::vector<float>> pending;  // video frame -> [B, C, H, W] accumulated so far
+  int64_t emitted = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const Tensor zt = time ? gpu::narrow(z, 2, starts[k], L) : z;
+    std::vector<float> tile;  // [B, C, n, H, W]
+    if (!space) {
+      const Tensor x = decode(s, time ? gpu::contiguous(s, zt) : zt, timestep);
+      s.finish();
+      tile = x.to_floats();
+      if (progress) progress(++done, total);
+    } else {
+      tile.assign(static_cast<size_t>(B * C * n * HW), 0.0f);
+      for (size_t a = 0; a < ys.size(); ++a)
+        for (size_t b = 0; b < xs.size(); ++b) {
+          const Tensor part = decode(s, gpu::contiguous(s, gpu::narrow(gpu::narrow(zt, 3, ys[a], th), 4, xs[b], tw)), timestep);
+          s.finish();
+          const std::vector<float> v = part.to_floats();
+          const std::vector<float>& m = space_weights[a][b];
+          for (int64_t plane = 0; plane < B * C * n; ++plane)
+            for (int64_t i = 0; i < TH; ++i) {
+              const float* src = v.data() + (plane * TH + i) * TW;
+              float* dst = tile.data() + plane * HW + (py[a] + i) * W + px[b];
+              for (int64_t j = 0; j < TW; ++j) dst[j] += m[i * TW + j] * src[j];
+            }
+          if (progress) progress(++done, total);
+        }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      std::vector<float>& acc = pending[first[k] + j];
+      acc.resize(static_cast<size_t>(B * C * HW), 0.0f);
+      const float wt = time_weights[k][j];
+      for (int64_t bc = 0; bc < B * C; ++bc) {
+        const float* src = tile.data() + (bc * n + j) * HW;
+        float* dst = acc.data() + bc * HW;
+        for (int64_t i = 0; i < HW; ++i) dst[i] += wt * src[i];
+      }
+    }
+    // Frames before the next tile's first are final.
+    const int64_t ready = k + 1 < starts.size() ? first[k + 1] : F;
+    if (ready <= emitted) continue;
+    const int64_t count = ready - emitted;
+    HostTensor out;
+    out.shape = {B, C, count, H, W};
+    out.data.resize(static_cast<size_t>(B * C * count * HW) * sizeof(float));
+    float* o = reinterpret_cast<float*>(out.data.data());
+    for (int64_t j = 0; j < count; ++j) {
+      const std::vector<float>& acc = pending.at(emitted + j);
+      for (int64_t bc = 0; bc < B * C; ++bc) std::copy_n(acc.data() + bc * HW, HW, o + (bc * count + j) * HW);
+      pending.erase(emitted + j);
+    }
+    sink(out, emitted);
+    emitted = ready;
+  }
+}
+
+}  // namespace lattice

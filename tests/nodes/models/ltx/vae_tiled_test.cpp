@@ -1,0 +1,145 @@
+// LtxVae::decode_frames (tiled decode) against decode() on the reference tiny LTX-Video VAE, and the
+// decoder memory estimate that picks an automatic tile.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
+#include "gpu/ops/copy.h"
+#include "nodes/models/ltx/vae.h"
+#include "nodes/models/vae/tiling.h"
+#include "tests/nodes/models/ltx/max_diff.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LtxVaeTiled : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fx = std::make_unique<Fixture>(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae.safetensors");
+    src = std::make_unique<WeightSource>(fixture_weights(*fx));
+    weights = std::make_unique<DeviceWeights>(*src, gpu.context());
+    vae = std::make_unique<LtxVae>(ltx_vae_config_from_json(fx->config()), *weights);
+    // A random latent of 3 frames, 3x3 latent pixels: 17 frames of 96x96.
+    std::mt19937 rng(7);
+    std::normal_distribution<float> n;
+    std::vector<float> v(16 * 3 * 3 * 3);
+    for (float& x : v) x = n(rng);
+    z = gpu::Tensor::from_floats(gpu.context(), v, {1, 16, 3, 3, 3});
+  }
+  std::vector<float> whole() {
+    gpu::CommandStream s(gpu.context());
+    const gpu::Tensor out = vae->decode(s, z, {0.05f});
+    s.finish();
+    return out.to_floats();
+  }
+  // decode_frames' chunks, checked to arrive in order, gathered into [1, 3, 17, 96, 96].
+  std::vector<float> tiled(const LtxDecodeTiling& t, std::vector<int64_t>* chunk_frames = nullptr) {
+    gpu::CommandStream s(gpu.context());
+    FrameCollector all(17);
+    int64_t next = 0;
+    vae->decode_frames(s, z, {0.05f}, t, [&](const HostTensor& frames, int64_t first) {
+      EXPECT_EQ(first, next);
+      next += frames.shape[2];
+      if (chunk_frames) chunk_frames->push_back(frames.shape[2]);
+      all.sink()(frames, first);
+    });
+    EXPECT_EQ(next, 17);
+    return all.take().to_f32();
+  }
+
+  GpuService gpu;
+  std::unique_ptr<Fixture> fx;
+  std::unique_ptr<WeightSource> src;
+  std::unique_ptr<DeviceWeights> weights;
+  std::unique_ptr<LtxVae> vae;
+  gpu::Tensor z;
+};
+
+TEST_F(LtxVaeTiled, OneTileCoveringTheLatentIsDecodeExactly) {
+  const std::vector<float> a = whole();
+  EXPECT_EQ(tiled({}), a);
+  EXPECT_EQ(tiled({3, 1, 3, 1}), a);
+  EXPECT_EQ(tiled({8, 2, 0, 0}), a);
+}
+
+TEST_F(LtxVaeTiled, SpatialTilesAreTheBlendOfEachTilesDecode) {
+  // 2x2 latent tiles sharing one latent pixel: tiles at (0|1, 0|1), blended over 32 pixels. The result is
+  // exactly decode() of each tile's latent, weighted by tile_blend_weights and summed in place.
+  const int64_t th = 64, F = 17, S = 96;
+  const std::vector<int64_t> starts{0, 32};
+  const auto w = tile_blend_weights(S, S, th, th, starts, starts, 32);
+  std::vector<float> expect(static_cast<size_t>(3 * F * S * S), 0.0f);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      gpu::CommandStream s(gpu.context());
+      const gpu::Tensor part = vae->decode(s, gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, static_cast<int64_t>(a), 2), 4,
+                                                                               static_cast<int64_t>(b), 2)),
+                                           {0.05f});
+      s.finish();
+      const std::vector<float> v = part.to_floats();
+      for (int64_t p = 0; p < 3 * F; ++p)
+        for (int64_t i = 0; i < th; ++i)
+          for (int64_t j = 0; j < th; ++j)
+            expect[static_cast<size_t>((p * S + starts[a] + i) * S + starts[b] + j)] +=
+                w[a][b][static_cast<size_t>(i * th + j)] * v[static_cast<size_t>((p * th + i) * th + j)];
+    }
+  EXPECT_EQ(tiled({2, 1, 0, 0}), expect);
+}
+
+TEST_F(LtxVaeTiled, MeasuredDifferenceOfTilesFromTheWholeDecode) {
+  const std::vector<float> a = whole();
+  float peak = 0;
+  for (float v : a) peak = std::max(peak, std::fabs(v));
+  // Measured on this random tiny VAE and 3x3x3 latent (peak |whole| 0.584): 2x2 spatial tiles sharing one
+  // latent pixel differ from the whole decode by up to 0.474, 2-frame temporal tiles sharing one frame by
+  // up to 0.529, both by up to 0.545. That is most of the signal: with tiles of two latent pixels every
+  // output pixel is near a tile edge, where the convs see zeros (space) or repeated frames (time) instead
+  // of the neighbours; the released VAE's default 16-latent tiles have a wide interior. The bounds hold
+  // these figures with a small margin, so the test catches a change in what tiling does.
+  const float space = test::max_diff(tiled({2, 1, 0, 0}), a);
+  std::vector<int64_t> chunks;
+  const float time = test::max_diff(tiled({0, 0, 2, 1}, &chunks), a);
+  const float both = test::max_diff(tiled({2, 1, 2, 1}), a);
+  std::printf("LTX tiled decode, max |tiled - whole| (peak |whole| %.3f): space %.4f, time %.4f, both %.4f\n", peak, space, time, both);
+  EXPECT_GT(space, 0.0f);
+  EXPECT_GT(time, 0.0f);
+  EXPECT_LT(space, 0.50f);
+  EXPECT_LT(time, 0.56f);
+  EXPECT_LT(both, 0.58f);
+  // Two temporal tiles (latent frames 0-1 and 1-2): the first hands over the frames before the second's
+  // first (video frame 8), the second the rest.
+  EXPECT_EQ(chunks, (std::vector<int64_t>{8, 9}));
+}
+
+TEST_F(LtxVaeTiled, OverlapsMustBeSmallerThanTiles) {
+  gpu::CommandStream s(gpu.context());
+  auto none = [](const HostTensor&, int64_t) {};
+  EXPECT_THROW(vae->decode_frames(s, z, {0.05f}, {2, 2, 0, 0}, none), Error);
+  EXPECT_THROW(vae->decode_frames(s, z, {0.05f}, {0, 0, 2, 2}, none), Error);
+}
+
+TEST(LtxVaeConfig, DecodeTileFollowsTheBufferLimit) {
+  const LtxVaeConfig released;  // 0.9.5 defaults
+  // The last up block dominates: 1024 channels at 8x the latent's side... per latent pixel and frame of
+  // the 8x-upsampled video, about 128 channels x 64 pixels x 4 bytes.
+  const uint64_t per_pixel = released.decode_bytes_per_latent_pixel(16);
+  EXPECT_GE(per_pixel, uint64_t{128} * 64 * (1 + 8 * 15) * 4);
+  // 128 MiB buffers (lavapipe) cannot hold a 16-frame 512x768 decode (16x24 latent) whole.
+  const int64_t tile = released.largest_decode_tile(uint64_t{128} << 20, 16);
+  EXPECT_LT(tile, 16);
+  EXPECT_GE(tile, 1);
+  EXPECT_LE(static_cast<double>(tile * tile * per_pixel) * 1.1, static_cast<double>(uint64_t{128} << 20));
+  EXPECT_EQ(released.largest_decode_tile(1, 16), 1);
+  // Fewer frames per temporal tile: bigger spatial tiles.
+  EXPECT_GT(released.largest_decode_tile(uint64_t{128} << 20, 2), tile);
+}
+
+}  // namespace
+}  // namespace lattice
