@@ -194,6 +194,9 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   if (rope_cos.dim(0) != Si + St || rope_cos.dim(1) != config_.attention_head_dim)
     throw_eval("FLUX transformer: RoPE table " + rope_cos.describe() + " does not match " + std::to_string(St + Si) + " tokens");
 
+  // Before anything is recorded, so that what is in use is the weights and inputs alone.
+  plan_blocks(B, Si, St);
+
   // temb = t_emb + guidance_emb + text_emb(pooled); every modulation linear sees silu(temb).
   Tensor temb = embed_time(s, timestep_embedder_, timestep, B);
   if (config_.guidance_embeds) {
@@ -206,7 +209,6 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   Tensor x = x_embedder_(s, hidden);
   const Tensor x_in = x;
   bool skip = false;
-  plan_blocks(B, Si, St);
   if (cache && cache->threshold > 0 && config_.num_layers > 0) {
     const Tensor emb0 = Linear::load(blocks_->acquire(s, 0), "transformer_blocks.0.norm1.linear")(s, temb_act);
     const Tensor mod = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb0, 6, 0), chunk(emb0, 6, 1));
