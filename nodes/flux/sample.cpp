@@ -167,6 +167,7 @@ NodeDesc make() {
     FluxConfig c;
     c.num_layers = dit->meta["double"].get<int>();
     c.num_single_layers = dit->meta["single"].get<int>();
+    c.attention_head_dim = dit->meta.value("head_dim", c.attention_head_dim);
     c.num_attention_heads = dit->meta["inner"].get<int>() / c.attention_head_dim;
     c.in_channels = dit->meta["in_channels"].get<int>();
     c.joint_attention_dim = dit->meta["joint"].get<int>();
