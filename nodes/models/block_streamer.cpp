@@ -133,6 +133,7 @@ void BlockStreamer::upload_block(DeviceWeights& w, Prepared p) {
 }
 
 void BlockStreamer::load_slot(Slot& slot, int i) {
+  const auto t0 = std::chrono::steady_clock::now();
   Prepared p = take_prefetched(i);
   // Reuse the slot's buffers for tensors of the same shape and dtype; free the others first, so that the
   // slot never holds more than one block.
@@ -165,6 +166,7 @@ void BlockStreamer::load_slot(Slot& slot, int i) {
   slot.block = i;
   stats_.streamed_bytes += slot.weights->uploaded_bytes() - before;
   ++stats_.uploads;
+  stats_.upload_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 BlockStreamer::Slot* BlockStreamer::slot_holding(int i) {

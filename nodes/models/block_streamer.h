@@ -21,6 +21,7 @@
 /// - Not thread-safe: one caller thread; the internal host thread only reads the WeightSource and patches.
 ///   Work submitted on other streams that uses the blocks must be complete before a pass.
 
+#include <chrono>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -42,6 +43,7 @@ struct BlockStreamStats {
   BlockStreamPlan plan;
   uint64_t streamed_bytes = 0;  ///< bytes uploaded into slots so far
   int uploads = 0;              ///< blocks uploaded into slots so far
+  double upload_seconds = 0;   ///< host time spent uploading into slots (overlapping the device where it can)
   int passes = 0;               ///< passes through the blocks (each started at block 0)
 };
 
