@@ -17,6 +17,7 @@
 #include "app/param_override.h"
 #include "app/serve/server.h"
 #include "core/atomic_file.h"
+#include "core/block_stream_plan.h"
 #include "core/document.h"
 #include "core/engine.h"
 
@@ -217,6 +218,14 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
       for (const auto& [name, info] : it->second->outputs) w += info.weight_bytes;
     return w;
   };
+  auto block_bytes_of = [&](const std::string& id) {
+    std::vector<uint64_t> b;
+    if (auto it = by_id.find(id); it != by_id.end())
+      for (const auto& [name, info] : it->second->outputs)
+        if (info.meta.contains("block_bytes"))
+          for (const auto& x : info.meta["block_bytes"]) b.push_back(x.get<uint64_t>());
+    return b;
+  };
   auto is_model = [](PortType t) {
     return t == PortType::DiT || t == PortType::VAE || t == PortType::TextEncoder || t == PortType::Upsampler ||
            t == PortType::LoRA;
@@ -287,6 +296,35 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
       b["fits"] = true;
       b["streamed_bytes_per_use"] = 0;
       std::printf("  budget %s: fits; peak %s\n", human_bytes(budget).c_str(), human_bytes(peak.total()).c_str());
+    } else if (const std::vector<uint64_t> blocks = block_bytes_of(worst->model); !blocks.empty()) {
+      // A model that declares its blocks (meta "block_bytes") streams as the run will stream it: the same
+      // arithmetic (core/block_stream_plan.h) over what the budget leaves beside its other weights.
+      uint64_t in_blocks = 0;
+      for (uint64_t x : blocks) in_blocks += x;
+      const double fixed = worst->act + (worst->weights - worst->largest_model) +
+                           std::max(0.0, worst->largest_model - static_cast<double>(in_blocks));
+      const BlockStreamPlan sp = plan_block_streaming(blocks, budget > fixed ? static_cast<uint64_t>(budget - fixed) : 0);
+      b["fits"] = false;
+      b["node"] = worst->node;
+      b["streaming_model"] = worst->model;
+      if (!sp.fits) {
+        std::printf("  budget %s: too small for '%s': %s of activations and other weights plus one block of '%s' (%s)\n",
+                    human_bytes(budget).c_str(), worst->node.c_str(), human_bytes(fixed).c_str(), worst->model.c_str(),
+                    human_bytes(static_cast<double>(sp.slot_bytes)).c_str());
+      } else {
+        b["resident_blocks"] = sp.resident;
+        b["blocks"] = sp.blocks;
+        b["slots"] = sp.slots;
+        b["slot_bytes"] = sp.slot_bytes;
+        b["resident_weight_bytes"] = worst->largest_model - static_cast<double>(sp.streamed_bytes);
+        b["streamed_bytes_per_use"] = sp.streamed_bytes;
+        std::printf("  budget %s: '%s' streams while '%s' runs: %d of %d blocks stay resident (%s of weights), %s is uploaded"
+                    " block by block on every use through %d slot%s of %s (or store its weights as fp8: %s)\n",
+                    human_bytes(budget).c_str(), worst->model.c_str(), worst->node.c_str(), sp.resident, sp.blocks,
+                    human_bytes(worst->largest_model - static_cast<double>(sp.streamed_bytes)).c_str(),
+                    human_bytes(static_cast<double>(sp.streamed_bytes)).c_str(), sp.slots, sp.slots == 1 ? "" : "s",
+                    human_bytes(static_cast<double>(sp.slot_bytes)).c_str(), human_bytes(worst->largest_model / 2).c_str());
+      }
     } else if (worst->act + (worst->weights - worst->largest_model) < budget) {
       const double resident = budget - worst->act - (worst->weights - worst->largest_model);
       const double streamed = worst->largest_model - resident;

@@ -6,7 +6,9 @@
 // runs both and prints the ratio.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -102,38 +104,106 @@ void write_model(const FluxConfig& c, const std::filesystem::path& path, int64_t
   write_safetensors(path, list, {{"class", "FluxTransformer2DModel"}, {"config", config_json(c).dump()}});
 }
 
-void BM_FluxDitForward(benchmark::State& state) {
-  const FluxConfig c = small_config();
-  const int64_t side = 32, txt = 256;  // 1,024 image tokens
-  write_model(c, bench_file(), side, txt);
-  WeightSource src = WeightSource::open(bench_file());
-  src.strip_prefix("weights.");
+// The small model on a fresh device whose budget is `budget_mib` (0: the device's default), inputs resident.
+struct SmallFlux {
+  static constexpr int64_t side = 32, txt = 256;  // 1,024 image tokens
+  FluxConfig c = small_config();
+  WeightSource src;
   GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  FluxTransformer model(c, weights);
-  auto up = [&](const char* name) {
-    const HostTensor t = src.load(name);
-    return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-  };
-  std::vector<float> ids = src.load("input.txt_ids").to_f32();
-  const auto img = src.load("input.img_ids").to_f32();
-  ids.insert(ids.end(), img.begin(), img.end());
-  const int64_t axes[3] = {c.axes_dims_rope[0], c.axes_dims_rope[1], c.axes_dims_rope[2]};
-  const gpu::RopeTables rope = gpu::flux_rope_tables(ids, axes);
-  const gpu::Tensor cos = gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width});
-  const gpu::Tensor sin = gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width});
-  const gpu::Tensor hidden = up("input.hidden_states"), context = up("input.encoder_hidden_states"), pooled = up("input.pooled_projections");
-  for (auto _ : state) {
+  gpu::Context& ctx;
+  DeviceWeights weights;
+  FluxTransformer model;
+  gpu::Tensor hidden, context, pooled, cos, sin;
+
+  explicit SmallFlux(uint64_t budget_mib)
+      : src(open(c)), ctx(context_with_budget(gpu, budget_mib)), weights(src, ctx), model(c, weights) {
+    auto up = [&](const char* name) {
+      const HostTensor t = src.load(name);
+      return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
+    };
+    std::vector<float> ids = src.load("input.txt_ids").to_f32();
+    const auto img = src.load("input.img_ids").to_f32();
+    ids.insert(ids.end(), img.begin(), img.end());
+    const int64_t axes[3] = {c.axes_dims_rope[0], c.axes_dims_rope[1], c.axes_dims_rope[2]};
+    const gpu::RopeTables rope = gpu::flux_rope_tables(ids, axes);
+    cos = gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width});
+    sin = gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width});
+    hidden = up("input.hidden_states");
+    context = up("input.encoder_hidden_states");
+    pooled = up("input.pooled_projections");
+  }
+  static WeightSource open(const FluxConfig& c) {
+    if (!std::filesystem::exists(bench_file())) write_model(c, bench_file(), side, txt);
+    WeightSource w = WeightSource::open(bench_file());
+    w.strip_prefix("weights.");
+    return w;
+  }
+  static gpu::Context& context_with_budget(GpuService& gpu, uint64_t budget_mib) {
+    if (budget_mib) setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
+    gpu::Context& ctx = gpu.context();
+    unsetenv("LATTICE_GPU_BUDGET_MB");
+    return ctx;
+  }
+  void forward() {
     gpu::CommandStream s(ctx);
     gpu::Tensor out = model.forward(s, hidden, context, pooled, {0.75f}, {3.5f}, cos, sin);
     s.finish();
     benchmark::DoNotOptimize(out);
   }
-  state.counters["FLOPS"] = benchmark::Counter(c.forward_flops(side * side, txt) * static_cast<double>(state.iterations()),
+};
+
+void BM_FluxDitForward(benchmark::State& state) {
+  std::filesystem::remove(bench_file());  // written afresh, for the PyTorch baseline too
+  SmallFlux f(0);
+  for (auto _ : state) f.forward();
+  state.counters["FLOPS"] = benchmark::Counter(f.c.forward_flops(SmallFlux::side * SmallFlux::side, SmallFlux::txt) *
+                                                   static_cast<double>(state.iterations()),
                                                benchmark::Counter::kIsRate);
+  state.counters["peak_device_MiB"] = static_cast<double>(f.ctx.peak_device_bytes()) / (1 << 20);
 }
 BENCHMARK(BM_FluxDitForward)->Name("flux/dit_forward/small/vulkan")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// The same forward under a device budget that leaves room for two slots of the largest block plus
+// `state.range(0)` percent of the other block weights beside everything else (0: only the slots), so that
+// the blocks that do not fit stream on every forward
+// (nodes/models/block_streamer.h). Compare with flux/dit_forward/small/vulkan of the same run.
+void BM_FluxDitForwardStreamed(benchmark::State& state) {
+  uint64_t budget_mib = 0;
+  {
+    // Measure what the resident model holds beside its blocks, on a default device.
+    SmallFlux probe(0);
+    probe.forward();
+    const BlockStreamPlan& p = probe.model.stream_stats().plan;
+    const uint64_t fixed = probe.ctx.allocator().current_device_bytes() - p.resident_bytes +
+                           flux_activation_bytes(probe.c, 1, SmallFlux::side * SmallFlux::side, SmallFlux::txt);
+    uint64_t largest = 0;
+    for (uint64_t b : block_device_bytes(probe.src, flux_block_prefixes(probe.c))) largest = std::max(largest, b);
+    const uint64_t room = 2 * largest + (p.resident_bytes - 2 * largest) * static_cast<uint64_t>(state.range(0)) / 100;
+    budget_mib = (fixed + room + (1 << 20) - 1) >> 20;
+  }
+  SmallFlux f(budget_mib);
+  f.forward();  // plans and uploads the resident blocks
+  f.ctx.allocator().reset_peak();
+  const uint64_t streamed_before = f.model.stream_stats().streamed_bytes;
+  const double upload_before = f.model.stream_stats().upload_seconds;
+  for (auto _ : state) f.forward();
+  const BlockStreamStats& st = f.model.stream_stats();
+  state.counters["budget_MiB"] = static_cast<double>(budget_mib);
+  state.counters["peak_device_MiB"] = static_cast<double>(f.ctx.peak_device_bytes()) / (1 << 20);
+  state.counters["resident_blocks"] = st.plan.resident;
+  state.counters["slots"] = st.plan.slots;
+  state.counters["upload_ms_per_forward"] =
+      (st.upload_seconds - upload_before) * 1000.0 / static_cast<double>(state.iterations());
+  state.counters["streamed_MiB_per_forward"] =
+      static_cast<double>(st.streamed_bytes - streamed_before) / (1 << 20) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_FluxDitForwardStreamed)
+    ->Name("flux/dit_forward_streamed/small/vulkan")
+    ->Arg(50)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace lattice

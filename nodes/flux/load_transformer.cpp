@@ -33,19 +33,28 @@ NodeDesc make() {
     FluxConfig c;
     PlanInfo p;
     std::optional<nlohmann::json> cfg;
+    // Each block's device bytes, in the order the transformer runs them: the memory plan streams the
+    // blocks exactly as the run would (core/block_stream_plan.h).
+    Json blocks = Json::array();
     if (auto w = open_node_weights_or_config(ctx, kWrapper, cfg)) {
-      c = detect_flux_config(*w);
+      FluxLayout layout;
+      c = detect_flux_config(*w, &layout);
       p.weight_bytes = w->total_bytes();
+      if (layout == FluxLayout::BFL) convert_bfl_flux(*w, c);
+      for (uint64_t b : block_device_bytes(*w, flux_block_prefixes(c))) blocks.push_back(b);
     } else {
       c = flux_config_from_json(*cfg);
       p.weight_bytes = c.parameter_count() * 2;
       p.shape = "(config only, bf16) ";
+      for (int i = 0; i < c.num_layers + c.num_single_layers; ++i)
+        blocks.push_back((i < c.num_layers ? c.double_block_parameters() : c.single_block_parameters()) * 2);
     }
     p.shape += "FLUX transformer " + std::to_string(c.num_layers) + "+" + std::to_string(c.num_single_layers) +
                " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
-              {"joint", c.joint_attention_dim}};
+              {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim},
+              {"block_bytes", blocks}};
     ctx.set_output("dit", p);
   };
   return d;

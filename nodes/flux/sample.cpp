@@ -129,7 +129,10 @@ NodeDesc make() {
     if (ctx.has_input("negative")) negative = std::make_unique<FluxConditioning>(upload(gc, ctx.input_as<ConditioningData>("negative")));
     std::vector<FluxStepRecord> records;
     const StepPreview preview(ctx, gc, h, w);
-    const gpu::Tensor out = flux_sample(dit.model(gc), gc, packed, h, w, upload(gc, cond), negative.get(), o,
+    FluxTransformer& model = dit.model(gc);
+    const uint64_t streamed_before = model.stream_stats().streamed_bytes;
+    const int passes_before = model.stream_stats().passes;
+    const gpu::Tensor out = flux_sample(model, gc, packed, h, w, upload(gc, cond), negative.get(), o,
                                         [&](int step, int total, const gpu::Tensor& latents) {
                                           ctx.step(step, total);
                                           preview(step, total, latents);
@@ -140,6 +143,18 @@ NodeDesc make() {
     for (const auto& r : records) skipped += r.cached ? 1 : 0;
     ctx.report("steps", static_cast<int>(records.size()));
     ctx.report("skipped_steps", skipped);
+    // Block streaming (FluxTransformer, nodes/models/block_streamer.h): what stayed resident, what was
+    // uploaded on each forward, and the device's high-water mark.
+    const BlockStreamStats& st = model.stream_stats();
+    const int passes = st.passes - passes_before;
+    ctx.report("blocks", st.plan.blocks);
+    ctx.report("resident_blocks", st.plan.resident);
+    ctx.report("stream_slots", st.plan.slots);
+    ctx.report("resident_block_bytes", st.plan.resident_bytes);
+    ctx.report("streamed_bytes_per_forward", st.plan.streamed_bytes);
+    ctx.report("streamed_bytes", st.streamed_bytes - streamed_before);
+    ctx.report("forwards", passes);
+    ctx.report("peak_device_bytes", gc.peak_device_bytes());
     gpu::CommandStream s(gc);
     gpu::Tensor latent = gpu::unpack_latents(s, out, h, w);
     s.finish();
@@ -154,6 +169,7 @@ NodeDesc make() {
     FluxConfig c;
     c.num_layers = dit->meta["double"].get<int>();
     c.num_single_layers = dit->meta["single"].get<int>();
+    c.attention_head_dim = dit->meta.value("head_dim", c.attention_head_dim);
     c.num_attention_heads = dit->meta["inner"].get<int>() / c.attention_head_dim;
     c.in_channels = dit->meta["in_channels"].get<int>();
     c.joint_attention_dim = dit->meta["joint"].get<int>();
@@ -164,8 +180,8 @@ NodeDesc make() {
     p.shape = "latent [1, " + std::to_string(noise->meta["c"].get<int64_t>()) + ", " + std::to_string(h) + ", " +
               std::to_string(w) + "], " + std::to_string(steps) + " steps";
     p.flops = c.forward_flops(img_tokens, txt) * steps * (cfg ? 2 : 1);
-    // Activations of one forward: the joint sequence at the MLP width dominates.
-    p.activation_bytes = static_cast<uint64_t>((img_tokens + txt) * (c.mlp_hidden() + 4 * c.inner_dim()) * 4);
+    // Activations of one forward as the run reserves them (one block's temporaries at a time).
+    p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, txt);
     p.meta = noise->meta;
     ctx.set_output("latent", p);
   };

@@ -61,24 +61,20 @@ void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::ve
   for (int64_t o = 0; o < out; ++o) patch_row(w.data() + o * in, o, in, decoded);
 }
 
-/// A checkpoint tensor's bytes in the dtype it will have on the device: the mapping itself when it is used as
-/// stored, else converted (or LoRA-merged) into `storage`.
-struct DeviceWeights::Prepared {
-  std::span<const std::byte> bytes;
-  gpu::DType dtype;
-  // The converted values, moved in (never copied): one host buffer of this tensor at a time.
-  std::vector<float> f32_storage;
-  std::vector<uint16_t> half_storage;
-};
+uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype) {
+  const bool half = info.dtype == DType::F16 || info.dtype == DType::BF16;
+  return static_cast<uint64_t>(info.numel()) * (keep_dtype && half ? 2 : 4);
+}
 
-DeviceWeights::Prepared DeviceWeights::prepare(const std::string& name, bool keep_dtype) const {
+HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) const {
   const TensorInfo& info = source_.info(name);
   const bool native = info.dtype == DType::F32 || info.dtype == DType::F16 || info.dtype == DType::BF16;
   std::vector<const WeightPatch*> patches;
   if (patches_)
     for (const auto& p : *patches_)
       if (p.target == name) patches.push_back(&p);
-  Prepared r;
+  HostWeight r;
+  r.shape = info.shape;
   auto keep = [&r](auto&& values, gpu::DType dtype) {
     if constexpr (std::is_same_v<std::decay_t<decltype(values)>, std::vector<float>>) {
       r.f32_storage = std::move(values);
@@ -126,29 +122,75 @@ DeviceWeights::Prepared DeviceWeights::prepare(const std::string& name, bool kee
   return r;
 }
 
+void DeviceWeights::stage(const std::string& name, bool keep_dtype, HostWeight w) {
+  staged_[name + (keep_dtype ? "" : "#f32")] = std::move(w);
+}
+
+HostWeight DeviceWeights::take_prepared(const std::string& name, bool keep_dtype) {
+  if (auto it = staged_.find(name + (keep_dtype ? "" : "#f32")); it != staged_.end()) {
+    HostWeight w = std::move(it->second);
+    staged_.erase(it);
+    return w;
+  }
+  return prepare(name, keep_dtype);
+}
+
+Tensor DeviceWeights::to_device(std::span<const std::byte> bytes, gpu::Shape shape, gpu::DType dtype) {
+  for (auto it = spares_.begin(); it != spares_.end(); ++it)
+    if (it->shape() == shape && it->dtype() == dtype) {
+      Tensor t = std::move(*it);
+      spares_.erase(it);
+      t.upload_bytes(bytes);
+      uploaded_ += t.bytes();
+      return t;
+    }
+  Tensor t = Tensor::from_bytes(ctx_, bytes, std::move(shape), dtype);
+  uploaded_ += t.bytes();
+  return t;
+}
+
 const Tensor& DeviceWeights::upload(const std::string& name, bool keep_dtype) {
   const std::string key = name + (keep_dtype ? "" : "#f32");
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  const Prepared p = prepare(name, keep_dtype);
-  Tensor t = Tensor::from_bytes(ctx_, p.bytes, source_.info(name).shape, p.dtype);
-  uploaded_ += t.bytes();
-  return cache_.emplace(key, std::move(t)).first->second;
+  const HostWeight p = take_prepared(name, keep_dtype);
+  return cache_.emplace(key, to_device(p.bytes, p.shape, p.dtype)).first->second;
 }
 
 std::vector<Tensor> DeviceWeights::matrix_rows(const std::string& name, uint64_t max_bytes) {
   if (auto it = row_blocks_.find(name); it != row_blocks_.end()) return it->second;
   const std::vector<int64_t>& shape = source_.info(name).shape;
   if (shape.size() != 2) matrix(name);  // throws the matrix error
-  const Prepared p = prepare(name, true);
+  const HostWeight p = take_prepared(name, true);
   const uint64_t row_bytes = p.bytes.size() / static_cast<uint64_t>(shape[0]);
   const int64_t per_block = static_cast<int64_t>(std::max<uint64_t>(1, max_bytes / std::max<uint64_t>(1, row_bytes)));
   std::vector<Tensor> blocks;
   for (int64_t r = 0; r < shape[0]; r += per_block) {
     const int64_t n = std::min(per_block, shape[0] - r);
-    blocks.push_back(Tensor::from_bytes(ctx_, p.bytes.subspan(r * row_bytes, n * row_bytes), {n, shape[1]}, p.dtype));
-    uploaded_ += blocks.back().bytes();
+    blocks.push_back(to_device(p.bytes.subspan(r * row_bytes, n * row_bytes), {n, shape[1]}, p.dtype));
   }
   return row_blocks_.emplace(name, std::move(blocks)).first->second;
+}
+
+std::vector<Tensor> DeviceWeights::take_tensors() {
+  std::vector<Tensor> out;
+  for (auto& [k, t] : cache_) out.push_back(std::move(t));
+  for (auto& [k, ts] : row_blocks_)
+    for (auto& t : ts) out.push_back(std::move(t));
+  cache_.clear();
+  row_blocks_.clear();
+  uploaded_ = 0;
+  return out;
+}
+
+void DeviceWeights::release(const std::string& prefix) {
+  for (auto it = cache_.lower_bound(prefix); it != cache_.end() && it->first.starts_with(prefix);) {
+    uploaded_ -= it->second.bytes();
+    it = cache_.erase(it);
+  }
+  for (auto it = row_blocks_.lower_bound(prefix); it != row_blocks_.end() && it->first.starts_with(prefix);) {
+    for (const auto& t : it->second) uploaded_ -= t.bytes();
+    it = row_blocks_.erase(it);
+  }
 }
 
 const Tensor& DeviceWeights::matrix(const std::string& name) {

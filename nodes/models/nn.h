@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,17 @@ void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::ve
 /// bf16 is never converted to f16, on any device: the matmul (and every op taking bf16) reads bf16 as 32-bit
 /// words and widens it to f32 in the shader (gpu/ops/matmul_decode.glsl), which needs no 16-bit storage or
 /// arithmetic support. So no device lacks bf16, and there is no f16 range loss (bf16 values above 65504).
+/// A checkpoint tensor's bytes on the host in the dtype it will have on the device: the file mapping itself
+/// when it is used as stored, else the converted (or LoRA-merged) values it owns.
+struct HostWeight {
+  std::span<const std::byte> bytes;
+  gpu::DType dtype = gpu::DType::F32;
+  gpu::Shape shape;
+  // The converted values, moved in (never copied): one host buffer of this tensor at a time.
+  std::vector<float> f32_storage;
+  std::vector<uint16_t> half_storage;
+};
+
 class DeviceWeights {
  public:
   DeviceWeights(const WeightSource& source, gpu::Context& ctx, std::shared_ptr<const WeightPatches> patches = {})
@@ -56,21 +68,44 @@ class DeviceWeights {
   const gpu::Tensor& vector(const std::string& name);
   /// Any tensor as f32 (embedding tables, positional tables).
   const gpu::Tensor& f32(const std::string& name);
+  /// Device bytes held by the tensors uploaded so far (less those released).
   uint64_t uploaded_bytes() const { return uploaded_; }
   gpu::Context& context() { return ctx_; }
   const WeightSource& source() const { return source_; }
+  const std::shared_ptr<const WeightPatches>& patches() const { return patches_; }
+
+  // Block streaming (nodes/models/block_streamer.h) uses the two halves of an upload separately.
+  /// The host half of an upload: reads (and converts or merges) the tensor. Const and safe to call from
+  /// another thread while this object is used, as long as the WeightSource is not changed.
+  HostWeight prepare(const std::string& name, bool keep_dtype) const;
+  /// Hands over a tensor prepared elsewhere; the next upload of that name and keep_dtype uses it.
+  void stage(const std::string& name, bool keep_dtype, HostWeight w);
+  /// Device tensors to overwrite instead of allocating: an upload whose shape and dtype match one of them
+  /// copies into it. Spares left unused stay allocated until drop_spares().
+  void give_spares(std::vector<gpu::Tensor> spares) { spares_ = std::move(spares); }
+  void drop_spares() { spares_.clear(); }
+  /// Takes every uploaded tensor out (to reuse in another DeviceWeights); this object is then empty.
+  std::vector<gpu::Tensor> take_tensors();
+  /// Drops the device copies of the tensors whose names start with `prefix`.
+  void release(const std::string& prefix);
 
  private:
-  struct Prepared;
-  Prepared prepare(const std::string& name, bool keep_dtype) const;
   const gpu::Tensor& upload(const std::string& name, bool keep_dtype);
+  HostWeight take_prepared(const std::string& name, bool keep_dtype);
+  gpu::Tensor to_device(std::span<const std::byte> bytes, gpu::Shape shape, gpu::DType dtype);
   const WeightSource& source_;
   gpu::Context& ctx_;
   std::shared_ptr<const WeightPatches> patches_;
   std::map<std::string, gpu::Tensor> cache_;
   std::map<std::string, std::vector<gpu::Tensor>> row_blocks_;
+  std::map<std::string, HostWeight> staged_;
+  std::vector<gpu::Tensor> spares_;
   uint64_t uploaded_ = 0;
 };
+
+/// Bytes a checkpoint tensor takes on the device once uploaded with `keep_dtype` (matrices) or not (vectors):
+/// its stored size where the device reads that dtype, else 4 bytes per element.
+uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype);
 
 /// y = x·Wᵀ + b, W [out, in] under `<prefix>.weight`, b under `<prefix>.bias` when present.
 /// A weight larger than the device can bind in one buffer (Device::max_buffer_bytes) is uploaded as blocks

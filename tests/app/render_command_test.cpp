@@ -7,6 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/safetensors.h"
+#include "tests/support/tiny_models.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -201,11 +204,63 @@ TEST_F(Cli, MemoryPlanCountsOnlyTheModelsEachNodeUses) {
   EXPECT_EQ(memory["largest_model"], "transformer");
   const double gib = 1073741824.0, peak = memory["sequential_peak_bytes"].get<double>();
   EXPECT_GT(peak, 22.2 * gib);
-  EXPECT_LT(peak, 23.0 * gib);  // DiT + preview VAE + sampling activations, not the VAE decode's on top
+  EXPECT_LT(peak, 24.5 * gib);  // DiT + preview VAE + sampling activations, not the VAE decode's on top
   ASSERT_EQ(memory["budgets"].size(), 2u);
-  EXPECT_FALSE(memory["budgets"][0]["fits"].get<bool>());
-  EXPECT_EQ(memory["budgets"][0]["streaming_model"], "transformer");
-  EXPECT_TRUE(memory["budgets"][1]["fits"].get<bool>());
+  const auto& at12 = memory["budgets"][0];
+  EXPECT_FALSE(at12["fits"].get<bool>());
+  EXPECT_EQ(at12["streaming_model"], "transformer");
+  EXPECT_EQ(at12["blocks"], 57);
+  EXPECT_EQ(at12["slots"], 2);
+  EXPECT_GT(at12["resident_blocks"].get<int>(), 0);
+  EXPECT_LT(at12["resident_blocks"].get<int>(), 57);
+  // At 24 GiB only the last few blocks stream (one block's activations are 1.9 GiB at 4,608 tokens).
+  EXPECT_GT(memory["budgets"][1]["resident_blocks"].get<int>(), 50);
+}
+
+TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
+  // A random FLUX of 7 blocks (12.4 MB of bf16 weights) sampled under a budget that holds only some of
+  // them: the run streams the blocks the dry run said it would, and stays under the budget.
+  lattice::test::write_random_flux(dir / "dit", 3, 4, 3);
+  std::vector<float> embeds(512 * 64), pooled(32);
+  for (size_t i = 0; i < embeds.size(); ++i) embeds[i] = static_cast<float>(i % 17) / 17.0f - 0.5f;
+  for (size_t i = 0; i < pooled.size(); ++i) pooled[i] = static_cast<float>(i % 5) / 5.0f;
+  const lattice::HostTensor e = lattice::HostTensor::from_f32({1, 512, 64}, embeds), p = lattice::HostTensor::from_f32({1, 32}, pooled);
+  lattice::write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &e}, {"pooled_prompt_embeds", &p}});
+  const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
+    {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
+    {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
+    {"id": "noise", "type": "latent.noise", "params": {"width": 48, "height": 64}},
+    {"id": "dit", "type": "flux.load_transformer", "params": {"path": "dit"}},
+    {"id": "sample", "type": "flux.sample", "params": {"steps": 2},
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
+                "noise": {"node": "noise", "output": "latent"}}}]})");
+  const std::string budget = " --vram-budget " + std::to_string(21.0 / 1024);  // 21 MiB
+  auto plan = run("--render " + graph + " --target sample --dry-run" + budget + " --report " + (dir / "plan.json").string());
+  ASSERT_EQ(plan.code, 0) << plan.out;
+  std::ifstream pin(dir / "plan.json");
+  const auto planned = nlohmann::json::parse(pin)["memory"]["budgets"][0];
+  ASSERT_FALSE(planned["fits"].get<bool>()) << plan.out;
+  ASSERT_TRUE(planned.contains("resident_blocks")) << plan.out;
+
+  auto r = run("--render " + graph + " --target sample" + budget + " --report " + (dir / "run.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream rin(dir / "run.json");
+  const auto report = nlohmann::json::parse(rin);
+  nlohmann::json sample;
+  for (const auto& n : report["nodes"])
+    if (n["id"] == "sample") sample = n["info"];
+  ASSERT_TRUE(sample.contains("blocks")) << report.dump();
+  EXPECT_EQ(sample["blocks"], planned["blocks"]);
+  EXPECT_EQ(sample["resident_blocks"], planned["resident_blocks"]);
+  EXPECT_EQ(sample["stream_slots"], planned["slots"]);
+  EXPECT_EQ(sample["streamed_bytes_per_forward"], planned["streamed_bytes_per_use"]);
+  EXPECT_GT(sample["streamed_bytes"].get<uint64_t>(), 0u);
+  EXPECT_LE(sample["peak_device_bytes"].get<uint64_t>(), 21u << 20);
+
+  // A budget below activations plus one block: exit 4, naming what is needed.
+  auto small = run("--render " + graph + " --target sample --vram-budget " + std::to_string(16.0 / 1024));
+  EXPECT_EQ(small.code, 4) << small.out;
+  EXPECT_NE(small.out.find("one block's weights"), std::string::npos) << small.out;
 }
 
 }  // namespace

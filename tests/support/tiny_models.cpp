@@ -2,7 +2,10 @@
 
 #include <sentencepiece_trainer.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 
 namespace lattice::test {
@@ -40,6 +43,71 @@ HostTensor write_tiny_flux(const std::filesystem::path& dir) {
   const HostTensor p = fx.tensor("input.prompt_embeds"), q = fx.tensor("input.pooled_prompt_embeds"), n = fx.tensor("input.noise");
   write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &p}, {"pooled_prompt_embeds", &q}, {"noise", &n}});
   return fx.tensor("output.image");
+}
+
+nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads,
+                                 unsigned seed) {
+  const int64_t D = 64, C = heads * D, M = 4 * C, in = 64, joint = 64, pooled = 32;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<std::pair<std::string, HostTensor>> ts;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float scale, float offset) {
+    HostTensor t{DType::BF16, std::move(shape), {}};
+    t.data.resize(static_cast<size_t>(t.numel()) * 2);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const uint16_t v = float_to_bf16(offset + scale * normal(rng));
+      std::memcpy(t.data.data() + i * 2, &v, 2);
+    }
+    ts.emplace_back(name, std::move(t));
+  };
+  auto linear = [&](const std::string& prefix, int64_t out, int64_t fan_in) {
+    add(prefix + ".weight", {out, fan_in}, 1.0f / std::sqrt(static_cast<float>(fan_in)), 0);
+    add(prefix + ".bias", {out}, 0.1f, 0);
+  };
+  auto norm = [&](const std::string& name) { add(name, {D}, 0.1f, 1); };
+  linear("x_embedder", C, in);
+  linear("context_embedder", C, joint);
+  for (const char* e : {"timestep_embedder", "guidance_embedder"}) {
+    linear(std::string("time_text_embed.") + e + ".linear_1", C, 256);
+    linear(std::string("time_text_embed.") + e + ".linear_2", C, C);
+  }
+  linear("time_text_embed.text_embedder.linear_1", C, pooled);
+  linear("time_text_embed.text_embedder.linear_2", C, C);
+  for (int i = 0; i < num_layers; ++i) {
+    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+    linear(p + "norm1.linear", 6 * C, C);
+    linear(p + "norm1_context.linear", 6 * C, C);
+    for (const char* n : {"to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_out.0", "to_add_out"})
+      linear(p + "attn." + n, C, C);
+    for (const char* n : {"norm_q", "norm_k", "norm_added_q", "norm_added_k"}) norm(p + "attn." + n + ".weight");
+    linear(p + "ff.net.0.proj", M, C);
+    linear(p + "ff.net.2", C, M);
+    linear(p + "ff_context.net.0.proj", M, C);
+    linear(p + "ff_context.net.2", C, M);
+  }
+  for (int i = 0; i < num_single_layers; ++i) {
+    const std::string p = "single_transformer_blocks." + std::to_string(i) + ".";
+    linear(p + "norm.linear", 3 * C, C);
+    for (const char* n : {"to_q", "to_k", "to_v"}) linear(p + "attn." + n, C, C);
+    norm(p + "attn.norm_q.weight");
+    norm(p + "attn.norm_k.weight");
+    linear(p + "proj_mlp", M, C);
+    linear(p + "proj_out", C, C + M);
+  }
+  linear("norm_out.linear", 2 * C, C);
+  linear("proj_out", in, C);
+  const nlohmann::json config = {{"_class_name", "FluxTransformer2DModel"}, {"patch_size", 1}, {"in_channels", in},
+                                 {"out_channels", nullptr}, {"num_layers", num_layers},
+                                 {"num_single_layers", num_single_layers}, {"attention_head_dim", D},
+                                 {"num_attention_heads", heads}, {"joint_attention_dim", joint},
+                                 {"pooled_projection_dim", pooled}, {"guidance_embeds", true},
+                                 {"axes_dims_rope", {16, 24, 24}}};
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [n, t] : ts) list.emplace_back(n, &t);
+  std::filesystem::create_directories(dir);
+  write_safetensors(dir / "diffusion_pytorch_model.safetensors", list);
+  std::ofstream(dir / "config.json") << config.dump();
+  return config;
 }
 
 }  // namespace lattice::test

@@ -1,5 +1,6 @@
 #include "nodes/models/flux/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -22,6 +23,27 @@ std::vector<float> flux_image_ids(int64_t latent_h, int64_t latent_w) {
   return ids;
 }
 
+std::vector<std::string> flux_block_prefixes(const FluxConfig& c) {
+  std::vector<std::string> p;
+  for (int i = 0; i < c.num_layers; ++i) p.push_back("transformer_blocks." + std::to_string(i) + ".");
+  for (int i = 0; i < c.num_single_layers; ++i) p.push_back("single_transformer_blocks." + std::to_string(i) + ".");
+  return p;
+}
+
+uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image_tokens, int64_t text_tokens) {
+  // f32 elements alive while one block runs (every temporary of a block lives until its submission is
+  // done), counted from double_block() and single_block() below, with the copies map_token_chunks adds:
+  // double 22·L·C + 2·L·M, single 16·L·C + 3·L·M; between blocks x, ctx, their concatenation, the step
+  // cache's input and residual (5·L·C); the forward's inputs (latents, text, RoPE tables) and the small
+  // [B, k·C] embeddings.
+  const uint64_t L = static_cast<uint64_t>(image_tokens + text_tokens), C = static_cast<uint64_t>(c.inner_dim());
+  const uint64_t M = static_cast<uint64_t>(c.mlp_hidden()), B = static_cast<uint64_t>(batch);
+  const uint64_t block = std::max(22 * L * C + 2 * L * M, 16 * L * C + 3 * L * M);
+  const uint64_t inputs = static_cast<uint64_t>(image_tokens) * static_cast<uint64_t>(c.in_channels + c.out_channels) +
+                          static_cast<uint64_t>(text_tokens) * static_cast<uint64_t>(c.joint_attention_dim);
+  return 4 * B * (block + 5 * L * C + inputs + 64 * C) + 8 * L * static_cast<uint64_t>(c.attention_head_dim);
+}
+
 FluxTransformer::FluxTransformer(FluxConfig config, DeviceWeights& w) : config_(config), ctx_(w.context()) {
   config_.validate();
   x_embedder_ = Linear::load(w, "x_embedder");
@@ -33,44 +55,59 @@ FluxTransformer::FluxTransformer(FluxConfig config, DeviceWeights& w) : config_(
                           Linear::load(w, "time_text_embed.guidance_embedder.linear_2")};
   text_embedder_ = {Linear::load(w, "time_text_embed.text_embedder.linear_1"),
                     Linear::load(w, "time_text_embed.text_embedder.linear_2")};
-  for (int i = 0; i < config_.num_layers; ++i) {
-    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
-    DoubleBlock b;
-    b.norm1 = Linear::load(w, p + "norm1.linear");
-    b.norm1_context = Linear::load(w, p + "norm1_context.linear");
-    b.to_q = Linear::load(w, p + "attn.to_q");
-    b.to_k = Linear::load(w, p + "attn.to_k");
-    b.to_v = Linear::load(w, p + "attn.to_v");
-    b.add_q = Linear::load(w, p + "attn.add_q_proj");
-    b.add_k = Linear::load(w, p + "attn.add_k_proj");
-    b.add_v = Linear::load(w, p + "attn.add_v_proj");
-    b.norm_q = w.vector(p + "attn.norm_q.weight");
-    b.norm_k = w.vector(p + "attn.norm_k.weight");
-    b.norm_added_q = w.vector(p + "attn.norm_added_q.weight");
-    b.norm_added_k = w.vector(p + "attn.norm_added_k.weight");
-    b.to_out = Linear::load(w, p + "attn.to_out.0");
-    b.to_add_out = Linear::load(w, p + "attn.to_add_out");
-    b.ff1 = Linear::load(w, p + "ff.net.0.proj");
-    b.ff2 = Linear::load(w, p + "ff.net.2");
-    b.ff_context1 = Linear::load(w, p + "ff_context.net.0.proj");
-    b.ff_context2 = Linear::load(w, p + "ff_context.net.2");
-    double_blocks_.push_back(std::move(b));
-  }
-  for (int i = 0; i < config_.num_single_layers; ++i) {
-    const std::string p = "single_transformer_blocks." + std::to_string(i) + ".";
-    SingleBlock b;
-    b.norm = Linear::load(w, p + "norm.linear");
-    b.to_q = Linear::load(w, p + "attn.to_q");
-    b.to_k = Linear::load(w, p + "attn.to_k");
-    b.to_v = Linear::load(w, p + "attn.to_v");
-    b.norm_q = w.vector(p + "attn.norm_q.weight");
-    b.norm_k = w.vector(p + "attn.norm_k.weight");
-    b.proj_mlp = Linear::load(w, p + "proj_mlp");
-    b.proj_out = Linear::load(w, p + "proj_out");
-    single_blocks_.push_back(std::move(b));
-  }
   norm_out_ = Linear::load(w, "norm_out.linear");
   proj_out_ = Linear::load(w, "proj_out");
+  blocks_ = std::make_unique<BlockStreamer>(w, flux_block_prefixes(config_));
+}
+
+FluxTransformer::DoubleBlock FluxTransformer::load_double(DeviceWeights& w, int i) const {
+  const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+  DoubleBlock b;
+  b.norm1 = Linear::load(w, p + "norm1.linear");
+  b.norm1_context = Linear::load(w, p + "norm1_context.linear");
+  b.to_q = Linear::load(w, p + "attn.to_q");
+  b.to_k = Linear::load(w, p + "attn.to_k");
+  b.to_v = Linear::load(w, p + "attn.to_v");
+  b.add_q = Linear::load(w, p + "attn.add_q_proj");
+  b.add_k = Linear::load(w, p + "attn.add_k_proj");
+  b.add_v = Linear::load(w, p + "attn.add_v_proj");
+  b.norm_q = w.vector(p + "attn.norm_q.weight");
+  b.norm_k = w.vector(p + "attn.norm_k.weight");
+  b.norm_added_q = w.vector(p + "attn.norm_added_q.weight");
+  b.norm_added_k = w.vector(p + "attn.norm_added_k.weight");
+  b.to_out = Linear::load(w, p + "attn.to_out.0");
+  b.to_add_out = Linear::load(w, p + "attn.to_add_out");
+  b.ff1 = Linear::load(w, p + "ff.net.0.proj");
+  b.ff2 = Linear::load(w, p + "ff.net.2");
+  b.ff_context1 = Linear::load(w, p + "ff_context.net.0.proj");
+  b.ff_context2 = Linear::load(w, p + "ff_context.net.2");
+  return b;
+}
+
+FluxTransformer::SingleBlock FluxTransformer::load_single(DeviceWeights& w, int i) const {
+  const std::string p = "single_transformer_blocks." + std::to_string(i) + ".";
+  SingleBlock b;
+  b.norm = Linear::load(w, p + "norm.linear");
+  b.to_q = Linear::load(w, p + "attn.to_q");
+  b.to_k = Linear::load(w, p + "attn.to_k");
+  b.to_v = Linear::load(w, p + "attn.to_v");
+  b.norm_q = w.vector(p + "attn.norm_q.weight");
+  b.norm_k = w.vector(p + "attn.norm_k.weight");
+  b.proj_mlp = Linear::load(w, p + "proj_mlp");
+  b.proj_out = Linear::load(w, p + "proj_out");
+  return b;
+}
+
+void FluxTransformer::plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens) {
+  const uint64_t act = flux_activation_bytes(config_, batch, image_tokens, text_tokens);
+  if (blocks_->planned() && act <= planned_activations_) return;
+  const gpu::Allocator& a = ctx_.allocator();
+  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - blocks_->device_bytes();
+  const uint64_t available = budget > others + act ? budget - others - act : 0;
+  auto mib = [](uint64_t b) { return std::to_string(b) + " bytes (" + std::to_string(b >> 20) + " MiB)"; };
+  blocks_->plan(available, "FLUX transformer: the device budget of " + mib(budget) + " cannot run it: " + mib(others) +
+                               " are in use and a forward's activations need " + mib(act) + ";");
+  planned_activations_ = act;
 }
 
 Tensor FluxTransformer::embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch) {
@@ -157,6 +194,9 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   if (rope_cos.dim(0) != Si + St || rope_cos.dim(1) != config_.attention_head_dim)
     throw_eval("FLUX transformer: RoPE table " + rope_cos.describe() + " does not match " + std::to_string(St + Si) + " tokens");
 
+  // Before anything is recorded, so that what is in use is the weights and inputs alone.
+  plan_blocks(B, Si, St);
+
   // temb = t_emb + guidance_emb + text_emb(pooled); every modulation linear sees silu(temb).
   Tensor temb = embed_time(s, timestep_embedder_, timestep, B);
   if (config_.guidance_embeds) {
@@ -169,8 +209,8 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   Tensor x = x_embedder_(s, hidden);
   const Tensor x_in = x;
   bool skip = false;
-  if (cache && cache->threshold > 0 && !double_blocks_.empty()) {
-    const Tensor emb0 = double_blocks_[0].norm1(s, temb_act);
+  if (cache && cache->threshold > 0 && config_.num_layers > 0) {
+    const Tensor emb0 = Linear::load(blocks_->acquire(s, 0), "transformer_blocks.0.norm1.linear")(s, temb_act);
     const Tensor mod = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb0, 6, 0), chunk(emb0, 6, 1));
     s.finish();
     std::vector<float> m = mod.to_floats();
@@ -190,9 +230,18 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
     ++cache->skipped;
   } else {
     Tensor ctx = context_embedder_(s, context);
-    for (const auto& b : double_blocks_) double_block(s, b, x, ctx, temb_act, rope_cos, rope_sin);
+    // One submission per block (BlockStreamer::acquire finishes the previous one), so that temporaries
+    // and streamed weights stay within flux_activation_bytes and the plan.
+    const int nd = config_.num_layers;
+    for (int i = 0; i < nd; ++i) {
+      double_block(s, load_double(blocks_->acquire(s, i), i), x, ctx, temb_act, rope_cos, rope_sin);
+      blocks_->release(s, i);
+    }
     Tensor h = concat(s, ctx, x, 1);
-    for (const auto& b : single_blocks_) single_block(s, b, h, temb_act, rope_cos, rope_sin);
+    for (int i = 0; i < config_.num_single_layers; ++i) {
+      single_block(s, load_single(blocks_->acquire(s, nd + i), i), h, temb_act, rope_cos, rope_sin);
+      blocks_->release(s, nd + i);
+    }
     x = contiguous(s, rows(h, St, St + Si));
     if (cache && cache->threshold > 0) {
       cache->residual = gpu::sub(s, x, x_in);

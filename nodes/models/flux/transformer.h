@@ -8,10 +8,19 @@
 /// scale; ignored unless guidance_embeds), rope cos/sin [S_txt + S_img, head_dim] from gpu::flux_rope_tables().
 /// Output: [B, S_img, out_channels]. With a step cache, forward() submits once mid-way to decide whether to
 /// skip the blocks (the decision needs the value on the host).
+///
+/// Memory: the embedders and the output layers are uploaded when the model is made; the blocks at the first
+/// forward, through a BlockStreamer (nodes/models/block_streamer.h). forward() submits after every block and
+/// waits for it before recording the next, so at most one block's temporaries are alive
+/// (flux_activation_bytes). When the blocks do not all fit the device budget beside what is already in use
+/// and those activations, the leading blocks that fit stay resident and the others stream through reusable
+/// slots on every forward (results are identical); a budget too small for even one block plus activations
+/// is Error(Evaluation) naming the need.
 
 #include <memory>
 #include <vector>
 
+#include "nodes/models/block_streamer.h"
 #include "nodes/models/flux/config.h"
 #include "nodes/models/nn.h"
 
@@ -19,6 +28,15 @@ namespace lattice {
 
 /// The ids FluxPipeline builds: image (0, row, col) row-major over (h/2, w/2); text all zeros.
 std::vector<float> flux_image_ids(int64_t latent_h, int64_t latent_w);
+
+/// The checkpoint prefixes of the blocks in the order forward() runs them: the double-stream blocks
+/// ("transformer_blocks.N."), then the single-stream ones.
+std::vector<std::string> flux_block_prefixes(const FluxConfig& c);
+
+/// Device bytes of activations a forward holds at once (the largest block's temporaries plus the streams
+/// kept between blocks), f32, for `batch` sequences of image and text tokens. The run reserves this beside
+/// the weights and --dry-run plans with it.
+uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image_tokens, int64_t text_tokens);
 
 /// Step caching (TeaCache-style). Consecutive sampling steps often change the transformer's input little;
 /// the relative L1 change of the first block's modulated input is accumulated over steps, and while it
@@ -38,6 +56,8 @@ class FluxTransformer {
  public:
   FluxTransformer(FluxConfig config, DeviceWeights& weights);
   const FluxConfig& config() const { return config_; }
+  /// What stays resident and what streamed so far (plan.blocks 0 until the first forward).
+  const BlockStreamStats& stream_stats() const { return blocks_->stats(); }
 
   gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const gpu::Tensor& context,
                       const gpu::Tensor& pooled, const std::vector<float>& timestep, const std::vector<float>& guidance,
@@ -59,6 +79,10 @@ class FluxTransformer {
     Linear to_q, to_k, to_v, proj_mlp, proj_out;
     gpu::Tensor norm_q, norm_k;
   };
+  DoubleBlock load_double(DeviceWeights& w, int i) const;
+  SingleBlock load_single(DeviceWeights& w, int i) const;
+  /// Plans the blocks' residency for a forward of these sizes (once, and again for larger ones).
+  void plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens);
   gpu::Tensor embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch);
   void double_block(gpu::CommandStream& s, const DoubleBlock& b, gpu::Tensor& x, gpu::Tensor& ctx, const gpu::Tensor& temb_act,
                     const gpu::Tensor& cos, const gpu::Tensor& sin);
@@ -69,8 +93,8 @@ class FluxTransformer {
   gpu::Context& ctx_;
   Linear x_embedder_, context_embedder_, norm_out_, proj_out_;
   Mlp timestep_embedder_, guidance_embedder_, text_embedder_;
-  std::vector<DoubleBlock> double_blocks_;
-  std::vector<SingleBlock> single_blocks_;
+  std::unique_ptr<BlockStreamer> blocks_;
+  uint64_t planned_activations_ = 0;
 };
 
 }  // namespace lattice

@@ -1,0 +1,209 @@
+#include "nodes/models/block_streamer.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace lattice {
+
+std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes) {
+  const std::vector<std::string> all = w.names();  // sorted
+  std::vector<std::vector<std::string>> out;
+  for (const auto& prefix : prefixes) {
+    std::vector<std::string> names;
+    for (auto it = std::lower_bound(all.begin(), all.end(), prefix); it != all.end() && it->starts_with(prefix); ++it)
+      names.push_back(*it);
+    if (names.empty()) throw_invalid(w.origin() + ": no tensors named '" + prefix + "*'");
+    out.push_back(std::move(names));
+  }
+  return out;
+}
+
+std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes) {
+  std::vector<uint64_t> out;
+  for (const auto& names : block_tensor_names(w, prefixes)) {
+    uint64_t bytes = 0;
+    for (const auto& n : names) bytes += device_tensor_bytes(w.info(n), w.info(n).shape.size() == 2);
+    out.push_back(bytes);
+  }
+  return out;
+}
+
+BlockStreamer::BlockStreamer(DeviceWeights& weights, std::vector<std::string> prefixes)
+    : weights_(weights),
+      prefixes_(std::move(prefixes)),
+      names_(block_tensor_names(weights_.source(), prefixes_)),
+      bytes_(block_device_bytes(weights_.source(), prefixes_)) {}
+
+BlockStreamer::~BlockStreamer() {
+  if (prefetch_.valid()) prefetch_.wait();
+}
+
+uint64_t BlockStreamer::device_bytes() const {
+  uint64_t n = 0;
+  if (planned_)
+    for (int i = 0; i < size(); ++i)
+      if (resident(i)) n += bytes_[static_cast<size_t>(i)];
+  for (const auto& s : slots_) n += s.weights->uploaded_bytes();
+  return n;
+}
+
+void BlockStreamer::plan(uint64_t available, const std::string& need_message) {
+  if (planned_ && plan_.device_bytes() <= available) return;
+  const BlockStreamPlan next = plan_block_streaming(bytes_, available);
+  if (!next.fits) {
+    const uint64_t short_by = next.slot_bytes - std::min(next.slot_bytes, available);
+    throw_eval(need_message + " one block's weights (" + std::to_string(next.slot_bytes) + " bytes, " +
+               std::to_string(next.slot_bytes >> 20) + " MiB) do not fit the " + std::to_string(available) +
+               " bytes the budget leaves; the budget is " + std::to_string(short_by) +
+               " bytes short: raise --vram-budget (LATTICE_GPU_BUDGET_MB)");
+  }
+  // Blocks resident under the old plan but not the new one are released; slots start empty.
+  if (planned_)
+    for (int i = next.resident; i < size(); ++i)
+      if (resident(i)) weights_.release(prefixes_[static_cast<size_t>(i)]);
+  if (prefetch_.valid()) prefetch_.wait();
+  prefetch_ = {};
+  prefetch_block_ = -1;
+  slots_.clear();
+  plan_ = next;
+  planned_ = true;
+  stats_.plan = plan_;
+  for (int i = 0; i < plan_.resident; ++i) upload_block(weights_, prepare_block(i));
+  for (int k = 0; k < plan_.slots; ++k)
+    slots_.push_back({std::make_unique<DeviceWeights>(weights_.source(), weights_.context(), weights_.patches()), -1});
+  next_slot_ = 0;
+  if (plan_.slots > 0) start_prefetch(plan_.resident);
+}
+
+int BlockStreamer::next_streamed(int after) const {
+  const int n = size();
+  for (int k = 1; k <= n; ++k) {
+    const int j = (after + k) % n;
+    if (!resident(j)) return j;
+  }
+  return -1;
+}
+
+BlockStreamer::Prepared BlockStreamer::prepare_block(int i) const {
+  Prepared p;
+  p.block = i;
+  for (const auto& name : names_[static_cast<size_t>(i)]) {
+    HostWeight w = weights_.prepare(name, weights_.source().info(name).shape.size() == 2);
+    if (w.f32_storage.empty() && w.half_storage.empty()) {
+      // Used as stored: fault the mapped pages in here rather than during the upload.
+      volatile unsigned char sink = 0;
+      for (size_t o = 0; o < w.bytes.size(); o += 4096) sink = sink + static_cast<unsigned char>(w.bytes[o]);
+      (void)sink;
+    }
+    p.tensors.emplace_back(name, std::move(w));
+  }
+  return p;
+}
+
+void BlockStreamer::start_prefetch(int i) {
+  if (i < 0 || prefetch_block_ == i || slot_holding(i)) return;
+  if (prefetch_.valid()) prefetch_.wait();
+  prefetch_block_ = i;
+  prefetch_ = std::async(std::launch::async, [this, i] { return prepare_block(i); });
+}
+
+BlockStreamer::Prepared BlockStreamer::take_prefetched(int i) {
+  if (prefetch_.valid()) {
+    Prepared p = prefetch_.get();  // rethrows what the host thread threw
+    prefetch_block_ = -1;
+    if (p.block == i) return p;
+  }
+  return prepare_block(i);
+}
+
+void BlockStreamer::upload_block(DeviceWeights& w, Prepared p) {
+  const uint64_t limit = w.context().device().max_buffer_bytes();
+  for (auto& [name, host] : p.tensors) {
+    const bool matrix = host.shape.size() == 2;
+    w.stage(name, matrix, std::move(host));
+    const TensorInfo& info = w.source().info(name);
+    if (!matrix)
+      w.vector(name);
+    else if (device_tensor_bytes(info, true) > limit)
+      w.matrix_rows(name, limit);  // as Linear::load splits it
+    else
+      w.matrix(name);
+  }
+}
+
+void BlockStreamer::load_slot(Slot& slot, int i) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Prepared p = take_prefetched(i);
+  // Reuse the slot's buffers for tensors of the same shape and dtype; free the others first, so that the
+  // slot never holds more than one block.
+  std::vector<gpu::Tensor> old = slot.weights->take_tensors();
+  slot.block = -1;
+  std::vector<gpu::Tensor> spares;
+  const uint64_t limit = weights_.context().device().max_buffer_bytes();
+  for (const auto& [name, host] : p.tensors) {
+    std::vector<gpu::Shape> shapes{host.shape};
+    if (host.shape.size() == 2 && host.bytes.size() > limit) {
+      // matrix_rows' blocks of whole rows
+      const uint64_t row = host.bytes.size() / static_cast<uint64_t>(host.shape[0]);
+      const int64_t per = static_cast<int64_t>(std::max<uint64_t>(1, limit / std::max<uint64_t>(1, row)));
+      shapes.clear();
+      for (int64_t r = 0; r < host.shape[0]; r += per) shapes.push_back({std::min(per, host.shape[0] - r), host.shape[1]});
+    }
+    for (const auto& shape : shapes) {
+      const gpu::DType dtype = host.shape.size() == 2 ? host.dtype : gpu::DType::F32;
+      auto it = std::find_if(old.begin(), old.end(), [&](const gpu::Tensor& t) { return t.shape() == shape && t.dtype() == dtype; });
+      if (it == old.end()) continue;
+      spares.push_back(std::move(*it));
+      old.erase(it);
+    }
+  }
+  old.clear();
+  slot.weights->give_spares(std::move(spares));
+  const uint64_t before = slot.weights->uploaded_bytes();
+  upload_block(*slot.weights, std::move(p));
+  slot.weights->drop_spares();
+  slot.block = i;
+  stats_.streamed_bytes += slot.weights->uploaded_bytes() - before;
+  ++stats_.uploads;
+  stats_.upload_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+BlockStreamer::Slot* BlockStreamer::slot_holding(int i) {
+  for (auto& s : slots_)
+    if (s.block == i) return &s;
+  return nullptr;
+}
+
+DeviceWeights& BlockStreamer::acquire(gpu::CommandStream& s, int i) {
+  if (!planned_) throw_eval("block streamer: acquire() before plan()");
+  s.finish();
+  if (i == 0 && last_acquired_ != 0) ++stats_.passes;
+  last_acquired_ = i;
+  if (resident(i)) return weights_;
+  if (Slot* held = slot_holding(i)) return *held->weights;
+  // Not uploaded ahead (the first pass, or a pass cut short): every slot is idle after finish().
+  Slot& slot = slots_[static_cast<size_t>(next_slot_)];
+  next_slot_ = (next_slot_ + 1) % static_cast<int>(slots_.size());
+  load_slot(slot, i);
+  start_prefetch(next_streamed(i));
+  return *slot.weights;
+}
+
+void BlockStreamer::release(gpu::CommandStream& s, int i) {
+  s.submit();
+  if (plan_.slots == 0) return;
+  const int j = next_streamed(i);
+  if (j < 0 || slot_holding(j)) return;
+  // Block i runs now; a slot that does not hold it has been idle since acquire() finished the stream.
+  for (size_t k = 0; k < slots_.size(); ++k) {
+    Slot& slot = slots_[(static_cast<size_t>(next_slot_) + k) % slots_.size()];
+    if (slot.block == i) continue;
+    load_slot(slot, j);
+    next_slot_ = static_cast<int>(((static_cast<size_t>(next_slot_) + k + 1) % slots_.size()));
+    start_prefetch(next_streamed(j));
+    return;
+  }
+}
+
+}  // namespace lattice

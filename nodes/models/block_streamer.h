@@ -1,0 +1,110 @@
+#pragma once
+/// BlockStreamer: a transformer's repeated blocks with their weights either resident on the device or
+/// streamed through a bounded set of reusable slots, so that a model whose weights exceed the device budget
+/// still runs, under that budget. Shared by the DiTs (FLUX; the mechanism knows only tensor-name prefixes).
+///
+/// Contract.
+/// - Block i is every checkpoint tensor whose name starts with prefixes[i] (e.g. "transformer_blocks.3.").
+///   Rank-2 tensors are uploaded as matrices (stored dtype kept, split into row blocks where larger than a
+///   device buffer, as Linear::load does), others as f32 vectors; a model loads its block structs from the
+///   DeviceWeights that acquire() returns, as it would from its own, and finds them already uploaded. LoRA
+///   patches of the model's DeviceWeights apply to streamed blocks as to resident ones.
+/// - plan() decides from the bytes it may use which leading blocks stay resident (uploaded into the model's
+///   DeviceWeights) and how many slots (2 when they fit: one runs while the next uploads; else 1) the others
+///   share (core/block_stream_plan.h, the arithmetic --dry-run uses too).
+/// - A pass calls acquire(s, i) before recording block i and release(s, i) after, in block order (a pass
+///   may be cut short and start again at 0). acquire() finishes what `s` has recorded, so at most one
+///   block's temporaries are alive at a time; release() submits block i and, while the device runs it,
+///   uploads the next streamed block into the idle slot (reusing its buffers where shapes match), and a host
+///   thread starts reading the one after from the memory-mapped checkpoint (converting and merging LoRA
+///   patches on that thread). Uploads go through gpu::Staging on the calling thread.
+/// - Not thread-safe: one caller thread; the internal host thread only reads the WeightSource and patches.
+///   Work submitted on other streams that uses the blocks must be complete before a pass.
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/block_stream_plan.h"
+#include "nodes/models/nn.h"
+
+namespace lattice {
+
+/// Checkpoint names of each block (those starting with its prefix; Error(InvalidInput) for a prefix with
+/// none) and the device bytes each block takes once uploaded as BlockStreamer uploads it.
+std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes);
+std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes);
+
+/// Counters for reports: the plan in force and what was uploaded.
+struct BlockStreamStats {
+  BlockStreamPlan plan;
+  uint64_t streamed_bytes = 0;  ///< bytes uploaded into slots so far
+  int uploads = 0;              ///< blocks uploaded into slots so far
+  double upload_seconds = 0;   ///< host time spent uploading into slots (overlapping the device where it can)
+  int passes = 0;               ///< passes through the blocks (each started at block 0)
+};
+
+class BlockStreamer {
+ public:
+  /// `weights` is the model's DeviceWeights: resident blocks are uploaded into it; slots share its source
+  /// and patches.
+  BlockStreamer(DeviceWeights& weights, std::vector<std::string> prefixes);
+  ~BlockStreamer();
+  BlockStreamer(const BlockStreamer&) = delete;
+  BlockStreamer& operator=(const BlockStreamer&) = delete;
+
+  int size() const { return static_cast<int>(prefixes_.size()); }
+  /// Device bytes of each block's weights.
+  const std::vector<uint64_t>& block_bytes() const { return bytes_; }
+  /// Device bytes this streamer holds now (resident blocks and slots).
+  uint64_t device_bytes() const;
+
+  /// Plans for `available` bytes of block weights and uploads the resident blocks; a later call that leaves
+  /// fewer bytes makes fewer blocks resident (never more). Throws Error(Evaluation) with `need_message`
+  /// followed by the bytes one streamed block needs when not even one slot fits.
+  void plan(uint64_t available, const std::string& need_message);
+  bool planned() const { return planned_; }
+
+  /// The weights holding block i, uploaded; finishes the work recorded on `s` first.
+  DeviceWeights& acquire(gpu::CommandStream& s, int i);
+  /// Block i is recorded: submits it and prepares the next streamed block while it runs.
+  void release(gpu::CommandStream& s, int i);
+
+  const BlockStreamStats& stats() const { return stats_; }
+
+ private:
+  struct Prepared {
+    int block = -1;
+    std::vector<std::pair<std::string, HostWeight>> tensors;  // name and prepared host data
+  };
+  struct Slot {
+    std::unique_ptr<DeviceWeights> weights;
+    int block = -1;
+  };
+  bool resident(int i) const { return i < plan_.resident || plan_.slots == 0; }
+  int next_streamed(int after) const;
+  Prepared prepare_block(int i) const;
+  void start_prefetch(int i);
+  Prepared take_prefetched(int i);
+  void upload_block(DeviceWeights& w, Prepared p);
+  void load_slot(Slot& slot, int i);
+  Slot* slot_holding(int i);
+
+  DeviceWeights& weights_;
+  std::vector<std::string> prefixes_;
+  std::vector<std::vector<std::string>> names_;  // per block
+  std::vector<uint64_t> bytes_;
+  BlockStreamPlan plan_;
+  bool planned_ = false;
+  std::vector<Slot> slots_;
+  int next_slot_ = 0;
+  int last_acquired_ = -1;
+  std::future<Prepared> prefetch_;
+  int prefetch_block_ = -1;
+  BlockStreamStats stats_;
+};
+
+}  // namespace lattice

@@ -1,0 +1,172 @@
+// FLUX transformer block streaming: a random FLUX (3 double + 4 single blocks, width 192, bf16) sampled under device
+// budgets below its weights gives exactly the fully resident result, with LoRA patches too, and the
+// allocator's peak stays under both the budget and the plan (weights in use + flux_activation_bytes + the
+// streamer's blocks); a budget that cannot hold one block plus activations fails with a clear message.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "core/error.h"
+#include "nodes/gpu_service.h"
+#include "nodes/models/flux/config.h"
+#include "nodes/models/flux/sampler.h"
+#include "nodes/models/flux/transformer.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+struct Sampled {
+  std::vector<float> out;
+  BlockStreamStats stats;
+  uint64_t in_use = 0, peak = 0, budget = 0, activations = 0;
+  std::vector<uint64_t> blocks;
+};
+
+class FluxStreaming : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir = fs::temp_directory_path() / ("lattice_flux_stream_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    test::write_random_flux(dir, 3, 4, 3);  // width 192: 2.7 MB per double block, 1.1 MB per single
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir); }
+
+  // Three sampling steps (three passes over the blocks) at 8x6 latents (12 image tokens, 7 text tokens),
+  // on a fresh device with `budget_mib` (0: the default budget).
+  static Sampled sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}) {
+    if (budget_mib)
+      setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
+    else
+      unsetenv("LATTICE_GPU_BUDGET_MB");
+    GpuService gpu;
+    gpu::Context& ctx = gpu.context();
+    unsetenv("LATTICE_GPU_BUDGET_MB");
+    WeightSource w = WeightSource::open(dir);
+    const FluxConfig c = detect_flux_config(w);
+    DeviceWeights weights(w, ctx, std::move(patches));
+    FluxTransformer model(c, weights);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal;
+    auto random = [&](gpu::Shape shape) {
+      std::vector<float> v(static_cast<size_t>(gpu::numel(shape)));
+      for (auto& x : v) x = normal(rng);
+      return gpu::Tensor::from_floats(ctx, v, shape);
+    };
+    const gpu::Tensor latents = random({1, 12, 64});
+    const FluxConditioning cond{random({1, 7, 64}), random({1, 32})};
+    Sampled r;
+    r.in_use = ctx.allocator().current_device_bytes();
+    r.budget = ctx.memory_budget();
+    r.activations = flux_activation_bytes(c, 1, 12, 7);
+    r.blocks = block_device_bytes(w, flux_block_prefixes(c));
+    ctx.allocator().reset_peak();
+    FluxSamplerOptions o;
+    o.steps = 3;
+    const gpu::Tensor out = flux_sample(model, ctx, latents, 8, 6, cond, nullptr, o);
+    r.out = out.to_floats();
+    r.peak = ctx.peak_device_bytes();
+    r.stats = model.stream_stats();
+    return r;
+  }
+
+  static uint64_t total(const std::vector<uint64_t>& b) {
+    uint64_t n = 0;
+    for (auto x : b) n += x;
+    return n;
+  }
+
+  static inline fs::path dir;
+};
+
+void expect_within_plan(const Sampled& r) {
+  EXPECT_LE(r.peak, r.budget);
+  // The plan is an upper bound: what was in use, the activation estimate and the streamer's blocks.
+  EXPECT_LE(r.peak, r.in_use + r.activations + r.stats.plan.device_bytes());
+}
+
+TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
+  const Sampled resident = sample(0);
+  ASSERT_EQ(resident.stats.plan.blocks, 7);
+  EXPECT_EQ(resident.stats.plan.resident, 7);
+  EXPECT_EQ(resident.stats.plan.slots, 0);
+  EXPECT_EQ(resident.stats.streamed_bytes, 0u);
+  expect_within_plan(resident);
+  const uint64_t weights = total(resident.blocks);
+  ASSERT_GT(weights, 8 * kMiB);  // so that MiB budgets can fall between its blocks
+
+  // Two MiB less than everything resident needs: some blocks stream, through two slots.
+  const uint64_t need = resident.in_use + resident.activations + weights;
+  const Sampled two = sample(need / kMiB - 2);
+  EXPECT_EQ(two.out, resident.out);  // bit for bit
+  EXPECT_EQ(two.stats.plan.slots, 2);
+  EXPECT_LT(two.stats.plan.resident, 7);
+  EXPECT_GT(two.stats.plan.resident, 0);
+  EXPECT_EQ(two.stats.passes, 3);
+  // Every pass uploads each streamed block once (the first one also before the first pass).
+  EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
+  EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);
+  expect_within_plan(two);
+  EXPECT_LT(two.peak, resident.peak);
+
+  // Room for one block beside what is in use: everything streams through one slot.
+  uint64_t largest = 0;
+  for (auto b : resident.blocks) largest = std::max(largest, b);
+  const Sampled one = sample((resident.in_use + resident.activations + largest + kMiB - 1) / kMiB);
+  EXPECT_EQ(one.out, resident.out);
+  EXPECT_EQ(one.stats.plan.slots, 1);
+  EXPECT_GE(one.stats.streamed_bytes, 3 * one.stats.plan.streamed_bytes);
+  expect_within_plan(one);
+}
+
+TEST_F(FluxStreaming, LoraPatchesApplyToStreamedBlocks) {
+  // One patch on a leading (resident) block and one on the last (streamed) block.
+  auto patches = std::make_shared<WeightPatches>();
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  auto patch = [&](const std::string& target, int64_t out, int64_t in) {
+    std::vector<float> up(static_cast<size_t>(out * 2)), down(static_cast<size_t>(2 * in));
+    for (auto& x : up) x = normal(rng);
+    for (auto& x : down) x = normal(rng);
+    patches->push_back({target, HostTensor::from_f32({out, 2}, up), HostTensor::from_f32({2, in}, down), 0.05f});
+  };
+  patch("transformer_blocks.0.attn.to_q.weight", 192, 192);
+  patch("single_transformer_blocks.3.proj_mlp.weight", 768, 192);
+
+  const Sampled plain = sample(0);
+  const Sampled resident = sample(0, patches);
+  EXPECT_NE(resident.out, plain.out);
+  const uint64_t need = resident.in_use + resident.activations + total(resident.blocks);
+  const Sampled streamed = sample(need / kMiB - 2, patches);
+  ASSERT_LT(streamed.stats.plan.resident, 7);
+  EXPECT_EQ(streamed.out, resident.out);
+  expect_within_plan(streamed);
+}
+
+TEST_F(FluxStreaming, BudgetBelowOneBlockIsAClearError) {
+  const Sampled resident = sample(0);
+  // Room for the activations and what is in use, not for one block.
+  const uint64_t mib = (resident.in_use + resident.activations) / kMiB + 1;
+  uint64_t largest = 0;
+  for (auto b : resident.blocks) largest = std::max(largest, b);
+  ASSERT_LT(mib * kMiB, resident.in_use + resident.activations + largest);
+  try {
+    sample(mib);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("FLUX transformer: the device budget of " + std::to_string(mib * kMiB) + " bytes"), std::string::npos) << m;
+    EXPECT_NE(m.find("one block's weights (" + std::to_string(largest) + " bytes"), std::string::npos) << m;
+    EXPECT_NE(m.find("--vram-budget"), std::string::npos) << m;
+  }
+}
+
+}  // namespace
+}  // namespace lattice
