@@ -12,6 +12,7 @@
 
 #include "core/safetensors.h"
 #include "gpu/ops/rope.h"
+#include "gpu/profile.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/flux/transformer.h"
 
@@ -124,6 +125,12 @@ void BM_FluxDitForward(benchmark::State& state) {
   const gpu::Tensor cos = gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width});
   const gpu::Tensor sin = gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width});
   const gpu::Tensor hidden = up("input.hidden_states"), context = up("input.encoder_hidden_states"), pooled = up("input.pooled_projections");
+  {  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
+    gpu::CommandStream s(ctx);
+    model.forward(s, hidden, context, pooled, {0.75f}, {3.5f}, cos, sin);
+    s.finish();
+  }
+  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
   for (auto _ : state) {
     gpu::CommandStream s(ctx);
     gpu::Tensor out = model.forward(s, hidden, context, pooled, {0.75f}, {3.5f}, cos, sin);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
@@ -101,6 +102,9 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
   std::shared_ptr<Buffer> bias_buf = bias.defined() ? bias.buffer() : c.buffer();
 
   const Variant<Problem>& v = choose_variant<Problem>("matmul", kVariants, ctx.device(), p, variant);
+  if (stream.profiling())
+    stream.label("matmul_" + std::string(v.name) + "_" + dtype_name(b.dtype()) + " " + std::to_string(p.m) + "x" +
+                 std::to_string(p.n) + "x" + std::to_string(p.k));
   if (v.name == "texel") {
     const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : dtype_bytes(b.dtype()) == 2 ? kTexelH16 : kTexelF8;
     Arg args[] = {{a.buffer(), VK_FORMAT_R32G32B32A32_SFLOAT}, {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
