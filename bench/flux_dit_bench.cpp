@@ -14,6 +14,7 @@
 
 #include "core/safetensors.h"
 #include "gpu/ops/rope.h"
+#include "gpu/profile.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/flux/transformer.h"
 
@@ -155,6 +156,8 @@ struct SmallFlux {
 void BM_FluxDitForward(benchmark::State& state) {
   std::filesystem::remove(bench_file());  // written afresh, for the PyTorch baseline too
   SmallFlux f(0);
+  f.forward();  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
+  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
   for (auto _ : state) f.forward();
   state.counters["FLOPS"] = benchmark::Counter(f.c.forward_flops(SmallFlux::side * SmallFlux::side, SmallFlux::txt) *
                                                    static_cast<double>(state.iterations()),

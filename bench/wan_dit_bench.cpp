@@ -12,6 +12,7 @@
 #include <random>
 
 #include "core/safetensors.h"
+#include "gpu/profile.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "nodes/models/wan/transformer.h"
@@ -80,6 +81,12 @@ void BM_WanDitForward(benchmark::State& state) {
   WanTransformer model(c, weights);
   const gpu::Tensor hidden = upload_fixture_tensor(ctx, fx, "input.hidden_states");
   const gpu::Tensor context = upload_fixture_tensor(ctx, fx, "input.encoder_hidden_states");
+  {  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
+    gpu::CommandStream s(ctx);
+    model.forward(s, hidden, {750.0f}, context);
+    s.finish();
+  }
+  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
   for (auto _ : state) {
     gpu::CommandStream s(ctx);
     gpu::Tensor out = model.forward(s, hidden, {750.0f}, context);

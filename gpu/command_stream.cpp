@@ -1,11 +1,13 @@
 #include "gpu/command_stream.h"
 
+#include <algorithm>
 #include <string>
 
 #include "gpu/allocator.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "gpu/pipeline_cache.h"
+#include "gpu/profile.h"
 
 namespace lattice::gpu {
 
@@ -23,6 +25,9 @@ CommandStream::CommandStream(Context& context) : context_(context) {
     vkDestroyCommandPool(dev, pool_, nullptr);
     throw_vk(r, "vkCreateSemaphore", __FILE__, __LINE__);
   }
+  const VkPhysicalDeviceLimits& limits = context.device().limits();
+  profiling_ = profile::enabled() && limits.timestampComputeAndGraphics;
+  timestamp_ns_ = limits.timestampPeriod;
 }
 
 CommandStream::~CommandStream() {
@@ -35,9 +40,13 @@ CommandStream::~CommandStream() {
     // A lost device cannot be waited for; destruction must not throw, so the result is only a hint.
     if (vkWaitSemaphores(dev, &info, UINT64_MAX) != VK_SUCCESS) vkDeviceWaitIdle(dev);
   }
-  for (auto& b : in_flight_)
+  for (auto& b : in_flight_) {
     for (VkBufferView v : b.views) vkDestroyBufferView(dev, v, nullptr);
+    collect_profile(b);
+  }
   for (VkBufferView v : current_.views) vkDestroyBufferView(dev, v, nullptr);
+  for (VkQueryPool p : current_.pools) vkDestroyQueryPool(dev, p, nullptr);
+  for (VkQueryPool p : free_pools_) vkDestroyQueryPool(dev, p, nullptr);
   vkDestroySemaphore(dev, timeline_, nullptr);
   vkDestroyCommandPool(dev, pool_, nullptr);  // frees every command buffer
 }
@@ -59,6 +68,57 @@ void CommandStream::begin_if_needed() {
   VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   LATTICE_VK_CHECK(vkBeginCommandBuffer(current_.cmd, &begin));
+  if (profiling_) stamp();
+}
+
+void CommandStream::stamp() {
+  const uint32_t slot = current_.queries % kQueriesPerPool;
+  if (slot == 0) {
+    VkQueryPool pool = VK_NULL_HANDLE;
+    if (!free_pools_.empty()) {
+      pool = free_pools_.back();
+      free_pools_.pop_back();
+    } else {
+      VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+      info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      info.queryCount = kQueriesPerPool;
+      LATTICE_VK_CHECK(vkCreateQueryPool(context_.device().handle(), &info, nullptr, &pool));
+    }
+    current_.pools.push_back(pool);
+    vkCmdResetQueryPool(current_.cmd, pool, 0, kQueriesPerPool);
+  }
+  vkCmdWriteTimestamp(current_.cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, current_.pools.back(), slot);
+  ++current_.queries;
+}
+
+void CommandStream::end_command(const char* kernel_name) {
+  ++recorded_;
+  if (!profiling_) return;
+  stamp();
+  current_.labels.push_back(next_label_.empty() ? std::string(kernel_name) : std::move(next_label_));
+  next_label_.clear();
+}
+
+void CommandStream::label(std::string text) {
+  if (profiling_) next_label_ = std::move(text);
+}
+
+void CommandStream::collect_profile(Batch& b) {
+  if (b.pools.empty()) return;
+  std::vector<uint64_t> t(b.queries);
+  bool ok = true;
+  for (size_t p = 0; p < b.pools.size(); ++p) {
+    const uint32_t first = static_cast<uint32_t>(p) * kQueriesPerPool;
+    const uint32_t n = std::min(kQueriesPerPool, b.queries - first);
+    ok = ok && vkGetQueryPoolResults(context_.device().handle(), b.pools[p], 0, n, n * sizeof(uint64_t), t.data() + first,
+                                     sizeof(uint64_t), VK_QUERY_RESULT_64_BIT) == VK_SUCCESS;
+  }
+  if (ok)
+    for (size_t i = 0; i < b.labels.size(); ++i)
+      profile::add(b.labels[i], static_cast<double>(t[i + 1] - t[i]) * timestamp_ns_);
+  free_pools_.insert(free_pools_.end(), b.pools.begin(), b.pools.end());
+  b.pools.clear();
+  b.labels.clear();
 }
 
 void CommandStream::barrier() {
@@ -115,7 +175,7 @@ void CommandStream::dispatch(const Pipeline& pipeline, std::span<const Arg> args
                                             static_cast<uint32_t>(writes.size()), writes.data());
   if (push_bytes) vkCmdPushConstants(current_.cmd, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
   vkCmdDispatch(current_.cmd, gx, gy, gz);
-  ++recorded_;
+  end_command(k.name);
 }
 
 void CommandStream::copy(const std::shared_ptr<Buffer>& src, uint64_t src_offset, const std::shared_ptr<Buffer>& dst,
@@ -126,7 +186,7 @@ void CommandStream::copy(const std::shared_ptr<Buffer>& src, uint64_t src_offset
   vkCmdCopyBuffer(current_.cmd, src->handle(), dst->handle(), 1, &region);
   current_.keep.push_back(src);
   current_.keep.push_back(dst);
-  ++recorded_;
+  end_command("copy_buffer");
 }
 
 uint64_t CommandStream::submit() {
@@ -175,6 +235,7 @@ void CommandStream::reclaim(uint64_t completed) {
   while (!in_flight_.empty() && in_flight_.front().value <= completed) {
     Batch& b = in_flight_.front();
     for (VkBufferView v : b.views) vkDestroyBufferView(dev, v, nullptr);
+    collect_profile(b);
     LATTICE_VK_CHECK(vkResetCommandBuffer(b.cmd, 0));
     free_cmds_.push_back(b.cmd);
     in_flight_.pop_front();

@@ -10,6 +10,8 @@
 /// submission that used them completes, so a temporary Tensor may be dropped right after recording.
 /// Destruction waits for everything submitted; recorded but unsubmitted work is discarded. Device loss and
 /// out-of-memory surface as DeviceError from submit()/wait().
+/// Profiling: when LATTICE_GPU_PROFILE is set (gpu/profile.h), every command is followed by a timestamp
+/// query and its device time is added to the profile when its batch is reclaimed.
 
 #include <vulkan/vulkan.h>
 
@@ -17,6 +19,7 @@
 #include <deque>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace lattice::gpu {
@@ -56,6 +59,10 @@ class CommandStream {
   void finish();
   /// Commands recorded since the last submit.
   uint32_t recorded() const { return recorded_; }
+  /// Whether this stream times its commands (LATTICE_GPU_PROFILE); ops build labels only then.
+  bool profiling() const { return profiling_; }
+  /// Names the next dispatch or copy in the profile (default: the kernel's name). Ignored unless profiling.
+  void label(std::string text);
 
  private:
   struct Batch {
@@ -63,10 +70,20 @@ class CommandStream {
     uint64_t value = 0;
     std::vector<std::shared_ptr<Buffer>> keep;
     std::vector<VkBufferView> views;
+    // Profiling only: timestamp query q lives in pools[q / kQueriesPerPool]; query 0 marks the batch's start,
+    // query i + 1 the end of command i, named labels[i].
+    std::vector<VkQueryPool> pools;
+    uint32_t queries = 0;
+    std::vector<std::string> labels;
   };
+  static constexpr uint32_t kQueriesPerPool = 256;
   void begin_if_needed();
   void barrier();
   void reclaim(uint64_t completed);
+  void stamp();
+  void end_command(const char* kernel_name);
+  void collect_profile(Batch& b);  // adds a completed batch's times to gpu/profile.h, returns its pools
+
 
   Context& context_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
@@ -76,6 +93,10 @@ class CommandStream {
   uint32_t recorded_ = 0;
   std::deque<Batch> in_flight_;
   std::vector<VkCommandBuffer> free_cmds_;
+  bool profiling_ = false;
+  double timestamp_ns_ = 1;  // nanoseconds per timestamp tick
+  std::string next_label_;
+  std::vector<VkQueryPool> free_pools_;
 };
 
 }  // namespace lattice::gpu

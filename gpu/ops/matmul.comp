@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Portable C = A * B^T + bias: storage buffers only, no shared memory, a TM x TN register tile per
+// Portable C = act(A * B^T + bias): storage buffers only, no shared memory, a TM x TN register tile per
 // invocation. Correct on any Vulkan 1.2 device; the fast variants are chosen over it where they apply.
 #include "matmul_infos.h"
 layout(local_size_x = MATMUL_LOCAL_SIZE) in;
@@ -8,6 +8,7 @@ layout(local_size_x = MATMUL_LOCAL_SIZE) in;
 
 layout(constant_id = 0) const uint B_TYPE = MATMUL_B_F32;
 #include "matmul_decode.glsl"
+#include "matmul_epilogue.glsl"
 layout(std430, binding = 0) readonly buffer ABuf { float a[]; };
 layout(std430, binding = 1) readonly buffer BBuf { uint b_words[]; };  // decoded per B_TYPE
 layout(std430, binding = 2) readonly buffer BiasBuf { float bias[]; };
@@ -40,6 +41,6 @@ void main() {
   }
   for (uint i = 0; i < MATMUL_TM && m0 + i < pc.m; ++i)
     for (uint j = 0; j < MATMUL_TN && n0 + j < pc.n; ++j)
-      c[pc.c_offset + (m0 + i) * pc.n + n0 + j] =
-          acc[i * MATMUL_TN + j] + (pc.has_bias != 0u ? bias[pc.bias_offset + n0 + j] : 0.0);
+      c[pc.c_offset + (m0 + i) * pc.ldc + n0 + j] = matmul_activate(
+          acc[i * MATMUL_TN + j] + ((pc.epilogue & MATMUL_EPILOGUE_BIAS) != 0u ? bias[pc.bias_offset + n0 + j] : 0.0));
 }

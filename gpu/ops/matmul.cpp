@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
@@ -17,7 +18,7 @@
 
 namespace lattice::gpu {
 
-static_assert(sizeof(MatmulPush) == 8 * 4, "MatmulPush must match matmul_infos.h");
+static_assert(sizeof(MatmulPush) == 9 * 4, "MatmulPush must match matmul_infos.h");
 
 namespace {
 
@@ -34,7 +35,8 @@ const KernelDesc kTexelF8{"matmul_texel_f8", lattice_spv_matmul_texel_f8, kTexel
 struct Problem {
   const Tensor& a;
   const Tensor& b;
-  uint32_t m, n, k;
+  const Tensor& c;
+  uint32_t m, n, k, ldc;
 };
 
 // The texel variant reads B as 16-byte texels: 4 f32, 8 f16/bf16 or 16 fp8 weights (k values) each.
@@ -58,16 +60,41 @@ bool coopmat_nv_applies(const Device& device, const Problem& p) {
   const DeviceInfo& d = device.info();
   return d.cooperative_matrix_nv_f16 && d.subgroup_size == 32 && d.storage_16bit && d.fp16_arithmetic &&
          p.b.dtype() == DType::F16 && p.m % 16 == 0 && p.n % 16 == 0 && p.k % 16 == 0 && p.a.offset() % 4 == 0 &&
-         p.b.offset() % 8 == 0;
+         p.b.offset() % 8 == 0 && p.c.offset() % 4 == 0 && p.ldc % 4 == 0;
 }
 bool always(const Device&, const Problem&) { return true; }
 
 const std::array<Variant<Problem>, 3> kVariants = {
     {{"coopmat_nv", coopmat_nv_applies}, {"texel", texel_applies}, {"portable", always}}};
 
+// Elements between consecutive rows of `out` (all dimensions but the last flattened), or -1 when its rows are
+// not evenly strided or its last dimension is not contiguous.
+int64_t row_stride(const Tensor& out) {
+  const int r = static_cast<int>(out.rank());
+  if (r < 1 || (out.dim(-1) > 1 && out.strides().back() != 1)) return -1;
+  if (r == 1) return out.dim(0);
+  int64_t ld = out.strides()[r - 2];
+  for (int d = r - 3; d >= 0; --d)
+    if (out.dim(d) > 1 && out.strides()[d] != out.strides()[d + 1] * out.dim(d + 1)) return -1;
+  return out.dim(r - 2) > 1 ? ld : out.dim(-1);
+}
+
 }  // namespace
 
-Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& bias, std::string_view variant) {
+Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& bias, std::string_view variant,
+              std::optional<UnaryOp> activation) {
+  if (a.rank() < 1 || b.rank() != 2) {
+    throw_unsupported("matmul of A " + a.describe() + " and B " + b.describe() + ": A must have a rank, B must be [N, K]");
+  }
+  Shape out_shape = a.shape();
+  out_shape.back() = b.dim(0);
+  Tensor c = Tensor::empty(stream.context(), out_shape, DType::F32);
+  matmul_into(stream, a, b, bias, c, activation, variant);
+  return c;
+}
+
+void matmul_into(CommandStream& stream, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& c,
+                 std::optional<UnaryOp> activation, std::string_view variant) {
   auto fail = [&](const std::string& why) {
     throw_unsupported("matmul of A " + a.describe() + " and B " + b.describe() + ": " + why);
   };
@@ -76,14 +103,18 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
   if (a.dim(-1) != b.dim(1)) fail("K differs");
   if (bias.defined() && (bias.dtype() != DType::F32 || bias.rank() != 1 || bias.dim(0) != b.dim(0) || !bias.contiguous()))
     fail("bias must be a contiguous f32 [N], got " + bias.describe());
-
   Shape out_shape = a.shape();
   out_shape.back() = b.dim(0);
+  if (!c.defined() || c.dtype() != DType::F32 || c.shape() != out_shape)
+    fail("the output must be f32 with A's shape and N = " + std::to_string(b.dim(0)) + " last, got " +
+         (c.defined() ? c.describe() : "none"));
+  const int64_t ldc = row_stride(c);
+  if (ldc < b.dim(0)) fail("the output " + c.describe() + " must have a contiguous last dimension and evenly strided rows");
+
   Context& ctx = stream.context();
-  Tensor c = Tensor::empty(ctx, out_shape, DType::F32);
-  Problem p{a, b, static_cast<uint32_t>(a.numel() / std::max<int64_t>(a.dim(-1), 1)), static_cast<uint32_t>(b.dim(0)),
-            static_cast<uint32_t>(b.dim(1))};
-  if (c.numel() == 0) return c;
+  Problem p{a, b, c, static_cast<uint32_t>(a.numel() / std::max<int64_t>(a.dim(-1), 1)), static_cast<uint32_t>(b.dim(0)),
+            static_cast<uint32_t>(b.dim(1)), static_cast<uint32_t>(ldc)};
+  if (c.numel() == 0) return;
 
   uint32_t b_type = 0;
   switch (b.dtype()) {
@@ -94,13 +125,24 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
     case DType::F8E5M2: b_type = MATMUL_B_F8E5M2; break;
   }
   uint32_t spec[] = {b_type};
+  uint32_t act = MATMUL_ACT_NONE;
+  if (activation) {
+    switch (*activation) {
+      case UnaryOp::GeluErf: act = MATMUL_ACT_GELU_ERF; break;
+      case UnaryOp::GeluTanh: act = MATMUL_ACT_GELU_TANH; break;
+      case UnaryOp::Silu: act = MATMUL_ACT_SILU; break;
+    }
+  }
   MatmulPush push{p.m, p.n, p.k, static_cast<uint32_t>(a.offset()), static_cast<uint32_t>(b.offset()),
                   static_cast<uint32_t>(bias.defined() ? bias.offset() : 0), static_cast<uint32_t>(c.offset()),
-                  bias.defined() ? 1u : 0u};
-  // Without a bias the binding still needs a valid buffer; the shader never reads it (has_bias = 0).
+                  (bias.defined() ? MATMUL_EPILOGUE_BIAS : 0u) | (act << MATMUL_EPILOGUE_ACT_SHIFT), p.ldc};
+  // Without a bias the binding still needs a valid buffer; the shader never reads it (no MATMUL_EPILOGUE_BIAS).
   std::shared_ptr<Buffer> bias_buf = bias.defined() ? bias.buffer() : c.buffer();
 
   const Variant<Problem>& v = choose_variant<Problem>("matmul", kVariants, ctx.device(), p, variant);
+  if (stream.profiling())
+    stream.label("matmul_" + std::string(v.name) + "_" + dtype_name(b.dtype()) + " " + std::to_string(p.m) + "x" +
+                 std::to_string(p.n) + "x" + std::to_string(p.k));
   if (v.name == "texel") {
     const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : dtype_bytes(b.dtype()) == 2 ? kTexelH16 : kTexelF8;
     Arg args[] = {{a.buffer(), VK_FORMAT_R32G32B32A32_SFLOAT}, {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
@@ -119,7 +161,6 @@ Tensor matmul(CommandStream& stream, const Tensor& a, const Tensor& b, const Ten
     auto g = grid_1d(tiles, MATMUL_LOCAL_SIZE);
     stream.dispatch(ctx.pipelines().get(kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   }
-  return c;
 }
 
 }  // namespace lattice::gpu

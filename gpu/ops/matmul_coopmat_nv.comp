@@ -3,7 +3,7 @@
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
-// C = A * B^T + bias on NVIDIA tensor cores through VK_NV_cooperative_matrix: f16 x f16 products with f32
+// C = act(A * B^T + bias) on NVIDIA tensor cores through VK_NV_cooperative_matrix: f16 x f16 products with f32
 // accumulation, one 16 x 16 tile of C per workgroup, which is one subgroup of 32. A is f32 in memory and
 // converted to f16 as a matrix (the cooperative-matrix conversion constructor), so no shared memory and no
 // staging copy are needed. B (f16 weights, [N, K] row-major) read column-major is exactly the K x N operand
@@ -12,6 +12,7 @@
 // Written against the GL_NV_cooperative_matrix specification and compiled here, but NOT run on hardware
 // (docs/performance.md, "Matmul on lavapipe").
 #include "matmul_infos.h"
+#include "matmul_epilogue.glsl"
 layout(local_size_x = 32) in;
 
 layout(constant_id = 0) const uint B_TYPE = MATMUL_B_F16;  // only f16 is chosen; kept for the shared spec layout
@@ -36,16 +37,18 @@ void main() {
     coopMatLoadNV(bt, b, pc.b_offset + n0 * pc.k + k, pc.k, true);
     acc = coopMatMulAddNV(fcoopmatNV<16, gl_ScopeSubgroup, T, T>(a32), bt, acc);
   }
-  uint c0 = pc.c_offset + m0 * pc.n + n0;
-  coopMatStoreNV(acc, c, c0, pc.n, false);
-  if (pc.has_bias != 0u) {
-    // The tile's elements are spread over the subgroup in an unspecified layout, so the bias is added
-    // after the store, each invocation taking 8 of the 256 elements once the store is visible.
+  uint c0 = pc.c_offset + m0 * pc.ldc + n0;
+  coopMatStoreNV(acc, c, c0, pc.ldc, false);
+  if (pc.epilogue != 0u) {
+    // The tile's elements are spread over the subgroup in an unspecified layout, so the bias and the
+    // activation are applied after the store, each invocation taking 8 of the 256 elements once the
+    // store is visible.
     memoryBarrierBuffer();
     barrier();
     for (uint e = gl_LocalInvocationID.x; e < T * T; e += 32) {
-      uint idx = c0 + (e / T) * pc.n + e % T;
-      c[idx] += bias[pc.bias_offset + n0 + e % T];
+      uint idx = c0 + (e / T) * pc.ldc + e % T;
+      float bn = (pc.epilogue & MATMUL_EPILOGUE_BIAS) != 0u ? bias[pc.bias_offset + n0 + e % T] : 0.0;
+      c[idx] = matmul_activate(c[idx] + bn);
     }
   }
 }

@@ -2,17 +2,25 @@
 // devices; matmul_coopmat_nv.comp: NVIDIA cooperative matrix), the only declaration of it (included by the
 // shaders and by matmul.cpp). C[M, N] = A[M, K] * B[N, K]^T + bias.
 // Bindings: 0 A (f32), 1 B (weights; f32/f16/bf16/f8e4m3fn/f8e5m2), 2 BIAS (f32 storage; unused without
-// has_bias), 3 C (f32 storage, written). Portable and coopmat: all storage buffers (B read as uint words).
+// MATMUL_EPILOGUE_BIAS), 3 C (f32 storage, written; row m at c_offset + m * ldc, ldc >= n). Portable and coopmat: all storage buffers (B read as uint words).
 // Texel: 0 is a samplerBuffer of RGBA32F (4 k per texel); 1 a samplerBuffer of RGBA32F for f32 B, else a
 // usamplerBuffer of RGBA32UI (16 bytes per texel: 8 k of f16/bf16, 16 k of fp8). Offsets are in elements.
-// Specialization constant 0: B_TYPE (MATMUL_B_*). has_bias is a push constant, not a specialization
-// constant: it is read once per output, and as a constant it doubled the pipelines to compile.
+// Specialization constant 0: B_TYPE (MATMUL_B_*). The epilogue (bias, activation) is a push constant, not
+// a specialization constant: it is read once per output, and as a constant it multiplied the pipelines to
+// compile. epilogue = MATMUL_EPILOGUE_BIAS if a bias is added, plus the activation applied after it, as
+// (MATMUL_ACT_* << MATMUL_EPILOGUE_ACT_SHIFT); the activations are unary.comp's (activation.glsl).
 #include "../shaders/interface.h"
 #define MATMUL_B_F32 0
 #define MATMUL_B_F16 1
 #define MATMUL_B_BF16 2
 #define MATMUL_B_F8E4M3FN 3
 #define MATMUL_B_F8E5M2 4
+#define MATMUL_EPILOGUE_BIAS 1u
+#define MATMUL_EPILOGUE_ACT_SHIFT 1
+#define MATMUL_ACT_NONE 0
+#define MATMUL_ACT_GELU_ERF 1
+#define MATMUL_ACT_GELU_TANH 2
+#define MATMUL_ACT_SILU 3
 #define MATMUL_LOCAL_SIZE 64
 #define MATMUL_TM 4  // output rows per invocation, portable
 #define MATMUL_TN 4  // output columns per invocation, portable
@@ -35,5 +43,6 @@ LATTICE_PUSH_BEGIN(MatmulPush)
   LATTICE_U32(b_offset)
   LATTICE_U32(bias_offset)
   LATTICE_U32(c_offset)
-  LATTICE_U32(has_bias)  // 0: binding 2 is not read
+  LATTICE_U32(epilogue)  // MATMUL_EPILOGUE_BIAS | activation << MATMUL_EPILOGUE_ACT_SHIFT
+  LATTICE_U32(ldc)       // elements between rows of C
 LATTICE_PUSH_END(MatmulPush)

@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// C = A * B^T + bias for CPU devices (llvmpipe/lavapipe). llvmpipe runs a workgroup as 8-wide SIMD lanes
+// C = act(A * B^T + bias) for CPU devices (llvmpipe/lavapipe). llvmpipe runs a workgroup as 8-wide SIMD lanes
 // and compiles each load by what it can prove about the address: a load whose address is the same for
 // every lane (workgroup-uniform) is one scalar load broadcast to the lanes, while a per-lane address is a
 // gather, one lane at a time for storage buffers and somewhat faster through a texel fetch. So:
@@ -22,6 +22,7 @@ layout(local_size_x = LOCAL) in;
 
 layout(constant_id = 0) const uint B_TYPE = MATMUL_B_F32;
 #include "matmul_decode.glsl"
+#include "matmul_epilogue.glsl"
 layout(binding = 0) uniform samplerBuffer a_texels;
 #if defined(B_IS_F32)
 #define KS 4
@@ -86,8 +87,8 @@ void main() {
   // indexed array, which llvmpipe places in memory with a masked store per lane.
   for (int j = 0; j < TN; ++j) {
     uint n = n0 + j * LOCAL;
-    float bn = pc.has_bias != 0u && n < pc.n ? bias[pc.bias_offset + n] : 0.0;
+    float bn = (pc.epilogue & MATMUL_EPILOGUE_BIAS) != 0u && n < pc.n ? bias[pc.bias_offset + n] : 0.0;
     for (int i = 0; i < TM; ++i)
-      if (n < pc.n && m0 + i < pc.m) c[pc.c_offset + (m0 + i) * pc.n + n] = acc[i][j] + bn;
+      if (n < pc.n && m0 + i < pc.m) c[pc.c_offset + (m0 + i) * pc.ldc + n] = matmul_activate(acc[i][j] + bn);
   }
 }

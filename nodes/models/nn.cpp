@@ -225,16 +225,21 @@ int64_t Linear::out_features() const {
   return n;
 }
 
-Tensor Linear::operator()(gpu::CommandStream& s, const Tensor& x) const {
-  if (parts.empty()) return gpu::matmul(s, x, weight, bias);
+Tensor Linear::operator()(gpu::CommandStream& s, const Tensor& x, std::optional<gpu::UnaryOp> activation) const {
+  if (parts.empty()) return gpu::matmul(s, x, weight, bias, {}, activation);
   std::vector<Tensor> outs;
   int64_t row = 0;
   for (const auto& p : parts) {
     const Tensor b = bias.defined() ? gpu::contiguous(s, gpu::narrow(bias, 0, row, p.dim(0))) : Tensor{};
-    outs.push_back(gpu::matmul(s, x, p, b));
+    outs.push_back(gpu::matmul(s, x, p, b, {}, activation));
     row += p.dim(0);
   }
   return gpu::concat(s, outs, -1);
+}
+
+void Linear::into(gpu::CommandStream& s, const Tensor& x, const Tensor& out, std::optional<gpu::UnaryOp> activation) const {
+  if (parts.empty()) return gpu::matmul_into(s, x, weight, bias, out, activation);
+  gpu::copy_into(s, (*this)(s, x, activation), out);
 }
 
 Tensor map_token_chunks(gpu::CommandStream& s, const Tensor& x, int64_t widest,

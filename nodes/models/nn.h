@@ -10,11 +10,13 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gpu/command_stream.h"
 #include "gpu/ops/attention.h"
+#include "gpu/ops/unary.h"
 #include "gpu/context.h"
 #include "gpu/tensor.h"
 #include "nodes/models/weights.h"
@@ -111,11 +113,17 @@ uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype);
 /// A weight larger than the device can bind in one buffer (Device::max_buffer_bytes) is uploaded as blocks
 /// of whole output rows (`parts`, `weight` then undefined); the products are concatenated, so the result is
 /// the same. The output must fit one buffer; wider intermediates are the caller's to chunk (map_token_chunks).
+/// `activation` is applied in the matmul's epilogue (one pass over y instead of two; the same arithmetic as
+/// gpu/ops/unary.h). into() writes y into a view instead of a new tensor (e.g. a column range of a wider
+/// tensor, so that a concatenation needs no copy of this part).
 struct Linear {
   gpu::Tensor weight, bias;
   std::vector<gpu::Tensor> parts;  ///< row blocks of W when it is split; empty otherwise
   static Linear load(DeviceWeights& w, const std::string& prefix);
-  gpu::Tensor operator()(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  gpu::Tensor operator()(gpu::CommandStream& s, const gpu::Tensor& x,
+                         std::optional<gpu::UnaryOp> activation = std::nullopt) const;
+  void into(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& out,
+            std::optional<gpu::UnaryOp> activation = std::nullopt) const;
   int64_t out_features() const;
 };
 

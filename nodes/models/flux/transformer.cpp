@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/copy.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
 
@@ -138,21 +139,21 @@ void FluxTransformer::double_block(gpu::CommandStream& s, const DoubleBlock& b, 
   const Tensor v = concat(s, b.add_v(s, nc), b.to_v(s, nx), 1);
   const Tensor o = attention(s, rope_interleaved(s, q, cos, sin, H), rope_interleaved(s, k, cos, sin, H), v, H,
                              1.0f / std::sqrt(static_cast<float>(D)));
-  const Tensor ctx_attn = b.to_add_out(s, contiguous(s, rows(o, 0, St)));
-  const Tensor img_attn = b.to_out(s, contiguous(s, rows(o, St, o.dim(1))));
+  const Tensor ctx_attn = b.to_add_out(s, lattice::contiguous(s, rows(o, 0, St)));
+  const Tensor img_attn = b.to_out(s, lattice::contiguous(s, rows(o, St, o.dim(1))));
 
   x = gated_add(s, x, chunk(emb, 6, 2), img_attn);
   const Tensor nx2 = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb, 6, 3), chunk(emb, 6, 4));
   // The MLPs run in row chunks where their 4C-wide hidden layer would not fit one device buffer.
   const int64_t hidden = b.ff1.out_features();
   x = gated_add(s, x, chunk(emb, 6, 5), map_token_chunks(s, nx2, hidden, [&](const Tensor& t, int64_t) {
-                  return b.ff2(s, gpu::gelu_tanh(s, b.ff1(s, t)));
+                  return b.ff2(s, b.ff1(s, t, gpu::UnaryOp::GeluTanh));
                 }));
 
   ctx = gated_add(s, ctx, chunk(cemb, 6, 2), ctx_attn);
   const Tensor nc2 = modulate(s, gpu::layer_norm(s, ctx, 1e-6f), chunk(cemb, 6, 3), chunk(cemb, 6, 4));
   ctx = gated_add(s, ctx, chunk(cemb, 6, 5), map_token_chunks(s, nc2, b.ff_context1.out_features(), [&](const Tensor& t, int64_t) {
-                    return b.ff_context2(s, gpu::gelu_tanh(s, b.ff_context1(s, t)));
+                    return b.ff_context2(s, b.ff_context1(s, t, gpu::UnaryOp::GeluTanh));
                   }));
 }
 
@@ -170,10 +171,13 @@ void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, 
   const Tensor k = rope_interleaved(s, heads_norm(b.to_k(s, nh), b.norm_k), cos, sin, H);
   const Tensor attn = attention(s, q, k, b.to_v(s, nh), H, 1.0f / std::sqrt(static_cast<float>(D)));
   // proj_out([attn, mlp]) row by row: in chunks where the (C + mlp)-wide concatenation would not fit a buffer.
-  const int64_t width = attn.dim(-1) + b.proj_mlp.out_features();
-  h = gated_add(s, h, chunk(emb, 3, 2), map_token_chunks(s, nh, width, [&](const Tensor& t, int64_t first) {
-                  const Tensor a = first == 0 && t.dim(1) == attn.dim(1) ? attn : contiguous(s, rows(attn, first, first + t.dim(1)));
-                  return b.proj_out(s, concat(s, a, gpu::gelu_tanh(s, b.proj_mlp(s, t)), -1));
+  // The MLP's linear writes its activated output straight into the right part of the concatenation.
+  const int64_t C = attn.dim(-1), M = b.proj_mlp.out_features();
+  h = gated_add(s, h, chunk(emb, 3, 2), map_token_chunks(s, nh, C + M, [&](const Tensor& t, int64_t first) {
+                  const Tensor cat = Tensor::empty(ctx_, {t.dim(0), t.dim(1), C + M}, gpu::DType::F32);
+                  gpu::copy_into(s, rows(attn, first, first + t.dim(1)), gpu::narrow(cat, -1, 0, C));
+                  b.proj_mlp.into(s, t, gpu::narrow(cat, -1, C, M), gpu::UnaryOp::GeluTanh);
+                  return b.proj_out(s, cat);
                 }));
 }
 
@@ -242,7 +246,7 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
       single_block(s, load_single(blocks_->acquire(s, nd + i), i), h, temb_act, rope_cos, rope_sin);
       blocks_->release(s, nd + i);
     }
-    x = contiguous(s, rows(h, St, St + Si));
+    x = lattice::contiguous(s, rows(h, St, St + Si));
     if (cache && cache->threshold > 0) {
       cache->residual = gpu::sub(s, x, x_in);
       cache->accumulated = 0;

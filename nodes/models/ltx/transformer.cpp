@@ -117,7 +117,7 @@ void LtxTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, con
   // Cross-attention on the raw stream: no norm, no gate.
   x = gpu::add(s, x, attend(s, b.attn2, x, ctx, nullptr, nullptr, key_bias));
   const Tensor n2 = modulate(s, gpu::rms_norm(s, x, config_.norm_eps), part(3), part(4));
-  x = gated_add(s, x, part(5), b.ff2(s, gpu::gelu_tanh(s, b.ff1(s, n2))));
+  x = gated_add(s, x, part(5), b.ff2(s, b.ff1(s, n2, gpu::UnaryOp::GeluTanh)));
 }
 
 Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const Tensor& context,
@@ -155,7 +155,7 @@ Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
     for (size_t i = 0; i < bias.size(); ++i) bias[i] = (1.0f - text_mask[i]) * -10000.0f;
     key_bias = Tensor::from_floats(ctx_, bias, {B, L});
   }
-  const Tensor ctx = caption_2_(s, gpu::gelu_tanh(s, caption_1_(s, context)));
+  const Tensor ctx = caption_2_(s, caption_1_(s, context, gpu::UnaryOp::GeluTanh));
 
   Tensor x = proj_in_(s, hidden);
   SubmitPacer pace;

@@ -154,7 +154,7 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, std::vector<Te
   for (Tensor& xi : x) {
     const Tensor n3 = modulate(s, gpu::layer_norm(s, xi, eps), chunk(mod, 6, 3), chunk(mod, 6, 4));
     xi = gated_add(s, xi, chunk(mod, 6, 5), map_token_chunks(s, n3, b.ffn1.out_features(), [&](const Tensor& t, int64_t) {
-                     return b.ffn2(s, gpu::gelu_tanh(s, b.ffn1(s, t)));
+                     return b.ffn2(s, b.ffn1(s, t, gpu::UnaryOp::GeluTanh));
                    }));
   }
   s.finish();
@@ -199,7 +199,7 @@ Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   const auto sinusoids = timestep_embedding(timestep, c.freq_dim, true, 0.0f);
   const Tensor temb = time_embedder2_(s, gpu::silu(s, time_embedder1_(s, Tensor::from_floats(ctx_, sinusoids, {B, c.freq_dim}))));
   const Tensor timestep_proj = time_proj_(s, gpu::silu(s, temb));
-  const Tensor text = text_embedder2_(s, gpu::gelu_tanh(s, text_embedder1_(s, context)));
+  const Tensor text = text_embedder2_(s, text_embedder1_(s, context, gpu::UnaryOp::GeluTanh));
   Tensor img;
   if (image.defined()) {
     const ImageEmbedder& e = image_embedder_;

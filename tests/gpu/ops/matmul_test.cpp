@@ -5,6 +5,7 @@
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
+#include "gpu/ops/copy.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace lattice::gpu {
@@ -93,6 +94,45 @@ TEST_F(GpuTest, MatmulCoopmatNvMatchesReference) {
 
 // Every fp8 code as a weight (NaN codes excluded), so each decode path, subnormals included, meets the host
 // decoder exactly: with one-hot rows of A, C holds the decoded weights themselves.
+// The epilogue activation computes exactly what the separate unary op computes on the plain product, and
+// matmul_into writes only its view (a column range of a wider tensor), leaving the other columns alone.
+TEST_F(GpuTest, MatmulEpilogueActivationAndStridedOutput) {
+  const int64_t batch = 2, rows = 9, k = 48, n = 130, wide = 200, start = 37;
+  const auto a = testing::random_floats(static_cast<size_t>(batch * rows * k), 901, -2.0f, 2.0f);
+  const auto b = testing::random_floats(static_cast<size_t>(n * k), 902);
+  const auto bias = testing::random_floats(static_cast<size_t>(n), 903);
+  const Tensor ta = Tensor::from_floats(ctx(), a, {batch, rows, k});
+  const Tensor tb = Tensor::from_floats(ctx(), b, {n, k});
+  const Tensor tbias = Tensor::from_floats(ctx(), bias, {n});
+  const std::vector<float> sentinel(static_cast<size_t>(batch * rows * wide), 7.5f);
+  for (std::string_view variant : {"portable", "texel"}) {
+    if (variant == "texel" && !ctx().device().info().is_cpu()) continue;
+    for (UnaryOp op : {UnaryOp::GeluErf, UnaryOp::GeluTanh, UnaryOp::Silu}) {
+      CommandStream s(ctx());
+      const Tensor separate = unary(s, op, matmul(s, ta, tb, tbias, variant));
+      const Tensor fused = matmul(s, ta, tb, tbias, variant, op);
+      const Tensor dst = Tensor::from_floats(ctx(), sentinel, {batch, rows, wide});
+      matmul_into(s, ta, tb, tbias, narrow(dst, -1, start, n), op, variant);
+      s.finish();
+      const std::vector<float> want = separate.to_floats();
+      EXPECT_TRUE(testing::close_elementwise(fused.to_floats(), want, 0.0, 0.0)) << variant << " op " << int(op);
+      const std::vector<float> got = dst.to_floats();
+      std::vector<float> inside, outside;
+      for (int64_t r = 0; r < batch * rows; ++r)
+        for (int64_t c = 0; c < wide; ++c)
+          (c >= start && c < start + n ? inside : outside).push_back(got[static_cast<size_t>(r * wide + c)]);
+      EXPECT_TRUE(testing::close_elementwise(inside, want, 0.0, 0.0)) << variant << " op " << int(op);
+      EXPECT_TRUE(testing::close_elementwise(outside, std::vector<float>(outside.size(), 7.5f), 0.0, 0.0)) << variant;
+    }
+  }
+  CommandStream s(ctx());
+  const Tensor dst = Tensor::empty(ctx(), {batch, rows, wide}, DType::F32);
+  // Rows that are not evenly strided (a view across the batch gap) and a wrong width are refused.
+  EXPECT_THROW(matmul_into(s, ta, tb, tbias, narrow(dst, -1, 0, n - 1)), DeviceError);
+  EXPECT_THROW(matmul_into(s, ta, tb, tbias, permute(Tensor::empty(ctx(), {rows, batch, n}, DType::F32), {1, 0, 2})),
+               DeviceError);
+}
+
 TEST_F(GpuTest, MatmulDecodesEveryFp8Code) {
   for (DType wt : {DType::F8E4M3FN, DType::F8E5M2}) {
     const int64_t k = 256, m = 5;  // sizes not powers of two: see MatmulTexelMatchesReference

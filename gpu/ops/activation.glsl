@@ -1,0 +1,19 @@
+// Activation functions shared by unary.comp and the matmul epilogue (matmul*.comp), so that a fused
+// activation computes exactly what the separate op does.
+
+// GLSL has no erf. Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7, enough for f32 activations.
+float lattice_erf_approx(float x) {
+  float t = 1.0 / (1.0 + 0.3275911 * abs(x));
+  float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(x) * (1.0 - poly * exp(-x * x));
+}
+
+float lattice_gelu_erf(float x) { return 0.5 * x * (1.0 + lattice_erf_approx(x * 0.70710678118654752)); }
+
+float lattice_gelu_tanh(float x) {
+  // Clamped because some drivers' tanh overflows to NaN through exp() for large arguments.
+  float u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+  return 0.5 * x * (1.0 + tanh(u));
+}
+
+float lattice_silu(float x) { return x / (1.0 + exp(-x)); }
