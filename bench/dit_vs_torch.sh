@@ -7,7 +7,7 @@ set -euo pipefail
 model=$1
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${2:-$src/build}
-out=$("$build/lattice-bench" --benchmark_filter="$model/dit_forward" --benchmark_format=json)
+out=$("$build/lattice-bench" --benchmark_filter="^$model/dit_forward/" --benchmark_format=json)
 lattice_ms=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; b=json.load(sys.stdin)["benchmarks"][0]; print(b["real_time"])')
 torch=$(/usr/bin/python3 "$src/bench/torch/${model}_dit.py" "${TMPDIR:-/tmp}/lattice_${model}_small.safetensors" --threads "$(nproc)")
 torch_ms=$(printf '%s' "$torch" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["torch_ms"])')
