@@ -228,7 +228,7 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
   };
   auto is_model = [](PortType t) {
     return t == PortType::DiT || t == PortType::VAE || t == PortType::TextEncoder || t == PortType::Upsampler ||
-           t == PortType::LoRA;
+           t == PortType::LoRA || t == PortType::ImageEncoder;
   };
   // The loaders a node uses: walk up model-typed wires (through pass-through nodes such as lora.apply).
   auto models_used = [&](const Node& start) {

@@ -237,7 +237,7 @@ CacheEntryPtr DiskCache::load(const Key128& k, std::string* problem) {
     for (uint32_t i = 0; i < count; ++i) {
       std::string name = r.str();
       const uint8_t t = r.pod<uint8_t>();
-      if (t > static_cast<uint8_t>(PortType::Audio)) return reject("unknown value type");
+      if (t >= all_port_types().size()) return reject("unknown value type");
       const std::string payload = r.str();
       const Deserializer* d = find_deserializer(static_cast<PortType>(t));
       if (!d) return reject("no decoder for value type");

@@ -11,7 +11,7 @@ struct TypeName {
   PortType type;
   std::string_view name;
 };
-constexpr std::array<TypeName, 15> kNames{{
+constexpr std::array<TypeName, 16> kNames{{
     {PortType::Number, "number"},
     {PortType::String, "string"},
     {PortType::Image, "image"},
@@ -27,6 +27,7 @@ constexpr std::array<TypeName, 15> kNames{{
     {PortType::LoRA, "lora"},
     {PortType::Video, "video"},
     {PortType::Audio, "audio"},
+    {PortType::ImageEncoder, "image_encoder"},
 }};
 
 std::mutex g_deser_mutex;

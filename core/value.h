@@ -33,6 +33,7 @@ enum class PortType : uint8_t {
   LoRA,
   Video,
   Audio,
+  ImageEncoder,  ///< an image encoder (CLIP vision tower) with its preprocessing
 };
 
 /// Lower-case name used in files, the catalogue and messages ("image", "text_encoder", ...).

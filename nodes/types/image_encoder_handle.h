@@ -11,13 +11,13 @@
 
 namespace lattice {
 
-using ClipVisionHandle = ModelHandle<ClipVisionEncoder, ClipVisionConfig, PortType::TextEncoder>;
+using ClipVisionHandle = ModelHandle<ClipVisionEncoder, ClipVisionConfig, PortType::ImageEncoder>;
 
 class ImageEncoderData final : public Data {
  public:
   ImageEncoderData(std::shared_ptr<ClipVisionHandle> clip, ClipImageProcessorConfig processor)
       : clip(std::move(clip)), processor(processor) {}
-  PortType type() const override { return PortType::TextEncoder; }
+  PortType type() const override { return PortType::ImageEncoder; }
   size_t bytes() const override { return sizeof(*this) + clip->bytes(); }
   std::string describe() const override { return "CLIP image encoder " + clip->origin(); }
   std::shared_ptr<ClipVisionHandle> clip;

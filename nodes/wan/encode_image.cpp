@@ -18,7 +18,7 @@ NodeDesc make() {
   d.type = "wan.encode_image";
   d.category = "Wan";
   d.description = "Encode an image for Wan 2.1 image-to-video: CLIP ViT-H/14 penultimate hidden states [1, 257, 1280]";
-  d.inputs = {{"image_encoder", PortType::TextEncoder, "the CLIP image encoder (wan.load_image_encoder)"},
+  d.inputs = {{"image_encoder", PortType::ImageEncoder, "the CLIP image encoder (wan.load_image_encoder)"},
               {"image", PortType::Image, "the first frame (8-bit values are used, alpha is dropped)"}};
   d.outputs = {{"image_embeds", PortType::Tensor, "penultimate hidden states [1, tokens, width] for wan.sample"}};
   d.params = {{"release", ParamType::Bool, true, "free the encoder's device memory afterwards (sequential offloading)"}};

@@ -57,7 +57,7 @@ NodeDesc make() {
   d.type = "wan.load_image_encoder";
   d.category = "Wan";
   d.description = "Load Wan 2.1 I2V's CLIP image encoder (ViT-H/14, safetensors) and its preprocessing settings";
-  d.outputs = {{"image_encoder", PortType::TextEncoder, "CLIP vision tower; weights reach the device on first use"}};
+  d.outputs = {{"image_encoder", PortType::ImageEncoder, "CLIP vision tower; weights reach the device on first use"}};
   d.params = {{"path", ParamType::InPath, "", "Wan I2V pipeline folder, image_encoder folder, or a .safetensors file"},
               {"component", ParamType::String, "image_encoder", "subfolder to use when 'path' is a pipeline folder"},
               {"processor", ParamType::InPath, "",

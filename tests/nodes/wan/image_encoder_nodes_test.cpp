@@ -93,7 +93,7 @@ TEST_F(WanImageEncoder, RefusesAProcessorThatDoesNotFitTheEncoder) {
 }
 
 TEST_F(WanImageEncoder, AnImageEncoderOnATextEncoderInputIsRefused) {
-  // Both travel on text_encoder wires; each node checks what it receives.
+  // An image_encoder wire does not fit a text_encoder input: validation refuses the graph, naming both types.
   Graph g = parse_graph(R"({"lattice": 1, "nodes": [
     {"id": "clip", "type": "wan.load_image_encoder", "params": {"path": "wan"}},
     {"id": "pos", "type": "wan.text_encode", "params": {"prompt": "a river"},
@@ -104,7 +104,10 @@ TEST_F(WanImageEncoder, AnImageEncoderOnATextEncoderInputIsRefused) {
     e.evaluate(g, "pos", "conditioning", opts);
     ADD_FAILURE();
   } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("CLIP image encoder"), std::string::npos) << err.what();
+    EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+    EXPECT_NE(std::string(err.what()).find("expects text_encoder but 'clip.image_encoder' is image_encoder"),
+              std::string::npos)
+        << err.what();
   }
 }
 
