@@ -10,20 +10,13 @@
 #include "core/error.h"
 #include "gpu/command_stream.h"
 #include "nodes/gpu_service.h"
+#include "tests/support/gpu_limits.h"
 #include "nodes/models/nn.h"
 
 namespace lattice {
 namespace {
 
 using gpu::Tensor;
-
-std::unique_ptr<GpuService> service_with_limit(uint64_t bytes) {
-  if (bytes) setenv("LATTICE_GPU_MAX_BUFFER_BYTES", std::to_string(bytes).c_str(), 1);
-  auto g = std::make_unique<GpuService>();
-  g->context();  // the device reads the limit when it is made
-  unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
-  return g;
-}
 
 std::vector<float> random(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -62,7 +55,7 @@ class ChunkedAttention : public ::testing::Test {
 
   /// One attention call over the first `lq` queries and every key, on a device without a small limit.
   std::vector<float> whole(int64_t lq, bool with_mask, bool with_bias) {
-    auto g = service_with_limit(0);
+    auto g = test::gpu_with_buffer_limit(0);
     gpu::Context& ctx = g->context();
     gpu::CommandStream s(ctx);
     const Tensor out = attention(s, rows_of(ctx, q, kC, 0, lq), rows_of(ctx, k, kC, 0, kLk), rows_of(ctx, v, kC, 0, kLk),
@@ -86,7 +79,7 @@ class ChunkedAttention : public ::testing::Test {
 TEST_F(ChunkedAttention, OneHeadPerGroupAndQueryChunksGiveTheWholeResult) {
   // 1,200 bytes per buffer: one head's keys [1, 36, 8] take 1,152, so each head is its own group, and a
   // chunk holds at most 9 rows of 32 channels: q, k and v (40, 36, 36 rows) exist only as chunks.
-  auto g = service_with_limit(1200);
+  auto g = test::gpu_with_buffer_limit(1200);
   gpu::Context& ctx = g->context();
   for (bool with_mask : {false, true}) {
     gpu::CommandStream s(ctx);
@@ -102,7 +95,7 @@ TEST_F(ChunkedAttention, OneHeadPerGroupAndQueryChunksGiveTheWholeResult) {
 
 TEST_F(ChunkedAttention, PerHeadBiasIsSlicedByQueryChunkAndHeadGroup) {
   // 3,000 bytes: two heads' keys (2,304) fit, so two groups of two; the bias [4, 4, 36] (2,304) fits too.
-  auto g = service_with_limit(3000);
+  auto g = test::gpu_with_buffer_limit(3000);
   gpu::Context& ctx = g->context();
   gpu::CommandStream s(ctx);
   const auto out = chunked_attention(s, chunks_of(ctx, q, kC, {0, 1, 4}), chunks_of(ctx, k, kC, {0, 20, 36}),
@@ -112,7 +105,7 @@ TEST_F(ChunkedAttention, PerHeadBiasIsSlicedByQueryChunkAndHeadGroup) {
 }
 
 TEST_F(ChunkedAttention, KeysOfOneHeadLargerThanABufferAreAClearError) {
-  auto g = service_with_limit(1000);  // one head's keys need 1,152 bytes
+  auto g = test::gpu_with_buffer_limit(1000);  // one head's keys need 1,152 bytes
   gpu::Context& ctx = g->context();
   gpu::CommandStream s(ctx);
   const auto keys = chunks_of(ctx, k, kC, {0, 7, 14, 21, 28, 35, 36});
@@ -125,7 +118,7 @@ TEST_F(ChunkedAttention, KeysOfOneHeadLargerThanABufferAreAClearError) {
   }
   gpu::AttentionOptions causal;
   causal.causal = true;
-  auto big = service_with_limit(0);
+  auto big = test::gpu_with_buffer_limit(0);
   gpu::CommandStream bs(big->context());
   const auto two = chunks_of(big->context(), q, kC, {0, 3, 6});
   EXPECT_THROW(chunked_attention(bs, two, two, two, kHeads, causal), Error);

@@ -17,20 +17,12 @@
 #include "core/types/tensor.h"
 #include "gpu/ops/unary.h"
 #include "nodes/gpu_service.h"
+#include "tests/support/gpu_limits.h"
 
 namespace lattice {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A GpuService whose device binds at most `bytes` per buffer (0: the device's own limit).
-std::unique_ptr<GpuService> service_with_limit(uint64_t bytes) {
-  if (bytes) setenv("LATTICE_GPU_MAX_BUFFER_BYTES", std::to_string(bytes).c_str(), 1);
-  auto g = std::make_unique<GpuService>();
-  g->context();  // the device reads the limit when it is made
-  unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
-  return g;
-}
 
 HostTensor random(std::vector<int64_t> shape, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -76,14 +68,14 @@ class NnSplit : public ::testing::Test {
 };
 
 TEST_F(NnSplit, SplitWeightsAndRowChunksGiveTheUnsplitResult) {
-  auto whole = service_with_limit(0);
+  auto whole = test::gpu_with_buffer_limit(0);
   const auto [ref, calls_whole] = run(*whole);
   EXPECT_EQ(calls_whole, 1);
   EXPECT_EQ(parts_up, 0u);
 
   // 2 KiB per buffer: up.weight (4 KiB) becomes 2 row blocks, down.weight (4 KiB) 2 blocks of 8 rows - the
   // output rows are what is split; the 30x64 hidden layer (7.5 KiB) runs in chunks of 8 rows.
-  auto small = service_with_limit(2048);
+  auto small = test::gpu_with_buffer_limit(2048);
   EXPECT_EQ(small->context().device().max_buffer_bytes(), 2048u);
   const auto [got, calls] = run(*small);
   EXPECT_EQ(parts_up, 2u);
@@ -95,7 +87,7 @@ TEST_F(NnSplit, SplitWeightsAndRowChunksGiveTheUnsplitResult) {
 }
 
 TEST_F(NnSplit, AnOversizedTensorIsStillRefusedClearly) {
-  auto small = service_with_limit(2048);
+  auto small = test::gpu_with_buffer_limit(2048);
   try {
     gpu::Tensor::from_floats(small->context(), std::vector<float>(1024), {1024});
     FAIL() << "a 4 KiB buffer passed a 2 KiB limit";
@@ -121,7 +113,7 @@ TEST(NnWeights, Bf16AndFp8CheckpointsMatchTheirStoredValues) {
   HostTensor fp8{DType::F8E4M3, {out, in}, std::vector<uint8_t>(wv.size())};
   for (size_t i = 0; i < wv.size(); ++i) fp8.data[i] = static_cast<uint8_t>(0x30 + i % 0x40);  // |v| in [0.5, 240]
   write_safetensors(path, {{"bf16.weight", &bf16}, {"fp8.weight", &fp8}});
-  auto g = service_with_limit(0);
+  auto g = test::gpu_with_buffer_limit(0);
   gpu::Context& ctx = g->context();
   {
     const WeightSource src = WeightSource::open(path);
@@ -165,7 +157,7 @@ TEST(NnWeights, PatchedHalfMatricesAreMergedAndRoundedToTheirStoredDtype) {
   auto patches = std::make_shared<WeightPatches>();
   for (const char* name : {"bf16.weight", "f16.weight"})
     patches->push_back({name, random({out, rank}, 22), random({rank, in}, 23), 0.75f});
-  auto g = service_with_limit(0);
+  auto g = test::gpu_with_buffer_limit(0);
   {
     const WeightSource src = WeightSource::open(path);
     DeviceWeights weights(src, g->context(), patches);

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "tests/support/gpu_limits.h"
 
 namespace lattice {
 namespace {
@@ -250,10 +251,8 @@ TEST(WanTransformer, TokenStreamLargerThanOneBufferRunsInChunksWithTheSameResult
   };
   const std::vector<float> latent = random(2 * 4 * 2 * 4 * 6), text = random(2 * 5 * 20);
   auto run = [&](uint64_t limit) {
-    if (limit) setenv("LATTICE_GPU_MAX_BUFFER_BYTES", std::to_string(limit).c_str(), 1);
-    GpuService gpu;
-    gpu::Context& ctx = gpu.context();
-    unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
+    const auto gpu = test::gpu_with_buffer_limit(limit);
+    gpu::Context& ctx = gpu->context();
     DeviceWeights weights(w, ctx);
     WanTransformer model(c, weights);
     gpu::CommandStream s(ctx);
