@@ -23,4 +23,14 @@ std::shared_ptr<WeightSource> open_node_weights_or_config(const ParamReader& ctx
   }
 }
 
+std::filesystem::path pipeline_part_path(const ParamReader& ctx, const char* param, const char* sub,
+                                         const char* pipeline) {
+  const auto own = ctx.in_path(param);
+  if (!own.empty()) return own;
+  const auto root = ctx.in_path("path");
+  if (root.empty())
+    throw_invalid(ctx.who() + ": set 'path' (" + pipeline + ") or '" + param + "'", {ctx.node_id()});
+  return root / sub;
+}
+
 }  // namespace lattice

@@ -1,9 +1,10 @@
 #pragma once
 /// Weights for model-loading nodes: the checkpoint named by a node's `path` and `component` parameters, and
 /// the plan-time fallback to the component's config.json when the weights are not (yet) on disk. For the
-/// loaders' evaluate() and plan() (the FLUX, Wan, LTX and VAE loaders; the text-encoder loaders, which take
-/// one path per encoder, open theirs inline).
+/// loaders' evaluate() and plan() (the FLUX, Wan, LTX and VAE loaders), and the per-part paths of the
+/// text-encoder loaders, which take one path per encoder and tokenizer beside a pipeline folder.
 
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -23,5 +24,11 @@ std::shared_ptr<WeightSource> open_node_weights(const ParamReader& ctx, const st
 /// Rethrows the opening error when there is no config.json either.
 std::shared_ptr<WeightSource> open_node_weights_or_config(const ParamReader& ctx, const std::string& wrapper_prefix,
                                                           std::optional<nlohmann::json>& config);
+
+/// The path of one part of a pipeline: the node's own `param` when set, else `<path>/<sub>` (e.g. the
+/// diffusers folder's "text_encoder_2"). Throws Error(InvalidInput) naming the node, the `pipeline` kind
+/// (e.g. "a FLUX pipeline folder") and `param` when neither is set.
+std::filesystem::path pipeline_part_path(const ParamReader& ctx, const char* param, const char* sub,
+                                         const char* pipeline);
 
 }  // namespace lattice

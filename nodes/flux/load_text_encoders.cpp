@@ -2,30 +2,27 @@
 // (text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/) or from separate files.
 #include "core/eval_context.h"
 #include "nodes/models/parameter_count.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/model_handles.h"
 
 namespace lattice {
 namespace {
-
-std::filesystem::path pick(const ParamReader& ctx, const char* param, const std::filesystem::path& root, const char* sub) {
-  const auto own = ctx.in_path(param);
-  if (!own.empty()) return own;
-  if (root.empty()) throw_invalid(ctx.who() + ": set 'path' (a FLUX pipeline folder) or '" + param + "'", {ctx.node_id()});
-  return root / sub;
-}
 
 struct Sources {
   std::shared_ptr<WeightSource> clip, t5;
   std::filesystem::path clip_tok, t5_tok;
 };
 
+std::filesystem::path part(const ParamReader& ctx, const char* param, const char* sub) {
+  return pipeline_part_path(ctx, param, sub, "a FLUX pipeline folder");
+}
+
 Sources open(const ParamReader& ctx) {
-  const auto root = ctx.in_path("path");
   Sources s;
-  s.clip = std::make_shared<WeightSource>(WeightSource::open(pick(ctx, "clip_path", root, "text_encoder")));
-  s.t5 = std::make_shared<WeightSource>(WeightSource::open(pick(ctx, "t5_path", root, "text_encoder_2")));
-  s.clip_tok = pick(ctx, "clip_tokenizer", root, "tokenizer");
-  s.t5_tok = pick(ctx, "t5_tokenizer", root, "tokenizer_2");
+  s.clip = std::make_shared<WeightSource>(WeightSource::open(part(ctx, "clip_path", "text_encoder")));
+  s.t5 = std::make_shared<WeightSource>(WeightSource::open(part(ctx, "t5_path", "text_encoder_2")));
+  s.clip_tok = part(ctx, "clip_tokenizer", "tokenizer");
+  s.t5_tok = part(ctx, "t5_tokenizer", "tokenizer_2");
   return s;
 }
 

@@ -2,17 +2,14 @@
 // (text_encoder/, tokenizer/) or from separate paths.
 #include "core/eval_context.h"
 #include "nodes/models/parameter_count.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/ltx_handles.h"
 
 namespace lattice {
 namespace {
 
-std::filesystem::path pick(const ParamReader& ctx, const char* param, const char* sub) {
-  const auto own = ctx.in_path(param);
-  if (!own.empty()) return own;
-  const auto root = ctx.in_path("path");
-  if (root.empty()) throw_invalid(ctx.who() + ": set 'path' (an LTX-Video pipeline folder) or '" + param + "'", {ctx.node_id()});
-  return root / sub;
+std::filesystem::path part(const ParamReader& ctx, const char* param, const char* sub) {
+  return pipeline_part_path(ctx, param, sub, "an LTX-Video pipeline folder");
 }
 
 NodeDesc make() {
@@ -26,16 +23,16 @@ NodeDesc make() {
               {"t5_tokenizer", ParamType::InPath, "", "T5 tokenizer: spiece.model or its folder"}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
-    auto w = std::make_shared<WeightSource>(WeightSource::open(pick(ctx, "t5_path", "text_encoder")));
+    auto w = std::make_shared<WeightSource>(WeightSource::open(part(ctx, "t5_path", "text_encoder")));
     auto t5 = std::make_shared<T5Handle>(w, detect_t5_config(*w), w->origin());
     ctx.set_output("text_encoder",
-                   std::make_shared<LtxTextEncoderData>(t5, T5Tokenizer::from_file(pick(ctx, "t5_tokenizer", "tokenizer"))));
+                   std::make_shared<LtxTextEncoderData>(t5, T5Tokenizer::from_file(part(ctx, "t5_tokenizer", "tokenizer"))));
   };
   d.plan = [](PlanContext& ctx) {
     PlanInfo p;
     T5Config c;
     try {
-      const WeightSource w = WeightSource::open(pick(ctx, "t5_path", "text_encoder"));
+      const WeightSource w = WeightSource::open(part(ctx, "t5_path", "text_encoder"));
       c = detect_t5_config(w);
       p.weight_bytes = w.total_bytes();
       p.shape = "T5 text encoder";

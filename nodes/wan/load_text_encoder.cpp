@@ -2,16 +2,14 @@
 // (text_encoder/, tokenizer/) or from separate paths.
 #include "core/eval_context.h"
 #include "nodes/models/parameter_count.h"
+#include "nodes/node_weights.h"
 #include "nodes/types/wan_handles.h"
 
 namespace lattice {
 namespace {
 
-std::filesystem::path pick(const ParamReader& ctx, const char* param, const std::filesystem::path& root, const char* sub) {
-  const auto own = ctx.in_path(param);
-  if (!own.empty()) return own;
-  if (root.empty()) throw_invalid(ctx.who() + ": set 'path' (a Wan pipeline folder) or '" + param + "'", {ctx.node_id()});
-  return root / sub;
+std::filesystem::path part(const ParamReader& ctx, const char* param, const char* sub) {
+  return pipeline_part_path(ctx, param, sub, "a Wan pipeline folder");
 }
 
 NodeDesc make() {
@@ -25,17 +23,16 @@ NodeDesc make() {
               {"tokenizer", ParamType::InPath, "", "UMT5 tokenizer: spiece.model or its folder"}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
-    const auto root = ctx.in_path("path");
-    auto w = std::make_shared<WeightSource>(WeightSource::open(pick(ctx, "encoder_path", root, "text_encoder")));
+    auto w = std::make_shared<WeightSource>(WeightSource::open(part(ctx, "encoder_path", "text_encoder")));
     auto umt5 = std::make_shared<T5Handle>(w, detect_t5_config(*w), w->origin());
     ctx.set_output("text_encoder",
-                   std::make_shared<WanTextEncoderData>(umt5, T5Tokenizer::from_file(pick(ctx, "tokenizer", root, "tokenizer"))));
+                   std::make_shared<WanTextEncoderData>(umt5, T5Tokenizer::from_file(part(ctx, "tokenizer", "tokenizer"))));
   };
   d.plan = [](PlanContext& ctx) {
     PlanInfo p;
     const auto root = ctx.in_path("path");
     try {
-      p.weight_bytes = WeightSource::open(pick(ctx, "encoder_path", root, "text_encoder")).total_bytes();
+      p.weight_bytes = WeightSource::open(part(ctx, "encoder_path", "text_encoder")).total_bytes();
       p.shape = "UMT5 text encoder";
     } catch (const Error&) {
       // No weights yet: plan from the pipeline folder's config (bf16 assumed) if it is there.
