@@ -1,6 +1,10 @@
 // wan.vae_decode: Wan 2.1 latents from the sampler (normalised, as WanPipeline's) to video frames:
 // de-normalise with the VAE's latents_mean/std, decode causally (optionally in spatial tiles), map [-1, 1]
-// to [0, 1]. Feeding video.save alone, the frames stream to it chunk by chunk (core/types/video_stream.h).
+// to [0, 1]. Tiles are chosen automatically when the decoder's largest tensor would exceed one device buffer
+// (at 480p the released VAE's needs 1.2 GB; lavapipe's buffers hold 128 MiB). Feeding video.save alone, the
+// frames stream to it chunk by chunk (core/types/video_stream.h).
+#include <algorithm>
+
 #include "core/eval_context.h"
 #include "core/types/video_stream.h"
 #include "nodes/gpu_service.h"
@@ -19,7 +23,7 @@ NodeDesc make() {
               {"latent", PortType::Latent, "normalised latents [1, 16, T, h, w] from wan.sample"}};
   d.outputs = {{"video", PortType::Video, "1 + 4(T - 1) RGB frames of 8h x 8w in [0, 1]"}};
   d.params = {{"fps", ParamType::Int, kWanFps, "frame rate of the video (Wan: 16)", 1, 240},
-              {"tile", ParamType::Int, 0, "latent pixels per tile side (0 = decode whole; tiling bounds memory for large videos)", 0, 4096},
+              {"tile", ParamType::Int, 0, "latent pixels per tile side (0 = auto: whole when it fits one device buffer; tiling bounds memory)", 0, 4096},
               {"overlap", ParamType::Int, 8, "latent pixels shared by neighbouring tiles, blended linearly", 0, 4096},
               {"chunk", ParamType::Int, 1, "latent frames per decoder pass after the first (more: faster, more memory; same video)", 1, 64}};
   d.disk_cacheable = false;
@@ -30,9 +34,18 @@ NodeDesc make() {
     const WanVaeConfig& c = handle.config();
     if (z.rank() != 5 || z.dim(0) != 1 || z.dim(1) != c.z_dim)
       ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(c.z_dim) + ", T, h, w] (a Wan video latent)");
-    const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
+    int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
     if (tile > 0 && overlap >= tile) ctx.fail("overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile));
     const int fps = static_cast<int>(ctx.integer("fps")), chunk = static_cast<int>(ctx.integer("chunk"));
+    if (tile == 0) {
+      // Auto: whole when the decoder's largest tensor fits one device buffer, else the largest tile that does.
+      const int64_t fit = c.largest_decode_tile(gc.device().max_buffer_bytes(), chunk, z.dim(3), z.dim(4));
+      if (fit < z.dim(3) || fit < z.dim(4)) {
+        tile = fit;
+        overlap = std::min(overlap, fit - 1);
+        ctx.report("auto_tile", fit);
+      }
+    }
     const int64_t f = c.spatial_compression();
     VideoStream::Info info{static_cast<int>(z.dim(4) * f), static_cast<int>(z.dim(3) * f), 3, c.decoded_frames(z.dim(2)), fps, 1, nullptr};
     // Frames go out chunk by chunk (to video.save as they are decoded when the output streams).

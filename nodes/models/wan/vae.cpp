@@ -355,6 +355,57 @@ Tensor WanVae::resnet(gpu::CommandStream& s, WanCausalState& st, const Resnet& r
   return gpu::add(s, h, shortcut);
 }
 
+uint64_t WanVaeConfig::decode_peak_tensor_bytes(int chunk, int64_t th, int64_t tw) const {
+  // Walks decode_chunk() in order, in elements: t frames of H x W at c channels.
+  const std::vector<int> d = decoder_dims(*this);
+  double t = std::max(chunk, 1), H = static_cast<double>(th), W = static_cast<double>(tw), widest = 0;
+  auto r4 = [](double c) { return std::ceil(c / 4) * 4; };
+  // A conv of kt x 3 x 3 (causal: kt - 1 frames in front; 1 x 1 x 1 when spatial is false): its input,
+  // the padded channels-last packing of that input, its output.
+  auto conv = [&](double cin, double cout, int kt, bool spatial) {
+    const double p = spatial ? 2 : 0;
+    widest = std::max({widest, cin * t * H * W, r4(cin) * (t + kt - 1) * (H + p) * (W + p), cout * t * H * W});
+  };
+  auto resnet = [&](double cin, double cout) {
+    if (cin != cout) conv(cin, cout, 1, false);
+    conv(cin, cout, 3, true);
+    conv(cout, cout, 3, true);
+  };
+  conv(z_dim, z_dim, 1, false);  // post_quant_conv
+  conv(z_dim, d[0], 3, true);    // conv_in
+  resnet(d[0], d[0]);
+  const double L = H * W, c0 = d[0];
+  widest = std::max(widest, 3 * c0 * t * L);              // the mid attention's packed q/k/v
+  if (c0 > 256) widest = std::max(widest, L * L);         // one frame's explicit scores
+  resnet(d[0], d[0]);
+  const int levels = static_cast<int>(dim_mult.size());
+  double c = d[0];
+  for (int i = 0; i < levels; ++i) {
+    const double out = d[static_cast<size_t>(i) + 1];
+    resnet(c, out);
+    for (int r = 0; r < num_res_blocks; ++r) resnet(out, out);
+    c = out;
+    if (i == levels - 1) break;
+    if (temperal_downsample[static_cast<size_t>(levels - 2 - i)]) {
+      conv(c, 2 * c, 3, false);  // time_conv: two frames per frame, interleaved by a copy of the same size
+      t *= 2;
+    }
+    widest = std::max(widest, c * t * 4 * H * W);  // the nearest-upsampled input of the resample conv
+    H *= 2;
+    W *= 2;
+    conv(c, c / 2, 1, true);
+    c /= 2;
+  }
+  conv(c, 3, 3, true);  // head
+  return static_cast<uint64_t>(std::ceil(widest * sizeof(float)));
+}
+
+int64_t WanVaeConfig::largest_decode_tile(uint64_t max_buffer_bytes, int chunk, int64_t h, int64_t w) const {
+  for (int64_t tile = std::max(h, w); tile > 1; --tile)
+    if (decode_peak_tensor_bytes(chunk, std::min(tile, h), std::min(tile, w)) <= max_buffer_bytes) return tile;
+  return 1;
+}
+
 Tensor wan_single_head_attention(gpu::CommandStream& s, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                                  bool force_explicit) {
   const int64_t N = q.dim(0), L = q.dim(1), D = q.dim(2);

@@ -53,6 +53,14 @@ struct WanVaeConfig {
   int64_t decoded_frames(int64_t latent_frames) const { return 1 + temporal_compression() * (latent_frames - 1); }
   /// Throws Error(InvalidInput) naming the field for an inconsistent config.
   void validate() const;
+  /// Bytes of the largest device tensor that decoding a `th` x `tw` latent tile makes, `chunk` latent
+  /// frames per pass (the passes after the first, which are the larger): layer inputs and outputs, the
+  /// conv's padded channels-last packing, the mid block's q/k/v and, for heads over 256 wide, its [L, L]
+  /// scores. What must fit one device buffer.
+  uint64_t decode_peak_tensor_bytes(int chunk, int64_t th, int64_t tw) const;
+  /// The largest square tile side (latent pixels, at most max(h, w)) whose decode_peak_tensor_bytes for a
+  /// `h` x `w` latent fits `max_buffer_bytes`; 1 when none does. max(h, w) means the whole latent fits.
+  int64_t largest_decode_tile(uint64_t max_buffer_bytes, int chunk, int64_t h, int64_t w) const;
 };
 
 /// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).

@@ -15,6 +15,7 @@
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
 #include "nodes/video/ffmpeg_io.h"
+#include "tests/support/gpu_limits.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
 
@@ -176,6 +177,39 @@ TEST_F(WanVaeNodes, DecodeStreamsIntoVideoSaveAndWritesTheSameMovie) {
   o.targets = {"save"};
   streamed.render(g, o);
   EXPECT_EQ(streamed.executions(), hits);
+}
+
+// tile 0 decodes whole while the decoder's largest tensor fits one device buffer; under a smaller limit it
+// picks the largest tile that fits, reports it, and gives exactly the video of that tile set by hand.
+TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
+  const WanVaeConfig c = wan_vae_config_from_json(fx->config());
+  const int64_t h = 4, w = 6;  // the fixture latent
+  const uint64_t whole = c.decode_peak_tensor_bytes(1, h, w);
+  const uint64_t limit = c.decode_peak_tensor_bytes(1, 3, 3) + 1;  // a 3x3 tile fits, 4x4 does not
+  ASSERT_LT(limit, whole);
+  const int64_t tile = c.largest_decode_tile(limit, 1, h, w);
+  EXPECT_EQ(tile, 3);
+  EXPECT_EQ(c.largest_decode_tile(whole, 1, h, w), w);
+
+  Environment small;
+  small.set(test::gpu_with_buffer_limit(limit));
+  RenderOptions o = opts;
+  o.env = &small;
+  MemoryCache mem;
+  Engine e(&mem);
+  const RenderReport r = e.render(graph(R"({"chunk": 1})"), [&] {
+    RenderOptions t = o;
+    t.targets = {"decode"};
+    return t;
+  }());
+  EXPECT_EQ(test::node_info(r, "decode").value("auto_tile", -1), tile);
+  auto a = std::dynamic_pointer_cast<const VideoData>(e.evaluate(graph(R"({"chunk": 1})"), "decode", "video", o));
+  MemoryCache mem2;
+  Engine e2(&mem2);
+  auto b = std::dynamic_pointer_cast<const VideoData>(e2.evaluate(graph(R"({"chunk": 1, "tile": 3, "overlap": 2})"), "decode", "video", opts));
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->frame_count(), 9);
+  for (size_t f = 0; f < 9; ++f) EXPECT_EQ(a->frames[f]->pixels, b->frames[f]->pixels) << "frame " << f;
 }
 
 TEST_F(WanVaeNodes, BadInputsAreRefused) {

@@ -17,6 +17,7 @@
 #include "gpu/ops/copy.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "tests/support/gpu_limits.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -377,6 +378,47 @@ TEST(WanVae, TiledDecodeMatchesUntiled) {
   EXPECT_LT(mean_diff, 1.5 * corner_diff);
   EXPECT_LT(max_d, 1.2f);
   EXPECT_THROW(vae.decode_tiled(s, z, 6, 6), Error);
+}
+
+// decode_peak_tensor_bytes is what the decode needs of one device buffer: with buffers limited to it the
+// decode runs (nothing larger is made), and well below it the decode is refused with the buffer error.
+TEST(WanVae, DecodePeakTensorBytesIsTheLargestBufferTheDecodeMakes) {
+  const Fixture fx(kGolden / "wan_vae.safetensors");
+  const WanVaeConfig c = wan_vae_config_from_json(fx.config());
+  const int64_t h = 5, w = 7;
+  const std::vector<float> zv = random_values(16 * 3 * h * w, 5);
+  for (int chunk : {1, 2}) {
+    const uint64_t peak = c.decode_peak_tensor_bytes(chunk, h, w);
+    auto decode_with_limit = [&](uint64_t limit) {
+      auto gpu = test::gpu_with_buffer_limit(limit);
+      gpu::Context& ctx = gpu->context();
+      WeightSource src = fixture_weights(fx);
+      DeviceWeights weights(src, ctx);
+      const WanVae vae(c, weights);
+      gpu::CommandStream s(ctx);
+      return vae.decode(s, gpu::Tensor::from_floats(ctx, zv, {1, 16, 3, h, w}), chunk);
+    };
+    EXPECT_EQ(decode_with_limit(peak).shape, (std::vector<int64_t>{1, 3, 9, 8 * h, 8 * w})) << "chunk " << chunk;
+    EXPECT_THROW(decode_with_limit(peak * 3 / 4), Error) << "chunk " << chunk;
+  }
+  // More frames per pass need more; a tile needs less; the whole latent is "tile" max(h, w).
+  EXPECT_GT(c.decode_peak_tensor_bytes(2, h, w), c.decode_peak_tensor_bytes(1, h, w));
+  EXPECT_LT(c.decode_peak_tensor_bytes(1, 3, 3), c.decode_peak_tensor_bytes(1, h, w));
+  EXPECT_EQ(c.largest_decode_tile(c.decode_peak_tensor_bytes(1, h, w), 1, h, w), w);
+  EXPECT_EQ(c.largest_decode_tile(1, 1, h, w), 1);
+
+  // The released Wan 2.1 VAE (base_dim 96) at 480p (a 60 x 104 latent) under lavapipe's 128 MiB buffers:
+  // the last upsampler's conv packing its nearest-upsampled 192-channel input, 4 frames of 8t x 8t pixels
+  // with a pixel of padding on each side, decides.
+  const WanVaeConfig wan21;
+  const uint64_t lavapipe = uint64_t{128} << 20;
+  const int64_t tile = wan21.largest_decode_tile(lavapipe, 1, 60, 104);
+  std::printf("  Wan 2.1 VAE, 480p latent, 128 MiB buffers: whole needs %.0f MiB, auto tile %lld latent pixels\n",
+              static_cast<double>(wan21.decode_peak_tensor_bytes(1, 60, 104)) / (1 << 20), static_cast<long long>(tile));
+  EXPECT_LT(tile, 60);
+  EXPECT_LE(wan21.decode_peak_tensor_bytes(1, tile, tile), lavapipe);
+  EXPECT_GT(wan21.decode_peak_tensor_bytes(1, tile + 1, tile + 1), lavapipe);
+  EXPECT_EQ(wan21.decode_peak_tensor_bytes(1, tile, tile), static_cast<uint64_t>(192 * 4 * (8 * tile + 2) * (8 * tile + 2)) * 4);
 }
 
 }  // namespace
