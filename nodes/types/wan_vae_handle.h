@@ -27,4 +27,10 @@ std::shared_ptr<VideoData> wan_video_from_decoded(const HostTensor& decoded, int
 /// repeated to RGB; alpha is dropped).
 std::vector<float> wan_encoder_input(const std::vector<ImagePtr>& frames);
 
+/// The encoder's input (wan_encoder_input's values of a [1, 3, F, H, W] `shape`) -> the NORMALISED mean latent, encoded
+/// whole when the encoder's largest tensor fits one device buffer, else in the largest tiles that do
+/// (WanVae::encode_tiled, at most 8 latent pixels of overlap); `auto_tile` gets that tile, or 0 when whole.
+gpu::Tensor wan_encode_normalized(gpu::CommandStream& s, const WanVae& vae, const std::vector<float>& video, const gpu::Shape& shape,
+                                  int64_t& auto_tile);
+
 }  // namespace lattice

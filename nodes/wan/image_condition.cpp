@@ -43,8 +43,10 @@ NodeDesc make() {
     gpu::Context& gc = gpu_context(ctx);
     WanVae& vae = handle.model(gc);
     gpu::CommandStream s(gc);
-    const gpu::Tensor z = vae.normalize(s, vae.encode(s, gpu::Tensor::from_floats(gc, video, {1, 3, n, h, w})).first);
+    int64_t tile = 0;
+    const gpu::Tensor z = wan_encode_normalized(s, vae, video, {1, 3, n, h, w}, tile);
     s.finish();
+    if (tile) ctx.report("auto_tile", tile);
     // The mask: WanImageToVideoPipeline repeats frame 0's mask 4 times and folds frames into 4 channels,
     // so channel k of latent frame t is 1 exactly when t = 0.
     const int64_t T = z.dim(2), lh = z.dim(3), lw = z.dim(4), zc = z.dim(1);

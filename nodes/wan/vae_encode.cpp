@@ -39,9 +39,10 @@ NodeDesc make() {
     gpu::Context& gc = gpu_context(ctx);
     WanVae& vae = handle.model(gc);
     gpu::CommandStream s(gc);
-    const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, wan_encoder_input(frames), {1, 3, n, h, w}));
-    const gpu::Tensor z = vae.normalize(s, mean);
+    int64_t tile = 0;
+    const gpu::Tensor z = wan_encode_normalized(s, vae, wan_encoder_input(frames), {1, 3, n, h, w}, tile);
     s.finish();
+    if (tile) ctx.report("auto_tile", tile);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };
   d.plan = [](PlanContext& ctx) {

@@ -52,4 +52,11 @@ std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64
   return m;
 }
 
+int64_t largest_fitting_tile(int64_t h, int64_t w, uint64_t max_buffer_bytes,
+                             const std::function<uint64_t(int64_t th, int64_t tw)>& peak_bytes) {
+  for (int64_t tile = std::max(h, w); tile > 1; --tile)
+    if (peak_bytes(std::min(tile, h), std::min(tile, w)) <= max_buffer_bytes) return tile;
+  return 1;
+}
+
 }  // namespace lattice

@@ -3,6 +3,7 @@
 /// overlapping tiles start along an axis, and the linear blend weights across their overlaps.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace lattice {
@@ -23,5 +24,11 @@ std::vector<float> tile_axis_weights(int64_t len, int64_t ramp, bool ramp_lo, bo
 std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64_t W, int64_t th, int64_t tw,
                                                                  const std::vector<int64_t>& ys,
                                                                  const std::vector<int64_t>& xs, int64_t ramp);
+
+/// The largest square tile side t <= max(h, w) whose `peak_bytes(min(t, h), min(t, w))` (the largest device
+/// tensor a pass over such a tile makes) is at most `max_buffer_bytes`; 1 when none is. max(h, w) means the
+/// whole h x w input fits.
+int64_t largest_fitting_tile(int64_t h, int64_t w, uint64_t max_buffer_bytes,
+                             const std::function<uint64_t(int64_t th, int64_t tw)>& peak_bytes);
 
 }  // namespace lattice

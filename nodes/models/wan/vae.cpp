@@ -401,9 +401,54 @@ uint64_t WanVaeConfig::decode_peak_tensor_bytes(int chunk, int64_t th, int64_t t
 }
 
 int64_t WanVaeConfig::largest_decode_tile(uint64_t max_buffer_bytes, int chunk, int64_t h, int64_t w) const {
-  for (int64_t tile = std::max(h, w); tile > 1; --tile)
-    if (decode_peak_tensor_bytes(chunk, std::min(tile, h), std::min(tile, w)) <= max_buffer_bytes) return tile;
-  return 1;
+  return largest_fitting_tile(h, w, max_buffer_bytes, [&](int64_t th, int64_t tw) { return decode_peak_tensor_bytes(chunk, th, tw); });
+}
+
+uint64_t WanVaeConfig::encode_peak_tensor_bytes(int64_t th, int64_t tw) const {
+  // Walks encode_chunk() for a 4-frame chunk (the first chunk, one frame, is smaller), in elements.
+  const std::vector<int> e = encoder_dims(*this);
+  const int f = spatial_compression();
+  double t = 4, H = static_cast<double>(th * f), W = static_cast<double>(tw * f), widest = 3 * t * H * W;
+  auto r4 = [](double c) { return std::ceil(c / 4) * 4; };
+  // A conv over t frames (pt more of padding or cache in front) and pixels padded by (ph, pw): its input,
+  // the padded channels-last packing, its output of ot frames of oh x ow.
+  auto conv = [&](double cin, double cout, double pt, double ph, double pw, double ot, double oh, double ow) {
+    widest = std::max({widest, cin * t * H * W, r4(cin) * (t + pt) * (H + ph) * (W + pw), cout * ot * oh * ow});
+  };
+  auto same = [&](double cin, double cout, double pt, double p) { conv(cin, cout, pt, p, p, t, H, W); };
+  auto resnet = [&](double cin, double cout) {
+    if (cin != cout) same(cin, cout, 0, 0);
+    same(cin, cout, 2, 2);
+    same(cout, cout, 2, 2);
+  };
+  same(3, e[0], 2, 2);  // conv_in
+  const int levels = static_cast<int>(dim_mult.size());
+  double c = e[0];
+  for (int i = 0; i < levels; ++i) {
+    const double out = e[static_cast<size_t>(i) + 1];
+    resnet(c, out);
+    for (int r = 1; r < num_res_blocks; ++r) resnet(out, out);
+    c = out;
+    if (i == levels - 1) break;
+    conv(c, c, 0, 1, 1, t, std::ceil(H / 2), std::ceil(W / 2));  // zero pad right and bottom, stride-2 3x3
+    H = std::ceil(H / 2);
+    W = std::ceil(W / 2);
+    if (temperal_downsample[static_cast<size_t>(i)]) {
+      conv(c, c, 1, 0, 0, t / 2, H, W);  // 3 frames, stride 2, the previous chunk's last frame in front
+      t = t / 2;
+    }
+  }
+  resnet(c, c);
+  const double L = H * W;
+  widest = std::max(widest, 3 * c * t * L);  // the mid attention's packed q/k/v
+  if (c > 256) widest = std::max(widest, L * L);
+  resnet(c, c);
+  same(c, 2.0 * z_dim, 2, 2);  // head
+  return static_cast<uint64_t>(std::ceil(widest * sizeof(float)));
+}
+
+int64_t WanVaeConfig::largest_encode_tile(uint64_t max_buffer_bytes, int64_t h, int64_t w) const {
+  return largest_fitting_tile(h, w, max_buffer_bytes, [&](int64_t th, int64_t tw) { return encode_peak_tensor_bytes(th, tw); });
 }
 
 Tensor wan_single_head_attention(gpu::CommandStream& s, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
@@ -602,9 +647,7 @@ Tensor WanVae::encode_chunk(gpu::CommandStream& s, WanCausalState& st, const Ten
 
 std::pair<Tensor, Tensor> WanVae::encode(gpu::CommandStream& s, const Tensor& x) const {
   if (!has_encoder_) throw_eval("this Wan VAE checkpoint has no encoder");
-  const int f = config_.spatial_compression();
-  if (x.rank() != 5 || x.dim(1) != 3 || x.dim(2) < 1 || (x.dim(2) - 1) % 4 || x.dim(3) % f || x.dim(4) % f)
-    throw_eval("Wan VAE encode: video " + x.describe() + " should be [B, 3, 1 + 4k, H, W] with H and W multiples of " + str(f));
+  check_encode_input(x.shape());
   WanCausalState st;
   std::vector<Tensor> parts;
   for (int64_t t0 = 0; t0 < x.dim(2);) {
@@ -613,7 +656,19 @@ std::pair<Tensor, Tensor> WanVae::encode(gpu::CommandStream& s, const Tensor& x)
     s.finish();  // one chunk's activations at a time
     t0 += n;
   }
-  const Tensor enc = gpu::conv3d(s, gpu::concat(s, parts, 2), quant_conv_.w, quant_conv_.b);
+  return split_moments(s, gpu::conv3d(s, gpu::concat(s, parts, 2), quant_conv_.w, quant_conv_.b));
+}
+
+void WanVae::check_encode_input(const gpu::Shape& x) const {
+  const int f = config_.spatial_compression();
+  if (x.size() != 5 || x[1] != 3 || x[2] < 1 || (x[2] - 1) % 4 || x[3] % f || x[4] % f) {
+    std::string dims;
+    for (int64_t d : x) dims += (dims.empty() ? "" : ", ") + str(d);
+    throw_eval("Wan VAE encode: video [" + dims + "] should be [B, 3, 1 + 4k, H, W] with H and W multiples of " + str(f));
+  }
+}
+
+std::pair<Tensor, Tensor> WanVae::split_moments(gpu::CommandStream& s, const Tensor& enc) const {
   const int64_t Z = config_.z_dim;
   const Tensor mean = gpu::contiguous(s, gpu::narrow(enc, 1, 0, Z));
   const Tensor logvar = gpu::contiguous(s, gpu::narrow(enc, 1, Z, Z));
@@ -622,6 +677,59 @@ std::pair<Tensor, Tensor> WanVae::encode(gpu::CommandStream& s, const Tensor& x)
   std::vector<float> lv = logvar.to_floats();
   for (float& v : lv) v = std::clamp(v, -30.0f, 20.0f);
   return {mean, Tensor::from_floats(s.context(), lv, logvar.shape())};
+}
+
+std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<const float> v, const gpu::Shape& shape,
+                                               int64_t tile_latent, int64_t overlap_latent) const {
+  if (!has_encoder_) throw_eval("this Wan VAE checkpoint has no encoder");
+  check_encode_input(shape);
+  if (static_cast<int64_t>(v.size()) != shape[0] * shape[1] * shape[2] * shape[3] * shape[4])
+    throw_eval("Wan VAE tiled encode: " + str(static_cast<int64_t>(v.size())) + " values do not fill the video's shape");
+  const int64_t f = config_.spatial_compression(), B = shape[0], F = shape[2], H = shape[3], W = shape[4];
+  const int64_t h = H / f, w = W / f;
+  const bool tiled = tile_latent > 0 && (tile_latent < h || tile_latent < w);
+  if (tiled && (overlap_latent < 0 || overlap_latent >= tile_latent))
+    throw_eval("Wan VAE tiled encode: overlap " + str(overlap_latent) + " must be in [0, tile " + str(tile_latent) + ")");
+  const std::vector<int64_t> ys = tiled ? tile_starts(h, tile_latent, overlap_latent) : std::vector<int64_t>{0};
+  const std::vector<int64_t> xs = tiled ? tile_starts(w, tile_latent, overlap_latent) : std::vector<int64_t>{0};
+  const int64_t th = tiled ? std::min(tile_latent, h) : h, tw = tiled ? std::min(tile_latent, w) : w, TH = th * f, TW = tw * f;
+  const auto weights = tile_blend_weights(h, w, th, tw, ys, xs, tiled ? overlap_latent : 0);
+  std::vector<float> acc;  // [B, 2 z_dim, T, h, w]: the blended moments
+  int64_t C2 = 0, T = 0;
+  for (size_t a = 0; a < ys.size(); ++a)
+    for (size_t b = 0; b < xs.size(); ++b) {
+      // The tile's frames [t0, t0 + n), uploaded chunk by chunk from the host video.
+      WanCausalState st;
+      std::vector<Tensor> parts;
+      for (int64_t t0 = 0; t0 < F;) {
+        const int64_t n = t0 == 0 ? 1 : 4;
+        std::vector<float> chunk(static_cast<size_t>(B * 3 * n * TH * TW));
+        float* dst = chunk.data();
+        for (int64_t p = 0; p < B * 3; ++p)
+          for (int64_t t = t0; t < t0 + n; ++t)
+            for (int64_t r = 0; r < TH; ++r, dst += TW) {
+              const float* src = v.data() + ((p * F + t) * H + ys[a] * f + r) * W + xs[b] * f;
+              std::copy_n(src, TW, dst);
+            }
+        parts.push_back(encode_chunk(s, st, Tensor::from_floats(s.context(), chunk, {B, 3, n, TH, TW})));
+        s.finish();
+        t0 += n;
+      }
+      const Tensor enc = gpu::conv3d(s, gpu::concat(s, parts, 2), quant_conv_.w, quant_conv_.b);
+      s.finish();
+      const std::vector<float> e = enc.to_floats();
+      if (acc.empty()) {
+        C2 = enc.dim(1);
+        T = enc.dim(2);
+        acc.assign(static_cast<size_t>(B * C2 * T * h * w), 0.0f);
+      }
+      const std::vector<float>& m = weights[a][b];
+      for (int64_t p = 0; p < B * C2 * T; ++p)
+        for (int64_t r = 0; r < th; ++r)
+          for (int64_t c = 0; c < tw; ++c)
+            acc[static_cast<size_t>((p * h + ys[a] + r) * w + xs[b] + c)] += m[static_cast<size_t>(r * tw + c)] * e[static_cast<size_t>((p * th + r) * tw + c)];
+    }
+  return split_moments(s, Tensor::from_floats(s.context(), acc, {B, C2, T, h, w}));
 }
 
 // ---------------------------------------------------------------------------------------------------------

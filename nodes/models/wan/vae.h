@@ -28,6 +28,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +62,10 @@ struct WanVaeConfig {
   /// The largest square tile side (latent pixels, at most max(h, w)) whose decode_peak_tensor_bytes for a
   /// `h` x `w` latent fits `max_buffer_bytes`; 1 when none does. max(h, w) means the whole latent fits.
   int64_t largest_decode_tile(uint64_t max_buffer_bytes, int chunk, int64_t h, int64_t w) const;
+  /// As decode_peak_tensor_bytes, for encoding a tile of `th` x `tw` latent pixels (8th x 8tw video pixels),
+  /// 4 frames per pass; and the largest encode tile for a `h` x `w` latent.
+  uint64_t encode_peak_tensor_bytes(int64_t th, int64_t tw) const;
+  int64_t largest_encode_tile(uint64_t max_buffer_bytes, int64_t h, int64_t w) const;
 };
 
 /// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).
@@ -126,6 +131,14 @@ class WanVae {
   /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,
   /// H/f, W/f] (logvar clamped to [-30, 20]), on the device. Submits and waits after each chunk.
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  /// encode() of a video held on the host (`x`: the values of a [B, 3, 1 + 4k, H, W] `shape`, in [-1, 1]) in overlapping
+  /// spatial tiles of tile_latent x tile_latent latent pixels (overlap_latent shared), each encoded over all
+  /// frames with its own causal caches and blended linearly in latent space. Only one chunk of one tile is
+  /// on the device at a time, so neither the video nor the full-size activations need to fit a buffer. A
+  /// tile covering the latent (or tile_latent <= 0) is encode() exactly; smaller tiles see zeros at their
+  /// edges and differ slightly. overlap_latent must be in [0, tile_latent).
+  std::pair<gpu::Tensor, gpu::Tensor> encode_tiled(gpu::CommandStream& s, std::span<const float> x, const gpu::Shape& shape,
+                                                   int64_t tile_latent, int64_t overlap_latent) const;
 
   /// Normalised (sampler) latent -> raw: z * latents_std + latents_mean per channel (computed as WanPipeline
   /// does, z / (1 / std) + mean). Records only.
@@ -174,6 +187,10 @@ class WanVae {
   gpu::Tensor resample(gpu::CommandStream& s, WanCausalState& st, const Resampler& r, const gpu::Tensor& x) const;
   gpu::Tensor head(gpu::CommandStream& s, WanCausalState& st, const Coder& c, const gpu::Tensor& x) const;
   gpu::Tensor encode_chunk(gpu::CommandStream& s, WanCausalState& st, const gpu::Tensor& x) const;
+  /// Throws Error(Evaluation) unless `x` is [B, 3, 1 + 4k, H, W] with H, W multiples of the compression.
+  void check_encode_input(const gpu::Shape& x) const;
+  /// The quant_conv output [B, 2 z_dim, ...] -> {mean, clamped logvar}; waits for the stream.
+  std::pair<gpu::Tensor, gpu::Tensor> split_moments(gpu::CommandStream& s, const gpu::Tensor& enc) const;
 
   WanVaeConfig config_;
   Coder encoder_, decoder_;

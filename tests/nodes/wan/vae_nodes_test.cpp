@@ -180,7 +180,8 @@ TEST_F(WanVaeNodes, DecodeStreamsIntoVideoSaveAndWritesTheSameMovie) {
 }
 
 // tile 0 decodes whole while the decoder's largest tensor fits one device buffer; under a smaller limit it
-// picks the largest tile that fits, reports it, and gives exactly the video of that tile set by hand.
+// picks the largest tile that fits, reports it, and gives exactly the video of that tile set by hand. The
+// encoder tiles itself the same way.
 TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
   const WanVaeConfig c = wan_vae_config_from_json(fx->config());
   const int64_t h = 4, w = 6;  // the fixture latent
@@ -210,6 +211,20 @@ TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
   ASSERT_TRUE(a && b);
   ASSERT_EQ(a->frame_count(), 9);
   for (size_t f = 0; f < 9; ++f) EXPECT_EQ(a->frames[f]->pixels, b->frames[f]->pixels) << "frame " << f;
+
+  // The encoder picks its tile the same way (its own layer walk): a 48x32 image is a 4x6 latent.
+  Environment enc_small;
+  enc_small.set(test::gpu_with_buffer_limit(c.encode_peak_tensor_bytes(3, 3)));
+  RenderOptions eo = opts;
+  eo.env = &enc_small;
+  eo.targets = {"encode_image"};
+  MemoryCache mem3;
+  Engine e3(&mem3);
+  const RenderReport re = e3.render(graph("{}"), eo);
+  EXPECT_EQ(test::node_info(re, "encode_image").value("auto_tile", -1), 3);
+  auto still = std::dynamic_pointer_cast<const TensorValue>(e3.evaluate(graph("{}"), "encode_image", "latent", eo));
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->device(enc_small.get<GpuService>()->context()).shape(), (gpu::Shape{1, 16, 1, 4, 6}));
 }
 
 TEST_F(WanVaeNodes, BadInputsAreRefused) {

@@ -380,6 +380,72 @@ TEST(WanVae, TiledDecodeMatchesUntiled) {
   EXPECT_THROW(vae.decode_tiled(s, z, 6, 6), Error);
 }
 
+// body(vae, stream, context) for the fixture's VAE on a device whose buffers hold at most `limit` bytes.
+template <class Body>
+auto with_buffer_limit(const Fixture& fx, const WanVaeConfig& c, uint64_t limit, Body&& body) {
+  auto gpu = test::gpu_with_buffer_limit(limit);
+  gpu::Context& ctx = gpu->context();
+  WeightSource src = fixture_weights(fx);
+  DeviceWeights weights(src, ctx);
+  const WanVae vae(c, weights);
+  gpu::CommandStream s(ctx);
+  return body(vae, s, ctx);
+}
+
+// encode_tiled of a host video: with one tile it is encode() exactly; with tiles its corner, where only the
+// first tile reaches, is that tile encoded alone; and encode_peak_tensor_bytes is the largest buffer it makes.
+TEST(WanVae, TiledEncodeFromTheHost) {
+  const Fixture fx(kGolden / "wan_vae.safetensors");
+  const WanVaeConfig c = wan_vae_config_from_json(fx.config());
+  const int64_t h = 5, w = 7, H = 8 * h, W = 8 * w;
+  const std::vector<float> video = random_values(3 * 5 * H * W, 9, 0.5f);
+  const gpu::Shape shape{1, 3, 5, H, W};
+  auto with_limit = [&](uint64_t limit, auto&& body) { return with_buffer_limit(fx, c, limit, body); };
+  with_limit(0, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context& ctx) {
+    const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(ctx, video, shape));
+    const auto [tm, tl] = vae.encode_tiled(s, video, shape, 0, 0);
+    EXPECT_EQ(tm.to_floats(), mean.to_floats());
+    EXPECT_EQ(tl.to_floats(), logvar.to_floats());
+    const auto [cm, cl] = vae.encode_tiled(s, video, shape, 7, 3);  // one tile covering the latent
+    EXPECT_EQ(cm.to_floats(), mean.to_floats());
+
+    const auto [m3, l3] = vae.encode_tiled(s, video, shape, 3, 1);
+    EXPECT_EQ(m3.shape(), mean.shape());
+    // The top-left latent pixels [0, 2) x [0, 2) only the first tile covers: its lone encode there.
+    std::vector<float> corner(static_cast<size_t>(3 * 5 * 24 * 24));
+    for (int64_t p = 0; p < 15; ++p)
+      for (int64_t r = 0; r < 24; ++r)
+        std::copy_n(video.begin() + (p * H + r) * W, 24, corner.begin() + (p * 24 + r) * 24);
+    const auto [lone, lone_lv] = vae.encode_tiled(s, corner, {1, 3, 5, 24, 24}, 0, 0);
+    const std::vector<float> a = m3.to_floats(), b = lone.to_floats();
+    const int64_t T = mean.dim(2);
+    for (int64_t p = 0; p < 16 * T; ++p)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t x = 0; x < 2; ++x) EXPECT_EQ(a[static_cast<size_t>((p * h + r) * w + x)], b[static_cast<size_t>((p * 3 + r) * 3 + x)]);
+    EXPECT_THROW(vae.encode_tiled(s, video, shape, 3, 3), Error);
+    EXPECT_THROW(vae.encode_tiled(s, std::span<const float>(video).first(10), shape, 0, 0), Error);
+    return 0;
+  });
+  const uint64_t peak = c.encode_peak_tensor_bytes(h, w);
+  EXPECT_EQ(c.largest_encode_tile(peak, h, w), w);
+  EXPECT_LT(c.largest_encode_tile(peak - 1, h, w), w);
+  with_limit(peak, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context&) {
+    EXPECT_EQ(vae.encode_tiled(s, video, shape, 0, 0).first.dim(4), w);
+    return 0;
+  });
+  EXPECT_THROW(with_limit(peak * 3 / 4, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context&) {
+                 return vae.encode_tiled(s, video, shape, 0, 0).first.dim(4);
+               }),
+               Error);
+  // The released VAE at 480p: the first level's packed 96-channel input, 6 frames, decides.
+  const WanVaeConfig wan21;
+  const int64_t tile = wan21.largest_encode_tile(uint64_t{128} << 20, 60, 104);
+  std::printf("  Wan 2.1 VAE encoder, 480p, 128 MiB buffers: whole needs %.0f MiB, auto tile %lld latent pixels\n",
+              static_cast<double>(wan21.encode_peak_tensor_bytes(60, 104)) / (1 << 20), static_cast<long long>(tile));
+  EXPECT_LT(tile, 60);
+  EXPECT_EQ(wan21.encode_peak_tensor_bytes(tile, tile), static_cast<uint64_t>(96 * 6 * (8 * tile + 2) * (8 * tile + 2)) * 4);
+}
+
 // decode_peak_tensor_bytes is what the decode needs of one device buffer: with buffers limited to it the
 // decode runs (nothing larger is made), and well below it the decode is refused with the buffer error.
 TEST(WanVae, DecodePeakTensorBytesIsTheLargestBufferTheDecodeMakes) {
@@ -390,13 +456,9 @@ TEST(WanVae, DecodePeakTensorBytesIsTheLargestBufferTheDecodeMakes) {
   for (int chunk : {1, 2}) {
     const uint64_t peak = c.decode_peak_tensor_bytes(chunk, h, w);
     auto decode_with_limit = [&](uint64_t limit) {
-      auto gpu = test::gpu_with_buffer_limit(limit);
-      gpu::Context& ctx = gpu->context();
-      WeightSource src = fixture_weights(fx);
-      DeviceWeights weights(src, ctx);
-      const WanVae vae(c, weights);
-      gpu::CommandStream s(ctx);
-      return vae.decode(s, gpu::Tensor::from_floats(ctx, zv, {1, 16, 3, h, w}), chunk);
+      return with_buffer_limit(fx, c, limit, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context& ctx) {
+        return vae.decode(s, gpu::Tensor::from_floats(ctx, zv, {1, 16, 3, h, w}), chunk);
+      });
     };
     EXPECT_EQ(decode_with_limit(peak).shape, (std::vector<int64_t>{1, 3, 9, 8 * h, 8 * w})) << "chunk " << chunk;
     EXPECT_THROW(decode_with_limit(peak * 3 / 4), Error) << "chunk " << chunk;
