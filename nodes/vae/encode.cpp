@@ -13,7 +13,7 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "vae.encode";
   d.category = "VAE";
-  d.description = "Encode an image to latents (for image-to-image); sides must be multiples of the VAE's downscale";
+  d.description = "Encode an image to latents (for image-to-image; tiled automatically when large); sides must be multiples of the VAE's downscale";
   d.inputs = {{"vae", PortType::VAE, "the autoencoder"}, {"image", PortType::Image, "RGB image in [0, 1]"}};
   d.outputs = {{"latent", PortType::Latent, "latents [1, C, H/f, W/f]"}};
   d.evaluate = [](EvalContext& ctx) {
@@ -32,7 +32,12 @@ NodeDesc make() {
     gpu::Context& gc = gpu_context(ctx);
     gpu::CommandStream s(gc);
     AutoencoderKL& vae = handle.model(gc);
-    auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}));
+    // Whole when the encoder's largest tensor fits one device buffer, else the largest tiles that do.
+    const int64_t h = img.height / f, w = img.width / f, fit = c.largest_encode_tile(gc.device().max_buffer_bytes(), h, w);
+    const int64_t tile = fit < h || fit < w ? fit : 0;
+    if (tile) ctx.report("auto_tile", tile);
+    auto [mean, logvar] = vae.encode_tiled(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}), tile,
+                                           std::min<int64_t>(8, std::max<int64_t>(fit - 1, 0)));
     const gpu::Tensor z = vae.to_dit_latent(s, mean);
     s.finish();
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));

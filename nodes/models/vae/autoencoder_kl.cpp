@@ -168,6 +168,42 @@ uint64_t AutoencoderKLConfig::decode_bytes_per_latent_pixel() const {
   return widest * sizeof(float);
 }
 
+uint64_t AutoencoderKLConfig::encode_peak_tensor_bytes(int64_t th, int64_t tw) const {
+  // Walks encode_moments() in elements: c channels of H x W.
+  const size_t levels = block_out_channels.size();
+  double H = static_cast<double>(th << (levels - 1)), W = static_cast<double>(tw << (levels - 1)), widest = in_channels * H * W;
+  auto r4 = [](double c) { return std::ceil(c / 4) * 4; };
+  // A 3x3 conv padded by ph, pw (in total per axis) to oh x ow: input, packing, output.
+  auto conv = [&](double cin, double cout, double ph, double pw, double oh, double ow) {
+    widest = std::max({widest, cin * H * W, r4(cin) * (H + ph) * (W + pw), cout * oh * ow});
+  };
+  auto resnet = [&](double cin, double cout) {
+    conv(cin, cout, 2, 2, H, W);
+    conv(cout, cout, 2, 2, H, W);
+  };
+  double c = block_out_channels.front();
+  conv(in_channels, c, 2, 2, H, W);  // conv_in
+  for (size_t i = 0; i < levels; ++i) {
+    const double out = block_out_channels[i];
+    resnet(c, out);
+    for (int r = 1; r < layers_per_block; ++r) resnet(out, out);
+    c = out;
+    if (i + 1 < levels) {
+      conv(c, c, 1, 1, std::floor(H / 2), std::floor(W / 2));  // right and bottom padding, stride 2
+      H = std::floor(H / 2);
+      W = std::floor(W / 2);
+    }
+  }
+  resnet(c, c);  // then the mid attention, whose q, k, v and output are each c x H x W
+  resnet(c, c);
+  conv(c, 2.0 * latent_channels, 2, 2, H, W);  // conv_out
+  return static_cast<uint64_t>(std::ceil(widest * sizeof(float)));
+}
+
+int64_t AutoencoderKLConfig::largest_encode_tile(uint64_t max_buffer_bytes, int64_t h, int64_t w) const {
+  return largest_fitting_tile(h, w, max_buffer_bytes, [&](int64_t th, int64_t tw) { return encode_peak_tensor_bytes(th, tw); });
+}
+
 int64_t AutoencoderKLConfig::largest_decode_tile(uint64_t max_buffer_bytes) const {
   const double pixels = static_cast<double>(max_buffer_bytes) / (1.1 * static_cast<double>(decode_bytes_per_latent_pixel()));
   return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
@@ -227,7 +263,7 @@ Tensor AutoencoderKL::to_dit_latent(gpu::CommandStream& s, const Tensor& mean) c
   return gpu::mul(s, gpu::sub(s, mean, scalar(s.context(), config_.shift_factor)), scalar(s.context(), config_.scaling_factor));
 }
 
-std::pair<Tensor, Tensor> AutoencoderKL::encode(gpu::CommandStream& s, const Tensor& x) const {
+Tensor AutoencoderKL::encode_moments(gpu::CommandStream& s, const Tensor& x) const {
   if (!has_encoder_) throw_eval("this VAE checkpoint has no encoder");
   const int f = config_.downscale();
   if (x.rank() != 4 || x.dim(1) != config_.in_channels || x.dim(2) % f || x.dim(3) % f)
@@ -246,8 +282,10 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode(gpu::CommandStream& s, const Ten
     }
   }
   h = mid(s, e, h);
-  const Tensor moments = gpu::conv2d(s, group_norm_silu(s, h, e.norm_out_w, e.norm_out_b), e.conv_out.w, e.conv_out.b,
-                                     gpu::Conv2dParams::uniform(1));
+  return gpu::conv2d(s, group_norm_silu(s, h, e.norm_out_w, e.norm_out_b), e.conv_out.w, e.conv_out.b, gpu::Conv2dParams::uniform(1));
+}
+
+std::pair<Tensor, Tensor> AutoencoderKL::split_moments(gpu::CommandStream& s, const Tensor& moments) const {
   const int64_t L = config_.latent_channels;
   const Tensor mean = gpu::contiguous(s, gpu::narrow(moments, 1, 0, L));
   Tensor logvar = gpu::contiguous(s, gpu::narrow(moments, 1, L, L));
@@ -258,6 +296,37 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode(gpu::CommandStream& s, const Ten
   for (float& v : lv) v = std::min(20.0f, std::max(-30.0f, v));
   logvar = Tensor::from_floats(s.context(), lv, logvar.shape());
   return {mean, logvar};
+}
+
+std::pair<Tensor, Tensor> AutoencoderKL::encode(gpu::CommandStream& s, const Tensor& x) const {
+  return split_moments(s, encode_moments(s, x));
+}
+
+std::pair<Tensor, Tensor> AutoencoderKL::encode_tiled(gpu::CommandStream& s, const Tensor& x, int64_t tile_latent,
+                                                      int64_t overlap_latent) const {
+  const int64_t f = config_.downscale();
+  if (x.rank() != 4) return encode(s, x);  // reports the shape error
+  const int64_t h = x.dim(2) / f, w = x.dim(3) / f;
+  if (tile_latent <= 0 || (tile_latent >= h && tile_latent >= w)) return encode(s, x);
+  if (overlap_latent < 0 || overlap_latent >= tile_latent)
+    throw_eval("VAE tiled encode: overlap " + std::to_string(overlap_latent) + " must be in [0, tile " + std::to_string(tile_latent) + ")");
+  const std::vector<int64_t> ys = tile_starts(h, tile_latent, overlap_latent), xs = tile_starts(w, tile_latent, overlap_latent);
+  const int64_t th = std::min(tile_latent, h), tw = std::min(tile_latent, w);
+  const auto weights = tile_blend_weights(h, w, th, tw, ys, xs, overlap_latent);
+  std::vector<float> acc;
+  gpu::Shape shape;
+  for (size_t a = 0; a < ys.size(); ++a)
+    for (size_t b = 0; b < xs.size(); ++b) {
+      const Tensor tile = gpu::contiguous(s, gpu::narrow(gpu::narrow(x, 2, ys[a] * f, th * f), 3, xs[b] * f, tw * f));
+      const Tensor m = encode_moments(s, tile);
+      s.finish();  // one tile's activations at a time
+      if (acc.empty()) {
+        shape = {m.dim(0), m.dim(1), h, w};
+        acc.assign(static_cast<size_t>(m.dim(0) * m.dim(1) * h * w), 0.0f);
+      }
+      accumulate_tile(acc, h, w, m.to_floats(), th, tw, ys[a], xs[b], weights[a][b]);
+    }
+  return split_moments(s, Tensor::from_floats(s.context(), acc, shape));
 }
 
 }  // namespace lattice

@@ -29,6 +29,12 @@ struct AutoencoderKLConfig {
   /// The largest square latent tile whose decoder activations each fit `max_buffer_bytes` (with a 10%
   /// margin for the convolutions' padded copies); at least 1.
   int64_t largest_decode_tile(uint64_t max_buffer_bytes) const;
+  /// Bytes of the largest device tensor encoding a th x tw latent tile (th·f x tw·f image pixels) makes:
+  /// layer inputs and outputs and each conv's padded channels-last packing (FLUX: the first level's
+  /// 128 channels at full resolution); and the largest square tile of an h x w latent whose figure fits
+  /// `max_buffer_bytes` (max(h, w) when the whole image fits; 1 when nothing does).
+  uint64_t encode_peak_tensor_bytes(int64_t th, int64_t tw) const;
+  int64_t largest_encode_tile(uint64_t max_buffer_bytes, int64_t h, int64_t w) const;
   void validate() const;
 };
 
@@ -54,6 +60,12 @@ class AutoencoderKL {
   gpu::Tensor to_dit_latent(gpu::CommandStream& s, const gpu::Tensor& mean) const;
   /// x: [B, in_channels, H, W] (H, W multiples of the downscale) -> {mean, logvar}, each [B, latent, H/f, W/f]
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  /// encode() in overlapping tiles of tile_latent x tile_latent latent pixels (tile_latent·f image pixels,
+  /// overlap_latent shared), blended linearly in latent space; one tile is on the device at a time (submits
+  /// and waits after each). A tile covering the latent (or tile_latent <= 0) is encode() exactly; smaller
+  /// tiles see zeros at their edges and differ slightly. overlap_latent must be in [0, tile_latent).
+  std::pair<gpu::Tensor, gpu::Tensor> encode_tiled(gpu::CommandStream& s, const gpu::Tensor& x, int64_t tile_latent,
+                                                   int64_t overlap_latent) const;
 
  private:
   struct Resnet {
@@ -79,6 +91,10 @@ class AutoencoderKL {
     MidAttention attn;
     gpu::Tensor norm_out_w, norm_out_b;
   };
+  /// The encoder's moments [B, 2·latent_channels, H/f, W/f] (mean, then logvar unclamped); records only.
+  gpu::Tensor encode_moments(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  /// Moments -> {mean, logvar clamped to [-30, 20]}; waits for the stream (the clamp runs on the host).
+  std::pair<gpu::Tensor, gpu::Tensor> split_moments(gpu::CommandStream& s, const gpu::Tensor& moments) const;
   Resnet load_resnet(DeviceWeights& w, const std::string& p) const;
   Coder load_coder(DeviceWeights& w, bool encoder) const;
   gpu::Tensor resnet(gpu::CommandStream& s, const Resnet& r, const gpu::Tensor& x) const;

@@ -52,6 +52,18 @@ std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64
   return m;
 }
 
+void accumulate_tile(std::vector<float>& acc, int64_t h, int64_t w, const std::vector<float>& tile, int64_t th, int64_t tw,
+                     int64_t y, int64_t x, const std::vector<float>& weights) {
+  const int64_t planes = static_cast<int64_t>(tile.size()) / (th * tw);
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t r = 0; r < th; ++r) {
+      float* dst = acc.data() + (p * h + y + r) * w + x;
+      const float* src = tile.data() + (p * th + r) * tw;
+      const float* m = weights.data() + r * tw;
+      for (int64_t c = 0; c < tw; ++c) dst[c] += m[c] * src[c];
+    }
+}
+
 int64_t largest_fitting_tile(int64_t h, int64_t w, uint64_t max_buffer_bytes,
                              const std::function<uint64_t(int64_t th, int64_t tw)>& peak_bytes) {
   for (int64_t tile = std::max(h, w); tile > 1; --tile)

@@ -25,6 +25,11 @@ std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64
                                                                  const std::vector<int64_t>& ys,
                                                                  const std::vector<int64_t>& xs, int64_t ramp);
 
+/// acc [P, h, w] += weights ⊙ tile, for a tile [P, th, tw] (P = tile.size() / (th·tw) planes) placed at
+/// (y, x) and its [th * tw] blend weights (tile_blend_weights' entry for it).
+void accumulate_tile(std::vector<float>& acc, int64_t h, int64_t w, const std::vector<float>& tile, int64_t th, int64_t tw,
+                     int64_t y, int64_t x, const std::vector<float>& weights);
+
 /// The largest square tile side t <= max(h, w) whose `peak_bytes(min(t, h), min(t, w))` (the largest device
 /// tensor a pass over such a tile makes) is at most `max_buffer_bytes`; 1 when none is. max(h, w) means the
 /// whole h x w input fits.

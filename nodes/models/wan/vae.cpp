@@ -723,11 +723,7 @@ std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<
         T = enc.dim(2);
         acc.assign(static_cast<size_t>(B * C2 * T * h * w), 0.0f);
       }
-      const std::vector<float>& m = weights[a][b];
-      for (int64_t p = 0; p < B * C2 * T; ++p)
-        for (int64_t r = 0; r < th; ++r)
-          for (int64_t c = 0; c < tw; ++c)
-            acc[static_cast<size_t>((p * h + ys[a] + r) * w + xs[b] + c)] += m[static_cast<size_t>(r * tw + c)] * e[static_cast<size_t>((p * th + r) * tw + c)];
+      accumulate_tile(acc, h, w, e, th, tw, ys[a], xs[b], weights[a][b]);
     }
   return split_moments(s, Tensor::from_floats(s.context(), acc, {B, C2, T, h, w}));
 }

@@ -1,0 +1,114 @@
+// vae.encode through a graph on the golden FLUX VAE (written as a diffusers vae/ folder): the latent is the
+// encoder's mean mapped as the DiT sees it, (mean - shift) * scale; under a small device buffer limit the
+// node encodes in the largest tiles that fit, reports them, and gives exactly encode_tiled's latent; images
+// whose sides are not multiples of the downscale are refused with a message saying so.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/document.h"
+#include "core/engine.h"
+#include "core/error.h"
+#include "core/types/image.h"
+#include "nodes/models/fixture.h"
+#include "nodes/types/model_handles.h"
+#include "nodes/types/tensor_value.h"
+#include "tests/support/gpu_limits.h"
+#include "tests/support/render_info.h"
+#include "tests/support/tiny_models.h"
+
+namespace lattice {
+namespace {
+
+namespace fs = std::filesystem;
+
+class VaeEncodeNode : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("lattice_vae_encode_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fx = std::make_unique<Fixture>(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_vae.safetensors");
+    test::write_fixture_component(*fx, "weights.", fx->config(), root / "vae");
+    opts.base_dir = root;
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  static Graph graph(int width, int height) {
+    return parse_graph(R"({"lattice": 1, "nodes": [
+      {"id": "vae", "type": "vae.load", "params": {"path": "vae"}},
+      {"id": "img", "type": "image.gradient", "params": {"width": )" + std::to_string(width) + R"(, "height": )" +
+                       std::to_string(height) + R"(, "direction": "radial", "start": [0.9, 0.2, 0.1, 1], "end": [0.1, 0.3, 0.8, 1]}},
+      {"id": "encode", "type": "vae.encode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "img", "output": "image"}}}]})");
+  }
+
+  // The latent vae.encode gives for the graph's image under `env`, with the report of its render.
+  std::pair<std::vector<float>, RenderReport> encode(const Graph& g, Environment& env) {
+    RenderOptions o = opts;
+    o.env = &env;
+    o.targets = {"encode"};
+    MemoryCache mem;
+    Engine e(&mem);
+    const RenderReport r = e.render(g, o);
+    auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "encode", "latent", o));
+    EXPECT_TRUE(latent);
+    return {latent ? latent->device(env.get<GpuService>()->context()).to_floats() : std::vector<float>{}, r};
+  }
+
+  // The same image encoded directly: encode_tiled(tile) and the DiT mapping.
+  std::vector<float> direct(const Graph& g, Environment& env, int64_t tile, int64_t overlap) {
+    RenderOptions o = opts;
+    o.env = &env;
+    MemoryCache mem;
+    Engine e(&mem);
+    auto img = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "img", "image", o));
+    gpu::Context& ctx = env.get<GpuService>()->context();
+    WeightSource src = WeightSource::open(root / "vae");
+    DeviceWeights weights(src, ctx);
+    const AutoencoderKL vae(detect_autoencoder_kl_config(src), weights);
+    std::vector<float> x(static_cast<size_t>(3 * img->width * img->height));
+    for (int k = 0; k < 3; ++k)
+      for (int y = 0; y < img->height; ++y)
+        for (int q = 0; q < img->width; ++q) x[(static_cast<size_t>(k) * img->height + y) * img->width + q] = img->at(q, y, k) * 2.0f - 1.0f;
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor z = vae.to_dit_latent(s, vae.encode_tiled(s, gpu::Tensor::from_floats(ctx, x, {1, 3, img->height, img->width}), tile, overlap).first);
+    s.finish();
+    return z.to_floats();
+  }
+
+  fs::path root;
+  std::unique_ptr<Fixture> fx;
+  RenderOptions opts;
+};
+
+TEST_F(VaeEncodeNode, EncodesWholeOrInTilesThatFitTheDevice) {
+  const AutoencoderKLConfig c = autoencoder_kl_config_from_json(fx->config());
+  const int64_t f = c.downscale(), h = 6, w = 7;
+  const Graph g = graph(static_cast<int>(w * f), static_cast<int>(h * f));
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  const auto [whole, r] = encode(g, env);
+  EXPECT_FALSE(test::node_info(r, "encode").contains("auto_tile"));
+  EXPECT_EQ(whole, direct(g, env, 0, 0));
+
+  Environment small;
+  small.set(test::gpu_with_buffer_limit(c.encode_peak_tensor_bytes(4, 4)));
+  const auto [tiled, rs] = encode(g, small);
+  EXPECT_EQ(test::node_info(rs, "encode").value("auto_tile", -1), 4);
+  EXPECT_EQ(tiled, direct(g, env, 4, 3));
+  EXPECT_NE(tiled, whole);
+}
+
+TEST_F(VaeEncodeNode, SidesThatAreNotMultiplesOfTheDownscaleAreRefused) {
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  try {
+    encode(graph(31, 32), env);
+    ADD_FAILURE() << "a 31-pixel-wide image was encoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a multiple of"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace lattice
