@@ -28,7 +28,7 @@ NodeDesc make() {
               {"seed", ParamType::Seed, 0, "seed of the decode noise"},
               {"tile", ParamType::Int, 0, "latent pixels per spatial tile side (0 = auto: whole when it fits one device buffer)", 0, 4096},
               {"overlap", ParamType::Int, 2, "latent pixels shared by neighbouring spatial tiles, blended linearly", 0, 4096},
-              {"tile_frames", ParamType::Int, 0, "latent frames per temporal tile, at least 2 (0 = all; tiles stream to video.save as they finish)", 0, 4096},
+              {"tile_frames", ParamType::Int, 0, "latent frames per temporal tile, at least 2 (0 = all, or automatic with tile 0 when a long clip needs it; tiles stream to video.save)", 0, 4096},
               {"overlap_frames", ParamType::Int, 1, "latent frames shared by neighbouring temporal tiles (at least 1), blended linearly", 1, 4096}};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
@@ -44,15 +44,13 @@ NodeDesc make() {
     if (tiling.tile_frames > 0 && tiling.tile_frames < z.dim(2) && (tiling.overlap_frames < 1 || tiling.overlap_frames >= tiling.tile_frames))
       ctx.fail("overlap_frames " + std::to_string(tiling.overlap_frames) + " must be at least 1 and smaller than tile_frames " +
                std::to_string(tiling.tile_frames));
-    if (tiling.tile == 0) {
-      // Auto: whole when the decoder's largest tensor fits one device buffer, else the largest tile that does.
-      const int64_t frames = tiling.tile_frames > 0 ? std::min(tiling.tile_frames, z.dim(2)) : z.dim(2);
-      const int64_t fit = c.largest_decode_tile(gc.device().max_buffer_bytes(), frames);
-      if (fit < z.dim(3) || fit < z.dim(4)) {
-        tiling.tile = fit;
-        tiling.overlap = std::min(tiling.overlap, fit - 1);
-        ctx.report("auto_tile", fit);
-      }
+    {
+      // Auto: whole when the decoder's largest tensor fits one device buffer, else temporal tiles (when
+      // tile_frames is 0 and the whole clip would force tiny spatial tiles) and the largest spatial tile.
+      const LtxDecodeTiling asked = tiling;
+      tiling = ltx_auto_decode_tiling(c, tiling, gc.device().max_buffer_bytes(), z.dim(2), z.dim(3), z.dim(4));
+      if (tiling.tile != asked.tile) ctx.report("auto_tile", tiling.tile);
+      if (tiling.tile_frames != asked.tile_frames) ctx.report("auto_tile_frames", tiling.tile_frames);
     }
     const float t = static_cast<float>(ctx.number("decode_timestep"));
     const float k = static_cast<float>(ctx.number("decode_noise_scale"));

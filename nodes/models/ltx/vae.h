@@ -71,6 +71,21 @@ struct LtxDecodeTiling {
   int64_t tile_frames = 0, overlap_frames = 0;
 };
 
+/// Spatial tile side that automatic tiling aims for before it gives up frames: 16 latent pixels (512 video
+/// pixels, the size diffusers' tiled LTX decode uses).
+inline constexpr int64_t kLtxAutoTileTarget = 16;
+
+/// `requested` with its automatic parts (tile 0, and tile_frames 0) made concrete for a latent of T frames of
+/// h x w under `max_buffer_bytes`, so that the decoder's largest tensor fits one buffer: unchanged when the
+/// whole decode fits. Otherwise, when tile_frames is 0 and the whole clip would force spatial tiles smaller
+/// than min(h, w, kLtxAutoTileTarget), the most latent frames per temporal tile (at least 2, sharing
+/// min(overlap_frames, frames - 1) >= 1) that allow that size; then, when tile is 0, the largest spatial tile
+/// that fits those frames (sharing min(overlap, tile - 1)). A released VAE's 121-frame 704x480 clip needs
+/// about 1.3 GB in one tensor whole: under lavapipe's 128 MiB buffers that would mean 5-pixel (160-pixel)
+/// latent tiles, where 2-frame temporal tiles (9 video frames each, sharing one) allow 19-pixel ones.
+LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling requested, uint64_t max_buffer_bytes, int64_t T,
+                                       int64_t h, int64_t w);
+
 class LtxVae {
  public:
   LtxVae(LtxVaeConfig config, DeviceWeights& weights);

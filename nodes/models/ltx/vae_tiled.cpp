@@ -39,6 +39,28 @@ int64_t LtxVaeConfig::largest_decode_tile(uint64_t max_buffer_bytes, int64_t lat
   return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
 }
 
+LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling t, uint64_t max_buffer_bytes, int64_t T,
+                                       int64_t h, int64_t w) {
+  if (t.tile > 0) return t;
+  int64_t frames = t.tile_frames > 0 ? std::min(t.tile_frames, T) : T;
+  int64_t fit = c.largest_decode_tile(max_buffer_bytes, frames);
+  if (fit >= h && fit >= w) return t;
+  const int64_t want = std::min({h, w, kLtxAutoTileTarget});
+  if (t.tile_frames == 0 && T > 2 && fit < want) {
+    while (frames > 2 && c.largest_decode_tile(max_buffer_bytes, frames) < want) --frames;
+    if (frames < T) {
+      t.tile_frames = frames;
+      t.overlap_frames = std::clamp<int64_t>(t.overlap_frames, 1, frames - 1);
+      fit = c.largest_decode_tile(max_buffer_bytes, frames);
+    }
+  }
+  if (fit < h || fit < w) {
+    t.tile = fit;
+    t.overlap = std::min(t.overlap, fit - 1);
+  }
+  return t;
+}
+
 void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep, const LtxDecodeTiling& tiling,
                            const DecodedFramesSink& sink, const std::function<void(int, int)>& progress) const {
   if (z.rank() != 5) {

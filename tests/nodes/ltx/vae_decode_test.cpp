@@ -12,6 +12,7 @@
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/ltx/vae.h"
 #include "nodes/video/ffmpeg_io.h"
 #include "nodes/video/sequence.h"
 #include "tests/support/gpu_limits.h"
@@ -105,6 +106,32 @@ TEST_F(LtxVaeDecode, AutoTileUnderASmallBufferLimitAndBadTilesRefused) {
   const RenderReport r = e.render(graph("{}", "auto.mp4"), o);
   EXPECT_EQ(test::node_info(r, "decode").value("auto_tile", -1), 2);
   EXPECT_EQ(read_video(root / "auto.mp4", {})->frame_count(), 25);
+
+  // Under a limit where the whole clip would allow only 1-pixel tiles but 2 latent frames allow 2-pixel
+  // ones, the decode picks temporal tiles too, and gives the video of those settings made by hand.
+  const LtxVaeConfig c = ltx_vae_config_from_json(Fixture(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae.safetensors").config());
+  uint64_t limit = 1;
+  while (c.largest_decode_tile(limit, 2) < 2) limit += 1024;
+  ASSERT_LT(c.largest_decode_tile(limit, 4), 2);
+  Environment tight;
+  tight.set(test::gpu_with_buffer_limit(limit));
+  RenderOptions t = opts;
+  t.env = &tight;
+  MemoryCache mem_t, mem_h;
+  Engine et(&mem_t), eh(&mem_h);
+  const LtxDecodeTiling expect = ltx_auto_decode_tiling(c, {0, 2, 0, 1}, limit, 4, 2, 3);
+  const RenderReport rt = et.render(graph("{}", "frames.mp4"), t);
+  EXPECT_EQ(test::node_info(rt, "decode").value("auto_tile_frames", -1), expect.tile_frames);
+  EXPECT_EQ(test::node_info(rt, "decode").value("auto_tile", -1), expect.tile);
+  EXPECT_GE(expect.tile_frames, 2);
+  eh.render(graph(R"({"tile": )" + std::to_string(expect.tile) + R"(, "overlap": )" + std::to_string(expect.overlap) +
+                      R"(, "tile_frames": )" + std::to_string(expect.tile_frames) + R"(, "overlap_frames": 1})",
+                  "hand.mp4"),
+            opts);
+  const auto ft = read_video(root / "frames.mp4", {}), fh = read_video(root / "hand.mp4", {});
+  ASSERT_EQ(ft->frame_count(), 25);
+  ASSERT_EQ(fh->frame_count(), 25);
+  for (size_t f = 0; f < 25; ++f) EXPECT_EQ(ft->frames[f]->pixels, fh->frames[f]->pixels) << "frame " << f;
 
   Engine e2(&mem);
   EXPECT_THROW(e2.render(graph(R"({"tile_frames": 2, "overlap_frames": 2})", "bad.mp4"), opts), Error);

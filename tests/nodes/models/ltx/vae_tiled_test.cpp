@@ -141,5 +141,38 @@ TEST(LtxVaeConfig, DecodeTileFollowsTheBufferLimit) {
   EXPECT_GT(released.largest_decode_tile(uint64_t{128} << 20, 2), tile);
 }
 
+TEST(LtxVaeConfig, AutoTilingTradesFramesForSpace) {
+  const LtxVaeConfig released;
+  const uint64_t gib4 = uint64_t{4} << 30, lavapipe = uint64_t{128} << 20;
+  // 121 frames of 704x480: a 16-frame 15x22 latent. A 4 GiB buffer holds it whole; under lavapipe's 128 MiB
+  // the whole clip would allow only tiny spatial tiles.
+  const LtxDecodeTiling whole = ltx_auto_decode_tiling(released, {0, 2, 0, 1}, gib4, 16, 15, 22);
+  EXPECT_EQ(whole.tile, 0);
+  EXPECT_EQ(whole.tile_frames, 0);
+  EXPECT_LT(released.largest_decode_tile(lavapipe, 16), 8);
+  const LtxDecodeTiling a = ltx_auto_decode_tiling(released, {0, 2, 0, 1}, lavapipe, 16, 15, 22);
+  std::printf("  704x480x121 at 128 MiB buffers: %lld latent frames per temporal tile, spatial tile %lld (whole clip: %lld)\n",
+              static_cast<long long>(a.tile_frames), static_cast<long long>(a.tile),
+              static_cast<long long>(released.largest_decode_tile(lavapipe, 16)));
+  ASSERT_GE(a.tile_frames, 2);
+  ASSERT_LT(a.tile_frames, 16);
+  EXPECT_EQ(a.overlap_frames, 1);
+  // The most frames that still allow 15-pixel tiles (all of the latent's height).
+  EXPECT_GE(released.largest_decode_tile(lavapipe, a.tile_frames), 15);
+  EXPECT_LT(released.largest_decode_tile(lavapipe, a.tile_frames + 1), 15);
+  EXPECT_EQ(a.tile, released.largest_decode_tile(lavapipe, a.tile_frames));
+  EXPECT_EQ(a.overlap, 2);
+  // A buffer too small for the target even at two frames: two frames, and the largest tile they allow.
+  const uint64_t tiny = uint64_t{16} << 20;
+  const LtxDecodeTiling b = ltx_auto_decode_tiling(released, {0, 2, 0, 1}, tiny, 16, 15, 22);
+  EXPECT_EQ(b.tile_frames, 2);
+  EXPECT_EQ(b.tile, released.largest_decode_tile(tiny, 2));
+  EXPECT_EQ(b.overlap, std::min<int64_t>(2, b.tile - 1));
+  // What the user set stays: their temporal tiles, their spatial tile.
+  EXPECT_EQ(ltx_auto_decode_tiling(released, {0, 2, 8, 1}, lavapipe, 16, 15, 22).tile_frames, 8);
+  EXPECT_EQ(ltx_auto_decode_tiling(released, {0, 2, 8, 1}, lavapipe, 16, 15, 22).tile, released.largest_decode_tile(lavapipe, 8));
+  EXPECT_EQ(ltx_auto_decode_tiling(released, {4, 2, 0, 1}, lavapipe, 16, 15, 22).tile_frames, 0);
+}
+
 }  // namespace
 }  // namespace lattice
