@@ -1,7 +1,8 @@
 // wan.vae_decode: Wan 2.1 latents from the sampler (normalised, as WanPipeline's) to video frames:
 // de-normalise with the VAE's latents_mean/std, decode causally (optionally in spatial tiles), map [-1, 1]
 // to [0, 1]. Tiles are chosen automatically when the decoder's largest tensor would exceed one device buffer
-// (at 480p the released VAE's needs 1.2 GB; lavapipe's buffers hold 128 MiB). Feeding video.save alone, the
+// (at 480p the released VAE's needs 1.2 GB; lavapipe's buffers hold 128 MiB) or its working set half the
+// device budget. Feeding video.save alone, the
 // frames stream to it chunk by chunk (core/types/video_stream.h).
 #include <algorithm>
 
@@ -23,7 +24,7 @@ NodeDesc make() {
               {"latent", PortType::Latent, "normalised latents [1, 16, T, h, w] from wan.sample"}};
   d.outputs = {{"video", PortType::Video, "1 + 4(T - 1) RGB frames of 8h x 8w in [0, 1]"}};
   d.params = {{"fps", ParamType::Int, kWanFps, "frame rate of the video (Wan: 16)", 1, 240},
-              {"tile", ParamType::Int, 0, "latent pixels per tile side (0 = auto: whole when it fits one device buffer; tiling bounds memory)", 0, 4096},
+              {"tile", ParamType::Int, 0, "latent pixels per tile side (0 = auto: whole when it fits one device buffer and half the budget)", 0, 4096},
               {"overlap", ParamType::Int, 8, "latent pixels shared by neighbouring tiles, blended linearly", 0, 4096},
               {"chunk", ParamType::Int, 1, "latent frames per decoder pass after the first (more: faster, more memory; same video)", 1, 64}};
   d.disk_cacheable = false;
@@ -38,8 +39,9 @@ NodeDesc make() {
     if (tile > 0 && overlap >= tile) ctx.fail("overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile));
     const int fps = static_cast<int>(ctx.integer("fps")), chunk = static_cast<int>(ctx.integer("chunk"));
     if (tile == 0) {
-      // Auto: whole when the decoder's largest tensor fits one device buffer, else the largest tile that does.
-      const int64_t fit = c.largest_decode_tile(gc.device().max_buffer_bytes(), chunk, z.dim(3), z.dim(4));
+      // Auto: whole when the decoder's largest tensor fits one device buffer and its working set half the
+      // budget (wan_vae_tensor_limit), else the largest tile that does.
+      const int64_t fit = c.largest_decode_tile(wan_vae_tensor_limit(gc), chunk, z.dim(3), z.dim(4));
       if (fit < z.dim(3) || fit < z.dim(4)) {
         tile = fit;
         overlap = std::min(overlap, fit - 1);

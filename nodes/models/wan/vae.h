@@ -66,6 +66,11 @@ struct WanVaeConfig {
   /// 4 frames per pass; and the largest encode tile for a `h` x `w` latent.
   uint64_t encode_peak_tensor_bytes(int64_t th, int64_t tw) const;
   int64_t largest_encode_tile(uint64_t max_buffer_bytes, int64_t h, int64_t w) const;
+  /// A decode or encode pass holds about this many tensors of its largest one's size at once (layer inputs,
+  /// norm temporaries, packings, outputs, causal caches: 5.7-8.7 measured on the reference VAE, see
+  /// WanVae.WorkingSetStaysWithinItsFactor), so the automatic tiles keep peak * factor within half the
+  /// device budget (wan_vae_tensor_limit).
+  static constexpr uint64_t kWorkingSetFactor = 10;
 };
 
 /// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).

@@ -212,6 +212,20 @@ TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
   ASSERT_EQ(a->frame_count(), 9);
   for (size_t f = 0; f < 9; ++f) EXPECT_EQ(a->frames[f]->pixels, b->frames[f]->pixels) << "frame " << f;
 
+  // A device budget too small for the whole decode's working set tiles it too: the largest tensor may take
+  // a twentieth of the budget (kWorkingSetFactor 10, within half of it).
+  Environment lean;
+  auto lean_gpu = test::gpu_with_buffer_limit(0);
+  lean_gpu->context().allocator().set_budget(2 * WanVaeConfig::kWorkingSetFactor * c.decode_peak_tensor_bytes(1, 4, 5));
+  EXPECT_EQ(wan_vae_tensor_limit(lean_gpu->context()), WanVaeConfig::kWorkingSetFactor * 2 * c.decode_peak_tensor_bytes(1, 4, 5) / 20);
+  lean.set(lean_gpu);
+  RenderOptions lo = opts;
+  lo.env = &lean;
+  lo.targets = {"decode"};
+  MemoryCache mem4;
+  Engine e4(&mem4);
+  EXPECT_EQ(test::node_info(e4.render(graph(R"({"chunk": 1})"), lo), "decode").value("auto_tile", -1), 5);
+
   // The encoder picks its tile the same way (its own layer walk): a 48x32 image is a 4x6 latent.
   Environment enc_small;
   enc_small.set(test::gpu_with_buffer_limit(c.encode_peak_tensor_bytes(3, 3)));

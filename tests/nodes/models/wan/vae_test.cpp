@@ -446,6 +446,37 @@ TEST(WanVae, TiledEncodeFromTheHost) {
   EXPECT_EQ(wan21.encode_peak_tensor_bytes(tile, tile), static_cast<uint64_t>(96 * 6 * (8 * tile + 2) * (8 * tile + 2)) * 4);
 }
 
+// What a decode or encode holds on the device at once stays within kWorkingSetFactor of its largest tensor
+// (the automatic tiles rely on it to keep a pass within half the budget).
+TEST(WanVae, WorkingSetStaysWithinItsFactor) {
+  const Fixture fx(kGolden / "wan_vae.safetensors");
+  const WanVaeConfig c = wan_vae_config_from_json(fx.config());
+  with_buffer_limit(fx, c, 0, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context& ctx) {
+    for (auto [h, w] : {std::pair<int64_t, int64_t>{5, 7}, {12, 16}}) {
+      auto working = [&](auto&& pass) {
+        s.finish();
+        const uint64_t base = ctx.allocator().current_device_bytes();
+        ctx.allocator().reset_peak();
+        pass();
+        return ctx.allocator().peak_device_bytes() - base;
+      };
+      const gpu::Tensor z = gpu::Tensor::from_floats(ctx, random_values(16 * 3 * h * w, 3), {1, 16, 3, h, w});
+      for (int chunk : {1, 2}) {
+        const uint64_t used = working([&] { vae.decode(s, z, chunk); }), peak = c.decode_peak_tensor_bytes(chunk, h, w);
+        std::printf("  decode %lldx%lld chunk %d: working set %.2f x the largest tensor\n", static_cast<long long>(h),
+                    static_cast<long long>(w), chunk, static_cast<double>(used) / static_cast<double>(peak));
+        EXPECT_LE(used, WanVaeConfig::kWorkingSetFactor * peak);
+      }
+      const std::vector<float> video = random_values(3 * 5 * 64 * h * w, 4, 0.5f);
+      const uint64_t used = working([&] { vae.encode_tiled(s, video, {1, 3, 5, 8 * h, 8 * w}, 0, 0); });
+      std::printf("  encode %lldx%lld: working set %.2f x the largest tensor\n", static_cast<long long>(h), static_cast<long long>(w),
+                  static_cast<double>(used) / static_cast<double>(c.encode_peak_tensor_bytes(h, w)));
+      EXPECT_LE(used, WanVaeConfig::kWorkingSetFactor * c.encode_peak_tensor_bytes(h, w));
+    }
+    return 0;
+  });
+}
+
 // decode_peak_tensor_bytes is what the decode needs of one device buffer: with buffers limited to it the
 // decode runs (nothing larger is made), and well below it the decode is refused with the buffer error.
 TEST(WanVae, DecodePeakTensorBytesIsTheLargestBufferTheDecodeMakes) {
