@@ -37,6 +37,10 @@ const std::vector<BflModule>& double_block_modules() {
       {"txt_mlp.0", {"ff_context.net.0.proj"}},
       {"txt_mlp.2", {"ff_context.net.2"}},
       {"txt_mod.lin", {"norm1_context.linear"}},
+      {"img_attn.norm.query_norm.scale", {"attn.norm_q"}},
+      {"img_attn.norm.key_norm.scale", {"attn.norm_k"}},
+      {"txt_attn.norm.query_norm.scale", {"attn.norm_added_q"}},
+      {"txt_attn.norm.key_norm.scale", {"attn.norm_added_k"}},
   };
   return m;
 }
@@ -45,6 +49,8 @@ const std::vector<BflModule>& single_block_modules() {
       {"linear1", {"attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"}},
       {"linear2", {"proj_out"}},
       {"modulation.lin", {"norm.linear"}},
+      {"norm.query_norm.scale", {"attn.norm_q"}},
+      {"norm.key_norm.scale", {"attn.norm_k"}},
   };
   return m;
 }

@@ -12,7 +12,8 @@
 ///  - BFL / ComfyUI: `[diffusion_model.|model.diffusion_model.]<BFL module>.lora_A.weight` etc.
 /// BFL modules that fuse several diffusers matrices (qkv, single-block linear1) split the rows of ΔW (and of a
 /// bias change) over the targets in order; final_layer.adaLN_modulation.1 swaps the halves of its rows (BFL
-/// shift/scale vs diffusers scale/shift).
+/// shift/scale vs diffusers scale/shift). The BFL RMSNorm scales (`img_attn.norm.query_norm.scale`...) are modules
+/// too, for `.diff` keys.
 ///
 /// Every model also takes its own (diffusers) names with those prefixes, and, with dots as underscores, after
 /// `lora_unet_`, `lycoris_` (SimpleTuner's LyCORIS files) or `lora_transformer_` (OneTrainer).

@@ -212,6 +212,8 @@ TEST_F(LoraFormats, FluxLohaLokrAndDifferencesInEveryConvention) {
       // SimpleTuner's LyCORIS names (diffusers paths with underscores), and diffs of a norm and of biases.
       lokr("lycoris_single_transformer_blocks_0_proj_out", {kS0 + "proj_out.weight"}, 4, 4, 2, 0, 1.0f),
       full("transformer." + kB0 + "attn.norm_q.diff", {kB0 + "attn.norm_q.weight"}),
+      full("diffusion_model.double_blocks.0.txt_attn.norm.key_norm.scale.diff", {kB0 + "attn.norm_added_k.weight"}),
+      full("lora_unet_single_blocks_0_norm_query_norm_scale.diff", {kS0 + "attn.norm_q.weight"}),
       full("lora_unet_double_blocks_0_img_attn_qkv.diff_b", {kB0 + "attn.to_q.bias", kB0 + "attn.to_k.bias", kB0 + "attn.to_v.bias"}),
       full("diffusion_model.final_layer.adaLN_modulation.1.diff_b", {"norm_out.linear.bias"}),
   };
