@@ -1,4 +1,5 @@
-// lora.apply: a FLUX, Wan 2.1 or LTX-Video transformer with a LoRA merged into its weights (W + strength·(alpha/rank)·up·down),
+// lora.apply: a FLUX, Wan 2.1 or LTX-Video transformer with a LoRA merged into its weights (W + strength·ΔW,
+// ΔW = (alpha/rank)·up·down for a plain LoRA; LyCORIS and full-difference formats in nodes/models/lora_adapter.h),
 // as a new handle that shares the base checkpoint's mapping; the merge happens when the matrices reach the
 // device (nodes/models/lora.h for the key conventions). Strength 0 passes the base model through unchanged,
 // so that it is the base bit for bit and needs no second device copy.
@@ -50,8 +51,8 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "lora.apply";
   d.category = "LoRA";
-  d.description = "Merge a LoRA (diffusers/PEFT, kohya, ComfyUI or original-checkpoint keys) into a FLUX, Wan 2.1 or "
-                  "LTX-Video transformer";
+  d.description = "Merge a LoRA (diffusers/PEFT, kohya, ComfyUI or original-checkpoint keys; LoRA, LyCORIS LoHa/LoKr, "
+                  ".diff/.diff_b) into a FLUX, Wan 2.1 or LTX-Video transformer";
   d.inputs = {{"dit", PortType::DiT, "the transformer to modify (flux, wan or ltx .load_transformer)"}};
   d.outputs = {{"dit", PortType::DiT, "the transformer with the LoRA merged; weights reach the device on first use"}};
   d.params = {{"path", ParamType::InPath, "", "LoRA .safetensors file"},

@@ -11,15 +11,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "nodes/models/lora_adapter.h"
 #include "nodes/models/ltx/config.h"
 #include "nodes/models/wan/checkpoint.h"
 
 namespace lattice {
 namespace {
-
-struct Module {
-  std::string down, up, alpha;  // tensor names in the LoRA file
-};
 
 // A BFL module and the diffusers matrices it covers (rows in this order).
 struct BflModule {
@@ -40,6 +37,10 @@ const std::vector<BflModule>& double_block_modules() {
       {"txt_mlp.0", {"ff_context.net.0.proj"}},
       {"txt_mlp.2", {"ff_context.net.2"}},
       {"txt_mod.lin", {"norm1_context.linear"}},
+      {"img_attn.norm.query_norm.scale", {"attn.norm_q"}},
+      {"img_attn.norm.key_norm.scale", {"attn.norm_k"}},
+      {"txt_attn.norm.query_norm.scale", {"attn.norm_added_q"}},
+      {"txt_attn.norm.key_norm.scale", {"attn.norm_added_k"}},
   };
   return m;
 }
@@ -48,6 +49,8 @@ const std::vector<BflModule>& single_block_modules() {
       {"linear1", {"attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"}},
       {"linear2", {"proj_out"}},
       {"modulation.lin", {"norm.linear"}},
+      {"norm.query_norm.scale", {"attn.norm_q"}},
+      {"norm.key_norm.scale", {"attn.norm_k"}},
   };
   return m;
 }
@@ -75,8 +78,9 @@ std::string underscores(std::string s) {
   return s;
 }
 
+// The model tensors one LoRA module changes: the weights (rows in this order), whose biases are `<stem>.bias`.
 struct Targets {
-  std::vector<std::string> names;  // diffusers module names (without .weight)
+  std::vector<std::string> weights;  // checkpoint names, "x.weight" or a bare parameter ("scale_shift_table")
   bool swap_halves = false;
 };
 
@@ -86,7 +90,7 @@ std::optional<Targets> from_bfl(const std::string& module, bool kohya) {
     for (const auto& m : table)
       if (rest == (kohya ? underscores(m.bfl) : std::string(m.bfl))) {
         Targets t;
-        for (const char* n : m.targets) t.names.push_back(prefix + n);
+        for (const char* n : m.targets) t.weights.push_back(prefix + n + ".weight");
         t.swap_halves = m.swap_halves;
         return t;
       }
@@ -107,69 +111,83 @@ std::optional<Targets> from_bfl(const std::string& module, bool kohya) {
   return match(top_modules(), module, "");
 }
 
-// The diffusers targets of a LoRA module name, or nullopt when the name belongs to no known convention.
-std::optional<Targets> targets_of(const std::string& module, const WeightSource& model) {
-  if (starts_with(module, "lora_unet_")) return from_bfl(module.substr(10), true);
-  for (const char* p : {"base_model.model.", "transformer.", ""})
-    if (starts_with(module, p) && model.has(module.substr(std::strlen(p)) + ".weight"))
-      return Targets{{module.substr(std::strlen(p))}, false};
+using Mapper = std::function<std::optional<Targets>(const std::string& module)>;
+
+// FLUX: kohya and BFL names through the BFL tables, else the model's own (diffusers) names.
+std::optional<Targets> flux_targets(const std::string& module, const Mapper& by_name) {
+  if (starts_with(module, "lora_unet_"))
+    if (auto t = from_bfl(module.substr(10), true)) return t;
   for (const char* p : {"model.diffusion_model.", "diffusion_model.", ""})
     if (starts_with(module, p))
       if (auto t = from_bfl(module.substr(std::strlen(p)), false)) return t;
-  return std::nullopt;
+  return by_name(module);
 }
 
-// Splits a LoRA key into module name and role; false for keys that are no LoRA factor.
-bool split_key(const std::string& key, std::string& module, std::string& role) {
-  static const std::array<std::pair<const char*, const char*>, 7> suffixes = {{
-      {".lora_A.weight", "down"}, {".lora_B.weight", "up"}, {".lora_down.weight", "down"}, {".lora_up.weight", "up"},
-      {".lora.down.weight", "down"}, {".lora.up.weight", "up"}, {".alpha", "alpha"}}};
-  for (const auto& [s, r] : suffixes) {
-    const size_t n = std::strlen(s);
-    if (key.size() > n && key.compare(key.size() - n, n, s) == 0) {
-      module = key.substr(0, key.size() - n);
-      role = r;
-      return true;
-    }
+std::string shape_text(const std::vector<int64_t>& shape) { return HostTensor{DType::F32, shape, {}}.shape_string(); }
+
+// Rows (o + offset) mod R, o < n, of t read as a matrix [R, cols], as f32 [n, cols].
+HostTensor take_rows(const HostTensor& t, int64_t offset, int64_t n) {
+  const auto [total, cols] = matrix_view(t.shape);
+  const std::vector<float> v = t.to_f32();
+  std::vector<float> out(static_cast<size_t>(n * cols));
+  for (int64_t o = 0; o < n; ++o) {
+    const int64_t src = (o + offset) % total;
+    std::copy_n(v.begin() + src * cols, cols, out.begin() + o * cols);
   }
-  return false;
+  return HostTensor::from_f32({n, cols}, out);
 }
 
-std::string list_first(const std::vector<std::string>& v, size_t n = 5) {
-  std::string s;
-  for (size_t i = 0; i < v.size() && i < n; ++i) s += (i ? ", '" : "'") + v[i] + "'";
-  if (v.size() > n) s += " and " + std::to_string(v.size() - n) + " more";
-  return s;
+// The part of `delta` that lands on rows [offset, offset + n) (mod R) of ΔW: the rows of the row-wise factors, or,
+// for a Kronecker product (whose rows are no rows of a factor), the whole factors and a row offset.
+WeightPatch part(const WeightPatch& delta, const std::string& target, int64_t offset, int64_t n) {
+  WeightPatch p = delta;
+  p.target = target;
+  if (offset == 0 && n == delta.delta_rows()) return p;
+  if (delta.kind == WeightPatch::Kind::Kronecker) {
+    p.row_offset = offset;
+    return p;
+  }
+  p.up = take_rows(delta.up, offset, n);
+  if (delta.kind == WeightPatch::Kind::Hadamard) p.up2 = take_rows(delta.up2, offset, n);
+  return p;
 }
 
-// The LoRA file's modules by name; every tensor must be a LoRA factor.
-std::map<std::string, Module> read_modules(const WeightSource& lora) {
+// Spreads `delta` over `tensors` (rows in order, or one tensor with the halves of ΔW swapped), after checking
+// that their row counts add up to ΔW's and that each has ΔW's columns (and, for a full difference, its shape).
+void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, bool swap_halves, bool full,
+            const std::string& module, const std::string& what, const WeightSource& lora, const WeightSource& model,
+            const std::string& model_what, WeightPatches& out) {
   const std::string& file = lora.origin();
-  std::map<std::string, Module> modules;
-  std::vector<std::string> unknown;
-  for (const auto& key : lora.names()) {
-    std::string module, role;
-    if (!split_key(key, module, role)) {
-      unknown.push_back(key);
-      continue;
-    }
-    Module& m = modules[module];
-    (role == "down" ? m.down : role == "up" ? m.up : m.alpha) = key;
+  int64_t rows = 0;
+  std::vector<int64_t> counts;
+  for (const auto& target : tensors) {
+    const TensorInfo& w = model.info(target);
+    const auto [r, c] = matrix_view(w.shape);
+    const bool matrix = full || w.shape.size() >= 2;
+    const bool same_trailing = !full || tensors.size() > 1 ||
+                               std::vector<int64_t>(w.shape.begin() + std::min<size_t>(1, w.shape.size()), w.shape.end()) ==
+                                   std::vector<int64_t>(delta.up.shape.begin() + std::min<size_t>(1, delta.up.shape.size()), delta.up.shape.end());
+    if (!matrix || c != delta.delta_cols() || !same_trailing)
+      throw_invalid(file + ": LoRA module '" + module + "' (" + what + ") does not fit '" + target + "' " + shape_text(w.shape) +
+                    " of " + model.origin() + (matrix ? "" : " (LoRA, LoHa and LoKr factors change matrices; a vector takes a .diff)"));
+    counts.push_back(r);
+    rows += r;
   }
-  if (!unknown.empty())
-    throw_invalid(file + ": " + std::to_string(unknown.size()) + " tensor(s) are no LoRA factors (.lora_A/.lora_B, "
-                  ".lora_down/.lora_up, .alpha): " + list_first(unknown));
-  if (modules.empty()) throw_invalid(file + ": no LoRA tensors in the file");
-  return modules;
+  if (rows != delta.delta_rows())
+    throw_invalid(file + ": LoRA module '" + module + "' has " + what + " but its target(s) " + quoted_list(tensors, 4) + " have " +
+                  std::to_string(rows) + " rows in " + model.origin() + " (" + model_what + ")");
+  int64_t row = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    out.push_back(part(delta, tensors[i], swap_halves ? rows / 2 : row, counts[i]));
+    row += counts[i];
+  }
 }
-
-using Mapper = std::function<std::optional<Targets>(const std::string& module)>;
 
 // Maps every module of `lora` with `map` and makes the patches; `what` names the model in messages.
 WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, float strength, const Mapper& map,
                            const std::string& what) {
   const std::string& file = lora.origin();
-  const std::map<std::string, Module> modules = read_modules(lora);
+  const std::map<std::string, AdapterModule> modules = read_adapter_modules(lora);
   std::vector<std::pair<std::string, Targets>> mapped;
   std::vector<std::string> unknown;
   for (const auto& [name, m] : modules) {
@@ -181,81 +199,48 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
   }
   if (!unknown.empty())
     throw_invalid(file + ": " + std::to_string(unknown.size()) + " of " + std::to_string(modules.size()) +
-                  " LoRA module(s) match no " + what + " weight (a LoRA for another model?): " + list_first(unknown));
+                  " LoRA module(s) match no " + what + " weight (a LoRA for another model?): " + quoted_list(unknown));
 
   WeightPatches patches;
   for (const auto& [name, t] : mapped) {
-    const Module& m = modules.at(name);
-    if (m.down.empty() || m.up.empty())
-      throw_invalid(file + ": LoRA module '" + name + "' lacks its " + (m.down.empty() ? "down (A)" : "up (B)") + " matrix");
-    HostTensor down = lora.load(m.down), up = lora.load(m.up);
-    if (down.shape.size() != 2 || up.shape.size() != 2 || up.shape[1] != down.shape[0])
-      throw_invalid(file + ": LoRA module '" + name + "' has up " + up.shape_string() + " and down " + down.shape_string() +
-                    ", expected up [out, rank] and down [rank, in] (convolution LoRAs do not apply to the " + what + ")");
-    const int64_t rank = down.shape[0], in = down.shape[1];
-    float alpha = static_cast<float>(rank);
-    if (!m.alpha.empty()) {
-      const HostTensor a = lora.load(m.alpha);
-      if (a.numel() != 1) throw_invalid(file + ": '" + m.alpha + "' should be a scalar, it has shape " + a.shape_string());
-      alpha = a.to_f32()[0];
-    }
-    int64_t rows = 0;
-    std::vector<int64_t> outs;
-    for (const auto& target : t.names) {
-      const TensorInfo& w = model.info(target + ".weight");
-      if (w.shape.size() != 2 || w.shape[1] != in)
-        throw_invalid(file + ": LoRA module '" + name + "' (down " + down.shape_string() + ") does not fit '" + target +
-                      ".weight' " + HostTensor{DType::F32, w.shape, {}}.shape_string() + " of " + model.origin());
-      outs.push_back(w.shape[0]);
-      rows += w.shape[0];
-    }
-    if (rows != up.shape[0])
-      throw_invalid(file + ": LoRA module '" + name + "' has up " + up.shape_string() + " but its target(s) " +
-                    list_first(t.names, 4) + " have " + std::to_string(rows) + " rows in " + model.origin());
-    std::vector<float> u = up.to_f32();
-    if (t.swap_halves) {
-      const size_t half = u.size() / 2;
-      std::rotate(u.begin(), u.begin() + static_cast<std::ptrdiff_t>(half), u.end());
-    }
-    const HostTensor down32 = HostTensor::from_f32(down.shape, down.to_f32());
-    int64_t row = 0;
-    for (size_t i = 0; i < t.names.size(); ++i) {
-      WeightPatch p;
-      p.target = t.names[i] + ".weight";
-      p.up = HostTensor::from_f32({outs[i], rank}, std::vector<float>(u.begin() + row * rank, u.begin() + (row + outs[i]) * rank));
-      p.down = down32;
-      p.scale = strength * alpha / static_cast<float>(rank);
-      patches.push_back(std::move(p));
-      row += outs[i];
+    const AdapterDelta d = read_adapter_delta(lora, name, modules.at(name), strength);
+    if (d.weight) spread(*d.weight, t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, patches);
+    if (d.bias) {
+      std::vector<std::string> biases;
+      for (const auto& w : t.weights) {
+        const std::string b = w.ends_with(".weight") ? w.substr(0, w.size() - 7) + ".bias" : "";
+        if (b.empty() || !model.has(b))
+          throw_invalid(file + ": LoRA module '" + name + "' changes a bias, but '" + w + "' of " + model.origin() + " has none");
+        biases.push_back(b);
+      }
+      spread(*d.bias, biases, t.swap_halves, true, name, d.what, lora, model, what, patches);
     }
   }
   return patches;
 }
 
-// Wan and LTX-Video: every matrix of the model is known under its diffusers module name and, where the original
-// layout differs, under the original one; kohya names are either with dots as underscores.
+// Every tensor of the model by its module name ("x" for "x.weight", else the tensor's own name) and, where
+// `original` gives one, its original-layout name; kohya-style names are either with dots as underscores.
 Mapper alias_mapper(const WeightSource& model, std::string (*original)(const std::string&)) {
   auto dotted = std::make_shared<std::map<std::string, std::string>>();
   auto kohya = std::make_shared<std::map<std::string, std::string>>();
+  auto module_of = [](const std::string& n) { return n.ends_with(".weight") ? n.substr(0, n.size() - 7) : n; };
   for (const std::string& n : model.names()) {
-    const std::string suffix = ".weight";
-    if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    if (model.info(n).shape.size() != 2) continue;
-    const std::string module = n.substr(0, n.size() - suffix.size());
-    std::vector<std::string> names = {module};
-    const std::string o = original(n);
-    if (!o.empty() && o != n) names.push_back(o.substr(0, o.size() - suffix.size()));
+    std::vector<std::string> names = {module_of(n)};
+    const std::string o = original ? original(n) : std::string();
+    if (!o.empty() && o != n) names.push_back(module_of(o));
     for (const auto& a : names) {
-      dotted->emplace(a, module);
-      kohya->emplace(underscores(a), module);
+      dotted->emplace(a, n);
+      kohya->emplace(underscores(a), n);
     }
   }
   return [dotted, kohya](const std::string& name) -> std::optional<Targets> {
-    if (starts_with(name, "lora_unet_")) {
-      const auto it = kohya->find(name.substr(10));
-      if (it != kohya->end()) return Targets{{it->second}, false};
-      return std::nullopt;
-    }
+    // kohya (sd-scripts, musubi), LyCORIS (SimpleTuner) and OneTrainer spell module paths with underscores.
+    for (const char* p : {"lora_unet_", "lycoris_", "lora_transformer_"})
+      if (starts_with(name, p)) {
+        const auto it = kohya->find(name.substr(std::strlen(p)));
+        if (it != kohya->end()) return Targets{{it->second}, false};
+      }
     for (const char* p : {"base_model.model.", "transformer.", "model.diffusion_model.", "diffusion_model.", ""})
       if (starts_with(name, p)) {
         const auto it = dotted->find(name.substr(std::strlen(p)));
@@ -268,7 +253,8 @@ Mapper alias_mapper(const WeightSource& model, std::string (*original)(const std
 }  // namespace
 
 WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
-  return make_patches(lora, model, strength, [&](const std::string& m) { return targets_of(m, model); }, "FLUX transformer");
+  const Mapper by_name = alias_mapper(model, nullptr);
+  return make_patches(lora, model, strength, [&](const std::string& m) { return flux_targets(m, by_name); }, "FLUX transformer");
 }
 
 WeightPatches wan_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {

@@ -1,26 +1,33 @@
 #pragma once
-/// LoRA files read as weight patches (nn.h WeightPatch) on a transformer's checkpoint names (FLUX, Wan 2.1,
-/// LTX-Video), to be merged into the matrices when they are uploaded: W' = W + strength · (alpha/rank) · up·down, up [out, rank], down
-/// [rank, in], alpha from the module's `.alpha` scalar when present, else alpha = rank.
+/// LoRA files read as weight patches (nodes/models/weight_patch.h) on a transformer's checkpoint names (FLUX, Wan
+/// 2.1, LTX-Video), to be merged into the tensors when they are uploaded: W' = W + strength·ΔW. The formats (plain
+/// LoRA, ΔW = (alpha/rank)·up·down; LyCORIS LoHa and LoKr; `.diff` full differences; `.diff_b` and PEFT
+/// `.lora_B.bias` bias changes) and their scaling are nodes/models/lora_adapter.h; this file maps module names.
+/// A module's bias change lands on `<target stem>.bias` of each of its targets.
 ///
 /// Key conventions accepted for FLUX (the model's names are diffusers'):
 ///  - diffusers / PEFT: `[transformer.|base_model.model.]<diffusers module>.lora_A.weight` / `.lora_B.weight`
 ///    (also `.lora_down.weight` / `.lora_up.weight` and `.lora.down.weight` / `.lora.up.weight`);
 ///  - kohya sd-scripts: `lora_unet_<BFL module, dots as underscores>.lora_down.weight` / `.lora_up.weight`;
 ///  - BFL / ComfyUI: `[diffusion_model.|model.diffusion_model.]<BFL module>.lora_A.weight` etc.
-/// BFL modules that fuse several diffusers matrices (qkv, single-block linear1) split the up rows over the
-/// targets in order, sharing down; final_layer.adaLN_modulation.1 swaps the halves of its rows (BFL
-/// shift/scale vs diffusers scale/shift).
+/// BFL modules that fuse several diffusers matrices (qkv, single-block linear1) split the rows of ΔW (and of a
+/// bias change) over the targets in order; final_layer.adaLN_modulation.1 swaps the halves of its rows (BFL
+/// shift/scale vs diffusers scale/shift). The BFL RMSNorm scales (`img_attn.norm.query_norm.scale`...) are modules
+/// too, for `.diff` keys.
 ///
-/// For Wan 2.1 and LTX-Video (whose loaders rename original checkpoints to diffusers names) every 2-D weight of the
-/// model is known under its diffusers module name and its original-layout one (Wan-AI: `blocks.N.self_attn.q`,
-/// `cross_attn.k_img`, `ffn.0`, `head.head`...; Lightricks: `patchify_proj`, `adaln_single`), each optionally
+/// Every model also takes its own (diffusers) names with those prefixes, and, with dots as underscores, after
+/// `lora_unet_`, `lycoris_` (SimpleTuner's LyCORIS files) or `lora_transformer_` (OneTrainer).
+///
+/// For Wan 2.1 and LTX-Video (whose loaders rename original checkpoints to diffusers names) every tensor of the
+/// model is known under its diffusers module name (`x` for `x.weight`, else the tensor's name, e.g.
+/// `blocks.N.scale_shift_table`) and its original-layout one (Wan-AI: `blocks.N.self_attn.q`,
+/// `cross_attn.k_img`, `ffn.0`, `head.head`...; Lightricks: `patchify_proj`, `adaln_single`, `q_norm`), each optionally
 /// prefixed by `transformer.`, `base_model.model.`, `diffusion_model.` or `model.diffusion_model.`, or as kohya
 /// `lora_unet_<name with dots as underscores>`. Their layouts fuse no matrices, so a module is one target.
 ///
 /// Every key of the file must be understood and every module must land on matrices of matching shape: a
-/// LoRA for another model, or for a differently sized one, is Error(InvalidInput) naming the keys or the
-/// tensor, never silently ignored.
+/// LoRA for another model, or for a differently sized one, is Error(InvalidInput) naming the file and the keys or
+/// the tensor, never silently ignored.
 
 #include <string>
 

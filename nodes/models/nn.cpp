@@ -29,38 +29,6 @@ gpu::DType device_dtype(DType t) {
 }
 }  // namespace
 
-namespace {
-/// One LoRA patch with its factors decoded to f32 once: row o of the merged matrix gains
-/// Σ_k scale·up[o,k]·down[k,:].
-struct DecodedPatch {
-  float scale;
-  int64_t rank;
-  std::vector<float> up, down;
-};
-
-std::vector<DecodedPatch> decode_patches(const std::vector<const WeightPatch*>& patches) {
-  std::vector<DecodedPatch> d;
-  for (const WeightPatch* p : patches) d.push_back({p->scale, p->down.shape.at(0), p->up.to_f32(), p->down.to_f32()});
-  return d;
-}
-
-// i-k-j order: the inner loop runs over contiguous rows of `down` and of the weight, and vectorises.
-void patch_row(float* row, int64_t o, int64_t in, const std::vector<DecodedPatch>& patches) {
-  for (const DecodedPatch& p : patches)
-    for (int64_t k = 0; k < p.rank; ++k) {
-      const float a = p.scale * p.up[static_cast<size_t>(o * p.rank + k)];
-      if (a == 0) continue;
-      const float* d = p.down.data() + k * in;
-      for (int64_t i = 0; i < in; ++i) row[i] += a * d[i];
-    }
-}
-}  // namespace
-
-void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::vector<const WeightPatch*>& patches) {
-  const std::vector<DecodedPatch> decoded = decode_patches(patches);
-  for (int64_t o = 0; o < out; ++o) patch_row(w.data() + o * in, o, in, decoded);
-}
-
 uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype) {
   const bool half = info.dtype == DType::F16 || info.dtype == DType::BF16;
   return static_cast<uint64_t>(info.numel()) * (keep_dtype && half ? 2 : 4);
@@ -86,12 +54,12 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
     r.dtype = dtype;
   };
   if (!patches.empty()) {
-    const int64_t out = info.shape.at(0), in = info.shape.at(1);
+    const auto [out, in] = matrix_view(info.shape);
     if (keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
       // Merged row by row from the mapping and rounded back to the stored half dtype, so the host holds the
       // 16-bit result and one f32 row, and a merged model takes the device memory of its base.
       const bool bf16 = info.dtype == DType::BF16;
-      const std::vector<DecodedPatch> decoded = decode_patches(patches);
+      PatchRows merge(patches, in);
       const auto stored = source_.bytes(name);
       std::vector<uint16_t> h(static_cast<size_t>(out * in));
       std::vector<float> row(static_cast<size_t>(in));
@@ -102,7 +70,7 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
           std::memcpy(&v, stored.data() + (base + static_cast<size_t>(i)) * 2, 2);
           row[static_cast<size_t>(i)] = bf16 ? bf16_to_float(v) : half_to_float(v);
         }
-        patch_row(row.data(), o, in, decoded);
+        merge.add(row.data(), o);
         for (int64_t i = 0; i < in; ++i)
           h[base + static_cast<size_t>(i)] = bf16 ? float_to_bf16(row[static_cast<size_t>(i)]) : float_to_half(row[static_cast<size_t>(i)]);
       }

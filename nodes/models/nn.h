@@ -19,26 +19,14 @@
 #include "gpu/ops/unary.h"
 #include "gpu/context.h"
 #include "gpu/tensor.h"
+#include "nodes/models/weight_patch.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
 
-/// A low-rank change to one checkpoint matrix: target += scale · up·down, up [out, rank] and down
-/// [rank, in] as f32 (LoRA). Shapes are checked against the target when the patch is made
-/// (nodes/models/lora.h), not again on upload.
-struct WeightPatch {
-  std::string target;  ///< checkpoint name of the matrix, e.g. "transformer_blocks.0.attn.to_q.weight"
-  HostTensor up, down;
-  float scale = 1;
-};
-using WeightPatches = std::vector<WeightPatch>;
-
-/// W + Σ scale·up·down on the host, W [out, in] as f32 values; every patch must target a matrix of that shape.
-void apply_patches(std::vector<float>& w, int64_t out, int64_t in, const std::vector<const WeightPatch*>& patches);
-
 /// Uploads checkpoint tensors to the device, once each. Matrices keep their stored dtype when the matmul
-/// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32. Patched matrices (LoRA merged at
-/// load) are merged in f32 on the host, a row at a time for 16-bit matrices, and rounded back to their stored
+/// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32. Patched tensors (LoRA merged at
+/// load, nodes/models/weight_patch.h) are merged in f32 on the host, a row at a time for 16-bit matrices, and rounded back to their stored
 /// dtype, so that a merged model needs the device memory of its base and the host one copy of the matrix.
 ///
 /// Host memory: a tensor used as stored goes from the file mapping through gpu::Staging to the device with

@@ -32,7 +32,7 @@ class ModelHandle final : public Data {
   size_t bytes() const override {
     size_t host = 0;
     if (patches_)
-      for (const auto& p : *patches_) host += p.up.data.size() + p.down.data.size();
+      for (const auto& p : *patches_) host += p.up.data.size() + p.down.data.size() + p.up2.data.size() + p.down2.data.size();
     return sizeof(*this) + host + (device_ ? device_->uploaded_bytes() : 0);
   }
   std::string describe() const override { return std::string(port_type_name(P)) + " " + origin_; }

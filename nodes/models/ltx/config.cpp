@@ -76,6 +76,9 @@ LtxTransformerConfig ltx_transformer_config_from_json(const nlohmann::json& j) {
 std::string ltx_original_name(const std::string& name) {
   for (const auto& [diffusers, original] : {std::pair{"proj_in.", "patchify_proj."}, std::pair{"time_embed.", "adaln_single."}})
     if (name.rfind(diffusers, 0) == 0) return original + name.substr(std::char_traits<char>::length(diffusers));
+  for (const auto& [diffusers, original] : {std::pair{".norm_q.", ".q_norm."}, std::pair{".norm_k.", ".k_norm."}})
+    if (const size_t at = name.find(diffusers); at != std::string::npos)
+      return name.substr(0, at) + original + name.substr(at + std::char_traits<char>::length(diffusers));
   return {};
 }
 

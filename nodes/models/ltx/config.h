@@ -49,7 +49,8 @@ LtxTransformerConfig ltx_transformer_config_from_json(const nlohmann::json& j);
 bool normalise_ltx_checkpoint(WeightSource& w);
 
 /// Lightricks' name of a diffusers-named top-level tensor (`proj_in.weight` -> `patchify_proj.weight`,
-/// `time_embed.` -> `adaln_single.`), or "" where both layouts agree (the blocks). For LoRA keys.
+/// `time_embed.` -> `adaln_single.`; in blocks `norm_q` -> `q_norm`, `norm_k` -> `k_norm`), or "" where both layouts
+/// agree. For LoRA keys.
 std::string ltx_original_name(const std::string& diffusers_name);
 
 /// From the weights (names and shapes) in diffusers names, using w.config() for the head split.

@@ -295,6 +295,17 @@ TEST_F(Lora, WrongFilesFailNamingWhatIsWrong) {
     write_safetensors(dir / "style.safetensors", list);
     const std::string msg = node_error(*this, e, opts);
     EXPECT_NE(msg.find("'text.embedding'"), std::string::npos) << msg;
+    fs::remove(dir / "style.safetensors");
+  }
+  // A LyCORIS LoHa module without its second product (InvalidInput: exit code 3 from the command line).
+  {
+    std::vector<std::pair<std::string, const HostTensor*>> list = {{"lora_unet_double_blocks_0_img_attn_qkv.hada_w1_a", &half.up},
+                                                                   {"lora_unet_double_blocks_0_img_attn_qkv.hada_w1_b", &half.down}};
+    write_safetensors(dir / "style.safetensors", list);
+    const std::string msg = node_error(*this, e, opts);
+    EXPECT_NE(msg.find("style.safetensors: LoRA module 'lora_unet_double_blocks_0_img_attn_qkv' lacks its 'hada_w2_a' tensor"),
+              std::string::npos) << msg;
+    EXPECT_NE(msg.find("node 'lora'"), std::string::npos) << msg;
   }
 }
 

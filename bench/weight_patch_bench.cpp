@@ -1,0 +1,51 @@
+// Host cost of merging one FLUX-sized matrix [3072, 3072] with each adapter format, a row at a time as
+// DeviceWeights does for 16-bit matrices (nodes/models/weight_patch.h): LoHa (ranks 16, 16), LoKr (w1 [8, 8] full,
+// w2 [384, 384] = rank-16 product, LyCORIS' default split for factor 8) and a full difference, against a rank-16
+// LoRA (the baseline, same run). The ratios say what a format adds to the load-time merge of a patched matrix.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "nodes/models/weight_patch.h"
+
+namespace lattice {
+namespace {
+
+constexpr int64_t kN = 3072;
+
+HostTensor random(std::vector<int64_t> shape, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(static_cast<size_t>(HostTensor{DType::F32, shape, {}}.numel()));
+  for (float& x : v) x = 0.01f * nd(rng);
+  return HostTensor::from_f32(std::move(shape), v);
+}
+
+void merge(benchmark::State& state, const WeightPatch& p) {
+  std::vector<float> row(static_cast<size_t>(kN), 0.0f);
+  for (auto _ : state) {
+    PatchRows rows({&p}, kN);
+    for (int64_t o = 0; o < kN; ++o) rows.add(row.data(), o);
+    benchmark::DoNotOptimize(row.data());
+  }
+}
+
+void BM_Lora(benchmark::State& state) { merge(state, WeightPatch{"w", random({kN, 16}, 1), random({16, kN}, 2), 1.0f}); }
+BENCHMARK(BM_Lora)->Name("lora_merge/lora_r16/3072x3072/host")->Unit(benchmark::kMillisecond);
+
+void BM_Loha(benchmark::State& state) {
+  merge(state, WeightPatch{"w", random({kN, 16}, 1), random({16, kN}, 2), 1.0f, WeightPatch::Kind::Hadamard,
+                           random({kN, 16}, 3), random({16, kN}, 4)});
+}
+BENCHMARK(BM_Loha)->Name("lora_merge/loha_r16/3072x3072/host")->Unit(benchmark::kMillisecond);
+
+void BM_Lokr(benchmark::State& state) {
+  merge(state, WeightPatch{"w", random({8, 8}, 1), {}, 1.0f, WeightPatch::Kind::Kronecker, random({384, 16}, 3), random({16, 384}, 4)});
+}
+BENCHMARK(BM_Lokr)->Name("lora_merge/lokr_f8_r16/3072x3072/host")->Unit(benchmark::kMillisecond);
+
+void BM_Diff(benchmark::State& state) { merge(state, WeightPatch{"w", random({kN, kN}, 1), {}, 1.0f}); }
+BENCHMARK(BM_Diff)->Name("lora_merge/diff/3072x3072/host")->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace lattice
