@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/error.h"
 #include "nodes/models/block_streamer.h"
 #include "nodes/models/nn.h"
 
@@ -51,6 +52,22 @@ inline std::shared_ptr<WeightPatches> random_lora(const std::vector<std::tuple<s
     patches->push_back({target, HostTensor::from_f32({out, 2}, up), HostTensor::from_f32({2, in}, down), 0.05f});
   }
   return patches;
+}
+
+/// `run` throws Error(Evaluation) saying that `model`'s budget of `budget_bytes` cannot hold one block of
+/// `block_bytes` and that --vram-budget raises it.
+template <class Run>
+void expect_budget_error(Run&& run, const std::string& model, uint64_t budget_bytes, uint64_t block_bytes) {
+  try {
+    run();
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
+    const std::string m = e.what();
+    EXPECT_NE(m.find(model + ": the device budget of " + std::to_string(budget_bytes) + " bytes"), std::string::npos) << m;
+    EXPECT_NE(m.find("one block's weights (" + std::to_string(block_bytes) + " bytes"), std::string::npos) << m;
+    EXPECT_NE(m.find("--vram-budget"), std::string::npos) << m;
+  }
 }
 
 }  // namespace lattice::test

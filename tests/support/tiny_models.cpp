@@ -129,4 +129,13 @@ nlohmann::json write_random_wan(const std::filesystem::path& dir, const WanConfi
   return config;
 }
 
+nlohmann::json write_random_ltx(const std::filesystem::path& dir, const LtxTransformerConfig& c, unsigned seed) {
+  const nlohmann::json config = {{"_class_name", "LTXVideoTransformer3DModel"}, {"in_channels", c.in_channels},
+                                 {"out_channels", c.out_channels}, {"num_attention_heads", c.num_attention_heads},
+                                 {"attention_head_dim", c.attention_head_dim}, {"cross_attention_dim", c.cross_attention_dim},
+                                 {"num_layers", c.num_layers}, {"caption_channels", c.caption_channels}};
+  write_random_checkpoint(dir, ltx_checkpoint_shapes(c), config, seed);
+  return config;
+}
+
 }  // namespace lattice::test

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nodes/models/fixture.h"
+#include "nodes/models/ltx/config.h"
 #include "nodes/models/wan/config.h"
 
 namespace lattice::test {
@@ -40,5 +41,10 @@ nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layer
 /// (write_random_checkpoint with wan_checkpoint_shapes; config.json names the head count so that
 /// detect_wan_config finds `c`). Returns the config as written.
 nlohmann::json write_random_wan(const std::filesystem::path& dir, const WanConfig& c, unsigned seed = 7);
+
+/// A random LTX-Video transformer of config `c` in bf16, diffusers layout, as the folder `dir`
+/// (write_random_checkpoint with ltx_checkpoint_shapes; config.json holds the head split so that
+/// detect_ltx_transformer_config finds `c`). Returns the config as written.
+nlohmann::json write_random_ltx(const std::filesystem::path& dir, const LtxTransformerConfig& c, unsigned seed = 7);
 
 }  // namespace lattice::test
