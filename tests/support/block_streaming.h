@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <string>
 #include <tuple>
@@ -52,6 +53,47 @@ inline std::shared_ptr<WeightPatches> random_lora(const std::vector<std::tuple<s
     patches->push_back({target, HostTensor::from_f32({out, 2}, up), HostTensor::from_f32({2, in}, down), 0.05f});
   }
   return patches;
+}
+
+/// The streaming checks for a model of `blocks` blocks of about 2.5 MiB each, `sample(budget_mib, patches)`
+/// running three sampling steps on a fresh device (budget 0: the default): resident; one to two MiB below
+/// what resident needs (one block resident, the others through two slots); room for one block (one slot,
+/// none resident): bit-identical outputs, three passes, the plan's uploads, peaks within the plan, the
+/// handle's size counting its slots. With `patches`, only the two-slot run, against the patched resident one.
+template <class Sample>
+void expect_streaming_equals_resident(Sample&& sample, int blocks, std::shared_ptr<const WeightPatches> patches = {}) {
+  constexpr uint64_t kMiB = 1 << 20;
+  const StreamedRun resident = sample(0, patches);
+  ASSERT_EQ(resident.stats.plan.blocks, blocks);
+  EXPECT_EQ(resident.stats.plan.resident, blocks);
+  EXPECT_EQ(resident.stats.plan.slots, 0);
+  EXPECT_EQ(resident.stats.streamed_bytes, 0u);
+  EXPECT_EQ(resident.slot_bytes, 0u);
+  expect_within_plan(resident);
+  ASSERT_GT(resident.total_block_bytes(), 8 * kMiB);  // so that MiB budgets can fall between its blocks
+
+  const uint64_t need = resident.in_use + resident.activations + resident.total_block_bytes();
+  const StreamedRun two = sample(need / kMiB - 1, patches);
+  EXPECT_EQ(two.out, resident.out);  // bit for bit
+  EXPECT_EQ(two.stats.plan.slots, 2);
+  EXPECT_EQ(two.stats.plan.resident, 1);
+  expect_within_plan(two);
+  if (patches) return;
+  EXPECT_EQ(two.stats.passes, 3);
+  // Every pass uploads each streamed block once (the first one also before the first pass).
+  EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
+  EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);
+  EXPECT_LT(two.peak, resident.peak);
+  // The handle's cache size counts the slots beside the resident weights.
+  EXPECT_EQ(two.slot_bytes, 2 * two.stats.plan.slot_bytes);
+  EXPECT_GE(two.handle_bytes, two.stats.plan.resident_bytes + two.slot_bytes);
+
+  const StreamedRun one = sample((resident.in_use + resident.activations + resident.largest_block() + kMiB - 1) / kMiB, patches);
+  EXPECT_EQ(one.out, resident.out);
+  EXPECT_EQ(one.stats.plan.slots, 1);
+  EXPECT_EQ(one.stats.plan.resident, 0);
+  EXPECT_GE(one.stats.streamed_bytes, 3 * one.stats.plan.streamed_bytes);
+  expect_within_plan(one);
 }
 
 /// `run` throws Error(Evaluation) saying that `model`'s budget of `budget_bytes` cannot hold one block of

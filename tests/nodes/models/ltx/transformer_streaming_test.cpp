@@ -22,7 +22,6 @@ namespace lattice {
 namespace {
 
 namespace fs = std::filesystem;
-using test::expect_within_plan;
 using test::StreamedRun;
 
 constexpr uint64_t kMiB = 1 << 20;
@@ -98,37 +97,7 @@ class LtxStreaming : public ::testing::Test {
 TEST_F(LtxStreaming, StreamedSamplingEqualsResident) {
   for (const bool image : {false, true}) {
     SCOPED_TRACE(image ? "first-frame image" : "text only");
-    const StreamedRun resident = sample(0, image);
-    ASSERT_EQ(resident.stats.plan.blocks, 4);
-    EXPECT_EQ(resident.stats.plan.resident, 4);
-    EXPECT_EQ(resident.stats.plan.slots, 0);
-    EXPECT_EQ(resident.stats.streamed_bytes, 0u);
-    EXPECT_EQ(resident.slot_bytes, 0u);
-    expect_within_plan(resident);
-    ASSERT_GT(resident.total_block_bytes(), 8 * kMiB);  // so that MiB budgets can fall between its blocks
-
-    // One to two MiB less than everything resident needs (a block is about 2.5 MiB): one block stays, the
-    // others stream through two slots.
-    const uint64_t need = resident.in_use + resident.activations + resident.total_block_bytes();
-    const StreamedRun two = sample(need / kMiB - 1, image);
-    EXPECT_EQ(two.out, resident.out);  // bit for bit
-    EXPECT_EQ(two.stats.plan.slots, 2);
-    EXPECT_EQ(two.stats.plan.resident, 1);
-    EXPECT_EQ(two.stats.passes, 3);
-    EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
-    EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);
-    expect_within_plan(two);
-    EXPECT_LT(two.peak, resident.peak);
-    EXPECT_EQ(two.slot_bytes, 2 * two.stats.plan.slot_bytes);
-    EXPECT_GE(two.handle_bytes, two.stats.plan.resident_bytes + two.slot_bytes);
-
-    // Room for one block beside what is in use: everything streams through one slot.
-    const StreamedRun one = sample((resident.in_use + resident.activations + resident.largest_block() + kMiB - 1) / kMiB, image);
-    EXPECT_EQ(one.out, resident.out);
-    EXPECT_EQ(one.stats.plan.slots, 1);
-    EXPECT_EQ(one.stats.plan.resident, 0);
-    EXPECT_GE(one.stats.streamed_bytes, 3 * one.stats.plan.streamed_bytes);
-    expect_within_plan(one);
+    test::expect_streaming_equals_resident([&](uint64_t mib, auto patches) { return sample(mib, image, patches); }, 4);
   }
 }
 
@@ -137,14 +106,8 @@ TEST_F(LtxStreaming, LoraPatchesApplyToStreamedBlocks) {
   const auto patches = test::random_lora({
       {"transformer_blocks.0.attn1.to_q.weight", 256, 256},
       {"transformer_blocks.3.ff.net.0.proj.weight", 1536, 256}});
-  const StreamedRun plain = sample(0, false);
-  const StreamedRun resident = sample(0, false, patches);
-  EXPECT_NE(resident.out, plain.out);
-  const uint64_t need = resident.in_use + resident.activations + resident.total_block_bytes();
-  const StreamedRun streamed = sample(need / kMiB - 1, false, patches);
-  ASSERT_EQ(streamed.stats.plan.resident, 1);
-  EXPECT_EQ(streamed.out, resident.out);
-  expect_within_plan(streamed);
+  EXPECT_NE(sample(0, false, patches).out, sample(0, false).out);
+  test::expect_streaming_equals_resident([&](uint64_t mib, auto p) { return sample(mib, false, p); }, 4, patches);
 }
 
 TEST_F(LtxStreaming, BudgetBelowOneBlockIsAClearError) {

@@ -101,45 +101,11 @@ class WanStreaming : public ::testing::Test {
   static inline fs::path dirs[2];
 };
 
-using test::expect_within_plan;
 
 TEST_F(WanStreaming, StreamedSamplingEqualsResident) {
   for (const bool i2v : {false, true}) {
     SCOPED_TRACE(i2v ? "I2V" : "T2V");
-    const StreamedRun resident = sample(i2v, 0);
-    ASSERT_EQ(resident.stats.plan.blocks, 4);
-    EXPECT_EQ(resident.stats.plan.resident, 4);
-    EXPECT_EQ(resident.stats.plan.slots, 0);
-    EXPECT_EQ(resident.stats.streamed_bytes, 0u);
-    EXPECT_EQ(resident.slot_bytes, 0u);
-    expect_within_plan(resident);
-    const uint64_t weights = resident.total_block_bytes();
-    ASSERT_GT(weights, 8 * kMiB);  // so that MiB budgets can fall between its blocks
-
-    // One to two MiB less than everything resident needs (a block is about 2.5 MiB): one block stays, the
-    // others stream through two slots.
-    const uint64_t need = resident.in_use + resident.activations + weights;
-    const StreamedRun two = sample(i2v, need / kMiB - 1);
-    EXPECT_EQ(two.out, resident.out);  // bit for bit
-    EXPECT_EQ(two.stats.plan.slots, 2);
-    EXPECT_EQ(two.stats.plan.resident, 1);
-    EXPECT_EQ(two.stats.passes, 3);
-    // Every pass uploads each streamed block once (the first one also before the first pass).
-    EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
-    EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);
-    expect_within_plan(two);
-    EXPECT_LT(two.peak, resident.peak);
-    // The handle's cache size counts the slots beside the resident weights.
-    EXPECT_EQ(two.slot_bytes, 2 * two.stats.plan.slot_bytes);
-    EXPECT_GE(two.handle_bytes, two.stats.plan.resident_bytes + two.slot_bytes);
-
-    // Room for one block beside what is in use: everything streams through one slot.
-    const StreamedRun one = sample(i2v, (resident.in_use + resident.activations + resident.largest_block() + kMiB - 1) / kMiB);
-    EXPECT_EQ(one.out, resident.out);
-    EXPECT_EQ(one.stats.plan.slots, 1);
-    EXPECT_EQ(one.stats.plan.resident, 0);
-    EXPECT_GE(one.stats.streamed_bytes, 3 * one.stats.plan.streamed_bytes);
-    expect_within_plan(one);
+    test::expect_streaming_equals_resident([&](uint64_t mib, auto patches) { return sample(i2v, mib, patches); }, 4);
   }
 }
 
@@ -148,15 +114,8 @@ TEST_F(WanStreaming, LoraPatchesApplyToStreamedBlocks) {
   const auto patches = test::random_lora({
       {"blocks.0.attn1.to_q.weight", 256, 256},
       {"blocks.3.ffn.net.0.proj.weight", 1536, 256}});
-
-  const StreamedRun plain = sample(false, 0);
-  const StreamedRun resident = sample(false, 0, patches);
-  EXPECT_NE(resident.out, plain.out);
-  const uint64_t need = resident.in_use + resident.activations + resident.total_block_bytes();
-  const StreamedRun streamed = sample(false, need / kMiB - 1, patches);
-  ASSERT_EQ(streamed.stats.plan.resident, 1);
-  EXPECT_EQ(streamed.out, resident.out);
-  expect_within_plan(streamed);
+  EXPECT_NE(sample(false, 0, patches).out, sample(false, 0).out);
+  test::expect_streaming_equals_resident([&](uint64_t mib, auto p) { return sample(false, mib, p); }, 4, patches);
 }
 
 TEST_F(WanStreaming, BudgetBelowOneBlockIsAClearError) {
