@@ -45,30 +45,10 @@ void write_model(const LtxTransformerConfig& c, const std::filesystem::path& pat
     for (auto& x : v) x = kind == 0 ? n01(rng) * fan : kind == 1 ? 0.1f * n01(rng) : 1.0f + 0.1f * n01(rng);
     ts.emplace_back(name.rfind("input.", 0) == 0 ? name : "weights." + name, HostTensor::from_f32(shape, v));
   };
-  auto linear = [&](const std::string& p, int64_t out, int64_t in) {
-    add(p + ".weight", {out, in}, 0);
-    add(p + ".bias", {out}, 1);
-  };
-  const int64_t d = c.inner_dim();
-  linear("proj_in", d, c.in_channels);
-  linear("time_embed.emb.timestep_embedder.linear_1", d, 256);
-  linear("time_embed.emb.timestep_embedder.linear_2", d, d);
-  linear("time_embed.linear", 6 * d, d);
-  linear("caption_projection.linear_1", d, c.caption_channels);
-  linear("caption_projection.linear_2", d, d);
-  for (int i = 0; i < c.num_layers; ++i) {
-    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
-    for (const char* a : {"attn1.", "attn2."}) {
-      for (const char* n : {"to_q", "to_k", "to_v", "to_out.0"}) linear(p + a + n, d, d);
-      add(p + a + "norm_q.weight", {d}, 2);
-      add(p + a + "norm_k.weight", {d}, 2);
-    }
-    linear(p + "ff.net.0.proj", 4 * d, d);
-    linear(p + "ff.net.2", d, 4 * d);
-    add(p + "scale_shift_table", {6, d}, 0);
-  }
-  add("scale_shift_table", {2, d}, 0);
-  linear("proj_out", c.out_channels, d);
+  // The checkpoint's tensors in model order (the random sequence depends on it): matrices and the
+  // modulation tables fan-scaled, biases small, norm scales around 1.
+  for (const auto& [name, shape] : ltx_checkpoint_shapes(c))
+    add(name, shape, name.ends_with(".bias") ? 1 : shape.size() == 1 ? 2 : 0);
   add("input.hidden_states", {1, kF * kH * kW, c.in_channels}, 2);
   add("input.encoder_hidden_states", {1, kTxt, c.caption_channels}, 2);
   std::vector<float> mask(kTxt, 0.0f);

@@ -3,6 +3,7 @@
 #include "core/eval_context.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/patchify.h"
+#include "nodes/block_stream_report.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/latent_preview.h"
@@ -130,8 +131,7 @@ NodeDesc make() {
     std::vector<FluxStepRecord> records;
     const StepPreview preview(ctx, gc, h, w);
     FluxTransformer& model = dit.model(gc);
-    const uint64_t streamed_before = model.stream_stats().streamed_bytes;
-    const int passes_before = model.stream_stats().passes;
+    const BlockStreamReport report_streaming(model.stream_stats());
     const gpu::Tensor out = flux_sample(model, gc, packed, h, w, upload(gc, cond), negative.get(), o,
                                         [&](int step, int total, const gpu::Tensor& latents) {
                                           ctx.step(step, total);
@@ -143,18 +143,7 @@ NodeDesc make() {
     for (const auto& r : records) skipped += r.cached ? 1 : 0;
     ctx.report("steps", static_cast<int>(records.size()));
     ctx.report("skipped_steps", skipped);
-    // Block streaming (FluxTransformer, nodes/models/block_streamer.h): what stayed resident, what was
-    // uploaded on each forward, and the device's high-water mark.
-    const BlockStreamStats& st = model.stream_stats();
-    const int passes = st.passes - passes_before;
-    ctx.report("blocks", st.plan.blocks);
-    ctx.report("resident_blocks", st.plan.resident);
-    ctx.report("stream_slots", st.plan.slots);
-    ctx.report("resident_block_bytes", st.plan.resident_bytes);
-    ctx.report("streamed_bytes_per_forward", st.plan.streamed_bytes);
-    ctx.report("streamed_bytes", st.streamed_bytes - streamed_before);
-    ctx.report("forwards", passes);
-    ctx.report("peak_device_bytes", gc.peak_device_bytes());
+    report_streaming(ctx, gc);
     gpu::CommandStream s(gc);
     gpu::Tensor latent = gpu::unpack_latents(s, out, h, w);
     s.finish();

@@ -40,18 +40,23 @@ NodeDesc make() {
     // From the weights when they are here, else from the folder's config.json (bf16 weights assumed).
     LtxTransformerConfig c;
     PlanInfo p;
+    // Each block's device bytes: the memory plan streams the blocks as the run would (core/block_stream_plan.h).
+    std::vector<uint64_t> blocks;
     if (auto cfg = component_config(ctx.in_path("path"), ctx.string("component")); cfg && !has_weights(ctx)) {
       c = ltx_transformer_config_from_json(*cfg);
       p.weight_bytes = c.parameter_count() * 2;
       p.shape = "(config only, bf16) ";
+      blocks = block_device_bytes(ltx_checkpoint_shapes(c), ltx_block_prefixes(c), DType::BF16);
     } else {
       auto w = open_weights(ctx);
       c = detect_ltx_transformer_config(*w);
       p.weight_bytes = w->total_bytes();
+      blocks = block_device_bytes(*w, ltx_block_prefixes(c));
     }
     p.shape += "LTX-Video transformer " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"layers", c.num_layers},
-              {"in_channels", c.in_channels}, {"ff", c.ff_hidden()}};
+              {"in_channels", c.in_channels}, {"out_channels", c.out_channels}, {"caption", c.caption_channels},
+              {"ff", c.ff_hidden()}, {"block_bytes", blocks}};
     ctx.set_output("dit", p);
   };
   return d;

@@ -4,6 +4,7 @@
 // input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
+#include "nodes/block_stream_report.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/latent_preview.h"
 #include "nodes/models/ltx/sampler.h"
@@ -143,7 +144,9 @@ NodeDesc make() {
     std::unique_ptr<LtxConditioning> negative;
     if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
     const StepPreview preview(ctx, gc, g);
-    const gpu::Tensor latent = ltx_sample(dit.model(gc), gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
+    LtxTransformer& model = dit.model(gc);
+    const BlockStreamReport report_streaming(model.stream_stats());
+    const gpu::Tensor latent = ltx_sample(model, gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
                                           [&](int step, int total, const gpu::Tensor& packed) {
                                             ctx.step(step, total);
                                             preview(step, total, packed);
@@ -151,6 +154,7 @@ NodeDesc make() {
                                           },
                                           start);
     ctx.report("steps", start.defined() && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps);
+    report_streaming(ctx, gc);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
   };
   d.plan = [](PlanContext& ctx) {
@@ -165,7 +169,15 @@ NodeDesc make() {
       const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(tokens);
       const double block = 2 * L * d * d * 6 + 2 * 2 * L * L * d + 2 * 2 * L * txt * d + 2 * 2 * L * d * f;
       p.flops = block * dit->meta["layers"].get<double>() * steps * (o.guidance > 1.0f ? 2 : 1);
-      p.activation_bytes = static_cast<uint64_t>(L * (f + 4 * d) * 4 * (o.guidance > 1.0f ? 2 : 1));
+      LtxTransformerConfig c;
+      c.num_attention_heads = 1;
+      c.attention_head_dim = static_cast<int>(d);
+      c.ff_inner = static_cast<int>(f);
+      c.in_channels = dit->meta["in_channels"].get<int>();
+      c.out_channels = dit->meta.value("out_channels", c.in_channels);
+      c.caption_channels = dit->meta.value("caption", c.caption_channels);
+      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image.
+      p.activation_bytes = ltx_activation_bytes(c, tokens, txt, o.guidance > 1.0f ? 2 : 1, ctx.input("image") != nullptr);
     }
     p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
     ctx.set_output("latent", p);

@@ -6,6 +6,10 @@
 
 namespace lattice {
 
+bool streamed_as_matrix(const std::string& name, const TensorInfo& info) {
+  return info.shape.size() == 2 && name.ends_with(".weight");
+}
+
 std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes) {
   const std::vector<std::string> all = w.names();  // sorted
   std::vector<std::vector<std::string>> out;
@@ -23,7 +27,22 @@ std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vecto
   std::vector<uint64_t> out;
   for (const auto& names : block_tensor_names(w, prefixes)) {
     uint64_t bytes = 0;
-    for (const auto& n : names) bytes += device_tensor_bytes(w.info(n), w.info(n).shape.size() == 2);
+    for (const auto& n : names) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)));
+    out.push_back(bytes);
+  }
+  return out;
+}
+
+std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
+                                         const std::vector<std::string>& prefixes, DType stored) {
+  std::vector<uint64_t> out;
+  for (const auto& prefix : prefixes) {
+    uint64_t bytes = 0;
+    for (const auto& [name, shape] : shapes)
+      if (name.starts_with(prefix)) {
+        const TensorInfo info{name, stored, shape};
+        bytes += device_tensor_bytes(info, streamed_as_matrix(name, info));
+      }
     out.push_back(bytes);
   }
   return out;
@@ -44,6 +63,11 @@ uint64_t BlockStreamer::device_bytes() const {
   if (planned_)
     for (int i = 0; i < size(); ++i)
       if (resident(i)) n += bytes_[static_cast<size_t>(i)];
+  return n + slot_device_bytes();
+}
+
+uint64_t BlockStreamer::slot_device_bytes() const {
+  uint64_t n = 0;
   for (const auto& s : slots_) n += s.weights->uploaded_bytes();
   return n;
 }
@@ -76,6 +100,17 @@ void BlockStreamer::plan(uint64_t available, const std::string& need_message) {
   if (plan_.slots > 0) start_prefetch(plan_.resident);
 }
 
+void BlockStreamer::plan_forward(uint64_t act, const std::string& model) {
+  if (planned_ && act <= planned_activations_) return;
+  const gpu::Allocator& a = weights_.context().allocator();
+  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - device_bytes();
+  const uint64_t available = budget > others + act ? budget - others - act : 0;
+  auto mib = [](uint64_t b) { return std::to_string(b) + " bytes (" + std::to_string(b >> 20) + " MiB)"; };
+  plan(available, model + ": the device budget of " + mib(budget) + " cannot run it: " + mib(others) +
+                      " are in use and a forward's activations need " + mib(act) + ";");
+  planned_activations_ = act;
+}
+
 int BlockStreamer::next_streamed(int after) const {
   const int n = size();
   for (int k = 1; k <= n; ++k) {
@@ -89,14 +124,15 @@ BlockStreamer::Prepared BlockStreamer::prepare_block(int i) const {
   Prepared p;
   p.block = i;
   for (const auto& name : names_[static_cast<size_t>(i)]) {
-    HostWeight w = weights_.prepare(name, weights_.source().info(name).shape.size() == 2);
+    const bool matrix = streamed_as_matrix(name, weights_.source().info(name));
+    HostWeight w = weights_.prepare(name, matrix);
     if (w.f32_storage.empty() && w.half_storage.empty()) {
       // Used as stored: fault the mapped pages in here rather than during the upload.
       volatile unsigned char sink = 0;
       for (size_t o = 0; o < w.bytes.size(); o += 4096) sink = sink + static_cast<unsigned char>(w.bytes[o]);
       (void)sink;
     }
-    p.tensors.emplace_back(name, std::move(w));
+    p.tensors.push_back({name, matrix, std::move(w)});
   }
   return p;
 }
@@ -119,8 +155,7 @@ BlockStreamer::Prepared BlockStreamer::take_prefetched(int i) {
 
 void BlockStreamer::upload_block(DeviceWeights& w, Prepared p) {
   const uint64_t limit = w.context().device().max_buffer_bytes();
-  for (auto& [name, host] : p.tensors) {
-    const bool matrix = host.shape.size() == 2;
+  for (auto& [name, matrix, host] : p.tensors) {
     w.stage(name, matrix, std::move(host));
     const TensorInfo& info = w.source().info(name);
     if (!matrix)
@@ -141,9 +176,9 @@ void BlockStreamer::load_slot(Slot& slot, int i) {
   slot.block = -1;
   std::vector<gpu::Tensor> spares;
   const uint64_t limit = weights_.context().device().max_buffer_bytes();
-  for (const auto& [name, host] : p.tensors) {
+  for (const auto& [name, matrix, host] : p.tensors) {
     std::vector<gpu::Shape> shapes{host.shape};
-    if (host.shape.size() == 2 && host.bytes.size() > limit) {
+    if (matrix && host.bytes.size() > limit) {
       // matrix_rows' blocks of whole rows
       const uint64_t row = host.bytes.size() / static_cast<uint64_t>(host.shape[0]);
       const int64_t per = static_cast<int64_t>(std::max<uint64_t>(1, limit / std::max<uint64_t>(1, row)));
@@ -151,7 +186,7 @@ void BlockStreamer::load_slot(Slot& slot, int i) {
       for (int64_t r = 0; r < host.shape[0]; r += per) shapes.push_back({std::min(per, host.shape[0] - r), host.shape[1]});
     }
     for (const auto& shape : shapes) {
-      const gpu::DType dtype = host.shape.size() == 2 ? host.dtype : gpu::DType::F32;
+      const gpu::DType dtype = matrix ? host.dtype : gpu::DType::F32;
       auto it = std::find_if(old.begin(), old.end(), [&](const gpu::Tensor& t) { return t.shape() == shape && t.dtype() == dtype; });
       if (it == old.end()) continue;
       spares.push_back(std::move(*it));

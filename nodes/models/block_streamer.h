@@ -1,12 +1,15 @@
 #pragma once
 /// BlockStreamer: a transformer's repeated blocks with their weights either resident on the device or
 /// streamed through a bounded set of reusable slots, so that a model whose weights exceed the device budget
-/// still runs, under that budget. Shared by the DiTs (FLUX; the mechanism knows only tensor-name prefixes).
+/// still runs, under that budget. Shared by the DiTs (FLUX, Wan 2.1, LTX-Video; the mechanism knows only
+/// tensor-name prefixes).
 ///
 /// Contract.
 /// - Block i is every checkpoint tensor whose name starts with prefixes[i] (e.g. "transformer_blocks.3.").
-///   Rank-2 tensors are uploaded as matrices (stored dtype kept, split into row blocks where larger than a
-///   device buffer, as Linear::load does), others as f32 vectors; a model loads its block structs from the
+///   Linear weights (rank 2, named "*.weight": streamed_as_matrix) are uploaded as matrices (stored dtype
+///   kept, split into row blocks where larger than a device buffer, as Linear::load does), everything else
+///   (biases, norm scales, modulation tables such as LTX's [6, C] scale_shift_table) as f32 through
+///   DeviceWeights::vector/f32; a model loads its block structs from the
 ///   DeviceWeights that acquire() returns, as it would from its own, and finds them already uploaded. LoRA
 ///   patches of the model's DeviceWeights apply to streamed blocks as to resident ones.
 /// - plan() decides from the bytes it may use which leading blocks stay resident (uploaded into the model's
@@ -33,10 +36,17 @@
 
 namespace lattice {
 
+/// Whether a block tensor is uploaded as a matrix (a linear weight: rank 2, named "*.weight") or as f32.
+bool streamed_as_matrix(const std::string& name, const TensorInfo& info);
+
 /// Checkpoint names of each block (those starting with its prefix; Error(InvalidInput) for a prefix with
 /// none) and the device bytes each block takes once uploaded as BlockStreamer uploads it.
 std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes);
 std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes);
+/// The same from tensor names and shapes alone, every tensor stored as `stored` (plans of a checkpoint
+/// known only by its config, e.g. from a model's *_checkpoint_shapes()).
+std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
+                                         const std::vector<std::string>& prefixes, DType stored);
 
 /// Counters for reports: the plan in force and what was uploaded.
 struct BlockStreamStats {
@@ -61,12 +71,20 @@ class BlockStreamer {
   const std::vector<uint64_t>& block_bytes() const { return bytes_; }
   /// Device bytes this streamer holds now (resident blocks and slots).
   uint64_t device_bytes() const;
+  /// Device bytes its slots hold now (outside the model's DeviceWeights; model handles add them to their
+  /// cache size).
+  uint64_t slot_device_bytes() const;
 
   /// Plans for `available` bytes of block weights and uploads the resident blocks; a later call that leaves
   /// fewer bytes makes fewer blocks resident (never more). Throws Error(Evaluation) with `need_message`
   /// followed by the bytes one streamed block needs when not even one slot fits.
   void plan(uint64_t available, const std::string& need_message);
   bool planned() const { return planned_; }
+  /// plan() for a forward whose activations need `activation_bytes`: the blocks get what the device budget
+  /// leaves beside the bytes in use (less this streamer's own) and those activations. Plans at the first
+  /// call and again only for larger activations. The error names `model` ("Wan transformer"), the budget,
+  /// what is in use and the activations.
+  void plan_forward(uint64_t activation_bytes, const std::string& model);
 
   /// The weights holding block i, uploaded; finishes the work recorded on `s` first.
   DeviceWeights& acquire(gpu::CommandStream& s, int i);
@@ -78,7 +96,12 @@ class BlockStreamer {
  private:
   struct Prepared {
     int block = -1;
-    std::vector<std::pair<std::string, HostWeight>> tensors;  // name and prepared host data
+    struct Tensor {
+      std::string name;
+      bool matrix;  // streamed_as_matrix
+      HostWeight host;
+    };
+    std::vector<Tensor> tensors;
   };
   struct Slot {
     std::unique_ptr<DeviceWeights> weights;
@@ -99,6 +122,7 @@ class BlockStreamer {
   std::vector<uint64_t> bytes_;
   BlockStreamPlan plan_;
   bool planned_ = false;
+  uint64_t planned_activations_ = 0;
   std::vector<Slot> slots_;
   int next_slot_ = 0;
   int last_acquired_ = -1;

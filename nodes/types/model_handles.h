@@ -2,7 +2,8 @@
 /// Model handles: what flows on DiT, VAE and TextEncoder wires. A handle owns the memory-mapped checkpoint
 /// and the detected config; the device copy of the weights is made on first use and can be released
 /// (sequential offloading: the next use uploads again). Handles are not written to the disk cache (the
-/// checkpoint file is its own persistence) and count their device bytes for the memory cache's budget.
+/// checkpoint file is its own persistence) and count their device bytes for the memory cache's budget
+/// (a block-streaming DiT's slots included).
 /// Not thread-safe: used from the evaluating thread.
 
 #include <memory>
@@ -33,7 +34,11 @@ class ModelHandle final : public Data {
     size_t host = 0;
     if (patches_)
       for (const auto& p : *patches_) host += p.up.data.size() + p.down.data.size() + p.up2.data.size() + p.down2.data.size();
-    return sizeof(*this) + host + (device_ ? device_->uploaded_bytes() : 0);
+    size_t device = device_ ? device_->uploaded_bytes() : 0;
+    // A DiT that streams its blocks holds them in slots outside its DeviceWeights.
+    if constexpr (requires(const M& m) { m.streaming_slot_bytes(); })
+      if (model_) device += model_->streaming_slot_bytes();
+    return sizeof(*this) + host + device;
   }
   std::string describe() const override { return std::string(port_type_name(P)) + " " + origin_; }
 

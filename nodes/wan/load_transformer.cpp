@@ -32,19 +32,23 @@ NodeDesc make() {
     WanConfig c;
     PlanInfo p;
     std::optional<nlohmann::json> config;
+    // Each block's device bytes: the memory plan streams the blocks as the run would (core/block_stream_plan.h).
+    std::vector<uint64_t> blocks;
     if (auto w = open_node_weights_or_config(ctx, kWrapper, config)) {
       convert_wan_original(*w);
       c = detect_wan_config(*w);
       p.weight_bytes = w->total_bytes();
+      blocks = block_device_bytes(*w, wan_block_prefixes(c));
     } else {
       c = wan_config_from_json(*config);
       p.weight_bytes = c.parameter_count() * 2;
       p.shape = "(config only, bf16) ";
+      blocks = block_device_bytes(wan_checkpoint_shapes(c), wan_block_prefixes(c), DType::BF16);
     }
     p.shape += c.describe() + " transformer, " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
     p.meta = {{"params", c.parameter_count()}, {"config", {{"heads", c.num_attention_heads}, {"head_dim", c.attention_head_dim},
               {"in", c.in_channels}, {"out", c.out_channels}, {"text", c.text_dim}, {"ffn", c.ffn_dim},
-              {"layers", c.num_layers}, {"image", c.image_dim}}}};
+              {"layers", c.num_layers}, {"image", c.image_dim}}}, {"block_bytes", blocks}};
     ctx.set_output("dit", p);
   };
   return d;

@@ -5,6 +5,7 @@
 #include "core/eval_context.h"
 #include "core/types/tensor.h"
 #include "gpu/ops/noise.h"
+#include "nodes/block_stream_report.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/wan/sampler.h"
 #include "nodes/types/tensor_value.h"
@@ -86,14 +87,17 @@ NodeDesc make() {
       };
       image = std::make_unique<WanImageCondition>(WanImageCondition{device("image_embeds"), device("image_condition")});
     }
+    WanTransformer& model = dit.model(gc);
+    const BlockStreamReport report_streaming(model.stream_stats());
     const gpu::Tensor out = wan_sample(
-        dit.model(gc), gc, noise, upload(gc, cond), negative, o,
+        model, gc, noise, upload(gc, cond), negative, o,
         [&](int step, int total) {
           ctx.step(step, total);
           ctx.check_cancel();
         },
         image.get());
     ctx.report("steps", o.steps);
+    report_streaming(ctx, gc);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
   };
   d.plan = [](PlanContext& ctx) {

@@ -45,26 +45,42 @@ HostTensor write_tiny_flux(const std::filesystem::path& dir) {
   return fx.tensor("output.image");
 }
 
-nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads,
-                                 unsigned seed) {
-  const int64_t D = 64, C = heads * D, M = 4 * C, in = 64, joint = 64, pooled = 32;
+void write_random_checkpoint(const std::filesystem::path& dir, const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
+                             const nlohmann::json& config, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
   std::vector<std::pair<std::string, HostTensor>> ts;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, float scale, float offset) {
-    HostTensor t{DType::BF16, std::move(shape), {}};
+  for (const auto& [name, shape] : shapes) {
+    HostTensor t{DType::BF16, shape, {}};
+    const bool weight = name.ends_with(".weight");
+    float scale = 0.1f, offset = 0;
+    if (weight && shape.size() >= 2)
+      scale = 1.0f / std::sqrt(static_cast<float>(t.numel() / shape[0]));  // 1/sqrt(fan_in)
+    else if (weight)
+      offset = 1;  // norm scales
     t.data.resize(static_cast<size_t>(t.numel()) * 2);
     for (int64_t i = 0; i < t.numel(); ++i) {
       const uint16_t v = float_to_bf16(offset + scale * normal(rng));
       std::memcpy(t.data.data() + i * 2, &v, 2);
     }
     ts.emplace_back(name, std::move(t));
-  };
+  }
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [n, t] : ts) list.emplace_back(n, &t);
+  std::filesystem::create_directories(dir);
+  write_safetensors(dir / "diffusion_pytorch_model.safetensors", list);
+  std::ofstream(dir / "config.json") << config.dump();
+}
+
+nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads,
+                                 unsigned seed) {
+  const int64_t D = 64, C = heads * D, M = 4 * C, in = 64, joint = 64, pooled = 32;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   auto linear = [&](const std::string& prefix, int64_t out, int64_t fan_in) {
-    add(prefix + ".weight", {out, fan_in}, 1.0f / std::sqrt(static_cast<float>(fan_in)), 0);
-    add(prefix + ".bias", {out}, 0.1f, 0);
+    shapes.push_back({prefix + ".weight", {out, fan_in}});
+    shapes.push_back({prefix + ".bias", {out}});
   };
-  auto norm = [&](const std::string& name) { add(name, {D}, 0.1f, 1); };
+  auto norm = [&](const std::string& name) { shapes.push_back({name, {D}}); };
   linear("x_embedder", C, in);
   linear("context_embedder", C, joint);
   for (const char* e : {"timestep_embedder", "guidance_embedder"}) {
@@ -102,11 +118,23 @@ nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layer
                                  {"num_attention_heads", heads}, {"joint_attention_dim", joint},
                                  {"pooled_projection_dim", pooled}, {"guidance_embeds", true},
                                  {"axes_dims_rope", {16, 24, 24}}};
-  std::vector<std::pair<std::string, const HostTensor*>> list;
-  for (const auto& [n, t] : ts) list.emplace_back(n, &t);
-  std::filesystem::create_directories(dir);
-  write_safetensors(dir / "diffusion_pytorch_model.safetensors", list);
-  std::ofstream(dir / "config.json") << config.dump();
+  write_random_checkpoint(dir, shapes, config, seed);
+  return config;
+}
+
+nlohmann::json write_random_wan(const std::filesystem::path& dir, const WanConfig& c, unsigned seed) {
+  const nlohmann::json config = {{"_class_name", "WanTransformer3DModel"}, {"num_attention_heads", c.num_attention_heads},
+                                 {"attention_head_dim", c.attention_head_dim}};
+  write_random_checkpoint(dir, wan_checkpoint_shapes(c), config, seed);
+  return config;
+}
+
+nlohmann::json write_random_ltx(const std::filesystem::path& dir, const LtxTransformerConfig& c, unsigned seed) {
+  const nlohmann::json config = {{"_class_name", "LTXVideoTransformer3DModel"}, {"in_channels", c.in_channels},
+                                 {"out_channels", c.out_channels}, {"num_attention_heads", c.num_attention_heads},
+                                 {"attention_head_dim", c.attention_head_dim}, {"cross_attention_dim", c.cross_attention_dim},
+                                 {"num_layers", c.num_layers}, {"caption_channels", c.caption_channels}};
+  write_random_checkpoint(dir, ltx_checkpoint_shapes(c), config, seed);
   return config;
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "nodes/models/fixture.h"
+#include "nodes/models/ltx/config.h"
+#include "nodes/models/wan/config.h"
 
 namespace lattice::test {
 
@@ -21,6 +23,12 @@ void write_tiny_spiece(const std::filesystem::path& dir, const std::string& sent
 /// pooled_prompt_embeds, noise). Returns the fixture's reference image [1, 3, 64, 48].
 HostTensor write_tiny_flux(const std::filesystem::path& dir);
 
+/// A random checkpoint in bf16 with the given tensors, in order, as the folder `dir` (config.json +
+/// diffusion_pytorch_model.safetensors): "*.weight" of rank >= 2 N(0, 1)/sqrt(fan_in), "*.weight" of rank 1
+/// (norm scales) 1 + 0.1·N(0, 1), everything else (biases, modulation tables) 0.1·N(0, 1), from `seed`.
+void write_random_checkpoint(const std::filesystem::path& dir, const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
+                             const nlohmann::json& config, unsigned seed);
+
 /// A random FLUX transformer in bf16 (every tensor), diffusers layout, as the folder `dir` (config.json +
 /// diffusion_pytorch_model.safetensors): `heads` heads of 64 channels (RoPE axes 16, 24, 24), in_channels
 /// 64, T5 width 64, CLIP width 32, guidance embedding; weights N(0, 1)/sqrt(fan_in) from `seed`, biases
@@ -28,5 +36,15 @@ HostTensor write_tiny_flux(const std::filesystem::path& dir);
 /// 2.7 MB per double block, 1.1 MB per single block). Returns the config as written.
 nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads = 2,
                                  unsigned seed = 7);
+
+/// A random Wan 2.1 transformer of config `c` (T2V or I2V) in bf16, diffusers layout, as the folder `dir`
+/// (write_random_checkpoint with wan_checkpoint_shapes; config.json names the head count so that
+/// detect_wan_config finds `c`). Returns the config as written.
+nlohmann::json write_random_wan(const std::filesystem::path& dir, const WanConfig& c, unsigned seed = 7);
+
+/// A random LTX-Video transformer of config `c` in bf16, diffusers layout, as the folder `dir`
+/// (write_random_checkpoint with ltx_checkpoint_shapes; config.json holds the head split so that
+/// detect_ltx_transformer_config finds `c`). Returns the config as written.
+nlohmann::json write_random_ltx(const std::filesystem::path& dir, const LtxTransformerConfig& c, unsigned seed = 7);
 
 }  // namespace lattice::test

@@ -99,18 +99,6 @@ FluxTransformer::SingleBlock FluxTransformer::load_single(DeviceWeights& w, int 
   return b;
 }
 
-void FluxTransformer::plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens) {
-  const uint64_t act = flux_activation_bytes(config_, batch, image_tokens, text_tokens);
-  if (blocks_->planned() && act <= planned_activations_) return;
-  const gpu::Allocator& a = ctx_.allocator();
-  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - blocks_->device_bytes();
-  const uint64_t available = budget > others + act ? budget - others - act : 0;
-  auto mib = [](uint64_t b) { return std::to_string(b) + " bytes (" + std::to_string(b >> 20) + " MiB)"; };
-  blocks_->plan(available, "FLUX transformer: the device budget of " + mib(budget) + " cannot run it: " + mib(others) +
-                               " are in use and a forward's activations need " + mib(act) + ";");
-  planned_activations_ = act;
-}
-
 Tensor FluxTransformer::embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch) {
   // The model multiplies by 1000 before the sinusoidal projection (256 channels, cos first).
   std::vector<float> scaled(t.size());
@@ -199,7 +187,7 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
     throw_eval("FLUX transformer: RoPE table " + rope_cos.describe() + " does not match " + std::to_string(St + Si) + " tokens");
 
   // Before anything is recorded, so that what is in use is the weights and inputs alone.
-  plan_blocks(B, Si, St);
+  blocks_->plan_forward(flux_activation_bytes(config_, B, Si, St), "FLUX transformer");
 
   // temb = t_emb + guidance_emb + text_emb(pooled); every modulation linear sees silu(temb).
   Tensor temb = embed_time(s, timestep_embedder_, timestep, B);

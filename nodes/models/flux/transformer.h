@@ -58,6 +58,8 @@ class FluxTransformer {
   const FluxConfig& config() const { return config_; }
   /// What stays resident and what streamed so far (plan.blocks 0 until the first forward).
   const BlockStreamStats& stream_stats() const { return blocks_->stats(); }
+  /// Device bytes of the streaming slots (counted in the model handle's cache size).
+  uint64_t streaming_slot_bytes() const { return blocks_->slot_device_bytes(); }
 
   gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const gpu::Tensor& context,
                       const gpu::Tensor& pooled, const std::vector<float>& timestep, const std::vector<float>& guidance,
@@ -81,8 +83,6 @@ class FluxTransformer {
   };
   DoubleBlock load_double(DeviceWeights& w, int i) const;
   SingleBlock load_single(DeviceWeights& w, int i) const;
-  /// Plans the blocks' residency for a forward of these sizes (once, and again for larger ones).
-  void plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens);
   gpu::Tensor embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch);
   void double_block(gpu::CommandStream& s, const DoubleBlock& b, gpu::Tensor& x, gpu::Tensor& ctx, const gpu::Tensor& temb_act,
                     const gpu::Tensor& cos, const gpu::Tensor& sin);
@@ -94,7 +94,6 @@ class FluxTransformer {
   Linear x_embedder_, context_embedder_, norm_out_, proj_out_;
   Mlp timestep_embedder_, guidance_embedder_, text_embedder_;
   std::unique_ptr<BlockStreamer> blocks_;
-  uint64_t planned_activations_ = 0;
 };
 
 }  // namespace lattice

@@ -34,6 +34,39 @@ uint64_t LtxTransformerConfig::parameter_count() const {
   return n;
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> ltx_checkpoint_shapes(const LtxTransformerConfig& c) {
+  const int64_t d = c.inner_dim(), f = c.ff_hidden(), x = c.cross_attention_dim;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  auto linear = [&](const std::string& p, int64_t o, int64_t i) {
+    out.push_back({p + ".weight", {o, i}});
+    out.push_back({p + ".bias", {o}});
+  };
+  linear("proj_in", d, c.in_channels);
+  linear("time_embed.emb.timestep_embedder.linear_1", d, 256);
+  linear("time_embed.emb.timestep_embedder.linear_2", d, d);
+  linear("time_embed.linear", 6 * d, d);
+  linear("caption_projection.linear_1", d, c.caption_channels);
+  linear("caption_projection.linear_2", d, d);
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+    for (const char* a : {"attn1", "attn2"}) {
+      const int64_t kv = std::string(a) == "attn1" ? d : x;
+      linear(p + a + ".to_q", d, d);
+      linear(p + a + ".to_k", d, kv);
+      linear(p + a + ".to_v", d, kv);
+      linear(p + a + ".to_out.0", d, d);
+      out.push_back({p + a + ".norm_q.weight", {d}});
+      out.push_back({p + a + ".norm_k.weight", {d}});
+    }
+    linear(p + "ff.net.0.proj", f, d);
+    linear(p + "ff.net.2", d, f);
+    out.push_back({p + "scale_shift_table", {6, d}});
+  }
+  out.push_back({"scale_shift_table", {2, d}});
+  linear("proj_out", c.out_channels, d);
+  return out;
+}
+
 void LtxTransformerConfig::validate() const {
   if (num_attention_heads <= 0 || attention_head_dim <= 0 || in_channels <= 0 || out_channels <= 0 || num_layers < 0 ||
       cross_attention_dim <= 0 || caption_channels <= 0)

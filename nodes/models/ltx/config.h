@@ -36,6 +36,10 @@ struct LtxTransformerConfig {
   void validate() const;
 };
 
+/// Every tensor a diffusers-layout checkpoint of `c` holds, with its shape, in model order (for plans of a
+/// checkpoint known by its config alone, and for writing test checkpoints).
+std::vector<std::pair<std::string, std::vector<int64_t>>> ltx_checkpoint_shapes(const LtxTransformerConfig& c);
+
 /// Extent `axis` of checkpoint tensor `name` (throws Error(InvalidInput) naming the tensor when it is absent
 /// or has too few dimensions). Shared by the LTX-Video detectors.
 int ltx_weight_dim(const WeightSource& w, const std::string& name, size_t axis);

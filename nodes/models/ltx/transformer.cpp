@@ -6,7 +6,6 @@
 #include "gpu/ops/binary.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
-#include "nodes/models/ltx/submit_pacer.h"
 
 namespace lattice {
 
@@ -52,6 +51,30 @@ gpu::RopeTables ltx_rope_tables(int64_t frames, int64_t height, int64_t width, c
   return t;
 }
 
+std::vector<std::string> ltx_block_prefixes(const LtxTransformerConfig& c) {
+  std::vector<std::string> p;
+  for (int i = 0; i < c.num_layers; ++i) p.push_back("transformer_blocks." + std::to_string(i) + ".");
+  return p;
+}
+
+uint64_t ltx_activation_bytes(const LtxTransformerConfig& c, int64_t tokens, int64_t text_tokens, int64_t batch,
+                              bool per_token_timesteps) {
+  // f32 values alive while one block runs (every temporary of a block lives until its submission is done),
+  // counted from block() and attend() below, per video token: the modulation (6C), norm and modulated input
+  // (2C), self-attention's q, k, v with their norms and rotations, output and projection (10C), the gated
+  // stream (C), cross-attention's q, norm, output, projection and sum (5C), the FFN's norm, modulated input,
+  // hidden layer, projection and gated stream (4C + F): 28C + F. Per text token: the caption projection and
+  // its hidden layer (2C) and each attention's k, norm and v (3C). Between blocks and around them: the
+  // stream, the packed input and output, the timestep embeddings (with per-token timesteps, per token: the
+  // 256 sinusoids, the MLP's hidden layer, its activation, the embedding, its activation and the 6C
+  // modulation: 256 + 10C; else per entry), 64C per entry for the small vectors.
+  const uint64_t C = static_cast<uint64_t>(c.inner_dim()), F = static_cast<uint64_t>(c.ff_hidden());
+  const uint64_t L = static_cast<uint64_t>(tokens), T = static_cast<uint64_t>(text_tokens);
+  const uint64_t per_token = 28 * C + F + C + static_cast<uint64_t>(c.in_channels + c.out_channels) + (per_token_timesteps ? 256 + 10 * C : 0);
+  const uint64_t per_entry = L * per_token + T * (5 * C + static_cast<uint64_t>(c.caption_channels)) + 64 * C;
+  return 4 * static_cast<uint64_t>(batch) * per_entry;
+}
+
 LtxTransformer::Attention LtxTransformer::load_attention(DeviceWeights& w, const std::string& p) {
   Attention a;
   a.to_q = Linear::load(w, p + "to_q");
@@ -71,24 +94,26 @@ LtxTransformer::LtxTransformer(LtxTransformerConfig config, DeviceWeights& w) : 
   time_linear_ = Linear::load(w, "time_embed.linear");
   caption_1_ = Linear::load(w, "caption_projection.linear_1");
   caption_2_ = Linear::load(w, "caption_projection.linear_2");
-  for (int i = 0; i < config_.num_layers; ++i) {
-    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
-    Block b;
-    b.attn1 = load_attention(w, p + "attn1.");
-    b.attn2 = load_attention(w, p + "attn2.");
-    b.ff1 = Linear::load(w, p + "ff.net.0.proj");
-    b.ff2 = Linear::load(w, p + "ff.net.2");
-    b.scale_shift_table = w.f32(p + "scale_shift_table");
-    if (b.scale_shift_table.shape() != gpu::Shape{6, config_.inner_dim()})
-      throw_invalid(w.source().origin() + ": '" + p + "scale_shift_table' is " + b.scale_shift_table.describe() +
-                    ", expected [6, " + std::to_string(config_.inner_dim()) + "]");
-    blocks_.push_back(std::move(b));
-  }
+  blocks_ = std::make_unique<BlockStreamer>(w, ltx_block_prefixes(config_));
   scale_shift_table_ = w.f32("scale_shift_table");
   if (scale_shift_table_.shape() != gpu::Shape{2, config_.inner_dim()})
     throw_invalid(w.source().origin() + ": 'scale_shift_table' is " + scale_shift_table_.describe() + ", expected [2, " +
                   std::to_string(config_.inner_dim()) + "]");
   proj_out_ = Linear::load(w, "proj_out");
+}
+
+LtxTransformer::Block LtxTransformer::load_block(DeviceWeights& w, int i) const {
+  const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+  Block b;
+  b.attn1 = load_attention(w, p + "attn1.");
+  b.attn2 = load_attention(w, p + "attn2.");
+  b.ff1 = Linear::load(w, p + "ff.net.0.proj");
+  b.ff2 = Linear::load(w, p + "ff.net.2");
+  b.scale_shift_table = w.f32(p + "scale_shift_table");
+  if (b.scale_shift_table.shape() != gpu::Shape{6, config_.inner_dim()})
+    throw_invalid(w.source().origin() + ": '" + p + "scale_shift_table' is " + b.scale_shift_table.describe() +
+                  ", expected [6, " + std::to_string(config_.inner_dim()) + "]");
+  return b;
 }
 
 Tensor LtxTransformer::attend(gpu::CommandStream& s, const Attention& a, const Tensor& x, const Tensor& kv, const Tensor* cos,
@@ -143,6 +168,9 @@ Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
     throw_eval("LTX-Video transformer: RoPE table " + rope_cos.describe() + " should be [" + std::to_string(S) + ", " +
                std::to_string(C) + "]");
 
+  // Before anything is recorded, so that what is in use is the weights and inputs alone.
+  blocks_->plan_forward(ltx_activation_bytes(config_, S, L, B, n_t != B), "LTX-Video transformer");
+
   // AdaLayerNormSingle: embedded = MLP(sinusoid(t)); temb = linear(silu(embedded)) -> 6 vectors per block.
   const int64_t T = n_t / B;
   const Tensor sinusoid = Tensor::from_floats(ctx_, timestep_embedding(timestep, 256, true, 0.0f), {B * T, 256});
@@ -158,10 +186,11 @@ Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   const Tensor ctx = caption_2_(s, caption_1_(s, context, gpu::UnaryOp::GeluTanh));
 
   Tensor x = proj_in_(s, hidden);
-  SubmitPacer pace;
-  for (const Block& b : blocks_) {
-    block(s, b, x, ctx, temb, rope_cos, rope_sin, key_bias);
-    pace(s);
+  // One submission per block (BlockStreamer::acquire finishes the previous one), so that temporaries and
+  // streamed weights stay within ltx_activation_bytes and the plan.
+  for (int i = 0; i < blocks_->size(); ++i) {
+    block(s, load_block(blocks_->acquire(s, i), i), x, ctx, temb, rope_cos, rope_sin, key_bias);
+    blocks_->release(s, i);
   }
 
   // Output modulation: (shift, scale) = scale_shift_table + embedded timestep, shift first.

@@ -20,14 +20,25 @@ using gpu::Tensor;
 uint64_t wan_activation_bytes(const WanConfig& c, int64_t tokens, int64_t text_tokens, int64_t batch) {
   // The largest sub-layer: self-attention holds x, its norm and modulation, q, k, v, their norms and
   // rotations, the attention output, its projection and the new x (13 x width per token); the FFN holds x,
-  // norm, modulation, two hidden layers, the projection and the new x (5 x width + 2 x ffn_dim).
-  const double width = c.inner_dim();
-  const double per_token = std::max(13.0 * width, 5.0 * width + 2.0 * c.ffn_dim);
-  const double per_entry = static_cast<double>(tokens) * per_token + static_cast<double>(text_tokens) * 4.0 * width;
-  return static_cast<uint64_t>(4.0 * static_cast<double>(batch) * per_entry);
+  // norm, modulation, two hidden layers, the projection and the new x (5 x width + 2 x ffn_dim). The first
+  // sub-layer also holds the patchified latent and its embedding's input, recorded with it; the RoPE
+  // tables (cos, sin: head_dim each per token) stay with the model; 64 x width per entry covers the
+  // timestep embeddings and modulation vectors.
+  const double width = c.inner_dim(), patch = static_cast<double>(c.in_channels) * c.patch_volume();
+  const double per_token = std::max(13.0 * width, 5.0 * width + 2.0 * c.ffn_dim) + patch;
+  const double per_entry =
+      static_cast<double>(tokens) * per_token + static_cast<double>(text_tokens) * 4.0 * width + 64.0 * width;
+  const double rope = 2.0 * static_cast<double>(tokens) * c.attention_head_dim;
+  return static_cast<uint64_t>(4.0 * (static_cast<double>(batch) * per_entry + rope));
 }
 
-WanTransformer::Attention WanTransformer::load_attention(DeviceWeights& w, const std::string& p, bool image) {
+std::vector<std::string> wan_block_prefixes(const WanConfig& c) {
+  std::vector<std::string> p;
+  for (int i = 0; i < c.num_layers; ++i) p.push_back("blocks." + std::to_string(i) + ".");
+  return p;
+}
+
+WanTransformer::Attention WanTransformer::load_attention(DeviceWeights& w, const std::string& p, bool image) const {
   Attention a;
   a.to_q = Linear::load(w, p + "to_q");
   a.to_k = Linear::load(w, p + "to_k");
@@ -65,22 +76,24 @@ WanTransformer::WanTransformer(WanConfig config, DeviceWeights& w) : config_(con
     image_embedder_.norm2_weight = w.vector(p + "norm2.weight");
     image_embedder_.norm2_bias = w.vector(p + "norm2.bias");
   }
-  for (int i = 0; i < config_.num_layers; ++i) {
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    Block b;
-    b.attn1 = load_attention(w, p + "attn1.", false);
-    b.attn2 = load_attention(w, p + "attn2.", i2v);
-    if (config_.cross_attn_norm) {
-      b.norm2_weight = w.vector(p + "norm2.weight");
-      b.norm2_bias = w.vector(p + "norm2.bias");
-    }
-    b.ffn1 = Linear::load(w, p + "ffn.net.0.proj");
-    b.ffn2 = Linear::load(w, p + "ffn.net.2");
-    b.scale_shift_table = w.f32(p + "scale_shift_table").reshape({1, 6 * inner});
-    blocks_.push_back(std::move(b));
-  }
+  blocks_ = std::make_unique<BlockStreamer>(w, wan_block_prefixes(config_));
   scale_shift_table_ = w.f32("scale_shift_table").reshape({1, 2, inner});
   proj_out_ = Linear::load(w, "proj_out");
+}
+
+WanTransformer::Block WanTransformer::load_block(DeviceWeights& w, int i) const {
+  const std::string p = "blocks." + std::to_string(i) + ".";
+  Block b;
+  b.attn1 = load_attention(w, p + "attn1.", false);
+  b.attn2 = load_attention(w, p + "attn2.", config_.image_to_video());
+  if (config_.cross_attn_norm) {
+    b.norm2_weight = w.vector(p + "norm2.weight");
+    b.norm2_bias = w.vector(p + "norm2.bias");
+  }
+  b.ffn1 = Linear::load(w, p + "ffn.net.0.proj");
+  b.ffn2 = Linear::load(w, p + "ffn.net.2");
+  b.scale_shift_table = w.f32(p + "scale_shift_table").reshape({1, 6 * int64_t{config_.inner_dim()}});
+  return b;
 }
 
 const WanTransformer::Rope& WanTransformer::rope(int64_t f, int64_t h, int64_t w) {
@@ -157,7 +170,7 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, std::vector<Te
                      return b.ffn2(s, b.ffn1(s, t, gpu::UnaryOp::GeluTanh));
                    }));
   }
-  s.finish();
+  // The caller submits the FFN (BlockStreamer::release, which uploads the next streamed block meanwhile).
 }
 
 Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const std::vector<float>& timestep,
@@ -187,6 +200,10 @@ Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
     throw_eval("Wan I2V transformer: image embedding " + image.describe() + " should be [" + std::to_string(B) + ", " +
                std::to_string(kWanImageTokens) + ", " + std::to_string(c.image_dim) + "]");
 
+  // Before anything is recorded, so that what is in use is the weights and inputs alone.
+  const int64_t text_tokens = context.dim(1) + (image.defined() ? image.dim(1) : 0);
+  blocks_->plan_forward(wan_activation_bytes(c, grid.f * grid.h * grid.w, text_tokens, B), "Wan transformer");
+
   // Patch embedding: tokens [B, L, C·P] in (f, h, w) order -> [B, L, inner], as row chunks that fit a buffer.
   const int64_t inner = c.inner_dim();
   const int64_t widest = std::max({inner, int64_t{c.in_channels} * c.patch_volume(), int64_t{c.out_channels} * c.patch_volume()});
@@ -208,7 +225,12 @@ Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   }
 
   const Rope& r = rope(grid.f, grid.h, grid.w);
-  for (const Block& b : blocks_) block(s, b, x, text, img, timestep_proj, r);
+  // BlockStreamer::acquire finishes the previous block (block() also finishes each sub-layer), so that
+  // temporaries and streamed weights stay within wan_activation_bytes and the plan.
+  for (int i = 0; i < blocks_->size(); ++i) {
+    block(s, load_block(blocks_->acquire(s, i), i), x, text, img, timestep_proj, r);
+    blocks_->release(s, i);
+  }
 
   // Output norm: (shift, scale) = scale_shift_table + temb (the raw temb, shift first); the projection back
   // to patches is as narrow as the latent, so its chunks join into one tensor.

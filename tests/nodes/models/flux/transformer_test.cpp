@@ -13,6 +13,7 @@
 #include "nodes/models/flux/config.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/flux/transformer.h"
+#include "tests/support/block_streaming.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -22,12 +23,7 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-struct Sampled {
-  std::vector<float> out;
-  BlockStreamStats stats;
-  uint64_t in_use = 0, peak = 0, budget = 0, activations = 0;
-  std::vector<uint64_t> blocks;
-};
+using test::StreamedRun;
 
 class FluxStreaming : public ::testing::Test {
  protected:
@@ -40,7 +36,7 @@ class FluxStreaming : public ::testing::Test {
 
   // Three sampling steps (three passes over the blocks) at 8x6 latents (12 image tokens, 7 text tokens),
   // on a fresh device with `budget_mib` (0: the default budget).
-  static Sampled sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}) {
+  static StreamedRun sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}) {
     if (budget_mib)
       setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
     else
@@ -61,7 +57,7 @@ class FluxStreaming : public ::testing::Test {
     };
     const gpu::Tensor latents = random({1, 12, 64});
     const FluxConditioning cond{random({1, 7, 64}), random({1, 32})};
-    Sampled r;
+    StreamedRun r;
     r.in_use = ctx.allocator().current_device_bytes();
     r.budget = ctx.memory_budget();
     r.activations = flux_activation_bytes(c, 1, 12, 7);
@@ -76,34 +72,24 @@ class FluxStreaming : public ::testing::Test {
     return r;
   }
 
-  static uint64_t total(const std::vector<uint64_t>& b) {
-    uint64_t n = 0;
-    for (auto x : b) n += x;
-    return n;
-  }
-
   static inline fs::path dir;
 };
 
-void expect_within_plan(const Sampled& r) {
-  EXPECT_LE(r.peak, r.budget);
-  // The plan is an upper bound: what was in use, the activation estimate and the streamer's blocks.
-  EXPECT_LE(r.peak, r.in_use + r.activations + r.stats.plan.device_bytes());
-}
+using test::expect_within_plan;
 
 TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
-  const Sampled resident = sample(0);
+  const StreamedRun resident = sample(0);
   ASSERT_EQ(resident.stats.plan.blocks, 7);
   EXPECT_EQ(resident.stats.plan.resident, 7);
   EXPECT_EQ(resident.stats.plan.slots, 0);
   EXPECT_EQ(resident.stats.streamed_bytes, 0u);
   expect_within_plan(resident);
-  const uint64_t weights = total(resident.blocks);
+  const uint64_t weights = resident.total_block_bytes();
   ASSERT_GT(weights, 8 * kMiB);  // so that MiB budgets can fall between its blocks
 
   // Two MiB less than everything resident needs: some blocks stream, through two slots.
   const uint64_t need = resident.in_use + resident.activations + weights;
-  const Sampled two = sample(need / kMiB - 2);
+  const StreamedRun two = sample(need / kMiB - 2);
   EXPECT_EQ(two.out, resident.out);  // bit for bit
   EXPECT_EQ(two.stats.plan.slots, 2);
   EXPECT_LT(two.stats.plan.resident, 7);
@@ -116,9 +102,8 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_LT(two.peak, resident.peak);
 
   // Room for one block beside what is in use: everything streams through one slot.
-  uint64_t largest = 0;
-  for (auto b : resident.blocks) largest = std::max(largest, b);
-  const Sampled one = sample((resident.in_use + resident.activations + largest + kMiB - 1) / kMiB);
+  const uint64_t largest = resident.largest_block();
+  const StreamedRun one = sample((resident.in_use + resident.activations + largest + kMiB - 1) / kMiB);
   EXPECT_EQ(one.out, resident.out);
   EXPECT_EQ(one.stats.plan.slots, 1);
   EXPECT_GE(one.stats.streamed_bytes, 3 * one.stats.plan.streamed_bytes);
@@ -127,45 +112,27 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
 
 TEST_F(FluxStreaming, LoraPatchesApplyToStreamedBlocks) {
   // One patch on a leading (resident) block and one on the last (streamed) block.
-  auto patches = std::make_shared<WeightPatches>();
-  std::mt19937 rng(5);
-  std::normal_distribution<float> normal;
-  auto patch = [&](const std::string& target, int64_t out, int64_t in) {
-    std::vector<float> up(static_cast<size_t>(out * 2)), down(static_cast<size_t>(2 * in));
-    for (auto& x : up) x = normal(rng);
-    for (auto& x : down) x = normal(rng);
-    patches->push_back({target, HostTensor::from_f32({out, 2}, up), HostTensor::from_f32({2, in}, down), 0.05f});
-  };
-  patch("transformer_blocks.0.attn.to_q.weight", 192, 192);
-  patch("single_transformer_blocks.3.proj_mlp.weight", 768, 192);
+  const auto patches = test::random_lora({
+      {"transformer_blocks.0.attn.to_q.weight", 192, 192},
+      {"single_transformer_blocks.3.proj_mlp.weight", 768, 192}});
 
-  const Sampled plain = sample(0);
-  const Sampled resident = sample(0, patches);
+  const StreamedRun plain = sample(0);
+  const StreamedRun resident = sample(0, patches);
   EXPECT_NE(resident.out, plain.out);
-  const uint64_t need = resident.in_use + resident.activations + total(resident.blocks);
-  const Sampled streamed = sample(need / kMiB - 2, patches);
+  const uint64_t need = resident.in_use + resident.activations + resident.total_block_bytes();
+  const StreamedRun streamed = sample(need / kMiB - 2, patches);
   ASSERT_LT(streamed.stats.plan.resident, 7);
   EXPECT_EQ(streamed.out, resident.out);
   expect_within_plan(streamed);
 }
 
 TEST_F(FluxStreaming, BudgetBelowOneBlockIsAClearError) {
-  const Sampled resident = sample(0);
+  const StreamedRun resident = sample(0);
   // Room for the activations and what is in use, not for one block.
   const uint64_t mib = (resident.in_use + resident.activations) / kMiB + 1;
-  uint64_t largest = 0;
-  for (auto b : resident.blocks) largest = std::max(largest, b);
+  const uint64_t largest = resident.largest_block();
   ASSERT_LT(mib * kMiB, resident.in_use + resident.activations + largest);
-  try {
-    sample(mib);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
-    const std::string m = e.what();
-    EXPECT_NE(m.find("FLUX transformer: the device budget of " + std::to_string(mib * kMiB) + " bytes"), std::string::npos) << m;
-    EXPECT_NE(m.find("one block's weights (" + std::to_string(largest) + " bytes"), std::string::npos) << m;
-    EXPECT_NE(m.find("--vram-budget"), std::string::npos) << m;
-  }
+  test::expect_budget_error([&] { sample(mib); }, "FLUX transformer", mib * kMiB, largest);
 }
 
 }  // namespace
