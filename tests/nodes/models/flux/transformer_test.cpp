@@ -2,8 +2,11 @@
 // budgets below its weights gives exactly the fully resident result, with LoRA patches too, and the
 // allocator's peak stays under both the budget and the plan (weights in use + flux_activation_bytes + the
 // streamer's blocks); a budget that cannot hold one block plus activations fails with a clear message.
+// Long sequences: with device buffers too small for the joint sequence, the stream runs in spans of rows
+// and gives the result of the run with whole tensors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -13,6 +16,7 @@
 #include "nodes/models/flux/config.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/flux/transformer.h"
+#include "tests/support/gpu_limits.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -26,7 +30,9 @@ struct Sampled {
   std::vector<float> out;
   BlockStreamStats stats;
   uint64_t in_use = 0, peak = 0, budget = 0, activations = 0;
+  uint64_t reserved = 0, overlap_bytes = 0;  // what the model reserved; with two blocks in flight
   std::vector<uint64_t> blocks;
+  int cached = 0;  // steps whose blocks the step cache skipped
 };
 
 class FluxStreaming : public ::testing::Test {
@@ -40,13 +46,15 @@ class FluxStreaming : public ::testing::Test {
 
   // Three sampling steps (three passes over the blocks) at 8x6 latents (12 image tokens, 7 text tokens),
   // on a fresh device with `budget_mib` (0: the default budget).
-  static Sampled sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}) {
+  // buffer_bytes: the device's per-buffer limit (0: its own); cache: the step cache's threshold (0: off).
+  static Sampled sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}, uint64_t buffer_bytes = 0,
+                        float cache = 0) {
     if (budget_mib)
       setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
     else
       unsetenv("LATTICE_GPU_BUDGET_MB");
-    GpuService gpu;
-    gpu::Context& ctx = gpu.context();
+    const std::shared_ptr<GpuService> gpu = test::gpu_with_buffer_limit(buffer_bytes);
+    gpu::Context& ctx = gpu->context();
     unsetenv("LATTICE_GPU_BUDGET_MB");
     WeightSource w = WeightSource::open(dir);
     const FluxConfig c = detect_flux_config(w);
@@ -64,15 +72,20 @@ class FluxStreaming : public ::testing::Test {
     Sampled r;
     r.in_use = ctx.allocator().current_device_bytes();
     r.budget = ctx.memory_budget();
-    r.activations = flux_activation_bytes(c, 1, 12, 7);
     r.blocks = block_device_bytes(w, flux_block_prefixes(c));
     ctx.allocator().reset_peak();
     FluxSamplerOptions o;
     o.steps = 3;
-    const gpu::Tensor out = flux_sample(model, ctx, latents, 8, 6, cond, nullptr, o);
+    o.cache_threshold = cache;
+    std::vector<FluxStepRecord> records;
+    const gpu::Tensor out = flux_sample(model, ctx, latents, 8, 6, cond, nullptr, o, {}, &records);
     r.out = out.to_floats();
     r.peak = ctx.peak_device_bytes();
     r.stats = model.stream_stats();
+    r.activations = flux_activation_bytes(c, 1, 12, 7);
+    r.reserved = model.activation_bytes();
+    r.overlap_bytes = flux_activation_bytes(c, 1, 12, 7, 2);
+    for (const FluxStepRecord& step : records) r.cached += step.cached ? 1 : 0;
     return r;
   }
 
@@ -88,7 +101,7 @@ class FluxStreaming : public ::testing::Test {
 void expect_within_plan(const Sampled& r) {
   EXPECT_LE(r.peak, r.budget);
   // The plan is an upper bound: what was in use, the activation estimate and the streamer's blocks.
-  EXPECT_LE(r.peak, r.in_use + r.activations + r.stats.plan.device_bytes());
+  EXPECT_LE(r.peak, r.in_use + r.reserved + r.stats.plan.device_bytes());
 }
 
 TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
@@ -97,6 +110,8 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_EQ(resident.stats.plan.resident, 7);
   EXPECT_EQ(resident.stats.plan.slots, 0);
   EXPECT_EQ(resident.stats.streamed_bytes, 0u);
+  // Every block resident and room to spare: the device runs a block while the next is recorded.
+  EXPECT_EQ(resident.reserved, resident.overlap_bytes);
   expect_within_plan(resident);
   const uint64_t weights = total(resident.blocks);
   ASSERT_GT(weights, 8 * kMiB);  // so that MiB budgets can fall between its blocks
@@ -109,6 +124,7 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_LT(two.stats.plan.resident, 7);
   EXPECT_GT(two.stats.plan.resident, 0);
   EXPECT_EQ(two.stats.passes, 3);
+  EXPECT_EQ(two.reserved, two.activations);  // streaming waits for every block
   // Every pass uploads each streamed block once (the first one also before the first pass).
   EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
   EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);
@@ -166,6 +182,38 @@ TEST_F(FluxStreaming, BudgetBelowOneBlockIsAClearError) {
     EXPECT_NE(m.find("one block's weights (" + std::to_string(largest) + " bytes"), std::string::npos) << m;
     EXPECT_NE(m.find("--vram-budget"), std::string::npos) << m;
   }
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  float max_ref = 0, max_err = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i])) << i;
+    max_ref = std::max(max_ref, std::fabs(want[i]));
+    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
+  }
+  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+}
+
+TEST_F(FluxStreaming, JointSequenceBeyondOneBufferRunsInSpans) {
+  // 7 text + 12 image tokens of width 192 take 14,592 bytes per stream tensor; 6 KiB buffers hold 8 rows,
+  // so the joint sequence runs as spans [0, 8) (7 text rows and 1 image row), [8, 16), [16, 19), attention
+  // in groups of one head (one head's keys: 4,864 bytes), the MLPs in chunks of 2 rows (1 for [attn, mlp]).
+  constexpr uint64_t kLimit = 6144;
+  static_assert(19 * 192 * 4 > kLimit && 19 * 64 * 4 <= kLimit);
+  const Sampled whole = sample(0), spans = sample(0, {}, kLimit);
+  expect_close(spans.out, whole.out);
+  // Streamed blocks under both limits.
+  const uint64_t need = whole.in_use + whole.activations + total(whole.blocks);
+  const Sampled streamed = sample(need / kMiB - 2, {}, kLimit);
+  ASSERT_LT(streamed.stats.plan.resident, 7);
+  expect_close(streamed.out, whole.out);
+  // The step cache keeps its residual per span of image rows: a threshold that every change stays under
+  // skips the blocks after the first step, split or not, with the same result.
+  const Sampled cached_whole = sample(0, {}, 0, 1e9f), cached_spans = sample(0, {}, kLimit, 1e9f);
+  EXPECT_EQ(cached_whole.cached, 2);
+  EXPECT_EQ(cached_spans.cached, 2);
+  expect_close(cached_spans.out, cached_whole.out);
 }
 
 }  // namespace
