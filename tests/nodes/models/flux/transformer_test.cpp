@@ -12,7 +12,9 @@
 #include <random>
 
 #include "core/error.h"
+#include "gpu/ops/rope.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
 #include "nodes/models/flux/config.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/flux/transformer.h"
@@ -214,6 +216,44 @@ TEST_F(FluxStreaming, JointSequenceBeyondOneBufferRunsInSpans) {
   EXPECT_EQ(cached_whole.cached, 2);
   EXPECT_EQ(cached_spans.cached, 2);
   expect_close(cached_spans.out, cached_whole.out);
+}
+
+// The diffusers fixture's weights (width 32) with 40 text tokens (the fixture's 7 and 33 random ones) and its
+// 12 image tokens: the 52 × 32 stream tensors (6,656 bytes) exceed 6 KiB buffers while the 64-channel latents
+// (3,072 bytes) fit, so the forward runs in spans [0, 48) (40 text rows, 8 image rows) and [48, 52); the
+// output matches the one-span run, which the fixture itself checks (Fixture.FluxTransformer).
+std::vector<float> fixture_forward_with_long_text(uint64_t buffer_bytes) {
+  const Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_transformer.safetensors");
+  const FluxConfig c = flux_config_from_json(fx.config());
+  const std::shared_ptr<GpuService> gpu = test::gpu_with_buffer_limit(buffer_bytes);
+  gpu::Context& ctx = gpu->context();
+  WeightSource src = fixture_weights(fx);
+  DeviceWeights weights(src, ctx);
+  FluxTransformer model(c, weights);
+  constexpr int64_t kText = 40;
+  std::vector<float> text = fx.f32("input.encoder_hidden_states");
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  while (static_cast<int64_t>(text.size()) < kText * c.joint_attention_dim) text.push_back(normal(rng));
+  std::vector<float> ids(static_cast<size_t>(kText * 3), 0.0f);
+  const std::vector<float> img_ids = fx.f32("input.img_ids");
+  ids.insert(ids.end(), img_ids.begin(), img_ids.end());
+  const int64_t axes[3] = {c.axes_dims_rope[0], c.axes_dims_rope[1], c.axes_dims_rope[2]};
+  const gpu::RopeTables rope = gpu::flux_rope_tables(ids, axes);
+  const int64_t tokens = kText + static_cast<int64_t>(img_ids.size() / 3);
+  gpu::CommandStream s(ctx);
+  const gpu::Tensor out = model.forward(
+      s, upload_fixture_tensor(ctx, fx, "input.hidden_states"),
+      gpu::Tensor::from_floats(ctx, text, {1, kText, c.joint_attention_dim}),
+      upload_fixture_tensor(ctx, fx, "input.pooled_projections"), fx.f32("input.timestep"), fx.f32("input.guidance"),
+      gpu::Tensor::from_floats(ctx, rope.cos, {tokens, rope.width}), gpu::Tensor::from_floats(ctx, rope.sin, {tokens, rope.width}));
+  s.finish();
+  return out.to_floats();
+}
+
+TEST(FluxTransformer, FixtureWeightsInSpansMatchTheWholeSequence) {
+  static_assert(52 * 32 * 4 > 6144 && 12 * 64 * 4 <= 6144);
+  expect_close(fixture_forward_with_long_text(6144), fixture_forward_with_long_text(0));
 }
 
 }  // namespace
