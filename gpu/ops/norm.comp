@@ -19,7 +19,7 @@ layout(std430, binding = 3) writeonly buffer OutBuf { float y[]; };
 void main() {
   uint r = lattice_flat_index();
   if (r >= pc.rows) return;
-  uint base = pc.in_offset + r * pc.n, out_base = r * pc.n;
+  uint base = pc.in_offset + r * pc.n, out_base = pc.out_offset + r * pc.n;
   float mean = 0.0;
   if (MODE == NORM_LAYER) {
     for (uint j = 0; j < pc.n; ++j) mean += x[base + j];

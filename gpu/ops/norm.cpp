@@ -13,7 +13,7 @@
 
 namespace lattice::gpu {
 
-static_assert(sizeof(NormPush) == 6 * 4, "NormPush must match norm_infos.h");
+static_assert(sizeof(NormPush) == 7 * 4, "NormPush must match norm_infos.h");
 static_assert(sizeof(GroupNormPush) == 8 * 4, "GroupNormPush must match group_norm_infos.h");
 
 namespace {
@@ -46,20 +46,33 @@ const std::shared_ptr<Buffer>& buffer_or(const Tensor& t, const Tensor& fallback
   return t.defined() ? t.buffer() : fallback.buffer();
 }
 
-Tensor row_norm(CommandStream& stream, const char* op, uint32_t mode, const Tensor& x, float eps, const Tensor& weight,
-                const Tensor& bias) {
+// Writes the norm of x into `out` (contiguous f32 of x's shape, any offset, not overlapping x).
+void row_norm_into(CommandStream& stream, const char* op, uint32_t mode, const Tensor& x, float eps, const Tensor& weight,
+                   const Tensor& bias, const Tensor& out) {
   check_input(op, x, 1);
   check_param(op, "weight", x, weight, x.dim(-1));
   check_param(op, "bias", x, bias, x.dim(-1));
+  if (out.dtype() != DType::F32 || !out.contiguous() || out.shape() != x.shape() ||
+      out.offset() > std::numeric_limits<uint32_t>::max())
+    throw_unsupported(std::string(op) + " of " + x.describe() + " into " + out.describe() +
+                      ": the output must be a contiguous f32 tensor of the input's shape");
+  if (out.buffer() == x.buffer() && out.offset() < x.offset() + x.numel() && x.offset() < out.offset() + out.numel())
+    throw_unsupported(std::string(op) + " of " + x.describe() + " into " + out.describe() + ": the output overlaps the input");
+  if (out.numel() == 0) return;
   Context& ctx = stream.context();
-  Tensor out = Tensor::empty(ctx, x.shape(), DType::F32);
-  if (out.numel() == 0) return out;
   NormPush push{static_cast<uint32_t>(x.numel() / x.dim(-1)), static_cast<uint32_t>(x.dim(-1)),
-                static_cast<uint32_t>(x.offset()), offset_of(weight), offset_of(bias), eps};
+                static_cast<uint32_t>(x.offset()), offset_of(weight), offset_of(bias), eps,
+                static_cast<uint32_t>(out.offset())};
   uint32_t spec[] = {mode, weight.defined() ? 1u : 0u, bias.defined() ? 1u : 0u};
   Arg args[] = {{x.buffer()}, {buffer_or(weight, x)}, {buffer_or(bias, x)}, {out.buffer()}};
   auto g = grid_1d(push.rows, NORM_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(kNorm, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+}
+
+Tensor row_norm(CommandStream& stream, const char* op, uint32_t mode, const Tensor& x, float eps, const Tensor& weight,
+                const Tensor& bias) {
+  Tensor out = Tensor::empty(stream.context(), x.shape(), DType::F32);
+  row_norm_into(stream, op, mode, x, eps, weight, bias, out);
   return out;
 }
 
@@ -71,6 +84,10 @@ Tensor layer_norm(CommandStream& stream, const Tensor& x, float eps, const Tenso
 
 Tensor rms_norm(CommandStream& stream, const Tensor& x, float eps, const Tensor& weight) {
   return row_norm(stream, "rms_norm", NORM_RMS, x, eps, weight, {});
+}
+
+void rms_norm_into(CommandStream& stream, const Tensor& x, float eps, const Tensor& weight, const Tensor& out) {
+  row_norm_into(stream, "rms_norm", NORM_RMS, x, eps, weight, {}, out);
 }
 
 Tensor group_norm(CommandStream& stream, const Tensor& x, int64_t groups, float eps, const Tensor& weight,

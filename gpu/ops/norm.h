@@ -21,6 +21,9 @@ Tensor layer_norm(CommandStream& stream, const Tensor& x, float eps, const Tenso
 /// y = x / sqrt(mean(x^2) + eps) * weight over the last dimension N of x [..., N]; weight [N] or undefined.
 /// FLUX's per-head Q/K norm is this on [..., head_dim]; Wan/LTX's across-heads norm on [..., H*D].
 Tensor rms_norm(CommandStream& stream, const Tensor& x, float eps, const Tensor& weight = {});
+/// The same written into `out`: a contiguous f32 tensor of x's shape at any offset (e.g. a range of rows of
+/// a larger tensor, so that a concatenation needs no copy of this part); it must not overlap x.
+void rms_norm_into(CommandStream& stream, const Tensor& x, float eps, const Tensor& weight, const Tensor& out);
 
 /// torch.nn.GroupNorm on x [N, C, *] (NCHW, NCDHW, ...): C is split into `groups` groups of C/groups
 /// consecutive channels, each normalised over its channels and all positions; then y * weight[c] + bias[c]

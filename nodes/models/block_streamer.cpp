@@ -210,9 +210,26 @@ BlockStreamer::Slot* BlockStreamer::slot_holding(int i) {
   return nullptr;
 }
 
+void BlockStreamer::set_blocks_in_flight(int n) {
+  if (n < 1 || n > 2) throw_eval("block streamer: " + std::to_string(n) + " blocks in flight (1 or 2)");
+  in_flight_ = n;
+}
+
 DeviceWeights& BlockStreamer::acquire(gpu::CommandStream& s, int i) {
   if (!planned_) throw_eval("block streamer: acquire() before plan()");
-  s.finish();
+  // Values are of this stream's timeline, from this pass (a pass starts at block 0, on any stream).
+  if (i == 0 || &s != waited_on_) submitted_.clear();
+  waited_on_ = &s;
+  if (in_flight_ > 1 && plan_.slots == 0) {
+    // Everything resident: wait only until fewer than in_flight_ blocks' submissions are outstanding.
+    while (submitted_.size() >= static_cast<size_t>(in_flight_)) {
+      s.wait(submitted_.front());
+      submitted_.erase(submitted_.begin());
+    }
+  } else {
+    s.finish();
+    submitted_.clear();
+  }
   if (i == 0 && last_acquired_ != 0) ++stats_.passes;
   last_acquired_ = i;
   if (resident(i)) return weights_;
@@ -226,7 +243,7 @@ DeviceWeights& BlockStreamer::acquire(gpu::CommandStream& s, int i) {
 }
 
 void BlockStreamer::release(gpu::CommandStream& s, int i) {
-  s.submit();
+  submitted_.push_back(s.submit());
   if (plan_.slots == 0) return;
   const int j = next_streamed(i);
   if (j < 0 || slot_holding(j)) return;

@@ -17,7 +17,10 @@
 ///   share (core/block_stream_plan.h, the arithmetic --dry-run uses too).
 /// - A pass calls acquire(s, i) before recording block i and release(s, i) after, in block order (a pass
 ///   may be cut short and start again at 0). acquire() finishes what `s` has recorded, so at most one
-///   block's temporaries are alive at a time; release() submits block i and, while the device runs it,
+///   block's temporaries are alive at a time (a stream frees a submission's buffers only once it waited for
+///   it) — unless set_blocks_in_flight(2) was called and every block is resident: then acquire() submits
+///   and waits only for the block before the previous one, so the device runs block i - 1 while block i is
+///   recorded, and two blocks' temporaries are alive; release() submits block i and, while the device runs it,
 ///   uploads the next streamed block into the idle slot (reusing its buffers where shapes match), and a host
 ///   thread starts reading the one after from the memory-mapped checkpoint (converting and merging LoRA
 ///   patches on that thread). Uploads go through gpu::Staging on the calling thread.
@@ -86,8 +89,11 @@ class BlockStreamer {
   /// what is in use and the activations.
   void plan_forward(uint64_t activation_bytes, const std::string& model);
 
-  /// The weights holding block i, uploaded; finishes the work recorded on `s` first.
+  /// The weights holding block i, uploaded; finishes the work recorded on `s` first (see the contract).
   DeviceWeights& acquire(gpu::CommandStream& s, int i);
+  /// 1 (the default) or 2: how many blocks' submissions acquire() lets run unwaited while every block is
+  /// resident (streamed blocks always wait, as their slots are reused). The caller budgets the temporaries.
+  void set_blocks_in_flight(int n);
   /// Block i is recorded: submits it and prepares the next streamed block while it runs.
   void release(gpu::CommandStream& s, int i);
 
@@ -126,6 +132,9 @@ class BlockStreamer {
   std::vector<Slot> slots_;
   int next_slot_ = 0;
   int last_acquired_ = -1;
+  int in_flight_ = 1;
+  std::vector<uint64_t> submitted_;  // timeline values of release() submissions not yet waited for
+  const gpu::CommandStream* waited_on_ = nullptr;  // the stream those values belong to
   std::future<Prepared> prefetch_;
   int prefetch_block_ = -1;
   BlockStreamStats stats_;

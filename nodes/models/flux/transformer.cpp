@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "core/error.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/concat.h"
 #include "gpu/ops/copy.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
+#include "nodes/models/chunked_attention.h"
 
 namespace lattice {
 
@@ -31,7 +34,8 @@ std::vector<std::string> flux_block_prefixes(const FluxConfig& c) {
   return p;
 }
 
-uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image_tokens, int64_t text_tokens) {
+uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image_tokens, int64_t text_tokens,
+                               int blocks_in_flight) {
   // f32 elements alive while one block runs (every temporary of a block lives until its submission is
   // done), counted from double_block() and single_block() below, with the copies map_token_chunks adds:
   // double 22·L·C + 2·L·M, single 16·L·C + 3·L·M; between blocks x, ctx, their concatenation, the step
@@ -42,7 +46,8 @@ uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image
   const uint64_t block = std::max(22 * L * C + 2 * L * M, 16 * L * C + 3 * L * M);
   const uint64_t inputs = static_cast<uint64_t>(image_tokens) * static_cast<uint64_t>(c.in_channels + c.out_channels) +
                           static_cast<uint64_t>(text_tokens) * static_cast<uint64_t>(c.joint_attention_dim);
-  return 4 * B * (block + 5 * L * C + inputs + 64 * C) + 8 * L * static_cast<uint64_t>(c.attention_head_dim);
+  const uint64_t blocks = static_cast<uint64_t>(std::max(1, blocks_in_flight)) * block;
+  return 4 * B * (blocks + 5 * L * C + inputs + 64 * C) + 8 * L * static_cast<uint64_t>(c.attention_head_dim);
 }
 
 FluxTransformer::FluxTransformer(FluxConfig config, DeviceWeights& w) : config_(config), ctx_(w.context()) {
@@ -99,6 +104,21 @@ FluxTransformer::SingleBlock FluxTransformer::load_single(DeviceWeights& w, int 
   return b;
 }
 
+void FluxTransformer::plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens) {
+  const uint64_t act = flux_activation_bytes(config_, batch, image_tokens, text_tokens);
+  if (blocks_->planned() && act <= planned_activations_) return;
+  blocks_->plan_forward(act, "FLUX transformer");
+  planned_activations_ = act;
+  // Every block resident with room for a second block's temporaries: the device runs one block while the
+  // next is recorded, and waits only for the one before (BlockStreamer::set_blocks_in_flight).
+  const gpu::Allocator& a = ctx_.allocator();
+  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - blocks_->device_bytes();
+  const uint64_t act2 = flux_activation_bytes(config_, batch, image_tokens, text_tokens, 2);
+  const bool overlap = blocks_->stats().plan.slots == 0 && budget >= others + blocks_->device_bytes() + act2;
+  blocks_->set_blocks_in_flight(overlap ? 2 : 1);
+  activation_bytes_ = overlap ? act2 : act;
+}
+
 Tensor FluxTransformer::embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch) {
   // The model multiplies by 1000 before the sinusoidal projection (256 channels, cos first).
   std::vector<float> scaled(t.size());
@@ -108,65 +128,126 @@ Tensor FluxTransformer::embed_time(gpu::CommandStream& s, const Mlp& m, const st
   return m.l2(s, gpu::silu(s, m.l1(s, e)));
 }
 
-void FluxTransformer::double_block(gpu::CommandStream& s, const DoubleBlock& b, Tensor& x, Tensor& ctx,
-                                   const Tensor& temb_act, const Tensor& cos, const Tensor& sin) {
-  const int64_t H = config_.num_attention_heads, D = config_.attention_head_dim;
-  const int64_t St = ctx.dim(1);
-  // adaLN-Zero: (shift, scale, gate, shift_mlp, scale_mlp, gate_mlp) for each stream. emb: [B, 6*C]
-  const Tensor emb = b.norm1(s, temb_act), cemb = b.norm1_context(s, temb_act);
-  const Tensor nx = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb, 6, 0), chunk(emb, 6, 1));
-  const Tensor nc = modulate(s, gpu::layer_norm(s, ctx, 1e-6f), chunk(cemb, 6, 0), chunk(cemb, 6, 1));
+namespace {
 
-  // Joint attention over [text, image], with per-head RMSNorm on Q and K and RoPE on both.
-  auto heads_norm = [&](const Tensor& t, const Tensor& w) {
-    const auto shape = t.shape();
-    return gpu::rms_norm(s, t.reshape({shape[0], shape[1], H, D}), 1e-6f, w).reshape(shape);
-  };
-  const Tensor q = concat(s, heads_norm(b.add_q(s, nc), b.norm_added_q), heads_norm(b.to_q(s, nx), b.norm_q), 1);
-  const Tensor k = concat(s, heads_norm(b.add_k(s, nc), b.norm_added_k), heads_norm(b.to_k(s, nx), b.norm_k), 1);
-  const Tensor v = concat(s, b.add_v(s, nc), b.to_v(s, nx), 1);
-  const Tensor o = attention(s, rope_interleaved(s, q, cos, sin, H), rope_interleaved(s, k, cos, sin, H), v, H,
-                             1.0f / std::sqrt(static_cast<float>(D)));
-  const Tensor ctx_attn = b.to_add_out(s, lattice::contiguous(s, rows(o, 0, St)));
-  const Tensor img_attn = b.to_out(s, lattice::contiguous(s, rows(o, St, o.dim(1))));
-
-  x = gated_add(s, x, chunk(emb, 6, 2), img_attn);
-  const Tensor nx2 = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb, 6, 3), chunk(emb, 6, 4));
-  // The MLPs run in row chunks where their 4C-wide hidden layer would not fit one device buffer.
-  const int64_t hidden = b.ff1.out_features();
-  x = gated_add(s, x, chunk(emb, 6, 5), map_token_chunks(s, nx2, hidden, [&](const Tensor& t, int64_t) {
-                  return b.ff2(s, b.ff1(s, t, gpu::UnaryOp::GeluTanh));
-                }));
-
-  ctx = gated_add(s, ctx, chunk(cemb, 6, 2), ctx_attn);
-  const Tensor nc2 = modulate(s, gpu::layer_norm(s, ctx, 1e-6f), chunk(cemb, 6, 3), chunk(cemb, 6, 4));
-  ctx = gated_add(s, ctx, chunk(cemb, 6, 5), map_token_chunks(s, nc2, b.ff_context1.out_features(), [&](const Tensor& t, int64_t) {
-                    return b.ff_context2(s, b.ff_context1(s, t, gpu::UnaryOp::GeluTanh));
-                  }));
+/// The joint sequence of `text` then `image` tokens cut into spans of at most `rows` rows.
+template <typename Span>
+std::vector<Span> joint_spans(int64_t text, int64_t image, int64_t rows) {
+  std::vector<Span> spans;
+  for (int64_t r = 0; r < text + image; r += rows) {
+    const int64_t end = std::min(r + rows, text + image);
+    spans.push_back({r, std::clamp(text, r, end), end});
+  }
+  return spans;
 }
 
-void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, Tensor& h, const Tensor& temb_act,
+/// Calls write(src, dst) with dst a row range of a larger [B, L, C] tensor and src contiguous [B, l, C]: at
+/// once for B = 1, else per batch entry, whose rows are contiguous (what matmul_into and rms_norm_into need).
+void into_rows(const Tensor& src, const Tensor& dst, const std::function<void(const Tensor&, const Tensor&)>& write) {
+  if (dst.dim(0) == 1) return write(src, dst);
+  for (int64_t i = 0; i < dst.dim(0); ++i) write(gpu::narrow(src, 0, i, 1), rows(gpu::narrow(dst, 0, i, 1), 0, dst.dim(1)));
+}
+
+}  // namespace
+
+void FluxTransformer::double_block(gpu::CommandStream& s, const DoubleBlock& b, const std::vector<Span>& spans,
+                                   std::vector<Tensor>& txt, std::vector<Tensor>& img, const Tensor& temb_act,
                                    const Tensor& cos, const Tensor& sin) {
+  const int64_t H = config_.num_attention_heads, D = config_.attention_head_dim, C = config_.inner_dim();
+  // adaLN-Zero: (shift, scale, gate, shift_mlp, scale_mlp, gate_mlp) for each stream. emb: [B, 6*C]
+  const Tensor emb = b.norm1(s, temb_act), cemb = b.norm1_context(s, temb_act);
+  struct Stream {
+    const Linear &q, &k, &v, &out, &ff1, &ff2;
+    const Tensor &norm_q, &norm_k, &emb;
+    std::vector<Tensor>& x;
+  };
+  const Stream streams[2] = {
+      {b.add_q, b.add_k, b.add_v, b.to_add_out, b.ff_context1, b.ff_context2, b.norm_added_q, b.norm_added_k, cemb, txt},
+      {b.to_q, b.to_k, b.to_v, b.to_out, b.ff1, b.ff2, b.norm_q, b.norm_k, emb, img}};
+  // Rows of stream p within span j's joint chunk.
+  auto part = [&](size_t j, int p) {
+    const Span& sp = spans[j];
+    return p == 0 ? std::pair{int64_t{0}, sp.split - sp.begin} : std::pair{sp.split - sp.begin, sp.end - sp.begin};
+  };
+
+  // Joint attention over [text, image], with per-head RMSNorm on Q and K (each stream its own weights) and
+  // RoPE on both: each stream's projections are written into its rows of the joint q, k, v chunks.
+  auto heads_norm_into = [&](const Tensor& t, const Tensor& w, const Tensor& dst) {
+    into_rows(t, dst, [&](const Tensor& src, const Tensor& out) {
+      const int64_t B = src.dim(0), l = src.dim(1);
+      gpu::rms_norm_into(s, src.reshape({B, l, H, D}), 1e-6f, w, out.reshape({B, l, H, D}));
+    });
+  };
+  std::vector<Tensor> q, k, v;
+  for (size_t j = 0; j < spans.size(); ++j) {
+    const int64_t B = temb_act.dim(0), l = spans[j].end - spans[j].begin;
+    const Tensor qj = Tensor::empty(ctx_, {B, l, C}, gpu::DType::F32), kj = Tensor::empty(ctx_, {B, l, C}, gpu::DType::F32);
+    const Tensor vj = Tensor::empty(ctx_, {B, l, C}, gpu::DType::F32);
+    for (int p = 0; p < 2; ++p) {
+      const Stream& st = streams[p];
+      const Tensor& x = st.x[j];
+      if (!x.defined()) continue;
+      const auto [r0, r1] = part(j, p);
+      const Tensor n = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(st.emb, 6, 0), chunk(st.emb, 6, 1));
+      heads_norm_into(st.q(s, n), st.norm_q, rows(qj, r0, r1));
+      heads_norm_into(st.k(s, n), st.norm_k, rows(kj, r0, r1));
+      into_rows(n, rows(vj, r0, r1), [&](const Tensor& src, const Tensor& out) { st.v.into(s, src, out); });
+    }
+    const Tensor cj = gpu::narrow(cos, 0, spans[j].begin, l), sj = gpu::narrow(sin, 0, spans[j].begin, l);
+    q.push_back(rope_interleaved(s, qj, cj, sj, H));
+    k.push_back(rope_interleaved(s, kj, cj, sj, H));
+    v.push_back(vj);
+  }
+  gpu::AttentionOptions o;
+  o.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const std::vector<Tensor> attn = chunked_attention(s, q, k, v, H, o);
+
+  for (size_t j = 0; j < spans.size(); ++j)
+    for (int p = 0; p < 2; ++p) {
+      const Stream& st = streams[p];
+      Tensor& x = st.x[j];
+      if (!x.defined()) continue;
+      const auto [r0, r1] = part(j, p);
+      x = gated_add(s, x, chunk(st.emb, 6, 2), st.out(s, lattice::contiguous(s, rows(attn[j], r0, r1))));
+      const Tensor n2 = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(st.emb, 6, 3), chunk(st.emb, 6, 4));
+      // The MLPs run in row chunks where their 4C-wide hidden layer would not fit one device buffer.
+      x = gated_add(s, x, chunk(st.emb, 6, 5), map_token_chunks(s, n2, st.ff1.out_features(), [&](const Tensor& t, int64_t) {
+                      return st.ff2(s, st.ff1(s, t, gpu::UnaryOp::GeluTanh));
+                    }));
+    }
+}
+
+void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, const std::vector<Span>& spans,
+                                   std::vector<Tensor>& h, const Tensor& temb_act, const Tensor& cos, const Tensor& sin) {
   const int64_t H = config_.num_attention_heads, D = config_.attention_head_dim;
   // (shift, scale, gate); h + gate * proj_out([attn(nh), gelu_tanh(proj_mlp(nh))])
   const Tensor emb = b.norm(s, temb_act);
-  const Tensor nh = modulate(s, gpu::layer_norm(s, h, 1e-6f), chunk(emb, 3, 0), chunk(emb, 3, 1));
   auto heads_norm = [&](const Tensor& t, const Tensor& w) {
     const auto shape = t.shape();
     return gpu::rms_norm(s, t.reshape({shape[0], shape[1], H, D}), 1e-6f, w).reshape(shape);
   };
-  const Tensor q = rope_interleaved(s, heads_norm(b.to_q(s, nh), b.norm_q), cos, sin, H);
-  const Tensor k = rope_interleaved(s, heads_norm(b.to_k(s, nh), b.norm_k), cos, sin, H);
-  const Tensor attn = attention(s, q, k, b.to_v(s, nh), H, 1.0f / std::sqrt(static_cast<float>(D)));
+  std::vector<Tensor> nh, q, k, v;
+  for (size_t j = 0; j < spans.size(); ++j) {
+    const int64_t l = spans[j].end - spans[j].begin;
+    const Tensor cj = gpu::narrow(cos, 0, spans[j].begin, l), sj = gpu::narrow(sin, 0, spans[j].begin, l);
+    nh.push_back(modulate(s, gpu::layer_norm(s, h[j], 1e-6f), chunk(emb, 3, 0), chunk(emb, 3, 1)));
+    q.push_back(rope_interleaved(s, heads_norm(b.to_q(s, nh[j]), b.norm_q), cj, sj, H));
+    k.push_back(rope_interleaved(s, heads_norm(b.to_k(s, nh[j]), b.norm_k), cj, sj, H));
+    v.push_back(b.to_v(s, nh[j]));
+  }
+  gpu::AttentionOptions o;
+  o.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const std::vector<Tensor> attn = chunked_attention(s, q, k, v, H, o);
   // proj_out([attn, mlp]) row by row: in chunks where the (C + mlp)-wide concatenation would not fit a buffer.
   // The MLP's linear writes its activated output straight into the right part of the concatenation.
-  const int64_t C = attn.dim(-1), M = b.proj_mlp.out_features();
-  h = gated_add(s, h, chunk(emb, 3, 2), map_token_chunks(s, nh, C + M, [&](const Tensor& t, int64_t first) {
-                  const Tensor cat = Tensor::empty(ctx_, {t.dim(0), t.dim(1), C + M}, gpu::DType::F32);
-                  gpu::copy_into(s, rows(attn, first, first + t.dim(1)), gpu::narrow(cat, -1, 0, C));
-                  b.proj_mlp.into(s, t, gpu::narrow(cat, -1, C, M), gpu::UnaryOp::GeluTanh);
-                  return b.proj_out(s, cat);
-                }));
+  const int64_t C = config_.inner_dim(), M = b.proj_mlp.out_features();
+  for (size_t j = 0; j < spans.size(); ++j)
+    h[j] = gated_add(s, h[j], chunk(emb, 3, 2), map_token_chunks(s, nh[j], C + M, [&](const Tensor& t, int64_t first) {
+                       const Tensor cat = Tensor::empty(ctx_, {t.dim(0), t.dim(1), C + M}, gpu::DType::F32);
+                       gpu::copy_into(s, rows(attn[j], first, first + t.dim(1)), gpu::narrow(cat, -1, 0, C));
+                       b.proj_mlp.into(s, t, gpu::narrow(cat, -1, C, M), gpu::UnaryOp::GeluTanh);
+                       return b.proj_out(s, cat);
+                     }));
 }
 
 Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, const Tensor& context, const Tensor& pooled,
@@ -187,7 +268,7 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
     throw_eval("FLUX transformer: RoPE table " + rope_cos.describe() + " does not match " + std::to_string(St + Si) + " tokens");
 
   // Before anything is recorded, so that what is in use is the weights and inputs alone.
-  blocks_->plan_forward(flux_activation_bytes(config_, B, Si, St), "FLUX transformer");
+  plan_blocks(B, Si, St);
 
   // temb = t_emb + guidance_emb + text_emb(pooled); every modulation linear sees silu(temb).
   Tensor temb = embed_time(s, timestep_embedder_, timestep, B);
@@ -198,15 +279,27 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   temb = gpu::add(s, temb, text_embedder_.l2(s, gpu::silu(s, text_embedder_.l1(s, pooled))));
   const Tensor temb_act = gpu::silu(s, temb);
 
-  Tensor x = x_embedder_(s, hidden);
-  const Tensor x_in = x;
+  // The streams as spans of the joint sequence that each fit a buffer: x (image rows) and ctx (text rows).
+  const std::vector<Span> spans = joint_spans<Span>(St, Si, rows_per_buffer(ctx_, B, config_.inner_dim()));
+  const size_t n = spans.size();
+  std::vector<Tensor> x(n), ctx(n);
+  for (size_t j = 0; j < n; ++j)
+    if (spans[j].end > spans[j].split)
+      x[j] = x_embedder_(s, gpu::contiguous(s, gpu::narrow(hidden, 1, spans[j].split - St, spans[j].end - spans[j].split)));
+  const std::vector<Tensor> x_in = x;
   bool skip = false;
   if (cache && cache->threshold > 0 && config_.num_layers > 0) {
     const Tensor emb0 = Linear::load(blocks_->acquire(s, 0), "transformer_blocks.0.norm1.linear")(s, temb_act);
-    const Tensor mod = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb0, 6, 0), chunk(emb0, 6, 1));
+    std::vector<Tensor> mod;
+    for (const Tensor& xj : x)
+      if (xj.defined()) mod.push_back(modulate(s, gpu::layer_norm(s, xj, 1e-6f), chunk(emb0, 6, 0), chunk(emb0, 6, 1)));
     s.finish();
-    std::vector<float> m = mod.to_floats();
-    if (!cache->previous.empty() && cache->residual.defined() && m.size() == cache->previous.size()) {
+    std::vector<float> m;
+    for (const Tensor& t : mod) {
+      const std::vector<float> part = t.to_floats();
+      m.insert(m.end(), part.begin(), part.end());
+    }
+    if (!cache->previous.empty() && cache->residual.size() == mod.size() && m.size() == cache->previous.size()) {
       double num = 0, den = 0;
       for (size_t i = 0; i < m.size(); ++i) {
         num += std::fabs(m[i] - cache->previous[i]);
@@ -218,34 +311,50 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
     cache->previous = std::move(m);
   }
   if (skip) {
-    x = gpu::add(s, x, cache->residual);
+    for (size_t j = 0, r = 0; j < n; ++j)
+      if (x[j].defined()) x[j] = gpu::add(s, x[j], cache->residual[r++]);
     ++cache->skipped;
   } else {
-    Tensor ctx = context_embedder_(s, context);
-    // One submission per block (BlockStreamer::acquire finishes the previous one), so that temporaries
-    // and streamed weights stay within flux_activation_bytes and the plan.
+    for (size_t j = 0; j < n; ++j)
+      if (spans[j].split > spans[j].begin)
+        ctx[j] = context_embedder_(
+            s, gpu::contiguous(s, gpu::narrow(context, 1, spans[j].begin, spans[j].split - spans[j].begin)));
+    // One submission per block; BlockStreamer::acquire waits for the previous one (or, with every block
+    // resident and room for it, the one before), so that temporaries and streamed weights stay within
+    // activation_bytes() and the plan.
     const int nd = config_.num_layers;
     for (int i = 0; i < nd; ++i) {
-      double_block(s, load_double(blocks_->acquire(s, i), i), x, ctx, temb_act, rope_cos, rope_sin);
+      double_block(s, load_double(blocks_->acquire(s, i), i), spans, ctx, x, temb_act, rope_cos, rope_sin);
       blocks_->release(s, i);
     }
-    Tensor h = concat(s, ctx, x, 1);
+    // The single blocks see each span whole: text rows then image rows (a copy only where a span has both).
+    std::vector<Tensor> h(n);
+    for (size_t j = 0; j < n; ++j)
+      h[j] = !ctx[j].defined() ? x[j] : !x[j].defined() ? ctx[j] : concat(s, ctx[j], x[j], 1);
+    ctx.clear();
     for (int i = 0; i < config_.num_single_layers; ++i) {
-      single_block(s, load_single(blocks_->acquire(s, nd + i), i), h, temb_act, rope_cos, rope_sin);
+      single_block(s, load_single(blocks_->acquire(s, nd + i), i), spans, h, temb_act, rope_cos, rope_sin);
       blocks_->release(s, nd + i);
     }
-    x = lattice::contiguous(s, rows(h, St, St + Si));
+    for (size_t j = 0; j < n; ++j)
+      x[j] = spans[j].end > spans[j].split
+                 ? lattice::contiguous(s, rows(h[j], spans[j].split - spans[j].begin, spans[j].end - spans[j].begin))
+                 : Tensor{};
     if (cache && cache->threshold > 0) {
-      cache->residual = gpu::sub(s, x, x_in);
+      cache->residual.clear();
+      for (size_t j = 0; j < n; ++j)
+        if (x[j].defined()) cache->residual.push_back(gpu::sub(s, x[j], x_in[j]));
       cache->accumulated = 0;
       ++cache->computed;
     }
   }
   if (cache) cache->last_skipped = skip;
-  // AdaLayerNormContinuous: (scale, shift), scale first.
+  // AdaLayerNormContinuous: (scale, shift), scale first. The output is as narrow as the latents: one tensor.
   const Tensor emb = norm_out_(s, temb_act);
-  x = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(emb, 2, 1), chunk(emb, 2, 0));
-  return proj_out_(s, x);
+  std::vector<Tensor> out;
+  for (const Tensor& xj : x)
+    if (xj.defined()) out.push_back(proj_out_(s, modulate(s, gpu::layer_norm(s, xj, 1e-6f), chunk(emb, 2, 1), chunk(emb, 2, 0))));
+  return out.size() == 1 ? out[0] : gpu::concat(s, out, 1);
 }
 
 }  // namespace lattice

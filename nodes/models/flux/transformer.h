@@ -12,10 +12,18 @@
 /// Memory: the embedders and the output layers are uploaded when the model is made; the blocks at the first
 /// forward, through a BlockStreamer (nodes/models/block_streamer.h). forward() submits after every block and
 /// waits for it before recording the next, so at most one block's temporaries are alive
-/// (flux_activation_bytes). When the blocks do not all fit the device budget beside what is already in use
+/// (flux_activation_bytes); where every block is resident and the budget also holds a second block's
+/// temporaries, it waits only for the block before the previous one (the device runs a block while the
+/// next is recorded; activation_bytes() says which). When the blocks do not all fit the device budget beside what is already in use
 /// and those activations, the leading blocks that fit stay resident and the others stream through reusable
 /// slots on every forward (results are identical); a budget too small for even one block plus activations
 /// is Error(Evaluation) naming the need.
+///
+/// Long sequences: the joint sequence [text; image] is held as chunks of rows that each fit one device buffer
+/// (one chunk, the whole sequence, where buffers are large: up to about 10,900 tokens at width 3,072 on
+/// lavapipe's 128 MiB). Between the double blocks each chunk is kept as its text and image rows; every
+/// row-wise layer runs per chunk and stream, the streams' Q/K/V are written straight into their rows of the
+/// joint chunk (no concatenation), and attention runs over the chunks (nodes/models/chunked_attention.h).
 
 #include <memory>
 #include <vector>
@@ -33,10 +41,11 @@ std::vector<float> flux_image_ids(int64_t latent_h, int64_t latent_w);
 /// ("transformer_blocks.N."), then the single-stream ones.
 std::vector<std::string> flux_block_prefixes(const FluxConfig& c);
 
-/// Device bytes of activations a forward holds at once (the largest block's temporaries plus the streams
-/// kept between blocks), f32, for `batch` sequences of image and text tokens. The run reserves this beside
-/// the weights and --dry-run plans with it.
-uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image_tokens, int64_t text_tokens);
+/// Device bytes of activations a forward holds at once (the largest block's temporaries, for each block in
+/// flight, plus the streams kept between blocks), f32, for `batch` sequences of image and text tokens. The
+/// run reserves this (one block in flight) beside the weights and --dry-run plans with it.
+uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image_tokens, int64_t text_tokens,
+                               int blocks_in_flight = 1);
 
 /// Step caching (TeaCache-style). Consecutive sampling steps often change the transformer's input little;
 /// the relative L1 change of the first block's modulated input is accumulated over steps, and while it
@@ -47,7 +56,7 @@ struct FluxStepCache {
   float threshold = 0;
   std::vector<float> previous;  ///< the first block's modulated input at the previous call
   double accumulated = 0;
-  gpu::Tensor residual;
+  std::vector<gpu::Tensor> residual;  ///< per chunk of image rows (one where the stream fits a buffer)
   int skipped = 0, computed = 0;
   bool last_skipped = false;
 };
@@ -60,6 +69,9 @@ class FluxTransformer {
   const BlockStreamStats& stream_stats() const { return blocks_->stats(); }
   /// Device bytes of the streaming slots (counted in the model handle's cache size).
   uint64_t streaming_slot_bytes() const { return blocks_->slot_device_bytes(); }
+  /// The activation bytes the plan reserved: flux_activation_bytes with one or two blocks in flight (0
+  /// until the first forward).
+  uint64_t activation_bytes() const { return activation_bytes_; }
 
   gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const gpu::Tensor& context,
                       const gpu::Tensor& pooled, const std::vector<float>& timestep, const std::vector<float>& guidance,
@@ -81,19 +93,30 @@ class FluxTransformer {
     Linear to_q, to_k, to_v, proj_mlp, proj_out;
     gpu::Tensor norm_q, norm_k;
   };
+  /// Chunk j of the joint sequence: joint rows [begin, end), of which [begin, split) are text and
+  /// [split, end) image (either part may be empty).
+  struct Span {
+    int64_t begin, split, end;
+  };
   DoubleBlock load_double(DeviceWeights& w, int i) const;
   SingleBlock load_single(DeviceWeights& w, int i) const;
+  /// Plans the blocks' residency for a forward of these sizes (once, and again for larger ones), and
+  /// whether two resident blocks may be in flight.
+  void plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens);
   gpu::Tensor embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch);
-  void double_block(gpu::CommandStream& s, const DoubleBlock& b, gpu::Tensor& x, gpu::Tensor& ctx, const gpu::Tensor& temb_act,
-                    const gpu::Tensor& cos, const gpu::Tensor& sin);
-  void single_block(gpu::CommandStream& s, const SingleBlock& b, gpu::Tensor& h, const gpu::Tensor& temb_act,
-                    const gpu::Tensor& cos, const gpu::Tensor& sin);
+  /// txt, img: per span its text and image rows [B, l, C] (undefined where empty), updated in place.
+  void double_block(gpu::CommandStream& s, const DoubleBlock& b, const std::vector<Span>& spans, std::vector<gpu::Tensor>& txt,
+                    std::vector<gpu::Tensor>& img, const gpu::Tensor& temb_act, const gpu::Tensor& cos, const gpu::Tensor& sin);
+  /// h: per span its joint rows [B, l, C], updated in place.
+  void single_block(gpu::CommandStream& s, const SingleBlock& b, const std::vector<Span>& spans, std::vector<gpu::Tensor>& h,
+                    const gpu::Tensor& temb_act, const gpu::Tensor& cos, const gpu::Tensor& sin);
 
   FluxConfig config_;
   gpu::Context& ctx_;
   Linear x_embedder_, context_embedder_, norm_out_, proj_out_;
   Mlp timestep_embedder_, guidance_embedder_, text_embedder_;
   std::unique_ptr<BlockStreamer> blocks_;
+  uint64_t planned_activations_ = 0, activation_bytes_ = 0;
 };
 
 }  // namespace lattice

@@ -83,6 +83,33 @@ TEST_F(GpuTest, RmsNormMatchesReference) {
   }
 }
 
+TEST_F(GpuTest, RmsNormIntoWritesOnlyItsRowsOfALargerTensor) {
+  // Per-head RMSNorm of a [1, 5, 2, 8] projection written into rows 3..8 of a [1, 11, 16] tensor at offset
+  // 4 (FLUX writes each stream's normalised Q/K into its rows of the joint tensor); the rows around stay.
+  auto x = testing::random_floats(5 * 16, 960, -3.0f, 3.0f), w = testing::random_floats(8, 961);
+  const std::vector<float> fill(4 + 11 * 16, 7.0f);
+  Tensor big = Tensor::from_floats(ctx(), fill, {4 + 11 * 16});
+  const Tensor joint = big.view({1, 11, 16}, {11 * 16, 16, 1}, 4);
+  CommandStream s(ctx());
+  rms_norm_into(s, Tensor::from_floats(ctx(), x, {1, 5, 2, 8}), 1e-6f, Tensor::from_floats(ctx(), w, {8}),
+                joint.view({1, 5, 2, 8}, {5 * 16, 16, 8, 1}, 4 + 3 * 16));
+  s.finish();
+  const auto got = big.to_floats();
+  const auto want = reference_rows(x, 8, true, 1e-6, w, {});
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool inside = i >= 4 + 3 * 16 && i < 4 + 8 * 16;
+    if (inside)
+      EXPECT_NEAR(got[i], want[i - (4 + 3 * 16)], 1e-5 + 1e-5 * std::fabs(want[i - (4 + 3 * 16)])) << i;
+    else
+      EXPECT_EQ(got[i], 7.0f) << i;
+  }
+  // The output must be contiguous, of x's shape, and apart from x.
+  Tensor x2 = Tensor::empty(ctx(), {2, 8}, DType::F32), wide = Tensor::empty(ctx(), {2, 16}, DType::F32);
+  EXPECT_THROW(rms_norm_into(s, x2, 1e-6f, {}, wide.view({2, 8}, {16, 1}, 0)), DeviceError);
+  EXPECT_THROW(rms_norm_into(s, x2, 1e-6f, {}, Tensor::empty(ctx(), {8, 2}, DType::F32)), DeviceError);
+  EXPECT_THROW(rms_norm_into(s, x2, 1e-6f, {}, x2), DeviceError);
+}
+
 // torch.nn.GroupNorm in double: x [N, C, S...] viewed as [N, G, C/G * S].
 std::vector<float> reference_group(const std::vector<float>& x, const Shape& shape, int64_t groups, double eps,
                                    const std::vector<float>& w, const std::vector<float>& b) {

@@ -2,18 +2,24 @@
 // budgets below its weights gives exactly the fully resident result, with LoRA patches too, and the
 // allocator's peak stays under both the budget and the plan (weights in use + flux_activation_bytes + the
 // streamer's blocks); a budget that cannot hold one block plus activations fails with a clear message.
+// Long sequences: with device buffers too small for the joint sequence, the stream runs in spans of rows
+// and gives the result of the run with whole tensors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 
 #include "core/error.h"
+#include "gpu/ops/rope.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/fixture.h"
 #include "nodes/models/flux/config.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/flux/transformer.h"
 #include "tests/support/block_streaming.h"
+#include "tests/support/gpu_limits.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -36,13 +42,15 @@ class FluxStreaming : public ::testing::Test {
 
   // Three sampling steps (three passes over the blocks) at 8x6 latents (12 image tokens, 7 text tokens),
   // on a fresh device with `budget_mib` (0: the default budget).
-  static StreamedRun sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}) {
+  // buffer_bytes: the device's per-buffer limit (0: its own); cache: the step cache's threshold (0: off).
+  static StreamedRun sample(uint64_t budget_mib, std::shared_ptr<const WeightPatches> patches = {}, uint64_t buffer_bytes = 0,
+                            float cache = 0) {
     if (budget_mib)
       setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
     else
       unsetenv("LATTICE_GPU_BUDGET_MB");
-    GpuService gpu;
-    gpu::Context& ctx = gpu.context();
+    const std::shared_ptr<GpuService> gpu = test::gpu_with_buffer_limit(buffer_bytes);
+    gpu::Context& ctx = gpu->context();
     unsetenv("LATTICE_GPU_BUDGET_MB");
     WeightSource w = WeightSource::open(dir);
     const FluxConfig c = detect_flux_config(w);
@@ -60,15 +68,20 @@ class FluxStreaming : public ::testing::Test {
     StreamedRun r;
     r.in_use = ctx.allocator().current_device_bytes();
     r.budget = ctx.memory_budget();
-    r.activations = flux_activation_bytes(c, 1, 12, 7);
     r.blocks = block_device_bytes(w, flux_block_prefixes(c));
     ctx.allocator().reset_peak();
     FluxSamplerOptions o;
     o.steps = 3;
-    const gpu::Tensor out = flux_sample(model, ctx, latents, 8, 6, cond, nullptr, o);
+    o.cache_threshold = cache;
+    std::vector<FluxStepRecord> records;
+    const gpu::Tensor out = flux_sample(model, ctx, latents, 8, 6, cond, nullptr, o, {}, &records);
     r.out = out.to_floats();
     r.peak = ctx.peak_device_bytes();
     r.stats = model.stream_stats();
+    r.activations = flux_activation_bytes(c, 1, 12, 7);
+    r.reserved = model.activation_bytes();
+    r.overlap_bytes = flux_activation_bytes(c, 1, 12, 7, 2);
+    for (const FluxStepRecord& step : records) r.cached += step.cached ? 1 : 0;
     return r;
   }
 
@@ -83,6 +96,8 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_EQ(resident.stats.plan.resident, 7);
   EXPECT_EQ(resident.stats.plan.slots, 0);
   EXPECT_EQ(resident.stats.streamed_bytes, 0u);
+  // Every block resident and room to spare: the device runs a block while the next is recorded.
+  EXPECT_EQ(resident.reserved, resident.overlap_bytes);
   expect_within_plan(resident);
   const uint64_t weights = resident.total_block_bytes();
   ASSERT_GT(weights, 8 * kMiB);  // so that MiB budgets can fall between its blocks
@@ -95,6 +110,7 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_LT(two.stats.plan.resident, 7);
   EXPECT_GT(two.stats.plan.resident, 0);
   EXPECT_EQ(two.stats.passes, 3);
+  EXPECT_EQ(two.reserved, two.activations);  // streaming waits for every block
   // Every pass uploads each streamed block once (the first one also before the first pass).
   EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
   EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);
@@ -133,6 +149,76 @@ TEST_F(FluxStreaming, BudgetBelowOneBlockIsAClearError) {
   const uint64_t largest = resident.largest_block();
   ASSERT_LT(mib * kMiB, resident.in_use + resident.activations + largest);
   test::expect_budget_error([&] { sample(mib); }, "FLUX transformer", mib * kMiB, largest);
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  float max_ref = 0, max_err = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i])) << i;
+    max_ref = std::max(max_ref, std::fabs(want[i]));
+    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
+  }
+  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+}
+
+TEST_F(FluxStreaming, JointSequenceBeyondOneBufferRunsInSpans) {
+  // 7 text + 12 image tokens of width 192 take 14,592 bytes per stream tensor; 6 KiB buffers hold 8 rows,
+  // so the joint sequence runs as spans [0, 8) (7 text rows and 1 image row), [8, 16), [16, 19), attention
+  // in groups of one head (one head's keys: 4,864 bytes), the MLPs in chunks of 2 rows (1 for [attn, mlp]).
+  constexpr uint64_t kLimit = 6144;
+  static_assert(19 * 192 * 4 > kLimit && 19 * 64 * 4 <= kLimit);
+  const StreamedRun whole = sample(0), spans = sample(0, {}, kLimit);
+  expect_close(spans.out, whole.out);
+  // Streamed blocks under both limits.
+  const uint64_t need = whole.in_use + whole.activations + whole.total_block_bytes();
+  const StreamedRun streamed = sample(need / kMiB - 2, {}, kLimit);
+  ASSERT_LT(streamed.stats.plan.resident, 7);
+  expect_close(streamed.out, whole.out);
+  // The step cache keeps its residual per span of image rows: a threshold that every change stays under
+  // skips the blocks after the first step, split or not, with the same result.
+  const StreamedRun cached_whole = sample(0, {}, 0, 1e9f), cached_spans = sample(0, {}, kLimit, 1e9f);
+  EXPECT_EQ(cached_whole.cached, 2);
+  EXPECT_EQ(cached_spans.cached, 2);
+  expect_close(cached_spans.out, cached_whole.out);
+}
+
+// The diffusers fixture's weights (width 32) with 40 text tokens (the fixture's 7 and 33 random ones) and its
+// 12 image tokens: the 52 × 32 stream tensors (6,656 bytes) exceed 6 KiB buffers while the 64-channel latents
+// (3,072 bytes) fit, so the forward runs in spans [0, 48) (40 text rows, 8 image rows) and [48, 52); the
+// output matches the one-span run, which the fixture itself checks (Fixture.FluxTransformer).
+std::vector<float> fixture_forward_with_long_text(uint64_t buffer_bytes) {
+  const Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_transformer.safetensors");
+  const FluxConfig c = flux_config_from_json(fx.config());
+  const std::shared_ptr<GpuService> gpu = test::gpu_with_buffer_limit(buffer_bytes);
+  gpu::Context& ctx = gpu->context();
+  WeightSource src = fixture_weights(fx);
+  DeviceWeights weights(src, ctx);
+  FluxTransformer model(c, weights);
+  constexpr int64_t kText = 40;
+  std::vector<float> text = fx.f32("input.encoder_hidden_states");
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  while (static_cast<int64_t>(text.size()) < kText * c.joint_attention_dim) text.push_back(normal(rng));
+  std::vector<float> ids(static_cast<size_t>(kText * 3), 0.0f);
+  const std::vector<float> img_ids = fx.f32("input.img_ids");
+  ids.insert(ids.end(), img_ids.begin(), img_ids.end());
+  const int64_t axes[3] = {c.axes_dims_rope[0], c.axes_dims_rope[1], c.axes_dims_rope[2]};
+  const gpu::RopeTables rope = gpu::flux_rope_tables(ids, axes);
+  const int64_t tokens = kText + static_cast<int64_t>(img_ids.size() / 3);
+  gpu::CommandStream s(ctx);
+  const gpu::Tensor out = model.forward(
+      s, upload_fixture_tensor(ctx, fx, "input.hidden_states"),
+      gpu::Tensor::from_floats(ctx, text, {1, kText, c.joint_attention_dim}),
+      upload_fixture_tensor(ctx, fx, "input.pooled_projections"), fx.f32("input.timestep"), fx.f32("input.guidance"),
+      gpu::Tensor::from_floats(ctx, rope.cos, {tokens, rope.width}), gpu::Tensor::from_floats(ctx, rope.sin, {tokens, rope.width}));
+  s.finish();
+  return out.to_floats();
+}
+
+TEST(FluxTransformer, FixtureWeightsInSpansMatchTheWholeSequence) {
+  static_assert(52 * 32 * 4 > 6144 && 12 * 64 * 4 <= 6144);
+  expect_close(fixture_forward_with_long_text(6144), fixture_forward_with_long_text(0));
 }
 
 }  // namespace
