@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <time.h>
 #include <vector>
 
 #include "gpu/command_stream.h"
@@ -36,6 +37,19 @@ void set_flops(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// CPU seconds of the whole process (every llvmpipe thread), so that a rate per CPU-second does not depend on
+// how much of the shared machine other processes take.
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+void set_flops_per_cpu_second(benchmark::State& state, int64_t l, int64_t h, int64_t d, double cpu_seconds) {
+  state.counters["GFLOP_per_cpu_s"] =
+      4.0 * double(l) * double(l) * double(d) * double(h) * double(state.iterations()) / cpu_seconds * 1e-9;
+}
+
 void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   using namespace lattice::gpu;
   Context& ctx = attention_context();
@@ -44,22 +58,33 @@ void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   Tensor k = split_heads(Tensor::from_floats(ctx, random_values(n, 2), {1, l, h * d}), h);
   Tensor v = split_heads(Tensor::from_floats(ctx, random_values(n, 3), {1, l, h * d}), h);
   CommandStream s(ctx);
-  for (auto _ : state) {
-    state.PauseTiming();
-    Tensor o = attention(s, q, k, v);  // the first iteration also creates the pipeline, outside the timing
-    state.ResumeTiming();
+  {
+    // Create the pipelines (and let llvmpipe compile them) before anything is timed.
+    Tensor o = attention(s, q, k, v);
     s.finish();
   }
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Tensor o = attention(s, q, k, v);
+    const double c0 = process_cpu_seconds();
+    state.ResumeTiming();
+    s.finish();
+    cpu += process_cpu_seconds() - c0;
+  }
   set_flops(state, l, h, d);
+  set_flops_per_cpu_second(state, l, h, d, cpu);
 }
 
 void bm_openblas(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   const auto n = static_cast<size_t>(l * h * d);
   auto q = random_values(n, 1), k = random_values(n, 2), v = random_values(n, 3);
   std::vector<float> scores(static_cast<size_t>(l * l)), out(n);
+  double cpu = 0;
   const int L = static_cast<int>(l), D = static_cast<int>(d), C = static_cast<int>(h * d);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   for (auto _ : state) {
+    const double c0 = process_cpu_seconds();
     for (int64_t head = 0; head < h; ++head) {
       const size_t off = static_cast<size_t>(head * d);  // head slice of each [L, H*D] row (lda = H*D)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, D, scale, q.data() + off, C, k.data() + off, C, 0.0f,
@@ -74,8 +99,10 @@ void bm_openblas(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
                   out.data() + off, C);
     }
     benchmark::DoNotOptimize(out.data());
+    cpu += process_cpu_seconds() - c0;
   }
   set_flops(state, l, h, d);
+  set_flops_per_cpu_second(state, l, h, d, cpu);
 }
 
 // The small FLUX DiT of bench/flux_dit_bench.cpp: 1,024 image + 256 text tokens, 6 heads of 128; it runs

@@ -22,6 +22,7 @@ layout(constant_id = 1) const uint HAS_MASK = 0;
 layout(constant_id = 2) const uint HAS_BIAS = 0;
 layout(constant_id = 3) const uint CAUSAL = 0;
 layout(constant_id = 4) const uint ROWS = 1;
+layout(constant_id = 5) const uint WRITE_LSE = 0;
 const uint D4 = (D + 3) / 4;
 
 #ifdef ATTENTION_TEXEL
@@ -43,6 +44,7 @@ layout(std430, binding = 2) readonly buffer VBuf { float v_in[]; };
 layout(std430, binding = 3) readonly buffer MaskBuf { float key_mask[]; };
 layout(std430, binding = 4) readonly buffer BiasBuf { float score_bias[]; };
 layout(std430, binding = 5) writeonly buffer OutBuf { float o[]; };
+layout(std430, binding = 6) writeonly buffer LseBuf { float lse[]; };
 
 const float NEG_INF = -1.0 / 0.0;
 
@@ -118,11 +120,12 @@ void main() {
       }
     }
   }
-  // l is 0 only when every key was -inf: the row comes out as zeros (PyTorch gives NaN).
+  // l is 0 only when every key was -inf: the row comes out as zeros (PyTorch gives NaN), its lse -inf.
   [[unroll]] for (uint r = 0; r < ROWS; ++r) {
     uint i = i0 + r;
     float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
     uint oe = ((b * pc.lq + i) * pc.heads + h) * D;
+    if (WRITE_LSE != 0u && i < pc.lq) lse[(b * pc.lq + i) * pc.heads + h] = l[r] > 0.0 ? m[r] + log(l[r]) : NEG_INF;
     [[unroll]] for (uint t = 0; t < D4; ++t)
       [[unroll]] for (uint c = 0; c < 4u; ++c)
         if (i < pc.lq && 4u * t + c < D) o[oe + 4u * t + c] = acc[r][t][c] * inv;

@@ -21,13 +21,15 @@ static_assert(sizeof(AttentionPush) <= 128, "push constants are only guaranteed 
 
 namespace {
 
+uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
 const KernelDesc kPortable{"attention", lattice_spv_attention,
                            {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage,
-                            BindingKind::Storage, BindingKind::Storage},
+                            BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
                            sizeof(AttentionPush)};
 const KernelDesc kTexel{"attention_texel", lattice_spv_attention_texel,
                         {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::UniformTexel,
-                         BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
+                         BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
                         sizeof(AttentionPush)};
 
 struct Problem {
@@ -55,7 +57,8 @@ const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"
 // best at D = 64 and 128 (16 rows: slower), and at D = 256 eight rows take llvmpipe minutes to compile.
 uint32_t texel_rows(int64_t dim) { return dim <= 128 ? 8 : 2; }
 
-uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const AttentionOptions& options, bool write_lse);
 
 }  // namespace
 
@@ -69,6 +72,18 @@ Tensor split_heads(const Tensor& x, int64_t heads) {
 
 Tensor attention(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options) {
+  return record(stream, q, k, v, options, false).out;
+}
+
+AttentionPartial attention_partial(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const AttentionOptions& options) {
+  return record(stream, q, k, v, options, true);
+}
+
+namespace {
+
+AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const AttentionOptions& options, bool write_lse) {
   auto fail = [&](const std::string& why) {
     throw_unsupported("attention of Q " + q.describe() + ", K " + k.describe() + ", V " + v.describe() + ": " + why);
   };
@@ -98,7 +113,8 @@ Tensor attention(CommandStream& stream, const Tensor& q, const Tensor& k, const 
 
   Context& ctx = stream.context();
   Tensor out = Tensor::empty(ctx, {batch, lq, heads, dim}, DType::F32);
-  if (out.numel() == 0) return out;
+  Tensor lse = write_lse ? Tensor::empty(ctx, {batch, lq, heads}, DType::F32) : Tensor();
+  if (out.numel() == 0) return {out, lse};
   if (out.numel() > std::numeric_limits<uint32_t>::max()) fail("output over 2^32 elements");
   if (lk == 0) fail("no keys");
 
@@ -119,12 +135,16 @@ Tensor attention(CommandStream& stream, const Tensor& q, const Tensor& k, const 
   const bool texel = variant.name == "texel";
   // The portable variant (GPUs) keeps one row per invocation: there, registers are the scarce resource.
   const uint32_t rows = texel ? texel_rows(dim) : 1;
-  uint32_t spec[] = {u32(dim), mask.defined() ? 1u : 0u, bias.defined() ? 1u : 0u, options.causal ? 1u : 0u, rows};
+  uint32_t spec[] = {u32(dim), mask.defined() ? 1u : 0u, bias.defined() ? 1u : 0u, options.causal ? 1u : 0u, rows,
+                     write_lse ? 1u : 0u};
   const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{q.buffer(), fmt}, {k.buffer(), fmt}, {v.buffer(), fmt}, {mask_buf}, {bias_buf}, {out.buffer()}};
+  Arg args[] = {{q.buffer(), fmt}, {k.buffer(), fmt},  {v.buffer(), fmt}, {mask_buf},
+                {bias_buf},        {out.buffer()},     {write_lse ? lse.buffer() : out.buffer()}};
   auto g = grid_1d(uint64_t{push.batch} * push.heads * ((push.lq + rows - 1) / rows), ATTENTION_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(texel ? kTexel : kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
-  return out;
+  return {out, lse};
 }
+
+}  // namespace
 
 }  // namespace lattice::gpu

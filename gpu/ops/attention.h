@@ -21,7 +21,8 @@
 ///  - "texel": Q/K/V through RGBA32F uniform texel buffers; needs D % 4 == 0, offsets and strides that are
 ///    multiples of 4, buffers within maxTexelBufferElements. Chosen on CPU devices (lavapipe).
 ///  - "portable": storage buffers; applies everywhere.
-/// Records one dispatch; nothing is submitted.
+/// Records one dispatch; nothing is submitted. attention_partial() below also returns each row's
+/// log-sum-exp, so that keys too long for one buffer can be split (nodes/models/chunked_attention.h).
 
 #include <optional>
 #include <string_view>
@@ -42,6 +43,18 @@ struct AttentionOptions {
 
 Tensor attention(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options = {});
+
+/// Attention over part of the keys, in the form that gpu/ops/attention_merge.h combines exactly.
+struct AttentionPartial {
+  Tensor out;  ///< [B, Lq, H, D]: attention() over these keys only
+  Tensor lse;  ///< [B, Lq, H]: log(sum_j exp(score_j)) over these keys; -inf where every score is -inf
+};
+
+/// attention() plus each row's log-sum-exp (the same dispatch, one more store per row). The keys may be any
+/// range of a longer sequence, with key_mask and bias sliced to it; `causal` stays top-left aligned to
+/// this call's own keys, so it is only meaningful when they start at key 0.
+AttentionPartial attention_partial(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const AttentionOptions& options = {});
 
 /// The [B, H, L, D] view of x [B, L, H*D] (any offset; x contiguous): head h of token l is
 /// x[b, l, h*D : (h+1)*D]. No copy; the view aliases x.

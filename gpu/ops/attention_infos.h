@@ -7,10 +7,11 @@
 // samplerBuffers of RGBA32F (so offsets and strides must be multiples of 4 and D of 4), otherwise f32
 // storage buffers. 3 MASK (f32 storage, [*, Lk] additive, row mask_offset + b*mask_sb; unused without
 // HAS_MASK), 4 BIAS (f32 storage, [*, Lq, Lk] additive, contiguous per head from bias_offset + h*bias_sh;
-// unused without HAS_BIAS), 5 O (f32 storage, written contiguous [B, Lq, H, D]).
+// unused without HAS_BIAS), 5 O (f32 storage, written contiguous [B, Lq, H, D]), 6 LSE (f32 storage,
+// written contiguous [B, Lq, H] with each row's log-sum-exp of its scores; unused without WRITE_LSE).
 // Specialization constants: 0 D (head dim, 1..ATTENTION_MAX_HEAD_DIM), 1 HAS_MASK, 2 HAS_BIAS, 3 CAUSAL
 // (key j > query i excluded, top-left aligned as torch's is_causal), 4 ROWS (query rows per invocation;
-// the dispatch covers B * H * ceil(Lq / ROWS) invocations).
+// the dispatch covers B * H * ceil(Lq / ROWS) invocations), 5 WRITE_LSE.
 #include "../shaders/interface.h"
 #define ATTENTION_LOCAL_SIZE 64
 // 16 and 32 measure the same on lavapipe at 8 rows per invocation.

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
+#include "gpu/ops/attention_merge.h"
 #include "gpu/ops/concat.h"
 #include "gpu/ops/copy.h"
 #include "nodes/models/nn.h"
@@ -44,12 +45,20 @@ Tensor head_view(const Tensor& x, int64_t first, int64_t count, int64_t d) {
   return x.view({b, count, l, d}, {l * c, d, c, 1}, x.offset() + first * d);
 }
 
-/// Heads [first, first + count) of every chunk, gathered into one contiguous [B, L, count*D].
-Tensor gather_heads(gpu::CommandStream& s, const std::vector<Tensor>& chunks, int64_t first, int64_t count, int64_t d,
-                    int64_t heads) {
-  if (chunks.size() == 1 && count == heads) return chunks[0];
+/// Rows [row0, row0 + rows) and heads [first, first + count) of the token chunks, gathered into one contiguous
+/// [B, rows, count*D] (the chunk itself when that is all of one chunk).
+Tensor gather(gpu::CommandStream& s, const std::vector<Tensor>& chunks, int64_t row0, int64_t rows, int64_t first,
+              int64_t count, int64_t d, int64_t heads) {
   std::vector<Tensor> parts;
-  for (const auto& c : chunks) parts.push_back(gpu::narrow(c, 2, first * d, count * d));
+  int64_t start = 0;
+  for (const auto& c : chunks) {
+    const int64_t lo = std::max(row0, start), hi = std::min(row0 + rows, start + c.dim(1));
+    if (lo < hi) {
+      if (lo == start && hi - lo == c.dim(1) && count == heads && rows == c.dim(1)) return c;
+      parts.push_back(gpu::narrow(gpu::narrow(c, 1, lo - start, hi - lo), 2, first * d, count * d));
+    }
+    start += c.dim(1);
+  }
   return gpu::concat(s, parts, 1);
 }
 
@@ -79,37 +88,54 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
   const int64_t D = C / heads, Lq = total_rows(q), Lk = total_rows(k);
   const uint64_t limit = s.context().device().max_buffer_bytes();
   const uint64_t head_bytes = static_cast<uint64_t>(B) * static_cast<uint64_t>(Lk) * static_cast<uint64_t>(D) * 4;
-  if (head_bytes > limit)
-    throw_eval("attention over " + std::to_string(Lk) + " keys: one head's keys [" + std::to_string(B) + ", " +
-               std::to_string(Lk) + ", " + std::to_string(D) + "] take " + std::to_string(head_bytes) +
-               " bytes, more than one device buffer (" + std::to_string(limit) + " bytes); splitting the keys is not supported");
-  if (options.causal && q.size() > 1) throw_eval("chunked attention: causal masks need the queries in one chunk");
+  // Heads in groups whose keys fit a buffer; when one head's keys do not, one head at a time over key ranges
+  // that do, each range's partial result merged into the rows' running result (gpu/ops/attention_merge.h).
+  const int64_t group = head_bytes <= limit ? std::min<int64_t>(heads, static_cast<int64_t>(limit / head_bytes)) : 1;
+  const int64_t key_rows = head_bytes <= limit ? Lk : rows_per_buffer(s.context(), B, D);
+  if (options.causal && (q.size() > 1 || key_rows < Lk))
+    throw_eval("chunked attention: causal masks need the queries in one chunk and each head's keys in one buffer");
   const Tensor& bias = options.bias;
   if (bias.defined() && (bias.rank() != 3 || !bias.contiguous() || bias.dim(1) != Lq || bias.dim(2) != Lk))
     throw_eval("chunked attention: bias " + bias.describe() + " should be a contiguous [H or 1, " + std::to_string(Lq) +
                ", " + std::to_string(Lk) + "]");
-  const int64_t group = std::min<int64_t>(heads, static_cast<int64_t>(limit / head_bytes));
+  const Tensor& mask = options.key_mask;
+  if (mask.defined() && (mask.rank() != 2 || !mask.contiguous() || mask.dim(1) != Lk))
+    throw_eval("chunked attention: key_mask " + mask.describe() + " should be a contiguous [B or 1, " +
+               std::to_string(Lk) + "]");
 
   std::vector<std::vector<Tensor>> outs(q.size());
+  std::vector<gpu::AttentionPartial> acc(q.size());
   for (int64_t h0 = 0; h0 < heads; h0 += group) {
     const int64_t g = std::min(group, heads - h0);
-    const Tensor kh = gpu::split_heads(gather_heads(s, k, h0, g, D, heads), g);
-    const Tensor vh = gpu::split_heads(gather_heads(s, v, h0, g, D, heads), g);
-    int64_t row = 0;
-    for (size_t i = 0; i < q.size(); ++i) {
-      const Tensor qi = q[i].contiguous() ? q[i] : gpu::contiguous(s, q[i]);
-      const int64_t l = qi.dim(1);
+    for (int64_t j0 = 0; j0 < Lk; j0 += key_rows) {
+      const int64_t n = std::min(key_rows, Lk - j0);
+      const Tensor kh = gpu::split_heads(gather(s, k, j0, n, h0, g, D, heads), g);
+      const Tensor vh = gpu::split_heads(gather(s, v, j0, n, h0, g, D, heads), g);
       gpu::AttentionOptions o = options;
-      if (bias.defined()) {
-        // Rows of this chunk (and this group's heads, for a per-head bias), copied so that they are contiguous.
-        Tensor b = gpu::narrow(bias, 1, row, l);
-        if (bias.dim(0) > 1) b = gpu::narrow(b, 0, h0, g);
-        o.bias = gpu::contiguous(s, b);
+      if (mask.defined()) o.key_mask = n == Lk ? mask : gpu::contiguous(s, gpu::narrow(mask, 1, j0, n));
+      int64_t row = 0;
+      for (size_t i = 0; i < q.size(); ++i) {
+        const Tensor qi = q[i].contiguous() ? q[i] : gpu::contiguous(s, q[i]);
+        const int64_t l = qi.dim(1);
+        if (bias.defined()) {
+          // Rows of this chunk, this group's heads (for a per-head bias) and this key range, made contiguous.
+          Tensor b = gpu::narrow(bias, 1, row, l);
+          if (bias.dim(0) > 1) b = gpu::narrow(b, 0, h0, g);
+          if (n < Lk) b = gpu::narrow(b, 2, j0, n);
+          o.bias = gpu::contiguous(s, b);
+        }
+        const Tensor qh = head_view(qi, h0, g, D);
+        if (n == Lk) {
+          acc[i].out = gpu::attention(s, qh, kh, vh, o);  // [B, l, g, D]
+        } else if (j0 == 0) {
+          acc[i] = gpu::attention_partial(s, qh, kh, vh, o);
+        } else {
+          gpu::attention_merge(s, acc[i], gpu::attention_partial(s, qh, kh, vh, o));
+        }
+        row += l;
       }
-      const Tensor out = gpu::attention(s, head_view(qi, h0, g, D), kh, vh, o);  // [B, l, g, D]
-      outs[i].push_back(out.reshape({B, l, g * D}));
-      row += l;
     }
+    for (size_t i = 0; i < q.size(); ++i) outs[i].push_back(acc[i].out.reshape({B, acc[i].out.dim(1), g * D}));
   }
   std::vector<Tensor> result;
   for (auto& parts : outs) result.push_back(parts.size() == 1 ? parts[0] : gpu::concat(s, parts, -1));

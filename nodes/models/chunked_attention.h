@@ -4,16 +4,18 @@
 ///
 /// The sequences come as token chunks: each q, k and v chunk is a packed-head [B, l, H*D] f32 tensor that
 /// fits a buffer, and the chunks, in order, are the whole sequence (so q, k and v never exist in one piece).
-/// The work is split two ways, neither of which changes a result:
+/// The work is split three ways, none of which changes a result beyond f32 rounding:
 ///  - over heads: the keys and values of a group of heads are gathered from the chunks into one
 ///    [B, Lk, g*D] buffer each, g as large as fits (all heads when everything fits); a query row's result
 ///    depends only on its head's keys, so each group is an ordinary gpu::attention call.
 ///  - over queries: each q chunk attends to the gathered keys by itself and gives the output chunk of the
 ///    same rows.
-/// Keys are never split: when even one head's keys [B, Lk, D] exceed a buffer, the call fails with an
-/// Evaluation error naming the sizes. `causal` applies only to a single q chunk (its top-left alignment
-/// is per call); `bias` ([H or 1, Lq, Lk], contiguous) is sliced per q chunk and head group; `key_mask`
-/// ([B or 1, Lk]) is used whole. One q chunk and one k/v chunk is exactly nn.h's attention().
+///  - over keys, when even one head's keys [B, Lk, D] exceed a buffer: one head at a time, its keys in ranges
+///    that fit; each range gives a partial result with its rows' log-sum-exp (gpu::attention_partial), folded
+///    exactly into the rows' running result (gpu/ops/attention_merge.h). So any sequence length works.
+/// `causal` applies only to a single q chunk whose keys are not split (its top-left alignment is per call);
+/// `bias` ([H or 1, Lq, Lk], contiguous) is sliced per q chunk, head group and key range; `key_mask`
+/// ([B or 1, Lk], contiguous) per key range. One q chunk and one k/v chunk is exactly nn.h's attention().
 #include <vector>
 
 #include "gpu/ops/attention.h"

@@ -7,53 +7,22 @@
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/attention_reference.h"
 
 namespace lattice::gpu {
 namespace {
 
 using testing::GpuTest;
 
-// A host copy of a strided [B, H, L, D] operand.
-struct HostView {
-  std::vector<float> data;
-  Shape strides;
-  int64_t offset = 0;
-  double at(int64_t b, int64_t h, int64_t l, int64_t d) const {
-    return data[static_cast<size_t>(offset + b * strides[0] + h * strides[1] + l * strides[2] + d * strides[3])];
-  }
-};
+using test::HostView;
 
-// The definition, in double, one query row at a time: scores, softmax, weighted sum of V. Each score is
-// rounded to f32 after the mask is added, as PyTorch does in f32: that is what makes -FLT_MAX keys exactly
-// equal and a fully masked row a plain average.
+// The reference with this file's argument order.
 std::vector<float> reference(const HostView& q, const HostView& k, const HostView& v, int64_t batch, int64_t heads,
                              int64_t lq, int64_t lk, int64_t dim, double scale, const std::vector<float>& mask,
-                             bool mask_per_batch, const std::vector<float>& bias, bool bias_per_head, bool causal) {
-  std::vector<float> out(static_cast<size_t>(batch * lq * heads * dim));
-  std::vector<double> s(static_cast<size_t>(lk));
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t h = 0; h < heads; ++h)
-      for (int64_t i = 0; i < lq; ++i) {
-        double mx = -INFINITY;
-        for (int64_t j = 0; j < lk; ++j) {
-          double dot = 0;
-          for (int64_t d = 0; d < dim; ++d) dot += q.at(b, h, i, d) * k.at(b, h, j, d);
-          double sc = dot * scale;
-          if (!mask.empty()) sc += mask[static_cast<size_t>((mask_per_batch ? b : 0) * lk + j)];
-          if (!bias.empty()) sc += bias[static_cast<size_t>(((bias_per_head ? h : 0) * lq + i) * lk + j)];
-          if (causal && j > i) sc = -INFINITY;
-          s[static_cast<size_t>(j)] = static_cast<float>(sc);
-          mx = std::max(mx, s[static_cast<size_t>(j)]);
-        }
-        double sum = 0;
-        for (auto& x : s) sum += (x = std::isinf(mx) ? 0.0 : std::exp(x - mx));
-        for (int64_t d = 0; d < dim; ++d) {
-          double o = 0;
-          for (int64_t j = 0; j < lk; ++j) o += s[static_cast<size_t>(j)] * v.at(b, h, j, d);
-          out[static_cast<size_t>(((b * lq + i) * heads + h) * dim + d)] = sum > 0 ? static_cast<float>(o / sum) : 0.0f;
-        }
-      }
-  return out;
+                             bool mask_per_batch, const std::vector<float>& bias, bool bias_per_head, bool causal,
+                             std::vector<float>* lse = nullptr) {
+  return test::reference_attention(
+      q, k, v, {batch, heads, lq, lk, dim, scale, mask, mask_per_batch, bias, bias_per_head, causal}, lse);
 }
 
 enum class Layout { Bhld, Split, PackedQkv };  // [B,H,L,D]; split_heads of [B,L,H*D]; one [B,L,3*H*D]
@@ -219,6 +188,39 @@ TEST_F(GpuTest, AttentionBroadcastMaskAndBias) {
   s.finish();
   auto want = reference(o.hq, o.hk, o.hv, 2, 3, 6, 21, 8, 1.0 / std::sqrt(8.0), mask, false, bias, false, false);
   EXPECT_TRUE(testing::close_nmse(out.to_floats(), want, 1e-10));
+}
+
+TEST_F(GpuTest, AttentionPartialGivesEachRowsLogSumExp) {
+  // Batch 1 masks every key with -inf: its rows are zeros with lse -inf. Batch 0 masks a few keys, plus a bias.
+  const int64_t B = 2, H = 3, Lq = 13, Lk = 37, D = 16;
+  Case c{B, H, Lq, Lk, D, Layout::Split};
+  Operands o = make_operands(ctx(), c, 1500);
+  std::vector<float> mask(B * Lk, 0.0f);
+  for (int64_t j = 0; j < Lk; ++j) mask[static_cast<size_t>(j)] = j % 5 == 2 ? -INFINITY : 0.0f;
+  for (int64_t j = Lk; j < B * Lk; ++j) mask[static_cast<size_t>(j)] = -INFINITY;
+  const auto bias = testing::random_floats(static_cast<size_t>(H * Lq * Lk), 1501, -2.0f, 2.0f);
+  std::vector<float> want_lse;
+  const auto want = reference(o.hq, o.hk, o.hv, B, H, Lq, Lk, D, 0.25, mask, true, bias, true, false, &want_lse);
+  for (std::string_view variant : {"portable", "texel"}) {
+    if (variant == "texel" && !ctx().device().info().is_cpu()) continue;
+    AttentionOptions opt;
+    opt.variant = variant;
+    opt.key_mask = Tensor::from_floats(ctx(), mask, {B, Lk});
+    opt.bias = Tensor::from_floats(ctx(), bias, {H, Lq, Lk});
+    CommandStream s(ctx());
+    AttentionPartial p = attention_partial(s, o.q, o.k, o.v, opt);
+    s.finish();
+    ASSERT_EQ(p.lse.shape(), (Shape{B, Lq, H}));
+    EXPECT_TRUE(testing::close_nmse(p.out.to_floats(), want, 1e-10)) << variant;
+    const auto lse = p.lse.to_floats();
+    for (size_t i = 0; i < lse.size(); ++i) {
+      if (std::isinf(want_lse[i])) {
+        EXPECT_TRUE(std::isinf(lse[i]) && lse[i] < 0) << variant << " row " << i << ": " << lse[i];
+      } else {
+        EXPECT_NEAR(lse[i], want_lse[i], 1e-5 * std::max(1.0f, std::abs(want_lse[i]))) << variant << " row " << i;
+      }
+    }
+  }
 }
 
 TEST_F(GpuTest, AttentionRefusesBadShapes) {

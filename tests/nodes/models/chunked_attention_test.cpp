@@ -1,15 +1,18 @@
 // chunked_attention under a small device buffer limit: q, k and v given as token chunks, heads grouped so
-// that each group's keys fit one buffer, against nn.h's attention() on the whole tensors with no limit.
+// that each group's keys fit one buffer, or keys split into ranges when one head's do not, against nn.h's
+// attention() on the whole tensors with no limit and against the plain C++ definition.
 #include "nodes/models/chunked_attention.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <random>
 
 #include "core/error.h"
 #include "gpu/command_stream.h"
 #include "nodes/gpu_service.h"
+#include "tests/support/attention_reference.h"
 #include "tests/support/gpu_limits.h"
 #include "nodes/models/nn.h"
 
@@ -59,16 +62,27 @@ class ChunkedAttention : public ::testing::Test {
     gpu::Context& ctx = g->context();
     gpu::CommandStream s(ctx);
     const Tensor out = attention(s, rows_of(ctx, q, kC, 0, lq), rows_of(ctx, k, kC, 0, kLk), rows_of(ctx, v, kC, 0, kLk),
-                                 kHeads, options(ctx, lq, with_mask, with_bias));
+                                 kHeads, options(ctx, lq, with_mask, with_bias ? kHeads : 0));
     s.finish();
     return out.to_floats();
   }
-  gpu::AttentionOptions options(gpu::Context& ctx, int64_t lq, bool with_mask, bool with_bias) {
+  /// bias_heads: 0 none, 1 one bias for every head, kHeads one per head (the first rows of `bias`).
+  gpu::AttentionOptions options(gpu::Context& ctx, int64_t lq, bool with_mask, int64_t bias_heads) {
     gpu::AttentionOptions o;
     o.scale = 0.3f;
     if (with_mask) o.key_mask = Tensor::from_floats(ctx, mask, {1, kLk});
-    if (with_bias) o.bias = Tensor::from_floats(ctx, bias, {kHeads, lq, kLk});
+    if (bias_heads)
+      o.bias = Tensor::from_floats(ctx, {bias.data(), static_cast<size_t>(bias_heads * lq * kLk)}, {bias_heads, lq, kLk});
     return o;
+  }
+  /// The definition in double over the first `lq` queries, as [1, lq, H*D].
+  std::vector<float> definition(int64_t lq, bool with_mask, int64_t bias_heads) {
+    const std::vector<int64_t> qs{lq * kC, kDim, kC, 1}, ks{kLk * kC, kDim, kC, 1};
+    test::AttentionProblem p{1, kHeads, lq, kLk, kDim, 0.3};
+    if (with_mask) p.mask = mask;
+    if (bias_heads) p.bias.assign(bias.begin(), bias.begin() + bias_heads * lq * kLk);
+    p.bias_per_head = bias_heads > 1;
+    return test::reference_attention({q, qs}, {k, ks}, {v, ks}, p);
   }
   static void expect_near(const std::vector<float>& got, const std::vector<float>& expected) {
     ASSERT_EQ(got.size(), expected.size());
@@ -85,7 +99,7 @@ TEST_F(ChunkedAttention, OneHeadPerGroupAndQueryChunksGiveTheWholeResult) {
     gpu::CommandStream s(ctx);
     const std::vector<int64_t> key_cuts = {0, 5, 14, 23, 32, 36};
     const auto out = chunked_attention(s, chunks_of(ctx, q, kC, {0, 9, 18, 27, 36, 40}), chunks_of(ctx, k, kC, key_cuts),
-                                       chunks_of(ctx, v, kC, key_cuts), kHeads, options(ctx, 40, with_mask, false));
+                                       chunks_of(ctx, v, kC, key_cuts), kHeads, options(ctx, 40, with_mask, 0));
     s.finish();
     ASSERT_EQ(out.size(), 5u);
     EXPECT_EQ(out[4].shape(), (gpu::Shape{1, 4, kC}));
@@ -99,29 +113,56 @@ TEST_F(ChunkedAttention, PerHeadBiasIsSlicedByQueryChunkAndHeadGroup) {
   gpu::Context& ctx = g->context();
   gpu::CommandStream s(ctx);
   const auto out = chunked_attention(s, chunks_of(ctx, q, kC, {0, 1, 4}), chunks_of(ctx, k, kC, {0, 20, 36}),
-                                     chunks_of(ctx, v, kC, {0, 20, 36}), kHeads, options(ctx, 4, true, true));
+                                     chunks_of(ctx, v, kC, {0, 20, 36}), kHeads, options(ctx, 4, true, kHeads));
   s.finish();
   expect_near(joined(out), whole(4, true, true));
 }
 
-TEST_F(ChunkedAttention, KeysOfOneHeadLargerThanABufferAreAClearError) {
-  auto g = test::gpu_with_buffer_limit(1000);  // one head's keys need 1,152 bytes
+TEST_F(ChunkedAttention, KeysOfOneHeadLargerThanABufferAreSplitAndMerged) {
+  // One head's keys [1, 36, 8] take 1,152 bytes. At 500 bytes each head attends to key ranges of 15, 15 and 6
+  // rows (gathered across the 3-row k/v chunks) and merges the partial results, at 1,100 to ranges of 34 and 2;
+  // q comes in chunks of 3 rows. Keys 15..29 masked with -inf leave the middle range of 500 all -inf.
+  for (int64_t limit : {500, 1100}) {
+    auto g = test::gpu_with_buffer_limit(static_cast<uint64_t>(limit));
+    gpu::Context& ctx = g->context();
+    for (float& m : mask) m = 0.0f;
+    for (size_t j = 15; j < 30; ++j) mask[j] = -INFINITY;
+    gpu::CommandStream s(ctx);
+    const std::vector<int64_t> key_cuts = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36};
+    const auto out = chunked_attention(s, chunks_of(ctx, q, kC, {0, 3, 6, 9, 12, 13}), chunks_of(ctx, k, kC, key_cuts),
+                                       chunks_of(ctx, v, kC, key_cuts), kHeads, options(ctx, 13, true, 0));
+    s.finish();
+    ASSERT_EQ(out.size(), 5u);
+    expect_near(joined(out), whole(13, true, false));
+    expect_near(joined(out), definition(13, true, 0));
+  }
+}
+
+TEST_F(ChunkedAttention, BiasIsSlicedByKeyRangeWhenKeysAreSplit) {
+  // 1,100 bytes: key ranges of 34 and 2 rows; a bias shared by all heads [1, 7, 36] (1,008 bytes) and a mask.
+  auto g = test::gpu_with_buffer_limit(1100);
   gpu::Context& ctx = g->context();
   gpu::CommandStream s(ctx);
-  const auto keys = chunks_of(ctx, k, kC, {0, 7, 14, 21, 28, 35, 36});
-  try {
-    chunked_attention(s, chunks_of(ctx, q, kC, {0, 7}), keys, keys, kHeads);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
-    EXPECT_NE(std::string(e.what()).find("one head's keys [1, 36, 8] take 1152 bytes"), std::string::npos) << e.what();
-  }
+  const std::vector<int64_t> key_cuts = {0, 8, 16, 24, 32, 36};
+  const auto out = chunked_attention(s, chunks_of(ctx, q, kC, {0, 3, 6, 7}), chunks_of(ctx, k, kC, key_cuts),
+                                     chunks_of(ctx, v, kC, key_cuts), kHeads, options(ctx, 7, true, 1));
+  s.finish();
+  expect_near(joined(out), definition(7, true, 1));
+}
+
+TEST_F(ChunkedAttention, CausalNeedsOneQueryChunk) {
   gpu::AttentionOptions causal;
   causal.causal = true;
   auto big = test::gpu_with_buffer_limit(0);
   gpu::CommandStream bs(big->context());
   const auto two = chunks_of(big->context(), q, kC, {0, 3, 6});
-  EXPECT_THROW(chunked_attention(bs, two, two, two, kHeads, causal), Error);
+  try {
+    chunked_attention(bs, two, two, two, kHeads, causal);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
+    EXPECT_NE(std::string(e.what()).find("causal"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
