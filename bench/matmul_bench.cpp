@@ -1,10 +1,12 @@
 // matmul/<weights>/<M>x<N>x<K>/<backend>: C[M, N] = A[M, K] * B[N, K]^T. The OpenBLAS sgemm run is the
 // baseline measured in the same process (docs/performance.md). The Vulkan figure times submit + wait of
 // one recorded dispatch with all data resident on the device; recording is excluded (timing paused).
+// GFLOP_per_cpu_s divides by the process's CPU time instead, which other load on a shared machine moves less.
 // Weights are f32, f16, bf16, f8e4m3fn or f8e5m2 (decoded inside the kernel); A and C are always f32. The
 // 4096x3072x3072 runs take seconds each on lavapipe, so they run a fixed single iteration.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <memory>
@@ -31,9 +33,20 @@ std::vector<float> random_values(size_t n) {
   return v;
 }
 
-void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
-  state.counters["FLOPS"] = benchmark::Counter(2.0 * static_cast<double>(m * n * k),
-                                               benchmark::Counter::kIsIterationInvariantRate);
+// CPU seconds of the whole process (on lavapipe the device's worker threads are threads of this process), so
+// GFLOP per CPU-second is a figure that other load on the machine does not move much.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// FLOPS: per second of wall time; GFLOP_per_cpu_s: per CPU-second of the process since `cpu0`.
+void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k, double cpu0) {
+  const double flop = 2.0 * static_cast<double>(m * n * k);
+  state.counters["FLOPS"] = benchmark::Counter(flop, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP_per_cpu_s"] =
+      1e-9 * flop * static_cast<double>(state.iterations()) / (process_cpu_seconds() - cpu0);
 }
 
 void bm_vulkan(benchmark::State& state, int64_t m, int64_t n, int64_t k, lattice::gpu::DType wt) {
@@ -46,24 +59,26 @@ void bm_vulkan(benchmark::State& state, int64_t m, int64_t n, int64_t k, lattice
   // same A buffer, so the large sizes do not pay for a whole extra product.
   matmul(s, a.view({std::min<int64_t>(m, 16), k}, {k, 1}, 0), b);
   s.finish();
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     state.PauseTiming();
     Tensor c = matmul(s, a, b);
     state.ResumeTiming();
     s.finish();
   }
-  set_flops(state, m, n, k);
+  set_flops(state, m, n, k, cpu0);
 }
 
 void bm_openblas(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
   auto a = random_values(static_cast<size_t>(m * k)), b = random_values(static_cast<size_t>(n * k));
   std::vector<float> c(static_cast<size_t>(m * n));
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
                 1.0f, a.data(), static_cast<int>(k), b.data(), static_cast<int>(k), 0.0f, c.data(), static_cast<int>(n));
     benchmark::DoNotOptimize(c.data());
   }
-  set_flops(state, m, n, k);
+  set_flops(state, m, n, k, cpu0);
 }
 
 struct Size {
