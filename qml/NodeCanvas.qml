@@ -20,16 +20,17 @@ Item {
     property point wireEnd: Qt.point(0, 0)
 
     property bool framed: false  // the first frameAll waits until the canvas has its size
-    // The visible part of the canvas in canvas units, with a margin: nodes and wires outside it are not
-    // drawn (a 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas). The
-    // models decide (C++, KeyedListModel::setView) and notify only the rows that enter or leave the view,
-    // so a pan or zoom step does not re-evaluate a binding per node.
+    // The visible part of the canvas in canvas units, with a margin: nodes outside it are not drawn (a
+    // 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas). The model
+    // decides (C++, KeyedListModel::setView) and notifies only the rows that enter or leave the view, so a
+    // pan or zoom step does not re-evaluate a binding per node. Wires are one geometry (WireLayer) that
+    // the renderer clips, so they need no culling.
     property bool culling: true  // off only to measure what it saves (bench/editor_canvas_bench.cpp)
     readonly property real cullMargin: 40
     readonly property rect viewRect: culling ? Qt.rect(-content.x / zoom - cullMargin, -content.y / zoom - cullMargin,
                                                        width / zoom + 2 * cullMargin, height / zoom + 2 * cullMargin)
                                              : Qt.rect(0, 0, 0, 0)
-    onViewRectChanged: { document.nodes.setViewRect(viewRect); document.edges.setViewRect(viewRect) }
+    onViewRectChanged: document.nodes.setViewRect(viewRect)
 
     clip: true
     focus: true
@@ -99,6 +100,7 @@ Item {
         majorEvery: 5
         color: Theme.grid
         majorColor: Theme.gridMajor
+        background: Theme.background
     }
 
     // Background: pan, box select, palette, zoom.
@@ -148,25 +150,11 @@ Item {
         transformOrigin: Item.TopLeft
         scale: canvas.zoom
 
-        Repeater {
+        // All wires as one geometry, rebuilt only when they change (app/editor/wire_layer.h).
+        WireLayer {
+            objectName: "wires"
             model: canvas.document.edges
-            delegate: Shape {
-                required property real x1
-                required property real y1
-                required property real x2
-                required property real y2
-                required property color color
-                required property bool inView
-                readonly property real bend: Math.max(40, Math.abs(x2 - x1) / 2)  // EdgeListModel::bend
-                visible: inView
-                ShapePath {
-                    strokeColor: color
-                    strokeWidth: 2.5
-                    fillColor: "transparent"
-                    startX: x1; startY: y1
-                    PathCubic { x: x2; y: y2; control1X: x1 + bend; control1Y: y1; control2X: x2 - bend; control2Y: y2 }
-                }
-            }
+            lineWidth: 2.5
         }
 
         Repeater {

@@ -3,8 +3,10 @@ import QtQuick.Controls
 import Lattice.Model
 
 // One node on the canvas. Its geometry (size, port rows) comes from the model (C++ NodeLayout);
-// dragging moves the selection through GraphDocument.moveNodes, merged into one undo step.
-Rectangle {
+// dragging moves the selection through GraphDocument.moveNodes, merged into one undo step. What it shows
+// is painted by one C++ NodeFace (one image, repainted only when it changes); the items here only take
+// input, plus the footer while the node is evaluated (docs/performance.md, editor canvas).
+Item {
     id: node
     required property Item board
     required property GraphDocument doc
@@ -19,10 +21,31 @@ Rectangle {
     property real progress: 0
     property string message
 
-    radius: 6
-    color: Theme.nodeBody
-    border.width: selected ? 2 : 1
-    border.color: selected ? Theme.selection : (known ? "#1a1a1a" : Theme.error)
+    NodeFace {
+        anchors.fill: parent
+        nodeId: node.nodeId
+        typeName: node.typeName
+        inputs: node.inputs
+        outputs: node.outputs
+        summary: node.summary
+        known: node.known
+        selected: node.selected
+        stateColor: Theme.stateColor(node.evalState)
+        // An idle node says nothing here (its state dot says "idle").
+        status: node.evalState !== "idle" || node.message !== ""
+                ? node.evalState + (node.message !== "" ? ": " + node.message : "") : ""
+        statusColor: node.evalState === "failed" || node.evalState === "invalid" ? Theme.error : Theme.textDim
+        highlightType: node.board.wireActive && node.board.wireNode !== node.nodeId ? node.board.wireType : ""
+        highlightInputs: node.board.wireFromOutput
+        // Image pixels per canvas unit: 1 up to zoom 1, sharp when zoomed in, repainted only at these steps.
+        detail: node.board.zoom <= 1 ? 1 : (node.board.zoom <= 2 ? 2 : 4)
+        bodyColor: Theme.nodeBody
+        headerColor: Theme.nodeHeader
+        textColor: Theme.text
+        dimColor: Theme.textDim
+        selectionColor: Theme.selection
+        errorColor: Theme.error
+    }
 
     // Body: select and drag.
     MouseArea {
@@ -49,32 +72,6 @@ Rectangle {
         onReleased: node.doc.endInteraction()
     }
 
-    Rectangle {
-        id: header
-        width: parent.width
-        height: node.doc.headerHeight
-        radius: node.radius
-        color: Theme.nodeHeader
-        Rectangle { anchors.bottom: parent.bottom; width: parent.width; height: node.radius; color: parent.color }
-        Text {
-            anchors.left: parent.left; anchors.leftMargin: 8
-            anchors.right: stateDot.left; anchors.rightMargin: 4
-            anchors.verticalCenter: parent.verticalCenter
-            color: Theme.text
-            font.bold: true
-            elide: Text.ElideRight
-            text: node.nodeId + "  <font color='" + Theme.textDim + "'>" + node.typeName + "</font>"
-            textFormat: Text.StyledText
-        }
-        Rectangle {
-            id: stateDot
-            anchors.right: parent.right; anchors.rightMargin: 8
-            anchors.verticalCenter: parent.verticalCenter
-            width: 10; height: 10; radius: 5
-            color: Theme.stateColor(node.evalState)
-        }
-    }
-
     // Port rows: inputs on the left edge, outputs on the right, one row each.
     Repeater {
         model: node.inputs
@@ -97,19 +94,7 @@ Rectangle {
         }
     }
 
-    Text {
-        x: 8
-        y: node.doc.headerHeight + Math.max(node.inputs.length, node.outputs.length) * node.doc.portRow + 2
-        width: node.width - 16
-        color: Theme.textDim
-        font.pixelSize: 11
-        lineHeightMode: Text.FixedHeight
-        lineHeight: 15
-        elide: Text.ElideRight
-        text: node.summary
-    }
-
-    // Footer: state, progress, error.
+    // Footer: the progress bar while running (NodeFace draws the status line), the message as a tooltip.
     Item {
         anchors.bottom: parent.bottom
         width: parent.width
@@ -121,78 +106,44 @@ Rectangle {
             width: (parent.width - 12) * node.progress
             color: Theme.stateColor("running")
         }
-        // An idle node says nothing here (its state dot says "idle"): one text less to draw per node.
-        Text {
-            visible: node.evalState !== "idle" || node.message !== ""
-            anchors.fill: parent
-            anchors.leftMargin: 8; anchors.rightMargin: 8
-            verticalAlignment: Text.AlignVCenter
-            font.pixelSize: 10
-            elide: Text.ElideRight
-            color: node.evalState === "failed" || node.evalState === "invalid" ? Theme.error : Theme.textDim
-            text: node.evalState + (node.message !== "" ? ": " + node.message : "")
-        }
         ToolTip.visible: footerHover.containsMouse && node.message !== ""
         ToolTip.text: node.message
         MouseArea { id: footerHover; anchors.fill: parent; hoverEnabled: true; acceptedButtons: Qt.NoButton }
     }
 
+    // A port's hit area (over its dot, which NodeFace draws): drag a wire, click to disconnect.
     component Port: Item {
         id: port
         property var portData: ({})
         property int row: 0
         property bool output: false
-        readonly property bool compatible: node.board.wireActive && node.board.wireType === portData.type
-                                           && node.board.wireFromOutput !== output && node.board.wireNode !== node.nodeId
-        x: 0
-        y: node.doc.headerHeight + row * node.doc.portRow
-        width: node.width
-        height: node.doc.portRow
-
-        Text {
-            anchors.verticalCenter: parent.verticalCenter
-            anchors.left: port.output ? undefined : parent.left
-            anchors.right: port.output ? parent.right : undefined
-            anchors.leftMargin: 10
-            anchors.rightMargin: 10
-            font.pixelSize: 11
-            color: Theme.text
-            text: port.portData.name + (port.portData.optional ? "?" : "")
-        }
-        Rectangle {
-            id: dot
-            width: port.compatible ? 14 : 10
-            height: width
-            radius: width / 2
-            x: (port.output ? node.width : 0) - width / 2
-            anchors.verticalCenter: parent.verticalCenter
-            color: port.portData.color
-            border.width: port.compatible ? 2 : 1
-            border.color: port.compatible ? Theme.text : "#111111"
-            ToolTip.visible: dotArea.containsMouse
-            ToolTip.text: port.portData.name + ": " + port.portData.type
-            MouseArea {
-                id: dotArea
-                anchors.fill: parent
-                anchors.margins: -4
-                hoverEnabled: true
-                preventStealing: true
-                property bool dragged: false
-                function centre() { return dot.mapToItem(node.parent, dot.width / 2, dot.height / 2) }
-                onPressed: {
-                    dragged = false
-                    node.board.beginWire(node.nodeId, port.portData.name, port.output, port.portData.type, centre())
-                }
-                onPositionChanged: function(mouse) {
-                    dragged = true
-                    node.board.wireEnd = mapToItem(node.parent, mouse.x, mouse.y)
-                }
-                onReleased: function(mouse) {
-                    if (dragged) { node.board.endWire(mapToItem(node.parent, mouse.x, mouse.y)); return }
-                    node.board.wireActive = false
-                    // A click on a connected input disconnects it.
-                    if (!port.output && port.portData.connected) node.doc.disconnectPort(node.nodeId, port.portData.name)
-                }
+        width: 10
+        height: 10
+        x: (port.output ? node.width : 0) - width / 2
+        y: node.doc.headerHeight + row * node.doc.portRow + (node.doc.portRow - height) / 2
+        ToolTip.visible: dotArea.containsMouse
+        ToolTip.text: port.portData.name + ": " + port.portData.type
+        MouseArea {
+            id: dotArea
+            anchors.fill: parent
+            anchors.margins: -4
+            hoverEnabled: true
+            preventStealing: true
+            property bool dragged: false
+            function centre() { return port.mapToItem(node.parent, port.width / 2, port.height / 2) }
+            onPressed: {
+                dragged = false
+                node.board.beginWire(node.nodeId, port.portData.name, port.output, port.portData.type, centre())
+            }
+            onPositionChanged: function(mouse) {
+                dragged = true
+                node.board.wireEnd = mapToItem(node.parent, mouse.x, mouse.y)
+            }
+            onReleased: function(mouse) {
+                if (dragged) { node.board.endWire(mapToItem(node.parent, mouse.x, mouse.y)); return }
+                node.board.wireActive = false
+                // A click on a connected input disconnects it.
+                if (!port.output && port.portData.connected) node.doc.disconnectPort(node.nodeId, port.portData.name)
             }
         }
     }

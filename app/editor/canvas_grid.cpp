@@ -39,11 +39,14 @@ void CanvasGrid::layoutTile() {
   auto wrap = [&](double v) { return std::floor(v - period * std::ceil(v / period)) ; };
   tile_->setPosition(QPointF(wrap(origin_x_), wrap(origin_y_)));
   tile_->setSize(QSizeF(std::ceil(width() + 2 * period), std::ceil(height() + 2 * period)));
-  const QString content = QStringLiteral("%1 %2 %3 %4 %5 %6 %7")
+  const QString content = QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8")
                               .arg(period).arg(tile_->width()).arg(tile_->height()).arg(min_spacing_)
-                              .arg(major_every_).arg(color_.name()).arg(major_color_.name());
+                              .arg(major_every_).arg(color_.name()).arg(major_color_.name())
+                              .arg(background_.name(QColor::HexArgb));
   if (content == painted_) return;
   painted_ = content;
+  tile_->setFillColor(background_);
+  tile_->setOpaquePainting(background_.alpha() == 255);
   tile_->update();
 }
 

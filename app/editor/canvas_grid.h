@@ -41,6 +41,9 @@ class CanvasGrid : public QQuickItem {
   Q_PROPERTY(qreal minSpacing MEMBER min_spacing_ WRITE setMinSpacing NOTIFY gridChanged)
   Q_PROPERTY(QColor color MEMBER color_ WRITE setColor NOTIFY gridChanged)
   Q_PROPERTY(QColor majorColor MEMBER major_color_ WRITE setMajorColor NOTIFY gridChanged)
+  /// What the tile is filled with under the lines. Opaque (the canvas background), the tile is drawn in
+  /// the renderer's opaque pass instead of being blended over the whole view on every frame.
+  Q_PROPERTY(QColor background MEMBER background_ WRITE setBackground NOTIFY gridChanged)
   /// Lines in view (for tests).
   Q_PROPERTY(int lineCount READ lineCount NOTIFY gridChanged)
   /// How often the tile was painted (for tests: a pan paints nothing).
@@ -57,6 +60,7 @@ class CanvasGrid : public QQuickItem {
   void setMinSpacing(qreal v) { set(min_spacing_, v); }
   void setColor(const QColor& v) { set(color_, v); }
   void setMajorColor(const QColor& v) { set(major_color_, v); }
+  void setBackground(const QColor& v) { set(background_, v); }
 
   struct Line {
     bool vertical;
@@ -89,7 +93,7 @@ class CanvasGrid : public QQuickItem {
 
   qreal zoom_ = 1, origin_x_ = 0, origin_y_ = 0, step_ = 20, min_spacing_ = 6;
   int major_every_ = 5;
-  QColor color_{0x2a, 0x2b, 0x2e}, major_color_{0x34, 0x36, 0x3a};
+  QColor color_{0x2a, 0x2b, 0x2e}, major_color_{0x34, 0x36, 0x3a}, background_{Qt::transparent};
   CanvasGridTile* tile_;
   QString painted_;  // what the tile shows: period, size, spacing, colours
 };

@@ -8,11 +8,13 @@
 #include <QQuickWindow>
 #include <QTemporaryDir>
 #include <QtTest/QTest>
+#include <functional>
 #include <memory>
 
 #include "app/editor/editor_main.h"
 #include "app/editor/graph_document.h"
 #include "app/editor/graph_edits.h"
+#include "app/editor/node_face.h"
 #include "tests/app/editor/qt_test_app.h"
 
 namespace lattice::editor {
@@ -132,17 +134,32 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
   EXPECT_GT(lines, 10);
   const int paints = grid->property("paintCount").toInt();
   EXPECT_GE(paints, 1);
+  auto* wires = content->findChild<QQuickItem*>("wires");
+  ASSERT_TRUE(wires);
+  const int wire_builds = wires->property("buildCount").toInt();
+  std::function<int(QQuickItem*)> face_paints_in = [&](QQuickItem* item) {
+    int n = 0;
+    if (auto* face = qobject_cast<NodeFace*>(item)) n += face->paintCount();
+    for (QQuickItem* child : item->childItems()) n += face_paints_in(child);
+    return n;
+  };
+  auto face_paints = [&] { return face_paints_in(content); };
+  const int faces = face_paints();
+  EXPECT_GE(faces, 3) << "each node's face painted once";
   // Pan so that only b (at x 300..480) stays in view: the canvas's left edge moves to x = 290.
   content->setX(-290 * zoom());
   QTest::qWait(100);  // a frame
   EXPECT_EQ(visible_nodes(), QStringList{"b"});
   EXPECT_EQ(grid->property("originX").toReal(), content->x());
   EXPECT_EQ(grid->property("paintCount").toInt(), paints) << "a pan moves the grid, it repaints nothing";
+  EXPECT_EQ(face_paints(), faces) << "nor the nodes";
+  EXPECT_EQ(wires->property("buildCount").toInt(), wire_builds) << "nor the wires";
   // A zoom repaints it once.
   canvas->setProperty("zoom", zoom() * 2);
   QTest::qWait(100);
   EXPECT_GT(grid->property("lineCount").toInt(), 0);
   EXPECT_EQ(grid->property("paintCount").toInt(), paints + 1);
+  EXPECT_EQ(wires->property("buildCount").toInt(), wire_builds) << "a zoom scales the wires";
   canvas->setProperty("culling", false);
   QCoreApplication::processEvents();
   EXPECT_EQ(visible_nodes(), (QStringList{"a", "b", "c"})) << "without culling everything is drawn";

@@ -1,0 +1,129 @@
+#include "app/editor/wire_layer.h"
+
+#include <QSGGeometryNode>
+#include <QSGVertexColorMaterial>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace lattice::editor {
+
+std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend) {
+  const QPointF c1 = from + QPointF(bend, 0), c2 = to - QPointF(bend, 0);
+  // About one segment per 12 canvas units of the control polygon: smooth at zoom 4, few vertices.
+  const double reach = QLineF(from, c1).length() + QLineF(c1, c2).length() + QLineF(c2, to).length();
+  const int segments = std::clamp(static_cast<int>(reach / 12), 8, 64);
+  std::vector<QPointF> pts;
+  pts.reserve(static_cast<size_t>(segments) + 1);
+  for (int i = 0; i <= segments; ++i) {
+    const double t = static_cast<double>(i) / segments, u = 1 - t;
+    pts.push_back(u * u * u * from + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t * t * t * to);
+  }
+  return pts;
+}
+
+WireMesh wire_mesh(const std::vector<EdgeRow>& rows, double width) {
+  WireMesh m;
+  const double half = width / 2;
+  for (const EdgeRow& r : rows) {
+    const QColor c = r.color.isValid() ? r.color : QColor(Qt::gray);
+    m.opaque = m.opaque && c.alpha() == 255;
+    const double a = c.alphaF();
+    const WireMesh::Vertex proto{0, 0, static_cast<uint8_t>(std::lround(c.red() * a)),
+                                 static_cast<uint8_t>(std::lround(c.green() * a)),
+                                 static_cast<uint8_t>(std::lround(c.blue() * a)), static_cast<uint8_t>(c.alpha())};
+    const std::vector<QPointF> pts = wire_curve(r.from, r.to, EdgeListModel::bend(r));
+    const auto first = static_cast<uint32_t>(m.vertices.size());
+    for (size_t i = 0; i < pts.size(); ++i) {
+      // Offset each point along the normal of the chord through its neighbours (a mitre-less join).
+      const QPointF d = pts[std::min(i + 1, pts.size() - 1)] - pts[i == 0 ? 0 : i - 1];
+      const double len = std::hypot(d.x(), d.y());
+      const QPointF n = len > 0 ? QPointF(-d.y() / len, d.x() / len) * half : QPointF(0, half);
+      for (const QPointF& p : {pts[i] + n, pts[i] - n}) {
+        WireMesh::Vertex v = proto;
+        v.x = static_cast<float>(p.x());
+        v.y = static_cast<float>(p.y());
+        m.vertices.push_back(v);
+      }
+      if (i == 0) continue;
+      const uint32_t k = first + 2 * static_cast<uint32_t>(i);
+      m.indices.insert(m.indices.end(), {k - 2, k - 1, k, k - 1, k + 1, k});
+    }
+  }
+  return m;
+}
+
+WireLayer::WireLayer(QQuickItem* parent) : QQuickItem(parent) { setFlag(ItemHasContents, true); }
+
+void WireLayer::setModel(EdgeListModel* m) {
+  if (model_ == m) return;
+  for (const auto& c : connections_) disconnect(c);
+  connections_.clear();
+  model_ = m;
+  if (m) {
+    connections_ << connect(m, &QAbstractItemModel::modelReset, this, &WireLayer::rowsChanged)
+                 << connect(m, &QAbstractItemModel::rowsInserted, this, &WireLayer::rowsChanged)
+                 << connect(m, &QAbstractItemModel::rowsRemoved, this, &WireLayer::rowsChanged)
+                 << connect(m, &QAbstractItemModel::dataChanged, this,
+                            [this](const QModelIndex&, const QModelIndex&, const QList<int>& roles) {
+                              // Culling (role inView) changes on every pan; the wires themselves do not.
+                              if (roles != QList<int>{EdgeListModel::InViewRole}) rowsChanged();
+                            });
+  }
+  rowsChanged();
+  emit modelChanged();
+}
+
+void WireLayer::setLineWidth(qreal w) {
+  if (line_width_ == w) return;
+  line_width_ = w;
+  rowsChanged();
+  emit modelChanged();
+}
+
+void WireLayer::rowsChanged() {
+  dirty_ = true;
+  polish();
+}
+
+void WireLayer::updatePolish() {
+  if (!dirty_) return;
+  mesh_ = model_ ? wire_mesh(model_->rows(), line_width_) : WireMesh{};
+  dirty_ = false;
+  mesh_new_ = true;
+  ++builds_;
+  emit built();
+  update();
+}
+
+QSGNode* WireLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
+  auto* node = static_cast<QSGGeometryNode*>(old);
+  if (mesh_.indices.empty()) {
+    delete node;
+    return nullptr;
+  }
+  if (!node) {
+    node = new QSGGeometryNode;
+    auto* g = new QSGGeometry(QSGGeometry::defaultAttributes_ColoredPoint2D(), 0, 0, QSGGeometry::UnsignedIntType);
+    g->setDrawingMode(QSGGeometry::DrawTriangles);
+    node->setGeometry(g);
+    node->setFlag(QSGNode::OwnsGeometry);
+    node->setMaterial(new QSGVertexColorMaterial);
+    node->setFlag(QSGNode::OwnsMaterial);
+    mesh_new_ = true;
+  }
+  if (mesh_new_) {
+    static_assert(sizeof(WireMesh::Vertex) == sizeof(QSGGeometry::ColoredPoint2D));
+    QSGGeometry* g = node->geometry();
+    g->allocate(static_cast<int>(mesh_.vertices.size()), static_cast<int>(mesh_.indices.size()));
+    std::memcpy(g->vertexData(), mesh_.vertices.data(), mesh_.vertices.size() * sizeof(WireMesh::Vertex));
+    std::memcpy(g->indexData(), mesh_.indices.data(), mesh_.indices.size() * sizeof(uint32_t));
+    // Opaque wires skip blending and go into the renderer's opaque pass.
+    node->material()->setFlag(QSGMaterial::Blending, !mesh_.opaque);
+    node->markDirty(QSGNode::DirtyGeometry | QSGNode::DirtyMaterial);
+    mesh_new_ = false;
+  }
+  return node;
+}
+
+}  // namespace lattice::editor
