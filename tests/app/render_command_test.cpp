@@ -244,6 +244,18 @@ void expect_run_streams_as_planned(const std::string& graph, double budget_mib, 
   EXPECT_LE(sample["peak_device_bytes"].get<uint64_t>(), static_cast<uint64_t>(budget_mib * 1048576));
 }
 
+// dir/inputs.safetensors for conditioning.from_tensors: prompt_embeds [1, tokens, width] of the repeating ramp
+// (i % period) / period - 0.5, and pooled_prompt_embeds [1, pooled] of (i % 5) / 5 (zeros where the model
+// ignores it: pooled_ramp false).
+void write_prompt_inputs(const fs::path& dir, int64_t tokens, int64_t width, int period, int64_t pooled, bool pooled_ramp) {
+  std::vector<float> embeds(static_cast<size_t>(tokens * width)), pool(static_cast<size_t>(pooled), 0.0f);
+  for (size_t i = 0; i < embeds.size(); ++i) embeds[i] = static_cast<float>(static_cast<int>(i % period)) / static_cast<float>(period) - 0.5f;
+  if (pooled_ramp)
+    for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<float>(i % 5) / 5.0f;
+  const lattice::HostTensor e = lattice::HostTensor::from_f32({1, tokens, width}, embeds), p = lattice::HostTensor::from_f32({1, pooled}, pool);
+  lattice::write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &e}, {"pooled_prompt_embeds", &p}});
+}
+
 // A budget below activations plus one block: exit 4, naming what is needed.
 void expect_budget_too_small(const std::string& graph, double budget_mib, const std::string& model) {
   auto small = run("--render " + graph + " --target sample --vram-budget " + std::to_string(budget_mib / 1024));
@@ -256,11 +268,7 @@ TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
   // A random FLUX of 7 blocks (12.4 MB of bf16 weights) sampled under a budget that holds only some of
   // them: the run streams the blocks the dry run said it would, and stays under the budget.
   lattice::test::write_random_flux(dir / "dit", 3, 4, 3);
-  std::vector<float> embeds(512 * 64), pooled(32);
-  for (size_t i = 0; i < embeds.size(); ++i) embeds[i] = static_cast<float>(i % 17) / 17.0f - 0.5f;
-  for (size_t i = 0; i < pooled.size(); ++i) pooled[i] = static_cast<float>(i % 5) / 5.0f;
-  const lattice::HostTensor e = lattice::HostTensor::from_f32({1, 512, 64}, embeds), p = lattice::HostTensor::from_f32({1, 32}, pooled);
-  lattice::write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &e}, {"pooled_prompt_embeds", &p}});
+  write_prompt_inputs(dir, 512, 64, 17, 32, true);
   const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
@@ -284,10 +292,7 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
   c.ffn_dim = 1536;
   c.num_layers = 4;
   lattice::test::write_random_wan(dir / "dit", c);
-  std::vector<float> embeds(512 * 64), pooled(4, 0.0f);  // Wan ignores the pooled embedding
-  for (size_t i = 0; i < embeds.size(); ++i) embeds[i] = static_cast<float>(i % 13) / 13.0f - 0.5f;
-  const lattice::HostTensor e = lattice::HostTensor::from_f32({1, 512, 64}, embeds), p = lattice::HostTensor::from_f32({1, 4}, pooled);
-  lattice::write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &e}, {"pooled_prompt_embeds", &p}});
+  write_prompt_inputs(dir, 512, 64, 13, 4, false);  // Wan ignores the pooled embedding
   const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
@@ -312,10 +317,7 @@ TEST_F(Cli, StreamedLtxRunDoesWhatThePlanSays) {
   c.ff_inner = 1536;
   c.num_layers = 4;
   lattice::test::write_random_ltx(dir / "dit", c);
-  std::vector<float> embeds(128 * 64), pooled(4, 0.0f);  // LTX-Video ignores the pooled embedding
-  for (size_t i = 0; i < embeds.size(); ++i) embeds[i] = static_cast<float>(i % 11) / 11.0f - 0.5f;
-  const lattice::HostTensor e = lattice::HostTensor::from_f32({1, 128, 64}, embeds), p = lattice::HostTensor::from_f32({1, 4}, pooled);
-  lattice::write_safetensors(dir / "inputs.safetensors", {{"prompt_embeds", &e}, {"pooled_prompt_embeds", &p}});
+  write_prompt_inputs(dir, 128, 64, 11, 4, false);  // LTX-Video ignores the pooled embedding
   const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
