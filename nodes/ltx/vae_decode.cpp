@@ -45,10 +45,12 @@ NodeDesc make() {
       ctx.fail("overlap_frames " + std::to_string(tiling.overlap_frames) + " must be at least 1 and smaller than tile_frames " +
                std::to_string(tiling.tile_frames));
     {
-      // Auto: whole when the decoder's largest tensor fits one device buffer, else temporal tiles (when
+      // Auto: whole when the decoder's largest tensor fits one device buffer (and its working set half the
+      // budget), else temporal tiles (when
       // tile_frames is 0 and the whole clip would force tiny spatial tiles) and the largest spatial tile.
       const LtxDecodeTiling asked = tiling;
-      tiling = ltx_auto_decode_tiling(c, tiling, gc.device().max_buffer_bytes(), z.dim(2), z.dim(3), z.dim(4));
+      tiling = ltx_auto_decode_tiling(c, tiling, ltx_decode_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget()),
+                                      z.dim(2), z.dim(3), z.dim(4));
       if (tiling.tile != asked.tile) ctx.report("auto_tile", tiling.tile);
       if (tiling.tile_frames != asked.tile_frames) ctx.report("auto_tile_frames", tiling.tile_frames);
     }

@@ -133,6 +133,23 @@ TEST_F(LtxVaeDecode, AutoTileUnderASmallBufferLimitAndBadTilesRefused) {
   ASSERT_EQ(fh->frame_count(), 25);
   for (size_t f = 0; f < 25; ++f) EXPECT_EQ(ft->frames[f]->pixels, fh->frames[f]->pixels) << "frame " << f;
 
+  // A small device budget tiles too: the decode's working set is kept within half of it.
+  Environment lean;
+  auto lean_gpu = std::make_shared<GpuService>();
+  const uint64_t budget = 2 * LtxVaeConfig::kWorkingSetFactor * limit;
+  lean_gpu->context().allocator().set_budget(budget);
+  lean.set(lean_gpu);
+  RenderOptions lo = opts;
+  lo.env = &lean;
+  MemoryCache mem_l;
+  Engine el(&mem_l);
+  const LtxDecodeTiling lean_expect =
+      ltx_auto_decode_tiling(c, {0, 2, 0, 1}, ltx_decode_tensor_limit(lean_gpu->context().device().max_buffer_bytes(), budget), 4, 2, 3);
+  EXPECT_EQ(lean_expect.tile_frames, expect.tile_frames);
+  const RenderReport rl = el.render(graph("{}", "lean.mp4"), lo);
+  EXPECT_EQ(test::node_info(rl, "decode").value("auto_tile_frames", -1), expect.tile_frames);
+  EXPECT_EQ(test::node_info(rl, "decode").value("auto_tile", -1), expect.tile);
+
   Engine e2(&mem);
   EXPECT_THROW(e2.render(graph(R"({"tile_frames": 2, "overlap_frames": 2})", "bad.mp4"), opts), Error);
   EXPECT_THROW(e2.render(graph(R"({"tile": 2, "overlap": 2})", "bad.mp4"), opts), Error);
