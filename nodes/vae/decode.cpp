@@ -34,9 +34,10 @@ NodeDesc make() {
     AutoencoderKL& vae = handle.model(gc);
     int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
     if (tile == 0) {
-      // Decoding whole needs the widest activation at full size in one buffer; where it would not fit (large
-      // images on lavapipe's 128 MiB), tile automatically and say so in the report.
-      const int64_t fit = c.largest_decode_tile(gc.device().max_buffer_bytes());
+      // Decoding whole needs the widest activation at full size in one buffer, and every layer's tensors at
+      // once within the budget; where they would not fit (large images on lavapipe's 128 MiB, 1024x1024 on a
+      // 24 GB card), tile automatically and say so in the report.
+      const int64_t fit = c.largest_decode_tile(kl_vae_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget()));
       if (fit < std::max(z.dim(2), z.dim(3))) {
         tile = fit;
         overlap = std::min(overlap, tile / 4);

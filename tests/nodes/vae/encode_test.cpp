@@ -97,6 +97,16 @@ TEST_F(VaeEncodeNode, EncodesWholeOrInTilesThatFitTheDevice) {
   EXPECT_EQ(test::node_info(rs, "encode").value("auto_tile", -1), 4);
   EXPECT_EQ(tiled, direct(g, env, 4, 3));
   EXPECT_NE(tiled, whole);
+
+  // A device budget too small for the whole encode's working set (every layer's tensors until the pass is
+  // submitted) tiles it the same way.
+  Environment lean;
+  auto lean_gpu = std::make_shared<GpuService>();
+  lean_gpu->context().allocator().set_budget(2 * AutoencoderKLConfig::kWorkingSetFactor * c.encode_peak_tensor_bytes(4, 4));
+  lean.set(lean_gpu);
+  const auto [lean_tiled, rl] = encode(g, lean);
+  EXPECT_EQ(test::node_info(rl, "encode").value("auto_tile", -1), 4);
+  EXPECT_EQ(lean_tiled, tiled);
 }
 
 TEST_F(VaeEncodeNode, SidesThatAreNotMultiplesOfTheDownscaleAreRefused) {

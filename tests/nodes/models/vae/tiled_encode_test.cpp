@@ -103,5 +103,41 @@ TEST(VaeTiledEncode, PeakTensorBytesIsTheLargestBufferTheEncoderMakes) {
   EXPECT_GT(flux.encode_peak_tensor_bytes(tile + 1, tile + 1), lavapipe);
 }
 
+// A whole decode or encode holds every layer's tensors until it is submitted: within kWorkingSetFactor of
+// the largest one, which the automatic tiles rely on to keep a pass within half the budget.
+TEST(VaeTiledEncode, WorkingSetStaysWithinItsFactor) {
+  with_buffer_limit(0, [](const AutoencoderKL& vae, gpu::CommandStream& s, gpu::Context& ctx) {
+    const AutoencoderKLConfig& c = vae.config();
+    const int64_t f = c.downscale();
+    for (auto [h, w] : {std::pair<int64_t, int64_t>{8, 8}, {16, 12}}) {
+      auto working = [&](auto&& pass) {
+        s.finish();
+        const uint64_t base = ctx.allocator().current_device_bytes();
+        ctx.allocator().reset_peak();
+        pass();
+        s.finish();
+        return ctx.allocator().peak_device_bytes() - base;
+      };
+      std::vector<float> zv(static_cast<size_t>(c.latent_channels * h * w), 0.25f);
+      const gpu::Tensor latent = gpu::Tensor::from_floats(ctx, zv, {1, c.latent_channels, h, w});
+      const uint64_t dec = working([&] { vae.decode(s, latent); });
+      const gpu::Tensor x = gpu::Tensor::from_floats(ctx, image(h * f, w * f, 6), {1, 3, h * f, w * f});
+      const uint64_t enc = working([&] { vae.encode(s, x); });
+      const double dpeak = static_cast<double>(c.decode_bytes_per_latent_pixel() * static_cast<uint64_t>(h * w));
+      std::printf("  %lldx%lld latent: decode working set %.1f x its largest tensor, encode %.1f x\n", static_cast<long long>(h),
+                  static_cast<long long>(w), static_cast<double>(dec) / dpeak,
+                  static_cast<double>(enc) / static_cast<double>(c.encode_peak_tensor_bytes(h, w)));
+      EXPECT_LE(static_cast<double>(dec), AutoencoderKLConfig::kWorkingSetFactor * dpeak);
+      EXPECT_LE(enc, AutoencoderKLConfig::kWorkingSetFactor * c.encode_peak_tensor_bytes(h, w));
+    }
+    return 0;
+  });
+  // On a 24 GB card (19.2 GB budget) the largest tensor may take 300 MB: FLUX at 1024x1024 decodes in tiles.
+  const AutoencoderKLConfig flux;
+  const uint64_t limit = kl_vae_tensor_limit(uint64_t{4} << 30, uint64_t{19200} << 20);
+  EXPECT_LT(flux.largest_decode_tile(limit), 128);
+  EXPECT_EQ(kl_vae_tensor_limit(uint64_t{128} << 20, uint64_t{19200} << 20), uint64_t{128} << 20);
+}
+
 }  // namespace
 }  // namespace lattice
