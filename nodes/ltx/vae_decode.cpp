@@ -7,6 +7,7 @@
 #include "gpu/ops/binary.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/ltx/video_value.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
@@ -49,7 +50,7 @@ NodeDesc make() {
       // budget), else temporal tiles (when
       // tile_frames is 0 and the whole clip would force tiny spatial tiles) and the largest spatial tile.
       const LtxDecodeTiling asked = tiling;
-      tiling = ltx_auto_decode_tiling(c, tiling, ltx_decode_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget()),
+      tiling = ltx_auto_decode_tiling(c, tiling, auto_tile_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget(), LtxVaeConfig::kWorkingSetFactor),
                                       z.dim(2), z.dim(3), z.dim(4));
       if (tiling.tile != asked.tile) ctx.report("auto_tile", tiling.tile);
       if (tiling.tile_frames != asked.tile_frames) ctx.report("auto_tile_frames", tiling.tile_frames);

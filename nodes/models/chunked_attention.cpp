@@ -105,6 +105,9 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
 
   std::vector<std::vector<Tensor>> outs(q.size());
   std::vector<gpu::AttentionPartial> acc(q.size());
+  // Each query chunk contiguous once, not once per head group and key range.
+  std::vector<Tensor> qc(q.size());
+  for (size_t i = 0; i < q.size(); ++i) qc[i] = q[i].contiguous() ? q[i] : gpu::contiguous(s, q[i]);
   for (int64_t h0 = 0; h0 < heads; h0 += group) {
     const int64_t g = std::min(group, heads - h0);
     for (int64_t j0 = 0; j0 < Lk; j0 += key_rows) {
@@ -115,7 +118,7 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
       if (mask.defined()) o.key_mask = n == Lk ? mask : gpu::contiguous(s, gpu::narrow(mask, 1, j0, n));
       int64_t row = 0;
       for (size_t i = 0; i < q.size(); ++i) {
-        const Tensor qi = q[i].contiguous() ? q[i] : gpu::contiguous(s, q[i]);
+        const Tensor& qi = qc[i];
         const int64_t l = qi.dim(1);
         if (bias.defined()) {
           // Rows of this chunk, this group's heads (for a per-head bias) and this key range, made contiguous.

@@ -27,13 +27,8 @@ std::shared_ptr<VideoData> wan_video_from_decoded(const HostTensor& decoded, int
 /// repeated to RGB; alpha is dropped).
 std::vector<float> wan_encoder_input(const std::vector<ImagePtr>& frames);
 
-/// The largest tensor an automatically tiled Wan VAE pass may make on `ctx`: one device buffer, and a
-/// working set (WanVaeConfig::kWorkingSetFactor of it) within half the device budget, so the weights and
-/// cached values keep the other half. (A 12 GB card's 9.6 GB budget: 480 MB, i.e. 480p decodes in tiles.)
-uint64_t wan_vae_tensor_limit(gpu::Context& ctx);
-
 /// The encoder's input (wan_encoder_input's values of a [1, 3, F, H, W] `shape`) -> the NORMALISED mean latent, encoded
-/// whole when the encoder's largest tensor fits wan_vae_tensor_limit, else in the largest tiles that do
+/// whole when the encoder's largest tensor fits one buffer and its working set half the budget (auto_tile_tensor_limit), else in the largest tiles that do
 /// (WanVae::encode_tiled, at most 8 latent pixels of overlap); `auto_tile` gets that tile, or 0 when whole.
 gpu::Tensor wan_encode_normalized(gpu::CommandStream& s, const WanVae& vae, const std::vector<float>& video, const gpu::Shape& shape,
                                   int64_t& auto_tile);

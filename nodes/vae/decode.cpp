@@ -5,6 +5,7 @@
 #include "core/types/image.h"
 #include "gpu/ops/binary.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/types/model_handles.h"
 #include "nodes/types/tensor_value.h"
 
@@ -37,7 +38,7 @@ NodeDesc make() {
       // Decoding whole needs the widest activation at full size in one buffer, and every layer's tensors at
       // once within the budget; where they would not fit (large images on lavapipe's 128 MiB, 1024x1024 on a
       // 24 GB card), tile automatically and say so in the report.
-      const int64_t fit = c.largest_decode_tile(kl_vae_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget()));
+      const int64_t fit = c.largest_decode_tile(auto_tile_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget(), AutoencoderKLConfig::kWorkingSetFactor));
       if (fit < std::max(z.dim(2), z.dim(3))) {
         tile = fit;
         overlap = std::min(overlap, tile / 4);

@@ -3,6 +3,7 @@
 #include "core/types/image.h"
 #include "gpu/ops/binary.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/types/model_handles.h"
 #include "nodes/types/tensor_value.h"
 
@@ -34,7 +35,7 @@ NodeDesc make() {
     AutoencoderKL& vae = handle.model(gc);
     // Whole when the encoder's largest tensor fits one device buffer and its working set half the budget,
     // else the largest tiles that do.
-    const int64_t h = img.height / f, w = img.width / f, fit = c.largest_encode_tile(kl_vae_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget()), h, w);
+    const int64_t h = img.height / f, w = img.width / f, fit = c.largest_encode_tile(auto_tile_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget(), AutoencoderKLConfig::kWorkingSetFactor), h, w);
     const int64_t tile = fit < h || fit < w ? fit : 0;
     if (tile) ctx.report("auto_tile", tile);
     auto [mean, logvar] = vae.encode_tiled(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}), tile,

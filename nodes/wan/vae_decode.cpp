@@ -9,6 +9,7 @@
 #include "core/eval_context.h"
 #include "core/types/video_stream.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
 
@@ -40,8 +41,9 @@ NodeDesc make() {
     const int fps = static_cast<int>(ctx.integer("fps")), chunk = static_cast<int>(ctx.integer("chunk"));
     if (tile == 0) {
       // Auto: whole when the decoder's largest tensor fits one device buffer and its working set half the
-      // budget (wan_vae_tensor_limit), else the largest tile that does.
-      const int64_t fit = c.largest_decode_tile(wan_vae_tensor_limit(gc), chunk, z.dim(3), z.dim(4));
+      // budget (auto_tile_tensor_limit), else the largest tile that does.
+      const int64_t fit = c.largest_decode_tile(
+          auto_tile_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget(), WanVaeConfig::kWorkingSetFactor), chunk, z.dim(3), z.dim(4));
       if (fit < z.dim(3) || fit < z.dim(4)) {
         tile = fit;
         overlap = std::min(overlap, fit - 1);

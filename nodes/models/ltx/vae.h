@@ -12,7 +12,6 @@
 /// the caller's stream; decode() and encode() submit after each resnet (SubmitPacer, bounding device
 /// memory), and encode() waits at its end to clamp the log-variance on the host.
 
-#include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,7 +52,7 @@ struct LtxVaeConfig {
   int64_t largest_decode_tile(uint64_t max_buffer_bytes, int64_t latent_frames) const;
   /// A decode holds about this many tensors of its largest one's size at once (4.9-5.0 measured on the
   /// reference VAE, LtxVaeConfig.DecodeWorkingSetStaysWithinItsFactor); automatic tiles keep that working
-  /// set within half the device budget (ltx_decode_tensor_limit).
+  /// set within half the device budget (auto_tile_tensor_limit in nodes/models/vae/tiling.h).
   static constexpr uint64_t kWorkingSetFactor = 8;
   /// Throws Error(InvalidInput) describing the first inconsistency or unsupported option.
   void validate() const;
@@ -90,12 +89,6 @@ inline constexpr int64_t kLtxAutoTileTarget = 16;
 /// latent tiles, where 2-frame temporal tiles (9 video frames each, sharing one) allow 19-pixel ones.
 LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling requested, uint64_t max_buffer_bytes, int64_t T,
                                        int64_t h, int64_t w);
-
-/// The largest tensor an automatically tiled decode may make: one device buffer (`max_buffer_bytes`), and a
-/// working set (kWorkingSetFactor of it) within half of `budget_bytes`. What ltx_auto_decode_tiling is given.
-inline uint64_t ltx_decode_tensor_limit(uint64_t max_buffer_bytes, uint64_t budget_bytes) {
-  return std::min(max_buffer_bytes, budget_bytes / (2 * LtxVaeConfig::kWorkingSetFactor));
-}
 
 class LtxVae {
  public:

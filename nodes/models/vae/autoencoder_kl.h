@@ -6,7 +6,6 @@
 /// these functions do not. decode() records into the caller's stream; the caller submits. encode() submits
 /// and waits once, at its end, to clamp the log-variance on the host.
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -39,17 +38,11 @@ struct AutoencoderKLConfig {
   /// decode() and encode() record a whole pass (a tile) before it is submitted, so every layer's tensors are
   /// alive at once: about this many of the largest one's size (measured on the reference VAE: decode 24.6-25.3,
   /// encode 19.4-19.8, VaeTiledEncode.WorkingSetStaysWithinItsFactor). Automatic tiles keep that working set
-  /// within half the device budget (kl_vae_tensor_limit); at 1024x1024 a whole decode would otherwise hold
+  /// within half the device budget (auto_tile_tensor_limit); at 1024x1024 a whole decode would otherwise hold
   /// some 25 GB.
   static constexpr uint64_t kWorkingSetFactor = 32;
   void validate() const;
 };
-
-/// The largest tensor an automatically tiled decode or encode may make: one device buffer, and a working set
-/// (kWorkingSetFactor of it) within half of `budget_bytes`.
-inline uint64_t kl_vae_tensor_limit(uint64_t max_buffer_bytes, uint64_t budget_bytes) {
-  return std::min(max_buffer_bytes, budget_bytes / (2 * AutoencoderKLConfig::kWorkingSetFactor));
-}
 
 AutoencoderKLConfig autoencoder_kl_config_from_json(const nlohmann::json& j);
 /// From the weights; scaling and shift factors from config.json when present, else FLUX's.

@@ -30,6 +30,14 @@ std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64
 void accumulate_tile(std::vector<float>& acc, int64_t h, int64_t w, const std::vector<float>& tile, int64_t th, int64_t tw,
                      int64_t y, int64_t x, const std::vector<float>& weights);
 
+/// The largest tensor an automatically tiled VAE pass may make: one device buffer, and a working set of
+/// `working_set_factor` tensors of that size (what the pass holds at once, measured per VAE) within half of
+/// `budget_bytes`, so the weights and cached values keep the other half.
+inline uint64_t auto_tile_tensor_limit(uint64_t max_buffer_bytes, uint64_t budget_bytes, uint64_t working_set_factor) {
+  const uint64_t share = budget_bytes / (2 * working_set_factor);
+  return max_buffer_bytes < share ? max_buffer_bytes : share;
+}
+
 /// The largest square tile side t <= max(h, w) whose `peak_bytes(min(t, h), min(t, w))` (the largest device
 /// tensor a pass over such a tile makes) is at most `max_buffer_bytes`; 1 when none is. max(h, w) means the
 /// whole h x w input fits.

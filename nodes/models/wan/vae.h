@@ -69,7 +69,7 @@ struct WanVaeConfig {
   /// A decode or encode pass holds about this many tensors of its largest one's size at once (layer inputs,
   /// norm temporaries, packings, outputs, causal caches: 5.7-8.7 measured on the reference VAE, see
   /// WanVae.WorkingSetStaysWithinItsFactor), so the automatic tiles keep peak * factor within half the
-  /// device budget (wan_vae_tensor_limit).
+  /// device budget (auto_tile_tensor_limit in nodes/models/vae/tiling.h).
   static constexpr uint64_t kWorkingSetFactor = 10;
 };
 

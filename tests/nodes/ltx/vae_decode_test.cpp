@@ -12,6 +12,7 @@
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/models/ltx/vae.h"
 #include "nodes/video/ffmpeg_io.h"
 #include "nodes/video/sequence.h"
@@ -144,7 +145,7 @@ TEST_F(LtxVaeDecode, AutoTileUnderASmallBufferLimitAndBadTilesRefused) {
   MemoryCache mem_l;
   Engine el(&mem_l);
   const LtxDecodeTiling lean_expect =
-      ltx_auto_decode_tiling(c, {0, 2, 0, 1}, ltx_decode_tensor_limit(lean_gpu->context().device().max_buffer_bytes(), budget), 4, 2, 3);
+      ltx_auto_decode_tiling(c, {0, 2, 0, 1}, auto_tile_tensor_limit(lean_gpu->context().device().max_buffer_bytes(), budget, LtxVaeConfig::kWorkingSetFactor), 4, 2, 3);
   EXPECT_EQ(lean_expect.tile_frames, expect.tile_frames);
   const RenderReport rl = el.render(graph("{}", "lean.mp4"), lo);
   EXPECT_EQ(test::node_info(rl, "decode").value("auto_tile_frames", -1), expect.tile_frames);

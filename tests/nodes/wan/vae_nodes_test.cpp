@@ -12,6 +12,7 @@
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
 #include "nodes/video/ffmpeg_io.h"
@@ -217,7 +218,8 @@ TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
   Environment lean;
   auto lean_gpu = test::gpu_with_buffer_limit(0);
   lean_gpu->context().allocator().set_budget(2 * WanVaeConfig::kWorkingSetFactor * c.decode_peak_tensor_bytes(1, 4, 5));
-  EXPECT_EQ(wan_vae_tensor_limit(lean_gpu->context()), WanVaeConfig::kWorkingSetFactor * 2 * c.decode_peak_tensor_bytes(1, 4, 5) / 20);
+  EXPECT_EQ(auto_tile_tensor_limit(lean_gpu->context().device().max_buffer_bytes(), lean_gpu->context().memory_budget(),
+                                   WanVaeConfig::kWorkingSetFactor), WanVaeConfig::kWorkingSetFactor * 2 * c.decode_peak_tensor_bytes(1, 4, 5) / 20);
   lean.set(lean_gpu);
   RenderOptions lo = opts;
   lo.env = &lean;

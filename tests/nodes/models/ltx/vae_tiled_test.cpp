@@ -149,8 +149,8 @@ TEST_F(LtxVaeTiled, DecodeWorkingSetStaysWithinItsFactor) {
     EXPECT_LE(used, LtxVaeConfig::kWorkingSetFactor * peak);
   }
   // The limit automatic tiling works to: one buffer, or a sixteenth of the budget when that is less.
-  EXPECT_EQ(ltx_decode_tensor_limit(uint64_t{128} << 20, uint64_t{24} << 30), uint64_t{128} << 20);
-  EXPECT_EQ(ltx_decode_tensor_limit(uint64_t{4} << 30, uint64_t{8} << 30), uint64_t{512} << 20);
+  EXPECT_EQ(auto_tile_tensor_limit(uint64_t{128} << 20, uint64_t{24} << 30, LtxVaeConfig::kWorkingSetFactor), uint64_t{128} << 20);
+  EXPECT_EQ(auto_tile_tensor_limit(uint64_t{4} << 30, uint64_t{8} << 30, LtxVaeConfig::kWorkingSetFactor), uint64_t{512} << 20);
 }
 
 TEST(LtxVaeConfig, DecodeTileFollowsTheBufferLimit) {

@@ -12,6 +12,7 @@
 #include "gpu/command_stream.h"
 #include "gpu/ops/copy.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/vae/tiling.h"
 #include "nodes/models/vae/autoencoder_kl.h"
 #include "tests/support/gpu_limits.h"
 
@@ -134,9 +135,9 @@ TEST(VaeTiledEncode, WorkingSetStaysWithinItsFactor) {
   });
   // On a 24 GB card (19.2 GB budget) the largest tensor may take 300 MB: FLUX at 1024x1024 decodes in tiles.
   const AutoencoderKLConfig flux;
-  const uint64_t limit = kl_vae_tensor_limit(uint64_t{4} << 30, uint64_t{19200} << 20);
+  const uint64_t limit = auto_tile_tensor_limit(uint64_t{4} << 30, uint64_t{19200} << 20, AutoencoderKLConfig::kWorkingSetFactor);
   EXPECT_LT(flux.largest_decode_tile(limit), 128);
-  EXPECT_EQ(kl_vae_tensor_limit(uint64_t{128} << 20, uint64_t{19200} << 20), uint64_t{128} << 20);
+  EXPECT_EQ(auto_tile_tensor_limit(uint64_t{128} << 20, uint64_t{19200} << 20, AutoencoderKLConfig::kWorkingSetFactor), uint64_t{128} << 20);
 }
 
 }  // namespace
