@@ -1,9 +1,12 @@
 // Host cost of merging one FLUX-sized matrix [3072, 3072] with each adapter format, a row at a time as
 // DeviceWeights does for 16-bit matrices (nodes/models/weight_patch.h): LoHa (ranks 16, 16), LoKr (w1 [8, 8] full,
 // w2 [384, 384] = rank-16 product, LyCORIS' default split for factor 8) and a full difference, against a rank-16
-// LoRA (the baseline, same run). The ratios say what a format adds to the load-time merge of a patched matrix.
+// LoRA (the baseline, same run), and the rank-16 LoRA as DoRA with a per-row magnitude and with a per-input-channel
+// one (whose norms take a pass over the whole matrix first, PatchRows::prepare). The ratios say what a format adds
+// to the load-time merge of a patched matrix.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 
 #include "nodes/models/weight_patch.h"
@@ -25,6 +28,7 @@ void merge(benchmark::State& state, const WeightPatch& p) {
   std::vector<float> row(static_cast<size_t>(kN), 0.0f);
   for (auto _ : state) {
     PatchRows rows({&p}, kN);
+    rows.prepare(kN, [&](int64_t, float* r) { std::copy_n(row.data(), kN, r); });
     for (int64_t o = 0; o < kN; ++o) rows.add(row.data(), o);
     benchmark::DoNotOptimize(row.data());
   }
@@ -46,6 +50,19 @@ BENCHMARK(BM_Lokr)->Name("lora_merge/lokr_f8_r16/3072x3072/host")->Unit(benchmar
 
 void BM_Diff(benchmark::State& state) { merge(state, WeightPatch{"w", random({kN, kN}, 1), {}, 1.0f}); }
 BENCHMARK(BM_Diff)->Name("lora_merge/diff/3072x3072/host")->Unit(benchmark::kMillisecond);
+
+WeightPatch dora(std::vector<int64_t> magnitude_shape) {
+  WeightPatch p{"w", random({kN, 16}, 1), random({16, kN}, 2), 1.0f};
+  p.magnitude = HostTensor::from_f32(magnitude_shape, std::vector<float>(static_cast<size_t>(kN), 1.0f));
+  p.strength = 0.8f;
+  return p;
+}
+
+void BM_DoraRow(benchmark::State& state) { merge(state, dora({kN, 1})); }
+BENCHMARK(BM_DoraRow)->Name("lora_merge/dora_row_r16/3072x3072/host")->Unit(benchmark::kMillisecond);
+
+void BM_DoraChannel(benchmark::State& state) { merge(state, dora({1, kN})); }
+BENCHMARK(BM_DoraChannel)->Name("lora_merge/dora_channel_r16/3072x3072/host")->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace lattice

@@ -149,6 +149,8 @@ WeightPatch part(const WeightPatch& delta, const std::string& target, int64_t of
   }
   p.up = take_rows(delta.up, offset, n);
   if (delta.kind == WeightPatch::Kind::Hadamard) p.up2 = take_rows(delta.up2, offset, n);
+  // A per-channel DoRA magnitude is never split (check_dora), and a rotation leaves its column norms as they are.
+  if (delta.magnitude_per_row()) p.magnitude = take_rows(delta.magnitude, offset, n);
   return p;
 }
 
@@ -183,6 +185,24 @@ void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, b
   }
 }
 
+// A DoRA magnitude must hold one value per row of the targets together, or, on a single target, one per input
+// channel ([1, channels, 1...]): a per-channel norm runs over every row of the layer, which a split would cut.
+void check_dora(const WeightPatch& delta, const std::vector<std::string>& tensors, const std::string& module, const std::string& key,
+                const WeightSource& lora, const WeightSource& model) {
+  const std::vector<int64_t>& m = delta.magnitude.shape;
+  if (delta.magnitude_per_row()) return;
+  const std::vector<int64_t>& w = model.info(tensors[0]).shape;
+  const bool per_channel = !m.empty() && m[0] == 1 && w.size() >= 2 && delta.magnitude.numel() == w[1];
+  if (per_channel && tensors.size() == 1) return;
+  if (per_channel)
+    throw_invalid(lora.origin() + ": LoRA module '" + module + "' has the per-input-channel DoRA magnitude '" + key + "' " +
+                  shape_text(m) + ", but its rows are split over " + quoted_list(tensors, 4) +
+                  " of " + model.origin() + ", and the norm of each channel would span them; not supported");
+  throw_invalid(lora.origin() + ": LoRA module '" + module + "' has the DoRA magnitude '" + key + "' " + shape_text(m) +
+                ", which is neither one value per output row (" + std::to_string(delta.delta_rows()) + ") nor per input channel of '" +
+                tensors[0] + "' " + shape_text(w) + " ([1, " + (w.size() >= 2 ? std::to_string(w[1]) : std::string("?")) + "])");
+}
+
 // Maps every module of `lora` with `map` and makes the patches; `what` names the model in messages.
 WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, float strength, const Mapper& map,
                            const std::string& what) {
@@ -204,6 +224,7 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
   WeightPatches patches;
   for (const auto& [name, t] : mapped) {
     const AdapterDelta d = read_adapter_delta(lora, name, modules.at(name), strength);
+    if (d.weight && !d.dora_key.empty()) check_dora(*d.weight, t.weights, name, d.dora_key, lora, model);
     if (d.weight) spread(*d.weight, t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, patches);
     if (d.bias) {
       std::vector<std::string> biases;
@@ -252,7 +273,34 @@ Mapper alias_mapper(const WeightSource& model, std::string (*original)(const std
 
 }  // namespace
 
+namespace {
+// FLUX.1 Canny/Depth control LoRAs (BFL's flux1-{canny,depth}-dev-lora) widen img_in (x_embedder) to take the
+// packed latent and the control image's latent concatenated on channels (64 -> 128 for FLUX.1), and replace the
+// q/k RMSNorm scales outright (bare `..._norm.scale` tensors, diffusers `attn.norm_k.weight`): the transformer
+// would have to grow its input layer and its sampler take a control latent. Refused, naming what gave it away.
+void refuse_flux_control_lora(const WeightSource& lora, const WeightSource& model) {
+  const int64_t in = model.has("x_embedder.weight") ? model.info("x_embedder.weight").shape.back() : 0;
+  std::string evidence;
+  for (const std::string& key : lora.names()) {
+    const bool embedder = key.find("img_in.") != std::string::npos || key.find("x_embedder.") != std::string::npos;
+    const bool down = key.ends_with(".lora_A.weight") || key.ends_with(".lora_down.weight");
+    if (embedder && down && in > 0 && lora.info(key).shape.size() == 2 && lora.info(key).shape[1] != in) {
+      evidence = "'" + key + "' " + shape_text(lora.info(key).shape) + " widens the image input from " + std::to_string(in) +
+                 " to " + std::to_string(lora.info(key).shape[1]) + " channels";
+      break;
+    }
+    for (const char* norm : {"_norm.scale", ".norm_q.weight", ".norm_k.weight", ".norm_added_q.weight", ".norm_added_k.weight"})
+      if (key.ends_with(norm) && evidence.empty()) evidence = "'" + key + "' replaces an attention norm's scale outright";
+  }
+  if (!evidence.empty())
+    throw_invalid(lora.origin() + " is a FLUX control LoRA (Canny/Depth): " + evidence +
+                  ". Control LoRAs need the transformer's img_in widened for a control image latent concatenated to the "
+                  "latent on channels, and a control-latent input to flux.sample; lattice does not support them yet");
+}
+}  // namespace
+
 WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
+  refuse_flux_control_lora(lora, model);
   const Mapper by_name = alias_mapper(model, nullptr);
   return make_patches(lora, model, strength, [&](const std::string& m) { return flux_targets(m, by_name); }, "FLUX transformer");
 }

@@ -1,8 +1,10 @@
 #pragma once
 /// LoRA files read as weight patches (nodes/models/weight_patch.h) on a transformer's checkpoint names (FLUX, Wan
 /// 2.1, LTX-Video), to be merged into the tensors when they are uploaded: W' = W + strength·ΔW. The formats (plain
-/// LoRA, ΔW = (alpha/rank)·up·down; LyCORIS LoHa and LoKr; `.diff` full differences; `.diff_b` and PEFT
-/// `.lora_B.bias` bias changes) and their scaling are nodes/models/lora_adapter.h; this file maps module names.
+/// LoRA, ΔW = (alpha/rank)·up·down; LyCORIS LoHa and LoKr, with Tucker cores; DoRA; `.diff` full differences;
+/// `.diff_b` and PEFT `.lora_B.bias` bias changes) and their scaling are nodes/models/lora_adapter.h; this file maps
+/// module names. A DoRA magnitude per row is split with the rows of a fused module; one per input channel is
+/// refused on a fused module split over several tensors (its norm would span them).
 /// A module's bias change lands on `<target stem>.bias` of each of its targets.
 ///
 /// Key conventions accepted for FLUX (the model's names are diffusers'):
@@ -24,6 +26,9 @@
 /// `cross_attn.k_img`, `ffn.0`, `head.head`...; Lightricks: `patchify_proj`, `adaln_single`, `q_norm`), each optionally
 /// prefixed by `transformer.`, `base_model.model.`, `diffusion_model.` or `model.diffusion_model.`, or as kohya
 /// `lora_unet_<name with dots as underscores>`. Their layouts fuse no matrices, so a module is one target.
+///
+/// FLUX.1 control LoRAs (Canny/Depth: an img_in taking twice the latent channels, bare `_norm.scale` replacements)
+/// are recognised and refused, saying that the transformer would need a widened img_in and a control latent input.
 ///
 /// Every key of the file must be understood and every module must land on matrices of matching shape: a
 /// LoRA for another model, or for a differently sized one, is Error(InvalidInput) naming the file and the keys or

@@ -11,7 +11,7 @@ namespace lattice {
 namespace {
 
 // Key suffix -> role. Matched whole, so ".lokr_w1" never matches a ".lokr_w1_a" key.
-constexpr std::array<std::pair<const char*, const char*>, 30> kSuffixes = {{
+constexpr std::array<std::pair<const char*, const char*>, 32> kSuffixes = {{
     {".lora_A.weight", "lora_down"},   {".lora_B.weight", "lora_up"},     {".lora_down.weight", "lora_down"},
     {".lora_up.weight", "lora_up"},    {".lora.down.weight", "lora_down"}, {".lora.up.weight", "lora_up"},
     {".lora_B.bias", "lora_up_bias"},  {".lora_up.bias", "lora_up_bias"}, {".lora.up.bias", "lora_up_bias"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<const char*, const char*>, 30> kSuffixes = {{
     {".lokr_w2_b", "lokr_w2_b"},       {".lokr_t2", "lokr_t2"},           {".diff", "diff"},
     {".diff_b", "diff_b"},             {".w_norm", "diff"},               {".b_norm", "diff_b"},
     {".dora_scale", "dora_scale"},     {".lora_mid.weight", "lora_mid"},  {".lora_A.bias", "lora_down_bias"},
+    {".lora_magnitude_vector", "dora_scale"}, {".lora_magnitude_vector.weight", "dora_scale"},
 }};
 
 }  // namespace
@@ -37,6 +38,34 @@ namespace {
 
 int64_t rows(const HostTensor& t) { return matrix_view(t.shape).first; }
 int64_t cols(const HostTensor& t) { return matrix_view(t.shape).second; }
+
+// x read as a matrix [n, m], transposed: f32 [m, n].
+HostTensor transposed(const HostTensor& x) {
+  const int64_t n = rows(x), m = cols(x);
+  const std::vector<float> v = x.to_f32();
+  std::vector<float> out(v.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) out[static_cast<size_t>(j * n + i)] = v[static_cast<size_t>(i * m + j)];
+  return HostTensor::from_f32({m, n}, out);
+}
+
+// A Tucker core t [I, J, k...] contracted with b, read as a matrix [J, C], over J: f32 [I, C·K], K = Πk, so that
+// column c·K + k is Σ_j t[i, j, k]·b[j, c] (the kernel position varies fastest, as in a flattened kernel [C, k...]).
+HostTensor tucker_contract(const HostTensor& t, const HostTensor& b) {
+  const int64_t I = t.shape[0], J = t.shape[1], K = t.numel() / std::max<int64_t>(1, I * J), C = cols(b);
+  const std::vector<float> tv = t.to_f32(), bv = b.to_f32();
+  std::vector<float> out(static_cast<size_t>(I * C * K), 0.0f);
+  for (int64_t i = 0; i < I; ++i)
+    for (int64_t j = 0; j < J; ++j)
+      for (int64_t c = 0; c < C; ++c) {
+        const float x = bv[static_cast<size_t>(j * C + c)];
+        if (x == 0) continue;
+        const float* tk = tv.data() + (i * J + j) * K;
+        float* o = out.data() + (i * C + c) * K;
+        for (int64_t k = 0; k < K; ++k) o[k] += tk[k] * x;
+      }
+  return HostTensor::from_f32({I, C * K}, out);
+}
 
 // Reads the tensors of one module, failing with the file and key in every message.
 class ModuleReader {
@@ -67,6 +96,16 @@ class ModuleReader {
       fail("has '" + key(xr) + "' " + x.shape_string() + " and '" + key(yr) + "' " + y.shape_string() +
            ", whose inner dimensions differ (expected [n, rank] and [rank, m])");
   }
+  // The Tucker core `role` [I, J, k...] for factors x [I, ...] (rows) and y [J, ...] (rows): x read as [I, n]
+  // and y as [J, m] give the product transposed(x)·tucker_contract(t, y) [n, m·K].
+  HostTensor core(const char* role, const HostTensor& x, const char* xr, const HostTensor& y, const char* yr) const {
+    HostTensor t = matrix(role);
+    if (t.shape.size() < 3 || t.shape[0] != rows(x) || t.shape[1] != rows(y))
+      fail("has the Tucker core '" + key(role) + "' " + t.shape_string() + " for '" + key(xr) + "' " + x.shape_string() + " and '" +
+           key(yr) + "' " + y.shape_string() + " (expected a core [" + std::to_string(rows(x)) + ", " + std::to_string(rows(y)) +
+           ", kernel...] of a convolution)");
+    return t;
+  }
   const WeightSource& file() const { return file_; }
 
  private:
@@ -78,18 +117,41 @@ class ModuleReader {
 AdapterDelta lora(const ModuleReader& r, float strength, float& bias_scale) {
   if (!r.has("lora_down") || !r.has("lora_up")) r.fail(std::string("lacks its ") + (r.has("lora_down") ? "up (B)" : "down (A)") + " matrix");
   HostTensor down = r.file().load(r.key("lora_down")), up = r.file().load(r.key("lora_up"));
-  if (down.shape.size() < 2 || up.shape.size() < 2 || cols(up) != rows(down))
-    r.fail("has up " + up.shape_string() + " and down " + down.shape_string() + ", expected up [out, rank] and down [rank, in]");
   AdapterDelta d;
-  d.what = "up " + up.shape_string() + " and down " + down.shape_string();
-  const int64_t rank = rows(down);
+  const int64_t rank = down.shape.empty() ? 0 : rows(down);  // alpha divides down's rank, with a core too (ComfyUI)
+  if (r.has("lora_mid")) {
+    // LoCon Tucker: ΔW[o, i, k] = Σ up[o, m]·mid[m, n, k]·down[n, i]; the kernel lives in mid, up and down are 1×1.
+    if (down.shape.size() < 2 || up.shape.size() < 2 || cols(down) != (down.shape.size() > 2 ? down.shape[1] : cols(down)))
+      r.fail("has up " + up.shape_string() + " and down " + down.shape_string() + ", expected 1x1 factors around its Tucker core");
+    const HostTensor mid = r.matrix("lora_mid");
+    if (mid.shape.size() < 3 || mid.shape[1] != rows(down) || mid.shape[0] != cols(up))
+      r.fail("has the Tucker core '" + r.key("lora_mid") + "' " + mid.shape_string() + " for up " + up.shape_string() + " and down " +
+             down.shape_string() + " (expected [up's rank, down's rank, kernel...] of a convolution)");
+    d.what = "up " + up.shape_string() + ", mid " + mid.shape_string() + " and down " + down.shape_string();
+    down = tucker_contract(mid, down);
+  } else {
+    if (down.shape.size() < 2 || up.shape.size() < 2 || cols(up) != rows(down))
+      r.fail("has up " + up.shape_string() + " and down " + down.shape_string() + ", expected up [out, rank] and down [rank, in]");
+    d.what = "up " + up.shape_string() + " and down " + down.shape_string();
+  }
   bias_scale = strength * r.alpha_over(rank);
   d.weight = WeightPatch{"", std::move(up), std::move(down), bias_scale};
   return d;
 }
 
 AdapterDelta loha(const ModuleReader& r, float strength) {
-  const HostTensor w1a = r.matrix("hada_w1_a"), w1b = r.matrix("hada_w1_b"), w2a = r.matrix("hada_w2_a"), w2b = r.matrix("hada_w2_b");
+  HostTensor w1a = r.matrix("hada_w1_a"), w1b = r.matrix("hada_w1_b"), w2a = r.matrix("hada_w2_a"), w2b = r.matrix("hada_w2_b");
+  const int64_t rank = rows(w1b);
+  std::string cores;
+  if (r.has("hada_t1") || r.has("hada_t2")) {
+    // Tucker: w = w_aᵀ·(t ×_J w_b), w_a [rank, out], w_b [rank, in], t [rank, rank, kernel...].
+    const HostTensor t1 = r.core("hada_t1", w1a, "hada_w1_a", w1b, "hada_w1_b"), t2 = r.core("hada_t2", w2a, "hada_w2_a", w2b, "hada_w2_b");
+    cores = ", hada_t1 " + t1.shape_string() + ", hada_t2 " + t2.shape_string();
+    w1b = tucker_contract(t1, w1b);
+    w2b = tucker_contract(t2, w2b);
+    w1a = transposed(w1a);
+    w2a = transposed(w2a);
+  }
   r.check_inner(w1a, "hada_w1_a", w1b, "hada_w1_b");
   r.check_inner(w2a, "hada_w2_a", w2b, "hada_w2_b");
   if (rows(w1a) != rows(w2a) || cols(w1b) != cols(w2b))
@@ -97,16 +159,18 @@ AdapterDelta loha(const ModuleReader& r, float strength) {
            std::to_string(rows(w2a)) + ", " + std::to_string(cols(w2b)) + "] of different shapes");
   AdapterDelta d;
   d.what = "hada_w1_a " + w1a.shape_string() + ", hada_w1_b " + w1b.shape_string() + ", hada_w2_a " + w2a.shape_string() +
-           " and hada_w2_b " + w2b.shape_string();
-  WeightPatch p{"", w1a, w1b, strength * r.alpha_over(rows(w1b)), WeightPatch::Kind::Hadamard, w2a, w2b};
+           " and hada_w2_b " + w2b.shape_string() + cores;
+  WeightPatch p{"", w1a, w1b, strength * r.alpha_over(rank), WeightPatch::Kind::Hadamard, w2a, w2b};
   d.weight = std::move(p);
   return d;
 }
 
-// One Kronecker factor: `w` full, or the product `a`·`b`; sets rank to b's first dimension for a product.
-void lokr_factor(const ModuleReader& r, const char* w, const char* a, const char* b, HostTensor& x, HostTensor& y,
+// One Kronecker factor: `w` full, or the product `a`·`b` (around the Tucker core `t` when the file has one); sets
+// rank to b's first dimension for a product.
+void lokr_factor(const ModuleReader& r, const char* w, const char* a, const char* b, const char* t, HostTensor& x, HostTensor& y,
                  int64_t& rank, std::string& what) {
   if (r.has(w) && (r.has(a) || r.has(b))) r.fail("has both '" + r.key(w) + "' and the factors " + a + "/" + b + " of it");
+  if (t && r.has(t) && r.has(w)) r.fail("has the Tucker core '" + r.key(t) + "' but a full '" + r.key(w) + "' instead of factors");
   if (r.has(w)) {
     x = r.matrix(w);
     what += std::string(what.empty() ? "" : ", ") + w + " " + x.shape_string();
@@ -115,17 +179,24 @@ void lokr_factor(const ModuleReader& r, const char* w, const char* a, const char
   if (!r.has(a) && !r.has(b)) r.fail(std::string("lacks ") + w + " (or its factors " + a + " and " + b + ")");
   x = r.matrix(a);
   y = r.matrix(b);
-  r.check_inner(x, a, y, b);
   rank = rows(y);
   what += std::string(what.empty() ? "" : ", ") + a + " " + x.shape_string() + ", " + b + " " + y.shape_string();
+  if (t && r.has(t)) {
+    // Tucker (w2 of a convolution): w2 = w2_aᵀ·(t2 ×_J w2_b), w2_a [rank, out], w2_b [rank, in].
+    const HostTensor core = r.core(t, x, a, y, b);
+    what += std::string(", ") + t + " " + core.shape_string();
+    y = tucker_contract(core, y);
+    x = transposed(x);
+  }
+  r.check_inner(x, a, y, b);
 }
 
 AdapterDelta lokr(const ModuleReader& r, float strength) {
   AdapterDelta d;
   HostTensor a, b, c, e;
   int64_t rank1 = 0, rank2 = 0;
-  lokr_factor(r, "lokr_w1", "lokr_w1_a", "lokr_w1_b", a, b, rank1, d.what);
-  lokr_factor(r, "lokr_w2", "lokr_w2_a", "lokr_w2_b", c, e, rank2, d.what);
+  lokr_factor(r, "lokr_w1", "lokr_w1_a", "lokr_w1_b", nullptr, a, b, rank1, d.what);
+  lokr_factor(r, "lokr_w2", "lokr_w2_a", "lokr_w2_b", "lokr_t2", c, e, rank2, d.what);
   // The rank that alpha divides: w2's when it is a product, else w1's; none (scale 1) when both are full.
   const int64_t rank = rank2 ? rank2 : rank1;
   const float scale = strength * (rank ? r.alpha_over(rank) : 1.0f);
@@ -162,10 +233,6 @@ std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& fi
 
 AdapterDelta read_adapter_delta(const WeightSource& file, const std::string& name, const AdapterModule& m, float strength) {
   const ModuleReader r(file, name, m);
-  for (const char* role : {"hada_t1", "hada_t2", "lokr_t2", "lora_mid"})
-    if (r.has(role))
-      r.fail("has the Tucker factor '" + r.key(role) + "' of a convolution; Tucker-decomposed LyCORIS modules are not supported");
-  if (r.has("dora_scale")) r.fail("is a DoRA module ('" + r.key("dora_scale") + "'); DoRA is not supported");
   if (r.has("lora_down_bias")) r.fail("has a bias on its down (A) matrix ('" + r.key("lora_down_bias") + "'), which no merge defines");
 
   auto any = [&](std::initializer_list<const char*> roles) {
@@ -178,14 +245,24 @@ AdapterDelta read_adapter_delta(const WeightSource& file, const std::string& nam
   if (int(is_lora) + int(is_loha) + int(is_lokr) + int(is_diff) > 1)
     r.fail("mixes formats (LoRA, LoHa, LoKr, full difference) in one module");
 
+  for (const auto& [role, format] : {std::pair{"lora_mid", is_lora}, std::pair{"hada_t1", is_loha}, std::pair{"hada_t2", is_loha},
+                                      std::pair{"lokr_t2", is_lokr}})
+    if (r.has(role) && !format) r.fail("has the Tucker core '" + r.key(role) + "' but not the factors it belongs to");
+  const bool dora = r.has("dora_scale");
+  if (dora && !is_lora && !is_loha && !is_lokr)
+    r.fail("has the DoRA magnitude '" + r.key("dora_scale") + "' but no LoRA, LoHa or LoKr factors to decompose");
+
   AdapterDelta d;
   float lora_bias_scale = 0;
+  // A DoRA module's ΔW scale is alpha/rank alone: strength applies to the decomposed weight's change (ComfyUI).
+  const float factor_strength = dora ? 1.0f : strength;
   if (is_lora) {
-    d = lora(r, strength, lora_bias_scale);
+    d = lora(r, factor_strength, lora_bias_scale);
+    if (dora) lora_bias_scale *= strength;
   } else if (is_loha) {
-    d = loha(r, strength);
+    d = loha(r, factor_strength);
   } else if (is_lokr) {
-    d = lokr(r, strength);
+    d = lokr(r, factor_strength);
   } else if (is_diff) {
     HostTensor diff = file.load(r.key("diff"));
     d.what = "diff " + diff.shape_string();
@@ -207,6 +284,14 @@ AdapterDelta read_adapter_delta(const WeightSource& file, const std::string& nam
     d.bias = WeightPatch{"", std::move(b), {}, scale};
   }
   if (!d.weight && r.has("alpha")) r.fail("has '" + r.key("alpha") + "' but no weight factors");
+  if (dora) {
+    HostTensor mag = file.load(r.key("dora_scale"));
+    if (mag.numel() < 1) r.fail("has the empty DoRA magnitude '" + r.key("dora_scale") + "'");
+    d.what += ", dora_scale " + mag.shape_string();
+    d.weight->magnitude = std::move(mag);
+    d.weight->strength = strength;
+    d.dora_key = r.key("dora_scale");
+  }
   return d;
 }
 

@@ -13,10 +13,23 @@
 ///  - full differences: `.diff` (ΔW = s·diff, any tensor of the layer's shape; LyCORIS `.w_norm` the same);
 ///  - bias changes: `.diff_b` (Δb = s·diff_b; LyCORIS `.b_norm` the same) and PEFT's `.lora_B.bias`
 ///    (also `.lora_up.bias`), Δb = s·(alpha/rank)·bias with the module's LoRA rank.
-/// `.alpha` is a scalar; without it alpha/rank = 1 (a full difference ignores it, as ComfyUI does). Factors with more than two dimensions (convolutions) are read
-/// as matrices [first dimension, the rest], which is what the flattened kernel of the layer they change is.
-/// Refused with Error(InvalidInput) naming file and key: Tucker factors (`.hada_t1`/`.hada_t2`, `.lokr_t2`,
-/// `.lora_mid.weight`), DoRA (`.dora_scale`), a module mixing formats, a missing or twice given piece, factors whose
+/// `.alpha` is a scalar; without it alpha/rank = 1 (a full difference ignores it, as ComfyUI does). Factors with more
+/// than two dimensions (convolutions) are read as matrices [first dimension, the rest], which is what the flattened
+/// kernel of the layer they change is.
+///
+/// Tucker factors (LyCORIS `use_tucker`, made only for convolutions whose kernel is larger than 1: in the models
+/// here, Wan's patch embedding) put the kernel into a core t [rank, rank, k...] and are merged through it:
+///  - LoCon `.lora_mid.weight`: ΔW[o, i, k] = Σ up[o, m]·mid[m, n, k]·down[n, i] (up and down 1×1);
+///  - LoHa `.hada_t1`/`.hada_t2`: w = Σ w_a[p, o]·t[p, q, k]·w_b[q, i] for each product (w_a is then [rank, out]);
+///  - LoKr `.lokr_t2`: w2 likewise from `.lokr_w2_a`/`.lokr_w2_b`;
+/// the ranks alpha divides are those without the core (down's, w1_b's, w2_b's first dimension).
+///
+/// DoRA (`.dora_scale`, PEFT `.lora_magnitude_vector[.weight]`) beside LoRA, LoHa or LoKr factors makes the patch a
+/// weight decomposition (nodes/models/weight_patch.h): the factors' scale is alpha/rank and the strength moves the
+/// layer from W towards the decomposed weight, as ComfyUI's `weight_decompose` applies it.
+///
+/// Refused with Error(InvalidInput) naming file and key: a Tucker core or a DoRA magnitude without the factors it
+/// belongs to, a core of the wrong shape, a module mixing formats, a missing or twice given piece, factors whose
 /// inner dimensions disagree, a non-scalar alpha, and any tensor of no known role.
 
 #include <map>
@@ -44,6 +57,7 @@ struct AdapterDelta {
   std::optional<WeightPatch> weight, bias;
   bool full = false;  ///< `weight` is a full difference (any tensor), not factors of a matrix
   std::string what;
+  std::string dora_key;  ///< the key of the DoRA magnitude, when `weight` has one
 };
 
 /// "'a', 'b', 'c' and 2 more": the first `n` names, quoted, for messages.

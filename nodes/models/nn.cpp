@@ -61,15 +61,20 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
       const bool bf16 = info.dtype == DType::BF16;
       PatchRows merge(patches, in);
       const auto stored = source_.bytes(name);
-      std::vector<uint16_t> h(static_cast<size_t>(out * in));
-      std::vector<float> row(static_cast<size_t>(in));
-      for (int64_t o = 0; o < out; ++o) {
+      auto read = [&](int64_t o, float* row) {
         const size_t base = static_cast<size_t>(o * in);
         for (int64_t i = 0; i < in; ++i) {
           uint16_t v;
           std::memcpy(&v, stored.data() + (base + static_cast<size_t>(i)) * 2, 2);
-          row[static_cast<size_t>(i)] = bf16 ? bf16_to_float(v) : half_to_float(v);
+          row[i] = bf16 ? bf16_to_float(v) : half_to_float(v);
         }
+      };
+      merge.prepare(out, read);  // DoRA norms over whole columns, if any
+      std::vector<uint16_t> h(static_cast<size_t>(out * in));
+      std::vector<float> row(static_cast<size_t>(in));
+      for (int64_t o = 0; o < out; ++o) {
+        const size_t base = static_cast<size_t>(o * in);
+        read(o, row.data());
         merge.add(row.data(), o);
         for (int64_t i = 0; i < in; ++i)
           h[base + static_cast<size_t>(i)] = bf16 ? float_to_bf16(row[static_cast<size_t>(i)]) : float_to_half(row[static_cast<size_t>(i)]);

@@ -2,7 +2,8 @@
 // the tiny FLUX (bf16, so merged row by row into 16-bit matrices), Wan 2.1 and LTX-Video transformers (f32), in
 // every key convention each model takes. Each expected tensor is W + strength·ΔW with ΔW computed here in double
 // from the definitions (products, element-wise products, Kronecker products by index), independently of the
-// row-wise merge; malformed adapters fail naming the file and the key.
+// row-wise merge; Tucker factors of a convolution and DoRA decompositions likewise against references in double;
+// malformed adapters and FLUX control LoRAs fail naming the file and the key.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -144,6 +145,129 @@ class LoraFormats : public ::testing::Test {
     return c;
   }
 
+  // Σ_j t[i, j, k]·b[j, c] as [I, C·K] (column c·K + k), t [I, J, K], b [J, C], in double.
+  static Dense tucker(const std::vector<float>& t, const std::vector<float>& b, int64_t I, int64_t J, int64_t K, int64_t C) {
+    Dense out(size_t(I * C * K), 0.0);
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t j = 0; j < J; ++j)
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t k = 0; k < K; ++k) out[size_t((i * C + c) * K + k)] += double(t[size_t((i * J + j) * K + k)]) * b[size_t(j * C + c)];
+    return out;
+  }
+  // aᵀ·m for a [r, n] and m [r, cols] (double): [n, cols].
+  static Dense at_times(const std::vector<float>& a, const Dense& m, int64_t r, int64_t n, int64_t cols) {
+    Dense out(size_t(n * cols), 0.0);
+    for (int64_t k = 0; k < r; ++k)
+      for (int64_t o = 0; o < n; ++o)
+        for (int64_t c = 0; c < cols; ++c) out[size_t(o * cols + c)] += double(a[size_t(k * n + o)]) * m[size_t(k * cols + c)];
+    return out;
+  }
+  // Tucker-factored modules of the convolution `target` [out, in, kernel...] (K = Π kernel), rank 2, alpha 3:
+  // "lora" LoCon (up, mid, down), "loha" (hada_t1/t2), "lokr" (w1 full [2, 2], w2 from lokr_t2).
+  Case tucker_case(const std::string& stem, const std::string& target, const std::string& kind) {
+    const std::vector<int64_t> shape = model->info(target).shape;
+    std::vector<int64_t> kernel(shape.begin() + 2, shape.end()), ones(shape.size() - 2, 1);
+    const int64_t out = shape[0], in = shape[1], K = cols(target) / in, r = 2;
+    auto with = [](std::vector<int64_t> head, const std::vector<int64_t>& tail) {
+      head.insert(head.end(), tail.begin(), tail.end());
+      return head;
+    };
+    Case c;
+    c.targets = {target};
+    c.rows = out;
+    c.cols = in * K;
+    std::vector<float> a, b, t, a2, b2, t2;
+    if (kind == "lora") {
+      c.tensors.emplace_back(stem + ".lora_up.weight", random(with({out, r}, ones), a));
+      c.tensors.emplace_back(stem + ".lora_mid.weight", random(with({r, r}, kernel), t));
+      c.tensors.emplace_back(stem + ".lora_down.weight", random(with({r, in}, ones), b));
+      const Dense core = tucker(t, b, r, r, K, in);  // [r, in·K]
+      c.delta.assign(size_t(out * c.cols), 0.0);
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t m = 0; m < r; ++m)
+          for (int64_t x = 0; x < c.cols; ++x) c.delta[size_t(o * c.cols + x)] += double(a[size_t(o * r + m)]) * core[size_t(m * c.cols + x)];
+    } else if (kind == "loha") {
+      c.tensors.emplace_back(stem + ".hada_w1_a", random({r, out}, a));
+      c.tensors.emplace_back(stem + ".hada_w1_b", random({r, in}, b));
+      c.tensors.emplace_back(stem + ".hada_t1", random(with({r, r}, kernel), t));
+      c.tensors.emplace_back(stem + ".hada_w2_a", random({r, out}, a2));
+      c.tensors.emplace_back(stem + ".hada_w2_b", random({r, in}, b2));
+      c.tensors.emplace_back(stem + ".hada_t2", random(with({r, r}, kernel), t2));
+      const Dense m1 = at_times(a, tucker(t, b, r, r, K, in), r, out, c.cols), m2 = at_times(a2, tucker(t2, b2, r, r, K, in), r, out, c.cols);
+      c.delta.resize(m1.size());
+      for (size_t i = 0; i < m1.size(); ++i) c.delta[i] = m1[i] * m2[i];
+    } else {
+      EXPECT_EQ(out % 2, 0);
+      EXPECT_EQ(in % 2, 0);
+      const int64_t o2 = out / 2, i2 = in / 2, c2 = i2 * K;
+      c.tensors.emplace_back(stem + ".lokr_w1", random({2, 2}, a));
+      c.tensors.emplace_back(stem + ".lokr_w2_a", random({r, o2}, a2));
+      c.tensors.emplace_back(stem + ".lokr_w2_b", random({r, i2}, b2));
+      c.tensors.emplace_back(stem + ".lokr_t2", random(with({r, r}, kernel), t2));
+      const Dense w2 = at_times(a2, tucker(t2, b2, r, r, K, i2), r, o2, c2);  // [out/2, in/2·K]
+      c.delta.assign(size_t(out * c.cols), 0.0);
+      // kron(w1[:, :, 1...], w2) flattened: row p·o2 + q, column (j·i2 + l)·K + k = j·c2 + (l·K + k).
+      for (int64_t p = 0; p < 2; ++p)
+        for (int64_t j = 0; j < 2; ++j)
+          for (int64_t q = 0; q < o2; ++q)
+            for (int64_t x = 0; x < c2; ++x) c.delta[size_t((p * o2 + q) * c.cols + j * c2 + x)] = a[size_t(p * 2 + j)] * w2[size_t(q * c2 + x)];
+    }
+    add_alpha(c, stem, 3.0f);
+    for (double& v : c.delta) v *= 3.0 / r;
+    return c;
+  }
+
+  // Adds a DoRA magnitude under `key` (one positive value per row of the case when `per_row`, else [1, channels]
+  // of its first target) and returns it.
+  std::vector<float> add_magnitude(Case& c, const std::string& key, bool per_row, bool vector = false) {
+    std::uniform_real_distribution<float> pos(0.5f, 2.0f);
+    const int64_t channels = model->info(c.targets[0]).shape[1];
+    std::vector<int64_t> shape = per_row ? (vector ? std::vector<int64_t>{c.rows} : std::vector<int64_t>{c.rows, 1})
+                                         : std::vector<int64_t>{1, channels};
+    std::vector<float> m(size_t(per_row ? c.rows : channels));
+    for (float& x : m) x = pos(rng);
+    c.tensors.emplace_back(key, HostTensor::from_f32(shape, m));
+    return m;
+  }
+
+  // The targets of a DoRA case as the device holds them against its decomposition in double over the targets'
+  // rows stacked (in ΔW's order: rotated when the case swaps halves).
+  void expect_dora(const WeightPatches& patches, const Case& c, const std::vector<float>& m, bool per_row, float strength) {
+    std::vector<double> w(size_t(c.rows * c.cols));
+    std::vector<std::pair<std::string, int64_t>> where;  // target, first ΔW row
+    int64_t row0 = 0;
+    bool half = false;
+    for (const auto& target : c.targets) {
+      const auto v = model->load(target).to_f32();
+      half = half || model->info(target).dtype == DType::BF16;
+      for (int64_t o = 0; o < rows(target); ++o) {
+        const int64_t r = c.swap ? (o + c.rows / 2) % c.rows : row0 + o;
+        std::copy_n(v.begin() + o * c.cols, c.cols, w.begin() + r * c.cols);
+      }
+      row0 += rows(target);
+    }
+    const int64_t group = per_row ? 0 : c.cols / int64_t(m.size());
+    const Dense want = test::dora_merge(w, c.delta, m, c.rows, c.cols, group, strength);
+    DeviceWeights dw(*model, env.get<GpuService>()->context(), std::make_shared<WeightPatches>(patches));
+    row0 = 0;
+    for (const auto& target : c.targets) {
+      SCOPED_TRACE(target + " from " + c.tensors[0].first);
+      const auto got = model->info(target).shape.size() == 2 ? dw.matrix(target).to_floats() : dw.f32(target).to_floats();
+      double max_err = 0, change = 0;
+      for (int64_t o = 0; o < rows(target); ++o) {
+        const int64_t r = c.swap ? (o + c.rows / 2) % c.rows : row0 + o;
+        for (int64_t i = 0; i < c.cols; ++i) {
+          const double x = want[size_t(r * c.cols + i)], tol = half ? std::fabs(x) / 128 + 1e-6 : 1e-5 * std::max(1.0, std::fabs(x));
+          max_err = std::max(max_err, std::fabs(got[size_t(o * c.cols + i)] - x) / tol);
+          change = std::max(change, std::fabs(x - w[size_t(r * c.cols + i)]));
+        }
+      }
+      EXPECT_LE(max_err, 1.0);
+      EXPECT_GT(change, 1e-2);
+      row0 += rows(target);
+    }
+  }
+
   fs::path write(const std::string& name, const std::vector<Case>& cases) {
     std::vector<std::pair<std::string, const HostTensor*>> list;
     for (const auto& c : cases)
@@ -265,9 +389,56 @@ TEST_F(LoraFormats, LtxFormatsInEveryConvention) {
   expect_merged(ltx_lora_patches(lora, *model, 1.3f), cases, 1.3f);
 }
 
+// LyCORIS Tucker factors (LoCon lora_mid, LoHa hada_t1/t2, LoKr lokr_t2) on Wan's convolution, the one layer of
+// these models they are made for: each module alone, in the original-layout, kohya and diffusers conventions.
+TEST_F(LoraFormats, TuckerFactorsOfTheWanPatchEmbedding) {
+  use_video("wan");
+  for (const auto& [stem, kind] : {std::pair{"diffusion_model.patch_embedding", "lora"}, std::pair{"lora_unet_patch_embedding", "loha"},
+                                   std::pair{"transformer.patch_embedding", "lokr"}}) {
+    SCOPED_TRACE(kind);
+    const std::vector<Case> cases = {tucker_case(stem, "patch_embedding.weight", kind)};
+    const WeightSource lora = WeightSource::open(write(std::string(kind) + "_tucker.safetensors", cases));
+    expect_merged(wan_lora_patches(lora, *model, 0.6f), cases, 0.6f);
+  }
+}
+
+// DoRA on the tiny FLUX (bf16: merged row by row into 16-bit matrices): a kohya fused qkv with one magnitude per
+// row, split over to_q/to_k/to_v; the swapped-halves final modulation with one per input channel; a LoKr with a
+// per-row 1-D magnitude. Each module in its own file, at strengths 1 and 0.6.
+TEST_F(LoraFormats, FluxDoraDecomposesRowByRow) {
+  use_flux();
+  for (const float strength : {1.0f, 0.6f}) {
+    Case qkv = loha("lora_unet_double_blocks_0_img_attn_qkv", {kB0 + "attn.to_q.weight", kB0 + "attn.to_k.weight", kB0 + "attn.to_v.weight"}, 4, 3, 2.0f);
+    const auto m1 = add_magnitude(qkv, "lora_unet_double_blocks_0_img_attn_qkv.dora_scale", true);
+    Case out = lora("diffusion_model.final_layer.adaLN_modulation.1", {"norm_out.linear.weight"}, 2, 1.0f);
+    out.swap = true;
+    const auto m2 = add_magnitude(out, "diffusion_model.final_layer.adaLN_modulation.1.dora_scale", false);
+    Case lokr_case = lokr("transformer." + kB0 + "attn.to_out.0", {kB0 + "attn.to_out.0.weight"}, 16, 2, 2, 3, 3.0f);
+    const auto m3 = add_magnitude(lokr_case, "transformer." + kB0 + "attn.to_out.0.lora_magnitude_vector", true, true);
+    for (const auto& [c, m, per_row] : {std::tuple{&qkv, &m1, true}, std::tuple{&out, &m2, false}, std::tuple{&lokr_case, &m3, true}}) {
+      const WeightSource file = WeightSource::open(write("dora.safetensors", {*c}));
+      expect_dora(flux_lora_patches(file, *model, strength), *c, *m, per_row, strength);
+    }
+  }
+}
+
+// DoRA on the f32 Wan transformer: PEFT lora_magnitude_vector per row, a LoHa with LyCORIS' per-channel dora_scale.
+TEST_F(LoraFormats, WanDoraDecomposes) {
+  use_video("wan");
+  Case a = lora("base_model.model.blocks.0.attn1.to_q", {"blocks.0.attn1.to_q.weight"}, 2, 4.0f);
+  const auto ma = add_magnitude(a, "base_model.model.blocks.0.attn1.to_q.lora_magnitude_vector.weight", true, true);
+  Case b = loha("diffusion_model.blocks.0.ffn.0", {"blocks.0.ffn.net.0.proj.weight"}, 2, 2, std::nullopt);
+  const auto mb = add_magnitude(b, "diffusion_model.blocks.0.ffn.0.dora_scale", false);
+  for (const auto& [c, m, per_row] : {std::tuple{&a, &ma, true}, std::tuple{&b, &mb, false}}) {
+    const WeightSource file = WeightSource::open(write("dora.safetensors", {*c}));
+    expect_dora(wan_lora_patches(file, *model, -0.7f), *c, *m, per_row, -0.7f);
+  }
+}
+
 // tests/golden/lora_formats.safetensors (tools/make_lora_formats_fixture.py): the merge torch computed from the
-// formats' definitions, for LoHa, LoKr (each factor full or a product), .diff, .diff_b, a PEFT bias and a
-// convolution LoRA on a model with Wan 2.1 names.
+// formats' definitions, for LoHa, LoKr (each factor full or a product), .diff, .diff_b, a PEFT bias, a
+// convolution LoRA, Tucker-factored LoCon/LoHa/LoKr convolutions and DoRA (per row and per input channel, as
+// ComfyUI's weight_decompose applies strength) on a model with Wan 2.1 names.
 TEST_F(LoraFormats, MergesAsTorchComputesThem) {
   const Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/lora_formats.safetensors");
   std::vector<std::pair<std::string, HostTensor>> weights, adapter;
@@ -287,7 +458,7 @@ TEST_F(LoraFormats, MergesAsTorchComputesThem) {
   const float strength = fx.run().at("strength").get<float>();
   DeviceWeights dw(*model, env.get<GpuService>()->context(), std::make_shared<WeightPatches>(wan_lora_patches(lora, *model, strength)));
   const auto outputs = fx.output_names();
-  ASSERT_EQ(outputs.size(), 9u);
+  ASSERT_EQ(outputs.size(), 16u);
   for (const std::string& out : outputs) {
     const std::string name = out.substr(7);
     SCOPED_TRACE(name);
@@ -353,13 +524,65 @@ TEST_F(LoraFormats, MalformedAdaptersAreRefusedNamingFileAndKey) {
   expect_refused(*model, file, {{"diffusion_model.blocks.0.modulation.diff_b", z({192})}}, "has none");
   expect_refused(*model, file, {{"diffusion_model.blocks.0.norm3.lora_A.weight", z({2, 1})}, {"diffusion_model.blocks.0.norm3.lora_B.weight", z({32, 2})}},
                  "a vector takes a .diff");
-  // Formats mixed in one module, DoRA, two tensors for one role, a non-scalar alpha.
+  // Formats mixed in one module, two tensors for one role, a non-scalar alpha.
   expect_refused(*model, file, {{m + ".diff", z({32, 32})}, {m + ".lokr_w1", z({4, 4})}, {m + ".lokr_w2", z({8, 8})}}, "mixes formats");
-  expect_refused(*model, file, {{m + ".lora_A.weight", z({2, 32})}, {m + ".lora_B.weight", z({32, 2})}, {m + ".dora_scale", z({1, 32})}},
+  // DoRA: a magnitude of neither one value per row nor per input channel; one beside a full difference only;
+  // a per-channel one on a module whose rows are split over several layers (FLUX fused qkv, below).
+  expect_refused(*model, file, {{m + ".lora_A.weight", z({2, 32})}, {m + ".lora_B.weight", z({32, 2})}, {m + ".dora_scale", z({1, 16})}},
+                 "'" + m + ".dora_scale' [1, 16]");
+  expect_refused(*model, file, {{m + ".lora_A.weight", z({2, 32})}, {m + ".lora_B.weight", z({32, 2})}, {m + ".dora_scale", z({16, 2})}},
                  "'" + m + ".dora_scale'");
+  expect_refused(*model, file, {{m + ".diff", z({32, 32})}, {m + ".dora_scale", z({32, 1})}}, "'" + m + ".dora_scale' but no LoRA");
+  // Tucker: a core without its factors; a core beside a full w2; a core of the wrong ranks; a 2-D core.
+  const std::string pe = "diffusion_model.patch_embedding";  // [32, 16, 1, 2, 2]
+  expect_refused(*model, file, {{pe + ".lokr_w1", z({2, 2})}, {pe + ".lokr_w2", z({16, 32})}, {pe + ".lokr_t2", z({2, 2, 1, 2, 2})}},
+                 "'" + pe + ".lokr_t2'");
+  expect_refused(*model, file, {{pe + ".diff", z({32, 16, 1, 2, 2})}, {pe + ".lora_mid.weight", z({2, 2, 1, 2, 2})}},
+                 "'" + pe + ".lora_mid.weight' but not the factors");
+  expect_refused(*model, file,
+                 {{pe + ".lora_up.weight", z({32, 2, 1, 1, 1})}, {pe + ".lora_down.weight", z({2, 16, 1, 1, 1})}, {pe + ".lora_mid.weight", z({3, 2, 1, 2, 2})}},
+                 "'" + pe + ".lora_mid.weight' [3, 2, 1, 2, 2]");
+  expect_refused(*model, file,
+                 {{pe + ".hada_w1_a", z({2, 32})}, {pe + ".hada_w1_b", z({2, 16})}, {pe + ".hada_t1", z({2, 2})}, {pe + ".hada_w2_a", z({2, 32})},
+                  {pe + ".hada_w2_b", z({2, 16})}, {pe + ".hada_t2", z({2, 2, 1, 2, 2})}},
+                 "'" + pe + ".hada_t1' [2, 2]");
   expect_refused(*model, file, {{m + ".diff", z({32, 32})}, {m + ".w_norm", z({32, 32})}}, "'" + m + ".w_norm'");
   expect_refused(*model, file, {{m + ".lora_A.weight", z({2, 32})}, {m + ".lora_B.weight", z({32, 2})}, {m + ".alpha", z({2})}},
                  "'" + m + ".alpha' should be a scalar");
+}
+
+// FLUX: a per-channel DoRA magnitude on the fused qkv (its norm would span three layers); a BFL control LoRA
+// (Canny/Depth: img_in widened to twice the channels, bare norm scales) and a diffusers-named one.
+TEST_F(LoraFormats, FluxControlLorasAndSplitChannelDoraAreRefused) {
+  use_flux();
+  const int64_t in = model->info("x_embedder.weight").shape[1], inner = model->info("x_embedder.weight").shape[0];
+  auto z = [](std::vector<int64_t> shape) {
+    return HostTensor::from_f32(shape, std::vector<float>(size_t(HostTensor{DType::F32, shape, {}}.numel()), 0.5f));
+  };
+  auto refused = [&](const std::vector<std::pair<std::string, HostTensor>>& tensors, const std::vector<std::string>& needles) {
+    std::vector<std::pair<std::string, const HostTensor*>> list;
+    for (const auto& [k, t] : tensors) list.emplace_back(k, &t);
+    write_safetensors(dir / "bad.safetensors", list);
+    const WeightSource lora = WeightSource::open(dir / "bad.safetensors");
+    try {
+      flux_lora_patches(lora, *model, 1.0f);
+      ADD_FAILURE() << "no error for " << needles[0];
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+      const std::string m = e.what();
+      EXPECT_NE(m.find((dir / "bad.safetensors").string()), std::string::npos) << m;
+      for (const auto& n : needles) EXPECT_NE(m.find(n), std::string::npos) << m;
+    }
+  };
+  const int64_t q = rows(kB0 + "attn.to_q.weight");
+  const std::string s = "lora_unet_double_blocks_0_img_attn_qkv";
+  refused({{s + ".lora_down.weight", z({2, cols(kB0 + "attn.to_q.weight")})}, {s + ".lora_up.weight", z({3 * q, 2})},
+           {s + ".dora_scale", z({1, cols(kB0 + "attn.to_q.weight")})}},
+          {"'" + s + ".dora_scale'", "split over"});
+  refused({{"img_in.lora_A.weight", z({2, 2 * in})}, {"img_in.lora_B.weight", z({inner, 2})}, {"img_in.lora_B.bias", z({inner})},
+           {"single_blocks.0.norm.key_norm.scale", z({16})}},
+          {"FLUX control LoRA", "'img_in.lora_A.weight'", std::to_string(2 * in) + " channels", "control-latent input"});
+  refused({{"transformer.transformer_blocks.0.attn.norm_k.weight", z({16})}}, {"FLUX control LoRA", "norm_k.weight"});
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The row-wise merge of every patch kind (product, full difference, Hadamard, Kronecker) against the dense
 // ΔW computed here by its definition in double, with row offsets that wrap, factors of more than two
-// dimensions read as matrices, several patches on one tensor, and a patch of the wrong width refused.
+// dimensions read as matrices, several patches on one tensor, and a patch of the wrong width refused; DoRA patches
+// (per-row and per-channel norms, after other patches, with strength) against the decomposition computed in double.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -85,6 +86,52 @@ TEST(WeightPatch, EveryKindMergesAsItsDenseDefinition) {
   expect_merge({loha}, {had}, rows, cols);
   expect_merge({lokr}, {kron}, rows, cols);
   expect_merge({lora, full, loha, lokr}, {lora_d, full_d, had, kron}, rows, cols);
+}
+
+// DoRA after an additive patch on the same tensor: per-row magnitudes (1-D [R] and [R, 1]) need only the row being
+// merged; per-channel ones ([1, 5, 1, 1]: 4 columns each) need PatchRows::prepare to read every row first.
+TEST(WeightPatch, DoraDecomposesAfterThePatchesBeforeIt) {
+  std::mt19937 rng(21);
+  const int64_t rows = 12, cols = 20;
+  const Factor w = random({rows, cols}, rng), up = random({rows, 3}, rng), down = random({3, cols}, rng);
+  const Factor pre_up = random({rows, 2}, rng), pre_down = random({2, cols}, rng);
+  const WeightPatch before{"w", pre_up.t, pre_down.t, 0.2f};
+  const Dense pre = dense_product(pre_up.v, pre_down.v, rows, 2, cols), d = dense_product(up.v, down.v, rows, 3, cols);
+  Dense w1(w.v.begin(), w.v.end());
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] += 0.2 * pre[i];
+  Dense dw(d.size());
+  for (size_t i = 0; i < d.size(); ++i) dw[i] = 0.5 * d[i];
+  std::uniform_real_distribution<float> pos(0.5f, 2.0f);
+  for (const auto& [shape, group] : {std::pair{std::vector<int64_t>{rows}, int64_t{0}}, std::pair{std::vector<int64_t>{rows, 1}, int64_t{0}},
+                                     std::pair{std::vector<int64_t>{1, 5, 1, 1}, int64_t{4}}}) {
+    for (const float strength : {1.0f, 0.6f, -0.5f}) {
+      SCOPED_TRACE((HostTensor{DType::F32, shape, {}}.shape_string() + " strength " + std::to_string(strength)));
+      std::vector<float> m(static_cast<size_t>(HostTensor{DType::F32, shape, {}}.numel()));
+      for (float& x : m) x = pos(rng);
+      WeightPatch dora{"w", up.t, down.t, 0.5f};
+      dora.magnitude = HostTensor::from_f32(shape, m);
+      dora.strength = strength;
+      EXPECT_EQ(dora.magnitude_per_row(), group == 0);
+      const Dense want = test::dora_merge(w1, dw, m, rows, cols, group, strength);
+      std::vector<float> got = w.v;
+      apply_patches(got, rows, cols, {&before, &dora});
+      double max_err = 0, change = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        max_err = std::max(max_err, std::fabs(got[i] - want[i]) / std::max(1.0, std::fabs(want[i])));
+        change = std::max(change, std::fabs(want[i] - w1[i]));
+      }
+      EXPECT_LE(max_err, 1e-5);
+      EXPECT_GT(change, 0.1);
+    }
+  }
+  // A magnitude of neither shape is refused; a per-channel one merged without prepare() is an error, not a guess.
+  WeightPatch bad{"layer.weight", up.t, down.t, 1.0f};
+  bad.magnitude = HostTensor::from_f32({3, 4}, std::vector<float>(12, 1.0f));
+  EXPECT_THROW(PatchRows({&bad}, cols), Error);
+  bad.magnitude = HostTensor::from_f32({1, 20}, std::vector<float>(20, 1.0f));
+  PatchRows unprepared({&bad}, cols);
+  std::vector<float> row(static_cast<size_t>(cols), 1.0f);
+  EXPECT_THROW(unprepared.add(row.data(), 0), Error);
 }
 
 TEST(WeightPatch, VectorsAreOneColumnMatricesAndWidthsAreChecked) {

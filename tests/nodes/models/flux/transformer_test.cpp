@@ -39,6 +39,7 @@ class FluxStreaming : public ::testing::Test {
     test::write_random_flux(dir, 3, 4, 3);  // width 192: 2.7 MB per double block, 1.1 MB per single
   }
   static void TearDownTestSuite() { fs::remove_all(dir); }
+  static void expect_patched_streaming(const std::shared_ptr<const WeightPatches>& patches);
 
   // Three sampling steps (three passes over the blocks) at 8x6 latents (12 image tokens, 7 text tokens),
   // on a fresh device with `budget_mib` (0: the default budget).
@@ -126,12 +127,13 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   expect_within_plan(one);
 }
 
-TEST_F(FluxStreaming, LoraPatchesApplyToStreamedBlocks) {
-  // One patch on a leading (resident) block and one on the last (streamed) block.
-  const auto patches = test::random_lora({
-      {"transformer_blocks.0.attn.to_q.weight", 192, 192},
-      {"single_transformer_blocks.3.proj_mlp.weight", 768, 192}});
+// Rank-2 patches on a leading (resident) block and on the last (streamed) block.
+std::shared_ptr<WeightPatches> resident_and_streamed_lora() {
+  return test::random_lora({{"transformer_blocks.0.attn.to_q.weight", 192, 192}, {"single_transformer_blocks.3.proj_mlp.weight", 768, 192}});
+}
 
+// `patches` change the output, and streamed blocks merge them as resident ones do (bit for bit).
+void FluxStreaming::expect_patched_streaming(const std::shared_ptr<const WeightPatches>& patches) {
   const StreamedRun plain = sample(0);
   const StreamedRun resident = sample(0, patches);
   EXPECT_NE(resident.out, plain.out);
@@ -140,6 +142,26 @@ TEST_F(FluxStreaming, LoraPatchesApplyToStreamedBlocks) {
   ASSERT_LT(streamed.stats.plan.resident, 7);
   EXPECT_EQ(streamed.out, resident.out);
   expect_within_plan(streamed);
+}
+
+TEST_F(FluxStreaming, LoraPatchesApplyToStreamedBlocks) { expect_patched_streaming(resident_and_streamed_lora()); }
+
+TEST_F(FluxStreaming, DoraPatchesApplyToStreamedBlocksAsToResidentOnes) {
+  // DoRA with a per-row magnitude on the resident block, a per-input-channel one (norms over every row, read
+  // before the merge) on the streamed one.
+  auto patches = resident_and_streamed_lora();
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> pos(0.5f, 1.5f);
+  for (auto& p : *patches) {
+    const bool per_row = p.target.starts_with("transformer_blocks.0.");
+    const int64_t n = per_row ? p.delta_rows() : p.delta_cols();
+    std::vector<float> m(static_cast<size_t>(n));
+    for (float& x : m) x = pos(rng);
+    p.magnitude = HostTensor::from_f32(per_row ? std::vector<int64_t>{n, 1} : std::vector<int64_t>{1, n}, m);
+    p.strength = 0.8f;
+    p.scale = 1.0f;
+  }
+  expect_patched_streaming(patches);
 }
 
 TEST_F(FluxStreaming, BudgetBelowOneBlockIsAClearError) {
