@@ -11,7 +11,7 @@ namespace lattice {
 namespace {
 
 // Key suffix -> role. Matched whole, so ".lokr_w1" never matches a ".lokr_w1_a" key.
-constexpr std::array<std::pair<const char*, const char*>, 32> kSuffixes = {{
+constexpr std::array<std::pair<const char*, const char*>, 33> kSuffixes = {{
     {".lora_A.weight", "lora_down"},   {".lora_B.weight", "lora_up"},     {".lora_down.weight", "lora_down"},
     {".lora_up.weight", "lora_up"},    {".lora.down.weight", "lora_down"}, {".lora.up.weight", "lora_up"},
     {".lora_B.bias", "lora_up_bias"},  {".lora_up.bias", "lora_up_bias"}, {".lora.up.bias", "lora_up_bias"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<const char*, const char*>, 32> kSuffixes = {{
     {".diff_b", "diff_b"},             {".w_norm", "diff"},               {".b_norm", "diff_b"},
     {".dora_scale", "dora_scale"},     {".lora_mid.weight", "lora_mid"},  {".lora_A.bias", "lora_down_bias"},
     {".lora_magnitude_vector", "dora_scale"}, {".lora_magnitude_vector.weight", "dora_scale"},
+    {".wd_for_diff", "wd_for_diff"},
 }};
 
 }  // namespace
@@ -248,6 +249,9 @@ AdapterDelta read_adapter_delta(const WeightSource& file, const std::string& nam
   for (const auto& [role, format] : {std::pair{"lora_mid", is_lora}, std::pair{"hada_t1", is_loha}, std::pair{"hada_t2", is_loha},
                                       std::pair{"lokr_t2", is_lokr}})
     if (r.has(role) && !format) r.fail("has the Tucker core '" + r.key(role) + "' but not the factors it belongs to");
+  if (r.has("wd_for_diff"))
+    r.fail("has '" + r.key("wd_for_diff") + "': its DoRA magnitude decomposes the difference rather than the merged weight "
+           "(LyCORIS wd_for_diff), which is not supported");
   const bool dora = r.has("dora_scale");
   if (dora && !is_lora && !is_loha && !is_lokr)
     r.fail("has the DoRA magnitude '" + r.key("dora_scale") + "' but no LoRA, LoHa or LoKr factors to decompose");

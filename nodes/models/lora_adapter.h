@@ -26,10 +26,12 @@
 ///
 /// DoRA (`.dora_scale`, PEFT `.lora_magnitude_vector[.weight]`) beside LoRA, LoHa or LoKr factors makes the patch a
 /// weight decomposition (nodes/models/weight_patch.h): the factors' scale is alpha/rank and the strength moves the
-/// layer from W towards the decomposed weight, as ComfyUI's `weight_decompose` applies it.
+/// layer from W towards the decomposed weight, as ComfyUI's `weight_decompose` applies it (LyCORIS' own merge
+/// instead scales m/‖V‖ − 1 by the strength; the two agree at strength 1). LyCORIS' `.wd_for_diff` marker
+/// (the magnitude decomposes ΔW alone) is refused.
 ///
 /// Refused with Error(InvalidInput) naming file and key: a Tucker core or a DoRA magnitude without the factors it
-/// belongs to, a core of the wrong shape, a module mixing formats, a missing or twice given piece, factors whose
+/// belongs to, `.wd_for_diff`, a core of the wrong shape, a module mixing formats, a missing or twice given piece, factors whose
 /// inner dimensions disagree, a non-scalar alpha, and any tensor of no known role.
 
 #include <map>

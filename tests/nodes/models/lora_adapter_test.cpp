@@ -404,7 +404,7 @@ TEST_F(LoraFormats, TuckerFactorsOfTheWanPatchEmbedding) {
 
 // DoRA on the tiny FLUX (bf16: merged row by row into 16-bit matrices): a kohya fused qkv with one magnitude per
 // row, split over to_q/to_k/to_v; the swapped-halves final modulation with one per input channel; a LoKr with a
-// per-row 1-D magnitude. Each module in its own file, at strengths 1 and 0.6.
+// per-row 1-D magnitude; a LoKr over the fused txt qkv with one per row. Each module in its own file, at strengths 1 and 0.6.
 TEST_F(LoraFormats, FluxDoraDecomposesRowByRow) {
   use_flux();
   for (const float strength : {1.0f, 0.6f}) {
@@ -415,7 +415,12 @@ TEST_F(LoraFormats, FluxDoraDecomposesRowByRow) {
     const auto m2 = add_magnitude(out, "diffusion_model.final_layer.adaLN_modulation.1.dora_scale", false);
     Case lokr_case = lokr("transformer." + kB0 + "attn.to_out.0", {kB0 + "attn.to_out.0.weight"}, 16, 2, 2, 3, 3.0f);
     const auto m3 = add_magnitude(lokr_case, "transformer." + kB0 + "attn.to_out.0.lora_magnitude_vector", true, true);
-    for (const auto& [c, m, per_row] : {std::tuple{&qkv, &m1, true}, std::tuple{&out, &m2, false}, std::tuple{&lokr_case, &m3, true}}) {
+    // A LoKr over the fused txt qkv: its Kronecker rows are split by offset, the magnitude stays whole.
+    Case txt = lokr("lora_unet_double_blocks_0_txt_attn_qkv",
+                    {kB0 + "attn.add_q_proj.weight", kB0 + "attn.add_k_proj.weight", kB0 + "attn.add_v_proj.weight"}, 8, 4, 0, 3, 6.0f);
+    const auto m4 = add_magnitude(txt, "lora_unet_double_blocks_0_txt_attn_qkv.dora_scale", true);
+    for (const auto& [c, m, per_row] : {std::tuple{&qkv, &m1, true}, std::tuple{&out, &m2, false}, std::tuple{&lokr_case, &m3, true},
+                                        std::tuple{&txt, &m4, true}}) {
       const WeightSource file = WeightSource::open(write("dora.safetensors", {*c}));
       expect_dora(flux_lora_patches(file, *model, strength), *c, *m, per_row, strength);
     }
@@ -533,6 +538,9 @@ TEST_F(LoraFormats, MalformedAdaptersAreRefusedNamingFileAndKey) {
   expect_refused(*model, file, {{m + ".lora_A.weight", z({2, 32})}, {m + ".lora_B.weight", z({32, 2})}, {m + ".dora_scale", z({16, 2})}},
                  "'" + m + ".dora_scale'");
   expect_refused(*model, file, {{m + ".diff", z({32, 32})}, {m + ".dora_scale", z({32, 1})}}, "'" + m + ".dora_scale' but no LoRA");
+  expect_refused(*model, file,
+                 {{m + ".lora_A.weight", z({2, 32})}, {m + ".lora_B.weight", z({32, 2})}, {m + ".dora_scale", z({32, 1})}, {m + ".wd_for_diff", z({})}},
+                 "'" + m + ".wd_for_diff'");
   // Tucker: a core without its factors; a core beside a full w2; a core of the wrong ranks; a 2-D core.
   const std::string pe = "diffusion_model.patch_embedding";  // [32, 16, 1, 2, 2]
   expect_refused(*model, file, {{pe + ".lokr_w1", z({2, 2})}, {pe + ".lokr_w2", z({16, 32})}, {pe + ".lokr_t2", z({2, 2, 1, 2, 2})}},
