@@ -1,5 +1,6 @@
 #include "nodes/models/lora_adapter.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -122,7 +123,10 @@ AdapterDelta lora(const ModuleReader& r, float strength, float& bias_scale) {
   const int64_t rank = down.shape.empty() ? 0 : rows(down);  // alpha divides down's rank, with a core too (ComfyUI)
   if (r.has("lora_mid")) {
     // LoCon Tucker: ΔW[o, i, k] = Σ up[o, m]·mid[m, n, k]·down[n, i]; the kernel lives in mid, up and down are 1×1.
-    if (down.shape.size() < 2 || up.shape.size() < 2 || cols(down) != (down.shape.size() > 2 ? down.shape[1] : cols(down)))
+    auto one_by_one = [](const HostTensor& t) {
+      return t.shape.size() >= 2 && std::all_of(t.shape.begin() + 2, t.shape.end(), [](int64_t k) { return k == 1; });
+    };
+    if (!one_by_one(down) || !one_by_one(up))
       r.fail("has up " + up.shape_string() + " and down " + down.shape_string() + ", expected 1x1 factors around its Tucker core");
     const HostTensor mid = r.matrix("lora_mid");
     if (mid.shape.size() < 3 || mid.shape[1] != rows(down) || mid.shape[0] != cols(up))
