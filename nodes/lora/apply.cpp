@@ -51,7 +51,7 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "lora.apply";
   d.category = "LoRA";
-  d.description = "Merge a LoRA (diffusers/PEFT, kohya, ComfyUI or original-checkpoint keys; LoRA, LyCORIS LoHa/LoKr, "
+  d.description = "Merge a LoRA (diffusers/PEFT, kohya, ComfyUI or original-checkpoint keys; LoRA, LyCORIS LoHa/LoKr incl. Tucker, DoRA, "
                   ".diff/.diff_b) into a FLUX, Wan 2.1 or LTX-Video transformer";
   d.inputs = {{"dit", PortType::DiT, "the transformer to modify (flux, wan or ltx .load_transformer)"}};
   d.outputs = {{"dit", PortType::DiT, "the transformer with the LoRA merged; weights reach the device on first use"}};
