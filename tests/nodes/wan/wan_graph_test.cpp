@@ -72,7 +72,7 @@ class WanGraph : public ::testing::Test {
     if (unipc) o.scheduler = WanScheduler::UniPc;
     const FlowMatchSchedule sched = wan_schedule(o);
     std::optional<UniPcSolver<std::vector<float>>> solver;
-    if (unipc) solver.emplace(wan_unipc_config(o), sched.sigmas, unipc_combine_host);
+    if (unipc) solver.emplace(wan_unipc_config(o), sched.sigmas, unipc_update_host);
     gpu::CommandStream s(gc);
     const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
     s.finish();
