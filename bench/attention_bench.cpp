@@ -10,14 +10,16 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <time.h>
 #include <vector>
 
+#include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
 #include "gpu/ops/attention.h"
 
 namespace {
+
+using lattice::bench::process_cpu_seconds;
 
 lattice::gpu::Context& attention_context() {
   static auto* ctx = new lattice::gpu::Context();  // leaked on purpose: no teardown order issues at exit
@@ -35,14 +37,6 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
 void set_flops(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   state.counters["FLOPS"] = benchmark::Counter(4.0 * double(l) * double(l) * double(d) * double(h),
                                                benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// CPU seconds of the whole process (every llvmpipe thread), so that a rate per CPU-second does not depend on
-// how much of the shared machine other processes take.
-double process_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 void set_flops_per_cpu_second(benchmark::State& state, int64_t l, int64_t h, int64_t d, double cpu_seconds) {
