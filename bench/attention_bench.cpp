@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "bench/support.h"
@@ -20,19 +19,8 @@
 namespace {
 
 using lattice::bench::process_cpu_seconds;
+using lattice::bench::random_values;
 
-lattice::gpu::Context& attention_context() {
-  static auto* ctx = new lattice::gpu::Context();  // leaked on purpose: no teardown order issues at exit
-  return *ctx;
-}
-
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 void set_flops(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   state.counters["FLOPS"] = benchmark::Counter(4.0 * double(l) * double(l) * double(d) * double(h),
@@ -46,7 +34,7 @@ void set_flops_per_cpu_second(benchmark::State& state, int64_t l, int64_t h, int
 
 void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   using namespace lattice::gpu;
-  Context& ctx = attention_context();
+  Context& ctx = lattice::bench::op_bench_context();
   const auto n = static_cast<size_t>(l * h * d);
   Tensor q = split_heads(Tensor::from_floats(ctx, random_values(n, 1), {1, l, h * d}), h);
   Tensor k = split_heads(Tensor::from_floats(ctx, random_values(n, 2), {1, l, h * d}), h);
