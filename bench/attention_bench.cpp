@@ -9,40 +9,22 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
-#include <time.h>
 #include <vector>
 
+#include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
 #include "gpu/ops/attention.h"
 
 namespace {
 
-lattice::gpu::Context& attention_context() {
-  static auto* ctx = new lattice::gpu::Context();  // leaked on purpose: no teardown order issues at exit
-  return *ctx;
-}
+using lattice::bench::process_cpu_seconds;
+using lattice::bench::random_values;
 
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 void set_flops(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   state.counters["FLOPS"] = benchmark::Counter(4.0 * double(l) * double(l) * double(d) * double(h),
                                                benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// CPU seconds of the whole process (every llvmpipe thread), so that a rate per CPU-second does not depend on
-// how much of the shared machine other processes take.
-double process_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 void set_flops_per_cpu_second(benchmark::State& state, int64_t l, int64_t h, int64_t d, double cpu_seconds) {
@@ -52,7 +34,7 @@ void set_flops_per_cpu_second(benchmark::State& state, int64_t l, int64_t h, int
 
 void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   using namespace lattice::gpu;
-  Context& ctx = attention_context();
+  Context& ctx = lattice::bench::op_bench_context();
   const auto n = static_cast<size_t>(l * h * d);
   Tensor q = split_heads(Tensor::from_floats(ctx, random_values(n, 1), {1, l, h * d}), h);
   Tensor k = split_heads(Tensor::from_floats(ctx, random_values(n, 2), {1, l, h * d}), h);

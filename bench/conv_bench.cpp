@@ -7,9 +7,9 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
-#include <random>
 #include <vector>
 
+#include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
 #include "gpu/ops/conv3d.h"
@@ -21,18 +21,7 @@ struct Shape3 {
 };
 constexpr Shape3 kWanLike{128, 4, 64, 64};
 
-lattice::gpu::Context& gpu_context() {
-  static auto* ctx = new lattice::gpu::Context();  // leaked on purpose: no teardown order issues at exit
-  return *ctx;
-}
-
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using lattice::bench::random_values;
 
 void set_flops(benchmark::State& state, const Shape3& s) {
   double flops = 2.0 * static_cast<double>(s.c * s.c * 27) * static_cast<double>(s.t * s.h * s.w);
@@ -41,7 +30,7 @@ void set_flops(benchmark::State& state, const Shape3& s) {
 
 void bm_vulkan(benchmark::State& state, Shape3 sh, lattice::gpu::DType wt) {
   using namespace lattice::gpu;
-  Context& ctx = gpu_context();
+  Context& ctx = lattice::bench::op_bench_context();
   Tensor x = Tensor::from_floats(ctx, random_values(static_cast<size_t>(sh.c * sh.t * sh.h * sh.w), 1), {1, sh.c, sh.t, sh.h, sh.w});
   Tensor w = Tensor::from_floats(ctx, random_values(static_cast<size_t>(sh.c * sh.c * 27), 2), {sh.c, sh.c, 3, 3, 3}, wt);
   Tensor b = Tensor::from_floats(ctx, random_values(static_cast<size_t>(sh.c), 3), {sh.c});

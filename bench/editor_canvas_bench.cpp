@@ -26,7 +26,6 @@
 #include <QTimer>
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <functional>
 #include <cstdio>
@@ -36,6 +35,7 @@
 
 #include "app/editor/editor_main.h"
 #include "app/editor/graph_document.h"
+#include "bench/support.h"
 #include "core/eval_context.h"
 #include "core/node.h"
 #include "core/types/basic.h"
@@ -101,11 +101,7 @@ void print(const char* what, const std::vector<double>& ms) {
               what, ms.size(), s.median, s.mean, s.p95, s.max, 1000 / s.median);
 }
 
-double cpu_ms() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
-}
+double cpu_ms() { return 1e3 * lattice::bench::process_cpu_seconds(); }
 std::vector<double>* g_cpu = nullptr;  // where presented_after records the CPU time of each frame
 
 /// Applies `change`, then waits until the window has presented a frame; returns the milliseconds taken.

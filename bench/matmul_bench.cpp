@@ -6,7 +6,6 @@
 // 4096x3072x3072 runs take seconds each on lavapipe, so they run a fixed single iteration.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <memory>
@@ -14,11 +13,14 @@
 #include <random>
 #include <vector>
 
+#include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
 #include "gpu/ops/matmul.h"
 
 namespace {
+
+using lattice::bench::process_cpu_seconds;
 
 lattice::gpu::Context& gpu_context() {
   static auto* ctx = new lattice::gpu::Context();  // leaked on purpose: no teardown order issues at exit
@@ -31,14 +33,6 @@ std::vector<float> random_values(size_t n) {
   std::vector<float> v(n);
   for (auto& x : v) x = d(rng);
   return v;
-}
-
-// CPU seconds of the whole process (on lavapipe the device's worker threads are threads of this process), so
-// GFLOP per CPU-second is a figure that other load on the machine does not move much.
-double process_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 // FLOPS: per second of wall time; GFLOP_per_cpu_s: per CPU-second of the process since `cpu0`.

@@ -58,9 +58,10 @@ void BM_UniPcSteps(benchmark::State& state) {
   const FlowMatchSchedule s = unipc_flow_schedule(config(), 3);
   for (auto _ : state) {
     gpu::CommandStream* stream = nullptr;
-    UniPcSolver<gpu::Tensor> solver(config(), s.sigmas, [&](const UniPcSolver<gpu::Tensor>::Terms& t) {
-      return unipc_combine_device(*stream, t);
-    });
+    UniPcSolver<gpu::Tensor> solver(config(), s.sigmas,
+                                    [&](const UniPcStepPlan& p, const UniPcStepInputs<gpu::Tensor>& in) {
+                                      return unipc_update_device(*stream, p, in);
+                                    });
     gpu::Tensor x = in.x;
     for (int k = 0; k < 3; ++k) {
       gpu::CommandStream cs(ctx);

@@ -27,6 +27,16 @@ std::string shape_string(const Shape& shape) {
   return s + "]";
 }
 
+bool Tensor::contiguous() const {
+  if (numel() == 0) return true;
+  int64_t packed = 1;
+  for (size_t i = shape_.size(); i-- > 0;) {
+    if (shape_[i] != 1 && strides_[i] != packed) return false;
+    packed *= shape_[i];
+  }
+  return true;
+}
+
 std::string Tensor::describe() const { return shape_string(shape_) + " " + dtype_name(dtype_); }
 
 Tensor Tensor::empty(Context& context, Shape shape, DType dtype) {

@@ -59,7 +59,11 @@ class Tensor {
   DType dtype() const { return dtype_; }
   int64_t offset() const { return offset_; }
   uint64_t bytes() const { return static_cast<uint64_t>(numel()) * dtype_bytes(dtype_); }
-  bool contiguous() const { return strides_ == contiguous_strides(shape_); }
+  /// Whether the elements lie packed in row-major order from offset(): every dimension of size > 1 has the
+  /// stride of the dimensions after it. A size-1 dimension's stride is never used to address an element, so it
+  /// may be anything (narrow(x, 0, i, 1) of a contiguous x is contiguous), and a tensor with no elements is
+  /// contiguous. Ops that need packed data check this, then address from offset() alone.
+  bool contiguous() const;
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
   Context& context() const { return *context_; }
   /// "[2, 3] f32", for error messages.

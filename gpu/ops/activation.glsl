@@ -1,5 +1,6 @@
 // Activation functions shared by unary.comp and the matmul epilogue (matmul*.comp), so that a fused
-// activation computes exactly what the separate op does.
+// activation computes exactly what the separate op does. Which id names which function: activation_infos.h.
+#include "activation_infos.h"
 
 // GLSL has no erf. Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7, enough for f32 activations.
 float lattice_erf_approx(float x) {
@@ -17,3 +18,12 @@ float lattice_gelu_tanh(float x) {
 }
 
 float lattice_silu(float x) { return x / (1.0 + exp(-x)); }
+
+// The activation with id `act` (activation_infos.h) of x; x itself for LATTICE_ACT_NONE.
+#define LATTICE_ACTIVATION_CASE(name, fn, id) \
+  if (act == uint(id)) return fn(x);
+float lattice_activate(uint act, float x) {
+  LATTICE_ACTIVATIONS(LATTICE_ACTIVATION_CASE)
+  return x;
+}
+#undef LATTICE_ACTIVATION_CASE

@@ -125,14 +125,8 @@ void matmul_into(CommandStream& stream, const Tensor& a, const Tensor& b, const 
     case DType::F8E5M2: b_type = MATMUL_B_F8E5M2; break;
   }
   uint32_t spec[] = {b_type};
-  uint32_t act = MATMUL_ACT_NONE;
-  if (activation) {
-    switch (*activation) {
-      case UnaryOp::GeluErf: act = MATMUL_ACT_GELU_ERF; break;
-      case UnaryOp::GeluTanh: act = MATMUL_ACT_GELU_TANH; break;
-      case UnaryOp::Silu: act = MATMUL_ACT_SILU; break;
-    }
-  }
+  // The activation's id is UnaryOp's value (activation_infos.h).
+  const uint32_t act = activation ? static_cast<uint32_t>(*activation) : LATTICE_ACT_NONE;
   MatmulPush push{p.m, p.n, p.k, static_cast<uint32_t>(a.offset()), static_cast<uint32_t>(b.offset()),
                   static_cast<uint32_t>(bias.defined() ? bias.offset() : 0), static_cast<uint32_t>(c.offset()),
                   (bias.defined() ? MATMUL_EPILOGUE_BIAS : 0u) | (act << MATMUL_EPILOGUE_ACT_SHIFT), p.ldc};

@@ -8,7 +8,7 @@
 // Specialization constant 0: B_TYPE (MATMUL_B_*). The epilogue (bias, activation) is a push constant, not
 // a specialization constant: it is read once per output, and as a constant it multiplied the pipelines to
 // compile. epilogue = MATMUL_EPILOGUE_BIAS if a bias is added, plus the activation applied after it, as
-// (MATMUL_ACT_* << MATMUL_EPILOGUE_ACT_SHIFT); the activations are unary.comp's (activation.glsl).
+// (id << MATMUL_EPILOGUE_ACT_SHIFT), id from activation_infos.h (LATTICE_ACT_NONE: none), as unary.comp's.
 #include "../shaders/interface.h"
 #define MATMUL_B_F32 0
 #define MATMUL_B_F16 1
@@ -17,10 +17,6 @@
 #define MATMUL_B_F8E5M2 4
 #define MATMUL_EPILOGUE_BIAS 1u
 #define MATMUL_EPILOGUE_ACT_SHIFT 1
-#define MATMUL_ACT_NONE 0
-#define MATMUL_ACT_GELU_ERF 1
-#define MATMUL_ACT_GELU_TANH 2
-#define MATMUL_ACT_SILU 3
 #define MATMUL_LOCAL_SIZE 64
 #define MATMUL_TM 4  // output rows per invocation, portable
 #define MATMUL_TN 4  // output columns per invocation, portable

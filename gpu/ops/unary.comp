@@ -5,7 +5,7 @@
 layout(local_size_x = UNARY_LOCAL_SIZE) in;
 #include "common.glsl"
 
-layout(constant_id = 0) const uint FN = UNARY_GELU_ERF;
+layout(constant_id = 0) const uint FN = LATTICE_ACT_NONE;
 layout(std430, binding = 0) readonly buffer InBuf { float x_in[]; };
 layout(std430, binding = 1) writeonly buffer OutBuf { float y_out[]; };
 
@@ -14,14 +14,5 @@ layout(std430, binding = 1) writeonly buffer OutBuf { float y_out[]; };
 void main() {
   uint i = lattice_flat_index();
   if (i >= pc.numel) return;
-  float x = x_in[pc.in_offset + i];
-  float y;
-  if (FN == UNARY_GELU_ERF) {
-    y = lattice_gelu_erf(x);
-  } else if (FN == UNARY_GELU_TANH) {
-    y = lattice_gelu_tanh(x);
-  } else {
-    y = lattice_silu(x);
-  }
-  y_out[i] = y;
+  y_out[i] = lattice_activate(FN, x_in[pc.in_offset + i]);
 }

@@ -10,7 +10,12 @@
 namespace lattice::gpu {
 
 static_assert(sizeof(UnaryPush) == 2 * 4, "UnaryPush must match unary_infos.h");
-static_assert(static_cast<int>(UnaryOp::GeluErf) == UNARY_GELU_ERF && static_cast<int>(UnaryOp::Silu) == UNARY_SILU);
+// Every activation's id names it to the shaders (0 is "none") and fits the matmul epilogue's field.
+#define LATTICE_CHECK_ACTIVATION(name, fn, id)                                          \
+  static_assert((id) != LATTICE_ACT_NONE && (id) < (1 << LATTICE_ACT_BITS), #name); \
+  static_assert(static_cast<uint32_t>(UnaryOp::name) == (id), #name);
+LATTICE_ACTIVATIONS(LATTICE_CHECK_ACTIVATION)
+#undef LATTICE_CHECK_ACTIVATION
 
 static const KernelDesc kUnary{"unary", lattice_spv_unary, {BindingKind::Storage, BindingKind::Storage},
                                sizeof(UnaryPush)};

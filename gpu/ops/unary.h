@@ -5,13 +5,27 @@
 /// Accuracy: within 1e-6 absolute + 1e-5 relative of the double-precision definitions. Records one
 /// dispatch; nothing is submitted.
 
+#include <cstdint>
+
+#include "gpu/ops/activation_infos.h"
 #include "gpu/tensor.h"
 
 namespace lattice::gpu {
 
 class CommandStream;
 
-enum class UnaryOp { GeluErf, GeluTanh, Silu };
+/// The activations of gpu/ops/activation_infos.h (the one list, shared with the shaders): GeluErf, GeluTanh, Silu.
+enum class UnaryOp : uint32_t {
+#define LATTICE_UNARY_OP(name, fn, id) name = id,
+  LATTICE_ACTIVATIONS(LATTICE_UNARY_OP)
+#undef LATTICE_UNARY_OP
+};
+/// Every activation, in the list's order (tests run each).
+inline constexpr UnaryOp kUnaryOps[] = {
+#define LATTICE_UNARY_OP(name, fn, id) UnaryOp::name,
+    LATTICE_ACTIVATIONS(LATTICE_UNARY_OP)
+#undef LATTICE_UNARY_OP
+};
 
 Tensor unary(CommandStream& stream, UnaryOp op, const Tensor& x);
 inline Tensor gelu(CommandStream& s, const Tensor& x) { return unary(s, UnaryOp::GeluErf, x); }

@@ -240,11 +240,7 @@ Tensor chunk(const Tensor& t, int n, int i) {
 Tensor rows(const Tensor& t, int64_t begin, int64_t end) {
   if (t.rank() != 3 || begin < 0 || end > t.dim(1) || begin > end)
     throw_eval("rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " + t.describe());
-  // A size-1 batch dimension gets the stride a packed tensor would have, so that the rows of a contiguous
-  // [1, L, C] tensor count as contiguous (no copy where an op needs that).
-  gpu::Shape strides = t.strides();
-  if (t.dim(0) == 1) strides[0] = (end - begin) * strides[1];
-  return t.view({t.dim(0), end - begin, t.dim(2)}, strides, t.offset() + begin * t.strides()[1]);
+  return gpu::narrow(t, 1, begin, end - begin);
 }
 
 Tensor contiguous(gpu::CommandStream& s, const Tensor& t) { return gpu::contiguous(s, t); }

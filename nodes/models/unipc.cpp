@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "gpu/ops/binary.h"
 
 namespace lattice {
 
@@ -166,25 +165,38 @@ UniPcStepPlan UniPcPlanner::next() {
   return p;
 }
 
-std::vector<float> unipc_combine_host(const UniPcSolver<std::vector<float>>::Terms& terms) {
-  std::vector<float> out(terms.at(0).second->size(), 0.0f);
-  for (const auto& [coef, t] : terms) {
-    if (t->size() != out.size()) throw_invalid("UniPC: tensors of different sizes in one step");
-    for (size_t i = 0; i < out.size(); ++i) out[i] += coef * (*t)[i];
-  }
+UniPcStepOutputs<std::vector<float>> unipc_update_host(const UniPcStepPlan& p,
+                                                       const UniPcStepInputs<std::vector<float>>& in) {
+  using Terms = std::vector<std::pair<float, const std::vector<float>*>>;
+  // Σ coef·tensor, left to right, a product then a sum per term (as the device op rounds).
+  auto combine = [](const Terms& terms) {
+    std::vector<float> out(terms.at(0).second->size(), 0.0f);
+    for (const auto& [coef, t] : terms) {
+      if (coef == 0.0f) continue;
+      if (t->size() != out.size()) throw_invalid("UniPC: tensors of different sizes in one step");
+      for (size_t i = 0; i < out.size(); ++i) out[i] += coef * (*t)[i];
+    }
+    return out;
+  };
+  auto history_terms = [&](Terms t, const std::vector<float>& coefs) {
+    if (coefs.size() > in.history.size()) throw_eval("UniPC: a step uses more estimates than are stored");
+    for (size_t k = 0; k < coefs.size(); ++k) t.emplace_back(coefs[k], in.history[k]);
+    return t;
+  };
+  UniPcStepOutputs<std::vector<float>> out;
+  out.estimate = combine({{1.0f, &in.sample}, {-p.convert, &in.model_output}});
+  out.corrected = p.correct ? combine(history_terms({{p.corrector.last, &in.last}, {p.corrector.estimate, &out.estimate}},
+                                                    p.corrector.history))
+                            : in.sample;
+  out.next = combine(history_terms({{p.predictor.sample, &out.corrected}, {p.predictor.estimate, &out.estimate}},
+                                   p.predictor.history));
   return out;
 }
 
-gpu::Tensor unipc_combine_device(gpu::CommandStream& s, const UniPcSolver<gpu::Tensor>::Terms& terms) {
-  gpu::Tensor out;
-  for (const auto& [coef, t] : terms) {
-    if (coef == 0.0f) continue;
-    const gpu::Tensor term =
-        coef == 1.0f ? *t : gpu::mul(s, *t, gpu::Tensor::from_floats(s.context(), std::vector<float>{coef}, {1}));
-    out = out.defined() ? gpu::add(s, out, term) : term;
-  }
-  if (!out.defined()) throw_eval("UniPC: a step with every coefficient 0");
-  return out;
+UniPcStepOutputs<gpu::Tensor> unipc_update_device(gpu::CommandStream& s, const UniPcStepPlan& p,
+                                                  const UniPcStepInputs<gpu::Tensor>& in) {
+  gpu::MultistepResult r = gpu::multistep_update(s, p, in.sample, in.model_output, in.last, in.history);
+  return {std::move(r.estimate), std::move(r.corrected), std::move(r.next)};
 }
 
 }  // namespace lattice

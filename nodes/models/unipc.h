@@ -5,8 +5,9 @@
 /// estimate x0 = x - sigma·v, warm-up and lower_order_final as there. Scalars are float32 like the reference.
 ///
 /// Every step is a linear combination of the sample, the model output, the previous sample and the stored data
-/// estimates, so UniPcSolver<T> works on any tensor type given a `combine` (Σ coef·tensor): host vectors for tests
-/// and fixtures, gpu::Tensor in the samplers.
+/// estimates, so UniPcSolver<T> works on any tensor type given an `update` that applies one step's plan: host
+/// vectors for tests and fixtures (unipc_update_host), gpu::Tensor in the samplers (unipc_update_device: one
+/// dispatch per step, gpu/ops/multistep.h).
 ///
 /// Not supported, because the reference itself returns NaN on them with flow sigmas ending in 0: solver_type "bh1",
 /// lower_order_final = false with solver_order > 1, and a schedule starting at sigma 1 (infinite log-SNR; the FLUX
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "gpu/command_stream.h"
+#include "gpu/ops/multistep.h"
 #include "gpu/tensor.h"
 #include "nodes/models/flow_match.h"
 
@@ -38,16 +40,11 @@ FlowMatchSchedule unipc_flow_schedule(const UniPcConfig& c, int steps);
 /// The coefficients of one step (see UniPcSolver::step): with x the sample, v the model output, m = x - convert·v
 /// the data estimate, H[k] the estimates of earlier steps (H[0] the previous one) and L the previous step's
 /// (corrected) sample:
-///   corrected  xc = last·L + Σ_k history[k]·H[k] + estimate·m          (when `correct`; otherwise xc = x)
-///   next       x' = sample·xc + estimate·m + Σ_k history[k]·H[k]
-struct UniPcStepPlan {
-  float convert = 0;
-  bool correct = false;
-  struct Combination {
-    float last = 0, sample = 0, estimate = 0;
-    std::vector<float> history;
-  } corrector, predictor;
-};
+///   corrected  xc = corrector.last·L + corrector.estimate·m + Σ_k corrector.history[k]·H[k]   (when `correct`;
+///                   otherwise xc = x)
+///   next       x' = predictor.sample·xc + predictor.estimate·m + Σ_k predictor.history[k]·H[k]
+/// which is exactly what the device op computes (gpu/ops/multistep.h), so the plan is its coefficients.
+using UniPcStepPlan = gpu::MultistepCoefficients;
 
 /// The order bookkeeping and coefficient arithmetic, independent of the tensor type.
 class UniPcPlanner {
@@ -69,49 +66,58 @@ class UniPcPlanner {
   bool started_ = false;
 };
 
+/// One step's tensors (history[0] the newest stored estimate; `last` is undefined before the first step) and
+/// results (`corrected` becomes the next step's `last`).
+template <class T>
+struct UniPcStepInputs {
+  const T& sample;
+  const T& model_output;
+  const T& last;
+  std::vector<const T*> history;
+};
+template <class T>
+struct UniPcStepOutputs {
+  T estimate, corrected, next;
+};
+
 /// The multistep state over tensors of type T.
 template <class T>
 class UniPcSolver {
  public:
-  using Terms = std::vector<std::pair<float, const T*>>;
-  using Combine = std::function<T(const Terms&)>;
+  using Update = std::function<UniPcStepOutputs<T>(const UniPcStepPlan&, const UniPcStepInputs<T>&)>;
 
-  UniPcSolver(const UniPcConfig& c, std::vector<float> sigmas, Combine combine)
-      : planner_(c, std::move(sigmas)), combine_(std::move(combine)), order_(c.solver_order) {}
+  UniPcSolver(const UniPcConfig& c, std::vector<float> sigmas, Update update)
+      : planner_(c, std::move(sigmas)), update_(std::move(update)), order_(c.solver_order) {}
   UniPcPlanner& planner() { return planner_; }
 
   /// One step from sigmas[i] to sigmas[i + 1] given the model output at `sample`; returns the next sample.
   T step(const T& model_output, const T& sample) {
     const UniPcStepPlan p = planner_.next();
-    T estimate = combine_({{1.0f, &sample}, {-p.convert, &model_output}});
-    T corrected = sample;
-    if (p.correct) {
-      Terms t{{p.corrector.last, &last_}, {p.corrector.estimate, &estimate}};
-      for (size_t k = 0; k < p.corrector.history.size(); ++k) t.emplace_back(p.corrector.history[k], &history_[k]);
-      corrected = combine_(t);
-    }
-    history_.push_front(std::move(estimate));
+    UniPcStepInputs<T> in{sample, model_output, last_, {}};
+    for (const T& h : history_) in.history.push_back(&h);
+    UniPcStepOutputs<T> out = update_(p, in);
+    history_.push_front(std::move(out.estimate));
     if (static_cast<int>(history_.size()) > order_) history_.pop_back();
-    last_ = corrected;
-    // The predictor's history starts at the estimate just stored: H[0] is this step's.
-    Terms t{{p.predictor.sample, &corrected}, {p.predictor.estimate, &history_[0]}};
-    for (size_t k = 0; k < p.predictor.history.size(); ++k) t.emplace_back(p.predictor.history[k], &history_[k + 1]);
-    return combine_(t);
+    last_ = std::move(out.corrected);
+    return std::move(out.next);
   }
 
  private:
   UniPcPlanner planner_;
-  Combine combine_;
+  Update update_;
   int order_;
   std::deque<T> history_;
   T last_{};
 };
 
-/// Σ coef·tensor over host vectors of equal size (tests, fixtures).
-std::vector<float> unipc_combine_host(const UniPcSolver<std::vector<float>>::Terms& terms);
+/// One step on host vectors of equal size (tests, fixtures): the reference arithmetic, each sum rounded term by
+/// term in the plan's order, zero coefficients skipped.
+UniPcStepOutputs<std::vector<float>> unipc_update_host(const UniPcStepPlan& plan,
+                                                       const UniPcStepInputs<std::vector<float>>& in);
 
-/// Σ coef·tensor on the device, recorded on `s` (the samplers); terms with coefficient 0 are skipped, and a lone
-/// term with coefficient 1 is returned as it is (the result may share storage with an input: do not write into it).
-gpu::Tensor unipc_combine_device(gpu::CommandStream& s, const UniPcSolver<gpu::Tensor>::Terms& terms);
+/// One step on the device, recorded on `s` as one dispatch (gpu::multistep_update; the samplers). `corrected` is
+/// the sample itself when the step has no corrector (do not write into it).
+UniPcStepOutputs<gpu::Tensor> unipc_update_device(gpu::CommandStream& s, const UniPcStepPlan& plan,
+                                                  const UniPcStepInputs<gpu::Tensor>& in);
 
 }  // namespace lattice

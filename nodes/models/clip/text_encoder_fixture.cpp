@@ -1,22 +1,19 @@
 // --run-fixture for CLIPTextModel: one forward of the stored ids through the config and weights.
 #include "core/error.h"
-#include "nodes/gpu_service.h"
 #include "nodes/models/clip/text_encoder.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 
 namespace lattice {
 
 namespace {
 
-HostTensor download(const gpu::Tensor& t) { return HostTensor::from_f32(t.shape(), t.to_floats()); }
+HostTensor download(const gpu::Tensor& t) { return fixture_output(t); }
 
 FixtureOutputs run(const Fixture& fx) {
   const ClipTextConfig config = clip_text_config_from_json(fx.config());
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  ClipTextEncoder model(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  ClipTextEncoder model(config, dev.weights);
 
   const HostTensor ids_t = fx.tensor("input.input_ids");
   if (ids_t.shape.size() != 2) throw_invalid("CLIPTextModel fixture: input.input_ids should be [B, L]");

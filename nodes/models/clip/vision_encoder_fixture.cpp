@@ -1,26 +1,23 @@
 // --run-fixture for CLIPVisionModel(WithProjection): one forward of the stored pixel_values; and for
 // CLIPImageProcessor: each stored 8-bit image preprocessed with its case's sizes.
 #include "core/error.h"
-#include "nodes/gpu_service.h"
 #include "nodes/models/clip/image_preprocess.h"
 #include "nodes/models/clip/vision_encoder.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 
 namespace lattice {
 
 namespace {
 
-HostTensor download(const gpu::Tensor& t) { return HostTensor::from_f32(t.shape(), t.to_floats()); }
+HostTensor download(const gpu::Tensor& t) { return fixture_output(t); }
 
 FixtureOutputs run_model(const Fixture& fx) {
   ClipVisionConfig config = clip_vision_config_from_json(fx.config());
   // transformers' config names a projection width for every class; only the WithProjection class has one.
   if (fx.cls() == "CLIPVisionModel") config.projection_dim = 0;
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  ClipVisionEncoder model(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  ClipVisionEncoder model(config, dev.weights);
 
   gpu::CommandStream s(ctx);
   const ClipVisionOutput out = model.encode(s, upload_fixture_tensor(ctx, fx, "input.pixel_values"));

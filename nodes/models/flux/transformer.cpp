@@ -145,7 +145,7 @@ std::vector<Span> joint_spans(int64_t text, int64_t image, int64_t rows) {
 /// once for B = 1, else per batch entry, whose rows are contiguous (what matmul_into and rms_norm_into need).
 void into_rows(const Tensor& src, const Tensor& dst, const std::function<void(const Tensor&, const Tensor&)>& write) {
   if (dst.dim(0) == 1) return write(src, dst);
-  for (int64_t i = 0; i < dst.dim(0); ++i) write(gpu::narrow(src, 0, i, 1), rows(gpu::narrow(dst, 0, i, 1), 0, dst.dim(1)));
+  for (int64_t i = 0; i < dst.dim(0); ++i) write(gpu::narrow(src, 0, i, 1), gpu::narrow(dst, 0, i, 1));
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
 // --run-fixture for FluxTransformer2DModel: one forward from the stored config, weights and inputs.
 #include "core/error.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 #include "nodes/models/flux/transformer.h"
 #include "gpu/ops/rope.h"
-#include "nodes/gpu_service.h"
 
 namespace lattice {
 
@@ -11,11 +10,9 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const FluxConfig config = flux_config_from_json(fx.config());
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  FluxTransformer model(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  FluxTransformer model(config, dev.weights);
 
   const HostTensor img_ids = fx.tensor("input.img_ids"), txt_ids = fx.tensor("input.txt_ids");
   if (img_ids.shape.size() != 2 || txt_ids.shape.size() != 2)
@@ -35,7 +32,7 @@ FixtureOutputs run(const Fixture& fx) {
                                   gpu::Tensor::from_floats(ctx, rope.cos, {tokens, rope.width}),
                                   gpu::Tensor::from_floats(ctx, rope.sin, {tokens, rope.width}));
   s.finish();
-  return {{"output.sample", HostTensor::from_f32(out.shape(), out.to_floats())}};
+  return {{"output.sample", fixture_output(out)}};
 }
 
 const FixtureRegistrar reg("FluxTransformer2DModel", run);

@@ -1,8 +1,7 @@
 // --run-fixture for LTXVideoTransformer3DModel: one forward from the stored config, weights and inputs
 // (run.latent_fhw gives the token grid, run.rope_interpolation_scale the RoPE scale).
 #include "core/error.h"
-#include "nodes/gpu_service.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 #include "nodes/models/ltx/transformer.h"
 
 namespace lattice {
@@ -22,11 +21,9 @@ FixtureOutputs run(const Fixture& fx) {
     throw_invalid("LTXVideoTransformer3DModel fixture: run needs latent_fhw and rope_interpolation_scale (" +
                   std::string(e.what()) + ")");
   }
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  LtxTransformer model(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  LtxTransformer model(config, dev.weights);
 
   const gpu::RopeTables rope = ltx_rope_tables(fhw[0], fhw[1], fhw[2], scale, config.inner_dim());
   gpu::CommandStream s(ctx);
@@ -35,7 +32,7 @@ FixtureOutputs run(const Fixture& fx) {
                                   fx.f32("input.timestep"), gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width}),
                                   gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width}));
   s.finish();
-  return {{"output.sample", HostTensor::from_f32(out.shape(), out.to_floats())}};
+  return {{"output.sample", fixture_output(out)}};
 }
 
 const FixtureRegistrar reg("LTXVideoTransformer3DModel", run);

@@ -3,8 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "nodes/gpu_service.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 #include "nodes/models/t5/encoder.h"
 
 namespace lattice {
@@ -29,11 +28,9 @@ std::vector<int32_t> int_values(const HostTensor& t, const std::string& name) {
 FixtureOutputs run(const Fixture& fx, bool umt5) {
   T5Config config = t5_config_from_json(fx.config());
   config.per_layer_position_bias = umt5;
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  T5Encoder model(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  T5Encoder model(config, dev.weights);
 
   const HostTensor ids_t = fx.tensor("input.input_ids");
   if (ids_t.shape.size() != 2) throw_invalid(fx.cls() + " fixture: input.input_ids should be [B, L]");
@@ -44,8 +41,8 @@ FixtureOutputs run(const Fixture& fx, bool umt5) {
   const gpu::Tensor masked = model.encode(s, ids, mask, ids_t.shape[0]);
   const gpu::Tensor unmasked = model.encode(s, ids, {}, ids_t.shape[0]);
   s.finish();
-  return {{"output.last_hidden_state", HostTensor::from_f32(masked.shape(), masked.to_floats())},
-          {"output.last_hidden_state_unmasked", HostTensor::from_f32(unmasked.shape(), unmasked.to_floats())}};
+  return {{"output.last_hidden_state", fixture_output(masked)},
+          {"output.last_hidden_state_unmasked", fixture_output(unmasked)}};
 }
 
 const FixtureRegistrar t5("T5EncoderModel", [](const Fixture& fx) { return run(fx, false); });

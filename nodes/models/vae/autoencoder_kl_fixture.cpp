@@ -1,7 +1,6 @@
 // --run-fixture for AutoencoderKL: decode(input.latent) and encode(input.image).latent_dist.
 #include "core/error.h"
-#include "nodes/gpu_service.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 #include "nodes/models/vae/autoencoder_kl.h"
 
 namespace lattice {
@@ -9,25 +8,23 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const AutoencoderKLConfig config = autoencoder_kl_config_from_json(fx.config());
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  AutoencoderKL vae(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  AutoencoderKL vae(config, dev.weights);
   FixtureOutputs out;
   auto tensor = [&](const std::string& name) { return upload_fixture_tensor(ctx, fx, name); };
   if (fx.has("input.latent")) {
     gpu::CommandStream s(ctx);
     gpu::Tensor d = vae.decode(s, tensor("input.latent"));
     s.finish();
-    out.emplace_back("output.decoded", HostTensor::from_f32(d.shape(), d.to_floats()));
+    out.emplace_back("output.decoded", fixture_output(d));
   }
   if (fx.has("input.image")) {
     gpu::CommandStream s(ctx);
     auto [mean, logvar] = vae.encode(s, tensor("input.image"));
     s.finish();
-    out.emplace_back("output.encoded_mean", HostTensor::from_f32(mean.shape(), mean.to_floats()));
-    out.emplace_back("output.encoded_logvar", HostTensor::from_f32(logvar.shape(), logvar.to_floats()));
+    out.emplace_back("output.encoded_mean", fixture_output(mean));
+    out.emplace_back("output.encoded_logvar", fixture_output(logvar));
   }
   return out;
 }

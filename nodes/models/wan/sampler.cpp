@@ -74,11 +74,11 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     s.finish();
   }
   const Tensor scale = Tensor::from_floats(ctx, std::vector<float>{o.guidance}, {1});
-  gpu::CommandStream* stream = nullptr;  // the step's, for UniPC's linear combinations
+  gpu::CommandStream* stream = nullptr;  // the step's, for UniPC's update
   std::optional<UniPcSolver<Tensor>> unipc;
   if (o.scheduler == WanScheduler::UniPc)
-    unipc.emplace(wan_unipc_config(o), sched.sigmas, [&](const UniPcSolver<Tensor>::Terms& t) {
-      return unipc_combine_device(*stream, t);
+    unipc.emplace(wan_unipc_config(o), sched.sigmas, [&](const UniPcStepPlan& p, const UniPcStepInputs<Tensor>& in) {
+      return unipc_update_device(*stream, p, in);
     });
   Tensor x = noise;
   for (int i = 0; i < n; ++i) {

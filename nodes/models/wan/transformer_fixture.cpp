@@ -1,6 +1,5 @@
 // --run-fixture for WanTransformer3DModel: one forward from the stored config, weights and inputs.
-#include "nodes/gpu_service.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 #include "nodes/models/wan/transformer.h"
 
 namespace lattice {
@@ -9,11 +8,9 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const WanConfig config = wan_config_from_json(fx.config());
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  WanTransformer model(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  WanTransformer model(config, dev.weights);
 
   gpu::CommandStream s(ctx);
   const gpu::Tensor image =
@@ -21,7 +18,7 @@ FixtureOutputs run(const Fixture& fx) {
   gpu::Tensor out = model.forward(s, upload_fixture_tensor(ctx, fx, "input.hidden_states"), fx.f32("input.timestep"),
                                   upload_fixture_tensor(ctx, fx, "input.encoder_hidden_states"), image);
   s.finish();
-  return {{"output.sample", HostTensor::from_f32(out.shape(), out.to_floats())}};
+  return {{"output.sample", fixture_output(out)}};
 }
 
 const FixtureRegistrar reg("WanTransformer3DModel", run);

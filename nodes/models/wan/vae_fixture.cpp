@@ -1,8 +1,7 @@
 // --run-fixture for AutoencoderKLWan: decode(input.latent) (raw latent, clamped output) and
 // encode(input.video).latent_dist.
 #include "core/error.h"
-#include "nodes/gpu_service.h"
-#include "nodes/models/fixture.h"
+#include "nodes/models/fixture_device.h"
 #include "nodes/models/wan/vae.h"
 
 namespace lattice {
@@ -10,11 +9,9 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const WanVaeConfig config = wan_vae_config_from_json(fx.config());
-  WeightSource src = fixture_weights(fx);
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  WanVae vae(config, weights);
+  FixtureDevice dev(fx);
+  gpu::Context& ctx = dev.ctx;
+  WanVae vae(config, dev.weights);
   FixtureOutputs out;
   if (fx.has("input.latent")) {
     gpu::CommandStream s(ctx);
@@ -24,8 +21,8 @@ FixtureOutputs run(const Fixture& fx) {
     gpu::CommandStream s(ctx);
     auto [mean, logvar] = vae.encode(s, upload_fixture_tensor(ctx, fx, "input.video"));
     s.finish();
-    out.emplace_back("output.encoded_mean", HostTensor::from_f32(mean.shape(), mean.to_floats()));
-    out.emplace_back("output.encoded_logvar", HostTensor::from_f32(logvar.shape(), logvar.to_floats()));
+    out.emplace_back("output.encoded_mean", fixture_output(mean));
+    out.emplace_back("output.encoded_logvar", fixture_output(logvar));
   }
   return out;
 }

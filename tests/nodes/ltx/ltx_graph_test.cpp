@@ -12,6 +12,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "nodes/types/tensor_value.h"
+#include "tests/support/example_plan.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -136,18 +137,20 @@ TEST_F(LtxGraph, TwoStagesUpsampleThenRefineHalfTheSteps) {
   EXPECT_THROW(e.evaluate(g, "refine", "latent", opts), Error);
 }
 
-TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
-  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
-  Graph g = load_graph_file(examples / "ltx-t2v.lattice");
+/// The dry-run plan of examples/<name>: each node's first output's planned shape, by node id; `env` (given a
+/// GpuService) is the environment the plan ran in.
+std::map<std::string, std::string> planned_shapes(const std::string& name, Environment& env) {
   RenderOptions o;
-  o.base_dir = examples;
-  Environment env;
   env.set(std::make_shared<GpuService>());
   o.env = &env;
-  MemoryCache mem;
-  Engine e(&mem);
   std::map<std::string, std::string> shapes;
-  for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
+  for (const auto& [id, info] : test::plan_example(name, o)) shapes[id] = info.shape;
+  return shapes;
+}
+
+TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
+  Environment env;
+  std::map<std::string, std::string> shapes = planned_shapes("ltx-t2v.lattice", env);
   EXPECT_NE(shapes["transformer"].find("LTX-Video transformer 28 blocks, width 2048"), std::string::npos) << shapes["transformer"];
   EXPECT_NE(shapes["prompt"].find("LTX conditioning [1, 128, 4096]"), std::string::npos) << shapes["prompt"];
   EXPECT_NE(shapes["sample"].find("latent [1, 128, 16, 15, 22]"), std::string::npos) << shapes["sample"];
@@ -156,17 +159,8 @@ TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
 }
 
 TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
-  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
-  Graph g = load_graph_file(examples / "ltx-i2v-upscale.lattice");
-  RenderOptions o;
-  o.base_dir = examples;
   Environment env;
-  env.set(std::make_shared<GpuService>());
-  o.env = &env;
-  MemoryCache mem;
-  Engine e(&mem);
-  std::map<std::string, std::string> shapes;
-  for (const auto& row : e.plan(g, o)) shapes[row.id] = row.outputs.at(0).second.shape;
+  std::map<std::string, std::string> shapes = planned_shapes("ltx-i2v-upscale.lattice", env);
   EXPECT_NE(shapes["upsample"].find("latent [1, 128, 13, 16, 24]"), std::string::npos) << shapes["upsample"];
   EXPECT_NE(shapes["refine"].find("4992 tokens, 4 steps"), std::string::npos) << shapes["refine"];
   EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];

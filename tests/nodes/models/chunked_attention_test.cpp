@@ -165,5 +165,29 @@ TEST_F(ChunkedAttention, CausalNeedsOneQueryChunk) {
   }
 }
 
+TEST(SplitRows, BatchOneChunksAreViewsAndLargerBatchesAreCopied) {
+  // A row range of a [1, L, C] tensor is contiguous (Tensor::contiguous ignores the size-1 batch stride), so
+  // split_rows returns views of it; with B = 2 each chunk's rows are 2 runs apart and are copied.
+  auto g = test::gpu_with_buffer_limit(0);
+  gpu::Context& ctx = g->context();
+  for (int64_t batch : {1, 2}) {
+    const std::vector<float> all = random(static_cast<size_t>(batch * 10 * 3), 7);
+    const Tensor x = Tensor::from_floats(ctx, all, {batch, 10, 3});
+    gpu::CommandStream s(ctx);
+    const std::vector<Tensor> parts = split_rows(s, x, 4);
+    s.finish();
+    ASSERT_EQ(parts.size(), 3u);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const int64_t r0 = static_cast<int64_t>(i) * 4, n = std::min<int64_t>(4, 10 - r0);
+      EXPECT_TRUE(parts[i].contiguous());
+      EXPECT_EQ(parts[i].buffer() == x.buffer(), batch == 1) << "batch " << batch << " chunk " << i;
+      std::vector<float> want;
+      for (int64_t b = 0; b < batch; ++b)
+        want.insert(want.end(), all.begin() + (b * 10 + r0) * 3, all.begin() + (b * 10 + r0 + n) * 3);
+      EXPECT_EQ(parts[i].to_floats(), want) << "batch " << batch << " chunk " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lattice

@@ -52,10 +52,10 @@ TEST(UniPc, DeviceStepsEqualHostStepsOnEveryFixtureCase) {
     const FlowMatchSchedule s = unipc_flow_schedule(c, cases[i].at("steps").get<int>());
     const std::string p = "input.case" + std::to_string(i) + ".";
     const HostTensor start = fx.tensor(p + "sample");
-    UniPcSolver<std::vector<float>> host(c, s.sigmas, unipc_combine_host);
+    UniPcSolver<std::vector<float>> host(c, s.sigmas, unipc_update_host);
     gpu::CommandStream* stream = nullptr;
-    UniPcSolver<gpu::Tensor> device(c, s.sigmas, [&](const UniPcSolver<gpu::Tensor>::Terms& t) {
-      return unipc_combine_device(*stream, t);
+    UniPcSolver<gpu::Tensor> device(c, s.sigmas, [&](const UniPcStepPlan& p, const UniPcStepInputs<gpu::Tensor>& in) {
+      return unipc_update_device(*stream, p, in);
     });
     std::vector<float> xh = start.to_f32();
     gpu::Tensor xd = gpu::Tensor::from_floats(ctx, xh, gpu::Shape(start.shape.begin(), start.shape.end()));
@@ -79,7 +79,7 @@ TEST(UniPc, OrderOneWithoutCorrectorIsTheEulerStep) {
   const int steps = 6;
   for (int k = 0; k < steps; ++k) c.disable_corrector.push_back(k);
   const FlowMatchSchedule s = unipc_flow_schedule(c, steps);
-  UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_combine_host);
+  UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_update_host);
   std::vector<float> x = random_values(40, 1), euler = x;
   for (int k = 0; k < steps; ++k) {
     const std::vector<float> v = random_values(40, 100 + static_cast<unsigned>(k));
@@ -94,7 +94,7 @@ TEST(UniPc, CorrectorAndSecondOrderChangeTheResult) {
   UniPcConfig c;
   c.flow_shift = 5.0;
   const FlowMatchSchedule s = unipc_flow_schedule(c, 5);
-  UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_combine_host);
+  UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_update_host);
   std::vector<float> x = random_values(16, 2), euler = x;
   for (int k = 0; k < 2; ++k) {
     const std::vector<float> v = random_values(16, 200 + static_cast<unsigned>(k));
@@ -114,7 +114,7 @@ TEST(UniPc, LastStepReturnsTheDataEstimate) {
   const FlowMatchSchedule s = unipc_flow_schedule(c, 1);
   ASSERT_EQ(s.sigmas.size(), 2u);
   EXPECT_EQ(s.timesteps[0], std::trunc(s.timesteps[0]));
-  UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_combine_host);
+  UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_update_host);
   const std::vector<float> x = random_values(8, 3), v = random_values(8, 4);
   const std::vector<float> got = solver.step(v, x);
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(got[i], x[i] - s.sigmas[0] * v[i], 1e-6f);

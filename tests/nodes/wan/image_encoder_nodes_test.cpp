@@ -18,6 +18,7 @@
 #include "nodes/models/fixture.h"
 #include "nodes/types/image_encoder_handle.h"
 #include "nodes/types/tensor_value.h"
+#include "tests/support/example_plan.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -189,15 +190,7 @@ TEST_F(WanImageEncoder, TheConditionIsTheFirstFrameMaskAndTheNormalisedLatent) {
 }
 
 TEST_F(WanImageEncoder, DryRunPlansTheI2VExampleFromItsConfigsAlone) {
-  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
-  std::ifstream in(examples / "wan-i2v.lattice");
-  const Graph g = parse_graph(std::string(std::istreambuf_iterator<char>(in), {}));
-  RenderOptions o = opts;
-  o.base_dir = examples;
-  MemoryCache mem;
-  Engine e(&mem);
-  std::map<std::string, PlanInfo> plan;
-  for (const auto& row : e.plan(g, o)) plan[row.id] = row.outputs.at(0).second;
+  const std::map<std::string, PlanInfo> plan = test::plan_example("wan-i2v.lattice", opts);
   EXPECT_NE(plan.at("transformer").shape.find("Wan 2.1 I2V"), std::string::npos) << plan.at("transformer").shape;
   const PlanInfo& clip = plan.at("image_encoder");
   EXPECT_NE(clip.shape.find("1280 wide, 32 layers"), std::string::npos) << clip.shape;

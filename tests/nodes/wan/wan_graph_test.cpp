@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 
@@ -18,6 +17,7 @@
 #include "nodes/models/wan/sampler.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_handles.h"
+#include "tests/support/example_plan.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -72,7 +72,7 @@ class WanGraph : public ::testing::Test {
     if (unipc) o.scheduler = WanScheduler::UniPc;
     const FlowMatchSchedule sched = wan_schedule(o);
     std::optional<UniPcSolver<std::vector<float>>> solver;
-    if (unipc) solver.emplace(wan_unipc_config(o), sched.sigmas, unipc_combine_host);
+    if (unipc) solver.emplace(wan_unipc_config(o), sched.sigmas, unipc_update_host);
     gpu::CommandStream s(gc);
     const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
     s.finish();
@@ -196,15 +196,7 @@ TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
 
 TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
   // examples/wan-t2v-sample.lattice against the config-only folder: no weights, no device.
-  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
-  std::ifstream in(examples / "wan-t2v-sample.lattice");
-  const Graph g = parse_graph(std::string(std::istreambuf_iterator<char>(in), {}));
-  RenderOptions o = opts;
-  o.base_dir = examples;
-  MemoryCache mem;
-  Engine e(&mem);
-  std::map<std::string, PlanInfo> plan;
-  for (const auto& row : e.plan(g, o)) plan[row.id] = row.outputs.at(0).second;
+  const std::map<std::string, PlanInfo> plan = test::plan_example("wan-t2v-sample.lattice", opts);
   const PlanInfo& dit = plan.at("transformer");
   EXPECT_NE(dit.shape.find("Wan 2.1 T2V 14B"), std::string::npos) << dit.shape;
   EXPECT_EQ(dit.weight_bytes, WanConfig{}.parameter_count() * 2);  // bf16
