@@ -166,6 +166,13 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   canvas->setProperty("zoom", 0.6);
   content->setPosition({0, 0});
   presented_after(window, [] {});
+  // LATTICE_BENCH_SHOT=file.png: the window once the faces have settled, to look at what was timed.
+  if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy) {
+    QElapsedTimer wait;
+    wait.start();
+    while (wait.elapsed() < 1500) QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+    window->grabWindow().save(shot);
+  }
   g_cpu = &r.pan_cpu;
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
