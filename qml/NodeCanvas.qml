@@ -100,8 +100,8 @@ Item {
 
     Rectangle { anchors.fill: parent; color: Theme.background }
 
-    // Grid: minor lines every 20 canvas units, major every 100; a pan or zoom only moves its lines
-    // (app/editor/canvas_grid.h), nothing is repainted.
+    // Grid: minor lines every 20 canvas units, major every 100, drawn over the background above: line
+    // geometry on hardware renderers, a painted tile on the software one (app/editor/canvas_grid.h).
     CanvasGrid {
         objectName: "grid"
         anchors.fill: parent
