@@ -1,7 +1,7 @@
 // lattice-editor-bench: frame times of the editor's node canvas with a large graph while panning and
 // zooming (issue #6). Not a Google Benchmark: it needs a QGuiApplication, a window and the QML scene.
 //
-//   build/lattice-editor-bench [nodes=500] [frames=120]
+//   build/lattice-editor-bench [nodes=500] [frames=120] [quick]
 //
 // Builds a graph of `nodes` nodes in a grid (value.number feeding chains of value.math, so about as many
 // wires as nodes), opens it in the real editor window (Main.qml, 1400x860), frames it, then for each of
@@ -14,6 +14,9 @@
 // sampler does, so the UI thread competes for the CPU and redraws that node's progress bar.
 // Each pass also reports the CPU time the whole process (UI thread, render thread, llvmpipe's threads)
 // spent per frame: on a machine shared with builds the wall time mostly measures the wait for a core.
+// A third timed pass zooms in and out across the faces' detail levels (0.6 to 2.6, 10% a frame, as a wheel
+// does), where node faces are re-rasterised; the frames right after that gesture, while faces catch up,
+// are timed too (every frame of the second after it). `quick` runs only the 500-node passes, without baselines.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -104,6 +107,12 @@ void print(const char* what, const std::vector<double>& ms) {
 double cpu_ms() { return 1e3 * lattice::bench::process_cpu_seconds(); }
 std::vector<double>* g_cpu = nullptr;  // where presented_after records the CPU time of each frame
 
+QElapsedTimer started() {
+  QElapsedTimer t;
+  t.start();
+  return t;
+}
+
 /// Applies `change`, then waits until the window has presented a frame; returns the milliseconds taken.
 double presented_after(QQuickWindow* w, const std::function<void()>& change) {
   QEventLoop loop;
@@ -121,8 +130,20 @@ double presented_after(QQuickWindow* w, const std::function<void()>& change) {
 }
 
 struct Result {
-  std::vector<double> pan, zoom, grab, pan_cpu, zoom_cpu;
+  std::vector<double> pan, zoom, grab, pan_cpu, zoom_cpu, detail, detail_cpu, settle, settle_cpu;
 };
+
+/// CPU time per frame of each pass (all threads): median / p95 / max.
+void print_cpu(const Result& r) {
+  auto cpu = [](const char* what, const std::vector<double>& v) {
+    const Stats s = stats(v);
+    std::printf("CPU per frame, %-26s median %6.2f ms  p95 %6.2f ms  max %6.2f ms\n", what, s.median, s.p95, s.max);
+  };
+  cpu("pan:", r.pan_cpu);
+  cpu("zoom:", r.zoom_cpu);
+  cpu("zoom across detail levels:", r.detail_cpu);
+  cpu("the second after it:", r.settle_cpu);
+}
 
 /// Opens a grid graph of `count` nodes in the editor window and times `frames` pan and zoom frames.
 bool measure(int count, int frames, Result& r, bool culling = true, bool busy = false) {
@@ -159,6 +180,12 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   canvas->setProperty("zoom", 0.6);
   content->setPosition({0, 0});
   presented_after(window, [] {});
+  // Let the faces in view be painted (a few per frame since the frame budget) before timing anything.
+  for (QElapsedTimer wait = started(); wait.elapsed() < 1500;)
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+  // LATTICE_BENCH_SHOT=file.png: the window as the timing starts, to look at what was timed.
+  if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy)
+    window->grabWindow().save(shot);
   g_cpu = &r.pan_cpu;
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
@@ -167,6 +194,20 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
     const double z = 0.3 + 0.5 * std::abs(std::sin(i * 0.05));
     r.zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
   }
+  // Across detail levels: 0.6 -> 2.6 -> 0.6 in steps of 10%, again and again.
+  g_cpu = &r.detail_cpu;
+  const int up = static_cast<int>(std::ceil(std::log(2.6 / 0.6) / std::log(1.1)));
+  for (int i = 0; i < frames; ++i) {
+    const int k = i % (2 * up), e = k < up ? k : 2 * up - k;
+    const double z = 0.6 * std::pow(1.1, e);
+    r.detail.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
+  }
+  g_cpu = nullptr;
+  // The gesture ends zoomed in: time every frame of the next second, in which faces may be repainted.
+  g_cpu = &r.settle_cpu;
+  r.settle.push_back(presented_after(window, [&] { canvas->setProperty("zoom", 1.6); }));
+  for (QElapsedTimer t = started(); t.elapsed() < 1000;)
+    r.settle.push_back(presented_after(window, [] {}));
   g_cpu = nullptr;
   canvas->setProperty("zoom", 0.6);
   for (int i = 0; i < frames / 2; ++i) {
@@ -191,6 +232,16 @@ int main(int argc, char** argv) {
   QGuiApplication app(argc, argv);
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
+  if (argc > 3 && std::string(argv[3]) == "quick") {
+    Result r;
+    if (!measure(count, frames, r)) return 1;
+    print("pan (change -> frameSwapped)", r.pan);
+    print("zoom (change -> frameSwapped)", r.zoom);
+    print("zoom across detail levels", r.detail);
+    print("frames in the second after it", r.settle);
+    print_cpu(r);
+    return 0;
+  }
   // Baselines in the same run: the same window with an empty canvas (panels, grid, menus still drawn),
   // and the same graph with off-screen culling disabled.
   Result base, big, unculled, evaluating;
@@ -216,6 +267,9 @@ int main(int argc, char** argv) {
               "zoom %.2f ms (empty %.2f, no culling %.2f)\n",
               stats(big.pan_cpu).median, stats(base.pan_cpu).median, stats(unculled.pan_cpu).median,
               stats(big.zoom_cpu).median, stats(base.zoom_cpu).median, stats(unculled.zoom_cpu).median);
+  print("zoom across detail levels", big.detail);
+  print("frames in the second after it", big.settle);
+  print_cpu(big);
   busy_row("pan while evaluating", big.pan, evaluating.pan);
   busy_row("zoom while evaluating", big.zoom, evaluating.zoom);
   return 0;

@@ -20,6 +20,18 @@ Item {
     property point wireEnd: Qt.point(0, 0)
 
     property bool framed: false  // the first frameAll waits until the canvas has its size
+    // Pixels per canvas unit of the node faces' images (app/editor/node_face.h): 1 up to zoom 1, 2 up to
+    // zoom 2, then 4, sharp when zoomed in. Chosen only once the zoom has not changed for settleMs, so that
+    // a zoom gesture scales the faces and repaints none; then the faces in view repaint, a few per frame.
+    property real faceDetail: 1
+    property int settleMs: 200
+    function detailFor(z) { return z <= 1 ? 1 : (z <= 2 ? 2 : 4) }
+    onZoomChanged: zoomSettle.restart()
+    Timer {
+        id: zoomSettle
+        interval: canvas.settleMs
+        onTriggered: canvas.faceDetail = canvas.detailFor(canvas.zoom)
+    }
     // The visible part of the canvas in canvas units, with a margin: nodes outside it are not drawn (a
     // 500-node graph otherwise costs every frame; see docs/performance.md, editor canvas). The model
     // decides (C++, KeyedListModel::setView) and notifies only the rows that enter or leave the view, so a
@@ -88,8 +100,8 @@ Item {
 
     Rectangle { anchors.fill: parent; color: Theme.background }
 
-    // Grid: minor lines every 20 canvas units, major every 100; a pan or zoom only moves its lines
-    // (app/editor/canvas_grid.h), nothing is repainted.
+    // Grid: minor lines every 20 canvas units, major every 100, drawn over the background above: line
+    // geometry on hardware renderers, a painted tile on the software one (app/editor/canvas_grid.h).
     CanvasGrid {
         objectName: "grid"
         anchors.fill: parent

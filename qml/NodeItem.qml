@@ -37,8 +37,8 @@ Item {
         statusColor: node.evalState === "failed" || node.evalState === "invalid" ? Theme.error : Theme.textDim
         highlightType: node.board.wireActive && node.board.wireNode !== node.nodeId ? node.board.wireType : ""
         highlightInputs: node.board.wireFromOutput
-        // Image pixels per canvas unit: 1 up to zoom 1, sharp when zoomed in, repainted only at these steps.
-        detail: node.board.zoom <= 1 ? 1 : (node.board.zoom <= 2 ? 2 : 4)
+        // Image pixels per canvas unit, changed by the canvas only once a zoom gesture settles.
+        detail: node.board.faceDetail
         bodyColor: Theme.nodeBody
         headerColor: Theme.nodeHeader
         textColor: Theme.text

@@ -1,8 +1,12 @@
 #include "app/editor/canvas_grid.h"
 
 #include <QPainter>
+#include <QQuickWindow>
+#include <QSGGeometryNode>
+#include <QSGVertexColorMaterial>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace lattice::editor {
 
@@ -30,7 +34,22 @@ void CanvasGrid::geometryChange(const QRectF& next, const QRectF& prev) {
   }
 }
 
+void CanvasGrid::itemChange(ItemChange change, const ItemChangeData& value) {
+  QQuickItem::itemChange(change, value);
+  if (change != ItemSceneChange) return;
+  // The software renderer draws no custom geometry: it keeps the painted tile.
+  geometry_ = value.window && value.window->rendererInterface()->graphicsApi() != QSGRendererInterface::Software;
+  setFlag(ItemHasContents, geometry_);
+  painted_.clear();
+  layoutTile();
+}
+
 void CanvasGrid::layoutTile() {
+  if (geometry_) {
+    tile_->setVisible(false);
+    update();
+    return;
+  }
   const double period = step_ * major_every_ * zoom_;
   const bool any = period > 0 && std::isfinite(period) && !lines(0, 0, period, period).empty();
   tile_->setVisible(any);
@@ -48,6 +67,52 @@ void CanvasGrid::layoutTile() {
   tile_->setFillColor(background_);
   tile_->setOpaquePainting(background_.alpha() == 255);
   tile_->update();
+}
+
+std::vector<CanvasGrid::Vertex> CanvasGrid::lineVertices(const std::vector<Line>& lines, qreal w, qreal h,
+                                                         const QColor& minor, const QColor& major) {
+  std::vector<Vertex> out;
+  out.reserve(2 * lines.size());
+  for (const Line& l : lines) {
+    const QColor c = l.major ? major : minor;
+    const double a = c.alphaF();
+    const auto r = static_cast<uint8_t>(std::lround(c.red() * a)), g = static_cast<uint8_t>(std::lround(c.green() * a)),
+               b = static_cast<uint8_t>(std::lround(c.blue() * a)), al = static_cast<uint8_t>(c.alpha());
+    // Through the pixel centres of column (row) `at`, across the whole view.
+    const float at = static_cast<float>(l.at) + 0.5f, end = static_cast<float>(l.vertical ? h : w);
+    out.push_back(l.vertical ? Vertex{at, 0, r, g, b, al} : Vertex{0, at, r, g, b, al});
+    out.push_back(l.vertical ? Vertex{at, end, r, g, b, al} : Vertex{end, at, r, g, b, al});
+  }
+  return out;
+}
+
+QSGNode* CanvasGrid::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
+  auto* node = static_cast<QSGGeometryNode*>(old);
+  const std::vector<Vertex> vertices =
+      geometry_ ? lineVertices(lines(origin_x_, origin_y_, width(), height()), width(), height(), color_, major_color_)
+                : std::vector<Vertex>{};
+  if (vertices.empty()) {
+    delete node;
+    return nullptr;
+  }
+  if (!node) {
+    node = new QSGGeometryNode;
+    auto* g = new QSGGeometry(QSGGeometry::defaultAttributes_ColoredPoint2D(), 0);
+    g->setDrawingMode(QSGGeometry::DrawLines);
+    g->setLineWidth(1);
+    node->setGeometry(g);
+    node->setFlag(QSGNode::OwnsGeometry);
+    node->setMaterial(new QSGVertexColorMaterial);
+    node->setFlag(QSGNode::OwnsMaterial);
+  }
+  static_assert(sizeof(Vertex) == sizeof(QSGGeometry::ColoredPoint2D));
+  QSGGeometry* g = node->geometry();
+  g->allocate(static_cast<int>(vertices.size()));
+  std::memcpy(g->vertexData(), vertices.data(), vertices.size() * sizeof(Vertex));
+  // Opaque lines skip blending and go into the renderer's opaque pass.
+  node->material()->setFlag(QSGMaterial::Blending, color_.alpha() < 255 || major_color_.alpha() < 255);
+  node->markDirty(QSGNode::DirtyGeometry | QSGNode::DirtyMaterial);
+  return node;
 }
 
 std::vector<CanvasGrid::Line> CanvasGrid::lines(qreal ox, qreal oy, qreal w, qreal h) const {

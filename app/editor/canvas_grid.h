@@ -2,18 +2,27 @@
 /// CanvasGrid: the node canvas's background grid, one pixel lines every `step` canvas units (every
 /// `majorEvery`-th line in majorColor), for a view whose canvas origin is at (originX, originY) pixels
 /// and whose scale is `zoom` pixels per canvas unit. Minor lines closer than minSpacing pixels are left
-/// out. The lines are painted (QPainter, C++) into one tile one major period larger than the view on each
-/// side, repainted only when the zoom, size or colours change; a pan only moves the tile by less than a
-/// period. One image node: on the software renderer a pan dirties one rectangle, not one per line (a
-/// grid of a few hundred line nodes made every item's repaint clip against a region of hundreds of
-/// rectangles, 6x slower; docs/performance.md, editor canvas).
+/// out. How they are drawn depends on the renderer:
+/// - Hardware (RHI, also llvmpipe): one geometry node of one-pixel lines (colour per vertex, opaque), built
+///   from lines() for every pan or zoom step: a few hundred vertices, nothing painted or uploaded as an
+///   image. The background shows through between the lines (the canvas fills it below the grid).
+/// - Software renderer (QT_QPA_PLATFORM=offscreen, the tests): the lines are painted (QPainter) into one
+///   tile one major period larger than the view on each side, filled with `background`, repainted only
+///   when the zoom, size or colours change; a pan only moves the tile by less than a period. One image
+///   node: a pan dirties one rectangle, not one per line (a grid of a few hundred line nodes made every
+///   item's repaint clip against a region of hundreds of rectangles, 6x slower; docs/performance.md).
+/// A painted tile was also used on hardware until a zoom step was found to cost ~3 ms of CPU there to
+/// repaint and upload a window-sized image (docs/performance.md, editor canvas, zoom).
 ///
-/// Threading: UI thread (QQuickPaintedItem rules for the tile).
+/// Threading: UI thread (QQuickPaintedItem rules for the tile); the line geometry is built in
+/// updatePaintNode on the render thread while the UI thread is blocked.
 
 #include <QColor>
 #include <QQuickItem>
 #include <QQuickPaintedItem>
 #include <QtQml/qqmlregistration.h>
+#include <cstdint>
+#include <vector>
 
 namespace lattice::editor {
 
@@ -71,6 +80,17 @@ class CanvasGrid : public QQuickItem {
   std::vector<Line> lines(qreal ox, qreal oy, qreal w, qreal h) const;
   int lineCount() const { return static_cast<int>(lines(origin_x_, origin_y_, width(), height()).size()); }
   int paintCount() const { return tile_->paints; }
+  /// Whether the lines are one geometry node (hardware renderers) rather than the painted tile.
+  bool drawsGeometry() const { return geometry_; }
+
+  /// One-pixel lines as line-list vertices (two per line, at pixel centres) of a view of size (w, h),
+  /// each with its colour, premultiplied (opaque colours: as they are).
+  struct Vertex {
+    float x, y;
+    uint8_t r, g, b, a;
+  };
+  static std::vector<Vertex> lineVertices(const std::vector<Line>& lines, qreal w, qreal h, const QColor& minor,
+                                          const QColor& major);
   QColor color() const { return color_; }
   QColor majorColor() const { return major_color_; }
 
@@ -79,6 +99,8 @@ class CanvasGrid : public QQuickItem {
 
  protected:
   void geometryChange(const QRectF& next, const QRectF& prev) override;
+  void itemChange(ItemChange change, const ItemChangeData& value) override;
+  QSGNode* updatePaintNode(QSGNode* old, UpdatePaintNodeData*) override;
 
  private:
   template <class T>
@@ -96,6 +118,7 @@ class CanvasGrid : public QQuickItem {
   QColor color_{0x2a, 0x2b, 0x2e}, major_color_{0x34, 0x36, 0x3a}, background_{Qt::transparent};
   CanvasGridTile* tile_;
   QString painted_;  // what the tile shows: period, size, spacing, colours
+  bool geometry_ = false;  // drawn as line geometry (a hardware renderer), not as the tile
 };
 
 }  // namespace lattice::editor

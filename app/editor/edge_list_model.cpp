@@ -19,7 +19,6 @@ QVariant EdgeListModel::data(const QModelIndex& index, int role) const {
     case Y1Role: return r.from.y();
     case X2Role: return r.to.x();
     case Y2Role: return r.to.y();
-    case InViewRole: return inView(bounds(r));
     default: return {};
   }
 }
@@ -27,8 +26,7 @@ QVariant EdgeListModel::data(const QModelIndex& index, int role) const {
 QHash<int, QByteArray> EdgeListModel::roleNames() const {
   return {{FromIdRole, "fromId"}, {FromPortRole, "fromPort"}, {ToIdRole, "toId"}, {ToPortRole, "toPort"},
           {TypeRole, "type"},     {ColorRole, "color"},       {X1Role, "x1"},     {Y1Role, "y1"},
-          {X2Role, "x2"},         {Y2Role, "y2"},
-          {InViewRole, "inView"}};
+          {X2Role, "x2"},         {Y2Role, "y2"}};
 }
 
 void EdgeListModel::setGraph(const Graph& g, const NodeListModel& nodes, const NodeRegistry& reg) {

@@ -1,7 +1,8 @@
 #pragma once
 /// EdgeListModel: one row per connection (an input port fed by an upstream output), with the end points
 /// in canvas units taken from NodeListModel's geometry and the wire colour of its port type.
-/// UI thread only; refreshed by GraphDocument after every change.
+/// UI thread only; refreshed by GraphDocument after every change. Wires are not culled: WireLayer draws
+/// them all as one geometry and the rasterizer clips what is out of view.
 
 #include <QColor>
 #include <QPointF>
@@ -30,20 +31,13 @@ class EdgeListModel : public KeyedListModel<EdgeRow> {
   QML_UNCREATABLE("EdgeListModel belongs to a GraphDocument")
  public:
   enum Role { FromIdRole = Qt::UserRole + 1, FromPortRole, ToIdRole, ToPortRole, TypeRole, ColorRole,
-              X1Role, Y1Role, X2Role, Y2Role, InViewRole };
+              X1Role, Y1Role, X2Role, Y2Role };
   using KeyedListModel::KeyedListModel;
   QVariant data(const QModelIndex& index, int role) const override;
   QHash<int, QByteArray> roleNames() const override;
   void setGraph(const Graph& g, const NodeListModel& nodes, const NodeRegistry& reg = NodeRegistry::instance());
-  /// The visible part of the canvas (canvas units; a null rect: everything): role inView says whether a
-  /// wire's bounds meet it. See KeyedListModel::setView.
-  Q_INVOKABLE void setViewRect(const QRectF& view) { setView(view, InViewRole, bounds); }
   /// How far a wire's curve reaches sideways beyond its ends (the canvas draws it with this bend).
   static double bend(const EdgeRow& r) { return std::max(40.0, std::abs(r.to.x() - r.from.x()) / 2); }
-  static QRectF bounds(const EdgeRow& r) {
-    const double b = bend(r);
-    return QRectF(r.from, r.to).normalized().adjusted(-b, 0, b, 0);
-  }
 };
 
 }  // namespace lattice::editor

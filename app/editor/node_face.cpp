@@ -5,13 +5,61 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QQuickWindow>
+#include <QElapsedTimer>
+#include <QPointer>
 #include <QSGImageNode>
+#include <QSGRectangleNode>
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "app/editor/node_list_model.h"
 
 namespace lattice::editor {
+
+namespace {
+
+double g_frame_budget_ms = 6;
+
+/// The face painting of one window in the current frame: time spent and the faces deferred to the next
+/// frame. The window's afterAnimating (GUI thread, after the polish phase, before sync) ends a frame.
+class FrameBudget : public QObject {
+ public:
+  static FrameBudget* of(QQuickWindow* w) {
+    static const QString name = QStringLiteral("lattice.NodeFace.FrameBudget");
+    if (auto* b = dynamic_cast<FrameBudget*>(w->findChild<QObject*>(name, Qt::FindDirectChildrenOnly))) return b;
+    return new FrameBudget(w, name);
+  }
+  /// Whether another face may paint in this frame (the first always may).
+  bool allows() const { return painted_ == 0 || spent_ns_ < g_frame_budget_ms * 1e6; }
+  void charge(qint64 ns) {
+    spent_ns_ += ns;
+    ++painted_;
+  }
+  void defer(NodeFace* f) { deferred_.emplace_back(f); }
+
+ private:
+  FrameBudget(QQuickWindow* w, const QString& name) : QObject(w) {
+    setObjectName(name);
+    connect(w, &QQuickWindow::afterAnimating, this, [this] { endFrame(); }, Qt::DirectConnection);
+  }
+  void endFrame() {
+    spent_ns_ = 0;
+    painted_ = 0;
+    // polish() schedules the next frame, whose polish phase paints them (within that frame's budget).
+    for (auto& f : std::exchange(deferred_, {}))
+      if (f) f->polish();
+  }
+  qint64 spent_ns_ = 0;
+  int painted_ = 0;
+  std::vector<QPointer<NodeFace>> deferred_;
+};
+
+}  // namespace
+
+void NodeFace::setFrameBudget(double ms) { g_frame_budget_ms = std::max(0.0, ms); }
+double NodeFace::frameBudget() { return g_frame_budget_ms; }
 
 NodeFace::NodeFace(QQuickItem* parent) : QQuickItem(parent) { setFlag(ItemHasContents, true); }
 
@@ -60,18 +108,29 @@ void NodeFace::itemChange(ItemChange change, const ItemChangeData& value) {
 }
 
 void NodeFace::updatePolish() {
-  if (!dirty_ || !isVisible() || width() <= 0 || height() <= 0) return;
-  const qreal dpr = window() ? window()->effectiveDevicePixelRatio() : 1;
-  image_ = paintFace(detail_ * dpr);
-  image_new_ = true;
+  if (!dirty_ || !isVisible() || !window() || width() <= 0 || height() <= 0) return;
+  FrameBudget* budget = FrameBudget::of(window());
+  if (!budget->allows()) {
+    budget->defer(this);
+    if (painted_detail_ == 0) update();  // show the placeholder meanwhile
+    return;
+  }
+  QElapsedTimer t;
+  t.start();
+  // The format the scene graph uploads (RHI: RGBA8888 premultiplied), so that the upload converts nothing.
+  const bool software = window()->rendererInterface()->graphicsApi() == QSGRendererInterface::Software;
+  image_ = paintFace(detail_ * window()->effectiveDevicePixelRatio(),
+                     software ? QImage::Format_ARGB32_Premultiplied : QImage::Format_RGBA8888_Premultiplied);
+  painted_detail_ = detail_;
   dirty_ = false;
+  budget->charge(t.nsecsElapsed());
   update();
+  emit faceChanged();
 }
 
-QImage NodeFace::paintFace(qreal scale) const {
+QImage NodeFace::paintFace(qreal scale, QImage::Format format) const {
   const double w = width(), h = height(), m = kDotMargin;
-  QImage img(static_cast<int>(std::ceil((w + 2 * m) * scale)), static_cast<int>(std::ceil(h * scale)),
-             QImage::Format_ARGB32_Premultiplied);
+  QImage img(static_cast<int>(std::ceil((w + 2 * m) * scale)), static_cast<int>(std::ceil(h * scale)), format);
   img.fill(Qt::transparent);
   if (img.isNull()) return img;
   ++paints_;
@@ -164,21 +223,38 @@ QImage NodeFace::paintFace(qreal scale) const {
 }
 
 QSGNode* NodeFace::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
-  auto* node = static_cast<QSGImageNode*>(old);
-  if (image_.isNull()) {
-    delete node;
-    return nullptr;
+  if (!old && image_.isNull() && painted_detail_ > 0) {
+    // The node holding the texture is gone (the item changed windows, the scene graph was rebuilt): the
+    // image was not kept, so paint it again, from the UI thread (this one is the render thread).
+    painted_detail_ = 0;
+    QMetaObject::invokeMethod(this, [this] { invalidate(); }, Qt::QueuedConnection);
   }
+  if (painted_detail_ == 0 && image_.isNull()) {
+    // Never painted yet (waiting for the frame budget): the body's rectangle, so that the node is seen.
+    auto* rect = placeholder_ ? static_cast<QSGRectangleNode*>(old) : nullptr;
+    if (!rect) {
+      delete old;
+      rect = window()->createRectangleNode();
+      placeholder_ = true;
+    }
+    rect->setRect(QRectF(0, 0, width(), height()));
+    rect->setColor(body_color_);
+    return rect;
+  }
+  auto* node = placeholder_ ? nullptr : static_cast<QSGImageNode*>(old);
   if (!node) {
+    delete old;
+    placeholder_ = false;
     node = window()->createImageNode();
     node->setOwnsTexture(true);
     node->setFiltering(QSGTexture::Linear);
-    image_new_ = true;
   }
-  if (image_new_) {
-    // Small images go into the shared atlas, so that the faces of many nodes are drawn together.
+  if (!image_.isNull()) {
+    // Small images go into the shared atlas, so that the faces of many nodes are drawn together; larger
+    // ones, or those that find the atlas full, get a texture of their own. The texture releases the
+    // image once uploaded, and so does the face: no host copy stays.
     node->setTexture(window()->createTextureFromImage(image_, QQuickWindow::TextureCanUseAtlas));
-    image_new_ = false;
+    image_ = QImage();
   }
   node->setRect(QRectF(-kDotMargin, 0, width() + 2 * kDotMargin, height()));
   return node;

@@ -10,9 +10,18 @@
 /// canvas). Images that fit go into the scene graph's texture atlas, so the faces of all nodes merge into
 /// a few draw calls.
 ///
-/// The image is `detail` pixels per canvas unit (QML sets 1 up to zoom 1, then 2 or 4), so zooming in
-/// stays sharp without repainting on every zoom step. Geometry follows NodeLayout (node_list_model.h);
-/// the port dots reach kDotMargin units beyond the item's left and right edges.
+/// The image is `detail` pixels per canvas unit (the canvas sets 1 up to zoom 1, then 2 or 4, once a zoom
+/// gesture settles: while it goes on, faces are scaled, never repainted). Geometry follows NodeLayout
+/// (node_list_model.h); the port dots reach kDotMargin units beyond the item's left and right edges.
+///
+/// Frame budget: the faces of one window paint at most frameBudget() milliseconds per frame (at least one
+/// face); the others wait for the next frame, still showing their last image scaled, or, never painted, a
+/// plain body-coloured rectangle. So a settled zoom that changes the detail of a hundred faces, or a zoom
+/// out that brings hundreds of never-seen faces into view, is spread over frames instead of making one
+/// frame take hundreds of milliseconds. Only visible (not culled) faces paint.
+///
+/// Memory: the image is handed to the scene graph and not kept (the atlas and plain textures drop their
+/// copy once uploaded); a face whose scene-graph node is lost (window change) paints again.
 ///
 /// Threading: properties and painting on the UI thread (updatePolish, only while visible); the texture is
 /// made in updatePaintNode on the render thread while the UI thread is blocked.
@@ -54,6 +63,8 @@ class NodeFace : public QQuickItem {
   Q_PROPERTY(QColor errorColor MEMBER error_color_ WRITE setErrorColor NOTIFY faceChanged)
   /// How often the image was painted (tests: a pan or zoom within one detail level paints nothing).
   Q_PROPERTY(int paintCount READ paintCount NOTIFY faceChanged)
+  /// The detail (pixels per unit, without the device pixel ratio) of the image shown now; 0: none yet.
+  Q_PROPERTY(qreal paintedDetail READ paintedDetail NOTIFY faceChanged)
 
  public:
   static constexpr double kDotMargin = 8;  ///< canvas units painted beyond the left and right edges
@@ -80,10 +91,17 @@ class NodeFace : public QQuickItem {
   void setSelectionColor(const QColor& v) { set(selection_color_, v); }
   void setErrorColor(const QColor& v) { set(error_color_, v); }
   int paintCount() const { return paints_; }
+  qreal paintedDetail() const { return painted_detail_; }
+  /// Whether the image is out of date (waiting to be painted, e.g. for the frame budget or while culled).
+  bool needsPaint() const { return dirty_; }
+
+  /// Milliseconds of face painting per frame and window (default 6); 0: one face per frame.
+  static void setFrameBudget(double ms);
+  static double frameBudget();
 
   /// The face at `pixelsPerUnit` (times the window's device pixel ratio when shown): an image of
   /// (width + 2 * kDotMargin) x height canvas units whose left edge is kDotMargin units left of the item.
-  QImage paintFace(qreal pixelsPerUnit) const;
+  QImage paintFace(qreal pixelsPerUnit, QImage::Format format = QImage::Format_ARGB32_Premultiplied) const;
   /// Whether port `p` (one entry of inputs or outputs) is drawn highlighted.
   bool highlighted(const QVariantMap& p, bool input) const;
 
@@ -117,9 +135,10 @@ class NodeFace : public QQuickItem {
       text_color_{0xe6, 0xe6, 0xe6}, dim_color_{0xa0, 0xa4, 0xab}, selection_color_{0x4a, 0xa3, 0xff},
       error_color_{0xff, 0x6b, 0x6b}, status_color_{0xa0, 0xa4, 0xab};
   mutable int paints_ = 0;
-  bool dirty_ = true;     // the image does not show the current properties
-  QImage image_;          // painted on the UI thread, handed to the render thread in updatePaintNode
-  bool image_new_ = false;
+  bool dirty_ = true;        // the image does not show the current properties
+  QImage image_;             // painted on the UI thread, handed to the render thread in updatePaintNode
+  qreal painted_detail_ = 0;
+  bool placeholder_ = false; // the scene-graph node is the rectangle shown before the first image
 };
 
 }  // namespace lattice::editor

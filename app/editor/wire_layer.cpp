@@ -64,11 +64,7 @@ void WireLayer::setModel(EdgeListModel* m) {
     connections_ << connect(m, &QAbstractItemModel::modelReset, this, &WireLayer::rowsChanged)
                  << connect(m, &QAbstractItemModel::rowsInserted, this, &WireLayer::rowsChanged)
                  << connect(m, &QAbstractItemModel::rowsRemoved, this, &WireLayer::rowsChanged)
-                 << connect(m, &QAbstractItemModel::dataChanged, this,
-                            [this](const QModelIndex&, const QModelIndex&, const QList<int>& roles) {
-                              // Culling (role inView) changes on every pan; the wires themselves do not.
-                              if (roles != QList<int>{EdgeListModel::InViewRole}) rowsChanged();
-                            });
+                 << connect(m, &QAbstractItemModel::dataChanged, this, &WireLayer::rowsChanged);
   }
   rowsChanged();
   emit modelChanged();

@@ -1,14 +1,16 @@
 // The real QML canvas (qml/NodeCanvas.qml, NodeItem.qml in Main.qml), driven by synthesized mouse and key
-// events on the offscreen QQuickWindow: box selection, dragging a node (one undo step), delete keys.
+// events on the offscreen QQuickWindow: box selection, dragging a node (one undo step), delete keys,
+// what a pan or a zoom gesture repaints (grid, node faces, wires) and when.
 #include <gtest/gtest.h>
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QTemporaryDir>
 #include <QtTest/QTest>
-#include <functional>
+#include <algorithm>
 #include <memory>
 
 #include "app/editor/editor_main.h"
@@ -63,6 +65,39 @@ class CanvasInteraction : public ::testing::Test {
     QTest::mousePress(window, Qt::LeftButton, mods, from);
     for (int i = 1; i <= 5; ++i) QTest::mouseMove(window, from + (to - from) * i / 5, 10);
     QTest::mouseRelease(window, Qt::LeftButton, mods, to, 10);
+  }
+  /// The NodeFace items under `item`.
+  static QList<NodeFace*> faces_in(QQuickItem* item) {
+    QList<NodeFace*> out;
+    if (auto* face = qobject_cast<NodeFace*>(item)) out << face;
+    for (QQuickItem* child : item->childItems()) out << faces_in(child);
+    return out;
+  }
+  int face_paints() const {
+    int n = 0;
+    for (NodeFace* f : faces_in(content)) n += f->paintCount();
+    return n;
+  }
+  /// Runs the event loop until `done()` holds or `ms` have passed; whether it holds.
+  template <class Pred>
+  static bool wait_until(Pred done, int ms = 10000) {
+    QElapsedTimer t;
+    t.start();
+    while (!done() && t.elapsed() < ms) QTest::qWait(10);
+    return done();
+  }
+  /// Waits until the zoom has settled (the canvas's faceDetail is the one for its zoom) and every face in
+  /// view shows it, then for one more frame.
+  bool settle_faces() {
+    const bool settled = wait_until([&] {
+      QVariant want;
+      QMetaObject::invokeMethod(canvas, "detailFor", Q_RETURN_ARG(QVariant, want), Q_ARG(QVariant, zoom()));
+      if (canvas->property("faceDetail").toReal() != want.toReal()) return false;
+      const QList<NodeFace*> faces = faces_in(content);
+      return std::none_of(faces.begin(), faces.end(), [](NodeFace* f) { return f->isVisible() && f->needsPaint(); });
+    });
+    QTest::qWait(50);
+    return settled;
   }
   QPointF node_pos(const char* id) const {
     const auto p = node_position(*doc->graph().find(id)).value();
@@ -132,27 +167,21 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
   ASSERT_TRUE(grid);
   const int lines = grid->property("lineCount").toInt();
   EXPECT_GT(lines, 10);
-  const int paints = grid->property("paintCount").toInt();
-  EXPECT_GE(paints, 1);
   auto* wires = content->findChild<QQuickItem*>("wires");
   ASSERT_TRUE(wires);
   const int wire_builds = wires->property("buildCount").toInt();
-  std::function<int(QQuickItem*)> face_paints_in = [&](QQuickItem* item) {
-    int n = 0;
-    if (auto* face = qobject_cast<NodeFace*>(item)) n += face->paintCount();
-    for (QQuickItem* child : item->childItems()) n += face_paints_in(child);
-    return n;
-  };
-  auto face_paints = [&] { return face_paints_in(content); };
-  // Framing changes the zoom, and faces repaint at zoom steps: let that settle before counting.
-  int faces = face_paints();
+  // Framing changes the zoom, which repaints the grid and, once settled, the faces: wait for the last
+  // paints before counting.
+  ASSERT_TRUE(settle_faces());
+  int faces = face_paints(), paints = grid->property("paintCount").toInt();
   for (int settled = 0, i = 0; settled < 3 && i < 40; ++i) {
     QTest::qWait(50);
-    const int now = face_paints();
-    settled = now == faces ? settled + 1 : 0;
-    faces = now;
+    const int grid_now = grid->property("paintCount").toInt();
+    settled = grid_now == paints ? settled + 1 : 0;
+    paints = grid_now;
   }
   EXPECT_GE(faces, 3) << "each node's face painted once";
+  EXPECT_GE(paints, 1);
   // Pan so that only b (at x 300..480) stays in view: the canvas's left edge moves to x = 290.
   content->setX(-290 * zoom());
   QTest::qWait(100);  // a frame
@@ -170,6 +199,71 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
   canvas->setProperty("culling", false);
   QCoreApplication::processEvents();
   EXPECT_EQ(visible_nodes(), (QStringList{"a", "b", "c"})) << "without culling everything is drawn";
+}
+
+// A zoom gesture (steps closer together than the canvas's settleMs) scales the faces and repaints none;
+// once it settles, every face in view repaints at the new detail, a bounded number per frame (with a
+// budget of 0 ms: one face per frame), and the culled ones wait until they come into view.
+TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFrame) {
+  // A fourth node beside c, so that two faces repaint after the gesture. Start from zoom 0.6 with every
+  // face painted at 1 pixel per unit (framing zooms to 1.5: 2 pixels).
+  ASSERT_FALSE(doc->addNode("value.number", 220, 300).isEmpty());
+  QTest::qWait(50);
+  const QList<NodeFace*> faces = faces_in(content);
+  ASSERT_EQ(faces.size(), 4);
+  canvas->setProperty("settleMs", 50);
+  canvas->setProperty("zoom", 0.6);
+  content->setPosition({0, 0});
+  ASSERT_TRUE(wait_until([&] {
+    return std::all_of(faces.begin(), faces.end(), [](NodeFace* f) { return f->paintedDetail() == 1; });
+  }));
+  ASSERT_TRUE(settle_faces());
+  const int before = face_paints();
+  const double budget = NodeFace::frameBudget();
+  NodeFace::setFrameBudget(0);
+  // Per frame: how many faces painted in its polish phase (afterAnimating follows the polish phase).
+  QList<int> per_frame;
+  int last = before;
+  auto counting = QObject::connect(window, &QQuickWindow::afterAnimating, window, [&] {
+    const int now = face_paints();
+    per_frame << now - last;
+    last = now;
+  });
+
+  canvas->setProperty("settleMs", 60000);  // the gesture below lasts well under that, even on a busy machine
+  QStringList seen;  // diagnostics: the faces painted during the gesture, and at which detail
+  for (double z = 0.7; z < 2.6; z *= 1.15) {
+    canvas->setProperty("zoom", z);
+    QTest::qWait(30);
+    for (NodeFace* f : faces)
+      if (f->needsPaint() || f->paintCount() > 1)
+        seen << QStringLiteral("%1@%2:%3/%4/%5").arg(f->property("nodeId").toString()).arg(z).arg(f->paintCount())
+                    .arg(f->paintedDetail()).arg(f->isVisible());
+  }
+  EXPECT_EQ(face_paints(), before) << "no face is repainted during the gesture: " << seen.join(' ').toStdString();
+  EXPECT_EQ(canvas->property("faceDetail").toReal(), 1);
+
+  // Settle now, with the view's top at canvas y = 200: c and d (y = 300) in view, a and b above culled.
+  canvas->setProperty("settleMs", 50);
+  canvas->setProperty("zoom", 1.8);  // 2 pixels per unit
+  content->setY(-200 * 1.8);
+  QList<NodeFace*> shown;
+  for (NodeFace* f : faces)
+    if (f->isVisible()) shown << f;
+  ASSERT_EQ(shown.size(), 2) << "the nodes outside the view are culled";
+  ASSERT_TRUE(wait_until([&] {
+    return std::all_of(shown.begin(), shown.end(), [](NodeFace* f) { return f->paintedDetail() == 2; });
+  })) << "the faces in view repaint at the new detail once the zoom settles";
+  QTest::qWait(100);
+  QObject::disconnect(counting);
+  NodeFace::setFrameBudget(budget);
+  EXPECT_EQ(face_paints(), before + shown.size()) << "each face in view repainted once";
+  EXPECT_LE(*std::max_element(per_frame.begin(), per_frame.end()), 1) << "one face per frame at budget 0";
+  for (NodeFace* f : faces)
+    if (!f->isVisible()) {
+      EXPECT_EQ(f->paintedDetail(), 1) << "a culled face keeps its image";
+      EXPECT_TRUE(f->needsPaint()) << "and repaints when it comes into view";
+    }
 }
 
 }  // namespace

@@ -1,12 +1,16 @@
 // NodeFace (app/editor/node_face.h): what the painted image shows (body, selection border, port dots and
-// their highlight, status line) and when it is repainted (a property that changes what it shows, not a
-// move or a highlight of a type the node has no port of).
+// their highlight, status line), when it is repainted (a property that changes what it shows, not a
+// move or a highlight of a type the node has no port of), the per-frame budget shared by a window's
+// faces, and that a face whose scene-graph node is lost paints again (it keeps no copy of its image).
 #include "app/editor/node_face.h"
 
 #include <gtest/gtest.h>
 
 #include <QQuickWindow>
 #include <QtTest/QTest>
+#include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "app/editor/node_list_model.h"
 #include "tests/app/editor/qt_test_app.h"
@@ -110,6 +114,76 @@ TEST_F(NodeFaceTest, RepaintsOnlyWhenWhatItShowsChanges) {
   EXPECT_EQ(frame(), painted + 1);
   face.setVisible(true);
   EXPECT_EQ(frame(), painted + 2);
+  face.setParentItem(nullptr);
+}
+
+TEST_F(NodeFaceTest, FacesOfAWindowShareAPerFrameBudget) {
+  QQuickWindow window;
+  window.resize(800, 300);
+  std::vector<std::unique_ptr<NodeFace>> faces;
+  for (int i = 0; i < 4; ++i) {
+    faces.push_back(std::make_unique<NodeFace>());
+    faces.back()->setSize({NodeLayout::kWidth, NodeLayout::height(1, 1)});
+    faces.back()->setPosition({10.0 + 200 * i, 10});
+    faces.back()->setParentItem(window.contentItem());
+  }
+  const double budget = NodeFace::frameBudget();
+  NodeFace::setFrameBudget(0);  // one face per frame
+  // Faces painted per frame, counted after each polish phase.
+  auto painted = [&] {
+    int n = 0;
+    for (const auto& f : faces) n += f->paintCount();
+    return n;
+  };
+  QList<int> per_frame;
+  int last = 0;
+  QObject::connect(&window, &QQuickWindow::afterAnimating, &window, [&] {
+    per_frame << painted() - last;
+    last = painted();
+  });
+  window.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+  for (int i = 0; i < 100 && painted() < 4; ++i) QTest::qWait(10);
+  EXPECT_EQ(painted(), 4) << "deferred faces are painted in the next frames without anything else asking";
+  EXPECT_LE(*std::max_element(per_frame.begin(), per_frame.end()), 1);
+  EXPECT_GE(per_frame.count(1), 4);
+  // A change to all of them (the detail a settled zoom sets) is spread over frames the same way.
+  per_frame.clear();
+  for (const auto& f : faces) f->setDetail(2);
+  EXPECT_TRUE(faces.front()->needsPaint());
+  for (int i = 0; i < 100 && painted() < 8; ++i) QTest::qWait(10);
+  EXPECT_EQ(painted(), 8);
+  EXPECT_LE(*std::max_element(per_frame.begin(), per_frame.end()), 1);
+  for (const auto& f : faces) EXPECT_EQ(f->paintedDetail(), 2);
+  // Without a budget limit they all paint in one frame.
+  NodeFace::setFrameBudget(1000);
+  per_frame.clear();
+  for (const auto& f : faces) f->setDetail(1);
+  for (int i = 0; i < 100 && painted() < 12; ++i) QTest::qWait(10);
+  EXPECT_EQ(painted(), 12);
+  EXPECT_EQ(per_frame.count(4), 1);
+  NodeFace::setFrameBudget(budget);
+  for (const auto& f : faces) f->setParentItem(nullptr);
+}
+
+TEST_F(NodeFaceTest, PaintsAgainInAnotherWindowAsItKeepsNoCopyOfItsImage) {
+  QQuickWindow first, second;
+  for (QQuickWindow* w : {&first, &second}) {
+    w->resize(400, 300);
+    w->show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(w));
+  }
+  EXPECT_EQ(face.paintedDetail(), 0) << "nothing painted yet";
+  face.setParentItem(first.contentItem());
+  for (int i = 0; i < 50 && face.paintCount() == 0; ++i) QTest::qWait(10);
+  ASSERT_EQ(face.paintCount(), 1);
+  EXPECT_EQ(face.paintedDetail(), 1);
+  face.setParentItem(second.contentItem());  // its scene-graph node and texture stay with the first window
+  for (int i = 0; i < 50 && face.paintCount() == 1; ++i) {
+    second.update();
+    QTest::qWait(10);
+  }
+  EXPECT_EQ(face.paintCount(), 2);
   face.setParentItem(nullptr);
 }
 
