@@ -49,7 +49,8 @@ class CanvasInteraction : public ::testing::Test {
     window->requestActivate();
     ASSERT_TRUE(QTest::qWaitForWindowExposed(window));
     // The canvas frames all nodes once it has its size.
-    QTRY_VERIFY_WITH_TIMEOUT(canvas->property("framed").toBool(), 3000);
+    ASSERT_TRUE(wait_until([&] { return canvas->property("framed").toBool(); }, 3000))
+        << "the canvas never framed its nodes";
     QTest::qWait(50);
   }
   void TearDown() override {
