@@ -182,8 +182,11 @@ NodeDesc make() {
       c.in_channels = dit->meta["in_channels"].get<int>();
       c.out_channels = dit->meta.value("out_channels", c.in_channels);
       c.caption_channels = dit->meta.value("caption", c.caption_channels);
-      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image.
-      p.activation_bytes = ltx_activation_bytes(c, tokens, txt, o.guidance > 1.0f ? 2 : 1, ctx.input("image") != nullptr);
+      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image; and
+      // what the sampler holds on the device when the transformer plans (its latents, text states, RoPE).
+      const bool cfg = o.guidance > 1.0f, image = ctx.input("image") != nullptr;
+      p.activation_bytes = ltx_activation_bytes(c, tokens, txt, cfg ? 2 : 1, image) +
+                           ltx_sampler_device_bytes(c, tokens, g.h * g.w, txt, cfg, image, ctx.input("latent") != nullptr);
     }
     p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
     ctx.set_output("latent", p);

@@ -33,6 +33,12 @@ std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vecto
   return out;
 }
 
+uint64_t weights_device_bytes(const WeightSource& w) {
+  uint64_t bytes = 0;
+  for (const auto& n : w.names()) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)));
+  return bytes;
+}
+
 std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
                                          const std::vector<std::string>& prefixes, DType stored) {
   std::vector<uint64_t> out;

@@ -47,6 +47,9 @@ bool streamed_as_matrix(const std::string& name, const TensorInfo& info);
 /// none) and the device bytes each block takes once uploaded as BlockStreamer uploads it.
 std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes);
 std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes);
+/// The device bytes of every tensor of `w` uploaded as the models upload them (linear weights in their
+/// stored dtype, everything else f32): a memory plan's weight bytes for a model that loads all its tensors.
+uint64_t weights_device_bytes(const WeightSource& w);
 /// The same from tensor names and shapes alone, every tensor stored as `stored` (plans of a checkpoint
 /// known only by its config, e.g. from a model's *_checkpoint_shapes()).
 std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
