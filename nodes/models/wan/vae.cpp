@@ -560,6 +560,41 @@ Tensor WanVae::decode_chunk(gpu::CommandStream& s, WanCausalState& st, const Ten
   return x;
 }
 
+namespace {
+
+// A tile's causal caches on the host while the other tiles decode: each slot's bytes, shape and dtype (an
+// undefined slot stays undefined).
+struct ParkedSlot {
+  bool defined = false;
+  gpu::Shape shape;
+  gpu::DType dtype = gpu::DType::F32;
+  std::vector<std::byte> bytes;
+};
+
+// Moves st's caches to the host and frees their device buffers; `s` must have finished.
+void park(gpu::CommandStream& s, WanCausalState& st, std::vector<ParkedSlot>& out) {
+  out.assign(st.slots.size(), {});
+  for (size_t k = 0; k < st.slots.size(); ++k) {
+    Tensor& t = st.slots[k];
+    if (!t.defined()) continue;
+    if (!t.contiguous()) {
+      t = gpu::contiguous(s, t);
+      s.finish();
+    }
+    out[k] = {true, t.shape(), t.dtype(), t.to_bytes()};
+    t = Tensor{};
+  }
+}
+
+// Puts parked caches back on the device, exactly as they were.
+void unpark(gpu::Context& ctx, WanCausalState& st, std::vector<ParkedSlot>& in) {
+  for (size_t k = 0; k < in.size(); ++k)
+    if (in[k].defined) st.slots[k] = Tensor::from_bytes(ctx, in[k].bytes, in[k].shape, in[k].dtype);
+  in.clear();
+}
+
+}  // namespace
+
 void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                            const DecodedFramesSink& sink, const std::function<void(int, int)>& progress) const {
   if (z.rank() != 5 || z.dim(1) != config_.z_dim || z.dim(2) < 1)
@@ -569,8 +604,12 @@ void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_
   const int64_t f = config_.spatial_compression(), B = z.dim(0), T = z.dim(2), H = h * f, W = w * f, plane = H * W;
   // Spatial tiles (one covering everything when not tiled), each with its own causal caches: the chunks
   // run outermost, so every chunk's frames are complete (all tiles blended) before the next is decoded.
+  // Together the tiles' caches cover the whole frame (at full resolution, two frames of each conv's input),
+  // so with several tiles each tile's caches wait on the host while the others decode: the device holds
+  // one tile's.
   const TileGrid grid(h, w, tile_latent, overlap_latent, f, "Wan VAE tiled decode");
   std::vector<WanCausalState> states(grid.count());
+  std::vector<std::vector<ParkedSlot>> parked(grid.count());
   std::vector<Tensor> tiles;
   for (size_t a = 0; a < grid.rows(); ++a)
     for (size_t b = 0; b < grid.cols(); ++b)
@@ -585,11 +624,16 @@ void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_
     for (size_t a = 0; a < grid.rows(); ++a)
       for (size_t b = 0; b < grid.cols(); ++b) {
         const size_t i = a * grid.cols() + b;
+        unpark(s.context(), states[i], parked[i]);
         const Tensor y = decode_chunk(s, states[i], gpu::narrow(tiles[i], 2, t0, n));
         // One chunk of one tile at a time on the device: wait, then move its frames to the host (clamped
         // as diffusers does), blended into the chunk's frames.
         s.finish();
         std::vector<float> v = y.to_floats();
+        if (t0 + n == T)
+          states[i] = {};  // the last chunk: its caches are not needed again
+        else if (grid.count() > 1)
+          park(s, states[i], parked[i]);
         for (float& x : v) x = std::clamp(x, -1.0f, 1.0f);
         const int64_t nf = y.dim(2);
         if (out.shape.empty()) {
