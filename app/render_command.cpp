@@ -318,6 +318,7 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
         b["slot_bytes"] = sp.slot_bytes;
         b["resident_weight_bytes"] = worst->largest_model - static_cast<double>(sp.streamed_bytes);
         b["streamed_bytes_per_use"] = sp.streamed_bytes;
+        b["needed_bytes"] = fixed + static_cast<double>(sp.device_bytes());  // the least budget with this plan
         std::printf("  budget %s: '%s' streams while '%s' runs: %d of %d blocks stay resident (%s of weights), %s is uploaded"
                     " block by block on every use through %d slot%s of %s (or store its weights as fp8: %s)\n",
                     human_bytes(budget).c_str(), worst->model.c_str(), worst->node.c_str(), sp.resident, sp.blocks,
@@ -374,7 +375,9 @@ int render(const Options& o) {
   // The device budget for rendering: the GPU allocator reads it when the device is first used.
   if (!o.dry_run && !o.vram_budgets_gib.empty()) {
     if (o.vram_budgets_gib.size() > 1) throw Usage("--vram-budget can be given once when rendering");
-    setenv("LATTICE_GPU_BUDGET_MB", std::to_string(static_cast<uint64_t>(o.vram_budgets_gib[0] * 1024)).c_str(), 1);
+    char mib[64];  // to the byte, as the dry run plans with it
+    std::snprintf(mib, sizeof mib, "%.17g", o.vram_budgets_gib[0] * 1024);
+    setenv("LATTICE_GPU_BUDGET_MB", mib, 1);
   }
   Environment env;
   if (hooks().setup_environment) hooks().setup_environment(env, o.dry_run);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench/dit_streaming.h"
 #include "core/safetensors.h"
 #include "gpu/ops/rope.h"
 #include "gpu/profile.h"
@@ -117,7 +118,7 @@ struct SmallFlux {
   gpu::Tensor hidden, context, pooled, cos, sin;
 
   explicit SmallFlux(uint64_t budget_mib)
-      : src(open(c)), ctx(context_with_budget(gpu, budget_mib)), weights(src, ctx), model(c, weights) {
+      : src(open(c)), ctx(bench::context_with_budget(gpu, budget_mib)), weights(src, ctx), model(c, weights) {
     auto up = [&](const char* name) {
       const HostTensor t = src.load(name);
       return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
@@ -138,12 +139,6 @@ struct SmallFlux {
     WeightSource w = WeightSource::open(bench_file());
     w.strip_prefix("weights.");
     return w;
-  }
-  static gpu::Context& context_with_budget(GpuService& gpu, uint64_t budget_mib) {
-    if (budget_mib) setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
-    gpu::Context& ctx = gpu.context();
-    unsetenv("LATTICE_GPU_BUDGET_MB");
-    return ctx;
   }
   void forward() {
     gpu::CommandStream s(ctx);

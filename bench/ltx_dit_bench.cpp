@@ -1,6 +1,7 @@
 // One LTX-Video transformer forward of a small configuration (4 blocks, width 768 = 12 heads of 64,
 // 3 x 16 x 16 = 768 video tokens, 128 text tokens of which 40 are real) on the Vulkan device, with data and
-// weights resident.
+// weights resident; and the same forward with its blocks streamed through two slots and through one
+// (ltx/dit_forward_streamed: wall and process CPU time, bytes uploaded per forward).
 //
 // The weights and inputs are written to $TMPDIR/lattice_ltx_small.safetensors so that the PyTorch baseline
 // (bench/torch/ltx_dit.py) builds the same model from the same weights; bench/ltx_dit_vs_torch.sh runs both
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench/dit_streaming.h"
 #include "core/safetensors.h"
 #include "gpu/profile.h"
 #include "nodes/gpu_service.h"
@@ -64,38 +66,63 @@ void write_model(const LtxTransformerConfig& c, const std::filesystem::path& pat
   write_safetensors(path, list, {{"class", "LTXVideoTransformer3DModel"}, {"config", config.dump()}, {"run", run.dump()}});
 }
 
-void BM_LtxDitForward(benchmark::State& state) {
-  const LtxTransformerConfig c = small_config();
-  write_model(c, bench_file());
-  WeightSource src = WeightSource::open(bench_file());
-  src.strip_prefix("weights.");
+// The small model on a fresh device whose budget is `budget_mib` (0: the device's default), inputs resident.
+struct SmallLtx {
+  LtxTransformerConfig c = small_config();
+  WeightSource src;
   GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  LtxTransformer model(c, weights);
-  auto up = [&](const char* name) {
-    const HostTensor t = src.load(name);
-    return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
-  };
-  const gpu::RopeTables rope = ltx_rope_tables(kF, kH, kW, kScale, c.inner_dim());
-  const gpu::Tensor cos = gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width});
-  const gpu::Tensor sin = gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width});
-  const gpu::Tensor hidden = up("input.hidden_states"), context = up("input.encoder_hidden_states");
-  const std::vector<float> mask = src.load("input.encoder_attention_mask").to_f32();
-  {  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
-    gpu::CommandStream s(ctx);
-    model.forward(s, hidden, context, mask, {700.0f}, cos, sin);
-    s.finish();
+  gpu::Context& ctx;
+  DeviceWeights weights;
+  LtxTransformer model;
+  gpu::Tensor cos, sin, hidden, context;
+  std::vector<float> mask;
+
+  explicit SmallLtx(uint64_t budget_mib)
+      : src(open()), ctx(bench::context_with_budget(gpu, budget_mib)), weights(src, ctx), model(c, weights) {
+    auto up = [&](const char* name) {
+      const HostTensor t = src.load(name);
+      return gpu::Tensor::from_floats(ctx, t.to_f32(), t.shape);
+    };
+    const gpu::RopeTables rope = ltx_rope_tables(kF, kH, kW, kScale, c.inner_dim());
+    cos = gpu::Tensor::from_floats(ctx, rope.cos, {rope.length, rope.width});
+    sin = gpu::Tensor::from_floats(ctx, rope.sin, {rope.length, rope.width});
+    hidden = up("input.hidden_states");
+    context = up("input.encoder_hidden_states");
+    mask = src.load("input.encoder_attention_mask").to_f32();
   }
-  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
-  for (auto _ : state) {
+  static WeightSource open() {
+    WeightSource w = WeightSource::open(bench_file());
+    w.strip_prefix("weights.");
+    return w;
+  }
+  void forward() {
     gpu::CommandStream s(ctx);
     gpu::Tensor out = model.forward(s, hidden, context, mask, {700.0f}, cos, sin);
     s.finish();
     benchmark::DoNotOptimize(out);
   }
+};
+
+void BM_LtxDitForward(benchmark::State& state) {
+  write_model(small_config(), bench_file());
+  SmallLtx m(0);
+  m.forward();  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
+  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
+  for (auto _ : state) m.forward();
 }
 BENCHMARK(BM_LtxDitForward)->Name("ltx/dit_forward/small/vulkan")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// The same forward with every block resident (arg 0) or streamed through 2 or 1 slots with none resident
+// (the budget from bench::streaming_budget_mib), so that every forward uploads all four blocks
+// (nodes/models/block_streamer.h). Compare the three in the same run.
+void BM_LtxDitForwardStreamed(benchmark::State& state) {
+  if (!std::filesystem::exists(bench_file())) write_model(small_config(), bench_file());
+  bench::streamed_forward<SmallLtx>(
+      state, [](SmallLtx& m) { return ltx_activation_bytes(m.c, kF * kH * kW, kTxt, 1, false); },
+      [](SmallLtx& m) { return block_device_bytes(m.src, ltx_block_prefixes(m.c)); });
+}
+BENCHMARK(BM_LtxDitForwardStreamed)->Name("ltx/dit_forward_streamed/small/vulkan")->Arg(0)->Arg(2)->Arg(1)
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
 }  // namespace
 }  // namespace lattice

@@ -1,6 +1,7 @@
 // One Wan 2.1 transformer forward of a small configuration (4 blocks, width 768 = 6 heads of 128, FFN 3072,
 // a latent [1, 16, 4, 32, 32] = 1,024 video tokens, 512 text tokens of width 4096 as UMT5 gives) on the
-// Vulkan device, with data and weights resident.
+// Vulkan device, with data and weights resident; and the same forward with its blocks streamed through two
+// slots and through one (wan/dit_forward_streamed: wall and process CPU time, bytes uploaded per forward).
 //
 // The weights and inputs are written to $TMPDIR/lattice_wan_small.safetensors (fixture layout) so that the
 // PyTorch baseline (bench/torch/wan_dit.py) builds the same model from the same weights;
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench/dit_streaming.h"
 #include "core/safetensors.h"
 #include "gpu/profile.h"
 #include "nodes/gpu_service.h"
@@ -68,35 +70,55 @@ void write_model(const WanConfig& c, const std::vector<int64_t>& latent, int64_t
   write_safetensors(bench_file(), list, {{"class", "WanTransformer3DModel"}, {"config", config_json(c).dump()}});
 }
 
-void BM_WanDitForward(benchmark::State& state) {
-  const WanConfig c = small_config();
-  const std::vector<int64_t> latent = {1, 16, 4, 32, 32};  // 4 x 16 x 16 = 1,024 tokens
-  const int64_t txt = 512;
-  write_model(c, latent, txt);
-  const Fixture fx(bench_file());
+constexpr int64_t kTxt = 512;
+const std::vector<int64_t> kLatent = {1, 16, 4, 32, 32};  // 4 x 16 x 16 = 1,024 tokens
+
+// The small model on a fresh device whose budget is `budget_mib` (0: the device's default), inputs resident.
+struct SmallWan {
+  WanConfig c = small_config();
+  Fixture fx{bench_file()};
   WeightSource src = fixture_weights(fx);
   GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  DeviceWeights weights(src, ctx);
-  WanTransformer model(c, weights);
-  const gpu::Tensor hidden = upload_fixture_tensor(ctx, fx, "input.hidden_states");
-  const gpu::Tensor context = upload_fixture_tensor(ctx, fx, "input.encoder_hidden_states");
-  {  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
-    gpu::CommandStream s(ctx);
-    model.forward(s, hidden, {750.0f}, context);
-    s.finish();
+  gpu::Context& ctx;
+  DeviceWeights weights;
+  WanTransformer model;
+  gpu::Tensor hidden, context;
+
+  explicit SmallWan(uint64_t budget_mib) : ctx(bench::context_with_budget(gpu, budget_mib)), weights(src, ctx), model(c, weights) {
+    hidden = upload_fixture_tensor(ctx, fx, "input.hidden_states");
+    context = upload_fixture_tensor(ctx, fx, "input.encoder_hidden_states");
   }
-  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
-  for (auto _ : state) {
+  void forward() {
     gpu::CommandStream s(ctx);
     gpu::Tensor out = model.forward(s, hidden, {750.0f}, context);
     s.finish();
     benchmark::DoNotOptimize(out);
   }
-  state.counters["FLOPS"] = benchmark::Counter(c.forward_flops(4 * 16 * 16, txt, 0) * static_cast<double>(state.iterations()),
+};
+
+void BM_WanDitForward(benchmark::State& state) {
+  const WanConfig c = small_config();
+  write_model(c, kLatent, kTxt);
+  SmallWan m(0);
+  m.forward();  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
+  gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
+  for (auto _ : state) m.forward();
+  state.counters["FLOPS"] = benchmark::Counter(c.forward_flops(4 * 16 * 16, kTxt, 0) * static_cast<double>(state.iterations()),
                                                benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_WanDitForward)->Name("wan/dit_forward/small/vulkan")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// The same forward with every block resident (arg 0) or streamed through 2 or 1 slots with none resident
+// (the budget from bench::streaming_budget_mib), so that every forward uploads all four blocks
+// (nodes/models/block_streamer.h). Compare the three in the same run.
+void BM_WanDitForwardStreamed(benchmark::State& state) {
+  if (!std::filesystem::exists(bench_file())) write_model(small_config(), kLatent, kTxt);
+  bench::streamed_forward<SmallWan>(
+      state, [](SmallWan& m) { return wan_activation_bytes(m.c, 4 * 16 * 16, kTxt, 1); },
+      [](SmallWan& m) { return block_device_bytes(m.src, wan_block_prefixes(m.c)); });
+}
+BENCHMARK(BM_WanDitForwardStreamed)->Name("wan/dit_forward_streamed/small/vulkan")->Arg(0)->Arg(2)->Arg(1)
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
 }  // namespace
 }  // namespace lattice

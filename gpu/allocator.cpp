@@ -24,7 +24,8 @@ Allocator::Allocator(const Device& device, uint64_t block_bytes)
   for (const auto& h : device.info().heaps)
     if (h.device_local) largest = std::max(largest, h.size);
   budget_ = largest / 10 * 8;
-  if (const char* env = std::getenv("LATTICE_GPU_BUDGET_MB")) budget_ = std::strtoull(env, nullptr, 10) << 20;
+  // MiB, fractions allowed (--vram-budget passes a budget in GiB through it to the byte).
+  if (const char* env = std::getenv("LATTICE_GPU_BUDGET_MB")) budget_ = static_cast<uint64_t>(std::strtod(env, nullptr) * 1048576.0);
 }
 
 Allocator::~Allocator() {

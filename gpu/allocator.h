@@ -18,7 +18,7 @@
 ///   Failure::Unsupported naming the sizes; models split such tensors themselves (weights into row blocks,
 ///   row-wise layers into row chunks: nodes/models/nn.h; VAE decoding into tiles).
 /// - Budget: DeviceLocal bytes in live buffers may not exceed budget_bytes() (80% of the largest
-///   device-local heap, or LATTICE_GPU_BUDGET_MB); a request that would is refused with
+///   device-local heap, or LATTICE_GPU_BUDGET_MB, in MiB, fractions allowed); a request that would is refused with
 ///   Failure::OutOfMemory before Vulkan is asked, so out-of-memory is an error, never a crash. Before
 ///   refusing, the reclaimer (set_reclaimer) is asked to free what is missing: the device service spills
 ///   the result cache's least recently used device values to host memory (core/cache.h). It is called

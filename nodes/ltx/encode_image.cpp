@@ -30,9 +30,9 @@ NodeDesc make() {
         for (int x = 0; x < img.width; ++x)
           video[static_cast<size_t>(k) * plane + static_cast<size_t>(y) * static_cast<size_t>(img.width) + static_cast<size_t>(x)] =
               img.at(x, y, std::min(k, img.channels - 1)) * 2.0f - 1.0f;
+    if (!ltx_vae_has_encoder(handle.weights())) ctx.fail("the VAE weights have no encoder");
     gpu::Context& gc = gpu_context(ctx);
     LtxVae& vae = handle.model(gc);
-    if (!vae.has_encoder()) ctx.fail("the VAE weights have no encoder");
     gpu::CommandStream s(gc);
     const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, video, {1, 3, 1, img.height, img.width}));
     gpu::CommandStream s2(gc);

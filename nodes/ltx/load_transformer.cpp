@@ -50,7 +50,8 @@ NodeDesc make() {
     } else {
       auto w = open_weights(ctx);
       c = detect_ltx_transformer_config(*w);
-      p.weight_bytes = w->total_bytes();
+      // As the run uploads them (vectors as f32), so that the memory plan counts what the run finds in use.
+      p.weight_bytes = weights_device_bytes(*w);
       blocks = block_device_bytes(*w, ltx_block_prefixes(c));
     }
     p.shape += "LTX-Video transformer " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());

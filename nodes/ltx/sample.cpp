@@ -65,10 +65,14 @@ class StepPreview {
   StepPreview(EvalContext& ctx, gpu::Context& gc, const Grid& g) : ctx_(ctx), g_(g) {
     if (!ctx.wants_preview() || !ctx.has_input("preview_vae")) return;
     const auto& handle = ctx.input_as<LtxVaeHandle>("preview_vae");
-    LtxVae& vae = handle.model(gc);
-    if (!vae.has_encoder()) return;
+    // Known from the weights: a VAE without an encoder is never uploaded here.
+    if (!ltx_vae_has_encoder(handle.weights())) return;
     projection_ = handle.preview_projection([&] {
-      return fit_latent_rgb_from_encoder(
+      // The fit needs the VAE on the device once; a VAE uploaded only for it is released again, so that it
+      // does not hold device memory beside the transformer while sampling.
+      const bool was_resident = handle.resident();
+      LtxVae& vae = handle.model(gc);
+      LatentRgbProjection fitted = fit_latent_rgb_from_encoder(
           vae.config().spatial_compression(), vae.config().latent_channels, [&](const std::vector<float>& x, int H, int W) {
             gpu::CommandStream s(gc);
             const gpu::Tensor mean = vae.encode(s, gpu::Tensor::from_floats(gc, x, {1, 3, 1, H, W})).first;
@@ -77,6 +81,8 @@ class StepPreview {
             s2.finish();
             return z.to_floats();
           });
+      if (!was_resident) handle.release();
+      return fitted;
     });
   }
   void operator()(int step, int total, const gpu::Tensor& packed) const {
@@ -176,8 +182,11 @@ NodeDesc make() {
       c.in_channels = dit->meta["in_channels"].get<int>();
       c.out_channels = dit->meta.value("out_channels", c.in_channels);
       c.caption_channels = dit->meta.value("caption", c.caption_channels);
-      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image.
-      p.activation_bytes = ltx_activation_bytes(c, tokens, txt, o.guidance > 1.0f ? 2 : 1, ctx.input("image") != nullptr);
+      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image; and
+      // what the sampler holds on the device when the transformer plans (its latents, text states, RoPE).
+      const bool cfg = o.guidance > 1.0f, image = ctx.input("image") != nullptr;
+      p.activation_bytes = ltx_activation_bytes(c, tokens, txt, cfg ? 2 : 1, image) +
+                           ltx_sampler_device_bytes(c, tokens, g.h * g.w, txt, cfg, image, ctx.input("latent") != nullptr);
     }
     p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
     ctx.set_output("latent", p);

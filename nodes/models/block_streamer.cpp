@@ -33,6 +33,12 @@ std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vecto
   return out;
 }
 
+uint64_t weights_device_bytes(const WeightSource& w) {
+  uint64_t bytes = 0;
+  for (const auto& n : w.names()) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)));
+  return bytes;
+}
+
 std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
                                          const std::vector<std::string>& prefixes, DType stored) {
   std::vector<uint64_t> out;
@@ -100,15 +106,22 @@ void BlockStreamer::plan(uint64_t available, const std::string& need_message) {
   if (plan_.slots > 0) start_prefetch(plan_.resident);
 }
 
-void BlockStreamer::plan_forward(uint64_t act, const std::string& model) {
-  if (planned_ && act <= planned_activations_) return;
+uint64_t BlockStreamer::plan_forward(uint64_t act, const std::string& model, uint64_t act2) {
+  if (planned_ && act <= planned_one_ && act2 <= planned_two_) return stats_.activation_bytes;
   const gpu::Allocator& a = weights_.context().allocator();
   const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - device_bytes();
   const uint64_t available = budget > others + act ? budget - others - act : 0;
   auto mib = [](uint64_t b) { return std::to_string(b) + " bytes (" + std::to_string(b >> 20) + " MiB)"; };
   plan(available, model + ": the device budget of " + mib(budget) + " cannot run it: " + mib(others) +
                       " are in use and a forward's activations need " + mib(act) + ";");
-  planned_activations_ = act;
+  planned_one_ = act;
+  planned_two_ = act2;
+  // Streamed blocks always wait (their slots are reused); resident ones may overlap where the budget holds
+  // a second block's temporaries too.
+  const bool two = act2 > 0 && plan_.slots == 0 && budget >= others + device_bytes() + act2;
+  stats_.blocks_in_flight = two ? 2 : 1;
+  stats_.activation_bytes = two ? act2 : act;
+  return stats_.activation_bytes;
 }
 
 int BlockStreamer::next_streamed(int after) const {
@@ -210,19 +223,14 @@ BlockStreamer::Slot* BlockStreamer::slot_holding(int i) {
   return nullptr;
 }
 
-void BlockStreamer::set_blocks_in_flight(int n) {
-  if (n < 1 || n > 2) throw_eval("block streamer: " + std::to_string(n) + " blocks in flight (1 or 2)");
-  in_flight_ = n;
-}
-
 DeviceWeights& BlockStreamer::acquire(gpu::CommandStream& s, int i) {
   if (!planned_) throw_eval("block streamer: acquire() before plan()");
   // Values are of this stream's timeline, from this pass (a pass starts at block 0, on any stream).
   if (i == 0 || &s != waited_on_) submitted_.clear();
   waited_on_ = &s;
-  if (in_flight_ > 1 && plan_.slots == 0) {
-    // Everything resident: wait only until fewer than in_flight_ blocks' submissions are outstanding.
-    while (submitted_.size() >= static_cast<size_t>(in_flight_)) {
+  if (stats_.blocks_in_flight > 1 && plan_.slots == 0) {
+    // Everything resident: wait only until fewer than blocks_in_flight submissions are outstanding.
+    while (submitted_.size() >= static_cast<size_t>(stats_.blocks_in_flight)) {
       s.wait(submitted_.front());
       submitted_.erase(submitted_.begin());
     }

@@ -18,7 +18,8 @@
 /// - A pass calls acquire(s, i) before recording block i and release(s, i) after, in block order (a pass
 ///   may be cut short and start again at 0). acquire() finishes what `s` has recorded, so at most one
 ///   block's temporaries are alive at a time (a stream frees a submission's buffers only once it waited for
-///   it) — unless set_blocks_in_flight(2) was called and every block is resident: then acquire() submits
+///   it) — unless plan_forward() allowed two blocks in flight (every block resident, and the budget holds a
+///   second block's temporaries beside them): then acquire() submits
 ///   and waits only for the block before the previous one, so the device runs block i - 1 while block i is
 ///   recorded, and two blocks' temporaries are alive; release() submits block i and, while the device runs it,
 ///   uploads the next streamed block into the idle slot (reusing its buffers where shapes match), and a host
@@ -46,6 +47,9 @@ bool streamed_as_matrix(const std::string& name, const TensorInfo& info);
 /// none) and the device bytes each block takes once uploaded as BlockStreamer uploads it.
 std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes);
 std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes);
+/// The device bytes of every tensor of `w` uploaded as the models upload them (linear weights in their
+/// stored dtype, everything else f32): a memory plan's weight bytes for a model that loads all its tensors.
+uint64_t weights_device_bytes(const WeightSource& w);
 /// The same from tensor names and shapes alone, every tensor stored as `stored` (plans of a checkpoint
 /// known only by its config, e.g. from a model's *_checkpoint_shapes()).
 std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
@@ -54,6 +58,8 @@ std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string
 /// Counters for reports: the plan in force and what was uploaded.
 struct BlockStreamStats {
   BlockStreamPlan plan;
+  int blocks_in_flight = 1;     ///< 1, or 2 where plan_forward() let a block run while the next is recorded
+  uint64_t activation_bytes = 0;  ///< the activations plan_forward() reserved (for blocks_in_flight blocks)
   uint64_t streamed_bytes = 0;  ///< bytes uploaded into slots so far
   int uploads = 0;              ///< blocks uploaded into slots so far
   double upload_seconds = 0;   ///< host time spent uploading into slots (overlapping the device where it can)
@@ -83,17 +89,17 @@ class BlockStreamer {
   /// followed by the bytes one streamed block needs when not even one slot fits.
   void plan(uint64_t available, const std::string& need_message);
   bool planned() const { return planned_; }
-  /// plan() for a forward whose activations need `activation_bytes`: the blocks get what the device budget
-  /// leaves beside the bytes in use (less this streamer's own) and those activations. Plans at the first
-  /// call and again only for larger activations. The error names `model` ("Wan transformer"), the budget,
-  /// what is in use and the activations.
-  void plan_forward(uint64_t activation_bytes, const std::string& model);
+  /// plan() for a forward whose activations need `activation_bytes` with one block's temporaries alive and
+  /// `two_block_activation_bytes` with two (0: the model never lets two blocks run unwaited): the blocks get
+  /// what the device budget leaves beside the bytes in use (less this streamer's own) and the one-block
+  /// activations. Where every block is then resident and the budget also holds the two-block activations,
+  /// two blocks may be in flight (see the contract); stats() says which and what was reserved. Plans at the
+  /// first call and again only for larger activations. The error names `model` ("Wan transformer"), the
+  /// budget, what is in use and the activations. Returns the activation bytes reserved.
+  uint64_t plan_forward(uint64_t activation_bytes, const std::string& model, uint64_t two_block_activation_bytes = 0);
 
   /// The weights holding block i, uploaded; finishes the work recorded on `s` first (see the contract).
   DeviceWeights& acquire(gpu::CommandStream& s, int i);
-  /// 1 (the default) or 2: how many blocks' submissions acquire() lets run unwaited while every block is
-  /// resident (streamed blocks always wait, as their slots are reused). The caller budgets the temporaries.
-  void set_blocks_in_flight(int n);
   /// Block i is recorded: submits it and prepares the next streamed block while it runs.
   void release(gpu::CommandStream& s, int i);
 
@@ -128,11 +134,10 @@ class BlockStreamer {
   std::vector<uint64_t> bytes_;
   BlockStreamPlan plan_;
   bool planned_ = false;
-  uint64_t planned_activations_ = 0;
+  uint64_t planned_one_ = 0, planned_two_ = 0;  // the activations plan_forward() last planned for
   std::vector<Slot> slots_;
   int next_slot_ = 0;
   int last_acquired_ = -1;
-  int in_flight_ = 1;
   std::vector<uint64_t> submitted_;  // timeline values of release() submissions not yet waited for
   const gpu::CommandStream* waited_on_ = nullptr;  // the stream those values belong to
   std::future<Prepared> prefetch_;

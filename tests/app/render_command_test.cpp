@@ -217,16 +217,21 @@ TEST_F(Cli, MemoryPlanCountsOnlyTheModelsEachNodeUses) {
   EXPECT_GT(memory["budgets"][1]["resident_blocks"].get<int>(), 50);
 }
 
-// Renders `graph`'s node "sample" under `budget_mib` after a dry run at that budget, and checks that the
-// run streamed the blocks the plan said it would and stayed under the budget.
-void expect_run_streams_as_planned(const std::string& graph, double budget_mib, const fs::path& dir) {
-  const std::string budget = " --vram-budget " + std::to_string(budget_mib / 1024);
+// Renders `graph`'s node "sample" under `budget_mib` (to the byte) after a dry run at that budget, and checks
+// that the run streamed the blocks the plan said it would and stayed under the budget. The plan's entry for
+// the budget goes to `plan_out` where given.
+void expect_run_streams_as_planned(const std::string& graph, double budget_mib, const fs::path& dir,
+                                   nlohmann::json* plan_out = nullptr) {
+  char gib[64];
+  std::snprintf(gib, sizeof gib, "%.17g", budget_mib / 1024);
+  const std::string budget = std::string(" --vram-budget ") + gib;
   auto plan = run("--render " + graph + " --target sample --dry-run" + budget + " --report " + (dir / "plan.json").string());
   ASSERT_EQ(plan.code, 0) << plan.out;
   std::ifstream pin(dir / "plan.json");
   const auto planned = nlohmann::json::parse(pin)["memory"]["budgets"][0];
   ASSERT_FALSE(planned["fits"].get<bool>()) << plan.out;
   ASSERT_TRUE(planned.contains("resident_blocks")) << plan.out;
+  if (plan_out) *plan_out = planned;
 
   auto r = run("--render " + graph + " --target sample" + budget + " --report " + (dir / "run.json").string());
   ASSERT_EQ(r.code, 0) << r.out;
@@ -303,11 +308,9 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
   expect_budget_too_small(graph, 5, "Wan transformer");
 }
 
-TEST_F(Cli, StreamedLtxRunDoesWhatThePlanSays) {
-  // A random LTX-Video DiT of 4 blocks (2.6 MB each) sampling a 9-frame 128x96 video (2 x 3 x 4 = 24 tokens,
-  // 128 text tokens as the plan assumes, no CFG) under 12 MiB: one block stays resident, three stream
-  // through two slots, as the dry run says. (At 11 MiB the plan keeps one block and the run none: the run
-  // has about 0.7 MB more in use beside the weights than the plan counts; see docs/performance.md.)
+// A random LTX-Video DiT of 4 blocks (2.6 MB each) sampling a 9-frame 128x96 video (2 x 3 x 4 = 24 tokens,
+// 128 text tokens as the plan assumes, no CFG): the graph file in `dir`.
+std::string write_streamed_ltx_graph(const fs::path& dir) {
   lattice::LtxTransformerConfig c;
   c.in_channels = c.out_channels = 128;
   c.num_attention_heads = 4;
@@ -318,14 +321,38 @@ TEST_F(Cli, StreamedLtxRunDoesWhatThePlanSays) {
   c.num_layers = 4;
   lattice::test::write_random_ltx(dir / "dit", c);
   write_prompt_inputs(dir, 128, 64, 11, 4, false);  // LTX-Video ignores the pooled embedding
-  const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
+  std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
     {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "dit"}},
     {"id": "sample", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 128, "height": 96, "num_frames": 9},
-     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})");
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
+  return (dir / "stream.lattice").string();
+}
+
+TEST_F(Cli, StreamedLtxRunDoesWhatThePlanSays) {
+  // Under 12 MiB one block stays resident, three stream through two slots, as the dry run says.
+  const std::string graph = write_streamed_ltx_graph(dir);
   expect_run_streams_as_planned(graph, 12, dir);
   expect_budget_too_small(graph, 3, "LTX-Video transformer");
+}
+
+TEST_F(Cli, StreamedLtxRunMatchesThePlanAtItsBoundary) {
+  // The least budget for the 12 MiB plan (its needed_bytes), to the byte, and one byte less: the run keeps
+  // the blocks its dry run says at both, so it finds in use exactly what the plan counts (the DiT's weights
+  // as uploaded, the sampler's latents, text states and RoPE tables, the forward's activations).
+  const std::string graph = write_streamed_ltx_graph(dir);
+  nlohmann::json at12, at_need, below;
+  expect_run_streams_as_planned(graph, 12, dir, &at12);
+  ASSERT_TRUE(at12.contains("needed_bytes")) << at12.dump();
+  const double need = at12["needed_bytes"].get<double>();
+  ASSERT_LE(need, 12.0 * 1048576);
+  expect_run_streams_as_planned(graph, need / 1048576, dir, &at_need);
+  EXPECT_EQ(at_need["resident_blocks"], at12["resident_blocks"]);
+  EXPECT_EQ(at_need["slots"], at12["slots"]);
+  expect_run_streams_as_planned(graph, (need - 1) / 1048576, dir, &below);
+  // One byte less is a plan of fewer resident blocks or fewer slots.
+  EXPECT_TRUE(below["resident_blocks"] < at12["resident_blocks"] || below["slots"] < at12["slots"]) << below.dump();
 }
 
 }  // namespace

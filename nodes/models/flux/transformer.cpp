@@ -104,21 +104,6 @@ FluxTransformer::SingleBlock FluxTransformer::load_single(DeviceWeights& w, int 
   return b;
 }
 
-void FluxTransformer::plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens) {
-  const uint64_t act = flux_activation_bytes(config_, batch, image_tokens, text_tokens);
-  if (blocks_->planned() && act <= planned_activations_) return;
-  blocks_->plan_forward(act, "FLUX transformer");
-  planned_activations_ = act;
-  // Every block resident with room for a second block's temporaries: the device runs one block while the
-  // next is recorded, and waits only for the one before (BlockStreamer::set_blocks_in_flight).
-  const gpu::Allocator& a = ctx_.allocator();
-  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - blocks_->device_bytes();
-  const uint64_t act2 = flux_activation_bytes(config_, batch, image_tokens, text_tokens, 2);
-  const bool overlap = blocks_->stats().plan.slots == 0 && budget >= others + blocks_->device_bytes() + act2;
-  blocks_->set_blocks_in_flight(overlap ? 2 : 1);
-  activation_bytes_ = overlap ? act2 : act;
-}
-
 Tensor FluxTransformer::embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch) {
   // The model multiplies by 1000 before the sinusoidal projection (256 channels, cos first).
   std::vector<float> scaled(t.size());
@@ -267,8 +252,10 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   if (rope_cos.dim(0) != Si + St || rope_cos.dim(1) != config_.attention_head_dim)
     throw_eval("FLUX transformer: RoPE table " + rope_cos.describe() + " does not match " + std::to_string(St + Si) + " tokens");
 
-  // Before anything is recorded, so that what is in use is the weights and inputs alone.
-  plan_blocks(B, Si, St);
+  // Before anything is recorded, so that what is in use is the weights and inputs alone. With every block
+  // resident and room for a second block's temporaries, the device runs one block while the next is
+  // recorded (BlockStreamer::plan_forward decides).
+  blocks_->plan_forward(flux_activation_bytes(config_, B, Si, St), "FLUX transformer", flux_activation_bytes(config_, B, Si, St, 2));
 
   // temb = t_emb + guidance_emb + text_emb(pooled); every modulation linear sees silu(temb).
   Tensor temb = embed_time(s, timestep_embedder_, timestep, B);

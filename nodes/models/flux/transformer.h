@@ -71,7 +71,7 @@ class FluxTransformer {
   uint64_t streaming_slot_bytes() const { return blocks_->slot_device_bytes(); }
   /// The activation bytes the plan reserved: flux_activation_bytes with one or two blocks in flight (0
   /// until the first forward).
-  uint64_t activation_bytes() const { return activation_bytes_; }
+  uint64_t activation_bytes() const { return blocks_->stats().activation_bytes; }
 
   gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const gpu::Tensor& context,
                       const gpu::Tensor& pooled, const std::vector<float>& timestep, const std::vector<float>& guidance,
@@ -100,9 +100,6 @@ class FluxTransformer {
   };
   DoubleBlock load_double(DeviceWeights& w, int i) const;
   SingleBlock load_single(DeviceWeights& w, int i) const;
-  /// Plans the blocks' residency for a forward of these sizes (once, and again for larger ones), and
-  /// whether two resident blocks may be in flight.
-  void plan_blocks(int64_t batch, int64_t image_tokens, int64_t text_tokens);
   gpu::Tensor embed_time(gpu::CommandStream& s, const Mlp& m, const std::vector<float>& t, int64_t batch);
   /// txt, img: per span its text and image rows [B, l, C] (undefined where empty), updated in place.
   void double_block(gpu::CommandStream& s, const DoubleBlock& b, const std::vector<Span>& spans, std::vector<gpu::Tensor>& txt,
@@ -116,7 +113,6 @@ class FluxTransformer {
   Linear x_embedder_, context_embedder_, norm_out_, proj_out_;
   Mlp timestep_embedder_, guidance_embedder_, text_embedder_;
   std::unique_ptr<BlockStreamer> blocks_;
-  uint64_t planned_activations_ = 0, activation_bytes_ = 0;
 };
 
 }  // namespace lattice

@@ -128,4 +128,15 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
   return out;
 }
 
+uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, int64_t tokens, int64_t frame_tokens, int64_t text_tokens,
+                                  bool cfg, bool image, bool start) {
+  // f32 values, as ltx_sample() makes them before its first forward.
+  const uint64_t S = static_cast<uint64_t>(tokens), I = static_cast<uint64_t>(c.in_channels);
+  const uint64_t text = static_cast<uint64_t>(text_tokens) * static_cast<uint64_t>(c.caption_channels);
+  uint64_t n = 2 * S * I + (cfg ? 2 * S * I + 4 * text : text) + 2 * S * static_cast<uint64_t>(c.inner_dim());
+  if (image) n += 2 * static_cast<uint64_t>(frame_tokens) * I;
+  if (start) n += S * I;
+  return 4 * n;
+}
+
 }  // namespace lattice

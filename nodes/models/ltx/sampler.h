@@ -52,4 +52,12 @@ gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tenso
                        const LtxConditioning* negative, const LtxSamplerOptions& o, const gpu::Tensor& first_frame = {},
                        const LtxStepCallback& on_step = {}, const gpu::Tensor& start = {});
 
+/// The device bytes ltx_sample() and its caller (ltx.sample) hold when the transformer plans its first
+/// forward, beside the weights (so that the dry run's plan counts what the run's plan finds in use): the
+/// noise and its packed tokens (with CFG also the batch of two), the text states (with CFG the negative's
+/// and both concatenated), the RoPE tables, with an image its latent and packed first-frame tokens, with
+/// start latents (uploaded whether or not strength < 1 uses them) those. tokens = F·h·w, frame_tokens = h·w.
+uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, int64_t tokens, int64_t frame_tokens, int64_t text_tokens,
+                                  bool cfg, bool image, bool start);
+
 }  // namespace lattice

@@ -237,10 +237,12 @@ LtxVae::Resnet LtxVae::load_resnet(DeviceWeights& w, const std::string& p, bool 
   return r;
 }
 
+bool ltx_vae_has_encoder(const WeightSource& w) { return w.has("encoder.conv_in.conv.weight"); }
+
 LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config)), ctx_(w.context()) {
   config_.validate();
   const bool cond = config_.timestep_conditioning;
-  has_encoder_ = w.has("encoder.conv_in.conv.weight");
+  has_encoder_ = ltx_vae_has_encoder(w.source());
   if (has_encoder_) {
     enc_conv_in_ = load_conv(w, "encoder.conv_in");
     for (size_t i = 0; i < config_.downsample_type.size(); ++i) {

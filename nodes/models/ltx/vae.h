@@ -66,6 +66,10 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j);
 /// Error(InvalidInput) naming what is missing when the weights are not a 0.9.5+ LTX-Video VAE.
 LtxVaeConfig detect_ltx_vae_config(WeightSource& w);
 
+/// Whether the weights (named as detect_ltx_vae_config leaves them) hold an encoder: what
+/// LtxVae::has_encoder() will say, known without uploading anything.
+bool ltx_vae_has_encoder(const WeightSource& w);
+
 /// How LtxVae::decode_frames() cuts a decode. Spatial tiles of `tile` x `tile` latent pixels share `overlap`
 /// with each neighbour; temporal tiles of `tile_frames` latent frames share `overlap_frames` (at least 1: a
 /// tile's first latent frame decodes to a single video frame, the previous tile supplies the 7 before it).

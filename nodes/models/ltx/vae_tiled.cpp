@@ -1,7 +1,7 @@
 // LtxVae's tiled decode (decode_frames) and the decoder's memory estimate used to pick a tile.
 #include <algorithm>
 #include <cmath>
-#include <map>
+#include <cstring>
 
 #include "core/error.h"
 #include "gpu/ops/copy.h"
@@ -68,17 +68,14 @@ void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::ve
     return;
   }
   const int64_t B = z.dim(0), T = z.dim(2), h = z.dim(3), w = z.dim(4);
-  const bool space = tiling.tile > 0 && (tiling.tile < h || tiling.tile < w);
-  const bool time = tiling.tile_frames > 0 && tiling.tile_frames < T;
-  if (space && (tiling.overlap < 0 || tiling.overlap >= tiling.tile))
-    throw_eval("LTX-Video VAE tiled decode: overlap " + std::to_string(tiling.overlap) + " must be in [0, tile " +
-               std::to_string(tiling.tile) + ")");
+  const int64_t f = config_.spatial_compression(), tc = config_.temporal_compression(), C = config_.out_channels;
+  const TileGrid grid(h, w, tiling.tile, tiling.overlap, f, "LTX-Video VAE tiled decode");
+  const bool space = grid.tiled(), time = tiling.tile_frames > 0 && tiling.tile_frames < T;
   // A tile's first latent frame decodes to one video frame, the 7 before it come from the previous tile:
   // temporal tiles must share at least one latent frame.
   if (time && (tiling.overlap_frames < 1 || tiling.overlap_frames >= tiling.tile_frames))
     throw_eval("LTX-Video VAE tiled decode: overlap_frames " + std::to_string(tiling.overlap_frames) + " must be in [1, tile_frames " +
                std::to_string(tiling.tile_frames) + ")");
-  const int64_t f = config_.spatial_compression(), tc = config_.temporal_compression(), C = config_.out_channels;
   const int64_t H = h * f, W = w * f, HW = H * W, F = 1 + tc * (T - 1);
 
   // Temporal tiles: latent starts, their first video frames, and normalised blend weights along time.
@@ -87,69 +84,59 @@ void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::ve
   std::vector<int64_t> first;
   for (int64_t t : starts) first.push_back(t * tc);
   const auto time_weights = tile_blend_weights(1, F, 1, n, {0}, first, time ? tiling.overlap_frames * tc : 0)[0];
-  // Spatial tiles.
-  const std::vector<int64_t> ys = space ? tile_starts(h, tiling.tile, tiling.overlap) : std::vector<int64_t>{0};
-  const std::vector<int64_t> xs = space ? tile_starts(w, tiling.tile, tiling.overlap) : std::vector<int64_t>{0};
-  const int64_t th = space ? std::min(tiling.tile, h) : h, tw = space ? std::min(tiling.tile, w) : w, TH = th * f, TW = tw * f;
-  std::vector<int64_t> py = ys, px = xs;
-  for (int64_t& v : py) v *= f;
-  for (int64_t& v : px) v *= f;
-  const auto space_weights = tile_blend_weights(H, W, TH, TW, py, px, space ? tiling.overlap * f : 0);
-
-  const int total = static_cast<int>(starts.size() * ys.size() * xs.size());
+  const int total = static_cast<int>(starts.size() * grid.count());
   int done = 0;
-  std::map<int64_t, std::vector<float>> pending;  // video frame -> [B, C, H, W] accumulated so far
-  int64_t emitted = 0;
+  // Without temporal tiles the one tile is the video, handed over as decoded. With them, each tile's frames
+  // are weighted once into the frames it completes (those before the next tile's first) or, where the next
+  // tile overlaps, into `carry`: the weighted sums so far of the frames from the next tile's first on.
+  std::vector<float> carry;  // [B, C, carried, H, W]
+  int64_t carried = 0;
   for (size_t k = 0; k < starts.size(); ++k) {
     const Tensor zt = time ? gpu::narrow(z, 2, starts[k], L) : z;
-    std::vector<float> tile;  // [B, C, n, H, W]
+    HostTensor tile;  // [B, C, n, H, W]
+    tile.shape = {B, C, n, H, W};
     if (!space) {
       const Tensor x = decode(s, time ? gpu::contiguous(s, zt) : zt, timestep);
       s.finish();
-      tile = x.to_floats();
+      const std::vector<std::byte> bytes = x.to_bytes();  // f32, as decoded
+      tile.data.resize(bytes.size());
+      std::memcpy(tile.data.data(), bytes.data(), bytes.size());
       if (progress) progress(++done, total);
     } else {
-      tile.assign(static_cast<size_t>(B * C * n * HW), 0.0f);
-      for (size_t a = 0; a < ys.size(); ++a)
-        for (size_t b = 0; b < xs.size(); ++b) {
-          const Tensor part = decode(s, gpu::contiguous(s, gpu::narrow(gpu::narrow(zt, 3, ys[a], th), 4, xs[b], tw)), timestep);
+      tile.data.assign(static_cast<size_t>(B * C * n * HW) * sizeof(float), 0);
+      for (size_t a = 0; a < grid.rows(); ++a)
+        for (size_t b = 0; b < grid.cols(); ++b) {
+          const Tensor part = decode(
+              s, gpu::contiguous(s, gpu::narrow(gpu::narrow(zt, 3, grid.y(a), grid.tile_h()), 4, grid.x(b), grid.tile_w())), timestep);
           s.finish();
-          const std::vector<float> v = part.to_floats();
-          const std::vector<float>& m = space_weights[a][b];
-          for (int64_t plane = 0; plane < B * C * n; ++plane)
-            for (int64_t i = 0; i < TH; ++i) {
-              const float* src = v.data() + (plane * TH + i) * TW;
-              float* dst = tile.data() + plane * HW + (py[a] + i) * W + px[b];
-              for (int64_t j = 0; j < TW; ++j) dst[j] += m[i * TW + j] * src[j];
-            }
+          grid.accumulate(reinterpret_cast<float*>(tile.data.data()), part.to_floats(), a, b);
           if (progress) progress(++done, total);
         }
     }
-    for (int64_t j = 0; j < n; ++j) {
-      std::vector<float>& acc = pending[first[k] + j];
-      acc.resize(static_cast<size_t>(B * C * HW), 0.0f);
-      const float wt = time_weights[k][j];
-      for (int64_t bc = 0; bc < B * C; ++bc) {
-        const float* src = tile.data() + (bc * n + j) * HW;
-        float* dst = acc.data() + bc * HW;
-        for (int64_t i = 0; i < HW; ++i) dst[i] += wt * src[i];
-      }
+    if (!time) {
+      sink(tile, 0);
+      return;
     }
-    // Frames before the next tile's first are final.
-    const int64_t ready = k + 1 < starts.size() ? first[k + 1] : F;
-    if (ready <= emitted) continue;
-    const int64_t count = ready - emitted;
+    // This tile's frames [first[k], first[k] + n): the first `carried` hold earlier tiles' sums; those
+    // before the next tile's first are final.
+    const int64_t ready = (k + 1 < starts.size() ? first[k + 1] : F) - first[k], kept = n - ready;
     HostTensor out;
-    out.shape = {B, C, count, H, W};
-    out.data.resize(static_cast<size_t>(B * C * count * HW) * sizeof(float));
+    out.shape = {B, C, ready, H, W};
+    out.data.resize(static_cast<size_t>(B * C * ready * HW) * sizeof(float));
+    std::vector<float> next(static_cast<size_t>(B * C * kept * HW));
+    const float* src = reinterpret_cast<const float*>(tile.data.data());
     float* o = reinterpret_cast<float*>(out.data.data());
-    for (int64_t j = 0; j < count; ++j) {
-      const std::vector<float>& acc = pending.at(emitted + j);
-      for (int64_t bc = 0; bc < B * C; ++bc) std::copy_n(acc.data() + bc * HW, HW, o + (bc * count + j) * HW);
-      pending.erase(emitted + j);
-    }
-    sink(out, emitted);
-    emitted = ready;
+    for (int64_t bc = 0; bc < B * C; ++bc)
+      for (int64_t j = 0; j < n; ++j) {
+        const float wt = time_weights[k][j];
+        const float* from = src + (bc * n + j) * HW;
+        const float* before = j < carried ? carry.data() + (bc * carried + j) * HW : nullptr;
+        float* to = j < ready ? o + (bc * ready + j) * HW : next.data() + (bc * kept + j - ready) * HW;
+        for (int64_t i = 0; i < HW; ++i) to[i] = (before ? before[i] : 0.0f) + wt * from[i];
+      }
+    carry = std::move(next);
+    carried = kept;
+    sink(out, first[k]);
   }
 }
 

@@ -228,24 +228,17 @@ Tensor AutoencoderKL::decode_tiled(gpu::CommandStream& s, const Tensor& z, int64
   if (z.rank() != 4) return decode(s, z);  // decode() reports the shape error
   const int64_t h = z.dim(2), w = z.dim(3);
   if (tile_latent <= 0 || (tile_latent >= h && tile_latent >= w)) return decode(s, z);
-  if (overlap_latent < 0 || overlap_latent >= tile_latent)
-    throw_eval("VAE tiled decode: overlap " + std::to_string(overlap_latent) + " must be in [0, tile " + std::to_string(tile_latent) + ")");
   const int64_t f = config_.downscale(), B = z.dim(0), C = config_.out_channels, H = h * f, W = w * f;
-  const std::vector<int64_t> ys = tile_starts(h, tile_latent, overlap_latent), xs = tile_starts(w, tile_latent, overlap_latent);
-  const int64_t th = std::min(tile_latent, h), tw = std::min(tile_latent, w);
-  std::vector<int64_t> py = ys, px = xs;
-  for (int64_t& v : py) v *= f;
-  for (int64_t& v : px) v *= f;
-  const auto weights = tile_blend_weights(H, W, th * f, tw * f, py, px, overlap_latent * f);
+  const TileGrid grid(h, w, tile_latent, overlap_latent, f, "VAE tiled decode");
+  const int64_t th = grid.tile_h(), tw = grid.tile_w();
   Tensor out = Tensor::from_floats(s.context(), std::vector<float>(static_cast<size_t>(B * C * H * W), 0.0f), {B, C, H, W});
-  for (size_t a = 0; a < ys.size(); ++a)
-    for (size_t b = 0; b < xs.size(); ++b) {
-      const int64_t y0 = ys[a], x0 = xs[b];
-      const std::vector<float>& m = weights[a][b];
+  for (size_t a = 0; a < grid.rows(); ++a)
+    for (size_t b = 0; b < grid.cols(); ++b) {
+      const int64_t y0 = grid.y(a), x0 = grid.x(b);
       const Tensor zt = gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 2, y0, th), 3, x0, tw));
       const Tensor dec = decode(s, zt);
       const Tensor region = gpu::narrow(gpu::narrow(out, 2, y0 * f, th * f), 3, x0 * f, tw * f);
-      const Tensor wt = Tensor::from_floats(s.context(), m, {1, 1, th * f, tw * f});
+      const Tensor wt = Tensor::from_floats(s.context(), grid.weights(a, b), {1, 1, th * f, tw * f});
       gpu::copy_into(s, gpu::add(s, region, gpu::mul(s, dec, wt)), region);
       // Wait per tile so the tile's decoder activations are released before the next one is recorded.
       s.finish();
@@ -308,23 +301,20 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode_tiled(gpu::CommandStream& s, con
   if (x.rank() != 4) return encode(s, x);  // reports the shape error
   const int64_t h = x.dim(2) / f, w = x.dim(3) / f;
   if (tile_latent <= 0 || (tile_latent >= h && tile_latent >= w)) return encode(s, x);
-  if (overlap_latent < 0 || overlap_latent >= tile_latent)
-    throw_eval("VAE tiled encode: overlap " + std::to_string(overlap_latent) + " must be in [0, tile " + std::to_string(tile_latent) + ")");
-  const std::vector<int64_t> ys = tile_starts(h, tile_latent, overlap_latent), xs = tile_starts(w, tile_latent, overlap_latent);
-  const int64_t th = std::min(tile_latent, h), tw = std::min(tile_latent, w);
-  const auto weights = tile_blend_weights(h, w, th, tw, ys, xs, overlap_latent);
+  const TileGrid grid(h, w, tile_latent, overlap_latent, 1, "VAE tiled encode");
+  const int64_t th = grid.tile_h(), tw = grid.tile_w();
   std::vector<float> acc;
   gpu::Shape shape;
-  for (size_t a = 0; a < ys.size(); ++a)
-    for (size_t b = 0; b < xs.size(); ++b) {
-      const Tensor tile = gpu::contiguous(s, gpu::narrow(gpu::narrow(x, 2, ys[a] * f, th * f), 3, xs[b] * f, tw * f));
+  for (size_t a = 0; a < grid.rows(); ++a)
+    for (size_t b = 0; b < grid.cols(); ++b) {
+      const Tensor tile = gpu::contiguous(s, gpu::narrow(gpu::narrow(x, 2, grid.y(a) * f, th * f), 3, grid.x(b) * f, tw * f));
       const Tensor m = encode_moments(s, tile);
       s.finish();  // one tile's activations at a time
       if (acc.empty()) {
         shape = {m.dim(0), m.dim(1), h, w};
         acc.assign(static_cast<size_t>(m.dim(0) * m.dim(1) * h * w), 0.0f);
       }
-      accumulate_tile(acc, h, w, m.to_floats(), th, tw, ys[a], xs[b], weights[a][b]);
+      grid.accumulate(acc.data(), m.to_floats(), a, b);
     }
   return split_moments(s, Tensor::from_floats(s.context(), acc, shape));
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/error.h"
+
 namespace lattice {
 
 std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap) {
@@ -52,15 +54,30 @@ std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64
   return m;
 }
 
-void accumulate_tile(std::vector<float>& acc, int64_t h, int64_t w, const std::vector<float>& tile, int64_t th, int64_t tw,
-                     int64_t y, int64_t x, const std::vector<float>& weights) {
-  const int64_t planes = static_cast<int64_t>(tile.size()) / (th * tw);
+TileGrid::TileGrid(int64_t h, int64_t w, int64_t tile, int64_t overlap, int64_t scale, const std::string& what)
+    : tiled_(tile > 0 && (tile < h || tile < w)), h_(h), w_(w), scale_(scale) {
+  if (tiled_ && (overlap < 0 || overlap >= tile))
+    throw_eval(what + ": overlap " + std::to_string(overlap) + " must be in [0, tile " + std::to_string(tile) + ")");
+  th_ = tiled_ ? std::min(tile, h) : h;
+  tw_ = tiled_ ? std::min(tile, w) : w;
+  ys_ = tiled_ ? tile_starts(h, tile, overlap) : std::vector<int64_t>{0};
+  xs_ = tiled_ ? tile_starts(w, tile, overlap) : std::vector<int64_t>{0};
+  std::vector<int64_t> py = ys_, px = xs_;
+  for (int64_t& v : py) v *= scale;
+  for (int64_t& v : px) v *= scale;
+  weights_ = tile_blend_weights(h * scale, w * scale, th_ * scale, tw_ * scale, py, px, tiled_ ? overlap * scale : 0);
+}
+
+void TileGrid::accumulate(float* acc, std::span<const float> tile, size_t a, size_t b) const {
+  const int64_t TH = out_tile_h(), TW = out_tile_w(), H = h_ * scale_, W = w_ * scale_;
+  const int64_t y0 = ys_[a] * scale_, x0 = xs_[b] * scale_, planes = static_cast<int64_t>(tile.size()) / (TH * TW);
+  const std::vector<float>& m = weights_[a][b];
   for (int64_t p = 0; p < planes; ++p)
-    for (int64_t r = 0; r < th; ++r) {
-      float* dst = acc.data() + (p * h + y + r) * w + x;
-      const float* src = tile.data() + (p * th + r) * tw;
-      const float* m = weights.data() + r * tw;
-      for (int64_t c = 0; c < tw; ++c) dst[c] += m[c] * src[c];
+    for (int64_t r = 0; r < TH; ++r) {
+      float* dst = acc + (p * H + y0 + r) * W + x0;
+      const float* src = tile.data() + (p * TH + r) * TW;
+      const float* wr = m.data() + r * TW;
+      for (int64_t c = 0; c < TW; ++c) dst[c] += wr[c] * src[c];
     }
 }
 

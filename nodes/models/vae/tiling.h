@@ -1,9 +1,12 @@
 #pragma once
-/// Spatial tiling for VAE decoders (AutoencoderKL::decode_tiled, WanVae::decode_tiled): where the
-/// overlapping tiles start along an axis, and the linear blend weights across their overlaps.
+/// Spatial tiling for the VAEs (AutoencoderKL, WanVae and LtxVae, decode and encode): where the
+/// overlapping tiles start along an axis, the linear blend weights across their overlaps, and TileGrid, the
+/// one tile grid every tiled pass sets up and blends through.
 
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <string>
 #include <vector>
 
 namespace lattice {
@@ -25,10 +28,42 @@ std::vector<std::vector<std::vector<float>>> tile_blend_weights(int64_t H, int64
                                                                  const std::vector<int64_t>& ys,
                                                                  const std::vector<int64_t>& xs, int64_t ramp);
 
-/// acc [P, h, w] += weights ⊙ tile, for a tile [P, th, tw] (P = tile.size() / (th·tw) planes) placed at
-/// (y, x) and its [th * tw] blend weights (tile_blend_weights' entry for it).
-void accumulate_tile(std::vector<float>& acc, int64_t h, int64_t w, const std::vector<float>& tile, int64_t th, int64_t tw,
-                     int64_t y, int64_t x, const std::vector<float>& weights);
+/// The spatial tiles of an h x w latent for a pass whose output is `scale` times larger per side (a
+/// decode: the VAE's spatial factor; an encode, which blends in latent space: 1). Tiles are `tile` latent
+/// pixels square (clamped to the latent), consecutive ones sharing at least `overlap`; `tile` <= 0 or a
+/// tile covering the whole latent makes one tile of everything (tiled() false, every weight 1). Each
+/// tile's blend weights are at output scale, ramps of overlap x scale pixels, normalised to sum to 1 per
+/// output pixel. A tiled grid with overlap outside [0, tile) throws Error(Evaluation) "<what>: overlap O
+/// must be in [0, tile T)".
+class TileGrid {
+ public:
+  TileGrid(int64_t h, int64_t w, int64_t tile, int64_t overlap, int64_t scale, const std::string& what);
+
+  bool tiled() const { return tiled_; }
+  size_t rows() const { return ys_.size(); }
+  size_t cols() const { return xs_.size(); }
+  size_t count() const { return ys_.size() * xs_.size(); }
+  /// Latent start of tile row a / column b, and the latent tile size.
+  int64_t y(size_t a) const { return ys_[a]; }
+  int64_t x(size_t b) const { return xs_[b]; }
+  int64_t tile_h() const { return th_; }
+  int64_t tile_w() const { return tw_; }
+  /// Output pixels per latent pixel, and the output tile size.
+  int64_t scale() const { return scale_; }
+  int64_t out_tile_h() const { return th_ * scale_; }
+  int64_t out_tile_w() const { return tw_ * scale_; }
+  /// Tile (a, b)'s [out_tile_h * out_tile_w] normalised weights.
+  const std::vector<float>& weights(size_t a, size_t b) const { return weights_[a][b]; }
+  /// acc [P, h·scale, w·scale] += weights(a, b) ⊙ tile, for tile (a, b)'s output [P, out_tile_h, out_tile_w]
+  /// (P = tile.size() / (out_tile_h · out_tile_w) planes).
+  void accumulate(float* acc, std::span<const float> tile, size_t a, size_t b) const;
+
+ private:
+  bool tiled_;
+  int64_t h_, w_, th_, tw_, scale_;
+  std::vector<int64_t> ys_, xs_;
+  std::vector<std::vector<std::vector<float>>> weights_;
+};
 
 /// The largest tensor an automatically tiled VAE pass may make: one device buffer, and a working set of
 /// `working_set_factor` tensors of that size (what the pass holds at once, measured per VAE) within half of

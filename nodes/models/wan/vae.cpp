@@ -560,56 +560,87 @@ Tensor WanVae::decode_chunk(gpu::CommandStream& s, WanCausalState& st, const Ten
   return x;
 }
 
+namespace {
+
+// A tile's causal caches on the host while the other tiles decode: each slot's bytes, shape and dtype (an
+// undefined slot stays undefined).
+struct ParkedSlot {
+  bool defined = false;
+  gpu::Shape shape;
+  gpu::DType dtype = gpu::DType::F32;
+  std::vector<std::byte> bytes;
+};
+
+// Moves st's caches to the host and frees their device buffers; `s` must have finished.
+void park(gpu::CommandStream& s, WanCausalState& st, std::vector<ParkedSlot>& out) {
+  out.assign(st.slots.size(), {});
+  for (size_t k = 0; k < st.slots.size(); ++k) {
+    Tensor& t = st.slots[k];
+    if (!t.defined()) continue;
+    if (!t.contiguous()) {
+      t = gpu::contiguous(s, t);
+      s.finish();
+    }
+    out[k] = {true, t.shape(), t.dtype(), t.to_bytes()};
+    t = Tensor{};
+  }
+}
+
+// Puts parked caches back on the device, exactly as they were.
+void unpark(gpu::Context& ctx, WanCausalState& st, std::vector<ParkedSlot>& in) {
+  for (size_t k = 0; k < in.size(); ++k)
+    if (in[k].defined) st.slots[k] = Tensor::from_bytes(ctx, in[k].bytes, in[k].shape, in[k].dtype);
+  in.clear();
+}
+
+}  // namespace
+
 void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                            const DecodedFramesSink& sink, const std::function<void(int, int)>& progress) const {
   if (z.rank() != 5 || z.dim(1) != config_.z_dim || z.dim(2) < 1)
     throw_eval("Wan VAE decode: latent " + z.describe() + " should be [B, " + str(config_.z_dim) + ", T, h, w] with T >= 1");
   if (chunk < 1) throw_eval("Wan VAE decode: chunk must be at least 1 latent frame, got " + str(chunk));
   const int64_t h = z.dim(3), w = z.dim(4);
-  const bool tiled = tile_latent > 0 && (tile_latent < h || tile_latent < w);
-  if (tiled && (overlap_latent < 0 || overlap_latent >= tile_latent))
-    throw_eval("Wan VAE tiled decode: overlap " + str(overlap_latent) + " must be in [0, tile " + str(tile_latent) + ")");
   const int64_t f = config_.spatial_compression(), B = z.dim(0), T = z.dim(2), H = h * f, W = w * f, plane = H * W;
   // Spatial tiles (one covering everything when not tiled), each with its own causal caches: the chunks
   // run outermost, so every chunk's frames are complete (all tiles blended) before the next is decoded.
-  const std::vector<int64_t> ys = tiled ? tile_starts(h, tile_latent, overlap_latent) : std::vector<int64_t>{0};
-  const std::vector<int64_t> xs = tiled ? tile_starts(w, tile_latent, overlap_latent) : std::vector<int64_t>{0};
-  const int64_t th = tiled ? std::min(tile_latent, h) : h, tw = tiled ? std::min(tile_latent, w) : w, TH = th * f, TW = tw * f;
-  std::vector<int64_t> py = ys, px = xs;
-  for (int64_t& v : py) v *= f;
-  for (int64_t& v : px) v *= f;
-  const auto weights = tile_blend_weights(H, W, TH, TW, py, px, tiled ? overlap_latent * f : 0);
-  std::vector<WanCausalState> states(ys.size() * xs.size());
+  // Together the tiles' caches cover the whole frame (at full resolution, two frames of each conv's input),
+  // so with several tiles each tile's caches wait on the host while the others decode: the device holds
+  // one tile's.
+  const TileGrid grid(h, w, tile_latent, overlap_latent, f, "Wan VAE tiled decode");
+  std::vector<WanCausalState> states(grid.count());
+  std::vector<std::vector<ParkedSlot>> parked(grid.count());
   std::vector<Tensor> tiles;
-  for (int64_t y : ys)
-    for (int64_t x : xs) tiles.push_back(tiled ? gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, y, th), 4, x, tw)) : z);
+  for (size_t a = 0; a < grid.rows(); ++a)
+    for (size_t b = 0; b < grid.cols(); ++b)
+      tiles.push_back(grid.tiled() ? gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, grid.y(a), grid.tile_h()), 4, grid.x(b), grid.tile_w()))
+                                   : z);
   int64_t done = 0;  // video frames handed over
   const int total = static_cast<int>(1 + (T - 1 + chunk - 1) / chunk);
   int step = 0;
   for (int64_t t0 = 0; t0 < T;) {
     const int64_t n = t0 == 0 ? 1 : std::min<int64_t>(chunk, T - t0);
     HostTensor out;
-    for (size_t a = 0; a < ys.size(); ++a)
-      for (size_t b = 0; b < xs.size(); ++b) {
-        const size_t i = a * xs.size() + b;
+    for (size_t a = 0; a < grid.rows(); ++a)
+      for (size_t b = 0; b < grid.cols(); ++b) {
+        const size_t i = a * grid.cols() + b;
+        unpark(s.context(), states[i], parked[i]);
         const Tensor y = decode_chunk(s, states[i], gpu::narrow(tiles[i], 2, t0, n));
         // One chunk of one tile at a time on the device: wait, then move its frames to the host (clamped
         // as diffusers does), blended into the chunk's frames.
         s.finish();
-        const std::vector<float> v = y.to_floats();
+        std::vector<float> v = y.to_floats();
+        if (t0 + n == T)
+          states[i] = {};  // the last chunk: its caches are not needed again
+        else if (grid.count() > 1)
+          park(s, states[i], parked[i]);
+        for (float& x : v) x = std::clamp(x, -1.0f, 1.0f);
         const int64_t nf = y.dim(2);
         if (out.shape.empty()) {
           out.shape = {B, 3, nf, H, W};
           out.data.assign(static_cast<size_t>(B * 3 * nf * plane) * sizeof(float), 0);
         }
-        float* dst = reinterpret_cast<float*>(out.data.data());
-        const std::vector<float>& m = weights[a][b];
-        for (int64_t p = 0; p < B * 3 * nf; ++p)
-          for (int64_t r = 0; r < TH; ++r) {
-            const float* src = v.data() + (p * TH + r) * TW;
-            float* o = dst + (p * H + py[a] + r) * W + px[b];
-            for (int64_t c = 0; c < TW; ++c) o[c] += m[r * TW + c] * std::clamp(src[c], -1.0f, 1.0f);
-          }
+        grid.accumulate(reinterpret_cast<float*>(out.data.data()), v, a, b);
       }
     sink(out, done);
     done += out.shape[2];
@@ -687,17 +718,12 @@ std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<
     throw_eval("Wan VAE tiled encode: " + str(static_cast<int64_t>(v.size())) + " values do not fill the video's shape");
   const int64_t f = config_.spatial_compression(), B = shape[0], F = shape[2], H = shape[3], W = shape[4];
   const int64_t h = H / f, w = W / f;
-  const bool tiled = tile_latent > 0 && (tile_latent < h || tile_latent < w);
-  if (tiled && (overlap_latent < 0 || overlap_latent >= tile_latent))
-    throw_eval("Wan VAE tiled encode: overlap " + str(overlap_latent) + " must be in [0, tile " + str(tile_latent) + ")");
-  const std::vector<int64_t> ys = tiled ? tile_starts(h, tile_latent, overlap_latent) : std::vector<int64_t>{0};
-  const std::vector<int64_t> xs = tiled ? tile_starts(w, tile_latent, overlap_latent) : std::vector<int64_t>{0};
-  const int64_t th = tiled ? std::min(tile_latent, h) : h, tw = tiled ? std::min(tile_latent, w) : w, TH = th * f, TW = tw * f;
-  const auto weights = tile_blend_weights(h, w, th, tw, ys, xs, tiled ? overlap_latent : 0);
+  const TileGrid grid(h, w, tile_latent, overlap_latent, 1, "Wan VAE tiled encode");
+  const int64_t TH = grid.tile_h() * f, TW = grid.tile_w() * f;
   std::vector<float> acc;  // [B, 2 z_dim, T, h, w]: the blended moments
   int64_t C2 = 0, T = 0;
-  for (size_t a = 0; a < ys.size(); ++a)
-    for (size_t b = 0; b < xs.size(); ++b) {
+  for (size_t a = 0; a < grid.rows(); ++a)
+    for (size_t b = 0; b < grid.cols(); ++b) {
       // The tile's frames [t0, t0 + n), uploaded chunk by chunk from the host video.
       WanCausalState st;
       std::vector<Tensor> parts;
@@ -708,7 +734,7 @@ std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<
         for (int64_t p = 0; p < B * 3; ++p)
           for (int64_t t = t0; t < t0 + n; ++t)
             for (int64_t r = 0; r < TH; ++r, dst += TW) {
-              const float* src = v.data() + ((p * F + t) * H + ys[a] * f + r) * W + xs[b] * f;
+              const float* src = v.data() + ((p * F + t) * H + grid.y(a) * f + r) * W + grid.x(b) * f;
               std::copy_n(src, TW, dst);
             }
         parts.push_back(encode_chunk(s, st, Tensor::from_floats(s.context(), chunk, {B, 3, n, TH, TW})));
@@ -723,7 +749,7 @@ std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<
         T = enc.dim(2);
         acc.assign(static_cast<size_t>(B * C2 * T * h * w), 0.0f);
       }
-      accumulate_tile(acc, h, w, e, th, tw, ys[a], xs[b], weights[a][b]);
+      grid.accumulate(acc.data(), e, a, b);
     }
   return split_moments(s, Tensor::from_floats(s.context(), acc, {B, C2, T, h, w}));
 }

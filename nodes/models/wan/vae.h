@@ -130,7 +130,9 @@ class WanVae {
   /// decode_tiled() handing each chunk's frames to `sink` as soon as they are complete ([B, 3, n, H, W],
   /// clamped to [-1, 1]), so a caller can encode them while later chunks decode; the host then holds one
   /// chunk's frames. With tiles, every tile keeps its own causal caches and each chunk is decoded tile by
-  /// tile, so the frames are decode_tiled()'s exactly. `progress` counts chunks.
+  /// tile, so the frames are decode_tiled()'s exactly; a tile's caches wait on the host (byte for byte)
+  /// while the other tiles decode, so the device holds one tile's caches, not the whole frame's.
+  /// `progress` counts chunks.
   void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                      const DecodedFramesSink& sink, const std::function<void(int, int)>& progress = {}) const;
   /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,

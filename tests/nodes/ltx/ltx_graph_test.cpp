@@ -11,6 +11,7 @@
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
 #include "tests/support/example_plan.h"
 #include "tests/support/tiny_models.h"
@@ -227,6 +228,17 @@ TEST_F(LtxGraph, SamplerPreviewsTheMiddleFrameEachStep) {
     EXPECT_EQ(img->height, 3);
     for (float v : img->pixels) ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
   }
+  // The VAE was uploaded only to fit the preview projection (kept with the handle), then released, so that
+  // it does not hold device memory beside the transformer while sampling.
+  const auto vae = std::dynamic_pointer_cast<const LtxVaeHandle>(e.evaluate(g, "vae", "vae", o));
+  ASSERT_TRUE(vae);
+  bool refitted = false;
+  vae->preview_projection([&] {
+    refitted = true;
+    return LatentRgbProjection{};
+  });
+  EXPECT_FALSE(refitted);  // the handle the sampler fitted
+  EXPECT_FALSE(vae->resident());
 }
 
 }  // namespace

@@ -79,8 +79,8 @@ class FluxStreaming : public ::testing::Test {
     r.out = out.to_floats();
     r.peak = ctx.peak_device_bytes();
     r.stats = model.stream_stats();
+    EXPECT_EQ(model.activation_bytes(), r.stats.activation_bytes);
     r.activations = flux_activation_bytes(c, 1, 12, 7);
-    r.reserved = model.activation_bytes();
     r.overlap_bytes = flux_activation_bytes(c, 1, 12, 7, 2);
     for (const FluxStepRecord& step : records) r.cached += step.cached ? 1 : 0;
     return r;
@@ -98,7 +98,8 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_EQ(resident.stats.plan.slots, 0);
   EXPECT_EQ(resident.stats.streamed_bytes, 0u);
   // Every block resident and room to spare: the device runs a block while the next is recorded.
-  EXPECT_EQ(resident.reserved, resident.overlap_bytes);
+  EXPECT_EQ(resident.stats.blocks_in_flight, 2);
+  EXPECT_EQ(resident.stats.activation_bytes, resident.overlap_bytes);
   expect_within_plan(resident);
   const uint64_t weights = resident.total_block_bytes();
   ASSERT_GT(weights, 8 * kMiB);  // so that MiB budgets can fall between its blocks
@@ -111,7 +112,7 @@ TEST_F(FluxStreaming, StreamedSamplingEqualsResident) {
   EXPECT_LT(two.stats.plan.resident, 7);
   EXPECT_GT(two.stats.plan.resident, 0);
   EXPECT_EQ(two.stats.passes, 3);
-  EXPECT_EQ(two.reserved, two.activations);  // streaming waits for every block
+  EXPECT_EQ(two.stats.blocks_in_flight, 1);  // streaming waits for every block
   // Every pass uploads each streamed block once (the first one also before the first pass).
   EXPECT_GE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes);
   EXPECT_LE(two.stats.streamed_bytes, 3 * two.stats.plan.streamed_bytes + two.stats.plan.slot_bytes);

@@ -38,6 +38,13 @@ TEST(LtxVaeConfig, DetectedFromTheReferenceWeightsMatchesItsConfig) {
   EXPECT_EQ(c.temporal_compression(), 8);
 }
 
+TEST(LtxVaeConfig, EncoderPresenceIsKnownFromTheWeights) {
+  // ltx.sample and ltx.encode_image ask this before uploading anything.
+  Fixture fx(kGolden);
+  EXPECT_TRUE(ltx_vae_has_encoder(fixture_weights(fx)));
+  EXPECT_FALSE(ltx_vae_has_encoder(fixture_weights(fx, "weights.decoder.")));  // no "encoder.*" names
+}
+
 TEST(LtxVaeConfig, OtherModelsAndOldLayoutsAreRefused) {
   Fixture flux(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_vae.safetensors");
   WeightSource w = fixture_weights(flux);
