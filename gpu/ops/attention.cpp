@@ -53,14 +53,13 @@ bool always(const Device&, const Problem&) { return true; }
 
 const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
 
-// Query rows per invocation of the texel variant: each K/V texel fetch (a function call on llvmpipe) then
-// serves that many rows. q and the accumulators take 2 * rows * D floats per invocation: 8 rows measured
-// best at D = 64 and 128 (16 rows: slower), and at D = 256 eight rows take llvmpipe minutes to compile.
-uint32_t texel_rows(int64_t dim) { return dim <= 128 ? 8 : 2; }
-
-// Keys per inner step of the texel variant (each q load and each acc update then serves that many keys):
-// 2 measured about 8% faster at D = 64 and 4% slower at D = 128; 4 was slower at both (docs/performance.md).
-uint32_t texel_keys(int64_t dim) { return dim <= 64 ? 2 : 1; }
+// Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
+// on llvmpipe) serves `rows` rows, and each q load and accumulator update serves `keys` keys. q and the
+// accumulators take 2 * rows * D floats per invocation. Measured (GFLOP per CPU-second, docs/performance.md):
+// D = 64: 8 rows x 2 keys about 8% over 8 x 1, 4 x 2 slower; D = 128: 4 rows x 2 keys about 7% over 8 x 1 (8 x 2,
+// 4 x 1, 6 x 2 and 4 x 4 slower, 16 rows far slower); at D = 256 eight rows take llvmpipe minutes to compile.
+uint32_t texel_rows(int64_t dim) { return dim <= 64 ? 8 : dim <= 128 ? 4 : 2; }
+uint32_t texel_keys(int64_t dim) { return dim <= 128 ? 2 : 1; }
 
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                         const AttentionOptions& options, bool write_lse);
