@@ -23,6 +23,7 @@ layout(constant_id = 2) const uint HAS_BIAS = 0;
 layout(constant_id = 3) const uint CAUSAL = 0;
 layout(constant_id = 4) const uint ROWS = 1;
 layout(constant_id = 5) const uint WRITE_LSE = 0;
+layout(constant_id = 6) const uint KEYS = 1;
 const uint D4 = (D + 3) / 4;
 
 #ifdef ATTENTION_TEXEL
@@ -71,29 +72,35 @@ void main() {
     m[r] = NEG_INF;
     l[r] = 0.0;
   }
-  // Causal: no row of this group sees a key past its last row.
-  uint kend = CAUSAL != 0u ? min(pc.lk, min(i0 + ROWS, pc.lq)) : pc.lk;
+  // Causal: no row of this group sees a key past its last row's (i + shift); with a negative shift there may be none.
+  uint kend = CAUSAL != 0u ? uint(clamp(int(min(i0 + ROWS, pc.lq)) + pc.causal_shift, 0, int(pc.lk))) : pc.lk;
   [[dont_unroll]] for (uint j0 = 0; j0 < kend; j0 += ATTENTION_KEY_BLOCK) {
     float s[ROWS][ATTENTION_KEY_BLOCK];
     float block_max[ROWS];
     [[unroll]] for (uint r = 0; r < ROWS; ++r) block_max[r] = NEG_INF;
     // Loops over keys stay rolled: unrolled into the D-long inner loops they take llvmpipe tens of seconds
-    // to compile. The D and row loops unroll, which keeps q and acc out of indexed memory.
-    [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; ++u) {
-      uint j = j0 + u;
-      uint ke = k_base + min(j, kend - 1u) * pc.k_sl;
-      vec4 kv[D4];
-      [[unroll]] for (uint t = 0; t < D4; ++t) kv[t] = LOAD4(k_in, ke, t);  // the whole key row before the FMAs
-      float extra = HAS_MASK != 0u ? key_mask[mask_base + min(j, kend - 1u)] : 0.0;
+    // to compile. The D and row loops unroll, which keeps q and acc out of indexed memory. Each step takes
+    // KEYS keys, whole rows fetched before the FMAs, so that each q (and below each acc) load serves KEYS keys.
+    [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; u += KEYS) {
+      vec4 kv[KEYS][D4];
+      float extra[KEYS];
+      [[unroll]] for (uint p = 0; p < KEYS; ++p) {
+        uint j = min(j0 + u + p, kend - 1u);
+        [[unroll]] for (uint t = 0; t < D4; ++t) kv[p][t] = LOAD4(k_in, k_base + j * pc.k_sl, t);
+        extra[p] = HAS_MASK != 0u ? key_mask[mask_base + j] : 0.0;
+      }
       [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-        vec4 d = vec4(0.0);  // 4 independent partial sums
-        [[unroll]] for (uint t = 0; t < D4; ++t) d += q[r][t] * kv[t];
-        float sc = (d.x + d.y) + (d.z + d.w) + extra;
-        if (HAS_BIAS != 0u) sc += score_bias[bias_base + min(i0 + r, pc.lq - 1u) * pc.lk + min(j, kend - 1u)];
-        bool dropped = j >= kend || (CAUSAL != 0u && j > i0 + r);
-        sc = dropped ? NEG_INF : sc;
-        s[r][u] = sc;
-        block_max[r] = max(block_max[r], sc);
+        [[unroll]] for (uint p = 0; p < KEYS; ++p) {
+          uint j = j0 + u + p;
+          vec4 d = vec4(0.0);  // 4 independent partial sums
+          [[unroll]] for (uint t = 0; t < D4; ++t) d += q[r][t] * kv[p][t];
+          float sc = (d.x + d.y) + (d.z + d.w) + extra[p];
+          if (HAS_BIAS != 0u) sc += score_bias[bias_base + min(i0 + r, pc.lq - 1u) * pc.lk + min(j, kend - 1u)];
+          bool dropped = j >= kend || (CAUSAL != 0u && int(j) > int(i0 + r) + pc.causal_shift);
+          sc = dropped ? NEG_INF : sc;
+          s[r][u + p] = sc;
+          block_max[r] = max(block_max[r], sc);
+        }
       }
     }
     // Each row rescales once per block. A row whose max is still -inf (all its keys so far masked) keeps
@@ -108,15 +115,23 @@ void main() {
       m[r] = nm;
       ref[r] = none ? 0.0 : nm;
     }
-    [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; ++u) {
-      uint j = j0 + u;
-      uint ve = v_base + min(j, kend - 1u) * pc.v_sl;
-      vec4 vv[D4];
-      [[unroll]] for (uint t = 0; t < D4; ++t) vv[t] = LOAD4(v_in, ve, t);
+    [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; u += KEYS) {
+      vec4 vv[KEYS][D4];
+      [[unroll]] for (uint p = 0; p < KEYS; ++p) {
+        uint ve = v_base + min(j0 + u + p, kend - 1u) * pc.v_sl;
+        [[unroll]] for (uint t = 0; t < D4; ++t) vv[p][t] = LOAD4(v_in, ve, t);
+      }
       [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-        float p = exp(s[r][u] - ref[r]);  // dropped keys: exp(-inf) = 0
-        l[r] += p;
-        [[unroll]] for (uint t = 0; t < D4; ++t) acc[r][t] += p * vv[t];
+        float w[KEYS];
+        [[unroll]] for (uint p = 0; p < KEYS; ++p) {
+          w[p] = exp(s[r][u + p] - ref[r]);  // dropped keys: exp(-inf) = 0
+          l[r] += w[p];
+        }
+        [[unroll]] for (uint t = 0; t < D4; ++t) {
+          vec4 sum = w[0] * vv[0][t];
+          [[unroll]] for (uint p = 1; p < KEYS; ++p) sum += w[p] * vv[p][t];
+          acc[r][t] += sum;
+        }
       }
     }
   }

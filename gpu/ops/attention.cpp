@@ -1,5 +1,6 @@
 #include "gpu/ops/attention.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -16,7 +17,7 @@
 
 namespace lattice::gpu {
 
-static_assert(sizeof(AttentionPush) == 21 * 4, "AttentionPush must match attention_infos.h");
+static_assert(sizeof(AttentionPush) == 22 * 4, "AttentionPush must match attention_infos.h");
 static_assert(sizeof(AttentionPush) <= 128, "push constants are only guaranteed up to 128 bytes");
 
 namespace {
@@ -52,10 +53,13 @@ bool always(const Device&, const Problem&) { return true; }
 
 const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
 
-// Query rows per invocation of the texel variant: each K/V texel fetch (a function call on llvmpipe) then
-// serves that many rows. q and the accumulators take 2 * rows * D floats per invocation: 8 rows measured
-// best at D = 64 and 128 (16 rows: slower), and at D = 256 eight rows take llvmpipe minutes to compile.
-uint32_t texel_rows(int64_t dim) { return dim <= 128 ? 8 : 2; }
+// Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
+// on llvmpipe) serves `rows` rows, and each q load and accumulator update serves `keys` keys. q and the
+// accumulators take 2 * rows * D floats per invocation. Measured (GFLOP per CPU-second, docs/performance.md):
+// D = 64: 8 rows x 2 keys about 8% over 8 x 1, 4 x 2 slower; D = 128: 4 rows x 2 keys about 7% over 8 x 1 (8 x 2,
+// 4 x 1, 6 x 2 and 4 x 4 slower, 16 rows far slower); at D = 256 eight rows take llvmpipe minutes to compile.
+uint32_t texel_rows(int64_t dim) { return dim <= 64 ? 8 : dim <= 128 ? 4 : 2; }
+uint32_t texel_keys(int64_t dim) { return dim <= 128 ? 2 : 1; }
 
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                         const AttentionOptions& options, bool write_lse);
@@ -117,6 +121,9 @@ AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k,
   if (out.numel() == 0) return {out, lse};
   if (out.numel() > std::numeric_limits<uint32_t>::max()) fail("output over 2^32 elements");
   if (lk == 0) fail("no keys");
+  // The shader adds the shift to row indices in 32 bits; beyond [-Lq, Lk] it changes nothing (every row sees
+  // no key, or all of them), so it is clamped there.
+  const int64_t shift = options.causal ? std::clamp<int64_t>(options.causal_offset, -lq, lk) : 0;
 
   float scale = options.scale.value_or(static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim))));
   AttentionPush push{u32(batch), u32(heads), u32(lq), u32(lk),
@@ -125,7 +132,7 @@ AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k,
                      u32(v.offset()), u32(v.strides()[0]), u32(v.strides()[1]), u32(v.strides()[2]),
                      u32(mask.defined() ? mask.offset() : 0), u32(mask.defined() && mask.dim(0) > 1 ? lk : 0),
                      u32(bias.defined() ? bias.offset() : 0), u32(bias.defined() && bias.dim(0) > 1 ? lq * lk : 0),
-                     scale};
+                     scale, static_cast<int32_t>(shift)};
   // Unused bindings still need a valid buffer; the shader never reads it (specialised away).
   const auto& mask_buf = mask.defined() ? mask.buffer() : out.buffer();
   const auto& bias_buf = bias.defined() ? bias.buffer() : out.buffer();
@@ -136,7 +143,7 @@ AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k,
   // The portable variant (GPUs) keeps one row per invocation: there, registers are the scarce resource.
   const uint32_t rows = texel ? texel_rows(dim) : 1;
   uint32_t spec[] = {u32(dim), mask.defined() ? 1u : 0u, bias.defined() ? 1u : 0u, options.causal ? 1u : 0u, rows,
-                     write_lse ? 1u : 0u};
+                     write_lse ? 1u : 0u, texel ? texel_keys(dim) : 1u};
   const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
   Arg args[] = {{q.buffer(), fmt}, {k.buffer(), fmt},  {v.buffer(), fmt}, {mask_buf},
                 {bias_buf},        {out.buffer()},     {write_lse ? lse.buffer() : out.buffer()}};

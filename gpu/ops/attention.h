@@ -11,9 +11,10 @@
 /// Options. `scale` defaults to 1/sqrt(D) (T5 passes 1). `key_mask`: additive f32 [B, Lk] or [1, Lk],
 /// contiguous, added to every query's scores of that batch (LTX: (1 - m) * -10000; T5: -FLT_MAX on padded
 /// keys). `bias`: additive f32 [H, Lq, Lk] or [1, Lq, Lk] (a leading batch dim of 1 is accepted),
-/// contiguous (T5 relative position bias). `causal`: key j > query i excluded (top-left aligned, as torch's
-/// is_causal; CLIP). A query whose every key is -inf gets zeros (PyTorch: NaN); finite masks such as
-/// -FLT_MAX behave exactly as in PyTorch.
+/// contiguous (T5 relative position bias). `causal`: key j > query i + causal_offset excluded (offset 0 is
+/// top-left aligned, as torch's is_causal; CLIP); a call on a slice of a longer sequence, queries from row q0
+/// and keys from row k0, passes q0 - k0 (chunked_attention does). A query whose every key is -inf, or that
+/// sees no key at all, gets zeros (PyTorch: NaN); finite masks such as -FLT_MAX behave exactly as in PyTorch.
 ///
 /// Accuracy: f32 throughout; normalised MSE against a double reference below 1e-10 for unit-scale data.
 ///
@@ -38,6 +39,7 @@ struct AttentionOptions {
   Tensor key_mask;             ///< additive [B or 1, Lk], or undefined
   Tensor bias;                 ///< additive [H or 1, Lq, Lk] (optionally [1, ...]), or undefined
   bool causal = false;
+  int64_t causal_offset = 0;   ///< with causal: query i sees keys j <= i + causal_offset
   std::string_view variant;    ///< force a variant by name (tests, benchmarks)
 };
 
@@ -51,8 +53,8 @@ struct AttentionPartial {
 };
 
 /// attention() plus each row's log-sum-exp (the same dispatch, one more store per row). The keys may be any
-/// range of a longer sequence, with key_mask and bias sliced to it; `causal` stays top-left aligned to
-/// this call's own keys, so it is only meaningful when they start at key 0.
+/// range of a longer sequence, with key_mask and bias sliced to it and causal_offset shifted by the range's
+/// first key (a row that sees none of these keys gets zeros and lse -inf, which attention_merge ignores).
 AttentionPartial attention_partial(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                                    const AttentionOptions& options = {});
 

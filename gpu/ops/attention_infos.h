@@ -10,8 +10,9 @@
 // unused without HAS_BIAS), 5 O (f32 storage, written contiguous [B, Lq, H, D]), 6 LSE (f32 storage,
 // written contiguous [B, Lq, H] with each row's log-sum-exp of its scores; unused without WRITE_LSE).
 // Specialization constants: 0 D (head dim, 1..ATTENTION_MAX_HEAD_DIM), 1 HAS_MASK, 2 HAS_BIAS, 3 CAUSAL
-// (key j > query i excluded, top-left aligned as torch's is_causal), 4 ROWS (query rows per invocation;
-// the dispatch covers B * H * ceil(Lq / ROWS) invocations), 5 WRITE_LSE.
+// (key j > query i + causal_shift excluded; shift 0 is top-left aligned as torch's is_causal), 4 ROWS (query rows per invocation;
+// the dispatch covers B * H * ceil(Lq / ROWS) invocations), 5 WRITE_LSE, 6 KEYS (keys per inner step, a divisor
+// of ATTENTION_KEY_BLOCK).
 #include "../shaders/interface.h"
 #define ATTENTION_LOCAL_SIZE 64
 // 16 and 32 measure the same on lavapipe at 8 rows per invocation.
@@ -39,4 +40,5 @@ LATTICE_PUSH_BEGIN(AttentionPush)
   LATTICE_U32(bias_offset)
   LATTICE_U32(bias_sh)
   LATTICE_F32(scale)
+  LATTICE_I32(causal_shift)
 LATTICE_PUSH_END(AttentionPush)

@@ -92,8 +92,6 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
   // that do, each range's partial result merged into the rows' running result (gpu/ops/attention_merge.h).
   const int64_t group = head_bytes <= limit ? std::min<int64_t>(heads, static_cast<int64_t>(limit / head_bytes)) : 1;
   const int64_t key_rows = head_bytes <= limit ? Lk : rows_per_buffer(s.context(), B, D);
-  if (options.causal && (q.size() > 1 || key_rows < Lk))
-    throw_eval("chunked attention: causal masks need the queries in one chunk and each head's keys in one buffer");
   const Tensor& bias = options.bias;
   if (bias.defined() && (bias.rank() != 3 || !bias.contiguous() || bias.dim(1) != Lq || bias.dim(2) != Lk))
     throw_eval("chunked attention: bias " + bias.describe() + " should be a contiguous [H or 1, " + std::to_string(Lq) +
@@ -110,8 +108,10 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
   for (size_t i = 0; i < q.size(); ++i) qc[i] = q[i].contiguous() ? q[i] : gpu::contiguous(s, q[i]);
   for (int64_t h0 = 0; h0 < heads; h0 += group) {
     const int64_t g = std::min(group, heads - h0);
+    for (auto& a : acc) a = {};
     for (int64_t j0 = 0; j0 < Lk; j0 += key_rows) {
       const int64_t n = std::min(key_rows, Lk - j0);
+      if (options.causal && j0 > 0 && j0 > Lq - 1 + options.causal_offset) break;  // no query sees these keys
       const Tensor kh = gpu::split_heads(gather(s, k, j0, n, h0, g, D, heads), g);
       const Tensor vh = gpu::split_heads(gather(s, v, j0, n, h0, g, D, heads), g);
       gpu::AttentionOptions o = options;
@@ -120,6 +120,14 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
       for (size_t i = 0; i < q.size(); ++i) {
         const Tensor& qi = qc[i];
         const int64_t l = qi.dim(1);
+        // Causal: this chunk's rows and this range's keys sit at `row` and `j0` of the whole sequences. A range
+        // that starts past what the chunk's last row sees adds nothing (nor do the later ones); the first range
+        // a chunk meets is always run, so that its result exists even when no key is visible to it.
+        o.causal_offset = options.causal_offset + row - j0;
+        if (options.causal && acc[i].out.defined() && j0 > row + l - 1 + options.causal_offset) {
+          row += l;
+          continue;
+        }
         if (bias.defined()) {
           // Rows of this chunk, this group's heads (for a per-head bias) and this key range, made contiguous.
           Tensor b = gpu::narrow(bias, 1, row, l);
@@ -130,7 +138,7 @@ std::vector<Tensor> chunked_attention(gpu::CommandStream& s, const std::vector<T
         const Tensor qh = head_view(qi, h0, g, D);
         if (n == Lk) {
           acc[i].out = gpu::attention(s, qh, kh, vh, o);  // [B, l, g, D]
-        } else if (j0 == 0) {
+        } else if (!acc[i].out.defined()) {
           acc[i] = gpu::attention_partial(s, qh, kh, vh, o);
         } else {
           gpu::attention_merge(s, acc[i], gpu::attention_partial(s, qh, kh, vh, o));

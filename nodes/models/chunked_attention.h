@@ -13,8 +13,8 @@
 ///  - over keys, when even one head's keys [B, Lk, D] exceed a buffer: one head at a time, its keys in ranges
 ///    that fit; each range gives a partial result with its rows' log-sum-exp (gpu::attention_partial), folded
 ///    exactly into the rows' running result (gpu/ops/attention_merge.h). So any sequence length works.
-/// `causal` applies only to a single q chunk whose keys are not split (its top-left alignment is per call);
-/// `bias` ([H or 1, Lq, Lk], contiguous) is sliced per q chunk, head group and key range; `key_mask`
+/// `causal` (with `causal_offset`) holds for the whole sequences: each call gets the offset of its q chunk
+/// against its key range, and key ranges that a q chunk cannot see are skipped; `bias` ([H or 1, Lq, Lk], contiguous) is sliced per q chunk, head group and key range; `key_mask`
 /// ([B or 1, Lk], contiguous) per key range. One q chunk and one k/v chunk is exactly nn.h's attention().
 #include <vector>
 

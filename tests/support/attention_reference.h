@@ -1,7 +1,7 @@
 #pragma once
 // The definition of scaled dot-product attention in double, for tests of gpu/ops/attention.h and of what is
 // built on it (attention_merge, nodes/models/chunked_attention): scores, softmax, weighted sum of V, one query
-// row at a time, with the op's conventions (additive key mask and bias, top-left causal, zeros for a row whose
+// row at a time, with the op's conventions (additive key mask and bias, causal with an offset, zeros for a row whose
 // every score is -inf) and each row's log-sum-exp of its scores.
 #include <algorithm>
 #include <cmath>
@@ -29,6 +29,7 @@ struct AttentionProblem {
   std::vector<float> bias;  // additive [H or 1, Lq, Lk] (bias_per_head), or empty
   bool bias_per_head = true;
   bool causal = false;
+  int64_t causal_offset = 0;  // with causal: query i sees keys j <= i + causal_offset
 };
 
 // Output [B, Lq, H, D]; `lse` (if given) gets [B, Lq, H]. Each score is rounded to f32 after the mask is added,
@@ -49,7 +50,7 @@ inline std::vector<float> reference_attention(const HostView& q, const HostView&
           double sc = dot * p.scale;
           if (!p.mask.empty()) sc += p.mask[static_cast<size_t>((p.mask_per_batch ? b : 0) * lk + j)];
           if (!p.bias.empty()) sc += p.bias[static_cast<size_t>(((p.bias_per_head ? h : 0) * p.lq + i) * lk + j)];
-          if (p.causal && j > i) sc = -INFINITY;
+          if (p.causal && j > i + p.causal_offset) sc = -INFINITY;
           s[static_cast<size_t>(j)] = static_cast<float>(sc);
           mx = std::max(mx, s[static_cast<size_t>(j)]);
         }

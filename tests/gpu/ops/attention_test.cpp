@@ -20,9 +20,10 @@ using test::HostView;
 std::vector<float> reference(const HostView& q, const HostView& k, const HostView& v, int64_t batch, int64_t heads,
                              int64_t lq, int64_t lk, int64_t dim, double scale, const std::vector<float>& mask,
                              bool mask_per_batch, const std::vector<float>& bias, bool bias_per_head, bool causal,
-                             std::vector<float>* lse = nullptr) {
+                             std::vector<float>* lse = nullptr, int64_t causal_offset = 0) {
   return test::reference_attention(
-      q, k, v, {batch, heads, lq, lk, dim, scale, mask, mask_per_batch, bias, bias_per_head, causal}, lse);
+      q, k, v, {batch, heads, lq, lk, dim, scale, mask, mask_per_batch, bias, bias_per_head, causal, causal_offset},
+      lse);
 }
 
 enum class Layout { Bhld, Split, PackedQkv };  // [B,H,L,D]; split_heads of [B,L,H*D]; one [B,L,3*H*D]
@@ -34,6 +35,7 @@ struct Case {
   bool bias = false;
   bool causal = false;
   std::optional<float> scale;
+  int64_t causal_offset = 0;
 };
 
 // Makes Q, K, V in `layout` and their host twins.
@@ -83,6 +85,7 @@ void check_cases(Context& ctx, std::string_view variant, const std::vector<Case>
     opt.variant = variant;
     opt.scale = c.scale;
     opt.causal = c.causal;
+    opt.causal_offset = c.causal_offset;
     std::vector<float> mask, bias;
     if (c.mask_value != 0) {
       // Keep-mask 1/0 turned additive; batch 0 keeps its first 60 % of keys, others random.
@@ -103,11 +106,12 @@ void check_cases(Context& ctx, std::string_view variant, const std::vector<Case>
     s.finish();
     ASSERT_EQ(out.shape(), (Shape{c.batch, c.lq, c.heads, c.dim}));
     double scale = c.scale ? double(*c.scale) : 1.0 / std::sqrt(double(c.dim));
-    auto want = reference(o.hq, o.hk, o.hv, c.batch, c.heads, c.lq, c.lk, c.dim, scale, mask, true, bias, true, c.causal);
+    auto want = reference(o.hq, o.hk, o.hv, c.batch, c.heads, c.lq, c.lk, c.dim, scale, mask, true, bias, true, c.causal,
+                          nullptr, c.causal_offset);
     EXPECT_TRUE(testing::close_nmse(out.to_floats(), want, 1e-10))
         << variant << " B" << c.batch << " H" << c.heads << " Lq" << c.lq << " Lk" << c.lk << " D" << c.dim
         << " layout " << static_cast<int>(c.layout) << " mask " << c.mask_value << " bias " << c.bias << " causal "
-        << c.causal;
+        << c.causal << " offset " << c.causal_offset;
   }
 }
 
@@ -141,6 +145,54 @@ TEST_F(GpuTest, AttentionPortableLargeHeadsMatchesReference) {
 TEST_F(GpuTest, AttentionTexelMatchesReference) {
   if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variant is for CPU devices";
   check_cases(ctx(), "texel", kCases);
+}
+
+// A slice of a longer causal sequence: query i sees keys j <= i + offset. Offsets move the diagonal past
+// 8-row query groups and 16-key blocks; negative ones leave the first rows with no key (zeros), offsets past
+// Lk or below -Lq are clamped (all keys, no keys). Head dims 64, 128 (8 rows per invocation) and 256 (2 rows).
+const std::vector<Case> kCausalOffsetCases = {
+    {1, 2, 21, 45, 16, Layout::Split, 0, false, true, {}, 24},
+    {2, 1, 19, 30, 64, Layout::Bhld, -10000.0f, false, true, {}, -5},
+    {1, 2, 13, 37, 128, Layout::Split, 0, true, true, {}, 17},
+    {1, 1, 9, 20, 256, Layout::Bhld, 0, false, true, {}, 3},
+    {1, 1, 6, 10, 8, Layout::Split, 0, false, true, {}, 1000},
+    {1, 1, 6, 10, 8, Layout::Split, 0, false, true, {}, -1000},
+};
+
+// In two because each case compiles a new causal variant (tens of seconds in llvmpipe at D >= 128 under load).
+TEST_F(GpuTest, AttentionCausalOffsetMatchesReference) {
+  check_cases(ctx(), "portable", {kCausalOffsetCases[0], kCausalOffsetCases[4], kCausalOffsetCases[5]});
+  if (ctx().device().info().is_cpu())
+    check_cases(ctx(), "texel", {kCausalOffsetCases[0], kCausalOffsetCases[1], kCausalOffsetCases[4], kCausalOffsetCases[5]});
+}
+
+TEST_F(GpuTest, AttentionCausalOffsetLargeHeadsMatchesReference) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variant is for CPU devices";
+  check_cases(ctx(), "texel", {kCausalOffsetCases[2], kCausalOffsetCases[3]});
+}
+
+TEST_F(GpuTest, AttentionPartialOfRowsThatSeeNoKey) {
+  // Offset -4: rows 0..3 see no key, so their output is zeros and their lse -inf (what attention_merge skips).
+  Case c{1, 2, 11, 19, 8, Layout::Split};
+  Operands o = make_operands(ctx(), c, 1550);
+  AttentionOptions opt;
+  opt.causal = true;
+  opt.causal_offset = -4;
+  CommandStream s(ctx());
+  AttentionPartial p = attention_partial(s, o.q, o.k, o.v, opt);
+  s.finish();
+  std::vector<float> want_lse;
+  const auto want = reference(o.hq, o.hk, o.hv, 1, 2, 11, 19, 8, 1.0 / std::sqrt(8.0), {}, true, {}, true, true,
+                              &want_lse, -4);
+  EXPECT_TRUE(testing::close_nmse(p.out.to_floats(), want, 1e-10));
+  const auto lse = p.lse.to_floats();
+  for (size_t i = 0; i < lse.size(); ++i) {
+    if (i < 8) {
+      EXPECT_TRUE(std::isinf(lse[i]) && lse[i] < 0) << "row " << i / 2 << ": " << lse[i];
+    } else {
+      EXPECT_NEAR(lse[i], want_lse[i], 1e-5 * std::max(1.0f, std::abs(want_lse[i]))) << "row " << i / 2;
+    }
+  }
 }
 
 TEST_F(GpuTest, AttentionFullyMaskedRows) {

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <random>
 
-#include "core/error.h"
 #include "gpu/command_stream.h"
 #include "nodes/gpu_service.h"
 #include "tests/support/attention_reference.h"
@@ -57,31 +56,33 @@ class ChunkedAttention : public ::testing::Test {
   std::vector<float> mask = random(kLk, 4), bias = random(kHeads * 4 * kLk, 5);
 
   /// One attention call over the first `lq` queries and every key, on a device without a small limit.
-  std::vector<float> whole(int64_t lq, bool with_mask, bool with_bias) {
+  std::vector<float> whole(int64_t lq, bool with_mask, bool with_bias, bool causal = false) {
     auto g = test::gpu_with_buffer_limit(0);
     gpu::Context& ctx = g->context();
     gpu::CommandStream s(ctx);
     const Tensor out = attention(s, rows_of(ctx, q, kC, 0, lq), rows_of(ctx, k, kC, 0, kLk), rows_of(ctx, v, kC, 0, kLk),
-                                 kHeads, options(ctx, lq, with_mask, with_bias ? kHeads : 0));
+                                 kHeads, options(ctx, lq, with_mask, with_bias ? kHeads : 0, causal));
     s.finish();
     return out.to_floats();
   }
   /// bias_heads: 0 none, 1 one bias for every head, kHeads one per head (the first rows of `bias`).
-  gpu::AttentionOptions options(gpu::Context& ctx, int64_t lq, bool with_mask, int64_t bias_heads) {
+  gpu::AttentionOptions options(gpu::Context& ctx, int64_t lq, bool with_mask, int64_t bias_heads, bool causal = false) {
     gpu::AttentionOptions o;
     o.scale = 0.3f;
+    o.causal = causal;
     if (with_mask) o.key_mask = Tensor::from_floats(ctx, mask, {1, kLk});
     if (bias_heads)
       o.bias = Tensor::from_floats(ctx, {bias.data(), static_cast<size_t>(bias_heads * lq * kLk)}, {bias_heads, lq, kLk});
     return o;
   }
   /// The definition in double over the first `lq` queries, as [1, lq, H*D].
-  std::vector<float> definition(int64_t lq, bool with_mask, int64_t bias_heads) {
+  std::vector<float> definition(int64_t lq, bool with_mask, int64_t bias_heads, bool causal = false) {
     const std::vector<int64_t> qs{lq * kC, kDim, kC, 1}, ks{kLk * kC, kDim, kC, 1};
     test::AttentionProblem p{1, kHeads, lq, kLk, kDim, 0.3};
     if (with_mask) p.mask = mask;
     if (bias_heads) p.bias.assign(bias.begin(), bias.begin() + bias_heads * lq * kLk);
     p.bias_per_head = bias_heads > 1;
+    p.causal = causal;
     return test::reference_attention({q, qs}, {k, ks}, {v, ks}, p);
   }
   static void expect_near(const std::vector<float>& got, const std::vector<float>& expected) {
@@ -150,19 +151,53 @@ TEST_F(ChunkedAttention, BiasIsSlicedByKeyRangeWhenKeysAreSplit) {
   expect_near(joined(out), definition(7, true, 1));
 }
 
-TEST_F(ChunkedAttention, CausalNeedsOneQueryChunk) {
-  gpu::AttentionOptions causal;
-  causal.causal = true;
-  auto big = test::gpu_with_buffer_limit(0);
-  gpu::CommandStream bs(big->context());
-  const auto two = chunks_of(big->context(), q, kC, {0, 3, 6});
-  try {
-    chunked_attention(bs, two, two, two, kHeads, causal);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
-    EXPECT_NE(std::string(e.what()).find("causal"), std::string::npos) << e.what();
+TEST_F(ChunkedAttention, CausalOverQueryChunksAndKeyRanges) {
+  // Top-left causal over the whole sequences: each q chunk (rows from `row`) against each key range (keys from
+  // j0) is offset by row - j0. At 1,200 bytes heads are single groups, the keys one range, and q comes in
+  // chunks of 9 rows; at 500 q comes in chunks of 3 and the keys in ranges of 15, 15 and 6, so chunks [0, 3) ..
+  // [12, 15) never see the second range (skipped), [15, 18) sees part of it, and rows 30.. see all three.
+  // 40 queries against 36 keys leave the last rows seeing every key.
+  for (int64_t limit : {1200, 500}) {
+    auto g = test::gpu_with_buffer_limit(static_cast<uint64_t>(limit));
+    gpu::Context& ctx = g->context();
+    std::vector<int64_t> q_cuts;
+    for (int64_t r = 0; r < 40; r += limit == 500 ? 3 : 9) q_cuts.push_back(r);
+    q_cuts.push_back(40);
+    for (bool with_mask : {false, true}) {
+      gpu::CommandStream s(ctx);
+      const std::vector<int64_t> key_cuts = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36};
+      const auto out = chunked_attention(s, chunks_of(ctx, q, kC, q_cuts), chunks_of(ctx, k, kC, key_cuts),
+                                         chunks_of(ctx, v, kC, key_cuts), kHeads, options(ctx, 40, with_mask, 0, true));
+      s.finish();
+      ASSERT_EQ(out.size(), q_cuts.size() - 1);
+      const auto got = joined(out);
+      expect_near(got, whole(40, with_mask, false, true));
+      expect_near(got, definition(40, with_mask, 0, true));
+    }
   }
+}
+
+TEST_F(ChunkedAttention, CausalWithAnOffsetBiasAndMaskWhenKeysAreSplit) {
+  // 1,100 bytes: key ranges of 34 and 2 rows; a bias shared by the heads [1, 7, 36] (1,008 bytes) sliced by chunk
+  // and range, and a mask. Offset 30:
+  // query i sees keys j <= i + 30, so rows 0..3 never reach the second range and rows 4..6 do.
+  auto g = test::gpu_with_buffer_limit(1100);
+  gpu::Context& ctx = g->context();
+  gpu::CommandStream s(ctx);
+  gpu::AttentionOptions o = options(ctx, 7, true, 1, true);
+  o.causal_offset = 30;
+  const std::vector<int64_t> key_cuts = {0, 8, 16, 24, 32, 36};
+  const auto out = chunked_attention(s, chunks_of(ctx, q, kC, {0, 3, 6, 7}), chunks_of(ctx, k, kC, key_cuts),
+                                     chunks_of(ctx, v, kC, key_cuts), kHeads, o);
+  s.finish();
+  const std::vector<int64_t> qs{7 * kC, kDim, kC, 1}, ks{kLk * kC, kDim, kC, 1};
+  test::AttentionProblem p{1, kHeads, 7, kLk, kDim, 0.3};
+  p.mask = mask;
+  p.bias.assign(bias.begin(), bias.begin() + 7 * kLk);
+  p.bias_per_head = false;
+  p.causal = true;
+  p.causal_offset = 30;
+  expect_near(joined(out), test::reference_attention({q, qs}, {k, ks}, {v, ks}, p));
 }
 
 TEST(SplitRows, BatchOneChunksAreViewsAndLargerBatchesAreCopied) {
