@@ -2,7 +2,8 @@
 // baseline measured in the same process (docs/performance.md). The Vulkan figure times submit + wait of
 // one recorded dispatch with all data resident on the device; recording is excluded (timing paused).
 // GFLOP_per_cpu_s divides by the process's CPU time instead, which other load on a shared machine moves less.
-// Weights are f32, f16, bf16, f8e4m3fn or f8e5m2 (decoded inside the kernel); A and C are always f32. The
+// Weights are f32, f16, bf16, f8e4m3fn or f8e5m2 (decoded inside the kernel), row-major (vulkan) or packed for
+// the texel kernel (vulkan_packed, gpu::MatmulWeights: what models use on CPU devices); A and C are f32. The
 // 4096x3072x3072 runs take seconds each on lavapipe, so they run a fixed single iteration.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -49,11 +50,20 @@ void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k, double 
       1e-9 * flop * static_cast<double>(state.iterations()) / (process_cpu_seconds() - cpu0);
 }
 
-void bm_vulkan(benchmark::State& state, int64_t m, int64_t n, int64_t k, lattice::gpu::DType wt) {
+// `packed`: B in the texel kernel's packed layout (gpu::MatmulWeights), as models upload their weights on
+// CPU devices; else row-major [N, K].
+void bm_vulkan(benchmark::State& state, int64_t m, int64_t n, int64_t k, lattice::gpu::DType wt, bool packed) {
   using namespace lattice::gpu;
   Context& ctx = gpu_context();
   Tensor a = Tensor::from_floats(ctx, random_values(static_cast<size_t>(m * k)), {m, k});
-  Tensor b = Tensor::from_floats(ctx, random_values(static_cast<size_t>(n * k)), {n, k}, wt);
+  const std::vector<float> bv = random_values(static_cast<size_t>(n * k));
+  std::vector<std::byte> raw(bv.size() * dtype_bytes(wt));
+  encode(wt, bv, raw.data());
+  const MatmulWeights b = packed ? upload_matmul_weights(ctx, raw, n, k, wt) : Tensor::from_bytes(ctx, raw, {n, k}, wt);
+  if (b.packed != packed) {
+    state.SkipWithError("this device keeps matmul weights row-major");
+    return;
+  }
   CommandStream s(ctx);
   // Warm-up: pipeline creation (and on lavapipe the shader variant for these buffers) on 16 rows of the
   // same A buffer, so the large sizes do not pay for a whole extra product.
@@ -94,10 +104,12 @@ struct Size {
     blas->UseRealTime()->Unit(benchmark::kMillisecond);
     if (z.large) blas->Iterations(2);
     for (DType wt : {DType::F32, DType::F16, DType::BF16, DType::F8E4M3FN, DType::F8E5M2}) {
-      std::string name = std::string("matmul/") + lattice::gpu::dtype_name(wt) + "/" + dims + "/vulkan";
-      auto* vk = benchmark::RegisterBenchmark(name.c_str(), bm_vulkan, z.m, z.n, z.k, wt);
-      vk->UseRealTime()->Unit(benchmark::kMillisecond);
-      if (z.large) vk->Iterations(1);
+      for (bool packed : {false, true}) {
+        std::string name = std::string("matmul/") + lattice::gpu::dtype_name(wt) + "/" + dims + (packed ? "/vulkan_packed" : "/vulkan");
+        auto* vk = benchmark::RegisterBenchmark(name.c_str(), bm_vulkan, z.m, z.n, z.k, wt, packed);
+        vk->UseRealTime()->Unit(benchmark::kMillisecond);
+        if (z.large) vk->Iterations(1);
+      }
     }
   }
   return true;
