@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <random>
@@ -91,6 +92,21 @@ void bm_openblas(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
   set_flops(state, m, n, k, cpu0);
 }
 
+// matmul_pack/<weights>/<N>x<K>/{pack,memcpy}: the host cost of packing weights at load (what DeviceWeights
+// adds per matrix on CPU devices) against copying the same bytes, the floor of any upload.
+void bm_pack(benchmark::State& state, int64_t n, int64_t k, lattice::gpu::DType wt, bool pack) {
+  std::vector<std::byte> src(static_cast<size_t>(n * k) * lattice::gpu::dtype_bytes(wt)), dst(src.size());
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<std::byte>(i * 2654435761u >> 24);
+  for (auto _ : state) {
+    if (pack)
+      lattice::gpu::pack_matmul_weights(src, dst, n, k, wt);
+    else
+      std::memcpy(dst.data(), src.data(), src.size());
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(src.size()));
+}
+
 struct Size {
   int64_t m, n, k;
   bool large;  // seconds per product on lavapipe: one iteration
@@ -111,6 +127,13 @@ struct Size {
         if (z.large) vk->Iterations(1);
       }
     }
+  }
+  for (DType wt : {DType::F32, DType::BF16}) {
+    const std::string name = std::string("matmul_pack/") + lattice::gpu::dtype_name(wt) + "/3072x12288/";
+    for (bool pack : {false, true})
+      benchmark::RegisterBenchmark((name + (pack ? "pack" : "memcpy")).c_str(), bm_pack, 3072, 12288, wt, pack)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
   }
   return true;
 }();
