@@ -100,15 +100,21 @@ int64_t texel_steps(std::span<const std::byte> src, std::span<const std::byte> d
 }
 
 // Elements between consecutive rows of `out` (all dimensions but the last flattened), or -1 when its rows are
-// not evenly strided or its last dimension is not contiguous.
+// not evenly strided or its last dimension is not contiguous. Size-1 dimensions have no stride that matters
+// (e.g. a column range of a [B, 1, C] tensor: its rows are the batch's, C apart).
 int64_t row_stride(const Tensor& out) {
   const int r = static_cast<int>(out.rank());
   if (r < 1 || (out.dim(-1) > 1 && out.strides().back() != 1)) return -1;
-  if (r == 1) return out.dim(0);
-  int64_t ld = out.strides()[r - 2];
-  for (int d = r - 3; d >= 0; --d)
-    if (out.dim(d) > 1 && out.strides()[d] != out.strides()[d + 1] * out.dim(d + 1)) return -1;
-  return out.dim(r - 2) > 1 ? ld : out.dim(-1);
+  int64_t ld = -1, next = 0;  // next: the stride the next outer dimension needs
+  for (int d = r - 2; d >= 0; --d) {
+    if (out.dim(d) == 1) continue;
+    if (ld < 0)
+      ld = out.strides()[d];
+    else if (out.strides()[d] != next)
+      return -1;
+    next = out.strides()[d] * out.dim(d);
+  }
+  return ld < 0 ? out.dim(-1) : ld;
 }
 
 }  // namespace

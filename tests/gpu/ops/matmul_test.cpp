@@ -136,6 +136,23 @@ TEST_F(GpuTest, MatmulEpilogueActivationAndStridedOutput) {
                DeviceError);
 }
 
+// matmul_into a column range of a [B, 1, W] tensor: the rows are the batch's, W apart, whatever the stride
+// of the size-1 dimension says (a row-split Linear on one token per batch entry writes such views).
+TEST_F(GpuTest, MatmulIntoColumnsAcrossASizeOneDimension) {
+  const int64_t batch = 3, k = 20, n = 6, wide = 15, start = 4;
+  const auto a = testing::random_floats(static_cast<size_t>(batch * k), 911), b = testing::random_floats(static_cast<size_t>(n * k), 912);
+  const Tensor dst = Tensor::from_floats(ctx(), std::vector<float>(static_cast<size_t>(batch * wide), 7.5f), {batch, 1, wide});
+  CommandStream s(ctx());
+  matmul_into(s, Tensor::from_floats(ctx(), a, {batch, 1, k}), Tensor::from_floats(ctx(), b, {n, k}), {}, narrow(dst, -1, start, n));
+  s.finish();
+  const std::vector<float> got = dst.to_floats(), want = reference(a, b, {}, batch, n, k);
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t c = 0; c < wide; ++c) {
+      const float expected = c >= start && c < start + n ? want[static_cast<size_t>(r * n + c - start)] : 7.5f;
+      EXPECT_NEAR(got[static_cast<size_t>(r * wide + c)], expected, 1e-5) << r << " " << c;
+    }
+}
+
 TEST_F(GpuTest, MatmulDecodesEveryFp8Code) {
   for (DType wt : {DType::F8E4M3FN, DType::F8E5M2}) {
     const int64_t k = 256, m = 5;  // sizes not powers of two: see MatmulTexelMatchesReference
