@@ -2,12 +2,14 @@
 // baseline measured in the same process (docs/performance.md). The Vulkan figure times submit + wait of
 // one recorded dispatch with all data resident on the device; recording is excluded (timing paused).
 // GFLOP_per_cpu_s divides by the process's CPU time instead, which other load on a shared machine moves less.
-// Weights are f32, f16, bf16, f8e4m3fn or f8e5m2 (decoded inside the kernel); A and C are always f32. The
+// Weights are f32, f16, bf16, f8e4m3fn or f8e5m2 (decoded inside the kernel), row-major (vulkan) or packed for
+// the texel kernel (vulkan_packed, gpu::MatmulWeights: what models use on CPU devices); A and C are f32. The
 // 4096x3072x3072 runs take seconds each on lavapipe, so they run a fixed single iteration.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <random>
@@ -43,11 +45,20 @@ void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k, double 
       1e-9 * flop * static_cast<double>(state.iterations()) / (process_cpu_seconds() - cpu0);
 }
 
-void bm_vulkan(benchmark::State& state, int64_t m, int64_t n, int64_t k, lattice::gpu::DType wt) {
+// `packed`: B in the texel kernel's packed layout (gpu::MatmulWeights), as models upload their weights on
+// CPU devices; else row-major [N, K].
+void bm_vulkan(benchmark::State& state, int64_t m, int64_t n, int64_t k, lattice::gpu::DType wt, bool packed) {
   using namespace lattice::gpu;
   Context& ctx = gpu_context();
   Tensor a = Tensor::from_floats(ctx, random_values(static_cast<size_t>(m * k)), {m, k});
-  Tensor b = Tensor::from_floats(ctx, random_values(static_cast<size_t>(n * k)), {n, k}, wt);
+  const std::vector<float> bv = random_values(static_cast<size_t>(n * k));
+  std::vector<std::byte> raw(bv.size() * dtype_bytes(wt));
+  encode(wt, bv, raw.data());
+  const MatmulWeights b = packed ? upload_matmul_weights(ctx, raw, n, k, wt) : Tensor::from_bytes(ctx, raw, {n, k}, wt);
+  if (b.packed != packed) {
+    state.SkipWithError("this device keeps matmul weights row-major");
+    return;
+  }
   CommandStream s(ctx);
   // Warm-up: pipeline creation (and on lavapipe the shader variant for these buffers) on 16 rows of the
   // same A buffer, so the large sizes do not pay for a whole extra product.
@@ -75,6 +86,21 @@ void bm_openblas(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
   set_flops(state, m, n, k, cpu0);
 }
 
+// matmul_pack/<weights>/<N>x<K>/{pack,memcpy}: the host cost of packing weights at load (what DeviceWeights
+// adds per matrix on CPU devices) against copying the same bytes, the floor of any upload.
+void bm_pack(benchmark::State& state, int64_t n, int64_t k, lattice::gpu::DType wt, bool pack) {
+  std::vector<std::byte> src(static_cast<size_t>(n * k) * lattice::gpu::dtype_bytes(wt)), dst(src.size());
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<std::byte>(i * 2654435761u >> 24);
+  for (auto _ : state) {
+    if (pack)
+      lattice::gpu::pack_matmul_weights(src, dst, n, k, wt);
+    else
+      std::memcpy(dst.data(), src.data(), src.size());
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(src.size()));
+}
+
 struct Size {
   int64_t m, n, k;
   bool large;  // seconds per product on lavapipe: one iteration
@@ -88,11 +114,20 @@ struct Size {
     blas->UseRealTime()->Unit(benchmark::kMillisecond);
     if (z.large) blas->Iterations(2);
     for (DType wt : {DType::F32, DType::F16, DType::BF16, DType::F8E4M3FN, DType::F8E5M2}) {
-      std::string name = std::string("matmul/") + lattice::gpu::dtype_name(wt) + "/" + dims + "/vulkan";
-      auto* vk = benchmark::RegisterBenchmark(name.c_str(), bm_vulkan, z.m, z.n, z.k, wt);
-      vk->UseRealTime()->Unit(benchmark::kMillisecond);
-      if (z.large) vk->Iterations(1);
+      for (bool packed : {false, true}) {
+        std::string name = std::string("matmul/") + lattice::gpu::dtype_name(wt) + "/" + dims + (packed ? "/vulkan_packed" : "/vulkan");
+        auto* vk = benchmark::RegisterBenchmark(name.c_str(), bm_vulkan, z.m, z.n, z.k, wt, packed);
+        vk->UseRealTime()->Unit(benchmark::kMillisecond);
+        if (z.large) vk->Iterations(1);
+      }
     }
+  }
+  for (DType wt : {DType::F32, DType::BF16}) {
+    const std::string name = std::string("matmul_pack/") + lattice::gpu::dtype_name(wt) + "/3072x12288/";
+    for (bool pack : {false, true})
+      benchmark::RegisterBenchmark((name + (pack ? "pack" : "memcpy")).c_str(), bm_pack, 3072, 12288, wt, pack)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
   }
   return true;
 }();

@@ -41,4 +41,5 @@ LATTICE_PUSH_BEGIN(MatmulPush)
   LATTICE_U32(c_offset)
   LATTICE_U32(epilogue)  // MATMUL_EPILOGUE_BIAS | activation << MATMUL_EPILOGUE_ACT_SHIFT
   LATTICE_U32(ldc)       // elements between rows of C
+  LATTICE_U32(b_packed)  // texel variant only: 1 when B is in the packed order (gpu/ops/matmul.h MatmulWeights)
 LATTICE_PUSH_END(MatmulPush)

@@ -61,7 +61,16 @@ void main() {
   uint steps = pc.k / KS;
   int arow[TM], brow[TN];
   for (int i = 0; i < TM; ++i) arow[i] = int(pc.a_offset / 4 + min(m0 + i, pc.m - 1) * (pc.k / 4));
-  for (int j = 0; j < TN; ++j) brow[j] = int(pc.b_offset / KS + min(n0 + j * LOCAL, pc.n - 1) * steps);
+  // Texel of column n at step s: brow + s * bstep. Row-major B: row n's texels in a row (bstep 1). Packed
+  // B (matmul.h MatmulWeights): this workgroup's columns c0 .. c0 + width - 1 are one block of
+  // [steps][width] texels after the c0 * steps texels of the blocks before it, so a step's texels are
+  // contiguous.
+  uint c0 = gl_WorkGroupID.y * (LOCAL * TN);
+  int bstep = pc.b_packed != 0u ? int(min(LOCAL * TN, pc.n - c0)) : 1;
+  for (int j = 0; j < TN; ++j) {
+    uint n = min(n0 + j * LOCAL, pc.n - 1);
+    brow[j] = int(pc.b_offset / KS + (pc.b_packed != 0u ? c0 * steps + (n - c0) : n * steps));
+  }
   float acc[TM][TN];
   for (int i = 0; i < TM; ++i)
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.0;
@@ -71,7 +80,7 @@ void main() {
     // once per step instead of once per call (measured ~10% faster).
     float bv[TN][KS];
     vec4 av[TM][AF];
-    for (int j = 0; j < TN; ++j) load_b(brow[j] + s, bv[j]);
+    for (int j = 0; j < TN; ++j) load_b(brow[j] + s * bstep, bv[j]);
     for (int i = 0; i < TM; ++i)
       for (int q = 0; q < AF; ++q) av[i][q] = texelFetch(a_texels, arow[i] + s * AF + q);
     for (int i = 0; i < TM; ++i)

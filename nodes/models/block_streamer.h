@@ -7,7 +7,8 @@
 /// Contract.
 /// - Block i is every checkpoint tensor whose name starts with prefixes[i] (e.g. "transformer_blocks.3.").
 ///   Linear weights (rank 2, named "*.weight": streamed_as_matrix) are uploaded as matrices (stored dtype
-///   kept, split into row blocks where larger than a device buffer, as Linear::load does), everything else
+///   kept, split into row blocks where larger than a device buffer, as Linear::load does; packed for matmul
+///   where the device packs, on the host thread below), everything else
 ///   (biases, norm scales, modulation tables such as LTX's [6, C] scale_shift_table) as f32 through
 ///   DeviceWeights::vector/f32; a model loads its block structs from the
 ///   DeviceWeights that acquire() returns, as it would from its own, and finds them already uploaded. LoRA

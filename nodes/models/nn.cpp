@@ -19,6 +19,50 @@ namespace lattice {
 using gpu::Tensor;
 
 namespace {
+// `w` (a matrix) with its bytes packed for matmul in blocks of `rows` whole rows (gpu::pack_matmul_weights
+// per block), or row-major with `rows` = 0.
+HostWeight with_layout(HostWeight w, int64_t rows) {
+  if (w.packed_rows == rows) return w;
+  const int64_t n = w.shape[0], k = w.shape[1];
+  const size_t row_bytes = w.bytes.size() / static_cast<size_t>(std::max<int64_t>(n, 1));
+  // Calls f(first row, rows) for each block of `block` rows.
+  auto blocks = [n](int64_t block, auto f) {
+    for (int64_t r = 0; r < n; r += block) f(r, std::min(block, n - r));
+  };
+  std::vector<std::byte> plain;
+  std::span<const std::byte> src = w.bytes;
+  if (w.packed_rows) {
+    plain.resize(w.bytes.size());
+    blocks(w.packed_rows, [&](int64_t r, int64_t nb) {
+      const size_t at = static_cast<size_t>(r) * row_bytes, size = static_cast<size_t>(nb) * row_bytes;
+      gpu::unpack_matmul_weights(w.bytes.subspan(at, size), std::span(plain).subspan(at, size), nb, k, w.dtype);
+    });
+    src = plain;
+  }
+  HostWeight out;
+  out.shape = w.shape;
+  out.dtype = w.dtype;
+  out.packed_rows = rows;
+  std::span<std::byte> dst;
+  if (gpu::dtype_bytes(w.dtype) == 4) {
+    out.f32_storage.resize(static_cast<size_t>(n * k));
+    dst = std::as_writable_bytes(std::span(out.f32_storage));
+  } else {
+    out.half_storage.resize(static_cast<size_t>(n * k));
+    dst = std::as_writable_bytes(std::span(out.half_storage));
+  }
+  if (rows == 0) {
+    std::memcpy(dst.data(), src.data(), src.size());
+  } else {
+    blocks(rows, [&](int64_t r, int64_t nb) {
+      const size_t at = static_cast<size_t>(r) * row_bytes, size = static_cast<size_t>(nb) * row_bytes;
+      gpu::pack_matmul_weights(src.subspan(at, size), dst.subspan(at, size), nb, k, w.dtype);
+    });
+  }
+  out.bytes = dst;
+  return out;
+}
+
 gpu::DType device_dtype(DType t) {
   switch (t) {
     case DType::F32: return gpu::DType::F32;
@@ -92,7 +136,16 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
   } else {
     keep(source_.load_f32(name), gpu::DType::F32);
   }
+  if (keep_dtype && r.shape.size() == 2) {
+    const int64_t rows = rows_per_block(r.shape, gpu::dtype_bytes(r.dtype), ctx_.device().max_buffer_bytes());
+    if (gpu::matmul_packs_weights(ctx_.device(), r.dtype, rows, r.shape[1])) return with_layout(std::move(r), rows);
+  }
   return r;
+}
+
+int64_t DeviceWeights::rows_per_block(const gpu::Shape& shape, uint64_t element_bytes, uint64_t max_bytes) {
+  const uint64_t row_bytes = std::max<uint64_t>(1, static_cast<uint64_t>(shape[1]) * element_bytes);
+  return std::min<int64_t>(shape[0], static_cast<int64_t>(std::max<uint64_t>(1, max_bytes / row_bytes)));
 }
 
 void DeviceWeights::stage(const std::string& name, bool keep_dtype, HostWeight w) {
@@ -122,33 +175,37 @@ Tensor DeviceWeights::to_device(std::span<const std::byte> bytes, gpu::Shape sha
   return t;
 }
 
-const Tensor& DeviceWeights::upload(const std::string& name, bool keep_dtype) {
+const gpu::MatmulWeights& DeviceWeights::upload(const std::string& name, bool keep_dtype) {
   const std::string key = name + (keep_dtype ? "" : "#f32");
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  const HostWeight p = take_prepared(name, keep_dtype);
-  return cache_.emplace(key, to_device(p.bytes, p.shape, p.dtype)).first->second;
+  HostWeight p = take_prepared(name, keep_dtype);
+  // Prepared for row blocks (a matrix larger than a buffer, which the allocation below then refuses).
+  if (p.packed_rows && p.packed_rows != p.shape[0]) p = with_layout(std::move(p), p.shape[0]);
+  return cache_.emplace(key, gpu::MatmulWeights(to_device(p.bytes, p.shape, p.dtype), p.packed_rows != 0)).first->second;
 }
 
-std::vector<Tensor> DeviceWeights::matrix_rows(const std::string& name, uint64_t max_bytes) {
+std::vector<gpu::MatmulWeights> DeviceWeights::matrix_rows(const std::string& name, uint64_t max_bytes) {
   if (auto it = row_blocks_.find(name); it != row_blocks_.end()) return it->second;
   const std::vector<int64_t>& shape = source_.info(name).shape;
   if (shape.size() != 2) matrix(name);  // throws the matrix error
-  const HostWeight p = take_prepared(name, true);
+  HostWeight p = take_prepared(name, true);
   const uint64_t row_bytes = p.bytes.size() / static_cast<uint64_t>(shape[0]);
-  const int64_t per_block = static_cast<int64_t>(std::max<uint64_t>(1, max_bytes / std::max<uint64_t>(1, row_bytes)));
-  std::vector<Tensor> blocks;
+  const int64_t per_block = rows_per_block(p.shape, gpu::dtype_bytes(p.dtype), max_bytes);
+  // prepare() packs in the blocks of the device's buffer limit; another max_bytes needs other blocks.
+  if (p.packed_rows && p.packed_rows != per_block) p = with_layout(std::move(p), per_block);
+  std::vector<gpu::MatmulWeights> blocks;
   for (int64_t r = 0; r < shape[0]; r += per_block) {
     const int64_t n = std::min(per_block, shape[0] - r);
-    blocks.push_back(to_device(p.bytes.subspan(r * row_bytes, n * row_bytes), {n, shape[1]}, p.dtype));
+    blocks.emplace_back(to_device(p.bytes.subspan(r * row_bytes, n * row_bytes), {n, shape[1]}, p.dtype), p.packed_rows != 0);
   }
   return row_blocks_.emplace(name, std::move(blocks)).first->second;
 }
 
 std::vector<Tensor> DeviceWeights::take_tensors() {
   std::vector<Tensor> out;
-  for (auto& [k, t] : cache_) out.push_back(std::move(t));
+  for (auto& [k, t] : cache_) out.push_back(std::move(t.tensor));
   for (auto& [k, ts] : row_blocks_)
-    for (auto& t : ts) out.push_back(std::move(t));
+    for (auto& t : ts) out.push_back(std::move(t.tensor));
   cache_.clear();
   row_blocks_.clear();
   uploaded_ = 0;
@@ -166,15 +223,15 @@ void DeviceWeights::release(const std::string& prefix) {
   }
 }
 
-const Tensor& DeviceWeights::matrix(const std::string& name) {
+const gpu::MatmulWeights& DeviceWeights::matrix(const std::string& name) {
   if (source_.info(name).shape.size() != 2)
     throw_invalid(source_.origin() + ": tensor '" + name + "' should be a matrix, it has shape " +
                   HostTensor{DType::F32, source_.info(name).shape, {}}.shape_string());
   return upload(name, true);
 }
 
-const Tensor& DeviceWeights::vector(const std::string& name) { return upload(name, false); }
-const Tensor& DeviceWeights::f32(const std::string& name) { return upload(name, false); }
+const Tensor& DeviceWeights::vector(const std::string& name) { return upload(name, false).tensor; }
+const Tensor& DeviceWeights::f32(const std::string& name) { return upload(name, false).tensor; }
 
 Linear Linear::load(DeviceWeights& w, const std::string& prefix) {
   Linear l;
@@ -200,19 +257,22 @@ int64_t Linear::out_features() const {
 
 Tensor Linear::operator()(gpu::CommandStream& s, const Tensor& x, std::optional<gpu::UnaryOp> activation) const {
   if (parts.empty()) return gpu::matmul(s, x, weight, bias, {}, activation);
-  std::vector<Tensor> outs;
-  int64_t row = 0;
-  for (const auto& p : parts) {
-    const Tensor b = bias.defined() ? gpu::contiguous(s, gpu::narrow(bias, 0, row, p.dim(0))) : Tensor{};
-    outs.push_back(gpu::matmul(s, x, p, b, {}, activation));
-    row += p.dim(0);
-  }
-  return gpu::concat(s, outs, -1);
+  gpu::Shape shape = x.shape();
+  shape.back() = out_features();
+  Tensor y = Tensor::empty(s.context(), shape, gpu::DType::F32);
+  into(s, x, y, activation);
+  return y;
 }
 
 void Linear::into(gpu::CommandStream& s, const Tensor& x, const Tensor& out, std::optional<gpu::UnaryOp> activation) const {
   if (parts.empty()) return gpu::matmul_into(s, x, weight, bias, out, activation);
-  gpu::copy_into(s, (*this)(s, x, activation), out);
+  // Each part writes its own column range of the output.
+  int64_t row = 0;
+  for (const auto& p : parts) {
+    const int64_t n = p.dim(0);
+    gpu::matmul_into(s, x, p, bias.defined() ? gpu::narrow(bias, 0, row, n) : Tensor{}, gpu::narrow(out, -1, row, n), activation);
+    row += n;
+  }
 }
 
 Tensor map_token_chunks(gpu::CommandStream& s, const Tensor& x, int64_t widest,

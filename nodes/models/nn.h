@@ -16,6 +16,7 @@
 
 #include "gpu/command_stream.h"
 #include "gpu/ops/attention.h"
+#include "gpu/ops/matmul.h"
 #include "gpu/ops/unary.h"
 #include "gpu/context.h"
 #include "gpu/tensor.h"
@@ -36,12 +37,21 @@ namespace lattice {
 /// bf16 is never converted to f16, on any device: the matmul (and every op taking bf16) reads bf16 as 32-bit
 /// words and widens it to f32 in the shader (gpu/ops/matmul_decode.glsl), which needs no 16-bit storage or
 /// arithmetic support. So no device lacks bf16, and there is no f16 range loss (bf16 values above 65504).
+///
+/// Matrices are uploaded as gpu::MatmulWeights: packed for the matmul kernel where the device's kernel reads
+/// that layout best (gpu::matmul_packs_weights: CPU devices), in plain row-major order elsewhere. Packing is
+/// done on the host in prepare() (so on the block streamer's host thread), after any LoRA merge, a row block
+/// at a time where the matrix is split as matrix_rows() splits it; it costs one more host buffer of the
+/// tensor while it is prepared (docs/performance.md, "Matmul on lavapipe").
 /// A checkpoint tensor's bytes on the host in the dtype it will have on the device: the file mapping itself
-/// when it is used as stored, else the converted (or LoRA-merged) values it owns.
+/// when it is used as stored, else the converted (or LoRA-merged, or packed) values it owns.
 struct HostWeight {
   std::span<const std::byte> bytes;
   gpu::DType dtype = gpu::DType::F32;
   gpu::Shape shape;
+  /// Rows of each independently packed block (gpu::pack_matmul_weights; the whole matrix or matrix_rows'
+  /// blocks); 0 when the bytes are row-major.
+  int64_t packed_rows = 0;
   // The converted values, moved in (never copied): one host buffer of this tensor at a time.
   std::vector<float> f32_storage;
   std::vector<uint16_t> half_storage;
@@ -52,9 +62,11 @@ class DeviceWeights {
   DeviceWeights(const WeightSource& source, gpu::Context& ctx, std::shared_ptr<const WeightPatches> patches = {})
       : source_(source), ctx_(ctx), patches_(std::move(patches)) {}
   bool has(const std::string& name) const { return source_.has(name); }
-  const gpu::Tensor& matrix(const std::string& name);
-  /// The matrix as blocks of whole rows, each at most max_bytes (for matrices larger than a device buffer).
-  std::vector<gpu::Tensor> matrix_rows(const std::string& name, uint64_t max_bytes);
+  /// A [out, in] matrix as matmul weights (packed where the device packs them; see above).
+  const gpu::MatmulWeights& matrix(const std::string& name);
+  /// The matrix as blocks of whole rows, each at most max_bytes (for matrices larger than a device buffer),
+  /// each packed on its own where the device packs.
+  std::vector<gpu::MatmulWeights> matrix_rows(const std::string& name, uint64_t max_bytes);
   const gpu::Tensor& vector(const std::string& name);
   /// Any tensor as f32 (embedding tables, positional tables).
   const gpu::Tensor& f32(const std::string& name);
@@ -65,8 +77,8 @@ class DeviceWeights {
   const std::shared_ptr<const WeightPatches>& patches() const { return patches_; }
 
   // Block streaming (nodes/models/block_streamer.h) uses the two halves of an upload separately.
-  /// The host half of an upload: reads (and converts or merges) the tensor. Const and safe to call from
-  /// another thread while this object is used, as long as the WeightSource is not changed.
+  /// The host half of an upload: reads (and converts, merges or packs) the tensor. Const and safe to call
+  /// from another thread while this object is used, as long as the WeightSource is not changed.
   HostWeight prepare(const std::string& name, bool keep_dtype) const;
   /// Hands over a tensor prepared elsewhere; the next upload of that name and keep_dtype uses it.
   void stage(const std::string& name, bool keep_dtype, HostWeight w);
@@ -80,14 +92,16 @@ class DeviceWeights {
   void release(const std::string& prefix);
 
  private:
-  const gpu::Tensor& upload(const std::string& name, bool keep_dtype);
+  const gpu::MatmulWeights& upload(const std::string& name, bool keep_dtype);
   HostWeight take_prepared(const std::string& name, bool keep_dtype);
   gpu::Tensor to_device(std::span<const std::byte> bytes, gpu::Shape shape, gpu::DType dtype);
+  /// Rows per block of a matrix of `shape` and element `bytes` split into blocks of at most max_bytes.
+  static int64_t rows_per_block(const gpu::Shape& shape, uint64_t element_bytes, uint64_t max_bytes);
   const WeightSource& source_;
   gpu::Context& ctx_;
   std::shared_ptr<const WeightPatches> patches_;
-  std::map<std::string, gpu::Tensor> cache_;
-  std::map<std::string, std::vector<gpu::Tensor>> row_blocks_;
+  std::map<std::string, gpu::MatmulWeights> cache_;  // matrices may be packed; other tensors never are
+  std::map<std::string, std::vector<gpu::MatmulWeights>> row_blocks_;
   std::map<std::string, HostWeight> staged_;
   std::vector<gpu::Tensor> spares_;
   uint64_t uploaded_ = 0;
@@ -99,14 +113,16 @@ uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype);
 
 /// y = x·Wᵀ + b, W [out, in] under `<prefix>.weight`, b under `<prefix>.bias` when present.
 /// A weight larger than the device can bind in one buffer (Device::max_buffer_bytes) is uploaded as blocks
-/// of whole output rows (`parts`, `weight` then undefined); the products are concatenated, so the result is
-/// the same. The output must fit one buffer; wider intermediates are the caller's to chunk (map_token_chunks).
+/// of whole output rows (`parts`, `weight` then undefined); each part's product is written into its column
+/// range of y (matmul_into), so the result is the same with no concatenation. The output must fit one
+/// buffer; wider intermediates are the caller's to chunk (map_token_chunks).
 /// `activation` is applied in the matmul's epilogue (one pass over y instead of two; the same arithmetic as
 /// gpu/ops/unary.h). into() writes y into a view instead of a new tensor (e.g. a column range of a wider
 /// tensor, so that a concatenation needs no copy of this part).
 struct Linear {
-  gpu::Tensor weight, bias;
-  std::vector<gpu::Tensor> parts;  ///< row blocks of W when it is split; empty otherwise
+  gpu::MatmulWeights weight;  ///< W, packed where DeviceWeights packs it (a plain Tensor converts)
+  gpu::Tensor bias;
+  std::vector<gpu::MatmulWeights> parts;  ///< row blocks of W when it is split; empty otherwise
   static Linear load(DeviceWeights& w, const std::string& prefix);
   gpu::Tensor operator()(gpu::CommandStream& s, const gpu::Tensor& x,
                          std::optional<gpu::UnaryOp> activation = std::nullopt) const;

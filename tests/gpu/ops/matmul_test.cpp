@@ -1,7 +1,10 @@
 #include "gpu/ops/matmul.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <span>
+#include <string>
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
@@ -133,6 +136,23 @@ TEST_F(GpuTest, MatmulEpilogueActivationAndStridedOutput) {
                DeviceError);
 }
 
+// matmul_into a column range of a [B, 1, W] tensor: the rows are the batch's, W apart, whatever the stride
+// of the size-1 dimension says (a row-split Linear on one token per batch entry writes such views).
+TEST_F(GpuTest, MatmulIntoColumnsAcrossASizeOneDimension) {
+  const int64_t batch = 3, k = 20, n = 6, wide = 15, start = 4;
+  const auto a = testing::random_floats(static_cast<size_t>(batch * k), 911), b = testing::random_floats(static_cast<size_t>(n * k), 912);
+  const Tensor dst = Tensor::from_floats(ctx(), std::vector<float>(static_cast<size_t>(batch * wide), 7.5f), {batch, 1, wide});
+  CommandStream s(ctx());
+  matmul_into(s, Tensor::from_floats(ctx(), a, {batch, 1, k}), Tensor::from_floats(ctx(), b, {n, k}), {}, narrow(dst, -1, start, n));
+  s.finish();
+  const std::vector<float> got = dst.to_floats(), want = reference(a, b, {}, batch, n, k);
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t c = 0; c < wide; ++c) {
+      const float expected = c >= start && c < start + n ? want[static_cast<size_t>(r * n + c - start)] : 7.5f;
+      EXPECT_NEAR(got[static_cast<size_t>(r * wide + c)], expected, 1e-5) << r << " " << c;
+    }
+}
+
 TEST_F(GpuTest, MatmulDecodesEveryFp8Code) {
   for (DType wt : {DType::F8E4M3FN, DType::F8E5M2}) {
     const int64_t k = 256, m = 5;  // sizes not powers of two: see MatmulTexelMatchesReference
@@ -164,6 +184,108 @@ TEST_F(GpuTest, MatmulDecodesEveryFp8Code) {
       EXPECT_TRUE(testing::close_elementwise(out.to_floats(), reference(a, b, {}, m, n, k), 0.0, 0.0))
           << variant << " " << dtype_name(wt);
     }
+  }
+}
+
+// The packed layout stated element by element: column block c0 (128 rows, fewer at the end) holds, step by
+// step, one 16-byte texel of each of its rows; unpacking restores the input.
+TEST(MatmulPack, LayoutAndRoundTrip) {
+  const int64_t n = 130, k = 12;  // f32: 3 texels (steps) a row; blocks of 128 and 2 rows
+  std::vector<float> b(static_cast<size_t>(n * k));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i);
+  std::vector<float> packed(b.size()), back(b.size());
+  pack_matmul_weights(std::as_bytes(std::span(b)), std::as_writable_bytes(std::span(packed)), n, k, DType::F32);
+  auto texel_at = [&](int64_t t) { return packed[static_cast<size_t>(t * 4)]; };
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t s = 0; s < 3; ++s) {
+      const int64_t c0 = row / 128 * 128, width = std::min<int64_t>(128, n - c0);
+      ASSERT_EQ(texel_at(c0 * 3 + s * width + (row - c0)), b[static_cast<size_t>(row * k + s * 4)]) << row << " " << s;
+    }
+  unpack_matmul_weights(std::as_bytes(std::span(packed)), std::as_writable_bytes(std::span(back)), n, k, DType::F32);
+  EXPECT_EQ(back, b);
+  std::vector<float> odd(static_cast<size_t>(n * 10));  // K = 10 is no whole number of f32 texels
+  EXPECT_THROW(pack_matmul_weights(std::as_bytes(std::span(odd)), std::as_writable_bytes(std::span(odd)), n, 10, DType::F32),
+               DeviceError);
+}
+
+// Packed weights of every type give the texel kernel's plain-layout result bit for bit (the same
+// arithmetic in the same order), so also the reference: N in one, two and three column blocks with partial
+// last blocks, batch dims, bias, each epilogue activation, and matmul_into a column range. upload_matmul_weights
+// packs exactly where matmul_packs_weights says so; a K that is no whole number of texels stays plain.
+TEST_F(GpuTest, MatmulPackedWeightsMatchPlainLayout) {
+  if (!ctx().device().info().is_cpu()) {
+    EXPECT_FALSE(matmul_packs_weights(ctx().device(), DType::F16, 256, 256)) << "GPUs keep the plain layout";
+    GTEST_SKIP() << "packed weights are for the texel variant (CPU devices)";
+  }
+  const std::vector<Case> cases = {{{3, 16}, 3}, {{2, 9, 48}, 130}, {{5, 32}, 300}};
+  uint32_t seed = 700;
+  for (const Case& c : cases) {
+    const int64_t k = c.a_shape.back(), m = numel(c.a_shape) / k;
+    const auto a = testing::random_floats(static_cast<size_t>(m * k), seed++);
+    const Tensor ta = Tensor::from_floats(ctx(), a, c.a_shape);
+    for (DType wt : kWeightTypes) {
+      auto b = testing::random_floats(static_cast<size_t>(c.n * k), seed++);
+      std::vector<std::byte> raw(b.size() * dtype_bytes(wt));
+      encode(wt, b, raw.data());
+      decode(wt, raw.data(), b);
+      ASSERT_TRUE(matmul_packs_weights(ctx().device(), wt, c.n, k)) << dtype_name(wt);
+      const MatmulWeights packed = upload_matmul_weights(ctx(), raw, c.n, k, wt);
+      ASSERT_TRUE(packed.packed);
+      EXPECT_EQ(packed.to_floats(), b) << "to_floats unpacks";
+      const Tensor plain = Tensor::from_bytes(ctx(), raw, {c.n, k}, wt);
+      const auto bias = testing::random_floats(static_cast<size_t>(c.n), seed++);
+      const Tensor tbias = Tensor::from_floats(ctx(), bias, {c.n});
+      const std::string what = shape_string(c.a_shape) + " N " + std::to_string(c.n) + " " + dtype_name(wt);
+      for (std::optional<UnaryOp> op : {std::optional<UnaryOp>{}, std::optional{UnaryOp::GeluTanh}, std::optional{UnaryOp::Silu}}) {
+        CommandStream s(ctx());
+        const Tensor want = matmul(s, ta, plain, tbias, "texel", op);
+        const Tensor got = matmul(s, ta, packed, tbias, {}, op);
+        const Tensor no_bias = matmul(s, ta, packed);
+        Shape wide_shape = c.a_shape;
+        wide_shape.back() = c.n + 7;
+        const Tensor wide = Tensor::from_floats(ctx(), std::vector<float>(static_cast<size_t>(m * (c.n + 7)), 7.5f), wide_shape);
+        matmul_into(s, ta, packed, tbias, narrow(wide, -1, 5, c.n), op);
+        s.finish();
+        EXPECT_TRUE(testing::close_elementwise(got.to_floats(), want.to_floats(), 0.0, 0.0)) << what;
+        const std::vector<float> all = wide.to_floats();
+        std::vector<float> inside;
+        for (int64_t r = 0; r < m; ++r)
+          inside.insert(inside.end(), all.begin() + r * (c.n + 7) + 5, all.begin() + r * (c.n + 7) + 5 + c.n);
+        EXPECT_TRUE(testing::close_elementwise(inside, want.to_floats(), 0.0, 0.0)) << what;
+        if (!op) {
+          EXPECT_TRUE(testing::close_nmse(got.to_floats(), reference(a, b, bias, m, c.n, k), 1e-10)) << what;
+          EXPECT_TRUE(testing::close_nmse(no_bias.to_floats(), reference(a, b, {}, m, c.n, k), 1e-10)) << what;
+        }
+      }
+    }
+  }
+  // K = 20 is no whole number of f16 texels (8 a texel): the weights stay plain and the portable kernel runs.
+  const std::vector<float> b = testing::random_floats(3 * 20, 790), a = testing::random_floats(2 * 20, 791);
+  std::vector<std::byte> raw(b.size() * 2);
+  encode(DType::F16, b, raw.data());
+  std::vector<float> b16(b.size());
+  decode(DType::F16, raw.data(), b16);
+  EXPECT_FALSE(matmul_packs_weights(ctx().device(), DType::F16, 3, 20));
+  const MatmulWeights w = upload_matmul_weights(ctx(), raw, 3, 20, DType::F16);
+  EXPECT_FALSE(w.packed);
+  CommandStream s(ctx());
+  const Tensor out = matmul(s, Tensor::from_floats(ctx(), a, {2, 20}), w);
+  s.finish();
+  EXPECT_TRUE(testing::close_nmse(out.to_floats(), reference(a, b16, {}, 2, 3, 20), 1e-10));
+}
+
+TEST_F(GpuTest, MatmulPackedWeightsRefuseOtherVariants) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "packed weights are for the texel variant (CPU devices)";
+  const std::vector<float> b(static_cast<size_t>(5 * 16), 0.5f);
+  const MatmulWeights packed = upload_matmul_weights(ctx(), std::as_bytes(std::span(b)), 5, 16, DType::F32);
+  ASSERT_TRUE(packed.packed);
+  CommandStream s(ctx());
+  const Tensor a = Tensor::empty(ctx(), {4, 16}, DType::F32);
+  try {
+    matmul(s, a, packed, {}, "portable");
+    ADD_FAILURE() << "portable read packed weights";
+  } catch (const DeviceError& e) {
+    EXPECT_NE(std::string(e.what()).find("texel variant only"), std::string::npos) << e.what();
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/safetensors.h"
 #include "core/types/tensor.h"
+#include "gpu/ops/copy.h"
 #include "gpu/ops/unary.h"
 #include "nodes/gpu_service.h"
 #include "tests/support/gpu_limits.h"
@@ -32,6 +33,16 @@ HostTensor random(std::vector<int64_t> shape, uint32_t seed) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) x = n01(rng) * 0.25f;
   return HostTensor::from_f32(std::move(shape), v);
+}
+
+// `values` rounded to bf16 or f16.
+HostTensor half_tensor(DType dtype, std::vector<int64_t> shape, const std::vector<float>& values) {
+  HostTensor t{dtype, std::move(shape), std::vector<uint8_t>(values.size() * 2)};
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint16_t h = dtype == DType::BF16 ? float_to_bf16(values[i]) : float_to_half(values[i]);
+    std::memcpy(t.data.data() + 2 * i, &h, 2);
+  }
+  return t;
 }
 
 class NnSplit : public ::testing::Test {
@@ -146,13 +157,7 @@ TEST(NnWeights, PatchedHalfMatricesAreMergedAndRoundedToTheirStoredDtype) {
   const fs::path path = fs::temp_directory_path() / ("lattice_nn_patch_" + std::to_string(::getpid()) + ".safetensors");
   const int64_t out = 12, in = 20, rank = 3;
   const std::vector<float> wv = random({out, in}, 21).to_f32();
-  HostTensor bf16{DType::BF16, {out, in}, std::vector<uint8_t>(wv.size() * 2)};
-  HostTensor f16{DType::F16, {out, in}, std::vector<uint8_t>(wv.size() * 2)};
-  for (size_t i = 0; i < wv.size(); ++i) {
-    const uint16_t b = float_to_bf16(wv[i]), h = float_to_half(wv[i]);
-    std::memcpy(bf16.data.data() + 2 * i, &b, 2);
-    std::memcpy(f16.data.data() + 2 * i, &h, 2);
-  }
+  const HostTensor bf16 = half_tensor(DType::BF16, {out, in}, wv), f16 = half_tensor(DType::F16, {out, in}, wv);
   write_safetensors(path, {{"bf16.weight", &bf16}, {"f16.weight", &f16}});
   auto patches = std::make_shared<WeightPatches>();
   for (const char* name : {"bf16.weight", "f16.weight"})
@@ -164,7 +169,7 @@ TEST(NnWeights, PatchedHalfMatricesAreMergedAndRoundedToTheirStoredDtype) {
     const std::vector<float> up = patches->at(0).up.to_f32(), down = patches->at(0).down.to_f32();
     for (const char* name : {"bf16", "f16"}) {
       const bool is_bf16 = std::string(name) == "bf16";
-      const gpu::Tensor& t = weights.matrix(std::string(name) + ".weight");
+      const gpu::MatmulWeights& t = weights.matrix(std::string(name) + ".weight");
       EXPECT_EQ(t.dtype(), is_bf16 ? gpu::DType::BF16 : gpu::DType::F16) << name;
       const std::vector<float> got = t.to_floats(), stored = src.load(std::string(name) + ".weight").to_f32();
       for (int64_t o = 0; o < out; ++o)
@@ -175,6 +180,78 @@ TEST(NnWeights, PatchedHalfMatricesAreMergedAndRoundedToTheirStoredDtype) {
           EXPECT_NEAR(got[o * in + i], want, std::fabs(want) * 1e-2f) << name << " [" << o << "," << i << "]";
         }
     }
+  }
+  fs::remove_all(path);
+}
+
+// Where the device packs matrices for matmul (CPU devices), linears give bit for bit what the row-major
+// layout gives (LATTICE_MATMUL_PACK=0): f32, f16 and bf16 weights of 300 rows (a partial last column block),
+// with a bias and an epilogue activation, whole and split into row blocks (each packed on its own), through
+// operator() and into() a column range. matrix() reads back the stored values in row-major order.
+TEST(NnWeights, PackedLinearsGiveTheRowMajorResult) {
+  const fs::path path = fs::temp_directory_path() / ("lattice_nn_packed_" + std::to_string(::getpid()) + ".safetensors");
+  const int64_t out = 300, in = 48, rows = 7;
+  const HostTensor w = random({out, in}, 31), b = random({out}, 32), x = random({rows, in}, 33);
+  const std::vector<float> wv = w.to_f32();
+  const HostTensor bf16 = half_tensor(DType::BF16, {out, in}, wv), f16 = half_tensor(DType::F16, {out, in}, wv);
+  write_safetensors(path, {{"f32.weight", &w}, {"f32.bias", &b}, {"bf16.weight", &bf16}, {"bf16.bias", &b},
+                           {"f16.weight", &f16}, {"f16.bias", &b}});
+  // Each name's outputs: operator() then into() columns [3, 3 + out) of a wider tensor.
+  auto run = [&](GpuService& g, bool pack, size_t& parts) {
+    if (!pack) setenv("LATTICE_MATMUL_PACK", "0", 1);
+    gpu::Context& ctx = g.context();
+    const WeightSource src = WeightSource::open(path);
+    DeviceWeights weights(src, ctx);
+    std::vector<std::vector<float>> results;
+    const gpu::Tensor tx = gpu::Tensor::from_floats(ctx, x.to_f32(), x.shape);
+    for (const char* name : {"f32", "bf16", "f16"}) {
+      const Linear l = Linear::load(weights, name);
+      parts = l.parts.size();
+      if (!l.parts.empty()) {
+        for (const auto& p : l.parts) EXPECT_EQ(p.packed, pack) << name;
+      } else {
+        EXPECT_EQ(l.weight.packed, pack) << name;
+        EXPECT_EQ(weights.matrix(std::string(name) + ".weight").to_floats(), src.load(std::string(name) + ".weight").to_f32()) << name;
+      }
+      gpu::CommandStream s(ctx);
+      const gpu::Tensor y = l(s, tx, gpu::UnaryOp::Silu);
+      const gpu::Tensor wide = gpu::Tensor::empty(ctx, {rows, out + 5}, gpu::DType::F32);
+      l.into(s, tx, gpu::narrow(wide, -1, 3, out), gpu::UnaryOp::Silu);
+      s.finish();
+      results.push_back(y.to_floats());
+      results.push_back(wide.to_floats());
+    }
+    unsetenv("LATTICE_MATMUL_PACK");
+    return results;
+  };
+  auto whole = test::gpu_with_buffer_limit(0);
+  if (!gpu::matmul_packs_weights(whole->context().device(), gpu::DType::BF16, out, in)) {
+    fs::remove_all(path);
+    GTEST_SKIP() << "this device keeps matrices row-major";
+  }
+  size_t parts = 0;
+  const auto plain = run(*whole, false, parts), packed = run(*whole, true, parts);
+  EXPECT_EQ(parts, 0u);
+  for (size_t i = 0; i < plain.size(); ++i) {
+    if (i % 2) {  // into(): only the written columns
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 3; c < 3 + out; ++c)
+          ASSERT_EQ(packed[i][r * (out + 5) + c], plain[i][r * (out + 5) + c]) << i << " [" << r << "," << c << "]";
+    } else {
+      EXPECT_EQ(packed[i], plain[i]) << i;
+    }
+  }
+  // Split: 16 KiB buffers hold 85 f32 rows (4 parts) or 170 16-bit rows (2 parts); into() must agree too.
+  auto small = test::gpu_with_buffer_limit(16384);
+  const auto split = run(*small, true, parts), split_plain = run(*small, false, parts);
+  EXPECT_EQ(parts, 2u);
+  for (size_t i = 0; i < plain.size(); i += 2) {
+    EXPECT_EQ(split[i], split_plain[i]) << i;
+    ASSERT_EQ(split[i].size(), plain[i].size());
+    for (size_t j = 0; j < plain[i].size(); ++j) EXPECT_NEAR(split[i][j], plain[i][j], 1e-5f) << i << " " << j;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 3; c < 3 + out; ++c)
+        ASSERT_EQ(split[i + 1][r * (out + 5) + c], split[i][r * out + c - 3]) << i << " [" << r << "," << c << "]";
   }
   fs::remove_all(path);
 }
