@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/support.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/block_streamer.h"
 
@@ -17,18 +18,14 @@ namespace lattice::bench {
 
 // `gpu`'s device, started with a budget of `budget_mib` (0: the device's default).
 inline gpu::Context& context_with_budget(GpuService& gpu, uint64_t budget_mib) {
-  if (budget_mib) setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
+  if (budget_mib == 0) return gpu.context();
+  const char* before = std::getenv("LATTICE_GPU_BUDGET_MB");
+  const std::string saved = before ? before : "";
+  setenv("LATTICE_GPU_BUDGET_MB", std::to_string(budget_mib).c_str(), 1);
   gpu::Context& ctx = gpu.context();
-  unsetenv("LATTICE_GPU_BUDGET_MB");
+  if (before) setenv("LATTICE_GPU_BUDGET_MB", saved.c_str(), 1);
+  else unsetenv("LATTICE_GPU_BUDGET_MB");
   return ctx;
-}
-
-// CPU seconds of the whole process (every llvmpipe thread and the streamer's host thread), so that a
-// streamed run's cost does not depend on how much of the shared machine other processes take.
-inline double process_cpu_seconds_now() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 // The budget in MiB for `slots` slots of the largest block and no resident block, beside `fixed` bytes (what
@@ -36,7 +33,7 @@ inline double process_cpu_seconds_now() {
 // block resident) for slots 0. The MiB rounding stays below one more block, so plan_block_streaming keeps
 // none resident, and below a second slot where slots is 1.
 inline uint64_t streaming_budget_mib(uint64_t fixed, const std::vector<uint64_t>& blocks, int slots) {
-  if (slots == 0) return 0;
+  if (slots == 0 || blocks.empty()) return 0;
   const uint64_t largest = *std::max_element(blocks.begin(), blocks.end());
   return (fixed + static_cast<uint64_t>(slots) * largest + (1 << 20) - 1) >> 20;
 }
@@ -49,9 +46,9 @@ void run_streamed(benchmark::State& state, const BlockStreamStats& stats, uint64
   const double upload_before = stats.upload_seconds;
   double cpu = 0;
   for (auto _ : state) {
-    const double c0 = process_cpu_seconds_now();
+    const double c0 = process_cpu_seconds();
     forward();
-    cpu += process_cpu_seconds_now() - c0;
+    cpu += process_cpu_seconds() - c0;
   }
   const double n = static_cast<double>(state.iterations());
   state.counters["budget_MiB"] = static_cast<double>(budget_mib);

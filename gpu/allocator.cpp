@@ -1,6 +1,7 @@
 #include "gpu/allocator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -25,7 +26,14 @@ Allocator::Allocator(const Device& device, uint64_t block_bytes)
     if (h.device_local) largest = std::max(largest, h.size);
   budget_ = largest / 10 * 8;
   // MiB, fractions allowed (--vram-budget passes a budget in GiB through it to the byte).
-  if (const char* env = std::getenv("LATTICE_GPU_BUDGET_MB")) budget_ = static_cast<uint64_t>(std::strtod(env, nullptr) * 1048576.0);
+  if (const char* env = std::getenv("LATTICE_GPU_BUDGET_MB")) {
+    char* end = nullptr;
+    const double mib = std::strtod(env, &end);
+    if (end == env || *end != '\0' || !std::isfinite(mib) || mib <= 0 || mib >= 1.7e13)
+      throw lattice::Error(lattice::ErrorKind::Usage, std::string("LATTICE_GPU_BUDGET_MB must be a positive number of MiB, got '") +
+                                        env + "'");
+    budget_ = static_cast<uint64_t>(mib * 1048576.0);
+  }
 }
 
 Allocator::~Allocator() {

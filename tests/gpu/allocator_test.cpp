@@ -100,5 +100,25 @@ TEST_F(GpuTest, ReclaimerFreesMemoryBeforeTheBudgetRefuses) {
   EXPECT_LE(alloc.current_device_bytes(), alloc.budget_bytes());
 }
 
+TEST_F(GpuTest, BudgetFromTheEnvironmentIsParsedOrRefused) {
+  // LATTICE_GPU_BUDGET_MB takes MiB, fractions allowed; anything else is a usage error, not a budget of 0.
+  setenv("LATTICE_GPU_BUDGET_MB", "1.5", 1);
+  {
+    Allocator alloc(ctx().device(), 1 << 20);
+    EXPECT_EQ(alloc.budget_bytes(), 3u << 19);
+  }
+  for (const char* bad : {"", "abc", "12MB", "-1", "0", "nan", "inf"}) {
+    setenv("LATTICE_GPU_BUDGET_MB", bad, 1);
+    try {
+      Allocator alloc(ctx().device(), 1 << 20);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const lattice::Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage) << bad;
+      EXPECT_NE(std::string(e.what()).find("LATTICE_GPU_BUDGET_MB"), std::string::npos) << e.what();
+    }
+  }
+  unsetenv("LATTICE_GPU_BUDGET_MB");
+}
+
 }  // namespace
 }  // namespace lattice::gpu

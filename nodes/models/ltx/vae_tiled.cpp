@@ -98,6 +98,7 @@ void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::ve
     if (!space) {
       const Tensor x = decode(s, time ? gpu::contiguous(s, zt) : zt, timestep);
       s.finish();
+      if (x.dtype() != gpu::DType::F32) throw_eval("LTX-Video VAE decode: expected f32 frames from the decoder");
       const std::vector<std::byte> bytes = x.to_bytes();  // f32, as decoded
       tile.data.resize(bytes.size());
       std::memcpy(tile.data.data(), bytes.data(), bytes.size());

@@ -1,6 +1,7 @@
 #include "nodes/models/vae/tiling.h"
 
 #include <algorithm>
+#include <string>
 
 #include "core/error.h"
 
@@ -70,6 +71,9 @@ TileGrid::TileGrid(int64_t h, int64_t w, int64_t tile, int64_t overlap, int64_t 
 
 void TileGrid::accumulate(float* acc, std::span<const float> tile, size_t a, size_t b) const {
   const int64_t TH = out_tile_h(), TW = out_tile_w(), H = h_ * scale_, W = w_ * scale_;
+  if (tile.size() % static_cast<size_t>(TH * TW) != 0)
+    throw_eval("tiled VAE: a decoded tile holds " + std::to_string(tile.size()) + " values, not whole " +
+               std::to_string(TH) + "x" + std::to_string(TW) + " planes");
   const int64_t y0 = ys_[a] * scale_, x0 = xs_[b] * scale_, planes = static_cast<int64_t>(tile.size()) / (TH * TW);
   const std::vector<float>& m = weights_[a][b];
   for (int64_t p = 0; p < planes; ++p)

@@ -8,6 +8,7 @@
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QtTest/QTest>
 #include <algorithm>
@@ -230,6 +231,11 @@ TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFram
     per_frame << now - last;
     last = now;
   });
+  // Restored however the test ends (an ASSERT returns early; later tests need the normal budget).
+  const auto restore = qScopeGuard([&] {
+    QObject::disconnect(counting);
+    NodeFace::setFrameBudget(budget);
+  });
 
   canvas->setProperty("settleMs", 60000);  // the gesture below lasts well under that, even on a busy machine
   QStringList seen;  // diagnostics: the faces painted during the gesture, and at which detail
@@ -259,6 +265,7 @@ TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFram
   QObject::disconnect(counting);
   NodeFace::setFrameBudget(budget);
   EXPECT_EQ(face_paints(), before + shown.size()) << "each face in view repainted once";
+  ASSERT_FALSE(per_frame.empty());
   EXPECT_LE(*std::max_element(per_frame.begin(), per_frame.end()), 1) << "one face per frame at budget 0";
   for (NodeFace* f : faces)
     if (!f->isVisible()) {
