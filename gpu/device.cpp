@@ -185,6 +185,10 @@ Device::Device(const Instance& instance, std::optional<std::string> selector) {
   VkPhysicalDeviceProperties props;
   vkGetPhysicalDeviceProperties(physical_, &props);
   limits_ = props.limits;
+  // Tests of the paths that split work to fit a texel buffer lower its element count (never raise it).
+  if (const char* env = std::getenv("LATTICE_GPU_MAX_TEXEL_ELEMENTS"))
+    info_.max_texel_buffer_elements =
+        static_cast<uint32_t>(std::min<uint64_t>(info_.max_texel_buffer_elements, std::strtoull(env, nullptr, 10)));
 
   uint32_t family_count = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(physical_, &family_count, nullptr);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -195,11 +196,28 @@ void matmul_into(CommandStream& stream, const Tensor& a, const MatmulWeights& we
     if (!variant.empty() && variant != "texel") fail("packed weights are read by the texel variant only");
     if (b.offset() != 0) fail("packed weights must start their buffer");
     if (!texel_reads_a(ctx.device(), a)) {
-      // A view whose offset or buffer the texel kernel cannot bind: its own contiguous copy can be.
-      const Tensor own = Tensor::empty(ctx, a.shape(), DType::F32);
-      copy_into(stream, a, own);
-      if (!texel_reads_a(ctx.device(), own)) fail("A is too large for a texel buffer of this device");
-      return matmul_into(stream, own, weights, bias, c, activation, variant);
+      // A view whose offset or buffer the texel kernel cannot bind: its own contiguous copy can be, in row
+      // ranges that each fit a texel buffer where the whole of A does not (the plain layout would fall back to
+      // another variant; packed weights have only this one).
+      const uint64_t row_bytes = static_cast<uint64_t>(p.k) * 4;
+      const uint64_t fit_rows = static_cast<uint64_t>(ctx.device().info().max_texel_buffer_elements) * 16 / row_bytes;
+      if (fit_rows == 0) fail("one row of A is too large for a texel buffer of this device");
+      if (fit_rows >= p.m) {
+        const Tensor own = Tensor::empty(ctx, a.shape(), DType::F32);
+        copy_into(stream, a, own);
+        return matmul_into(stream, own, weights, bias, c, activation, variant);
+      }
+      const Tensor flat = a.contiguous() ? a : contiguous(stream, a);
+      const int64_t m = p.m, k = p.k, n = p.n;
+      const Tensor a2 = flat.view({m, k}, {k, 1}, flat.offset());
+      const Tensor c2 = c.view({m, n}, {ldc, 1}, c.offset());
+      for (int64_t r = 0; r < m; r += static_cast<int64_t>(fit_rows)) {
+        const int64_t rows = std::min<int64_t>(static_cast<int64_t>(fit_rows), m - r);
+        const Tensor own = Tensor::empty(ctx, {rows, k}, DType::F32);
+        copy_into(stream, narrow(a2, 0, r, rows), own);
+        matmul_into(stream, own, weights, bias, narrow(c2, 0, r, rows), activation, variant);
+      }
+      return;
     }
   }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -272,6 +274,36 @@ TEST_F(GpuTest, MatmulPackedWeightsMatchPlainLayout) {
   const Tensor out = matmul(s, Tensor::from_floats(ctx(), a, {2, 20}), w);
   s.finish();
   EXPECT_TRUE(testing::close_nmse(out.to_floats(), reference(a, b16, {}, 2, 3, 20), 1e-10));
+}
+
+// Packed weights have only the texel kernel, so an A larger than one texel buffer runs in row ranges that fit
+// (a device whose texel buffers hold 64 texels = 256 floats: 16 rows of K = 16 at a time), not an error.
+TEST_F(GpuTest, MatmulPackedWeightsSplitAnALargerThanATexelBuffer) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "packed weights are for the texel variant (CPU devices)";
+  setenv("LATTICE_GPU_MAX_TEXEL_ELEMENTS", "64", 1);
+  const auto small = std::make_unique<Context>();
+  unsetenv("LATTICE_GPU_MAX_TEXEL_ELEMENTS");
+  ASSERT_EQ(small->device().info().max_texel_buffer_elements, 64u);
+  const int64_t n = 5, k = 16;
+  const std::vector<float> b = testing::random_floats(static_cast<size_t>(n * k), 801);
+  const std::vector<float> bias = testing::random_floats(static_cast<size_t>(n), 802);
+  const MatmulWeights packed = upload_matmul_weights(*small, std::as_bytes(std::span(b)), n, k, DType::F32);
+  ASSERT_TRUE(packed.packed);
+  const Tensor tbias = Tensor::from_floats(*small, bias, {n});
+  for (const Shape& shape : {Shape{40, k}, Shape{3, 13, k}}) {  // 40 rows: 16 + 16 + 8; 39 rows in 3 ranges
+    const int64_t m = numel(shape) / k;
+    const std::vector<float> a = testing::random_floats(static_cast<size_t>(m * k), 803);
+    // A as a view at offset 2 of a larger buffer: copied in row ranges as well.
+    std::vector<float> padded(2, 9.f);
+    padded.insert(padded.end(), a.begin(), a.end());
+    const Tensor whole = Tensor::from_floats(*small, padded, {static_cast<int64_t>(padded.size())});
+    const Tensor ta = whole.view(shape, contiguous_strides(shape), 2);
+    CommandStream s(*small);
+    const Tensor got = matmul(s, ta, packed, tbias);
+    s.finish();
+    EXPECT_EQ(got.shape()[0], shape[0]);
+    EXPECT_TRUE(testing::close_nmse(got.to_floats(), reference(a, b, bias, m, n, k), 1e-10)) << shape_string(shape);
+  }
 }
 
 TEST_F(GpuTest, MatmulPackedWeightsRefuseOtherVariants) {
