@@ -39,8 +39,8 @@ NodeDesc make() {
     if (auto w = open_node_weights_or_config(ctx, kWrapper, cfg)) {
       FluxLayout layout;
       c = detect_flux_config(*w, &layout);
-      p.weight_bytes = w->total_bytes();
       if (layout == FluxLayout::BFL) convert_bfl_flux(*w, c);
+      p.weight_bytes = weights_device_bytes(*w);  // as uploaded (vectors and fp8 matrices become f32)
       for (uint64_t b : block_device_bytes(*w, flux_block_prefixes(c))) blocks.push_back(b);
     } else {
       c = flux_config_from_json(*cfg);

@@ -37,7 +37,7 @@ NodeDesc make() {
     if (auto w = open_node_weights_or_config(ctx, kWrapper, config)) {
       convert_wan_original(*w);
       c = detect_wan_config(*w);
-      p.weight_bytes = w->total_bytes();
+      p.weight_bytes = weights_device_bytes(*w);  // as uploaded (vectors and fp8 matrices become f32)
       blocks = block_device_bytes(*w, wan_block_prefixes(c));
     } else {
       c = wan_config_from_json(*config);
