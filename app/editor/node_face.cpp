@@ -36,15 +36,27 @@ class FrameBudget : public QObject {
   void charge(qint64 ns) {
     spent_ns_ += ns;
     ++painted_;
+    post_end();
   }
-  void defer(NodeFace* f) { deferred_.emplace_back(f); }
+  void defer(NodeFace* f) {
+    deferred_.emplace_back(f);
+    post_end();
+  }
 
  private:
   FrameBudget(QQuickWindow* w, const QString& name) : QObject(w) {
     setObjectName(name);
     connect(w, &QQuickWindow::afterAnimating, this, [this] { endFrame(); }, Qt::DirectConnection);
   }
+  // A polish phase that no afterAnimating follows (the threaded render loop's grabWindow()) still ends: a
+  // queued call runs after whichever polish phase charged the budget, never inside one.
+  void post_end() {
+    if (end_posted_) return;
+    end_posted_ = true;
+    QMetaObject::invokeMethod(this, [this] { endFrame(); }, Qt::QueuedConnection);
+  }
   void endFrame() {
+    end_posted_ = false;
     spent_ns_ = 0;
     painted_ = 0;
     // polish() schedules the next frame, whose polish phase paints them (within that frame's budget).
@@ -53,6 +65,7 @@ class FrameBudget : public QObject {
   }
   qint64 spent_ns_ = 0;
   int painted_ = 0;
+  bool end_posted_ = false;
   std::vector<QPointer<NodeFace>> deferred_;
 };
 
