@@ -60,6 +60,7 @@ const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"
 // 4 x 1, 6 x 2 and 4 x 4 slower, 16 rows far slower); at D = 256 eight rows take llvmpipe minutes to compile.
 uint32_t texel_rows(int64_t dim) { return dim <= 64 ? 8 : dim <= 128 ? 4 : 2; }
 uint32_t texel_keys(int64_t dim) { return dim <= 128 ? 2 : 1; }
+static_assert(ATTENTION_KEY_BLOCK % 2 == 0, "a key block must hold whole steps of texel_keys keys");
 
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                         const AttentionOptions& options, bool write_lse);

@@ -15,7 +15,7 @@ TEST(CanvasGrid, LinesFollowTheOriginAndZoomAndDropMinorLinesWhenDense) {
   grid.setSize({100, 50});
   grid.setStep(20);
   grid.setMajorEvery(5);
-  grid.setOriginX(10);  // canvas x = 0 at view column 10: lines at columns 10, 30, ... (10 major)
+  // Canvas x = 0 at view column 10: lines at columns 10, 30, ... (10 major).
   std::vector<CanvasGrid::Line> v;
   for (const auto& l : grid.lines(10, 0, 100, 50))
     if (l.vertical) v.push_back(l);
@@ -26,10 +26,15 @@ TEST(CanvasGrid, LinesFollowTheOriginAndZoomAndDropMinorLinesWhenDense) {
   for (size_t i = 0; i + 1 < v.size(); ++i) EXPECT_FALSE(v[i].major);
   // At zoom 0.25 minor lines would be 5 pixels apart (< minSpacing 6): only majors, 25 apart.
   grid.setZoom(0.25);
-  for (const auto& l : grid.lines(0, 0, 100, 50)) {
+  const auto dense = grid.lines(0, 0, 100, 50);
+  int vertical = 0, horizontal = 0;
+  for (const auto& l : dense) {
     EXPECT_TRUE(l.major);
     EXPECT_EQ(l.at % 25, 0);
+    ++(l.vertical ? vertical : horizontal);
   }
+  EXPECT_GE(vertical, 4) << "columns 0, 25, 50, 75";
+  EXPECT_GE(horizontal, 2) << "rows 0, 25";
 }
 
 TEST(CanvasGrid, LineVerticesCrossTheViewThroughPixelCentres) {

@@ -149,7 +149,8 @@ TEST_F(GpuTest, AttentionTexelMatchesReference) {
 
 // A slice of a longer causal sequence: query i sees keys j <= i + offset. Offsets move the diagonal past
 // 8-row query groups and 16-key blocks; negative ones leave the first rows with no key (zeros), offsets past
-// Lk or below -Lq are clamped (all keys, no keys). Head dims 64, 128 (8 rows per invocation) and 256 (2 rows).
+// Lk or below -Lq are clamped (all keys, no keys). Head dims 16 and 64 (8 rows per invocation), 128 (4 rows)
+// and 256 (2 rows).
 const std::vector<Case> kCausalOffsetCases = {
     {1, 2, 21, 45, 16, Layout::Split, 0, false, true, {}, 24},
     {2, 1, 19, 30, 64, Layout::Bhld, -10000.0f, false, true, {}, -5},

@@ -112,7 +112,7 @@ TEST_F(GpuTest, MatmulEpilogueActivationAndStridedOutput) {
   const std::vector<float> sentinel(static_cast<size_t>(batch * rows * wide), 7.5f);
   for (std::string_view variant : {"portable", "texel"}) {
     if (variant == "texel" && !ctx().device().info().is_cpu()) continue;
-    for (UnaryOp op : {UnaryOp::GeluErf, UnaryOp::GeluTanh, UnaryOp::Silu}) {
+    for (UnaryOp op : kUnaryOps) {  // every activation the epilogue can fuse
       CommandStream s(ctx());
       const Tensor separate = unary(s, op, matmul(s, ta, tb, tbias, variant));
       const Tensor fused = matmul(s, ta, tb, tbias, variant, op);
@@ -238,7 +238,9 @@ TEST_F(GpuTest, MatmulPackedWeightsMatchPlainLayout) {
       const auto bias = testing::random_floats(static_cast<size_t>(c.n), seed++);
       const Tensor tbias = Tensor::from_floats(ctx(), bias, {c.n});
       const std::string what = shape_string(c.a_shape) + " N " + std::to_string(c.n) + " " + dtype_name(wt);
-      for (std::optional<UnaryOp> op : {std::optional<UnaryOp>{}, std::optional{UnaryOp::GeluTanh}, std::optional{UnaryOp::Silu}}) {
+      std::vector<std::optional<UnaryOp>> ops = {std::nullopt};
+      ops.insert(ops.end(), std::begin(kUnaryOps), std::end(kUnaryOps));
+      for (std::optional<UnaryOp> op : ops) {
         CommandStream s(ctx());
         const Tensor want = matmul(s, ta, plain, tbias, "texel", op);
         const Tensor got = matmul(s, ta, packed, tbias, {}, op);
