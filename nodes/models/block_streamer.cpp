@@ -193,8 +193,7 @@ void BlockStreamer::load_slot(Slot& slot, int i) {
     std::vector<gpu::Shape> shapes{host.shape};
     if (matrix && host.bytes.size() > limit) {
       // matrix_rows' blocks of whole rows
-      const uint64_t row = host.bytes.size() / static_cast<uint64_t>(host.shape[0]);
-      const int64_t per = static_cast<int64_t>(std::max<uint64_t>(1, limit / std::max<uint64_t>(1, row)));
+      const int64_t per = DeviceWeights::rows_per_block(host.shape, gpu::dtype_bytes(host.dtype), limit);
       shapes.clear();
       for (int64_t r = 0; r < host.shape[0]; r += per) shapes.push_back({std::min(per, host.shape[0] - r), host.shape[1]});
     }

@@ -238,9 +238,7 @@ Linear Linear::load(DeviceWeights& w, const std::string& prefix) {
   const std::string name = prefix + ".weight";
   const TensorInfo& info = w.source().info(name);
   const uint64_t limit = w.context().device().max_buffer_bytes();
-  const uint64_t stored = static_cast<uint64_t>(info.numel()) *
-                          (info.dtype == DType::F16 || info.dtype == DType::BF16 ? 2 : 4);
-  if (stored > limit && info.shape.size() == 2)
+  if (device_tensor_bytes(info, true) > limit && info.shape.size() == 2)
     l.parts = w.matrix_rows(name, limit);
   else
     l.weight = w.matrix(name);

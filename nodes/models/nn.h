@@ -90,13 +90,14 @@ class DeviceWeights {
   std::vector<gpu::Tensor> take_tensors();
   /// Drops the device copies of the tensors whose names start with `prefix`.
   void release(const std::string& prefix);
+  /// Rows per block of a matrix of `shape` and element `bytes` split into blocks of at most max_bytes (the
+  /// blocks matrix_rows uploads; the block streamer reuses buffers of the same shapes).
+  static int64_t rows_per_block(const gpu::Shape& shape, uint64_t element_bytes, uint64_t max_bytes);
 
  private:
   const gpu::MatmulWeights& upload(const std::string& name, bool keep_dtype);
   HostWeight take_prepared(const std::string& name, bool keep_dtype);
   gpu::Tensor to_device(std::span<const std::byte> bytes, gpu::Shape shape, gpu::DType dtype);
-  /// Rows per block of a matrix of `shape` and element `bytes` split into blocks of at most max_bytes.
-  static int64_t rows_per_block(const gpu::Shape& shape, uint64_t element_bytes, uint64_t max_bytes);
   const WeightSource& source_;
   gpu::Context& ctx_;
   std::shared_ptr<const WeightPatches> patches_;
