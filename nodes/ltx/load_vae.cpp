@@ -1,4 +1,4 @@
-// ltx.load_vae: the LTX-Video causal video VAE (0.9.5+ layout) from a diffusers folder or a .safetensors
+// ltx.load_vae: the LTX-Video causal video VAE (0.9.0, 0.9.1 and 0.9.5+ layouts) from a diffusers folder or a .safetensors
 // file (a `vae.` prefix is stripped), its configuration detected from the weights.
 #include "core/eval_context.h"
 #include "nodes/node_weights.h"
@@ -11,7 +11,7 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "ltx.load_vae";
   d.category = "LTX-Video";
-  d.description = "Load the LTX-Video video autoencoder (0.9.5 and later) from a diffusers folder or a .safetensors file";
+  d.description = "Load the LTX-Video video autoencoder (0.9.0, 0.9.1, 0.9.5 and later) from a diffusers folder or a .safetensors file";
   d.outputs = {{"vae", PortType::VAE, "the video autoencoder"}};
   d.params = {{"path", ParamType::InPath, "", "checkpoint file, vae folder, or pipeline folder"},
               {"component", ParamType::String, "vae", "subfolder to use when 'path' is a pipeline folder"}};

@@ -1,6 +1,7 @@
 // ltx.vae_decode: LTX-Video latents to video frames, as LTXPipeline decodes: de-normalise with the VAE's
 // latents_mean/std, blend in seeded noise (decode_noise_scale), decode at decode_timestep, map [-1, 1] to
-// [0, 1]. Spatial tiles (chosen automatically when the decoder would exceed a device buffer) and temporal
+// [0, 1]. The seed drives both that noise and the noise a 0.9.1 decoder injects into its resnets (different
+// offsets of the same counter-based stream, gpu/ops/noise.h). Spatial tiles (chosen automatically when the decoder would exceed a device buffer) and temporal
 // tiles; feeding video.save alone, each temporal tile's frames stream to it as they finish.
 #include "core/eval_context.h"
 #include "core/types/video_stream.h"
@@ -19,14 +20,14 @@ NodeDesc make() {
   NodeDesc d;
   d.type = "ltx.vae_decode";
   d.category = "LTX-Video";
-  d.description = "Decode LTX-Video latents to video frames (timestep-conditioned decoding of the 0.9.5+ VAE)";
+  d.description = "Decode LTX-Video latents to video frames (0.9.0, 0.9.1 and 0.9.5+ VAEs; timestep-conditioned where the VAE is)";
   d.inputs = {{"vae", PortType::VAE, "the LTX-Video VAE (ltx.load_vae)"},
               {"latent", PortType::Latent, "latents [1, 128, F, h, w] from ltx.sample"}};
   d.outputs = {{"video", PortType::Video, "1 + 8(F-1) RGB frames of 32h x 32w in [0, 1]"}};
-  d.params = {{"decode_timestep", ParamType::Float, 0.05, "the decoder's timestep (0.9.5+: 0.05)", 0.0, 1.0},
-              {"decode_noise_scale", ParamType::Float, 0.025, "noise blended into the latents before decoding (0.9.5+: 0.025)", 0.0, 1.0},
+  d.params = {{"decode_timestep", ParamType::Float, 0.05, "the decoder's timestep (Lightricks' 0.9.1 and 0.9.5+ configs: 0.05; 0.9.0 ignores it)", 0.0, 1.0},
+              {"decode_noise_scale", ParamType::Float, 0.025, "noise blended into the latents before a timestep-conditioned decoder (0.9.1, 0.9.5+: 0.025)", 0.0, 1.0},
               {"frame_rate", ParamType::Float, 25.0, "frames per second of the video", 1.0, 240.0},
-              {"seed", ParamType::Seed, 0, "seed of the decode noise"},
+              {"seed", ParamType::Seed, 0, "seed of the decode noise (and of the noise a 0.9.1 decoder injects)"},
               {"tile", ParamType::Int, 0, "latent pixels per spatial tile side (0 = auto: whole when it fits one device buffer)", 0, 4096},
               {"overlap", ParamType::Int, 2, "latent pixels shared by neighbouring spatial tiles, blended linearly", 0, 4096},
               {"tile_frames", ParamType::Int, 0, "latent frames per temporal tile, at least 2 (0 = all, or automatic with tile 0 when a long clip needs it; tiles stream to video.save)", 0, 4096},
@@ -77,9 +78,11 @@ NodeDesc make() {
         x = gpu::add(s, gpu::mul(s, x, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - k}, {1})),
                      gpu::mul(s, noise, gpu::Tensor::from_floats(gc, std::vector<float>{k}, {1})));
       }
+      LtxDecodeNoise injected;
+      injected.seed = seed;
       vae.decode_frames(s, x, {t}, tiling, [&](const HostTensor& frames, int64_t) {
         sink(ltx_video_value(frames.shape, frames.to_f32(), rate)->frames);
-      }, progress);
+      }, progress, injected);
     });
   };
   d.plan = [](PlanContext& ctx) {

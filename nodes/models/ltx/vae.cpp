@@ -9,6 +9,7 @@
 #include "gpu/ops/conv3d.h"
 #include "gpu/ops/copy.h"
 #include "gpu/ops/modulate.h"
+#include "gpu/ops/noise.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/pixel_shuffle.h"
 #include "gpu/ops/reduce.h"
@@ -24,7 +25,7 @@ using gpu::Tensor;
 namespace {
 
 std::string not_ltx_vae(const WeightSource& w, const std::string& why) {
-  return w.origin() + ": not an LTX-Video (0.9.5+) VAE checkpoint (" + why + ")";
+  return w.origin() + ": not an LTX-Video VAE checkpoint (" + why + ")";
 }
 
 int downsample_volume(const std::string& type) {
@@ -75,27 +76,54 @@ int LtxVaeConfig::temporal_compression() const {
   return f;
 }
 
+LtxVaeConfig LtxVaeConfig::diffusers_defaults() {
+  LtxVaeConfig c;
+  c.block_out_channels = {128, 256, 512, 512};
+  c.down_block_types.assign(4, "LTXVideoDownBlock3D");
+  c.layers_per_block = {4, 3, 3, 3, 4};
+  c.spatio_temporal_scaling = {true, true, true, false};
+  c.downsample_type.assign(4, "conv");
+  c.decoder_block_out_channels = {128, 256, 512, 512};
+  c.decoder_layers_per_block = {4, 3, 3, 3, 4};
+  c.decoder_spatio_temporal_scaling = {true, true, true, false};
+  c.upsample_residual = {false, false, false, false};
+  c.upsample_factor = {1, 1, 1, 1};
+  c.decoder_inject_noise.assign(5, false);
+  c.timestep_conditioning = false;
+  return c;
+}
+
 void LtxVaeConfig::validate() const {
   const size_t n_down = downsample_type.size(), n_up = decoder_block_out_channels.size();
   if (patch_size <= 0 || latent_channels <= 0 || in_channels <= 0 || out_channels <= 0)
     throw_invalid("LTX-Video VAE config: sizes must be positive");
   if (patch_size_t != 1) throw_invalid("LTX-Video VAE config: only patch_size_t 1 is supported");
-  if (block_out_channels.size() != n_down + 1 || layers_per_block.size() != n_down + 1 || spatio_temporal_scaling.size() != n_down)
-    throw_invalid("LTX-Video VAE config: block_out_channels and layers_per_block need one entry per down block plus one, "
-                  "spatio_temporal_scaling one per down block");
-  for (size_t i = 0; i < n_down; ++i)
-    if (spatio_temporal_scaling[i] && downsample_volume(downsample_type[i]) == 1)
-      throw_invalid("LTX-Video VAE config: downsample_type '" + downsample_type[i] +
-                    "' is not supported (the 0.9.5+ layout uses spatial, temporal, spatiotemporal)");
+  if (down_block_types.size() != n_down)
+    throw_invalid("LTX-Video VAE config: down_block_types and downsample_type need one entry per down block");
+  const bool legacy = legacy_encoder();
+  for (const std::string& t : down_block_types)
+    if (t != (legacy ? "LTXVideoDownBlock3D" : "LTXVideo095DownBlock3D"))
+      throw_invalid("LTX-Video VAE config: down block '" + t +
+                    "' with others; only all LTXVideoDownBlock3D (0.9.0/0.9.1) or all LTXVideo095DownBlock3D (0.9.5+) is supported");
+  if (block_out_channels.size() != n_down + (legacy ? 0 : 1) || layers_per_block.size() != n_down + 1 ||
+      spatio_temporal_scaling.size() != n_down || n_down == 0)
+    throw_invalid(std::string("LTX-Video VAE config: block_out_channels needs one entry per down block") + (legacy ? "" : " plus one") +
+                  ", layers_per_block one per down block plus one, spatio_temporal_scaling one per down block");
+  for (size_t i = 0; i < n_down; ++i) {
+    if (!spatio_temporal_scaling[i]) continue;
+    if (legacy ? downsample_type[i] != "conv" : downsample_volume(downsample_type[i]) == 1)
+      throw_invalid("LTX-Video VAE config: downsample_type '" + downsample_type[i] + "' is not supported with " + down_block_types[i] +
+                    (legacy ? " (it uses conv)" : " (it uses spatial, temporal, spatiotemporal)"));
+  }
   if (decoder_layers_per_block.size() != n_up + 1 || decoder_spatio_temporal_scaling.size() != n_up ||
-      upsample_residual.size() != n_up || upsample_factor.size() != n_up)
-    throw_invalid("LTX-Video VAE config: the decoder lists need one entry per up block (layers: plus one)");
+      upsample_residual.size() != n_up || upsample_factor.size() != n_up || decoder_inject_noise.size() != n_up + 1)
+    throw_invalid("LTX-Video VAE config: the decoder lists need one entry per up block (layers and decoder_inject_noise: plus one)");
   for (int f : upsample_factor)
     if (f != 1 && f != 2 && f != 4 && f != 8) throw_invalid("LTX-Video VAE config: upsample_factor must divide 8");
 }
 
 LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
-  LtxVaeConfig c;
+  LtxVaeConfig c = LtxVaeConfig::diffusers_defaults();
   try {
     c.in_channels = j.value("in_channels", c.in_channels);
     c.out_channels = j.value("out_channels", c.out_channels);
@@ -105,17 +133,14 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
     c.block_out_channels = json_list(j, "block_out_channels", c.block_out_channels);
     c.layers_per_block = json_list(j, "layers_per_block", c.layers_per_block);
     c.spatio_temporal_scaling = json_list(j, "spatio_temporal_scaling", c.spatio_temporal_scaling);
+    c.down_block_types = json_list(j, "down_block_types", c.down_block_types);
     c.downsample_type = json_list(j, "downsample_type", c.downsample_type);
-    for (const auto& t : json_list<std::string>(j, "down_block_types", {}))
-      if (t != "LTXVideo095DownBlock3D")
-        throw_invalid("LTX-Video VAE config: down block '" + t + "' is the pre-0.9.5 layout, which is not supported");
     c.decoder_block_out_channels = json_list(j, "decoder_block_out_channels", c.decoder_block_out_channels);
     c.decoder_layers_per_block = json_list(j, "decoder_layers_per_block", c.decoder_layers_per_block);
     c.decoder_spatio_temporal_scaling = json_list(j, "decoder_spatio_temporal_scaling", c.decoder_spatio_temporal_scaling);
     c.upsample_residual = json_list(j, "upsample_residual", c.upsample_residual);
     c.upsample_factor = json_list(j, "upsample_factor", c.upsample_factor);
-    for (bool b : json_list<bool>(j, "decoder_inject_noise", {}))
-      if (b) throw_invalid("LTX-Video VAE config: decoder_inject_noise is not supported");
+    c.decoder_inject_noise = json_list(j, "decoder_inject_noise", c.decoder_inject_noise);
     c.timestep_conditioning = j.value("timestep_conditioning", c.timestep_conditioning);
     c.resnet_norm_eps = j.value("resnet_norm_eps", c.resnet_norm_eps);
     c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
@@ -127,6 +152,64 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
   c.validate();
   return c;
 }
+
+namespace {
+
+// The encoder's blocks from the weights: 0.9.0/0.9.1 (strided-conv downsamplers, conv_out resnets) or 0.9.5+.
+void detect_encoder(const WeightSource& w, LtxVaeConfig& c) {
+  const int n_down = w.count_blocks("encoder.down_blocks.");
+  if (n_down == 0) throw_invalid(not_ltx_vae(w, "encoder.conv_in without encoder.down_blocks"));
+  bool legacy = false;
+  for (int i = 0; i < n_down; ++i) {
+    const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
+    legacy = legacy || w.has(p + "downsamplers.0.conv.weight") || w.has(p + "conv_out.conv1.conv.weight");
+  }
+  c.in_channels = ltx_weight_dim(w, "encoder.conv_in.conv.weight", 1) / (c.patch_size * c.patch_size);
+  c.block_out_channels = {ltx_weight_dim(w, "encoder.conv_in.conv.weight", 0)};
+  c.down_block_types.assign(static_cast<size_t>(n_down), legacy ? "LTXVideoDownBlock3D" : "LTXVideo095DownBlock3D");
+  c.layers_per_block.clear();
+  c.downsample_type.clear();
+  c.spatio_temporal_scaling.clear();
+  int width = c.block_out_channels.back();
+  for (int i = 0; i < n_down; ++i) {
+    const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
+    c.layers_per_block.push_back(w.count_blocks(p + "resnets."));
+    if (legacy) {
+      // A stride-2 conv keeping the width, then a conv_out resnet where the width changes; the last block keeps it.
+      const bool down = w.has(p + "downsamplers.0.conv.weight");
+      if (down && ltx_weight_dim(w, p + "downsamplers.0.conv.weight", 0) != width)
+        throw_invalid(not_ltx_vae(w, p + "downsamplers.0 should keep the width " + std::to_string(width)));
+      c.downsample_type.push_back("conv");
+      c.spatio_temporal_scaling.push_back(down);
+      if (w.has(p + "conv_out.conv1.conv.weight")) {
+        if (i + 1 == n_down) throw_invalid(not_ltx_vae(w, p + "conv_out: the last 0.9.0-style down block cannot change the width"));
+        width = ltx_weight_dim(w, p + "conv_out.conv1.conv.weight", 0);
+      }
+      if (i + 1 < n_down) c.block_out_channels.push_back(width);
+      continue;
+    }
+    const std::string next = i + 1 < n_down ? "encoder.down_blocks." + std::to_string(i + 1) + ".resnets.0.conv1.conv.weight"
+                                            : "encoder.mid_block.resnets.0.conv1.conv.weight";
+    const int out = w.has(next) ? ltx_weight_dim(w, next, 1) : c.block_out_channels.back();
+    if (w.has(p + "downsamplers.0.conv.conv.weight")) {
+      const int conv_out = ltx_weight_dim(w, p + "downsamplers.0.conv.conv.weight", 0);
+      const int volume = conv_out > 0 && out % conv_out == 0 ? out / conv_out : 0;
+      const char* type = volume == 2 ? "temporal" : volume == 4 ? "spatial" : volume == 8 ? "spatiotemporal" : "";
+      if (!*type) throw_invalid(not_ltx_vae(w, p + "downsamplers.0 has an unexpected width"));
+      c.downsample_type.push_back(type);
+      c.spatio_temporal_scaling.push_back(true);
+    } else {
+      c.downsample_type.push_back("spatiotemporal");
+      c.spatio_temporal_scaling.push_back(false);
+    }
+    c.block_out_channels.push_back(out);
+  }
+  c.layers_per_block.push_back(w.count_blocks("encoder.mid_block.resnets."));
+  if (ltx_weight_dim(w, "encoder.conv_out.conv.weight", 0) != c.latent_channels + 1)
+    throw_invalid(not_ltx_vae(w, "encoder.conv_out should emit latent_channels + 1 channels"));
+}
+
+}  // namespace
 
 LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   if (!w.has("decoder.conv_in.conv.weight") && w.has("vae.decoder.conv_in.conv.weight")) w.strip_prefix("vae.");
@@ -144,13 +227,11 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   if (c.patch_size * c.patch_size * c.out_channels != out_packed)
     throw_invalid(not_ltx_vae(w, "decoder.conv_out's " + std::to_string(out_packed) + " outputs are no square patch of " +
                                      std::to_string(c.out_channels) + " channels"));
-  if (w.has("decoder.up_blocks.0.resnets.0.per_channel_scale1"))
-    throw_invalid(w.origin() + ": LTX-Video VAE with decoder noise injection (0.9.1) is not supported");
 
-  // Decoder, in execution order; the config keeps diffusers' (reversed) order.
+  // Decoder, in execution order; the config keeps diffusers' (reversed) order, the mid block last.
   const int n_up = w.count_blocks("decoder.up_blocks.");
   std::vector<int> outs, factors, layers{w.count_blocks("decoder.mid_block.resnets.")};
-  std::vector<bool> scaling, residual;
+  std::vector<bool> scaling, residual, noise{w.has("decoder.mid_block.resnets.0.per_channel_scale1")};
   int ch = ltx_weight_dim(w, "decoder.conv_in.conv.weight", 0);
   for (int i = 0; i < n_up; ++i) {
     const std::string p = "decoder.up_blocks." + std::to_string(i) + ".";
@@ -168,51 +249,25 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
     scaling.push_back(up);
     residual.push_back(factor > 1);
     layers.push_back(w.count_blocks(p + "resnets."));
+    noise.push_back(w.has(p + "resnets.0.per_channel_scale1") || w.has(p + "conv_in.per_channel_scale1"));
   }
   std::reverse(outs.begin(), outs.end());
   std::reverse(factors.begin(), factors.end());
   std::reverse(scaling.begin(), scaling.end());
   std::reverse(residual.begin(), residual.end());
   std::reverse(layers.begin(), layers.end());
-  // upsample_residual has no weights: config.json says it, else the 0.9.5+ rule (residual exactly when the
-  // upsampler halves the width).
+  std::reverse(noise.begin(), noise.end());
+  // upsample_residual has no weights: config.json says it, else the released models' rule (residual exactly
+  // when the upsampler halves the width: 0.9.1 and 0.9.5+, not 0.9.0).
   if (!(w.config() && w.config()->contains("upsample_residual"))) c.upsample_residual = residual;
   c.decoder_block_out_channels = outs;
   c.upsample_factor = factors;
   c.decoder_spatio_temporal_scaling = scaling;
   c.decoder_layers_per_block = layers;
+  c.decoder_inject_noise = noise;
   c.timestep_conditioning = w.has("decoder.timestep_scale_multiplier") || w.has("decoder.scale_shift_table");
 
-  if (w.has("encoder.conv_in.conv.weight")) {
-    const int n_down = w.count_blocks("encoder.down_blocks.");
-    c.in_channels = ltx_weight_dim(w, "encoder.conv_in.conv.weight", 1) / (c.patch_size * c.patch_size);
-    c.block_out_channels = {ltx_weight_dim(w, "encoder.conv_in.conv.weight", 0)};
-    c.layers_per_block.clear();
-    c.downsample_type.clear();
-    c.spatio_temporal_scaling.clear();
-    for (int i = 0; i < n_down; ++i) {
-      const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
-      c.layers_per_block.push_back(w.count_blocks(p + "resnets."));
-      const std::string next = i + 1 < n_down ? "encoder.down_blocks." + std::to_string(i + 1) + ".resnets.0.conv1.conv.weight"
-                                              : "encoder.mid_block.resnets.0.conv1.conv.weight";
-      const int out = w.has(next) ? ltx_weight_dim(w, next, 1) : c.block_out_channels.back();
-      if (w.has(p + "downsamplers.0.conv.conv.weight")) {
-        const int conv_out = ltx_weight_dim(w, p + "downsamplers.0.conv.conv.weight", 0);
-        const int volume = conv_out > 0 && out % conv_out == 0 ? out / conv_out : 0;
-        const char* type = volume == 2 ? "temporal" : volume == 4 ? "spatial" : volume == 8 ? "spatiotemporal" : "";
-        if (!*type) throw_invalid(not_ltx_vae(w, p + "downsamplers.0 has an unexpected width (pre-0.9.5 layout?)"));
-        c.downsample_type.push_back(type);
-        c.spatio_temporal_scaling.push_back(true);
-      } else {
-        c.downsample_type.push_back("spatiotemporal");
-        c.spatio_temporal_scaling.push_back(false);
-      }
-      c.block_out_channels.push_back(out);
-    }
-    c.layers_per_block.push_back(w.count_blocks("encoder.mid_block.resnets."));
-    if (ltx_weight_dim(w, "encoder.conv_out.conv.weight", 0) != c.latent_channels + 1)
-      throw_invalid(not_ltx_vae(w, "encoder.conv_out should emit latent_channels + 1 channels"));
-  }
+  if (w.has("encoder.conv_in.conv.weight")) detect_encoder(w, c);
   c.validate();
   return c;
 }
@@ -224,7 +279,7 @@ LtxVae::Conv LtxVae::load_conv(DeviceWeights& w, const std::string& p) const {
   return c;
 }
 
-LtxVae::Resnet LtxVae::load_resnet(DeviceWeights& w, const std::string& p, bool conditioned) const {
+LtxVae::Resnet LtxVae::load_resnet(DeviceWeights& w, const std::string& p, bool conditioned, bool noisy) const {
   Resnet r;
   r.conv1 = load_conv(w, p + "conv1");
   r.conv2 = load_conv(w, p + "conv2");
@@ -234,6 +289,17 @@ LtxVae::Resnet LtxVae::load_resnet(DeviceWeights& w, const std::string& p, bool 
     r.norm3_b = w.vector(p + "norm3.bias");
   }
   if (conditioned) r.scale_shift_table = w.f32(p + "scale_shift_table");
+  if (noisy) {
+    // [C, 1, 1] in the checkpoint, sized by the block's input; only width-keeping resnets can use it.
+    const int64_t C = r.conv1.w.dim(0);
+    for (auto [name, into] : {std::pair{"per_channel_scale1", &r.noise1}, std::pair{"per_channel_scale2", &r.noise2}}) {
+      const Tensor t = w.f32(p + name);
+      if (t.numel() != C)
+        throw_invalid(w.source().origin() + ": " + p + name + " " + t.describe() + " should hold one scale per channel (" +
+                      std::to_string(C) + ")");
+      *into = t.reshape({1, C, 1, 1, 1});
+    }
+  }
   return r;
 }
 
@@ -249,17 +315,26 @@ LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config
       const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
       Down d;
       for (int k = 0; k < config_.layers_per_block[i]; ++k)
-        d.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", false));
+        d.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", false, false));
       if (config_.spatio_temporal_scaling[i]) {
         const std::string& t = config_.downsample_type[i];
+        d.strided = t == "conv";
         d.st = t == "spatial" ? 1 : 2;
         d.sh = d.sw = t == "temporal" ? 1 : 2;
-        d.conv = load_conv(w, p + "downsamplers.0.conv");
+        if (d.strided) {
+          d.conv.w = w.f32(p + "downsamplers.0.conv.weight");
+          if (w.has(p + "downsamplers.0.conv.bias")) d.conv.b = w.vector(p + "downsamplers.0.conv.bias");
+        } else {
+          d.conv = load_conv(w, p + "downsamplers.0.conv");
+        }
       }
+      // 0.9.0/0.9.1: a resnet widens block i from block_out_channels[i] to [i + 1] (the last block keeps its width).
+      const auto& bo = config_.block_out_channels;
+      if (config_.legacy_encoder() && i + 1 < bo.size() && bo[i + 1] != bo[i]) d.conv_out = load_resnet(w, p + "conv_out.", false, false);
       down_.push_back(std::move(d));
     }
     for (int k = 0; k < config_.layers_per_block.back(); ++k)
-      enc_mid_.push_back(load_resnet(w, "encoder.mid_block.resnets." + std::to_string(k) + ".", false));
+      enc_mid_.push_back(load_resnet(w, "encoder.mid_block.resnets." + std::to_string(k) + ".", false, false));
     enc_conv_out_ = load_conv(w, "encoder.conv_out");
   }
   dec_conv_in_ = load_conv(w, "decoder.conv_in");
@@ -268,17 +343,20 @@ LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config
                         Linear::load(w, p + "time_embedder.timestep_embedder.linear_2")};
   };
   if (cond) mid_time_ = time("decoder.mid_block.");
+  const bool mid_noise = config_.decoder_inject_noise.back();
   for (int k = 0; k < config_.decoder_layers_per_block.back(); ++k)
-    dec_mid_.push_back(load_resnet(w, "decoder.mid_block.resnets." + std::to_string(k) + ".", cond));
+    dec_mid_.push_back(load_resnet(w, "decoder.mid_block.resnets." + std::to_string(k) + ".", cond, mid_noise));
   const size_t n_up = config_.decoder_block_out_channels.size();
   for (size_t i = 0; i < n_up; ++i) {
     const size_t r = n_up - 1 - i;  // diffusers' config order is reversed
     const std::string p = "decoder.up_blocks." + std::to_string(i) + ".";
     Up u;
+    const bool noisy = config_.decoder_inject_noise[r];
     if (w.has(p + "conv_in.conv1.conv.weight")) {
+      // diffusers would hand this resnet the raw timestep, not an embedding; no released model has one.
       if (w.has(p + "conv_in.scale_shift_table"))
         throw_invalid(w.source().origin() + ": " + p + "conv_in with timestep conditioning is not supported");
-      u.conv_in = load_resnet(w, p + "conv_in.", false);
+      u.conv_in = load_resnet(w, p + "conv_in.", false, noisy && w.has(p + "conv_in.per_channel_scale1"));
     }
     if (cond) u.time = time(p);
     u.upsample = config_.decoder_spatio_temporal_scaling[r];
@@ -286,7 +364,7 @@ LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config
     u.factor = config_.upsample_factor[r];
     if (u.upsample) u.conv = load_conv(w, p + "upsamplers.0.conv");
     for (int k = 0; k < config_.decoder_layers_per_block[r]; ++k)
-      u.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", cond));
+      u.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", cond, noisy));
     up_.push_back(std::move(u));
   }
   if (cond) {
@@ -313,7 +391,33 @@ Tensor LtxVae::embed(gpu::CommandStream& s, const TimeEmbedder& e, const std::ve
   return e.l2(s, gpu::silu(s, e.l1(s, sinusoid)));
 }
 
-Tensor LtxVae::resnet(gpu::CommandStream& s, const Resnet& r, const Tensor& x, const Tensor& temb, bool causal) const {
+Tensor LtxVae::inject(gpu::CommandStream& s, const Tensor& x, const Tensor& scale, NoiseCursor& n) const {
+  // x [B, C, T, H, W] + scale [1, C, 1, 1, 1] · field [1, 1, 1, H, W]: this tile's window of site k's field.
+  const LtxDecodeNoise& cfg = *n.noise;
+  const int k = n.site++;
+  const int64_t H = x.dim(3), W = x.dim(4);
+  if (H % n.h || W % n.w) throw_eval("LTX-Video VAE: noise injection at " + x.describe() + " is not a whole multiple of the latent");
+  const int64_t sy = H / n.h, sx = W / n.w;
+  const int64_t full_h = (cfg.full_h > 0 ? cfg.full_h : n.h) * sy, full_w = (cfg.full_w > 0 ? cfg.full_w : n.w) * sx;
+  const int64_t y0 = cfg.y0 * sy, x0 = cfg.x0 * sx;
+  if (y0 + H > full_h || x0 + W > full_w)
+    throw_eval("LTX-Video VAE: the decoded window lies outside the noise field of the whole latent");
+  Tensor field;
+  if (!cfg.fields.empty()) {
+    if (k >= static_cast<int>(cfg.fields.size()))
+      throw_eval("LTX-Video VAE: " + std::to_string(cfg.fields.size()) + " noise fields given, the decoder injects more");
+    field = cfg.fields[static_cast<size_t>(k)];
+    if (field.rank() != 2 || field.dim(0) != full_h || field.dim(1) != full_w)
+      throw_eval("LTX-Video VAE: noise field " + std::to_string(k) + " " + field.describe() + " should be [" + std::to_string(full_h) +
+                 ", " + std::to_string(full_w) + "]");
+  } else {
+    field = gpu::normal_noise(s, {full_h, full_w}, cfg.seed, static_cast<uint64_t>(k + 1) << 40);
+  }
+  if (H != full_h || W != full_w) field = gpu::contiguous(s, gpu::narrow(gpu::narrow(field, 0, y0, H), 1, x0, W));
+  return gpu::add(s, x, gpu::mul(s, field.reshape({1, 1, 1, H, W}), scale));
+}
+
+Tensor LtxVae::resnet(gpu::CommandStream& s, const Resnet& r, const Tensor& x, const Tensor& temb, bool causal, NoiseCursor* noise) const {
   // temb [B, 4C] plus the table: (shift1, scale1, shift2, scale2).
   Tensor shift1, scale1, shift2, scale2;
   if (r.scale_shift_table.defined()) {
@@ -322,7 +426,10 @@ Tensor LtxVae::resnet(gpu::CommandStream& s, const Resnet& r, const Tensor& x, c
     shift1 = chunk(ada, 4, 0), scale1 = chunk(ada, 4, 1), shift2 = chunk(ada, 4, 2), scale2 = chunk(ada, 4, 3);
   }
   Tensor h = conv(s, r.conv1, norm_act(s, x, shift1, scale1), causal);
+  const bool noisy = r.noise1.defined() && noise && noise->noise;
+  if (noisy) h = inject(s, h, r.noise1, *noise);
   h = conv(s, r.conv2, norm_act(s, h, shift2, scale2), causal);
+  if (noisy) h = inject(s, h, r.noise2, *noise);
   Tensor skip = x;
   if (r.shortcut.w.defined()) {
     const Tensor n = gpu::layer_norm(s, to_rows(s, x), config_.resnet_norm_eps, r.norm3_w, r.norm3_b);
@@ -332,6 +439,13 @@ Tensor LtxVae::resnet(gpu::CommandStream& s, const Resnet& r, const Tensor& x, c
 }
 
 Tensor LtxVae::downsample(gpu::CommandStream& s, const Down& d, const Tensor& in) const {
+  if (d.strided) {
+    // 0.9.0/0.9.1: a causal 3x3x3 conv of stride 2 on every axis.
+    gpu::Conv3dParams p = gpu::Conv3dParams::causal(static_cast<int>(d.conv.w.dim(2)), static_cast<int>(d.conv.w.dim(3)) / 2,
+                                                    static_cast<int>(d.conv.w.dim(4)) / 2, gpu::TimePadding::Replicate);
+    p.stride_t = d.st, p.stride_h = d.sh, p.stride_w = d.sw;
+    return gpu::conv3d(s, in, d.conv.w, d.conv.b, p);
+  }
   // Prepend the first st-1 frames, then space-to-depth of the conv plus the group mean of space-to-depth(x).
   const Tensor x = d.st > 1 ? gpu::concat(s, {gpu::narrow(in, 2, 0, d.st - 1), in}, 2) : in;
   if (x.dim(2) % d.st || x.dim(3) % d.sh || x.dim(4) % d.sw)
@@ -357,7 +471,7 @@ Tensor LtxVae::upsample(gpu::CommandStream& s, const Up& u, const Tensor& x) con
   return gpu::add(s, main_cut, gpu::narrow(tiled, 2, 1, tiled.dim(2) - 1));
 }
 
-Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep) const {
+Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep, const LtxDecodeNoise& noise) const {
   if (z.rank() != 5 || z.dim(1) != config_.latent_channels)
     throw_eval("LTX-Video VAE: latent " + z.describe() + " should be [B, " + std::to_string(config_.latent_channels) + ", T, h, w]");
   const int64_t B = z.dim(0);
@@ -368,17 +482,18 @@ Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<
     for (float v : timestep) t.push_back(v * timestep_scale_);
   }
   const bool cond = config_.timestep_conditioning;
+  NoiseCursor cursor{&noise, z.dim(3), z.dim(4), 0};
   SubmitPacer pace;
   Tensor x = conv(s, dec_conv_in_, z, false);
   const Tensor mid_temb = cond ? embed(s, mid_time_, t) : Tensor{};
-  for (const Resnet& r : dec_mid_) x = resnet(s, r, x, mid_temb, false);
+  for (const Resnet& r : dec_mid_) x = resnet(s, r, x, mid_temb, false, &cursor);
   for (const Up& u : up_) {
-    if (u.conv_in) x = resnet(s, *u.conv_in, x, {}, false);
+    if (u.conv_in) x = resnet(s, *u.conv_in, x, {}, false, &cursor);
     const Tensor temb = cond ? embed(s, u.time, t) : Tensor{};
     if (u.upsample) x = upsample(s, u, x);
     pace(s);
     for (const Resnet& r : u.resnets) {
-      x = resnet(s, r, x, temb, false);
+      x = resnet(s, r, x, temb, false, &cursor);
       pace(s);
     }
   }
@@ -412,6 +527,7 @@ std::pair<Tensor, Tensor> LtxVae::encode(gpu::CommandStream& s, const Tensor& vi
       pace(s);
     }
     if (d.st) x = downsample(s, d, x);
+    if (d.conv_out) x = resnet(s, *d.conv_out, x, {}, true);
   }
   for (const Resnet& r : enc_mid_) x = resnet(s, r, x, {}, true);
   x = conv(s, enc_conv_out_, norm_act(s, x, {}, {}), true);

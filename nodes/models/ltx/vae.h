@@ -1,7 +1,12 @@
 #pragma once
-/// The LTX-Video causal video VAE (diffusers AutoencoderKLLTXVideo), 0.9.5+ layout (LTXVideo095DownBlock3D
-/// encoder, timestep-conditioned decoder with residual depth-to-space upsamplers), blocks named after the
-/// checkpoint keys (encoder.*, decoder.*, latents_mean, latents_std).
+/// The LTX-Video causal video VAE (diffusers AutoencoderKLLTXVideo), blocks named after the checkpoint keys
+/// (encoder.*, decoder.*, latents_mean, latents_std), in the three released layouts:
+///  - 0.9.0: LTXVideoDownBlock3D encoder (strided-conv downsamplers, a conv_out resnet where the width
+///    changes), decoder without timestep conditioning (depth-to-space upsamplers, conv_in resnets);
+///  - 0.9.1: the same encoder; a timestep-conditioned decoder with residual upsamplers and noise injection
+///    (resnets with per_channel_scale1/2 add per-channel-scaled spatial noise after each conv);
+///  - 0.9.5+: LTXVideo095DownBlock3D encoder (space-to-depth downsamplers), timestep-conditioned decoder with
+///    residual upsamplers, no noise injection.
 ///
 /// decode(): a raw latent [B, latent_channels, T, h, w] and a decode timestep per video -> video
 /// [B, out_channels, 1 + (T-1)·temporal, h·spatial, w·spatial] in about [-1, 1] (8x temporal, 32x spatial
@@ -30,6 +35,9 @@ struct LtxVaeConfig {
   // Encoder, in diffusers order: conv_in's width, then each down block's output width.
   std::vector<int> block_out_channels{128, 256, 512, 1024, 2048};
   std::vector<int> layers_per_block{4, 6, 6, 2, 2};                // down blocks, then the mid block
+  // All LTXVideo095DownBlock3D (0.9.5+) or all LTXVideoDownBlock3D (0.9.0/0.9.1: block_out_channels then has
+  // one entry per down block, the last block keeping its width; downsample_type "conv" = a stride-2 conv).
+  std::vector<std::string> down_block_types = std::vector<std::string>(4, "LTXVideo095DownBlock3D");
   std::vector<std::string> downsample_type{"spatial", "temporal", "spatiotemporal", "spatiotemporal"};
   std::vector<bool> spatio_temporal_scaling{true, true, true, true};
   // Decoder, in diffusers order (the decoder runs them reversed).
@@ -38,10 +46,16 @@ struct LtxVaeConfig {
   std::vector<bool> decoder_spatio_temporal_scaling{true, true, true};
   std::vector<bool> upsample_residual{true, true, true};
   std::vector<int> upsample_factor{2, 2, 2};
+  std::vector<bool> decoder_inject_noise{false, false, false, false};  // up blocks (reversed), then the mid block
   bool timestep_conditioning = true;
   float resnet_norm_eps = 1e-6f;
   float scaling_factor = 1.0f;
 
+  /// Diffusers' own defaults (what AutoencoderKLLTXVideo() builds: the 0.9.0 layout), the base that
+  /// ltx_vae_config_from_json fills from a config.json, as from_config does.
+  static LtxVaeConfig diffusers_defaults();
+  /// True for the 0.9.0/0.9.1 encoder (LTXVideoDownBlock3D).
+  bool legacy_encoder() const { return !down_block_types.empty() && down_block_types.back() == "LTXVideoDownBlock3D"; }
   int spatial_compression() const;   ///< 32 for the released models
   int temporal_compression() const;  ///< 8
   /// Bytes of the largest tensor decode() makes, per latent pixel (h·w) of one video of `latent_frames`
@@ -58,12 +72,14 @@ struct LtxVaeConfig {
   void validate() const;
 };
 
-/// From a diffusers config (AutoencoderKLLTXVideo.config as JSON).
+/// From a diffusers config (AutoencoderKLLTXVideo.config as JSON); missing keys take diffusers' defaults.
 LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j);
 /// From the weights' names and shapes (config.json beside them, when present, wins for what shapes cannot
 /// say: upsample_residual). Strips a single-file checkpoint's `vae.` prefix and renames Lightricks' original
-/// names (vae_checkpoint.h) first. Throws
-/// Error(InvalidInput) naming what is missing when the weights are not a 0.9.5+ LTX-Video VAE.
+/// names (vae_checkpoint.h) first. The layout (0.9.0, 0.9.1, 0.9.5+) is read from the names: strided-conv
+/// downsamplers (`downsamplers.0.conv.weight`) mean the old encoder, `per_channel_scale1` noise injection,
+/// `decoder.scale_shift_table` timestep conditioning. Throws Error(InvalidInput) naming what is missing when
+/// the weights are not an LTX-Video VAE.
 LtxVaeConfig detect_ltx_vae_config(WeightSource& w);
 
 /// Whether the weights (named as detect_ltx_vae_config leaves them) hold an encoder: what
@@ -94,14 +110,32 @@ inline constexpr int64_t kLtxAutoTileTarget = 16;
 LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling requested, uint64_t max_buffer_bytes, int64_t T,
                                        int64_t h, int64_t w);
 
+/// The noise that a 0.9.1 decoder injects (resnets with per_channel_scale1/2; nothing else uses it). Injection
+/// k, counted in decode order (two per noisy resnet: after conv1, after conv2), adds per_channel_scale[c] ·
+/// n_k[y, x] to every frame and channel of a tensor of H x W pixels: one field per injection, shared by the
+/// frames, channels and videos, as the reference draws it. n_k is the window of the decoded latent
+/// ([y0, y0 + h) x [x0, x0 + w) of a full_h x full_w latent, scaled to that resolution) in a field drawn for
+/// the whole latent, so spatial tiles of one decode see the same noise where they overlap and one tile
+/// covering the latent sees decode()'s. The fields are Lattice's seeded counter-based noise
+/// (gpu/ops/noise.h: seed, offset (k + 1)·2^40, disjoint from offset 0 that ltx.vae_decode blends into the
+/// latent), identical on every device, unless `fields` gives them (f32 [full_h·s, full_w·s] each, for
+/// checking against a reference's draws).
+struct LtxDecodeNoise {
+  uint64_t seed = 0;
+  int64_t y0 = 0, x0 = 0, full_h = 0, full_w = 0;  // 0 = the decoded latent is the whole one
+  std::vector<gpu::Tensor> fields;
+};
+
 class LtxVae {
  public:
   LtxVae(LtxVaeConfig config, DeviceWeights& weights);
   const LtxVaeConfig& config() const { return config_; }
   bool has_encoder() const { return has_encoder_; }
 
-  /// z [B, C, T, h, w] raw latent; timestep: one per video (ignored unless timestep_conditioning).
-  gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z, const std::vector<float>& timestep) const;
+  /// z [B, C, T, h, w] raw latent; timestep: one per video (ignored unless timestep_conditioning); `noise`:
+  /// what a noise-injecting (0.9.1) decoder adds (ignored by the others).
+  gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z, const std::vector<float>& timestep,
+                     const LtxDecodeNoise& noise = {}) const;
   /// decode() in tiles, handing the frames ([B, out_channels, n, H, W], about [-1, 1], not clamped) to `sink` in order as each temporal tile completes (so a caller
   /// can encode them while later tiles decode; the host holds at most one temporal tile's frames). Each
   /// tile is decoded whole by decode(); tiles are blended linearly across their overlaps (tiling.h), in
@@ -109,10 +143,11 @@ class LtxVae {
   /// its convs pad tile edges (zeros in space, repeated frames in time), so a tiled video differs slightly
   /// from decode()'s; with one tile covering the latent it is decode()'s exactly. A temporal tile's video
   /// frame j is the video's frame 8·start + j (a tile decodes to 1 + 8(frames - 1) frames, as the video
-  /// does). `progress(done, total)` counts decoded tiles.
+  /// does). `progress(done, total)` counts decoded tiles. A noise-injecting decoder's tiles take their
+  /// windows of the whole latent's noise fields (LtxDecodeNoise; `noise`'s window is ignored).
   void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, const std::vector<float>& timestep,
                      const LtxDecodeTiling& tiling, const DecodedFramesSink& sink,
-                     const std::function<void(int, int)>& progress = {}) const;
+                     const std::function<void(int, int)>& progress = {}, const LtxDecodeNoise& noise = {}) const;
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
   /// Raw latent -> what the transformer sees: (z - mean) · scaling_factor / std, per channel.
   gpu::Tensor normalize(gpu::CommandStream& s, const gpu::Tensor& z) const;
@@ -127,6 +162,7 @@ class LtxVae {
     Conv conv1, conv2, shortcut;             // shortcut only when the width changes
     gpu::Tensor norm3_w, norm3_b;            // LayerNorm before the shortcut
     gpu::Tensor scale_shift_table;           // [4, C] when timestep-conditioned
+    gpu::Tensor noise1, noise2;              // per_channel_scale1/2 as [1, C, 1, 1, 1] when injecting noise
   };
   struct TimeEmbedder {
     Linear l1, l2;
@@ -134,7 +170,9 @@ class LtxVae {
   struct Down {
     std::vector<Resnet> resnets;
     int st = 0, sh = 0, sw = 0;  // downsampler strides; 0 = none
+    bool strided = false;        // 0.9.0/0.9.1: a stride-2 conv; else space-to-depth of a conv plus a residual
     Conv conv;
+    std::optional<Resnet> conv_out;  // 0.9.0/0.9.1: widens after the downsampler
   };
   struct Up {
     std::optional<Resnet> conv_in;
@@ -145,9 +183,17 @@ class LtxVae {
     std::vector<Resnet> resnets;
   };
   Conv load_conv(DeviceWeights& w, const std::string& p) const;
-  Resnet load_resnet(DeviceWeights& w, const std::string& p, bool conditioned) const;
+  /// Injection sites in decode order, and where the decoded latent lies in the whole one.
+  struct NoiseCursor {
+    const LtxDecodeNoise* noise = nullptr;
+    int64_t h = 0, w = 0;  // the decoded latent's size
+    int site = 0;
+  };
+  Resnet load_resnet(DeviceWeights& w, const std::string& p, bool conditioned, bool noisy) const;
   gpu::Tensor conv(gpu::CommandStream& s, const Conv& c, const gpu::Tensor& x, bool causal) const;
-  gpu::Tensor resnet(gpu::CommandStream& s, const Resnet& r, const gpu::Tensor& x, const gpu::Tensor& temb, bool causal) const;
+  gpu::Tensor resnet(gpu::CommandStream& s, const Resnet& r, const gpu::Tensor& x, const gpu::Tensor& temb, bool causal,
+                     NoiseCursor* noise = nullptr) const;
+  gpu::Tensor inject(gpu::CommandStream& s, const gpu::Tensor& x, const gpu::Tensor& scale, NoiseCursor& n) const;
   gpu::Tensor embed(gpu::CommandStream& s, const TimeEmbedder& e, const std::vector<float>& t) const;
   gpu::Tensor downsample(gpu::CommandStream& s, const Down& d, const gpu::Tensor& x) const;
   gpu::Tensor upsample(gpu::CommandStream& s, const Up& u, const gpu::Tensor& x) const;

@@ -25,58 +25,65 @@ std::set<int> block_indices(const WeightSource& w, const std::string& prefix) {
   return out;
 }
 
-enum class Kind { Resnets, Sampler };
+// What an original block is: a group of res_blocks (UNetMidBlock3D), one resnet (ResnetBlock3D, where
+// the width changes), or a resampler (a conv: bare and strided in 0.9.0/0.9.1 encoders, wrapped otherwise).
+enum class Kind { Resnets, Resnet, Sampler };
 
 Kind block_kind(const WeightSource& w, const std::string& block) {
   for (const std::string& n : w.names())
     if (starts_with(n, block + "res_blocks.")) return Kind::Resnets;
-  if (w.has(block + "conv.conv.weight")) return Kind::Sampler;
+  if (w.has(block + "conv1.conv.weight")) return Kind::Resnet;
+  if (w.has(block + "conv.conv.weight") || w.has(block + "conv.weight")) return Kind::Sampler;
   throw_invalid(w.origin() + ": LTX-Video VAE block '" + block +
-                "' is neither a group of res_blocks nor a resampler with conv.conv.weight (not the 0.9.5+ layout?)");
+                "' is neither a group of res_blocks, a resnet (conv1) nor a resampler (conv.conv.weight / conv.weight)");
 }
 
-// Original block prefix -> diffusers prefix, for one coder.
+// Original block prefix -> diffusers prefix, for one coder. A diffusers block gathers, in order, the stages
+// decoder: conv_in (a resnet), upsampler, resnets; encoder: resnets, downsampler, conv_out (a resnet). An
+// original block joins the current diffusers block when its stage comes later than the block's last one,
+// else it opens the next block; the decoder's first block is the mid block, the encoder's last one.
 std::map<std::string, std::string> coder_map(const WeightSource& w, bool decoder) {
   // The original and diffusers both call the list up_blocks / down_blocks; only the numbering differs.
   const std::string list = decoder ? "decoder.up_blocks." : "encoder.down_blocks.";
-  const std::string& nested = list;
-  const std::string sampler = decoder ? "upsamplers.0." : "downsamplers.0.";
   const std::set<int> idx = block_indices(w, list);
   std::map<std::string, std::string> m;
-  int k = -1;
-  bool open = false;  // decoder: an upsampler began block k and its resnets are still to come
+  int k = -1, last = 3;  // the current diffusers block and its latest stage (3: none open)
   int seen = 0;
   for (int i : idx) {
     const std::string from = list + std::to_string(i) + ".";
     const Kind kind = block_kind(w, from);
     ++seen;
-    if (decoder) {
-      if (seen == 1) {
-        if (kind != Kind::Resnets) throw_invalid(w.origin() + ": LTX-Video VAE " + from + " should be the mid block's res_blocks");
-        m[from] = "decoder.mid_block.";
-      } else if (kind == Kind::Sampler) {
-        m[from] = nested + std::to_string(++k) + "." + sampler;
-        open = true;
-      } else {
-        if (!open) ++k;
-        m[from] = nested + std::to_string(k) + ".";
-        open = false;
-      }
-    } else {
-      if (kind == Kind::Resnets) {
-        m[from] = seen == static_cast<int>(idx.size()) ? "encoder.mid_block." : nested + std::to_string(++k) + ".";
-      } else {
-        if (k < 0) throw_invalid(w.origin() + ": LTX-Video VAE " + from + " is a downsampler before any res_blocks");
-        m[from] = nested + std::to_string(k) + "." + sampler;
-      }
+    if (decoder && seen == 1) {
+      if (kind != Kind::Resnets) throw_invalid(w.origin() + ": LTX-Video VAE " + from + " should be the mid block's res_blocks");
+      m[from] = "decoder.mid_block.";
+      continue;
     }
+    if (!decoder && kind == Kind::Resnets && seen == static_cast<int>(idx.size())) {
+      m[from] = "encoder.mid_block.";
+      continue;
+    }
+    int stage = 0;
+    std::string part;
+    if (decoder) {
+      stage = kind == Kind::Resnet ? 0 : kind == Kind::Sampler ? 1 : 2;
+      part = kind == Kind::Resnet ? "conv_in." : kind == Kind::Sampler ? "upsamplers.0." : "";
+    } else {
+      stage = kind == Kind::Resnets ? 0 : kind == Kind::Sampler ? 1 : 2;
+      part = kind == Kind::Resnets ? "" : kind == Kind::Sampler ? "downsamplers.0." : "conv_out.";
+      if (k < 0 && stage > 0) throw_invalid(w.origin() + ": LTX-Video VAE " + from + " comes before any res_blocks");
+    }
+    if (stage <= last || k < 0) ++k;
+    last = stage;
+    m[from] = list + std::to_string(k) + "." + part;
   }
   return m;
 }
 
-// Renames inside a block: res_blocks -> resnets, conv_shortcut's bare conv, norm3's wrapper.
-std::string inner(std::string rest) {
-  if (starts_with(rest, "res_blocks.")) rest = "resnets." + rest.substr(11);
+// Renames inside a block: res_blocks -> resnets, conv_shortcut's bare conv, norm3's wrapper (`rest` may be
+// a resnet's own names, as for a single-resnet block).
+std::string inner(const std::string& tail) {
+  std::string rest = "." + tail;
+  if (starts_with(rest, ".res_blocks.")) rest = ".resnets." + rest.substr(12);
   for (const char* p : {".conv_shortcut.weight", ".conv_shortcut.bias"}) {
     const size_t at = rest.find(p);
     if (at != std::string::npos && at + std::char_traits<char>::length(p) == rest.size())
@@ -84,7 +91,7 @@ std::string inner(std::string rest) {
   }
   const size_t n3 = rest.find(".norm3.norm.");
   if (n3 != std::string::npos) rest.erase(n3 + 7, 5);  // ".norm3.norm." -> ".norm3."
-  return rest;
+  return rest.substr(1);
 }
 
 }  // namespace

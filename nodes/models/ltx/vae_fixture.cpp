@@ -1,5 +1,6 @@
 // --run-fixture for AutoencoderKLLTXVideo: decode(input.latent, input.decode_timestep) and
-// encode(input.video).latent_dist from the stored config and weights.
+// encode(input.video).latent_dist from the stored config and weights. A noise-injecting (0.9.1) decoder takes
+// the reference's draws, input.inject_noise.0, .1, ... (tools/ltx_vae_fixture.py), instead of its own noise.
 #include "nodes/models/fixture_device.h"
 #include "nodes/models/ltx/vae.h"
 
@@ -16,8 +17,11 @@ FixtureOutputs run(const Fixture& fx) {
   FixtureOutputs out;
   if (fx.has("input.latent")) {
     const std::vector<float> t = fx.has("input.decode_timestep") ? fx.f32("input.decode_timestep") : std::vector<float>{};
+    LtxDecodeNoise noise;
+    for (int k = 0; fx.has("input.inject_noise." + std::to_string(k)); ++k)
+      noise.fields.push_back(upload_fixture_tensor(ctx, fx, "input.inject_noise." + std::to_string(k)));
     gpu::CommandStream s(ctx);
-    const gpu::Tensor video = vae.decode(s, upload_fixture_tensor(ctx, fx, "input.latent"), t);
+    const gpu::Tensor video = vae.decode(s, upload_fixture_tensor(ctx, fx, "input.latent"), t, noise);
     s.finish();
     out.emplace_back("output.decoded", fixture_output(video));
   }

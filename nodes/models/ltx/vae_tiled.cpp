@@ -62,9 +62,10 @@ LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling t,
 }
 
 void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep, const LtxDecodeTiling& tiling,
-                           const DecodedFramesSink& sink, const std::function<void(int, int)>& progress) const {
+                           const DecodedFramesSink& sink, const std::function<void(int, int)>& progress,
+                           const LtxDecodeNoise& noise) const {
   if (z.rank() != 5) {
-    decode(s, z, timestep);  // reports the shape error
+    decode(s, z, timestep, noise);  // reports the shape error
     return;
   }
   const int64_t B = z.dim(0), T = z.dim(2), h = z.dim(3), w = z.dim(4);
@@ -85,6 +86,10 @@ void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::ve
   for (int64_t t : starts) first.push_back(t * tc);
   const auto time_weights = tile_blend_weights(1, F, 1, n, {0}, first, time ? tiling.overlap_frames * tc : 0)[0];
   const int total = static_cast<int>(starts.size() * grid.count());
+  // Every tile draws its window of the whole latent's injected-noise fields (the same for every temporal tile:
+  // the fields are spatial only).
+  LtxDecodeNoise tile_noise = noise;
+  tile_noise.full_h = h, tile_noise.full_w = w, tile_noise.y0 = tile_noise.x0 = 0;
   int done = 0;
   // Without temporal tiles the one tile is the video, handed over as decoded. With them, each tile's frames
   // are weighted once into the frames it completes (those before the next tile's first) or, where the next
@@ -96,7 +101,7 @@ void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::ve
     HostTensor tile;  // [B, C, n, H, W]
     tile.shape = {B, C, n, H, W};
     if (!space) {
-      const Tensor x = decode(s, time ? gpu::contiguous(s, zt) : zt, timestep);
+      const Tensor x = decode(s, time ? gpu::contiguous(s, zt) : zt, timestep, tile_noise);
       s.finish();
       if (x.dtype() != gpu::DType::F32) throw_eval("LTX-Video VAE decode: expected f32 frames from the decoder");
       const std::vector<std::byte> bytes = x.to_bytes();  // f32, as decoded
@@ -107,8 +112,10 @@ void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::ve
       tile.data.assign(static_cast<size_t>(B * C * n * HW) * sizeof(float), 0);
       for (size_t a = 0; a < grid.rows(); ++a)
         for (size_t b = 0; b < grid.cols(); ++b) {
+          tile_noise.y0 = static_cast<int64_t>(grid.y(a)), tile_noise.x0 = static_cast<int64_t>(grid.x(b));
           const Tensor part = decode(
-              s, gpu::contiguous(s, gpu::narrow(gpu::narrow(zt, 3, grid.y(a), grid.tile_h()), 4, grid.x(b), grid.tile_w())), timestep);
+              s, gpu::contiguous(s, gpu::narrow(gpu::narrow(zt, 3, grid.y(a), grid.tile_h()), 4, grid.x(b), grid.tile_w())), timestep,
+              tile_noise);
           s.finish();
           grid.accumulate(reinterpret_cast<float*>(tile.data.data()), part.to_floats(), a, b);
           if (progress) progress(++done, total);

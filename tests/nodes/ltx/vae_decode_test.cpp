@@ -32,6 +32,10 @@ class LtxVaeDecode : public ::testing::Test {
     fs::remove_all(root);
     Fixture vae(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae.safetensors");
     test::write_fixture_component(vae, "weights.", vae.config(), root / "tiny-ltx" / "vae");
+    for (const char* v : {"090", "091"}) {
+      Fixture old(fs::path(LATTICE_SOURCE_DIR) / "tests/golden" / ("ltx_vae_" + std::string(v) + ".safetensors"));
+      test::write_fixture_component(old, "weights.", old.config(), root / ("tiny-ltx-" + std::string(v)) / "vae");
+    }
     // A latent of 4 frames, 2x3 latent pixels: 25 frames of 96x64.
     std::mt19937 rng(11);
     std::normal_distribution<float> n;
@@ -46,9 +50,9 @@ class LtxVaeDecode : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root); }
 
-  Graph graph(const std::string& decode_params, const std::string& file) {
+  Graph graph(const std::string& decode_params, const std::string& file, const std::string& vae = "tiny-ltx") {
     return parse_graph(R"({"lattice": 1, "nodes": [
-      {"id": "vae", "type": "ltx.load_vae", "params": {"path": "tiny-ltx"}},
+      {"id": "vae", "type": "ltx.load_vae", "params": {"path": ")" + vae + R"("}},
       {"id": "t", "type": "tensor.load", "params": {"path": "latent.safetensors", "name": "latent"}},
       {"id": "latent", "type": "latent.from_tensor", "inputs": {"tensor": {"node": "t", "output": "tensor"}}},
       {"id": "decode", "type": "ltx.vae_decode", "params": )" + decode_params + R"(,
@@ -154,6 +158,25 @@ TEST_F(LtxVaeDecode, AutoTileUnderASmallBufferLimitAndBadTilesRefused) {
   Engine e2(&mem);
   EXPECT_THROW(e2.render(graph(R"({"tile_frames": 2, "overlap_frames": 2})", "bad.mp4"), opts), Error);
   EXPECT_THROW(e2.render(graph(R"({"tile": 2, "overlap": 2})", "bad.mp4"), opts), Error);
+}
+
+TEST_F(LtxVaeDecode, OlderVaesDecodeAndTheSeedDrivesOnlyThe091InjectedNoise) {
+  // 0.9.0 and 0.9.1 diffusers folders load through ltx.load_vae. The 0.9.1 decoder injects noise drawn from
+  // the node's seed: the same seed gives the same frames, another seed others. 0.9.0 has no noise at all.
+  auto frames = [&](const std::string& vae, int seed, const std::string& name) {
+    MemoryCache mem;
+    Engine e(&mem);
+    e.render(graph(R"({"seed": )" + std::to_string(seed) + "}", name + ".####.exr", vae), opts);
+    const auto seq = read_sequence(root / (name + ".####.exr"), {}, 25, 1);
+    EXPECT_EQ(seq->frame_count(), 25);
+    std::vector<std::vector<float>> out;
+    for (const auto& f : seq->frames) out.push_back(f->pixels);
+    return out;
+  };
+  const auto a = frames("tiny-ltx-091", 1, "a"), b = frames("tiny-ltx-091", 1, "b"), c = frames("tiny-ltx-091", 2, "c");
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(frames("tiny-ltx-090", 1, "d"), frames("tiny-ltx-090", 2, "e"));
 }
 
 }  // namespace

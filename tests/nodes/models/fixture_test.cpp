@@ -120,6 +120,8 @@ TEST(Fixture, LtxTransformer) { check_fixture("ltx_transformer.safetensors"); }
 namespace lattice {
 namespace {
 TEST(Fixture, LtxVae) { check_fixture("ltx_vae.safetensors"); }
+TEST(Fixture, LtxVae090) { check_fixture("ltx_vae_090.safetensors"); }
+TEST(Fixture, LtxVae091) { check_fixture("ltx_vae_091.safetensors"); }
 }  // namespace
 }  // namespace lattice
 

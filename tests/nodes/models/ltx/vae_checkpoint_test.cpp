@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <regex>
 
 #include "core/safetensors.h"
@@ -84,6 +85,81 @@ TEST(LtxVaeCheckpoint, OriginalNamesDecodeExactlyLikeDiffusersNames) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(a, b);
   fs::remove(file);
+}
+
+// diffusers name -> original name for any layout, by walking the diffusers blocks in the original's order
+// (decoder: mid block, then per up block its conv_in, upsampler, resnets; encoder: per down block its
+// resnets, downsampler, conv_out, then the mid block), each present part taking the next original index.
+std::map<std::string, std::string> original_names(const WeightSource& w) {
+  std::vector<std::pair<std::string, std::string>> blocks;  // diffusers prefix -> original prefix
+  auto has = [&](const std::string& prefix) {
+    for (const std::string& n : w.names())
+      if (n.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  int i = 0;
+  blocks.emplace_back("decoder.mid_block.", "decoder.up_blocks." + std::to_string(i++) + ".");
+  for (int k = 0; has("decoder.up_blocks." + std::to_string(k) + "."); ++k) {
+    const std::string p = "decoder.up_blocks." + std::to_string(k) + ".";
+    for (const std::string part : {"conv_in.", "upsamplers.0."})
+      if (has(p + part)) blocks.emplace_back(p + part, "decoder.up_blocks." + std::to_string(i++) + ".");
+    blocks.emplace_back(p, "decoder.up_blocks." + std::to_string(i++) + ".");
+  }
+  i = 0;
+  for (int k = 0; has("encoder.down_blocks." + std::to_string(k) + "."); ++k) {
+    const std::string p = "encoder.down_blocks." + std::to_string(k) + ".";
+    const int resnets = i++;
+    for (const std::string part : {"downsamplers.0.", "conv_out."})
+      if (has(p + part)) blocks.emplace_back(p + part, "encoder.down_blocks." + std::to_string(i++) + ".");
+    blocks.emplace_back(p, "encoder.down_blocks." + std::to_string(resnets) + ".");
+  }
+  blocks.emplace_back("encoder.mid_block.", "encoder.down_blocks." + std::to_string(i) + ".");
+  std::map<std::string, std::string> out;
+  for (const std::string& n : w.names()) {
+    std::string to = n;
+    if (n == "latents_mean") to = "per_channel_statistics.mean-of-means";
+    else if (n == "latents_std") to = "per_channel_statistics.std-of-means";
+    else if (n == "decoder.scale_shift_table") to = "decoder.last_scale_shift_table";
+    else if (n.rfind("decoder.time_embedder.", 0) == 0) to = "decoder.last_time_embedder." + n.substr(22);
+    for (const auto& [from, into] : blocks)  // the parts come before their block: the first match is the longest
+      if (n.rfind(from, 0) == 0) {
+        std::string rest = "." + n.substr(from.size());
+        rest = std::regex_replace(rest, std::regex("^\\.resnets\\."), ".res_blocks.");
+        rest = std::regex_replace(rest, std::regex("\\.conv_shortcut\\.conv\\."), ".conv_shortcut.");
+        rest = std::regex_replace(rest, std::regex("\\.norm3\\."), ".norm3.norm.");
+        to = into + rest.substr(1);
+        break;
+      }
+    out[n] = to;
+  }
+  return out;
+}
+
+TEST(LtxVaeCheckpoint, The090And091LayoutsConvertFromOriginalNames) {
+  for (const char* name : {"ltx_vae_090.safetensors", "ltx_vae_091.safetensors", "ltx_vae.safetensors"}) {
+    SCOPED_TRACE(name);
+    Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden" / name);
+    WeightSource diffusers = fixture_weights(fx);
+    const std::map<std::string, std::string> names = original_names(diffusers);
+    std::deque<HostTensor> held;
+    std::vector<std::pair<std::string, const HostTensor*>> tensors;
+    for (const auto& [n, original] : names) {
+      held.push_back(diffusers.load(n));
+      tensors.emplace_back("vae." + original, &held.back());
+    }
+    const fs::path file = fs::temp_directory_path() / ("lattice_ltx_original_layouts_" + std::to_string(::getpid()) + ".safetensors");
+    write_safetensors(file, tensors);
+    WeightSource original = WeightSource::open(file);
+    const LtxVaeConfig c = detect_ltx_vae_config(original);
+    EXPECT_EQ(original.names(), diffusers.names());
+    for (const std::string& n : diffusers.names()) EXPECT_EQ(original.info(n).shape, diffusers.info(n).shape) << n;
+    const LtxVaeConfig e = ltx_vae_config_from_json(fx.config());
+    EXPECT_EQ(c.block_out_channels, e.block_out_channels);
+    EXPECT_EQ(c.decoder_block_out_channels, e.decoder_block_out_channels);
+    EXPECT_EQ(c.decoder_inject_noise, e.decoder_inject_noise);
+    EXPECT_EQ(c.legacy_encoder(), e.legacy_encoder());
+    fs::remove(file);
+  }
 }
 
 TEST(LtxVaeCheckpoint, ResnetInnerNamesAndUnknownBlocks) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 
@@ -16,26 +17,33 @@ namespace fs = std::filesystem;
 
 const fs::path kGolden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae.safetensors";
 
-TEST(LtxVaeConfig, DetectedFromTheReferenceWeightsMatchesItsConfig) {
-  Fixture fx(kGolden);
-  const LtxVaeConfig e = ltx_vae_config_from_json(fx.config());
-  WeightSource w = fixture_weights(fx);
-  const LtxVaeConfig c = detect_ltx_vae_config(w);
+// Every field that detection reads from the weights.
+void expect_same_config(const LtxVaeConfig& c, const LtxVaeConfig& e) {
   EXPECT_EQ(c.latent_channels, e.latent_channels);
   EXPECT_EQ(c.patch_size, e.patch_size);
   EXPECT_EQ(c.in_channels, e.in_channels);
   EXPECT_EQ(c.block_out_channels, e.block_out_channels);
   EXPECT_EQ(c.layers_per_block, e.layers_per_block);
+  EXPECT_EQ(c.down_block_types, e.down_block_types);
   EXPECT_EQ(c.downsample_type, e.downsample_type);
   EXPECT_EQ(c.spatio_temporal_scaling, e.spatio_temporal_scaling);
   EXPECT_EQ(c.decoder_block_out_channels, e.decoder_block_out_channels);
   EXPECT_EQ(c.decoder_layers_per_block, e.decoder_layers_per_block);
   EXPECT_EQ(c.decoder_spatio_temporal_scaling, e.decoder_spatio_temporal_scaling);
+  EXPECT_EQ(c.decoder_inject_noise, e.decoder_inject_noise);
   EXPECT_EQ(c.upsample_factor, e.upsample_factor);
   EXPECT_EQ(c.upsample_residual, e.upsample_residual);
   EXPECT_EQ(c.timestep_conditioning, e.timestep_conditioning);
   EXPECT_EQ(c.spatial_compression(), 32);
   EXPECT_EQ(c.temporal_compression(), 8);
+}
+
+TEST(LtxVaeConfig, DetectedFromTheReferenceWeightsMatchesItsConfig) {
+  Fixture fx(kGolden);
+  const LtxVaeConfig e = ltx_vae_config_from_json(fx.config());
+  WeightSource w = fixture_weights(fx);
+  const LtxVaeConfig c = detect_ltx_vae_config(w);
+  expect_same_config(c, e);
 }
 
 TEST(LtxVaeConfig, EncoderPresenceIsKnownFromTheWeights) {
@@ -45,7 +53,7 @@ TEST(LtxVaeConfig, EncoderPresenceIsKnownFromTheWeights) {
   EXPECT_FALSE(ltx_vae_has_encoder(fixture_weights(fx, "weights.decoder.")));  // no "encoder.*" names
 }
 
-TEST(LtxVaeConfig, OtherModelsAndOldLayoutsAreRefused) {
+TEST(LtxVaeConfig, OtherModelsAndUnsupportedConfigsAreRefused) {
   Fixture flux(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_vae.safetensors");
   WeightSource w = fixture_weights(flux);
   try {
@@ -55,9 +63,76 @@ TEST(LtxVaeConfig, OtherModelsAndOldLayoutsAreRefused) {
     EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
     EXPECT_NE(std::string(e.what()).find("not an LTX-Video"), std::string::npos) << e.what();
   }
-  nlohmann::json j = {{"down_block_types", {"LTXVideoDownBlock3D"}}};
-  EXPECT_THROW(ltx_vae_config_from_json(j), Error);
-  EXPECT_THROW(ltx_vae_config_from_json({{"decoder_inject_noise", {true, false, false, false}}}), Error);
+  // A config.json missing keys gets diffusers' defaults: the 0.9.0 layout.
+  const LtxVaeConfig d = ltx_vae_config_from_json(nlohmann::json::object());
+  EXPECT_TRUE(d.legacy_encoder());
+  EXPECT_FALSE(d.timestep_conditioning);
+  EXPECT_EQ(d.spatial_compression(), 32);
+  EXPECT_EQ(d.temporal_compression(), 8);
+  auto refused = [](const nlohmann::json& j, const std::string& says) {
+    try {
+      ltx_vae_config_from_json(j);
+      ADD_FAILURE() << j.dump() << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  refused({{"down_block_types", {"LTXVideoDownBlock3D", "LTXVideo095DownBlock3D", "LTXVideoDownBlock3D", "LTXVideoDownBlock3D"}}},
+          "LTXVideo095DownBlock3D");
+  refused({{"downsample_type", {"conv", "spatial", "conv", "conv"}}}, "downsample_type 'spatial'");
+  refused({{"decoder_inject_noise", {true, false, false, false}}}, "decoder_inject_noise");
+  refused({{"decoder_causal", true}}, "non-causal decoder");
+}
+
+TEST(LtxVaeConfig, DetectedFromThe090And091WeightsMatchesTheirConfigs) {
+  for (const char* file : {"ltx_vae_090.safetensors", "ltx_vae_091.safetensors"}) {
+    SCOPED_TRACE(file);
+    Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden" / file);
+    const LtxVaeConfig e = ltx_vae_config_from_json(fx.config());
+    WeightSource w = fixture_weights(fx);
+    const LtxVaeConfig c = detect_ltx_vae_config(w);
+    EXPECT_TRUE(c.legacy_encoder());
+    expect_same_config(c, e);
+  }
+}
+
+TEST(LtxVae, InjectedNoiseIsTheSeededCounterBasedNoise) {
+  // The 0.9.1 decoder's injection k draws normal_noise(seed, offset (k + 1)·2^40) over the whole latent at
+  // that resolution: the same as handing it those fields computed on the CPU.
+  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae_091.safetensors");
+  WeightSource src = fixture_weights(fx);
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(src, ctx);
+  LtxVae vae(ltx_vae_config_from_json(fx.config()), weights);
+  const HostTensor z = fx.tensor("input.latent");
+  const gpu::Tensor latent = gpu::Tensor::from_floats(ctx, z.to_f32(), z.shape);
+  auto decode = [&](const LtxDecodeNoise& n) {
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor out = vae.decode(s, latent, {0.05f}, n);
+    s.finish();
+    return out.to_floats();
+  };
+  LtxDecodeNoise seeded, given;
+  seeded.seed = given.seed = 77;
+  for (int k = 0; fx.has("input.inject_noise." + std::to_string(k)); ++k) {
+    const auto shape = fx.tensor("input.inject_noise." + std::to_string(k)).shape;
+    std::vector<float> field(static_cast<size_t>(shape[0] * shape[1]));
+    gpu::normal_noise_cpu(77, static_cast<uint64_t>(k + 1) << 40, field);
+    given.fields.push_back(gpu::Tensor::from_floats(ctx, field, {shape[0], shape[1]}));
+  }
+  ASSERT_EQ(given.fields.size(), 8u);
+  const std::vector<float> a = decode(seeded);
+  EXPECT_EQ(a, decode(given));
+  LtxDecodeNoise other;
+  other.seed = 78;
+  EXPECT_NE(a, decode(other));
+  // Too few fields, or fields of the wrong size, are refused with the site named.
+  given.fields.pop_back();
+  EXPECT_THROW(decode(given), Error);
+  given.fields.assign(1, gpu::Tensor::from_floats(ctx, std::vector<float>(4, 0.0f), {2, 2}));
+  EXPECT_THROW(decode(given), Error);
 }
 
 TEST(LtxVae, NormalizeInvertsDenormalizeAndBadShapesAreRefused) {
