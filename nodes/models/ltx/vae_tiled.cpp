@@ -18,12 +18,13 @@ uint64_t LtxVaeConfig::decode_bytes_per_latent_pixel(int64_t latent_frames) cons
   double c = decoder_block_out_channels.empty() ? latent_channels : decoder_block_out_channels.back();
   double widest = std::max<double>(latent_channels, c) * t;
   for (size_t i = decoder_block_out_channels.size(); i-- > 0;) {
-    c = std::max<double>(c, decoder_block_out_channels[i]);  // an up block's conv_in when widths change
-    widest = std::max(widest, c * t * area);
+    // Up block: a conv_in resnet where the width changes (0.9.0), an upsampler whose conv emits 8x its block's
+    // output width before depth-to-space, then resnets at that width.
+    const double out = static_cast<double>(decoder_block_out_channels[i]) / upsample_factor[i];
+    widest = std::max(widest, std::max(c, out) * t * area);
+    c = out;
     if (decoder_spatio_temporal_scaling[i]) {
-      const double f = upsample_factor[i];
-      widest = std::max(widest, c * 8 / f * t * area);  // the upsampler's conv, before depth-to-space
-      c /= f;
+      widest = std::max(widest, c * 8 * t * area);  // the upsampler's conv, before depth-to-space
       area *= 4;
       widest = std::max(widest, c * 2 * t * area);  // depth-to-space, before its first frame is dropped
       t = 2 * t - 1;

@@ -79,6 +79,31 @@ class TinyLtxVae {
     return expect;
   }
 
+  // What a decode holds on the device at once stays within kWorkingSetFactor of its largest tensor (the
+  // estimate the automatic tiles rely on to keep a decode within half the budget).
+  void expect_working_set_within_its_factor() {
+    gpu::Context& ctx = gpu.context();
+    const LtxVaeConfig& c = vae->config();
+    for (auto [t, h, w] : {std::tuple<int64_t, int64_t, int64_t>{2, 2, 3}, {4, 3, 4}, {3, 5, 5}}) {
+      std::mt19937 rng(3);
+      std::normal_distribution<float> n;
+      std::vector<float> v(static_cast<size_t>(c.latent_channels * t * h * w));
+      for (float& x : v) x = n(rng);
+      gpu::CommandStream s(ctx);
+      const gpu::Tensor latent = gpu::Tensor::from_floats(ctx, v, {1, c.latent_channels, t, h, w});
+      s.finish();
+      const uint64_t base = ctx.allocator().current_device_bytes();
+      ctx.allocator().reset_peak();
+      vae->decode_frames(s, latent, {0.05f}, LtxDecodeTiling{}, [](const HostTensor&, int64_t) {}, {}, noise);
+      s.finish();
+      const uint64_t used = ctx.allocator().peak_device_bytes() - base;
+      const uint64_t peak = c.decode_bytes_per_latent_pixel(t) * static_cast<uint64_t>(h * w);
+      std::printf("  decode %lld frames of %lldx%lld: working set %.2f x the largest tensor\n", static_cast<long long>(t),
+                  static_cast<long long>(h), static_cast<long long>(w), static_cast<double>(used) / static_cast<double>(peak));
+      EXPECT_LE(used, LtxVaeConfig::kWorkingSetFactor * peak);
+    }
+  }
+
   GpuService gpu;
   std::unique_ptr<Fixture> fx;
   std::unique_ptr<WeightSource> src;
@@ -137,26 +162,7 @@ TEST_F(LtxVaeTiled, OverlapsMustBeSmallerThanTiles) {
 // What a decode holds on the device at once stays within kWorkingSetFactor of its largest tensor, which
 // the automatic tiles rely on to keep a decode within half the budget.
 TEST_F(LtxVaeTiled, DecodeWorkingSetStaysWithinItsFactor) {
-  gpu::Context& ctx = gpu.context();
-  const LtxVaeConfig& c = vae->config();
-  for (auto [t, h, w] : {std::tuple<int64_t, int64_t, int64_t>{2, 2, 3}, {4, 3, 4}, {3, 5, 5}}) {
-    std::mt19937 rng(3);
-    std::normal_distribution<float> n;
-    std::vector<float> v(static_cast<size_t>(c.latent_channels * t * h * w));
-    for (float& x : v) x = n(rng);
-    gpu::CommandStream s(ctx);
-    const gpu::Tensor latent = gpu::Tensor::from_floats(ctx, v, {1, c.latent_channels, t, h, w});
-    s.finish();
-    const uint64_t base = ctx.allocator().current_device_bytes();
-    ctx.allocator().reset_peak();
-    vae->decode_frames(s, latent, {0.05f}, LtxDecodeTiling{}, [](const HostTensor&, int64_t) {});
-    s.finish();
-    const uint64_t used = ctx.allocator().peak_device_bytes() - base;
-    const uint64_t peak = c.decode_bytes_per_latent_pixel(t) * static_cast<uint64_t>(h * w);
-    std::printf("  decode %lld frames of %lldx%lld: working set %.2f x the largest tensor\n", static_cast<long long>(t),
-                static_cast<long long>(h), static_cast<long long>(w), static_cast<double>(used) / static_cast<double>(peak));
-    EXPECT_LE(used, LtxVaeConfig::kWorkingSetFactor * peak);
-  }
+  expect_working_set_within_its_factor();
   // The limit automatic tiling works to: one buffer, or a sixteenth of the budget when that is less.
   EXPECT_EQ(auto_tile_tensor_limit(uint64_t{128} << 20, uint64_t{24} << 30, LtxVaeConfig::kWorkingSetFactor), uint64_t{128} << 20);
   EXPECT_EQ(auto_tile_tensor_limit(uint64_t{4} << 30, uint64_t{8} << 30, LtxVaeConfig::kWorkingSetFactor), uint64_t{512} << 20);
@@ -194,6 +200,7 @@ TEST_P(LtxVaeTiledLayouts, OneTileIsDecodeAndSpatialTilesBlendEachTilesWindow) {
   EXPECT_GT(d_time, 0.0f);
   EXPECT_LT(d_space, GetParam().space);
   EXPECT_LT(d_time, GetParam().time);
+  expect_working_set_within_its_factor();
 }
 
 INSTANTIATE_TEST_SUITE_P(Ltx, LtxVaeTiledLayouts,
