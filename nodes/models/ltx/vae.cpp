@@ -122,7 +122,10 @@ void LtxVaeConfig::validate() const {
     if (f != 1 && f != 2 && f != 4 && f != 8) throw_invalid("LTX-Video VAE config: upsample_factor must divide 8");
 }
 
-LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
+namespace {
+
+// The config's keys over diffusers' defaults, not yet checked for consistency.
+LtxVaeConfig read_json(const nlohmann::json& j) {
   LtxVaeConfig c = LtxVaeConfig::diffusers_defaults();
   try {
     c.in_channels = j.value("in_channels", c.in_channels);
@@ -146,9 +149,22 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
     c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
     if (!j.value("encoder_causal", true) || j.value("decoder_causal", false))
       throw_invalid("LTX-Video VAE config: only a causal encoder and a non-causal decoder are supported");
+    // Absent per-up-block lists are diffusers' defaults, which it indexes per block (surplus entries unused):
+    // size them to the config's decoder.
+    const size_t n_up = c.decoder_block_out_channels.size();
+    if (!j.contains("decoder_inject_noise")) c.decoder_inject_noise.assign(n_up + 1, false);
+    if (!j.contains("upsample_residual")) c.upsample_residual.assign(n_up, false);
+    if (!j.contains("upsample_factor")) c.upsample_factor.assign(n_up, 1);
   } catch (const nlohmann::json::exception& e) {
     throw_invalid(std::string("LTX-Video VAE config: ") + e.what());
   }
+  return c;
+}
+
+}  // namespace
+
+LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
+  LtxVaeConfig c = read_json(j);
   c.validate();
   return c;
 }
@@ -217,9 +233,16 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   if (!w.has("decoder.conv_in.conv.weight") || !w.has("decoder.conv_out.conv.weight"))
     throw_invalid(not_ltx_vae(w, "no decoder.conv_in.conv.weight / decoder.conv_out.conv.weight"));
   if (w.info("decoder.conv_in.conv.weight").shape.size() != 5) throw_invalid(not_ltx_vae(w, "decoder.conv_in is not a 3-D conv"));
+  // config.json gives what no weight shows (out_channels, norm eps, scaling factor, upsample_residual); its
+  // lists are not checked against each other here (diffusers ignores surplus entries), only the result is.
   LtxVaeConfig c;
+  std::optional<std::vector<bool>> json_residual;
   if (w.config()) {
-    c = ltx_vae_config_from_json(*w.config());
+    const LtxVaeConfig j = read_json(*w.config());
+    c.out_channels = j.out_channels;
+    c.resnet_norm_eps = j.resnet_norm_eps;
+    c.scaling_factor = j.scaling_factor;
+    if (w.config()->contains("upsample_residual")) json_residual = j.upsample_residual;
   }
   c.latent_channels = ltx_weight_dim(w, "decoder.conv_in.conv.weight", 1);
   const int out_packed = ltx_weight_dim(w, "decoder.conv_out.conv.weight", 0);
@@ -259,7 +282,10 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   std::reverse(noise.begin(), noise.end());
   // upsample_residual has no weights: config.json says it, else the released models' rule (residual exactly
   // when the upsampler halves the width: 0.9.1 and 0.9.5+, not 0.9.0).
-  if (!(w.config() && w.config()->contains("upsample_residual"))) c.upsample_residual = residual;
+  if (json_residual && json_residual->size() != residual.size())
+    throw_invalid(w.origin() + ": config.json's upsample_residual has " + std::to_string(json_residual->size()) + " entries for " +
+                  std::to_string(residual.size()) + " up blocks in the weights");
+  c.upsample_residual = json_residual ? *json_residual : residual;
   c.decoder_block_out_channels = outs;
   c.upsample_factor = factors;
   c.decoder_spatio_temporal_scaling = scaling;

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
+#include "tests/support/tiny_models.h"
 
 namespace lattice {
 namespace {
@@ -95,6 +97,31 @@ TEST(LtxVaeConfig, DetectedFromThe090And091WeightsMatchesTheirConfigs) {
     EXPECT_TRUE(c.legacy_encoder());
     expect_same_config(c, e);
   }
+}
+
+TEST(LtxVaeConfig, APartialConfigJsonGivesOnlyWhatTheWeightsCannotSay) {
+  // A diffusers folder whose config.json predates the newer keys (its lists sized for another decoder):
+  // the layout comes from the weights, upsample_residual from the config when it has it.
+  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae_091.safetensors");
+  const fs::path dir = fs::temp_directory_path() / ("lattice_ltx_partial_config_" + std::to_string(::getpid()));
+  test::write_fixture_component(fx, "weights.", {{"_class_name", "AutoencoderKLLTXVideo"}, {"scaling_factor", 0.5}}, dir);
+  WeightSource a = WeightSource::open(dir);
+  const LtxVaeConfig c = detect_ltx_vae_config(a);
+  expect_same_config(c, ltx_vae_config_from_json(fx.config()));
+  EXPECT_EQ(c.scaling_factor, 0.5f);
+  test::write_fixture_component(fx, "weights.", {{"upsample_residual", {false, false, false}}}, dir);
+  WeightSource b = WeightSource::open(dir);
+  EXPECT_EQ(detect_ltx_vae_config(b).upsample_residual, (std::vector<bool>{false, false, false}));
+  test::write_fixture_component(fx, "weights.", {{"upsample_residual", {true, true}}}, dir);
+  WeightSource bad = WeightSource::open(dir);
+  try {
+    detect_ltx_vae_config(bad);
+    ADD_FAILURE() << "a 2-entry upsample_residual for 3 up blocks was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+    EXPECT_NE(std::string(e.what()).find("upsample_residual"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 TEST(LtxVae, InjectedNoiseIsTheSeededCounterBasedNoise) {
