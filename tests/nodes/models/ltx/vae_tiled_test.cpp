@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ostream>
 #include <filesystem>
 #include <random>
 
@@ -174,6 +175,7 @@ struct Layout {
   const char* file;
   float space, time;  // bounds on max |tiled - whole| for 2x2 spatial and 2-frame temporal tiles
 };
+void PrintTo(const Layout& l, std::ostream* os) { *os << l.file; }
 
 class LtxVaeTiledLayouts : public ::testing::TestWithParam<Layout>, protected TinyLtxVae {
  protected:
@@ -204,7 +206,8 @@ TEST_P(LtxVaeTiledLayouts, OneTileIsDecodeAndSpatialTilesBlendEachTilesWindow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ltx, LtxVaeTiledLayouts,
-                         ::testing::Values(Layout{"ltx_vae_090.safetensors", 0.82f, 0.92f}, Layout{"ltx_vae_091.safetensors", 1.04f, 1.05f}));
+                         ::testing::Values(Layout{"ltx_vae_090.safetensors", 0.82f, 0.92f}, Layout{"ltx_vae_091.safetensors", 1.04f, 1.05f}),
+                         [](const ::testing::TestParamInfo<Layout>& i) { return std::string(i.param.file).substr(8, 3); });
 
 TEST(LtxVaeConfig, DecodeTileFollowsTheBufferLimit) {
   const LtxVaeConfig released;  // 0.9.5 defaults
