@@ -211,10 +211,12 @@ AdapterDelta lokr(const ModuleReader& r, float strength) {
 
 }  // namespace
 
-std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file) {
+std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file,
+                                                          const std::function<bool(const std::string&)>& skip) {
   std::map<std::string, AdapterModule> modules;
   std::vector<std::string> unknown;
   for (const auto& key : file.names()) {
+    if (skip && skip(key)) continue;
     bool known = false;
     for (const auto& [suffix, role] : kSuffixes) {
       const size_t n = std::strlen(suffix);
