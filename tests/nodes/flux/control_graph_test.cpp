@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/document.h"
 #include "core/engine.h"
@@ -175,6 +176,16 @@ TEST_F(FluxControlGraph, MismatchedControlInputsFailNamingWhatIsWrong) {
   m = error(g);
   for (const char* part : {"control latents [1, 16, 4, 6]", "noise [1, 16, 8, 6]", "differ in shape"})
     EXPECT_NE(m.find(part), std::string::npos) << m;
+}
+
+// examples/flux-canny-lora.lattice wires image -> image.canny -> vae.encode -> flux.sample 'control' validly.
+TEST_F(FluxControlGraph, CannyExampleIsAValidGraph) {
+  std::ifstream in(fs::path(LATTICE_SOURCE_DIR) / "examples/flux-canny-lora.lattice");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Graph g = parse_graph(text, "flux-canny-lora.lattice");
+  EXPECT_TRUE(validate(g).empty());
+  EXPECT_EQ(g.find("sample")->inputs.at("control").node, "control");
+  EXPECT_EQ(g.find("control")->inputs.at("image").node, "canny");
 }
 
 }  // namespace
