@@ -83,6 +83,11 @@ class StepPreview {
 std::optional<gpu::Tensor> control_latents(EvalContext& ctx, gpu::Context& gc, const FluxConfig& c, const gpu::Tensor& noise) {
   const int channels = c.control_channels();
   const bool given = ctx.has_input("control");
+  if (channels == 0 && c.in_channels != c.out_channels)
+    throw_invalid(ctx.who() + ": the transformer's x_embedder takes " + std::to_string(c.in_channels) + " channels, neither the latent's " +
+                      std::to_string(c.out_channels) + " nor latent + control (" + std::to_string(2 * c.out_channels) +
+                      "); other conditioned FLUX variants (e.g. Fill) are not supported",
+                  {ctx.node_id()});
   if (channels > 0 && !given)
     throw_invalid(ctx.who() + ": the transformer is a structural-control model (x_embedder takes " + std::to_string(c.in_channels) +
                       " channels: " + std::to_string(c.out_channels) + " latent + " + std::to_string(channels) +
