@@ -51,7 +51,8 @@ struct AdapterModule {
 };
 
 /// The file's modules by name; a tensor of no known role is Error(InvalidInput) naming it. Keys for which `skip`
-/// (if given) is true are left out (tensors a model's mapping handles itself, e.g. FLUX control LoRAs' norm scales).
+/// (if given) is true are left out (tensors a model's mapping handles itself, e.g. FLUX control LoRAs' norm scales);
+/// a file with neither modules nor such keys is Error(InvalidInput).
 std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file,
                                                           const std::function<bool(const std::string&)>& skip = {});
 
