@@ -1,5 +1,11 @@
 // flux.sample: the FLUX flow-matching sampler (FluxPipeline's schedule and Euler steps) with distilled
-// guidance, optional true CFG (interval, time-varying curve), dynamic thresholding and image-to-image.
+// guidance, optional true CFG (interval, time-varying curve), dynamic thresholding and image-to-image, and
+// structural control (FLUX.1-Canny/Depth-dev or a control LoRA): the control image's latents (vae.encode of a
+// Canny or depth map) packed and concatenated after the noisy latents on channels at every step
+// (FluxControlPipeline).
+#include <optional>
+
+#include "core/error.h"
 #include "core/eval_context.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/patchify.h"
@@ -72,6 +78,34 @@ class StepPreview {
   std::optional<LatentRgbProjection> projection_;
 };
 
+// The 'control' input, checked against the transformer (a control model needs one, another refuses it) and
+// the noise (same shape): InvalidInput naming what disagrees.
+std::optional<gpu::Tensor> control_latents(EvalContext& ctx, gpu::Context& gc, const FluxConfig& c, const gpu::Tensor& noise) {
+  const int channels = c.control_channels();
+  const bool given = ctx.has_input("control");
+  if (channels == 0 && c.in_channels != c.out_channels)
+    throw_invalid(ctx.who() + ": the transformer's x_embedder takes " + std::to_string(c.in_channels) + " channels, neither the latent's " +
+                      std::to_string(c.out_channels) + " nor latent + control (" + std::to_string(2 * c.out_channels) +
+                      "); other conditioned FLUX variants (e.g. Fill) are not supported",
+                  {ctx.node_id()});
+  if (channels > 0 && !given)
+    throw_invalid(ctx.who() + ": the transformer is a structural-control model (x_embedder takes " + std::to_string(c.in_channels) +
+                      " channels: " + std::to_string(c.out_channels) + " latent + " + std::to_string(channels) +
+                      " control); connect the control image's latents (vae.encode) to input 'control'",
+                  {ctx.node_id()});
+  if (!given) return std::nullopt;
+  if (channels == 0)
+    throw_invalid(ctx.who() + ": input 'control' is connected, but the transformer has no control channels (x_embedder takes " +
+                      std::to_string(c.in_channels) + "); use FLUX.1-Canny/Depth-dev or apply a control LoRA (lora.apply)",
+                  {ctx.node_id()});
+  gpu::Tensor t = ctx.input_as<TensorValue>("control").device(gc);
+  if (t.shape() != noise.shape())
+    throw_invalid(ctx.who() + ": control latents " + t.describe() + " and noise " + noise.describe() +
+                      " differ in shape; encode a control image of the output's size",
+                  {ctx.node_id()});
+  return t;
+}
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "flux.sample";
@@ -83,6 +117,9 @@ NodeDesc make() {
               {"noise", PortType::Latent, "starting noise [1, 16, h, w] (latent.noise)"},
               {"negative", PortType::Conditioning, "negative prompt, used when true_cfg > 1", true},
               {"image", PortType::Latent, "latents of an image for image-to-image (vae.encode)", true},
+              {"control", PortType::Latent,
+               "control image latents for FLUX.1-Canny/Depth-dev or a control LoRA (vae.encode of an edge or depth map, "
+               "the noise's size)", true},
               {"preview_vae", PortType::VAE, "the VAE, for true-colour step previews in the editor (optional)", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, h, w]"}};
   d.params = {
@@ -106,11 +143,12 @@ NodeDesc make() {
     const FluxSamplerOptions o = options(ctx);
     gpu::Context& gc = gpu_context(ctx);
     const gpu::Tensor z = noise.device(gc);
-    if (z.rank() != 4 || z.dim(1) * 4 != dit.config().in_channels)
-      ctx.fail("noise " + z.describe() + " does not fit a transformer with " + std::to_string(dit.config().in_channels) +
+    if (z.rank() != 4 || z.dim(1) * 4 != dit.config().out_channels)
+      ctx.fail("noise " + z.describe() + " does not fit a transformer with " + std::to_string(dit.config().out_channels) +
                " packed channels");
     const int64_t h = z.dim(2), w = z.dim(3);
-    gpu::Tensor packed;
+    const std::optional<gpu::Tensor> control = control_latents(ctx, gc, dit.config(), z);
+    gpu::Tensor packed, packed_control;
     {
       gpu::CommandStream s(gc);
       gpu::Tensor start = z;
@@ -124,6 +162,7 @@ NodeDesc make() {
                          gpu::mul(s, img, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
       }
       packed = gpu::pack_latents(s, start);
+      if (control) packed_control = gpu::pack_latents(s, *control);
       s.finish();
     }
     std::unique_ptr<FluxConditioning> negative;
@@ -138,7 +177,7 @@ NodeDesc make() {
                                           preview(step, total, latents);
                                           ctx.check_cancel();
                                         },
-                                        &records);
+                                        &records, {}, control ? &packed_control : nullptr);
     int skipped = 0;
     for (const auto& r : records) skipped += r.cached ? 1 : 0;
     ctx.report("steps", static_cast<int>(records.size()));

@@ -203,11 +203,16 @@ void check_dora(const WeightPatch& delta, const std::vector<std::string>& tensor
                 tensors[0] + "' " + shape_text(w) + " ([1, " + (w.size() >= 2 ? std::to_string(w[1]) : std::string("?")) + "])");
 }
 
-// Maps every module of `lora` with `map` and makes the patches; `what` names the model in messages.
+using KeyFilter = std::function<bool(const std::string& key)>;
+// Adjusts a module's weight change to its targets before it is spread over them (FLUX: a narrower x_embedder change).
+using Fit = std::function<void(WeightPatch& delta, const Targets& targets, const std::string& module)>;
+
+// Maps every module of `lora` with `map` and makes the patches; `what` names the model in messages. Keys that
+// `skip` accepts are left to the caller; `fit`, if given, adjusts each weight change first.
 WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, float strength, const Mapper& map,
-                           const std::string& what) {
+                           const std::string& what, const KeyFilter& skip = {}, const Fit& fit = {}) {
   const std::string& file = lora.origin();
-  const std::map<std::string, AdapterModule> modules = read_adapter_modules(lora);
+  const std::map<std::string, AdapterModule> modules = read_adapter_modules(lora, skip);
   std::vector<std::pair<std::string, Targets>> mapped;
   std::vector<std::string> unknown;
   for (const auto& [name, m] : modules) {
@@ -223,8 +228,9 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
 
   WeightPatches patches;
   for (const auto& [name, t] : mapped) {
-    const AdapterDelta d = read_adapter_delta(lora, name, modules.at(name), strength);
+    AdapterDelta d = read_adapter_delta(lora, name, modules.at(name), strength);
     if (d.weight && !d.dora_key.empty()) check_dora(*d.weight, t.weights, name, d.dora_key, lora, model);
+    if (d.weight && fit) fit(*d.weight, t, name);
     if (d.weight) spread(*d.weight, t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, patches);
     if (d.bias) {
       std::vector<std::string> biases;
@@ -274,35 +280,145 @@ Mapper alias_mapper(const WeightSource& model, std::string (*original)(const std
 }  // namespace
 
 namespace {
-// FLUX.1 Canny/Depth control LoRAs (BFL's flux1-{canny,depth}-dev-lora) widen img_in (x_embedder) to take the
-// packed latent and the control image's latent concatenated on channels (64 -> 128 for FLUX.1), and replace the
-// q/k RMSNorm scales outright (bare `..._norm.scale` tensors, diffusers `attn.norm_k.weight`): the transformer
-// would have to grow its input layer and its sampler take a control latent. Refused, naming what gave it away.
-void refuse_flux_control_lora(const WeightSource& lora, const WeightSource& model) {
-  const int64_t in = model.has("x_embedder.weight") ? model.info("x_embedder.weight").shape.back() : 0;
-  std::string evidence;
-  for (const std::string& key : lora.names()) {
-    const bool embedder = key.find("img_in.") != std::string::npos || key.find("x_embedder.") != std::string::npos;
-    const bool down = key.ends_with(".lora_A.weight") || key.ends_with(".lora_down.weight");
-    if (embedder && down && in > 0 && lora.info(key).shape.size() == 2 && lora.info(key).shape[1] != in) {
-      evidence = "'" + key + "' " + shape_text(lora.info(key).shape) + " widens the image input from " + std::to_string(in) +
-                 " to " + std::to_string(lora.info(key).shape[1]) + " channels";
-      break;
-    }
-    for (const char* norm : {"_norm.scale", ".norm_q.weight", ".norm_k.weight", ".norm_added_q.weight", ".norm_added_k.weight"})
-      if (key.ends_with(norm) && evidence.empty()) evidence = "'" + key + "' replaces an attention norm's scale outright";
+constexpr const char* kXEmbedder = "x_embedder.weight";
+
+// The model tensor a FLUX LoRA key sets outright, if it is one: the q/k RMSNorm scales that control LoRAs carry
+// whole (BFL `double_blocks.N.img_attn.norm.query_norm.scale`..., diffusers `transformer_blocks.N.attn.norm_q.weight`...).
+std::optional<std::string> flux_set_target(const std::string& key, const WeightSource& model) {
+  if (key.ends_with("_norm.scale")) {
+    for (const char* p : {"model.diffusion_model.", "diffusion_model.", ""})
+      if (starts_with(key, p))
+        if (auto t = from_bfl(key.substr(std::strlen(p)), false); t && t->weights.size() == 1) return t->weights[0];
+    return std::nullopt;
   }
-  if (!evidence.empty())
-    throw_invalid(lora.origin() + " is a FLUX control LoRA (Canny/Depth): " + evidence +
-                  ". Control LoRAs need the transformer's img_in widened for a control image latent concatenated to the "
-                  "latent on channels, and a control-latent input to flux.sample; lattice does not support them yet");
+  for (const char* norm : {".norm_q.weight", ".norm_k.weight", ".norm_added_q.weight", ".norm_added_k.weight"})
+    if (key.ends_with(norm))
+      for (const char* p : {"base_model.model.", "transformer.", ""})
+        if (starts_with(key, p) && model.has(key.substr(std::strlen(p)))) return key.substr(std::strlen(p));
+  return std::nullopt;
+}
+
+// What a FLUX LoRA changes besides its patches: x_embedder's input width (0: unchanged) and the tensors it sets.
+struct FluxReshape {
+  int64_t width = 0;
+  std::string width_key;                   // the LoRA key that widens
+  std::map<std::string, std::string> set;  // model tensor -> LoRA key holding its new value
+  bool any() const { return width > 0 || !set.empty(); }
+};
+
+FluxReshape flux_reshape(const WeightSource& lora, const WeightSource& model) {
+  FluxReshape r;
+  const std::string& file = lora.origin();
+  for (const std::string& key : lora.names()) {
+    const auto target = flux_set_target(key, model);
+    if (!target) continue;
+    if (!model.has(*target))
+      throw_invalid(file + ": '" + key + "' sets '" + *target + "', which " + model.origin() + " does not have");
+    if (lora.info(key).shape != model.info(*target).shape)
+      throw_invalid(file + ": '" + key + "' " + shape_text(lora.info(key).shape) + " should replace '" + *target + "' " +
+                    shape_text(model.info(*target).shape) + " of " + model.origin());
+    if (const auto [it, fresh] = r.set.emplace(*target, key); !fresh)
+      throw_invalid(file + ": '" + it->second + "' and '" + key + "' both set '" + *target + "'");
+  }
+  // x_embedder's input width as the LoRA's down factor (or full difference) has it.
+  const int64_t in = model.info(kXEmbedder).shape.at(1);
+  const Mapper by_name = alias_mapper(model, nullptr);
+  const auto modules = read_adapter_modules(lora, [&](const std::string& k) { return r.set.count(flux_set_target(k, model).value_or("")) > 0; });
+  for (const auto& [name, m] : modules) {
+    const auto t = flux_targets(name, by_name);
+    if (!t || t->weights != std::vector<std::string>{kXEmbedder}) continue;
+    for (const char* role : {"lora_down", "diff"}) {
+      const auto it = m.keys.find(role);
+      if (it == m.keys.end() || lora.info(it->second).shape.size() != 2) continue;
+      const int64_t width = lora.info(it->second).shape[1];
+      if (width > in && width > r.width) {
+        r.width = width;
+        r.width_key = it->second;
+      }
+    }
+  }
+  const int64_t out = model.info("proj_out.weight").shape.at(0);
+  if (r.width && r.width != 2 * out)
+    throw_invalid(file + ": '" + r.width_key + "' " + shape_text(lora.info(r.width_key).shape) + " widens x_embedder from " +
+                  std::to_string(in) + " to " + std::to_string(r.width) + " input channels; FLUX structural control takes " +
+                  std::to_string(out) + " latent + " + std::to_string(out) + " control channels (" + std::to_string(2 * out) + ")");
+  return r;
+}
+
+// t read as [rows, cols] with zero columns appended up to `width`, in its own dtype (zero is all-zero bits in each).
+HostTensor zero_extended(const HostTensor& t, int64_t width) {
+  const auto [rows, cols] = matrix_view(t.shape);
+  const size_t es = dtype_size(t.dtype);
+  HostTensor w{t.dtype, {rows, width}, std::vector<uint8_t>(static_cast<size_t>(rows * width) * es, 0)};
+  for (int64_t o = 0; o < rows; ++o)
+    std::memcpy(w.data.data() + static_cast<size_t>(o * width) * es, t.data.data() + static_cast<size_t>(o * cols) * es,
+                static_cast<size_t>(cols) * es);
+  return w;
+}
+
+// A change of x_embedder narrower than the (widened) tensor changes its first columns, as diffusers pads lora_A with
+// zeros: the dense factor of a product (down, or the full difference) gains zero columns.
+void fit_x_embedder(WeightPatch& p, int64_t width, const std::string& module, const std::string& file) {
+  if (p.delta_cols() >= width) return;
+  const bool dora_per_channel = !p.magnitude.shape.empty() && !p.magnitude_per_row();
+  if (p.kind != WeightPatch::Kind::Product || dora_per_channel)
+    throw_invalid(file + ": LoRA module '" + module + "' changes " + std::to_string(p.delta_cols()) + " of x_embedder's " +
+                  std::to_string(width) + " input channels with LoHa/LoKr factors or a per-channel DoRA magnitude, which cannot be "
+                  "padded to the widened layer");
+  HostTensor& dense = p.down.shape.empty() && p.down.data.empty() ? p.up : p.down;
+  dense = zero_extended(HostTensor::from_f32(dense.shape, dense.to_f32()), width);
+}
+
+WeightPatches flux_patches(const WeightSource& lora, const WeightSource& model, float strength, const FluxReshape& r) {
+  const Mapper by_name = alias_mapper(model, nullptr);
+  const int64_t width = model.info(kXEmbedder).shape.at(1);
+  return make_patches(
+      lora, model, strength, [&](const std::string& m) { return flux_targets(m, by_name); }, "FLUX transformer",
+      [&](const std::string& k) { return r.set.count(flux_set_target(k, model).value_or("")) > 0; },
+      [&](WeightPatch& d, const Targets& t, const std::string& module) {
+        if (t.weights == std::vector<std::string>{kXEmbedder}) fit_x_embedder(d, width, module, lora.origin());
+      });
 }
 }  // namespace
 
 WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
-  refuse_flux_control_lora(lora, model);
-  const Mapper by_name = alias_mapper(model, nullptr);
-  return make_patches(lora, model, strength, [&](const std::string& m) { return flux_targets(m, by_name); }, "FLUX transformer");
+  const FluxReshape r = flux_reshape(lora, model);
+  if (r.any())
+    throw_invalid(lora.origin() + " is a FLUX control LoRA (" +
+                  (r.width ? "'" + r.width_key + "' widens x_embedder to " + std::to_string(r.width) + " input channels"
+                           : "'" + r.set.begin()->second + "' sets '" + r.set.begin()->first + "' outright") +
+                  "): it needs apply_flux_lora, which widens the weights");
+  return flux_patches(lora, model, strength, r);
+}
+
+FluxLoraResult apply_flux_lora(const WeightSource& lora, const std::shared_ptr<WeightSource>& model, const WeightPatches* earlier,
+                               float strength) {
+  const FluxReshape r = flux_reshape(lora, *model);
+  FluxLoraResult out;
+  out.weights = model;
+  if (r.any()) {
+    out.weights = WeightSource::derived(model);
+    if (r.width) {
+      HostTensor wide = zero_extended(model->load(kXEmbedder), r.width);
+      out.weights->remove(kXEmbedder);
+      out.weights->add_owned(kXEmbedder, std::move(wide));
+    }
+    for (const auto& [target, key] : r.set) {
+      out.weights->remove(target);
+      out.weights->add_owned(target, lora.load(key));
+    }
+  }
+  const int64_t width = out.weights->info(kXEmbedder).shape.at(1);
+  if (earlier)
+    for (const WeightPatch& p : *earlier) {
+      if (r.set.count(p.target)) continue;  // set outright: what earlier patches did to it is replaced
+      out.patches.push_back(p);
+      if (p.target == kXEmbedder) fit_x_embedder(out.patches.back(), width, "(an earlier LoRA's x_embedder)", lora.origin());
+    }
+  WeightPatches mine = flux_patches(lora, *out.weights, strength, r);
+  out.patches.insert(out.patches.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
+  out.in_channels = static_cast<int>(width);
+  return out;
 }
 
 WeightPatches wan_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {

@@ -27,13 +27,22 @@
 /// prefixed by `transformer.`, `base_model.model.`, `diffusion_model.` or `model.diffusion_model.`, or as kohya
 /// `lora_unet_<name with dots as underscores>`. Their layouts fuse no matrices, so a module is one target.
 ///
-/// FLUX.1 control LoRAs (Canny/Depth: an img_in taking twice the latent channels, bare `_norm.scale` replacements)
-/// are recognised and refused, saying that the transformer would need a widened img_in and a control latent input.
+/// FLUX.1 structural-control LoRAs (BFL's flux1-canny-dev-lora / flux1-depth-dev-lora, and the same in diffusers
+/// names) change more than patches can: their img_in / x_embedder factors take 128 input channels (the packed
+/// latent and the packed control latent), and they carry the q/k RMSNorm scales whole (BFL bare
+/// `..._norm.scale`, diffusers `attn.norm_q.weight`...). apply_flux_lora does what diffusers'
+/// FluxLoraLoaderMixin and ComfyUI do: x_embedder is widened with zero columns for the control channels (its bias
+/// unchanged), then the LoRA's change (and its `.lora_B.bias` bias changes) is added; the norm scales are set
+/// outright, whatever the strength (earlier patches of them dropped). A LoRA whose x_embedder factors are narrower
+/// than a widened x_embedder (a plain LoRA after a control one, or the reverse) changes its first columns
+/// (diffusers pads lora_A with zeros). Bare norm scales in any FLUX LoRA are set the same way (diffusers loads them
+/// for every FLUX LoRA).
 ///
 /// Every key of the file must be understood and every module must land on matrices of matching shape: a
 /// LoRA for another model, or for a differently sized one, is Error(InvalidInput) naming the file and the keys or
 /// the tensor, never silently ignored.
 
+#include <memory>
 #include <string>
 
 #include "nodes/models/nn.h"
@@ -43,7 +52,24 @@ namespace lattice {
 
 /// Patches for the FLUX transformer whose (diffusers-named) weights are `model`, from the LoRA `lora`.
 /// Patches with a zero factor are still made (the caller decides whether strength 0 skips the LoRA).
+/// A LoRA that widens x_embedder or sets tensors outright (a control LoRA) is Error(InvalidInput) here, saying
+/// that it needs apply_flux_lora.
 WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength);
+
+/// A FLUX transformer's weights and patches after one more LoRA.
+struct FluxLoraResult {
+  /// The model's weights, or, when the LoRA widens x_embedder or sets tensors, a WeightSource::derived view of them
+  /// with x_embedder.weight widened (zero columns, stored dtype) and the set tensors replaced.
+  std::shared_ptr<WeightSource> weights;
+  WeightPatches patches;  ///< the earlier patches (adjusted as in the header), then this LoRA's
+  int in_channels = 0;    ///< x_embedder's input width afterwards (FluxConfig::in_channels)
+};
+
+/// Applies `lora` at `strength` on top of `model` (as loaded, diffusers names) already patched by `earlier`
+/// (may be null): any FLUX LoRA, control LoRAs included. A control LoRA must widen x_embedder to twice the
+/// model's out_channels (FluxConfig::control_channels), else Error(InvalidInput) naming the key.
+FluxLoraResult apply_flux_lora(const WeightSource& lora, const std::shared_ptr<WeightSource>& model, const WeightPatches* earlier,
+                               float strength);
 
 /// The same for the Wan 2.1 transformer (diffusers-named weights, as wan.load_transformer leaves them).
 WeightPatches wan_lora_patches(const WeightSource& lora, const WeightSource& model, float strength);

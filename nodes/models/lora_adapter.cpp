@@ -211,10 +211,16 @@ AdapterDelta lokr(const ModuleReader& r, float strength) {
 
 }  // namespace
 
-std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file) {
+std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file,
+                                                          const std::function<bool(const std::string&)>& skip) {
   std::map<std::string, AdapterModule> modules;
   std::vector<std::string> unknown;
+  size_t skipped = 0;
   for (const auto& key : file.names()) {
+    if (skip && skip(key)) {
+      ++skipped;
+      continue;
+    }
     bool known = false;
     for (const auto& [suffix, role] : kSuffixes) {
       const size_t n = std::strlen(suffix);
@@ -232,7 +238,7 @@ std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& fi
     throw_invalid(file.origin() + ": " + std::to_string(unknown.size()) +
                   " tensor(s) are no LoRA factors (.lora_A/.lora_B, .lora_down/.lora_up, .alpha, LyCORIS .hada_*/.lokr_*, "
                   ".diff, .diff_b): " + quoted_list(unknown));
-  if (modules.empty()) throw_invalid(file.origin() + ": no LoRA tensors in the file");
+  if (modules.empty() && skipped == 0) throw_invalid(file.origin() + ": no LoRA tensors in the file");
   return modules;
 }
 

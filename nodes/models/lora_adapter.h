@@ -34,6 +34,7 @@
 /// belongs to, `.wd_for_diff`, a core of the wrong shape, a module mixing formats, a missing or twice given piece, factors whose
 /// inner dimensions disagree, a non-scalar alpha, and any tensor of no known role.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,8 +50,11 @@ struct AdapterModule {
   std::map<std::string, std::string> keys;
 };
 
-/// The file's modules by name; a tensor of no known role is Error(InvalidInput) naming it.
-std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file);
+/// The file's modules by name; a tensor of no known role is Error(InvalidInput) naming it. Keys for which `skip`
+/// (if given) is true are left out (tensors a model's mapping handles itself, e.g. FLUX control LoRAs' norm scales);
+/// a file with neither modules nor such keys is Error(InvalidInput).
+std::map<std::string, AdapterModule> read_adapter_modules(const WeightSource& file,
+                                                          const std::function<bool(const std::string&)>& skip = {});
 
 /// The change one module makes, with no target yet (row_offset 0): `weight` to the layer's weight, `bias` to its
 /// bias (a Product patch with a dense [rows] up); either may be absent, not both. `what` describes the factors'

@@ -174,6 +174,16 @@ void WeightSource::add_owned(const std::string& to, HostTensor t) {
 
 void WeightSource::remove(const std::string& name) { entries_.erase(name); }
 
+std::shared_ptr<WeightSource> WeightSource::derived(std::shared_ptr<const WeightSource> base) {
+  auto w = std::make_shared<WeightSource>();
+  // The entries point into base's files and deques, whose elements never move; base_ keeps them alive.
+  w->entries_ = base->entries_;
+  w->config_ = base->config_;
+  w->origin_ = base->origin_;
+  w->base_ = std::move(base);
+  return w;
+}
+
 HostTensor WeightSource::load(std::string_view name) const {
   const TensorInfo& t = info(name);
   HostTensor h;

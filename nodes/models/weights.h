@@ -66,6 +66,10 @@ class WeightSource {
   /// Drops a name (the data stays mapped while other names view it).
   void remove(const std::string& name);
 
+  /// A source with the same names viewing the same data as `base`, which it keeps alive, to be changed on its
+  /// own (e.g. a FLUX control LoRA widening one tensor): nothing is copied. `base` must not change afterwards.
+  static std::shared_ptr<WeightSource> derived(std::shared_ptr<const WeightSource> base);
+
  private:
   struct Entry {
     const SafetensorsFile* file;  // null for owned tensors
@@ -78,6 +82,7 @@ class WeightSource {
   std::map<std::string, Entry, std::less<>> entries_;
   std::optional<nlohmann::json> config_;
   std::string origin_;
+  std::shared_ptr<const WeightSource> base_;  // what derived() views; keeps its mappings alive
   void add_file(const std::filesystem::path& p, const std::map<std::string, std::string>* expected = nullptr);
 };
 

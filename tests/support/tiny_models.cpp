@@ -2,6 +2,7 @@
 
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -73,8 +74,9 @@ void write_random_checkpoint(const std::filesystem::path& dir, const std::vector
 }
 
 nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads,
-                                 unsigned seed) {
-  const int64_t D = 64, C = heads * D, M = 4 * C, in = 64, joint = 64, pooled = 32;
+                                 unsigned seed, int in_channels, int head_dim) {
+  if (head_dim != 64 && head_dim != 128) throw std::runtime_error("write_random_flux: head_dim 64 or 128");
+  const int64_t D = head_dim, C = heads * D, M = 4 * C, in = in_channels, out = 64, joint = 64, pooled = 32;
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   auto linear = [&](const std::string& prefix, int64_t out, int64_t fan_in) {
     shapes.push_back({prefix + ".weight", {out, fan_in}});
@@ -111,15 +113,76 @@ nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layer
     linear(p + "proj_out", C, C + M);
   }
   linear("norm_out.linear", 2 * C, C);
-  linear("proj_out", in, C);
+  linear("proj_out", out, C);
   const nlohmann::json config = {{"_class_name", "FluxTransformer2DModel"}, {"patch_size", 1}, {"in_channels", in},
-                                 {"out_channels", nullptr}, {"num_layers", num_layers},
+                                 {"out_channels", in == out ? nlohmann::json() : nlohmann::json(out)}, {"num_layers", num_layers},
                                  {"num_single_layers", num_single_layers}, {"attention_head_dim", D},
                                  {"num_attention_heads", heads}, {"joint_attention_dim", joint},
                                  {"pooled_projection_dim", pooled}, {"guidance_embeds", true},
-                                 {"axes_dims_rope", {16, 24, 24}}};
+                                 {"axes_dims_rope", D == 64 ? std::vector<int>{16, 24, 24} : std::vector<int>{16, 56, 56}}};
   write_random_checkpoint(dir, shapes, config, seed);
   return config;
+}
+
+void write_flux_bfl(const WeightSource& w, const std::filesystem::path& file) {
+  std::vector<std::pair<std::string, HostTensor>> ts;
+  // `to`.weight/.bias from the rows of `parts` (diffusers modules) in order.
+  auto fuse = [&](const std::string& to, const std::vector<std::string>& parts) {
+    for (const char* kind : {".weight", ".bias"}) {
+      if (!w.has(parts[0] + kind)) continue;
+      HostTensor t = w.load(parts[0] + kind);
+      for (size_t i = 1; i < parts.size(); ++i) {
+        const HostTensor more = w.load(parts[i] + kind);
+        t.data.insert(t.data.end(), more.data.begin(), more.data.end());
+        t.shape[0] += more.shape[0];
+      }
+      ts.emplace_back(to + kind, std::move(t));
+    }
+  };
+  auto norm = [&](const std::string& to, const std::string& from) { ts.emplace_back(to, w.load(from + ".weight")); };
+  fuse("img_in", {"x_embedder"});
+  fuse("txt_in", {"context_embedder"});
+  for (const auto& [bfl, diffusers] : {std::pair{"time_in", "timestep_embedder"}, std::pair{"vector_in", "text_embedder"},
+                                       std::pair{"guidance_in", "guidance_embedder"}}) {
+    const std::string d = std::string("time_text_embed.") + diffusers;
+    if (!w.has(d + ".linear_1.weight")) continue;
+    fuse(std::string(bfl) + ".in_layer", {d + ".linear_1"});
+    fuse(std::string(bfl) + ".out_layer", {d + ".linear_2"});
+  }
+  for (int i = 0; i < w.count_blocks("transformer_blocks."); ++i) {
+    const std::string t = "transformer_blocks." + std::to_string(i) + ".", b = "double_blocks." + std::to_string(i) + ".";
+    fuse(b + "img_mod.lin", {t + "norm1.linear"});
+    fuse(b + "txt_mod.lin", {t + "norm1_context.linear"});
+    fuse(b + "img_attn.qkv", {t + "attn.to_q", t + "attn.to_k", t + "attn.to_v"});
+    fuse(b + "txt_attn.qkv", {t + "attn.add_q_proj", t + "attn.add_k_proj", t + "attn.add_v_proj"});
+    norm(b + "img_attn.norm.query_norm.scale", t + "attn.norm_q");
+    norm(b + "img_attn.norm.key_norm.scale", t + "attn.norm_k");
+    norm(b + "txt_attn.norm.query_norm.scale", t + "attn.norm_added_q");
+    norm(b + "txt_attn.norm.key_norm.scale", t + "attn.norm_added_k");
+    fuse(b + "img_attn.proj", {t + "attn.to_out.0"});
+    fuse(b + "txt_attn.proj", {t + "attn.to_add_out"});
+    fuse(b + "img_mlp.0", {t + "ff.net.0.proj"});
+    fuse(b + "img_mlp.2", {t + "ff.net.2"});
+    fuse(b + "txt_mlp.0", {t + "ff_context.net.0.proj"});
+    fuse(b + "txt_mlp.2", {t + "ff_context.net.2"});
+  }
+  for (int i = 0; i < w.count_blocks("single_transformer_blocks."); ++i) {
+    const std::string t = "single_transformer_blocks." + std::to_string(i) + ".", b = "single_blocks." + std::to_string(i) + ".";
+    fuse(b + "linear1", {t + "attn.to_q", t + "attn.to_k", t + "attn.to_v", t + "proj_mlp"});
+    fuse(b + "linear2", {t + "proj_out"});
+    norm(b + "norm.query_norm.scale", t + "attn.norm_q");
+    norm(b + "norm.key_norm.scale", t + "attn.norm_k");
+    fuse(b + "modulation.lin", {t + "norm.linear"});
+  }
+  fuse("final_layer.linear", {"proj_out"});
+  fuse("final_layer.adaLN_modulation.1", {"norm_out.linear"});
+  for (auto& [name, t] : ts)  // diffusers (scale, shift) -> BFL (shift, scale)
+    if (name.starts_with("final_layer.adaLN_modulation.1."))
+      std::rotate(t.data.begin(), t.data.begin() + static_cast<std::ptrdiff_t>(t.data.size() / 2), t.data.end());
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [n, t] : ts) list.emplace_back(n, &t);
+  std::filesystem::create_directories(file.parent_path());
+  write_safetensors(file, list);
 }
 
 nlohmann::json write_random_wan(const std::filesystem::path& dir, const WanConfig& c, unsigned seed) {

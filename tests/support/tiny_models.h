@@ -34,8 +34,15 @@ void write_random_checkpoint(const std::filesystem::path& dir, const std::vector
 /// 64, T5 width 64, CLIP width 32, guidance embedding; weights N(0, 1)/sqrt(fan_in) from `seed`, biases
 /// 0.1·N(0, 1), norm scales 1 + 0.1·N(0, 1). Big enough for MiB-granular device budgets (3 heads: about
 /// 2.7 MB per double block, 1.1 MB per single block). Returns the config as written.
+/// `in_channels` 128 makes a structural-control model (FLUX.1-Canny/Depth-dev: out_channels stays 64); `head_dim`
+/// 128 has FLUX.1's RoPE axes (16, 56, 56), which need no config.json (a BFL single file, write_flux_bfl).
 nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads = 2,
-                                 unsigned seed = 7);
+                                 unsigned seed = 7, int in_channels = 64, int head_dim = 64);
+
+/// The FLUX transformer `w` (diffusers names) in BFL's original layout as the single file `file`: fused qkv and
+/// single-block linear1 (rows concatenated), `img_in`, `final_layer.adaLN_modulation.1` with its halves swapped
+/// (shift, scale), RMSNorm scales as `..._norm.scale`; dtypes as stored.
+void write_flux_bfl(const WeightSource& w, const std::filesystem::path& file);
 
 /// A random Wan 2.1 transformer of config `c` (T2V or I2V) in bf16, diffusers layout, as the folder `dir`
 /// (write_random_checkpoint with wan_checkpoint_shapes; config.json names the head count so that

@@ -3,6 +3,10 @@
 /// tensor names and shapes in either layout: diffusers (`transformer_blocks.N.`, `single_transformer_blocks.N.`)
 /// or BFL's originals (`double_blocks.N.`, `single_blocks.N.`).
 ///
+/// Structural-control checkpoints (FLUX.1-Canny-dev, FLUX.1-Depth-dev) are FLUX.1 with x_embedder (BFL img_in)
+/// taking 128 input channels (64 packed latent + 64 packed control latent) and out_channels 64: detected from
+/// those shapes (FluxConfig::control_channels), in both layouts.
+///
 /// What the weights cannot tell (the RoPE axis split) comes from a config.json beside them when present,
 /// otherwise from FLUX.1's values (16, 56, 56) when the head dim is 128; other head dims need a config.
 
@@ -28,6 +32,10 @@ struct FluxConfig {
   float mlp_ratio = 4.0f;
 
   int inner_dim() const { return num_attention_heads * attention_head_dim; }
+  /// Packed channels of the control latent that a structural-control model (FLUX.1-Canny-dev / -Depth-dev, or
+  /// a base model with a control LoRA) takes beside the noisy latent, concatenated on channels before x_embedder
+  /// (FluxControlPipeline): out_channels when in_channels is twice that, else 0 (no control input).
+  int control_channels() const { return in_channels == 2 * out_channels ? out_channels : 0; }
   int mlp_hidden() const { return static_cast<int>(static_cast<float>(inner_dim()) * mlp_ratio); }
   /// Parameter count implied by the config (for plans and memory budgets).
   uint64_t parameter_count() const;

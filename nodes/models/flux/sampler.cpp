@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/concat.h"
 #include "gpu/ops/rope.h"
 
 namespace lattice {
@@ -43,12 +44,27 @@ void threshold(std::vector<float>& v, const std::vector<float>& x, float sigma, 
 
 }  // namespace
 
+Tensor flux_control_input(gpu::CommandStream& s, const Tensor& latents, const Tensor& control) {
+  if (latents.rank() != 3 || control.rank() != 3 || latents.dim(0) != control.dim(0) || latents.dim(1) != control.dim(1))
+    throw_eval("FLUX control: packed control latents " + control.describe() + " do not match the packed latents " + latents.describe());
+  return gpu::concat(s, {latents, control}, 2);
+}
+
 Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& latents, int64_t latent_h, int64_t latent_w,
                    const FluxConditioning& cond, const FluxConditioning* negative, const FluxSamplerOptions& o,
                    const FluxStepCallback& on_step, std::vector<FluxStepRecord>* records,
-                   const std::function<void(int, const Tensor&)>& on_prediction) {
+                   const std::function<void(int, const Tensor&)>& on_prediction, const Tensor* control) {
   const int64_t B = latents.dim(0), S = latents.dim(1);
   if (S != (latent_h / 2) * (latent_w / 2)) throw_eval("FLUX sampler: latents " + latents.describe() + " do not match the size");
+  const int control_channels = model.config().control_channels();
+  if (control_channels > 0 && !control)
+    throw_eval("FLUX sampler: the transformer takes a control latent (" + std::to_string(control_channels) + " packed channels), none given");
+  if (control_channels == 0 && control) throw_eval("FLUX sampler: a control latent was given, but the transformer has no control channels");
+  if (control && control->dim(2) != control_channels)
+    throw_eval("FLUX sampler: packed control latents " + control->describe() + " do not have the transformer's " +
+               std::to_string(control_channels) + " control channels");
+  // The transformer's input at a step: the latents, with the control latents after them on channels.
+  auto input = [&](gpu::CommandStream& s, const Tensor& x) { return control ? flux_control_input(s, x, *control) : x; };
   const FlowMatchSchedule sched = flux_schedule(o, latent_h, latent_w);
   const int n = static_cast<int>(sched.timesteps.size());
 
@@ -75,12 +91,13 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
     gpu::CommandStream s(ctx);
     const float t = sched.timesteps[static_cast<size_t>(i)];
     const std::vector<float> tin(static_cast<size_t>(B), t / 1000.0f);
-    Tensor v = model.forward(s, x, cond.prompt_embeds, cond.pooled, tin, guidance, cos, sin, &cache);
+    const Tensor hidden = input(s, x);
+    Tensor v = model.forward(s, hidden, cond.prompt_embeds, cond.pooled, tin, guidance, cos, sin, &cache);
     const float progress = n > 1 ? static_cast<float>(i) / static_cast<float>(n - 1) : 0.0f;
     const bool guided = use_cfg && progress >= o.cfg_start && progress <= o.cfg_end;
     if (guided) {
       const float scale = o.cfg_curve ? 1.0f + (o.true_cfg - 1.0f) * std::sin(static_cast<float>(M_PI) * progress) : o.true_cfg;
-      const Tensor vn = model.forward(s, x, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first,
+      const Tensor vn = model.forward(s, hidden, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first,
                                       neg_rope.second, &neg_cache);
       const Tensor w = Tensor::from_floats(ctx, std::vector<float>{scale}, {1});
       v = gpu::add(s, vn, gpu::mul(s, w, gpu::sub(s, v, vn)));

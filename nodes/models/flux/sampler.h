@@ -48,11 +48,19 @@ using FluxStepCallback = std::function<void(int step, int total, const gpu::Tens
 
 /// Runs the loop from packed `latents` [B, S, 4C] (gpu::pack_latents) (noise, or noised image latents for img2img).
 /// Returns the final packed latents; `records` (if given) gets one entry per step taken.
+/// `control` (packed control-image latents [B, S, control_channels], structural-control models only) is
+/// concatenated after the noisy latents on channels at every step (flux_control_input); a model with control
+/// channels needs it and one without refuses it (Error(Evaluation); the node checks first, with its own words).
 gpu::Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const gpu::Tensor& latents, int64_t latent_h,
                         int64_t latent_w, const FluxConditioning& cond, const FluxConditioning* negative,
                         const FluxSamplerOptions& options, const FluxStepCallback& on_step = {},
                         std::vector<FluxStepRecord>* records = nullptr,
-                        const std::function<void(int, const gpu::Tensor&)>& on_prediction = {});
+                        const std::function<void(int, const gpu::Tensor&)>& on_prediction = {},
+                        const gpu::Tensor* control = nullptr);
+
+/// The transformer input of a structural-control step: torch.cat([latents, control], dim=2) as
+/// FluxControlPipeline builds it, both packed [B, S, ·]; returns [B, S, C_latents + C_control].
+gpu::Tensor flux_control_input(gpu::CommandStream& s, const gpu::Tensor& latents, const gpu::Tensor& control);
 
 /// First step for image-to-image at options.strength (0 for text-to-image), as FluxImg2ImgPipeline.
 int flux_start_step(const FluxSamplerOptions& options);

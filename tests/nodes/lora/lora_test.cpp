@@ -308,12 +308,13 @@ TEST_F(Lora, WrongFilesFailNamingWhatIsWrong) {
     EXPECT_NE(msg.find("node 'lora'"), std::string::npos) << msg;
     fs::remove(dir / "style.safetensors");
   }
-  // A DoRA magnitude of the wrong shape, a Tucker core of the wrong ranks, a FLUX control LoRA: InvalidInput
+  // A DoRA magnitude of the wrong shape, a Tucker core of the wrong ranks, a misshapen FLUX control LoRA: InvalidInput
   // through the node too, naming the file and the key.
   {
     const HostTensor bad_m = HostTensor::from_f32({2, 3}, std::vector<float>(6, 1.0f));
     const HostTensor core = HostTensor::from_f32({5, 5, 3, 3}, std::vector<float>(225, 1.0f));
-    const HostTensor wide = HostTensor::from_f32({2, 2 * cols("x_embedder.weight")}, std::vector<float>(size_t(4 * cols("x_embedder.weight")), 1.0f));
+    // A control LoRA must widen img_in to twice the latent channels (latent + control); 3x is no FLUX control.
+    const HostTensor wide = HostTensor::from_f32({2, 3 * cols("x_embedder.weight")}, std::vector<float>(size_t(6 * cols("x_embedder.weight")), 1.0f));
     for (const auto& [list, needle] :
          {std::pair{std::vector<std::pair<std::string, const HostTensor*>>{{half.down_key, &half.down}, {half.up_key, &half.up},
                                                                            {kB0 + "attn.to_q.dora_scale", &bad_m}},
@@ -323,7 +324,8 @@ TEST_F(Lora, WrongFilesFailNamingWhatIsWrong) {
                                                                            {kB0 + "attn.to_q.lora_mid.weight", &core}},
                     "has the Tucker core '" + kB0 + "attn.to_q.lora_mid.weight' [5, 5, 3, 3]"},
           std::pair{std::vector<std::pair<std::string, const HostTensor*>>{{"img_in.lora_A.weight", &wide}},
-                    std::string("style.safetensors is a FLUX control LoRA")}}) {
+                    "'img_in.lora_A.weight' [2, " + std::to_string(3 * cols("x_embedder.weight")) + "] widens x_embedder from " +
+                        std::to_string(cols("x_embedder.weight")) + " to " + std::to_string(3 * cols("x_embedder.weight")) + " input channels"}}) {
       write_safetensors(dir / "style.safetensors", list);
       const std::string msg = node_error(*this, e, opts);
       EXPECT_NE(msg.find(needle), std::string::npos) << msg;

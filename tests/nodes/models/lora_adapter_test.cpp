@@ -560,8 +560,9 @@ TEST_F(LoraFormats, MalformedAdaptersAreRefusedNamingFileAndKey) {
 }
 
 // FLUX: a per-channel DoRA magnitude on the fused qkv (its norm would span three layers); a BFL control LoRA
-// (Canny/Depth: img_in widened to twice the channels, bare norm scales) and a diffusers-named one.
-TEST_F(LoraFormats, FluxControlLorasAndSplitChannelDoraAreRefused) {
+// (Canny/Depth: img_in widened to twice the channels, bare norm scales) and a diffusers-named one given to
+// flux_lora_patches instead of apply_flux_lora; a norm scale of the wrong size.
+TEST_F(LoraFormats, FluxControlLorasOutsideApplyFluxLoraAndSplitChannelDoraAreRefused) {
   use_flux();
   const int64_t in = model->info("x_embedder.weight").shape[1], inner = model->info("x_embedder.weight").shape[0];
   auto z = [](std::vector<int64_t> shape) {
@@ -587,10 +588,18 @@ TEST_F(LoraFormats, FluxControlLorasAndSplitChannelDoraAreRefused) {
   refused({{s + ".lora_down.weight", z({2, cols(kB0 + "attn.to_q.weight")})}, {s + ".lora_up.weight", z({3 * q, 2})},
            {s + ".dora_scale", z({1, cols(kB0 + "attn.to_q.weight")})}},
           {"'" + s + ".dora_scale'", "split over"});
+  // A control LoRA (widened img_in, norm scales set outright) needs apply_flux_lora, which widens the weights
+  // (tests/nodes/models/flux/control_test.cpp); flux_lora_patches alone says so.
+  const int64_t head = model->info(kS0 + "attn.norm_k.weight").shape[0];
   refused({{"img_in.lora_A.weight", z({2, 2 * in})}, {"img_in.lora_B.weight", z({inner, 2})}, {"img_in.lora_B.bias", z({inner})},
-           {"single_blocks.0.norm.key_norm.scale", z({16})}},
-          {"FLUX control LoRA", "'img_in.lora_A.weight'", std::to_string(2 * in) + " channels", "control-latent input"});
-  refused({{"transformer.transformer_blocks.0.attn.norm_k.weight", z({16})}}, {"FLUX control LoRA", "norm_k.weight"});
+           {"single_blocks.0.norm.key_norm.scale", z({head})}},
+          {"FLUX control LoRA", "'img_in.lora_A.weight' widens x_embedder to " + std::to_string(2 * in) + " input channels",
+           "needs apply_flux_lora"});
+  refused({{"transformer.transformer_blocks.0.attn.norm_k.weight", z({head})}}, {"FLUX control LoRA", "norm_k.weight' sets"});
+  // A norm scale of the wrong size is refused naming both shapes.
+  refused({{"transformer.transformer_blocks.0.attn.norm_k.weight", z({head / 2})}},
+          {"'transformer.transformer_blocks.0.attn.norm_k.weight' [" + std::to_string(head / 2) + "] should replace 'transformer_blocks.0.attn.norm_k.weight' [" +
+           std::to_string(head) + "]"});
 }
 
 }  // namespace
