@@ -53,7 +53,7 @@ NodeDesc make() {
                " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
-              {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim},
+              {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim}, {"pooled", c.pooled_projection_dim},
               {"block_bytes", blocks}};
     ctx.set_output("dit", p);
   };
