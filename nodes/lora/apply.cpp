@@ -44,7 +44,7 @@ void apply(EvalContext& ctx, const H& base, PatchFn patch) {
   if (base.patches()) *all = *base.patches();  // LoRAs stack
   all->insert(all->end(), std::make_move_iterator(patches.begin()), std::make_move_iterator(patches.end()));
   const std::string origin = base.origin() + " + LoRA " + path.filename().string() + " x" + strength_text(strength);
-  ctx.set_output("dit", std::make_shared<H>(base.weights_ptr(), base.config(), origin, std::move(all)));
+  ctx.set_output("dit", std::make_shared<H>(base.weights_ptr(), base.config(), origin, std::move(all), base.matrix_dtype()));
 }
 
 NodeDesc make() {

@@ -269,16 +269,16 @@ void expect_budget_too_small(const std::string& graph, double budget_mib, const 
   EXPECT_NE(small.out.find("one block's weights"), std::string::npos) << small.out;
 }
 
-// A random FLUX of 7 blocks (12.4 MB of bf16 weights) sampling a 48x64 image with 512 text tokens: the
-// graph file in `dir`.
-std::string write_streamed_flux_graph(const fs::path& dir) {
+// A random FLUX of 7 blocks (12.4 MB of bf16 weights) sampling a 48x64 image with 512 text tokens, its
+// matrices on the device as `weight_dtype` (flux.load_transformer): the graph file in `dir`.
+std::string write_streamed_flux_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
   lattice::test::write_random_flux(dir / "dit", 3, 4, 3);
   write_prompt_inputs(dir, 512, 64, 17, 32, true);
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
     {"id": "noise", "type": "latent.noise", "params": {"width": 48, "height": 64}},
-    {"id": "dit", "type": "flux.load_transformer", "params": {"path": "dit"}},
+    {"id": "dit", "type": "flux.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
     {"id": "sample", "type": "flux.sample", "params": {"steps": 2},
      "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
                 "noise": {"node": "noise", "output": "latent"}}}]})";
@@ -371,7 +371,51 @@ TEST_F(Cli, StreamedLtxRunMatchesThePlanAtItsBoundary) {
 }
 
 TEST_F(Cli, StreamedFluxRunMatchesThePlanAtItsBoundary) {
-  expect_plan_matches_run_at_its_boundary(write_streamed_flux_graph(dir), 21, dir);
+  // At 21 MiB every block streams; at 25 MiB some stay resident.
+  const std::string graph = write_streamed_flux_graph(dir);
+  expect_plan_matches_run_at_its_boundary(graph, 21, dir);
+  expect_plan_matches_run_at_its_boundary(graph, 25, dir);
+}
+
+TEST_F(Cli, StreamedFp8FluxRunMatchesThePlanAtItsBoundary) {
+  // Matrices stored as fp8 on the device (weight_dtype): a quarter of f32's bytes, half of bf16's; at 20 MiB
+  // some blocks stay resident and the others stream, as the dry run says, to the byte.
+  expect_plan_matches_run_at_its_boundary(write_streamed_flux_graph(dir, "fp8_e4m3fn"), 20, dir);
+}
+
+// The dry-run report's weight bytes of node `id`.
+double planned_weight_bytes(const std::string& graph, const std::string& id, const fs::path& report) {
+  auto r = run("--render " + graph + " --dry-run --report " + report.string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::ifstream in(report);
+  const auto plan = nlohmann::json::parse(in)["plan"];
+  for (const auto& n : plan)
+    if (n["id"] == id) return n["outputs"][0]["weight_bytes"].get<double>();
+  ADD_FAILURE() << "no node " << id << " in " << plan.dump();
+  return 0;
+}
+
+TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
+  // A plan from config.json alone counts the DiT's device bytes as the plan from its weights does (which
+  // the boundary tests hold equal to the run's), for each weight_dtype: vectors f32, matrices as chosen.
+  const std::string graph = write_streamed_flux_graph(dir);
+  std::ifstream in(graph);
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  double fp8 = 0, bf16 = 0;
+  for (const char* dtype : {"stored", "bf16", "fp8_e4m3fn", "f32"}) {
+    std::string g = text;
+    const std::string from = R"("weight_dtype": "stored")";
+    g.replace(g.find(from), from.size(), std::string(R"("weight_dtype": ")") + dtype + "\"");
+    std::ofstream(dir / "g.lattice") << g;
+    const double with_weights = planned_weight_bytes((dir / "g.lattice").string(), "dit", dir / "a.json");
+    fs::rename(dir / "dit" / "diffusion_pytorch_model.safetensors", dir / "moved.safetensors");
+    const double config_only = planned_weight_bytes((dir / "g.lattice").string(), "dit", dir / "b.json");
+    fs::rename(dir / "moved.safetensors", dir / "dit" / "diffusion_pytorch_model.safetensors");
+    EXPECT_EQ(config_only, with_weights) << dtype;
+    if (std::string(dtype) == "fp8_e4m3fn") fp8 = with_weights;
+    if (std::string(dtype) == "bf16") bf16 = with_weights;
+  }
+  EXPECT_LT(fp8, 0.6 * bf16);
 }
 
 TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
