@@ -294,8 +294,8 @@ TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
 }
 
 // A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, 512 text tokens
-// as the plan assumes): the graph file in `dir`.
-std::string write_streamed_wan_graph(const fs::path& dir) {
+// as the plan assumes), its matrices on the device as `weight_dtype`: the graph file in `dir`.
+std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
   lattice::WanConfig c;
   c.num_attention_heads = 4;
   c.attention_head_dim = 64;
@@ -307,7 +307,7 @@ std::string write_streamed_wan_graph(const fs::path& dir) {
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
-    {"id": "dit", "type": "wan.load_transformer", "params": {"path": "dit"}},
+    {"id": "dit", "type": "wan.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
     {"id": "sample", "type": "wan.sample", "params": {"steps": 2, "guidance": 1.0, "width": 32, "height": 32, "num_frames": 5},
      "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
   return (dir / "stream.lattice").string();
@@ -420,6 +420,11 @@ TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
 
 TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
   expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir), 12, dir);
+}
+
+TEST_F(Cli, StreamedFp8WanRunMatchesThePlanAtItsBoundary) {
+  // fp8 matrices: half of bf16's block bytes; at 7 MiB the blocks stream as the dry run says, to the byte.
+  expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir, "fp8_e4m3fn"), 7, dir);
 }
 
 }  // namespace
