@@ -11,6 +11,8 @@
 #include <string>
 
 #include "core/eval_context.h"
+#include "core/node.h"
+#include "gpu/dtype.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
@@ -30,5 +32,14 @@ std::shared_ptr<WeightSource> open_node_weights_or_config(const ParamReader& ctx
 /// (e.g. "a FLUX pipeline folder") and `param` when neither is set.
 std::filesystem::path pipeline_part_path(const ParamReader& ctx, const char* param, const char* sub,
                                          const char* pipeline);
+
+/// The DiT loaders' `weight_dtype` parameter: how the matrices are stored on the device ("stored": as the
+/// checkpoint stores them, fp8 widened to f32; else bf16, f16, fp8_e4m3fn, fp8_e5m2 or f32, converted on the
+/// host as they are uploaded). fp8 halves bf16's device bytes (a 12B FLUX in about 12 GB).
+ParamDesc weight_dtype_param();
+/// The dtype the parameter names (none for "stored").
+std::optional<gpu::DType> weight_dtype(const ParamReader& ctx);
+/// The plan's weight dtype word: "bf16" ... or, for "stored", `stored`.
+std::string weight_dtype_text(const std::optional<gpu::DType>& dtype, const std::string& stored);
 
 }  // namespace lattice

@@ -18,18 +18,21 @@ NodeDesc make() {
   d.description = "Load a FLUX.1 transformer (dev or schnell) from a diffusers folder or a .safetensors file";
   d.outputs = {{"dit", PortType::DiT, "the transformer; weights reach the device on first use"}};
   d.params = {{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"},
-              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"}};
+              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"},
+              weight_dtype_param()};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
     auto w = open_node_weights(ctx, kWrapper);
     FluxLayout layout;
     FluxConfig config = detect_flux_config(*w, &layout);
     if (layout == FluxLayout::BFL) convert_bfl_flux(*w, config);
-    ctx.set_output("dit", std::make_shared<FluxTransformerHandle>(w, config, ctx.in_path("path").string()));
+    ctx.set_output("dit", std::make_shared<FluxTransformerHandle>(w, config, ctx.in_path("path").string(), nullptr,
+                                                                  weight_dtype(ctx)));
   };
   d.plan = [](PlanContext& ctx) {
-    // Plan from the weights when they are here, else from the folder's config.json (bf16 weights assumed),
-    // so that a render can be planned before the checkpoint is downloaded.
+    // Plan from the weights when they are here, else from the folder's config.json (bf16 weights assumed
+    // unless weight_dtype says), so that a render can be planned before the checkpoint is downloaded.
+    const std::optional<gpu::DType> dtype = weight_dtype(ctx);
     FluxConfig c;
     PlanInfo p;
     std::optional<nlohmann::json> cfg;
@@ -40,20 +43,21 @@ NodeDesc make() {
       FluxLayout layout;
       c = detect_flux_config(*w, &layout);
       if (layout == FluxLayout::BFL) convert_bfl_flux(*w, c);
-      p.weight_bytes = weights_device_bytes(*w);  // as uploaded (vectors and fp8 matrices become f32)
-      for (uint64_t b : block_device_bytes(*w, flux_block_prefixes(c))) blocks.push_back(b);
+      p.weight_bytes = weights_device_bytes(*w, dtype);  // as uploaded (vectors, and fp8 matrices as stored, become f32)
+      for (uint64_t b : block_device_bytes(*w, flux_block_prefixes(c), dtype)) blocks.push_back(b);
+      if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     } else {
       c = flux_config_from_json(*cfg);
-      p.weight_bytes = c.parameter_count() * 2;
-      p.shape = "(config only, bf16) ";
-      for (int i = 0; i < c.num_layers + c.num_single_layers; ++i)
-        blocks.push_back((i < c.num_layers ? c.double_block_parameters() : c.single_block_parameters()) * 2);
+      const auto shapes = flux_checkpoint_shapes(c);
+      p.weight_bytes = weights_device_bytes(shapes, DType::BF16, dtype);
+      p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
+      for (uint64_t b : block_device_bytes(shapes, flux_block_prefixes(c), DType::BF16, dtype)) blocks.push_back(b);
     }
     p.shape += "FLUX transformer " + std::to_string(c.num_layers) + "+" + std::to_string(c.num_single_layers) +
                " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
-              {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim},
+              {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim}, {"pooled", c.pooled_projection_dim},
               {"block_bytes", blocks}};
     ctx.set_output("dit", p);
   };

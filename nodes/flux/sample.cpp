@@ -201,15 +201,18 @@ NodeDesc make() {
     c.num_attention_heads = dit->meta["inner"].get<int>() / c.attention_head_dim;
     c.in_channels = dit->meta["in_channels"].get<int>();
     c.joint_attention_dim = dit->meta["joint"].get<int>();
+    c.pooled_projection_dim = dit->meta.value("pooled", c.pooled_projection_dim);
     const FluxSamplerOptions o = options(ctx);
     const int steps = o.steps - flux_start_step(o);
-    const bool cfg = ctx.input("negative") && o.true_cfg > 1.0f;
+    const bool negative = ctx.input("negative") != nullptr, cfg = negative && o.true_cfg > 1.0f;
     PlanInfo p;
     p.shape = "latent [1, " + std::to_string(noise->meta["c"].get<int64_t>()) + ", " + std::to_string(h) + ", " +
               std::to_string(w) + "], " + std::to_string(steps) + " steps";
     p.flops = c.forward_flops(img_tokens, txt) * steps * (cfg ? 2 : 1);
-    // Activations of one forward as the run reserves them (one block's temporaries at a time).
-    p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, txt);
+    // Activations of one forward as the run reserves them (one block's temporaries at a time), and what the
+    // sampler holds on the device when the transformer plans (latents, text states, RoPE tables).
+    p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, txt) +
+                         flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0f);
     p.meta = noise->meta;
     ctx.set_output("latent", p);
   };

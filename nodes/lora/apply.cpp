@@ -52,7 +52,8 @@ void apply_patches(EvalContext& ctx, const H& base, PatchFn patch) {
     if (base.patches()) *all = *base.patches();
     WeightPatches mine = patch(lora, base.weights(), strength);
     all->insert(all->end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
-    return std::make_shared<H>(base.weights_ptr(), base.config(), base.origin() + suffix, std::move(all));
+    return std::make_shared<H>(base.weights_ptr(), base.config(), base.origin() + suffix, std::move(all),
+                               base.matrix_dtype());
   });
 }
 
@@ -65,7 +66,7 @@ void apply_flux(EvalContext& ctx, const FluxTransformerHandle& base) {
     config.in_channels = r.in_channels;
     const bool control = config.control_channels() > 0 && base.config().control_channels() == 0;
     return std::make_shared<FluxTransformerHandle>(r.weights, config, base.origin() + (control ? " (control)" : "") + suffix,
-                                                   std::make_shared<WeightPatches>(std::move(r.patches)));
+                                                   std::make_shared<WeightPatches>(std::move(r.patches)), base.matrix_dtype());
   });
 }
 

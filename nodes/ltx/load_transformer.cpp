@@ -29,30 +29,36 @@ NodeDesc make() {
   d.description = "Load an LTX-Video transformer from a diffusers folder or a .safetensors file";
   d.outputs = {{"dit", PortType::DiT, "the transformer; weights reach the device on first use"}};
   d.params = {{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"},
-              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"}};
+              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"},
+              weight_dtype_param()};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
     auto w = open_weights(ctx);
     const LtxTransformerConfig config = detect_ltx_transformer_config(*w);
-    ctx.set_output("dit", std::make_shared<LtxTransformerHandle>(w, config, ctx.in_path("path").string()));
+    ctx.set_output("dit", std::make_shared<LtxTransformerHandle>(w, config, ctx.in_path("path").string(), nullptr,
+                                                                 weight_dtype(ctx)));
   };
   d.plan = [](PlanContext& ctx) {
-    // From the weights when they are here, else from the folder's config.json (bf16 weights assumed).
+    // From the weights when they are here, else from the folder's config.json (bf16 weights assumed unless
+    // weight_dtype says).
+    const std::optional<gpu::DType> dtype = weight_dtype(ctx);
     LtxTransformerConfig c;
     PlanInfo p;
     // Each block's device bytes: the memory plan streams the blocks as the run would (core/block_stream_plan.h).
     std::vector<uint64_t> blocks;
     if (auto cfg = component_config(ctx.in_path("path"), ctx.string("component")); cfg && !has_weights(ctx)) {
       c = ltx_transformer_config_from_json(*cfg);
-      p.weight_bytes = c.parameter_count() * 2;
-      p.shape = "(config only, bf16) ";
-      blocks = block_device_bytes(ltx_checkpoint_shapes(c), ltx_block_prefixes(c), DType::BF16);
+      const auto shapes = ltx_checkpoint_shapes(c);
+      p.weight_bytes = weights_device_bytes(shapes, DType::BF16, dtype);
+      p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
+      blocks = block_device_bytes(shapes, ltx_block_prefixes(c), DType::BF16, dtype);
     } else {
       auto w = open_weights(ctx);
       c = detect_ltx_transformer_config(*w);
       // As the run uploads them (vectors as f32), so that the memory plan counts what the run finds in use.
-      p.weight_bytes = weights_device_bytes(*w);
-      blocks = block_device_bytes(*w, ltx_block_prefixes(c));
+      p.weight_bytes = weights_device_bytes(*w, dtype);
+      blocks = block_device_bytes(*w, ltx_block_prefixes(c), dtype);
+      if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     }
     p.shape += "LTX-Video transformer " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"layers", c.num_layers},

@@ -23,42 +23,54 @@ std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, 
   return out;
 }
 
-std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes) {
+std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes,
+                                         std::optional<gpu::DType> matrix_dtype) {
   std::vector<uint64_t> out;
   for (const auto& names : block_tensor_names(w, prefixes)) {
     uint64_t bytes = 0;
-    for (const auto& n : names) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)));
+    for (const auto& n : names) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)), matrix_dtype);
     out.push_back(bytes);
   }
   return out;
 }
 
-uint64_t weights_device_bytes(const WeightSource& w) {
+uint64_t weights_device_bytes(const WeightSource& w, std::optional<gpu::DType> matrix_dtype) {
   uint64_t bytes = 0;
-  for (const auto& n : w.names()) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)));
+  for (const auto& n : w.names()) bytes += device_tensor_bytes(w.info(n), streamed_as_matrix(n, w.info(n)), matrix_dtype);
   return bytes;
 }
 
 std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
-                                         const std::vector<std::string>& prefixes, DType stored) {
+                                         const std::vector<std::string>& prefixes, DType stored,
+                                         std::optional<gpu::DType> matrix_dtype) {
   std::vector<uint64_t> out;
   for (const auto& prefix : prefixes) {
     uint64_t bytes = 0;
     for (const auto& [name, shape] : shapes)
       if (name.starts_with(prefix)) {
         const TensorInfo info{name, stored, shape};
-        bytes += device_tensor_bytes(info, streamed_as_matrix(name, info));
+        bytes += device_tensor_bytes(info, streamed_as_matrix(name, info), matrix_dtype);
       }
     out.push_back(bytes);
   }
   return out;
 }
 
+uint64_t weights_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes, DType stored,
+                              std::optional<gpu::DType> matrix_dtype) {
+  uint64_t bytes = 0;
+  for (const auto& [name, shape] : shapes) {
+    const TensorInfo info{name, stored, shape};
+    bytes += device_tensor_bytes(info, streamed_as_matrix(name, info), matrix_dtype);
+  }
+  return bytes;
+}
+
 BlockStreamer::BlockStreamer(DeviceWeights& weights, std::vector<std::string> prefixes)
     : weights_(weights),
       prefixes_(std::move(prefixes)),
       names_(block_tensor_names(weights_.source(), prefixes_)),
-      bytes_(block_device_bytes(weights_.source(), prefixes_)) {}
+      bytes_(block_device_bytes(weights_.source(), prefixes_, weights_.matrix_dtype())) {}
 
 BlockStreamer::~BlockStreamer() {
   if (prefetch_.valid()) prefetch_.wait();
@@ -101,24 +113,41 @@ void BlockStreamer::plan(uint64_t available, const std::string& need_message) {
   stats_.plan = plan_;
   for (int i = 0; i < plan_.resident; ++i) upload_block(weights_, prepare_block(i));
   for (int k = 0; k < plan_.slots; ++k)
-    slots_.push_back({std::make_unique<DeviceWeights>(weights_.source(), weights_.context(), weights_.patches()), -1});
+    slots_.push_back({std::make_unique<DeviceWeights>(weights_.source(), weights_.context(), weights_.patches(),
+                                                     weights_.matrix_dtype()),
+                      -1});
   next_slot_ = 0;
   if (plan_.slots > 0) start_prefetch(plan_.resident);
 }
 
 uint64_t BlockStreamer::plan_forward(uint64_t act, const std::string& model, uint64_t act2) {
-  if (planned_ && act <= planned_one_ && act2 <= planned_two_) return stats_.activation_bytes;
   const gpu::Allocator& a = weights_.context().allocator();
-  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - device_bytes();
-  const uint64_t available = budget > others + act ? budget - others - act : 0;
+  const uint64_t budget = a.budget_bytes();
+  // Other models' weights on this device (every DeviceWeights there, less this model's and its slots').
+  const uint64_t own = weights_.uploaded_bytes() + slot_device_bytes(), all = DeviceWeights::context_bytes(weights_.context());
+  const uint64_t models = all > own ? all - own : 0;
+  if (!planned_ || act > planned_one_ || act2 > planned_two_) {
+    // The first forward, or larger activations: against everything in use now.
+    others_ = a.current_device_bytes() - device_bytes();
+    planned_one_ = std::max(act, planned_one_);
+    planned_two_ = std::max(act2, planned_two_);
+  } else if (models != models_) {
+    // Models loaded (or released) since beside this one, into the same budget: the bytes they hold are what
+    // the budget leaves changed by (the sampler's own tensors are accounted for by the activations).
+    others_ = models > models_ ? others_ + (models - models_) : others_ - std::min(others_, models_ - models);
+  } else {
+    return stats_.activation_bytes;
+  }
+  models_ = models;
+  act = planned_one_;
+  act2 = planned_two_;
+  const uint64_t available = budget > others_ + act ? budget - others_ - act : 0;
   auto mib = [](uint64_t b) { return std::to_string(b) + " bytes (" + std::to_string(b >> 20) + " MiB)"; };
-  plan(available, model + ": the device budget of " + mib(budget) + " cannot run it: " + mib(others) +
+  plan(available, model + ": the device budget of " + mib(budget) + " cannot run it: " + mib(others_) +
                       " are in use and a forward's activations need " + mib(act) + ";");
-  planned_one_ = act;
-  planned_two_ = act2;
   // Streamed blocks always wait (their slots are reused); resident ones may overlap where the budget holds
   // a second block's temporaries too.
-  const bool two = act2 > 0 && plan_.slots == 0 && budget >= others + device_bytes() + act2;
+  const bool two = act2 > 0 && plan_.slots == 0 && budget >= others_ + device_bytes() + act2;
   stats_.blocks_in_flight = two ? 2 : 1;
   stats_.activation_bytes = two ? act2 : act;
   return stats_.activation_bytes;
@@ -139,7 +168,7 @@ BlockStreamer::Prepared BlockStreamer::prepare_block(int i) const {
   for (const auto& name : names_[static_cast<size_t>(i)]) {
     const bool matrix = streamed_as_matrix(name, weights_.source().info(name));
     HostWeight w = weights_.prepare(name, matrix);
-    if (w.f32_storage.empty() && w.half_storage.empty()) {
+    if (w.f32_storage.empty() && w.half_storage.empty() && w.byte_storage.empty()) {
       // Used as stored: fault the mapped pages in here rather than during the upload.
       volatile unsigned char sink = 0;
       for (size_t o = 0; o < w.bytes.size(); o += 4096) sink = sink + static_cast<unsigned char>(w.bytes[o]);
@@ -173,7 +202,7 @@ void BlockStreamer::upload_block(DeviceWeights& w, Prepared p) {
     const TensorInfo& info = w.source().info(name);
     if (!matrix)
       w.vector(name);
-    else if (device_tensor_bytes(info, true) > limit)
+    else if (device_tensor_bytes(info, true, w.matrix_dtype()) > limit)
       w.matrix_rows(name, limit);  // as Linear::load splits it
     else
       w.matrix(name);

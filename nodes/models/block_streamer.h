@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,14 +48,21 @@ bool streamed_as_matrix(const std::string& name, const TensorInfo& info);
 /// Checkpoint names of each block (those starting with its prefix; Error(InvalidInput) for a prefix with
 /// none) and the device bytes each block takes once uploaded as BlockStreamer uploads it.
 std::vector<std::vector<std::string>> block_tensor_names(const WeightSource& w, const std::vector<std::string>& prefixes);
-std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes);
+/// `matrix_dtype`: the DeviceWeights' (linear weights converted to it; none: as stored).
+std::vector<uint64_t> block_device_bytes(const WeightSource& w, const std::vector<std::string>& prefixes,
+                                         std::optional<gpu::DType> matrix_dtype = {});
 /// The device bytes of every tensor of `w` uploaded as the models upload them (linear weights in their
-/// stored dtype, everything else f32): a memory plan's weight bytes for a model that loads all its tensors.
-uint64_t weights_device_bytes(const WeightSource& w);
+/// stored dtype or `matrix_dtype`, everything else f32): a memory plan's weight bytes for a model that loads
+/// all its tensors.
+uint64_t weights_device_bytes(const WeightSource& w, std::optional<gpu::DType> matrix_dtype = {});
 /// The same from tensor names and shapes alone, every tensor stored as `stored` (plans of a checkpoint
 /// known only by its config, e.g. from a model's *_checkpoint_shapes()).
 std::vector<uint64_t> block_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
-                                         const std::vector<std::string>& prefixes, DType stored);
+                                         const std::vector<std::string>& prefixes, DType stored,
+                                         std::optional<gpu::DType> matrix_dtype = {});
+/// weights_device_bytes() from names and shapes alone.
+uint64_t weights_device_bytes(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes, DType stored,
+                              std::optional<gpu::DType> matrix_dtype = {});
 
 /// Counters for reports: the plan in force and what was uploaded.
 struct BlockStreamStats {
@@ -95,8 +103,11 @@ class BlockStreamer {
   /// what the device budget leaves beside the bytes in use (less this streamer's own) and the one-block
   /// activations. Where every block is then resident and the budget also holds the two-block activations,
   /// two blocks may be in flight (see the contract); stats() says which and what was reserved. Plans at the
-  /// first call and again only for larger activations. The error names `model` ("Wan transformer"), the
-  /// budget, what is in use and the activations. Returns the activation bytes reserved.
+  /// first call against everything in use, again for larger activations, and again at a later forward where
+  /// other models' weights on the device (DeviceWeights::context_bytes) grew or shrank since: loaded into the
+  /// same budget, they make fewer blocks resident (never more) and two blocks in flight only where they still
+  /// fit. The error names `model` ("Wan transformer"), the budget, what is in use and the activations.
+  /// Returns the activation bytes reserved.
   uint64_t plan_forward(uint64_t activation_bytes, const std::string& model, uint64_t two_block_activation_bytes = 0);
 
   /// The weights holding block i, uploaded; finishes the work recorded on `s` first (see the contract).
@@ -136,6 +147,8 @@ class BlockStreamer {
   BlockStreamPlan plan_;
   bool planned_ = false;
   uint64_t planned_one_ = 0, planned_two_ = 0;  // the activations plan_forward() last planned for
+  uint64_t others_ = 0;  // the device bytes in use beside this streamer's when plan_forward() planned
+  uint64_t models_ = 0;  // of which other models' weights
   std::vector<Slot> slots_;
   int next_slot_ = 0;
   int last_acquired_ = -1;

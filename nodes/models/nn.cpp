@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <type_traits>
 
@@ -47,6 +50,9 @@ HostWeight with_layout(HostWeight w, int64_t rows) {
   if (gpu::dtype_bytes(w.dtype) == 4) {
     out.f32_storage.resize(static_cast<size_t>(n * k));
     dst = std::as_writable_bytes(std::span(out.f32_storage));
+  } else if (gpu::dtype_bytes(w.dtype) == 1) {
+    out.byte_storage.resize(static_cast<size_t>(n * k));
+    dst = out.byte_storage;
   } else {
     out.half_storage.resize(static_cast<size_t>(n * k));
     dst = std::as_writable_bytes(std::span(out.half_storage));
@@ -71,9 +77,46 @@ gpu::DType device_dtype(DType t) {
     default: return gpu::DType::F32;  // converted on the host
   }
 }
+
+// The device dtype whose bytes are exactly the stored ones, if any.
+std::optional<gpu::DType> same_bytes(DType t) {
+  switch (t) {
+    case DType::F32: return gpu::DType::F32;
+    case DType::F16: return gpu::DType::F16;
+    case DType::BF16: return gpu::DType::BF16;
+    case DType::F8E4M3: return gpu::DType::F8E4M3FN;
+    case DType::F8E5M2: return gpu::DType::F8E5M2;
+    default: return std::nullopt;
+  }
+}
+
+// `values` encoded as `dtype` into r's own storage.
+void encode_into(HostWeight& r, std::vector<float> values, gpu::DType dtype) {
+  r.dtype = dtype;
+  if (dtype == gpu::DType::F32) {
+    r.f32_storage = std::move(values);
+    r.bytes = std::as_bytes(std::span(r.f32_storage));
+    return;
+  }
+  std::span<std::byte> dst;
+  if (gpu::dtype_bytes(dtype) == 1) {
+    r.byte_storage.resize(values.size());
+    dst = r.byte_storage;
+  } else {
+    r.half_storage.resize(values.size());
+    dst = std::as_writable_bytes(std::span(r.half_storage));
+  }
+  gpu::encode(dtype, values, dst.data());
+  r.bytes = dst;
+}
+
+// Device bytes held by every DeviceWeights, per context.
+std::mutex context_bytes_mutex;
+std::map<const gpu::Context*, uint64_t> context_bytes_map;
 }  // namespace
 
-uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype) {
+uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype, std::optional<gpu::DType> matrix_dtype) {
+  if (keep_dtype && matrix_dtype) return static_cast<uint64_t>(info.numel()) * gpu::dtype_bytes(*matrix_dtype);
   const bool half = info.dtype == DType::F16 || info.dtype == DType::BF16;
   return static_cast<uint64_t>(info.numel()) * (keep_dtype && half ? 2 : 4);
 }
@@ -87,6 +130,10 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
       if (p.target == name) patches.push_back(&p);
   HostWeight r;
   r.shape = info.shape;
+  // A matrix dtype other than the stored one: decoded to f32, merged, and encoded as that dtype.
+  const std::optional<gpu::DType> target = keep_dtype ? matrix_dtype_ : std::nullopt;
+  const bool convert = target && (same_bytes(info.dtype) != target ||
+                                   (!patches.empty() && *target != gpu::DType::F16 && *target != gpu::DType::BF16));
   auto keep = [&r](auto&& values, gpu::DType dtype) {
     if constexpr (std::is_same_v<std::decay_t<decltype(values)>, std::vector<float>>) {
       r.f32_storage = std::move(values);
@@ -97,7 +144,14 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
     }
     r.dtype = dtype;
   };
-  if (!patches.empty()) {
+  if (convert) {
+    std::vector<float> w = source_.load_f32(name);
+    if (!patches.empty()) {
+      const auto [out, in] = matrix_view(info.shape);
+      apply_patches(w, out, in, patches);
+    }
+    encode_into(r, std::move(w), *target);
+  } else if (!patches.empty()) {
     const auto [out, in] = matrix_view(info.shape);
     if (keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
       // Merged row by row from the mapping and rounded back to the stored half dtype, so the host holds the
@@ -129,10 +183,10 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
       apply_patches(w, out, in, patches);
       keep(std::move(w), gpu::DType::F32);
     }
-  } else if (keep_dtype && native) {
+  } else if (keep_dtype && (native || target)) {  // as stored (a target is then the stored dtype)
     auto bytes = source_.bytes(name);
     r.bytes = {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()};
-    r.dtype = device_dtype(info.dtype);
+    r.dtype = target ? *target : device_dtype(info.dtype);
   } else {
     keep(source_.load_f32(name), gpu::DType::F32);
   }
@@ -141,6 +195,22 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
     if (gpu::matmul_packs_weights(ctx_.device(), r.dtype, rows, r.shape[1])) return with_layout(std::move(r), rows);
   }
   return r;
+}
+
+DeviceWeights::~DeviceWeights() { count_uploaded(0, uploaded_); }
+
+void DeviceWeights::count_uploaded(uint64_t add, uint64_t remove) {
+  uploaded_ = uploaded_ + add - remove;
+  std::lock_guard lock(context_bytes_mutex);
+  uint64_t& n = context_bytes_map[&ctx_];
+  n = n + add - remove;
+  if (n == 0) context_bytes_map.erase(&ctx_);
+}
+
+uint64_t DeviceWeights::context_bytes(const gpu::Context& ctx) {
+  std::lock_guard lock(context_bytes_mutex);
+  const auto it = context_bytes_map.find(&ctx);
+  return it == context_bytes_map.end() ? 0 : it->second;
 }
 
 int64_t DeviceWeights::rows_per_block(const gpu::Shape& shape, uint64_t element_bytes, uint64_t max_bytes) {
@@ -167,11 +237,11 @@ Tensor DeviceWeights::to_device(std::span<const std::byte> bytes, gpu::Shape sha
       Tensor t = std::move(*it);
       spares_.erase(it);
       t.upload_bytes(bytes);
-      uploaded_ += t.bytes();
+      count_uploaded(t.bytes(), 0);
       return t;
     }
   Tensor t = Tensor::from_bytes(ctx_, bytes, std::move(shape), dtype);
-  uploaded_ += t.bytes();
+  count_uploaded(t.bytes(), 0);
   return t;
 }
 
@@ -208,17 +278,17 @@ std::vector<Tensor> DeviceWeights::take_tensors() {
     for (auto& t : ts) out.push_back(std::move(t.tensor));
   cache_.clear();
   row_blocks_.clear();
-  uploaded_ = 0;
+  count_uploaded(0, uploaded_);
   return out;
 }
 
 void DeviceWeights::release(const std::string& prefix) {
   for (auto it = cache_.lower_bound(prefix); it != cache_.end() && it->first.starts_with(prefix);) {
-    uploaded_ -= it->second.bytes();
+    count_uploaded(0, it->second.bytes());
     it = cache_.erase(it);
   }
   for (auto it = row_blocks_.lower_bound(prefix); it != row_blocks_.end() && it->first.starts_with(prefix);) {
-    for (const auto& t : it->second) uploaded_ -= t.bytes();
+    for (const auto& t : it->second) count_uploaded(0, t.bytes());
     it = row_blocks_.erase(it);
   }
 }
@@ -238,7 +308,7 @@ Linear Linear::load(DeviceWeights& w, const std::string& prefix) {
   const std::string name = prefix + ".weight";
   const TensorInfo& info = w.source().info(name);
   const uint64_t limit = w.context().device().max_buffer_bytes();
-  if (device_tensor_bytes(info, true) > limit && info.shape.size() == 2)
+  if (device_tensor_bytes(info, true, w.matrix_dtype()) > limit && info.shape.size() == 2)
     l.parts = w.matrix_rows(name, limit);
   else
     l.weight = w.matrix(name);

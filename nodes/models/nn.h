@@ -26,7 +26,9 @@
 namespace lattice {
 
 /// Uploads checkpoint tensors to the device, once each. Matrices keep their stored dtype when the matmul
-/// reads it (f32, f16, bf16); vectors (biases, norm scales) become f32. Patched tensors (LoRA merged at
+/// reads it (f32, f16, bf16; fp8 becomes f32), or, where a matrix dtype is given (a loader's weight_dtype:
+/// f32, f16, bf16, fp8 e4m3fn or e5m2), are converted to it on the host (used as stored where they already
+/// are); vectors (biases, norm scales) become f32. Patched tensors (LoRA merged at
 /// load, nodes/models/weight_patch.h) are merged in f32 on the host, a row at a time for 16-bit matrices, and rounded back to their stored
 /// dtype, so that a merged model needs the device memory of its base and the host one copy of the matrix.
 ///
@@ -55,12 +57,18 @@ struct HostWeight {
   // The converted values, moved in (never copied): one host buffer of this tensor at a time.
   std::vector<float> f32_storage;
   std::vector<uint16_t> half_storage;
+  std::vector<std::byte> byte_storage;  // fp8
 };
 
 class DeviceWeights {
  public:
-  DeviceWeights(const WeightSource& source, gpu::Context& ctx, std::shared_ptr<const WeightPatches> patches = {})
-      : source_(source), ctx_(ctx), patches_(std::move(patches)) {}
+  /// `matrix_dtype`: the device dtype of every matrix (none: as stored, see above).
+  DeviceWeights(const WeightSource& source, gpu::Context& ctx, std::shared_ptr<const WeightPatches> patches = {},
+                std::optional<gpu::DType> matrix_dtype = {})
+      : source_(source), ctx_(ctx), patches_(std::move(patches)), matrix_dtype_(matrix_dtype) {}
+  ~DeviceWeights();
+  DeviceWeights(const DeviceWeights&) = delete;
+  DeviceWeights& operator=(const DeviceWeights&) = delete;
   bool has(const std::string& name) const { return source_.has(name); }
   /// A [out, in] matrix as matmul weights (packed where the device packs them; see above).
   const gpu::MatmulWeights& matrix(const std::string& name);
@@ -75,6 +83,10 @@ class DeviceWeights {
   gpu::Context& context() { return ctx_; }
   const WeightSource& source() const { return source_; }
   const std::shared_ptr<const WeightPatches>& patches() const { return patches_; }
+  const std::optional<gpu::DType>& matrix_dtype() const { return matrix_dtype_; }
+  /// Device bytes held by every DeviceWeights on `ctx` (every model's weights there; the block streamer
+  /// tells models loaded beside its own from the rest of what is in use).
+  static uint64_t context_bytes(const gpu::Context& ctx);
 
   // Block streaming (nodes/models/block_streamer.h) uses the two halves of an upload separately.
   /// The host half of an upload: reads (and converts, merges or packs) the tensor. Const and safe to call
@@ -98,9 +110,11 @@ class DeviceWeights {
   const gpu::MatmulWeights& upload(const std::string& name, bool keep_dtype);
   HostWeight take_prepared(const std::string& name, bool keep_dtype);
   gpu::Tensor to_device(std::span<const std::byte> bytes, gpu::Shape shape, gpu::DType dtype);
+  void count_uploaded(uint64_t add, uint64_t remove);  // uploaded_ and context_bytes()
   const WeightSource& source_;
   gpu::Context& ctx_;
   std::shared_ptr<const WeightPatches> patches_;
+  std::optional<gpu::DType> matrix_dtype_;
   std::map<std::string, gpu::MatmulWeights> cache_;  // matrices may be packed; other tensors never are
   std::map<std::string, std::vector<gpu::MatmulWeights>> row_blocks_;
   std::map<std::string, HostWeight> staged_;
@@ -109,8 +123,9 @@ class DeviceWeights {
 };
 
 /// Bytes a checkpoint tensor takes on the device once uploaded with `keep_dtype` (matrices) or not (vectors):
-/// its stored size where the device reads that dtype, else 4 bytes per element.
-uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype);
+/// for matrices with a `matrix_dtype`, that dtype's size; else its stored size where the device reads that
+/// dtype, else 4 bytes per element.
+uint64_t device_tensor_bytes(const TensorInfo& info, bool keep_dtype, std::optional<gpu::DType> matrix_dtype = {});
 
 /// y = x·Wᵀ + b, W [out, in] under `<prefix>.weight`, b under `<prefix>.bias` when present.
 /// A weight larger than the device can bind in one buffer (Device::max_buffer_bytes) is uploaded as blocks

@@ -23,12 +23,17 @@ namespace lattice {
 /// A model of type M built from a WeightSource and a config C, on the device on demand. Optional weight
 /// patches (LoRA, nodes/models/lora.h) are merged into their matrices as these are uploaded; a patched
 /// handle shares the checkpoint mapping of its base and holds only the low-rank factors on the host.
+/// `matrix_dtype` (a loader's weight_dtype) is the device dtype of the model's matrices (DeviceWeights).
 template <class M, class C, PortType P>
 class ModelHandle final : public Data {
  public:
   ModelHandle(std::shared_ptr<WeightSource> weights, C config, std::string origin,
-              std::shared_ptr<const WeightPatches> patches = {})
-      : weights_(std::move(weights)), config_(std::move(config)), origin_(std::move(origin)), patches_(std::move(patches)) {}
+              std::shared_ptr<const WeightPatches> patches = {}, std::optional<gpu::DType> matrix_dtype = {})
+      : weights_(std::move(weights)),
+        config_(std::move(config)),
+        origin_(std::move(origin)),
+        patches_(std::move(patches)),
+        matrix_dtype_(matrix_dtype) {}
   PortType type() const override { return P; }
   size_t bytes() const override {
     size_t host = 0;
@@ -48,10 +53,11 @@ class ModelHandle final : public Data {
   /// Patches merged on upload; null or empty for the checkpoint as stored.
   const std::shared_ptr<const WeightPatches>& patches() const { return patches_; }
   const std::string& origin() const { return origin_; }
+  const std::optional<gpu::DType>& matrix_dtype() const { return matrix_dtype_; }
   /// The model with its weights on `ctx`, uploading them if needed.
   M& model(gpu::Context& ctx) const {
     if (!model_) {
-      device_ = std::make_unique<DeviceWeights>(*weights_, ctx, patches_);
+      device_ = std::make_unique<DeviceWeights>(*weights_, ctx, patches_, matrix_dtype_);
       model_ = std::make_unique<M>(config_, *device_);
     }
     return *model_;
@@ -75,6 +81,7 @@ class ModelHandle final : public Data {
   C config_;
   std::string origin_;
   std::shared_ptr<const WeightPatches> patches_;
+  std::optional<gpu::DType> matrix_dtype_;
   mutable std::unique_ptr<DeviceWeights> device_;
   mutable std::unique_ptr<M> model_;
   mutable std::optional<LatentRgbProjection> preview_;

@@ -18,17 +18,20 @@ NodeDesc make() {
   d.description = "Load a Wan 2.1 video transformer (T2V/I2V, 1.3B/14B) from a diffusers folder or a .safetensors file";
   d.outputs = {{"dit", PortType::DiT, "the transformer; weights reach the device on first use"}};
   d.params = {{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"},
-              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"}};
+              {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"},
+              weight_dtype_param()};
   d.disk_cacheable = false;
   d.evaluate = [](EvalContext& ctx) {
     auto w = open_node_weights(ctx, kWrapper);
     convert_wan_original(*w);
     const WanConfig config = detect_wan_config(*w);
-    ctx.set_output("dit", std::make_shared<WanTransformerHandle>(w, config, ctx.in_path("path").string()));
+    ctx.set_output("dit", std::make_shared<WanTransformerHandle>(w, config, ctx.in_path("path").string(), nullptr,
+                                                                 weight_dtype(ctx)));
   };
   d.plan = [](PlanContext& ctx) {
-    // Plan from the weights when they are here, else from the folder's config.json (bf16 weights assumed),
-    // so that a render can be planned before the checkpoint is downloaded.
+    // Plan from the weights when they are here, else from the folder's config.json (bf16 weights assumed
+    // unless weight_dtype says), so that a render can be planned before the checkpoint is downloaded.
+    const std::optional<gpu::DType> dtype = weight_dtype(ctx);
     WanConfig c;
     PlanInfo p;
     std::optional<nlohmann::json> config;
@@ -37,13 +40,15 @@ NodeDesc make() {
     if (auto w = open_node_weights_or_config(ctx, kWrapper, config)) {
       convert_wan_original(*w);
       c = detect_wan_config(*w);
-      p.weight_bytes = weights_device_bytes(*w);  // as uploaded (vectors and fp8 matrices become f32)
-      blocks = block_device_bytes(*w, wan_block_prefixes(c));
+      p.weight_bytes = weights_device_bytes(*w, dtype);  // as uploaded (vectors, and fp8 matrices as stored, become f32)
+      blocks = block_device_bytes(*w, wan_block_prefixes(c), dtype);
+      if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     } else {
       c = wan_config_from_json(*config);
-      p.weight_bytes = c.parameter_count() * 2;
-      p.shape = "(config only, bf16) ";
-      blocks = block_device_bytes(wan_checkpoint_shapes(c), wan_block_prefixes(c), DType::BF16);
+      const auto shapes = wan_checkpoint_shapes(c);
+      p.weight_bytes = weights_device_bytes(shapes, DType::BF16, dtype);
+      p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
+      blocks = block_device_bytes(shapes, wan_block_prefixes(c), DType::BF16, dtype);
     }
     p.shape += c.describe() + " transformer, " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
     p.meta = {{"params", c.parameter_count()}, {"config", {{"heads", c.num_attention_heads}, {"head_dim", c.attention_head_dim},

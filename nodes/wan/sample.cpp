@@ -118,12 +118,16 @@ NodeDesc make() {
       c.ffn_dim = j["ffn"].get<int>();
       c.num_layers = j["layers"].get<int>();
       c.in_channels = j["in"].get<int>();
+      c.out_channels = j.value("out", c.out_channels);
       c.text_dim = j["text"].get<int>();
       c.image_dim = j["image"].get<int>();
       c.added_kv_proj_dim = c.image_dim ? c.inner_dim() : 0;
       const int64_t image = c.image_dim ? kWanImageTokens : 0;
       p.flops = c.forward_flops(tokens, text, image) * static_cast<double>((cfg ? 2 : 1) * o.steps);
-      p.activation_bytes = wan_activation_bytes(c, tokens, text + image, batch);
+      // The forward's activations and what the sampler holds on the device when the transformer plans.
+      p.activation_bytes = wan_activation_bytes(c, tokens, text + image, batch) +
+                           wan_sampler_device_bytes(c, shape[2] * shape[3] * shape[4], text, image,
+                                                    ctx.input("negative") != nullptr, batch == 2);
     }
     p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
     ctx.set_output("latent", p);

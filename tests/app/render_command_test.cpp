@@ -243,7 +243,7 @@ void expect_run_streams_as_planned(const std::string& graph, double budget_mib, 
   ASSERT_TRUE(sample.contains("blocks")) << report.dump();
   EXPECT_EQ(sample["blocks"], planned["blocks"]);
   EXPECT_EQ(sample["resident_blocks"], planned["resident_blocks"]) << planned.dump() << "\n" << sample.dump();
-  EXPECT_EQ(sample["stream_slots"], planned["slots"]);
+  EXPECT_EQ(sample["stream_slots"], planned["slots"]) << planned.dump() << "\n" << sample.dump();
   EXPECT_EQ(sample["streamed_bytes_per_forward"], planned["streamed_bytes_per_use"]);
   EXPECT_GT(sample["streamed_bytes"].get<uint64_t>(), 0u);
   EXPECT_LE(sample["peak_device_bytes"].get<uint64_t>(), static_cast<uint64_t>(budget_mib * 1048576));
@@ -269,27 +269,33 @@ void expect_budget_too_small(const std::string& graph, double budget_mib, const 
   EXPECT_NE(small.out.find("one block's weights"), std::string::npos) << small.out;
 }
 
-TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
-  // A random FLUX of 7 blocks (12.4 MB of bf16 weights) sampled under a budget that holds only some of
-  // them: the run streams the blocks the dry run said it would, and stays under the budget.
+// A random FLUX of 7 blocks (12.4 MB of bf16 weights) sampling a 48x64 image with 512 text tokens, its
+// matrices on the device as `weight_dtype` (flux.load_transformer): the graph file in `dir`.
+std::string write_streamed_flux_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
   lattice::test::write_random_flux(dir / "dit", 3, 4, 3);
   write_prompt_inputs(dir, 512, 64, 17, 32, true);
-  const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
+  std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
     {"id": "noise", "type": "latent.noise", "params": {"width": 48, "height": 64}},
-    {"id": "dit", "type": "flux.load_transformer", "params": {"path": "dit"}},
+    {"id": "dit", "type": "flux.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
     {"id": "sample", "type": "flux.sample", "params": {"steps": 2},
      "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"},
-                "noise": {"node": "noise", "output": "latent"}}}]})");
+                "noise": {"node": "noise", "output": "latent"}}}]})";
+  return (dir / "stream.lattice").string();
+}
+
+TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
+  // Under a budget that holds only some of the blocks, the run streams the blocks the dry run said it
+  // would, and stays under the budget.
+  const std::string graph = write_streamed_flux_graph(dir);
   expect_run_streams_as_planned(graph, 21, dir);
   expect_budget_too_small(graph, 16, "FLUX transformer");
 }
 
-TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
-  // A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, 512 text
-  // tokens as the plan assumes) under 12 MiB: one block stays resident, three stream through two slots,
-  // as the dry run says.
+// A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, 512 text tokens
+// as the plan assumes), its matrices on the device as `weight_dtype`: the graph file in `dir`.
+std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
   lattice::WanConfig c;
   c.num_attention_heads = 4;
   c.attention_head_dim = 64;
@@ -298,12 +304,18 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
   c.num_layers = 4;
   lattice::test::write_random_wan(dir / "dit", c);
   write_prompt_inputs(dir, 512, 64, 13, 4, false);  // Wan ignores the pooled embedding
-  const std::string graph = write("stream.lattice", R"({"lattice": 1, "nodes": [
+  std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
-    {"id": "dit", "type": "wan.load_transformer", "params": {"path": "dit"}},
+    {"id": "dit", "type": "wan.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
     {"id": "sample", "type": "wan.sample", "params": {"steps": 2, "guidance": 1.0, "width": 32, "height": 32, "num_frames": 5},
-     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})");
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
+  return (dir / "stream.lattice").string();
+}
+
+TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
+  // Under 12 MiB one block stays resident, three stream through two slots, as the dry run says.
+  const std::string graph = write_streamed_wan_graph(dir);
   expect_run_streams_as_planned(graph, 12, dir);
   expect_budget_too_small(graph, 5, "Wan transformer");
 }
@@ -337,22 +349,82 @@ TEST_F(Cli, StreamedLtxRunDoesWhatThePlanSays) {
   expect_budget_too_small(graph, 3, "LTX-Video transformer");
 }
 
-TEST_F(Cli, StreamedLtxRunMatchesThePlanAtItsBoundary) {
-  // The least budget for the 12 MiB plan (its needed_bytes), to the byte, and one byte less: the run keeps
-  // the blocks its dry run says at both, so it finds in use exactly what the plan counts (the DiT's weights
-  // as uploaded, the sampler's latents, text states and RoPE tables, the forward's activations).
-  const std::string graph = write_streamed_ltx_graph(dir);
-  nlohmann::json at12, at_need, below;
-  expect_run_streams_as_planned(graph, 12, dir, &at12);
-  ASSERT_TRUE(at12.contains("needed_bytes")) << at12.dump();
-  const double need = at12["needed_bytes"].get<double>();
-  ASSERT_LE(need, 12.0 * 1048576);
+// At the least budget for the plan at `budget_mib` (its needed_bytes), to the byte, and one byte less, the run
+// keeps the blocks its dry run says, so it finds in use exactly what the plan counts (the DiT's weights as
+// uploaded, what the sampler holds on the device, the forward's activations).
+void expect_plan_matches_run_at_its_boundary(const std::string& graph, double budget_mib, const fs::path& dir) {
+  nlohmann::json at, at_need, below;
+  expect_run_streams_as_planned(graph, budget_mib, dir, &at);
+  ASSERT_TRUE(at.contains("needed_bytes")) << at.dump();
+  const double need = at["needed_bytes"].get<double>();
+  ASSERT_LE(need, budget_mib * 1048576);
   expect_run_streams_as_planned(graph, need / 1048576, dir, &at_need);
-  EXPECT_EQ(at_need["resident_blocks"], at12["resident_blocks"]);
-  EXPECT_EQ(at_need["slots"], at12["slots"]);
+  EXPECT_EQ(at_need["resident_blocks"], at["resident_blocks"]);
+  EXPECT_EQ(at_need["slots"], at["slots"]);
   expect_run_streams_as_planned(graph, (need - 1) / 1048576, dir, &below);
   // One byte less is a plan of fewer resident blocks or fewer slots.
-  EXPECT_TRUE(below["resident_blocks"] < at12["resident_blocks"] || below["slots"] < at12["slots"]) << below.dump();
+  EXPECT_TRUE(below["resident_blocks"] < at["resident_blocks"] || below["slots"] < at["slots"]) << below.dump();
+}
+
+TEST_F(Cli, StreamedLtxRunMatchesThePlanAtItsBoundary) {
+  expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir), 12, dir);
+}
+
+TEST_F(Cli, StreamedFluxRunMatchesThePlanAtItsBoundary) {
+  // At 21 MiB every block streams; at 25 MiB some stay resident.
+  const std::string graph = write_streamed_flux_graph(dir);
+  expect_plan_matches_run_at_its_boundary(graph, 21, dir);
+  expect_plan_matches_run_at_its_boundary(graph, 25, dir);
+}
+
+TEST_F(Cli, StreamedFp8FluxRunMatchesThePlanAtItsBoundary) {
+  // Matrices stored as fp8 on the device (weight_dtype): a quarter of f32's bytes, half of bf16's; at 20 MiB
+  // some blocks stay resident and the others stream, as the dry run says, to the byte.
+  expect_plan_matches_run_at_its_boundary(write_streamed_flux_graph(dir, "fp8_e4m3fn"), 20, dir);
+}
+
+// The dry-run report's weight bytes of node `id`.
+double planned_weight_bytes(const std::string& graph, const std::string& id, const fs::path& report) {
+  auto r = run("--render " + graph + " --dry-run --report " + report.string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::ifstream in(report);
+  const auto plan = nlohmann::json::parse(in)["plan"];
+  for (const auto& n : plan)
+    if (n["id"] == id) return n["outputs"][0]["weight_bytes"].get<double>();
+  ADD_FAILURE() << "no node " << id << " in " << plan.dump();
+  return 0;
+}
+
+TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
+  // A plan from config.json alone counts the DiT's device bytes as the plan from its weights does (which
+  // the boundary tests hold equal to the run's), for each weight_dtype: vectors f32, matrices as chosen.
+  const std::string graph = write_streamed_flux_graph(dir);
+  std::ifstream in(graph);
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  double fp8 = 0, bf16 = 0;
+  for (const char* dtype : {"stored", "bf16", "fp8_e4m3fn", "f32"}) {
+    std::string g = text;
+    const std::string from = R"("weight_dtype": "stored")";
+    g.replace(g.find(from), from.size(), std::string(R"("weight_dtype": ")") + dtype + "\"");
+    std::ofstream(dir / "g.lattice") << g;
+    const double with_weights = planned_weight_bytes((dir / "g.lattice").string(), "dit", dir / "a.json");
+    fs::rename(dir / "dit" / "diffusion_pytorch_model.safetensors", dir / "moved.safetensors");
+    const double config_only = planned_weight_bytes((dir / "g.lattice").string(), "dit", dir / "b.json");
+    fs::rename(dir / "moved.safetensors", dir / "dit" / "diffusion_pytorch_model.safetensors");
+    EXPECT_EQ(config_only, with_weights) << dtype;
+    if (std::string(dtype) == "fp8_e4m3fn") fp8 = with_weights;
+    if (std::string(dtype) == "bf16") bf16 = with_weights;
+  }
+  EXPECT_LT(fp8, 0.6 * bf16);
+}
+
+TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
+  expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir), 12, dir);
+}
+
+TEST_F(Cli, StreamedFp8WanRunMatchesThePlanAtItsBoundary) {
+  // fp8 matrices: half of bf16's block bytes; at 7 MiB the blocks stream as the dry run says, to the byte.
+  expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir, "fp8_e4m3fn"), 7, dir);
 }
 
 }  // namespace

@@ -68,6 +68,48 @@ void FluxConfig::validate() const {
     if (a % 2) throw_invalid("FLUX config: every axes_dims_rope entry must be even");
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> flux_checkpoint_shapes(const FluxConfig& c) {
+  const int64_t C = c.inner_dim(), M = c.mlp_hidden(), D = c.attention_head_dim;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  auto linear = [&](const std::string& prefix, int64_t out, int64_t in) {
+    shapes.push_back({prefix + ".weight", {out, in}});
+    shapes.push_back({prefix + ".bias", {out}});
+  };
+  linear("x_embedder", C, c.in_channels);
+  linear("context_embedder", C, c.joint_attention_dim);
+  std::vector<std::string> embedders{"timestep_embedder"};
+  if (c.guidance_embeds) embedders.push_back("guidance_embedder");
+  for (const auto& e : embedders) {
+    linear("time_text_embed." + e + ".linear_1", C, 256);
+    linear("time_text_embed." + e + ".linear_2", C, C);
+  }
+  linear("time_text_embed.text_embedder.linear_1", C, c.pooled_projection_dim);
+  linear("time_text_embed.text_embedder.linear_2", C, C);
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = "transformer_blocks." + std::to_string(i) + ".";
+    linear(p + "norm1.linear", 6 * C, C);
+    linear(p + "norm1_context.linear", 6 * C, C);
+    for (const char* n : {"to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_out.0", "to_add_out"})
+      linear(p + "attn." + n, C, C);
+    for (const char* n : {"norm_q", "norm_k", "norm_added_q", "norm_added_k"}) shapes.push_back({p + "attn." + n + ".weight", {D}});
+    linear(p + "ff.net.0.proj", M, C);
+    linear(p + "ff.net.2", C, M);
+    linear(p + "ff_context.net.0.proj", M, C);
+    linear(p + "ff_context.net.2", C, M);
+  }
+  for (int i = 0; i < c.num_single_layers; ++i) {
+    const std::string p = "single_transformer_blocks." + std::to_string(i) + ".";
+    linear(p + "norm.linear", 3 * C, C);
+    for (const char* n : {"to_q", "to_k", "to_v"}) linear(p + "attn." + n, C, C);
+    for (const char* n : {"norm_q", "norm_k"}) shapes.push_back({p + "attn." + n + ".weight", {D}});
+    linear(p + "proj_mlp", M, C);
+    linear(p + "proj_out", C, C + M);
+  }
+  linear("norm_out.linear", 2 * C, C);
+  linear("proj_out", c.out_channels, C);
+  return shapes;
+}
+
 FluxConfig flux_config_from_json(const nlohmann::json& j) {
   FluxConfig c;
   c.in_channels = j.value("in_channels", c.in_channels);

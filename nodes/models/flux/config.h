@@ -13,6 +13,8 @@
 #include <array>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nodes/models/weights.h"
 
@@ -52,6 +54,9 @@ enum class FluxLayout { Diffusers, BFL };
 
 /// From a diffusers config (FluxTransformer2DModel.config as JSON).
 FluxConfig flux_config_from_json(const nlohmann::json& j);
+/// Every tensor of a diffusers checkpoint of config `c`, name and shape (plans made before the weights are
+/// downloaded count them as the run will upload them).
+std::vector<std::pair<std::string, std::vector<int64_t>>> flux_checkpoint_shapes(const FluxConfig& c);
 
 /// From the weights (names and shapes), using w.config() for what shapes cannot say.
 /// Throws Error(InvalidInput) saying what is missing when the weights are not a FLUX transformer.

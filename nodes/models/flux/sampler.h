@@ -62,6 +62,13 @@ gpu::Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const gpu::Te
 /// FluxControlPipeline builds it, both packed [B, S, ·]; returns [B, S, C_latents + C_control].
 gpu::Tensor flux_control_input(gpu::CommandStream& s, const gpu::Tensor& latents, const gpu::Tensor& control);
 
+/// The device bytes flux.sample and flux_sample() hold when the transformer plans its first forward, beside
+/// the weights (so that the dry run's plan counts what the run's plan finds in use): the noise latent and
+/// its packed tokens, the text states and pooled vector (also the negative's where one is given), the RoPE
+/// tables (also the negative's with true CFG), with an image (strength < 1) its latent. f32 throughout.
+uint64_t flux_sampler_device_bytes(const FluxConfig& c, int64_t latent_h, int64_t latent_w, int64_t text_tokens,
+                                   bool negative, bool cfg, bool image);
+
 /// First step for image-to-image at options.strength (0 for text-to-image), as FluxImg2ImgPipeline.
 int flux_start_step(const FluxSamplerOptions& options);
 

@@ -111,4 +111,16 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
   return x;
 }
 
+uint64_t wan_sampler_device_bytes(const WanConfig& c, int64_t latent_grid, int64_t text_tokens, int64_t image_tokens,
+                                  bool negative, bool batched) {
+  const uint64_t L = static_cast<uint64_t>(latent_grid), text = static_cast<uint64_t>(text_tokens * c.text_dim);
+  const uint64_t image = c.image_to_video() ? static_cast<uint64_t>(image_tokens * c.image_dim) : 0;
+  const uint64_t input = static_cast<uint64_t>(c.image_to_video() ? c.in_channels : c.out_channels) * L;
+  uint64_t n = static_cast<uint64_t>(c.out_channels) * L + text + 1;  // noise, text states, guidance scale
+  if (negative) n += text;
+  if (c.image_to_video()) n += image + static_cast<uint64_t>(c.in_channels - c.out_channels) * L + input;
+  if (batched) n += 2 * text + 2 * image + 2 * input;
+  return 4 * n;
+}
+
 }  // namespace lattice

@@ -2,13 +2,15 @@
 // stay resident and how many blocks may be in flight. Four random blocks of 1 MiB each (bf16 [1024, 512]
 // linear weights) on a device whose budget is set per test: two blocks in flight only where every block is
 // resident and the budget also holds the two-block activations; one where the model gives no two-block
-// figure or where blocks stream; a later smaller forward keeps the plan, a larger one replans.
+// figure or where blocks stream; a later smaller forward keeps the plan, a larger one replans; a model
+// loaded later into the same budget makes the first stream at its next forward.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 
+#include "gpu/command_stream.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/block_streamer.h"
 #include "tests/support/tiny_models.h"
@@ -106,6 +108,36 @@ TEST_F(BlockStreamerPlan, LargerActivationsReplanSmallerOnesKeepThePlan) {
   EXPECT_GT(s.streamer->stats().plan.slots, 0);
   EXPECT_EQ(s.streamer->stats().blocks_in_flight, 1);
   EXPECT_LE(s.in_use + act + s.streamer->stats().plan.device_bytes(), 8 * kMiB);
+}
+
+TEST_F(BlockStreamerPlan, AModelLoadedLaterMakesTheFirstStreamAtItsNextForward) {
+  // The first model plans with the budget to itself: every block resident, two in flight.
+  Setup s(8);
+  EXPECT_EQ(s.streamer->plan_forward(kMiB, "test", 2 * kMiB), 2 * kMiB);
+  EXPECT_EQ(s.streamer->stats().plan.resident, 4);
+  EXPECT_EQ(s.streamer->stats().blocks_in_flight, 2);
+  // A second model's weights (4 MiB) take the device beside it: 4 + 4 + 1 > 8.
+  DeviceWeights second(*s.source, s.gpu->context());
+  for (int i = 0; i < 4; ++i) second.matrix("blocks." + std::to_string(i) + ".proj.weight");
+  const gpu::Allocator& a = s.gpu->context().allocator();
+  ASSERT_EQ(a.current_device_bytes(), s.in_use + 8 * kMiB);
+  // The next forward streams instead of running out of the budget: fewer blocks resident, through slots,
+  // one block in flight, and everything within the budget.
+  EXPECT_EQ(s.streamer->plan_forward(kMiB, "test", 2 * kMiB), kMiB);
+  EXPECT_LT(s.streamer->stats().plan.resident, 4);
+  EXPECT_GT(s.streamer->stats().plan.slots, 0);
+  EXPECT_EQ(s.streamer->stats().blocks_in_flight, 1);
+  EXPECT_LE(a.current_device_bytes() + kMiB, 8 * kMiB);
+  EXPECT_LE(s.in_use + 4 * kMiB + kMiB + s.streamer->stats().plan.device_bytes(), 8 * kMiB);
+  // It runs: every block acquired in turn under the budget.
+  gpu::CommandStream stream(s.gpu->context());
+  for (int i = 0; i < s.streamer->size(); ++i) {
+    s.streamer->acquire(stream, i);
+    s.streamer->release(stream, i);
+  }
+  stream.finish();
+  EXPECT_LE(a.current_device_bytes() + kMiB, 8 * kMiB);
+  EXPECT_GT(s.streamer->stats().uploads, 0);
 }
 
 }  // namespace

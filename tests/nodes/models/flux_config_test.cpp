@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "nodes/models/fixture.h"
@@ -53,6 +54,17 @@ TEST(FluxConfig, DetectedFromTheReferenceFixtureMatchesItsConfig) {
     EXPECT_NE(std::string(e.what()).find("axes_dims_rope"), std::string::npos) << e.what();
   }
   fs::remove_all(dir);
+}
+
+TEST(FluxConfig, CheckpointShapesFromTheConfigAreTheReferenceFixturesTensors) {
+  // What a config-only plan counts: every tensor of the diffusers checkpoint, by name and shape.
+  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_transformer.safetensors");
+  std::map<std::string, std::vector<int64_t>> stored, planned;
+  for (const auto& t : fx.file().tensors())
+    if (t.name.rfind("weights.", 0) == 0) stored[t.name.substr(8)] = t.shape;
+  for (const auto& [name, shape] : flux_checkpoint_shapes(flux_config_from_json(fx.config()))) planned[name] = shape;
+  ASSERT_FALSE(stored.empty());
+  EXPECT_EQ(planned, stored);
 }
 
 TEST(FluxConfig, BflLayoutOfFluxDevShapes) {

@@ -15,6 +15,7 @@
 
 #include "core/safetensors.h"
 #include "core/types/tensor.h"
+#include "gpu/dtype.h"
 #include "gpu/ops/copy.h"
 #include "gpu/ops/unary.h"
 #include "nodes/gpu_service.h"
@@ -148,6 +149,64 @@ TEST(NnWeights, Bf16AndFp8CheckpointsMatchTheirStoredValues) {
         }
     }
   }
+  fs::remove_all(path);
+}
+
+// A matrix dtype (a loader's weight_dtype) converts matrices on upload: bf16 matrices, LoRA-patched or not,
+// become fp8 e4m3fn holding exactly the fp8 rounding of their f32 value (merged first); an fp8 matrix is used
+// as stored; vectors stay f32. The device bytes are what device_tensor_bytes() counts and what
+// DeviceWeights::context_bytes() reports for the context while the weights live; a linear over the fp8
+// matrix matches a host reference of its fp8 values.
+TEST(NnWeights, AMatrixDtypeConvertsMatricesOnUpload) {
+  const fs::path path = fs::temp_directory_path() / ("lattice_nn_matrix_dtype_" + std::to_string(::getpid()) + ".safetensors");
+  const int64_t out = 16, in = 32, rows = 3;
+  const std::vector<float> wv = random({out, in}, 31).to_f32();
+  const HostTensor bf16 = half_tensor(DType::BF16, {out, in}, wv), bias = random({out}, 32), x = random({rows, in}, 33);
+  HostTensor fp8{DType::F8E4M3, {out, in}, std::vector<uint8_t>(wv.size())};
+  gpu::encode(gpu::DType::F8E4M3FN, wv, reinterpret_cast<std::byte*>(fp8.data.data()));
+  write_safetensors(path, {{"bf16.weight", &bf16}, {"bf16.bias", &bias}, {"patched.weight", &bf16}, {"fp8.weight", &fp8}});
+  auto patches = std::make_shared<WeightPatches>();
+  patches->push_back({"patched.weight", random({out, 2}, 34), random({2, in}, 35), 0.5f});
+  auto g = test::gpu_with_buffer_limit(0);
+  gpu::Context& ctx = g->context();
+  const uint64_t before = DeviceWeights::context_bytes(ctx);
+  {
+    const WeightSource src = WeightSource::open(path);
+    DeviceWeights weights(src, ctx, patches, gpu::DType::F8E4M3FN);
+    uint64_t counted = 0;
+    for (const char* name : {"bf16", "patched", "fp8"}) {
+      const std::string key = std::string(name) + ".weight";
+      const gpu::MatmulWeights& t = weights.matrix(key);
+      EXPECT_EQ(t.dtype(), gpu::DType::F8E4M3FN) << name;
+      std::vector<float> expected = src.load(key).to_f32();
+      if (std::string(name) == "patched") apply_patches(expected, out, in, {&patches->at(0)});
+      std::vector<std::byte> enc(expected.size());
+      gpu::encode(gpu::DType::F8E4M3FN, expected, enc.data());
+      gpu::decode(gpu::DType::F8E4M3FN, enc.data(), expected);
+      EXPECT_EQ(t.to_floats(), expected) << name;
+      counted += device_tensor_bytes(src.info(key), true, gpu::DType::F8E4M3FN);
+    }
+    EXPECT_EQ(weights.vector("bf16.bias").dtype(), gpu::DType::F32);
+    counted += device_tensor_bytes(src.info("bf16.bias"), false, gpu::DType::F8E4M3FN);
+    EXPECT_EQ(counted, static_cast<uint64_t>(3 * out * in + 4 * out));
+    EXPECT_EQ(weights.uploaded_bytes(), counted);
+    EXPECT_EQ(DeviceWeights::context_bytes(ctx), before + counted);
+
+    const Linear l = Linear::load(weights, "bf16");
+    const gpu::Tensor tx = gpu::Tensor::from_floats(ctx, x.to_f32(), x.shape);
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor y = l(s, tx);
+    s.finish();
+    const std::vector<float> got = y.to_floats(), w8 = weights.matrix("bf16.weight").to_floats(), xv = x.to_f32(),
+                             bv = bias.to_f32();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o) {
+        double ref = bv[static_cast<size_t>(o)];
+        for (int64_t i = 0; i < in; ++i) ref += static_cast<double>(xv[r * in + i]) * w8[o * in + i];
+        EXPECT_NEAR(got[r * out + o], ref, 1e-4 * std::max(1.0, std::fabs(ref))) << "row " << r << " out " << o;
+      }
+  }
+  EXPECT_EQ(DeviceWeights::context_bytes(ctx), before);
   fs::remove_all(path);
 }
 
