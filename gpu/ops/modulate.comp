@@ -42,11 +42,21 @@ layout(std430, binding = 3) writeonly buffer OutBuf { float o[]; };
 
 uint at(uint v[4], uvec3 blc) { return v[0] + blc.x * v[1] + blc.y * v[2] + blc.z * v[3]; }
 
+#ifdef MODULATE_TEXEL
+// Row-wise (grid_rows): a workgroup row per token (b, l), x walking its channel quads, so the token's
+// indices are workgroup-uniform and no lane divides.
+void main() {
+  uint row = lattice_row_index(), c = 4u * (gl_WorkGroupID.x * MODULATE_LOCAL_SIZE + gl_LocalInvocationID.x);
+  if (row >= pc.numel / pc.c || c >= pc.c) return;
+  uvec3 blc = uvec3(row / pc.l, row % pc.l, c);
+  uint i = (row * pc.c + c) / 4u;
+#else
 void main() {
   uint i = lattice_flat_index();
   if (i >= pc.numel / STEP) return;
   uint e = i * STEP;
   uvec3 blc = uvec3(e / (pc.l * pc.c), (e / pc.c) % pc.l, e % pc.c);
+#endif
   VALUE x = LOAD(xs, at(pc.x, blc)), p = LOAD(ps, at(pc.p, blc)), q = LOAD(qs, at(pc.q, blc));
   // Rounded like PyTorch's separate ops (no fma contraction): x*(1+scale) then +shift; gate*y then +x.
   precise VALUE r;

@@ -107,7 +107,8 @@ Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tensor& x, 
   const VkFormat fmt = v == "texel" ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
   Arg args[] = {{x.buffer(), fmt}, {p.buffer(), fmt}, {q.buffer(), fmt}, {out.buffer()}};
   const KernelDesc& k = v == "texel" ? kModulateTexel : v == "vec4" ? kModulateVec4 : kModulate;
-  auto g = grid_1d(push.numel / (v == "portable" ? 1 : 4), MODULATE_LOCAL_SIZE);
+  auto g = v == "texel" ? grid_rows(push.numel / push.c, (push.c / 4 + MODULATE_LOCAL_SIZE - 1) / MODULATE_LOCAL_SIZE)
+                        : grid_1d(push.numel / (v == "portable" ? 1 : 4), MODULATE_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;
 }

@@ -17,14 +17,16 @@ layout(binding = 1) uniform samplerBuffer cos_t;
 layout(binding = 2) uniform samplerBuffer sin_t;
 layout(std430, binding = 3) writeonly buffer OutBuf { vec4 y[]; };
 
+// Row-wise (grid_rows): a workgroup row per token row, x walking its channel quads (pairs (e, e + 1) and
+// (e + 2, e + 3)), so the row's table offset is workgroup-uniform and a lane divides once.
 void main() {
-  uint q = lattice_flat_index();  // channels 4q .. 4q + 3: pairs (4q, 4q + 1) and (4q + 2, 4q + 3)
-  if (q >= pc.pairs / 2u) return;
-  uint e = 4u * q, row = e / pc.channels;
+  uint row = lattice_row_index(), e = 4u * (gl_WorkGroupID.x * ROPE_LOCAL_SIZE + gl_LocalInvocationID.x);
+  if (row >= 2u * pc.pairs / pc.channels || e >= pc.channels) return;
   uint t = (row % pc.seq) * pc.width + e % pc.width;  // table columns of the four channels
-  vec4 v = texelFetch(x, int((pc.x_offset + e) / 4u));
+  uint at = row * pc.channels + e;
+  vec4 v = texelFetch(x, int((pc.x_offset + at) / 4u));
   vec4 c = texelFetch(cos_t, int((pc.cos_offset + t) / 4u)), s = texelFetch(sin_t, int((pc.sin_offset + t) / 4u));
-  y[q] = vec4(v.x * c.x - v.y * s.x, v.y * c.y + v.x * s.y, v.z * c.z - v.w * s.z, v.w * c.w + v.z * s.w);
+  y[at / 4u] = vec4(v.x * c.x - v.y * s.x, v.y * c.y + v.x * s.y, v.z * c.z - v.w * s.z, v.w * c.w + v.z * s.w);
 }
 #else
 layout(std430, binding = 0) readonly buffer InBuf { float x[]; };

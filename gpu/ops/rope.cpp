@@ -75,7 +75,8 @@ Tensor rope(CommandStream& stream, const Tensor& x, const Tensor& cos, const Ten
       choose_variant<Problem>("rope", kVariants, ctx.device(), Problem{push, pairing, &x, &cos, &sin}).name == "texel";
   const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
   Arg args[] = {{x.buffer(), fmt}, {cos.buffer(), fmt}, {sin.buffer(), fmt}, {out.buffer()}};
-  auto g = grid_1d(texel ? push.pairs / 2 : push.pairs, ROPE_LOCAL_SIZE);
+  auto g = texel ? grid_rows(x.numel() / channels, static_cast<uint32_t>((channels / 4 + ROPE_LOCAL_SIZE - 1) / ROPE_LOCAL_SIZE))
+                 : grid_1d(push.pairs, ROPE_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(texel ? kRopeTexel : kRope, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;
 }
