@@ -103,7 +103,7 @@ const int registered = [] {
       unsetenv("LATTICE_KERNEL_NORM");
     })->Unit(benchmark::kMillisecond)->UseRealTime();
     benchmark::RegisterBenchmark(("elementwise/norm_modulate" + size + v).c_str(), [v](benchmark::State& st) {
-      bm_op(st, "LATTICE_KERNEL_MODULATE", v, 4, [](CommandStream& s) {
+      bm_op(st, "LATTICE_KERNEL_NORM_MODULATE", v, 4, [](CommandStream& s) {
         const Inputs& in = inputs();
         return lattice::gpu::norm_modulate(s, in.x, lattice::gpu::RowNorm::Layer, 1e-6f, chunk(in.emb, 0), chunk(in.emb, 1));
       });

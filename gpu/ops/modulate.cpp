@@ -87,6 +87,7 @@ bool vec4_applies(const Device&, const Problem& p) {
 bool always(const Device&, const Problem&) { return true; }
 const std::array<Variant<Problem>, 3> kVariants = {
     {{"texel", texel_applies}, {"vec4", vec4_applies}, {"portable", always}}};
+const std::array<Variant<Problem>, 2> kNormVariants = {{{"texel", texel_applies}, {"portable", always}}};
 
 Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tensor& x, const Tensor& p, const char* p_name,
            const Tensor& q, const char* q_name) {
@@ -143,7 +144,7 @@ Tensor norm_modulate(CommandStream& stream, const Tensor& x, RowNorm norm, float
   push.eps = eps;
   const uint32_t x_bind[4] = {push.x_offset, push.c * push.l, push.c, 1};
   uint32_t spec[] = {static_cast<uint32_t>(norm)};
-  const bool texel = choose_variant<Problem>("modulate", kVariants, ctx.device(),
+  const bool texel = choose_variant<Problem>("norm_modulate", kNormVariants, ctx.device(),
                                              Problem{push.c, {x_bind, push.scale, push.shift}, {&x, &scale, &shift}})
                          .name == "texel";
   const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;

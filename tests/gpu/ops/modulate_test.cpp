@@ -147,7 +147,7 @@ TEST_F(GpuTest, NormModulateMatchesNormThenModulate) {
   const Case cases[] = {{{1, 1, 1}, {1, 1}},   {{2, 7, 5}, {2, 5}},     {{2, 33, 16}, {2, 1, 16}}, {{3, 5, 65}, {65}},
                         {{2, 9, 12}, {2, 9, 12}}, {{1, 300, 256}, {1, 256}}, {{2, 3, 1000}, {2, 1000}}};
   for (const char* variant : {"", "portable"}) {
-    const test::ScopedKernelVariant forced("MODULATE", variant);
+    const test::ScopedKernelVariant forced("NORM_MODULATE", variant);
     uint32_t seed = 300;
     for (const Case& k : cases)
       for (RowNorm norm : {RowNorm::Layer, RowNorm::Rms}) {
@@ -182,7 +182,7 @@ TEST_F(GpuTest, NormModulateTexelReadsChunksOfAProjectionAtAnOffset) {
       sh[static_cast<size_t>(b * C + c)] = proj[static_cast<size_t>(b * 6 * C + 3 * C + c)];
       sc[static_cast<size_t>(b * C + c)] = proj[static_cast<size_t>(b * 6 * C + 4 * C + c)];
     }
-  const test::ScopedKernelVariant forced("MODULATE", "texel");
+  const test::ScopedKernelVariant forced("NORM_MODULATE", "texel");
   CommandStream s(ctx());
   Tensor y = norm_modulate(s, x, RowNorm::Layer, 1e-6f, shift, scale);
   s.finish();
@@ -210,8 +210,9 @@ TEST_F(GpuTest, ModulateFallsBackWhereATexelBufferIsTooSmall) {
   EXPECT_TRUE(testing::close_elementwise(m.to_floats(), want, 1e-6, 1e-6));
   EXPECT_TRUE(testing::close_elementwise(n.to_floats(), reference_norm_modulate(x, shape, RowNorm::Rms, 1e-6, shift, scale, {12}),
                                          2e-5, 2e-5));
-  const test::ScopedKernelVariant forced("MODULATE", "texel");
+  const test::ScopedKernelVariant forced("MODULATE", "texel"), forced_norm("NORM_MODULATE", "texel");
   EXPECT_THROW(modulate(s, tx, tsh, tsc), DeviceError);
+  EXPECT_THROW(norm_modulate(s, tx, RowNorm::Layer, 1e-6f, tsh, tsc), DeviceError);
 }
 
 TEST_F(GpuTest, NormModulateRefusesBadInputs) {
