@@ -14,6 +14,7 @@
 #include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
+#include "gpu/ops/binary.h"
 #include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/rope.h"
@@ -115,6 +116,12 @@ const int registered = [] {
         const Inputs& in = inputs();
         return lattice::gpu::rope(s, in.x, in.cos, in.sin);
       });
+    })->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  for (const char* v : {"portable", "texel"}) {
+    // A residual add of two [L, C] tensors (Wan's cross-attention, LTX's): reads two, writes one.
+    benchmark::RegisterBenchmark(("elementwise/add" + size + v).c_str(), [v](benchmark::State& st) {
+      bm_op(st, "LATTICE_KERNEL_BINARY", v, 3, [](CommandStream& s) { return lattice::gpu::add(s, inputs().x, inputs().x); });
     })->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return 0;
