@@ -13,6 +13,7 @@
 #include <random>
 
 #include "bench/dit_streaming.h"
+#include "bench/support.h"
 #include "core/safetensors.h"
 #include "gpu/profile.h"
 #include "nodes/gpu_service.h"
@@ -108,7 +109,10 @@ void BM_LtxDitForward(benchmark::State& state) {
   SmallLtx m(0);
   m.forward();  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
   gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
+  const double cpu0 = bench::process_cpu_seconds();
   for (auto _ : state) m.forward();
+  // CPU-seconds of the whole process (lavapipe's workers included) per forward: less moved by other load than wall time.
+  state.counters["cpu_s_per_forward"] = (bench::process_cpu_seconds() - cpu0) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_LtxDitForward)->Name("ltx/dit_forward/small/vulkan")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 

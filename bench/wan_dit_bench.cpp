@@ -13,6 +13,7 @@
 #include <random>
 
 #include "bench/dit_streaming.h"
+#include "bench/support.h"
 #include "core/safetensors.h"
 #include "gpu/profile.h"
 #include "nodes/gpu_service.h"
@@ -102,7 +103,10 @@ void BM_WanDitForward(benchmark::State& state) {
   SmallWan m(0);
   m.forward();  // warm-up, untimed (as the PyTorch baseline's): llvmpipe compiles each shader variant on first use
   gpu::profile::reset();  // LATTICE_GPU_PROFILE then reports the timed forwards only
+  const double cpu0 = bench::process_cpu_seconds();
   for (auto _ : state) m.forward();
+  // CPU-seconds of the whole process (lavapipe's workers included) per forward: less moved by other load than wall time.
+  state.counters["cpu_s_per_forward"] = (bench::process_cpu_seconds() - cpu0) / static_cast<double>(state.iterations());
   state.counters["FLOPS"] = benchmark::Counter(c.forward_flops(4 * 16 * 16, kTxt, 0) * static_cast<double>(state.iterations()),
                                                benchmark::Counter::kIsRate);
 }

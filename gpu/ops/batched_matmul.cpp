@@ -6,7 +6,6 @@
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
-#include "gpu/ops/concat.h"
 #include "gpu/ops/copy.h"
 #include "gpu/ops/matmul.h"
 
@@ -52,8 +51,12 @@ Tensor batched_matmul(CommandStream& s, const Tensor& a, const Tensor& b, bool t
   }
   const Tensor ac = contiguous(s, av), bc = contiguous(s, bv);
   const int64_t count = numel(batch);
-  std::vector<Tensor> outs;
-  outs.reserve(static_cast<size_t>(count));
+  Shape shape = batch;
+  shape.push_back(M);
+  shape.push_back(N);
+  // Each entry's product is written into its [M, N] slice of the result: no concatenation afterwards.
+  const Tensor out = Tensor::empty(s.context(), shape, DType::F32);
+  if (out.numel() == 0) return out;
   Shape idx(r, 0);
   for (int64_t n = 0; n < count; ++n) {
     // Offsets of this batch entry in each operand (a size-1 dimension repeats).
@@ -62,18 +65,13 @@ Tensor batched_matmul(CommandStream& s, const Tensor& a, const Tensor& b, bool t
       if (i + ra >= r && dim_of(ac, ra, i, r) > 1) oa += idx[i] * ac.strides()[i + ra - r];
       if (i + rb >= r && dim_of(bc, rb, i, r) > 1) ob += idx[i] * bc.strides()[i + rb - r];
     }
-    const Tensor out = matmul(s, ac.view({M, K}, {K, 1}, oa), bc.view({N, K}, {K, 1}, ob));
-    outs.push_back(out.reshape({1, M, N}));
+    matmul_into(s, ac.view({M, K}, {K, 1}, oa), bc.view({N, K}, {K, 1}, ob), {}, out.view({M, N}, {N, 1}, n * M * N));
     for (size_t i = r; i-- > 0;) {  // next multi-index, last dimension fastest
       if (++idx[i] < batch[i]) break;
       idx[i] = 0;
     }
   }
-  Shape shape = batch;
-  shape.push_back(M);
-  shape.push_back(N);
-  if (outs.empty()) return Tensor::empty(s.context(), shape, DType::F32);
-  return (outs.size() == 1 ? outs.front() : concat(s, outs, 0)).reshape(shape);
+  return out;
 }
 
 }  // namespace lattice::gpu

@@ -8,8 +8,9 @@
 /// Result: a new contiguous f32 tensor [batch..., M, N]. Accumulation is f32.
 ///
 /// Not a shader of its own: one matmul dispatch (gpu/ops/matmul.h, whose variant selection applies) per
-/// batch entry on views, after at most one copy of each operand into the [.., M, K] / [.., N, K] layout the
-/// matmul reads, and one concatenation. Records into the stream; nothing is submitted.
+/// batch entry on views, written into that entry's slice of the result (matmul_into), after at most one copy
+/// of each operand into the [.., M, K] / [.., N, K] layout the matmul reads. Records into the stream; nothing
+/// is submitted.
 
 #include "gpu/tensor.h"
 

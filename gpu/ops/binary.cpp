@@ -1,6 +1,7 @@
 #include "gpu/ops/binary.h"
 
 #include <algorithm>
+#include <array>
 
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
@@ -8,6 +9,8 @@
 #include "gpu/ops/binary_infos.h"
 #include "gpu/ops/grid.h"
 #include "gpu/shaders/binary.spv.h"
+#include "gpu/shaders/binary_texel.spv.h"
+#include "gpu/variant.h"
 
 namespace lattice::gpu {
 
@@ -17,6 +20,36 @@ static_assert(sizeof(BinaryPush) <= 128, "push constants are only guaranteed up 
 static const KernelDesc kBinary{"binary", lattice_spv_binary,
                                 {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
                                 sizeof(BinaryPush)};
+static const KernelDesc kBinaryTexel{"binary_texel", lattice_spv_binary_texel,
+                                     {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::Storage},
+                                     sizeof(BinaryPush)};
+
+namespace {
+
+struct Problem {
+  const BinaryPush& push;
+  const Tensor *a, *b;
+};
+
+// Four consecutive elements of the last dimension are one aligned texel of each operand: that dimension a
+// multiple of 4 and contiguous in both (not broadcast), every other stride and both offsets multiples of 4.
+bool texel_applies(const Device& device, const Problem& p) {
+  if (p.push.rank == 0) return false;
+  const uint32_t last = p.push.rank - 1;
+  if (!device.info().is_cpu() || p.push.shape[last] % 4 != 0 || p.push.a_strides[last] != 1 ||
+      p.push.b_strides[last] != 1 || p.push.a_offset % 4 != 0 || p.push.b_offset % 4 != 0 ||
+      !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT))
+    return false;
+  for (uint32_t d = 0; d < last; ++d)
+    if (p.push.a_strides[d] % 4 != 0 || p.push.b_strides[d] % 4 != 0) return false;
+  for (const Tensor* t : {p.a, p.b})
+    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+  return true;
+}
+bool always(const Device&, const Problem&) { return true; }
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+
+}  // namespace
 
 Shape broadcast_shape(const Shape& a, const Shape& b) {
   size_t rank = std::max(a.size(), b.size());
@@ -60,9 +93,11 @@ Tensor binary(CommandStream& stream, BinaryOp op, const Tensor& a, const Tensor&
   broadcast_strides(b, shape, push.b_strides);
 
   uint32_t spec[] = {static_cast<uint32_t>(op)};
-  const Pipeline& pipeline = ctx.pipelines().get(kBinary, spec);
-  Arg args[] = {{a.buffer()}, {b.buffer()}, {out.buffer()}};
-  auto g = grid_1d(push.numel, BINARY_LOCAL_SIZE);
+  const bool texel = choose_variant<Problem>("binary", kVariants, ctx.device(), Problem{push, &a, &b}).name == "texel";
+  const Pipeline& pipeline = ctx.pipelines().get(texel ? kBinaryTexel : kBinary, spec);
+  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
+  Arg args[] = {{a.buffer(), fmt}, {b.buffer(), fmt}, {out.buffer()}};
+  auto g = grid_1d(texel ? push.numel / 4 : push.numel, BINARY_LOCAL_SIZE);
   stream.dispatch(pipeline, args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;
 }

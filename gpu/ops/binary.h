@@ -4,6 +4,9 @@
 /// Inputs: f32 tensors of rank <= 6 with any strides (views are fine); shapes broadcast as in NumPy (align
 /// trailing dimensions; a dimension of 1 stretches). Output: a new contiguous f32 tensor of the broadcast
 /// shape. Division follows IEEE (x/0 is inf or NaN). Records one dispatch; nothing is submitted.
+/// Variants (gpu/variant.h, LATTICE_KERNEL_BINARY): "texel" on CPU devices where the last dimension is a
+/// multiple of 4 and contiguous in both operands, the other strides and the offsets multiples of 4 (4 elements
+/// a texel fetch), else "portable".
 
 #include "gpu/tensor.h"
 

@@ -1,5 +1,6 @@
 #include "gpu/ops/modulate.h"
 
+#include <array>
 #include <string>
 
 #include "gpu/command_stream.h"
@@ -8,19 +9,35 @@
 #include "gpu/ops/copy.h"
 #include "gpu/ops/grid.h"
 #include "gpu/ops/modulate_infos.h"
+#include "gpu/ops/norm_modulate_infos.h"
 #include "gpu/shaders/modulate.spv.h"
+#include "gpu/shaders/modulate_texel.spv.h"
+#include "gpu/shaders/modulate_vec4.spv.h"
+#include "gpu/shaders/norm_modulate.spv.h"
+#include "gpu/shaders/norm_modulate_texel.spv.h"
+#include "gpu/variant.h"
 
 namespace lattice::gpu {
 
 static_assert(sizeof(ModulatePush) == 4 * (3 + 3 * 4), "ModulatePush must match modulate_infos.h");
+static_assert(sizeof(NormModulatePush) == 4 * (5 + 2 * 4), "NormModulatePush must match norm_modulate_infos.h");
+static_assert(static_cast<int>(RowNorm::Layer) == NORM_MODULATE_LAYER && static_cast<int>(RowNorm::Rms) == NORM_MODULATE_RMS);
 
-static const KernelDesc kModulate{
-    "modulate", lattice_spv_modulate,
-    {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
-    sizeof(ModulatePush)};
+namespace {
+
+const std::vector<BindingKind> kStorage = {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage,
+                                           BindingKind::Storage};
+const std::vector<BindingKind> kTexel = {BindingKind::UniformTexel, BindingKind::UniformTexel,
+                                         BindingKind::UniformTexel, BindingKind::Storage};
+const KernelDesc kModulate{"modulate", lattice_spv_modulate, kStorage, sizeof(ModulatePush)};
+const KernelDesc kModulateTexel{"modulate_texel", lattice_spv_modulate_texel, kTexel, sizeof(ModulatePush)};
+const KernelDesc kModulateVec4{"modulate_vec4", lattice_spv_modulate_vec4, kStorage, sizeof(ModulatePush)};
+const KernelDesc kNormModulate{"norm_modulate", lattice_spv_norm_modulate, kStorage, sizeof(NormModulatePush)};
+const KernelDesc kNormModulateTexel{"norm_modulate_texel", lattice_spv_norm_modulate_texel, kTexel,
+                                    sizeof(NormModulatePush)};
 
 // (offset, stride_b, stride_l, stride_c) reading `t` as [B, L, C] under the broadcast rules of modulate.h.
-static void bind(const Tensor& t, const Shape& blc, const char* what, const char* op, uint32_t out[4]) {
+void bind(const Tensor& t, const Shape& blc, const char* what, const char* op, uint32_t out[4]) {
   if (t.dtype() != DType::F32) throw_unsupported(std::string(op) + ": " + what + " " + t.describe() + " is not f32");
   require_u32_indexing(t, op);
   Shape shape = t.shape(), strides = t.strides();
@@ -42,8 +59,38 @@ static void bind(const Tensor& t, const Shape& blc, const char* what, const char
   }
 }
 
-static Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tensor& x, const Tensor& p,
-                  const char* p_name, const Tensor& q, const char* q_name) {
+// What the variants look at: C, the three operands' bindings (x's as modulate binds it; norm_modulate's
+// contiguous rows are offset, C * L, C, 1) and their tensors.
+struct Problem {
+  uint32_t c;
+  std::array<const uint32_t*, 3> binds;
+  std::array<const Tensor*, 3> tensors;
+};
+
+// Four consecutive channels of every operand are one aligned texel: C and every offset and stride a multiple
+// of 4, channels contiguous, every buffer within the device's texel buffer size.
+bool texel_applies(const Device& device, const Problem& p) {
+  if (!device.info().is_cpu() || p.c % 4 != 0 || !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT))
+    return false;
+  for (const uint32_t* v : p.binds)
+    if (v[0] % 4 != 0 || v[1] % 4 != 0 || v[2] % 4 != 0 || v[3] != 1) return false;
+  for (const Tensor* t : p.tensors)
+    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+  return true;
+}
+bool vec4_applies(const Device&, const Problem& p) {
+  if (p.c % 4 != 0) return false;
+  for (const uint32_t* v : p.binds)
+    if (v[0] % 4 != 0 || v[1] % 4 != 0 || v[2] % 4 != 0 || v[3] != 1) return false;
+  return true;
+}
+bool always(const Device&, const Problem&) { return true; }
+const std::array<Variant<Problem>, 3> kVariants = {
+    {{"texel", texel_applies}, {"vec4", vec4_applies}, {"portable", always}}};
+const std::array<Variant<Problem>, 2> kNormVariants = {{{"texel", texel_applies}, {"portable", always}}};
+
+Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tensor& x, const Tensor& p, const char* p_name,
+           const Tensor& q, const char* q_name) {
   if (x.rank() != 3) throw_unsupported(std::string(op) + ": x " + x.describe() + " must be [B, L, C]");
   ModulatePush push{};
   bind(x, x.shape(), "x", op, push.x);
@@ -56,11 +103,18 @@ static Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tens
   push.l = static_cast<uint32_t>(x.dim(1));
   push.c = static_cast<uint32_t>(x.dim(2));
   uint32_t spec[] = {fn};
-  Arg args[] = {{x.buffer()}, {p.buffer()}, {q.buffer()}, {out.buffer()}};
-  auto g = grid_1d(push.numel, MODULATE_LOCAL_SIZE);
-  stream.dispatch(ctx.pipelines().get(kModulate, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  const std::string_view v =
+      choose_variant<Problem>("modulate", kVariants, ctx.device(), Problem{push.c, {push.x, push.p, push.q}, {&x, &p, &q}}).name;
+  const VkFormat fmt = v == "texel" ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
+  Arg args[] = {{x.buffer(), fmt}, {p.buffer(), fmt}, {q.buffer(), fmt}, {out.buffer()}};
+  const KernelDesc& k = v == "texel" ? kModulateTexel : v == "vec4" ? kModulateVec4 : kModulate;
+  auto g = v == "texel" ? grid_rows(push.numel / push.c, (push.c / 4 + MODULATE_LOCAL_SIZE - 1) / MODULATE_LOCAL_SIZE)
+                        : grid_1d(push.numel / (v == "portable" ? 1 : 4), MODULATE_LOCAL_SIZE);
+  stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;
 }
+
+}  // namespace
 
 Tensor modulate(CommandStream& stream, const Tensor& x, const Tensor& shift, const Tensor& scale) {
   return run(stream, MODULATE_SHIFT_SCALE, "modulate", x, scale, "scale", shift, "shift");
@@ -69,6 +123,36 @@ Tensor modulate(CommandStream& stream, const Tensor& x, const Tensor& shift, con
 Tensor gated_residual(CommandStream& stream, const Tensor& x, const Tensor& gate, const Tensor& y) {
   if (y.rank() != 3) throw_unsupported("gated_residual: y " + y.describe() + " must be [B, L, C]");
   return run(stream, MODULATE_GATED_RESIDUAL, "gated_residual", x, gate, "gate", y, "y");
+}
+
+Tensor norm_modulate(CommandStream& stream, const Tensor& x, RowNorm norm, float eps, const Tensor& shift,
+                     const Tensor& scale) {
+  const char* op = "norm_modulate";
+  if (x.rank() != 3 || x.dtype() != DType::F32 || !x.contiguous())
+    throw_unsupported(std::string(op) + ": x " + x.describe() + " must be a contiguous f32 [B, L, C]");
+  require_u32_indexing(x, op);
+  NormModulatePush push{};
+  bind(scale, x.shape(), "scale", op, push.scale);
+  bind(shift, x.shape(), "shift", op, push.shift);
+  Context& ctx = stream.context();
+  Tensor out = Tensor::empty(ctx, x.shape(), DType::F32);
+  if (out.numel() == 0) return out;
+  push.rows = static_cast<uint32_t>(x.dim(0) * x.dim(1));
+  push.l = static_cast<uint32_t>(x.dim(1));
+  push.c = static_cast<uint32_t>(x.dim(2));
+  push.x_offset = static_cast<uint32_t>(x.offset());
+  push.eps = eps;
+  const uint32_t x_bind[4] = {push.x_offset, push.c * push.l, push.c, 1};
+  uint32_t spec[] = {static_cast<uint32_t>(norm)};
+  const bool texel = choose_variant<Problem>("norm_modulate", kNormVariants, ctx.device(),
+                                             Problem{push.c, {x_bind, push.scale, push.shift}, {&x, &scale, &shift}})
+                         .name == "texel";
+  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
+  Arg args[] = {{x.buffer(), fmt}, {scale.buffer(), fmt}, {shift.buffer(), fmt}, {out.buffer()}};
+  auto g = grid_1d(push.rows, NORM_MODULATE_LOCAL_SIZE);
+  stream.dispatch(ctx.pipelines().get(texel ? kNormModulateTexel : kNormModulate, spec), args, &push, sizeof(push), g[0],
+                  g[1], g[2]);
+  return out;
 }
 
 }  // namespace lattice::gpu

@@ -1,5 +1,6 @@
 #include "gpu/ops/norm.h"
 
+#include <array>
 #include <limits>
 
 #include "gpu/command_stream.h"
@@ -10,6 +11,8 @@
 #include "gpu/ops/norm_infos.h"
 #include "gpu/shaders/group_norm.spv.h"
 #include "gpu/shaders/norm.spv.h"
+#include "gpu/shaders/norm_texel.spv.h"
+#include "gpu/variant.h"
 
 namespace lattice::gpu {
 
@@ -21,6 +24,10 @@ namespace {
 const std::vector<BindingKind> kBindings = {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage,
                                             BindingKind::Storage};
 const KernelDesc kNorm{"norm", lattice_spv_norm, kBindings, sizeof(NormPush)};
+const KernelDesc kNormTexel{"norm_texel", lattice_spv_norm_texel,
+                            {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::UniformTexel,
+                             BindingKind::Storage},
+                            sizeof(NormPush)};
 const KernelDesc kGroupNorm{"group_norm", lattice_spv_group_norm, kBindings, sizeof(GroupNormPush)};
 
 // Throws unless `p` is undefined or a contiguous f32 vector of `n` elements.
@@ -46,6 +53,25 @@ const std::shared_ptr<Buffer>& buffer_or(const Tensor& t, const Tensor& fallback
   return t.defined() ? t.buffer() : fallback.buffer();
 }
 
+struct RowProblem {
+  const NormPush& push;
+  const Tensor *x, *weight, *bias;
+};
+
+// The texel variant reads whole aligned texels of 4 values: n and every offset a multiple of 4, every bound
+// buffer within the device's texel buffer size.
+bool texel_applies(const Device& device, const RowProblem& p) {
+  if (!device.info().is_cpu() || !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT)) return false;
+  if (p.push.n % 4 != 0 || p.push.in_offset % 4 != 0 || p.push.out_offset % 4 != 0 || p.push.weight_offset % 4 != 0 ||
+      p.push.bias_offset % 4 != 0)
+    return false;
+  for (const Tensor* t : {p.x, p.weight, p.bias})
+    if (t->defined() && t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+  return true;
+}
+bool always(const Device&, const RowProblem&) { return true; }
+const std::array<Variant<RowProblem>, 2> kRowVariants = {{{"texel", texel_applies}, {"portable", always}}};
+
 // Writes the norm of x into `out` (contiguous f32 of x's shape, any offset, not overlapping x).
 void row_norm_into(CommandStream& stream, const char* op, uint32_t mode, const Tensor& x, float eps, const Tensor& weight,
                    const Tensor& bias, const Tensor& out) {
@@ -64,9 +90,12 @@ void row_norm_into(CommandStream& stream, const char* op, uint32_t mode, const T
                 static_cast<uint32_t>(x.offset()), offset_of(weight), offset_of(bias), eps,
                 static_cast<uint32_t>(out.offset())};
   uint32_t spec[] = {mode, weight.defined() ? 1u : 0u, bias.defined() ? 1u : 0u};
-  Arg args[] = {{x.buffer()}, {buffer_or(weight, x)}, {buffer_or(bias, x)}, {out.buffer()}};
+  const bool texel =
+      choose_variant<RowProblem>("norm", kRowVariants, ctx.device(), RowProblem{push, &x, &weight, &bias}).name == "texel";
+  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
+  Arg args[] = {{x.buffer(), fmt}, {buffer_or(weight, x), fmt}, {buffer_or(bias, x), fmt}, {out.buffer()}};
   auto g = grid_1d(push.rows, NORM_LOCAL_SIZE);
-  stream.dispatch(ctx.pipelines().get(kNorm, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  stream.dispatch(ctx.pipelines().get(texel ? kNormTexel : kNorm, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
 }
 
 Tensor row_norm(CommandStream& stream, const char* op, uint32_t mode, const Tensor& x, float eps, const Tensor& weight,

@@ -6,6 +6,8 @@
 /// Statistics are f32, with the variance taken around the mean in a second pass. Accuracy: within
 /// 1e-5 absolute + 1e-5 relative of the double-precision definitions for unit-scale data. Each call
 /// records one dispatch; nothing is submitted.
+/// layer_norm/rms_norm variants (gpu/variant.h, LATTICE_KERNEL_NORM): "texel" on CPU devices where N and every
+/// offset are multiples of 4 (rows read as RGBA32F texels; sums in 4 partial lanes), else "portable".
 
 #include "gpu/tensor.h"
 

@@ -3,11 +3,32 @@
 // Rotary position embedding from precomputed per-token cos/sin tables (the model computes the angles, in
 // float64 where its reference does). One invocation rotates one pair, so any width and pairing costs the
 // same and every value is read once.
+// Compiled twice (gpu/CMakeLists.txt); with ROPE_TEXEL (CPU devices, interleaved pairs, every width, offset
+// and C a multiple of 4) one invocation rotates two adjacent pairs, reading x and the tables as RGBA32F
+// texels and writing a vec4: llvmpipe loads storage buffers one lane and one value at a time.
 #include "rope_infos.h"
 layout(local_size_x = ROPE_LOCAL_SIZE) in;
 #include "common.glsl"
 
 layout(constant_id = 0) const uint PAIRING = ROPE_INTERLEAVED;
+#ifdef ROPE_TEXEL
+layout(binding = 0) uniform samplerBuffer x;
+layout(binding = 1) uniform samplerBuffer cos_t;
+layout(binding = 2) uniform samplerBuffer sin_t;
+layout(std430, binding = 3) writeonly buffer OutBuf { vec4 y[]; };
+
+// Row-wise (grid_rows): a workgroup row per token row, x walking its channel quads (pairs (e, e + 1) and
+// (e + 2, e + 3)), so the row's table offset is workgroup-uniform and a lane divides once.
+void main() {
+  uint row = lattice_row_index(), e = 4u * (gl_WorkGroupID.x * ROPE_LOCAL_SIZE + gl_LocalInvocationID.x);
+  if (row >= 2u * pc.pairs / pc.channels || e >= pc.channels) return;
+  uint t = (row % pc.seq) * pc.width + e % pc.width;  // table columns of the four channels
+  uint at = row * pc.channels + e;
+  vec4 v = texelFetch(x, int((pc.x_offset + at) / 4u));
+  vec4 c = texelFetch(cos_t, int((pc.cos_offset + t) / 4u)), s = texelFetch(sin_t, int((pc.sin_offset + t) / 4u));
+  y[at / 4u] = vec4(v.x * c.x - v.y * s.x, v.y * c.y + v.x * s.y, v.z * c.z - v.w * s.z, v.w * c.w + v.z * s.w);
+}
+#else
 layout(std430, binding = 0) readonly buffer InBuf { float x[]; };
 layout(std430, binding = 1) readonly buffer CosBuf { float cos_t[]; };
 layout(std430, binding = 2) readonly buffer SinBuf { float sin_t[]; };
@@ -27,3 +48,4 @@ void main() {
   y[c0] = x0 * cos_t[pc.cos_offset + tab + t0] - x1 * sin_t[pc.sin_offset + tab + t0];
   y[c1] = x1 * cos_t[pc.cos_offset + tab + t1] + x0 * sin_t[pc.sin_offset + tab + t1];
 }
+#endif

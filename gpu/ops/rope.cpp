@@ -1,5 +1,6 @@
 #include "gpu/ops/rope.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -10,6 +11,8 @@
 #include "gpu/ops/grid.h"
 #include "gpu/ops/rope_infos.h"
 #include "gpu/shaders/rope.spv.h"
+#include "gpu/shaders/rope_texel.spv.h"
+#include "gpu/variant.h"
 
 namespace lattice::gpu {
 
@@ -20,6 +23,34 @@ static_assert(static_cast<int>(RopePairing::Interleaved) == ROPE_INTERLEAVED &&
 static const KernelDesc kRope{"rope", lattice_spv_rope,
                               {BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
                               sizeof(RopePush)};
+static const KernelDesc kRopeTexel{"rope_texel", lattice_spv_rope_texel,
+                                   {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::UniformTexel,
+                                    BindingKind::Storage},
+                                   sizeof(RopePush)};
+
+namespace {
+
+struct Problem {
+  const RopePush& push;
+  RopePairing pairing;
+  const Tensor *x, *cos, *sin;
+};
+
+// Two interleaved pairs (4 channels) a texel of x and of each table: width, C and every offset multiples of 4.
+bool texel_applies(const Device& device, const Problem& p) {
+  if (!device.info().is_cpu() || p.pairing != RopePairing::Interleaved ||
+      !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT))
+    return false;
+  if (p.push.width % 4 != 0 || p.push.x_offset % 4 != 0 || p.push.cos_offset % 4 != 0 || p.push.sin_offset % 4 != 0)
+    return false;
+  for (const Tensor* t : {p.x, p.cos, p.sin})
+    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+  return true;
+}
+bool always(const Device&, const Problem&) { return true; }
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+
+}  // namespace
 
 Tensor rope(CommandStream& stream, const Tensor& x, const Tensor& cos, const Tensor& sin, RopePairing pairing) {
   auto fail = [&](const std::string& why) {
@@ -40,9 +71,13 @@ Tensor rope(CommandStream& stream, const Tensor& x, const Tensor& cos, const Ten
                 static_cast<uint32_t>(width), static_cast<uint32_t>(x.offset()), static_cast<uint32_t>(cos.offset()),
                 static_cast<uint32_t>(sin.offset())};
   uint32_t spec[] = {static_cast<uint32_t>(pairing)};
-  Arg args[] = {{x.buffer()}, {cos.buffer()}, {sin.buffer()}, {out.buffer()}};
-  auto g = grid_1d(push.pairs, ROPE_LOCAL_SIZE);
-  stream.dispatch(ctx.pipelines().get(kRope, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  const bool texel =
+      choose_variant<Problem>("rope", kVariants, ctx.device(), Problem{push, pairing, &x, &cos, &sin}).name == "texel";
+  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
+  Arg args[] = {{x.buffer(), fmt}, {cos.buffer(), fmt}, {sin.buffer(), fmt}, {out.buffer()}};
+  auto g = texel ? grid_rows(x.numel() / channels, static_cast<uint32_t>((channels / 4 + ROPE_LOCAL_SIZE - 1) / ROPE_LOCAL_SIZE))
+                 : grid_1d(push.pairs, ROPE_LOCAL_SIZE);
+  stream.dispatch(ctx.pipelines().get(texel ? kRopeTexel : kRope, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;
 }
 

@@ -10,7 +10,8 @@
 /// For a pair (a, b) at table columns (i, j): a' = a*cos[i] - b*sin[i], b' = b*cos[j] + a*sin[j], which is
 /// x*cos + rot(x)*sin with tables as diffusers builds them (each angle repeated for both members).
 /// Returns a new contiguous f32 tensor of x's shape; exact up to f32 rounding of one multiply-add.
-/// Records one dispatch; nothing is submitted.
+/// Records one dispatch; nothing is submitted. Variants (gpu/variant.h, LATTICE_KERNEL_ROPE): "texel" on CPU
+/// devices for Interleaved pairs with W and the offsets multiples of 4 (two pairs a texel), else "portable".
 
 #include <cstdint>
 #include <span>

@@ -6,3 +6,6 @@
 uint lattice_flat_index() {
   return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
 }
+
+// Row of a row-wise dispatch laid out by grid_rows() (gpu/ops/grid.h): rows along y, and z beyond 65535.
+uint lattice_row_index() { return gl_WorkGroupID.z * gl_NumWorkGroups.y + gl_WorkGroupID.y; }

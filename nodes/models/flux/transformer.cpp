@@ -8,6 +8,7 @@
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
 #include "gpu/ops/copy.h"
+#include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
 #include "nodes/models/chunked_attention.h"
@@ -173,7 +174,7 @@ void FluxTransformer::double_block(gpu::CommandStream& s, const DoubleBlock& b, 
       const Tensor& x = st.x[j];
       if (!x.defined()) continue;
       const auto [r0, r1] = part(j, p);
-      const Tensor n = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(st.emb, 6, 0), chunk(st.emb, 6, 1));
+      const Tensor n = gpu::norm_modulate(s, x, gpu::RowNorm::Layer, 1e-6f, chunk(st.emb, 6, 0), chunk(st.emb, 6, 1));
       heads_norm_into(st.q(s, n), st.norm_q, rows(qj, r0, r1));
       heads_norm_into(st.k(s, n), st.norm_k, rows(kj, r0, r1));
       into_rows(n, rows(vj, r0, r1), [&](const Tensor& src, const Tensor& out) { st.v.into(s, src, out); });
@@ -194,7 +195,7 @@ void FluxTransformer::double_block(gpu::CommandStream& s, const DoubleBlock& b, 
       if (!x.defined()) continue;
       const auto [r0, r1] = part(j, p);
       x = gated_add(s, x, chunk(st.emb, 6, 2), st.out(s, lattice::contiguous(s, rows(attn[j], r0, r1))));
-      const Tensor n2 = modulate(s, gpu::layer_norm(s, x, 1e-6f), chunk(st.emb, 6, 3), chunk(st.emb, 6, 4));
+      const Tensor n2 = gpu::norm_modulate(s, x, gpu::RowNorm::Layer, 1e-6f, chunk(st.emb, 6, 3), chunk(st.emb, 6, 4));
       // The MLPs run in row chunks where their 4C-wide hidden layer would not fit one device buffer.
       x = gated_add(s, x, chunk(st.emb, 6, 5), map_token_chunks(s, n2, st.ff1.out_features(), [&](const Tensor& t, int64_t) {
                       return st.ff2(s, st.ff1(s, t, gpu::UnaryOp::GeluTanh));
@@ -215,7 +216,7 @@ void FluxTransformer::single_block(gpu::CommandStream& s, const SingleBlock& b, 
   for (size_t j = 0; j < spans.size(); ++j) {
     const int64_t l = spans[j].end - spans[j].begin;
     const Tensor cj = gpu::narrow(cos, 0, spans[j].begin, l), sj = gpu::narrow(sin, 0, spans[j].begin, l);
-    nh.push_back(modulate(s, gpu::layer_norm(s, h[j], 1e-6f), chunk(emb, 3, 0), chunk(emb, 3, 1)));
+    nh.push_back(gpu::norm_modulate(s, h[j], gpu::RowNorm::Layer, 1e-6f, chunk(emb, 3, 0), chunk(emb, 3, 1)));
     q.push_back(rope_interleaved(s, heads_norm(b.to_q(s, nh[j]), b.norm_q), cj, sj, H));
     k.push_back(rope_interleaved(s, heads_norm(b.to_k(s, nh[j]), b.norm_k), cj, sj, H));
     v.push_back(b.to_v(s, nh[j]));
@@ -279,7 +280,7 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
     const Tensor emb0 = Linear::load(blocks_->acquire(s, 0), "transformer_blocks.0.norm1.linear")(s, temb_act);
     std::vector<Tensor> mod;
     for (const Tensor& xj : x)
-      if (xj.defined()) mod.push_back(modulate(s, gpu::layer_norm(s, xj, 1e-6f), chunk(emb0, 6, 0), chunk(emb0, 6, 1)));
+      if (xj.defined()) mod.push_back(gpu::norm_modulate(s, xj, gpu::RowNorm::Layer, 1e-6f, chunk(emb0, 6, 0), chunk(emb0, 6, 1)));
     s.finish();
     std::vector<float> m;
     for (const Tensor& t : mod) {
@@ -340,7 +341,7 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
   const Tensor emb = norm_out_(s, temb_act);
   std::vector<Tensor> out;
   for (const Tensor& xj : x)
-    if (xj.defined()) out.push_back(proj_out_(s, modulate(s, gpu::layer_norm(s, xj, 1e-6f), chunk(emb, 2, 1), chunk(emb, 2, 0))));
+    if (xj.defined()) out.push_back(proj_out_(s, gpu::norm_modulate(s, xj, gpu::RowNorm::Layer, 1e-6f, chunk(emb, 2, 1), chunk(emb, 2, 0))));
   return out.size() == 1 ? out[0] : gpu::concat(s, out, 1);
 }
 

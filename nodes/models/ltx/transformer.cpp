@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
 
@@ -137,11 +138,11 @@ void LtxTransformer::block(gpu::CommandStream& s, const Block& b, Tensor& x, con
   const Tensor ada = gpu::add(s, temb.reshape({B, T, 6, C}), b.scale_shift_table).reshape({B, T, 6 * C});
   auto part = [&](int i) { return chunk(ada, 6, i); };  // [B, T, C] views; modulate broadcasts T = 1
 
-  const Tensor n1 = modulate(s, gpu::rms_norm(s, x, config_.norm_eps), part(0), part(1));
+  const Tensor n1 = gpu::norm_modulate(s, x, gpu::RowNorm::Rms, config_.norm_eps, part(0), part(1));
   x = gated_add(s, x, part(2), attend(s, b.attn1, n1, n1, &cos, &sin, {}));
   // Cross-attention on the raw stream: no norm, no gate.
   x = gpu::add(s, x, attend(s, b.attn2, x, ctx, nullptr, nullptr, key_bias));
-  const Tensor n2 = modulate(s, gpu::rms_norm(s, x, config_.norm_eps), part(3), part(4));
+  const Tensor n2 = gpu::norm_modulate(s, x, gpu::RowNorm::Rms, config_.norm_eps, part(3), part(4));
   x = gated_add(s, x, part(5), b.ff2(s, b.ff1(s, n2, gpu::UnaryOp::GeluTanh)));
 }
 
@@ -196,7 +197,7 @@ Tensor LtxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   // Output modulation: (shift, scale) = scale_shift_table + embedded timestep, shift first.
   const Tensor ss = gpu::add(s, embedded.reshape({B, T, 1, C}), scale_shift_table_).reshape({B, T, 2 * C});
   auto part = [&](int i) { return chunk(ss, 2, i); };
-  x = modulate(s, gpu::layer_norm(s, x, 1e-6f), part(0), part(1));
+  x = gpu::norm_modulate(s, x, gpu::RowNorm::Layer, 1e-6f, part(0), part(1));
   return proj_out_(s, x);
 }
 

@@ -7,6 +7,7 @@
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
 #include "gpu/ops/copy.h"
+#include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/patchify.h"
 #include "gpu/ops/rope.h"
@@ -133,7 +134,7 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, std::vector<Te
       const int64_t l = xi.dim(1);
       const Tensor cos = x.size() == 1 ? rope.cos : gpu::narrow(rope.cos, 0, row, l);
       const Tensor sin = x.size() == 1 ? rope.sin : gpu::narrow(rope.sin, 0, row, l);
-      const Tensor nx = modulate(s, gpu::layer_norm(s, xi, eps), chunk(mod, 6, 0), chunk(mod, 6, 1));
+      const Tensor nx = gpu::norm_modulate(s, xi, gpu::RowNorm::Layer, eps, chunk(mod, 6, 0), chunk(mod, 6, 1));
       q.push_back(rope_interleaved(s, gpu::rms_norm(s, a1.to_q(s, nx), eps, a1.norm_q), cos, sin, H));
       k.push_back(rope_interleaved(s, gpu::rms_norm(s, a1.to_k(s, nx), eps, a1.norm_k), cos, sin, H));
       v.push_back(a1.to_v(s, nx));
@@ -165,7 +166,7 @@ void WanTransformer::block(gpu::CommandStream& s, const Block& b, std::vector<Te
 
   // Feed-forward: GELU (tanh); in row chunks where the ffn_dim-wide hidden layer would not fit one buffer.
   for (Tensor& xi : x) {
-    const Tensor n3 = modulate(s, gpu::layer_norm(s, xi, eps), chunk(mod, 6, 3), chunk(mod, 6, 4));
+    const Tensor n3 = gpu::norm_modulate(s, xi, gpu::RowNorm::Layer, eps, chunk(mod, 6, 3), chunk(mod, 6, 4));
     xi = gated_add(s, xi, chunk(mod, 6, 5), map_token_chunks(s, n3, b.ffn1.out_features(), [&](const Tensor& t, int64_t) {
                      return b.ffn2(s, b.ffn1(s, t, gpu::UnaryOp::GeluTanh));
                    }));
@@ -237,7 +238,7 @@ Tensor WanTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, cons
   const Tensor mod = gpu::add(s, scale_shift_table_, temb.reshape({B, 1, inner})).reshape({B, 2 * inner});
   std::vector<Tensor> out;
   for (const Tensor& xi : x)
-    out.push_back(proj_out_(s, modulate(s, gpu::layer_norm(s, xi, c.eps), chunk(mod, 2, 0), chunk(mod, 2, 1))));
+    out.push_back(proj_out_(s, gpu::norm_modulate(s, xi, gpu::RowNorm::Layer, c.eps, chunk(mod, 2, 0), chunk(mod, 2, 1))));
   x.clear();
   const Tensor tokens = out.size() == 1 ? out[0] : gpu::concat(s, out, 1);
   return gpu::unpatchify(s, tokens, grid, patch, c.out_channels, gpu::PatchOrder::PatchMajor);

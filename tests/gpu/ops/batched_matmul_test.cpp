@@ -48,6 +48,9 @@ TEST_F(GpuTest, BatchedMatmulMatchesReference) {
     decode(c.b_type, braw.data(), bv);
     CommandStream s(ctx());
     const Tensor out = batched_matmul(s, Tensor::from_floats(ctx(), av, c.a), Tensor::from_bytes(ctx(), braw, c.b, c.b_type), c.ta, c.tb);
+    // One matmul per batch entry into its slice of the result, after at most one copy of each operand.
+    const int64_t entries = numel(out.shape()) / (out.dim(-1) * out.dim(-2));
+    EXPECT_LE(s.recorded(), static_cast<uint32_t>(entries + 2)) << shape_string(c.a) << " x " << shape_string(c.b);
     s.finish();
     const int64_t M = c.ta ? c.a.back() : c.a[c.a.size() - 2], K = c.ta ? c.a[c.a.size() - 2] : c.a.back();
     const int64_t N = c.tb ? c.b[c.b.size() - 2] : c.b.back();

@@ -1,8 +1,11 @@
 #include "gpu/ops/binary.h"
 
+#include <string_view>
+
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -40,20 +43,28 @@ struct Case {
 TEST_F(GpuTest, BinaryMatchesReferenceWithBroadcasting) {
   const Case cases[] = {{{1}, {1}},           {{7}, {7}},         {{3, 5}, {5}},        {{3, 1}, {1, 4}},
                         {{2, 3, 5}, {3, 1}},  {{1000}, {1}},      {{17, 33}, {17, 33}}, {{2, 1, 3, 1, 5, 2}, {4, 3, 1, 1, 1}},
-                        {{300, 301}, {301}}};
-  uint32_t seed = 1;
-  for (const Case& c : cases) {
-    auto a = testing::random_floats(static_cast<size_t>(numel(c.a)), seed++);
-    auto b = testing::random_floats(static_cast<size_t>(numel(c.b)), seed++, 0.5f, 2.0f);  // no division by ~0
-    Tensor ta = Tensor::from_floats(ctx(), a, c.a), tb = Tensor::from_floats(ctx(), b, c.b);
-    for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div}) {
-      CommandStream s(ctx());
-      Tensor out = binary(s, op, ta, tb);
-      s.finish();
-      EXPECT_EQ(out.shape(), broadcast_shape(c.a, c.b));
-      // Each element is one correctly rounded f32 operation on both sides (division: within 2.5 ulp).
-      EXPECT_TRUE(testing::close_elementwise(out.to_floats(), reference(op, a, c.a, b, c.b), 1e-6, 0))
-          << shape_string(c.a) << " op " << static_cast<int>(op) << " " << shape_string(c.b);
+                        {{300, 301}, {301}},  {{2, 9, 12}, {12}},  {{2, 9, 12}, {2, 1, 12}}, {{5, 8}, {5, 8}}};
+  // Automatic, then each variant forced; the texel variant (CPU devices) needs the last dimension a multiple of
+  // 4 and present in both operands.
+  for (const char* variant : {"", "portable", "texel"}) {
+    const bool texel = std::string_view(variant) == "texel";
+    if (texel && !ctx().device().info().is_cpu()) continue;
+    const test::ScopedKernelVariant forced("BINARY", variant);
+    uint32_t seed = 1;
+    for (const Case& c : cases) {
+      if (texel && (c.a.back() % 4 != 0 || c.a.back() != c.b.back())) continue;
+      auto a = testing::random_floats(static_cast<size_t>(numel(c.a)), seed++);
+      auto b = testing::random_floats(static_cast<size_t>(numel(c.b)), seed++, 0.5f, 2.0f);  // no division by ~0
+      Tensor ta = Tensor::from_floats(ctx(), a, c.a), tb = Tensor::from_floats(ctx(), b, c.b);
+      for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div}) {
+        CommandStream s(ctx());
+        Tensor out = binary(s, op, ta, tb);
+        s.finish();
+        EXPECT_EQ(out.shape(), broadcast_shape(c.a, c.b));
+        // Each element is one correctly rounded f32 operation on both sides (division: within 2.5 ulp).
+        EXPECT_TRUE(testing::close_elementwise(out.to_floats(), reference(op, a, c.a, b, c.b), 1e-6, 0))
+            << "'" << variant << "' " << shape_string(c.a) << " op " << static_cast<int>(op) << " " << shape_string(c.b);
+      }
     }
   }
 }

@@ -1,10 +1,12 @@
 #include "gpu/ops/norm.h"
 
 #include <cmath>
+#include <string_view>
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -34,23 +36,35 @@ std::vector<float> reference_rows(const std::vector<float>& x, int64_t n, bool r
   return y;
 }
 
-const Shape kRowShapes[] = {{1}, {5}, {3, 7}, {65, 16}, {2, 3, 129}, {3, 1000}};
+const Shape kRowShapes[] = {{1}, {5}, {3, 7}, {65, 16}, {2, 3, 129}, {3, 1000}, {2, 5, 12}};
+
+// The variants a row-norm test runs: automatic, then each forced (gpu/variant.h). The texel variant (CPU devices)
+// reads 4 values a texel, so it runs only where the row length is a multiple of 4.
+const char* const kRowVariants[] = {"", "portable", "texel"};
+bool skip_variant(Context& ctx, std::string_view variant, int64_t n) {
+  return variant == "texel" && (!ctx.device().info().is_cpu() || n % 4 != 0);
+}
 
 TEST_F(GpuTest, LayerNormMatchesReference) {
-  uint32_t seed = 800;
-  for (const Shape& shape : kRowShapes) {
-    int64_t n = shape.back();
-    // An offset mean of 3: the one-pass E[x^2] - mean^2 formula would lose digits here.
-    auto x = testing::random_floats(static_cast<size_t>(numel(shape)), seed++, 1.0f, 5.0f);
-    auto w = testing::random_floats(static_cast<size_t>(n), seed++), b = testing::random_floats(static_cast<size_t>(n), seed++);
-    Tensor tx = Tensor::from_floats(ctx(), x, shape);
-    for (bool affine : {false, true}) {
-      CommandStream s(ctx());
-      Tensor y = affine ? layer_norm(s, tx, 1e-6f, Tensor::from_floats(ctx(), w, {n}), Tensor::from_floats(ctx(), b, {n}))
-                        : layer_norm(s, tx, 1e-6f);
-      s.finish();
-      auto want = affine ? reference_rows(x, n, false, 1e-6, w, b) : reference_rows(x, n, false, 1e-6, {}, {});
-      EXPECT_TRUE(testing::close_elementwise(y.to_floats(), want, 1e-5, 1e-5)) << shape_string(shape) << " affine " << affine;
+  for (const char* variant : kRowVariants) {
+    const test::ScopedKernelVariant forced("NORM", variant);
+    uint32_t seed = 800;
+    for (const Shape& shape : kRowShapes) {
+      int64_t n = shape.back();
+      if (skip_variant(ctx(), variant, n)) continue;
+      // An offset mean of 3: the one-pass E[x^2] - mean^2 formula would lose digits here.
+      auto x = testing::random_floats(static_cast<size_t>(numel(shape)), seed++, 1.0f, 5.0f);
+      auto w = testing::random_floats(static_cast<size_t>(n), seed++), b = testing::random_floats(static_cast<size_t>(n), seed++);
+      Tensor tx = Tensor::from_floats(ctx(), x, shape);
+      for (bool affine : {false, true}) {
+        CommandStream s(ctx());
+        Tensor y = affine ? layer_norm(s, tx, 1e-6f, Tensor::from_floats(ctx(), w, {n}), Tensor::from_floats(ctx(), b, {n}))
+                          : layer_norm(s, tx, 1e-6f);
+        s.finish();
+        auto want = affine ? reference_rows(x, n, false, 1e-6, w, b) : reference_rows(x, n, false, 1e-6, {}, {});
+        EXPECT_TRUE(testing::close_elementwise(y.to_floats(), want, 1e-5, 1e-5))
+            << "'" << variant << "' " << shape_string(shape) << " affine " << affine;
+      }
     }
   }
 }
@@ -64,20 +78,24 @@ TEST_F(GpuTest, LayerNormWeightWithoutBiasAndLargeEps) {
 }
 
 TEST_F(GpuTest, RmsNormMatchesReference) {
-  uint32_t seed = 900;
-  for (const Shape& shape : kRowShapes) {
-    int64_t n = shape.back();
-    auto x = testing::random_floats(static_cast<size_t>(numel(shape)), seed++, -3.0f, 3.0f);
-    auto w = testing::random_floats(static_cast<size_t>(n), seed++);
-    Tensor tx = Tensor::from_floats(ctx(), x, shape);
-    for (float eps : {1e-6f, 1e-5f, 1e-8f}) {  // FLUX Q/K, LTX Q/K, LTX VAE
-      for (bool with_weight : {false, true}) {
-        CommandStream s(ctx());
-        Tensor y = with_weight ? rms_norm(s, tx, eps, Tensor::from_floats(ctx(), w, {n})) : rms_norm(s, tx, eps);
-        s.finish();
-        auto want = reference_rows(x, n, true, eps, with_weight ? w : std::vector<float>{}, {});
-        EXPECT_TRUE(testing::close_elementwise(y.to_floats(), want, 1e-5, 1e-5))
-            << shape_string(shape) << " eps " << eps << " weight " << with_weight;
+  for (const char* variant : kRowVariants) {
+    const test::ScopedKernelVariant forced("NORM", variant);
+    uint32_t seed = 900;
+    for (const Shape& shape : kRowShapes) {
+      int64_t n = shape.back();
+      if (skip_variant(ctx(), variant, n)) continue;
+      auto x = testing::random_floats(static_cast<size_t>(numel(shape)), seed++, -3.0f, 3.0f);
+      auto w = testing::random_floats(static_cast<size_t>(n), seed++);
+      Tensor tx = Tensor::from_floats(ctx(), x, shape);
+      for (float eps : {1e-6f, 1e-5f, 1e-8f}) {  // FLUX Q/K, LTX Q/K, LTX VAE
+        for (bool with_weight : {false, true}) {
+          CommandStream s(ctx());
+          Tensor y = with_weight ? rms_norm(s, tx, eps, Tensor::from_floats(ctx(), w, {n})) : rms_norm(s, tx, eps);
+          s.finish();
+          auto want = reference_rows(x, n, true, eps, with_weight ? w : std::vector<float>{}, {});
+          EXPECT_TRUE(testing::close_elementwise(y.to_floats(), want, 1e-5, 1e-5))
+              << "'" << variant << "' " << shape_string(shape) << " eps " << eps << " weight " << with_weight;
+        }
       }
     }
   }

@@ -1,11 +1,13 @@
 #include "gpu/ops/rope.h"
 
 #include <cmath>
+#include <string_view>
 
 #include "core/safetensors.h"
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -40,24 +42,33 @@ TEST_F(GpuTest, RopeMatchesReference) {
   // Per-head tables (W = head dim) and whole-inner-dim tables (W = C, LTX); odd L and pair counts.
   const Case cases[] = {{{1, 1, 2}, 2},       {{2, 19, 32}, 16},  {{1, 7, 3, 10}, 10}, {{1, 33, 48}, 48},
                         {{2, 65, 384}, 128},  {{1, 5, 2048}, 2048}};
-  uint32_t seed = 1500;
-  for (const Case& c : cases) {
-    int64_t seq = c.x[c.x.size() - 2], channels = c.x.back();
-    auto x = testing::random_floats(static_cast<size_t>(numel(c.x)), seed++, -3.0f, 3.0f);
-    auto angles = testing::random_floats(static_cast<size_t>(seq * c.width), seed++, -10.0f, 10.0f);
-    std::vector<float> cos(angles.size()), sin(angles.size());
-    for (size_t i = 0; i < angles.size(); ++i) {  // distinct per column, so a wrong column shows
-      cos[i] = std::cos(angles[i]);
-      sin[i] = std::sin(angles[i]);
-    }
-    Tensor tx = Tensor::from_floats(ctx(), x, c.x);
-    Tensor tc = Tensor::from_floats(ctx(), cos, {seq, c.width}), ts = Tensor::from_floats(ctx(), sin, {seq, c.width});
-    for (RopePairing pairing : {RopePairing::Interleaved, RopePairing::HalfSplit}) {
-      CommandStream s(ctx());
-      Tensor y = rope(s, tx, tc, ts, pairing);
-      s.finish();
-      EXPECT_TRUE(testing::close_elementwise(y.to_floats(), reference(x, seq, channels, cos, sin, c.width, pairing), 1e-6, 1e-6))
-          << shape_string(c.x) << " W " << c.width << " pairing " << static_cast<int>(pairing);
+  // Automatic, then each variant forced; the texel variant (CPU devices) takes interleaved pairs with W a
+  // multiple of 4 only.
+  for (const char* variant : {"", "portable", "texel"}) {
+    const bool texel = std::string_view(variant) == "texel";
+    if (texel && !ctx().device().info().is_cpu()) continue;
+    const test::ScopedKernelVariant forced("ROPE", variant);
+    uint32_t seed = 1500;
+    for (const Case& c : cases) {
+      if (texel && c.width % 4 != 0) continue;
+      int64_t seq = c.x[c.x.size() - 2], channels = c.x.back();
+      auto x = testing::random_floats(static_cast<size_t>(numel(c.x)), seed++, -3.0f, 3.0f);
+      auto angles = testing::random_floats(static_cast<size_t>(seq * c.width), seed++, -10.0f, 10.0f);
+      std::vector<float> cos(angles.size()), sin(angles.size());
+      for (size_t i = 0; i < angles.size(); ++i) {  // distinct per column, so a wrong column shows
+        cos[i] = std::cos(angles[i]);
+        sin[i] = std::sin(angles[i]);
+      }
+      Tensor tx = Tensor::from_floats(ctx(), x, c.x);
+      Tensor tc = Tensor::from_floats(ctx(), cos, {seq, c.width}), ts = Tensor::from_floats(ctx(), sin, {seq, c.width});
+      for (RopePairing pairing : {RopePairing::Interleaved, RopePairing::HalfSplit}) {
+        if (texel && pairing != RopePairing::Interleaved) continue;
+        CommandStream s(ctx());
+        Tensor y = rope(s, tx, tc, ts, pairing);
+        s.finish();
+        EXPECT_TRUE(testing::close_elementwise(y.to_floats(), reference(x, seq, channels, cos, sin, c.width, pairing), 1e-6, 1e-6))
+            << "'" << variant << "' " << shape_string(c.x) << " W " << c.width << " pairing " << static_cast<int>(pairing);
+      }
     }
   }
 }
