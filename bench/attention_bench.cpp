@@ -32,8 +32,11 @@ void set_flops_per_cpu_second(benchmark::State& state, int64_t l, int64_t h, int
       4.0 * double(l) * double(l) * double(d) * double(h) * double(state.iterations()) / cpu_seconds * 1e-9;
 }
 
-void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
+// variant: empty for the one attention() chooses, or a name to force (e.g. "texel_tile").
+void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d, const char* variant = "") {
   using namespace lattice::gpu;
+  AttentionOptions opt;
+  opt.variant = variant;
   Context& ctx = lattice::bench::op_bench_context();
   const auto n = static_cast<size_t>(l * h * d);
   Tensor q = split_heads(Tensor::from_floats(ctx, random_values(n, 1), {1, l, h * d}), h);
@@ -42,13 +45,13 @@ void bm_vulkan(benchmark::State& state, int64_t l, int64_t h, int64_t d) {
   CommandStream s(ctx);
   {
     // Create the pipelines (and let llvmpipe compile them) before anything is timed.
-    Tensor o = attention(s, q, k, v);
+    Tensor o = attention(s, q, k, v, opt);
     s.finish();
   }
   double cpu = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    Tensor o = attention(s, q, k, v);
+    Tensor o = attention(s, q, k, v, opt);
     const double c0 = process_cpu_seconds();
     state.ResumeTiming();
     s.finish();
@@ -98,5 +101,8 @@ BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 128)->Name("attention/f32/1024x24
 BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_openblas, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/openblas")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/vulkan")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+// The opt-in score-tile kernel (gpu/ops/attention_texel.comp); its first run compiles for minutes (untimed).
+BENCHMARK_CAPTURE(bm_vulkan, 1280, 1280, 6, 128, "texel_tile")->Name("attention/f32/1280x6x128/vulkan_tile")->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 4096, 4096, 24, 128, "texel_tile")->Name("attention/f32/4096x24x128/vulkan_tile")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "gpu/ops/grid.h"
 #include "gpu/shaders/attention.spv.h"
 #include "gpu/shaders/attention_texel.spv.h"
+#include "gpu/shaders/attention_texel_tile.spv.h"
 #include "gpu/variant.h"
 
 namespace lattice::gpu {
@@ -32,6 +33,10 @@ const KernelDesc kTexel{"attention_texel", lattice_spv_attention_texel,
                         {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::UniformTexel,
                          BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
                         sizeof(AttentionPush)};
+const KernelDesc kTexelTile{"attention_texel_tile", lattice_spv_attention_texel_tile,
+                            {BindingKind::UniformTexel, BindingKind::UniformTexel, BindingKind::UniformTexel,
+                             BindingKind::Storage, BindingKind::Storage, BindingKind::Storage, BindingKind::Storage},
+                            sizeof(AttentionPush)};
 
 struct Problem {
   const Tensor& q;
@@ -49,9 +54,15 @@ bool texel_applies(const Device& device, const Problem& p) {
   }
   return true;
 }
+// texel_tile: head dims up to 128 only (its compile time at 256 was not measured).
+bool texel_tile_applies(const Device& device, const Problem& p) {
+  return p.q.dim(3) <= 128 && texel_applies(device, p);
+}
 bool always(const Device&, const Problem&) { return true; }
 
-const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+// texel_tile is opt-in: listed after texel, which applies wherever it does, it runs only when forced.
+const std::array<Variant<Problem>, 3> kVariants = {
+    {{"texel", texel_applies}, {"texel_tile", texel_tile_applies}, {"portable", always}}};
 
 // Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
 // on llvmpipe) serves `rows` rows, and each q load and accumulator update serves `keys` keys. q and the
@@ -61,6 +72,11 @@ const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"
 uint32_t texel_rows(int64_t dim) { return dim <= 64 ? 8 : dim <= 128 ? 4 : 2; }
 uint32_t texel_keys(int64_t dim) { return dim <= 128 ? 2 : 1; }
 static_assert(ATTENTION_KEY_BLOCK % 2 == 0, "a key block must hold whole steps of texel_keys keys");
+// texel_tile: query rows per invocation (a row tile of scores against 16 keys) and keys per P.V step. Measured
+// at 1280 x 6 x 128 (GFLOP per CPU-second, docs/performance.md): 16 rows x 2 keys best; 8 rows about 12%
+// slower, 12 rows 2% slower; 4 keys or 32-key blocks no faster and far slower to compile.
+constexpr uint32_t kTileRows = 16, kTileKeys = 2;
+static_assert(ATTENTION_TEXEL_KEY_BLOCK % kTileKeys == 0, "a key block must hold whole P.V steps");
 
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                         const AttentionOptions& options, bool write_lse);
@@ -140,16 +156,18 @@ AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k,
 
   Problem p{q, k, v};
   const Variant<Problem>& variant = choose_variant<Problem>("attention", kVariants, ctx.device(), p, options.variant);
-  const bool texel = variant.name == "texel";
+  const bool tile = variant.name == "texel_tile";
+  const bool texel = tile || variant.name == "texel";
   // The portable variant (GPUs) keeps one row per invocation: there, registers are the scarce resource.
-  const uint32_t rows = texel ? texel_rows(dim) : 1;
+  const uint32_t rows = tile ? kTileRows : texel ? texel_rows(dim) : 1;
+  const uint32_t keys = tile ? kTileKeys : texel ? texel_keys(dim) : 1;
   uint32_t spec[] = {u32(dim), mask.defined() ? 1u : 0u, bias.defined() ? 1u : 0u, options.causal ? 1u : 0u, rows,
-                     write_lse ? 1u : 0u, texel ? texel_keys(dim) : 1u};
+                     write_lse ? 1u : 0u, keys};
   const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
   Arg args[] = {{q.buffer(), fmt}, {k.buffer(), fmt},  {v.buffer(), fmt}, {mask_buf},
                 {bias_buf},        {out.buffer()},     {write_lse ? lse.buffer() : out.buffer()}};
   auto g = grid_1d(uint64_t{push.batch} * push.heads * ((push.lq + rows - 1) / rows), ATTENTION_LOCAL_SIZE);
-  stream.dispatch(ctx.pipelines().get(texel ? kTexel : kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  stream.dispatch(ctx.pipelines().get(tile ? kTexelTile : texel ? kTexel : kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return {out, lse};
 }
 

@@ -1,4 +1,5 @@
-// Interface of attention.comp, the only declaration of it (included by the shader and by attention.cpp).
+// Interface of attention.comp and attention_texel.comp (same bindings, push constants and specialization
+// constants), the only declaration of it (included by the shaders and by attention.cpp).
 // O[b, i, h, :] = softmax_j(scale * Q[b, h, i, :] . K[b, h, j, :] + MASK[b, j] + BIAS[h, i, j]) V[b, h, j, :],
 // one invocation per ROWS consecutive query rows of one (batch, head), streaming over keys in blocks of
 // ATTENTION_KEY_BLOCK with an online softmax (running max and sum), so no score matrix is ever stored.
@@ -17,6 +18,8 @@
 #define ATTENTION_LOCAL_SIZE 64
 // 16 and 32 measure the same on lavapipe at 8 rows per invocation.
 #define ATTENTION_KEY_BLOCK 16
+// Keys per score tile of attention_texel.comp (the "texel_tile" variant); 32 measured no faster.
+#define ATTENTION_TEXEL_KEY_BLOCK 16
 #define ATTENTION_MAX_HEAD_DIM 256
 LATTICE_PUSH_BEGIN(AttentionPush)
   LATTICE_U32(batch)

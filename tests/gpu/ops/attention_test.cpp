@@ -147,6 +147,25 @@ TEST_F(GpuTest, AttentionTexelMatchesReference) {
   check_cases(ctx(), "texel", kCases);
 }
 
+// The opt-in texel_tile variant (16 query rows x 16 keys per score tile): one case per kind of input, since
+// llvmpipe takes minutes to compile each of its specialisations. Rows straddle the 16-row groups and keys the
+// 16-key blocks; the causal case has a diagonal offset that moves across both.
+TEST_F(GpuTest, AttentionTexelTileMatchesReference) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
+  check_cases(ctx(), "texel_tile",
+              {kCases[1], kCases[4], {1, 2, 37, 45, 16, Layout::Split, 0, false, true, {}, 5}});
+}
+
+TEST_F(GpuTest, AttentionTexelTileHeadDim128MatchesReference) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
+  check_cases(ctx(), "texel_tile", {kCases[6]});
+  AttentionOptions opt;
+  opt.variant = "texel_tile";
+  CommandStream s(ctx());
+  Tensor big = Tensor::from_floats(ctx(), std::vector<float>(256, 0.0f), {1, 1, 1, 256});
+  EXPECT_THROW(attention(s, big, big, big, opt), DeviceError) << "texel_tile takes head dims up to 128";
+}
+
 // A slice of a longer causal sequence: query i sees keys j <= i + offset. Offsets move the diagonal past
 // 8-row query groups and 16-key blocks; negative ones leave the first rows with no key (zeros), offsets past
 // Lk or below -Lq are clamped (all keys, no keys). Head dims 16 and 64 (8 rows per invocation), 128 (4 rows)
@@ -254,8 +273,8 @@ TEST_F(GpuTest, AttentionPartialGivesEachRowsLogSumExp) {
   const auto bias = testing::random_floats(static_cast<size_t>(H * Lq * Lk), 1501, -2.0f, 2.0f);
   std::vector<float> want_lse;
   const auto want = reference(o.hq, o.hk, o.hv, B, H, Lq, Lk, D, 0.25, mask, true, bias, true, false, &want_lse);
-  for (std::string_view variant : {"portable", "texel"}) {
-    if (variant == "texel" && !ctx().device().info().is_cpu()) continue;
+  for (std::string_view variant : {"portable", "texel", "texel_tile"}) {
+    if (variant != "portable" && !ctx().device().info().is_cpu()) continue;
     AttentionOptions opt;
     opt.variant = variant;
     opt.key_mask = Tensor::from_floats(ctx(), mask, {B, Lk});
