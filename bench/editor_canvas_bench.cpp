@@ -203,7 +203,8 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   // Let the faces in view be painted (a few per frame since the frame budget) before timing anything.
   for (QElapsedTimer wait = started(); wait.elapsed() < 1500;)
     QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-  // LATTICE_BENCH_SHOT=file.png: the window as the timing starts, to look at what was timed.
+  // LATTICE_BENCH_SHOT=file.png: the window as the timing starts, to look at what was timed (and
+  // file-far.png zoomed out to 0.3).
   if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy)
     window->grabWindow().save(shot);
   if (g_far_only) frames = 0;
@@ -241,6 +242,8 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   for (QElapsedTimer wait = started(); wait.elapsed() < 2500;)
     QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
   r.far_items = visible_items(content);
+  if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy)
+    window->grabWindow().save(QString(shot).replace(".png", "-far.png"));
   g_cpu = &r.far_pan_cpu;
   for (int i = 0; i < frames; ++i)
     r.far_pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
