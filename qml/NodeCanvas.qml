@@ -130,6 +130,7 @@ Item {
     // their message on hover), hit-tested in C++.
     MouseArea {
         id: background
+        objectName: "background"
         anchors.fill: parent
         acceptedButtons: Qt.LeftButton | Qt.MiddleButton
         hoverEnabled: canvas.far
