@@ -2,7 +2,8 @@
 
 #include <QQuickWindow>
 #include <QSGGeometryNode>
-#include <QSGRectangleNode>
+#include <QPainter>
+#include <QSGImageNode>
 #include <QSGRendererInterface>
 #include <algorithm>
 #include <cmath>
@@ -18,6 +19,9 @@ namespace {
 // at the zooms this layer is drawn at (below 0.4).
 constexpr double kOutline = 2, kSelectedOutline = 6, kBadge = 16, kPort = 10, kHotPort = 16, kRing = 3,
                  kProgress = 8;
+// Pixels per canvas unit of the software renderer's image of the layer: the largest zoom it is shown at
+// (NodeCanvas.qml farZoom is 0.4), at most 4096 pixels a side.
+constexpr double kSoftwarePixelsPerUnit = 0.4;
 
 bool highlighted(const FarNodeStyle& s, const QString& node, const QVariantMap& port, bool input) {
   return !s.highlight_type.isEmpty() && node != s.highlight_except && input == s.highlight_inputs &&
@@ -119,17 +123,29 @@ QSGNode* FarNodeLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
   if (old && !rects_new_) return old;
   rects_new_ = false;
   if (window()->rendererInterface()->graphicsApi() == QSGRendererInterface::Software) {
-    // One rectangle node each, in paint order (the software renderer draws children back to front).
-    QSGNode* root = old ? old : new QSGNode;
-    root->removeAllChildNodes();
-    for (const FarRect& r : rects_) {
-      QSGRectangleNode* n = window()->createRectangleNode();
-      n->setRect(r.rect);
-      n->setColor(r.color);
-      n->setFlag(QSGNode::OwnedByParent);
-      root->appendChildNode(n);
+    // The software renderer draws no custom geometry, and a rectangle node per rectangle (thousands)
+    // costs it tens of milliseconds a frame: one image of them all, which it scales.
+    QRectF bounds;
+    for (const FarRect& r : rects_) bounds |= r.rect;
+    const double scale = std::min(kSoftwarePixelsPerUnit, 4096 / std::max(bounds.width(), bounds.height()));
+    QImage image(std::max(1, static_cast<int>(std::ceil(bounds.width() * scale))),
+                 std::max(1, static_cast<int>(std::ceil(bounds.height() * scale))), QImage::Format_ARGB32_Premultiplied);
+    image.fill(Qt::transparent);
+    {
+      QPainter p(&image);
+      p.scale(scale, scale);
+      p.translate(-bounds.topLeft());
+      for (const FarRect& r : rects_) p.fillRect(r.rect, r.color);
     }
-    return root;
+    auto* node = static_cast<QSGImageNode*>(old);
+    if (!node) {
+      node = window()->createImageNode();
+      node->setOwnsTexture(true);
+      node->setFiltering(QSGTexture::Linear);
+    }
+    node->setTexture(window()->createTextureFromImage(image));
+    node->setRect(bounds);
+    return node;
   }
   auto* node = static_cast<QSGGeometryNode*>(old);
   if (!node) {

@@ -4,7 +4,8 @@
 /// state badge, port squares (larger, ringed, when they can take the wire being dragged) and the progress
 /// bar of a running node. On hardware renderers all of them are one scene-graph geometry node (a colour
 /// per vertex, opaque pass), built from a NodeListModel when its rows change, never on a pan or a zoom;
-/// the software renderer, which draws no custom geometry, gets one rectangle node each.
+/// the software renderer, which draws no custom geometry, gets them painted into one image (0.4 pixels
+/// per canvas unit, the largest zoom the canvas shows the layer at), scaled with the canvas.
 ///
 /// Why: zoomed out to 0.3 about 270 nodes are in view, and as node delegates that was about 3,300 visible
 /// items (faces, mouse areas, port hit areas, footers) and 270 blended textured quads, 22 ms of CPU per
