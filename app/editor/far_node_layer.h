@@ -14,7 +14,8 @@
 /// (GraphDocument::nodeAt, portAt).
 ///
 /// Threading: UI thread (the rectangles are listed in updatePolish, only while visible); updatePaintNode
-/// copies them into the scene graph on the render thread while the UI thread is blocked.
+/// copies them into the scene graph (software renderer: paints its image) on the render thread while the
+/// UI thread is blocked.
 
 #include <QColor>
 #include <QHash>
