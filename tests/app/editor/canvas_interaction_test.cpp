@@ -103,6 +103,13 @@ class CanvasInteraction : public ::testing::Test {
     QTest::qWait(50);
     return settled;
   }
+  /// Waits until the load's evaluation has ended and its state reports reached the nodes (their faces
+  /// repaint as their status line changes).
+  bool evaluation_reported() {
+    if (!doc->evaluator()->waitForIdle(10000)) return false;
+    QTest::qWait(100);
+    return true;
+  }
   /// Zooms out to 0.3, past the canvas's farZoom, with canvas point (0, 0) at (60, 60) of the canvas.
   void go_far() {
     ASSERT_LT(0.3, canvas->property("farZoom").toReal());
@@ -197,8 +204,9 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
   auto* wires = content->findChild<QQuickItem*>("wires");
   ASSERT_TRUE(wires);
   const int wire_builds = wires->property("buildCount").toInt();
-  // Framing changes the zoom, which repaints the grid and the faces: wait for the last paints before
-  // counting.
+  // Framing changes the zoom, which repaints the grid and the faces, and so does the load's evaluation
+  // (status lines): wait for the last paints before counting.
+  ASSERT_TRUE(evaluation_reported());
   ASSERT_TRUE(settle_faces());
   int faces = face_paints(), paints = grid->property("paintCount").toInt();
   for (int settled = 0, i = 0; settled < 3 && i < 40; ++i) {
@@ -235,7 +243,7 @@ TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFram
   // A fourth node beside c, so that two faces repaint after the gesture. Start from zoom 0.6 with every
   // face painted at 1 pixel per unit (framing zoomed to 1.5 and painted them at 2 pixels).
   ASSERT_FALSE(doc->addNode("value.number", 220, 300).isEmpty());
-  QTest::qWait(50);
+  ASSERT_TRUE(evaluation_reported());
   const QList<NodeFace*> faces = faces_in(content);
   ASSERT_EQ(faces.size(), 4);
   canvas->setProperty("settleMs", 50);
@@ -313,6 +321,7 @@ TEST_F(CanvasInteraction, FramingPaintsEachFaceOnceAtTheFramedDetail) {
   for (NodeFace* f : faces) EXPECT_EQ(f->paintedDetail(), want.toReal());
   // Framing again (key F) from zoom 0.6, settled: one paint each, at the framed detail, none after the
   // settle time.
+  ASSERT_TRUE(evaluation_reported());
   canvas->setProperty("zoom", 0.6);
   QTest::qWait(2 * canvas->property("settleMs").toInt());
   ASSERT_TRUE(settle_faces());
@@ -406,9 +415,7 @@ TEST_F(CanvasInteraction, ZoomedFarOutAWireDraggedFromAPortConnectsAndAClickDisc
 }
 
 TEST_F(CanvasInteraction, ZoomedFarOutHoveringANodeShowsItsMessage) {
-  // After the load's evaluation has reported (it would overwrite the state set here).
-  ASSERT_TRUE(doc->evaluator()->waitForIdle(10000));
-  QTest::qWait(100);
+  ASSERT_TRUE(evaluation_reported()) << "(it would overwrite the state set here)";
   doc->nodes()->setState("b", "failed", 0, "b failed: boom");
   go_far();
   QTest::mouseMove(window, at(250, 200));  // the background first: the move onto b is a move within it
