@@ -223,6 +223,11 @@ Item {
             nodeDrag = false
             wiring = false
         }
+        onCanceled: {
+            if (nodeDrag) canvas.document.endInteraction()
+            if (wiring) canvas.wireActive = false
+            panning = false; boxing = false; nodeDrag = false; wiring = false
+        }
         onDoubleClicked: function(mouse) { canvas.openPalette(mouse.x, mouse.y) }
         onWheel: function(wheel) { canvas.zoomAt(wheel.angleDelta.y > 0 ? 1.15 : 1 / 1.15, wheel.x, wheel.y) }
     }
