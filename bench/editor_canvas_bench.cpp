@@ -1,7 +1,7 @@
 // lattice-editor-bench: frame times of the editor's node canvas with a large graph while panning and
 // zooming (issue #6). Not a Google Benchmark: it needs a QGuiApplication, a window and the QML scene.
 //
-//   build/lattice-editor-bench [nodes=500] [frames=120] [quick]
+//   build/lattice-editor-bench [nodes=500] [frames=120] [quick|far]
 //
 // Builds a graph of `nodes` nodes in a grid (value.number feeding chains of value.math, so about as many
 // wires as nodes), opens it in the real editor window (Main.qml, 1400x860), frames it, then for each of
@@ -16,7 +16,9 @@
 // spent per frame: on a machine shared with builds the wall time mostly measures the wait for a core.
 // A third timed pass zooms in and out across the faces' detail levels (0.6 to 2.6, 10% a frame, as a wheel
 // does), where node faces are re-rasterised; the frames right after that gesture, while faces catch up,
-// are timed too (every frame of the second after it). `quick` runs only the 500-node passes, without baselines.
+// are timed too (every frame of the second after it). A fourth pass pans and zooms (0.27 to 0.33) zoomed
+// out to 0.3, where about 350 of the 500 nodes are in view, and prints how many items the canvas holds
+// there. `quick` runs only the 500-node passes, without baselines; `far` only the zoomed-out ones (to profile).
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -99,6 +101,7 @@ Stats stats(std::vector<double> v) {
 }
 
 void print(const char* what, const std::vector<double>& ms) {
+  if (ms.empty()) return;  // a pass `far` skips
   const Stats s = stats(ms);
   std::printf("%-34s frames %4zu  median %7.2f ms  mean %7.2f ms  p95 %7.2f ms  max %7.2f ms  (%.0f fps median)\n",
               what, ms.size(), s.median, s.mean, s.p95, s.max, 1000 / s.median);
@@ -106,6 +109,7 @@ void print(const char* what, const std::vector<double>& ms) {
 
 double cpu_ms() { return 1e3 * lattice::bench::process_cpu_seconds(); }
 std::vector<double>* g_cpu = nullptr;  // where presented_after records the CPU time of each frame
+bool g_far_only = false;               // `far`: only the passes zoomed out to 0.3
 
 QElapsedTimer started() {
   QElapsedTimer t;
@@ -131,11 +135,22 @@ double presented_after(QQuickWindow* w, const std::function<void()>& change) {
 
 struct Result {
   std::vector<double> pan, zoom, grab, pan_cpu, zoom_cpu, detail, detail_cpu, settle, settle_cpu;
+  std::vector<double> far_pan, far_pan_cpu, far_zoom, far_zoom_cpu;
+  int far_items = 0, near_items = 0;  // visible items under the canvas content, zoomed out and at 0.6
 };
+
+/// Visible items under `item`, itself included.
+int visible_items(QQuickItem* item) {
+  if (!item->isVisible()) return 0;
+  int n = 1;
+  for (QQuickItem* c : item->childItems()) n += visible_items(c);
+  return n;
+}
 
 /// CPU time per frame of each pass (all threads): median / p95 / max.
 void print_cpu(const Result& r) {
   auto cpu = [](const char* what, const std::vector<double>& v) {
+    if (v.empty()) return;
     const Stats s = stats(v);
     std::printf("CPU per frame, %-26s median %6.2f ms  p95 %6.2f ms  max %6.2f ms\n", what, s.median, s.p95, s.max);
   };
@@ -143,10 +158,15 @@ void print_cpu(const Result& r) {
   cpu("zoom:", r.zoom_cpu);
   cpu("zoom across detail levels:", r.detail_cpu);
   cpu("the second after it:", r.settle_cpu);
+  if (r.far_pan_cpu.empty()) return;
+  cpu("pan at zoom 0.3:", r.far_pan_cpu);
+  cpu("zoom 0.27-0.33:", r.far_zoom_cpu);
+  std::printf("visible canvas items: %d at zoom 0.6, %d at zoom 0.3\n", r.near_items, r.far_items);
 }
 
 /// Opens a grid graph of `count` nodes in the editor window and times `frames` pan and zoom frames.
 bool measure(int count, int frames, Result& r, bool culling = true, bool busy = false) {
+  const int far_frames = frames;
   QTemporaryDir dir;
   const QString file = dir.filePath("grid.lattice");
   QFile f(file);
@@ -183,9 +203,11 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   // Let the faces in view be painted (a few per frame since the frame budget) before timing anything.
   for (QElapsedTimer wait = started(); wait.elapsed() < 1500;)
     QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-  // LATTICE_BENCH_SHOT=file.png: the window as the timing starts, to look at what was timed.
+  // LATTICE_BENCH_SHOT=file.png: the window as the timing starts, to look at what was timed (and
+  // file-far.png zoomed out to 0.3).
   if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy)
     window->grabWindow().save(shot);
+  if (g_far_only) frames = 0;
   g_cpu = &r.pan_cpu;
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
@@ -206,8 +228,30 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   // The gesture ends zoomed in: time every frame of the next second, in which faces may be repainted.
   g_cpu = &r.settle_cpu;
   r.settle.push_back(presented_after(window, [&] { canvas->setProperty("zoom", 1.6); }));
-  for (QElapsedTimer t = started(); t.elapsed() < 1000;)
+  for (QElapsedTimer t = started(); t.elapsed() < 1000 && !g_far_only;)
     r.settle.push_back(presented_after(window, [] {}));
+  g_cpu = nullptr;
+  if (g_far_only) frames = far_frames;
+  // Zoomed out to 0.3 (about 350 nodes in view): pan, then small zoom steps around it.
+  canvas->setProperty("zoom", 0.6);
+  content->setPosition({0, 0});
+  presented_after(window, [] {});
+  r.near_items = visible_items(content);
+  canvas->setProperty("zoom", 0.3);
+  presented_after(window, [] {});
+  for (QElapsedTimer wait = started(); wait.elapsed() < 2500;)
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+  r.far_items = visible_items(content);
+  if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy)
+    window->grabWindow().save(QString(shot).replace(".png", "-far.png"));
+  g_cpu = &r.far_pan_cpu;
+  for (int i = 0; i < frames; ++i)
+    r.far_pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
+  g_cpu = &r.far_zoom_cpu;
+  for (int i = 0; i < frames; ++i) {
+    const double z = 0.3 + 0.03 * std::sin(i * 0.3);
+    r.far_zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
+  }
   g_cpu = nullptr;
   canvas->setProperty("zoom", 0.6);
   for (int i = 0; i < frames / 2; ++i) {
@@ -232,13 +276,16 @@ int main(int argc, char** argv) {
   QGuiApplication app(argc, argv);
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
-  if (argc > 3 && std::string(argv[3]) == "quick") {
+  g_far_only = argc > 3 && std::string(argv[3]) == "far";
+  if (argc > 3 && (std::string(argv[3]) == "quick" || g_far_only)) {
     Result r;
     if (!measure(count, frames, r)) return 1;
     print("pan (change -> frameSwapped)", r.pan);
     print("zoom (change -> frameSwapped)", r.zoom);
     print("zoom across detail levels", r.detail);
     print("frames in the second after it", r.settle);
+    print("pan at zoom 0.3", r.far_pan);
+    print("zoom 0.27-0.33", r.far_zoom);
     print_cpu(r);
     return 0;
   }
@@ -269,6 +316,8 @@ int main(int argc, char** argv) {
               stats(big.zoom_cpu).median, stats(base.zoom_cpu).median, stats(unculled.zoom_cpu).median);
   print("zoom across detail levels", big.detail);
   print("frames in the second after it", big.settle);
+  print("pan at zoom 0.3", big.far_pan);
+  print("zoom 0.27-0.33", big.far_zoom);
   print_cpu(big);
   busy_row("pan while evaluating", big.pan, evaluating.pan);
   busy_row("zoom while evaluating", big.zoom, evaluating.zoom);

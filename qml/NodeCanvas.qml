@@ -27,6 +27,12 @@ Item {
     property int settleMs: 200
     function detailFor(z) { return z <= 1 ? 1 : (z <= 2 ? 2 : 4) }
     onZoomChanged: zoomSettle.restart()
+    // Level of detail: below farZoom every node is a few flat rectangles of one FarNodeLayer
+    // (app/editor/far_node_layer.h) and the node delegates are hidden (the model puts none in view), so a
+    // zoomed-out frame costs no item per node; the background mouse area then hit-tests nodes and ports
+    // in C++ (GraphDocument::nodeAt, portAt) to select, drag, wire and show a node's message.
+    property real farZoom: 0.4
+    readonly property bool far: zoom < farZoom
     Timer {
         id: zoomSettle
         interval: canvas.settleMs
@@ -42,7 +48,8 @@ Item {
     readonly property rect viewRect: culling ? Qt.rect(-content.x / zoom - cullMargin, -content.y / zoom - cullMargin,
                                                        width / zoom + 2 * cullMargin, height / zoom + 2 * cullMargin)
                                              : Qt.rect(0, 0, 0, 0)
-    onViewRectChanged: document.nodes.setViewRect(viewRect)
+    onViewRectChanged: document.nodes.setViewRect(viewRect, !far)
+    onFarChanged: document.nodes.setViewRect(viewRect, !far)
 
     clip: true
     focus: true
@@ -71,6 +78,10 @@ Item {
         zoom = clamp(Math.min((width - 2 * m) / b.width, (height - 2 * m) / b.height), 0.1, 1.5)
         content.x = (width - b.width * zoom) / 2 - b.x * zoom
         content.y = (height - b.height * zoom) / 2 - b.y * zoom
+        // A jump, not a gesture: the faces take their detail now and paint once, not scaled first and
+        // repainted after settleMs.
+        zoomSettle.stop()
+        faceDetail = detailFor(zoom)
     }
     function openPalette(vx, vy) {
         const at = vx === undefined ? viewCentre() : toCanvas(vx, vy)
@@ -115,20 +126,55 @@ Item {
         background: Theme.background
     }
 
-    // Background: pan, box select, palette, zoom.
+    // Background: pan, box select, palette, zoom; zoomed far out also the nodes (select, drag, wires,
+    // their message on hover), hit-tested in C++.
     MouseArea {
         id: background
+        objectName: "background"
         anchors.fill: parent
         acceptedButtons: Qt.LeftButton | Qt.MiddleButton
+        hoverEnabled: canvas.far
         property point last
         property bool panning: false
         property bool boxing: false
         property point boxStart
+        // Zoomed far out: the node being dragged (its press point and the offset applied, in canvas
+        // units), or a wire dragged from a port; the node under the mouse and its message.
+        property bool nodeDrag: false
+        property bool wiring: false
+        property bool dragged: false
+        property bool wireFromConnectedInput: false
+        property point pressAt
+        property point applied
+        property string hoverNode: ""
+        property string hoverMessage: ""
+        ToolTip.visible: canvas.far && hoverMessage !== ""
+        ToolTip.text: hoverMessage
+        function farPress(mouse) {
+            const c = canvas.toCanvas(mouse.x, mouse.y)
+            const port = canvas.document.portAt(c.x, c.y, 14)
+            if (port.nodeId !== undefined) {
+                wiring = true; dragged = false
+                wireFromConnectedInput = !port.output && port.connected
+                canvas.beginWire(port.nodeId, port.port, port.output, port.type, Qt.point(port.x, port.y))
+                return true
+            }
+            const id = canvas.document.nodeAt(c.x, c.y)
+            if (id === "") return false
+            const shift = (mouse.modifiers & Qt.ShiftModifier) !== 0
+            // As on a node's own item: shift toggles, a press on a selected node keeps the group.
+            if (shift || canvas.document.selection.indexOf(id) < 0) canvas.document.select(id, shift)
+            nodeDrag = true
+            pressAt = c
+            applied = Qt.point(0, 0)
+            return true
+        }
         onPressed: function(mouse) {
             canvas.forceActiveFocus()
             last = Qt.point(mouse.x, mouse.y)
             panning = mouse.button === Qt.MiddleButton || canvas.spaceHeld
-            boxing = !panning
+            nodeDrag = false; wiring = false
+            boxing = !panning && !(canvas.far && farPress(mouse))
             boxStart = last
             band.x = mouse.x; band.y = mouse.y; band.width = 0; band.height = 0
         }
@@ -139,18 +185,48 @@ Item {
             } else if (boxing) {
                 band.x = Math.min(boxStart.x, mouse.x); band.y = Math.min(boxStart.y, mouse.y)
                 band.width = Math.abs(mouse.x - boxStart.x); band.height = Math.abs(mouse.y - boxStart.y)
+            } else if (wiring) {
+                dragged = true
+                canvas.wireEnd = canvas.toCanvas(mouse.x, mouse.y)
+            } else if (nodeDrag) {
+                const p = canvas.toCanvas(mouse.x, mouse.y)
+                const dx = Math.round(p.x - pressAt.x) - applied.x
+                const dy = Math.round(p.y - pressAt.y) - applied.y
+                if ((dx !== 0 || dy !== 0) && canvas.document.moveNodes(canvas.document.selection, dx, dy, true))
+                    applied = Qt.point(applied.x + dx, applied.y + dy)
+            } else if (canvas.far) {
+                const c = canvas.toCanvas(mouse.x, mouse.y)
+                hoverNode = canvas.document.nodeAt(c.x, c.y)
+                hoverMessage = hoverNode === "" ? "" : canvas.document.nodes.message(hoverNode)
             }
             last = Qt.point(mouse.x, mouse.y)
         }
+        onExited: { hoverNode = ""; hoverMessage = "" }
         onReleased: function(mouse) {
             if (boxing) {
                 const a = canvas.toCanvas(band.x, band.y)
                 const additive = (mouse.modifiers & Qt.ShiftModifier) !== 0
                 if (band.width < 3 && band.height < 3) { if (!additive) canvas.document.clearSelection() }
                 else canvas.document.selectInRect(a.x, a.y, band.width / canvas.zoom, band.height / canvas.zoom, additive)
+            } else if (wiring) {
+                if (dragged) canvas.endWire(canvas.toCanvas(mouse.x, mouse.y))
+                else {
+                    canvas.wireActive = false
+                    // A click on a connected input disconnects it.
+                    if (wireFromConnectedInput) canvas.document.disconnectPort(canvas.wireNode, canvas.wirePort)
+                }
+            } else if (nodeDrag) {
+                canvas.document.endInteraction()
             }
             panning = false
             boxing = false
+            nodeDrag = false
+            wiring = false
+        }
+        onCanceled: {
+            if (nodeDrag) canvas.document.endInteraction()
+            if (wiring) canvas.wireActive = false
+            panning = false; boxing = false; nodeDrag = false; wiring = false
         }
         onDoubleClicked: function(mouse) { canvas.openPalette(mouse.x, mouse.y) }
         onWheel: function(wheel) { canvas.zoomAt(wheel.angleDelta.y > 0 ? 1.15 : 1 / 1.15, wheel.x, wheel.y) }
@@ -191,6 +267,22 @@ Item {
                 progress: model.progress
                 message: model.message
             }
+        }
+
+        // Zoomed far out: every node, in place of the delegates above (hidden meanwhile).
+        FarNodeLayer {
+            objectName: "farNodes"
+            visible: canvas.far
+            model: canvas.document.nodes
+            bodyColor: Theme.nodeBody
+            headerColor: Theme.nodeHeader
+            selectionColor: Theme.selection
+            errorColor: Theme.error
+            ringColor: Theme.text
+            stateColors: Theme.stateColors
+            highlightType: canvas.wireActive ? canvas.wireType : ""
+            highlightInputs: canvas.wireFromOutput
+            highlightExcept: canvas.wireNode
         }
 
         Shape {

@@ -70,6 +70,8 @@ Item {
                 applied = Qt.point(applied.x + dx, applied.y + dy)
         }
         onReleased: node.doc.endInteraction()
+        // Hidden mid-drag (zoomed past the canvas's farZoom): the drag ends there.
+        onCanceled: node.doc.endInteraction()
     }
 
     // Port rows: inputs on the left edge, outputs on the right, one row each.

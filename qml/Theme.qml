@@ -14,17 +14,17 @@ QtObject {
     readonly property color textDim: "#a0a4ab"
     readonly property color error: "#ff6b6b"
 
-    function stateColor(state) {
-        switch (state) {
-        case "dirty": return "#c9a227"
-        case "queued": return "#8a8f98"
-        case "running": return "#4aa3ff"
-        case "done": return "#5cc46a"
-        case "cached": return "#3f8f4d"
-        case "failed": return "#ff6b6b"
-        case "invalid": return "#e08a3c"
-        case "blocked": return "#7a5c5c"
-        default: return "#60646b"
-        }
-    }
+    // Badge colour of each evaluation state (NodeListModel::setState), for NodeFace and FarNodeLayer.
+    readonly property var stateColors: ({
+        "idle": "#60646b",
+        "dirty": "#c9a227",
+        "queued": "#8a8f98",
+        "running": "#4aa3ff",
+        "done": "#5cc46a",
+        "cached": "#3f8f4d",
+        "failed": "#ff6b6b",
+        "invalid": "#e08a3c",
+        "blocked": "#7a5c5c"
+    })
+    function stateColor(state) { return stateColors[state] || stateColors.idle }
 }

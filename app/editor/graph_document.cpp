@@ -340,11 +340,19 @@ QVariantMap GraphDocument::portAt(qreal x, qreal y, qreal radius) const {
         if (d > best_d) continue;
         best_d = d;
         const QVariantMap port = ports[i].toMap();
-        best = {{"nodeId", row.key}, {"port", port.value("name")}, {"output", output}, {"type", port.value("type")}};
+        best = {{"nodeId", row.key}, {"port", port.value("name")}, {"output", output}, {"type", port.value("type")},
+                {"connected", port.value("connected")}, {"x", p.x()}, {"y", p.y()}};
       }
     }
   }
   return best;
+}
+
+QString GraphDocument::nodeAt(qreal x, qreal y) const {
+  const auto& rows = nodes_.rows();
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+    if (NodeListModel::bounds(*it).contains(QPointF(x, y))) return it->key;
+  return {};
 }
 
 void GraphDocument::newDocument() {

@@ -114,8 +114,12 @@ class GraphDocument : public QObject {
   Q_INVOKABLE void clearSelection() { setSelection({}); }
   /// Bounding box of the nodes (all when ids is empty), in canvas units.
   Q_INVOKABLE QRectF bounds(const QStringList& ids = {}) const;
-  /// The port nearest canvas point (x, y) within `radius`, as {nodeId, port, output, type}; {} if none.
+  /// The port nearest canvas point (x, y) within `radius`, as {nodeId, port, output, type, connected, x, y}
+  /// (x, y: its centre); {} if none.
   Q_INVOKABLE QVariantMap portAt(qreal x, qreal y, qreal radius = 14) const;
+  /// The id of the topmost node (the last drawn) whose body holds canvas point (x, y); "" if none. The
+  /// canvas hit-tests with it when zoomed far out, where nodes have no items of their own.
+  Q_INVOKABLE QString nodeAt(qreal x, qreal y) const;
   Q_INVOKABLE void newDocument();
   /// Opens a .lattice file (a path or a file:// URL). On failure the current document stays. When another
   /// editor process has it open, the document opens read-only (openElsewhere says who).

@@ -7,7 +7,9 @@
 ///
 /// Culling: a model of canvas items keeps the visible part of the canvas (setView) and answers a role
 /// with whether a row's bounds meet it; a new view notifies only the rows that came into or left it, so
-/// a pan or zoom re-evaluates a handful of delegate bindings, not one per row.
+/// a pan or zoom re-evaluates a handful of delegate bindings, not one per row. A view that shows no items
+/// (`items` false: the canvas draws its rows otherwise, zoomed far out) puts every row out of view and
+/// notifies nothing while it stays so.
 
 #include <QAbstractListModel>
 #include <QHash>
@@ -60,18 +62,22 @@ class KeyedListModel : public QAbstractListModel {
   }
   void rowChanged(int i, const QList<int>& roles = {}) { emit dataChanged(index(i), index(i), roles); }
 
-  /// A null `view` shows everything. `bounds(row)` is a row's rectangle in the view's units.
+  /// A null `view` shows everything. `bounds(row)` is a row's rectangle in the view's units. With `items`
+  /// false no row is in view, whatever `view` is.
   template <class Bounds>
-  void setView(const QRectF& view, int role, Bounds bounds) {
-    if (view == view_) return;
+  void setView(const QRectF& view, int role, Bounds bounds, bool items = true) {
+    if (view == view_ && items == items_) return;
     const QRectF old = view_;
+    const bool old_items = items_;
     view_ = view;
+    items_ = items;
+    if (!old_items && !items) return;
     for (size_t i = 0; i < rows_.size(); ++i) {
       const QRectF b = bounds(rows_[i]);
-      if (meets(old, b) != meets(view_, b)) rowChanged(static_cast<int>(i), {role});
+      if ((old_items && meets(old, b)) != (items && meets(view_, b))) rowChanged(static_cast<int>(i), {role});
     }
   }
-  bool inView(const QRectF& bounds) const { return meets(view_, bounds); }
+  bool inView(const QRectF& bounds) const { return items_ && meets(view_, bounds); }
 
   std::vector<Row> rows_;
 
@@ -81,6 +87,7 @@ class KeyedListModel : public QAbstractListModel {
                              b.top() <= view.bottom());
   }
   QRectF view_;
+  bool items_ = true;
 };
 
 }  // namespace lattice::editor

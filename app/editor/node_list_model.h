@@ -52,15 +52,18 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance());
   void setSelection(const QSet<QString>& ids);
   /// The visible part of the canvas (canvas units; a null rect: everything): role inView says whether a
-  /// node meets it. See KeyedListModel::setView.
-  Q_INVOKABLE void setViewRect(const QRectF& view) { setView(view, InViewRole, bounds); }
+  /// node meets it. `items` false (zoomed far out, FarNodeLayer draws every node): no node is in view, so
+  /// no node delegate is shown. See KeyedListModel::setView.
+  Q_INVOKABLE void setViewRect(const QRectF& view, bool items = true) { setView(view, InViewRole, bounds, items); }
   static QRectF bounds(const NodeRow& r) { return {r.pos, QSizeF(NodeLayout::kWidth, r.height)}; }
 
   /// Evaluation state of one node: "idle", "dirty", "queued", "running", "done", "cached", "failed",
   /// "invalid" or "blocked"; progress in [0, 1]; message = error text or progress message.
   void setState(const QString& id, const QString& state, double progress = 0, const QString& message = {});
   QString state(const QString& id) const { return states_.value(id).state; }
-  QString message(const QString& id) const { return states_.value(id).message; }
+  Q_INVOKABLE QString message(const QString& id) const { return states_.value(id).message; }
+  double progress(const QString& id) const { return states_.value(id).progress; }
+  bool selected(const QString& id) const { return selection_.contains(id); }
   /// Port centre in canvas units, for wires; null when the node or port is unknown.
   std::optional<QPointF> portPosition(const QString& id, const QString& port, bool output) const;
 

@@ -1,10 +1,11 @@
 #include "app/editor/wire_layer.h"
 
 #include <QSGGeometryNode>
-#include <QSGVertexColorMaterial>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include "app/editor/canvas_layer.h"
 
 namespace lattice::editor {
 
@@ -60,12 +61,7 @@ void WireLayer::setModel(EdgeListModel* m) {
   for (const auto& c : connections_) disconnect(c);
   connections_.clear();
   model_ = m;
-  if (m) {
-    connections_ << connect(m, &QAbstractItemModel::modelReset, this, &WireLayer::rowsChanged)
-                 << connect(m, &QAbstractItemModel::rowsInserted, this, &WireLayer::rowsChanged)
-                 << connect(m, &QAbstractItemModel::rowsRemoved, this, &WireLayer::rowsChanged)
-                 << connect(m, &QAbstractItemModel::dataChanged, this, &WireLayer::rowsChanged);
-  }
+  connections_ = canvas_layer_watch(m, this, [this] { rowsChanged(); });
   rowsChanged();
   emit modelChanged();
 }
@@ -99,13 +95,7 @@ QSGNode* WireLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
     return nullptr;
   }
   if (!node) {
-    node = new QSGGeometryNode;
-    auto* g = new QSGGeometry(QSGGeometry::defaultAttributes_ColoredPoint2D(), 0, 0, QSGGeometry::UnsignedIntType);
-    g->setDrawingMode(QSGGeometry::DrawTriangles);
-    node->setGeometry(g);
-    node->setFlag(QSGNode::OwnsGeometry);
-    node->setMaterial(new QSGVertexColorMaterial);
-    node->setFlag(QSGNode::OwnsMaterial);
+    node = new_colored_triangles_node();
     mesh_new_ = true;
   }
   if (mesh_new_) {

@@ -1,6 +1,7 @@
 // The real QML canvas (qml/NodeCanvas.qml, NodeItem.qml in Main.qml), driven by synthesized mouse and key
 // events on the offscreen QQuickWindow: box selection, dragging a node (one undo step), delete keys,
-// what a pan or a zoom gesture repaints (grid, node faces, wires) and when.
+// what a pan or a zoom gesture repaints (grid, node faces, wires) and when, framing, and the far level of
+// detail (below the canvas's farZoom: no node items, one FarNodeLayer, hit-testing in C++).
 #include <gtest/gtest.h>
 
 #include <QElapsedTimer>
@@ -12,6 +13,7 @@
 #include <QTemporaryDir>
 #include <QtTest/QTest>
 #include <algorithm>
+#include <functional>
 #include <memory>
 
 #include "app/editor/editor_main.h"
@@ -101,6 +103,36 @@ class CanvasInteraction : public ::testing::Test {
     QTest::qWait(50);
     return settled;
   }
+  /// Waits until the load's evaluation has ended and its state reports reached the nodes (their faces
+  /// repaint as their status line changes).
+  bool evaluation_reported() {
+    if (!doc->evaluator()->waitForIdle(10000)) return false;
+    QTest::qWait(100);
+    return true;
+  }
+  /// Zooms out to 0.3, past the canvas's farZoom, with canvas point (0, 0) at (60, 60) of the canvas.
+  void go_far() {
+    ASSERT_LT(0.3, canvas->property("farZoom").toReal());
+    canvas->setProperty("zoom", 0.3);
+    content->setPosition({60, 60});
+    QTest::qWait(100);
+    ASSERT_TRUE(canvas->property("far").toBool());
+  }
+  /// The visible items of the canvas content other than the wires, the far layer and the node repeater.
+  QList<QQuickItem*> shown_node_items() const {
+    QList<QQuickItem*> out;
+    std::function<void(QQuickItem*)> walk = [&](QQuickItem* i) {
+      for (QQuickItem* c : i->childItems()) {
+        if (!c->isVisible() || c->objectName() == "wires" || c->objectName() == "farNodes" ||
+            c->inherits("QQuickRepeater"))
+          continue;
+        out << c;
+        walk(c);
+      }
+    };
+    walk(content);
+    return out;
+  }
   QPointF node_pos(const char* id) const {
     const auto p = node_position(*doc->graph().find(id)).value();
     return {p.first, p.second};
@@ -172,8 +204,9 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
   auto* wires = content->findChild<QQuickItem*>("wires");
   ASSERT_TRUE(wires);
   const int wire_builds = wires->property("buildCount").toInt();
-  // Framing changes the zoom, which repaints the grid and, once settled, the faces: wait for the last
-  // paints before counting.
+  // Framing changes the zoom, which repaints the grid and the faces, and so does the load's evaluation
+  // (status lines): wait for the last paints before counting.
+  ASSERT_TRUE(evaluation_reported());
   ASSERT_TRUE(settle_faces());
   int faces = face_paints(), paints = grid->property("paintCount").toInt();
   for (int settled = 0, i = 0; settled < 3 && i < 40; ++i) {
@@ -208,9 +241,9 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
 // budget of 0 ms: one face per frame), and the culled ones wait until they come into view.
 TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFrame) {
   // A fourth node beside c, so that two faces repaint after the gesture. Start from zoom 0.6 with every
-  // face painted at 1 pixel per unit (framing zooms to 1.5: 2 pixels).
+  // face painted at 1 pixel per unit (framing zoomed to 1.5 and painted them at 2 pixels).
   ASSERT_FALSE(doc->addNode("value.number", 220, 300).isEmpty());
-  QTest::qWait(50);
+  ASSERT_TRUE(evaluation_reported());
   const QList<NodeFace*> faces = faces_in(content);
   ASSERT_EQ(faces.size(), 4);
   canvas->setProperty("settleMs", 50);
@@ -272,6 +305,134 @@ TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFram
       EXPECT_EQ(f->paintedDetail(), 1) << "a culled face keeps its image";
       EXPECT_TRUE(f->needsPaint()) << "and repaints when it comes into view";
     }
+}
+
+// Framing is a jump, not a gesture: the faces take the framed zoom's detail at once and paint once.
+TEST_F(CanvasInteraction, FramingPaintsEachFaceOnceAtTheFramedDetail) {
+  QVariant want;
+  QMetaObject::invokeMethod(canvas, "detailFor", Q_RETURN_ARG(QVariant, want), Q_ARG(QVariant, zoom()));
+  EXPECT_EQ(canvas->property("faceDetail").toReal(), want.toReal()) << "no wait for the zoom to settle";
+  EXPECT_GT(want.toReal(), 1) << "the three nodes are framed zoomed in";
+  const QList<NodeFace*> faces = faces_in(content);
+  ASSERT_EQ(faces.size(), 3);
+  // (The faces also repaint as the load's evaluation changes their status line: counted below from a
+  // settled state.)
+  ASSERT_TRUE(wait_until([&] { return std::none_of(faces.begin(), faces.end(), [](NodeFace* f) { return f->needsPaint(); }); }));
+  for (NodeFace* f : faces) EXPECT_EQ(f->paintedDetail(), want.toReal());
+  // Framing again (key F) from zoom 0.6, settled: one paint each, at the framed detail, none after the
+  // settle time.
+  ASSERT_TRUE(evaluation_reported());
+  canvas->setProperty("zoom", 0.6);
+  QTest::qWait(2 * canvas->property("settleMs").toInt());
+  ASSERT_TRUE(settle_faces());
+  for (NodeFace* f : faces) ASSERT_EQ(f->paintedDetail(), 1);
+  const int before = face_paints();
+  canvas->forceActiveFocus();
+  QTest::keyClick(window, Qt::Key_F);
+  EXPECT_EQ(canvas->property("faceDetail").toReal(), want.toReal());
+  ASSERT_TRUE(wait_until([&] { return std::none_of(faces.begin(), faces.end(), [](NodeFace* f) { return f->needsPaint(); }); }));
+  QTest::qWait(2 * canvas->property("settleMs").toInt());
+  EXPECT_EQ(face_paints(), before + 3);
+  for (NodeFace* f : faces) EXPECT_EQ(f->paintedDetail(), want.toReal());
+}
+
+// Below farZoom the nodes have no visible items of their own (faces, mouse and port areas, footers):
+// one FarNodeLayer draws them all; above it the node items come back and the layer hides.
+TEST_F(CanvasInteraction, ZoomedFarOutNodesAreOneLayerAndTheirItemsComeBackZoomedIn) {
+  auto* far_layer = content->findChild<QQuickItem*>("farNodes");
+  ASSERT_TRUE(far_layer);
+  EXPECT_FALSE(far_layer->isVisible());
+  EXPECT_GE(shown_node_items().size(), 3 * 4) << "zoomed in: each node is a face with its input items";
+  go_far();
+  EXPECT_TRUE(far_layer->isVisible());
+  EXPECT_TRUE(shown_node_items().isEmpty());
+  for (NodeFace* f : faces_in(content)) EXPECT_FALSE(f->isVisible());
+  ASSERT_TRUE(wait_until([&] { return far_layer->property("buildCount").toInt() > 0; }));
+  EXPECT_EQ(far_layer->property("rectCount").toInt(), 3 * 5) << "outline, body, header, badge, port of each";
+  // A pan or zoom while far lists nothing again.
+  const int builds = far_layer->property("buildCount").toInt();
+  content->setX(content->x() - 30);
+  canvas->setProperty("zoom", 0.25);
+  QTest::qWait(100);
+  EXPECT_EQ(far_layer->property("buildCount").toInt(), builds);
+  // Just above farZoom: the node items again.
+  canvas->setProperty("zoom", canvas->property("farZoom").toReal() * 1.05);
+  content->setPosition({60, 60});
+  QTest::qWait(100);
+  EXPECT_FALSE(far_layer->isVisible());
+  EXPECT_GE(shown_node_items().size(), 3 * 4);
+  for (NodeFace* f : faces_in(content)) EXPECT_TRUE(f->isVisible());
+  QTest::mouseClick(window, Qt::LeftButton, {}, at(90, 10));
+  EXPECT_EQ(doc->selection(), QStringList{"a"}) << "a node's own mouse area";
+}
+
+TEST_F(CanvasInteraction, ZoomedFarOutClicksDragsAndBoxesSelectAndMoveNodes) {
+  go_far();
+  QTest::mouseClick(window, Qt::LeftButton, {}, at(90, 50));
+  EXPECT_EQ(doc->selection(), QStringList{"a"});
+  QTest::mouseClick(window, Qt::LeftButton, Qt::ShiftModifier, at(390, 50));
+  EXPECT_EQ(doc->selection(), (QStringList{"a", "b"})) << "shift adds";
+  // Dragging a selected node moves the selection, one undo step.
+  const QString before = doc->graphJson();
+  const int steps = doc->undoStack()->count();
+  drag(at(90, 50), at(90, 50) + QPoint(30, 15));
+  EXPECT_EQ(doc->selection(), (QStringList{"a", "b"}));
+  EXPECT_NEAR(node_pos("a").x(), 30 / zoom(), 1.01);
+  EXPECT_NEAR(node_pos("a").y(), 15 / zoom(), 1.01);
+  EXPECT_NEAR(node_pos("b").x(), 300 + 30 / zoom(), 1.01);
+  EXPECT_EQ(node_pos("c"), QPointF(0, 300));
+  EXPECT_EQ(doc->undoStack()->count(), steps + 1);
+  doc->undo();
+  EXPECT_EQ(doc->graphJson(), before);
+  // A click on the background clears; a band selects what it touches.
+  QTest::mouseClick(window, Qt::LeftButton, {}, at(250, 200));
+  EXPECT_TRUE(doc->selection().isEmpty());
+  drag(at(-30, 250), at(40, 330));
+  EXPECT_EQ(doc->selection(), QStringList{"c"});
+}
+
+TEST_F(CanvasInteraction, ZoomedFarOutAWireDraggedFromAPortConnectsAndAClickDisconnects) {
+  const QString m = doc->addNode("value.math", 300, 300);
+  ASSERT_FALSE(m.isEmpty());
+  go_far();
+  const QPointF out = NodeLayout::port({0, 0}, 0, true), in = NodeLayout::port({300, 300}, 0, false);
+  auto* far_layer = content->findChild<QQuickItem*>("farNodes");
+  QTest::mousePress(window, Qt::LeftButton, {}, at(out.x(), out.y()));
+  QTest::mouseMove(window, at(in.x() - 40, in.y()), 10);
+  EXPECT_TRUE(canvas->property("wireActive").toBool());
+  EXPECT_EQ(canvas->property("wireNode").toString(), "a");
+  EXPECT_FALSE(far_layer->property("highlightType").toString().isEmpty()) << "ports that take it are ringed";
+  QTest::mouseMove(window, at(in.x(), in.y()), 10);
+  QTest::mouseRelease(window, Qt::LeftButton, {}, at(in.x(), in.y()), 10);
+  EXPECT_FALSE(canvas->property("wireActive").toBool());
+  const Node* n = doc->graph().find(m.toStdString());
+  ASSERT_TRUE(n);
+  ASSERT_EQ(n->inputs.count("a"), 1u) << doc->lastError().toStdString();
+  EXPECT_EQ(n->inputs.at("a").node, "a");
+  // A click on the connected input disconnects it.
+  QTest::mouseClick(window, Qt::LeftButton, {}, at(in.x(), in.y()));
+  EXPECT_EQ(doc->graph().find(m.toStdString())->inputs.count("a"), 0u);
+}
+
+TEST_F(CanvasInteraction, ZoomedFarOutHoveringANodeShowsItsMessage) {
+  ASSERT_TRUE(evaluation_reported()) << "(it would overwrite the state set here)";
+  doc->nodes()->setState("b", "failed", 0, "b failed: boom");
+  go_far();
+  QTest::mouseMove(window, at(250, 200));  // the background first: the move onto b is a move within it
+  QTest::mouseMove(window, at(390, 50), 20);
+  // The tooltip's text item, in the window's overlay.
+  std::function<bool(QQuickItem*)> shows = [&](QQuickItem* i) {
+    if (i->isVisible() && i->property("text").toString() == "b failed: boom") return true;
+    const auto children = i->childItems();
+    return std::any_of(children.begin(), children.end(), shows);
+  };
+  auto tip_shown = [&] { return shows(window->contentItem()); };
+  auto* background = canvas->findChild<QQuickItem*>("background");
+  ASSERT_TRUE(background);
+  EXPECT_TRUE(wait_until([&] { return background->property("hoverMessage").toString() == "b failed: boom"; }, 3000));
+  EXPECT_TRUE(wait_until(tip_shown, 3000)) << "the failed node's message as a tooltip";
+  QTest::mouseMove(window, at(90, 50));
+  EXPECT_TRUE(wait_until([&] { return !tip_shown(); }, 3000)) << "a node without a message shows none";
 }
 
 }  // namespace

@@ -331,6 +331,50 @@ TEST_F(GraphDocumentTest, ViewRectNotifiesOnlyNodesThatEnterOrLeaveIt) {
   EXPECT_EQ(changed, QList<int>{ra}) << "a null view draws everything again";
 }
 
+// Zoomed far out (setViewRect with items false) no node is in view and a pan notifies nothing; zooming
+// back in notifies the nodes in view.
+TEST_F(GraphDocumentTest, ViewWithoutItemsPutsNoNodeInViewAndNotifiesNothingWhileSo) {
+  const QString a = doc.addNode("value.number", 0, 0);
+  const QString b = doc.addNode("value.number", 1000, 0);
+  NodeListModel* nodes = doc.nodes();
+  nodes->setViewRect(QRectF(-50, -50, 400, 300));
+  QList<int> changed;
+  QObject::connect(nodes, &QAbstractItemModel::dataChanged,
+                   [&](const QModelIndex& i, const QModelIndex&, const QList<int>&) { changed << i.row(); });
+  auto in_view = [&](const QString& id) { return nodes->data(nodes->index(nodes->indexOf(id)), NodeListModel::InViewRole).toBool(); };
+  nodes->setViewRect(QRectF(-50, -50, 400, 300), false);
+  EXPECT_EQ(changed, QList<int>{nodes->indexOf(a)}) << "only a was shown";
+  EXPECT_FALSE(in_view(a));
+  changed.clear();
+  nodes->setViewRect(QRectF(-50, -50, 3000, 300), false);  // a zoom out that takes in b too
+  EXPECT_TRUE(changed.isEmpty());
+  EXPECT_FALSE(in_view(b));
+  nodes->setViewRect(QRectF(-50, -50, 3000, 300), true);
+  EXPECT_EQ(changed, (QList<int>{nodes->indexOf(a), nodes->indexOf(b)}));
+  EXPECT_TRUE(in_view(a) && in_view(b));
+}
+
+// The canvas's hit tests: the topmost node under a point, the nearest port with its centre.
+TEST_F(GraphDocumentTest, NodeAtAndPortAtFindWhatIsUnderAPoint) {
+  const QString a = doc.addNode("value.number", 0, 0);
+  const QString b = doc.addNode("value.math", 100, 10);  // overlaps a's right part, above it
+  ASSERT_TRUE(doc.connectPorts(a, "value", b, "a"));
+  EXPECT_EQ(doc.nodeAt(20, 20), a);
+  EXPECT_EQ(doc.nodeAt(150, 20), b) << "where they overlap, the one drawn last";
+  EXPECT_EQ(doc.nodeAt(-5, 20), QString());
+  EXPECT_EQ(doc.nodeAt(500, 500), QString());
+  const QPointF in = NodeLayout::port({100, 10}, 0, false);
+  const QVariantMap p = doc.portAt(in.x() + 3, in.y() - 2);
+  EXPECT_EQ(p.value("nodeId").toString(), b);
+  EXPECT_EQ(p.value("port").toString(), "a");
+  EXPECT_FALSE(p.value("output").toBool());
+  EXPECT_TRUE(p.value("connected").toBool());
+  EXPECT_EQ(QPointF(p.value("x").toReal(), p.value("y").toReal()), in);
+  const QPointF in_b = NodeLayout::port({100, 10}, 1, false);
+  EXPECT_FALSE(doc.portAt(in_b.x(), in_b.y()).value("connected").toBool());
+  EXPECT_TRUE(doc.portAt(500, 500).isEmpty());
+}
+
 }  // namespace
 }  // namespace lattice::editor
 

@@ -1,0 +1,142 @@
+// FarNodeLayer (app/editor/far_node_layer.h): the rectangles of each node zoomed far out (outline by
+// selection and known type, body, header, state badge, ports, highlighted ports, progress bar), and that
+// the layer lists them again when the nodes change but not while hidden, nor on a pan or zoom.
+#include "app/editor/far_node_layer.h"
+
+#include <gtest/gtest.h>
+
+#include <QQuickWindow>
+#include <QtTest/QTest>
+#include <algorithm>
+
+#include "app/editor/graph_document.h"
+#include "core/document.h"
+#include "tests/app/editor/qt_test_app.h"
+
+namespace lattice::editor {
+namespace {
+
+// a: value.number (one output), m: value.math (inputs a, b; one output) fed by a, u: an unknown type.
+Graph three_nodes() {
+  return parse_graph(R"({"lattice":1,"nodes":[
+    {"id":"a","type":"value.number","ui":{"x":0,"y":0}},
+    {"id":"m","type":"value.math","inputs":{"a":{"node":"a","output":"value"}},"ui":{"x":300,"y":0}},
+    {"id":"u","type":"no.such.type","ui":{"x":0,"y":300}}]})");
+}
+
+FarNodeStyle style() {
+  FarNodeStyle s;
+  s.states = {{"idle", QColor(1, 1, 1)}, {"running", QColor(2, 2, 200)}, {"failed", QColor(200, 2, 2)}};
+  return s;
+}
+
+/// The rectangles of node `id`: those from its outline (a rectangle around its body) to the next outline.
+std::vector<FarRect> of_node(const std::vector<FarRect>& all, const NodeListModel& model, const QString& id) {
+  const QRectF body = NodeListModel::bounds(model.rows()[static_cast<size_t>(model.indexOf(id))]);
+  auto first = std::find_if(all.begin(), all.end(), [&](const FarRect& r) {
+    return r.rect.contains(body) && r.rect != body;
+  });
+  auto last = std::find_if(first + 1, all.end(), [&](const FarRect& r) {
+    return !body.adjusted(-20, -20, 20, 20).contains(r.rect);
+  });
+  return {first, last};
+}
+
+TEST(FarNodeRects, OutlineBodyHeaderBadgeAndPortsPerNodeInOrder) {
+  NodeListModel model;
+  model.setGraph(three_nodes());
+  model.setSelection({"a"});
+  model.setState("m", "running", 0.5);
+  const FarNodeStyle s = style();
+  const auto all = far_node_rects(model, s);
+
+  const auto a = of_node(all, model, "a");
+  const QRectF a_body(0, 0, NodeLayout::kWidth, model.rows()[0].height);
+  // outline, body, header, badge, one output port.
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_EQ(a[0].color, s.selection) << "a selected node is outlined in the selection colour";
+  EXPECT_GT(a[0].rect.width(), a_body.width() + 4);
+  EXPECT_EQ(a[1], (FarRect{a_body, s.body}));
+  EXPECT_EQ(a[2], (FarRect{QRectF(0, 0, NodeLayout::kWidth, NodeLayout::kHeader), s.header}));
+  EXPECT_EQ(a[3].color, QColor(1, 1, 1)) << "an idle node's badge";
+  EXPECT_TRUE(QRectF(a_body.left(), 0, a_body.width(), NodeLayout::kHeader).contains(a[3].rect));
+  EXPECT_EQ(a[4].rect.center(), NodeLayout::port({0, 0}, 0, true)) << "the output port on the right edge";
+  EXPECT_EQ(a[4].color, model.rows()[0].outputs[0].toMap().value("color").value<QColor>());
+
+  const auto m = of_node(all, model, "m");
+  // outline, body, header, badge, two input ports, one output port, progress bar.
+  ASSERT_EQ(m.size(), 8u);
+  EXPECT_EQ(m[0].color, s.outline);
+  EXPECT_EQ(m[3].color, QColor(2, 2, 200)) << "the running state's badge";
+  EXPECT_EQ(m[4].rect.center(), NodeLayout::port({300, 0}, 0, false));
+  EXPECT_EQ(m[5].rect.center(), NodeLayout::port({300, 0}, 1, false));
+  EXPECT_EQ(m[6].rect.center(), NodeLayout::port({300, 0}, 0, true));
+  EXPECT_EQ(m[7].color, QColor(2, 2, 200)) << "a running node's progress bar";
+  EXPECT_DOUBLE_EQ(m[7].rect.width(), (NodeLayout::kWidth - 12) * 0.5);
+
+  const auto u = of_node(all, model, "u");
+  ASSERT_EQ(u.size(), 4u) << "an unknown type has no ports";
+  EXPECT_EQ(u[0].color, s.error) << "and is outlined in the error colour";
+  EXPECT_EQ(all.size(), a.size() + m.size() + u.size());
+  EXPECT_LT(std::find(all.begin(), all.end(), a[1]), std::find(all.begin(), all.end(), m[1]))
+      << "nodes in model order: later ones drawn above";
+}
+
+TEST(FarNodeRects, PortsThatCanTakeTheDraggedWireAreRinged) {
+  NodeListModel model;
+  model.setGraph(three_nodes());
+  FarNodeStyle s = style();
+  const size_t plain = far_node_rects(model, s).size();
+  // A Number wire dragged from a's output: m's two Number inputs are highlighted, a's own ports are not.
+  s.highlight_type = model.rows()[0].outputs[0].toMap().value("type").toString();
+  ASSERT_FALSE(s.highlight_type.isEmpty());
+  s.highlight_inputs = true;
+  s.highlight_except = "a";
+  const auto hot = far_node_rects(model, s);
+  ASSERT_EQ(hot.size(), plain + 2) << "a ring and the port inside it for each of m's two inputs";
+  const auto m = of_node(hot, model, "m");
+  EXPECT_EQ(m[4].color, s.ring);
+  EXPECT_GT(m[4].rect.width(), m[5].rect.width());
+  EXPECT_EQ(m[4].rect.center(), m[5].rect.center());
+  s.highlight_except = "m";
+  EXPECT_EQ(far_node_rects(model, s).size(), plain) << "a wire from m highlights none of m's ports";
+}
+
+TEST(FarNodeLayer, ListsItsRectanglesWhenShownAndNodesChangeNotOnPanOrZoom) {
+  test::qt_app();
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  const QString a = doc.addNode("value.number", 0, 0);
+  QQuickWindow window;
+  window.resize(400, 300);
+  QQuickItem content(window.contentItem());
+  FarNodeLayer layer(&content);
+  layer.setVisible(false);
+  layer.setModel(doc.nodes());
+  layer.setStateColors({{"idle", QColor(1, 1, 1)}, {"failed", QColor(200, 2, 2)}});
+  window.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+  auto frame = [&] {
+    window.update();
+    QTest::qWait(50);
+    return layer.buildCount();
+  };
+  EXPECT_EQ(frame(), 0) << "hidden (zoomed in), it lists nothing";
+  ASSERT_FALSE(doc.addNode("value.math", 300, 0).isEmpty());
+  EXPECT_EQ(frame(), 0);
+  layer.setVisible(true);
+  EXPECT_EQ(frame(), 1);
+  EXPECT_EQ(layer.rectCount(), 5 + 7);
+  content.setPosition({-40, 25});  // a pan
+  content.setScale(0.3);           // a zoom
+  doc.nodes()->setViewRect(QRectF(0, 0, 10, 10), false);  // the culling the canvas does meanwhile
+  EXPECT_EQ(frame(), 1);
+  doc.select(a, false);
+  EXPECT_EQ(frame(), 2) << "a selection outline";
+  doc.nodes()->setState(a, "failed", 0, "boom");
+  EXPECT_EQ(frame(), 3) << "a state badge";
+  EXPECT_EQ(layer.rects()[3].color, QColor(200, 2, 2)) << "a's badge";
+}
+
+}  // namespace
+}  // namespace lattice::editor
