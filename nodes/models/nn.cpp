@@ -16,6 +16,7 @@
 #include "gpu/ops/matmul.h"
 #include "gpu/ops/modulate.h"
 #include "gpu/ops/rope.h"
+#include "nodes/types/exact_device_dtype.h"
 
 namespace lattice {
 
@@ -78,18 +79,6 @@ gpu::DType device_dtype(DType t) {
   }
 }
 
-// The device dtype whose bytes are exactly the stored ones, if any.
-std::optional<gpu::DType> same_bytes(DType t) {
-  switch (t) {
-    case DType::F32: return gpu::DType::F32;
-    case DType::F16: return gpu::DType::F16;
-    case DType::BF16: return gpu::DType::BF16;
-    case DType::F8E4M3: return gpu::DType::F8E4M3FN;
-    case DType::F8E5M2: return gpu::DType::F8E5M2;
-    default: return std::nullopt;
-  }
-}
-
 // `values` encoded as `dtype` into r's own storage.
 void encode_into(HostWeight& r, std::vector<float> values, gpu::DType dtype) {
   r.dtype = dtype;
@@ -132,7 +121,7 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
   r.shape = info.shape;
   // A matrix dtype other than the stored one: decoded to f32, merged, and encoded as that dtype.
   const std::optional<gpu::DType> target = keep_dtype ? matrix_dtype_ : std::nullopt;
-  const bool convert = target && (same_bytes(info.dtype) != target ||
+  const bool convert = target && (exact_device_dtype(info.dtype) != target ||
                                    (!patches.empty() && *target != gpu::DType::F16 && *target != gpu::DType::BF16));
   auto keep = [&r](auto&& values, gpu::DType dtype) {
     if constexpr (std::is_same_v<std::decay_t<decltype(values)>, std::vector<float>>) {

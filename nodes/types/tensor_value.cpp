@@ -6,20 +6,15 @@
 #include "core/error.h"
 #include "gpu/allocator.h"
 #include "nodes/models/latent_preview.h"
+#include "nodes/types/exact_device_dtype.h"
 
 namespace lattice {
 
 namespace {
 
 gpu::DType to_gpu(DType t) {
-  switch (t) {
-    case DType::F32: return gpu::DType::F32;
-    case DType::F16: return gpu::DType::F16;
-    case DType::BF16: return gpu::DType::BF16;
-    case DType::F8E4M3: return gpu::DType::F8E4M3FN;
-    case DType::F8E5M2: return gpu::DType::F8E5M2;
-    default: throw_eval("tensor dtype " + std::string(dtype_name(t)) + " cannot live on the device");
-  }
+  if (auto d = exact_device_dtype(t)) return *d;
+  throw_eval("tensor dtype " + std::string(dtype_name(t)) + " cannot live on the device");
 }
 
 DType from_gpu(gpu::DType t) {
