@@ -191,12 +191,15 @@ Json plan_to_json(const std::vector<PlanRow>& rows) {
   Json a = Json::array();
   for (const auto& r : rows) {
     Json outs = Json::array();
-    for (const auto& [name, info] : r.outputs)
+    for (const auto& [name, info] : r.outputs) {
       outs.push_back({{"name", name},
                       {"shape", info.shape.empty() ? "unknown" : info.shape},
                       {"flops", info.flops},
                       {"weight_bytes", info.weight_bytes},
                       {"activation_bytes", info.activation_bytes}});
+      // A DiT loader's bytes with fp8 matrices: what the "store its weights as fp8" hint says.
+      if (info.meta.contains("fp8_weight_bytes")) outs.back()["fp8_weight_bytes"] = info.meta["fp8_weight_bytes"];
+    }
     a.push_back({{"id", r.id}, {"type", r.type}, {"outputs", std::move(outs)}});
   }
   return a;
@@ -225,6 +228,16 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
         if (info.meta.contains("block_bytes"))
           for (const auto& x : info.meta["block_bytes"]) b.push_back(x.get<uint64_t>());
     return b;
+  };
+  // The --dry-run hint for a streaming model: its device bytes with fp8 matrices (meta "fp8_weight_bytes", from
+  // its loader), when that is less than it has now; empty otherwise.
+  auto fp8_hint = [&](const std::string& id, double bytes) {
+    if (auto it = by_id.find(id); it != by_id.end())
+      for (const auto& [name, info] : it->second->outputs)
+        if (info.meta.contains("fp8_weight_bytes"))
+          if (const double f = info.meta["fp8_weight_bytes"].get<double>(); f > 0 && f < bytes)
+            return " (or store its weights as fp8: " + human_bytes(f) + ")";
+    return std::string();
   };
   auto is_model = [](PortType t) {
     return t == PortType::DiT || t == PortType::VAE || t == PortType::TextEncoder || t == PortType::Upsampler ||
@@ -320,11 +333,12 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
         b["streamed_bytes_per_use"] = sp.streamed_bytes;
         b["needed_bytes"] = fixed + static_cast<double>(sp.device_bytes());  // the least budget with this plan
         std::printf("  budget %s: '%s' streams while '%s' runs: %d of %d blocks stay resident (%s of weights), %s is uploaded"
-                    " block by block on every use through %d slot%s of %s (or store its weights as fp8: %s)\n",
+                    " block by block on every use through %d slot%s of %s%s\n",
                     human_bytes(budget).c_str(), worst->model.c_str(), worst->node.c_str(), sp.resident, sp.blocks,
                     human_bytes(worst->largest_model - static_cast<double>(sp.streamed_bytes)).c_str(),
                     human_bytes(static_cast<double>(sp.streamed_bytes)).c_str(), sp.slots, sp.slots == 1 ? "" : "s",
-                    human_bytes(static_cast<double>(sp.slot_bytes)).c_str(), human_bytes(worst->largest_model / 2).c_str());
+                    human_bytes(static_cast<double>(sp.slot_bytes)).c_str(),
+                    fp8_hint(worst->model, worst->largest_model).c_str());
       }
     } else if (worst->act + (worst->weights - worst->largest_model) < budget) {
       const double resident = budget - worst->act - (worst->weights - worst->largest_model);
@@ -335,9 +349,9 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
       b["resident_weight_bytes"] = resident;
       b["streamed_bytes_per_use"] = streamed;
       std::printf("  budget %s: '%s' streams while '%s' runs: %s stays resident, %s is uploaded block by block on every use"
-                  " (or store its weights as fp8: %s)\n",
+                  "%s\n",
                   human_bytes(budget).c_str(), worst->model.c_str(), worst->node.c_str(), human_bytes(resident).c_str(),
-                  human_bytes(streamed).c_str(), human_bytes(worst->largest_model / 2).c_str());
+                  human_bytes(streamed).c_str(), fp8_hint(worst->model, worst->largest_model).c_str());
     } else {
       b["fits"] = false;
       b["node"] = worst->node;

@@ -35,6 +35,7 @@ NodeDesc make() {
     const std::optional<gpu::DType> dtype = weight_dtype(ctx);
     FluxConfig c;
     PlanInfo p;
+    uint64_t fp8_bytes = 0;  // the same weights with fp8 matrices: the --dry-run hint when the model streams
     std::optional<nlohmann::json> cfg;
     // Each block's device bytes, in the order the transformer runs them: the memory plan streams the
     // blocks exactly as the run would (core/block_stream_plan.h).
@@ -43,13 +44,15 @@ NodeDesc make() {
       FluxLayout layout;
       c = detect_flux_config(*w, &layout);
       if (layout == FluxLayout::BFL) convert_bfl_flux(*w, c);
-      p.weight_bytes = weights_device_bytes(*w, dtype);  // as uploaded (vectors, and fp8 matrices as stored, become f32)
+      p.weight_bytes = weights_device_bytes(*w, dtype);
+      fp8_bytes = weights_device_bytes(*w, gpu::DType::F8E4M3FN);  // as uploaded (vectors, and fp8 matrices as stored, become f32)
       for (uint64_t b : block_device_bytes(*w, flux_block_prefixes(c), dtype)) blocks.push_back(b);
       if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     } else {
       c = flux_config_from_json(*cfg);
       const auto shapes = flux_checkpoint_shapes(c);
       p.weight_bytes = weights_device_bytes(shapes, DType::BF16, dtype);
+      fp8_bytes = weights_device_bytes(shapes, DType::BF16, gpu::DType::F8E4M3FN);
       p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
       for (uint64_t b : block_device_bytes(shapes, flux_block_prefixes(c), DType::BF16, dtype)) blocks.push_back(b);
     }
@@ -58,7 +61,7 @@ NodeDesc make() {
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
               {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim}, {"pooled", c.pooled_projection_dim},
-              {"block_bytes", blocks}};
+              {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes}};
     ctx.set_output("dit", p);
   };
   return d;

@@ -44,12 +44,14 @@ NodeDesc make() {
     const std::optional<gpu::DType> dtype = weight_dtype(ctx);
     LtxTransformerConfig c;
     PlanInfo p;
+    uint64_t fp8_bytes = 0;  // the same weights with fp8 matrices: the --dry-run hint when the model streams
     // Each block's device bytes: the memory plan streams the blocks as the run would (core/block_stream_plan.h).
     std::vector<uint64_t> blocks;
     if (auto cfg = component_config(ctx.in_path("path"), ctx.string("component")); cfg && !has_weights(ctx)) {
       c = ltx_transformer_config_from_json(*cfg);
       const auto shapes = ltx_checkpoint_shapes(c);
       p.weight_bytes = weights_device_bytes(shapes, DType::BF16, dtype);
+      fp8_bytes = weights_device_bytes(shapes, DType::BF16, gpu::DType::F8E4M3FN);
       p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
       blocks = block_device_bytes(shapes, ltx_block_prefixes(c), DType::BF16, dtype);
     } else {
@@ -57,13 +59,14 @@ NodeDesc make() {
       c = detect_ltx_transformer_config(*w);
       // As the run uploads them (vectors as f32), so that the memory plan counts what the run finds in use.
       p.weight_bytes = weights_device_bytes(*w, dtype);
+      fp8_bytes = weights_device_bytes(*w, gpu::DType::F8E4M3FN);
       blocks = block_device_bytes(*w, ltx_block_prefixes(c), dtype);
       if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     }
     p.shape += "LTX-Video transformer " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"layers", c.num_layers},
               {"in_channels", c.in_channels}, {"out_channels", c.out_channels}, {"caption", c.caption_channels},
-              {"ff", c.ff_hidden()}, {"block_bytes", blocks}};
+              {"ff", c.ff_hidden()}, {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes}};
     ctx.set_output("dit", p);
   };
   return d;

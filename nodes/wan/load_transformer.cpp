@@ -34,26 +34,29 @@ NodeDesc make() {
     const std::optional<gpu::DType> dtype = weight_dtype(ctx);
     WanConfig c;
     PlanInfo p;
+    uint64_t fp8_bytes = 0;  // the same weights with fp8 matrices: the --dry-run hint when the model streams
     std::optional<nlohmann::json> config;
     // Each block's device bytes: the memory plan streams the blocks as the run would (core/block_stream_plan.h).
     std::vector<uint64_t> blocks;
     if (auto w = open_node_weights_or_config(ctx, kWrapper, config)) {
       convert_wan_original(*w);
       c = detect_wan_config(*w);
-      p.weight_bytes = weights_device_bytes(*w, dtype);  // as uploaded (vectors, and fp8 matrices as stored, become f32)
+      p.weight_bytes = weights_device_bytes(*w, dtype);
+      fp8_bytes = weights_device_bytes(*w, gpu::DType::F8E4M3FN);  // as uploaded (vectors, and fp8 matrices as stored, become f32)
       blocks = block_device_bytes(*w, wan_block_prefixes(c), dtype);
       if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     } else {
       c = wan_config_from_json(*config);
       const auto shapes = wan_checkpoint_shapes(c);
       p.weight_bytes = weights_device_bytes(shapes, DType::BF16, dtype);
+      fp8_bytes = weights_device_bytes(shapes, DType::BF16, gpu::DType::F8E4M3FN);
       p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
       blocks = block_device_bytes(shapes, wan_block_prefixes(c), DType::BF16, dtype);
     }
     p.shape += c.describe() + " transformer, " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
     p.meta = {{"params", c.parameter_count()}, {"config", {{"heads", c.num_attention_heads}, {"head_dim", c.attention_head_dim},
               {"in", c.in_channels}, {"out", c.out_channels}, {"text", c.text_dim}, {"ffn", c.ffn_dim},
-              {"layers", c.num_layers}, {"image", c.image_dim}}}, {"block_bytes", blocks}};
+              {"layers", c.num_layers}, {"image", c.image_dim}}}, {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes}};
     ctx.set_output("dit", p);
   };
   return d;

@@ -384,15 +384,20 @@ TEST_F(Cli, StreamedFp8FluxRunMatchesThePlanAtItsBoundary) {
 }
 
 // The dry-run report's weight bytes of node `id`.
-double planned_weight_bytes(const std::string& graph, const std::string& id, const fs::path& report) {
+// Node `id`'s first output in the dry-run plan of `graph` (the report written to `report`).
+nlohmann::json planned_output(const std::string& graph, const std::string& id, const fs::path& report) {
   auto r = run("--render " + graph + " --dry-run --report " + report.string());
   EXPECT_EQ(r.code, 0) << r.out;
   std::ifstream in(report);
   const auto plan = nlohmann::json::parse(in)["plan"];
   for (const auto& n : plan)
-    if (n["id"] == id) return n["outputs"][0]["weight_bytes"].get<double>();
+    if (n["id"] == id) return n["outputs"][0];
   ADD_FAILURE() << "no node " << id << " in " << plan.dump();
-  return 0;
+  return nlohmann::json::object();
+}
+
+double planned_weight_bytes(const std::string& graph, const std::string& id, const fs::path& report) {
+  return planned_output(graph, id, report).value("weight_bytes", 0.0);
 }
 
 TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
@@ -402,6 +407,7 @@ TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
   std::ifstream in(graph);
   const std::string text(std::istreambuf_iterator<char>(in), {});
   double fp8 = 0, bf16 = 0;
+  std::vector<double> fp8_hints;
   for (const char* dtype : {"stored", "bf16", "fp8_e4m3fn", "f32"}) {
     std::string g = text;
     const std::string from = R"("weight_dtype": "stored")";
@@ -414,8 +420,12 @@ TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
     EXPECT_EQ(config_only, with_weights) << dtype;
     if (std::string(dtype) == "fp8_e4m3fn") fp8 = with_weights;
     if (std::string(dtype) == "bf16") bf16 = with_weights;
+    fp8_hints.push_back(planned_output((dir / "g.lattice").string(), "dit", dir / "c.json").value("fp8_weight_bytes", 0.0));
   }
   EXPECT_LT(fp8, 0.6 * bf16);
+  // The --dry-run hint for a streaming model ("or store its weights as fp8") is what fp8 would plan, whatever
+  // the dtype chosen now.
+  for (double h : fp8_hints) EXPECT_EQ(h, fp8);
 }
 
 TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
