@@ -212,7 +212,8 @@ NodeDesc make() {
     // Activations of one forward as the run reserves them (one block's temporaries at a time), and what the
     // sampler holds on the device when the transformer plans (latents, text states, RoPE tables).
     p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, txt) +
-                         flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0f);
+                         flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0f,
+                                                   ctx.input("control") != nullptr);
     p.meta = noise->meta;
     ctx.set_output("latent", p);
   };

@@ -1,5 +1,8 @@
-// image.canny: Canny edge detection (Canny 1986, as OpenCV's cv2.Canny computes it by default), the control image of
-// FLUX.1-Canny-dev: image -> image.canny -> vae.encode -> flux.sample 'control'.
+// image.canny: Canny edge detection (Canny 1986, the steps of OpenCV's cv2.Canny with its defaults on a one-channel
+// 8-bit image), the control image of FLUX.1-Canny-dev: image -> image.canny -> vae.encode -> flux.sample 'control'.
+// Differences from cv2.Canny on colour input (as the FLUX Canny preprocessors call it): OpenCV takes each pixel's
+// strongest per-channel gradient and works on integers, here the gradient is the float luma's, so edges of
+// colour images can differ near the thresholds.
 //  1. luma on the 8-bit scale: 255·(0.2126 R + 0.7152 G + 0.0722 B) of the values as stored (one channel: itself);
 //     optionally blurred with a Gaussian of `blur` pixels sigma (0: none, as cv2.Canny and the FLUX Canny
 //     preprocessors use it);

@@ -124,8 +124,8 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
 }
 
 uint64_t flux_sampler_device_bytes(const FluxConfig& c, int64_t latent_h, int64_t latent_w, int64_t text_tokens,
-                                   bool negative, bool cfg, bool image) {
-  const uint64_t latent = static_cast<uint64_t>(c.in_channels / 4) * static_cast<uint64_t>(latent_h * latent_w);
+                                   bool negative, bool cfg, bool image, bool control) {
+  const uint64_t latent = static_cast<uint64_t>(c.out_channels / 4) * static_cast<uint64_t>(latent_h * latent_w);
   const uint64_t S = static_cast<uint64_t>((latent_h / 2) * (latent_w / 2)), T = static_cast<uint64_t>(text_tokens);
   const uint64_t text = T * static_cast<uint64_t>(c.joint_attention_dim) + static_cast<uint64_t>(c.pooled_projection_dim);
   const uint64_t rope = 2 * (T + S) * static_cast<uint64_t>(c.attention_head_dim);
@@ -133,6 +133,7 @@ uint64_t flux_sampler_device_bytes(const FluxConfig& c, int64_t latent_h, int64_
   if (negative) n += text;
   if (cfg) n += rope;
   if (image) n += latent;
+  if (control) n += 4 * latent;  // control latent and its packed tokens, the [latents, control] input (2 latents)
   return 4 * n;
 }
 

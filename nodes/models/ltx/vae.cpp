@@ -233,7 +233,7 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   if (!w.has("decoder.conv_in.conv.weight") || !w.has("decoder.conv_out.conv.weight"))
     throw_invalid(not_ltx_vae(w, "no decoder.conv_in.conv.weight / decoder.conv_out.conv.weight"));
   if (w.info("decoder.conv_in.conv.weight").shape.size() != 5) throw_invalid(not_ltx_vae(w, "decoder.conv_in is not a 3-D conv"));
-  // config.json gives what no weight shows (out_channels, norm eps, scaling factor, upsample_residual); its
+  // config.json gives what no weight shows (out_channels, norm eps, scaling factor, patch_size_t, upsample_residual); its
   // lists are not checked against each other here (diffusers ignores surplus entries), only the result is.
   LtxVaeConfig c;
   std::optional<std::vector<bool>> json_residual;
@@ -242,6 +242,7 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
     c.out_channels = j.out_channels;
     c.resnet_norm_eps = j.resnet_norm_eps;
     c.scaling_factor = j.scaling_factor;
+    c.patch_size_t = j.patch_size_t;  // 1 in every released VAE; validate() refuses others
     if (w.config()->contains("upsample_residual")) json_residual = j.upsample_residual;
   }
   c.latent_channels = ltx_weight_dim(w, "decoder.conv_in.conv.weight", 1);
