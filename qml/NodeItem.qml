@@ -147,6 +147,8 @@ Item {
                 // A click on a connected input disconnects it.
                 if (!port.output && port.portData.connected) node.doc.disconnectPort(node.nodeId, port.portData.name)
             }
+            // The grab can end without a release (the delegate hidden past farZoom mid-drag): drop the wire.
+            onCanceled: node.board.wireActive = false
         }
     }
 }

@@ -44,7 +44,7 @@ uint at(uint v[4], uvec3 blc) { return v[0] + blc.x * v[1] + blc.y * v[2] + blc.
 
 #ifdef MODULATE_TEXEL
 // Row-wise (grid_rows): a workgroup row per token (b, l), x walking its channel quads, so the token's
-// indices are workgroup-uniform and no lane divides.
+// indices are workgroup-uniform: its divisions are of uniform values, none per channel.
 void main() {
   uint row = lattice_row_index(), c = 4u * (gl_WorkGroupID.x * MODULATE_LOCAL_SIZE + gl_LocalInvocationID.x);
   if (row >= pc.numel / pc.c || c >= pc.c) return;

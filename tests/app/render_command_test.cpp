@@ -383,7 +383,6 @@ TEST_F(Cli, StreamedFp8FluxRunMatchesThePlanAtItsBoundary) {
   expect_plan_matches_run_at_its_boundary(write_streamed_flux_graph(dir, "fp8_e4m3fn"), 20, dir);
 }
 
-// The dry-run report's weight bytes of node `id`.
 // Node `id`'s first output in the dry-run plan of `graph` (the report written to `report`).
 nlohmann::json planned_output(const std::string& graph, const std::string& id, const fs::path& report) {
   auto r = run("--render " + graph + " --dry-run --report " + report.string());
@@ -396,9 +395,6 @@ nlohmann::json planned_output(const std::string& graph, const std::string& id, c
   return nlohmann::json::object();
 }
 
-double planned_weight_bytes(const std::string& graph, const std::string& id, const fs::path& report) {
-  return planned_output(graph, id, report).value("weight_bytes", 0.0);
-}
 
 TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
   // A plan from config.json alone counts the DiT's device bytes as the plan from its weights does (which
@@ -413,14 +409,15 @@ TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
     const std::string from = R"("weight_dtype": "stored")";
     g.replace(g.find(from), from.size(), std::string(R"("weight_dtype": ")") + dtype + "\"");
     std::ofstream(dir / "g.lattice") << g;
-    const double with_weights = planned_weight_bytes((dir / "g.lattice").string(), "dit", dir / "a.json");
+    const auto planned = planned_output((dir / "g.lattice").string(), "dit", dir / "a.json");
+    const double with_weights = planned.value("weight_bytes", 0.0);
+    fp8_hints.push_back(planned.value("fp8_weight_bytes", 0.0));
     fs::rename(dir / "dit" / "diffusion_pytorch_model.safetensors", dir / "moved.safetensors");
-    const double config_only = planned_weight_bytes((dir / "g.lattice").string(), "dit", dir / "b.json");
+    const double config_only = planned_output((dir / "g.lattice").string(), "dit", dir / "b.json").value("weight_bytes", 0.0);
     fs::rename(dir / "moved.safetensors", dir / "dit" / "diffusion_pytorch_model.safetensors");
     EXPECT_EQ(config_only, with_weights) << dtype;
     if (std::string(dtype) == "fp8_e4m3fn") fp8 = with_weights;
     if (std::string(dtype) == "bf16") bf16 = with_weights;
-    fp8_hints.push_back(planned_output((dir / "g.lattice").string(), "dit", dir / "c.json").value("fp8_weight_bytes", 0.0));
   }
   EXPECT_LT(fp8, 0.6 * bf16);
   // The --dry-run hint for a streaming model ("or store its weights as fp8") is what fp8 would plan, whatever

@@ -414,6 +414,20 @@ TEST_F(CanvasInteraction, ZoomedFarOutAWireDraggedFromAPortConnectsAndAClickDisc
   EXPECT_EQ(doc->graph().find(m.toStdString())->inputs.count("a"), 0u);
 }
 
+TEST_F(CanvasInteraction, AWireDragCutShortByZoomingFarOutIsDropped) {
+  // A wire dragged from a node item's port, then a zoom past farZoom hides the item and cancels its grab: the
+  // wire must not stay on the canvas (nor the far layer's rings).
+  const QPointF out = NodeLayout::port({0, 0}, 0, true);
+  QTest::mousePress(window, Qt::LeftButton, {}, at(out.x(), out.y()));
+  QTest::mouseMove(window, at(out.x() + 60, out.y() + 20), 10);
+  QTest::mouseMove(window, at(out.x() + 120, out.y() + 40), 10);
+  ASSERT_TRUE(canvas->property("wireActive").toBool());
+  go_far();
+  EXPECT_FALSE(canvas->property("wireActive").toBool());
+  QTest::mouseRelease(window, Qt::LeftButton, {}, at(out.x() + 120, out.y() + 40), 10);
+  EXPECT_FALSE(canvas->property("wireActive").toBool());
+}
+
 TEST_F(CanvasInteraction, ZoomedFarOutHoveringANodeShowsItsMessage) {
   ASSERT_TRUE(evaluation_reported()) << "(it would overwrite the state set here)";
   doc->nodes()->setState("b", "failed", 0, "b failed: boom");
