@@ -4,11 +4,17 @@
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
+
+#ifdef __linux__
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 #include "app/hooks.h"
 #include "app/editor/param_value.h"
@@ -198,6 +204,19 @@ Evaluator::Evaluator(QObject* parent) : QObject(parent), worker_(new EvalWorker)
   connect(worker_, &EvalWorker::previewAvailable, this, &Evaluator::onWorkerPreview);
   thread_.setObjectName(QStringLiteral("lattice-eval"));
   thread_.start();
+  // Queued first, so it runs on the worker before any job (and before the Vulkan device, whose threads
+  // inherit the nice value, is created there).
+  QMetaObject::invokeMethod(
+      worker_,
+      [] {
+#ifdef __linux__
+        const pid_t tid = gettid();
+        errno = 0;
+        const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+        if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, nice + kWorkerNice));
+#endif
+      },
+      Qt::QueuedConnection);
 }
 
 Evaluator::~Evaluator() {

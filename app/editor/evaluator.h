@@ -12,6 +12,11 @@
 /// the run is in flight, whichever node sends them; the run's final view replaces them. The worker keeps
 /// only the newest preview behind a mutex and posts one notification until the UI thread takes it, so a
 /// fast sampler never floods the event queue: latest wins.
+///
+/// Priority: the worker thread runs at a nice value `kWorkerNice` above the UI's (Linux; threads it
+/// creates inherit it, which includes lavapipe's and OpenMP-style worker pools created during a run), so a
+/// model that saturates every core on a CPU device still leaves the UI and render threads a core's worth of
+/// time when they need it. `lattice --render` does not lower anything: it has no UI to keep responsive.
 
 #include <QObject>
 #include <QThread>
@@ -39,6 +44,8 @@ class Evaluator : public QObject {
  public:
   explicit Evaluator(QObject* parent = nullptr);
   ~Evaluator() override;
+
+  static constexpr int kWorkerNice = 10;
 
   struct Job {
     Graph graph;                       ///< only runnable nodes (see graph_edits.h runnable_nodes)

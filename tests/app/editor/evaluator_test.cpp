@@ -12,9 +12,50 @@
 #include "tests/support/editor_test_nodes.h"
 
 #include <QThread>
+#include <atomic>
+
+#ifdef __linux__
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
+
+#include "core/node.h"
+#include "core/types/basic.h"
 
 namespace lattice::editor {
 namespace {
+
+#ifdef __linux__
+std::atomic<int> observed_nice{-100};
+
+// test.thread_nice: records the nice value of the thread that evaluates it.
+NodeDesc thread_nice_node() {
+  NodeDesc d;
+  d.type = "test.thread_nice";
+  d.category = "Test";
+  d.outputs = {{"value", PortType::Number, ""}};
+  d.evaluate = [](EvalContext& c) {
+    observed_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    c.set_output("value", make_number(observed_nice.load()));
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(thread_nice_node);
+
+TEST(Evaluator, WorkerThreadRunsBelowTheUiPriority) {
+  test::qt_app();
+  const int ui_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  const QString n = doc.addNode("test.thread_nice", 0, 0);
+  doc.select(n);
+  doc.run();
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  ASSERT_EQ(doc.nodes()->state(n), "done");
+  EXPECT_EQ(observed_nice.load(), std::min(19, ui_nice + Evaluator::kWorkerNice));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), ui_nice);  // the UI thread keeps its own
+}
+#endif
 
 TEST(Evaluator, RunsOffTheUiThreadAndReportsStates) {
   test::qt_app();
