@@ -1,0 +1,48 @@
+#include "gpu/ops/texel_operands.h"
+
+#include <cstdlib>
+#include <memory>
+
+#include "gpu/allocator.h"
+#include "tests/gpu/gpu_test.h"
+
+namespace lattice::gpu {
+namespace {
+
+using testing::GpuTest;
+
+TEST_F(GpuTest, TexelOperandsNeedEveryCountAMultipleOfFour) {
+  const Device& d = ctx().device();
+  if (!TexelOperands(d)) GTEST_SKIP() << "texel operands are for CPU devices with RGBA32F texel buffers";
+  EXPECT_TRUE(TexelOperands(d).aligned({0, 4, 64, 3072}));
+  EXPECT_FALSE(TexelOperands(d).aligned({4, 6, 8}));
+  const uint32_t strides[] = {8, 12, 2};
+  EXPECT_TRUE(TexelOperands(d).aligned(std::span(strides, 2)));
+  EXPECT_FALSE(TexelOperands(d).aligned(std::span(strides, 3)));
+  // A failed condition stays failed whatever follows.
+  EXPECT_FALSE(TexelOperands(d).require(false).aligned({4}));
+  EXPECT_FALSE(TexelOperands(d).aligned({5}).require(true).aligned({4}));
+}
+
+TEST_F(GpuTest, TexelOperandsNeedEveryBufferToFitOneView) {
+  if (!TexelOperands(ctx().device())) GTEST_SKIP() << "texel operands are for CPU devices with RGBA32F texel buffers";
+  // A device whose texel buffers hold 16 texels (64 floats).
+  setenv("LATTICE_GPU_MAX_TEXEL_ELEMENTS", "16", 1);
+  const auto small = std::make_unique<Context>();
+  unsetenv("LATTICE_GPU_MAX_TEXEL_ELEMENTS");
+  const Tensor fits = Tensor::empty(*small, {64}, DType::F32), too_big = Tensor::empty(*small, {1024}, DType::F32);
+  const Tensor absent;
+  ASSERT_LE(fits.buffer()->size() / 16, 16u) << "the allocator rounded a 256-byte buffer past 16 texels";
+  EXPECT_TRUE(TexelOperands(small->device()).bound({&fits, &absent}));
+  EXPECT_FALSE(TexelOperands(small->device()).bound({&fits, &too_big}));
+}
+
+TEST_F(GpuTest, TexelArgBindsTheFormatOnlyForTexelVariants) {
+  const Tensor t = Tensor::empty(ctx(), {8}, DType::F32);
+  EXPECT_EQ(texel_arg(t.buffer(), true).texel_format, kTexelFormat);
+  EXPECT_EQ(texel_arg(t.buffer(), false).texel_format, VK_FORMAT_UNDEFINED);
+  EXPECT_EQ(texel_arg(t.buffer(), true).buffer, t.buffer());
+}
+
+}  // namespace
+}  // namespace lattice::gpu
