@@ -122,7 +122,7 @@ int64_t row_stride(const Tensor& out) {
 }  // namespace
 
 bool matmul_packs_weights(const Device& device, DType dtype, int64_t n, int64_t k) {
-  if (const char* v = std::getenv("LATTICE_KERNEL_MATMUL"); v && *v && std::string_view(v) != "texel") return false;
+  if (const std::string v = kernel_override("matmul"); !v.empty() && v != "texel") return false;
   if (const char* v = std::getenv("LATTICE_MATMUL_PACK"); v && std::string_view(v) == "0") return false;
   return n > 0 && k > 0 &&
          texel_reads_b(device, dtype, static_cast<uint64_t>(n), static_cast<uint64_t>(k),

@@ -4,7 +4,9 @@
 #include <memory>
 
 #include "gpu/allocator.h"
+#include "gpu/ops/binary.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -42,6 +44,25 @@ TEST_F(GpuTest, TexelArgBindsTheFormatOnlyForTexelVariants) {
   EXPECT_EQ(texel_arg(t.buffer(), true).texel_format, kTexelFormat);
   EXPECT_EQ(texel_arg(t.buffer(), false).texel_format, VK_FORMAT_UNDEFINED);
   EXPECT_EQ(texel_arg(t.buffer(), true).buffer, t.buffer());
+}
+
+TEST_F(GpuTest, TexelOperandsOfDroppedTensorsLiveUntilTheirBatchCompletes) {
+  if (!TexelOperands(ctx().device())) GTEST_SKIP() << "texel operands are for CPU devices with RGBA32F texel buffers";
+  const test::ScopedKernelVariant forced("BINARY", "texel");
+  const auto xs = testing::random_floats(256, 71), ys = testing::random_floats(256, 72);
+  CommandStream s(ctx());
+  Tensor sum;
+  {
+    const Tensor a = Tensor::from_floats(ctx(), xs, {4, 64}), b = Tensor::from_floats(ctx(), ys, {4, 64});
+    sum = add(s, a, b);
+    s.submit();
+  }  // a and b (and their cached texel views) are dropped while their batch may still run
+  // sum's view, made for the first batch, is bound again by a second one, possibly while the first runs.
+  const Tensor twice = add(s, sum, sum);
+  s.finish();
+  std::vector<float> want(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) want[i] = 2.0f * (xs[i] + ys[i]);
+  EXPECT_TRUE(testing::close_elementwise(twice.to_floats(), want, 0, 0));
 }
 
 }  // namespace
