@@ -8,11 +8,13 @@
 #include <benchmark/benchmark.h>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/copy.h"
 #include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/rope.h"
@@ -122,6 +124,15 @@ const int registered = [] {
     // A residual add of two [L, C] tensors (Wan's cross-attention, LTX's): reads two, writes one.
     benchmark::RegisterBenchmark(("elementwise/add" + size + v).c_str(), [v](benchmark::State& st) {
       bm_op(st, "binary", v, 3, [](CommandStream& s) { return lattice::gpu::add(s, inputs().x, inputs().x); });
+    })->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  for (const char* v : {"portable", "texel"}) {
+    // The attention heads' rearrangement [1, L, H, D] -> [1, H, L, D] (contiguous): reads one, writes one.
+    benchmark::RegisterBenchmark(("elementwise/permute" + size + v).c_str(), [v](benchmark::State& st) {
+      bm_op(st, "copy", v, 2, [](CommandStream& s) {
+        const Tensor heads = inputs().x.reshape({1, kTokens, kChannels / kHeadDim, kHeadDim});
+        return lattice::gpu::contiguous(s, lattice::gpu::permute(heads, std::vector<int>{0, 2, 1, 3}));
+      });
     })->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return 0;

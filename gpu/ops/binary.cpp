@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
 
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
@@ -36,13 +35,9 @@ struct Problem {
 // Four consecutive elements of the last dimension are one aligned texel of each operand: that dimension a
 // multiple of 4 and contiguous in both (not broadcast), every other stride and both offsets multiples of 4.
 bool texel_applies(const Device& device, const Problem& p) {
-  if (p.push.rank == 0) return false;
-  const uint32_t last = p.push.rank - 1;
   return static_cast<bool>(TexelOperands(device)
-                               .require(p.push.a_strides[last] == 1 && p.push.b_strides[last] == 1)
-                               .aligned({p.push.shape[last], p.push.a_offset, p.push.b_offset})
-                               .aligned(std::span(p.push.a_strides, last))
-                               .aligned(std::span(p.push.b_strides, last))
+                               .rows(p.push.rank, p.push.shape, {p.push.a_strides, p.push.b_strides})
+                               .aligned({p.push.a_offset, p.push.b_offset})
                                .bound({p.a, p.b}));
 }
 const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always<Problem>}}};

@@ -17,6 +17,13 @@ TexelOperands& TexelOperands::aligned(std::span<const uint32_t> counts) {
   return *this;
 }
 
+TexelOperands& TexelOperands::rows(uint32_t rank, const uint32_t* shape, std::initializer_list<const uint32_t*> strides) {
+  if (rank == 0) return require(false);
+  aligned({shape[rank - 1]});
+  for (const uint32_t* s : strides) require(s[rank - 1] == 1).aligned(std::span(s, rank - 1));
+  return *this;
+}
+
 TexelOperands& TexelOperands::bound(std::initializer_list<const Tensor*> operands) {
   for (const Tensor* t : operands)
     if (ok_ && t->defined()) ok_ = t->buffer()->size() / 16 <= device_.info().max_texel_buffer_elements;

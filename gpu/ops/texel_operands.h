@@ -12,6 +12,9 @@
 ///   is a multiple of 4, so element e of an operand is component e % 4 of texel e / 4;
 /// - bound(...): every defined tensor's whole buffer fits one texel view (size / 16 <= maxTexelBufferElements),
 ///   since ops bind whole buffers;
+/// - rows(rank, shape, strides): for views over one shape (strides per view, in elements), the innermost
+///   dimension contiguous in every view with a size that is a multiple of 4, every other stride a multiple
+///   of 4 (false for rank 0);
 /// - require(c): the op's own condition c (contiguous channels, a pairing).
 /// texel_arg binds a buffer as texel buffer of kTexelFormat when `texel`, else as storage buffer.
 /// Nothing here records or submits work; everything is cheap enough to run per dispatch.
@@ -36,6 +39,7 @@ class TexelOperands {
   explicit TexelOperands(const Device& device);
   TexelOperands& aligned(std::initializer_list<uint64_t> counts);
   TexelOperands& aligned(std::span<const uint32_t> counts);
+  TexelOperands& rows(uint32_t rank, const uint32_t* shape, std::initializer_list<const uint32_t*> strides);
   /// Undefined tensors (an absent optional operand) are skipped.
   TexelOperands& bound(std::initializer_list<const Tensor*> operands);
   TexelOperands& require(bool condition) {

@@ -26,6 +26,18 @@ TEST_F(GpuTest, TexelOperandsNeedEveryCountAMultipleOfFour) {
   EXPECT_FALSE(TexelOperands(d).aligned({5}).require(true).aligned({4}));
 }
 
+TEST_F(GpuTest, TexelOperandsRowsNeedAContiguousInnermostDimensionInEveryView) {
+  const Device& d = ctx().device();
+  if (!TexelOperands(d)) GTEST_SKIP() << "texel operands are for CPU devices with RGBA32F texel buffers";
+  const uint32_t shape[] = {3, 5, 8}, packed[] = {40, 8, 1}, permuted[] = {8, 24, 1}, broadcast[] = {0, 8, 0};
+  const uint32_t odd_stride[] = {42, 8, 1}, odd_shape[] = {3, 5, 6}, odd_packed[] = {30, 6, 1};
+  EXPECT_TRUE(TexelOperands(d).rows(3, shape, {packed, permuted}));
+  EXPECT_FALSE(TexelOperands(d).rows(3, shape, {packed, broadcast})) << "innermost stride 0";
+  EXPECT_FALSE(TexelOperands(d).rows(3, shape, {odd_stride})) << "outer stride 42";
+  EXPECT_FALSE(TexelOperands(d).rows(3, odd_shape, {odd_packed})) << "innermost size 6";
+  EXPECT_FALSE(TexelOperands(d).rows(0, shape, {packed})) << "rank 0";
+}
+
 TEST_F(GpuTest, TexelOperandsNeedEveryBufferToFitOneView) {
   if (!TexelOperands(ctx().device())) GTEST_SKIP() << "texel operands are for CPU devices with RGBA32F texel buffers";
   // A device whose texel buffers hold 16 texels (64 floats).
