@@ -1,23 +1,24 @@
 // elementwise/<op>/<L>x<C>/<variant>: the elementwise kernels of a DiT block at FLUX sizes (one image of
 // 1024x1024 has 4096 tokens; the small forward of flux_dit_bench 1280 x 3072). Each variant of an op (gpu/variant.h,
-// forced through LATTICE_KERNEL_<OP> for the run) is measured in the same process, so the portable variant is
+// forced through gpu::set_kernel_override for the run) is measured in the same process, so the portable variant is
 // the baseline. The figure is GB of tensor traffic (each [L, C] tensor read or written counts once; the
 // [C] modulation vectors and the [L, W] RoPE tables are left out) per CPU-second of the process over the
 // submit + wait of one recorded dispatch (recording excluded): on lavapipe the device's work is the process's
 // own threads, and CPU time moves less than wall time when other processes load the machine.
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
-
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "bench/support.h"
 #include "gpu/command_stream.h"
 #include "gpu/context.h"
 #include "gpu/ops/binary.h"
+#include "gpu/ops/copy.h"
 #include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
 #include "gpu/ops/rope.h"
+#include "gpu/variant.h"
 
 namespace {
 
@@ -25,21 +26,22 @@ using lattice::bench::process_cpu_seconds;
 using lattice::bench::random_values;
 using lattice::gpu::CommandStream;
 using lattice::gpu::Tensor;
+using lattice::gpu::set_kernel_override;
 
 constexpr int64_t kTokens = 1280, kChannels = 3072, kHeadDim = 128;
 
-// Runs `record` (one op recorded on the stream) with LATTICE_KERNEL_<op> = variant; `tensors` counts the
+// Runs `record` (one op recorded on the stream) with `op`'s variant forced (gpu/variant.h); `tensors` counts the
 // [L, C] tensors it reads and writes.
-void bm_op(benchmark::State& state, const char* env, const char* variant, int tensors,
+void bm_op(benchmark::State& state, const char* op, const char* variant, int tensors,
            const std::function<Tensor(CommandStream&)>& record) {
-  setenv(env, variant, 1);
+  set_kernel_override(op, variant);
   CommandStream s(lattice::bench::op_bench_context());
   try {
     Tensor warm = record(s);  // pipeline creation and llvmpipe's compilation, untimed
     s.finish();
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
-    unsetenv(env);
+    set_kernel_override(op, "");
     return;
   }
   double cpu = 0;
@@ -51,7 +53,7 @@ void bm_op(benchmark::State& state, const char* env, const char* variant, int te
     s.finish();
     cpu += process_cpu_seconds() - c0;
   }
-  unsetenv(env);
+  set_kernel_override(op, "");
   const double bytes = 4.0 * double(kTokens * kChannels) * tensors;
   state.counters["GB_per_cpu_s"] = 1e-9 * bytes * double(state.iterations()) / cpu;
   state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
@@ -81,7 +83,7 @@ const int registered = [] {
   const std::string size = "/" + std::to_string(kTokens) + "x" + std::to_string(kChannels) + "/";
   for (const char* v : {"portable", "vec4", "texel"}) {
     benchmark::RegisterBenchmark(("elementwise/modulate" + size + v).c_str(), [v](benchmark::State& st) {
-      bm_op(st, "LATTICE_KERNEL_MODULATE", v, 2, [](CommandStream& s) {
+      bm_op(st, "modulate", v, 2, [](CommandStream& s) {
         const Inputs& in = inputs();
         return lattice::gpu::modulate(s, in.x, chunk(in.emb, 0), chunk(in.emb, 1));
       });
@@ -90,21 +92,21 @@ const int registered = [] {
   for (const char* v : {"portable", "texel"}) {
     // Reads x three times (mean, variance, output), writes once.
     benchmark::RegisterBenchmark(("elementwise/layer_norm" + size + v).c_str(), [v](benchmark::State& st) {
-      bm_op(st, "LATTICE_KERNEL_NORM", v, 4, [](CommandStream& s) { return lattice::gpu::layer_norm(s, inputs().x, 1e-6f); });
+      bm_op(st, "norm", v, 4, [](CommandStream& s) { return lattice::gpu::layer_norm(s, inputs().x, 1e-6f); });
     })->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   for (const char* v : {"portable", "texel"}) {
     // The DiT pre-norm: layer_norm then modulate (reads x 3 + 1 times, writes twice), and fused (3 + 1).
     benchmark::RegisterBenchmark(("elementwise/layer_norm+modulate" + size + v).c_str(), [v](benchmark::State& st) {
-      setenv("LATTICE_KERNEL_NORM", v, 1);
-      bm_op(st, "LATTICE_KERNEL_MODULATE", v, 4, [](CommandStream& s) {
+      set_kernel_override("norm", v);
+      bm_op(st, "modulate", v, 4, [](CommandStream& s) {
         const Inputs& in = inputs();
         return lattice::gpu::modulate(s, lattice::gpu::layer_norm(s, in.x, 1e-6f), chunk(in.emb, 0), chunk(in.emb, 1));
       });
-      unsetenv("LATTICE_KERNEL_NORM");
+      set_kernel_override("norm", "");
     })->Unit(benchmark::kMillisecond)->UseRealTime();
     benchmark::RegisterBenchmark(("elementwise/norm_modulate" + size + v).c_str(), [v](benchmark::State& st) {
-      bm_op(st, "LATTICE_KERNEL_NORM_MODULATE", v, 4, [](CommandStream& s) {
+      bm_op(st, "norm_modulate", v, 4, [](CommandStream& s) {
         const Inputs& in = inputs();
         return lattice::gpu::norm_modulate(s, in.x, lattice::gpu::RowNorm::Layer, 1e-6f, chunk(in.emb, 0), chunk(in.emb, 1));
       });
@@ -112,7 +114,7 @@ const int registered = [] {
   }
   for (const char* v : {"portable", "texel"}) {
     benchmark::RegisterBenchmark(("elementwise/rope" + size + v).c_str(), [v](benchmark::State& st) {
-      bm_op(st, "LATTICE_KERNEL_ROPE", v, 2, [](CommandStream& s) {
+      bm_op(st, "rope", v, 2, [](CommandStream& s) {
         const Inputs& in = inputs();
         return lattice::gpu::rope(s, in.x, in.cos, in.sin);
       });
@@ -121,7 +123,16 @@ const int registered = [] {
   for (const char* v : {"portable", "texel"}) {
     // A residual add of two [L, C] tensors (Wan's cross-attention, LTX's): reads two, writes one.
     benchmark::RegisterBenchmark(("elementwise/add" + size + v).c_str(), [v](benchmark::State& st) {
-      bm_op(st, "LATTICE_KERNEL_BINARY", v, 3, [](CommandStream& s) { return lattice::gpu::add(s, inputs().x, inputs().x); });
+      bm_op(st, "binary", v, 3, [](CommandStream& s) { return lattice::gpu::add(s, inputs().x, inputs().x); });
+    })->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  for (const char* v : {"portable", "texel"}) {
+    // The attention heads' rearrangement [1, L, H, D] -> [1, H, L, D] (contiguous): reads one, writes one.
+    benchmark::RegisterBenchmark(("elementwise/permute" + size + v).c_str(), [v](benchmark::State& st) {
+      bm_op(st, "copy", v, 2, [](CommandStream& s) {
+        const Tensor heads = inputs().x.reshape({1, kTokens, kChannels / kHeadDim, kHeadDim});
+        return lattice::gpu::contiguous(s, lattice::gpu::permute(heads, std::vector<int>{0, 2, 1, 3}));
+      });
     })->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return 0;

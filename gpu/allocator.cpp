@@ -19,6 +19,20 @@ Buffer::~Buffer() {
   if (owner_ != nullptr) owner_->release(*this);
 }
 
+VkBufferView Buffer::texel_view(VkFormat format) {
+  std::lock_guard lock(views_mutex_);
+  for (const auto& [f, view] : views_)
+    if (f == format) return view;
+  VkBufferViewCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  info.buffer = buffer_;
+  info.format = format;
+  info.range = VK_WHOLE_SIZE;
+  VkBufferView view = VK_NULL_HANDLE;
+  LATTICE_VK_CHECK(vkCreateBufferView(owner_->device_.handle(), &info, nullptr, &view));
+  views_.emplace_back(format, view);
+  return view;
+}
+
 Allocator::Allocator(const Device& device, uint64_t block_bytes)
     : device_(device), block_bytes_(std::min(block_bytes, device.info().max_memory_allocation_size)) {
   uint64_t largest = 0;
@@ -199,6 +213,7 @@ std::shared_ptr<Buffer> Allocator::create_buffer(uint64_t bytes, MemoryKind kind
 
 void Allocator::release(Buffer& b) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
+  for (const auto& [format, view] : b.views_) vkDestroyBufferView(device_.handle(), view, nullptr);
   vkDestroyBuffer(device_.handle(), b.buffer_, nullptr);
   (b.kind_ == MemoryKind::DeviceLocal ? device_bytes_ : host_bytes_) -= b.size_;
   if (b.dedicated_ != VK_NULL_HANDLE) {

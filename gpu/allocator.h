@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace lattice::gpu {
@@ -52,11 +53,19 @@ class Buffer {
   MemoryKind kind() const { return kind_; }
   /// Host pointer for HostVisible buffers, nullptr otherwise.
   void* mapped() const { return mapped_; }
+  /// A view of the whole buffer (offset 0, VK_WHOLE_SIZE) as uniform texel buffer of `format`, created on first
+  /// request and kept, one per format, until the buffer is destroyed (ops bind whole buffers, so the format is
+  /// the whole key). Safe across command buffers in flight: a CommandStream keeps every buffer it bound alive
+  /// until the submission completes, and the view dies with the buffer. The caller checks that the format
+  /// supports uniform texel buffers and that size() / texel bytes <= maxTexelBufferElements. Thread-safe.
+  VkBufferView texel_view(VkFormat format);
 
  private:
   friend class Allocator;
   Buffer() = default;
   Allocator* owner_ = nullptr;
+  std::mutex views_mutex_;
+  std::vector<std::pair<VkFormat, VkBufferView>> views_;
   VkBuffer buffer_ = VK_NULL_HANDLE;
   uint64_t size_ = 0;
   MemoryKind kind_ = MemoryKind::DeviceLocal;

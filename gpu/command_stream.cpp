@@ -40,11 +40,7 @@ CommandStream::~CommandStream() {
     // A lost device cannot be waited for; destruction must not throw, so the result is only a hint.
     if (vkWaitSemaphores(dev, &info, UINT64_MAX) != VK_SUCCESS) vkDeviceWaitIdle(dev);
   }
-  for (auto& b : in_flight_) {
-    for (VkBufferView v : b.views) vkDestroyBufferView(dev, v, nullptr);
-    collect_profile(b);
-  }
-  for (VkBufferView v : current_.views) vkDestroyBufferView(dev, v, nullptr);
+  for (auto& b : in_flight_) collect_profile(b);
   for (VkQueryPool p : current_.pools) vkDestroyQueryPool(dev, p, nullptr);
   for (VkQueryPool p : free_pools_) vkDestroyQueryPool(dev, p, nullptr);
   vkDestroySemaphore(dev, timeline_, nullptr);
@@ -144,8 +140,6 @@ void CommandStream::dispatch(const Pipeline& pipeline, std::span<const Arg> args
     throw_unsupported(std::string("dispatch of ") + k.name + " needs more workgroups than the device allows");
   begin_if_needed();
   barrier();
-  VkDevice dev = context_.device().handle();
-
   std::vector<VkDescriptorBufferInfo> infos(args.size());
   std::vector<VkBufferView> views(args.size(), VK_NULL_HANDLE);
   std::vector<VkWriteDescriptorSet> writes(args.size());
@@ -159,12 +153,7 @@ void CommandStream::dispatch(const Pipeline& pipeline, std::span<const Arg> args
       w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
       w.pBufferInfo = &infos[i];
     } else {
-      VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
-      vi.buffer = args[i].buffer->handle();
-      vi.format = args[i].texel_format;
-      vi.range = VK_WHOLE_SIZE;
-      LATTICE_VK_CHECK(vkCreateBufferView(dev, &vi, nullptr, &views[i]));
-      current_.views.push_back(views[i]);  // destroyed once the batch completes
+      views[i] = args[i].buffer->texel_view(args[i].texel_format);
       w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
       w.pTexelBufferView = &views[i];
     }
@@ -231,10 +220,8 @@ void CommandStream::wait(uint64_t value) {
 void CommandStream::finish() { wait(submit()); }
 
 void CommandStream::reclaim(uint64_t completed) {
-  VkDevice dev = context_.device().handle();
   while (!in_flight_.empty() && in_flight_.front().value <= completed) {
     Batch& b = in_flight_.front();
-    for (VkBufferView v : b.views) vkDestroyBufferView(dev, v, nullptr);
     collect_profile(b);
     LATTICE_VK_CHECK(vkResetCommandBuffer(b.cmd, 0));
     free_cmds_.push_back(b.cmd);

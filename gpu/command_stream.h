@@ -29,7 +29,8 @@ class Context;
 struct Pipeline;
 
 /// One descriptor for a dispatch: a whole buffer, as storage buffer, or as uniform texel buffer of
-/// `texel_format` when the kernel's binding is UniformTexel.
+/// `texel_format` when the kernel's binding is UniformTexel (through the buffer's own cached view,
+/// Buffer::texel_view, so a dispatch creates no Vulkan objects).
 struct Arg {
   std::shared_ptr<Buffer> buffer;
   VkFormat texel_format = VK_FORMAT_UNDEFINED;
@@ -68,8 +69,7 @@ class CommandStream {
   struct Batch {
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     uint64_t value = 0;
-    std::vector<std::shared_ptr<Buffer>> keep;
-    std::vector<VkBufferView> views;
+    std::vector<std::shared_ptr<Buffer>> keep;  // also keeps their texel views (Buffer::texel_view) alive
     // Profiling only: timestamp query q lives in pools[q / kQueriesPerPool]; query 0 marks the batch's start,
     // query i + 1 the end of command i, named labels[i].
     std::vector<VkQueryPool> pools;

@@ -10,6 +10,8 @@
 
 #include <vulkan/vulkan.h>
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -82,7 +84,8 @@ class Device {
   /// not fit (nodes/models/nn.h: map_token_chunks, Linear), so lowering it exercises on any device the paths
   /// that 128 MiB (lavapipe) or 4 GiB (discrete GPUs) forces at full model size.
   uint64_t max_buffer_bytes() const;
-  /// Whether `format` may back a uniform texel buffer (samplerBuffer) on this device.
+  /// Whether `format` may back a uniform texel buffer (samplerBuffer) on this device. Asked of the driver once
+  /// per format and device (ops ask on every dispatch); thread-safe.
   bool supports_uniform_texel(VkFormat format) const;
   PFN_vkCmdPushDescriptorSetKHR cmd_push_descriptor_set = nullptr;
 
@@ -95,6 +98,10 @@ class Device {
   DeviceInfo info_;
   VkPhysicalDeviceLimits limits_{};
   uint64_t max_buffer_override_ = 0;
+  // supports_uniform_texel's answers for the core formats (values below kCachedFormats): 0 not asked yet,
+  // 1 unsupported, 2 supported. Racing first askers store the same answer.
+  static constexpr size_t kCachedFormats = 256;
+  mutable std::array<std::atomic<uint8_t>, kCachedFormats> texel_support_{};
 };
 
 }  // namespace lattice::gpu

@@ -6,9 +6,9 @@
 /// e.g. LATTICE_KERNEL_MATMUL=portable) or a non-empty `forced` argument picks one by name instead: tests
 /// use it to cover every variant on one device, benchmarks to compare them. A forced variant that does not
 /// apply is an Unsupported error, never a silent fallback.
+/// The environment is read once per op and process (ops choose on every dispatch); set_kernel_override
+/// replaces that choice later in the process (tests/support/kernel_variant.h, benchmarks). Both thread-safe.
 
-#include <cctype>
-#include <cstdlib>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +17,12 @@
 #include "gpu/error.h"
 
 namespace lattice::gpu {
+
+/// The variant forced for `op` (lower-case, as choose_variant names it): set_kernel_override's, else
+/// LATTICE_KERNEL_<OP>'s as read on the first call for `op`; empty when none is (automatic choice).
+std::string kernel_override(std::string_view op);
+/// Forces `variant` for `op` from now on in this process; an empty `variant` restores the automatic choice.
+void set_kernel_override(std::string_view op, std::string_view variant);
 
 template <class Problem>
 struct Variant {
@@ -27,11 +33,7 @@ struct Variant {
 template <class Problem>
 const Variant<Problem>& choose_variant(std::string_view op, std::span<const Variant<Problem>> variants,
                                        const Device& device, const Problem& problem, std::string_view forced = {}) {
-  std::string env_name = "LATTICE_KERNEL_";
-  for (char c : op) env_name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  std::string want(forced);
-  if (want.empty())
-    if (const char* env = std::getenv(env_name.c_str())) want = env;
+  const std::string want = forced.empty() ? kernel_override(op) : std::string(forced);
   for (const auto& v : variants) {
     if (!want.empty() && v.name != want) continue;
     if (v.applies(device, problem)) return v;

@@ -8,6 +8,7 @@
 #include "gpu/error.h"
 #include "gpu/ops/binary_infos.h"
 #include "gpu/ops/grid.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/binary.spv.h"
 #include "gpu/shaders/binary_texel.spv.h"
 #include "gpu/variant.h"
@@ -34,20 +35,12 @@ struct Problem {
 // Four consecutive elements of the last dimension are one aligned texel of each operand: that dimension a
 // multiple of 4 and contiguous in both (not broadcast), every other stride and both offsets multiples of 4.
 bool texel_applies(const Device& device, const Problem& p) {
-  if (p.push.rank == 0) return false;
-  const uint32_t last = p.push.rank - 1;
-  if (!device.info().is_cpu() || p.push.shape[last] % 4 != 0 || p.push.a_strides[last] != 1 ||
-      p.push.b_strides[last] != 1 || p.push.a_offset % 4 != 0 || p.push.b_offset % 4 != 0 ||
-      !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT))
-    return false;
-  for (uint32_t d = 0; d < last; ++d)
-    if (p.push.a_strides[d] % 4 != 0 || p.push.b_strides[d] % 4 != 0) return false;
-  for (const Tensor* t : {p.a, p.b})
-    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
-  return true;
+  return static_cast<bool>(TexelOperands(device)
+                               .rows(p.push.rank, p.push.shape, {p.push.a_strides, p.push.b_strides})
+                               .aligned({p.push.a_offset, p.push.b_offset})
+                               .bound({p.a, p.b}));
 }
-bool always(const Device&, const Problem&) { return true; }
-const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always<Problem>}}};
 
 }  // namespace
 
@@ -95,8 +88,7 @@ Tensor binary(CommandStream& stream, BinaryOp op, const Tensor& a, const Tensor&
   uint32_t spec[] = {static_cast<uint32_t>(op)};
   const bool texel = choose_variant<Problem>("binary", kVariants, ctx.device(), Problem{push, &a, &b}).name == "texel";
   const Pipeline& pipeline = ctx.pipelines().get(texel ? kBinaryTexel : kBinary, spec);
-  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{a.buffer(), fmt}, {b.buffer(), fmt}, {out.buffer()}};
+  Arg args[] = {texel_arg(a.buffer(), texel), texel_arg(b.buffer(), texel), {out.buffer()}};
   auto g = grid_1d(texel ? push.numel / 4 : push.numel, BINARY_LOCAL_SIZE);
   stream.dispatch(pipeline, args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;

@@ -4,6 +4,9 @@
 // upsampling by replication and the (un)patchify / pixel-shuffle rearrangements, which are all views.
 // Each invocation handles COPY_PER_INVOCATION consecutive logical elements so that a pair of 16-bit
 // destination elements sharing a word is one plain store; only pairs split across words use atomics.
+// Compiled twice (gpu/CMakeLists.txt); with TEXEL_IO (CPU devices, f32 to f32, the innermost dimension
+// contiguous on both sides and every count, stride and offset a multiple of 4: copy.cpp checks) an invocation
+// moves 4 consecutive elements as one RGBA32F texel fetch and one vec4 store (texel_io.glsl).
 #include "copy_infos.h"
 layout(local_size_x = COPY_LOCAL_SIZE) in;
 #include "common.glsl"
@@ -11,8 +14,14 @@ layout(local_size_x = COPY_LOCAL_SIZE) in;
 
 layout(constant_id = 0) const uint SRC_TYPE = DTYPE_F32;
 layout(constant_id = 1) const uint DST_TYPE = DTYPE_F32;
+#ifdef TEXEL_IO
+#include "texel_io.glsl"
+TEXEL_INPUT(0, src);
+TEXEL_OUTPUT(1, dst);
+#else
 layout(std430, binding = 0) readonly buffer SrcBuf { uint src[]; };
 layout(std430, binding = 1) buffer DstBuf { uint dst[]; };
+#endif
 
 // Element indices of logical element `logical` in the source and destination views.
 uvec2 locate(uint logical) {
@@ -26,6 +35,14 @@ uvec2 locate(uint logical) {
   return at;
 }
 
+#ifdef TEXEL_IO
+void main() {
+  uint first = lattice_flat_index() * 4u;
+  if (first >= pc.numel) return;
+  uvec2 at = locate(first);  // the 4 elements from `first` are consecutive on both sides
+  dst[at.y / 4u] = LOAD(src, at.x);
+}
+#else
 // The destination bits of the element at source index `s`: raw bits when the types agree (bit-exact,
 // NaN payloads included), otherwise decoded and re-encoded.
 uint convert(uint s) {
@@ -65,3 +82,4 @@ void main() {
   }
   store16(a.y, va);
 }
+#endif

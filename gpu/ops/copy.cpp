@@ -1,6 +1,7 @@
 #include "gpu/ops/copy.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <string>
 
@@ -9,7 +10,10 @@
 #include "gpu/error.h"
 #include "gpu/ops/copy_infos.h"
 #include "gpu/ops/grid.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/copy.spv.h"
+#include "gpu/shaders/copy_texel.spv.h"
+#include "gpu/variant.h"
 
 namespace lattice::gpu {
 
@@ -20,6 +24,29 @@ static_assert(static_cast<int>(DType::F32) == 0 && static_cast<int>(DType::F16) 
 
 static const KernelDesc kCopy{"copy", lattice_spv_copy, {BindingKind::Storage, BindingKind::Storage},
                               sizeof(CopyPush)};
+static const KernelDesc kCopyTexel{"copy_texel", lattice_spv_copy_texel, {BindingKind::UniformTexel, BindingKind::Storage},
+                                   sizeof(CopyPush)};
+
+namespace {
+
+struct CopyProblem {
+  const CopyPush& push;
+  const Tensor *src, *dst;
+};
+
+// Four consecutive elements are one aligned texel on both sides: f32 to f32, the innermost (coalesced)
+// dimension contiguous in both views with a size that is a multiple of 4, every other stride and both offsets
+// multiples of 4.
+bool copy_texel_applies(const Device& device, const CopyProblem& p) {
+  return static_cast<bool>(TexelOperands(device)
+                               .require(p.src->dtype() == DType::F32 && p.dst->dtype() == DType::F32)
+                               .rows(p.push.rank, p.push.shape, {p.push.src_strides, p.push.dst_strides})
+                               .aligned({p.push.src_offset, p.push.dst_offset})
+                               .bound({p.src}));
+}
+const std::array<Variant<CopyProblem>, 2> kCopyVariants = {{{"texel", copy_texel_applies}, {"portable", always<CopyProblem>}}};
+
+}  // namespace
 
 int normalize_dim(int dim, int rank, const char* op) {
   int d = dim < 0 ? dim + rank : dim;
@@ -86,9 +113,11 @@ void copy_into(CommandStream& stream, const Tensor& src, const Tensor& dst) {
   }
   Context& ctx = stream.context();
   uint32_t spec[] = {static_cast<uint32_t>(src.dtype()), static_cast<uint32_t>(dst.dtype())};
-  Arg args[] = {{src.buffer()}, {dst.buffer()}};
-  auto g = grid_1d((push.numel + COPY_PER_INVOCATION - 1) / COPY_PER_INVOCATION, COPY_LOCAL_SIZE);
-  stream.dispatch(ctx.pipelines().get(kCopy, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
+  const bool texel = choose_variant<CopyProblem>("copy", kCopyVariants, ctx.device(), CopyProblem{push, &src, &dst}).name == "texel";
+  Arg args[] = {texel_arg(src.buffer(), texel), {dst.buffer()}};
+  const uint32_t per_invocation = texel ? 4 : COPY_PER_INVOCATION;
+  auto g = grid_1d((push.numel + per_invocation - 1) / per_invocation, COPY_LOCAL_SIZE);
+  stream.dispatch(ctx.pipelines().get(texel ? kCopyTexel : kCopy, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
 }
 
 Tensor contiguous(CommandStream& stream, const Tensor& x) {

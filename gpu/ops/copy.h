@@ -9,6 +9,10 @@
 /// non-negative strides (0 = broadcast) and rank up to 8 after coalescing: size-1 dimensions are dropped
 /// and dimensions that are contiguous in both source and destination are merged, so most higher-rank
 /// rearrangements fit. Element indices must fit in 32 bits.
+/// Variants (gpu/variant.h, LATTICE_KERNEL_COPY): "texel" on CPU devices for f32 to f32 copies whose innermost
+/// (merged) dimension is contiguous on both sides, with that size, every other stride and both offsets
+/// multiples of 4 and the source within one texel buffer (4 elements an invocation: an RGBA32F texel fetch and a
+/// vec4 store, bit-exact); "portable" otherwise.
 
 #include <span>
 #include <vector>

@@ -13,6 +13,7 @@
 #include "gpu/ops/copy.h"
 #include "gpu/ops/grid.h"
 #include "gpu/ops/matmul_infos.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/matmul.spv.h"
 #include "gpu/shaders/matmul_coopmat_nv.spv.h"
 #include "gpu/shaders/matmul_texel_f32.spv.h"
@@ -48,7 +49,7 @@ constexpr uint32_t kTexelColumns = MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN;  // col
 
 // The texel variant reads B as 16-byte texels: 4 f32, 8 f16/bf16 or 16 fp8 weights (k values) each.
 VkFormat b_texel_format(DType dtype) {
-  return dtype == DType::F32 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32G32B32A32_UINT;
+  return dtype == DType::F32 ? kTexelFormat : VK_FORMAT_R32G32B32A32_UINT;
 }
 uint32_t texel_k_step(DType dtype) { return 16 / dtype_bytes(dtype); }
 
@@ -57,10 +58,10 @@ bool texel_reads_b(const Device& device, DType dtype, uint64_t n, uint64_t k, ui
   const uint64_t col_blocks = (n + kTexelColumns - 1) / kTexelColumns;
   return device.info().is_cpu() && k % texel_k_step(dtype) == 0 && col_blocks <= 65535 &&
          buffer_bytes / 16 <= device.info().max_texel_buffer_elements &&
-         device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) && device.supports_uniform_texel(b_texel_format(dtype));
+         device.supports_uniform_texel(kTexelFormat) && device.supports_uniform_texel(b_texel_format(dtype));
 }
 bool texel_reads_a(const Device& device, const Tensor& a) {
-  return a.offset() % 4 == 0 && a.buffer()->size() / 16 <= device.info().max_texel_buffer_elements;
+  return static_cast<bool>(TexelOperands(device).aligned({static_cast<uint64_t>(a.offset())}).bound({&a}));
 }
 bool texel_applies(const Device& device, const Problem& p) {
   return texel_reads_b(device, p.b.dtype(), p.n, p.k, p.b.buffer()->size()) && p.b.offset() % texel_k_step(p.b.dtype()) == 0 &&
@@ -121,7 +122,7 @@ int64_t row_stride(const Tensor& out) {
 }  // namespace
 
 bool matmul_packs_weights(const Device& device, DType dtype, int64_t n, int64_t k) {
-  if (const char* v = std::getenv("LATTICE_KERNEL_MATMUL"); v && *v && std::string_view(v) != "texel") return false;
+  if (const std::string v = kernel_override("matmul"); !v.empty() && v != "texel") return false;
   if (const char* v = std::getenv("LATTICE_MATMUL_PACK"); v && std::string_view(v) == "0") return false;
   return n > 0 && k > 0 &&
          texel_reads_b(device, dtype, static_cast<uint64_t>(n), static_cast<uint64_t>(k),
@@ -245,7 +246,7 @@ void matmul_into(CommandStream& stream, const Tensor& a, const MatmulWeights& we
                  std::to_string(p.n) + "x" + std::to_string(p.k));
   if (v.name == "texel") {
     const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : dtype_bytes(b.dtype()) == 2 ? kTexelH16 : kTexelF8;
-    Arg args[] = {{a.buffer(), VK_FORMAT_R32G32B32A32_SFLOAT}, {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
+    Arg args[] = {texel_arg(a.buffer(), true), {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
     // x (+ z beyond 65535) walks row blocks, y column blocks: see matmul_texel.comp.
     uint32_t row_blocks = (p.m + MATMUL_TEXEL_TM - 1) / MATMUL_TEXEL_TM;
     uint32_t col_blocks = (p.n + kTexelColumns - 1) / kTexelColumns;

@@ -1,6 +1,7 @@
 #include "gpu/ops/modulate.h"
 
 #include <array>
+#include <span>
 #include <string>
 
 #include "gpu/command_stream.h"
@@ -10,6 +11,7 @@
 #include "gpu/ops/grid.h"
 #include "gpu/ops/modulate_infos.h"
 #include "gpu/ops/norm_modulate_infos.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/modulate.spv.h"
 #include "gpu/shaders/modulate_texel.spv.h"
 #include "gpu/shaders/modulate_vec4.spv.h"
@@ -69,26 +71,27 @@ struct Problem {
 
 // Four consecutive channels of every operand are one aligned texel: C and every offset and stride a multiple
 // of 4, channels contiguous, every buffer within the device's texel buffer size.
-bool texel_applies(const Device& device, const Problem& p) {
-  if (!device.info().is_cpu() || p.c % 4 != 0 || !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT))
-    return false;
+bool channels_contiguous(const Problem& p) {
   for (const uint32_t* v : p.binds)
-    if (v[0] % 4 != 0 || v[1] % 4 != 0 || v[2] % 4 != 0 || v[3] != 1) return false;
-  for (const Tensor* t : p.tensors)
-    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+    if (v[3] != 1) return false;
   return true;
+}
+bool texel_applies(const Device& device, const Problem& p) {
+  TexelOperands t(device);
+  t.require(channels_contiguous(p)).aligned({p.c});
+  for (const uint32_t* v : p.binds) t.aligned(std::span(v, 3));
+  return static_cast<bool>(t.bound({p.tensors[0], p.tensors[1], p.tensors[2]}));
 }
 // Measured only on lavapipe (CPU devices, where the texel buffers were too small): GPUs keep the portable path.
 bool vec4_applies(const Device& device, const Problem& p) {
-  if (!device.info().is_cpu() || p.c % 4 != 0) return false;
+  if (!device.info().is_cpu() || p.c % 4 != 0 || !channels_contiguous(p)) return false;
   for (const uint32_t* v : p.binds)
-    if (v[0] % 4 != 0 || v[1] % 4 != 0 || v[2] % 4 != 0 || v[3] != 1) return false;
+    if (v[0] % 4 != 0 || v[1] % 4 != 0 || v[2] % 4 != 0) return false;
   return true;
 }
-bool always(const Device&, const Problem&) { return true; }
 const std::array<Variant<Problem>, 3> kVariants = {
-    {{"texel", texel_applies}, {"vec4", vec4_applies}, {"portable", always}}};
-const std::array<Variant<Problem>, 2> kNormVariants = {{{"texel", texel_applies}, {"portable", always}}};
+    {{"texel", texel_applies}, {"vec4", vec4_applies}, {"portable", always<Problem>}}};
+const std::array<Variant<Problem>, 2> kNormVariants = {{{"texel", texel_applies}, {"portable", always<Problem>}}};
 
 Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tensor& x, const Tensor& p, const char* p_name,
            const Tensor& q, const char* q_name) {
@@ -106,10 +109,10 @@ Tensor run(CommandStream& stream, uint32_t fn, const char* op, const Tensor& x, 
   uint32_t spec[] = {fn};
   const std::string_view v =
       choose_variant<Problem>("modulate", kVariants, ctx.device(), Problem{push.c, {push.x, push.p, push.q}, {&x, &p, &q}}).name;
-  const VkFormat fmt = v == "texel" ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{x.buffer(), fmt}, {p.buffer(), fmt}, {q.buffer(), fmt}, {out.buffer()}};
-  const KernelDesc& k = v == "texel" ? kModulateTexel : v == "vec4" ? kModulateVec4 : kModulate;
-  auto g = v == "texel" ? grid_rows(push.numel / push.c, (push.c / 4 + MODULATE_LOCAL_SIZE - 1) / MODULATE_LOCAL_SIZE)
+  const bool texel = v == "texel";
+  Arg args[] = {texel_arg(x.buffer(), texel), texel_arg(p.buffer(), texel), texel_arg(q.buffer(), texel), {out.buffer()}};
+  const KernelDesc& k = texel ? kModulateTexel : v == "vec4" ? kModulateVec4 : kModulate;
+  auto g = texel ? grid_rows(push.numel / push.c, (push.c / 4 + MODULATE_LOCAL_SIZE - 1) / MODULATE_LOCAL_SIZE)
                         : grid_1d(push.numel / (v == "portable" ? 1 : 4), MODULATE_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return out;
@@ -148,8 +151,8 @@ Tensor norm_modulate(CommandStream& stream, const Tensor& x, RowNorm norm, float
   const bool texel = choose_variant<Problem>("norm_modulate", kNormVariants, ctx.device(),
                                              Problem{push.c, {x_bind, push.scale, push.shift}, {&x, &scale, &shift}})
                          .name == "texel";
-  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{x.buffer(), fmt}, {scale.buffer(), fmt}, {shift.buffer(), fmt}, {out.buffer()}};
+  Arg args[] = {texel_arg(x.buffer(), texel), texel_arg(scale.buffer(), texel), texel_arg(shift.buffer(), texel),
+                {out.buffer()}};
   auto g = grid_1d(push.rows, NORM_MODULATE_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(texel ? kNormModulateTexel : kNormModulate, spec), args, &push, sizeof(push), g[0],
                   g[1], g[2]);

@@ -9,6 +9,7 @@
 #include "gpu/ops/grid.h"
 #include "gpu/ops/group_norm_infos.h"
 #include "gpu/ops/norm_infos.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/group_norm.spv.h"
 #include "gpu/shaders/norm.spv.h"
 #include "gpu/shaders/norm_texel.spv.h"
@@ -61,16 +62,11 @@ struct RowProblem {
 // The texel variant reads whole aligned texels of 4 values: n and every offset a multiple of 4, every bound
 // buffer within the device's texel buffer size.
 bool texel_applies(const Device& device, const RowProblem& p) {
-  if (!device.info().is_cpu() || !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT)) return false;
-  if (p.push.n % 4 != 0 || p.push.in_offset % 4 != 0 || p.push.out_offset % 4 != 0 || p.push.weight_offset % 4 != 0 ||
-      p.push.bias_offset % 4 != 0)
-    return false;
-  for (const Tensor* t : {p.x, p.weight, p.bias})
-    if (t->defined() && t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
-  return true;
+  return static_cast<bool>(TexelOperands(device)
+                               .aligned({p.push.n, p.push.in_offset, p.push.out_offset, p.push.weight_offset, p.push.bias_offset})
+                               .bound({p.x, p.weight, p.bias}));
 }
-bool always(const Device&, const RowProblem&) { return true; }
-const std::array<Variant<RowProblem>, 2> kRowVariants = {{{"texel", texel_applies}, {"portable", always}}};
+const std::array<Variant<RowProblem>, 2> kRowVariants = {{{"texel", texel_applies}, {"portable", always<RowProblem>}}};
 
 // Writes the norm of x into `out` (contiguous f32 of x's shape, any offset, not overlapping x).
 void row_norm_into(CommandStream& stream, const char* op, uint32_t mode, const Tensor& x, float eps, const Tensor& weight,
@@ -92,8 +88,8 @@ void row_norm_into(CommandStream& stream, const char* op, uint32_t mode, const T
   uint32_t spec[] = {mode, weight.defined() ? 1u : 0u, bias.defined() ? 1u : 0u};
   const bool texel =
       choose_variant<RowProblem>("norm", kRowVariants, ctx.device(), RowProblem{push, &x, &weight, &bias}).name == "texel";
-  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{x.buffer(), fmt}, {buffer_or(weight, x), fmt}, {buffer_or(bias, x), fmt}, {out.buffer()}};
+  Arg args[] = {texel_arg(x.buffer(), texel), texel_arg(buffer_or(weight, x), texel), texel_arg(buffer_or(bias, x), texel),
+                {out.buffer()}};
   auto g = grid_1d(push.rows, NORM_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(texel ? kNormTexel : kNorm, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
 }

@@ -3,24 +3,18 @@
 // The DiT blocks' pre-norm: LayerNorm or RMSNorm without affine, then adaLN modulation n*(1+scale)+shift, in
 // one pass per row instead of a norm writing [B, L, C] and modulate.comp reading it back. Statistics are
 // row_norm.glsl's; the output is rounded like modulate.comp (no fma contraction), so it equals the two ops
-// up to the order of the statistics' sums. Compiled twice like norm.comp: portable, and ROW_TEXEL for CPU
+// up to the order of the statistics' sums. Compiled twice like norm.comp: portable, and TEXEL_IO for CPU
 // devices (4 values a texel fetch, vec4 stores).
 #include "norm_modulate_infos.h"
 layout(local_size_x = NORM_MODULATE_LOCAL_SIZE) in;
 #include "common.glsl"
 
 layout(constant_id = 0) const uint MODE = NORM_MODULATE_LAYER;
-#ifdef ROW_TEXEL
-layout(binding = 0) uniform samplerBuffer x;
-layout(binding = 1) uniform samplerBuffer scale;
-layout(binding = 2) uniform samplerBuffer shift;
-layout(std430, binding = 3) writeonly buffer OutBuf { vec4 y[]; };
-#else
-layout(std430, binding = 0) readonly buffer InBuf { float x[]; };
-layout(std430, binding = 1) readonly buffer ScaleBuf { float scale[]; };
-layout(std430, binding = 2) readonly buffer ShiftBuf { float shift[]; };
-layout(std430, binding = 3) writeonly buffer OutBuf { float y[]; };
-#endif
+#include "texel_io.glsl"
+TEXEL_INPUT(0, x);
+TEXEL_INPUT(1, scale);
+TEXEL_INPUT(2, shift);
+TEXEL_OUTPUT(3, y);
 #include "row_norm.glsl"
 
 void main() {
@@ -30,7 +24,7 @@ void main() {
   uint base = pc.x_offset + r * pc.c;
   float mean, inv;
   row_norm_stats(base, pc.c, MODE == NORM_MODULATE_LAYER, pc.eps, mean, inv);
-  // With ROW_TEXEL the channel strides are 1 (modulate.cpp checks), so j * stride walks whole texels.
+  // With TEXEL_IO the channel strides are 1 (modulate.cpp checks), so j * stride walks whole texels.
   uint p0 = pc.scale[0] + b * pc.scale[1] + t * pc.scale[2], q0 = pc.shift[0] + b * pc.shift[1] + t * pc.shift[2];
   for (uint j = 0; j < pc.c; j += STEP) {
     precise VALUE v = (LOAD(x, base + j) - mean) * inv;

@@ -3,7 +3,7 @@
 // without affine: LayerNorm (NORM_MODULATE_LAYER) or RMSNorm (NORM_MODULATE_RMS), statistics as norm.comp's.
 // X rows are contiguous from x_offset (row r = b * l + l'); SCALE and SHIFT are read through (offset, stride_b,
 // stride_l, stride_c) in elements, 0 strides broadcasting (as modulate_infos.h). One invocation per row.
-// Bindings: 0 X, 1 SCALE, 2 SHIFT (f32 storage, read; RGBA32F texel buffers with ROW_TEXEL), 3 OUT (f32
+// Bindings: 0 X, 1 SCALE, 2 SHIFT (f32 storage, read; RGBA32F texel buffers with TEXEL_IO), 3 OUT (f32
 // storage, written contiguous). Specialization constant 0: MODE.
 #include "../shaders/interface.h"
 #define NORM_MODULATE_LOCAL_SIZE 64

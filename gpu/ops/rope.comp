@@ -3,19 +3,21 @@
 // Rotary position embedding from precomputed per-token cos/sin tables (the model computes the angles, in
 // float64 where its reference does). One invocation rotates one pair, so any width and pairing costs the
 // same and every value is read once.
-// Compiled twice (gpu/CMakeLists.txt); with ROPE_TEXEL (CPU devices, interleaved pairs, every width, offset
+// Compiled twice (gpu/CMakeLists.txt); with TEXEL_IO (CPU devices, interleaved pairs, every width, offset
 // and C a multiple of 4) one invocation rotates two adjacent pairs, reading x and the tables as RGBA32F
-// texels and writing a vec4: llvmpipe loads storage buffers one lane and one value at a time.
+// texels and writing a vec4 (texel_io.glsl).
 #include "rope_infos.h"
 layout(local_size_x = ROPE_LOCAL_SIZE) in;
 #include "common.glsl"
 
 layout(constant_id = 0) const uint PAIRING = ROPE_INTERLEAVED;
-#ifdef ROPE_TEXEL
-layout(binding = 0) uniform samplerBuffer x;
-layout(binding = 1) uniform samplerBuffer cos_t;
-layout(binding = 2) uniform samplerBuffer sin_t;
-layout(std430, binding = 3) writeonly buffer OutBuf { vec4 y[]; };
+#include "texel_io.glsl"
+TEXEL_INPUT(0, x);
+TEXEL_INPUT(1, cos_t);
+TEXEL_INPUT(2, sin_t);
+TEXEL_OUTPUT(3, y);
+
+#ifdef TEXEL_IO
 
 // Row-wise (grid_rows): a workgroup row per token row, x walking its channel quads (pairs (e, e + 1) and
 // (e + 2, e + 3)), so the row's table offset is workgroup-uniform and a lane divides once.
@@ -24,15 +26,11 @@ void main() {
   if (row >= 2u * pc.pairs / pc.channels || e >= pc.channels) return;
   uint t = (row % pc.seq) * pc.width + e % pc.width;  // table columns of the four channels
   uint at = row * pc.channels + e;
-  vec4 v = texelFetch(x, int((pc.x_offset + at) / 4u));
-  vec4 c = texelFetch(cos_t, int((pc.cos_offset + t) / 4u)), s = texelFetch(sin_t, int((pc.sin_offset + t) / 4u));
+  vec4 v = LOAD(x, pc.x_offset + at);
+  vec4 c = LOAD(cos_t, pc.cos_offset + t), s = LOAD(sin_t, pc.sin_offset + t);
   y[at / 4u] = vec4(v.x * c.x - v.y * s.x, v.y * c.y + v.x * s.y, v.z * c.z - v.w * s.z, v.w * c.w + v.z * s.w);
 }
 #else
-layout(std430, binding = 0) readonly buffer InBuf { float x[]; };
-layout(std430, binding = 1) readonly buffer CosBuf { float cos_t[]; };
-layout(std430, binding = 2) readonly buffer SinBuf { float sin_t[]; };
-layout(std430, binding = 3) writeonly buffer OutBuf { float y[]; };
 
 void main() {
   uint p = lattice_flat_index();

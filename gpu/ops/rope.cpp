@@ -10,6 +10,7 @@
 #include "gpu/error.h"
 #include "gpu/ops/grid.h"
 #include "gpu/ops/rope_infos.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/rope.spv.h"
 #include "gpu/shaders/rope_texel.spv.h"
 #include "gpu/variant.h"
@@ -38,17 +39,12 @@ struct Problem {
 
 // Two interleaved pairs (4 channels) a texel of x and of each table: width, C and every offset multiples of 4.
 bool texel_applies(const Device& device, const Problem& p) {
-  if (!device.info().is_cpu() || p.pairing != RopePairing::Interleaved ||
-      !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT))
-    return false;
-  if (p.push.width % 4 != 0 || p.push.x_offset % 4 != 0 || p.push.cos_offset % 4 != 0 || p.push.sin_offset % 4 != 0)
-    return false;
-  for (const Tensor* t : {p.x, p.cos, p.sin})
-    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
-  return true;
+  return static_cast<bool>(TexelOperands(device)
+                               .require(p.pairing == RopePairing::Interleaved)
+                               .aligned({p.push.width, p.push.x_offset, p.push.cos_offset, p.push.sin_offset})
+                               .bound({p.x, p.cos, p.sin}));
 }
-bool always(const Device&, const Problem&) { return true; }
-const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always}}};
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"portable", always<Problem>}}};
 
 }  // namespace
 
@@ -73,8 +69,7 @@ Tensor rope(CommandStream& stream, const Tensor& x, const Tensor& cos, const Ten
   uint32_t spec[] = {static_cast<uint32_t>(pairing)};
   const bool texel =
       choose_variant<Problem>("rope", kVariants, ctx.device(), Problem{push, pairing, &x, &cos, &sin}).name == "texel";
-  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{x.buffer(), fmt}, {cos.buffer(), fmt}, {sin.buffer(), fmt}, {out.buffer()}};
+  Arg args[] = {texel_arg(x.buffer(), texel), texel_arg(cos.buffer(), texel), texel_arg(sin.buffer(), texel), {out.buffer()}};
   auto g = texel ? grid_rows(x.numel() / channels, static_cast<uint32_t>((channels / 4 + ROPE_LOCAL_SIZE - 1) / ROPE_LOCAL_SIZE))
                  : grid_1d(push.pairs, ROPE_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(texel ? kRopeTexel : kRope, spec), args, &push, sizeof(push), g[0], g[1], g[2]);

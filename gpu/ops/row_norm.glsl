@@ -1,18 +1,7 @@
 // Row statistics of LayerNorm and RMSNorm, shared by norm.comp and norm_modulate.comp (one invocation per row).
-// The includer declares the row buffer `x` first: with ROW_TEXEL a samplerBuffer of RGBA32F texels (rows,
-// offsets and n multiples of 4: element e is texel e / 4), else a storage buffer `float x[]`. VALUE, LOAD,
-// STEP and SUM then read 4 or 1 values at a time, so the same loops serve both.
-#ifdef ROW_TEXEL
-#define VALUE vec4
-#define LOAD(buf, e) texelFetch(buf, int((e) / 4u))
-#define STEP 4u
-#define SUM(v) (((v).x + (v).y) + ((v).z + (v).w))
-#else
-#define VALUE float
-#define LOAD(buf, e) buf[e]
-#define STEP 1u
-#define SUM(v) (v)
-#endif
+// The includer includes texel_io.glsl and declares the row input `x` with TEXEL_INPUT first (with TEXEL_IO
+// rows, offsets and n are multiples of 4); VALUE, LOAD, STEP and SUM then read 4 or 1 values at a time, so the
+// same loops serve both.
 
 // Mean (0 for RMSNorm) and 1 / sqrt(var + eps) of the n values of x from `base`. The variance is taken in a
 // second pass over (x - mean)^2 rather than as E[x^2] - mean^2, which cancels catastrophically for rows with

@@ -120,5 +120,20 @@ TEST_F(GpuTest, BudgetFromTheEnvironmentIsParsedOrRefused) {
   unsetenv("LATTICE_GPU_BUDGET_MB");
 }
 
+TEST_F(GpuTest, TexelViewsAreMadeOncePerFormatAndDieWithTheBuffer) {
+  const Device& d = ctx().device();
+  if (!d.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) || !d.supports_uniform_texel(VK_FORMAT_R32G32B32A32_UINT))
+    GTEST_SKIP() << "the device has no RGBA32 uniform texel buffers";
+  auto buf = ctx().allocator().create_buffer(4096, MemoryKind::DeviceLocal);
+  const VkBufferView f = buf->texel_view(VK_FORMAT_R32G32B32A32_SFLOAT);
+  EXPECT_NE(f, VK_NULL_HANDLE);
+  EXPECT_EQ(buf->texel_view(VK_FORMAT_R32G32B32A32_SFLOAT), f);
+  const VkBufferView u = buf->texel_view(VK_FORMAT_R32G32B32A32_UINT);
+  EXPECT_NE(u, f);
+  EXPECT_EQ(buf->texel_view(VK_FORMAT_R32G32B32A32_UINT), u);
+  // Destroys both views before the buffer; the validation layer (GpuTest) would report either order's error.
+  buf.reset();
+}
+
 }  // namespace
 }  // namespace lattice::gpu

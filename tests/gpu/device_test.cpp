@@ -67,5 +67,16 @@ TEST(VkCheck, NamesTheCallAndClassifiesDeviceLoss) {
   }
 }
 
+TEST_F(GpuTest, UniformTexelSupportIsTheDriversAnswer) {
+  const Device& d = ctx().device();
+  for (VkFormat f : {VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R32G32B32A32_UINT, VK_FORMAT_D32_SFLOAT}) {
+    VkFormatProperties props;
+    vkGetPhysicalDeviceFormatProperties(d.physical(), f, &props);
+    const bool driver = (props.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
+    EXPECT_EQ(d.supports_uniform_texel(f), driver) << "format " << f;
+    EXPECT_EQ(d.supports_uniform_texel(f), driver) << "format " << f << ", asked again (cached)";
+  }
+}
+
 }  // namespace
 }  // namespace lattice::gpu

@@ -3,11 +3,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
 #include "gpu/ops/concat.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -76,6 +78,49 @@ TEST_F(GpuTest, CopyMaterialisesPermutedAndNarrowedViews) {
       EXPECT_TRUE(same_bits(z.to_floats(), gather(xr, n))) << shape_string(c.shape) << " " << dtype_name(dt);
     }
   }
+}
+
+TEST_F(GpuTest, CopyTexelVariantMovesPermutedRowsBitExactly) {
+  // Views whose innermost dimension is contiguous with 4-aligned sizes, strides and offsets: the texel variant
+  // applies on CPU devices; every variant must move the same bits (NaN payloads and subnormals included).
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "the texel variant is for CPU devices";
+  struct Case {
+    Shape shape;
+    std::vector<int> perm;
+  };
+  const Case cases[] = {{{2, 6, 3, 8}, {0, 2, 1, 3}},  // [B, L, H, D] -> [B, H, L, D], as the DiT heads
+                        {{5, 12}, {0, 1}},
+                        {{3, 4, 16}, {1, 0, 2}}};
+  uint32_t seed = 40;
+  for (const Case& c : cases) {
+    auto x = testing::random_floats(static_cast<size_t>(numel(c.shape)), seed++);
+    const uint32_t odd_bits[] = {0x7FC01234u, 0x00000001u, 0x807FFFFFu, 0xFF800000u};  // NaN payload, subnormals, -inf
+    for (size_t i = 0; i < 4; ++i) std::memcpy(&x[i * 3], &odd_bits[i], 4);
+    Tensor t = Tensor::from_floats(ctx(), x, c.shape);
+    Tensor p = permute(t, c.perm);
+    Tensor n = narrow(p, 0, 1, p.dim(0) - 1);  // an offset of one outer row: a multiple of 4
+    for (const char* v : {"texel", "portable"}) {
+      const test::ScopedKernelVariant forced("COPY", v);
+      CommandStream s(ctx());
+      Tensor y = cast(s, p, DType::F32), z = cast(s, n, DType::F32);
+      s.finish();
+      for (const auto& [got, want] : {std::pair{y.to_floats(), gather(x, p)}, std::pair{z.to_floats(), gather(x, n)}}) {
+        ASSERT_EQ(got.size(), want.size());
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << shape_string(c.shape) << " " << v;
+      }
+    }
+  }
+  // Not 4-aligned innermost rows, or a conversion: the texel variant refuses, the automatic choice falls back.
+  Tensor odd = Tensor::from_floats(ctx(), testing::random_floats(3 * 6, 50), {3, 6});
+  CommandStream s(ctx());
+  {
+    const test::ScopedKernelVariant forced("COPY", "texel");
+    EXPECT_THROW(cast(s, permute(odd, std::vector<int>{1, 0}), DType::F32), DeviceError);
+    EXPECT_THROW(cast(s, odd, DType::F16), DeviceError);
+  }
+  Tensor y = cast(s, permute(odd, std::vector<int>{1, 0}), DType::F32);
+  s.finish();
+  EXPECT_TRUE(same_bits(y.to_floats(), gather(odd.to_floats(), permute(odd, std::vector<int>{1, 0}))));
 }
 
 TEST_F(GpuTest, CopyExpandsBroadcastViews) {

@@ -1,0 +1,56 @@
+#include "gpu/variant.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <array>
+
+#include "tests/gpu/gpu_test.h"
+
+namespace lattice::gpu {
+namespace {
+
+using testing::GpuTest;
+
+TEST(KernelOverride, ReadsTheEnvironmentOncePerOp) {
+  setenv("LATTICE_KERNEL_OVERRIDE_TEST_A", "first", 1);
+  EXPECT_EQ(kernel_override("override_test_a"), "first");
+  setenv("LATTICE_KERNEL_OVERRIDE_TEST_A", "second", 1);
+  EXPECT_EQ(kernel_override("override_test_a"), "first") << "the environment is read on the first call only";
+  unsetenv("LATTICE_KERNEL_OVERRIDE_TEST_A");
+  EXPECT_EQ(kernel_override("override_test_unset"), "");
+}
+
+TEST(KernelOverride, SetReplacesTheChoiceAndEmptyRestoresAutomatic) {
+  setenv("LATTICE_KERNEL_OVERRIDE_TEST_B", "from_env", 1);
+  set_kernel_override("override_test_b", "forced");
+  EXPECT_EQ(kernel_override("override_test_b"), "forced");
+  set_kernel_override("override_test_b", "");
+  EXPECT_EQ(kernel_override("override_test_b"), "");
+  unsetenv("LATTICE_KERNEL_OVERRIDE_TEST_B");
+}
+
+struct Problem {
+  bool fast_ok;
+};
+bool fast_applies(const Device&, const Problem& p) { return p.fast_ok; }
+bool always_applies(const Device&, const Problem&) { return true; }
+const std::array<Variant<Problem>, 2> kVariants = {{{"fast", fast_applies}, {"slow", always_applies}}};
+
+TEST_F(GpuTest, ChooseVariantTakesTheFirstThatAppliesUnlessOneIsForced) {
+  const Device& d = ctx().device();
+  EXPECT_EQ(choose_variant<Problem>("override_test_c", kVariants, d, Problem{true}).name, "fast");
+  EXPECT_EQ(choose_variant<Problem>("override_test_c", kVariants, d, Problem{false}).name, "slow");
+  set_kernel_override("override_test_c", "slow");
+  EXPECT_EQ(choose_variant<Problem>("override_test_c", kVariants, d, Problem{true}).name, "slow");
+  set_kernel_override("override_test_c", "fast");
+  EXPECT_THROW(choose_variant<Problem>("override_test_c", kVariants, d, Problem{false}), DeviceError);
+  set_kernel_override("override_test_c", "none_such");
+  EXPECT_THROW(choose_variant<Problem>("override_test_c", kVariants, d, Problem{true}), DeviceError);
+  set_kernel_override("override_test_c", "");
+  // The `forced` argument wins over the process's choice.
+  EXPECT_EQ(choose_variant<Problem>("override_test_c", kVariants, d, Problem{true}, "slow").name, "slow");
+}
+
+}  // namespace
+}  // namespace lattice::gpu
