@@ -2,10 +2,12 @@
 /// Run-time kernel choice, one mechanism for every op.
 ///
 /// An op lists its variants best first; each has a name and a predicate over the device and the problem
-/// (shapes, dtypes). The first variant that applies is used. LATTICE_KERNEL_<OP>=<variant> (OP upper-case,
-/// e.g. LATTICE_KERNEL_MATMUL=portable) or a non-empty `forced` argument picks one by name instead: tests
-/// use it to cover every variant on one device, benchmarks to compare them. A forced variant that does not
-/// apply is an Unsupported error, never a silent fallback.
+/// (shapes, dtypes). The first variant that applies and is not `forced_only` is used.
+/// LATTICE_KERNEL_<OP>=<variant> (OP upper-case, e.g. LATTICE_KERNEL_MATMUL=portable) or a non-empty
+/// `forced` argument picks one by name instead: tests use it to cover every variant on one device, benchmarks
+/// to compare them. A forced variant that does not apply is an Unsupported error, never a silent fallback. A
+/// `forced_only` variant (e.g. one whose pipelines take too long to compile to be chosen unasked) runs only
+/// when named.
 
 #include <cctype>
 #include <cstdlib>
@@ -22,6 +24,7 @@ template <class Problem>
 struct Variant {
   std::string_view name;
   bool (*applies)(const Device& device, const Problem& problem);
+  bool forced_only = false;  ///< never chosen automatically, only by name
 };
 
 template <class Problem>
@@ -33,7 +36,7 @@ const Variant<Problem>& choose_variant(std::string_view op, std::span<const Vari
   if (want.empty())
     if (const char* env = std::getenv(env_name.c_str())) want = env;
   for (const auto& v : variants) {
-    if (!want.empty() && v.name != want) continue;
+    if (want.empty() ? v.forced_only : v.name != want) continue;
     if (v.applies(device, problem)) return v;
     if (!want.empty())
       throw_unsupported(std::string(op) + " variant '" + want + "' does not apply to this problem on '" +

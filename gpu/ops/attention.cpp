@@ -60,9 +60,10 @@ bool texel_tile_applies(const Device& device, const Problem& p) {
 }
 bool always(const Device&, const Problem&) { return true; }
 
-// texel_tile is opt-in: listed after texel, which applies wherever it does, it runs only when forced.
+// texel_tile is forced-only: faster per CPU-second at head dim 128, but llvmpipe takes about a minute of CPU
+// time to compile each of its specialisations (docs/performance.md, "texel_tile").
 const std::array<Variant<Problem>, 3> kVariants = {
-    {{"texel", texel_applies}, {"texel_tile", texel_tile_applies}, {"portable", always}}};
+    {{"texel_tile", texel_tile_applies, /*forced_only=*/true}, {"texel", texel_applies}, {"portable", always}}};
 
 // Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
 // on llvmpipe) serves `rows` rows, and each q load and accumulator update serves `keys` keys. q and the
