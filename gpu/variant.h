@@ -7,7 +7,8 @@
 /// `forced` argument picks one by name instead: tests use it to cover every variant on one device, benchmarks
 /// to compare them. A forced variant that does not apply is an Unsupported error, never a silent fallback. A
 /// `forced_only` variant (e.g. one whose pipelines take too long to compile to be chosen unasked) runs only
-/// when named.
+/// when named. A name may be listed twice: once chosen automatically under a narrower predicate (where it was
+/// measured to win), once forced_only under everything it can run.
 
 #include <cctype>
 #include <cstdlib>
@@ -35,13 +36,15 @@ const Variant<Problem>& choose_variant(std::string_view op, std::span<const Vari
   std::string want(forced);
   if (want.empty())
     if (const char* env = std::getenv(env_name.c_str())) want = env;
+  bool named = false;
   for (const auto& v : variants) {
     if (want.empty() ? v.forced_only : v.name != want) continue;
+    named = true;
     if (v.applies(device, problem)) return v;
-    if (!want.empty())
-      throw_unsupported(std::string(op) + " variant '" + want + "' does not apply to this problem on '" +
-                        device.info().name + "'");
   }
+  if (!want.empty() && named)
+    throw_unsupported(std::string(op) + " variant '" + want + "' does not apply to this problem on '" +
+                      device.info().name + "'");
   throw_unsupported(want.empty() ? std::string(op) + ": no variant applies on '" + device.info().name + "'"
                                  : std::string(op) + ": no variant named '" + want + "'");
 }

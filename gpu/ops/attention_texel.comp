@@ -3,9 +3,10 @@
 #extension GL_EXT_control_flow_attributes : require
 // Scaled dot-product attention for CPU devices (llvmpipe/lavapipe), flash style: the "texel_tile" variant
 // of attention.cpp (interface: attention_infos.h, shared with attention.comp; the key block is
-// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Opt-in (LATTICE_KERNEL_ATTENTION=texel_tile): faster per
-// CPU-second than the "texel" variant at head dim 128, but llvmpipe takes minutes to compile it
-// (docs/performance.md, "Attention on lavapipe"). llvmpipe runs 8 invocations as the lanes of one SIMD
+// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Chosen on CPU devices for head dims 65..128, where it is
+// faster per CPU-second than the "texel" variant. llvmpipe's compile time grows about with the square of the
+// per-invocation state (ROWS x D accumulators), hence 8 rows (docs/performance.md, "texel_tile").
+// llvmpipe runs 8 invocations as the lanes of one SIMD
 // vector and compiles a texel fetch as a function call that spills every live value, so the kernel is laid
 // out like matmul_texel.comp: per key block it computes a tile of scores, ROWS query rows (per lane) x KB
 // keys (the same for every lane), streaming over the head dim with every fetch of a step before its

@@ -37,5 +37,18 @@ TEST_F(GpuTest, VariantChoiceTakesTheEnvironmentsForcedOnlyVariant) {
   EXPECT_EQ(choose_variant<Problem>("varianttest", kVariants, ctx().device(), {3}).name, "fast");
 }
 
+// A name listed twice: chosen automatically where it wins (small problems), forced for any problem.
+const std::array<Variant<Problem>, 3> kTwice = {
+    {{"fast", small}, {"any", always}, {"fast", always, /*forced_only=*/true}}};
+
+TEST_F(GpuTest, VariantListedTwiceIsChosenUnderItsNarrowerPredicateAndForcedUnderItsWider) {
+  test::ScopedKernelVariant automatic("VARIANTTEST", "");
+  const Device& device = ctx().device();
+  EXPECT_EQ(choose_variant<Problem>("varianttest", kTwice, device, {3}).name, "fast");
+  EXPECT_EQ(choose_variant<Problem>("varianttest", kTwice, device, {30}).name, "any");
+  EXPECT_EQ(choose_variant<Problem>("varianttest", kTwice, device, {30}, "fast").name, "fast");
+  EXPECT_EQ(&choose_variant<Problem>("varianttest", kTwice, device, {30}, "fast"), &kTwice[2]);
+}
+
 }  // namespace
 }  // namespace lattice::gpu
