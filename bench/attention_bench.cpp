@@ -102,17 +102,9 @@ BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 128)->Name("attention/f32/1024x24
 BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_openblas, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/openblas")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/vulkan")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-// The opt-in score-tile kernel (gpu/ops/attention_texel.comp): llvmpipe compiles it for minutes (untimed, but
-// every unfiltered run would pay it), so it is registered only with LATTICE_BENCH_ATTENTION_TILE=1.
-const bool kTileBenchmarks = [] {
-  if (!std::getenv("LATTICE_BENCH_ATTENTION_TILE")) return false;
-  benchmark::RegisterBenchmark("attention/f32/1280x6x128/vulkan_tile",
-                               [](benchmark::State& st) { bm_vulkan(st, 1280, 6, 128, "texel_tile"); })
-      ->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("attention/f32/4096x24x128/vulkan_tile",
-                               [](benchmark::State& st) { bm_vulkan(st, 4096, 24, 128, "texel_tile"); })
-      ->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-  return true;
-}();
+// At head dim 128 "vulkan" is the score-tile kernel on CPU devices (texel_tile, gpu/ops/attention_texel.comp);
+// the row kernel it replaced there ("texel") beside it, in the same run.
+BENCHMARK_CAPTURE(bm_vulkan, 1280_texel, 1280, 6, 128, "texel")->Name("attention/f32/1280x6x128/vulkan_texel")->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 4096_texel, 4096, 24, 128, "texel")->Name("attention/f32/4096x24x128/vulkan_texel")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

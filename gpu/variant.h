@@ -2,12 +2,15 @@
 /// Run-time kernel choice, one mechanism for every op.
 ///
 /// An op lists its variants best first; each has a name and a predicate over the device and the problem
-/// (shapes, dtypes). The first variant that applies is used. LATTICE_KERNEL_<OP>=<variant> (OP upper-case,
-/// e.g. LATTICE_KERNEL_MATMUL=portable) or a non-empty `forced` argument picks one by name instead: tests
-/// use it to cover every variant on one device, benchmarks to compare them. A forced variant that does not
-/// apply is an Unsupported error, never a silent fallback.
+/// (shapes, dtypes). The first variant that applies and is not `forced_only` is used.
+/// LATTICE_KERNEL_<OP>=<variant> (OP upper-case, e.g. LATTICE_KERNEL_MATMUL=portable) or a non-empty
+/// `forced` argument picks one by name instead: tests use it to cover every variant on one device, benchmarks
+/// to compare them. A forced variant that does not apply is an Unsupported error, never a silent fallback.
 /// The environment is read once per op and process (ops choose on every dispatch); set_kernel_override
-/// replaces that choice later in the process (tests/support/kernel_variant.h, benchmarks). Both thread-safe.
+/// replaces that choice later in the process (tests/support/kernel_variant.h, benchmarks). Both thread-safe. A
+/// `forced_only` variant (e.g. one whose pipelines take too long to compile to be chosen unasked) runs only
+/// when named. A name may be listed twice: once chosen automatically under a narrower predicate (where it was
+/// measured to win), once forced_only under everything it can run.
 
 #include <span>
 #include <string>
@@ -28,19 +31,22 @@ template <class Problem>
 struct Variant {
   std::string_view name;
   bool (*applies)(const Device& device, const Problem& problem);
+  bool forced_only = false;  ///< never chosen automatically, only by name
 };
 
 template <class Problem>
 const Variant<Problem>& choose_variant(std::string_view op, std::span<const Variant<Problem>> variants,
                                        const Device& device, const Problem& problem, std::string_view forced = {}) {
   const std::string want = forced.empty() ? kernel_override(op) : std::string(forced);
+  bool named = false;
   for (const auto& v : variants) {
-    if (!want.empty() && v.name != want) continue;
+    if (want.empty() ? v.forced_only : v.name != want) continue;
+    named = true;
     if (v.applies(device, problem)) return v;
-    if (!want.empty())
-      throw_unsupported(std::string(op) + " variant '" + want + "' does not apply to this problem on '" +
-                        device.info().name + "'");
   }
+  if (!want.empty() && named)
+    throw_unsupported(std::string(op) + " variant '" + want + "' does not apply to this problem on '" +
+                      device.info().name + "'");
   throw_unsupported(want.empty() ? std::string(op) + ": no variant applies on '" + device.info().name + "'"
                                  : std::string(op) + ": no variant named '" + want + "'");
 }

@@ -16,14 +16,7 @@
 #include "attention_infos.h"
 layout(local_size_x = ATTENTION_LOCAL_SIZE) in;
 #include "common.glsl"
-
-layout(constant_id = 0) const uint D = 64;
-layout(constant_id = 1) const uint HAS_MASK = 0;
-layout(constant_id = 2) const uint HAS_BIAS = 0;
-layout(constant_id = 3) const uint CAUSAL = 0;
-layout(constant_id = 4) const uint ROWS = 1;
-layout(constant_id = 5) const uint WRITE_LSE = 0;
-layout(constant_id = 6) const uint KEYS = 1;
+#include "attention_common.glsl"
 const uint D4 = (D + 3) / 4;
 
 #ifdef ATTENTION_TEXEL
@@ -42,12 +35,7 @@ layout(std430, binding = 2) readonly buffer VBuf { float v_in[]; };
     4u * (t) + 2u < D ? buf[(e) + min(4u * (t) + 2u, D - 1u)] : 0.0, \
     4u * (t) + 3u < D ? buf[(e) + min(4u * (t) + 3u, D - 1u)] : 0.0)
 #endif
-layout(std430, binding = 3) readonly buffer MaskBuf { float key_mask[]; };
-layout(std430, binding = 4) readonly buffer BiasBuf { float score_bias[]; };
 layout(std430, binding = 5) writeonly buffer OutBuf { float o[]; };
-layout(std430, binding = 6) writeonly buffer LseBuf { float lse[]; };
-
-const float NEG_INF = -1.0 / 0.0;
 
 void main() {
   uint idx = lattice_flat_index();
@@ -72,8 +60,7 @@ void main() {
     m[r] = NEG_INF;
     l[r] = 0.0;
   }
-  // Causal: no row of this group sees a key past its last row's (i + shift); with a negative shift there may be none.
-  uint kend = CAUSAL != 0u ? uint(clamp(int(min(i0 + ROWS, pc.lq)) + pc.causal_shift, 0, int(pc.lk))) : pc.lk;
+  uint kend = attention_key_end(i0);
   [[dont_unroll]] for (uint j0 = 0; j0 < kend; j0 += ATTENTION_KEY_BLOCK) {
     float s[ROWS][ATTENTION_KEY_BLOCK];
     float block_max[ROWS];
@@ -94,26 +81,17 @@ void main() {
           uint j = j0 + u + p;
           vec4 d = vec4(0.0);  // 4 independent partial sums
           [[unroll]] for (uint t = 0; t < D4; ++t) d += q[r][t] * kv[p][t];
-          float sc = (d.x + d.y) + (d.z + d.w) + extra[p];
-          if (HAS_BIAS != 0u) sc += score_bias[bias_base + min(i0 + r, pc.lq - 1u) * pc.lk + min(j, kend - 1u)];
-          bool dropped = j >= kend || (CAUSAL != 0u && int(j) > int(i0 + r) + pc.causal_shift);
-          sc = dropped ? NEG_INF : sc;
+          float sc = attention_score((d.x + d.y) + (d.z + d.w) + extra[p], i0 + r, j, kend, bias_base);
           s[r][u + p] = sc;
           block_max[r] = max(block_max[r], sc);
         }
       }
     }
-    // Each row rescales once per block. A row whose max is still -inf (all its keys so far masked) keeps
-    // a zero accumulator; its reference point is 0 so that exp(-inf - 0) = 0 rather than NaN.
+    // Each row rescales once per block.
     float ref[ROWS];
     [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-      float nm = max(m[r], block_max[r]);
-      bool none = nm == NEG_INF;
-      float corr = none ? 1.0 : exp(m[r] - nm);  // 0 on the first finite block (m = -inf)
-      l[r] *= corr;
+      float corr = attention_fold_block(m[r], l[r], block_max[r], ref[r]);
       [[unroll]] for (uint t = 0; t < D4; ++t) acc[r][t] *= corr;
-      m[r] = nm;
-      ref[r] = none ? 0.0 : nm;
     }
     [[dont_unroll]] for (uint u = 0; u < ATTENTION_KEY_BLOCK; u += KEYS) {
       vec4 vv[KEYS][D4];
@@ -135,12 +113,10 @@ void main() {
       }
     }
   }
-  // l is 0 only when every key was -inf: the row comes out as zeros (PyTorch gives NaN), its lse -inf.
   [[unroll]] for (uint r = 0; r < ROWS; ++r) {
     uint i = i0 + r;
-    float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
+    float inv = attention_finish_row(b, i, h, m[r], l[r]);
     uint oe = ((b * pc.lq + i) * pc.heads + h) * D;
-    if (WRITE_LSE != 0u && i < pc.lq) lse[(b * pc.lq + i) * pc.heads + h] = l[r] > 0.0 ? m[r] + log(l[r]) : NEG_INF;
     [[unroll]] for (uint t = 0; t < D4; ++t)
       [[unroll]] for (uint c = 0; c < 4u; ++c)
         if (i < pc.lq && 4u * t + c < D) o[oe + 4u * t + c] = acc[r][t][c] * inv;

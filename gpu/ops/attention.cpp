@@ -54,15 +54,22 @@ bool texel_applies(const Device& device, const Problem& p) {
   }
   return true;
 }
-// texel_tile: head dims up to 128 only (its compile time at 256 was not measured).
+// texel_tile: head dims up to 128 only (its compile time at 256 was not measured). Chosen automatically above
+// head dim 64 only: at 128 it beat texel per CPU-second (+12% at 1280 x 6 x 128 in the same minutes), at 64 it
+// measured the same (docs/performance.md, "texel_tile").
 bool texel_tile_applies(const Device& device, const Problem& p) {
   return p.q.dim(3) <= 128 && texel_applies(device, p);
 }
+bool texel_tile_preferred(const Device& device, const Problem& p) {
+  return p.q.dim(3) > 64 && texel_tile_applies(device, p);
+}
 bool always(const Device&, const Problem&) { return true; }
 
-// texel_tile is opt-in: listed after texel, which applies wherever it does, it runs only when forced.
-const std::array<Variant<Problem>, 3> kVariants = {
-    {{"texel", texel_applies}, {"texel_tile", texel_tile_applies}, {"portable", always}}};
+// texel_tile is listed twice: chosen where it wins, and forced-only for every head dim it can run (tests).
+const std::array<Variant<Problem>, 4> kVariants = {{{"texel_tile", texel_tile_preferred},
+                                                    {"texel", texel_applies},
+                                                    {"texel_tile", texel_tile_applies, /*forced_only=*/true},
+                                                    {"portable", always}}};
 
 // Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
 // on llvmpipe) serves `rows` rows, and each q load and accumulator update serves `keys` keys. q and the
@@ -73,9 +80,10 @@ uint32_t texel_rows(int64_t dim) { return dim <= 64 ? 8 : dim <= 128 ? 4 : 2; }
 uint32_t texel_keys(int64_t dim) { return dim <= 128 ? 2 : 1; }
 static_assert(ATTENTION_KEY_BLOCK % 2 == 0, "a key block must hold whole steps of texel_keys keys");
 // texel_tile: query rows per invocation (a row tile of scores against 16 keys) and keys per P.V step. Measured
-// at 1280 x 6 x 128 (GFLOP per CPU-second, docs/performance.md): 16 rows x 2 keys best; 8 rows about 12%
-// slower, 12 rows 2% slower; 4 keys or 32-key blocks no faster and far slower to compile.
-constexpr uint32_t kTileRows = 16, kTileKeys = 2;
+// at 1280 x 6 x 128 (GFLOP per CPU-second, docs/performance.md): 16 rows x 2 keys fastest, 8 rows about 7%
+// slower; 4 keys or 32-key blocks no faster. llvmpipe's compile time grows about with the square of the
+// per-invocation state (rows x D accumulators): 16 rows took 36 CPU-seconds per pipeline, 8 rows 10.
+constexpr uint32_t kTileRows = 8, kTileKeys = 2;
 static_assert(ATTENTION_TEXEL_KEY_BLOCK % kTileKeys == 0, "a key block must hold whole P.V steps");
 
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,

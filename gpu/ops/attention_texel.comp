@@ -3,9 +3,10 @@
 #extension GL_EXT_control_flow_attributes : require
 // Scaled dot-product attention for CPU devices (llvmpipe/lavapipe), flash style: the "texel_tile" variant
 // of attention.cpp (interface: attention_infos.h, shared with attention.comp; the key block is
-// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Opt-in (LATTICE_KERNEL_ATTENTION=texel_tile): faster per
-// CPU-second than the "texel" variant at head dim 128, but llvmpipe takes minutes to compile it
-// (docs/performance.md, "Attention on lavapipe"). llvmpipe runs 8 invocations as the lanes of one SIMD
+// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Chosen on CPU devices for head dims 65..128, where it is
+// faster per CPU-second than the "texel" variant. llvmpipe's compile time grows about with the square of the
+// per-invocation state (ROWS x D accumulators), hence 8 rows (docs/performance.md, "texel_tile").
+// llvmpipe runs 8 invocations as the lanes of one SIMD
 // vector and compiles a texel fetch as a function call that spills every live value, so the kernel is laid
 // out like matmul_texel.comp: per key block it computes a tile of scores, ROWS query rows (per lane) x KB
 // keys (the same for every lane), streaming over the head dim with every fetch of a step before its
@@ -19,26 +20,16 @@
 #include "attention_infos.h"
 layout(local_size_x = ATTENTION_LOCAL_SIZE) in;
 #include "common.glsl"
-
-layout(constant_id = 0) const uint D = 64;
-layout(constant_id = 1) const uint HAS_MASK = 0;
-layout(constant_id = 2) const uint HAS_BIAS = 0;
-layout(constant_id = 3) const uint CAUSAL = 0;
-layout(constant_id = 4) const uint ROWS = 1;
-layout(constant_id = 5) const uint WRITE_LSE = 0;
-layout(constant_id = 6) const uint KEYS = 1;
+#include "attention_common.glsl"
 const uint D4 = D / 4;  // attention.cpp takes this variant only for D % 4 == 0
 #define KB ATTENTION_TEXEL_KEY_BLOCK
 
 layout(binding = 0) uniform samplerBuffer q_in;
 layout(binding = 1) uniform samplerBuffer k_in;
 layout(binding = 2) uniform samplerBuffer v_in;
-layout(std430, binding = 3) readonly buffer MaskBuf { float key_mask[]; };
-layout(std430, binding = 4) readonly buffer BiasBuf { float score_bias[]; };
-layout(std430, binding = 5) writeonly buffer OutBuf { float o[]; };
-layout(std430, binding = 6) writeonly buffer LseBuf { float lse[]; };
-
-const float NEG_INF = -1.0 / 0.0;
+// Whole texels: llvmpipe stores each element through a loop over the lanes, so a vec4 store is a quarter of
+// the loops (and of the compile time they cost) of four float stores.
+layout(std430, binding = 5) writeonly buffer OutBuf { vec4 o4[]; };
 
 void main() {
   uint idx = lattice_flat_index();
@@ -63,8 +54,7 @@ void main() {
     m[r] = NEG_INF;
     l[r] = 0.0;
   }
-  // Causal: no row of this group sees a key past its last row's (i + shift); with a negative shift there may be none.
-  uint kend = CAUSAL != 0u ? uint(clamp(int(min(i0 + ROWS, pc.lq)) + pc.causal_shift, 0, int(pc.lk))) : pc.lk;
+  uint kend = attention_key_end(i0);
   [[dont_unroll]] for (uint j0 = 0; j0 < kend; j0 += KB) {
     // Scores of the block: s[r][c] = q_r . k_{j0+c}, keys past kend clamped (in bounds) and dropped below.
     int krow[KB];
@@ -86,24 +76,12 @@ void main() {
       uint j = j0 + c;
       float extra = HAS_MASK != 0u ? key_mask[mask_base + min(j, kend - 1u)] : 0.0;
       [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-        float sc = s[r][c] * pc.scale + extra;
-        if (HAS_BIAS != 0u) sc += score_bias[bias_base + min(i0 + r, pc.lq - 1u) * pc.lk + min(j, kend - 1u)];
-        bool dropped = j >= kend || (CAUSAL != 0u && int(j) > int(i0 + r) + pc.causal_shift);
-        s[r][c] = dropped ? NEG_INF : sc;
+        s[r][c] = attention_score(s[r][c] * pc.scale + extra, i0 + r, j, kend, bias_base);
         block_max[r] = max(block_max[r], s[r][c]);
       }
     }
-    // A row whose max is still -inf (all its keys so far masked) keeps a zero accumulator; its reference
-    // point is 0 so that exp(-inf - 0) = 0 rather than NaN.
     float ref[ROWS], corr[ROWS];
-    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-      float nm = max(m[r], block_max[r]);
-      bool none = nm == NEG_INF;
-      corr[r] = none ? 1.0 : exp(m[r] - nm);  // 0 on the first finite block (m = -inf)
-      l[r] *= corr[r];
-      m[r] = nm;
-      ref[r] = none ? 0.0 : nm;
-    }
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) corr[r] = attention_fold_block(m[r], l[r], block_max[r], ref[r]);
     [[unroll]] for (uint r = 0; r < ROWS; ++r)
       [[unroll]] for (uint t = 0; t < D4; ++t) acc[r][t] *= corr[r];
     // s and pw are indexed by constants only, so they stay SSA values (registers and spill slots); an array
@@ -137,14 +115,11 @@ void main() {
       }
     }
   }
-  // l is 0 only when every key was -inf: the row comes out as zeros (PyTorch gives NaN), its lse -inf.
   [[unroll]] for (uint r = 0; r < ROWS; ++r) {
     uint i = i0 + r;
-    float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
-    uint oe = ((b * pc.lq + i) * pc.heads + h) * D;
-    if (WRITE_LSE != 0u && i < pc.lq) lse[(b * pc.lq + i) * pc.heads + h] = l[r] > 0.0 ? m[r] + log(l[r]) : NEG_INF;
+    float inv = attention_finish_row(b, i, h, m[r], l[r]);
+    uint oe = ((b * pc.lq + i) * pc.heads + h) * D4;
     [[unroll]] for (uint t = 0; t < D4; ++t)
-      [[unroll]] for (uint c = 0; c < 4u; ++c)
-        if (i < pc.lq) o[oe + 4u * t + c] = acc[r][t][c] * inv;
+      if (i < pc.lq) o4[oe + t] = acc[r][t] * inv;
   }
 }

@@ -5,7 +5,9 @@
 
 #include <array>
 
+#include "gpu/error.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -50,6 +52,45 @@ TEST_F(GpuTest, ChooseVariantTakesTheFirstThatAppliesUnlessOneIsForced) {
   set_kernel_override("override_test_c", "");
   // The `forced` argument wins over the process's choice.
   EXPECT_EQ(choose_variant<Problem>("override_test_c", kVariants, d, Problem{true}, "slow").name, "slow");
+}
+
+struct SizedProblem {
+  int size;
+};
+
+bool small(const Device&, const SizedProblem& p) { return p.size < 10; }
+bool always(const Device&, const SizedProblem&) { return true; }
+
+// "fast" is listed first but only runs when named; "small" and "any" are chosen in list order.
+const std::array<Variant<SizedProblem>, 3> kForcedOnly = {
+    {{"fast", always, /*forced_only=*/true}, {"small", small}, {"any", always}}};
+
+TEST_F(GpuTest, VariantChoiceSkipsForcedOnlyVariantsUnlessNamed) {
+  test::ScopedKernelVariant automatic("VARIANTTEST", "");
+  const Device& device = ctx().device();
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kForcedOnly, device, {3}).name, "small");
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kForcedOnly, device, {30}).name, "any");
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kForcedOnly, device, {30}, "fast").name, "fast");
+  EXPECT_THROW(choose_variant<SizedProblem>("varianttest", kForcedOnly, device, {30}, "small"), DeviceError);
+  EXPECT_THROW(choose_variant<SizedProblem>("varianttest", kForcedOnly, device, {3}, "none"), DeviceError);
+}
+
+TEST_F(GpuTest, VariantChoiceTakesTheEnvironmentsForcedOnlyVariant) {
+  test::ScopedKernelVariant forced("VARIANTTEST", "fast");
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kForcedOnly, ctx().device(), {3}).name, "fast");
+}
+
+// A name listed twice: chosen automatically where it wins (small problems), forced for any problem.
+const std::array<Variant<SizedProblem>, 3> kTwice = {
+    {{"fast", small}, {"any", always}, {"fast", always, /*forced_only=*/true}}};
+
+TEST_F(GpuTest, VariantListedTwiceIsChosenUnderItsNarrowerPredicateAndForcedUnderItsWider) {
+  test::ScopedKernelVariant automatic("VARIANTTEST", "");
+  const Device& device = ctx().device();
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kTwice, device, {3}).name, "fast");
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kTwice, device, {30}).name, "any");
+  EXPECT_EQ(choose_variant<SizedProblem>("varianttest", kTwice, device, {30}, "fast").name, "fast");
+  EXPECT_EQ(&choose_variant<SizedProblem>("varianttest", kTwice, device, {30}, "fast"), &kTwice[2]);
 }
 
 }  // namespace

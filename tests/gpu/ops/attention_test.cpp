@@ -6,8 +6,10 @@
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
+#include "gpu/profile.h"
 #include "tests/gpu/gpu_test.h"
 #include "tests/support/attention_reference.h"
+#include "tests/support/kernel_variant.h"
 
 namespace lattice::gpu {
 namespace {
@@ -147,23 +149,44 @@ TEST_F(GpuTest, AttentionTexelMatchesReference) {
   check_cases(ctx(), "texel", kCases);
 }
 
-// The opt-in texel_tile variant (16 query rows x 16 keys per score tile): one case per kind of input, since
-// llvmpipe takes minutes to compile each of its specialisations. Rows straddle the 16-row groups and keys the
-// 16-key blocks; the causal case has a diagonal offset that moves across both.
+// The texel_tile variant (8 query rows x 16 keys per score tile) on every case whose head dim it takes (<= 128),
+// plus a causal diagonal offset that moves across row groups and key blocks.
 TEST_F(GpuTest, AttentionTexelTileMatchesReference) {
   if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
-  check_cases(ctx(), "texel_tile",
-              {kCases[1], kCases[4], {1, 2, 37, 45, 16, Layout::Split, 0, false, true, {}, 5}});
-}
-
-TEST_F(GpuTest, AttentionTexelTileHeadDim128MatchesReference) {
-  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
-  check_cases(ctx(), "texel_tile", {kCases[6]});
+  std::vector<Case> cases;
+  for (const Case& c : kCases)
+    if (c.dim <= 128) cases.push_back(c);
+  cases.push_back({1, 2, 37, 45, 16, Layout::Split, 0, false, true, {}, 5});
+  check_cases(ctx(), "texel_tile", cases);
   AttentionOptions opt;
   opt.variant = "texel_tile";
   CommandStream s(ctx());
   Tensor big = Tensor::from_floats(ctx(), std::vector<float>(256, 0.0f), {1, 1, 1, 256});
   EXPECT_THROW(attention(s, big, big, big, opt), DeviceError) << "texel_tile takes head dims up to 128";
+}
+
+// On CPU devices the automatic choice is texel_tile for head dims 65..128 and texel below (where the tile kernel
+// measured no faster); the profile names the kernel each dispatch ran.
+TEST_F(GpuTest, AttentionChoosesTheTileKernelAboveHeadDim64OnCpu) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
+  test::ScopedKernelVariant automatic("ATTENTION", "");
+  const bool was = profile::enabled();
+  profile::set_enabled(true);
+  for (int64_t dim : {64, 128}) {
+    profile::reset();
+    {
+      CommandStream s(ctx());
+      Tensor x = Tensor::from_floats(ctx(), testing::random_floats(static_cast<size_t>(3 * dim), 7, -1.0f, 1.0f),
+                                     {1, 1, 3, dim});
+      attention(s, x, x, x);
+      s.finish();
+    }
+    const std::string report = profile::report();
+    EXPECT_EQ(report.find("attention_texel_tile") != std::string::npos, dim > 64) << "D " << dim << "\n" << report;
+    EXPECT_NE(report.find("attention_texel"), std::string::npos) << "D " << dim << "\n" << report;
+  }
+  profile::reset();
+  profile::set_enabled(was);
 }
 
 // A slice of a longer causal sequence: query i sees keys j <= i + offset. Offsets move the diagonal past
