@@ -125,38 +125,46 @@ std::optional<Targets> flux_targets(const std::string& module, const Mapper& by_
 
 std::string shape_text(const std::vector<int64_t>& shape) { return HostTensor{DType::F32, shape, {}}.shape_string(); }
 
-// Rows (o + offset) mod R, o < n, of t read as a matrix [R, cols], as f32 [n, cols].
+// Rows (o + offset) mod R, o < n, of t read as a matrix [R, cols]: [n, cols] in t's dtype, only those rows copied.
 HostTensor take_rows(const HostTensor& t, int64_t offset, int64_t n) {
   const auto [total, cols] = matrix_view(t.shape);
-  const std::vector<float> v = t.to_f32();
-  std::vector<float> out(static_cast<size_t>(n * cols));
-  for (int64_t o = 0; o < n; ++o) {
-    const int64_t src = (o + offset) % total;
-    std::copy_n(v.begin() + src * cols, cols, out.begin() + o * cols);
-  }
-  return HostTensor::from_f32({n, cols}, out);
+  const size_t row = static_cast<size_t>(cols) * dtype_size(t.dtype);
+  HostTensor out{t.dtype, {n, cols}, std::vector<uint8_t>(static_cast<size_t>(n) * row)};
+  for (int64_t o = 0; o < n; ++o)
+    std::memcpy(out.data.data() + static_cast<size_t>(o) * row, t.data.data() + static_cast<size_t>((o + offset) % total) * row, row);
+  return out;
 }
 
-// The part of `delta` that lands on rows [offset, offset + n) (mod R) of ΔW: the rows of the row-wise factors, or,
-// for a Kronecker product (whose rows are no rows of a factor), the whole factors and a row offset.
-WeightPatch part(const WeightPatch& delta, const std::string& target, int64_t offset, int64_t n) {
-  WeightPatch p = delta;
-  p.target = target;
-  if (offset == 0 && n == delta.delta_rows()) return p;
-  if (delta.kind == WeightPatch::Kind::Kronecker) {
+// The part of `delta` that lands on rows [offset, offset + n) (mod R) of ΔW: the rows of the row-wise factors
+// (the others whole), or, for all of ΔW rotated or a Kronecker product (whose rows are no rows of a factor), the
+// whole factors and a row offset. `last`: delta is not needed afterwards, so what is taken whole is moved, not copied.
+WeightPatch part(WeightPatch& delta, const std::string& target, int64_t offset, int64_t n, bool last) {
+  if (n == delta.delta_rows() || delta.kind == WeightPatch::Kind::Kronecker) {  // all of ΔW, maybe rotated
+    WeightPatch p = last ? std::move(delta) : delta;
+    p.target = target;
     p.row_offset = offset;
     return p;
   }
+  WeightPatch p;
+  p.target = target;
+  p.scale = delta.scale;
+  p.kind = delta.kind;
+  p.strength = delta.strength;
   p.up = take_rows(delta.up, offset, n);
-  if (delta.kind == WeightPatch::Kind::Hadamard) p.up2 = take_rows(delta.up2, offset, n);
+  p.down = last ? std::move(delta.down) : delta.down;
+  if (delta.kind == WeightPatch::Kind::Hadamard) {
+    p.up2 = take_rows(delta.up2, offset, n);
+    p.down2 = last ? std::move(delta.down2) : delta.down2;
+  }
   // A per-channel DoRA magnitude is never split (check_dora), and a rotation leaves its column norms as they are.
   if (delta.magnitude_per_row()) p.magnitude = take_rows(delta.magnitude, offset, n);
+  else p.magnitude = last ? std::move(delta.magnitude) : delta.magnitude;
   return p;
 }
 
 // Spreads `delta` over `tensors` (rows in order, or one tensor with the halves of ΔW swapped), after checking
 // that their row counts add up to ΔW's and that each has ΔW's columns (and, for a full difference, its shape).
-void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, bool swap_halves, bool full,
+void spread(WeightPatch&& delta, const std::vector<std::string>& tensors, bool swap_halves, bool full,
             const std::string& module, const std::string& what, const WeightSource& lora, const WeightSource& model,
             const std::string& model_what, WeightPatches& out) {
   const std::string& file = lora.origin();
@@ -180,7 +188,7 @@ void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, b
                   std::to_string(rows) + " rows in " + model.origin() + " (" + model_what + ")");
   int64_t row = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    out.push_back(part(delta, tensors[i], swap_halves ? rows / 2 : row, counts[i]));
+    out.push_back(part(delta, tensors[i], swap_halves ? rows / 2 : row, counts[i], i + 1 == tensors.size()));
     row += counts[i];
   }
 }
@@ -231,7 +239,7 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
     AdapterDelta d = read_adapter_delta(lora, name, modules.at(name), strength);
     if (d.weight && !d.dora_key.empty()) check_dora(*d.weight, t.weights, name, d.dora_key, lora, model);
     if (d.weight && fit) fit(*d.weight, t, name);
-    if (d.weight) spread(*d.weight, t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, patches);
+    if (d.weight) spread(std::move(*d.weight), t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, patches);
     if (d.bias) {
       std::vector<std::string> biases;
       for (const auto& w : t.weights) {
@@ -240,7 +248,7 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
           throw_invalid(file + ": LoRA module '" + name + "' changes a bias, but '" + w + "' of " + model.origin() + " has none");
         biases.push_back(b);
       }
-      spread(*d.bias, biases, t.swap_halves, true, name, d.what, lora, model, what, patches);
+      spread(std::move(*d.bias), biases, t.swap_halves, true, name, d.what, lora, model, what, patches);
     }
   }
   return patches;
