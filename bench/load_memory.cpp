@@ -1,8 +1,9 @@
 // lattice-load-memory: peak host memory while a checkpoint is loaded onto the device (issue #4: loading must
 // not hold a second full copy of the model in host memory).
 //
-//   lattice-load-memory [--blocks N] [--f8] [--file PATH] [--keep]
+//   lattice-load-memory [--blocks N] [--f8] [--weight-dtype f32|f16|bf16|fp8_e4m3fn] [--file PATH] [--keep]
 //
+// --weight-dtype: the matrices' device dtype (a DiT loader's weight_dtype), converted on the host on upload.
 // --file: a checkpoint of this layout to reuse if it exists (else written there); --keep: do not delete it.
 //
 // Writes a FLUX-shaped bf16 checkpoint (N double blocks at the real width 3072: the attention, feed-forward and
@@ -29,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -134,11 +136,20 @@ void reset_peak_rss() {
   std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
 }
 
+std::optional<gpu::DType> parse_dtype(const std::string& s) {
+  if (s == "f32") return gpu::DType::F32;
+  if (s == "f16") return gpu::DType::F16;
+  if (s == "bf16") return gpu::DType::BF16;
+  if (s == "fp8_e4m3fn") return gpu::DType::F8E4M3FN;
+  throw Error(ErrorKind::Usage, "--weight-dtype: '" + s + "' is none of f32, f16, bf16, fp8_e4m3fn");
+}
+
 double mb(uint64_t b) { return static_cast<double>(b) / (1 << 20); }
 
 int run(int argc, char** argv) {
   int blocks = 2;
   bool keep = false, f8 = false, given = false;
+  std::optional<gpu::DType> matrix_dtype;
   std::filesystem::path path = std::filesystem::temp_directory_path() / "lattice_load_memory.safetensors";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -146,7 +157,9 @@ int run(int argc, char** argv) {
     else if (a == "--file" && i + 1 < argc) path = argv[++i], given = true;
     else if (a == "--keep") keep = true;
     else if (a == "--f8") f8 = true;
-    else throw Error(ErrorKind::Usage, "usage: lattice-load-memory [--blocks N] [--f8] [--file PATH] [--keep]; unknown argument '" + a + "'");
+    else if (a == "--weight-dtype" && i + 1 < argc) matrix_dtype = parse_dtype(argv[++i]);
+    else throw Error(ErrorKind::Usage, "usage: lattice-load-memory [--blocks N] [--f8] [--weight-dtype f32|f16|bf16|fp8_e4m3fn] "
+                                       "[--file PATH] [--keep]; unknown argument '" + a + "'");
   }
   if (blocks < 1) throw Error(ErrorKind::Usage, "--blocks must be at least 1");
   const std::vector<Matrix> matrices = flux_matrices(blocks);
@@ -160,14 +173,14 @@ int run(int argc, char** argv) {
   uint64_t model_bytes = 0, largest = 0, tensor_excess = 0, hwm = 0;
   {
     WeightSource source = WeightSource::open(path);
-    DeviceWeights weights(source, ctx);
+    DeviceWeights weights(source, ctx, {}, matrix_dtype);
     for (const std::string& name : source.names()) {
       const auto start = status();
       const uint64_t device_start = ctx.allocator().current_device_bytes();
       reset_peak_rss();
       // As Linear::load: a matrix larger than one device buffer goes up as blocks of rows.
       const TensorInfo& info = source.info(name);
-      const uint64_t device_bytes = static_cast<uint64_t>(info.shape[0] * info.shape[1]) * (info.dtype == DType::BF16 ? 2 : 4);
+      const uint64_t device_bytes = device_tensor_bytes(info, true, matrix_dtype);
       if (device_bytes > ctx.device().max_buffer_bytes())
         weights.matrix_rows(name, ctx.device().max_buffer_bytes());
       else
@@ -191,6 +204,7 @@ int run(int argc, char** argv) {
     std::printf("checkpoint            %s (%d FLUX double blocks, %s, width 3072)\n", path.c_str(),
                 source.count_blocks("transformer_blocks."),
                 source.info(source.names().front()).dtype == DType::BF16 ? "bf16" : "f8_e4m3 -> f32");
+    std::printf("matrix dtype          %s\n", matrix_dtype ? gpu::dtype_name(*matrix_dtype) : "as stored (f8: f32)");
     std::printf("LATTICE_GPU_BUDGET_MB %s (budget %.0f MB)\n", budget ? budget : "unset", mb(ctx.memory_budget()));
     std::printf("model bytes on device %10.1f MB\n", mb(model_bytes));
     std::printf("largest tensor (dev.) %10.1f MB\n", mb(largest));

@@ -1,5 +1,6 @@
 """Shared by the fixture scripts in tools/: the random-weight rule of tests/golden/README.md and a safetensors
-writer (every torch tensor as F32; NumPy uint8 arrays as U8, other arrays as F32; header padded to 8 bytes)."""
+writer (every torch tensor as F32; NumPy uint8 arrays as U8, other arrays as F32; header padded to 8 bytes) and
+the reader of what it writes."""
 import json
 import struct
 
@@ -37,3 +38,21 @@ def write(path, tensors, meta):
     h += b" " * (-len(h) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read(path):
+    """A file as write() makes it: ({name: torch tensor (F32 as float32, U8 as uint8)}, metadata dict)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        blob = f.read()
+    meta = header.pop("__metadata__", {})
+    dtypes = {"F32": np.float32, "U8": np.uint8}
+    tensors = {}
+    for name, info in header.items():
+        if info["dtype"] not in dtypes:
+            raise ValueError(f"{path}: tensor {name} is {info['dtype']}, not one of {sorted(dtypes)}")
+        a, b = info["data_offsets"]
+        data = np.frombuffer(blob[a:b], dtype=dtypes[info["dtype"]]).copy()
+        tensors[name] = torch.from_numpy(data).reshape(info["shape"])
+    return tensors, meta

@@ -24,14 +24,12 @@ Run: /usr/bin/python3 tools/ltx_vae_fixture.py OUT.safetensors --version 0.9.0|0
 """
 import json
 import math
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from golden_io import randomise, write
+from golden_io import randomise, read, write
 
 LEGACY = ["LTXVideoDownBlock3D"] * 4
 CONFIGS = {
@@ -317,22 +315,9 @@ class Vae(torch.nn.Module):
         return mean, torch.clamp(logvar, -30.0, 20.0)
 
 
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        blob = f.read()
-    meta = header.pop("__metadata__")
-    tensors = {}
-    for name, info in header.items():
-        a, b = info["data_offsets"]
-        tensors[name] = torch.from_numpy(np.frombuffer(blob[a:b], dtype=np.float32).copy()).reshape(info["shape"])
-    return meta, tensors
-
-
 def check(path):
     """Runs this reimplementation on a diffusers-made fixture and prints the largest difference per output."""
-    meta, t = read(path)
+    t, meta = read(path)
     vae = Vae(json.loads(meta["config"]))
     vae.load_state_dict({k[8:]: v for k, v in t.items() if k.startswith("weights.")}, strict=True)
     with torch.no_grad():

@@ -23,7 +23,6 @@ diffusers' FluxControlPipeline and FluxLoraLoaderMixin (ComfyUI merges these LoR
 Run with /usr/bin/python3 (torch 1.13) from the repository root."""
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -36,20 +35,6 @@ STRENGTH = 0.8
 RANK = 2
 
 
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        blob = f.read()
-    meta = header.pop("__metadata__")
-    out = {}
-    for k, v in header.items():
-        assert v["dtype"] == "F32", k
-        a, b = v["data_offsets"]
-        out[k] = torch.frombuffer(bytearray(blob[a:b]), dtype=torch.float32).reshape(v["shape"])
-    return out, meta
-
-
 def pack(x):  # FluxPipeline._pack_latents
     b, c, h, w = x.shape
     return x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // 2) * (w // 2), c * 4)
@@ -60,7 +45,7 @@ def unpack(x, h, w):  # FluxPipeline._unpack_latents (latent sizes)
     return x.view(b, h // 2, w // 2, c // 4, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, c // 4, h, w)
 
 
-g, gmeta = read(GOLDEN)
+g, gmeta = golden_io.read(GOLDEN)
 cfg, run = json.loads(gmeta["config"]), json.loads(gmeta["run"])
 h, w = run["latent_h"], run["latent_w"]
 W = {k[len("weights."):]: v for k, v in g.items() if k.startswith("weights.")}

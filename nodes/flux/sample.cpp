@@ -78,31 +78,12 @@ class StepPreview {
   std::optional<LatentRgbProjection> projection_;
 };
 
-// The 'control' input, checked against the transformer (a control model needs one, another refuses it) and
-// the noise (same shape): InvalidInput naming what disagrees.
+// The 'control' input on the device, checked against the transformer and the noise before the model loads
+// (check_flux_control: InvalidInput naming what disagrees).
 std::optional<gpu::Tensor> control_latents(EvalContext& ctx, gpu::Context& gc, const FluxConfig& c, const gpu::Tensor& noise) {
-  const int channels = c.control_channels();
-  const bool given = ctx.has_input("control");
-  if (channels == 0 && c.in_channels != c.out_channels)
-    throw_invalid(ctx.who() + ": the transformer's x_embedder takes " + std::to_string(c.in_channels) + " channels, neither the latent's " +
-                      std::to_string(c.out_channels) + " nor latent + control (" + std::to_string(2 * c.out_channels) +
-                      "); other conditioned FLUX variants (e.g. Fill) are not supported",
-                  {ctx.node_id()});
-  if (channels > 0 && !given)
-    throw_invalid(ctx.who() + ": the transformer is a structural-control model (x_embedder takes " + std::to_string(c.in_channels) +
-                      " channels: " + std::to_string(c.out_channels) + " latent + " + std::to_string(channels) +
-                      " control); connect the control image's latents (vae.encode) to input 'control'",
-                  {ctx.node_id()});
-  if (!given) return std::nullopt;
-  if (channels == 0)
-    throw_invalid(ctx.who() + ": input 'control' is connected, but the transformer has no control channels (x_embedder takes " +
-                      std::to_string(c.in_channels) + "); use FLUX.1-Canny/Depth-dev or apply a control LoRA (lora.apply)",
-                  {ctx.node_id()});
-  gpu::Tensor t = ctx.input_as<TensorValue>("control").device(gc);
-  if (t.shape() != noise.shape())
-    throw_invalid(ctx.who() + ": control latents " + t.describe() + " and noise " + noise.describe() +
-                      " differ in shape; encode a control image of the output's size",
-                  {ctx.node_id()});
+  std::optional<gpu::Tensor> t;
+  if (ctx.has_input("control")) t = ctx.input_as<TensorValue>("control").device(gc);
+  check_flux_control(c, noise.shape(), t ? &t->shape() : nullptr);
   return t;
 }
 

@@ -113,6 +113,15 @@ std::optional<Targets> from_bfl(const std::string& module, bool kohya) {
 
 using Mapper = std::function<std::optional<Targets>(const std::string& module)>;
 
+// Shapes that model tensors take in place of their own (a FLUX control LoRA's widened x_embedder, checked at strength
+// 0 without being built).
+using Reshaped = std::map<std::string, std::vector<int64_t>>;
+
+const std::vector<int64_t>& shape_of(const WeightSource& model, const Reshaped& reshaped, const std::string& name) {
+  const auto it = reshaped.find(name);
+  return it == reshaped.end() ? model.info(name).shape : it->second;
+}
+
 // FLUX: kohya and BFL names through the BFL tables, else the model's own (diffusers) names.
 std::optional<Targets> flux_targets(const std::string& module, const Mapper& by_name) {
   if (starts_with(module, "lora_unet_"))
@@ -125,52 +134,60 @@ std::optional<Targets> flux_targets(const std::string& module, const Mapper& by_
 
 std::string shape_text(const std::vector<int64_t>& shape) { return HostTensor{DType::F32, shape, {}}.shape_string(); }
 
-// Rows (o + offset) mod R, o < n, of t read as a matrix [R, cols], as f32 [n, cols].
+// Rows (o + offset) mod R, o < n, of t read as a matrix [R, cols]: [n, cols] in t's dtype, only those rows copied.
 HostTensor take_rows(const HostTensor& t, int64_t offset, int64_t n) {
   const auto [total, cols] = matrix_view(t.shape);
-  const std::vector<float> v = t.to_f32();
-  std::vector<float> out(static_cast<size_t>(n * cols));
-  for (int64_t o = 0; o < n; ++o) {
-    const int64_t src = (o + offset) % total;
-    std::copy_n(v.begin() + src * cols, cols, out.begin() + o * cols);
-  }
-  return HostTensor::from_f32({n, cols}, out);
+  const size_t row = static_cast<size_t>(cols) * dtype_size(t.dtype);
+  HostTensor out{t.dtype, {n, cols}, std::vector<uint8_t>(static_cast<size_t>(n) * row)};
+  for (int64_t o = 0; o < n; ++o)
+    std::memcpy(out.data.data() + static_cast<size_t>(o) * row, t.data.data() + static_cast<size_t>((o + offset) % total) * row, row);
+  return out;
 }
 
-// The part of `delta` that lands on rows [offset, offset + n) (mod R) of ΔW: the rows of the row-wise factors, or,
-// for a Kronecker product (whose rows are no rows of a factor), the whole factors and a row offset.
-WeightPatch part(const WeightPatch& delta, const std::string& target, int64_t offset, int64_t n) {
-  WeightPatch p = delta;
-  p.target = target;
-  if (offset == 0 && n == delta.delta_rows()) return p;
-  if (delta.kind == WeightPatch::Kind::Kronecker) {
+// The part of `delta` that lands on rows [offset, offset + n) (mod R) of ΔW: the rows of the row-wise factors
+// (the others whole), or, for all of ΔW rotated or a Kronecker product (whose rows are no rows of a factor), the
+// whole factors and a row offset. `last`: delta is not needed afterwards, so what is taken whole is moved, not copied.
+WeightPatch part(WeightPatch& delta, const std::string& target, int64_t offset, int64_t n, bool last) {
+  if (n == delta.delta_rows() || delta.kind == WeightPatch::Kind::Kronecker) {  // all of ΔW, maybe rotated
+    WeightPatch p = last ? std::move(delta) : delta;
+    p.target = target;
     p.row_offset = offset;
     return p;
   }
+  WeightPatch p;
+  p.target = target;
+  p.scale = delta.scale;
+  p.kind = delta.kind;
+  p.strength = delta.strength;
   p.up = take_rows(delta.up, offset, n);
-  if (delta.kind == WeightPatch::Kind::Hadamard) p.up2 = take_rows(delta.up2, offset, n);
+  p.down = last ? std::move(delta.down) : delta.down;
+  if (delta.kind == WeightPatch::Kind::Hadamard) {
+    p.up2 = take_rows(delta.up2, offset, n);
+    p.down2 = last ? std::move(delta.down2) : delta.down2;
+  }
   // A per-channel DoRA magnitude is never split (check_dora), and a rotation leaves its column norms as they are.
   if (delta.magnitude_per_row()) p.magnitude = take_rows(delta.magnitude, offset, n);
+  else p.magnitude = last ? std::move(delta.magnitude) : delta.magnitude;
   return p;
 }
 
 // Spreads `delta` over `tensors` (rows in order, or one tensor with the halves of ΔW swapped), after checking
 // that their row counts add up to ΔW's and that each has ΔW's columns (and, for a full difference, its shape).
-void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, bool swap_halves, bool full,
+void spread(WeightPatch&& delta, const std::vector<std::string>& tensors, bool swap_halves, bool full,
             const std::string& module, const std::string& what, const WeightSource& lora, const WeightSource& model,
-            const std::string& model_what, WeightPatches& out) {
+            const std::string& model_what, const Reshaped& reshaped, WeightPatches& out) {
   const std::string& file = lora.origin();
   int64_t rows = 0;
   std::vector<int64_t> counts;
   for (const auto& target : tensors) {
-    const TensorInfo& w = model.info(target);
-    const auto [r, c] = matrix_view(w.shape);
-    const bool matrix = full || w.shape.size() >= 2;
+    const std::vector<int64_t>& shape = shape_of(model, reshaped, target);
+    const auto [r, c] = matrix_view(shape);
+    const bool matrix = full || shape.size() >= 2;
     const bool same_trailing = !full || tensors.size() > 1 ||
-                               std::vector<int64_t>(w.shape.begin() + std::min<size_t>(1, w.shape.size()), w.shape.end()) ==
+                               std::vector<int64_t>(shape.begin() + std::min<size_t>(1, shape.size()), shape.end()) ==
                                    std::vector<int64_t>(delta.up.shape.begin() + std::min<size_t>(1, delta.up.shape.size()), delta.up.shape.end());
     if (!matrix || c != delta.delta_cols() || !same_trailing)
-      throw_invalid(file + ": LoRA module '" + module + "' (" + what + ") does not fit '" + target + "' " + shape_text(w.shape) +
+      throw_invalid(file + ": LoRA module '" + module + "' (" + what + ") does not fit '" + target + "' " + shape_text(shape) +
                     " of " + model.origin() + (matrix ? "" : " (LoRA, LoHa and LoKr factors change matrices; a vector takes a .diff)"));
     counts.push_back(r);
     rows += r;
@@ -180,7 +197,7 @@ void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, b
                   std::to_string(rows) + " rows in " + model.origin() + " (" + model_what + ")");
   int64_t row = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    out.push_back(part(delta, tensors[i], swap_halves ? rows / 2 : row, counts[i]));
+    out.push_back(part(delta, tensors[i], swap_halves ? rows / 2 : row, counts[i], i + 1 == tensors.size()));
     row += counts[i];
   }
 }
@@ -188,10 +205,10 @@ void spread(const WeightPatch& delta, const std::vector<std::string>& tensors, b
 // A DoRA magnitude must hold one value per row of the targets together, or, on a single target, one per input
 // channel ([1, channels, 1...]): a per-channel norm runs over every row of the layer, which a split would cut.
 void check_dora(const WeightPatch& delta, const std::vector<std::string>& tensors, const std::string& module, const std::string& key,
-                const WeightSource& lora, const WeightSource& model) {
+                const WeightSource& lora, const WeightSource& model, const Reshaped& reshaped) {
   const std::vector<int64_t>& m = delta.magnitude.shape;
   if (delta.magnitude_per_row()) return;
-  const std::vector<int64_t>& w = model.info(tensors[0]).shape;
+  const std::vector<int64_t>& w = shape_of(model, reshaped, tensors[0]);
   const bool per_channel = !m.empty() && m[0] == 1 && w.size() >= 2 && delta.magnitude.numel() == w[1];
   if (per_channel && tensors.size() == 1) return;
   if (per_channel)
@@ -203,16 +220,15 @@ void check_dora(const WeightPatch& delta, const std::vector<std::string>& tensor
                 tensors[0] + "' " + shape_text(w) + " ([1, " + (w.size() >= 2 ? std::to_string(w[1]) : std::string("?")) + "])");
 }
 
-using KeyFilter = std::function<bool(const std::string& key)>;
 // Adjusts a module's weight change to its targets before it is spread over them (FLUX: a narrower x_embedder change).
 using Fit = std::function<void(WeightPatch& delta, const Targets& targets, const std::string& module)>;
 
-// Maps every module of `lora` with `map` and makes the patches; `what` names the model in messages. Keys that
-// `skip` accepts are left to the caller; `fit`, if given, adjusts each weight change first.
-WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, float strength, const Mapper& map,
-                           const std::string& what, const KeyFilter& skip = {}, const Fit& fit = {}) {
+// Maps every module of `lora` (`modules`, read_adapter_modules) with `map` and makes the patches; `what` names the
+// model in messages. `fit`, if given, adjusts each weight change first; `reshaped` gives tensors other shapes.
+WeightPatches make_patches(const WeightSource& lora, const std::map<std::string, AdapterModule>& modules, const WeightSource& model,
+                           float strength, const Mapper& map, const std::string& what, const Fit& fit = {},
+                           const Reshaped& reshaped = {}) {
   const std::string& file = lora.origin();
-  const std::map<std::string, AdapterModule> modules = read_adapter_modules(lora, skip);
   std::vector<std::pair<std::string, Targets>> mapped;
   std::vector<std::string> unknown;
   for (const auto& [name, m] : modules) {
@@ -229,9 +245,9 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
   WeightPatches patches;
   for (const auto& [name, t] : mapped) {
     AdapterDelta d = read_adapter_delta(lora, name, modules.at(name), strength);
-    if (d.weight && !d.dora_key.empty()) check_dora(*d.weight, t.weights, name, d.dora_key, lora, model);
+    if (d.weight && !d.dora_key.empty()) check_dora(*d.weight, t.weights, name, d.dora_key, lora, model, reshaped);
     if (d.weight && fit) fit(*d.weight, t, name);
-    if (d.weight) spread(*d.weight, t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, patches);
+    if (d.weight) spread(std::move(*d.weight), t.weights, t.swap_halves, d.full, name, d.what, lora, model, what, reshaped, patches);
     if (d.bias) {
       std::vector<std::string> biases;
       for (const auto& w : t.weights) {
@@ -240,7 +256,7 @@ WeightPatches make_patches(const WeightSource& lora, const WeightSource& model, 
           throw_invalid(file + ": LoRA module '" + name + "' changes a bias, but '" + w + "' of " + model.origin() + " has none");
         biases.push_back(b);
       }
-      spread(*d.bias, biases, t.swap_halves, true, name, d.what, lora, model, what, patches);
+      spread(std::move(*d.bias), biases, t.swap_halves, true, name, d.what, lora, model, what, reshaped, patches);
     }
   }
   return patches;
@@ -303,6 +319,7 @@ struct FluxReshape {
   int64_t width = 0;
   std::string width_key;                   // the LoRA key that widens
   std::map<std::string, std::string> set;  // model tensor -> LoRA key holding its new value
+  std::map<std::string, AdapterModule> modules;  // the LoRA's other keys by module, parsed once here
   bool any() const { return width > 0 || !set.empty(); }
 };
 
@@ -323,8 +340,8 @@ FluxReshape flux_reshape(const WeightSource& lora, const WeightSource& model) {
   // x_embedder's input width as the LoRA's down factor (or full difference) has it.
   const int64_t in = model.info(kXEmbedder).shape.at(1);
   const Mapper by_name = alias_mapper(model, nullptr);
-  const auto modules = read_adapter_modules(lora, [&](const std::string& k) { return r.set.count(flux_set_target(k, model).value_or("")) > 0; });
-  for (const auto& [name, m] : modules) {
+  r.modules = read_adapter_modules(lora, [&](const std::string& k) { return r.set.count(flux_set_target(k, model).value_or("")) > 0; });
+  for (const auto& [name, m] : r.modules) {
     const auto t = flux_targets(name, by_name);
     if (!t || t->weights != std::vector<std::string>{kXEmbedder}) continue;
     for (const char* role : {"lora_down", "diff"}) {
@@ -369,33 +386,39 @@ void fit_x_embedder(WeightPatch& p, int64_t width, const std::string& module, co
   dense = zero_extended(HostTensor::from_f32(dense.shape, dense.to_f32()), width);
 }
 
-WeightPatches flux_patches(const WeightSource& lora, const WeightSource& model, float strength, const FluxReshape& r) {
+// The patches of the modules r holds, on `model` with x_embedder as `reshaped` says (else as it is).
+WeightPatches flux_patches(const WeightSource& lora, const WeightSource& model, float strength, const FluxReshape& r,
+                           const Reshaped& reshaped = {}) {
   const Mapper by_name = alias_mapper(model, nullptr);
-  const int64_t width = model.info(kXEmbedder).shape.at(1);
+  const int64_t width = shape_of(model, reshaped, kXEmbedder).at(1);
   return make_patches(
-      lora, model, strength, [&](const std::string& m) { return flux_targets(m, by_name); }, "FLUX transformer",
-      [&](const std::string& k) { return r.set.count(flux_set_target(k, model).value_or("")) > 0; },
+      lora, r.modules, model, strength, [&](const std::string& m) { return flux_targets(m, by_name); }, "FLUX transformer",
       [&](WeightPatch& d, const Targets& t, const std::string& module) {
         if (t.weights == std::vector<std::string>{kXEmbedder}) fit_x_embedder(d, width, module, lora.origin());
-      });
+      },
+      reshaped);
 }
 }  // namespace
-
-WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
-  const FluxReshape r = flux_reshape(lora, model);
-  if (r.any())
-    throw_invalid(lora.origin() + " is a FLUX control LoRA (" +
-                  (r.width ? "'" + r.width_key + "' widens x_embedder to " + std::to_string(r.width) + " input channels"
-                           : "'" + r.set.begin()->second + "' sets '" + r.set.begin()->first + "' outright") +
-                  "): it needs apply_flux_lora, which widens the weights");
-  return flux_patches(lora, model, strength, r);
-}
 
 FluxLoraResult apply_flux_lora(const WeightSource& lora, const std::shared_ptr<WeightSource>& model, const WeightPatches* earlier,
                                float strength) {
   const FluxReshape r = flux_reshape(lora, *model);
   FluxLoraResult out;
   out.weights = model;
+  if (strength == 0) {
+    // Strength 0 leaves the model as it was: no widened x_embedder, no norm scales set, no patches (the file is
+    // still checked whole, against the widened shape it would have). ComfyUI does the same (LoraLoader returns
+    // the model untouched at strength 0, and its FLUX concat_cond drops a control latent for an unwidened
+    // img_in); diffusers widens at load_lora_weights whatever set_adapters' weight is later, but a weight of 0
+    // there still sets the norm scales, so it is not the base model either. Here a control input on the
+    // unchanged model is refused by check_flux_control, saying so.
+    Reshaped widened;
+    if (r.width) widened[kXEmbedder] = {model->info(kXEmbedder).shape.at(0), r.width};
+    flux_patches(lora, *model, 0.0f, r, widened);
+    if (earlier) out.patches = *earlier;
+    out.in_channels = static_cast<int>(model->info(kXEmbedder).shape.at(1));
+    return out;
+  }
   if (r.any()) {
     out.weights = WeightSource::derived(model);
     if (r.width) {
@@ -422,11 +445,12 @@ FluxLoraResult apply_flux_lora(const WeightSource& lora, const std::shared_ptr<W
 }
 
 WeightPatches wan_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
-  return make_patches(lora, model, strength, alias_mapper(model, wan_original_name), "Wan 2.1 transformer");
+  return make_patches(lora, read_adapter_modules(lora, {}), model, strength, alias_mapper(model, wan_original_name), "Wan 2.1 transformer");
 }
 
 WeightPatches ltx_lora_patches(const WeightSource& lora, const WeightSource& model, float strength) {
-  return make_patches(lora, model, strength, alias_mapper(model, ltx_original_name), "LTX-Video transformer");
+  return make_patches(lora, read_adapter_modules(lora, {}), model, strength, alias_mapper(model, ltx_original_name),
+                      "LTX-Video transformer");
 }
 
 }  // namespace lattice

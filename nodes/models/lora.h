@@ -50,12 +50,6 @@
 
 namespace lattice {
 
-/// Patches for the FLUX transformer whose (diffusers-named) weights are `model`, from the LoRA `lora`.
-/// Patches with a zero factor are still made (the caller decides whether strength 0 skips the LoRA).
-/// A LoRA that widens x_embedder or sets tensors outright (a control LoRA) is Error(InvalidInput) here, saying
-/// that it needs apply_flux_lora.
-WeightPatches flux_lora_patches(const WeightSource& lora, const WeightSource& model, float strength);
-
 /// A FLUX transformer's weights and patches after one more LoRA.
 struct FluxLoraResult {
   /// The model's weights, or, when the LoRA widens x_embedder or sets tensors, a WeightSource::derived view of them
@@ -67,7 +61,9 @@ struct FluxLoraResult {
 
 /// Applies `lora` at `strength` on top of `model` (as loaded, diffusers names) already patched by `earlier`
 /// (may be null): any FLUX LoRA, control LoRAs included. A control LoRA must widen x_embedder to twice the
-/// model's out_channels (FluxConfig::control_channels), else Error(InvalidInput) naming the key.
+/// model's out_channels (FluxConfig::control_channels), else Error(InvalidInput) naming the key. The file is
+/// read (its keys parsed) once. At strength 0 the file is checked as at any other, and the result is `model`
+/// and `earlier` unchanged: no widened x_embedder, no norm scales set (as ComfyUI's LoraLoader; see lora.cpp).
 FluxLoraResult apply_flux_lora(const WeightSource& lora, const std::shared_ptr<WeightSource>& model, const WeightPatches* earlier,
                                float strength);
 

@@ -79,23 +79,52 @@ gpu::DType device_dtype(DType t) {
   }
 }
 
-// `values` encoded as `dtype` into r's own storage.
-void encode_into(HostWeight& r, std::vector<float> values, gpu::DType dtype) {
-  r.dtype = dtype;
-  if (dtype == gpu::DType::F32) {
-    r.f32_storage = std::move(values);
-    r.bytes = std::as_bytes(std::span(r.f32_storage));
-    return;
+// Rows decoded to f32 per block: a few MiB, so that converting a matrix costs the host its result and one block.
+constexpr uint64_t kConvertBlockBytes = 4u << 20;
+
+// Tensor `name` of `source` decoded to f32 from the mapping a block of rows at a time, `patches` merged into each
+// row (PatchRows), and encoded as `dtype` into r's own storage: the host holds the result and one f32 block,
+// never an f32 copy of the whole tensor (issue #4). r.shape is set by the caller.
+void converted_rows(HostWeight& r, const WeightSource& source, const std::string& name,
+                    const std::vector<const WeightPatch*>& patches, gpu::DType dtype) {
+  const TensorInfo& info = source.info(name);
+  const auto [rows, cols] = matrix_view(info.shape);
+  const size_t n = static_cast<size_t>(rows * cols), row_bytes = static_cast<size_t>(cols) * dtype_size(info.dtype);
+  const auto stored = source.bytes(name);
+  // Stored rows [o, o + count) as f32.
+  auto decode = [&](int64_t o, int64_t count) {
+    return to_f32(info.dtype, stored.subspan(static_cast<size_t>(o) * row_bytes, static_cast<size_t>(count) * row_bytes),
+                  static_cast<size_t>(count * cols));
+  };
+  std::optional<PatchRows> merge;
+  if (!patches.empty()) {
+    merge.emplace(patches, cols);
+    merge->prepare(rows, [&](int64_t o, float* row) {  // DoRA norms over whole columns, if any
+      const std::vector<float> v = decode(o, 1);
+      std::copy(v.begin(), v.end(), row);
+    });
   }
+  r.dtype = dtype;
   std::span<std::byte> dst;
-  if (gpu::dtype_bytes(dtype) == 1) {
-    r.byte_storage.resize(values.size());
+  if (dtype == gpu::DType::F32) {
+    r.f32_storage.resize(n);
+    dst = std::as_writable_bytes(std::span(r.f32_storage));
+  } else if (gpu::dtype_bytes(dtype) == 1) {
+    r.byte_storage.resize(n);
     dst = r.byte_storage;
   } else {
-    r.half_storage.resize(values.size());
+    r.half_storage.resize(n);
     dst = std::as_writable_bytes(std::span(r.half_storage));
   }
-  gpu::encode(dtype, values, dst.data());
+  const size_t out_bytes = gpu::dtype_bytes(dtype);
+  const int64_t block = std::max<int64_t>(1, static_cast<int64_t>(kConvertBlockBytes / (4 * static_cast<uint64_t>(std::max<int64_t>(cols, 1)))));
+  for (int64_t o = 0; o < rows; o += block) {
+    const int64_t count = std::min(block, rows - o);
+    std::vector<float> v = decode(o, count);
+    if (merge)
+      for (int64_t i = 0; i < count; ++i) merge->add(v.data() + i * cols, o + i);
+    gpu::encode(dtype, v, dst.data() + static_cast<size_t>(o * cols) * out_bytes);
+  }
   r.bytes = dst;
 }
 
@@ -123,61 +152,19 @@ HostWeight DeviceWeights::prepare(const std::string& name, bool keep_dtype) cons
   const std::optional<gpu::DType> target = keep_dtype ? matrix_dtype_ : std::nullopt;
   const bool convert = target && (exact_device_dtype(info.dtype) != target ||
                                    (!patches.empty() && *target != gpu::DType::F16 && *target != gpu::DType::BF16));
-  auto keep = [&r](auto&& values, gpu::DType dtype) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(values)>, std::vector<float>>) {
-      r.f32_storage = std::move(values);
-      r.bytes = std::as_bytes(std::span(r.f32_storage));
-    } else {
-      r.half_storage = std::move(values);
-      r.bytes = std::as_bytes(std::span(r.half_storage));
-    }
-    r.dtype = dtype;
-  };
-  if (convert) {
-    std::vector<float> w = source_.load_f32(name);
-    if (!patches.empty()) {
-      const auto [out, in] = matrix_view(info.shape);
-      apply_patches(w, out, in, patches);
-    }
-    encode_into(r, std::move(w), *target);
-  } else if (!patches.empty()) {
-    const auto [out, in] = matrix_view(info.shape);
-    if (keep_dtype && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
-      // Merged row by row from the mapping and rounded back to the stored half dtype, so the host holds the
-      // 16-bit result and one f32 row, and a merged model takes the device memory of its base.
-      const bool bf16 = info.dtype == DType::BF16;
-      PatchRows merge(patches, in);
-      const auto stored = source_.bytes(name);
-      auto read = [&](int64_t o, float* row) {
-        const size_t base = static_cast<size_t>(o * in);
-        for (int64_t i = 0; i < in; ++i) {
-          uint16_t v;
-          std::memcpy(&v, stored.data() + (base + static_cast<size_t>(i)) * 2, 2);
-          row[i] = bf16 ? bf16_to_float(v) : half_to_float(v);
-        }
-      };
-      merge.prepare(out, read);  // DoRA norms over whole columns, if any
-      std::vector<uint16_t> h(static_cast<size_t>(out * in));
-      std::vector<float> row(static_cast<size_t>(in));
-      for (int64_t o = 0; o < out; ++o) {
-        const size_t base = static_cast<size_t>(o * in);
-        read(o, row.data());
-        merge.add(row.data(), o);
-        for (int64_t i = 0; i < in; ++i)
-          h[base + static_cast<size_t>(i)] = bf16 ? float_to_bf16(row[static_cast<size_t>(i)]) : float_to_half(row[static_cast<size_t>(i)]);
-      }
-      keep(std::move(h), device_dtype(info.dtype));
-    } else {
-      std::vector<float> w = source_.load_f32(name);
-      apply_patches(w, out, in, patches);
-      keep(std::move(w), gpu::DType::F32);
-    }
+  if (convert || !patches.empty()) {
+    // Converted or merged a block of rows at a time into the result's own storage: a 16-bit matrix merged
+    // keeps its stored dtype, so that a merged model takes the device memory of its base.
+    const bool half = info.dtype == DType::F16 || info.dtype == DType::BF16;
+    converted_rows(r, source_, name, patches, convert ? *target : keep_dtype && half ? device_dtype(info.dtype) : gpu::DType::F32);
   } else if (keep_dtype && (native || target)) {  // as stored (a target is then the stored dtype)
     auto bytes = source_.bytes(name);
     r.bytes = {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()};
     r.dtype = target ? *target : device_dtype(info.dtype);
   } else {
-    keep(source_.load_f32(name), gpu::DType::F32);
+    r.f32_storage = source_.load_f32(name);
+    r.bytes = std::as_bytes(std::span(r.f32_storage));
+    r.dtype = gpu::DType::F32;
   }
   if (keep_dtype && r.shape.size() == 2) {
     const int64_t rows = rows_per_block(r.shape, gpu::dtype_bytes(r.dtype), ctx_.device().max_buffer_bytes());

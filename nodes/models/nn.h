@@ -29,13 +29,15 @@ namespace lattice {
 /// reads it (f32, f16, bf16; fp8 becomes f32), or, where a matrix dtype is given (a loader's weight_dtype:
 /// f32, f16, bf16, fp8 e4m3fn or e5m2), are converted to it on the host (used as stored where they already
 /// are); vectors (biases, norm scales) become f32. Patched tensors (LoRA merged at
-/// load, nodes/models/weight_patch.h) are merged in f32 on the host, a row at a time for 16-bit matrices, and rounded back to their stored
-/// dtype, so that a merged model needs the device memory of its base and the host one copy of the matrix.
+/// load, nodes/models/weight_patch.h) are merged in f32 on the host and rounded back to their stored 16-bit
+/// dtype (or encoded as the matrix dtype), so that a merged model needs the device memory of its base.
 ///
 /// Host memory: a tensor used as stored goes from the file mapping through gpu::Staging to the device with
-/// no host copy; a converted or patched one is decoded straight from the mapping into one f32 (or rounded
-/// 16-bit) buffer of that tensor alone, freed once uploaded. Peak host memory beyond the device allocations
-/// is thus at most about one tensor, plus page cache (bench/load_memory.cpp; docs/performance.md).
+/// no host copy; a converted or patched one is decoded from the mapping a block of rows (a few MiB of f32) at
+/// a time, merged and encoded straight into one buffer of its device dtype, freed once uploaded: never an f32
+/// copy of the whole matrix unless f32 is its device dtype. Peak host memory beyond the device allocations
+/// is thus at most about one tensor in its device dtype, plus page cache (bench/load_memory.cpp;
+/// docs/performance.md).
 /// bf16 is never converted to f16, on any device: the matmul (and every op taking bf16) reads bf16 as 32-bit
 /// words and widens it to f32 in the shader (gpu/ops/matmul_decode.glsl), which needs no 16-bit storage or
 /// arithmetic support. So no device lacks bf16, and there is no f16 range loss (bf16 values above 65504).

@@ -321,8 +321,8 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 }
 
 // A random LTX-Video DiT of 4 blocks (2.6 MB each) sampling a 9-frame 128x96 video (2 x 3 x 4 = 24 tokens,
-// 128 text tokens as the plan assumes, no CFG): the graph file in `dir`.
-std::string write_streamed_ltx_graph(const fs::path& dir) {
+// 128 text tokens as the plan assumes, no CFG), its matrices on the device as `weight_dtype`: the graph file in `dir`.
+std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
   lattice::LtxTransformerConfig c;
   c.in_channels = c.out_channels = 128;
   c.num_attention_heads = 4;
@@ -336,7 +336,7 @@ std::string write_streamed_ltx_graph(const fs::path& dir) {
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
-    {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "dit"}},
+    {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
     {"id": "sample", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 128, "height": 96, "num_frames": 9},
      "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
   return (dir / "stream.lattice").string();
@@ -432,6 +432,11 @@ TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
 TEST_F(Cli, StreamedFp8WanRunMatchesThePlanAtItsBoundary) {
   // fp8 matrices: half of bf16's block bytes; at 7 MiB the blocks stream as the dry run says, to the byte.
   expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir, "fp8_e4m3fn"), 7, dir);
+}
+
+TEST_F(Cli, StreamedFp8LtxRunMatchesThePlanAtItsBoundary) {
+  // fp8 matrices: half of bf16's block bytes; at 7 MiB the blocks stream as the dry run says, to the byte.
+  expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "fp8_e4m3fn"), 7, dir);
 }
 
 }  // namespace

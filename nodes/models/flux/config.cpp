@@ -21,28 +21,13 @@ std::string not_flux(const WeightSource& w, const std::string& why) {
 }  // namespace
 
 uint64_t FluxConfig::parameter_count() const {
-  const uint64_t d = static_cast<uint64_t>(inner_dim());
   uint64_t n = 0;
-  n += (static_cast<uint64_t>(in_channels) + 1) * d;                                  // x_embedder
-  n += (static_cast<uint64_t>(joint_attention_dim) + 1) * d;                          // context_embedder
-  n += (256 + 1) * d + (d + 1) * d;                                                   // timestep embedder
-  if (guidance_embeds) n += (256 + 1) * d + (d + 1) * d;                              // guidance embedder
-  n += (static_cast<uint64_t>(pooled_projection_dim) + 1) * d + (d + 1) * d;          // text embedder
-  n += static_cast<uint64_t>(num_layers) * double_block_parameters();
-  n += static_cast<uint64_t>(num_single_layers) * single_block_parameters();
-  n += (d + 1) * 2 * d + (d + 1) * static_cast<uint64_t>(out_channels);             // norm_out, proj_out
+  for (const auto& [name, shape] : flux_checkpoint_shapes(*this)) {
+    uint64_t e = 1;
+    for (int64_t d : shape) e *= static_cast<uint64_t>(d);
+    n += e;
+  }
   return n;
-}
-
-uint64_t FluxConfig::double_block_parameters() const {
-  const uint64_t d = static_cast<uint64_t>(inner_dim()), m = static_cast<uint64_t>(mlp_hidden());
-  return 2 * ((d + 1) * 6 * d) + 2 * (3 * (d + 1) * d) + 2 * ((d + 1) * d) + 4 * static_cast<uint64_t>(attention_head_dim) +
-         2 * ((d + 1) * m + (m + 1) * d);
-}
-
-uint64_t FluxConfig::single_block_parameters() const {
-  const uint64_t d = static_cast<uint64_t>(inner_dim()), m = static_cast<uint64_t>(mlp_hidden());
-  return (d + 1) * 3 * d + 3 * (d + 1) * d + (d + 1) * m + (d + m + 1) * d + 2 * static_cast<uint64_t>(attention_head_dim);
 }
 
 double FluxConfig::forward_flops(int64_t img, int64_t txt) const {

@@ -39,11 +39,9 @@ struct FluxConfig {
   /// (FluxControlPipeline): out_channels when in_channels is twice that, else 0 (no control input).
   int control_channels() const { return in_channels == 2 * out_channels ? out_channels : 0; }
   int mlp_hidden() const { return static_cast<int>(static_cast<float>(inner_dim()) * mlp_ratio); }
-  /// Parameter count implied by the config (for plans and memory budgets).
+  /// Parameter count implied by the config (for plans and memory budgets): the elements of every tensor
+  /// flux_checkpoint_shapes lists.
   uint64_t parameter_count() const;
-  /// Parameters of one double-stream / single-stream block.
-  uint64_t double_block_parameters() const;
-  uint64_t single_block_parameters() const;
   /// FLOPs of one forward for the given image and text token counts (multiply-add = 2).
   double forward_flops(int64_t image_tokens, int64_t text_tokens) const;
   /// Throws Error(InvalidInput) describing the first inconsistency.

@@ -44,9 +44,27 @@ void threshold(std::vector<float>& v, const std::vector<float>& x, float sigma, 
 
 }  // namespace
 
+void check_flux_control(const FluxConfig& c, const gpu::Shape& latents, const gpu::Shape* control) {
+  const int channels = c.control_channels();
+  if (channels == 0 && c.in_channels != c.out_channels)
+    throw_invalid("the transformer's x_embedder takes " + std::to_string(c.in_channels) + " channels, neither the latent's " +
+                  std::to_string(c.out_channels) + " nor latent + control (" + std::to_string(2 * c.out_channels) +
+                  "); other conditioned FLUX variants (e.g. Fill) are not supported");
+  if (channels > 0 && !control)
+    throw_invalid("the transformer is a structural-control model (x_embedder takes " + std::to_string(c.in_channels) + " channels: " +
+                  std::to_string(c.out_channels) + " latent + " + std::to_string(channels) +
+                  " control); connect the control image's latents (vae.encode) to input 'control'");
+  if (!control) return;
+  if (channels == 0)
+    throw_invalid("input 'control' is connected, but the transformer has no control channels (x_embedder takes " +
+                  std::to_string(c.in_channels) + "); use FLUX.1-Canny/Depth-dev or apply a control LoRA (lora.apply) at a "
+                  "strength other than 0 (at 0 it leaves the model as it was)");
+  if (*control != latents)
+    throw_invalid("control latents " + gpu::shape_string(*control) + " and noise " + gpu::shape_string(latents) +
+                  " differ in shape; encode a control image of the output's size");
+}
+
 Tensor flux_control_input(gpu::CommandStream& s, const Tensor& latents, const Tensor& control) {
-  if (latents.rank() != 3 || control.rank() != 3 || latents.dim(0) != control.dim(0) || latents.dim(1) != control.dim(1))
-    throw_eval("FLUX control: packed control latents " + control.describe() + " do not match the packed latents " + latents.describe());
   return gpu::concat(s, {latents, control}, 2);
 }
 
@@ -56,13 +74,6 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
                    const std::function<void(int, const Tensor&)>& on_prediction, const Tensor* control) {
   const int64_t B = latents.dim(0), S = latents.dim(1);
   if (S != (latent_h / 2) * (latent_w / 2)) throw_eval("FLUX sampler: latents " + latents.describe() + " do not match the size");
-  const int control_channels = model.config().control_channels();
-  if (control_channels > 0 && !control)
-    throw_eval("FLUX sampler: the transformer takes a control latent (" + std::to_string(control_channels) + " packed channels), none given");
-  if (control_channels == 0 && control) throw_eval("FLUX sampler: a control latent was given, but the transformer has no control channels");
-  if (control && control->dim(2) != control_channels)
-    throw_eval("FLUX sampler: packed control latents " + control->describe() + " do not have the transformer's " +
-               std::to_string(control_channels) + " control channels");
   // The transformer's input at a step: the latents, with the control latents after them on channels.
   auto input = [&](gpu::CommandStream& s, const Tensor& x) { return control ? flux_control_input(s, x, *control) : x; };
   const FlowMatchSchedule sched = flux_schedule(o, latent_h, latent_w);

@@ -49,8 +49,8 @@ using FluxStepCallback = std::function<void(int step, int total, const gpu::Tens
 /// Runs the loop from packed `latents` [B, S, 4C] (gpu::pack_latents) (noise, or noised image latents for img2img).
 /// Returns the final packed latents; `records` (if given) gets one entry per step taken.
 /// `control` (packed control-image latents [B, S, control_channels], structural-control models only) is
-/// concatenated after the noisy latents on channels at every step (flux_control_input); a model with control
-/// channels needs it and one without refuses it (Error(Evaluation); the node checks first, with its own words).
+/// concatenated after the noisy latents on channels at every step (flux_control_input); it must be what
+/// check_flux_control accepts (the caller checks: flux.sample does before the model is loaded).
 gpu::Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const gpu::Tensor& latents, int64_t latent_h,
                         int64_t latent_w, const FluxConditioning& cond, const FluxConditioning* negative,
                         const FluxSamplerOptions& options, const FluxStepCallback& on_step = {},
@@ -58,8 +58,14 @@ gpu::Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const gpu::Te
                         const std::function<void(int, const gpu::Tensor&)>& on_prediction = {},
                         const gpu::Tensor* control = nullptr);
 
+/// The one check of a structural-control input against the transformer `c` and the latents it goes with (both
+/// unpacked [B, C, H, W] or both packed [B, S, 4C]; `control` null when none is given): a control model (x_embedder
+/// takes latent + control channels) needs one, another refuses it, and it must have the latents' shape. A model
+/// whose x_embedder takes other channels (FLUX Fill...) is refused too. Error(InvalidInput) naming what disagrees.
+void check_flux_control(const FluxConfig& c, const gpu::Shape& latents, const gpu::Shape* control);
+
 /// The transformer input of a structural-control step: torch.cat([latents, control], dim=2) as
-/// FluxControlPipeline builds it, both packed [B, S, ·]; returns [B, S, C_latents + C_control].
+/// FluxControlPipeline builds it, both packed [B, S, ·] (check_flux_control); returns [B, S, C_latents + C_control].
 gpu::Tensor flux_control_input(gpu::CommandStream& s, const gpu::Tensor& latents, const gpu::Tensor& control);
 
 /// The device bytes flux.sample and flux_sample() hold when the transformer plans its first forward, beside

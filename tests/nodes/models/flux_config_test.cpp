@@ -65,6 +65,10 @@ TEST(FluxConfig, CheckpointShapesFromTheConfigAreTheReferenceFixturesTensors) {
   for (const auto& [name, shape] : flux_checkpoint_shapes(flux_config_from_json(fx.config()))) planned[name] = shape;
   ASSERT_FALSE(stored.empty());
   EXPECT_EQ(planned, stored);
+  // parameter_count() counts those tensors' elements.
+  uint64_t elements = 0;
+  for (const auto& [name, shape] : stored) elements += static_cast<uint64_t>(HostTensor{DType::F32, shape, {}}.numel());
+  EXPECT_EQ(flux_config_from_json(fx.config()).parameter_count(), elements);
 }
 
 TEST(FluxConfig, BflLayoutOfFluxDevShapes) {

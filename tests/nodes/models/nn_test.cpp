@@ -210,6 +210,36 @@ TEST(NnWeights, AMatrixDtypeConvertsMatricesOnUpload) {
   fs::remove_all(path);
 }
 
+// Conversion to a matrix dtype runs a block of rows at a time (a few MiB of f32, so that the host never holds an
+// f32 copy of the whole matrix): a matrix of several blocks and a partial last one, LoRA-patched, gives bit for bit
+// the whole-tensor conversion encode(W + patches), and an unpatched one encode(W).
+TEST(NnWeights, ConversionByRowBlocksEqualsTheWholeTensorConversion) {
+  const fs::path path = fs::temp_directory_path() / ("lattice_nn_convert_blocks_" + std::to_string(::getpid()) + ".safetensors");
+  const int64_t out = 2600, in = 1024, rank = 4;  // 1024 rows of f32 a block: 2 whole blocks and a partial one
+  const std::vector<float> wv = random({out, in}, 41).to_f32();
+  const HostTensor bf16 = half_tensor(DType::BF16, {out, in}, wv);
+  write_safetensors(path, {{"plain.weight", &bf16}, {"patched.weight", &bf16}});
+  auto patches = std::make_shared<WeightPatches>();
+  patches->push_back({"patched.weight", random({out, rank}, 42), random({rank, in}, 43), 0.5f});
+  auto g = test::gpu_with_buffer_limit(0);
+  {
+    const WeightSource src = WeightSource::open(path);
+    DeviceWeights weights(src, g->context(), patches, gpu::DType::F16);
+    for (const char* name : {"plain", "patched"}) {
+      const std::string key = std::string(name) + ".weight";
+      std::vector<float> expected = src.load_f32(key);
+      if (std::string(name) == "patched") apply_patches(expected, out, in, {&patches->at(0)});
+      std::vector<std::byte> enc(expected.size() * 2);
+      gpu::encode(gpu::DType::F16, expected, enc.data());
+      gpu::decode(gpu::DType::F16, enc.data(), expected);
+      const gpu::MatmulWeights& t = weights.matrix(key);
+      EXPECT_EQ(t.dtype(), gpu::DType::F16) << name;
+      EXPECT_EQ(t.to_floats(), expected) << name;
+    }
+  }
+  fs::remove_all(path);
+}
+
 // A LoRA-patched 16-bit matrix is merged a row at a time and rounded back to its stored dtype: the device holds
 // exactly round16(W + scale·up·down), W decoded from the stored 16-bit values, with f32 arithmetic.
 TEST(NnWeights, PatchedHalfMatricesAreMergedAndRoundedToTheirStoredDtype) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <tuple>
 
 #include "core/error.h"
 #include "gpu/ops/patchify.h"
@@ -21,6 +22,7 @@
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/lora.h"
 #include "tests/support/gpu_limits.h"
+#include "tests/support/tolerance.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -38,14 +40,7 @@ void save(const fs::path& path, const Tensors& ts) {
 
 // max |got - want| <= 1e-4 · max(1, max |want|), the project tolerance.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  float err = 0, ref = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_TRUE(std::isfinite(got[i])) << what << "[" << i << "]";
-    err = std::max(err, std::fabs(got[i] - want[i]));
-    ref = std::max(ref, std::fabs(want[i]));
-  }
-  EXPECT_LE(err, 1e-4f * std::max(1.0f, ref)) << what;
+  EXPECT_TRUE(test::within_tolerance(got, want)) << what;
 }
 
 class FluxControl : public ::testing::Test {
@@ -194,14 +189,14 @@ TEST_F(FluxControl, ControlLorasInBflAndDiffusersNamesMergeAsTheReference) {
       ++n;
     }
     EXPECT_EQ(n, 25u);
-    // Alone, the patches cannot hold a widened layer: flux_lora_patches says what the file is.
-    try {
-      flux_lora_patches(lora, *base, strength);
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
-      EXPECT_NE(std::string(e.what()).find("is a FLUX control LoRA"), std::string::npos) << e.what();
-    }
+    // At strength 0 the model is left as it was (as ComfyUI's LoraLoader does): no widened view, no norm scales
+    // set, no patches beyond the earlier ones; so flux.sample refuses a control input for it (check_flux_control).
+    const WeightPatches earlier = {r.patches.front()};
+    const FluxLoraResult zero = apply_flux_lora(lora, base, &earlier, 0.0f);
+    EXPECT_EQ(zero.weights, base);
+    EXPECT_EQ(zero.in_channels, 64);
+    ASSERT_EQ(zero.patches.size(), 1u);
+    EXPECT_EQ(zero.patches[0].target, earlier[0].target);
 
     // A plain LoRA on x_embedder (64 columns) after it changes the first columns of the widened layer.
     const HostTensor a = HostTensor::from_f32({1, 64}, std::vector<float>(64, 0.25f)), b = HostTensor::from_f32({32, 1}, std::vector<float>(32, 2.0f));
@@ -272,21 +267,65 @@ TEST_F(FluxControl, StreamedBlocksMergeAControlLoraAsResidentOnes) {
   EXPECT_GT(streamed_stats.plan.slots, 0);
   EXPECT_EQ(streamed, resident);
 
-  // Without a control latent, or with one of the wrong width, the sampler refuses.
-  const std::shared_ptr<GpuService> gpu = test::gpu_with_buffer_limit(0);
-  gpu::Context& g = gpu->context();
-  FluxConfig c = detect_flux_config(*r.weights);
-  c.in_channels = r.in_channels;
-  DeviceWeights dw(*r.weights, g, patches);
-  FluxTransformer model(c, dw);
-  const gpu::Tensor latents = gpu::Tensor::from_floats(g, std::vector<float>(12 * 64, 0.1f), {1, 12, 64});
-  const gpu::Tensor narrow = gpu::Tensor::from_floats(g, std::vector<float>(12 * 32, 0.1f), {1, 12, 32});
-  const FluxConditioning cond{gpu::Tensor::from_floats(g, std::vector<float>(7 * 64, 0.1f), {1, 7, 64}),
-                              gpu::Tensor::from_floats(g, std::vector<float>(32, 0.1f), {1, 32})};
-  FluxSamplerOptions o;
-  o.steps = 1;
-  EXPECT_THROW(flux_sample(model, g, latents, 8, 6, cond, nullptr, o), Error);
-  EXPECT_THROW(flux_sample(model, g, latents, 8, 6, cond, nullptr, o, {}, nullptr, {}, &narrow), Error);
+}
+
+// A control LoRA is checked whole at strength 0 too, against the widened x_embedder it would make: a factor that
+// fits neither the widened nor the plain layer, and a widening to other than twice the latent channels, are refused.
+TEST_F(FluxControl, AControlLoraAtStrengthZeroIsCheckedAsAtAnyOther) {
+  const auto base = std::make_shared<WeightSource>(WeightSource::open(write_model("base", 64)));
+  const int64_t inner = base->info("x_embedder.weight").shape[0];
+  auto filled = [](std::vector<int64_t> shape) {
+    return HostTensor::from_f32(shape, std::vector<float>(static_cast<size_t>(HostTensor{DType::F32, shape, {}}.numel()), 0.1f));
+  };
+  for (const auto& [a, b, needle] : {std::tuple{filled({2, 128}), filled({inner + 1, 2}), std::string("have " + std::to_string(inner) + " rows")},
+                                     std::tuple{filled({2, 96}), filled({inner, 2}), std::string("widens x_embedder from 64 to 96")}}) {
+    save(dir / "bad.safetensors", {{"img_in.lora_A.weight", a}, {"img_in.lora_B.weight", b}});
+    for (float strength : {0.0f, 1.0f}) {
+      try {
+        (void)apply_flux_lora(WeightSource::open(dir / "bad.safetensors"), base, nullptr, strength);
+        ADD_FAILURE() << "no error at strength " << strength << " for " << needle;
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      }
+    }
+  }
+  // A good one at strength 0 makes nothing new.
+  save(dir / "good.safetensors", {{"img_in.lora_A.weight", filled({2, 128})}, {"img_in.lora_B.weight", filled({inner, 2})}});
+  const FluxLoraResult r = apply_flux_lora(WeightSource::open(dir / "good.safetensors"), base, nullptr, 0.0f);
+  EXPECT_EQ(r.weights, base);
+  EXPECT_EQ(r.in_channels, 64);
+  EXPECT_TRUE(r.patches.empty());
+}
+
+// check_flux_control is the one check of a control input (flux.sample calls it before loading the model): every
+// disagreement is InvalidInput naming it, in packed and unpacked layouts alike.
+TEST(FluxControlCheck, EveryMismatchIsInvalidInputNamingIt) {
+  FluxConfig control, plain, fill;
+  control.in_channels = 128;
+  fill.in_channels = 96;
+  const gpu::Shape latents{1, 16, 8, 6}, packed{1, 12, 64}, small{1, 16, 4, 6}, narrow{1, 12, 32};
+  auto message = [](const FluxConfig& c, const gpu::Shape& l, const gpu::Shape* ctl) {
+    try {
+      check_flux_control(c, l, ctl);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidInput) << e.what();
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NO_THROW(check_flux_control(control, latents, &latents));
+  EXPECT_NO_THROW(check_flux_control(control, packed, &packed));
+  EXPECT_NO_THROW(check_flux_control(plain, latents, nullptr));
+  EXPECT_NE(message(control, latents, nullptr).find("structural-control model (x_embedder takes 128 channels: 64 latent + 64 control)"),
+            std::string::npos);
+  EXPECT_NE(message(plain, latents, &latents).find("input 'control' is connected, but the transformer has no control channels"),
+            std::string::npos);
+  EXPECT_NE(message(plain, latents, &latents).find("at a strength other than 0"), std::string::npos);
+  for (const std::string& m : {message(control, latents, &small), message(control, packed, &narrow)})
+    EXPECT_NE(m.find("differ in shape"), std::string::npos) << m;
+  EXPECT_NE(message(control, latents, &small).find("control latents [1, 16, 4, 6] and noise [1, 16, 8, 6]"), std::string::npos);
+  EXPECT_NE(message(fill, latents, nullptr).find("other conditioned FLUX variants"), std::string::npos);
 }
 
 }  // namespace

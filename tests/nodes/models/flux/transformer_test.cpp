@@ -5,6 +5,7 @@
 // Long sequences: with device buffers too small for the joint sequence, the stream runs in spans of rows
 // and gives the result of the run with whole tensors.
 #include <gtest/gtest.h>
+#include "tests/support/tolerance.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -175,14 +176,7 @@ TEST_F(FluxStreaming, BudgetBelowOneBlockIsAClearError) {
 }
 
 void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  float max_ref = 0, max_err = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_TRUE(std::isfinite(got[i])) << i;
-    max_ref = std::max(max_ref, std::fabs(want[i]));
-    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
-  }
-  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref));
+  EXPECT_TRUE(test::within_tolerance(got, want));
 }
 
 TEST_F(FluxStreaming, JointSequenceBeyondOneBufferRunsInSpans) {
