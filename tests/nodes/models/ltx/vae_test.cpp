@@ -160,6 +160,36 @@ TEST(LtxVaeConfig, APartialConfigJsonGivesOnlyWhatTheWeightsCannotSay) {
   fs::remove_all(dir);
 }
 
+// A down block with neither a conv_out resnet nor a space-to-depth downsampler (0.9.0's last one) computes the
+// same as either type; config.json's down_block_types names it, and then also how block_out_channels counts.
+TEST(LtxVaeConfig, AnAmbiguousDownBlockTakesConfigJsonsType) {
+  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae_090.safetensors");
+  const fs::path dir = fs::temp_directory_path() / ("lattice_ltx_ambiguous_block_" + std::to_string(::getpid()));
+  nlohmann::json j = fx.config();
+  j["down_block_types"] = {"LTXVideoDownBlock3D", "LTXVideoDownBlock3D", "LTXVideoDownBlock3D", "LTXVideo095DownBlock3D"};
+  j["block_out_channels"] = {8, 16, 32, 32, 32};
+  test::write_fixture_component(fx, "weights.", j, dir);
+  WeightSource w = WeightSource::open(dir);
+  const LtxVaeConfig c = detect_ltx_vae_config(w);
+  EXPECT_EQ(c.down_block_types.back(), "LTXVideo095DownBlock3D");
+  EXPECT_FALSE(c.legacy_encoder());
+  EXPECT_EQ(c.block_out_channels, (std::vector<int>{8, 16, 32, 32, 32}));
+  WeightSource bare = fixture_weights(fx);
+  EXPECT_TRUE(detect_ltx_vae_config(bare).legacy_encoder());  // without config.json: no space-to-depth anywhere
+  // Both readings encode the same.
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(w, ctx);
+  const HostTensor video = fx.tensor("input.video");
+  auto encode = [&](const LtxVaeConfig& config) {
+    const LtxVae vae(config, weights);
+    gpu::CommandStream s(ctx);
+    return vae.encode(s, gpu::Tensor::from_floats(ctx, video.to_f32(), video.shape)).first.to_floats();
+  };
+  EXPECT_EQ(encode(c), encode(ltx_vae_config_from_json(fx.config())));
+  fs::remove_all(dir);
+}
+
 TEST(LtxVae, InjectedNoiseIsTheSeededCounterBasedNoise) {
   // The 0.9.1 decoder's injection k draws normal_noise(seed, offset (k + 1)·2^40) over the whole latent at
   // that resolution: the same as handing it those fields computed on the CPU.
