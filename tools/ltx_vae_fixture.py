@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Writes reference fixtures for diffusers' AutoencoderKLLTXVideo in its two pre-0.9.5 layouts, in the conventions of
-tests/golden/README.md:
+"""Writes reference fixtures for diffusers' AutoencoderKLLTXVideo in its two pre-0.9.5 layouts and with a mixed encoder, in
+the conventions of tests/golden/README.md:
   0.9.0 (--version 0.9.0): LTXVideoDownBlock3D encoder (stride-2 conv downsamplers, a conv_out resnet where the
         width grows), a decoder without timestep conditioning (conv_in resnets, plain depth-to-space upsamplers);
   0.9.1 (--version 0.9.1): the same encoder; a timestep-conditioned decoder with residual upsamplers (factor 2)
-        and noise injection (resnets with per_channel_scale1/2).
+        and noise injection (resnets with per_channel_scale1/2);
+  mixed (--version mixed): an encoder mixing LTXVideoDownBlock3D and LTXVideo095DownBlock3D blocks (diffusers builds
+        each down block by its down_block_types entry), with the 0.9.5+ decoder.
 
 diffusers is not installed here, so the model is written in plain PyTorch from diffusers v0.33's
 autoencoder_kl_ltx.py (the version of the other fixtures): causal/non-causal replicate-padded convs, RMSNorm over
@@ -19,7 +21,7 @@ The 0.9.1 decoder draws its noise with torch.randn; the fixture stores each fiel
 input.inject_noise.K ([H_k, W_k] of the whole decoded latent), so a runner feeds them instead of its own noise.
 Random weights follow the golden rule (>=2-D: N(0,1)/sqrt(fan_in); biases 0.1 N(0,1); norm scales 1 + 0.1 N(0,1);
 the 0-D timestep_scale_multiplier keeps 1000; decoder.conv_out scaled by 0.3).
-Run: /usr/bin/python3 tools/ltx_vae_fixture.py OUT.safetensors --version 0.9.0|0.9.1
+Run: /usr/bin/python3 tools/ltx_vae_fixture.py OUT.safetensors --version 0.9.0|0.9.1|mixed
      /usr/bin/python3 tools/ltx_vae_fixture.py --check tests/golden/ltx_vae.safetensors
 """
 import json
@@ -48,6 +50,21 @@ CONFIGS = {
               "spatio_temporal_scaling": [True, True, True, False],
               "decoder_spatio_temporal_scaling": [True, True, True],
               "decoder_inject_noise": [True, True, True, False], "downsample_type": ["conv"] * 4,
+              "upsample_residual": [True, True, True], "upsample_factor": [2, 2, 2], "timestep_conditioning": True,
+              "patch_size": 4, "patch_size_t": 1, "resnet_norm_eps": 1e-6, "scaling_factor": 1.0,
+              "encoder_causal": True, "decoder_causal": False},
+    # An encoder mixing both down block types, as diffusers' LTXVideoEncoder3d builds per down_block_types[i]
+    # (the last type decides how block_out_channels counts): an LTXVideoDownBlock3D widening through conv_out,
+    # a spatial LTXVideo095DownBlock3D, another LTXVideoDownBlock3D, a temporal LTXVideo095DownBlock3D; the
+    # 0.9.5+ decoder (timestep-conditioned, residual upsamplers, no noise).
+    "mixed": {"in_channels": 3, "out_channels": 3, "latent_channels": 16, "block_out_channels": [8, 16, 16, 32, 32],
+              "down_block_types": ["LTXVideoDownBlock3D", "LTXVideo095DownBlock3D", "LTXVideoDownBlock3D",
+                                   "LTXVideo095DownBlock3D"],
+              "decoder_block_out_channels": [8, 16, 32],
+              "layers_per_block": [1, 1, 1, 1, 1], "decoder_layers_per_block": [1, 1, 1, 1],
+              "spatio_temporal_scaling": [True, True, True, True],
+              "decoder_spatio_temporal_scaling": [True, True, True],
+              "decoder_inject_noise": [False] * 4, "downsample_type": ["conv", "spatial", "conv", "temporal"],
               "upsample_residual": [True, True, True], "upsample_factor": [2, 2, 2], "timestep_conditioning": True,
               "patch_size": 4, "patch_size_t": 1, "resnet_norm_eps": 1e-6, "scaling_factor": 1.0,
               "encoder_causal": True, "decoder_causal": False},
@@ -179,6 +196,8 @@ class DownBlock(torch.nn.Module):
                 self.downsamplers = torch.nn.ModuleList([CausalConv(cin, cin, stride=2)])
             if cin != cout:
                 self.conv_out = Resnet(cin, cout, eps, True)
+        elif scaling and dtype == "conv":  # LTXVideo095DownBlock3D's stride-2 conv, keeping the width
+            self.downsamplers = torch.nn.ModuleList([CausalConv(cin, cin, stride=2)])
         elif scaling:
             stride = {"spatial": (1, 2, 2), "temporal": (2, 1, 1), "spatiotemporal": (2, 2, 2)}[dtype]
             self.downsamplers = torch.nn.ModuleList([Downsampler095(cin, cout, stride)])
@@ -336,7 +355,7 @@ def main():
         return check(sys.argv[2])
     version = sys.argv[sys.argv.index("--version") + 1]
     config = CONFIGS[version]
-    seed = {"0.9.0": 2090, "0.9.1": 2091}[version]
+    seed = {"0.9.0": 2090, "0.9.1": 2091, "mixed": 2092}[version]
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     vae = Vae(config)

@@ -40,7 +40,7 @@ NodeDesc make() {
                                                        : f.find(ctx.string("name"));
     if (!one) throw_invalid(ctx.who() + ": " + path.string() + " has no tensor '" + ctx.string("name") + "'", {ctx.node_id()});
     ctx.set_output("tensor", {"tensor " + std::string(dtype_name(one->dtype)) + " " + HostTensor{one->dtype, one->shape, {}}.shape_string(),
-                              0, 0, one->end - one->begin, {}});
+                              0, 0, one->end - one->begin, {{"shape", one->shape}}});
   };
   return d;
 }

@@ -71,12 +71,25 @@ NodeDesc make() {
     p.shape = "video " + std::to_string(frames) + " frames " + std::to_string(W) + "x" + std::to_string(H) + " at " +
               std::to_string(ctx.integer("fps")) + " fps";
     // Device: the last decoder stage of one chunk (4 frames per latent frame, base_dim channels: 96 in Wan
-    // 2.1; about six live f32 tensors per layer), at one tile's size when tiled. The host holds the video.
-    const PlanInfo* vae = ctx.input("vae");
-    const int64_t base = vae && vae->meta.contains("base_dim") ? vae->meta["base_dim"].get<int64_t>() : 96;
-    const int64_t tile = ctx.integer("tile") * 8, th = tile > 0 ? std::min(H, tile) : H, tw = tile > 0 ? std::min(W, tile) : W;
-    p.activation_bytes = static_cast<uint64_t>(4 * ctx.integer("chunk") * th * tw * base) * 4 * 6;
-    p.meta = {{"frames", frames}, {"w", W}, {"h", H}, {"c", 3}};
+    // 2.1; about six live f32 tensors per layer), at one tile's size when tiled, and every tile's causal
+    // caches between chunks (decode_frames keeps them all on the device when the budget holds them). The
+    // host holds the video.
+    WanVaeConfig c;
+    if (const PlanInfo* vae = ctx.input("vae"); vae && vae->meta.contains("base_dim")) {
+      const Json& m = vae->meta;
+      c.base_dim = m["base_dim"].get<int>();
+      c.z_dim = m.value("latent_channels", c.z_dim);
+      if (m.contains("dim_mult")) c.dim_mult = m["dim_mult"].get<std::vector<int>>();
+      c.num_res_blocks = m.value("num_res_blocks", c.num_res_blocks);
+      if (m.contains("temperal_downsample")) c.temperal_downsample = m["temperal_downsample"].get<std::vector<bool>>();
+    }
+    const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap"), chunk = ctx.integer("chunk");
+    const bool tiled = tile > 0 && (tile < h || tile < w) && overlap < tile;
+    const int64_t th = tiled ? std::min(h, tile) : h, tw = tiled ? std::min(w, tile) : w;
+    const uint64_t tiles = tiled ? tile_starts(h, tile, overlap).size() * tile_starts(w, tile, overlap).size() : 1;
+    const uint64_t caches = tiles * c.decode_kept_cache_bytes(t, static_cast<int>(chunk), th, tw);
+    p.activation_bytes = static_cast<uint64_t>(4 * chunk * 8 * th * 8 * tw * c.base_dim) * 4 * 6 + caches;
+    p.meta = {{"frames", frames}, {"w", W}, {"h", H}, {"c", 3}, {"tiles", tiles}, {"cache_bytes", caches}};
     ctx.set_output("video", p);
   };
   return d;

@@ -62,17 +62,30 @@ Tensor norm_act(gpu::CommandStream& s, const Tensor& x, const Tensor& shift, con
 
 }  // namespace
 
+const std::string& LtxVaeConfig::encoder_downsample(size_t i) const {
+  static const std::string conv = "conv";
+  return down_block_types.at(i) == "LTXVideoDownBlock3D" ? conv : downsample_type.at(i);
+}
+
+std::pair<int, int> LtxVaeConfig::encoder_block_widths(size_t i) const {
+  // LTXVideoEncoder3d: block i takes block_out_channels[i]; it gives [i + 1], except that an encoder ending in
+  // an LTXVideoDownBlock3D has no entry past its blocks and its last block keeps the width.
+  const size_t n = down_block_types.size();
+  const int in = block_out_channels.at(i);
+  return {in, legacy_encoder() && i + 1 == n ? in : block_out_channels.at(i + 1)};
+}
+
 int LtxVaeConfig::spatial_compression() const {
   int f = patch_size;
   for (size_t i = 0; i < downsample_type.size(); ++i)
-    if (spatio_temporal_scaling[i] && downsample_type[i] != "temporal") f *= 2;
+    if (spatio_temporal_scaling[i] && encoder_downsample(i) != "temporal") f *= 2;
   return f;
 }
 
 int LtxVaeConfig::temporal_compression() const {
   int f = patch_size_t;
   for (size_t i = 0; i < downsample_type.size(); ++i)
-    if (spatio_temporal_scaling[i] && downsample_type[i] != "spatial") f *= 2;
+    if (spatio_temporal_scaling[i] && encoder_downsample(i) != "spatial") f *= 2;
   return f;
 }
 
@@ -102,18 +115,26 @@ void LtxVaeConfig::validate() const {
     throw_invalid("LTX-Video VAE config: down_block_types and downsample_type need one entry per down block");
   const bool legacy = legacy_encoder();
   for (const std::string& t : down_block_types)
-    if (t != (legacy ? "LTXVideoDownBlock3D" : "LTXVideo095DownBlock3D"))
-      throw_invalid("LTX-Video VAE config: down block '" + t +
-                    "' with others; only all LTXVideoDownBlock3D (0.9.0/0.9.1) or all LTXVideo095DownBlock3D (0.9.5+) is supported");
+    if (t != "LTXVideoDownBlock3D" && t != "LTXVideo095DownBlock3D")
+      throw_invalid("LTX-Video VAE config: unknown down block type '" + t + "' (LTXVideoDownBlock3D or LTXVideo095DownBlock3D)");
   if (block_out_channels.size() != n_down + (legacy ? 0 : 1) || layers_per_block.size() != n_down + 1 ||
       spatio_temporal_scaling.size() != n_down || n_down == 0)
     throw_invalid(std::string("LTX-Video VAE config: block_out_channels needs one entry per down block") + (legacy ? "" : " plus one") +
                   ", layers_per_block one per down block plus one, spatio_temporal_scaling one per down block");
   for (size_t i = 0; i < n_down; ++i) {
-    if (!spatio_temporal_scaling[i]) continue;
-    if (legacy ? downsample_type[i] != "conv" : downsample_volume(downsample_type[i]) == 1)
-      throw_invalid("LTX-Video VAE config: downsample_type '" + downsample_type[i] + "' is not supported with " + down_block_types[i] +
-                    (legacy ? " (it uses conv)" : " (it uses spatial, temporal, spatiotemporal)"));
+    const std::string block = "down block " + std::to_string(i) + " (" + down_block_types[i] + ")";
+    const auto [in, out] = encoder_block_widths(i);
+    if (down_block_types[i] == "LTXVideoDownBlock3D") continue;  // a conv_out resnet makes any width change
+    const std::string& t = downsample_type[i];
+    if (spatio_temporal_scaling[i] && t != "conv" && downsample_volume(t) == 1)
+      throw_invalid("LTX-Video VAE config: downsample_type '" + t + "' is not supported with " + block +
+                    " (it uses conv, spatial, temporal, spatiotemporal)");
+    const int volume = spatio_temporal_scaling[i] && t != "conv" ? downsample_volume(t) : 1;
+    // Only a space-to-depth downsampler changes an LTXVideo095DownBlock3D's width: out / volume conv channels
+    // plus the mean of groups of in·volume / out packed ones.
+    if (volume == 1 ? in != out : out % volume != 0 || (in * volume) % out != 0)
+      throw_invalid("LTX-Video VAE config: " + block + " cannot go from " + std::to_string(in) + " to " + std::to_string(out) +
+                    " channels" + (volume == 1 ? " without a space-to-depth downsampler" : " with downsample_type '" + t + "'"));
   }
   if (decoder_layers_per_block.size() != n_up + 1 || decoder_spatio_temporal_scaling.size() != n_up ||
       upsample_residual.size() != n_up || upsample_factor.size() != n_up || decoder_inject_noise.size() != n_up + 1)
@@ -171,56 +192,60 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
 
 namespace {
 
-// The encoder's blocks from the weights: 0.9.0/0.9.1 (strided-conv downsamplers, conv_out resnets) or 0.9.5+.
-void detect_encoder(const WeightSource& w, LtxVaeConfig& c) {
+// The encoder's blocks from the weights, block by block (LtxVaeConfig::down_block_types): a conv_out resnet
+// means an LTXVideoDownBlock3D, a space-to-depth downsampler an LTXVideo095DownBlock3D; a block with neither
+// computes the same in both types and takes `json_types`' entry, else the 0.9.5+ type when another block has
+// a space-to-depth downsampler, else the old one.
+void detect_encoder(const WeightSource& w, LtxVaeConfig& c, const std::vector<std::string>& json_types) {
   const int n_down = w.count_blocks("encoder.down_blocks.");
   if (n_down == 0) throw_invalid(not_ltx_vae(w, "encoder.conv_in without encoder.down_blocks"));
-  bool legacy = false;
-  for (int i = 0; i < n_down; ++i) {
-    const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
-    legacy = legacy || w.has(p + "downsamplers.0.conv.weight") || w.has(p + "conv_out.conv1.conv.weight");
-  }
+  const std::string kOld = "LTXVideoDownBlock3D", kNew = "LTXVideo095DownBlock3D";
+  auto block = [](int i) { return "encoder.down_blocks." + std::to_string(i) + "."; };
+  bool any_s2d = false;
+  for (int i = 0; i < n_down; ++i) any_s2d = any_s2d || w.has(block(i) + "downsamplers.0.conv.conv.weight");
   c.in_channels = ltx_weight_dim(w, "encoder.conv_in.conv.weight", 1) / (c.patch_size * c.patch_size);
-  c.block_out_channels = {ltx_weight_dim(w, "encoder.conv_in.conv.weight", 0)};
-  c.down_block_types.assign(static_cast<size_t>(n_down), legacy ? "LTXVideoDownBlock3D" : "LTXVideo095DownBlock3D");
+  std::vector<int> widths{ltx_weight_dim(w, "encoder.conv_in.conv.weight", 0)};  // each block's input, then the mid's
+  c.down_block_types.clear();
   c.layers_per_block.clear();
   c.downsample_type.clear();
   c.spatio_temporal_scaling.clear();
-  int width = c.block_out_channels.back();
   for (int i = 0; i < n_down; ++i) {
-    const std::string p = "encoder.down_blocks." + std::to_string(i) + ".";
+    const std::string p = block(i);
+    const int in = widths.back();
     c.layers_per_block.push_back(w.count_blocks(p + "resnets."));
-    if (legacy) {
-      // A stride-2 conv keeping the width, then a conv_out resnet where the width changes; the last block keeps it.
-      const bool down = w.has(p + "downsamplers.0.conv.weight");
-      if (down && ltx_weight_dim(w, p + "downsamplers.0.conv.weight", 0) != width)
-        throw_invalid(not_ltx_vae(w, p + "downsamplers.0 should keep the width " + std::to_string(width)));
-      c.downsample_type.push_back("conv");
-      c.spatio_temporal_scaling.push_back(down);
-      if (w.has(p + "conv_out.conv1.conv.weight")) {
-        if (i + 1 == n_down) throw_invalid(not_ltx_vae(w, p + "conv_out: the last 0.9.0-style down block cannot change the width"));
-        width = ltx_weight_dim(w, p + "conv_out.conv1.conv.weight", 0);
-      }
-      if (i + 1 < n_down) c.block_out_channels.push_back(width);
-      continue;
-    }
-    const std::string next = i + 1 < n_down ? "encoder.down_blocks." + std::to_string(i + 1) + ".resnets.0.conv1.conv.weight"
-                                            : "encoder.mid_block.resnets.0.conv1.conv.weight";
-    const int out = w.has(next) ? ltx_weight_dim(w, next, 1) : c.block_out_channels.back();
-    if (w.has(p + "downsamplers.0.conv.conv.weight")) {
+    const bool strided = w.has(p + "downsamplers.0.conv.weight"), s2d = w.has(p + "downsamplers.0.conv.conv.weight");
+    const bool widen = w.has(p + "conv_out.conv1.conv.weight");
+    if (s2d && (strided || widen))
+      throw_invalid(not_ltx_vae(w, p + " mixes a space-to-depth downsampler with a strided conv or a conv_out resnet"));
+    if (strided && ltx_weight_dim(w, p + "downsamplers.0.conv.weight", 0) != in)
+      throw_invalid(not_ltx_vae(w, p + "downsamplers.0 should keep the width " + std::to_string(in)));
+    std::string type = widen ? kOld : s2d ? kNew : i < static_cast<int>(json_types.size()) ? json_types[static_cast<size_t>(i)] : any_s2d ? kNew : kOld;
+    int out = in;
+    std::string down = "conv";
+    if (widen) {
+      out = ltx_weight_dim(w, p + "conv_out.conv1.conv.weight", 0);
+    } else if (s2d) {
+      const std::string next = i + 1 < n_down ? block(i + 1) + "resnets.0.conv1.conv.weight" : "encoder.mid_block.resnets.0.conv1.conv.weight";
+      out = w.has(next) ? ltx_weight_dim(w, next, 1) : in;
       const int conv_out = ltx_weight_dim(w, p + "downsamplers.0.conv.conv.weight", 0);
       const int volume = conv_out > 0 && out % conv_out == 0 ? out / conv_out : 0;
-      const char* type = volume == 2 ? "temporal" : volume == 4 ? "spatial" : volume == 8 ? "spatiotemporal" : "";
-      if (!*type) throw_invalid(not_ltx_vae(w, p + "downsamplers.0 has an unexpected width"));
-      c.downsample_type.push_back(type);
-      c.spatio_temporal_scaling.push_back(true);
-    } else {
-      c.downsample_type.push_back("spatiotemporal");
-      c.spatio_temporal_scaling.push_back(false);
+      down = volume == 2 ? "temporal" : volume == 4 ? "spatial" : volume == 8 ? "spatiotemporal" : "";
+      if (down.empty()) throw_invalid(not_ltx_vae(w, p + "downsamplers.0 has an unexpected width"));
+    } else if (!strided && type == kNew) {
+      down = "spatiotemporal";  // unused: no downsampler
     }
-    c.block_out_channels.push_back(out);
+    c.down_block_types.push_back(type);
+    c.downsample_type.push_back(down);
+    c.spatio_temporal_scaling.push_back(strided || s2d);
+    widths.push_back(out);
   }
   c.layers_per_block.push_back(w.count_blocks("encoder.mid_block.resnets."));
+  // block_out_channels: every block's input width, and the last one's output unless the encoder ends in an
+  // LTXVideoDownBlock3D (which then cannot widen: nothing would say to what).
+  c.block_out_channels.assign(widths.begin(), widths.end() - 1);
+  if (!c.legacy_encoder()) c.block_out_channels.push_back(widths.back());
+  else if (widths.back() != widths[widths.size() - 2])
+    throw_invalid(not_ltx_vae(w, block(n_down - 1) + "conv_out: the last down block, an LTXVideoDownBlock3D, cannot change the width"));
   if (ltx_weight_dim(w, "encoder.conv_out.conv.weight", 0) != c.latent_channels + 1)
     throw_invalid(not_ltx_vae(w, "encoder.conv_out should emit latent_channels + 1 channels"));
 }
@@ -237,6 +262,7 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   // lists are not checked against each other here (diffusers ignores surplus entries), only the result is.
   LtxVaeConfig c;
   std::optional<std::vector<bool>> json_residual;
+  std::vector<std::string> json_down_types;
   if (w.config()) {
     const LtxVaeConfig j = read_json(*w.config());
     c.out_channels = j.out_channels;
@@ -244,6 +270,7 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
     c.scaling_factor = j.scaling_factor;
     c.patch_size_t = j.patch_size_t;  // 1 in every released VAE; validate() refuses others
     if (w.config()->contains("upsample_residual")) json_residual = j.upsample_residual;
+    if (w.config()->contains("down_block_types")) json_down_types = j.down_block_types;
   }
   c.latent_channels = ltx_weight_dim(w, "decoder.conv_in.conv.weight", 1);
   const int out_packed = ltx_weight_dim(w, "decoder.conv_out.conv.weight", 0);
@@ -294,7 +321,7 @@ LtxVaeConfig detect_ltx_vae_config(WeightSource& w) {
   c.decoder_inject_noise = noise;
   c.timestep_conditioning = w.has("decoder.timestep_scale_multiplier") || w.has("decoder.scale_shift_table");
 
-  if (w.has("encoder.conv_in.conv.weight")) detect_encoder(w, c);
+  if (w.has("encoder.conv_in.conv.weight")) detect_encoder(w, c, json_down_types);
   c.validate();
   return c;
 }
@@ -344,7 +371,7 @@ LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config
       for (int k = 0; k < config_.layers_per_block[i]; ++k)
         d.resnets.push_back(load_resnet(w, p + "resnets." + std::to_string(k) + ".", false, false));
       if (config_.spatio_temporal_scaling[i]) {
-        const std::string& t = config_.downsample_type[i];
+        const std::string& t = config_.encoder_downsample(i);
         d.strided = t == "conv";
         d.st = t == "spatial" ? 1 : 2;
         d.sh = d.sw = t == "temporal" ? 1 : 2;
@@ -355,9 +382,9 @@ LtxVae::LtxVae(LtxVaeConfig config, DeviceWeights& w) : config_(std::move(config
           d.conv = load_conv(w, p + "downsamplers.0.conv");
         }
       }
-      // 0.9.0/0.9.1: a resnet widens block i from block_out_channels[i] to [i + 1] (the last block keeps its width).
-      const auto& bo = config_.block_out_channels;
-      if (config_.legacy_encoder() && i + 1 < bo.size() && bo[i + 1] != bo[i]) d.conv_out = load_resnet(w, p + "conv_out.", false, false);
+      // An LTXVideoDownBlock3D widens through a conv_out resnet (an LTXVideo095DownBlock3D through its downsampler).
+      const auto [in, out] = config_.encoder_block_widths(i);
+      if (config_.down_block_types[i] == "LTXVideoDownBlock3D" && in != out) d.conv_out = load_resnet(w, p + "conv_out.", false, false);
       down_.push_back(std::move(d));
     }
     for (int k = 0; k < config_.layers_per_block.back(); ++k)

@@ -6,7 +6,8 @@
 ///  - 0.9.1: the same encoder; a timestep-conditioned decoder with residual upsamplers and noise injection
 ///    (resnets with per_channel_scale1/2 add per-channel-scaled spatial noise after each conv);
 ///  - 0.9.5+: LTXVideo095DownBlock3D encoder (space-to-depth downsamplers), timestep-conditioned decoder with
-///    residual upsamplers, no noise injection.
+///    residual upsamplers, no noise injection;
+///  and encoders mixing the two down block types (see LtxVaeConfig::down_block_types).
 ///
 /// decode(): a raw latent [B, latent_channels, T, h, w] and a decode timestep per video -> video
 /// [B, out_channels, 1 + (T-1)·temporal, h·spatial, w·spatial] in about [-1, 1] (8x temporal, 32x spatial
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/types/tensor.h"
@@ -35,8 +37,12 @@ struct LtxVaeConfig {
   // Encoder, in diffusers order: conv_in's width, then each down block's output width.
   std::vector<int> block_out_channels{128, 256, 512, 1024, 2048};
   std::vector<int> layers_per_block{4, 6, 6, 2, 2};                // down blocks, then the mid block
-  // All LTXVideo095DownBlock3D (0.9.5+) or all LTXVideoDownBlock3D (0.9.0/0.9.1: block_out_channels then has
-  // one entry per down block, the last block keeping its width; downsample_type "conv" = a stride-2 conv).
+  // Per down block, mixed as diffusers' LTXVideoEncoder3d allows: LTXVideoDownBlock3D (0.9.0/0.9.1: resnets, a
+  // stride-2 conv keeping the width, a conv_out resnet where the width changes; downsample_type is ignored) or
+  // LTXVideo095DownBlock3D (0.9.5+: resnets, then a space-to-depth downsampler, "spatial", "temporal" or
+  // "spatiotemporal", that changes the width, or "conv", a stride-2 conv keeping it). The last block's type
+  // decides how block_out_channels counts (legacy_encoder()): with LTXVideoDownBlock3D one entry per down
+  // block, the last block keeping its width; with LTXVideo095DownBlock3D one more.
   std::vector<std::string> down_block_types = std::vector<std::string>(4, "LTXVideo095DownBlock3D");
   std::vector<std::string> downsample_type{"spatial", "temporal", "spatiotemporal", "spatiotemporal"};
   std::vector<bool> spatio_temporal_scaling{true, true, true, true};
@@ -54,8 +60,14 @@ struct LtxVaeConfig {
   /// Diffusers' own defaults (what AutoencoderKLLTXVideo() builds: the 0.9.0 layout), the base that
   /// ltx_vae_config_from_json fills from a config.json, as from_config does.
   static LtxVaeConfig diffusers_defaults();
-  /// True for the 0.9.0/0.9.1 encoder (LTXVideoDownBlock3D).
+  /// True when the last down block is an LTXVideoDownBlock3D (the 0.9.0/0.9.1 encoder and mixes ending so):
+  /// block_out_channels then has one entry per down block.
   bool legacy_encoder() const { return !down_block_types.empty() && down_block_types.back() == "LTXVideoDownBlock3D"; }
+  /// Down block i's downsampler: "conv" (a stride-2 conv) for an LTXVideoDownBlock3D, else downsample_type[i];
+  /// meaningful where spatio_temporal_scaling[i].
+  const std::string& encoder_downsample(size_t i) const;
+  /// Down block i's input and output widths, as LTXVideoEncoder3d assigns them from block_out_channels.
+  std::pair<int, int> encoder_block_widths(size_t i) const;
   int spatial_compression() const;   ///< 32 for the released models
   int temporal_compression() const;  ///< 8
   /// Bytes of the largest tensor decode() makes, per latent pixel (h·w) of one video of `latent_frames`
@@ -75,10 +87,15 @@ struct LtxVaeConfig {
 /// From a diffusers config (AutoencoderKLLTXVideo.config as JSON); missing keys take diffusers' defaults.
 LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j);
 /// From the weights' names and shapes (config.json beside them, when present, wins for what shapes cannot
-/// say: upsample_residual). Strips a single-file checkpoint's `vae.` prefix and renames Lightricks' original
-/// names (vae_checkpoint.h) first. The layout (0.9.0, 0.9.1, 0.9.5+) is read from the names: strided-conv
-/// downsamplers (`downsamplers.0.conv.weight`) mean the old encoder, `per_channel_scale1` noise injection,
-/// `decoder.scale_shift_table` timestep conditioning. Throws Error(InvalidInput) naming what is missing when
+/// say: upsample_residual, and the type of a down block that neither widens nor has a space-to-depth
+/// downsampler). Strips a single-file checkpoint's `vae.` prefix and renames Lightricks' original names
+/// (vae_checkpoint.h) first. The layout (0.9.0, 0.9.1, 0.9.5+, mixed encoders) is read from the names, block by
+/// block: a conv_out resnet means an LTXVideoDownBlock3D, a space-to-depth downsampler
+/// (`downsamplers.0.conv.conv.weight`) an LTXVideo095DownBlock3D, and a block with neither (a stride-2 conv,
+/// `downsamplers.0.conv.weight`, or no downsampler: the same computation in both types) takes config.json's
+/// type, else LTXVideo095DownBlock3D when another block has a space-to-depth downsampler, else
+/// LTXVideoDownBlock3D; `per_channel_scale1` means noise injection, `decoder.scale_shift_table` timestep
+/// conditioning. Throws Error(InvalidInput) naming what is missing when
 /// the weights are not an LTX-Video VAE.
 LtxVaeConfig detect_ltx_vae_config(WeightSource& w);
 

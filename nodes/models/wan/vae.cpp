@@ -47,6 +47,24 @@ std::vector<int> decoder_dims(const WanVaeConfig& c) {
   return d;
 }
 
+// Walks the decoder's up levels as decode_chunk() runs them: every resnet (input, output widths) and every
+// upsampler (its input width, whether it doubles the frames) in order; the head then sees decoder_dims().back().
+template <class OnResnet, class OnUpsampler>
+void walk_up_levels(const WanVaeConfig& cfg, OnResnet&& resnet, OnUpsampler&& upsampler) {
+  const std::vector<int> d = decoder_dims(cfg);
+  const int levels = cfg.levels();
+  double c = d[0];
+  for (int i = 0; i < levels; ++i) {
+    const double out = d[static_cast<size_t>(i) + 1];
+    resnet(c, out);
+    for (int r = 0; r < cfg.num_res_blocks; ++r) resnet(out, out);
+    c = out;
+    if (i == levels - 1) break;
+    upsampler(c, static_cast<bool>(cfg.temperal_downsample[static_cast<size_t>(levels - 2 - i)]));
+    c /= 2;
+  }
+}
+
 // x [B, C, ...] -> channels last [B, ..., C] and back.
 Tensor to_channels_last(gpu::CommandStream& s, const Tensor& x) { return gpu::contiguous(s, gpu::permute(x, {0, 2, 3, 4, 1})); }
 Tensor to_channels_first(gpu::CommandStream& s, const Tensor& x) { return gpu::contiguous(s, gpu::permute(x, {0, 4, 1, 2, 3})); }
@@ -378,15 +396,8 @@ uint64_t WanVaeConfig::decode_peak_tensor_bytes(int chunk, int64_t th, int64_t t
   widest = std::max(widest, 3 * c0 * t * L);              // the mid attention's packed q/k/v
   if (c0 > 256) widest = std::max(widest, L * L);         // one frame's explicit scores
   resnet(d[0], d[0]);
-  const int levels = static_cast<int>(dim_mult.size());
-  double c = d[0];
-  for (int i = 0; i < levels; ++i) {
-    const double out = d[static_cast<size_t>(i) + 1];
-    resnet(c, out);
-    for (int r = 0; r < num_res_blocks; ++r) resnet(out, out);
-    c = out;
-    if (i == levels - 1) break;
-    if (temperal_downsample[static_cast<size_t>(levels - 2 - i)]) {
+  walk_up_levels(*this, resnet, [&](double c, bool temporal) {
+    if (temporal) {
       conv(c, 2 * c, 3, false);  // time_conv: two frames per frame, interleaved by a copy of the same size
       t *= 2;
     }
@@ -394,10 +405,46 @@ uint64_t WanVaeConfig::decode_peak_tensor_bytes(int chunk, int64_t th, int64_t t
     H *= 2;
     W *= 2;
     conv(c, c / 2, 1, true);
-    c /= 2;
-  }
-  conv(c, 3, 3, true);  // head
+  });
+  conv(d.back(), 3, 3, true);  // head
   return static_cast<uint64_t>(std::ceil(widest * sizeof(float)));
+}
+
+uint64_t WanVaeConfig::decode_cache_bytes(int64_t frames_seen, int64_t th, int64_t tw) const {
+  // Walks decode_chunk()'s causal convs in order, in elements. A conv at a level behind u temporal
+  // upsamplers has seen 1 + 2^u (frames_seen - 1) frames (the first pass is never doubled).
+  if (frames_seen < 1) return 0;
+  const std::vector<int> d = decoder_dims(*this);
+  double later = static_cast<double>(frames_seen - 1), HW = static_cast<double>(th * tw), total = 0;
+  auto cache = [&](double c, double frames) { total += c * std::min(frames, double{kCacheFrames}) * HW; };
+  auto conv = [&](double c) { cache(c, 1 + later); };
+  auto resnet = [&](double cin, double cout) {
+    conv(cin);
+    conv(cout);
+  };
+  conv(z_dim);  // conv_in
+  resnet(d[0], d[0]);
+  resnet(d[0], d[0]);
+  walk_up_levels(*this, resnet, [&](double c, bool temporal) {
+    if (temporal) {
+      cache(c, later);  // the time conv's input, after the first pass only
+      later *= 2;
+    }
+    HW *= 4;
+  });
+  conv(d.back());  // head
+  return static_cast<uint64_t>(total) * sizeof(float);
+}
+
+uint64_t WanVaeConfig::decode_kept_cache_bytes(int64_t latent_frames, int chunk, int64_t th, int64_t tw) const {
+  if (latent_frames <= 1) return 0;
+  const int64_t c = std::max(chunk, 1), passes = (latent_frames - 1 + c - 1) / c;  // after the first
+  return decode_cache_bytes(1 + c * (passes - 1), th, tw);
+}
+
+size_t wan_resident_cache_tiles(size_t tiles, uint64_t cache_bytes, uint64_t room) {
+  if (tiles <= 1 || cache_bytes == 0) return tiles;
+  return static_cast<size_t>(std::min<uint64_t>(tiles, room / cache_bytes));
 }
 
 int64_t WanVaeConfig::largest_decode_tile(uint64_t max_buffer_bytes, int chunk, int64_t h, int64_t w) const {
@@ -615,6 +662,13 @@ void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_
     for (size_t b = 0; b < grid.cols(); ++b)
       tiles.push_back(grid.tiled() ? gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, grid.y(a), grid.tile_h()), 4, grid.x(b), grid.tile_w()))
                                    : z);
+  s.finish();
+  // The first `resident` tiles keep their caches on the device between passes: what the budget holds beside
+  // what is in use and a pass's working set. Parking costs a download and an upload of every cache per pass.
+  const gpu::Allocator& alloc = s.context().allocator();
+  const uint64_t need = alloc.current_device_bytes() + WanVaeConfig::kWorkingSetFactor * config_.decode_peak_tensor_bytes(chunk, grid.tile_h(), grid.tile_w());
+  const size_t resident = wan_resident_cache_tiles(grid.count(), config_.decode_kept_cache_bytes(T, chunk, grid.tile_h(), grid.tile_w()),
+                                                   alloc.budget_bytes() > need ? alloc.budget_bytes() - need : 0);
   int64_t done = 0;  // video frames handed over
   const int total = static_cast<int>(1 + (T - 1 + chunk - 1) / chunk);
   int step = 0;
@@ -632,7 +686,7 @@ void WanVae::decode_frames(gpu::CommandStream& s, const Tensor& z, int64_t tile_
         std::vector<float> v = y.to_floats();
         if (t0 + n == T)
           states[i] = {};  // the last chunk: its caches are not needed again
-        else if (grid.count() > 1)
+        else if (i >= resident)
           park(s, states[i], parked[i]);
         for (float& x : v) x = std::clamp(x, -1.0f, 1.0f);
         const int64_t nf = y.dim(2);

@@ -71,7 +71,21 @@ struct WanVaeConfig {
   /// WanVae.WorkingSetStaysWithinItsFactor), so the automatic tiles keep peak * factor within half the
   /// device budget (auto_tile_tensor_limit in nodes/models/vae/tiling.h).
   static constexpr uint64_t kWorkingSetFactor = 10;
+  /// Bytes of one tile's causal caches (f32) once `frames_seen` latent frames of a `th` x `tw` tile have
+  /// been decoded (the first pass one frame): every causal conv's last min(2, frames) input frames at its
+  /// level's size, and each temporal upsampler's time conv's (which skips the first pass).
+  uint64_t decode_cache_bytes(int64_t frames_seen, int64_t th, int64_t tw) const;
+  /// The most bytes one tile's caches hold between the passes of a `latent_frames` decode, `chunk` frames per
+  /// pass after the first: their size before the last pass (0 for one frame: nothing waits).
+  uint64_t decode_kept_cache_bytes(int64_t latent_frames, int chunk, int64_t th, int64_t tw) const;
 };
+
+/// How many of a tiled decode's `tiles` keep their causal caches on the device between passes (the others
+/// wait on the host): as many as `room` bytes hold at `cache_bytes` each, and all when there is one tile.
+/// decode_frames() gives `room` as the device budget less what is in use and kWorkingSetFactor x the tile's
+/// decode_peak_tensor_bytes; the wan.vae_decode plan counts the kept bytes of every tile (what the run
+/// holds when the budget has room for them).
+size_t wan_resident_cache_tiles(size_t tiles, uint64_t cache_bytes, uint64_t room);
 
 /// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).
 WanVaeConfig wan_vae_config_from_json(const nlohmann::json& j);
@@ -130,9 +144,10 @@ class WanVae {
   /// decode_tiled() handing each chunk's frames to `sink` as soon as they are complete ([B, 3, n, H, W],
   /// clamped to [-1, 1]), so a caller can encode them while later chunks decode; the host then holds one
   /// chunk's frames. With tiles, every tile keeps its own causal caches and each chunk is decoded tile by
-  /// tile, so the frames are decode_tiled()'s exactly; a tile's caches wait on the host (byte for byte)
-  /// while the other tiles decode, so the device holds one tile's caches, not the whole frame's.
-  /// `progress` counts chunks.
+  /// tile, so the frames are decode_tiled()'s exactly. Tiles keep their caches on the device between passes
+  /// while the budget has room for them (wan_resident_cache_tiles, the first tiles first); the others'
+  /// caches wait on the host (byte for byte) while the other tiles decode, so under a tight budget the
+  /// device holds one tile's caches, not the whole frame's. `progress` counts chunks.
   void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                      const DecodedFramesSink& sink, const std::function<void(int, int)>& progress = {}) const;
   /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,

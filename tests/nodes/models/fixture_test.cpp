@@ -122,6 +122,7 @@ namespace {
 TEST(Fixture, LtxVae) { check_fixture("ltx_vae.safetensors"); }
 TEST(Fixture, LtxVae090) { check_fixture("ltx_vae_090.safetensors"); }
 TEST(Fixture, LtxVae091) { check_fixture("ltx_vae_091.safetensors"); }
+TEST(Fixture, LtxVaeMixed) { check_fixture("ltx_vae_mixed.safetensors"); }
 }  // namespace
 }  // namespace lattice
 

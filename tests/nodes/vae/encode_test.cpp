@@ -1,15 +1,19 @@
-// vae.encode through a graph on the golden FLUX VAE (written as a diffusers vae/ folder): the latent is the
-// encoder's mean mapped as the DiT sees it, (mean - shift) * scale; under a small device buffer limit the
+// vae.encode through a graph on the golden FLUX VAE (written as a diffusers vae/ folder): with `sample` off the
+// latent is the encoder's mean mapped as the DiT sees it, (mean - shift) * scale, by default a seeded sample of
+// the encoder's distribution; under a small device buffer limit the
 // node encodes in the largest tiles that fit, reports them, and gives exactly encode_tiled's latent; images
 // whose sides are not multiples of the downscale are refused with a message saying so.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/document.h"
 #include "core/engine.h"
 #include "core/error.h"
 #include "core/types/image.h"
+#include "gpu/ops/noise.h"
 #include "nodes/models/fixture.h"
 #include "nodes/types/model_handles.h"
 #include "nodes/types/tensor_value.h"
@@ -33,12 +37,13 @@ class VaeEncodeNode : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root); }
 
-  static Graph graph(int width, int height) {
+  // `encode_params`: the vae.encode node's params (the mean unless a test samples).
+  static Graph graph(int width, int height, const std::string& encode_params = R"({"sample": false})") {
     return parse_graph(R"({"lattice": 1, "nodes": [
       {"id": "vae", "type": "vae.load", "params": {"path": "vae"}},
       {"id": "img", "type": "image.gradient", "params": {"width": )" + std::to_string(width) + R"(, "height": )" +
                        std::to_string(height) + R"(, "direction": "radial", "start": [0.9, 0.2, 0.1, 1], "end": [0.1, 0.3, 0.8, 1]}},
-      {"id": "encode", "type": "vae.encode",
+      {"id": "encode", "type": "vae.encode", "params": )" + encode_params + R"(,
        "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "img", "output": "image"}}}]})");
   }
 
@@ -55,8 +60,8 @@ class VaeEncodeNode : public ::testing::Test {
     return {latent ? latent->device(env.get<GpuService>()->context()).to_floats() : std::vector<float>{}, r};
   }
 
-  // The same image encoded directly: encode_tiled(tile) and the DiT mapping.
-  std::vector<float> direct(const Graph& g, Environment& env, int64_t tile, int64_t overlap) {
+  // The same image encoded directly: encode_tiled(tile)'s mean in the DiT mapping, and its log-variance.
+  std::pair<std::vector<float>, std::vector<float>> direct_moments(const Graph& g, Environment& env, int64_t tile, int64_t overlap) {
     RenderOptions o = opts;
     o.env = &env;
     MemoryCache mem;
@@ -71,9 +76,13 @@ class VaeEncodeNode : public ::testing::Test {
       for (int y = 0; y < img->height; ++y)
         for (int q = 0; q < img->width; ++q) x[(static_cast<size_t>(k) * img->height + y) * img->width + q] = img->at(q, y, k) * 2.0f - 1.0f;
     gpu::CommandStream s(ctx);
-    const gpu::Tensor z = vae.to_dit_latent(s, vae.encode_tiled(s, gpu::Tensor::from_floats(ctx, x, {1, 3, img->height, img->width}), tile, overlap).first);
+    const auto [mean, logvar] = vae.encode_tiled(s, gpu::Tensor::from_floats(ctx, x, {1, 3, img->height, img->width}), tile, overlap);
+    const gpu::Tensor z = vae.to_dit_latent(s, mean);
     s.finish();
-    return z.to_floats();
+    return {z.to_floats(), logvar.to_floats()};
+  }
+  std::vector<float> direct(const Graph& g, Environment& env, int64_t tile, int64_t overlap) {
+    return direct_moments(g, env, tile, overlap).first;
   }
 
   fs::path root;
@@ -107,6 +116,44 @@ TEST_F(VaeEncodeNode, EncodesWholeOrInTilesThatFitTheDevice) {
   const auto [lean_tiled, rl] = encode(g, lean);
   EXPECT_EQ(test::node_info(rl, "encode").value("auto_tile", -1), 4);
   EXPECT_EQ(lean_tiled, tiled);
+}
+
+// By default vae.encode samples the latent as diffusers' FLUX img2img/control pipelines do: mean + std·n with
+// n the node seed's counter-based noise at offset 2^44. The same seed gives the same latent, another seed
+// another; the standardised difference from the mean latent is exactly that noise, and looks N(0, 1).
+TEST_F(VaeEncodeNode, SamplesTheLatentDistributionWithTheNodesSeed) {
+  const AutoencoderKLConfig c = autoencoder_kl_config_from_json(fx->config());
+  const int64_t f = c.downscale(), h = 16, w = 16;
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  const Graph mean_graph = graph(static_cast<int>(w * f), static_cast<int>(h * f));
+  const std::vector<float> mean = encode(mean_graph, env).first;
+  const std::vector<float> a = encode(graph(static_cast<int>(w * f), static_cast<int>(h * f), R"({"seed": 7})"), env).first;
+  const std::vector<float> b = encode(graph(static_cast<int>(w * f), static_cast<int>(h * f), R"({"seed": 7, "sample": true})"), env).first;
+  const std::vector<float> other = encode(graph(static_cast<int>(w * f), static_cast<int>(h * f), R"({"seed": 8})"), env).first;
+  ASSERT_EQ(a.size(), mean.size());
+  EXPECT_EQ(a, b);  // sampling is the default, and deterministic for a seed
+  EXPECT_NE(a, other);
+  EXPECT_NE(a, mean);
+
+  // The encoder's log-variance for the same image (and its mean, as the node gives it), and the seed's noise.
+  const auto [direct_mean, logvar] = direct_moments(mean_graph, env, 0, 0);
+  EXPECT_EQ(direct_mean, mean);
+  std::vector<float> noise(a.size());
+  gpu::normal_noise_cpu(7, uint64_t{1} << 44, noise);
+  double sum = 0, sq = 0, worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    // (z - shift) * scaling: the sampled and mean latents differ by scaling * std * n.
+    const double n = (a[i] - mean[i]) / (c.scaling_factor * std::exp(0.5 * logvar[i]));
+    worst = std::max(worst, std::fabs(n - noise[i]));
+    sum += n;
+    sq += n * n;
+  }
+  const double count = static_cast<double>(a.size()), m = sum / count, sd = std::sqrt(sq / count - m * m);
+  std::printf("  %zu latent values: standardised sample - mean has mean %.4f, sd %.4f; max |diff| from the noise %.2g\n", a.size(), m, sd, worst);
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_LT(std::fabs(m), 4 / std::sqrt(count));  // 4 standard errors
+  EXPECT_NEAR(sd, 1.0, 0.06);
 }
 
 TEST_F(VaeEncodeNode, SidesThatAreNotMultiplesOfTheDownscaleAreRefused) {

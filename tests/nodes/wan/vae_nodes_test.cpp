@@ -137,6 +137,40 @@ TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
 // wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
 // equals the one written from the whole decoded video, frame for frame once decoded back; the host held one
 // chunk of frames at a time; and the streamed decode left nothing in the cache (asking for the video
+// Plan == run: the dry run's wan.vae_decode counts every tile's causal caches as the decode keeps them on the
+// device between chunks (the budget has room), to the byte: after each chunk but the last, the device holds
+// the tile latents and those caches.
+TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
+  MemoryCache mem;
+  Engine e(&mem);
+  const Graph g = graph(R"({"tile": 3, "overlap": 1})");
+  const PlanInfo* plan = nullptr;
+  const std::vector<PlanRow> rows = e.plan(g, opts);
+  for (const PlanRow& r : rows)
+    if (r.id == "decode") plan = &r.outputs.at(0).second;
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->meta["tiles"].get<int64_t>(), 6);  // 2 rows x 3 columns of a 4x6 latent
+  const uint64_t planned = plan->meta["cache_bytes"].get<uint64_t>();
+
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  WeightSource src = WeightSource::open(root / "wan" / "vae");
+  DeviceWeights weights(src, ctx);
+  const WanVae vae(detect_wan_vae_config(src), weights);
+  gpu::CommandStream s(ctx);
+  const HostTensor raw = fx->tensor("input.latent");
+  const gpu::Tensor z = gpu::Tensor::from_floats(ctx, raw.to_f32(), raw.shape);  // [1, 16, 3, 4, 6]
+  s.finish();
+  const uint64_t base = ctx.allocator().current_device_bytes(), latents = 6 * 16 * 3 * 3 * 3 * sizeof(float);
+  uint64_t kept = 0;
+  vae.decode_frames(s, z, 3, 1, 1, [](const HostTensor&, int64_t) {}, [&](int done, int total) {
+    if (done < total) kept = std::max(kept, ctx.allocator().current_device_bytes() - base - latents);
+  });
+  EXPECT_GT(planned, 0u);
+  EXPECT_EQ(kept, planned);
+  EXPECT_GE(plan->activation_bytes, planned);
+}
+
 // afterwards decodes it again, to the frames the movie holds).
 TEST_F(WanVaeNodes, DecodeStreamsIntoVideoSaveAndWritesTheSameMovie) {
   opts.output_dir = root;

@@ -136,7 +136,7 @@ std::map<std::string, std::string> original_names(const WeightSource& w) {
 }
 
 TEST(LtxVaeCheckpoint, The090And091LayoutsConvertFromOriginalNames) {
-  for (const char* name : {"ltx_vae_090.safetensors", "ltx_vae_091.safetensors", "ltx_vae.safetensors"}) {
+  for (const char* name : {"ltx_vae_090.safetensors", "ltx_vae_091.safetensors", "ltx_vae.safetensors", "ltx_vae_mixed.safetensors"}) {
     SCOPED_TRACE(name);
     Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden" / name);
     WeightSource diffusers = fixture_weights(fx);

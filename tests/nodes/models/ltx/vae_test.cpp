@@ -82,7 +82,25 @@ TEST(LtxVaeConfig, OtherModelsAndUnsupportedConfigsAreRefused) {
   };
   refused({{"down_block_types", {"LTXVideoDownBlock3D", "LTXVideo095DownBlock3D", "LTXVideoDownBlock3D", "LTXVideoDownBlock3D"}}},
           "LTXVideo095DownBlock3D");
-  refused({{"downsample_type", {"conv", "spatial", "conv", "conv"}}}, "downsample_type 'spatial'");
+  // LTXVideoDownBlock3D ignores downsample_type (a stride-2 conv), as diffusers does.
+  EXPECT_EQ(ltx_vae_config_from_json({{"downsample_type", {"conv", "spatial", "conv", "conv"}}}).spatial_compression(), 32);
+  const nlohmann::json modern = {{"down_block_types", std::vector<std::string>(4, "LTXVideo095DownBlock3D")},
+                                 {"block_out_channels", {128, 256, 512, 1024, 2048}},
+                                 {"spatio_temporal_scaling", {true, true, true, true}},
+                                 {"downsample_type", {"spatial", "temporal", "spatiotemporal", "spatiotemporal"}}};
+  EXPECT_EQ(ltx_vae_config_from_json(modern).temporal_compression(), 8);
+  auto with = [&](const char* key, const nlohmann::json& v) {
+    nlohmann::json j = modern;
+    j[key] = v;
+    return j;
+  };
+  refused(with("downsample_type", {"spatial", "pixel", "spatiotemporal", "spatiotemporal"}), "downsample_type 'pixel'");
+  refused(with("down_block_types", {"LTXVideo095DownBlock3D", "LTXVideoUpBlock3D", "LTXVideo095DownBlock3D", "LTXVideo095DownBlock3D"}),
+          "unknown down block type 'LTXVideoUpBlock3D'");
+  // An LTXVideo095DownBlock3D's stride-2 conv keeps the width: 256 -> 512 needs space-to-depth.
+  refused(with("downsample_type", {"spatial", "conv", "spatiotemporal", "spatiotemporal"}), "cannot go from 256 to 512 channels");
+  // A spatiotemporal space-to-depth from 1024 channels packs 8192, which do not fall into 3000 equal groups.
+  refused(with("block_out_channels", {128, 256, 512, 1024, 3000}), "cannot go from 1024 to 3000 channels");
   refused({{"decoder_inject_noise", {true, false, false, false}}}, "decoder_inject_noise");
   refused({{"decoder_causal", true}}, "non-causal decoder");
 }
@@ -97,6 +115,24 @@ TEST(LtxVaeConfig, DetectedFromThe090And091WeightsMatchesTheirConfigs) {
     EXPECT_TRUE(c.legacy_encoder());
     expect_same_config(c, e);
   }
+}
+
+// An encoder mixing LTXVideoDownBlock3D and LTXVideo095DownBlock3D blocks (tools/ltx_vae_fixture.py --version
+// mixed): every block's type and downsampler are read from its weights; Fixture.LtxVaeMixed checks the numbers.
+TEST(LtxVaeConfig, DetectedFromAMixedEncoderMatchesItsConfig) {
+  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae_mixed.safetensors");
+  const LtxVaeConfig e = ltx_vae_config_from_json(fx.config());
+  WeightSource w = fixture_weights(fx);
+  const LtxVaeConfig c = detect_ltx_vae_config(w);
+  EXPECT_FALSE(c.legacy_encoder());
+  EXPECT_EQ(c.down_block_types, (std::vector<std::string>{"LTXVideoDownBlock3D", "LTXVideo095DownBlock3D", "LTXVideoDownBlock3D",
+                                                          "LTXVideo095DownBlock3D"}));
+  EXPECT_EQ(c.encoder_downsample(1), "spatial");
+  EXPECT_EQ(c.encoder_downsample(2), "conv");
+  EXPECT_EQ(c.encoder_block_widths(0), (std::pair<int, int>{8, 16}));
+  EXPECT_EQ(c.encoder_block_widths(2), (std::pair<int, int>{16, 32}));  // through its conv_out resnet
+  EXPECT_EQ(c.encoder_block_widths(3), (std::pair<int, int>{32, 32}));
+  expect_same_config(c, e);
 }
 
 TEST(LtxVaeConfig, APartialConfigJsonGivesOnlyWhatTheWeightsCannotSay) {
@@ -121,6 +157,36 @@ TEST(LtxVaeConfig, APartialConfigJsonGivesOnlyWhatTheWeightsCannotSay) {
     EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
     EXPECT_NE(std::string(e.what()).find("upsample_residual"), std::string::npos) << e.what();
   }
+  fs::remove_all(dir);
+}
+
+// A down block with neither a conv_out resnet nor a space-to-depth downsampler (0.9.0's last one) computes the
+// same as either type; config.json's down_block_types names it, and then also how block_out_channels counts.
+TEST(LtxVaeConfig, AnAmbiguousDownBlockTakesConfigJsonsType) {
+  Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae_090.safetensors");
+  const fs::path dir = fs::temp_directory_path() / ("lattice_ltx_ambiguous_block_" + std::to_string(::getpid()));
+  nlohmann::json j = fx.config();
+  j["down_block_types"] = {"LTXVideoDownBlock3D", "LTXVideoDownBlock3D", "LTXVideoDownBlock3D", "LTXVideo095DownBlock3D"};
+  j["block_out_channels"] = {8, 16, 32, 32, 32};
+  test::write_fixture_component(fx, "weights.", j, dir);
+  WeightSource w = WeightSource::open(dir);
+  const LtxVaeConfig c = detect_ltx_vae_config(w);
+  EXPECT_EQ(c.down_block_types.back(), "LTXVideo095DownBlock3D");
+  EXPECT_FALSE(c.legacy_encoder());
+  EXPECT_EQ(c.block_out_channels, (std::vector<int>{8, 16, 32, 32, 32}));
+  WeightSource bare = fixture_weights(fx);
+  EXPECT_TRUE(detect_ltx_vae_config(bare).legacy_encoder());  // without config.json: no space-to-depth anywhere
+  // Both readings encode the same.
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  DeviceWeights weights(w, ctx);
+  const HostTensor video = fx.tensor("input.video");
+  auto encode = [&](const LtxVaeConfig& config) {
+    const LtxVae vae(config, weights);
+    gpu::CommandStream s(ctx);
+    return vae.encode(s, gpu::Tensor::from_floats(ctx, video.to_f32(), video.shape)).first.to_floats();
+  };
+  EXPECT_EQ(encode(c), encode(ltx_vae_config_from_json(fx.config())));
   fs::remove_all(dir);
 }
 

@@ -393,16 +393,21 @@ auto with_buffer_limit(const Fixture& fx, const WanVaeConfig& c, uint64_t limit,
   return body(vae, s, ctx);
 }
 
-// A tiled decode over several chunks keeps every tile's causal caches (parked on the host between its
-// chunks): the frames are, bit for bit, each tile decoded alone, clamped and blended by the TileGrid; and
-// its device working set stays that of one lone tile's decode, not six tiles' caches.
-TEST(WanVae, TiledDecodeHoldsOneTilesCachesAtATime) {
+// A tiled decode over several chunks keeps every tile's causal caches: on the device while the budget holds
+// them (wan_resident_cache_tiles), else parked on the host between its chunks. Either way the frames are,
+// bit for bit, each tile decoded alone, clamped and blended by the TileGrid. Between chunks the device holds
+// the tile latents and exactly decode_cache_bytes() per resident tile; with no room for any, the working set
+// stays that of one lone tile's decode, not six tiles' caches.
+TEST(WanVae, TiledDecodeKeepsCachesOnTheDeviceWhenTheyFit) {
   const Fixture fx(kGolden / "wan_vae.safetensors");
-  with_buffer_limit(fx, wan_vae_config_from_json(fx.config()), 0, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context& ctx) {
-    const int64_t h = 10, w = 12, T = 4, f = 8;
+  const WanVaeConfig c = wan_vae_config_from_json(fx.config());
+  with_buffer_limit(fx, c, 0, [&](const WanVae& vae, gpu::CommandStream& s, gpu::Context& ctx) {
+    const int64_t h = 10, w = 12, T = 4, f = 8, tile = 6;
     const gpu::Tensor z = gpu::Tensor::from_floats(ctx, random_values(16 * T * h * w, 5), {1, 16, T, h, w});
-    const TileGrid grid(h, w, 6, 2, f, "test");
+    const TileGrid grid(h, w, tile, 2, f, "test");
     EXPECT_EQ(grid.count(), 6u);  // 2 rows x 3 columns
+    const uint64_t latents = 6 * 16 * T * tile * tile * sizeof(float), kept = c.decode_kept_cache_bytes(T, 1, tile, tile);
+    EXPECT_EQ(kept, c.decode_cache_bytes(3, tile, tile));  // before the fourth (last) pass
     auto working = [&](auto&& pass) {
       s.finish();
       const uint64_t base = ctx.allocator().current_device_bytes();
@@ -410,27 +415,56 @@ TEST(WanVae, TiledDecodeHoldsOneTilesCachesAtATime) {
       auto r = pass();
       return std::make_pair(std::move(r), ctx.allocator().peak_device_bytes() - base);
     };
-    const auto [tiled, tiled_bytes] = working([&] { return vae.decode_tiled(s, z, 6, 2); });
-    const int64_t F = tiled.shape[2], H = h * f, W = w * f;
-    std::vector<float> want(static_cast<size_t>(3 * F * H * W), 0.0f);
+    std::vector<float> want(static_cast<size_t>(3 * c.decoded_frames(T) * h * f * w * f), 0.0f);
     uint64_t lone_bytes = 0;
     for (size_t a = 0; a < grid.rows(); ++a)
       for (size_t b = 0; b < grid.cols(); ++b) {
-        const gpu::Tensor zt = gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, grid.y(a), 6), 4, grid.x(b), 6));
+        const gpu::Tensor zt = gpu::contiguous(s, gpu::narrow(gpu::narrow(z, 3, grid.y(a), tile), 4, grid.x(b), tile));
         auto [lone, bytes] = working([&] { return vae.decode(s, zt); });
         lone_bytes = std::max(lone_bytes, bytes);
         std::vector<float> v = floats(lone);
         for (float& x : v) x = std::clamp(x, -1.0f, 1.0f);
         grid.accumulate(want.data(), v, a, b);
       }
-    EXPECT_EQ(floats(tiled), want);
-    // The tiled pass also holds the six tile latents. Measured: 2.35 MiB against the lone tile's 2.30; with
-    // every tile's last-chunk caches left on the device (before they were dropped) it was 6.70 MiB.
-    std::printf("  tiled decode working set %.2f MiB, a lone tile's %.2f MiB\n", static_cast<double>(tiled_bytes) / 1048576,
-                static_cast<double>(lone_bytes) / 1048576);
-    EXPECT_LE(tiled_bytes, lone_bytes + lone_bytes / 4);
+    // A tiled decode under a budget of what is in use, a pass's working set and room for `room_tiles` tiles'
+    // kept caches: the device bytes after each pass but the last, beyond the tile latents, are that many
+    // tiles' caches (the last pass drops them all).
+    auto tiled = [&](size_t room_tiles) {
+      s.finish();
+      const uint64_t base = ctx.allocator().current_device_bytes(), budget = ctx.allocator().budget_bytes();
+      ctx.allocator().set_budget(base + latents + WanVaeConfig::kWorkingSetFactor * c.decode_peak_tensor_bytes(1, tile, tile) +
+                                 room_tiles * kept + kept / 2);
+      std::vector<uint64_t> between;
+      auto [out, bytes] = working([&] {
+        return vae.decode_tiled(s, z, tile, 2, 1, [&](int done, int total) {
+          if (done < total) between.push_back(ctx.allocator().current_device_bytes() - base - latents);
+        });
+      });
+      ctx.allocator().set_budget(budget);
+      EXPECT_EQ(floats(out), want) << room_tiles << " tiles' room";
+      EXPECT_EQ(between.size(), 3u);
+      for (size_t k = 0; k < between.size(); ++k)
+        EXPECT_EQ(between[k], room_tiles * c.decode_cache_bytes(static_cast<int64_t>(k) + 1, tile, tile)) << "after pass " << k;
+      if (!between.empty()) {
+        EXPECT_EQ(between.back(), room_tiles * kept);
+      }
+      return bytes;
+    };
+    for (size_t room : {size_t{6}, size_t{2}}) tiled(room);
+    const uint64_t parked_bytes = tiled(0);
+    // With no room the tiled pass also holds the six tile latents. Measured: 2.35 MiB against the lone
+    // tile's 2.30; with every tile's last-chunk caches left on the device (before they were dropped) it was
+    // 6.70 MiB.
+    std::printf("  tiled decode working set, caches parked: %.2f MiB, a lone tile's %.2f MiB; six tiles' kept caches %.2f MiB\n",
+                static_cast<double>(parked_bytes) / 1048576, static_cast<double>(lone_bytes) / 1048576,
+                static_cast<double>(6 * kept) / 1048576);
+    EXPECT_LE(parked_bytes, lone_bytes + lone_bytes / 4);
     return 0;
   });
+  EXPECT_EQ(wan_resident_cache_tiles(6, 100, 250), 2u);
+  EXPECT_EQ(wan_resident_cache_tiles(6, 100, 1000), 6u);
+  EXPECT_EQ(wan_resident_cache_tiles(1, 100, 0), 1u);  // one tile never parks
+  EXPECT_EQ(c.decode_kept_cache_bytes(1, 1, 6, 6), 0u);
 }
 
 // encode_tiled of a host video: with one tile it is encode() exactly; with tiles its corner, where only the
