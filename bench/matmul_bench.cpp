@@ -108,7 +108,9 @@ struct Size {
 
 [[maybe_unused]] const bool kRegistered = [] {
   using lattice::gpu::DType;
-  for (Size z : {Size{1024, 1024, 1024, false}, Size{4096, 3072, 3072, true}}) {
+  // 1024x768x768, 1024x3072x768, 1024x768x3072: the small Wan DiT's projections and FFN (bench/wan_dit_bench.cpp).
+  for (Size z : {Size{1024, 1024, 1024, false}, Size{4096, 3072, 3072, true}, Size{1024, 768, 768, false},
+                 Size{1024, 3072, 768, false}, Size{1024, 768, 3072, false}}) {
     std::string dims = std::to_string(z.m) + "x" + std::to_string(z.n) + "x" + std::to_string(z.k);
     auto* blas = benchmark::RegisterBenchmark(("matmul/f32/" + dims + "/openblas").c_str(), bm_openblas, z.m, z.n, z.k);
     blas->UseRealTime()->Unit(benchmark::kMillisecond);

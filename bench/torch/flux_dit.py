@@ -146,13 +146,15 @@ def report(forward, a, fixture_error):
     """Times forward() a.repeats times after a warm-up and prints the median with the run's facts as JSON."""
     forward()
     times = []
+    cpu0 = time.process_time()  # CPU-seconds of the process (all threads): less moved by other load than wall time
     for _ in range(a.repeats):
         t0 = time.perf_counter()
         forward()
         times.append((time.perf_counter() - t0) * 1000)
+    cpu_s = (time.process_time() - cpu0) / a.repeats
     times.sort()
-    print(json.dumps({"torch_ms": times[len(times) // 2], "fixture_max_error": fixture_error, "threads": a.threads,
-                      "torch": torch.__version__}))
+    print(json.dumps({"torch_ms": times[len(times) // 2], "torch_cpu_s": cpu_s, "fixture_max_error": fixture_error,
+                      "threads": a.threads, "torch": torch.__version__}))
 
 
 def bench_args():
