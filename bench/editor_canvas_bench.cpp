@@ -18,7 +18,8 @@
 // does), where node faces are re-rasterised; the frames right after that gesture, while faces catch up,
 // are timed too (every frame of the second after it). A fourth pass pans and zooms (0.27 to 0.33) zoomed
 // out to 0.3, where about 350 of the 500 nodes are in view, and prints how many items the canvas holds
-// there. `quick` runs only the 500-node passes, without baselines; `far` only the zoomed-out ones (to profile).
+// there. `quick` runs only the 500-node passes, without baselines; `far` only the zoomed-out ones (to profile);
+// `busy` every 500-node pass (CPU per frame included) while the evaluation runs, zoomed far out too.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -276,10 +277,12 @@ int main(int argc, char** argv) {
   QGuiApplication app(argc, argv);
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
-  g_far_only = argc > 3 && std::string(argv[3]) == "far";
-  if (argc > 3 && (std::string(argv[3]) == "quick" || g_far_only)) {
+  const std::string mode = argc > 3 ? argv[3] : "";
+  g_far_only = mode == "far";
+  if (mode == "quick" || mode == "far" || mode == "busy") {
     Result r;
-    if (!measure(count, frames, r)) return 1;
+    if (!measure(count, frames, r, true, mode == "busy")) return 1;
+    if (mode == "busy") std::printf("while evaluating (bench.busy, progress reported every millisecond):\n");
     print("pan (change -> frameSwapped)", r.pan);
     print("zoom (change -> frameSwapped)", r.zoom);
     print("zoom across detail levels", r.detail);

@@ -69,6 +69,41 @@ std::vector<FarRect> far_node_rects(const NodeListModel& model, const FarNodeSty
   return out;
 }
 
+ColoredMesh far_rect_mesh(const std::vector<FarRect>& rects) {
+  ColoredMesh m;
+  m.opaque = std::all_of(rects.begin(), rects.end(), [](const FarRect& r) { return r.color.alpha() == 255; });
+  m.vertices.reserve(rects.size() * 4);
+  m.indices.reserve(rects.size() * 6);
+  const size_t n = rects.size();
+  for (size_t k = 0; k < n; ++k) {
+    // The opaque pass draws with a depth test that keeps the first of equal depths: a geometry node's
+    // triangles all share one depth, so they go front to back. With blending, back to front.
+    const FarRect& r = rects[m.opaque ? n - 1 - k : k];
+    const auto x0 = static_cast<float>(r.rect.left()), x1 = static_cast<float>(r.rect.right()),
+               y0 = static_cast<float>(r.rect.top()), y1 = static_cast<float>(r.rect.bottom());
+    for (auto [x, y] : {std::pair{x0, y0}, {x1, y0}, {x0, y1}, {x1, y1}}) m.vertices.push_back(ColoredMesh::vertex(x, y, r.color));
+    const auto q = static_cast<uint32_t>(4 * k);
+    m.indices.insert(m.indices.end(), {q, q + 1, q + 2, q + 1, q + 3, q + 2});
+  }
+  return m;
+}
+
+QImage far_rect_image(const std::vector<FarRect>& rects, double pixels_per_unit, QRectF* bounds) {
+  QRectF b;
+  for (const FarRect& r : rects) b |= r.rect;
+  *bounds = b;
+  if (b.isEmpty()) return {};
+  const double scale = std::min(pixels_per_unit, 4096 / std::max(b.width(), b.height()));
+  QImage image(std::max(1, static_cast<int>(std::ceil(b.width() * scale))),
+               std::max(1, static_cast<int>(std::ceil(b.height() * scale))), QImage::Format_ARGB32_Premultiplied);
+  image.fill(Qt::transparent);
+  QPainter p(&image);
+  p.scale(scale, scale);
+  p.translate(-b.topLeft());
+  for (const FarRect& r : rects) p.fillRect(r.rect, r.color);
+  return image;
+}
+
 FarNodeLayer::FarNodeLayer(QQuickItem* parent) : QQuickItem(parent) { setFlag(ItemHasContents, true); }
 
 void FarNodeLayer::setModel(NodeListModel* m) {
@@ -77,7 +112,9 @@ void FarNodeLayer::setModel(NodeListModel* m) {
   connections_.clear();
   model_ = m;
   // Culling (the delegates' inView role) changes nothing drawn here.
-  connections_ = canvas_layer_watch(m, this, [this] { changed(); }, {NodeListModel::InViewRole});
+  connections_ = canvas_layer_watch(m, this, [this] { changed(); }, [](int, int, const QList<int>& roles) {
+    return roles == QList<int>{NodeListModel::InViewRole};
+  });
   changed();
   emit modelChanged();
 }
@@ -105,9 +142,25 @@ void FarNodeLayer::itemChange(ItemChange change, const ItemChangeData& value) {
   if (change == ItemVisibleHasChanged && value.boolValue && dirty_) polish();
 }
 
+bool FarNodeLayer::software() const {
+  // The scene graph's adaptation is chosen with the window; its renderer interface answers before the
+  // scene graph is initialised, on any thread.
+  return window() && window()->rendererInterface()->graphicsApi() == QSGRendererInterface::Software;
+}
+
 void FarNodeLayer::updatePolish() {
   if (!dirty_ || !isVisible()) return;
   rects_ = model_ ? far_node_rects(*model_, style_) : std::vector<FarRect>{};
+  // Built here, on the UI thread, so that the render thread only copies (or wraps) them.
+  if (software()) {
+    mesh_ = {};
+    // The software renderer draws no custom geometry, and a rectangle node per rectangle (thousands)
+    // costs it tens of milliseconds a frame: one image of them all, which it scales.
+    image_ = far_rect_image(rects_, kSoftwarePixelsPerUnit, &image_bounds_);
+  } else {
+    image_ = {};
+    mesh_ = far_rect_mesh(rects_);
+  }
   dirty_ = false;
   rects_new_ = true;
   ++builds_;
@@ -122,61 +175,18 @@ QSGNode* FarNodeLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
   }
   if (old && !rects_new_) return old;
   rects_new_ = false;
-  if (window()->rendererInterface()->graphicsApi() == QSGRendererInterface::Software) {
-    // The software renderer draws no custom geometry, and a rectangle node per rectangle (thousands)
-    // costs it tens of milliseconds a frame: one image of them all, which it scales.
-    QRectF bounds;
-    for (const FarRect& r : rects_) bounds |= r.rect;
-    const double scale = std::min(kSoftwarePixelsPerUnit, 4096 / std::max(bounds.width(), bounds.height()));
-    QImage image(std::max(1, static_cast<int>(std::ceil(bounds.width() * scale))),
-                 std::max(1, static_cast<int>(std::ceil(bounds.height() * scale))), QImage::Format_ARGB32_Premultiplied);
-    image.fill(Qt::transparent);
-    {
-      QPainter p(&image);
-      p.scale(scale, scale);
-      p.translate(-bounds.topLeft());
-      for (const FarRect& r : rects_) p.fillRect(r.rect, r.color);
-    }
+  if (!image_.isNull()) {
     auto* node = static_cast<QSGImageNode*>(old);
     if (!node) {
       node = window()->createImageNode();
       node->setOwnsTexture(true);
       node->setFiltering(QSGTexture::Linear);
     }
-    node->setTexture(window()->createTextureFromImage(image));
-    node->setRect(bounds);
+    node->setTexture(window()->createTextureFromImage(image_));
+    node->setRect(image_bounds_);
     return node;
   }
-  auto* node = static_cast<QSGGeometryNode*>(old);
-  if (!node) {
-    node = new_colored_triangles_node();
-  }
-  const bool opaque = std::all_of(rects_.begin(), rects_.end(), [](const FarRect& r) { return r.color.alpha() == 255; });
-  QSGGeometry* g = node->geometry();
-  g->allocate(static_cast<int>(rects_.size() * 4), static_cast<int>(rects_.size() * 6));
-  auto* v = g->vertexDataAsColoredPoint2D();
-  auto* index = static_cast<uint32_t*>(g->indexData());
-  const size_t n = rects_.size();
-  for (size_t k = 0; k < n; ++k) {
-    // The opaque pass draws with a depth test that keeps the first of equal depths: a geometry node's
-    // triangles all share one depth, so they go front to back. With blending, back to front.
-    const FarRect& r = rects_[opaque ? n - 1 - k : k];
-    const double a = r.color.alphaF();
-    const auto c = [&](int x) { return static_cast<uchar>(std::lround(x * a)); };
-    const uchar red = c(r.color.red()), green = c(r.color.green()), blue = c(r.color.blue()),
-                alpha = static_cast<uchar>(r.color.alpha());
-    const auto x0 = static_cast<float>(r.rect.left()), x1 = static_cast<float>(r.rect.right()),
-               y0 = static_cast<float>(r.rect.top()), y1 = static_cast<float>(r.rect.bottom());
-    v[4 * k + 0].set(x0, y0, red, green, blue, alpha);
-    v[4 * k + 1].set(x1, y0, red, green, blue, alpha);
-    v[4 * k + 2].set(x0, y1, red, green, blue, alpha);
-    v[4 * k + 3].set(x1, y1, red, green, blue, alpha);
-    const auto q = static_cast<uint32_t>(4 * k);
-    std::copy_n(std::initializer_list<uint32_t>{q, q + 1, q + 2, q + 1, q + 3, q + 2}.begin(), 6, index + 6 * k);
-  }
-  node->material()->setFlag(QSGMaterial::Blending, !opaque);
-  node->markDirty(QSGNode::DirtyGeometry | QSGNode::DirtyMaterial);
-  return node;
+  return upload_colored_mesh(old, mesh_);
 }
 
 }  // namespace lattice::editor

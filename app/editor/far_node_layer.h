@@ -13,11 +13,12 @@
 /// canvas hides the delegates (NodeListModel::setViewRect with items false) and hit-tests in C++
 /// (GraphDocument::nodeAt, portAt).
 ///
-/// Threading: UI thread (the rectangles are listed in updatePolish, only while visible); updatePaintNode
-/// copies them into the scene graph (software renderer: paints its image) on the render thread while the
-/// UI thread is blocked.
+/// Threading: UI thread (the rectangles are listed, and turned into the mesh or painted into the software
+/// renderer's image, in updatePolish, only while visible); updatePaintNode only hands the finished mesh
+/// or image over to the scene graph on the render thread while the UI thread is blocked.
 
 #include <QColor>
+#include <QImage>
 #include <QHash>
 #include <QPointer>
 #include <QQuickItem>
@@ -26,6 +27,7 @@
 #include <QtQml/qqmlregistration.h>
 #include <vector>
 
+#include "app/editor/canvas_layer.h"
 #include "app/editor/node_list_model.h"
 
 namespace lattice::editor {
@@ -49,6 +51,12 @@ struct FarRect {
 
 /// The rectangles of `model`'s nodes, back to front (later nodes above earlier ones, as their delegates).
 std::vector<FarRect> far_node_rects(const NodeListModel& model, const FarNodeStyle& style);
+/// `rects` as triangles, two per rectangle; front to back (reversed) when all are opaque, since the
+/// opaque pass's depth test keeps the first of equal depths.
+ColoredMesh far_rect_mesh(const std::vector<FarRect>& rects);
+/// The software renderer's image of `rects`: painted at `pixels_per_unit` (less if it would exceed 4096
+/// pixels a side); `bounds` receives the canvas rectangle it covers.
+QImage far_rect_image(const std::vector<FarRect>& rects, double pixels_per_unit, QRectF* bounds);
 
 class FarNodeLayer : public QQuickItem {
   Q_OBJECT
@@ -95,6 +103,9 @@ class FarNodeLayer : public QQuickItem {
   int buildCount() const { return builds_; }
   int rectCount() const { return static_cast<int>(rects_.size()); }
   const std::vector<FarRect>& rects() const { return rects_; }
+  /// What updatePaintNode hands over, built in updatePolish (tests).
+  const ColoredMesh& mesh() const { return mesh_; }
+  const QImage& image() const { return image_; }
 
  signals:
   void modelChanged();
@@ -116,13 +127,18 @@ class FarNodeLayer : public QQuickItem {
   }
   /// The rectangles no longer show the model: list them again before the next frame that shows them.
   void changed();
+  /// The window draws with the software renderer (an image instead of a mesh).
+  bool software() const;
 
   QPointer<NodeListModel> model_;
   QList<QMetaObject::Connection> connections_;
   FarNodeStyle style_;
   std::vector<FarRect> rects_;
+  ColoredMesh mesh_;       // rects_ for hardware renderers
+  QImage image_;           // rects_ for the software renderer
+  QRectF image_bounds_;    // what image_ covers, canvas units
   bool dirty_ = true;      // rects_ do not show the model
-  bool rects_new_ = false; // rects_ are not in the scene graph yet
+  bool rects_new_ = false; // mesh_ or image_ are not in the scene graph yet
   int builds_ = 0;
 };
 

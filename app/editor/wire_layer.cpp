@@ -3,7 +3,6 @@
 #include <QSGGeometryNode>
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "app/editor/canvas_layer.h"
 
@@ -29,10 +28,7 @@ WireMesh wire_mesh(const std::vector<EdgeRow>& rows, double width) {
   for (const EdgeRow& r : rows) {
     const QColor c = r.color.isValid() ? r.color : QColor(Qt::gray);
     m.opaque = m.opaque && c.alpha() == 255;
-    const double a = c.alphaF();
-    const WireMesh::Vertex proto{0, 0, static_cast<uint8_t>(std::lround(c.red() * a)),
-                                 static_cast<uint8_t>(std::lround(c.green() * a)),
-                                 static_cast<uint8_t>(std::lround(c.blue() * a)), static_cast<uint8_t>(c.alpha())};
+    const WireMesh::Vertex proto = WireMesh::vertex(0, 0, c);
     const std::vector<QPointF> pts = wire_curve(r.from, r.to, EdgeListModel::bend(r));
     const auto first = static_cast<uint32_t>(m.vertices.size());
     for (size_t i = 0; i < pts.size(); ++i) {
@@ -89,27 +85,9 @@ void WireLayer::updatePolish() {
 }
 
 QSGNode* WireLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
-  auto* node = static_cast<QSGGeometryNode*>(old);
-  if (mesh_.indices.empty()) {
-    delete node;
-    return nullptr;
-  }
-  if (!node) {
-    node = new_colored_triangles_node();
-    mesh_new_ = true;
-  }
-  if (mesh_new_) {
-    static_assert(sizeof(WireMesh::Vertex) == sizeof(QSGGeometry::ColoredPoint2D));
-    QSGGeometry* g = node->geometry();
-    g->allocate(static_cast<int>(mesh_.vertices.size()), static_cast<int>(mesh_.indices.size()));
-    std::memcpy(g->vertexData(), mesh_.vertices.data(), mesh_.vertices.size() * sizeof(WireMesh::Vertex));
-    std::memcpy(g->indexData(), mesh_.indices.data(), mesh_.indices.size() * sizeof(uint32_t));
-    // Opaque wires skip blending and go into the renderer's opaque pass.
-    node->material()->setFlag(QSGMaterial::Blending, !mesh_.opaque);
-    node->markDirty(QSGNode::DirtyGeometry | QSGNode::DirtyMaterial);
-    mesh_new_ = false;
-  }
-  return node;
+  if (old && !mesh_new_) return old;
+  mesh_new_ = false;
+  return upload_colored_mesh(old, mesh_);
 }
 
 }  // namespace lattice::editor

@@ -15,23 +15,15 @@
 #include <QPointer>
 #include <QQuickItem>
 #include <QtQml/qqmlregistration.h>
-#include <cstdint>
 #include <vector>
 
+#include "app/editor/canvas_layer.h"
 #include "app/editor/edge_list_model.h"
 
 namespace lattice::editor {
 
 /// Triangles of the stroked wires, in canvas units.
-struct WireMesh {
-  struct Vertex {
-    float x, y;
-    uint8_t r, g, b, a;  ///< premultiplied
-  };
-  std::vector<Vertex> vertices;
-  std::vector<uint32_t> indices;
-  bool opaque = true;  ///< every wire colour is opaque
-};
+using WireMesh = ColoredMesh;
 
 /// Points along a wire from `from` to `to` (ends included), as the canvas draws it.
 std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend);

@@ -102,6 +102,37 @@ TEST(FarNodeRects, PortsThatCanTakeTheDraggedWireAreRinged) {
   EXPECT_EQ(far_node_rects(model, s).size(), plain) << "a wire from m highlights none of m's ports";
 }
 
+TEST(FarRectMesh, TwoTrianglesPerRectangleFrontToBackWhenOpaque) {
+  const std::vector<FarRect> rects = {{QRectF(0, 0, 10, 5), QColor(10, 20, 30)}, {QRectF(2, 1, 3, 2), QColor(200, 0, 0)}};
+  const ColoredMesh m = far_rect_mesh(rects);
+  ASSERT_EQ(m.vertices.size(), 8u);
+  ASSERT_EQ(m.indices.size(), 12u);
+  EXPECT_TRUE(m.opaque);
+  // Opaque: the last (topmost) rectangle first, since the opaque pass keeps the first of equal depths.
+  EXPECT_EQ(m.vertices[0].r, 200);
+  EXPECT_FLOAT_EQ(m.vertices[0].x, 2);
+  EXPECT_FLOAT_EQ(m.vertices[3].x, 5);
+  EXPECT_FLOAT_EQ(m.vertices[3].y, 3);
+  EXPECT_EQ(m.vertices[4].b, 30);
+  for (uint32_t i : m.indices) EXPECT_LT(i, m.vertices.size());
+  // Blended: back to front, colours premultiplied.
+  const ColoredMesh t = far_rect_mesh({rects[0], {QRectF(2, 1, 3, 2), QColor(200, 0, 0, 128)}});
+  EXPECT_FALSE(t.opaque);
+  EXPECT_EQ(t.vertices[0].b, 30);
+  EXPECT_EQ(t.vertices[4].r, 100);
+  EXPECT_EQ(t.vertices[4].a, 128);
+}
+
+TEST(FarRectImage, PaintsTheRectanglesAtTheScaleGiven) {
+  QRectF bounds;
+  const QImage image = far_rect_image({{QRectF(-10, 0, 100, 50), QColor(10, 20, 30)}, {QRectF(40, 20, 50, 30), QColor(200, 0, 0)}},
+                                      0.4, &bounds);
+  EXPECT_EQ(bounds, QRectF(-10, 0, 100, 50));
+  ASSERT_EQ(image.size(), QSize(40, 20));
+  EXPECT_EQ(image.pixelColor(2, 2), QColor(10, 20, 30));
+  EXPECT_EQ(image.pixelColor(30, 15), QColor(200, 0, 0));
+}
+
 TEST(FarNodeLayer, ListsItsRectanglesWhenShownAndNodesChangeNotOnPanOrZoom) {
   test::qt_app();
   GraphDocument doc;
@@ -127,6 +158,12 @@ TEST(FarNodeLayer, ListsItsRectanglesWhenShownAndNodesChangeNotOnPanOrZoom) {
   layer.setVisible(true);
   EXPECT_EQ(frame(), 1);
   EXPECT_EQ(layer.rectCount(), 5 + 7);
+  // The mesh (or the software renderer's image) is built in updatePolish, on this thread: the render
+  // thread only takes it over.
+  if (layer.image().isNull())
+    EXPECT_EQ(layer.mesh().vertices.size(), 4 * layer.rects().size());
+  else
+    EXPECT_TRUE(layer.mesh().vertices.empty());
   content.setPosition({-40, 25});  // a pan
   content.setScale(0.3);           // a zoom
   doc.nodes()->setViewRect(QRectF(0, 0, 10, 10), false);  // the culling the canvas does meanwhile
