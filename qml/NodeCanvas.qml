@@ -273,6 +273,7 @@ Item {
             objectName: "wires"
             model: canvas.document.edges
             lineWidth: 2.5
+            coarse: canvas.far  // fewer segments per wire zoomed far out
         }
 
         Repeater {
