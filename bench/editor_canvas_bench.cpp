@@ -20,7 +20,8 @@
 // out to 0.3, where about 350 of the 500 nodes are in view, and prints how many items the canvas holds
 // there. `quick` runs only the 500-node passes, without baselines; `far` only the zoomed-out ones (to profile);
 // `busy` every 500-node pass (CPU per frame included) while the evaluation runs, zoomed far out too, and
-// what FarNodeLayer's listing and patching cost. CPU per frame is given per step (change -> frameSwapped)
+// what FarNodeLayer's listing and patching cost; `model` the same while a real graph evaluates on the
+// Vulkan device again and again (examples/default.lattice's image chain at 1920x1080). CPU per frame is given per step (change -> frameSwapped)
 // and per presented frame (a step can span two presented frames). LATTICE_BENCH_TRACE=1 prints every step
 // of the zoom pass (zoom, wall, CPU, frames presented, faces shown and painted).
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
@@ -47,6 +48,7 @@
 #include <vector>
 
 #include "app/editor/editor_main.h"
+#include "app/editor/evaluator.h"
 #include "app/editor/far_node_layer.h"
 #include "app/editor/node_face.h"
 #include "app/editor/graph_document.h"
@@ -92,6 +94,17 @@ lattice::NodeDesc busy_node() {
 }
 LATTICE_REGISTER_NODE(busy_node);
 
+bool g_model = false;  // `model`: the evaluation is examples/default.lattice's image chain, run again and again
+
+// examples/default.lattice's image chain (two gradients, a screen merge, a colour grade) at 1920x1080,
+// without its save node, above the grid's first nodes.
+QByteArray image_chain() {
+  return R"(,{"id":"sky","type":"image.gradient","params":{"width":1920,"height":1080,"direction":"vertical","start":[0.05,0.12,0.35,1.0],"end":[0.95,0.55,0.30,1.0]},"ui":{"x":0,"y":-700}})"
+         R"(,{"id":"sun","type":"image.gradient","params":{"width":1920,"height":1080,"direction":"radial","start":[1.0,0.95,0.7,1.0],"end":[0.0,0.0,0.0,1.0]},"ui":{"x":0,"y":-500}})"
+         R"(,{"id":"glow","type":"image.merge","params":{"mode":"screen","mix":0.8},"inputs":{"a":{"node":"sky","output":"image"},"b":{"node":"sun","output":"image"}},"ui":{"x":260,"y":-600}})"
+         R"(,{"id":"grade","type":"image.color","params":{"exposure":0.2,"gamma":1.1,"saturation":1.2},"inputs":{"image":{"node":"glow","output":"image"}},"ui":{"x":480,"y":-600}})";
+}
+
 QByteArray grid_graph(int count, bool busy = false) {
   // 25 columns, 240 x 160 canvas units apart; every fifth node is a source, the others add to the left one.
   QByteArray json = R"({"lattice":1,"nodes":[)";
@@ -107,7 +120,8 @@ QByteArray grid_graph(int count, bool busy = false) {
     if (!source) n += QStringLiteral(R"(,"inputs":{"a":{"node":"n%1","output":"value"}})").arg(i - 1).toUtf8();
     json += n + "}" + (i + 1 < count ? "," : "");
   }
-  if (busy) json += R"(,{"id":"busy","type":"bench.busy","params":{"ms":3600000},"ui":{"x":100,"y":100}})";
+  if (busy && g_model) json += image_chain();
+  else if (busy) json += R"(,{"id":"busy","type":"bench.busy","params":{"ms":3600000},"ui":{"x":100,"y":100}})";
   return json + "]}";
 }
 
@@ -220,7 +234,20 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   doc->setAutoRun(false);  // measure drawing, not evaluation
   canvas->setProperty("culling", culling);
   presented_after(window, [] {});  // everything created and rendered once
-  if (busy) {
+  int model_runs = 0;
+  QElapsedTimer model_time;
+  QMetaObject::Connection again;
+  if (busy && g_model) {
+    // Each run's end changes the grade's exposure and runs again: the merge and grade evaluate on the
+    // Vulkan device (lavapipe's threads) all through the passes, with their state reports.
+    again = QObject::connect(doc->evaluator(), &lattice::editor::Evaluator::finished, doc, [doc, &model_runs] {
+      ++model_runs;
+      doc->setParam("grade", "exposure", model_runs % 2 ? 0.25 : 0.2);
+      doc->run();
+    }, Qt::QueuedConnection);
+    model_time.start();
+    doc->run();
+  } else if (busy) {
     doc->run();
     QElapsedTimer wait;
     wait.start();
@@ -313,7 +340,13 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
     r.grab.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
     if (img.isNull()) return false;
   }
-  if (busy) {
+  if (busy && g_model) {
+    QObject::disconnect(again);
+    std::printf("model runs completed during the passes: %d in %.1f s\n", model_runs, model_time.elapsed() / 1e3);
+    doc->evaluator()->cancel();
+    doc->evaluator()->waitForIdle(10000);
+    if (model_runs == 0) return false;
+  } else if (busy) {
     if (doc->nodes()->state("busy") != "running") return false;  // the whole pass ran during the evaluation
     doc->evaluator()->cancel();
     doc->evaluator()->waitForIdle(10000);
@@ -366,9 +399,12 @@ int main(int argc, char** argv) {
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
   const std::string mode = argc > 3 ? argv[3] : "";
   g_far_only = mode == "far";
-  if (mode == "quick" || mode == "far" || mode == "busy") {
+  g_model = mode == "model";
+  if (mode == "quick" || mode == "far" || mode == "busy" || mode == "model") {
     Result r;
-    if (!measure(count, frames, r, true, mode == "busy")) return 1;
+    if (!measure(count, frames, r, true, mode == "busy" || mode == "model")) return 1;
+    if (g_model) std::printf("while evaluating examples/default.lattice's image chain at 1920x1080 again and again "
+                             "(CPU per frame includes the evaluation's):\n");
     if (mode == "busy") {
       std::printf("while evaluating (bench.busy, progress reported every millisecond):\n");
       far_layer_costs(count);
