@@ -272,7 +272,8 @@ QSGNode* FarNodeLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
     return nullptr;
   }
   if (old && !rects_new_ && !patch_new_) return old;
-  if (old && !rects_new_ && mesh_.vertices.size() > 0) {
+  if (old && !rects_new_ && !mesh_.vertices.empty() &&
+      static_cast<size_t>(static_cast<QSGGeometryNode*>(old)->geometry()->vertexCount()) == mesh_.vertices.size()) {
     // Some nodes changed in place: copy only their vertices.
     auto* node = static_cast<QSGGeometryNode*>(old);
     const size_t first = std::min(patched_.first, mesh_.vertices.size()), last = std::min(patched_.last, mesh_.vertices.size());
