@@ -12,13 +12,18 @@
 // A last pass pans the 500-node canvas while an evaluation runs on the Evaluator's thread: a node
 // (bench.busy, defined here) that keeps one core busy and reports progress every millisecond, as a
 // sampler does, so the UI thread competes for the CPU and redraws that node's progress bar.
-// Each pass also reports the CPU time the whole process (UI thread, render thread, llvmpipe's threads)
-// spent per frame: on a machine shared with builds the wall time mostly measures the wait for a core.
+// Each pass also reports the CPU time the whole process (UI thread, render thread, llvmpipe's threads; not
+// bench.busy's own) spent per frame: on a machine shared with builds the wall time mostly measures the wait for a core.
 // A third timed pass zooms in and out across the faces' detail levels (0.6 to 2.6, 10% a frame, as a wheel
 // does), where node faces are re-rasterised; the frames right after that gesture, while faces catch up,
 // are timed too (every frame of the second after it). A fourth pass pans and zooms (0.27 to 0.33) zoomed
 // out to 0.3, where about 350 of the 500 nodes are in view, and prints how many items the canvas holds
-// there. `quick` runs only the 500-node passes, without baselines; `far` only the zoomed-out ones (to profile).
+// there. `quick` runs only the 500-node passes, without baselines; `far` only the zoomed-out ones (to profile);
+// `busy` every 500-node pass (CPU per frame included) while the evaluation runs, zoomed far out too, and
+// what FarNodeLayer's listing and patching cost; `model` the same while a real graph evaluates on the
+// Vulkan device again and again (examples/default.lattice's image chain at 1920x1080). CPU per frame is given per step (change -> frameSwapped)
+// and per presented frame (a step can span two presented frames). LATTICE_BENCH_TRACE=1 prints every step
+// of the zoom pass (zoom, wall, CPU, frames presented, faces shown and painted).
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -29,16 +34,23 @@
 #include <QQuickWindow>
 #include <QTemporaryDir>
 #include <QTimer>
+#include <time.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <cstdio>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "app/editor/editor_main.h"
+#include "app/editor/evaluator.h"
+#include "app/editor/far_node_layer.h"
+#include "app/editor/node_face.h"
 #include "app/editor/graph_document.h"
 #include "bench/support.h"
 #include "core/eval_context.h"
@@ -46,6 +58,15 @@
 #include "core/types/basic.h"
 
 namespace {
+
+// CPU seconds the bench.busy evaluation has spent so far (its thread's clock): not the UI's cost, so the
+// CPU per frame leaves it out.
+std::atomic<double> g_busy_cpu{0};
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 // bench.busy: spins one core for `ms` milliseconds (or until cancelled), reporting progress every 1 ms.
 lattice::NodeDesc busy_node() {
@@ -59,17 +80,30 @@ lattice::NodeDesc busy_node() {
     using clock = std::chrono::steady_clock;
     const auto total = std::chrono::milliseconds(c.integer("ms"));
     const auto start = clock::now();
+    const double cpu_start = thread_cpu_seconds(), cpu_before = g_busy_cpu.load();
     double sink = 0;
     for (auto now = start; now - start < total; now = clock::now()) {
       c.check_cancel();
       for (int i = 0; i < 20000; ++i) sink += std::sqrt(static_cast<double>(i));
       c.progress(std::chrono::duration<double>(now - start) / total);
+      g_busy_cpu.store(cpu_before + thread_cpu_seconds() - cpu_start);
     }
     c.set_output("value", lattice::make_number(sink));
   };
   return d;
 }
 LATTICE_REGISTER_NODE(busy_node);
+
+bool g_model = false;  // `model`: the evaluation is examples/default.lattice's image chain, run again and again
+
+// examples/default.lattice's image chain (two gradients, a screen merge, a colour grade) at 1920x1080,
+// without its save node, above the grid's first nodes.
+QByteArray image_chain() {
+  return R"(,{"id":"sky","type":"image.gradient","params":{"width":1920,"height":1080,"direction":"vertical","start":[0.05,0.12,0.35,1.0],"end":[0.95,0.55,0.30,1.0]},"ui":{"x":0,"y":-700}})"
+         R"(,{"id":"sun","type":"image.gradient","params":{"width":1920,"height":1080,"direction":"radial","start":[1.0,0.95,0.7,1.0],"end":[0.0,0.0,0.0,1.0]},"ui":{"x":0,"y":-500}})"
+         R"(,{"id":"glow","type":"image.merge","params":{"mode":"screen","mix":0.8},"inputs":{"a":{"node":"sky","output":"image"},"b":{"node":"sun","output":"image"}},"ui":{"x":260,"y":-600}})"
+         R"(,{"id":"grade","type":"image.color","params":{"exposure":0.2,"gamma":1.1,"saturation":1.2},"inputs":{"image":{"node":"glow","output":"image"}},"ui":{"x":480,"y":-600}})";
+}
 
 QByteArray grid_graph(int count, bool busy = false) {
   // 25 columns, 240 x 160 canvas units apart; every fifth node is a source, the others add to the left one.
@@ -86,7 +120,8 @@ QByteArray grid_graph(int count, bool busy = false) {
     if (!source) n += QStringLiteral(R"(,"inputs":{"a":{"node":"n%1","output":"value"}})").arg(i - 1).toUtf8();
     json += n + "}" + (i + 1 < count ? "," : "");
   }
-  if (busy) json += R"(,{"id":"busy","type":"bench.busy","params":{"ms":3600000},"ui":{"x":100,"y":100}})";
+  if (busy && g_model) json += image_chain();
+  else if (busy) json += R"(,{"id":"busy","type":"bench.busy","params":{"ms":3600000},"ui":{"x":100,"y":100}})";
   return json + "]}";
 }
 
@@ -107,8 +142,15 @@ void print(const char* what, const std::vector<double>& ms) {
               what, ms.size(), s.median, s.mean, s.p95, s.max, 1000 / s.median);
 }
 
-double cpu_ms() { return 1e3 * lattice::bench::process_cpu_seconds(); }
+double cpu_ms() { return 1e3 * (lattice::bench::process_cpu_seconds() - g_busy_cpu.load()); }
 std::vector<double>* g_cpu = nullptr;  // where presented_after records the CPU time of each frame
+// Frames the window presented (counted on the render thread), and for each g_cpu the CPU time of each step
+// divided by the frames presented in it: a step can span two frames when the canvas asks for another
+// one itself (faces painted a few per frame), and the queued frameSwapped that ends the wait is only seen
+// once the GUI thread is done syncing the next one.
+std::atomic<int> g_swaps{0};
+std::map<const std::vector<double>*, std::vector<double>> g_cpu_per_frame;
+int g_last_frames = 0;
 bool g_far_only = false;               // `far`: only the passes zoomed out to 0.3
 
 QElapsedTimer started() {
@@ -124,12 +166,17 @@ double presented_after(QQuickWindow* w, const std::function<void()>& change) {
   QTimer::singleShot(5000, &loop, &QEventLoop::quit);
   QElapsedTimer t;
   const double cpu = cpu_ms();
+  const int swaps = g_swaps.load();
   t.start();
   change();
   w->update();
   loop.exec();
   QObject::disconnect(c);
-  if (g_cpu) g_cpu->push_back(cpu_ms() - cpu);
+  g_last_frames = std::max(1, g_swaps.load() - swaps);
+  if (g_cpu) {
+    g_cpu->push_back(cpu_ms() - cpu);
+    g_cpu_per_frame[g_cpu].push_back(g_cpu->back() / g_last_frames);
+  }
   return static_cast<double>(t.nsecsElapsed()) / 1e6;
 }
 
@@ -151,8 +198,9 @@ int visible_items(QQuickItem* item) {
 void print_cpu(const Result& r) {
   auto cpu = [](const char* what, const std::vector<double>& v) {
     if (v.empty()) return;
-    const Stats s = stats(v);
-    std::printf("CPU per frame, %-26s median %6.2f ms  p95 %6.2f ms  max %6.2f ms\n", what, s.median, s.p95, s.max);
+    const Stats s = stats(v), f = stats(g_cpu_per_frame[&v]);
+    std::printf("CPU per frame, %-26s median %6.2f ms  p95 %6.2f ms  max %6.2f ms   per presented frame %6.2f / %6.2f / %6.2f ms\n",
+                what, s.median, s.p95, s.max, f.median, f.p95, f.max);
   };
   cpu("pan:", r.pan_cpu);
   cpu("zoom:", r.zoom_cpu);
@@ -182,10 +230,24 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   auto* canvas = window->findChild<QQuickItem*>("canvas");
   auto* content = canvas ? canvas->findChild<QQuickItem*>("content") : nullptr;
   if (!doc || !content) return false;
+  QObject::connect(window, &QQuickWindow::frameSwapped, window, [] { ++g_swaps; }, Qt::DirectConnection);
   doc->setAutoRun(false);  // measure drawing, not evaluation
   canvas->setProperty("culling", culling);
   presented_after(window, [] {});  // everything created and rendered once
-  if (busy) {
+  int model_runs = 0;
+  QElapsedTimer model_time;
+  QMetaObject::Connection again;
+  if (busy && g_model) {
+    // Each run's end changes the grade's exposure and runs again: the merge and grade evaluate on the
+    // Vulkan device (lavapipe's threads) all through the passes, with their state reports.
+    again = QObject::connect(doc->evaluator(), &lattice::editor::Evaluator::finished, doc, [doc, &model_runs] {
+      ++model_runs;
+      doc->setParam("grade", "exposure", model_runs % 2 ? 0.25 : 0.2);
+      doc->run();
+    }, Qt::QueuedConnection);
+    model_time.start();
+    doc->run();
+  } else if (busy) {
     doc->run();
     QElapsedTimer wait;
     wait.start();
@@ -212,9 +274,25 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
   g_cpu = &r.zoom_cpu;
+  // LATTICE_BENCH_TRACE=1: each frame of this pass (zoom, wall, CPU), to find the costly ones.
+  const bool trace = qEnvironmentVariableIntValue("LATTICE_BENCH_TRACE") != 0;
   for (int i = 0; i < frames; ++i) {
     const double z = 0.3 + 0.5 * std::abs(std::sin(i * 0.05));
     r.zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
+    if (trace) {
+      int paints = 0, shown = 0;
+      std::function<void(QQuickItem*)> walk = [&](QQuickItem* item) {
+        if (auto* face = qobject_cast<lattice::editor::NodeFace*>(item)) {
+          paints += face->paintCount();
+          shown += face->isVisible();
+        }
+        for (QQuickItem* c : item->childItems()) walk(c);
+      };
+      walk(content);
+      std::printf("zoom frame %3d  zoom %.3f  wall %7.2f ms  CPU %6.2f ms  frames presented %d  faces shown %3d  face paints "
+                  "so far %4d\n", i, z, r.zoom.back(), r.zoom_cpu.back(), g_last_frames, shown, paints);
+      std::fflush(stdout);  // in order with Qt's timing log (QSG_RENDER_TIMING) on stderr
+    }
   }
   // Across detail levels: 0.6 -> 2.6 -> 0.6 in steps of 10%, again and again.
   g_cpu = &r.detail_cpu;
@@ -262,12 +340,55 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
     r.grab.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
     if (img.isNull()) return false;
   }
-  if (busy) {
+  if (busy && g_model) {
+    QObject::disconnect(again);
+    std::printf("model runs completed during the passes: %d in %.1f s\n", model_runs, model_time.elapsed() / 1e3);
+    doc->evaluator()->cancel();
+    doc->evaluator()->waitForIdle(10000);
+    if (model_runs == 0) return false;
+  } else if (busy) {
     if (doc->nodes()->state("busy") != "running") return false;  // the whole pass ran during the evaluation
     doc->evaluator()->cancel();
     doc->evaluator()->waitForIdle(10000);
   }
   return true;
+}
+
+/// What FarNodeLayer does on the UI thread when one node's state or progress changes zoomed far out:
+/// list every node's rectangles and make the mesh again (before), or patch that node's (now). Median of
+/// `reps` runs each, in microseconds.
+void far_layer_costs(int count, int reps = 200) {
+  QTemporaryDir dir;
+  const QString file = dir.filePath("grid.lattice");
+  QFile f(file);
+  if (!f.open(QIODevice::WriteOnly) || f.write(grid_graph(count)) < 0) return;
+  f.close();
+  lattice::editor::GraphDocument doc;
+  doc.setAutoRun(false);
+  if (!doc.open(file)) return;
+  const lattice::editor::NodeListModel& model = *doc.nodes();
+  lattice::editor::FarNodeStyle style;
+  std::vector<size_t> starts;
+  const auto all = lattice::editor::far_node_rects(model, style, &starts);
+  lattice::editor::ColoredMesh mesh = lattice::editor::far_rect_mesh(all);
+  std::vector<double> full, patch;
+  volatile size_t sink = 0;
+  for (int i = 0; i < reps; ++i) {
+    const size_t row = static_cast<size_t>(i) % model.rows().size();
+    doc.nodes()->setState(model.rows()[row].key, "running", (i % 10) / 10.0);
+    QElapsedTimer t;
+    t.start();
+    const auto rects = lattice::editor::far_node_rects(model, style);
+    sink = sink + lattice::editor::far_rect_mesh(rects).vertices.size();
+    full.push_back(static_cast<double>(t.nsecsElapsed()) / 1e3);
+    t.restart();
+    std::vector<lattice::editor::FarRect> mine;
+    lattice::editor::far_node_rects(model, model.rows()[row], style, mine);
+    sink = sink + lattice::editor::far_rect_mesh_patch(mesh, all.size(), starts[row], mine).second;
+    patch.push_back(static_cast<double>(t.nsecsElapsed()) / 1e3);
+  }
+  std::printf("far layer, one node's state changed (%zu rectangles): list all + mesh %.0f us, patch one node %.1f us "
+              "(medians of %d)\n", all.size(), stats(full).median, stats(patch).median, reps);
 }
 
 }  // namespace
@@ -276,10 +397,18 @@ int main(int argc, char** argv) {
   QGuiApplication app(argc, argv);
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
-  g_far_only = argc > 3 && std::string(argv[3]) == "far";
-  if (argc > 3 && (std::string(argv[3]) == "quick" || g_far_only)) {
+  const std::string mode = argc > 3 ? argv[3] : "";
+  g_far_only = mode == "far";
+  g_model = mode == "model";
+  if (mode == "quick" || mode == "far" || mode == "busy" || mode == "model") {
     Result r;
-    if (!measure(count, frames, r)) return 1;
+    if (!measure(count, frames, r, true, mode == "busy" || mode == "model")) return 1;
+    if (g_model) std::printf("while evaluating examples/default.lattice's image chain at 1920x1080 again and again "
+                             "(CPU per frame includes the evaluation's):\n");
+    if (mode == "busy") {
+      std::printf("while evaluating (bench.busy, progress reported every millisecond):\n");
+      far_layer_costs(count);
+    }
     print("pan (change -> frameSwapped)", r.pan);
     print("zoom (change -> frameSwapped)", r.zoom);
     print("zoom across detail levels", r.detail);

@@ -99,6 +99,47 @@ Item {
         else document.connectPorts(hit.nodeId, hit.port, wireNode, wirePort)
     }
 
+    // What a press, drag and release on a node or a port do, in one place for the node items (NodeItem.qml)
+    // and, zoomed far out, the background (hit-testing in C++). Points are in canvas units.
+    // A node: the press selects (shift toggles; a press on a selected node keeps the group), a drag moves
+    // the selection as one undo step, ended by the release (or a cancel: the grab lost mid-way).
+    property point nodeDragAt
+    property point nodeDragApplied
+    function pressNode(id, shift, p) {
+        forceActiveFocus()
+        if (shift || document.selection.indexOf(id) < 0) document.select(id, shift)
+        nodeDragAt = p
+        nodeDragApplied = Qt.point(0, 0)
+    }
+    function dragNodes(p) {
+        const dx = Math.round(p.x - nodeDragAt.x) - nodeDragApplied.x
+        const dy = Math.round(p.y - nodeDragAt.y) - nodeDragApplied.y
+        if ((dx !== 0 || dy !== 0) && document.moveNodes(document.selection, dx, dy, true))
+            nodeDragApplied = Qt.point(nodeDragApplied.x + dx, nodeDragApplied.y + dy)
+    }
+    function endNodeDrag() { document.endInteraction() }
+    // A port: the press starts a wire at its centre, a drag moves the wire's loose end, the release
+    // connects where it is dropped; a click (no drag) on a connected input disconnects it. A cancel drops
+    // the wire.
+    property bool wireDragged: false
+    property bool wireFromConnectedInput: false
+    function pressPort(nodeId, port, fromOutput, type, connected, centre) {
+        forceActiveFocus()
+        wireDragged = false
+        wireFromConnectedInput = !fromOutput && connected
+        beginWire(nodeId, port, fromOutput, type, centre)
+    }
+    function dragWire(p) {
+        wireDragged = true
+        wireEnd = p
+    }
+    function releaseWire(p) {
+        if (wireDragged) { endWire(p); return }
+        wireActive = false
+        if (wireFromConnectedInput) document.disconnectPort(wireNode, wirePort)
+    }
+    function cancelWire() { wireActive = false }
+
     Keys.onPressed: function(event) {
         if (event.key === Qt.Key_Space && !event.isAutoRepeat) { spaceHeld = true; event.accepted = true }
         else if (event.key === Qt.Key_Tab) { openPalette(); event.accepted = true }
@@ -138,35 +179,35 @@ Item {
         property bool panning: false
         property bool boxing: false
         property point boxStart
-        // Zoomed far out: the node being dragged (its press point and the offset applied, in canvas
-        // units), or a wire dragged from a port; the node under the mouse and its message.
+        // Zoomed far out: a node or a wire being dragged (canvas.pressNode, pressPort), and the node under
+        // the mouse with its message, kept up to date while it changes (an evaluation reporting).
         property bool nodeDrag: false
         property bool wiring: false
-        property bool dragged: false
-        property bool wireFromConnectedInput: false
-        property point pressAt
-        property point applied
         property string hoverNode: ""
         property string hoverMessage: ""
         ToolTip.visible: canvas.far && hoverMessage !== ""
         ToolTip.text: hoverMessage
+        function hover(id) {
+            hoverNode = id
+            hoverMessage = id === "" ? "" : canvas.document.nodes.message(id)
+        }
+        Connections {
+            target: background.hoverNode !== "" ? canvas.document.nodes : null
+            function onDataChanged() { background.hover(background.hoverNode) }
+            function onModelReset() { background.hover("") }
+        }
         function farPress(mouse) {
             const c = canvas.toCanvas(mouse.x, mouse.y)
             const port = canvas.document.portAt(c.x, c.y, 14)
             if (port.nodeId !== undefined) {
-                wiring = true; dragged = false
-                wireFromConnectedInput = !port.output && port.connected
-                canvas.beginWire(port.nodeId, port.port, port.output, port.type, Qt.point(port.x, port.y))
+                wiring = true
+                canvas.pressPort(port.nodeId, port.port, port.output, port.type, port.connected, Qt.point(port.x, port.y))
                 return true
             }
             const id = canvas.document.nodeAt(c.x, c.y)
             if (id === "") return false
-            const shift = (mouse.modifiers & Qt.ShiftModifier) !== 0
-            // As on a node's own item: shift toggles, a press on a selected node keeps the group.
-            if (shift || canvas.document.selection.indexOf(id) < 0) canvas.document.select(id, shift)
             nodeDrag = true
-            pressAt = c
-            applied = Qt.point(0, 0)
+            canvas.pressNode(id, (mouse.modifiers & Qt.ShiftModifier) !== 0, c)
             return true
         }
         onPressed: function(mouse) {
@@ -186,22 +227,16 @@ Item {
                 band.x = Math.min(boxStart.x, mouse.x); band.y = Math.min(boxStart.y, mouse.y)
                 band.width = Math.abs(mouse.x - boxStart.x); band.height = Math.abs(mouse.y - boxStart.y)
             } else if (wiring) {
-                dragged = true
-                canvas.wireEnd = canvas.toCanvas(mouse.x, mouse.y)
+                canvas.dragWire(canvas.toCanvas(mouse.x, mouse.y))
             } else if (nodeDrag) {
-                const p = canvas.toCanvas(mouse.x, mouse.y)
-                const dx = Math.round(p.x - pressAt.x) - applied.x
-                const dy = Math.round(p.y - pressAt.y) - applied.y
-                if ((dx !== 0 || dy !== 0) && canvas.document.moveNodes(canvas.document.selection, dx, dy, true))
-                    applied = Qt.point(applied.x + dx, applied.y + dy)
+                canvas.dragNodes(canvas.toCanvas(mouse.x, mouse.y))
             } else if (canvas.far) {
                 const c = canvas.toCanvas(mouse.x, mouse.y)
-                hoverNode = canvas.document.nodeAt(c.x, c.y)
-                hoverMessage = hoverNode === "" ? "" : canvas.document.nodes.message(hoverNode)
+                hover(canvas.document.nodeAt(c.x, c.y))
             }
             last = Qt.point(mouse.x, mouse.y)
         }
-        onExited: { hoverNode = ""; hoverMessage = "" }
+        onExited: hover("")
         onReleased: function(mouse) {
             if (boxing) {
                 const a = canvas.toCanvas(band.x, band.y)
@@ -209,14 +244,9 @@ Item {
                 if (band.width < 3 && band.height < 3) { if (!additive) canvas.document.clearSelection() }
                 else canvas.document.selectInRect(a.x, a.y, band.width / canvas.zoom, band.height / canvas.zoom, additive)
             } else if (wiring) {
-                if (dragged) canvas.endWire(canvas.toCanvas(mouse.x, mouse.y))
-                else {
-                    canvas.wireActive = false
-                    // A click on a connected input disconnects it.
-                    if (wireFromConnectedInput) canvas.document.disconnectPort(canvas.wireNode, canvas.wirePort)
-                }
+                canvas.releaseWire(canvas.toCanvas(mouse.x, mouse.y))
             } else if (nodeDrag) {
-                canvas.document.endInteraction()
+                canvas.endNodeDrag()
             }
             panning = false
             boxing = false
@@ -224,8 +254,8 @@ Item {
             wiring = false
         }
         onCanceled: {
-            if (nodeDrag) canvas.document.endInteraction()
-            if (wiring) canvas.wireActive = false
+            if (nodeDrag) canvas.endNodeDrag()
+            if (wiring) canvas.cancelWire()
             panning = false; boxing = false; nodeDrag = false; wiring = false
         }
         onDoubleClicked: function(mouse) { canvas.openPalette(mouse.x, mouse.y) }
@@ -243,6 +273,7 @@ Item {
             objectName: "wires"
             model: canvas.document.edges
             lineWidth: 2.5
+            coarse: canvas.far  // fewer segments per wire zoomed far out
         }
 
         Repeater {

@@ -47,31 +47,17 @@ Item {
         errorColor: Theme.error
     }
 
-    // Body: select and drag.
+    // Body: select and drag (NodeCanvas.qml pressNode, dragNodes: shared with the canvas zoomed far out).
     MouseArea {
         anchors.fill: parent
         acceptedButtons: Qt.LeftButton
-        property point pressAt
-        property point applied
         onPressed: function(mouse) {
-            node.board.forceActiveFocus()
-            const shift = (mouse.modifiers & Qt.ShiftModifier) !== 0
-            // Shift toggles; a plain press on a selected node keeps the group so that it can be dragged.
-            if (shift || !node.selected) node.doc.select(node.nodeId, shift)
-            pressAt = mapToItem(node.parent, mouse.x, mouse.y)
-            applied = Qt.point(0, 0)
+            node.board.pressNode(node.nodeId, (mouse.modifiers & Qt.ShiftModifier) !== 0, mapToItem(node.parent, mouse.x, mouse.y))
         }
-        onPositionChanged: function(mouse) {
-            const p = mapToItem(node.parent, mouse.x, mouse.y)
-            const dx = Math.round(p.x - pressAt.x) - applied.x
-            const dy = Math.round(p.y - pressAt.y) - applied.y
-            if (dx === 0 && dy === 0) return
-            if (node.doc.moveNodes(node.doc.selection, dx, dy, true))
-                applied = Qt.point(applied.x + dx, applied.y + dy)
-        }
-        onReleased: node.doc.endInteraction()
+        onPositionChanged: function(mouse) { node.board.dragNodes(mapToItem(node.parent, mouse.x, mouse.y)) }
+        onReleased: node.board.endNodeDrag()
         // Hidden mid-drag (zoomed past the canvas's farZoom): the drag ends there.
-        onCanceled: node.doc.endInteraction()
+        onCanceled: node.board.endNodeDrag()
     }
 
     // Port rows: inputs on the left edge, outputs on the right, one row each.
@@ -125,30 +111,20 @@ Item {
         y: node.doc.headerHeight + row * node.doc.portRow + (node.doc.portRow - height) / 2
         ToolTip.visible: dotArea.containsMouse
         ToolTip.text: port.portData.name + ": " + port.portData.type
+        // Drag a wire, click to disconnect (NodeCanvas.qml pressPort, dragWire, releaseWire).
         MouseArea {
             id: dotArea
             anchors.fill: parent
             anchors.margins: -4
             hoverEnabled: true
             preventStealing: true
-            property bool dragged: false
-            function centre() { return port.mapToItem(node.parent, port.width / 2, port.height / 2) }
-            onPressed: {
-                dragged = false
-                node.board.beginWire(node.nodeId, port.portData.name, port.output, port.portData.type, centre())
-            }
-            onPositionChanged: function(mouse) {
-                dragged = true
-                node.board.wireEnd = mapToItem(node.parent, mouse.x, mouse.y)
-            }
-            onReleased: function(mouse) {
-                if (dragged) { node.board.endWire(mapToItem(node.parent, mouse.x, mouse.y)); return }
-                node.board.wireActive = false
-                // A click on a connected input disconnects it.
-                if (!port.output && port.portData.connected) node.doc.disconnectPort(node.nodeId, port.portData.name)
-            }
+            onPressed: node.board.pressPort(node.nodeId, port.portData.name, port.output, port.portData.type,
+                                            port.portData.connected === true,
+                                            port.mapToItem(node.parent, port.width / 2, port.height / 2))
+            onPositionChanged: function(mouse) { node.board.dragWire(mapToItem(node.parent, mouse.x, mouse.y)) }
+            onReleased: function(mouse) { node.board.releaseWire(mapToItem(node.parent, mouse.x, mouse.y)) }
             // The grab can end without a release (the delegate hidden past farZoom mid-drag): drop the wire.
-            onCanceled: node.board.wireActive = false
+            onCanceled: node.board.cancelWire()
         }
     }
 }

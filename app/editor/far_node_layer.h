@@ -5,7 +5,10 @@
 /// bar of a running node. On hardware renderers all of them are one scene-graph geometry node (a colour
 /// per vertex, opaque pass), built from a NodeListModel when its rows change, never on a pan or a zoom;
 /// the software renderer, which draws no custom geometry, gets them painted into one image (0.4 pixels
-/// per canvas unit, the largest zoom the canvas shows the layer at), scaled with the canvas.
+/// per canvas unit, the largest zoom the canvas shows the layer at), scaled with the canvas. A change of
+/// some nodes' rows that keeps their rectangle count (state, progress, selection, position: what a running
+/// model and a drag change) patches their vertices (or their part of the image) in place instead of
+/// listing every node again; their message draws nothing here and changes nothing.
 ///
 /// Why: zoomed out to 0.3 about 270 nodes are in view, and as node delegates that was about 3,300 visible
 /// items (faces, mouse areas, port hit areas, footers) and 270 blended textured quads, 22 ms of CPU per
@@ -13,19 +16,24 @@
 /// canvas hides the delegates (NodeListModel::setViewRect with items false) and hit-tests in C++
 /// (GraphDocument::nodeAt, portAt).
 ///
-/// Threading: UI thread (the rectangles are listed in updatePolish, only while visible); updatePaintNode
-/// copies them into the scene graph (software renderer: paints its image) on the render thread while the
-/// UI thread is blocked.
+/// Threading: UI thread (the rectangles are listed, and turned into the mesh or painted into the software
+/// renderer's image, in updatePolish, only while visible); updatePaintNode only hands the finished mesh
+/// or image over to the scene graph on the render thread while the UI thread is blocked.
 
 #include <QColor>
+#include <QImage>
 #include <QHash>
 #include <QPointer>
 #include <QQuickItem>
 #include <QRectF>
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
+#include <algorithm>
+#include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "app/editor/canvas_layer.h"
 #include "app/editor/node_list_model.h"
 
 namespace lattice::editor {
@@ -48,7 +56,25 @@ struct FarRect {
 };
 
 /// The rectangles of `model`'s nodes, back to front (later nodes above earlier ones, as their delegates).
-std::vector<FarRect> far_node_rects(const NodeListModel& model, const FarNodeStyle& style);
+/// Each node has the same number of rectangles whatever its state, progress or selection (the progress
+/// bar is empty unless it runs), so those changes are patched in place. `starts`, if given, receives the
+/// index of each node's first rectangle, and the total count last.
+std::vector<FarRect> far_node_rects(const NodeListModel& model, const FarNodeStyle& style,
+                                    std::vector<size_t>* starts = nullptr);
+/// The rectangles of one row of `model`, appended to `out`.
+void far_node_rects(const NodeListModel& model, const NodeRow& row, const FarNodeStyle& style, std::vector<FarRect>& out);
+/// `rects` as triangles, two per rectangle; front to back (reversed) when all are opaque, since the
+/// opaque pass's depth test keeps the first of equal depths.
+ColoredMesh far_rect_mesh(const std::vector<FarRect>& rects);
+/// Writes `rects`, rectangles [first, first + rects.size()) of the `count` that `mesh` (from far_rect_mesh)
+/// shows, into its vertices in place; returns the vertices written, [first, last).
+std::pair<size_t, size_t> far_rect_mesh_patch(ColoredMesh& mesh, size_t count, size_t first, const std::vector<FarRect>& rects);
+/// The software renderer's image of `rects`: painted at `pixels_per_unit` (less if it would exceed 4096
+/// pixels a side), with a transparent margin; `bounds` receives the canvas rectangle it covers.
+QImage far_rect_image(const std::vector<FarRect>& rects, double pixels_per_unit, QRectF* bounds);
+/// Paints pixels `pixels` of `image` (which shows canvas rectangle `bounds`) again: cleared, then every
+/// rectangle of `rects` that meets them, in order.
+void far_rect_paint(QImage& image, const QRectF& bounds, const std::vector<FarRect>& rects, const QRect& pixels);
 
 class FarNodeLayer : public QQuickItem {
   Q_OBJECT
@@ -67,7 +93,9 @@ class FarNodeLayer : public QQuickItem {
   Q_PROPERTY(QString highlightExcept READ highlightExcept WRITE setHighlightExcept NOTIFY styleChanged)
   /// How often the rectangles were listed (tests: a pan or zoom lists nothing).
   Q_PROPERTY(int buildCount READ buildCount NOTIFY built)
-  /// Rectangles shown (tests).
+  /// How many nodes' rectangles were patched in place, in all (tests).
+  Q_PROPERTY(int patchCount READ patchCount NOTIFY built)
+  /// Rectangles shown, empty ones (progress bars of nodes not running) left out (tests).
   Q_PROPERTY(int rectCount READ rectCount NOTIFY built)
 
  public:
@@ -93,8 +121,16 @@ class FarNodeLayer : public QQuickItem {
   void setHighlightInputs(bool on) { set(style_.highlight_inputs, on); }
   void setHighlightExcept(const QString& id) { set(style_.highlight_except, id); }
   int buildCount() const { return builds_; }
-  int rectCount() const { return static_cast<int>(rects_.size()); }
+  int patchCount() const { return patches_; }
+  int rectCount() const {
+    return static_cast<int>(std::count_if(rects_.begin(), rects_.end(), [](const FarRect& r) { return !r.rect.isEmpty(); }));
+  }
   const std::vector<FarRect>& rects() const { return rects_; }
+  const FarNodeStyle& style() const { return style_; }
+  /// What updatePaintNode hands over, built in updatePolish (tests).
+  const ColoredMesh& mesh() const { return mesh_; }
+  const QImage& image() const { return image_; }
+  QRectF imageBounds() const { return image_bounds_; }
 
  signals:
   void modelChanged();
@@ -116,14 +152,29 @@ class FarNodeLayer : public QQuickItem {
   }
   /// The rectangles no longer show the model: list them again before the next frame that shows them.
   void changed();
+  /// The window draws with the software renderer (an image instead of a mesh).
+  bool software() const;
+  /// Lists the rectangles of the rows in pending_ again and patches them into rects_ and the mesh (or
+  /// image) in place; false where that cannot be done (a node's count changed, out of the image, the
+  /// other pass): then everything is listed again.
+  bool patch();
 
   QPointer<NodeListModel> model_;
   QList<QMetaObject::Connection> connections_;
   FarNodeStyle style_;
   std::vector<FarRect> rects_;
+  ColoredMesh mesh_;       // rects_ for hardware renderers
+  QImage image_;           // rects_ for the software renderer
+  QRectF image_bounds_;    // what image_ covers, canvas units
+  std::vector<size_t> starts_;  // first rectangle of each row in rects_, then rects_.size()
+  std::vector<int> pending_;    // rows changed since rects_ were listed or patched
   bool dirty_ = true;      // rects_ do not show the model
-  bool rects_new_ = false; // rects_ are not in the scene graph yet
-  int builds_ = 0;
+  bool rects_new_ = false; // mesh_ or image_ are not in the scene graph yet
+  bool patch_new_ = false; // patched_ vertices (or image_) are not in the scene graph yet
+  struct {
+    size_t first = SIZE_MAX, last = 0;
+  } patched_;  // vertices of mesh_ patched since the last hand-over
+  int builds_ = 0, patches_ = 0;
 };
 
 }  // namespace lattice::editor

@@ -3,17 +3,17 @@
 #include <QSGGeometryNode>
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "app/editor/canvas_layer.h"
 
 namespace lattice::editor {
 
-std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend) {
+std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend, bool coarse) {
   const QPointF c1 = from + QPointF(bend, 0), c2 = to - QPointF(bend, 0);
-  // About one segment per 12 canvas units of the control polygon: smooth at zoom 4, few vertices.
+  // About one segment per 12 canvas units of the control polygon: smooth at zoom 4, few vertices. Coarse
+  // (zoomed out below 0.4): one per 48 units, under 20 pixels, at least 4.
   const double reach = QLineF(from, c1).length() + QLineF(c1, c2).length() + QLineF(c2, to).length();
-  const int segments = std::clamp(static_cast<int>(reach / 12), 8, 64);
+  const int segments = coarse ? std::clamp(static_cast<int>(reach / 48), 4, 16) : std::clamp(static_cast<int>(reach / 12), 8, 64);
   std::vector<QPointF> pts;
   pts.reserve(static_cast<size_t>(segments) + 1);
   for (int i = 0; i <= segments; ++i) {
@@ -23,17 +23,14 @@ std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend) {
   return pts;
 }
 
-WireMesh wire_mesh(const std::vector<EdgeRow>& rows, double width) {
+WireMesh wire_mesh(const std::vector<EdgeRow>& rows, double width, bool coarse) {
   WireMesh m;
   const double half = width / 2;
   for (const EdgeRow& r : rows) {
     const QColor c = r.color.isValid() ? r.color : QColor(Qt::gray);
     m.opaque = m.opaque && c.alpha() == 255;
-    const double a = c.alphaF();
-    const WireMesh::Vertex proto{0, 0, static_cast<uint8_t>(std::lround(c.red() * a)),
-                                 static_cast<uint8_t>(std::lround(c.green() * a)),
-                                 static_cast<uint8_t>(std::lround(c.blue() * a)), static_cast<uint8_t>(c.alpha())};
-    const std::vector<QPointF> pts = wire_curve(r.from, r.to, EdgeListModel::bend(r));
+    const WireMesh::Vertex proto = WireMesh::vertex(0, 0, c);
+    const std::vector<QPointF> pts = wire_curve(r.from, r.to, EdgeListModel::bend(r), coarse);
     const auto first = static_cast<uint32_t>(m.vertices.size());
     for (size_t i = 0; i < pts.size(); ++i) {
       // Offset each point along the normal of the chord through its neighbours (a mitre-less join).
@@ -73,15 +70,26 @@ void WireLayer::setLineWidth(qreal w) {
   emit modelChanged();
 }
 
+void WireLayer::setCoarse(bool on) {
+  if (coarse_ == on) return;
+  coarse_ = on;
+  // The other mesh is kept: zooming back across farZoom builds nothing unless the wires changed.
+  mesh_new_ = true;
+  polish();
+  update();
+  emit coarseChanged();
+}
+
 void WireLayer::rowsChanged() {
-  dirty_ = true;
+  dirty_[0] = dirty_[1] = true;
   polish();
 }
 
 void WireLayer::updatePolish() {
-  if (!dirty_) return;
-  mesh_ = model_ ? wire_mesh(model_->rows(), line_width_) : WireMesh{};
-  dirty_ = false;
+  bool& dirty = dirty_[coarse_ ? 1 : 0];
+  if (!dirty) return;
+  meshes_[coarse_ ? 1 : 0] = model_ ? wire_mesh(model_->rows(), line_width_, coarse_) : WireMesh{};
+  dirty = false;
   mesh_new_ = true;
   ++builds_;
   emit built();
@@ -89,27 +97,9 @@ void WireLayer::updatePolish() {
 }
 
 QSGNode* WireLayer::updatePaintNode(QSGNode* old, UpdatePaintNodeData*) {
-  auto* node = static_cast<QSGGeometryNode*>(old);
-  if (mesh_.indices.empty()) {
-    delete node;
-    return nullptr;
-  }
-  if (!node) {
-    node = new_colored_triangles_node();
-    mesh_new_ = true;
-  }
-  if (mesh_new_) {
-    static_assert(sizeof(WireMesh::Vertex) == sizeof(QSGGeometry::ColoredPoint2D));
-    QSGGeometry* g = node->geometry();
-    g->allocate(static_cast<int>(mesh_.vertices.size()), static_cast<int>(mesh_.indices.size()));
-    std::memcpy(g->vertexData(), mesh_.vertices.data(), mesh_.vertices.size() * sizeof(WireMesh::Vertex));
-    std::memcpy(g->indexData(), mesh_.indices.data(), mesh_.indices.size() * sizeof(uint32_t));
-    // Opaque wires skip blending and go into the renderer's opaque pass.
-    node->material()->setFlag(QSGMaterial::Blending, !mesh_.opaque);
-    node->markDirty(QSGNode::DirtyGeometry | QSGNode::DirtyMaterial);
-    mesh_new_ = false;
-  }
-  return node;
+  if (old && !mesh_new_) return old;
+  mesh_new_ = false;
+  return upload_colored_mesh(old, meshes_[coarse_ ? 1 : 0]);
 }
 
 }  // namespace lattice::editor

@@ -15,28 +15,21 @@
 #include <QPointer>
 #include <QQuickItem>
 #include <QtQml/qqmlregistration.h>
-#include <cstdint>
 #include <vector>
 
+#include "app/editor/canvas_layer.h"
 #include "app/editor/edge_list_model.h"
 
 namespace lattice::editor {
 
 /// Triangles of the stroked wires, in canvas units.
-struct WireMesh {
-  struct Vertex {
-    float x, y;
-    uint8_t r, g, b, a;  ///< premultiplied
-  };
-  std::vector<Vertex> vertices;
-  std::vector<uint32_t> indices;
-  bool opaque = true;  ///< every wire colour is opaque
-};
+using WireMesh = ColoredMesh;
 
-/// Points along a wire from `from` to `to` (ends included), as the canvas draws it.
-std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend);
+/// Points along a wire from `from` to `to` (ends included), as the canvas draws it; `coarse`: fewer, for
+/// when the canvas is zoomed far out.
+std::vector<QPointF> wire_curve(QPointF from, QPointF to, double bend, bool coarse = false);
 /// The mesh of `rows`' wires, `width` canvas units wide.
-WireMesh wire_mesh(const std::vector<EdgeRow>& rows, double width);
+WireMesh wire_mesh(const std::vector<EdgeRow>& rows, double width, bool coarse = false);
 
 class WireLayer : public QQuickItem {
   Q_OBJECT
@@ -45,8 +38,11 @@ class WireLayer : public QQuickItem {
   Q_PROPERTY(qreal lineWidth MEMBER line_width_ WRITE setLineWidth NOTIFY modelChanged)
   /// How often the geometry was built (tests: a pan or zoom builds nothing).
   Q_PROPERTY(int buildCount READ buildCount NOTIFY built)
-  /// Triangles in the mesh (tests).
+  /// Triangles in the mesh shown (tests).
   Q_PROPERTY(int triangleCount READ triangleCount NOTIFY built)
+  /// Zoomed far out (NodeCanvas.qml `far`): wires with fewer segments (wire_curve), a second mesh kept
+  /// beside the first, so that crossing back and forth builds each once.
+  Q_PROPERTY(bool coarse READ coarse WRITE setCoarse NOTIFY coarseChanged)
 
  public:
   explicit WireLayer(QQuickItem* parent = nullptr);
@@ -54,11 +50,14 @@ class WireLayer : public QQuickItem {
   void setModel(EdgeListModel* m);
   void setLineWidth(qreal w);
   int buildCount() const { return builds_; }
-  int triangleCount() const { return static_cast<int>(mesh_.indices.size() / 3); }
+  int triangleCount() const { return static_cast<int>(meshes_[coarse_ ? 1 : 0].indices.size() / 3); }
+  bool coarse() const { return coarse_; }
+  void setCoarse(bool on);
 
  signals:
   void modelChanged();
   void built();
+  void coarseChanged();
 
  protected:
   QSGNode* updatePaintNode(QSGNode* old, UpdatePaintNodeData*) override;
@@ -70,9 +69,10 @@ class WireLayer : public QQuickItem {
   QPointer<EdgeListModel> model_;
   QList<QMetaObject::Connection> connections_;
   qreal line_width_ = 2.5;
-  bool dirty_ = true;       // mesh_ does not show the model's rows
-  bool mesh_new_ = false;   // mesh_ is not in the scene graph yet
-  WireMesh mesh_;
+  bool coarse_ = false;
+  bool dirty_[2] = {true, true};  // meshes_[i] does not show the model's rows
+  bool mesh_new_ = false;         // the mesh shown is not in the scene graph yet
+  WireMesh meshes_[2];            // full, coarse
   int builds_ = 0;
 };
 

@@ -445,6 +445,20 @@ TEST_F(CanvasInteraction, ZoomedFarOutHoveringANodeShowsItsMessage) {
   ASSERT_TRUE(background);
   EXPECT_TRUE(wait_until([&] { return background->property("hoverMessage").toString() == "b failed: boom"; }, 3000));
   EXPECT_TRUE(wait_until(tip_shown, 3000)) << "the failed node's message as a tooltip";
+  // The message changes while the mouse rests on b (an evaluation reporting): the tooltip follows.
+  doc->nodes()->setState("b", "running", 0.5, "b: step 3 of 8");
+  EXPECT_TRUE(wait_until([&] { return background->property("hoverMessage").toString() == "b: step 3 of 8"; }, 3000));
+  std::function<bool(QQuickItem*)> shows_step = [&](QQuickItem* i) {
+    if (i->isVisible() && i->property("text").toString() == "b: step 3 of 8") return true;
+    const auto children = i->childItems();
+    return std::any_of(children.begin(), children.end(), shows_step);
+  };
+  EXPECT_TRUE(wait_until([&] { return shows_step(window->contentItem()); }, 3000)) << "the tooltip shows the new message";
+  doc->nodes()->setState("b", "done");
+  EXPECT_TRUE(wait_until([&] { return !tip_shown() && !shows_step(window->contentItem()); }, 3000))
+      << "no message, no tooltip";
+  doc->nodes()->setState("b", "failed", 0, "b failed: boom");
+  EXPECT_TRUE(wait_until(tip_shown, 3000));
   QTest::mouseMove(window, at(90, 50));
   EXPECT_TRUE(wait_until([&] { return !tip_shown(); }, 3000)) << "a node without a message shows none";
 }

@@ -32,6 +32,22 @@ TEST(WireCurve, EndsAtThePortsWithHorizontalTangents) {
   EXPECT_EQ(wire_curve(a, QPointF(5000, 0), 2500).size(), 65u) << "at most 64 segments";
 }
 
+TEST(WireCurve, CoarseHasFewerSegmentsOnTheSameCurve) {
+  const QPointF a(0, 0), b(600, 240);
+  const auto fine = wire_curve(a, b, 300), coarse = wire_curve(a, b, 300, true);
+  ASSERT_GE(coarse.size(), 5u) << "at least 4 segments";
+  EXPECT_LT(coarse.size() * 3, fine.size()) << "a quarter of the segments, about";
+  EXPECT_EQ(coarse.front(), a);
+  EXPECT_EQ(coarse.back(), b);
+  // Its points lie on the same cubic: the middle one is the fine curve's middle one.
+  ASSERT_EQ(coarse.size() % 2, 1u);
+  ASSERT_EQ(fine.size() % 2, 1u);
+  EXPECT_NEAR(coarse[coarse.size() / 2].x(), fine[fine.size() / 2].x(), 1e-9);
+  EXPECT_NEAR(coarse[coarse.size() / 2].y(), fine[fine.size() / 2].y(), 1e-9);
+  EXPECT_EQ(wire_curve(a, QPointF(5, 0), 0, true).size(), 5u);
+  EXPECT_EQ(wire_curve(a, QPointF(5000, 0), 2500, true).size(), 17u) << "at most 16 segments";
+}
+
 TEST(WireMesh, StrokesEachWireWithItsPremultipliedColour) {
   EdgeRow r1;
   r1.from = {0, 0};
@@ -85,6 +101,18 @@ TEST(WireLayer, RebuildsWhenWiresChangeNotWhenOtherThingsDo) {
   EXPECT_EQ(frame(), built + 1);
   ASSERT_TRUE(doc.moveNodes({b}, 0, 50, false));
   EXPECT_EQ(frame(), built + 2);
+  // Zoomed far out: the coarse mesh, built once; back and forth again builds nothing.
+  const int fine_triangles = layer.triangleCount();
+  layer.setCoarse(true);
+  EXPECT_EQ(frame(), built + 3);
+  EXPECT_GT(layer.triangleCount(), 0);
+  EXPECT_LT(layer.triangleCount(), fine_triangles);
+  layer.setCoarse(false);
+  EXPECT_EQ(frame(), built + 3);
+  EXPECT_EQ(layer.triangleCount(), fine_triangles);
+  layer.setCoarse(true);
+  EXPECT_EQ(frame(), built + 3);
+  layer.setCoarse(false);
   doc.undo();
   doc.undo();
   frame();
