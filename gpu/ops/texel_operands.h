@@ -1,7 +1,7 @@
 #pragma once
 /// TexelOperands: the one rule for when an op may bind its f32 operands as RGBA32F uniform texel buffers (four
 /// consecutive values one texel) instead of storage buffers, and the Args that bind them. Used by the texel
-/// variants of binary, modulate, norm, norm_modulate and rope, and by matmul for its A operand (attention keeps
+/// variants of binary, copy, modulate, norm, norm_modulate and rope, and by matmul for its A operand (attention keeps
 /// its own checks).
 ///
 /// Promises. A TexelOperands converts to true only when every condition given to it held:

@@ -1,5 +1,5 @@
 // How an elementwise shader reads and writes its f32 operands, written once for every shader compiled in
-// these variants (binary, modulate, norm, norm_modulate, rope; attention keeps its own). The includer is
+// these variants (binary, copy, modulate, norm, norm_modulate, rope; attention keeps its own). The includer is
 // compiled one of three ways (lattice_add_shader DEFINES in gpu/CMakeLists.txt):
 //   TEXEL_IO       inputs are uniform texel buffers of RGBA32F texels (samplerBuffer), outputs vec4 storage
 //                  buffers: 4 values a step. For CPU devices: llvmpipe loads a storage buffer at per-lane
