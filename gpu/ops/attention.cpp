@@ -56,11 +56,11 @@ bool texel_applies(const Device& device, const Problem& p) {
   }
   return static_cast<bool>(texel.bound({&p.q, &p.k, &p.v}));
 }
-// texel_tile runs every head dim texel does (to ATTENTION_MAX_HEAD_DIM). Chosen automatically for head dims
-// 65..128 only: at 128 it beat texel per CPU-second (+12% at 1280 x 6 x 128 in the same minutes), at 64 it
-// measured the same (docs/performance.md, "texel_tile").
+// texel_tile runs every head dim texel does (to ATTENTION_MAX_HEAD_DIM). Chosen automatically above head dim 64
+// only: it beat texel per CPU-second at 128 (+12% at 1280 x 6 x 128 in the same minutes) and at 256 (+40% at
+// 1024 x 8 x 256), at 64 it measured the same (docs/performance.md, "texel_tile").
 bool texel_tile_preferred(const Device& device, const Problem& p) {
-  return p.q.dim(3) > 64 && p.q.dim(3) <= 128 && texel_applies(device, p);
+  return p.q.dim(3) > 64 && texel_applies(device, p);
 }
 
 // texel_tile is listed twice: chosen where it wins, and forced-only for every head dim it can run (tests).

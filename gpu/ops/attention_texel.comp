@@ -3,8 +3,8 @@
 #extension GL_EXT_control_flow_attributes : require
 // Scaled dot-product attention for CPU devices (llvmpipe/lavapipe), flash style: the "texel_tile" variant
 // of attention.cpp (interface: attention_infos.h, shared with attention.comp; the key block is
-// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Chosen on CPU devices for head dims 65..128, where it is
-// faster per CPU-second than the "texel" variant; runs head dims up to 256 when forced. llvmpipe's compile time
+// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Chosen on CPU devices above head dim 64, where it is
+// faster per CPU-second than the "texel" variant. llvmpipe's compile time
 // grows about with the square of the per-invocation state (ROWS x D accumulators), hence 8 rows up to D = 128
 // and 4 above (docs/performance.md, "texel_tile").
 // llvmpipe runs 8 invocations as the lanes of one SIMD
