@@ -34,6 +34,12 @@ struct Variant {
   bool forced_only = false;  ///< never chosen automatically, only by name
 };
 
+/// The predicate of a variant that runs every problem (an op's last, portable one).
+template <class Problem>
+bool always(const Device&, const Problem&) {
+  return true;
+}
+
 template <class Problem>
 const Variant<Problem>& choose_variant(std::string_view op, std::span<const Variant<Problem>> variants,
                                        const Device& device, const Problem& problem, std::string_view forced = {}) {

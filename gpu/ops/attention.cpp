@@ -11,6 +11,7 @@
 #include "gpu/error.h"
 #include "gpu/ops/attention_infos.h"
 #include "gpu/ops/grid.h"
+#include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/attention.spv.h"
 #include "gpu/shaders/attention_texel.spv.h"
 #include "gpu/shaders/attention_texel_tile.spv.h"
@@ -44,32 +45,29 @@ struct Problem {
   const Tensor& v;
 };
 
+// Q, K and V as texels: the head dim, offsets and the outer strides (elements; record() has rejected negative
+// ones) whole texels, the head dim contiguous (record() checks).
 bool texel_applies(const Device& device, const Problem& p) {
-  if (!device.info().is_cpu() || !device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT)) return false;
+  TexelOperands texel(device);
   for (const Tensor* t : {&p.q, &p.k, &p.v}) {
-    if (t->dim(3) % 4 != 0 || t->offset() % 4 != 0) return false;
-    for (int d = 0; d < 3; ++d)
-      if (t->strides()[static_cast<size_t>(d)] % 4 != 0) return false;
-    if (t->buffer()->size() / 16 > device.info().max_texel_buffer_elements) return false;
+    const auto& s = t->strides();
+    texel.aligned({static_cast<uint64_t>(t->dim(3)), static_cast<uint64_t>(t->offset()), static_cast<uint64_t>(s[0]),
+                   static_cast<uint64_t>(s[1]), static_cast<uint64_t>(s[2])});
   }
-  return true;
+  return static_cast<bool>(texel.bound({&p.q, &p.k, &p.v}));
 }
-// texel_tile: head dims up to 128 only (its compile time at 256 was not measured). Chosen automatically above
-// head dim 64 only: at 128 it beat texel per CPU-second (+12% at 1280 x 6 x 128 in the same minutes), at 64 it
-// measured the same (docs/performance.md, "texel_tile").
-bool texel_tile_applies(const Device& device, const Problem& p) {
-  return p.q.dim(3) <= 128 && texel_applies(device, p);
-}
+// texel_tile runs every head dim texel does (to ATTENTION_MAX_HEAD_DIM). Chosen automatically above head dim 64
+// only: it beat texel per CPU-second at 128 (+12% at 1280 x 6 x 128 in the same minutes) and at 256 (+40% at
+// 1024 x 8 x 256), at 64 it measured the same (docs/performance.md, "texel_tile").
 bool texel_tile_preferred(const Device& device, const Problem& p) {
-  return p.q.dim(3) > 64 && texel_tile_applies(device, p);
+  return p.q.dim(3) > 64 && texel_applies(device, p);
 }
-bool always(const Device&, const Problem&) { return true; }
 
 // texel_tile is listed twice: chosen where it wins, and forced-only for every head dim it can run (tests).
 const std::array<Variant<Problem>, 4> kVariants = {{{"texel_tile", texel_tile_preferred},
                                                     {"texel", texel_applies},
-                                                    {"texel_tile", texel_tile_applies, /*forced_only=*/true},
-                                                    {"portable", always}}};
+                                                    {"texel_tile", texel_applies, /*forced_only=*/true},
+                                                    {"portable", always<Problem>}}};
 
 // Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
 // on llvmpipe) serves `rows` rows, and each q load and accumulator update serves `keys` keys. q and the
@@ -80,10 +78,12 @@ uint32_t texel_rows(int64_t dim) { return dim <= 64 ? 8 : dim <= 128 ? 4 : 2; }
 uint32_t texel_keys(int64_t dim) { return dim <= 128 ? 2 : 1; }
 static_assert(ATTENTION_KEY_BLOCK % 2 == 0, "a key block must hold whole steps of texel_keys keys");
 // texel_tile: query rows per invocation (a row tile of scores against 16 keys) and keys per P.V step. Measured
-// at 1280 x 6 x 128 (GFLOP per CPU-second, docs/performance.md): 16 rows x 2 keys fastest, 8 rows about 7%
-// slower; 4 keys or 32-key blocks no faster. llvmpipe's compile time grows about with the square of the
-// per-invocation state (rows x D accumulators): 16 rows took 36 CPU-seconds per pipeline, 8 rows 10.
-constexpr uint32_t kTileRows = 8, kTileKeys = 2;
+// at 1280 x 6 x 128 (GFLOP per CPU-second, docs/performance.md): 16 rows x 2 keys fastest, 12 rows about 2%
+// and 8 rows about 7% slower; 4 keys or 32-key blocks no faster. llvmpipe's compile time grows about with the
+// square of the per-invocation state (rows x D accumulators): 16 rows took 36 CPU-seconds per pipeline, 12 rows
+// 14, 8 rows 5-10. Above D = 128 four rows keep that state at 8 x 128.
+uint32_t tile_rows(int64_t dim) { return dim <= 128 ? 8 : 4; }
+constexpr uint32_t kTileKeys = 2;
 static_assert(ATTENTION_TEXEL_KEY_BLOCK % kTileKeys == 0, "a key block must hold whole P.V steps");
 
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -167,13 +167,12 @@ AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k,
   const bool tile = variant.name == "texel_tile";
   const bool texel = tile || variant.name == "texel";
   // The portable variant (GPUs) keeps one row per invocation: there, registers are the scarce resource.
-  const uint32_t rows = tile ? kTileRows : texel ? texel_rows(dim) : 1;
+  const uint32_t rows = tile ? tile_rows(dim) : texel ? texel_rows(dim) : 1;
   const uint32_t keys = tile ? kTileKeys : texel ? texel_keys(dim) : 1;
   uint32_t spec[] = {u32(dim), mask.defined() ? 1u : 0u, bias.defined() ? 1u : 0u, options.causal ? 1u : 0u, rows,
                      write_lse ? 1u : 0u, keys};
-  const VkFormat fmt = texel ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_UNDEFINED;
-  Arg args[] = {{q.buffer(), fmt}, {k.buffer(), fmt},  {v.buffer(), fmt}, {mask_buf},
-                {bias_buf},        {out.buffer()},     {write_lse ? lse.buffer() : out.buffer()}};
+  Arg args[] = {texel_arg(q.buffer(), texel), texel_arg(k.buffer(), texel), texel_arg(v.buffer(), texel),
+                {mask_buf}, {bias_buf}, {out.buffer()}, {write_lse ? lse.buffer() : out.buffer()}};
   auto g = grid_1d(uint64_t{push.batch} * push.heads * ((push.lq + rows - 1) / rows), ATTENTION_LOCAL_SIZE);
   stream.dispatch(ctx.pipelines().get(tile ? kTexelTile : texel ? kTexel : kPortable, spec), args, &push, sizeof(push), g[0], g[1], g[2]);
   return {out, lse};

@@ -21,9 +21,9 @@
 /// Variants (gpu/variant.h; LATTICE_KERNEL_ATTENTION or `variant` forces one):
 ///  - "texel": Q/K/V through RGBA32F uniform texel buffers; needs D % 4 == 0, offsets and strides that are
 ///    multiples of 4, buffers within maxTexelBufferElements. Chosen on CPU devices (lavapipe).
-///  - "texel_tile": the same inputs, D <= 128, a score tile of 8 rows x 16 keys per invocation
-///    (attention_texel.comp). Chosen on CPU devices for 64 < D <= 128 (faster there per CPU-second); can be
-///    forced for any D <= 128.
+///  - "texel_tile": the same inputs, a score tile of 8 rows (4 above D = 128) x 16 keys per invocation
+///    (attention_texel.comp). Chosen on CPU devices for D > 64 (faster there per CPU-second); can be forced
+///    wherever "texel" applies.
 ///  - "portable": storage buffers; applies everywhere.
 /// Records one dispatch; nothing is submitted. attention_partial() below also returns each row's
 /// log-sum-exp, so that keys too long for one buffer can be split (nodes/models/chunked_attention.h).

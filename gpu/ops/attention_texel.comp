@@ -3,9 +3,10 @@
 #extension GL_EXT_control_flow_attributes : require
 // Scaled dot-product attention for CPU devices (llvmpipe/lavapipe), flash style: the "texel_tile" variant
 // of attention.cpp (interface: attention_infos.h, shared with attention.comp; the key block is
-// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Chosen on CPU devices for head dims 65..128, where it is
-// faster per CPU-second than the "texel" variant. llvmpipe's compile time grows about with the square of the
-// per-invocation state (ROWS x D accumulators), hence 8 rows (docs/performance.md, "texel_tile").
+// ATTENTION_TEXEL_KEY_BLOCK of attention_infos.h). Chosen on CPU devices above head dim 64, where it is
+// faster per CPU-second than the "texel" variant. llvmpipe's compile time
+// grows about with the square of the per-invocation state (ROWS x D accumulators), hence 8 rows up to D = 128
+// and 4 above (docs/performance.md, "texel_tile").
 // llvmpipe runs 8 invocations as the lanes of one SIMD
 // vector and compiles a texel fetch as a function call that spills every live value, so the kernel is laid
 // out like matmul_texel.comp: per key block it computes a tile of scores, ROWS query rows (per lane) x KB
@@ -14,7 +15,7 @@
 // block instead of being kept, which leaves the accumulators (ROWS x D) as the only large per-invocation
 // state. Then the online softmax on the tile (one rescale of each row's accumulator per block), and P.V:
 // each V row fetched (D/4 calls) serves ROWS rows, KEYS keys per step so that each accumulator load and
-// store serves KEYS keys. The head-dim and row loops are unrolled (acc indexed by a rolled loop would go to
+// store serves KEYS keys; head dim outer, rows inner, so each fetched V texel is reloaded once per step. The head-dim and row loops are unrolled (acc indexed by a rolled loop would go to
 // per-lane scratch memory); key loops stay rolled. Tails: rows past Lq and keys past the end are clamped
 // (in bounds), computed, and dropped by select.
 #include "attention_infos.h"
@@ -100,19 +101,22 @@ void main() {
         int ve = v_base + int(min(j0 + u + p, kend - 1u)) * v_sl;
         [[unroll]] for (uint t = 0; t < D4; ++t) vv[p][t] = texelFetch(v_in, ve + int(t));
       }
+      // This step's weights of every row first, then the head dim outer and rows inner: each V texel is loaded
+      // once per step from its spill slot, not once per row (2-4% more GFLOP per CPU-second at D = 128).
+      float w[ROWS][KEYS];
       [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-        float w[KEYS];
         // pw[r][u + p] by selects over constant indices: indexed by the rolled u, pw would live in
         // per-lane scratch memory and every read would be a gather (measured 12-15% of the kernel).
-        [[unroll]] for (uint p = 0; p < KEYS; ++p) w[p] = pw[r][p];
+        [[unroll]] for (uint p = 0; p < KEYS; ++p) w[r][p] = pw[r][p];
         [[unroll]] for (uint c = KEYS; c < KB; c += KEYS)
-          [[unroll]] for (uint p = 0; p < KEYS; ++p) w[p] = u == c ? pw[r][c + p] : w[p];
-        [[unroll]] for (uint t = 0; t < D4; ++t) {
-          vec4 sum = w[0] * vv[0][t];
-          [[unroll]] for (uint p = 1; p < KEYS; ++p) sum += w[p] * vv[p][t];
+          [[unroll]] for (uint p = 0; p < KEYS; ++p) w[r][p] = u == c ? pw[r][c + p] : w[r][p];
+      }
+      [[unroll]] for (uint t = 0; t < D4; ++t)
+        [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+          vec4 sum = w[r][0] * vv[0][t];
+          [[unroll]] for (uint p = 1; p < KEYS; ++p) sum += w[r][p] * vv[p][t];
           acc[r][t] += sum;
         }
-      }
     }
   }
   [[unroll]] for (uint r = 0; r < ROWS; ++r) {

@@ -47,8 +47,7 @@ bool texel_applies(const Device& device, const Problem& p) {
   return device.info().is_cpu() && device.supports_uniform_texel(VK_FORMAT_R32G32B32A32_SFLOAT) &&
          p.packed_x_texels + 1024 <= max_texels && p.packed_w_texels + 1024 <= max_texels;
 }
-bool always(const Device&, const Problem&) { return true; }
-const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"direct", always}}};
+const std::array<Variant<Problem>, 2> kVariants = {{{"texel", texel_applies}, {"direct", always<Problem>}}};
 
 void dispatch(CommandStream& s, const KernelDesc& k, std::span<const uint32_t> spec, std::span<const Arg> args,
               const ConvPush& push, uint64_t items) {

@@ -1,8 +1,8 @@
 #pragma once
 /// TexelOperands: the one rule for when an op may bind its f32 operands as RGBA32F uniform texel buffers (four
 /// consecutive values one texel) instead of storage buffers, and the Args that bind them. Used by the texel
-/// variants of binary, copy, modulate, norm, norm_modulate and rope, and by matmul for its A operand (attention keeps
-/// its own checks).
+/// variants of binary, copy, modulate, norm, norm_modulate, rope and attention (Q, K and V), and by matmul for its A
+/// operand.
 ///
 /// Promises. A TexelOperands converts to true only when every condition given to it held:
 /// - constructed: the device is a CPU device (the texel variants were measured only on lavapipe, whose per-lane
@@ -56,12 +56,6 @@ class TexelOperands {
 /// `buffer` as a uniform texel buffer of kTexelFormat when `texel`, else as a storage buffer.
 inline Arg texel_arg(const std::shared_ptr<Buffer>& buffer, bool texel) {
   return {buffer, texel ? kTexelFormat : VK_FORMAT_UNDEFINED};
-}
-
-/// The predicate of an op's last, portable variant (gpu/variant.h).
-template <class Problem>
-bool always(const Device&, const Problem&) {
-  return true;
 }
 
 }  // namespace lattice::gpu

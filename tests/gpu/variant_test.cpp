@@ -36,8 +36,7 @@ struct Problem {
   bool fast_ok;
 };
 bool fast_applies(const Device&, const Problem& p) { return p.fast_ok; }
-bool always_applies(const Device&, const Problem&) { return true; }
-const std::array<Variant<Problem>, 2> kVariants = {{{"fast", fast_applies}, {"slow", always_applies}}};
+const std::array<Variant<Problem>, 2> kVariants = {{{"fast", fast_applies}, {"slow", always<Problem>}}};
 
 TEST_F(GpuTest, ChooseVariantTakesTheFirstThatAppliesUnlessOneIsForced) {
   const Device& d = ctx().device();
@@ -59,11 +58,10 @@ struct SizedProblem {
 };
 
 bool small(const Device&, const SizedProblem& p) { return p.size < 10; }
-bool always(const Device&, const SizedProblem&) { return true; }
 
 // "fast" is listed first but only runs when named; "small" and "any" are chosen in list order.
 const std::array<Variant<SizedProblem>, 3> kForcedOnly = {
-    {{"fast", always, /*forced_only=*/true}, {"small", small}, {"any", always}}};
+    {{"fast", always<SizedProblem>, /*forced_only=*/true}, {"small", small}, {"any", always<SizedProblem>}}};
 
 TEST_F(GpuTest, VariantChoiceSkipsForcedOnlyVariantsUnlessNamed) {
   test::ScopedKernelVariant automatic("VARIANTTEST", "");
@@ -82,7 +80,7 @@ TEST_F(GpuTest, VariantChoiceTakesTheEnvironmentsForcedOnlyVariant) {
 
 // A name listed twice: chosen automatically where it wins (small problems), forced for any problem.
 const std::array<Variant<SizedProblem>, 3> kTwice = {
-    {{"fast", small}, {"any", always}, {"fast", always, /*forced_only=*/true}}};
+    {{"fast", small}, {"any", always<SizedProblem>}, {"fast", always<SizedProblem>, /*forced_only=*/true}}};
 
 TEST_F(GpuTest, VariantListedTwiceIsChosenUnderItsNarrowerPredicateAndForcedUnderItsWider) {
   test::ScopedKernelVariant automatic("VARIANTTEST", "");

@@ -149,8 +149,8 @@ TEST_F(GpuTest, AttentionTexelMatchesReference) {
   check_cases(ctx(), "texel", kCases);
 }
 
-// The texel_tile variant (8 query rows x 16 keys per score tile) on every case whose head dim it takes (<= 128),
-// plus a causal diagonal offset that moves across row groups and key blocks.
+// The texel_tile variant (8 query rows x 16 keys per score tile, 4 rows above head dim 128) on every case whose
+// head dim it takes (multiples of 4), plus a causal diagonal offset that moves across row groups and key blocks.
 TEST_F(GpuTest, AttentionTexelTileMatchesReference) {
   if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
   std::vector<Case> cases;
@@ -161,18 +161,27 @@ TEST_F(GpuTest, AttentionTexelTileMatchesReference) {
   AttentionOptions opt;
   opt.variant = "texel_tile";
   CommandStream s(ctx());
-  Tensor big = Tensor::from_floats(ctx(), std::vector<float>(256, 0.0f), {1, 1, 1, 256});
-  EXPECT_THROW(attention(s, big, big, big, opt), DeviceError) << "texel_tile takes head dims up to 128";
+  Tensor odd = Tensor::from_floats(ctx(), std::vector<float>(6, 0.0f), {1, 1, 1, 6});
+  EXPECT_THROW(attention(s, odd, odd, odd, opt), DeviceError) << "texel_tile takes head dims that are whole texels";
 }
 
-// On CPU devices the automatic choice is texel_tile for head dims 65..128 and texel below (where the tile kernel
+// Head dims 129..256 (4 query rows per invocation): Lq straddles the 4-row groups and the 64-invocation
+// workgroup, Lk the 16-key blocks; mask, bias and a causal offset in one case (each pipeline compiles for
+// seconds in llvmpipe).
+TEST_F(GpuTest, AttentionTexelTileLargeHeadsMatchesReference) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
+  check_cases(ctx(), "texel_tile", {{1, 2, 67, 35, 256, Layout::Split, -10000.0f, true, true, {}, 3},
+                                    {2, 1, 18, 18, 160, Layout::PackedQkv}});
+}
+
+// On CPU devices the automatic choice is texel_tile above head dim 64 and texel below (where the tile kernel
 // measured no faster); the profile names the kernel each dispatch ran.
 TEST_F(GpuTest, AttentionChoosesTheTileKernelAboveHeadDim64OnCpu) {
   if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
   test::ScopedKernelVariant automatic("ATTENTION", "");
   const bool was = profile::enabled();
   profile::set_enabled(true);
-  for (int64_t dim : {64, 128}) {
+  for (int64_t dim : {64, 128, 256}) {
     profile::reset();
     {
       CommandStream s(ctx());
