@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <utility>
 
 #ifdef __linux__
@@ -51,8 +52,11 @@ class EvalWorker : public QObject {
     QString message;
     try {
       o.targets = job.targets;
-      for (const auto& [id, key] : engine_.keys(job.graph, o))
-        emit state(serial, qstr(id), memory_.lookup(key) ? QStringLiteral("cached") : QStringLiteral("queued"), 0, {});
+      for (const auto& [id, key] : engine_.keys(job.graph, o)) {
+        const bool cached = memory_.lookup(key) != nullptr;
+        if (cached) relay.cached.insert(id);
+        emit state(serial, qstr(id), cached ? QStringLiteral("cached") : QStringLiteral("queued"), 0, {});
+      }
       // One target at a time, so that a failing branch does not keep the others from running.
       for (const auto& t : job.targets) {
         o.targets = {t};
@@ -136,6 +140,8 @@ class EvalWorker : public QObject {
     std::mutex mutex;
     std::map<std::string, QElapsedTimer> last_report;
     void node_finished(const std::string& id, const std::string&, const std::string& status, double ms) override {
+      // Said as the run started: with 500 nodes, repeating it doubled the reports the UI thread handles.
+      if (status == "cached" && cached.count(id)) return;
       emit w->state(serial, qstr(id), status == "cached" ? QStringLiteral("cached") : QStringLiteral("done"), 1,
                     status == "cached" ? QString() : QStringLiteral("%1 ms").arg(ms, 0, 'f', 1));
     }
@@ -151,6 +157,7 @@ class EvalWorker : public QObject {
     }
     EvalWorker* w;
     quint64 serial;
+    std::set<std::string> cached;  // reported cached as the run started
   };
 
   void view(quint64 serial, const Evaluator::Job& job, RenderOptions& o) {

@@ -497,25 +497,32 @@ void GraphDocument::startRun(bool with_side_effects) {
   run_timer_.stop();
   std::map<std::string, std::string> problems;
   const std::set<std::string> runnable = runnable_nodes(graph_, &problems);
-  for (const auto& n : graph_.nodes) {
-    const auto it = problems.find(n.id);
-    if (it != problems.end()) nodes_.setState(qstr(n.id), QStringLiteral("invalid"), 0, qstr(it->second));
-    else nodes_.setState(qstr(n.id), QStringLiteral("idle"));
-  }
   // Side-effect nodes write files: only an explicit render runs them.
   std::set<std::string> pool;
   for (const auto& id : runnable) {
     const NodeDesc* d = NodeRegistry::instance().find(graph_.find(id)->type);
     if (with_side_effects || !d->side_effect) pool.insert(id);
   }
+  // Nodes of this run keep a state that describes their result (cached, done, dirty): the worker reports
+  // every one of them as queued or cached as the run starts. Resetting all of them here repainted every
+  // node twice per run, about 40 ms of the UI thread with 500 nodes (docs/performance.md, "while a model
+  // runs"). States of an unfinished or failed run, and nodes left out, go back to idle.
+  for (const auto& n : graph_.nodes) {
+    const QString id = qstr(n.id);
+    const auto it = problems.find(n.id);
+    const QString state = nodes_.state(id);
+    if (it != problems.end()) nodes_.setState(id, QStringLiteral("invalid"), 0, qstr(it->second));
+    else if (!pool.count(n.id) || (state != QLatin1String("cached") && state != QLatin1String("done") &&
+                                   state != QLatin1String("dirty")))
+      nodes_.setState(id, QStringLiteral("idle"));
+  }
   Evaluator::Job job;
   job.graph = restrict_to(graph_, pool);
-  for (const auto& n : job.graph.nodes) {
-    bool consumed = false;
-    for (const auto& m : job.graph.nodes)
-      for (const auto& [port, c] : m.inputs) consumed |= c.node == n.id;
-    if (!consumed) job.targets.push_back(n.id);
-  }
+  std::set<std::string> consumed;
+  for (const auto& m : job.graph.nodes)
+    for (const auto& [port, c] : m.inputs) consumed.insert(c.node);
+  for (const auto& n : job.graph.nodes)
+    if (!consumed.count(n.id)) job.targets.push_back(n.id);
   if (pool.count(sstr(currentNode()))) job.view_node = sstr(currentNode());
   if (job.targets.empty()) return;
   job.base_dir = file_path_.isEmpty() ? QDir::currentPath().toStdString() : QFileInfo(file_path_).absolutePath().toStdString();

@@ -26,10 +26,20 @@ class KeyedListModel : public QAbstractListModel {
     return parent.isValid() ? 0 : static_cast<int>(rows_.size());
   }
   const std::vector<Row>& rows() const { return rows_; }
+  /// The row of `key`, or -1. O(1) for a key present: state reports look up every node of a run (500 nodes,
+  /// several reports each, docs/performance.md "while a model runs"), where a scan made them quadratic.
   int indexOf(const QString& key) const {
-    for (size_t i = 0; i < rows_.size(); ++i)
-      if (rows_[i].key == key) return static_cast<int>(i);
-    return -1;
+    const auto it = index_.constFind(key);
+    if (it != index_.cend() && *it < rows_.size() && rows_[*it].key == key) return static_cast<int>(*it);
+    // Not indexed, or the rows changed since (subclasses may replace rows_ directly): rebuild. A key that
+    // is not there costs a rebuild, as much as the scan this replaced.
+    index_.clear();
+    int found = -1;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      index_.insert(rows_[i].key, i);
+      if (rows_[i].key == key) found = static_cast<int>(i);
+    }
+    return found;
   }
 
  protected:
@@ -88,6 +98,7 @@ class KeyedListModel : public QAbstractListModel {
   }
   QRectF view_;
   bool items_ = true;
+  mutable QHash<QString, size_t> index_;  // key -> row, a cache (see indexOf)
 };
 
 }  // namespace lattice::editor

@@ -90,6 +90,52 @@ TEST(Evaluator, RunsOffTheUiThreadAndReportsStates) {
   EXPECT_EQ(doc.evaluator()->executions(), runs + 1);
 }
 
+// With hundreds of nodes, every report the UI thread handles repaints or at least looks up a node: a run
+// leaves the states of unchanged results alone as it starts, and says "cached" once per node.
+TEST(Evaluator, ARunTouchesOnlyTheStatesThatChange) {
+  test::qt_app();
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  const QString a = doc.addNode("value.number", 0, 0);
+  const QString m = doc.addNode("value.math", 200, 0);
+  const QString lone = doc.addNode("value.math", 200, 200);  // missing input: invalid
+  ASSERT_TRUE(doc.connectPorts(a, "value", m, "a"));
+  doc.run();
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  ASSERT_EQ(doc.nodes()->state(a), "done");
+  ASSERT_EQ(doc.nodes()->state(lone), "invalid");
+
+  QStringList changed;  // rows whose state changed, in order
+  QObject::connect(doc.nodes(), &QAbstractItemModel::dataChanged, [&](const QModelIndex& top, const QModelIndex&) {
+    changed << doc.nodes()->rows()[static_cast<size_t>(top.row())].key;
+  });
+  QStringList reports;
+  QObject::connect(doc.evaluator(), &Evaluator::nodeState,
+                   [&](const QString& id, const QString& state, double, const QString&) { reports << id + ":" + state; });
+  ASSERT_TRUE(doc.setParam(m, "op", "mul"));
+  changed.removeDuplicates();  // its summary and its state
+  EXPECT_EQ(changed, QStringList{m}) << "the edit marks its node dirty";
+  changed.clear();
+  doc.run();
+  EXPECT_TRUE(changed.isEmpty()) << "starting the run resets nothing: " << changed.join(' ').toStdString();
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc.nodes()->state(a), "cached");
+  EXPECT_EQ(doc.nodes()->state(m), "done");
+  EXPECT_EQ(doc.nodes()->state(lone), "invalid");
+  EXPECT_EQ(reports.count(a + ":cached"), 1) << reports.join(' ').toStdString();
+  EXPECT_FALSE(changed.contains(lone));
+
+  // A node left out of the run (now invalid) goes from its old result to invalid; one that was running
+  // when its run was superseded would go back to idle.
+  ASSERT_TRUE(doc.disconnectPort(m, "a"));
+  changed.clear();
+  doc.run();
+  EXPECT_EQ(doc.nodes()->state(m), "invalid");
+  EXPECT_TRUE(changed.contains(m));
+  EXPECT_FALSE(changed.contains(lone)) << "already invalid with the same message";
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+}
+
 TEST(Evaluator, AutoRunAfterEditsIsDebounced) {
   test::qt_app();
   GraphDocument doc;  // auto-run on

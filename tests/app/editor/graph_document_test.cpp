@@ -43,6 +43,28 @@ TEST_F(GraphDocumentTest, AddNodeGivesUniqueIdsPositionAndUndoStep) {
   EXPECT_EQ(doc.currentNode(), b);
 }
 
+// NodeListModel::indexOf answers from an index: it must follow removals, additions and undo.
+TEST_F(GraphDocumentTest, NodeRowsAreFoundByIdAfterRemovalsAndAdditions) {
+  QStringList ids;
+  for (int i = 0; i < 5; ++i) ids << doc.addNode("value.number", 10.0 * i, 0);
+  auto row_of = [&](const QString& id) {
+    const int i = doc.nodes()->indexOf(id);
+    return i < 0 ? QString() : doc.nodes()->rows()[static_cast<size_t>(i)].key;
+  };
+  for (const auto& id : ids) EXPECT_EQ(row_of(id), id);
+  ASSERT_TRUE(doc.removeNodes({ids[1], ids[3]}));
+  EXPECT_EQ(doc.nodes()->indexOf(ids[1]), -1);
+  EXPECT_EQ(doc.nodes()->indexOf(ids[3]), -1);
+  for (const QString& id : {ids[0], ids[2], ids[4]}) EXPECT_EQ(row_of(id), id);
+  const QString added = doc.addNode("value.number", 0, 100);
+  EXPECT_EQ(row_of(added), added);
+  doc.undoStack()->undo();  // the addition (its id may be a removed one's again)
+  EXPECT_EQ(doc.nodes()->indexOf(added), -1);
+  doc.undoStack()->undo();  // the removal
+  for (const auto& id : ids) EXPECT_EQ(row_of(id), id);
+  EXPECT_EQ(doc.nodes()->indexOf("no-such-node"), -1);
+}
+
 TEST_F(GraphDocumentTest, AddUnknownTypeChangesNothing) {
   const QString before = doc.graphJson();
   EXPECT_TRUE(doc.addNode("no.such.type", 0, 0).isEmpty());
