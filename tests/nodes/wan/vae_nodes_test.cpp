@@ -17,8 +17,10 @@
 #include "nodes/types/wan_vae_handle.h"
 #include "nodes/video/ffmpeg_io.h"
 #include "tests/support/gpu_limits.h"
+#include "tests/support/latent_sample_reference.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
+#include "tests/support/tolerance.h"
 
 namespace lattice {
 namespace {
@@ -64,6 +66,16 @@ class WanVaeNodes : public ::testing::Test {
                        extra + R"(
     ]})");
   }
+
+  // The golden VAE loaded directly (not through the nodes), on a context of its own.
+  struct DirectVae {
+    explicit DirectVae(const fs::path& dir)
+        : src(WeightSource::open(dir)), weights(src, gpu.context()), vae(detect_wan_vae_config(src), weights) {}
+    GpuService gpu;
+    WeightSource src;
+    DeviceWeights weights;
+    const WanVae vae;
+  };
 
   fs::path root;
   std::unique_ptr<Fixture> fx;
@@ -118,6 +130,34 @@ TEST_F(WanVaeNodes, DecodeMatchesTheReferenceAndEncodeRoundTrips) {
   EXPECT_EQ(still->device(ctx).shape(), (gpu::Shape{1, 16, 1, 4, 6}));
 }
 
+// With `sample` on, wan.vae_encode normalises a draw from the encoder's distribution for its seed (drawn on the
+// device): what normalising the CPU reference's draw from the same moments gives; off (the default) the mean.
+TEST_F(WanVaeNodes, EncodeSamplesTheDistributionWithTheNodesSeed) {
+  const Graph g = graph("{}", R"(,
+      {"id": "sampled", "type": "wan.vae_encode", "params": {"sample": true, "seed": 5},
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "still", "output": "image"}}})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto still = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "still", "image", opts));
+  auto mean = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "encode_image", "latent", opts));
+  auto sampled = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sampled", "latent", opts));
+  ASSERT_TRUE(still && mean && sampled);
+  DirectVae direct_vae(root / "wan" / "vae");
+  gpu::Context& ctx = direct_vae.gpu.context();
+  const WanVae& vae = direct_vae.vae;
+  gpu::CommandStream s(ctx);
+  const auto [m, lv] = vae.encode(s, gpu::Tensor::from_floats(ctx, wan_encoder_input({still}), {1, 3, 1, 32, 48}));
+  s.finish();
+  const gpu::Tensor drawn = gpu::Tensor::from_floats(ctx, test::sample_latent_reference(m.to_floats(), lv.to_floats(), 5), m.shape());
+  gpu::CommandStream s2(ctx);
+  const gpu::Tensor want = vae.normalize(s2, drawn), want_mean = vae.normalize(s2, m);
+  s2.finish();
+  const std::vector<float> got = sampled->device(ctx).to_floats();
+  EXPECT_TRUE(test::within_tolerance(got, want.to_floats()));
+  EXPECT_TRUE(test::within_tolerance(mean->device(ctx).to_floats(), want_mean.to_floats()));
+  EXPECT_NE(got, mean->device(ctx).to_floats());
+}
+
 TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
   MemoryCache mem;
   Engine e(&mem);
@@ -152,11 +192,9 @@ TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   EXPECT_EQ(plan->meta["tiles"].get<int64_t>(), 6);  // 2 rows x 3 columns of a 4x6 latent
   const uint64_t planned = plan->meta["cache_bytes"].get<uint64_t>();
 
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  WeightSource src = WeightSource::open(root / "wan" / "vae");
-  DeviceWeights weights(src, ctx);
-  const WanVae vae(detect_wan_vae_config(src), weights);
+  DirectVae direct_vae(root / "wan" / "vae");
+  gpu::Context& ctx = direct_vae.gpu.context();
+  const WanVae& vae = direct_vae.vae;
   gpu::CommandStream s(ctx);
   const HostTensor raw = fx->tensor("input.latent");
   const gpu::Tensor z = gpu::Tensor::from_floats(ctx, raw.to_f32(), raw.shape);  // [1, 16, 3, 4, 6]
