@@ -9,6 +9,7 @@
 
 #include "core/document.h"
 #include "core/engine.h"
+#include "core/error.h"
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
@@ -174,12 +175,9 @@ TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
   EXPECT_LE(max_err, 1e-5f);
 }
 
-// wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
-// equals the one written from the whole decoded video, frame for frame once decoded back; the host held one
-// chunk of frames at a time; and the streamed decode left nothing in the cache (asking for the video
-// Plan == run: the dry run's wan.vae_decode counts every tile's causal caches as the decode keeps them on the
-// device between chunks (the budget has room), to the byte: after each chunk but the last, the device holds
-// the tile latents and those caches.
+// Plan == run: the dry run's wan.vae_decode (the loaded VAE's config, the run's TileGrid) counts every tile's
+// causal caches as the decode keeps them on the device between chunks (the budget has room), to the byte: after
+// each chunk but the last, the device holds the tile latents and those caches.
 TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   MemoryCache mem;
   Engine e(&mem);
@@ -207,8 +205,20 @@ TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   EXPECT_GT(planned, 0u);
   EXPECT_EQ(kept, planned);
   EXPECT_GE(plan->activation_bytes, planned);
+
+  // The plan tiles as the run does (TileGrid): an overlap the run refuses is refused by the dry run, naming the node.
+  try {
+    e.plan(graph(R"({"tile": 3, "overlap": 3})"), opts);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+    EXPECT_NE(std::string(err.what()).find("node 'decode' (wan.vae_decode): overlap 3 must be in [0, tile 3)"), std::string::npos) << err.what();
+  }
 }
 
+// wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
+// equals the one written from the whole decoded video, frame for frame once decoded back; the host held one
+// chunk of frames at a time; and the streamed decode left nothing in the cache (asking for the video
 // afterwards decodes it again, to the frames the movie holds).
 TEST_F(WanVaeNodes, DecodeStreamsIntoVideoSaveAndWritesTheSameMovie) {
   opts.output_dir = root;
