@@ -70,11 +70,7 @@ namespace {
 // CPU per frame leaves it out.
 std::atomic<double> g_busy_cpu{0};
 bool g_model = false;  // `model`: the evaluation is examples/default.lattice's image chain, run again and again
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
+using lattice::bench::thread_cpu_seconds;
 
 // bench.busy: spins one core for `ms` milliseconds (or until cancelled), reporting progress every 1 ms.
 lattice::NodeDesc busy_node() {

@@ -275,13 +275,15 @@ uint64_t Device::max_buffer_bytes() const {
 }
 
 bool Device::supports_uniform_texel(VkFormat format) const {
-  const auto index = static_cast<size_t>(format);
-  if (index < kCachedFormats)
-    if (const uint8_t known = texel_support_[index].load(std::memory_order_relaxed)) return known == 2;
+  size_t slot = 0;
+  while (slot < kCachedFormats.size() && kCachedFormats[slot] != format) ++slot;
+  const bool cached = slot < kCachedFormats.size();
+  if (cached)
+    if (const uint8_t known = texel_support_[slot].load(std::memory_order_relaxed)) return known == 2;
   VkFormatProperties props;
   vkGetPhysicalDeviceFormatProperties(physical_, format, &props);
   const bool supported = (props.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
-  if (index < kCachedFormats) texel_support_[index].store(supported ? 2 : 1, std::memory_order_relaxed);
+  if (cached) texel_support_[slot].store(supported ? 2 : 1, std::memory_order_relaxed);
   return supported;
 }
 

@@ -98,10 +98,11 @@ class Device {
   DeviceInfo info_;
   VkPhysicalDeviceLimits limits_{};
   uint64_t max_buffer_override_ = 0;
-  // supports_uniform_texel's answers for the core formats (values below kCachedFormats): 0 not asked yet,
-  // 1 unsupported, 2 supported. Racing first askers store the same answer.
-  static constexpr size_t kCachedFormats = 256;
-  mutable std::array<std::atomic<uint8_t>, kCachedFormats> texel_support_{};
+  // supports_uniform_texel's answers for the formats the texel variants bind (f32 operands, packed weights),
+  // slot i for kCachedFormats[i]: 0 not asked yet, 1 unsupported, 2 supported. Racing first askers store the
+  // same answer. Other formats go to the driver each time.
+  static constexpr std::array<VkFormat, 2> kCachedFormats = {VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R32G32B32A32_UINT};
+  mutable std::array<std::atomic<uint8_t>, kCachedFormats.size()> texel_support_{};
 };
 
 }  // namespace lattice::gpu

@@ -257,7 +257,6 @@ bool FarNodeLayer::patch() {
                        .toAlignedRect()
                        .adjusted(-1, -1, 1, 1));
   }
-  pending_.clear();
   if (changed == 0) return true;
   patch_new_ = true;
   patches_ += static_cast<int>(changed);

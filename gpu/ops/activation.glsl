@@ -19,6 +19,9 @@ float lattice_gelu_tanh(float x) {
 
 float lattice_silu(float x) { return x / (1.0 + exp(-x)); }
 
+// e^x (a Gaussian's std from its log-variance, vae.encode); +inf past f32's range, as std::exp.
+float lattice_exp(float x) { return exp(x); }
+
 // The activation with id `act` (activation_infos.h) of x; x itself for LATTICE_ACT_NONE.
 #define LATTICE_ACTIVATION_CASE(name, fn, id) \
   if (act == uint(id)) return fn(x);

@@ -8,7 +8,8 @@
 #define LATTICE_ACTIVATIONS(X)        \
   X(GeluErf, lattice_gelu_erf, 1)     \
   X(GeluTanh, lattice_gelu_tanh, 2)   \
-  X(Silu, lattice_silu, 3)
+  X(Silu, lattice_silu, 3)           \
+  X(Exp, lattice_exp, 4)
 #define LATTICE_ACT_NONE 0
 #define LATTICE_ACT_BITS 4
 #endif

@@ -79,7 +79,7 @@ bool channels_contiguous(const Problem& p) {
 bool texel_applies(const Device& device, const Problem& p) {
   TexelOperands t(device);
   t.require(channels_contiguous(p)).aligned({p.c});
-  for (const uint32_t* v : p.binds) t.aligned(std::span(v, 3));
+  for (const uint32_t* v : p.binds) t.aligned({v[0], v[1], v[2]});
   return static_cast<bool>(t.bound({p.tensors[0], p.tensors[1], p.tensors[2]}));
 }
 // Measured only on lavapipe (CPU devices, where the texel buffers were too small): GPUs keep the portable path.

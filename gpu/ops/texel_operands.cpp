@@ -12,15 +12,13 @@ TexelOperands& TexelOperands::aligned(std::initializer_list<uint64_t> counts) {
   return *this;
 }
 
-TexelOperands& TexelOperands::aligned(std::span<const uint32_t> counts) {
-  for (uint32_t c : counts) ok_ = ok_ && c % 4 == 0;
-  return *this;
-}
-
 TexelOperands& TexelOperands::rows(uint32_t rank, const uint32_t* shape, std::initializer_list<const uint32_t*> strides) {
   if (rank == 0) return require(false);
   aligned({shape[rank - 1]});
-  for (const uint32_t* s : strides) require(s[rank - 1] == 1).aligned(std::span(s, rank - 1));
+  for (const uint32_t* s : strides) {
+    require(s[rank - 1] == 1);
+    for (uint32_t d = 0; d + 1 < rank; ++d) aligned({s[d]});
+  }
   return *this;
 }
 

@@ -38,7 +38,6 @@ class TexelOperands {
  public:
   explicit TexelOperands(const Device& device);
   TexelOperands& aligned(std::initializer_list<uint64_t> counts);
-  TexelOperands& aligned(std::span<const uint32_t> counts);
   TexelOperands& rows(uint32_t rank, const uint32_t* shape, std::initializer_list<const uint32_t*> strides);
   /// Undefined tensors (an absent optional operand) are skipped.
   TexelOperands& bound(std::initializer_list<const Tensor*> operands);

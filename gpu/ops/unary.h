@@ -1,5 +1,5 @@
 #pragma once
-/// Elementwise activations: GELU (exact erf form and tanh approximation) and SiLU.
+/// Elementwise activations: GELU (exact erf form and tanh approximation), SiLU and exp.
 ///
 /// Input: an f32 tensor, contiguous (any offset). Output: a new contiguous f32 tensor of the same shape.
 /// Accuracy: within 1e-6 absolute + 1e-5 relative of the double-precision definitions. Records one
@@ -14,7 +14,7 @@ namespace lattice::gpu {
 
 class CommandStream;
 
-/// The activations of gpu/ops/activation_infos.h (the one list, shared with the shaders): GeluErf, GeluTanh, Silu.
+/// The activations of gpu/ops/activation_infos.h (the one list, shared with the shaders): GeluErf, GeluTanh, Silu, Exp.
 enum class UnaryOp : uint32_t {
 #define LATTICE_UNARY_OP(name, fn, id) name = id,
   LATTICE_ACTIVATIONS(LATTICE_UNARY_OP)

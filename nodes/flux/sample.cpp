@@ -79,11 +79,15 @@ class StepPreview {
 };
 
 // The 'control' input on the device, checked against the transformer and the noise before the model loads
-// (check_flux_control: InvalidInput naming what disagrees).
+// (check_flux_control: InvalidInput naming what disagrees, here prefixed with this node like its other errors).
 std::optional<gpu::Tensor> control_latents(EvalContext& ctx, gpu::Context& gc, const FluxConfig& c, const gpu::Tensor& noise) {
   std::optional<gpu::Tensor> t;
   if (ctx.has_input("control")) t = ctx.input_as<TensorValue>("control").device(gc);
-  check_flux_control(c, noise.shape(), t ? &t->shape() : nullptr);
+  try {
+    check_flux_control(c, noise.shape(), t ? &t->shape() : nullptr);
+  } catch (const Error& e) {
+    throw Error(e.kind(), ctx.who() + ": " + e.what(), {ctx.node_id()});
+  }
   return t;
 }
 

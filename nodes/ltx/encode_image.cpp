@@ -1,8 +1,11 @@
 // ltx.encode_image: an image to the first-frame latent LTXImageToVideoPipeline conditions on: the VAE
-// encodes it as a one-frame video, and the mean (the distribution's mode) is normalised with latents_mean/std.
+// encodes it as a one-frame video, and the mean (the distribution's mode), or with `sample` on a draw from the
+// distribution as the pipeline's retrieve_latents does (nodes/models/vae/latent_sample.h), is normalised with
+// latents_mean/std.
 #include "core/eval_context.h"
 #include "core/types/image.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
 
@@ -16,6 +19,7 @@ NodeDesc make() {
   d.description = "Encode an image as LTX-Video's first-frame latent (image-to-video); its size must be the video's";
   d.inputs = {{"vae", PortType::VAE, "the LTX-Video VAE (ltx.load_vae)"}, {"image", PortType::Image, "RGB image in [0, 1]"}};
   d.outputs = {{"latent", PortType::Latent, "normalised latent [1, 128, 1, H/32, W/32]"}};
+  d.params = latent_sample_params(false, "LTXImageToVideoPipeline samples with its generator");
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<LtxVaeHandle>("vae");
     const auto& img = ctx.input_as<ImageData>("image");
@@ -36,7 +40,8 @@ NodeDesc make() {
     gpu::CommandStream s(gc);
     const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, video, {1, 3, 1, img.height, img.width}));
     gpu::CommandStream s2(gc);
-    const gpu::Tensor z = vae.normalize(s2, mean);
+    const std::optional<uint64_t> seed = latent_sample_seed(ctx);
+    const gpu::Tensor z = vae.normalize(s2, seed ? sample_latent(s2, mean, logvar, *seed) : mean);
     s2.finish();
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gpu/command_stream.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/models/vae/tiling.h"
 
 namespace lattice {
@@ -38,12 +39,13 @@ std::vector<float> wan_encoder_input(const std::vector<ImagePtr>& frames) {
 }
 
 gpu::Tensor wan_encode_normalized(gpu::CommandStream& s, const WanVae& vae, const std::vector<float>& video, const gpu::Shape& shape,
-                                  int64_t& auto_tile) {
+                                  int64_t& auto_tile, std::optional<uint64_t> sample_seed) {
   const WanVaeConfig& c = vae.config();
   const int64_t f = c.spatial_compression(), h = shape.at(3) / f, w = shape.at(4) / f;
   const int64_t fit = c.largest_encode_tile(auto_tile_tensor_limit(s.context().device().max_buffer_bytes(), s.context().memory_budget(), WanVaeConfig::kWorkingSetFactor), h, w);
   auto_tile = fit < h || fit < w ? fit : 0;
-  return vae.normalize(s, vae.encode_tiled(s, video, shape, auto_tile, std::min<int64_t>(8, std::max<int64_t>(fit - 1, 0))).first);
+  const auto [mean, logvar] = vae.encode_tiled(s, video, shape, auto_tile, std::min<int64_t>(8, std::max<int64_t>(fit - 1, 0)));
+  return vae.normalize(s, sample_seed ? sample_latent(s, mean, logvar, *sample_seed) : mean);
 }
 
 }  // namespace lattice

@@ -7,6 +7,7 @@
 /// wan.vae_encode normalises the encoder's mean (WanVae::denormalize / normalize).
 
 #include <memory>
+#include <optional>
 
 #include "core/types/tensor.h"
 #include "core/types/video.h"
@@ -27,10 +28,11 @@ std::shared_ptr<VideoData> wan_video_from_decoded(const HostTensor& decoded, int
 /// repeated to RGB; alpha is dropped).
 std::vector<float> wan_encoder_input(const std::vector<ImagePtr>& frames);
 
-/// The encoder's input (wan_encoder_input's values of a [1, 3, F, H, W] `shape`) -> the NORMALISED mean latent, encoded
+/// The encoder's input (wan_encoder_input's values of a [1, 3, F, H, W] `shape`) -> the NORMALISED mean latent (with
+/// `sample_seed`, a draw from the encoder's distribution for that seed: nodes/models/vae/latent_sample.h), encoded
 /// whole when the encoder's largest tensor fits one buffer and its working set half the budget (auto_tile_tensor_limit), else in the largest tiles that do
 /// (WanVae::encode_tiled, at most 8 latent pixels of overlap); `auto_tile` gets that tile, or 0 when whole.
 gpu::Tensor wan_encode_normalized(gpu::CommandStream& s, const WanVae& vae, const std::vector<float>& video, const gpu::Shape& shape,
-                                  int64_t& auto_tile);
+                                  int64_t& auto_tile, std::optional<uint64_t> sample_seed = std::nullopt);
 
 }  // namespace lattice

@@ -1,23 +1,17 @@
 // vae.encode: an image to latents as the DiT sees them, (z - shift) * scaling, where z is drawn from the
 // encoder's distribution, mean + exp(logvar / 2) · n, as diffusers' FLUX img2img, inpaint and control pipelines
 // do (retrieve_latents / latent_dist.sample with the pipeline's generator), or with `sample` off its mean.
-// n is Lattice's seeded counter-based noise (gpu/ops/noise.h) for the node's seed at offset 2^44, so a
-// latent.noise with the same seed (offset 0) draws a different stream, as one diffusers generator would.
-#include <cmath>
-
+// n is the node seed's counter-based noise at offset 2^44, drawn on the device (nodes/models/vae/latent_sample.h).
 #include "core/eval_context.h"
 #include "core/types/image.h"
-#include "gpu/ops/binary.h"
-#include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/models/vae/tiling.h"
 #include "nodes/types/model_handles.h"
 #include "nodes/types/tensor_value.h"
 
 namespace lattice {
 namespace {
-
-constexpr uint64_t kEncodeNoiseOffset = uint64_t{1} << 44;
 
 NodeDesc make() {
   NodeDesc d;
@@ -26,8 +20,7 @@ NodeDesc make() {
   d.description = "Encode an image to latents (for image-to-image; tiled automatically when large); sides must be multiples of the VAE's downscale";
   d.inputs = {{"vae", PortType::VAE, "the autoencoder"}, {"image", PortType::Image, "RGB image in [0, 1]"}};
   d.outputs = {{"latent", PortType::Latent, "latents [1, C, H/f, W/f]"}};
-  d.params = {{"sample", ParamType::Bool, true, "draw from the encoder's distribution, mean + std·noise, as diffusers' FLUX pipelines do (off: its mean)"},
-              {"seed", ParamType::Seed, 0, "noise seed when sampling"}};
+  d.params = latent_sample_params(true, "diffusers' FLUX pipelines sample");
   d.version = 2;  // 2: samples by default
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<VaeHandle>("vae");
@@ -52,15 +45,7 @@ NodeDesc make() {
     if (tile) ctx.report("auto_tile", tile);
     auto [mean, logvar] = vae.encode_tiled(s, gpu::Tensor::from_floats(gc, x, {1, 3, img.height, img.width}), tile,
                                            std::min<int64_t>(8, std::max<int64_t>(fit - 1, 0)));
-    if (ctx.flag("sample")) {
-      // DiagonalGaussianDistribution.sample(): the latent is small, so this runs on the host.
-      s.finish();
-      std::vector<float> m = mean.to_floats(), n(m.size());
-      const std::vector<float> lv = logvar.to_floats();
-      gpu::normal_noise_cpu(ctx.seed("seed"), kEncodeNoiseOffset, n);
-      for (size_t i = 0; i < m.size(); ++i) m[i] += std::exp(0.5f * lv[i]) * n[i];
-      mean = gpu::Tensor::from_floats(gc, m, mean.shape());
-    }
+    if (const std::optional<uint64_t> seed = latent_sample_seed(ctx)) mean = sample_latent(s, mean, logvar, *seed);
     const gpu::Tensor z = vae.to_dit_latent(s, mean);
     s.finish();
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));

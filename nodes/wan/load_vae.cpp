@@ -54,10 +54,7 @@ NodeDesc make() {
     p.meta = {{"latent_channels", c.z_dim},
               {"downscale", c.spatial_compression()},
               {"time_downscale", c.temporal_compression()},
-              {"base_dim", c.base_dim},
-              {"dim_mult", c.dim_mult},
-              {"num_res_blocks", c.num_res_blocks},
-              {"temperal_downsample", c.temperal_downsample}};
+              {"config", wan_vae_config_to_json(c)}};
     ctx.set_output("vae", p);
   };
   return d;

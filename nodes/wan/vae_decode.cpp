@@ -66,29 +66,21 @@ NodeDesc make() {
     const PlanInfo* lat = ctx.input("latent");
     if (!lat || !lat->meta.contains("t")) return;
     const int64_t t = lat->meta["t"].get<int64_t>(), h = lat->meta["h"].get<int64_t>(), w = lat->meta["w"].get<int64_t>();
-    const int64_t frames = 1 + 4 * (t - 1), H = 8 * h, W = 8 * w;
+    // The loaded VAE's config (wan.load_vae's plan), else Wan 2.1's; the tiles as decode_frames makes them.
+    const PlanInfo* vae = ctx.input("vae");
+    const WanVaeConfig c = vae && vae->meta.contains("config") ? wan_vae_config_from_json(vae->meta["config"]) : WanVaeConfig{};
+    const int64_t f = c.spatial_compression(), frames = c.decoded_frames(t), H = f * h, W = f * w, chunk = ctx.integer("chunk");
+    const TileGrid grid(h, w, ctx.integer("tile"), ctx.integer("overlap"), f, ctx.who());
     PlanInfo p;
     p.shape = "video " + std::to_string(frames) + " frames " + std::to_string(W) + "x" + std::to_string(H) + " at " +
               std::to_string(ctx.integer("fps")) + " fps";
-    // Device: the last decoder stage of one chunk (4 frames per latent frame, base_dim channels: 96 in Wan
-    // 2.1; about six live f32 tensors per layer), at one tile's size when tiled, and every tile's causal
-    // caches between chunks (decode_frames keeps them all on the device when the budget holds them). The
-    // host holds the video.
-    WanVaeConfig c;
-    if (const PlanInfo* vae = ctx.input("vae"); vae && vae->meta.contains("base_dim")) {
-      const Json& m = vae->meta;
-      c.base_dim = m["base_dim"].get<int>();
-      c.z_dim = m.value("latent_channels", c.z_dim);
-      if (m.contains("dim_mult")) c.dim_mult = m["dim_mult"].get<std::vector<int>>();
-      c.num_res_blocks = m.value("num_res_blocks", c.num_res_blocks);
-      if (m.contains("temperal_downsample")) c.temperal_downsample = m["temperal_downsample"].get<std::vector<bool>>();
-    }
-    const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap"), chunk = ctx.integer("chunk");
-    const bool tiled = tile > 0 && (tile < h || tile < w) && overlap < tile;
-    const int64_t th = tiled ? std::min(h, tile) : h, tw = tiled ? std::min(w, tile) : w;
-    const uint64_t tiles = tiled ? tile_starts(h, tile, overlap).size() * tile_starts(w, tile, overlap).size() : 1;
-    const uint64_t caches = tiles * c.decode_kept_cache_bytes(t, static_cast<int>(chunk), th, tw);
-    p.activation_bytes = static_cast<uint64_t>(4 * chunk * 8 * th * 8 * tw * c.base_dim) * 4 * 6 + caches;
+    // Device: the last decoder stage of one chunk (temporal_compression frames per latent frame, base_dim
+    // channels: 96 in Wan 2.1; about six live f32 tensors per layer), at one tile's size when tiled, and every
+    // tile's causal caches between chunks (decode_frames keeps them all on the device when the budget holds
+    // them). The host holds the video.
+    const uint64_t tiles = grid.count();
+    const uint64_t caches = tiles * c.decode_kept_cache_bytes(t, static_cast<int>(chunk), grid.tile_h(), grid.tile_w());
+    p.activation_bytes = static_cast<uint64_t>(c.temporal_compression() * chunk * grid.out_tile_h() * grid.out_tile_w() * c.base_dim) * 4 * 6 + caches;
     p.meta = {{"frames", frames}, {"w", W}, {"h", H}, {"c", 3}, {"tiles", tiles}, {"cache_bytes", caches}};
     ctx.set_output("video", p);
   };

@@ -1,8 +1,10 @@
 // wan.vae_encode: a video (1 + 4k frames) or one image to Wan 2.1 latents, normalised as WanPipeline's
-// sampler sees them ((mean - latents_mean) / latents_std; the distribution's mode), e.g. for image-to-video
+// sampler sees them ((mean - latents_mean) / latents_std; the distribution's mode, as WanImageToVideoPipeline
+// takes it, or with `sample` on a seeded draw from it: nodes/models/vae/latent_sample.h), e.g. for image-to-video
 // conditioning.
 #include "core/eval_context.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
 
@@ -18,6 +20,7 @@ NodeDesc make() {
               {"video", PortType::Video, "frames to encode (1 + 4k of them); or connect an image", true},
               {"image", PortType::Image, "one frame to encode (image-to-video conditioning)", true}};
   d.outputs = {{"latent", PortType::Latent, "normalised latents [1, 16, 1 + k, H/8, W/8]"}};
+  d.params = latent_sample_params(false, "WanImageToVideoPipeline takes the mean");
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<WanVaeHandle>("vae");
     const bool has_video = ctx.has_input("video"), has_image = ctx.has_input("image");
@@ -40,7 +43,7 @@ NodeDesc make() {
     WanVae& vae = handle.model(gc);
     gpu::CommandStream s(gc);
     int64_t tile = 0;
-    const gpu::Tensor z = wan_encode_normalized(s, vae, wan_encoder_input(frames), {1, 3, n, h, w}, tile);
+    const gpu::Tensor z = wan_encode_normalized(s, vae, wan_encoder_input(frames), {1, 3, n, h, w}, tile, latent_sample_seed(ctx));
     s.finish();
     if (tile) ctx.report("auto_tile", tile);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));

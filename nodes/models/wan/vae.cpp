@@ -127,6 +127,17 @@ WanVaeConfig wan_vae_config_from_json(const nlohmann::json& j) {
   return c;
 }
 
+nlohmann::json wan_vae_config_to_json(const WanVaeConfig& c) {
+  return {{"base_dim", c.base_dim},
+          {"z_dim", c.z_dim},
+          {"dim_mult", c.dim_mult},
+          {"num_res_blocks", c.num_res_blocks},
+          {"temperal_downsample", c.temperal_downsample},
+          {"attn_scales", nlohmann::json::array()},
+          {"latents_mean", c.latents_mean},
+          {"latents_std", c.latents_std}};
+}
+
 bool is_wan_vae(const WeightSource& w) {
   for (const char* k : {"decoder.norm_out.gamma", "encoder.norm_out.gamma", "decoder.head.0.gamma", "encoder.head.0.gamma"})
     if (w.has(k)) return true;

@@ -89,6 +89,9 @@ size_t wan_resident_cache_tiles(size_t tiles, uint64_t cache_bytes, uint64_t roo
 
 /// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).
 WanVaeConfig wan_vae_config_from_json(const nlohmann::json& j);
+/// The config as a diffusers config.json's fields (wan_vae_config_from_json gives `c` back): how a plan passes a
+/// loaded VAE's config downstream (wan.load_vae's plan meta "config").
+nlohmann::json wan_vae_config_to_json(const WanVaeConfig& c);
 /// True when the weights look like a Wan VAE in either layout.
 bool is_wan_vae(const WeightSource& w);
 /// Renames an original Wan-AI layout VAE in place to diffusers keys; does nothing to a diffusers one.

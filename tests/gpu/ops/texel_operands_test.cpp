@@ -19,8 +19,8 @@ TEST_F(GpuTest, TexelOperandsNeedEveryCountAMultipleOfFour) {
   EXPECT_TRUE(TexelOperands(d).aligned({0, 4, 64, 3072}));
   EXPECT_FALSE(TexelOperands(d).aligned({4, 6, 8}));
   const uint32_t strides[] = {8, 12, 2};
-  EXPECT_TRUE(TexelOperands(d).aligned(std::span(strides, 2)));
-  EXPECT_FALSE(TexelOperands(d).aligned(std::span(strides, 3)));
+  EXPECT_TRUE(TexelOperands(d).aligned({strides[0], strides[1]}));
+  EXPECT_FALSE(TexelOperands(d).aligned({strides[0], strides[1], strides[2]}));
   // A failed condition stays failed whatever follows.
   EXPECT_FALSE(TexelOperands(d).require(false).aligned({4}));
   EXPECT_FALSE(TexelOperands(d).aligned({5}).require(true).aligned({4}));

@@ -16,6 +16,7 @@ double reference(UnaryOp op, double x) {
     case UnaryOp::GeluErf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case UnaryOp::GeluTanh: return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
     case UnaryOp::Silu: return x / (1.0 + std::exp(-x));
+    case UnaryOp::Exp: return std::exp(x);
   }
   return 0;
 }

@@ -80,8 +80,14 @@ class FluxControlGraph : public ::testing::Test {
     try {
       e.evaluate(g, "sample", "latent", opts);
     } catch (const Error& err) {
-      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
-      return err.what();
+      // InvalidInput (exit 3), from flux.sample itself: the message opens with the node, named once.
+      const std::string m = err.what(), who = "node 'sample' (flux.sample): ";
+      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << m;
+      EXPECT_EQ(err.exit_code(), 3) << m;
+      EXPECT_EQ(err.node_ids(), std::vector<std::string>{"sample"}) << m;
+      EXPECT_EQ(m.rfind(who, 0), 0u) << m;
+      EXPECT_EQ(m.find("node 'sample'", 1), std::string::npos) << m;
+      return m;
     }
     ADD_FAILURE() << "no error";
     return {};
@@ -156,7 +162,6 @@ TEST_F(FluxControlGraph, MismatchedControlInputsFailNamingWhatIsWrong) {
   Graph g = parse_graph(kGraph);
   g.find("dit")->params["path"] = "base";
   std::string m = error(g);
-  EXPECT_NE(m.find("node 'sample'"), std::string::npos) << m;
   EXPECT_NE(m.find("input 'control' is connected, but the transformer has no control channels"), std::string::npos) << m;
   // A control model without one, from a checkpoint and from a control LoRA.
   for (Graph h : {parse_graph(kGraph), with_lora(strength)}) {

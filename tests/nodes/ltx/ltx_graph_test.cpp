@@ -14,7 +14,9 @@
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
 #include "tests/support/example_plan.h"
+#include "tests/support/latent_sample_reference.h"
 #include "tests/support/tiny_models.h"
+#include "tests/support/tolerance.h"
 
 namespace lattice {
 namespace {
@@ -120,6 +122,38 @@ TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {
   const auto f = first->host().to_f32(), v = video->host().to_f32();
   for (int c = 0; c < 16; ++c)
     for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+}
+
+// With `sample` on, ltx.encode_image normalises a draw from the encoder's distribution for its seed (drawn on
+// the device), as LTXImageToVideoPipeline's retrieve_latents samples: what normalising the CPU reference's draw
+// from the same moments gives. Off (the default) it is the mean.
+TEST_F(LtxGraph, EncodeImageSamplesTheDistributionWithTheNodesSeed) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto mean = eval(e, g, "first", "latent", opts);
+  g.find("first")->params = {{"sample", true}, {"seed", 9}};
+  const auto sampled = eval(e, g, "first", "latent", opts);
+  auto image = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "image", "image", opts));
+  ASSERT_TRUE(mean && sampled && image);
+  gpu::Context& ctx = env.get<GpuService>()->context();
+  WeightSource src = WeightSource::open(dir / "tiny-ltx" / "vae");
+  DeviceWeights weights(src, ctx);
+  LtxVae vae(detect_ltx_vae_config(src), weights);
+  std::vector<float> x(static_cast<size_t>(3 * image->width * image->height));
+  for (int k = 0; k < 3; ++k)
+    for (int y = 0; y < image->height; ++y)
+      for (int q = 0; q < image->width; ++q) x[(static_cast<size_t>(k) * image->height + y) * image->width + q] = image->at(q, y, k) * 2.0f - 1.0f;
+  gpu::CommandStream s(ctx);
+  const auto [m, lv] = vae.encode(s, gpu::Tensor::from_floats(ctx, x, {1, 3, 1, image->height, image->width}));
+  const gpu::Tensor drawn = gpu::Tensor::from_floats(ctx, test::sample_latent_reference(m.to_floats(), lv.to_floats(), 9), m.shape());
+  gpu::CommandStream s2(ctx);
+  const gpu::Tensor want = vae.normalize(s2, drawn), want_mean = vae.normalize(s2, m);
+  s2.finish();
+  const std::vector<float> got = sampled->host().to_f32();
+  EXPECT_TRUE(test::within_tolerance(got, want.to_floats()));
+  EXPECT_TRUE(test::within_tolerance(mean->host().to_f32(), want_mean.to_floats()));
+  EXPECT_NE(got, mean->host().to_f32());
 }
 
 TEST_F(LtxGraph, TwoStagesUpsampleThenRefineHalfTheSteps) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "tests/support/tolerance.h"
 
 namespace lattice {
 namespace {
@@ -28,14 +29,7 @@ void check_fixture(const std::string& file) {
     ASSERT_TRUE(got.find(t.name)) << t.name;
     const auto g = got.load(t.name).to_f32();
     ASSERT_EQ(g.size(), r.size()) << t.name;
-    float max_ref = 0, max_err = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-      ASSERT_TRUE(std::isfinite(g[i])) << t.name << "[" << i << "]";
-      max_ref = std::max(max_ref, std::fabs(r[i]));
-      max_err = std::max(max_err, std::fabs(g[i] - r[i]));
-    }
-    EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref)) << file << ": " << t.name;
-    std::printf("  %s %s: max |err| %.3g, max |ref| %.3g\n", file.c_str(), t.name.c_str(), max_err, max_ref);
+    EXPECT_TRUE(test::within_tolerance(g, r)) << file << ": " << t.name;
     ++compared;
   }
   EXPECT_GT(compared, 0u);

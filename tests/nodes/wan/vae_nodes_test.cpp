@@ -9,6 +9,7 @@
 
 #include "core/document.h"
 #include "core/engine.h"
+#include "core/error.h"
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
@@ -17,8 +18,10 @@
 #include "nodes/types/wan_vae_handle.h"
 #include "nodes/video/ffmpeg_io.h"
 #include "tests/support/gpu_limits.h"
+#include "tests/support/latent_sample_reference.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
+#include "tests/support/tolerance.h"
 
 namespace lattice {
 namespace {
@@ -64,6 +67,16 @@ class WanVaeNodes : public ::testing::Test {
                        extra + R"(
     ]})");
   }
+
+  // The golden VAE loaded directly (not through the nodes), on a context of its own.
+  struct DirectVae {
+    explicit DirectVae(const fs::path& dir)
+        : src(WeightSource::open(dir)), weights(src, gpu.context()), vae(detect_wan_vae_config(src), weights) {}
+    GpuService gpu;
+    WeightSource src;
+    DeviceWeights weights;
+    const WanVae vae;
+  };
 
   fs::path root;
   std::unique_ptr<Fixture> fx;
@@ -118,6 +131,34 @@ TEST_F(WanVaeNodes, DecodeMatchesTheReferenceAndEncodeRoundTrips) {
   EXPECT_EQ(still->device(ctx).shape(), (gpu::Shape{1, 16, 1, 4, 6}));
 }
 
+// With `sample` on, wan.vae_encode normalises a draw from the encoder's distribution for its seed (drawn on the
+// device): what normalising the CPU reference's draw from the same moments gives; off (the default) the mean.
+TEST_F(WanVaeNodes, EncodeSamplesTheDistributionWithTheNodesSeed) {
+  const Graph g = graph("{}", R"(,
+      {"id": "sampled", "type": "wan.vae_encode", "params": {"sample": true, "seed": 5},
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "still", "output": "image"}}})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto still = std::dynamic_pointer_cast<const ImageData>(e.evaluate(g, "still", "image", opts));
+  auto mean = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "encode_image", "latent", opts));
+  auto sampled = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sampled", "latent", opts));
+  ASSERT_TRUE(still && mean && sampled);
+  DirectVae direct_vae(root / "wan" / "vae");
+  gpu::Context& ctx = direct_vae.gpu.context();
+  const WanVae& vae = direct_vae.vae;
+  gpu::CommandStream s(ctx);
+  const auto [m, lv] = vae.encode(s, gpu::Tensor::from_floats(ctx, wan_encoder_input({still}), {1, 3, 1, 32, 48}));
+  s.finish();
+  const gpu::Tensor drawn = gpu::Tensor::from_floats(ctx, test::sample_latent_reference(m.to_floats(), lv.to_floats(), 5), m.shape());
+  gpu::CommandStream s2(ctx);
+  const gpu::Tensor want = vae.normalize(s2, drawn), want_mean = vae.normalize(s2, m);
+  s2.finish();
+  const std::vector<float> got = sampled->device(ctx).to_floats();
+  EXPECT_TRUE(test::within_tolerance(got, want.to_floats()));
+  EXPECT_TRUE(test::within_tolerance(mean->device(ctx).to_floats(), want_mean.to_floats()));
+  EXPECT_NE(got, mean->device(ctx).to_floats());
+}
+
 TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
   MemoryCache mem;
   Engine e(&mem);
@@ -134,12 +175,9 @@ TEST_F(WanVaeNodes, TiledDecodeNodeCoveringTheLatentIsTheUntiledDecode) {
   EXPECT_LE(max_err, 1e-5f);
 }
 
-// wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
-// equals the one written from the whole decoded video, frame for frame once decoded back; the host held one
-// chunk of frames at a time; and the streamed decode left nothing in the cache (asking for the video
-// Plan == run: the dry run's wan.vae_decode counts every tile's causal caches as the decode keeps them on the
-// device between chunks (the budget has room), to the byte: after each chunk but the last, the device holds
-// the tile latents and those caches.
+// Plan == run: the dry run's wan.vae_decode (the loaded VAE's config, the run's TileGrid) counts every tile's
+// causal caches as the decode keeps them on the device between chunks (the budget has room), to the byte: after
+// each chunk but the last, the device holds the tile latents and those caches.
 TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   MemoryCache mem;
   Engine e(&mem);
@@ -152,11 +190,9 @@ TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   EXPECT_EQ(plan->meta["tiles"].get<int64_t>(), 6);  // 2 rows x 3 columns of a 4x6 latent
   const uint64_t planned = plan->meta["cache_bytes"].get<uint64_t>();
 
-  GpuService gpu;
-  gpu::Context& ctx = gpu.context();
-  WeightSource src = WeightSource::open(root / "wan" / "vae");
-  DeviceWeights weights(src, ctx);
-  const WanVae vae(detect_wan_vae_config(src), weights);
+  DirectVae direct_vae(root / "wan" / "vae");
+  gpu::Context& ctx = direct_vae.gpu.context();
+  const WanVae& vae = direct_vae.vae;
   gpu::CommandStream s(ctx);
   const HostTensor raw = fx->tensor("input.latent");
   const gpu::Tensor z = gpu::Tensor::from_floats(ctx, raw.to_f32(), raw.shape);  // [1, 16, 3, 4, 6]
@@ -169,8 +205,20 @@ TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   EXPECT_GT(planned, 0u);
   EXPECT_EQ(kept, planned);
   EXPECT_GE(plan->activation_bytes, planned);
+
+  // The plan tiles as the run does (TileGrid): an overlap the run refuses is refused by the dry run, naming the node.
+  try {
+    e.plan(graph(R"({"tile": 3, "overlap": 3})"), opts);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
+    EXPECT_NE(std::string(err.what()).find("node 'decode' (wan.vae_decode): overlap 3 must be in [0, tile 3)"), std::string::npos) << err.what();
+  }
 }
 
+// wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
+// equals the one written from the whole decoded video, frame for frame once decoded back; the host held one
+// chunk of frames at a time; and the streamed decode left nothing in the cache (asking for the video
 // afterwards decodes it again, to the frames the movie holds).
 TEST_F(WanVaeNodes, DecodeStreamsIntoVideoSaveAndWritesTheSameMovie) {
   opts.output_dir = root;

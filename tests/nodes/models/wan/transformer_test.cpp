@@ -16,6 +16,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "tests/support/gpu_limits.h"
+#include "tests/support/tolerance.h"
 
 namespace lattice {
 namespace {
@@ -75,14 +76,7 @@ TEST_P(WanFixture, ForwardMatchesDiffusersWithTheConfigDetectedFromTheWeights) {
   const HostTensor ref = fx.tensor("output.sample");
   ASSERT_EQ(out.shape(), ref.shape);
   const auto r = ref.to_f32(), g = out.to_floats();
-  float max_ref = 0, max_err = 0;
-  for (size_t i = 0; i < r.size(); ++i) {
-    ASSERT_TRUE(std::isfinite(g[i])) << i;
-    max_ref = std::max(max_ref, std::fabs(r[i]));
-    max_err = std::max(max_err, std::fabs(g[i] - r[i]));
-  }
-  EXPECT_LE(max_err, 1e-4f * std::max(1.0f, max_ref)) << GetParam();
-  std::printf("  %s output.sample: max |err| %.3g, max |ref| %.3g\n", GetParam(), max_err, max_ref);
+  EXPECT_TRUE(test::within_tolerance(g, r)) << GetParam();
   fs::remove_all(dir);
 }
 

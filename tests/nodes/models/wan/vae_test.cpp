@@ -90,6 +90,15 @@ TEST(WanVae, DetectsTheGoldenConfigFromWeights) {
   EXPECT_EQ(c.spatial_compression(), 8);
   EXPECT_EQ(c.temporal_compression(), 4);
   EXPECT_EQ(c.decoded_frames(21), 81);
+  // The config's JSON (how wan.load_vae's plan hands it on) reads back as the same config.
+  const WanVaeConfig back = wan_vae_config_from_json(wan_vae_config_to_json(c));
+  EXPECT_EQ(back.base_dim, c.base_dim);
+  EXPECT_EQ(back.z_dim, c.z_dim);
+  EXPECT_EQ(back.dim_mult, c.dim_mult);
+  EXPECT_EQ(back.num_res_blocks, c.num_res_blocks);
+  EXPECT_EQ(back.temperal_downsample, c.temperal_downsample);
+  EXPECT_EQ(back.latents_mean, c.latents_mean);
+  EXPECT_EQ(back.latents_std, c.latents_std);
   // The shape table names exactly the checkpoint's tensors.
   std::vector<std::string> names;
   for (const auto& [n, shape] : wan_vae_tensor_shapes(c)) {

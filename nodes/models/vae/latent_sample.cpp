@@ -1,0 +1,29 @@
+#include "nodes/models/vae/latent_sample.h"
+
+#include "core/eval_context.h"
+#include "gpu/command_stream.h"
+#include "gpu/ops/binary.h"
+#include "gpu/ops/noise.h"
+#include "gpu/ops/unary.h"
+
+namespace lattice {
+
+gpu::Tensor sample_latent(gpu::CommandStream& s, const gpu::Tensor& mean, const gpu::Tensor& logvar, uint64_t seed) {
+  if (mean.shape() != logvar.shape())
+    throw_eval("sample_latent: mean " + mean.describe() + " and logvar " + logvar.describe() + " differ in shape");
+  const gpu::Tensor half = gpu::Tensor::from_floats(s.context(), std::vector<float>{0.5f}, {1});
+  const gpu::Tensor std_dev = gpu::unary(s, gpu::UnaryOp::Exp, gpu::mul(s, logvar, half));
+  return gpu::add(s, mean, gpu::mul(s, std_dev, gpu::normal_noise(s, mean.shape(), seed, kEncodeNoiseOffset)));
+}
+
+std::vector<ParamDesc> latent_sample_params(bool by_default, const std::string& why) {
+  return {{"sample", ParamType::Bool, by_default, "draw the latent from the encoder's distribution, mean + std·noise (off: its mean); " + why},
+          {"seed", ParamType::Seed, 0, "noise seed when sampling"}};
+}
+
+std::optional<uint64_t> latent_sample_seed(const ParamReader& params) {
+  if (!params.flag("sample")) return std::nullopt;
+  return params.seed("seed");
+}
+
+}  // namespace lattice
