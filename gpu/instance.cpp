@@ -9,6 +9,10 @@
 
 namespace lattice::gpu {
 
+namespace {
+std::atomic<uint64_t> g_process_errors{0};
+}  // namespace
+
 bool validation_requested() {
   const char* v = std::getenv("LATTICE_VULKAN_VALIDATION");
   return v != nullptr && std::strcmp(v, "1") == 0;
@@ -86,10 +90,15 @@ std::vector<VkPhysicalDevice> Instance::physical_devices() const {
   return devices;
 }
 
+uint64_t Instance::process_validation_errors() { return g_process_errors.load(); }
+
 VkBool32 Instance::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
                               const VkDebugUtilsMessengerCallbackDataEXT* data, void* self) {
   bool error = (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) != 0;
-  if (error) static_cast<Instance*>(self)->errors_.fetch_add(1);
+  if (error) {
+    static_cast<Instance*>(self)->errors_.fetch_add(1);
+    g_process_errors.fetch_add(1);
+  }
   std::fprintf(stderr, "[vulkan %s] %s\n", error ? "error" : "warning", data->pMessage ? data->pMessage : "");
   return VK_FALSE;  // never abort the call: the counter is how tests fail
 }

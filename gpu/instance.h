@@ -30,6 +30,9 @@ class Instance {
   bool validation_enabled() const { return messenger_ != VK_NULL_HANDLE; }
   /// Validation messages of error severity seen so far (0 when validation is off).
   uint64_t validation_errors() const { return errors_.load(); }
+  /// Validation errors counted by every Instance of this process so far, including destroyed ones (what a
+  /// test harness checks when it does not own the Instance, e.g. node tests through the GPU service).
+  static uint64_t process_validation_errors();
   std::vector<VkPhysicalDevice> physical_devices() const;
 
  private:
