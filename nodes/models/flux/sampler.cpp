@@ -21,25 +21,31 @@ FlowMatchSchedule flux_schedule(const FluxSamplerOptions& o, int64_t latent_h, i
 }
 
 int flux_start_step(const FluxSamplerOptions& o) {
-  const float init = std::min(static_cast<float>(o.steps) * o.strength, static_cast<float>(o.steps));
-  return static_cast<int>(std::max(static_cast<float>(o.steps) - init, 0.0f));
+  // FluxImg2ImgPipeline.get_timesteps, in doubles as Python computes it (f32 gives 9 for 25 steps at 0.6).
+  const double init = std::min(static_cast<double>(o.steps) * o.strength, static_cast<double>(o.steps));
+  return static_cast<int>(std::max(static_cast<double>(o.steps) - init, 0.0));
 }
 
 namespace {
 
-// Dynamic thresholding on the host: the denoised estimate x0 = x - sigma*v is clamped to [-s, s] where s is
-// the given percentile of |x0| (at least 1), then v is recomputed from the clamped x0.
-void threshold(std::vector<float>& v, const std::vector<float>& x, float sigma, float percentile) {
+// Dynamic thresholding on the host (FluxSamplerOptions::threshold_percentile), per sample of `batch`.
+void threshold(std::vector<float>& v, const std::vector<float>& x, int64_t batch, float sigma, float percentile) {
   if (sigma <= 0) return;
-  std::vector<float> x0(x.size()), mag(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    x0[i] = x[i] - sigma * v[i];
-    mag[i] = std::fabs(x0[i]);
+  const size_t n = x.size() / static_cast<size_t>(batch);
+  const double rank = static_cast<double>(percentile) / 100.0 * static_cast<double>(n - 1);
+  const size_t below = static_cast<size_t>(rank), above = std::min(below + 1, n - 1);
+  const float t = static_cast<float>(rank - static_cast<double>(below));
+  std::vector<float> x0(n), mag(n);
+  for (size_t b = 0; b < static_cast<size_t>(batch); ++b) {
+    for (size_t i = 0; i < n; ++i) {
+      x0[i] = x[b * n + i] - sigma * v[b * n + i];
+      mag[i] = std::fabs(x0[i]);
+    }
+    std::sort(mag.begin(), mag.end());
+    const float lo = mag[below], hi = mag[above], d = hi - lo;
+    const float s = std::max(1.0f, t >= 0.5f ? hi - d * (1.0f - t) : lo + d * t);  // numpy's _lerp
+    for (size_t i = 0; i < n; ++i) v[b * n + i] = (x[b * n + i] - std::clamp(x0[i], -s, s)) / sigma;
   }
-  const size_t k = std::min(mag.size() - 1, static_cast<size_t>(percentile / 100.0f * static_cast<float>(mag.size() - 1)));
-  std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k), mag.end());
-  const float s = std::max(1.0f, mag[k]);
-  for (size_t i = 0; i < x.size(); ++i) v[i] = (x[i] - std::clamp(x0[i], -s, s)) / sigma;
 }
 
 }  // namespace
@@ -117,7 +123,7 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
     if (o.threshold_percentile > 0.0f) {
       s.finish();
       std::vector<float> vh = v.to_floats();
-      threshold(vh, x.to_floats(), sigma, o.threshold_percentile);
+      threshold(vh, x.to_floats(), B, sigma, o.threshold_percentile);
       v = Tensor::from_floats(ctx, vh, v.shape());
     }
     if (on_prediction) {
