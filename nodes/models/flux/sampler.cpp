@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
+#include "gpu/ops/percentile_clamp.h"
 #include "gpu/ops/rope.h"
 
 namespace lattice {
@@ -25,30 +26,6 @@ int flux_start_step(const FluxSamplerOptions& o) {
   const double init = std::min(static_cast<double>(o.steps) * o.strength, static_cast<double>(o.steps));
   return static_cast<int>(std::max(static_cast<double>(o.steps) - init, 0.0));
 }
-
-namespace {
-
-// Dynamic thresholding on the host (FluxSamplerOptions::threshold_percentile), per sample of `batch`.
-void threshold(std::vector<float>& v, const std::vector<float>& x, int64_t batch, float sigma, float percentile) {
-  if (sigma <= 0) return;
-  const size_t n = x.size() / static_cast<size_t>(batch);
-  const double rank = static_cast<double>(percentile) / 100.0 * static_cast<double>(n - 1);
-  const size_t below = static_cast<size_t>(rank), above = std::min(below + 1, n - 1);
-  const float t = static_cast<float>(rank - static_cast<double>(below));
-  std::vector<float> x0(n), mag(n);
-  for (size_t b = 0; b < static_cast<size_t>(batch); ++b) {
-    for (size_t i = 0; i < n; ++i) {
-      x0[i] = x[b * n + i] - sigma * v[b * n + i];
-      mag[i] = std::fabs(x0[i]);
-    }
-    std::sort(mag.begin(), mag.end());
-    const float lo = mag[below], hi = mag[above], d = hi - lo;
-    const float s = std::max(1.0f, t >= 0.5f ? hi - d * (1.0f - t) : lo + d * t);  // numpy's _lerp
-    for (size_t i = 0; i < n; ++i) v[b * n + i] = (x[b * n + i] - std::clamp(x0[i], -s, s)) / sigma;
-  }
-}
-
-}  // namespace
 
 void check_flux_control(const FluxConfig& c, const gpu::Shape& latents, const gpu::Shape* control) {
   const int channels = c.control_channels();
@@ -120,11 +97,12 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
       v = gpu::add(s, vn, gpu::mul(s, w, gpu::sub(s, v, vn)));
     }
     const float sigma = sched.sigmas[static_cast<size_t>(i)], sigma_next = sched.sigmas[static_cast<size_t>(i + 1)];
-    if (o.threshold_percentile > 0.0f) {
-      s.finish();
-      std::vector<float> vh = v.to_floats();
-      threshold(vh, x.to_floats(), B, sigma, o.threshold_percentile);
-      v = Tensor::from_floats(ctx, vh, v.shape());
+    if (o.threshold_percentile > 0.0f && sigma > 0.0f) {
+      // Dynamic thresholding on the device, per sample: x0 = x - sigma*v clamped at its percentile (at
+      // least 1), v recomputed from the clamped x0.
+      const Tensor sg = Tensor::from_floats(ctx, std::vector<float>{sigma}, {1});
+      const Tensor x0 = gpu::percentile_clamp(s, gpu::sub(s, x, gpu::mul(s, v, sg)), o.threshold_percentile, 1.0f);
+      v = gpu::div(s, gpu::sub(s, x, x0), sg);
     }
     if (on_prediction) {
       s.finish();

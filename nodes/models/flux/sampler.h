@@ -2,8 +2,8 @@
 /// FLUX sampling: the flow-matching Euler loop around the transformer, with FluxPipeline's schedule
 /// (dynamic shift from the image token count), latent packing, and the guidance options.
 ///
-/// Latents stay on the device through the whole loop; the host sees them only for previews and for
-/// dynamic thresholding (both optional). One CommandStream submission per step.
+/// Latents stay on the device through the whole loop (dynamic thresholding included: gpu::percentile_clamp);
+/// the host sees them only for previews (optional). One CommandStream submission per step.
 
 #include <functional>
 #include <optional>
@@ -27,7 +27,7 @@ struct FluxSamplerOptions {
   bool cfg_curve = false;            ///< time-varying: true_cfg scaled by sin(pi * progress), low at both ends
   /// > 0: dynamic thresholding at this percentile (0..100): per sample, the denoised estimate x0 = x - sigma*v
   /// is clamped to [-s, s], s = max(1, the linear (numpy/torch.quantile default) quantile of |x0|), and v
-  /// recomputed from it. Clamped, not divided by s as Imagen does with pixels in [-1, 1]: latents have no
+  /// recomputed from it: v = (x - clamp(x0)) / sigma (gpu::percentile_clamp, on the device). Clamped, not divided by s as Imagen does with pixels in [-1, 1]: latents have no
   /// such range, and the issue asks for clamping at a percentile.
   float threshold_percentile = 0.0f;
   /// Image-to-image: start at this fraction of the schedule. A double (the document's value), so that
