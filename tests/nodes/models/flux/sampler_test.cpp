@@ -17,6 +17,7 @@
 #include "nodes/models/flux/config.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/flux/transformer.h"
+#include "tests/support/gpu_limits.h"
 #include "tests/support/tiny_models.h"
 #include "tests/support/tolerance.h"
 
@@ -36,8 +37,12 @@ class FluxSampler : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(dir); }
 
-  void SetUp() override {
-    gpu = std::make_shared<GpuService>();
+  void SetUp() override { load(0); }
+  // The model on a fresh device whose buffers hold at most `buffer_bytes` (0: the device's own limit).
+  void load(uint64_t buffer_bytes) {
+    model.reset();
+    weights.reset();
+    gpu = test::gpu_with_buffer_limit(buffer_bytes);
     source = std::make_unique<WeightSource>(WeightSource::open(dir));
     weights = std::make_unique<DeviceWeights>(*source, ctx());
     model = std::make_unique<FluxTransformer>(detect_flux_config(*source), *weights);
@@ -56,8 +61,9 @@ class FluxSampler : public ::testing::Test {
             gpu::Tensor::from_floats(ctx(), random(static_cast<size_t>(batch * 32), seed + 1), {batch, 32})};
   }
 
-  // One transformer forward of packed latents `x` [B, kS, 64] at scheduler time t (0..1000), no step cache.
-  std::vector<float> forward(const std::vector<float>& x, int64_t batch, const FluxConditioning& c, float t, float guidance) {
+  // One transformer forward of packed latents `x` [B, kS, 64] at scheduler time t (0..1000).
+  std::vector<float> forward(const std::vector<float>& x, int64_t batch, const FluxConditioning& c, float t, float guidance,
+                             FluxStepCache* cache = nullptr) {
     std::vector<float> ids(static_cast<size_t>(kText * 3), 0.0f);
     const auto img = flux_image_ids(kH, kW);
     ids.insert(ids.end(), img.begin(), img.end());
@@ -68,7 +74,7 @@ class FluxSampler : public ::testing::Test {
     const gpu::Tensor v = model->forward(
         s, gpu::Tensor::from_floats(ctx(), x, {batch, kS, 64}), c.prompt_embeds, c.pooled,
         std::vector<float>(static_cast<size_t>(batch), t / 1000.0f), std::vector<float>(static_cast<size_t>(batch), guidance),
-        gpu::Tensor::from_floats(ctx(), r.cos, {r.length, r.width}), gpu::Tensor::from_floats(ctx(), r.sin, {r.length, r.width}));
+        gpu::Tensor::from_floats(ctx(), r.cos, {r.length, r.width}), gpu::Tensor::from_floats(ctx(), r.sin, {r.length, r.width}), cache);
     s.finish();
     return v.to_floats();
   }
@@ -242,6 +248,30 @@ TEST_F(FluxSampler, ImageToImageStartsAtTheStepItsStrengthImplies) {
   EXPECT_EQ(records[0].timestep, sched.timesteps[2]);
   EXPECT_EQ(records[1].timestep, sched.timesteps[3]);
   EXPECT_TRUE(test::within_tolerance(got, by_hand(x, 1, cond, nullptr, o, 2, [](int) { return 0.0f; }, kNoPost)));
+}
+
+TEST_F(FluxSampler, StepCacheChangeIsOneRatioOverEveryChunkOfRows) {
+  // The relative L1 change of the modulated input, reduced on the device per chunk of image rows, is
+  // sum|m - previous| / sum|previous| over all rows: the same whether the 19 joint rows (512 bytes each) run
+  // whole or in 6 KiB buffers (spans [0, 12) with 5 image rows and [12, 19) with 7).
+  const std::vector<float> x1 = random(kS * 64, 36), step = random(kS * 64, 37, 0.3f);
+  std::vector<float> x2 = x1;
+  for (size_t i = 0; i < x2.size(); ++i) x2[i] += step[i];
+  auto change = [&](uint64_t buffer_bytes) {
+    load(buffer_bytes);
+    const FluxConditioning cond = conditioning(1, 15);
+    FluxStepCache cache;
+    cache.threshold = 1e9f;
+    forward(x1, 1, cond, 900.0f, 3.5f, &cache);
+    EXPECT_FALSE(cache.last_skipped);  // nothing to compare with yet
+    forward(x2, 1, cond, 800.0f, 3.5f, &cache);
+    EXPECT_TRUE(cache.last_skipped);
+    return cache.accumulated;
+  };
+  const double whole = change(0), spans = change(6144);
+  EXPECT_GT(whole, 0.01);
+  EXPECT_LT(whole, 10.0);
+  EXPECT_NEAR(spans, whole, 1e-5 * whole);
 }
 
 }  // namespace
