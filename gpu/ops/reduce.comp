@@ -33,7 +33,8 @@ void main() {
   }
   precise float sum = 0.0, comp = 0.0;
   for (uint j = 0; j < pc.n; ++j) {
-    precise float y = x[base + j * pc.red_stride] - comp;
+    float v = x[base + j * pc.red_stride];
+    precise float y = (OP == REDUCE_L1 ? abs(v) : v) - comp;
     precise float t = sum + y;
     comp = isinf(t) ? 0.0 : (t - sum) - y;  // inf - inf would turn an infinite sum into NaN
     sum = t;

@@ -14,7 +14,7 @@ namespace lattice::gpu {
 
 static_assert(sizeof(ReducePush) == 4 * (5 + 2 * REDUCE_MAX_RANK), "ReducePush must match reduce_infos.h");
 static_assert(static_cast<int>(ReduceOp::Sum) == REDUCE_SUM && static_cast<int>(ReduceOp::Mean) == REDUCE_MEAN &&
-              static_cast<int>(ReduceOp::Max) == REDUCE_MAX);
+              static_cast<int>(ReduceOp::Max) == REDUCE_MAX && static_cast<int>(ReduceOp::L1) == REDUCE_L1);
 
 static const KernelDesc kReduce{"reduce", lattice_spv_reduce, {BindingKind::Storage, BindingKind::Storage},
                                 sizeof(ReducePush)};

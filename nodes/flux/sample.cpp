@@ -33,7 +33,7 @@ FluxSamplerOptions options(const ParamReader& ctx) {
   o.cfg_end = static_cast<float>(ctx.number("cfg_end"));
   o.cfg_curve = ctx.flag("cfg_curve");
   o.threshold_percentile = static_cast<float>(ctx.number("threshold"));
-  o.strength = static_cast<float>(ctx.number("strength"));
+  o.strength = ctx.number("strength");
   o.cache_threshold = static_cast<float>(ctx.number("cache_threshold"));
   if (ctx.string("schedule") == "schnell") {
     o.schedule.use_dynamic_shifting = false;
@@ -137,7 +137,7 @@ NodeDesc make() {
     {
       gpu::CommandStream s(gc);
       gpu::Tensor start = z;
-      if (ctx.has_input("image") && o.strength < 1.0f) {
+      if (ctx.has_input("image") && o.strength < 1.0) {
         // FlowMatchEulerDiscreteScheduler.scale_noise at the first step taken: sigma*noise + (1-sigma)*image.
         const gpu::Tensor img = ctx.input_as<TensorValue>("image").device(gc);
         if (img.shape() != z.shape()) ctx.fail("image latents " + img.describe() + " and noise " + z.describe() + " differ in shape");
@@ -197,7 +197,7 @@ NodeDesc make() {
     // Activations of one forward as the run reserves them (one block's temporaries at a time), and what the
     // sampler holds on the device when the transformer plans (latents, text states, RoPE tables).
     p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, txt) +
-                         flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0f,
+                         flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0,
                                                    ctx.input("control") != nullptr);
     p.meta = noise->meta;
     ctx.set_output("latent", p);

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
+#include "gpu/ops/percentile_clamp.h"
 #include "gpu/ops/rope.h"
 
 namespace lattice {
@@ -21,28 +22,10 @@ FlowMatchSchedule flux_schedule(const FluxSamplerOptions& o, int64_t latent_h, i
 }
 
 int flux_start_step(const FluxSamplerOptions& o) {
-  const float init = std::min(static_cast<float>(o.steps) * o.strength, static_cast<float>(o.steps));
-  return static_cast<int>(std::max(static_cast<float>(o.steps) - init, 0.0f));
+  // FluxImg2ImgPipeline.get_timesteps, in doubles as Python computes it (f32 gives 9 for 25 steps at 0.6).
+  const double init = std::min(static_cast<double>(o.steps) * o.strength, static_cast<double>(o.steps));
+  return static_cast<int>(std::max(static_cast<double>(o.steps) - init, 0.0));
 }
-
-namespace {
-
-// Dynamic thresholding on the host: the denoised estimate x0 = x - sigma*v is clamped to [-s, s] where s is
-// the given percentile of |x0| (at least 1), then v is recomputed from the clamped x0.
-void threshold(std::vector<float>& v, const std::vector<float>& x, float sigma, float percentile) {
-  if (sigma <= 0) return;
-  std::vector<float> x0(x.size()), mag(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    x0[i] = x[i] - sigma * v[i];
-    mag[i] = std::fabs(x0[i]);
-  }
-  const size_t k = std::min(mag.size() - 1, static_cast<size_t>(percentile / 100.0f * static_cast<float>(mag.size() - 1)));
-  std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k), mag.end());
-  const float s = std::max(1.0f, mag[k]);
-  for (size_t i = 0; i < x.size(); ++i) v[i] = (x[i] - std::clamp(x0[i], -s, s)) / sigma;
-}
-
-}  // namespace
 
 void check_flux_control(const FluxConfig& c, const gpu::Shape& latents, const gpu::Shape* control) {
   const int channels = c.control_channels();
@@ -114,11 +97,12 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
       v = gpu::add(s, vn, gpu::mul(s, w, gpu::sub(s, v, vn)));
     }
     const float sigma = sched.sigmas[static_cast<size_t>(i)], sigma_next = sched.sigmas[static_cast<size_t>(i + 1)];
-    if (o.threshold_percentile > 0.0f) {
-      s.finish();
-      std::vector<float> vh = v.to_floats();
-      threshold(vh, x.to_floats(), sigma, o.threshold_percentile);
-      v = Tensor::from_floats(ctx, vh, v.shape());
+    if (o.threshold_percentile > 0.0f && sigma > 0.0f) {
+      // Dynamic thresholding on the device, per sample: x0 = x - sigma*v clamped at its percentile (at
+      // least 1), v recomputed from the clamped x0.
+      const Tensor sg = Tensor::from_floats(ctx, std::vector<float>{sigma}, {1});
+      const Tensor x0 = gpu::percentile_clamp(s, gpu::sub(s, x, gpu::mul(s, v, sg)), o.threshold_percentile, 1.0f);
+      v = gpu::div(s, gpu::sub(s, x, x0), sg);
     }
     if (on_prediction) {
       s.finish();

@@ -2,8 +2,8 @@
 /// FLUX sampling: the flow-matching Euler loop around the transformer, with FluxPipeline's schedule
 /// (dynamic shift from the image token count), latent packing, and the guidance options.
 ///
-/// Latents stay on the device through the whole loop; the host sees them only for previews and for
-/// dynamic thresholding (both optional). One CommandStream submission per step.
+/// Latents stay on the device through the whole loop (dynamic thresholding included: gpu::percentile_clamp);
+/// the host sees them only for previews (optional). One CommandStream submission per step.
 
 #include <functional>
 #include <optional>
@@ -25,8 +25,14 @@ struct FluxSamplerOptions {
   float true_cfg = 1.0f;             ///< > 1 with a negative conditioning: uncond + s*(cond - uncond)
   float cfg_start = 0.0f, cfg_end = 1.0f;  ///< fraction of steps where true CFG applies (guidance interval)
   bool cfg_curve = false;            ///< time-varying: true_cfg scaled by sin(pi * progress), low at both ends
-  float threshold_percentile = 0.0f; ///< > 0: dynamic thresholding of the denoised estimate at this percentile
-  float strength = 1.0f;             ///< image-to-image: start at this fraction of the schedule
+  /// > 0: dynamic thresholding at this percentile (0..100): per sample, the denoised estimate x0 = x - sigma*v
+  /// is clamped to [-s, s], s = max(1, the linear (numpy/torch.quantile default) quantile of |x0|), and v
+  /// recomputed from it: v = (x - clamp(x0)) / sigma (gpu::percentile_clamp, on the device). Clamped, not divided by s as Imagen does with pixels in [-1, 1]: latents have no
+  /// such range, and the issue asks for clamping at a percentile.
+  float threshold_percentile = 0.0f;
+  /// Image-to-image: start at this fraction of the schedule. A double (the document's value), so that
+  /// flux_start_step rounds as the reference's Python floats do.
+  double strength = 1.0;
   float cache_threshold = 0.0f;      ///< > 0: step caching (FluxStepCache), e.g. 0.25
   FlowMatchConfig schedule;          ///< the scheduler config (FLUX-dev's by default)
   FluxSamplerOptions() {

@@ -10,6 +10,7 @@
 #include "gpu/ops/copy.h"
 #include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
+#include "gpu/ops/reduce.h"
 #include "gpu/ops/unary.h"
 #include "nodes/models/chunked_attention.h"
 
@@ -281,22 +282,32 @@ Tensor FluxTransformer::forward(gpu::CommandStream& s, const Tensor& hidden, con
     std::vector<Tensor> mod;
     for (const Tensor& xj : x)
       if (xj.defined()) mod.push_back(gpu::norm_modulate(s, xj, gpu::RowNorm::Layer, 1e-6f, chunk(emb0, 6, 0), chunk(emb0, 6, 1)));
-    s.finish();
-    std::vector<float> m;
-    for (const Tensor& t : mod) {
-      const std::vector<float> part = t.to_floats();
-      m.insert(m.end(), part.begin(), part.end());
-    }
-    if (!cache->previous.empty() && cache->residual.size() == mod.size() && m.size() == cache->previous.size()) {
+    bool comparable = !cache->previous.empty() && cache->residual.size() == mod.size() && cache->previous.size() == mod.size();
+    for (size_t j = 0; comparable && j < mod.size(); ++j) comparable = mod[j].shape() == cache->previous[j].shape();
+    if (comparable) {
+      // The relative L1 change on the device: per chunk sum|m - previous| and sum|previous| (rows, then the
+      // rows' sums), gathered into one small tensor; only those 2 floats a chunk come back to the host.
+      auto l1 = [&](const Tensor& t) {
+        const int64_t C = t.dim(-1);
+        return gpu::sum(s, gpu::l1(s, t.reshape({t.numel() / C, C}), 1), 0);
+      };
+      std::vector<Tensor> sums;
+      for (size_t j = 0; j < mod.size(); ++j) {
+        sums.push_back(l1(gpu::sub(s, mod[j], cache->previous[j])));
+        sums.push_back(l1(cache->previous[j]));
+      }
+      const Tensor gathered = gpu::concat(s, sums, 0);
+      s.finish();
+      const std::vector<float> v = gathered.to_floats();
       double num = 0, den = 0;
-      for (size_t i = 0; i < m.size(); ++i) {
-        num += std::fabs(m[i] - cache->previous[i]);
-        den += std::fabs(cache->previous[i]);
+      for (size_t j = 0; j < v.size(); j += 2) {
+        num += v[j];
+        den += v[j + 1];
       }
       cache->accumulated += den > 0 ? num / den : 1e30;
       skip = cache->accumulated < cache->threshold;
     }
-    cache->previous = std::move(m);
+    cache->previous = std::move(mod);
   }
   if (skip) {
     for (size_t j = 0, r = 0; j < n; ++j)

@@ -7,7 +7,8 @@
 /// pooled [B, pooled_projection_dim], timestep [B] as the pipeline passes it (t/1000), guidance [B] (raw
 /// scale; ignored unless guidance_embeds), rope cos/sin [S_txt + S_img, head_dim] from gpu::flux_rope_tables().
 /// Output: [B, S_img, out_channels]. With a step cache, forward() submits once mid-way to decide whether to
-/// skip the blocks (the decision needs the value on the host).
+/// skip the blocks: the decision needs the relative change on the host (two floats a chunk of rows, reduced on
+/// the device).
 ///
 /// Memory: the embedders and the output layers are uploaded when the model is made; the blocks at the first
 /// forward, through a BlockStreamer (nodes/models/block_streamer.h). forward() submits after every block and
@@ -51,10 +52,11 @@ uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image
 /// the relative L1 change of the first block's modulated input is accumulated over steps, and while it
 /// stays under `threshold` the blocks are skipped and the image stream reuses the residual (blocks' output
 /// minus their input) of the last computed step. threshold 0 disables it. One cache per sequence of calls
-/// with the same conditioning (a CFG negative pass needs its own).
+/// with the same conditioning (a CFG negative pass needs its own). Both the previous modulated input and the
+/// residual stay on the device between calls (an image stream each, [B, S_img, inner_dim] f32).
 struct FluxStepCache {
   float threshold = 0;
-  std::vector<float> previous;  ///< the first block's modulated input at the previous call
+  std::vector<gpu::Tensor> previous;  ///< the first block's modulated input at the previous call (per chunk)
   double accumulated = 0;
   std::vector<gpu::Tensor> residual;  ///< per chunk of image rows (one where the stream fits a buffer)
   int skipped = 0, computed = 0;

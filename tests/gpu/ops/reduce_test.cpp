@@ -25,7 +25,7 @@ std::vector<float> reference(ReduceOp op, const std::vector<float>& x, const Sha
       for (int64_t j = 0; j < n; ++j) {
         double v = x[static_cast<size_t>((o * n + j) * inner + k)];
         if (op == ReduceOp::Max) acc = std::isnan(v) || std::isnan(acc) ? NAN : std::max(acc, v);
-        else acc += v;
+        else acc += op == ReduceOp::L1 ? std::fabs(v) : v;
       }
       if (op == ReduceOp::Mean) acc /= static_cast<double>(n);
       r[static_cast<size_t>(o * inner + k)] = static_cast<float>(acc);
@@ -40,7 +40,7 @@ TEST_F(GpuTest, ReduceMatchesReferenceOnEveryAxis) {
     auto x = testing::random_floats(static_cast<size_t>(numel(shape)), seed++, -2.0f, 2.0f);
     Tensor t = Tensor::from_floats(ctx(), x, shape);
     for (int dim = 0; dim < static_cast<int>(shape.size()); ++dim)
-      for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max})
+      for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::L1})
         for (bool keepdim : {false, true}) {
           CommandStream s(ctx());
           Tensor y = reduce(s, op, t, dim - static_cast<int>(shape.size()), keepdim);  // negative dims
@@ -52,7 +52,7 @@ TEST_F(GpuTest, ReduceMatchesReferenceOnEveryAxis) {
           EXPECT_EQ(y.shape(), want_shape);
           // Compensated f32 sum vs double: relative error ~1e-7 of sum(|x|); max is exact.
           auto want = reference(op, x, shape, static_cast<size_t>(dim));
-          double atol = op == ReduceOp::Max ? 0 : 2e-6 * (op == ReduceOp::Sum ? std::sqrt(shape[static_cast<size_t>(dim)]) : 1.0);
+          double atol = op == ReduceOp::Max ? 0 : 2e-6 * (op != ReduceOp::Mean ? std::sqrt(shape[static_cast<size_t>(dim)]) : 1.0);
           EXPECT_TRUE(testing::close_elementwise(y.to_floats(), want, op == ReduceOp::Max ? 0 : 1e-6, atol))
               << shape_string(shape) << " dim " << dim << " op " << static_cast<int>(op);
         }
@@ -79,7 +79,7 @@ TEST_F(GpuTest, ReducePropagatesNaNAndInf) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> x = {1.0f, nan, 2.0f, /**/ -inf, -1.0f, 3.0f, /**/ inf, 1.0f, 0.0f, /**/ -inf, -inf, -inf};
   Tensor t = Tensor::from_floats(ctx(), x, {4, 3});
-  for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max}) {
+  for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::L1}) {
     CommandStream s(ctx());
     Tensor y = reduce(s, op, t, 1);
     s.finish();

@@ -11,7 +11,13 @@
 #include "core/engine.h"
 #include "core/types/image.h"
 #include "nodes/gpu_service.h"
+#include "core/safetensors.h"
+#include "gpu/ops/patchify.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/flux/sampler.h"
+#include "nodes/types/model_handles.h"
+#include "nodes/types/tensor_value.h"
+#include "tests/support/tolerance.h"
 #include "tests/support/gpu_limits.h"
 #include "tests/support/tiny_models.h"
 
@@ -222,6 +228,85 @@ TEST_F(FluxGraph, DecodeTilesByItselfWhenTheWholeImageWouldNotFitABuffer) {
   EXPECT_EQ(img->width, 48);
   EXPECT_EQ(img->height, 64);
   for (float v : img->pixels) ASSERT_TRUE(std::isfinite(v));
+}
+
+}  // namespace
+}  // namespace lattice
+
+namespace lattice {
+namespace {
+
+// Image-to-image: the first step taken is the one the strength implies (flux_start_step), the sampler starts
+// from the image latents noised to that step's sigma (scale_noise: sigma*noise + (1-sigma)*image), and
+// strength 1 ignores the image (text-to-image).
+TEST_F(FluxGraph, ImageToImageStartsFromTheImageNoisedToTheFirstStepsSigma) {
+  Graph g = parse_graph(kGraph);
+  MemoryCache mem;
+  Engine e(&mem);
+  auto noise = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "noise", "latent", opts));
+  ASSERT_TRUE(noise);
+  const std::vector<int64_t> shape = noise->shape();  // [1, 16, 8, 6]
+  std::vector<float> image(static_cast<size_t>(gpu::numel(shape)));
+  for (size_t i = 0; i < image.size(); ++i) image[i] = 0.8f * std::sin(0.23f * static_cast<float>(i));
+  const HostTensor image_t = HostTensor::from_f32(shape, image);
+  write_safetensors(dir / "image.safetensors", {{"image", &image_t}});
+  auto text_to_image = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  // The graph with the image's latents (from a file) connected to the sampler's 'image' input.
+  std::string with_image = kGraph;
+  const std::string noise_node = R"({"id": "noise", "type")";
+  with_image.insert(with_image.find(noise_node), R"({"id": "image_t", "type": "tensor.load", "params": {"path": "image.safetensors", "name": "image"}},
+  {"id": "image", "type": "latent.from_tensor", "inputs": {"tensor": {"node": "image_t", "output": "tensor"}}},
+  )");
+  const std::string sample_noise = R"("noise": {"node": "noise", "output": "latent"}}})";
+  ASSERT_NE(with_image.find(sample_noise), std::string::npos);
+  with_image.replace(with_image.find(sample_noise), sample_noise.size(),
+                     R"("noise": {"node": "noise", "output": "latent"}, "image": {"node": "image", "output": "latent"}}})");
+  Graph img = parse_graph(with_image);
+  img.find("sample")->params["strength"] = 1.0;
+  auto full = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(img, "sample", "latent", opts));
+  EXPECT_EQ(full->host().to_f32(), text_to_image->host().to_f32());
+
+  img.find("sample")->params["strength"] = 0.5;
+  RenderOptions o = opts;
+  o.targets = {"sample"};
+  const RenderReport report = e.render(img, o);
+  for (const auto& n : report.nodes)
+    if (n.id == "sample") {
+      EXPECT_EQ(n.info.value("steps", -1), 2);
+    }
+  auto got = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(img, "sample", "latent", opts));
+  ASSERT_TRUE(got);
+
+  // By hand: 4 steps at strength 0.5 start at step 2; noise the image to sigmas[2] on the host.
+  FluxSamplerOptions so;
+  so.steps = 4;
+  so.guidance = 3.5f;
+  so.strength = 0.5;
+  ASSERT_EQ(flux_start_step(so), 2);
+  const float sigma = flux_schedule(so, shape[2], shape[3]).sigmas[2];
+  ASSERT_GT(sigma, 0.1f);
+  ASSERT_LT(sigma, 0.9f);
+  const std::vector<float> z = noise->host().to_f32();
+  std::vector<float> start(z.size());
+  for (size_t i = 0; i < z.size(); ++i) start[i] = sigma * z[i] + (1.0f - sigma) * image[i];
+  auto dit = std::dynamic_pointer_cast<const FluxTransformerHandle>(e.evaluate(img, "dit", "dit", opts));
+  auto cond = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(img, "cond", "conditioning", opts));
+  gpu::Context& gc = env.get<GpuService>()->context();
+  const FluxConditioning c{gpu::Tensor::from_floats(gc, cond->prompt_embeds.to_f32(), cond->prompt_embeds.shape),
+                           gpu::Tensor::from_floats(gc, cond->pooled.to_f32(), cond->pooled.shape)};
+  gpu::CommandStream s(gc);
+  const gpu::Tensor packed = gpu::pack_latents(s, gpu::Tensor::from_floats(gc, start, shape));
+  s.finish();
+  const gpu::Tensor out = flux_sample(dit->model(gc), gc, packed, shape[2], shape[3], c, nullptr, so);
+  gpu::CommandStream u(gc);
+  const gpu::Tensor want = gpu::unpack_latents(u, out, shape[2], shape[3]);
+  u.finish();
+  EXPECT_TRUE(test::within_tolerance(got->host().to_f32(), want.to_floats()));
+  // The image matters: the result is not the text-to-image one.
+  float diff = 0;
+  const auto a = got->host().to_f32(), b = text_to_image->host().to_f32();
+  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::fabs(a[i] - b[i]));
+  EXPECT_GT(diff, 0.05f);
 }
 
 }  // namespace
