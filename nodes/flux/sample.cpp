@@ -96,7 +96,8 @@ NodeDesc make() {
   d.type = "flux.sample";
   d.category = "FLUX";
   d.description = "Sample FLUX latents: flow-matching Euler steps from noise (or a noised image) toward the prompt";
-  d.version = 1;
+  d.version = 2;  // 2: dynamic thresholding per sample at the interpolated percentile; img2img start step in
+                  // doubles as diffusers computes it (25 steps at 0.6 start at 10, was 9). Cached results of 1 are stale.
   d.inputs = {{"dit", PortType::DiT, "the FLUX transformer"},
               {"conditioning", PortType::Conditioning, "the encoded prompt"},
               {"noise", PortType::Latent, "starting noise [1, 16, h, w] (latent.noise)"},
