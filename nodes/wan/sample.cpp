@@ -114,14 +114,16 @@ NodeDesc make() {
     }
     WanTransformer& model = dit.model(gc);
     const BlockStreamReport report_streaming(model.stream_stats());
+    WanSampleReport sampled;
     const gpu::Tensor out = wan_sample(
         model, gc, noise, upload(gc, cond), negative, o,
         [&](int step, int total) {
           ctx.step(step, total);
           ctx.check_cancel();
         },
-        image.get(), start);
+        image.get(), start, &sampled);
     ctx.report("steps", o.steps - (start.defined() ? wan_start_step(o) : 0));
+    if (sampled.cfg_in_turn_to_fit) ctx.report("cfg", "in turn: the batched forward does not fit the device budget");
     report_streaming(ctx, gc);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
   };
@@ -171,6 +173,9 @@ NodeDesc make() {
                                         b == 2, refine);
       };
       p.activation_bytes = need(batch);
+      // Where the batch-2 forward cannot be planned under a budget, the run falls back to CFG in turn (wan_sample);
+      // the dry run's memory plan (app/render_command.cpp) reads this.
+      if (batch == 2) p.meta["low_memory"] = {{"activation_bytes", need(1)}, {"how", "CFG in turn"}};
     }
     ctx.set_output("latent", p);
   };

@@ -40,7 +40,7 @@ std::vector<int64_t> wan_latent_shape(int64_t frames, int64_t height, int64_t wi
 
 Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise, const Tensor& cond, const Tensor& negative,
                   const WanSamplerOptions& o, const WanStepCallback& on_step, const WanImageCondition* image,
-                  const Tensor& start) {
+                  const Tensor& start, WanSampleReport* report) {
   const WanConfig& c = model.config();
   if (noise.rank() != 5 || noise.dim(0) != 1 || noise.dim(1) != c.out_channels)
     throw_invalid("Wan sampler: noise " + noise.describe() + " should be [1, " + std::to_string(c.out_channels) + ", T, h, w]");
@@ -83,7 +83,24 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     x = flow_match_noised(s, noise, start, sched.sigmas[static_cast<size_t>(first_step)]);
     s.finish();
   }
-  const bool batched = cfg && o.batch_cfg;
+  bool batched = cfg && o.batch_cfg;
+  if (batched) {
+    // What the sampler holds at the first forward beyond what it holds now (wan_sampler_device_bytes: the guidance
+    // scale, the step's input, with batching the batch-2 states), beside the forward's activations.
+    const int64_t grid = noise.dim(2) * noise.dim(3) * noise.dim(4), text = cond.dim(1);
+    const int64_t image_tokens = image ? image->embeds.dim(1) : 0, context_tokens = text + image_tokens;
+    const int64_t tokens = grid / c.patch_volume();
+    const uint64_t held = wan_sampler_device_bytes(c, grid, text, image_tokens, negative.defined(), false, refine) -
+                          4 * (1 + (image ? static_cast<uint64_t>(c.in_channels * grid) : 0));
+    const auto pending = [&](bool b) {
+      return wan_sampler_device_bytes(c, grid, text, image_tokens, negative.defined(), b, refine) - held;
+    };
+    if (!model.forward_fits(tokens, context_tokens, 2, pending(true)) &&
+        model.forward_fits(tokens, context_tokens, 1, pending(false))) {
+      batched = false;
+      if (report) report->cfg_in_turn_to_fit = true;
+    }
+  }
   Tensor context = cond, embeds = image ? image->embeds : Tensor{};
   if (batched) {  // batch [unconditional, conditional]
     gpu::CommandStream s(ctx);

@@ -59,11 +59,22 @@ struct WanImageCondition {
   gpu::Tensor embeds, latent;
 };
 
+/// What a sampling run chose by itself.
+struct WanSampleReport {
+  /// Batched CFG was asked for, but its forward could not be planned under the device budget (not even streaming
+  /// the blocks) while the batch-1 forwards could: the passes ran in turn (same result, half the activations).
+  bool cfg_in_turn_to_fit = false;
+};
+
 /// Samples from `noise`; `image` is required for I2V models and must be null for T2V ones. `start`: optional latents
 /// of the noise's shape to refine (used when o.strength < 1, required then). on_step counts the steps taken.
+/// With o.batch_cfg, checks before the first forward that the batch-2 forward fits the device budget beside what the
+/// sampler will hold (wan_sampler_device_bytes); where it does not and the batch-1 one does, runs CFG in turn and
+/// says so in `report`.
 gpu::Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const gpu::Tensor& noise, const gpu::Tensor& cond,
                        const gpu::Tensor& negative, const WanSamplerOptions& o, const WanStepCallback& on_step = {},
-                       const WanImageCondition* image = nullptr, const gpu::Tensor& start = {});
+                       const WanImageCondition* image = nullptr, const gpu::Tensor& start = {},
+                       WanSampleReport* report = nullptr);
 
 /// The device bytes wan.sample and wan_sample() hold when the transformer plans its first forward, beside the
 /// weights (so that the dry run's plan counts what the run's plan finds in use): the noise of `latent_grid`
