@@ -292,6 +292,25 @@ TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
   EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
+TEST_F(WanGraph, DryRunPlansTheFullExampleThroughDecodeAndSave) {
+  // examples/wan-t2v.lattice (sample, VAE decode, video.save) against the config-only folder: every node plans,
+  // nothing is written and the device is never started.
+  const std::map<std::string, PlanInfo> plan = test::plan_example("wan-t2v.lattice", opts);
+  ASSERT_EQ(plan.size(), 8u);
+  for (const auto& [id, info] : plan) EXPECT_FALSE(info.shape.empty()) << id << " has no plan";
+  EXPECT_NE(plan.at("transformer").shape.find("Wan 2.1 T2V 14B"), std::string::npos) << plan.at("transformer").shape;
+  const std::string& sample = plan.at("sample").shape;
+  EXPECT_NE(sample.find("[1, 16, 21, 60, 104], 32760 tokens, 50 UniPC steps, CFG batch 2"), std::string::npos) << sample;
+  EXPECT_EQ(plan.at("decode").shape, "video 81 frames 832x480 at 16 fps");
+  EXPECT_GT(plan.at("decode").activation_bytes, 0u);
+  EXPECT_GT(plan.at("vae").weight_bytes, 100ull << 20);  // the Wan 2.1 VAE, about 127 M parameters in f32
+  const std::string& save = plan.at("save").shape;
+  EXPECT_EQ(save.rfind("file "), 0u) << save;
+  EXPECT_NE(save.find("wan-t2v.mp4"), std::string::npos) << save;
+  EXPECT_FALSE(fs::exists(fs::path(LATTICE_SOURCE_DIR) / "examples" / "wan-t2v.mp4"));
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
 TEST_F(WanGraph, ImageToVideoSamplesWithTheImageConditionOnEveryStep) {
   // The tiny I2V transformer (36 input channels = 16 noise + 20 condition), image embeddings and a
   // condition latent from files, 2 CFG steps; checked against the same steps by hand.
