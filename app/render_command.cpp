@@ -199,6 +199,8 @@ Json plan_to_json(const std::vector<PlanRow>& rows) {
                       {"activation_bytes", info.activation_bytes}});
       // A DiT loader's bytes with fp8 matrices: what the "store its weights as fp8" hint says.
       if (info.meta.contains("fp8_weight_bytes")) outs.back()["fp8_weight_bytes"] = info.meta["fp8_weight_bytes"];
+      // A sampler's lower-memory way (wan.sample's CFG in turn) and its activations.
+      if (info.meta.contains("low_memory")) outs.back()["low_memory"] = info.meta["low_memory"];
     }
     a.push_back({{"id", r.id}, {"type", r.type}, {"outputs", std::move(outs)}});
   }
@@ -273,6 +275,10 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
   struct Need {
     std::string node, model;
     double weights = 0, largest_model = 0, act = 0;
+    // A node that can run in less memory where its model cannot stream otherwise (PlanInfo meta "low_memory":
+    // {"activation_bytes", "how"}; wan.sample's CFG in turn): those activations and what it then does.
+    double low_act = 0;
+    std::string low_how;
     double total() const { return weights + act; }
   };
   std::vector<Need> needs;
@@ -280,7 +286,13 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
     const Node* n = g.find(r.id);
     if (!n) continue;
     Need need{r.id, "", 0, 0, 0};
-    for (const auto& [name, info] : r.outputs) need.act += static_cast<double>(info.activation_bytes);
+    for (const auto& [name, info] : r.outputs) {
+      need.act += static_cast<double>(info.activation_bytes);
+      if (info.meta.contains("low_memory")) {
+        need.low_act = info.meta["low_memory"]["activation_bytes"].get<double>();
+        need.low_how = info.meta["low_memory"]["how"].get<std::string>();
+      }
+    }
     for (const auto& [id, w] : models_used(*n)) {
       need.weights += static_cast<double>(w);
       if (static_cast<double>(w) > need.largest_model) need.largest_model = static_cast<double>(w), need.model = id;
@@ -314,12 +326,27 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
       // arithmetic (core/block_stream_plan.h) over what the budget leaves beside its other weights.
       uint64_t in_blocks = 0;
       for (uint64_t x : blocks) in_blocks += x;
-      const double fixed = worst->act + (worst->weights - worst->largest_model) +
-                           std::max(0.0, worst->largest_model - static_cast<double>(in_blocks));
-      const BlockStreamPlan sp = plan_block_streaming(blocks, budget > fixed ? static_cast<uint64_t>(budget - fixed) : 0);
+      const double other = (worst->weights - worst->largest_model) + std::max(0.0, worst->largest_model - static_cast<double>(in_blocks));
+      double fixed = worst->act + other;
+      BlockStreamPlan sp = plan_block_streaming(blocks, budget > fixed ? static_cast<uint64_t>(budget - fixed) : 0);
+      std::string how;  // the node's lower-memory way, where the run takes it (as the run decides: core/block_stream_plan.h)
+      if (!sp.fits && worst->low_act > 0) {
+        const double low = worst->low_act + other;
+        const BlockStreamPlan lp = plan_block_streaming(blocks, budget > low ? static_cast<uint64_t>(budget - low) : 0);
+        if (lp.fits) {
+          sp = lp;
+          fixed = low;
+          how = worst->low_how;
+          b["fallback"] = how;
+          b["activation_bytes"] = worst->low_act;
+        }
+      }
       b["fits"] = false;
       b["node"] = worst->node;
       b["streaming_model"] = worst->model;
+      if (!how.empty())
+        std::printf("  budget %s: '%s' runs %s (its batched forward does not fit, even streaming)\n",
+                    human_bytes(budget).c_str(), worst->node.c_str(), how.c_str());
       if (!sp.fits) {
         std::printf("  budget %s: too small for '%s': %s of activations and other weights plus one block of '%s' (%s)\n",
                     human_bytes(budget).c_str(), worst->node.c_str(), human_bytes(fixed).c_str(), worst->model.c_str(),

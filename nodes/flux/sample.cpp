@@ -143,9 +143,7 @@ NodeDesc make() {
         const gpu::Tensor img = ctx.input_as<TensorValue>("image").device(gc);
         if (img.shape() != z.shape()) ctx.fail("image latents " + img.describe() + " and noise " + z.describe() + " differ in shape");
         const FlowMatchSchedule sched = flux_schedule(o, h, w);
-        const float sigma = sched.sigmas[static_cast<size_t>(flux_start_step(o))];
-        start = gpu::add(s, gpu::mul(s, z, gpu::Tensor::from_floats(gc, std::vector<float>{sigma}, {1})),
-                         gpu::mul(s, img, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
+        start = flow_match_noised(s, z, img, sched.sigmas[static_cast<size_t>(flux_start_step(o))]);
       }
       packed = gpu::pack_latents(s, start);
       if (control) packed_control = gpu::pack_latents(s, *control);

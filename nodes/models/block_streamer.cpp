@@ -153,6 +153,14 @@ uint64_t BlockStreamer::plan_forward(uint64_t act, const std::string& model, uin
   return stats_.activation_bytes;
 }
 
+bool BlockStreamer::fits(uint64_t act, uint64_t pending) const {
+  if (planned_ && act <= planned_one_ && pending == 0) return true;  // plan_forward keeps the plan in force
+  const gpu::Allocator& a = weights_.context().allocator();
+  const uint64_t budget = a.budget_bytes(), others = a.current_device_bytes() - device_bytes() + pending;
+  act = std::max(act, planned_one_);
+  return budget > others + act && plan_block_streaming(bytes_, budget - others - act).fits;
+}
+
 int BlockStreamer::next_streamed(int after) const {
   const int n = size();
   for (int k = 1; k <= n; ++k) {

@@ -109,6 +109,10 @@ class BlockStreamer {
   /// fit. The error names `model` ("Wan transformer"), the budget, what is in use and the activations.
   /// Returns the activation bytes reserved.
   uint64_t plan_forward(uint64_t activation_bytes, const std::string& model, uint64_t two_block_activation_bytes = 0);
+  /// Whether plan_forward(activation_bytes) would find room for at least one block (rather than throw), with
+  /// `pending_bytes` more allocated beside what is in use now before it runs: the same arithmetic, nothing
+  /// planned or uploaded. Lets a caller choose a lower-memory way to run before its first forward.
+  bool fits(uint64_t activation_bytes, uint64_t pending_bytes = 0) const;
 
   /// The weights holding block i, uploaded; finishes the work recorded on `s` first (see the contract).
   DeviceWeights& acquire(gpu::CommandStream& s, int i);

@@ -1,7 +1,11 @@
 #include "nodes/models/flow_match.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "gpu/command_stream.h"
+#include "gpu/ops/binary.h"
 
 namespace lattice {
 
@@ -94,6 +98,17 @@ void flow_match_euler_step(std::vector<float>& x, const std::vector<float>& v, f
   if (x.size() != v.size()) throw std::invalid_argument("Euler step: sample and model output differ in size");
   const float dt = sigma_next - sigma;
   for (size_t i = 0; i < x.size(); ++i) x[i] = x[i] + dt * v[i];
+}
+
+int flow_match_start_step(int steps, float strength) {
+  const int taken = std::min(static_cast<int>(static_cast<float>(steps) * strength), steps);
+  return std::max(steps - taken, 0);
+}
+
+gpu::Tensor flow_match_noised(gpu::CommandStream& s, const gpu::Tensor& noise, const gpu::Tensor& x0, float sigma) {
+  gpu::Context& gc = s.context();
+  return gpu::add(s, gpu::mul(s, noise, gpu::Tensor::from_floats(gc, std::vector<float>{sigma}, {1})),
+                  gpu::mul(s, x0, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
 }
 
 }  // namespace lattice

@@ -2,12 +2,19 @@
 /// Flow-matching Euler scheduler, as diffusers' FlowMatchEulerDiscreteScheduler computes it (v0.33),
 /// including its float32/float64 mix so that sigmas match the reference bit for bit where it can:
 /// pipeline sigmas linspace(1, 1/n, n), dynamic shifting from the image sequence length (FLUX-dev, LTX-Video),
-/// static shift (FLUX-schnell, Wan), shift_terminal stretching (LTX-Video), and the Euler step.
+/// static shift (FLUX-schnell, Wan), shift_terminal stretching (LTX-Video), and the Euler step; and where a run that
+/// refines given latents (image/video-to-video at a strength) starts.
 
 #include <optional>
 #include <vector>
 
+#include "gpu/tensor.h"
+
 namespace lattice {
+
+namespace gpu {
+class CommandStream;
+}
 
 struct FlowMatchConfig {
   int num_train_timesteps = 1000;
@@ -41,5 +48,16 @@ FlowMatchSchedule flow_match_schedule_default(const FlowMatchConfig& c, int step
 
 /// One Euler step in place: x += (sigma_next - sigma) * v, in float32.
 void flow_match_euler_step(std::vector<float>& x, const std::vector<float>& v, float sigma, float sigma_next);
+
+/// The first step of a run that refines given latents at `strength` in (0, 1], as diffusers' get_timesteps in the
+/// LTX-Video and Wan video-to-video pipelines: the last min(int(steps·strength), steps) steps are taken, so 0 at
+/// strength 1 and `steps` (nothing left to take) when steps·strength < 1. (FluxImg2ImgPipeline rounds otherwise:
+/// flux_start_step.)
+int flow_match_start_step(int steps, float strength);
+
+/// The starting point of such a run at the first sigma taken, sigma·noise + (1 − sigma)·x0, in f32
+/// (FlowMatchEulerDiscreteScheduler.scale_noise; UniPC's add_noise with flow sigmas is the same). Tensors of one
+/// shape; recorded on `s`.
+gpu::Tensor flow_match_noised(gpu::CommandStream& s, const gpu::Tensor& noise, const gpu::Tensor& x0, float sigma);
 
 }  // namespace lattice

@@ -13,6 +13,8 @@ extern "C" {
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -484,14 +486,15 @@ struct InputFile {
   }
   [[noreturn]] void fail(const std::string& what, int err = 0) const { lattice::fail(true, path, what, err); }
 
-  explicit InputFile(const std::filesystem::path& p) : path(p) {
+  /// `kind` names what the file should be in the message when FFmpeg cannot open it ("video", "sound file").
+  explicit InputFile(const std::filesystem::path& p, const char* kind = "video") : path(p) {
     quiet_ffmpeg();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(p, ec)) throw_invalid(p.string() + ": no such file");
     int err = avformat_open_input(&ic, p.string().c_str(), nullptr, nullptr);
     if (err < 0) {
       ic = nullptr;
-      fail("not a readable video", err);
+      fail(std::string("not a readable ") + kind, err);
     }
     err = avformat_find_stream_info(ic, nullptr);
     if (err < 0) fail("cannot read the stream information", err);
@@ -503,6 +506,11 @@ struct InputFile {
     return s;
   }
   int audio_stream() const { return av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0); }
+  int required_audio_stream() const {
+    const int s = audio_stream();
+    if (s < 0) fail("has no audio stream", s == AVERROR_STREAM_NOT_FOUND ? 0 : s);
+    return s;
+  }
 
   AVRational frame_rate(int s) const {
     AVRational r = av_guess_frame_rate(ic, ic->streams[s], nullptr);
@@ -601,6 +609,21 @@ struct AudioCollector {
     samples.resize(at + static_cast<size_t>(got) * channels);
   }
   int64_t frames() const { return channels ? static_cast<int64_t>(samples.size()) / channels : 0; }
+
+  /// Adds every frame the decoder has ready, checking `enough` after each; true at the end of the stream
+  /// or once `enough()` holds (frames still in the decoder are then left there).
+  template <typename Enough>
+  bool receive(const InputFile& in, AVFrame* frame, const Enough& enough) {
+    for (;;) {
+      const int err = avcodec_receive_frame(dec.get(), frame);
+      if (err == AVERROR(EAGAIN)) return false;
+      if (err == AVERROR_EOF) return true;
+      if (err < 0) in.fail("cannot decode audio", err);
+      add(in, frame);
+      av_frame_unref(frame);
+      if (enough()) return true;
+    }
+  }
 };
 
 }  // namespace
@@ -669,18 +692,8 @@ std::shared_ptr<VideoData> read_video(const std::filesystem::path& path, const V
     }
   };
   auto take_audio = [&] {
-    for (;;) {
-      const int err = avcodec_receive_frame(audio.dec.get(), frame.get());
-      if (err == AVERROR(EAGAIN)) return;
-      if (err == AVERROR_EOF) {
-        audio_done = true;
-        return;
-      }
-      if (err < 0) in.fail("cannot decode audio", err);
-      if (!audio_done) audio.add(in, frame.get());
-      av_frame_unref(frame.get());
-      if (video_done && audio.rate > 0 && audio.frames() >= audio_end()) audio_done = true;
-    }
+    if (audio.receive(in, frame.get(), [&] { return video_done && audio.rate > 0 && audio.frames() >= audio_end(); }))
+      audio_done = true;
   };
 
   bool eof = false;
@@ -738,6 +751,74 @@ std::shared_ptr<VideoData> read_video(const std::filesystem::path& path, const V
     av_reduce(&num, &den, n, d, INT32_MAX);
   }
   return std::make_shared<VideoData>(std::move(frames), num, den, std::move(track));
+}
+
+AudioProbe probe_audio(const std::filesystem::path& path) {
+  InputFile in(path, "sound file");
+  const AVStream* st = in.ic->streams[in.required_audio_stream()];
+  AudioProbe p;
+  p.sample_rate = st->codecpar->sample_rate;
+  p.channels = st->codecpar->ch_layout.nb_channels;
+  if (st->duration > 0) {
+    p.seconds = static_cast<double>(st->duration) * av_q2d(st->time_base);
+  } else if (in.ic->duration > 0) {
+    p.seconds = static_cast<double>(in.ic->duration) / AV_TIME_BASE;
+  }
+  p.codec = avcodec_get_name(st->codecpar->codec_id);
+  return p;
+}
+
+namespace {
+
+std::string seconds_text(double s) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%g s", s);
+  return b;
+}
+
+}  // namespace
+
+std::shared_ptr<AudioData> read_audio(const std::filesystem::path& path, const AudioReadOptions& o,
+                                      const std::function<void()>& cancel) {
+  if (!(o.start >= 0) || !(o.duration >= 0) || !std::isfinite(o.start + o.duration))
+    throw_invalid(path.string() + ": audio span start " + seconds_text(o.start) + ", duration " +
+                  seconds_text(o.duration) + " is invalid");
+  InputFile in(path, "sound file");
+  const int as = in.required_audio_stream();
+  AudioCollector audio;
+  audio.dec = in.open_decoder(as);
+  // Sample frames [first, last) of the stream; the rate is known from the first decoded frame.
+  const auto first = [&] { return static_cast<int64_t>(std::llround(o.start * audio.rate)); };
+  const auto last = [&] {
+    return o.duration > 0 ? static_cast<int64_t>(std::llround((o.start + o.duration) * audio.rate))
+                          : std::numeric_limits<int64_t>::max();
+  };
+  const auto enough = [&] { return audio.rate > 0 && audio.frames() >= last(); };
+  FramePtr frame = new_frame();
+  PacketPtr pkt = new_packet();
+  for (bool done = false; !done;) {
+    const int err = av_read_frame(in.ic, pkt.get());
+    if (err == AVERROR_EOF) {
+      avcodec_send_packet(audio.dec.get(), nullptr);
+      audio.receive(in, frame.get(), enough);
+      break;
+    }
+    if (err < 0) in.fail("cannot read from the file", err);
+    if (pkt->stream_index == as) {
+      const int e = avcodec_send_packet(audio.dec.get(), pkt.get());
+      if (e < 0 && e != AVERROR(EAGAIN)) in.fail("cannot decode audio", e);
+      done = audio.receive(in, frame.get(), enough);
+      if (cancel) cancel();
+    }
+    av_packet_unref(pkt.get());
+  }
+  if (audio.frames() == 0) in.fail("holds no decodable audio");
+  const int64_t a0 = first(), a1 = std::min(last(), audio.frames());
+  if (a0 >= a1)
+    in.fail("its audio lasts " + seconds_text(static_cast<double>(audio.frames()) / audio.rate) +
+            ", nothing at or after start " + seconds_text(o.start));
+  std::vector<float> s(audio.samples.begin() + a0 * audio.channels, audio.samples.begin() + a1 * audio.channels);
+  return std::make_shared<AudioData>(audio.rate, audio.channels, std::move(s));
 }
 
 }  // namespace lattice

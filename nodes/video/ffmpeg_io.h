@@ -17,6 +17,8 @@
 /// read_video decodes any file FFmpeg can demux into RGB float frames in [0, 1] (the file's own matrix and
 /// range, BT.601 assumed for untagged SD and BT.709 for untagged HD; no transfer curve applied), at the
 /// file's size, with its audio (first audio stream) as interleaved float samples at the file's rate.
+/// read_audio decodes the first audio stream of any file FFmpeg demuxes (WAV, MP3, FLAC, M4A, Ogg, or a
+/// movie's track) the same way, without a video stream being needed.
 ///
 /// Errors: a file that cannot be opened or decoded is Error(InvalidInput); a failure while writing is
 /// Error(Evaluation). Messages name the file and carry FFmpeg's own error text.
@@ -99,6 +101,27 @@ VideoProbe probe_video(const std::filesystem::path& path);
 
 /// Decodes the frames selected by `options`. `cancel` (optional) is polled between frames and may throw.
 std::shared_ptr<VideoData> read_video(const std::filesystem::path& path, const VideoReadOptions& options,
+                                      const std::function<void()>& cancel = {});
+
+/// The span of a sound read by read_audio, in seconds of the stream.
+struct AudioReadOptions {
+  double start = 0;     ///< seconds skipped from the start (decoded and dropped: no seeking)
+  double duration = 0;  ///< seconds kept; 0 = to the end
+};
+
+struct AudioProbe {
+  int sample_rate = 0, channels = 0;
+  double seconds = -1;  ///< from the container; -1 when it does not say
+  std::string codec;
+};
+
+/// Opens the file and reads its headers only; Error(InvalidInput) when it has no audio stream.
+AudioProbe probe_audio(const std::filesystem::path& path);
+
+/// Decodes the first audio stream over the span `options` picks, as interleaved float samples at the file's
+/// rate and channel count. `cancel` (optional) is polled between packets and may throw. Error(InvalidInput)
+/// when the file is missing or unreadable, has no audio stream, or ends before `options.start`.
+std::shared_ptr<AudioData> read_audio(const std::filesystem::path& path, const AudioReadOptions& options,
                                       const std::function<void()>& cancel = {});
 
 /// A frame rate in frames per second as the nearest small rational (23.976 -> 24000/1001).

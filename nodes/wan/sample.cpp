@@ -1,7 +1,8 @@
 // wan.sample: Wan 2.1 video sampling: seeded noise for the video size (or a given noise latent), flow-matching
 // Euler or UniPC (WanPipeline's) steps with a static shift, and classifier-free guidance batched into one forward
 // (or run in turn).
-// Image-to-video models also take the CLIP image embedding and the image condition latent as tensors.
+// Image-to-video models also take the CLIP image embedding and the image condition latent as tensors. With a
+// `latent` input (wan.vae_encode of a video) and strength < 1, the last steps refine it: video-to-video.
 #include "core/eval_context.h"
 #include "core/types/tensor.h"
 #include "gpu/ops/noise.h"
@@ -22,7 +23,20 @@ WanSamplerOptions options(const ParamReader& ctx) {
   o.batch_cfg = ctx.flag("batch_cfg");
   o.scheduler = ctx.string("scheduler") == "unipc" ? WanScheduler::UniPc : WanScheduler::Euler;
   o.solver_order = static_cast<int>(ctx.integer("solver_order"));
+  o.strength = static_cast<float>(ctx.number("strength"));
   return o;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string t = "[";
+  for (size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
+  return t + "]";
+}
+
+// The size the sampler makes, for messages: "832x480, 81 frames".
+std::string video_size(const ParamReader& ctx) {
+  return std::to_string(ctx.integer("width")) + "x" + std::to_string(ctx.integer("height")) + ", " +
+         std::to_string(ctx.integer("num_frames")) + " frames";
 }
 
 gpu::Tensor upload(gpu::Context& gc, const ConditioningData& c) {
@@ -39,7 +53,8 @@ NodeDesc make() {
               {"negative", PortType::Conditioning, "the encoded negative prompt; needed when guidance > 1", true},
               {"noise", PortType::Latent, "starting noise [1, 16, T, h, w]; default: seeded noise for the size", true},
               {"image_embeds", PortType::Tensor, "I2V: CLIP ViT-H/14 penultimate hidden states [1, 257, 1280]", true},
-              {"image_condition", PortType::Tensor, "I2V: mask + first-frame latent [1, 20, T, h, w]", true}};
+              {"image_condition", PortType::Tensor, "I2V: mask + first-frame latent [1, 20, T, h, w]", true},
+              {"latent", PortType::Latent, "video-to-video: latents to refine (wan.vae_encode), used when strength < 1", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, (frames-1)/4+1, height/8, width/8]"}};
   d.params = {
       {"width", ParamType::Int, 832, "video width in pixels (multiple of 16; 832 or 1280)", 16, 8192},
@@ -53,6 +68,9 @@ NodeDesc make() {
        -INFINITY, INFINITY, {"euler", "unipc"}},
       {"solver_order", ParamType::Int, 2, "UniPC order (2 for guided sampling; unused by euler)", 1, 3},
       {"seed", ParamType::Seed, 0, "noise seed (unused when a noise latent is connected)"},
+      {"strength", ParamType::Float, 1.0,
+       "with a 'latent' input: the share of the steps run on it (e.g. 0.7; lower keeps more of the video); 1 = text-to-video",
+       0.01, 1.0},
       {"batch_cfg", ParamType::Bool, true,
        "run the conditional and unconditional passes as one batch-2 forward (off: one after the other, half the activations)"},
   };
@@ -67,13 +85,20 @@ NodeDesc make() {
     if (ctx.has_input("noise")) {
       noise = ctx.input_as<TensorValue>("noise").device(gc);
       if (noise.shape() != gpu::Shape(shape.begin(), shape.end()))
-        ctx.fail("noise " + noise.describe() + " does not match the video size (expected [" + std::to_string(shape[0]) + ", " +
-                 std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " +
-                 std::to_string(shape[4]) + "])");
+        ctx.fail("noise " + noise.describe() + " does not match the video size (expected " + shape_text(shape) + ")");
     } else {
       gpu::CommandStream s(gc);
       noise = gpu::normal_noise(s, gpu::Shape(shape.begin(), shape.end()), ctx.seed("seed"));
       s.finish();
+    }
+    gpu::Tensor start;
+    if (o.strength < 1.0f) {
+      if (!ctx.has_input("latent"))
+        ctx.fail("strength < 1 needs the 'latent' input (wan.vae_encode of the video to start from), or set strength to 1");
+      start = ctx.input_as<TensorValue>("latent").device(gc);
+      if (start.shape() != gpu::Shape(shape.begin(), shape.end()))
+        ctx.fail("latent " + start.describe() + " does not fit the " + video_size(ctx) + " this sampler makes (expected " +
+                 shape_text(shape) + "); encode the video at the sampler's width, height and num_frames");
     }
     gpu::Tensor negative;
     if (ctx.has_input("negative")) negative = upload(gc, ctx.input_as<ConditioningData>("negative"));
@@ -89,14 +114,16 @@ NodeDesc make() {
     }
     WanTransformer& model = dit.model(gc);
     const BlockStreamReport report_streaming(model.stream_stats());
+    WanSampleReport sampled;
     const gpu::Tensor out = wan_sample(
         model, gc, noise, upload(gc, cond), negative, o,
         [&](int step, int total) {
           ctx.step(step, total);
           ctx.check_cancel();
         },
-        image.get());
-    ctx.report("steps", o.steps);
+        image.get(), start, &sampled);
+    ctx.report("steps", o.steps - (start.defined() ? wan_start_step(o) : 0));
+    if (sampled.cfg_in_turn_to_fit) ctx.report("cfg", "in turn: the batched forward does not fit the device budget");
     report_streaming(ctx, gc);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
   };
@@ -106,9 +133,24 @@ NodeDesc make() {
     const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2), text = kWanTextTokens;
     const bool cfg = o.guidance > 1.0f;
     const int64_t batch = cfg && o.batch_cfg ? 2 : 1;
+    const bool refine = o.strength < 1.0f;
+    if (refine) {
+      const PlanInfo* latent = ctx.input("latent");
+      if (!latent)
+        throw_invalid(ctx.who() + ": strength < 1 needs the 'latent' input (wan.vae_encode of the video to start from)",
+                      {ctx.node_id()});
+      if (latent->meta.contains("t") &&
+          (latent->meta["t"].get<int64_t>() != shape[2] || latent->meta["h"].get<int64_t>() != shape[3] ||
+           latent->meta["w"].get<int64_t>() != shape[4]))
+        throw_invalid(ctx.who() + ": latent " + latent->shape + " does not fit the " + video_size(ctx) +
+                          " this sampler makes (expected " + shape_text(shape) + ")",
+                      {ctx.node_id()});
+    }
+    const int steps = o.steps - (refine ? wan_start_step(o) : 0);
     PlanInfo p;
+    p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
     p.shape = "latent [1, 16, " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
-              "], " + std::to_string(tokens) + " tokens, " + std::to_string(o.steps) + (o.scheduler == WanScheduler::UniPc ? " UniPC" : " Euler") + " steps" +
+              "], " + std::to_string(tokens) + " tokens, " + std::to_string(steps) + (o.scheduler == WanScheduler::UniPc ? " UniPC" : " Euler") + " steps" +
               (cfg ? (batch == 2 ? ", CFG batch 2" : ", CFG in turn") : "");
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("config")) {
       const auto& j = dit->meta["config"];
@@ -123,13 +165,18 @@ NodeDesc make() {
       c.image_dim = j["image"].get<int>();
       c.added_kv_proj_dim = c.image_dim ? c.inner_dim() : 0;
       const int64_t image = c.image_dim ? kWanImageTokens : 0;
-      p.flops = c.forward_flops(tokens, text, image) * static_cast<double>((cfg ? 2 : 1) * o.steps);
+      p.flops = c.forward_flops(tokens, text, image) * static_cast<double>((cfg ? 2 : 1) * steps);
       // The forward's activations and what the sampler holds on the device when the transformer plans.
-      p.activation_bytes = wan_activation_bytes(c, tokens, text + image, batch) +
-                           wan_sampler_device_bytes(c, shape[2] * shape[3] * shape[4], text, image,
-                                                    ctx.input("negative") != nullptr, batch == 2);
+      const auto need = [&](int64_t b) {
+        return wan_activation_bytes(c, tokens, text + image, b) +
+               wan_sampler_device_bytes(c, shape[2] * shape[3] * shape[4], text, image, ctx.input("negative") != nullptr,
+                                        b == 2, refine);
+      };
+      p.activation_bytes = need(batch);
+      // Where the batch-2 forward cannot be planned under a budget, the run falls back to CFG in turn (wan_sample);
+      // the dry run's memory plan (app/render_command.cpp) reads this.
+      if (batch == 2) p.meta["low_memory"] = {{"activation_bytes", need(1)}, {"how", "CFG in turn"}};
     }
-    p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
     ctx.set_output("latent", p);
   };
   return d;

@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "nodes/models/block_streamer.h"
+#include "nodes/models/wan/transformer.h"
 #include "tests/support/tiny_models.h"
 
 namespace {
@@ -294,8 +297,10 @@ TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
 }
 
 // A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, 512 text tokens
-// as the plan assumes), its matrices on the device as `weight_dtype`: the graph file in `dir`.
-std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
+// as the plan assumes), its matrices on the device as `weight_dtype`: the graph file in `dir`. With `cfg`: a
+// 9-frame 192x160 video (360 tokens) with guidance 5 and batched CFG (the prompt tensors as the negative too),
+// whose batch-2 activations exceed the batch-1 ones by more than two blocks.
+std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored", bool cfg = false) {
   lattice::WanConfig c;
   c.num_attention_heads = 4;
   c.attention_head_dim = 64;
@@ -308,8 +313,11 @@ std::string write_streamed_wan_graph(const fs::path& dir, const std::string& wei
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
     {"id": "dit", "type": "wan.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
-    {"id": "sample", "type": "wan.sample", "params": {"steps": 2, "guidance": 1.0, "width": 32, "height": 32, "num_frames": 5},
-     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
+    {"id": "sample", "type": "wan.sample", "params": )" +
+                                     (cfg ? R"({"steps": 2, "guidance": 5.0, "width": 192, "height": 160, "num_frames": 9})"
+                                          : R"({"steps": 2, "guidance": 1.0, "width": 32, "height": 32, "num_frames": 5})") + R"(,
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"})" +
+                                     (cfg ? R"(, "negative": {"node": "cond", "output": "conditioning"})" : "") + "}}]}";
   return (dir / "stream.lattice").string();
 }
 
@@ -423,6 +431,45 @@ TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
   // The --dry-run hint for a streaming model ("or store its weights as fp8") is what fp8 would plan, whatever
   // the dtype chosen now.
   for (double h : fp8_hints) EXPECT_EQ(h, fp8);
+}
+
+TEST_F(Cli, WanRunsCfgInTurnWhereOnlyThatFitsTheBudget) {
+  // A budget halfway between one streamed block beside the batch-1 forward's needs and one beside the batch-2
+  // forward's: the plan and the run both take CFG in turn, and stream the same blocks.
+  const std::string graph = write_streamed_wan_graph(dir, "stored", true);
+  const auto sample = planned_output(graph, "sample", dir / "p.json");
+  ASSERT_TRUE(sample.contains("low_memory")) << sample.dump();
+  EXPECT_EQ(sample["low_memory"]["how"], "CFG in turn");
+  const double batched = sample["activation_bytes"].get<double>(), in_turn = sample["low_memory"]["activation_bytes"].get<double>();
+  const double weights = planned_output(graph, "dit", dir / "d.json")["weight_bytes"].get<double>();
+  lattice::WanConfig four_blocks;
+  four_blocks.num_layers = 4;
+  const std::vector<uint64_t> blocks = lattice::block_device_bytes(lattice::WeightSource::open(dir / "dit"),
+                                                                   lattice::wan_block_prefixes(four_blocks));
+  ASSERT_EQ(blocks.size(), 4u);
+  double in_blocks = 0;
+  for (uint64_t b : blocks) in_blocks += static_cast<double>(b);
+  const double one_block = weights - in_blocks + static_cast<double>(*std::max_element(blocks.begin(), blocks.end()));
+  ASSERT_GT(batched - in_turn, 2 * static_cast<double>(blocks[0]));
+  const double budget_mib = (one_block + (batched + in_turn) / 2) / 1048576;
+  nlohmann::json planned;
+  expect_run_streams_as_planned(graph, budget_mib, dir, &planned);
+  EXPECT_EQ(planned.value("fallback", ""), "CFG in turn") << planned.dump();
+  std::ifstream rin(dir / "run.json");
+  for (const auto& n : nlohmann::json::parse(rin)["nodes"])
+    if (n["id"] == "sample") {
+      EXPECT_NE(n["info"].value("cfg", "").find("in turn"), std::string::npos) << n.dump();
+    }
+  // Where the batch-2 forward fits (streaming), it runs batched, as its plan says.
+  expect_run_streams_as_planned(graph, (one_block + batched) / 1048576 + 1, dir, &planned);
+  EXPECT_FALSE(planned.contains("fallback")) << planned.dump();
+  std::ifstream rin2(dir / "run.json");
+  for (const auto& n : nlohmann::json::parse(rin2)["nodes"])
+    if (n["id"] == "sample") {
+      EXPECT_FALSE(n["info"].contains("cfg")) << n.dump();
+    }
+  // Where neither fits, the error names the batched need.
+  expect_budget_too_small(graph, (one_block + in_turn) / 1048576 - 1, "Wan transformer");
 }
 
 TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {

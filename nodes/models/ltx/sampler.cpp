@@ -29,10 +29,7 @@ FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens) {
                              flow_match_mu(o.schedule, static_cast<int>(tokens)));
 }
 
-int ltx_start_step(const LtxSamplerOptions& o) {
-  const int taken = std::min(static_cast<int>(static_cast<float>(o.steps) * o.strength), o.steps);
-  return std::max(o.steps - taken, 0);
-}
+int ltx_start_step(const LtxSamplerOptions& o) { return flow_match_start_step(o.steps, o.strength); }
 
 Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, const LtxConditioning& cond,
                   const LtxConditioning* negative, const LtxSamplerOptions& o, const Tensor& first_frame,
@@ -67,11 +64,7 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
   {
     gpu::CommandStream s(gc);
     Tensor begin = noise;
-    if (refine) {
-      const float sigma = sched.sigmas[static_cast<size_t>(first_step)];
-      begin = gpu::add(s, gpu::mul(s, noise, Tensor::from_floats(gc, std::vector<float>{sigma}, {1})),
-                       gpu::mul(s, start, Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
-    }
+    if (refine) begin = flow_match_noised(s, noise, start, sched.sigmas[static_cast<size_t>(first_step)]);
     x = gpu::patchify(s, begin, patch, gpu::PatchOrder::ChannelMajor);
     if (first_frame.defined()) {
       fixed = gpu::patchify(s, first_frame, patch, gpu::PatchOrder::ChannelMajor);

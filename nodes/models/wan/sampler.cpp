@@ -26,6 +26,8 @@ FlowMatchSchedule wan_schedule(const WanSamplerOptions& o) {
   return flow_match_schedule_default(c, o.steps, std::nullopt);
 }
 
+int wan_start_step(const WanSamplerOptions& o) { return flow_match_start_step(o.steps, o.strength); }
+
 std::vector<int64_t> wan_latent_shape(int64_t frames, int64_t height, int64_t width, int64_t channels) {
   if (frames < 1 || (frames - 1) % 4)
     throw_invalid("Wan: num_frames must be 4k + 1 (1, 5, ..., 81), got " + std::to_string(frames) + "; the VAE packs 4 frames " +
@@ -37,7 +39,8 @@ std::vector<int64_t> wan_latent_shape(int64_t frames, int64_t height, int64_t wi
 }
 
 Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise, const Tensor& cond, const Tensor& negative,
-                  const WanSamplerOptions& o, const WanStepCallback& on_step, const WanImageCondition* image) {
+                  const WanSamplerOptions& o, const WanStepCallback& on_step, const WanImageCondition* image,
+                  const Tensor& start, WanSampleReport* report) {
   const WanConfig& c = model.config();
   if (noise.rank() != 5 || noise.dim(0) != 1 || noise.dim(1) != c.out_channels)
     throw_invalid("Wan sampler: noise " + noise.describe() + " should be [1, " + std::to_string(c.out_channels) + ", T, h, w]");
@@ -63,9 +66,41 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
   if (cfg && negative.shape() != cond.shape())
     throw_invalid("Wan sampler: negative conditioning " + negative.describe() + " and conditioning " + cond.describe() +
                   " differ in shape (encode both with the same max_length)");
+  if (!(o.strength > 0.0f && o.strength <= 1.0f)) throw_invalid("Wan sampler: strength must be in (0, 1]");
+  const bool refine = o.strength < 1.0f;
+  if (refine && !start.defined()) throw_invalid("Wan sampler: strength < 1 needs start latents to refine");
+  if (refine && start.shape() != noise.shape())
+    throw_invalid("Wan sampler: start latents " + start.describe() + " and noise " + noise.describe() + " differ in shape");
   const FlowMatchSchedule sched = wan_schedule(o);
   const int n = static_cast<int>(sched.timesteps.size());
-  const bool batched = cfg && o.batch_cfg;
+  const int first_step = refine ? wan_start_step(o) : 0;
+  if (first_step >= n)
+    throw_invalid("Wan sampler: strength " + std::to_string(o.strength) + " of " + std::to_string(n) +
+                  " steps leaves no step to take");
+  Tensor x = noise;
+  if (refine) {
+    gpu::CommandStream s(ctx);
+    x = flow_match_noised(s, noise, start, sched.sigmas[static_cast<size_t>(first_step)]);
+    s.finish();
+  }
+  bool batched = cfg && o.batch_cfg;
+  if (batched) {
+    // What the sampler holds at the first forward beyond what it holds now (wan_sampler_device_bytes: the guidance
+    // scale, the step's input, with batching the batch-2 states), beside the forward's activations.
+    const int64_t grid = noise.dim(2) * noise.dim(3) * noise.dim(4), text = cond.dim(1);
+    const int64_t image_tokens = image ? image->embeds.dim(1) : 0, context_tokens = text + image_tokens;
+    const int64_t tokens = grid / c.patch_volume();
+    const uint64_t held = wan_sampler_device_bytes(c, grid, text, image_tokens, negative.defined(), false, refine) -
+                          4 * (1 + (image ? static_cast<uint64_t>(c.in_channels * grid) : 0));
+    const auto pending = [&](bool b) {
+      return wan_sampler_device_bytes(c, grid, text, image_tokens, negative.defined(), b, refine) - held;
+    };
+    if (!model.forward_fits(tokens, context_tokens, 2, pending(true)) &&
+        model.forward_fits(tokens, context_tokens, 1, pending(false))) {
+      batched = false;
+      if (report) report->cfg_in_turn_to_fit = true;
+    }
+  }
   Tensor context = cond, embeds = image ? image->embeds : Tensor{};
   if (batched) {  // batch [unconditional, conditional]
     gpu::CommandStream s(ctx);
@@ -80,8 +115,8 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     unipc.emplace(wan_unipc_config(o), sched.sigmas, [&](const UniPcStepPlan& p, const UniPcStepInputs<Tensor>& in) {
       return unipc_update_device(*stream, p, in);
     });
-  Tensor x = noise;
-  for (int i = 0; i < n; ++i) {
+  if (unipc) unipc->planner().set_begin_index(first_step);
+  for (int i = first_step; i < n; ++i) {
     gpu::CommandStream s(ctx);
     stream = &s;
     const float t = sched.timesteps[static_cast<size_t>(i)];
@@ -106,13 +141,13 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     }
     s.finish();
     stream = nullptr;
-    if (on_step) on_step(i + 1, n);
+    if (on_step) on_step(i + 1 - first_step, n - first_step);
   }
   return x;
 }
 
 uint64_t wan_sampler_device_bytes(const WanConfig& c, int64_t latent_grid, int64_t text_tokens, int64_t image_tokens,
-                                  bool negative, bool batched) {
+                                  bool negative, bool batched, bool refine) {
   const uint64_t L = static_cast<uint64_t>(latent_grid), text = static_cast<uint64_t>(text_tokens * c.text_dim);
   const uint64_t image = c.image_to_video() ? static_cast<uint64_t>(image_tokens * c.image_dim) : 0;
   const uint64_t input = static_cast<uint64_t>(c.image_to_video() ? c.in_channels : c.out_channels) * L;
@@ -120,6 +155,7 @@ uint64_t wan_sampler_device_bytes(const WanConfig& c, int64_t latent_grid, int64
   if (negative) n += text;
   if (c.image_to_video()) n += image + static_cast<uint64_t>(c.in_channels - c.out_channels) * L + input;
   if (batched) n += 2 * text + 2 * image + 2 * input;
+  if (refine) n += 2 * static_cast<uint64_t>(c.out_channels) * L;  // the latents refined and the noised start
   return 4 * n;
 }
 

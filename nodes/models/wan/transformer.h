@@ -50,6 +50,12 @@ class WanTransformer {
   const BlockStreamStats& stream_stats() const { return blocks_->stats(); }
   /// Device bytes of the streaming slots (counted in the model handle's cache size).
   uint64_t streaming_slot_bytes() const { return blocks_->slot_device_bytes(); }
+  /// Whether a forward of `batch` entries over `tokens` patch tokens and `context_tokens` (text + image) can be
+  /// planned under the device budget, streaming blocks where needed, once `pending_bytes` more are allocated
+  /// beside what is in use now (BlockStreamer::fits): for choosing CFG in turn before the first forward.
+  bool forward_fits(int64_t tokens, int64_t context_tokens, int64_t batch, uint64_t pending_bytes) const {
+    return blocks_->fits(wan_activation_bytes(config_, tokens, context_tokens, batch), pending_bytes);
+  }
 
   gpu::Tensor forward(gpu::CommandStream& s, const gpu::Tensor& hidden, const std::vector<float>& timestep,
                       const gpu::Tensor& context, const gpu::Tensor& image = {});

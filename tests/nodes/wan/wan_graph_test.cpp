@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include "tests/support/tolerance.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -61,9 +62,11 @@ class WanGraph : public ::testing::Test {
   // The sampler's steps taken by hand: two separate forwards per step on [x, condition] (channels appended,
   // batch 1), uncond + g·(cond − uncond), Euler (or, with `unipc`, the UniPC solver) on the host. Returns the
   // final latent.
+  // With `start` (video-to-video): from step `first`, beginning at sigma·noise + (1 − sigma)·start on the host.
   std::vector<float> guided_euler_by_hand(Engine& e, const Graph& g, const gpu::Shape& shape, uint64_t seed, int steps,
                                           double shift, float guidance, const std::vector<float>& condition = {},
-                                          const gpu::Tensor& image = {}, bool unipc = false) {
+                                          const gpu::Tensor& image = {}, bool unipc = false,
+                                          const std::vector<float>& start = {}, int first = 0) {
     auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
     auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
     auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
@@ -75,15 +78,20 @@ class WanGraph : public ::testing::Test {
     const FlowMatchSchedule sched = wan_schedule(o);
     std::optional<UniPcSolver<std::vector<float>>> solver;
     if (unipc) solver.emplace(wan_unipc_config(o), sched.sigmas, unipc_update_host);
+    if (solver) solver->planner().set_begin_index(first);
     gpu::CommandStream s(gc);
     const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
     s.finish();
     std::vector<float> x = z.to_floats();
+    if (!start.empty()) {
+      const float sigma = sched.sigmas[static_cast<size_t>(first)];
+      for (size_t k = 0; k < x.size(); ++k) x[k] = sigma * x[k] + (1.0f - sigma) * start[k];
+    }
     const gpu::Tensor c = gpu::Tensor::from_floats(gc, pos->prompt_embeds.to_f32(), pos->prompt_embeds.shape);
     const gpu::Tensor u = gpu::Tensor::from_floats(gc, neg->prompt_embeds.to_f32(), neg->prompt_embeds.shape);
     gpu::Shape in_shape = shape;
     in_shape[1] += static_cast<int64_t>(condition.size() / (x.size() / static_cast<size_t>(shape[1])));
-    for (int i = 0; i < steps; ++i) {
+    for (int i = first; i < steps; ++i) {
       std::vector<float> in = x;
       in.insert(in.end(), condition.begin(), condition.end());
       const gpu::Tensor xt = gpu::Tensor::from_floats(gc, in, in_shape);
@@ -101,6 +109,14 @@ class WanGraph : public ::testing::Test {
       for (size_t k = 0; k < x.size(); ++k) x[k] += dt * v[k];
     }
     return x;
+  }
+  // Feeds the tensor "latent" of video.safetensors into wan.sample's `latent` input.
+  static void connect_video_latent(Graph& g) {
+    const Graph extra = parse_graph(R"({"lattice": 1, "nodes": [
+        {"id": "file", "type": "tensor.load", "params": {"path": "video.safetensors", "name": "latent"}},
+        {"id": "video", "type": "latent.from_tensor", "inputs": {"tensor": {"node": "file", "output": "tensor"}}}]})");
+    g.nodes.insert(g.nodes.end(), extra.nodes.begin(), extra.nodes.end());
+    g.find("sample")->inputs["latent"] = {"video", "latent"};
   }
   static void expect_close(const std::vector<float>& got, const std::vector<float>& ref) {
     EXPECT_TRUE(test::within_tolerance(got, ref));
@@ -179,6 +195,70 @@ TEST_F(WanGraph, SampleWithUniPcEqualsGuidedUniPcStepsTakenByHand) {
   EXPECT_GT(diff, 1e-3f);
 }
 
+TEST_F(WanGraph, VideoToVideoStartsAtTheStepTheStrengthImpliesFromTheNoisedLatent) {
+  // Start latents from a file (what wan.vae_encode would give) into the `latent` input.
+  const gpu::Shape shape{1, 16, 3, 6, 8};
+  std::vector<float> start(16 * 3 * 6 * 8);
+  for (size_t i = 0; i < start.size(); ++i) start[i] = 0.8f * std::cos(0.21f * static_cast<float>(i));
+  const HostTensor video = HostTensor::from_f32(shape, start);
+  write_safetensors(root / "video.safetensors", {{"latent", &video}});
+  const auto v2v = [&](const std::string& params) {
+    Graph g = graph(params);
+    connect_video_latent(g);
+    return g;
+  };
+  const std::string p = R"("width": 64, "height": 48, "num_frames": 9, "steps": 3, "guidance": 4.0, "shift": 3.0, "seed": 5)";
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto latent = [&](const Graph& g) {
+    auto t = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+    EXPECT_TRUE(t);
+    return t ? t->host().to_f32() : std::vector<float>{};
+  };
+  // Strength 1 ignores the video: text-to-video from the same seed, exactly.
+  EXPECT_EQ(latent(v2v("{" + p + R"(, "strength": 1.0})")), latent(graph("{" + p + "}")));
+  // Strength 0.6 of 3 steps takes the last int(1.8) = 1 step (diffusers' get_timesteps for Wan video-to-video;
+  // FLUX's img2img rounding would take 2), from sigma_2·noise + (1 − sigma_2)·start.
+  WanSamplerOptions o;
+  o.steps = 3;
+  o.strength = 0.6f;
+  ASSERT_EQ(wan_start_step(o), 2);
+  const Graph g = v2v("{" + p + R"(, "strength": 0.6})");
+  RenderReport r;
+  e.evaluate(g, "sample", "latent", opts, &r);
+  const auto sample = std::find_if(r.nodes.begin(), r.nodes.end(), [](const NodeReport& n) { return n.id == "sample"; });
+  ASSERT_NE(sample, r.nodes.end());
+  EXPECT_EQ(sample->info.value("steps", 0), 1) << sample->info.dump();
+  const std::vector<float> got = latent(g);
+  expect_close(got, guided_euler_by_hand(e, g, shape, 5, 3, 3.0, 4.0f, {}, {}, false, start, 2));
+  // UniPC begins at the same step, with an empty history (lower order first, as set_begin_index does).
+  const Graph gu = v2v("{" + p + R"(, "strength": 0.6, "scheduler": "unipc"})");
+  expect_close(latent(gu), guided_euler_by_hand(e, gu, shape, 5, 3, 3.0, 4.0f, {}, {}, true, start, 2));
+}
+
+TEST_F(WanGraph, VideoToVideoRefusesALatentOfAnotherSizeOrNone) {
+  MemoryCache mem;
+  Engine e(&mem);
+  const HostTensor small = HostTensor::from_f32({1, 16, 2, 6, 8}, std::vector<float>(16 * 2 * 6 * 8, 0.5f));
+  write_safetensors(root / "video.safetensors", {{"latent", &small}});
+  const auto message = [&](const Graph& g) {
+    try {
+      e.evaluate(g, "sample", "latent", opts);
+    } catch (const Error& err) {
+      EXPECT_EQ(err.kind(), ErrorKind::Evaluation) << err.what();
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2, "strength": 0.5})");
+  const std::string none = message(g);
+  EXPECT_NE(none.find("strength < 1 needs the 'latent' input"), std::string::npos) << none;
+  connect_video_latent(g);
+  const std::string other = message(g);
+  EXPECT_NE(other.find("does not fit the 64x48, 9 frames this sampler makes (expected [1, 16, 3, 6, 8])"), std::string::npos)
+      << other;
+}
+
 TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
   const std::string p = R"("width": 32, "height": 32, "num_frames": 5, "steps": 2, "guidance": 6.0, "seed": 9)";
   MemoryCache mem;
@@ -209,6 +289,25 @@ TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
   EXPECT_EQ(sample.activation_bytes, wan_activation_bytes(c, 32760, kWanTextTokens, 2) +
                                          wan_sampler_device_bytes(c, 21 * 60 * 104, kWanTextTokens, 0, true, true));
   EXPECT_GT(plan.at("text_encoder").weight_bytes, 10ull << 30);  // UMT5-XXL in bf16
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
+TEST_F(WanGraph, DryRunPlansTheFullExampleThroughDecodeAndSave) {
+  // examples/wan-t2v.lattice (sample, VAE decode, video.save) against the config-only folder: every node plans,
+  // nothing is written and the device is never started.
+  const std::map<std::string, PlanInfo> plan = test::plan_example("wan-t2v.lattice", opts);
+  ASSERT_EQ(plan.size(), 8u);
+  for (const auto& [id, info] : plan) EXPECT_FALSE(info.shape.empty()) << id << " has no plan";
+  EXPECT_NE(plan.at("transformer").shape.find("Wan 2.1 T2V 14B"), std::string::npos) << plan.at("transformer").shape;
+  const std::string& sample = plan.at("sample").shape;
+  EXPECT_NE(sample.find("[1, 16, 21, 60, 104], 32760 tokens, 50 UniPC steps, CFG batch 2"), std::string::npos) << sample;
+  EXPECT_EQ(plan.at("decode").shape, "video 81 frames 832x480 at 16 fps");
+  EXPECT_GT(plan.at("decode").activation_bytes, 0u);
+  EXPECT_GT(plan.at("vae").weight_bytes, 100ull << 20);  // the Wan 2.1 VAE, about 127 M parameters in f32
+  const std::string& save = plan.at("save").shape;
+  EXPECT_EQ(save.rfind("file "), 0u) << save;
+  EXPECT_NE(save.find("wan-t2v.mp4"), std::string::npos) << save;
+  EXPECT_FALSE(fs::exists(fs::path(LATTICE_SOURCE_DIR) / "examples" / "wan-t2v.mp4"));
   EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
