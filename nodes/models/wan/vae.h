@@ -154,7 +154,8 @@ class WanVae {
   void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                      const DecodedFramesSink& sink, const std::function<void(int, int)>& progress = {}) const;
   /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,
-  /// H/f, W/f] (logvar clamped to [-30, 20]), on the device. Submits and waits after each chunk.
+  /// H/f, W/f] (logvar clamped to [-30, 20] on the device), on the device. Submits and waits after each chunk and
+  /// at the end.
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
   /// encode() of a video held on the host (`x`: the values of a [B, 3, 1 + 4k, H, W] `shape`, in [-1, 1]) in overlapping
   /// spatial tiles of tile_latent x tile_latent latent pixels (overlap_latent shared), each encoded over all
@@ -214,8 +215,6 @@ class WanVae {
   gpu::Tensor encode_chunk(gpu::CommandStream& s, WanCausalState& st, const gpu::Tensor& x) const;
   /// Throws Error(Evaluation) unless `x` is [B, 3, 1 + 4k, H, W] with H, W multiples of the compression.
   void check_encode_input(const gpu::Shape& x) const;
-  /// The quant_conv output [B, 2 z_dim, ...] -> {mean, clamped logvar}; waits for the stream.
-  std::pair<gpu::Tensor, gpu::Tensor> split_moments(gpu::CommandStream& s, const gpu::Tensor& enc) const;
 
   WanVaeConfig config_;
   Coder encoder_, decoder_;
