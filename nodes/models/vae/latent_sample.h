@@ -34,7 +34,8 @@ inline constexpr uint64_t kEncodeNoiseOffset = uint64_t{1} << 44;
 std::pair<gpu::Tensor, gpu::Tensor> split_moments(gpu::CommandStream& s, const gpu::Tensor& moments, int64_t latent_channels);
 
 /// mean + exp(logvar / 2) · normal_noise(seed, kEncodeNoiseOffset): a new contiguous f32 tensor of mean's shape.
-/// mean and logvar: f32, the same shape, contiguous. Records four dispatches; nothing is submitted.
+/// mean and logvar: f32, the same shape. Records four dispatches (five for a strided logvar); nothing is
+/// submitted, nothing is uploaded.
 gpu::Tensor sample_latent(gpu::CommandStream& s, const gpu::Tensor& mean, const gpu::Tensor& logvar, uint64_t seed);
 
 /// The encode nodes' two parameters: "sample" (draw from the distribution; `by_default`, else the mean) and

@@ -6,6 +6,7 @@
 
 #include "gpu/command_stream.h"
 #include "gpu/error.h"
+#include "gpu/ops/binary.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace lattice::gpu {
@@ -75,6 +76,18 @@ TEST_F(GpuTest, UnaryScaledAndBoundedMatchesReference) {
             << shape_string(shape) << " op " << static_cast<int>(op) << " scale " << p.scale << " [" << p.lo << ", " << p.hi << "]";
       }
   }
+}
+
+// The scale is the f32 multiply a binary mul by a one-element tensor does: exp(0.5 · x) is bit for bit exp of the
+// product (what sample_latent computed with an uploaded 0.5 before).
+TEST_F(GpuTest, UnaryScaleIsTheBinaryMultiplyBitForBit) {
+  const auto x = testing::random_floats(333, 11, -30.0f, 20.0f);
+  const Tensor t = Tensor::from_floats(ctx(), x, {9, 37});
+  CommandStream s(ctx());
+  const Tensor half = Tensor::from_floats(ctx(), std::vector<float>{0.5f}, {1});
+  const Tensor fused = unary(s, UnaryOp::Exp, t, {.scale = 0.5f}), separate = unary(s, UnaryOp::Exp, mul(s, t, half));
+  s.finish();
+  EXPECT_EQ(fused.to_floats(), separate.to_floats());
 }
 
 TEST_F(GpuTest, ClampIsExactKeepsNaNAndBoundsInfinities) {
