@@ -134,7 +134,6 @@ nlohmann::json wan_vae_config_to_json(const WanVaeConfig& c) {
           {"dim_mult", c.dim_mult},
           {"num_res_blocks", c.num_res_blocks},
           {"temperal_downsample", c.temperal_downsample},
-          {"attn_scales", nlohmann::json::array()},
           {"latents_mean", c.latents_mean},
           {"latents_std", c.latents_std}};
 }

@@ -87,10 +87,13 @@ struct WanVaeConfig {
 /// holds when the budget has room for them).
 size_t wan_resident_cache_tiles(size_t tiles, uint64_t cache_bytes, uint64_t room);
 
-/// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).
+/// From a diffusers config.json (AutoencoderKLWan). attn_scales (the down/up levels, by spatial scale, that get
+/// attention blocks besides the mid blocks') must be empty or absent, as in every Wan 2.1 VAE: WanVaeConfig
+/// holds no attention outside the mid blocks, so other values are refused.
 WanVaeConfig wan_vae_config_from_json(const nlohmann::json& j);
 /// The config as a diffusers config.json's fields (wan_vae_config_from_json gives `c` back): how a plan passes a
-/// loaded VAE's config downstream (wan.load_vae's plan meta "config").
+/// loaded VAE's config downstream (wan.load_vae's plan meta "config"). attn_scales is left out: it would always
+/// be [], diffusers' default.
 nlohmann::json wan_vae_config_to_json(const WanVaeConfig& c);
 /// True when the weights look like a Wan VAE in either layout.
 bool is_wan_vae(const WeightSource& w);
