@@ -1,5 +1,7 @@
 #include "core/document.h"
 
+#include <algorithm>
+
 #include "core/atomic_file.h"
 #include "core/error.h"
 
@@ -37,6 +39,35 @@ Json migrate_v0_to_v1(Json doc, const std::string& source) {
   return doc;
 }
 
+// Defaults that changed with a format version: a node of `type` saved by an older version without `param`
+// meant `old_default`, so migrating writes it explicitly and the node keeps its meaning under the new default.
+struct ChangedDefault {
+  int version;  // the first format version with the new default
+  const char* type;
+  const char* param;
+  bool old_default;
+};
+const ChangedDefault kChangedDefaults[] = {
+    // ltx.encode_image samples the encoder's distribution, as diffusers' LTXImageToVideoPipeline does.
+    {2, "ltx.encode_image", "sample", false},
+};
+
+// Writes the old defaults into the nodes of a file of format `version` (>= 1). Entries of the wrong JSON type
+// are left for graph_from_json's structure checks.
+void migrate_defaults(Json& doc, int version) {
+  auto nodes = doc.find("nodes");
+  if (nodes == doc.end() || !nodes->is_array()) return;
+  for (Json& n : *nodes) {
+    if (!n.is_object() || !n.contains("type") || !n["type"].is_string()) continue;
+    for (const ChangedDefault& c : kChangedDefaults) {
+      if (version >= c.version || n["type"] != c.type) continue;
+      Json& params = n["params"];  // null when absent: becomes an object below
+      if (params.is_null()) params = Json::object();
+      if (params.is_object() && !params.contains(c.param)) params[c.param] = c.old_default;
+    }
+  }
+}
+
 const Json& require(const Json& obj, const char* key, const std::string& where) {
   auto it = obj.find(key);
   if (it == obj.end()) throw_invalid(where + ": missing '" + key + "'");
@@ -56,6 +87,7 @@ Graph graph_from_json(Json doc, const std::string& source) {
                   std::to_string(kLatticeFormatVersion) + "); open it with a newer version");
   if (version < 0) throw_invalid(source + ": format version " + std::to_string(version) + " is not valid");
   if (version == 0) doc = migrate_v0_to_v1(std::move(doc), source);
+  migrate_defaults(doc, std::max(version, 1));
 
   Graph g;
   const Json& nodes = require(doc, "nodes", source);

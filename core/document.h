@@ -1,7 +1,7 @@
 #pragma once
 /// The .lattice project file (docs/lattice-format.md, schemas/lattice.schema.json).
 ///
-///   { "lattice": 1, "nodes": [ { "id", "type", "params": {}, "inputs": { port: {"node", "output"} },
+///   { "lattice": 2, "nodes": [ { "id", "type", "params": {}, "inputs": { port: {"node", "output"} },
 ///                                 "ui": {} }, ... ], ...unknown keys kept }
 ///
 /// Loading checks structure (types of the file's own keys) and migrates older format versions; a file of a
@@ -17,7 +17,8 @@
 namespace lattice {
 
 /// Format version this build writes; files with a larger major version are refused.
-constexpr int kLatticeFormatVersion = 1;
+/// 2: ltx.encode_image samples by default (a version 1 node without "sample" is migrated to sample: false).
+constexpr int kLatticeFormatVersion = 2;
 
 /// Parses .lattice JSON. `source` names the file in error messages. Throws Error(InvalidInput).
 Graph parse_graph(std::string_view json_text, const std::string& source = "<memory>");

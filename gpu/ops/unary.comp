@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// OUT[i] = f(IN[in_offset + i]) for the activation functions of transformer MLPs.
+// OUT[i] = clamp(f(scale * IN[in_offset + i]), lo, hi): the activation functions of transformer MLPs, exp, and
+// their bounds (a VAE's clamped log-variance: f the identity).
 #include "unary_infos.h"
 layout(local_size_x = UNARY_LOCAL_SIZE) in;
 #include "common.glsl"
@@ -14,5 +15,8 @@ layout(std430, binding = 1) writeonly buffer OutBuf { float y_out[]; };
 void main() {
   uint i = lattice_flat_index();
   if (i >= pc.numel) return;
-  y_out[i] = lattice_activate(FN, x_in[pc.in_offset + i]);
+  float y = lattice_activate(FN, pc.scale * x_in[pc.in_offset + i]);
+  // GLSL's clamp of a NaN is undefined; torch.clamp keeps it, and so does the explicit test. With lo = -inf and
+  // hi = +inf every other value passes unchanged, so the bounds cost an activation nothing in accuracy.
+  y_out[i] = isnan(y) ? y : clamp(y, pc.lo, pc.hi);
 }

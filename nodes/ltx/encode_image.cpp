@@ -1,7 +1,7 @@
 // ltx.encode_image: an image to the first-frame latent LTXImageToVideoPipeline conditions on: the VAE
-// encodes it as a one-frame video, and the mean (the distribution's mode), or with `sample` on a draw from the
-// distribution as the pipeline's retrieve_latents does (nodes/models/vae/latent_sample.h), is normalised with
-// latents_mean/std.
+// encodes it as a one-frame video, and a draw from the distribution for the node's seed, as the pipeline's
+// retrieve_latents does with its generator (nodes/models/vae/latent_sample.h), or with `sample` off its mean,
+// is normalised with latents_mean/std.
 #include "core/eval_context.h"
 #include "core/types/image.h"
 #include "nodes/gpu_service.h"
@@ -19,7 +19,9 @@ NodeDesc make() {
   d.description = "Encode an image as LTX-Video's first-frame latent (image-to-video); its size must be the video's";
   d.inputs = {{"vae", PortType::VAE, "the LTX-Video VAE (ltx.load_vae)"}, {"image", PortType::Image, "RGB image in [0, 1]"}};
   d.outputs = {{"latent", PortType::Latent, "normalised latent [1, 128, 1, H/32, W/32]"}};
-  d.params = latent_sample_params(false, "LTXImageToVideoPipeline samples with its generator");
+  d.params = latent_sample_params(true, "LTXImageToVideoPipeline samples with its generator");
+  // 2: samples by default. Version 1 took the mean; .lattice files of format 1 keep it (core/document.cpp).
+  d.version = 2;
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<LtxVaeHandle>("vae");
     const auto& img = ctx.input_as<ImageData>("image");

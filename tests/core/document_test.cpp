@@ -52,13 +52,39 @@ TEST(Document, RoundTripIsLosslessIncludingUnknownKeys) {
 }
 
 TEST(Document, NewerMajorVersionIsRefused) {
+  const std::string next = std::to_string(kLatticeFormatVersion + 1);
   try {
-    parse_graph(R"({"lattice": 2, "nodes": []})", "future.lattice");
+    parse_graph(R"({"lattice": )" + next + R"(, "nodes": []})", "future.lattice");
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
-    EXPECT_NE(std::string(e.what()).find("future.lattice: format version 2 is newer"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("future.lattice: format version " + next + " is newer"), std::string::npos) << e.what();
   }
+}
+
+// Format 2 changed ltx.encode_image's `sample` default to true: a format 1 node that left it out keeps the
+// mean (an explicit false), one that set it keeps its value, and format 2 files and other types are untouched.
+TEST(Document, VersionOneNodesKeepTheDefaultsTheyWereSavedWith) {
+  const char* nodes = R"("nodes": [
+      {"id": "bare", "type": "ltx.encode_image"},
+      {"id": "seeded", "type": "ltx.encode_image", "params": {"seed": 4}},
+      {"id": "sampled", "type": "ltx.encode_image", "params": {"sample": true}},
+      {"id": "other", "type": "vae.encode", "params": {}}]})";
+  const Graph old = parse_graph(std::string(R"({"lattice": 1, )") + nodes);
+  EXPECT_EQ(old.find("bare")->params, (Json{{"sample", false}}));
+  EXPECT_EQ(old.find("seeded")->params, (Json{{"seed", 4}, {"sample", false}}));
+  EXPECT_EQ(old.find("sampled")->params, (Json{{"sample", true}}));
+  EXPECT_EQ(old.find("other")->params, Json::object());
+  // Saved as the current format, the explicit value keeps the meaning through the next load.
+  const Json saved = Json::parse(serialize_graph(old));
+  EXPECT_EQ(saved["lattice"], kLatticeFormatVersion);
+  EXPECT_EQ(parse_graph(saved.dump()).find("bare")->params, (Json{{"sample", false}}));
+  // Version 0 files are version 1 files after their own migration.
+  EXPECT_EQ(parse_graph(R"({"lattice": 0, "nodes": {"bare": {"type": "ltx.encode_image"}}})").find("bare")->params,
+            (Json{{"sample", false}}));
+  const Graph current = parse_graph(R"({"lattice": )" + std::to_string(kLatticeFormatVersion) + ", " + nodes);
+  EXPECT_EQ(current.find("bare")->params, Json::object());
+  EXPECT_EQ(current.find("seeded")->params, (Json{{"seed", 4}}));
 }
 
 TEST(Document, VersionZeroIsMigrated) {

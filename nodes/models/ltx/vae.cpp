@@ -17,6 +17,7 @@
 #include "nodes/models/ltx/config.h"
 #include "nodes/models/ltx/submit_pacer.h"
 #include "nodes/models/ltx/vae_checkpoint.h"
+#include "nodes/models/vae/latent_sample.h"
 
 namespace lattice {
 
@@ -585,20 +586,10 @@ std::pair<Tensor, Tensor> LtxVae::encode(gpu::CommandStream& s, const Tensor& vi
   }
   for (const Resnet& r : enc_mid_) x = resnet(s, r, x, {}, true);
   x = conv(s, enc_conv_out_, norm_act(s, x, {}, {}), true);
-  s.finish();
   // Channels [0, L) are the mean; the last one is the log-variance of every channel.
-  const int64_t B = x.dim(0), L = config_.latent_channels, n = x.dim(2) * x.dim(3) * x.dim(4);
-  const std::vector<float> h = x.to_floats();
-  std::vector<float> mean(static_cast<size_t>(B * L * n)), logvar(mean.size());
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < L; ++c)
-      for (int64_t i = 0; i < n; ++i) {
-        const size_t o = static_cast<size_t>((b * L + c) * n + i);
-        mean[o] = h[static_cast<size_t>((b * (L + 1) + c) * n + i)];
-        logvar[o] = std::clamp(h[static_cast<size_t>((b * (L + 1) + L) * n + i)], -30.0f, 20.0f);
-      }
-  const gpu::Shape shape{B, L, x.dim(2), x.dim(3), x.dim(4)};
-  return {Tensor::from_floats(ctx_, mean, shape), Tensor::from_floats(ctx_, logvar, shape)};
+  auto moments = split_moments(s, x, config_.latent_channels);
+  s.finish();
+  return moments;
 }
 
 Tensor LtxVae::normalize(gpu::CommandStream& s, const Tensor& z) const {

@@ -16,7 +16,8 @@
 /// as DiagonalGaussianDistribution does). The pipeline's latent normalisation (latents_mean/latents_std,
 /// scaling_factor) is applied by normalize()/denormalize(), not by encode/decode. Everything records into
 /// the caller's stream; decode() and encode() submit after each resnet (SubmitPacer, bounding device
-/// memory), and encode() waits at its end to clamp the log-variance on the host.
+/// memory), and encode() waits at its end (its mean and clamped log-variance, split on the device by
+/// split_moments in nodes/models/vae/latent_sample.h, can be read at once).
 
 #include <functional>
 #include <nlohmann/json.hpp>

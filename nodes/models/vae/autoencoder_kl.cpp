@@ -11,6 +11,7 @@
 #include "gpu/ops/norm.h"
 #include "gpu/ops/unary.h"
 #include "gpu/ops/upsample.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/models/vae/tiling.h"
 
 namespace lattice {
@@ -278,21 +279,10 @@ Tensor AutoencoderKL::encode_moments(gpu::CommandStream& s, const Tensor& x) con
   return gpu::conv2d(s, group_norm_silu(s, h, e.norm_out_w, e.norm_out_b), e.conv_out.w, e.conv_out.b, gpu::Conv2dParams::uniform(1));
 }
 
-std::pair<Tensor, Tensor> AutoencoderKL::split_moments(gpu::CommandStream& s, const Tensor& moments) const {
-  const int64_t L = config_.latent_channels;
-  const Tensor mean = gpu::contiguous(s, gpu::narrow(moments, 1, 0, L));
-  Tensor logvar = gpu::contiguous(s, gpu::narrow(moments, 1, L, L));
-  // The clamp to [-30, 20] runs on the host: the encoder output is small and there is no clamp op yet, so
-  // this is the one host round trip of encode().
-  s.finish();
-  std::vector<float> lv = logvar.to_floats();
-  for (float& v : lv) v = std::min(20.0f, std::max(-30.0f, v));
-  logvar = Tensor::from_floats(s.context(), lv, logvar.shape());
-  return {mean, logvar};
-}
-
 std::pair<Tensor, Tensor> AutoencoderKL::encode(gpu::CommandStream& s, const Tensor& x) const {
-  return split_moments(s, encode_moments(s, x));
+  auto moments = split_moments(s, encode_moments(s, x), config_.latent_channels);
+  s.finish();
+  return moments;
 }
 
 std::pair<Tensor, Tensor> AutoencoderKL::encode_tiled(gpu::CommandStream& s, const Tensor& x, int64_t tile_latent,
@@ -316,7 +306,9 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode_tiled(gpu::CommandStream& s, con
       }
       grid.accumulate(acc.data(), m.to_floats(), a, b);
     }
-  return split_moments(s, Tensor::from_floats(s.context(), acc, shape));
+  auto moments = split_moments(s, Tensor::from_floats(s.context(), acc, shape), config_.latent_channels);
+  s.finish();
+  return moments;
 }
 
 }  // namespace lattice

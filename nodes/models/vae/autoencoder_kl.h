@@ -3,8 +3,9 @@
 /// checkpoint keys (encoder.*, decoder.*). decode() maps a raw latent [B, latent_channels, h, w] to an image
 /// [B, out_channels, 8h, 8w] (for 4 levels) in about [-1, 1]; encode() maps an image to the latent
 /// distribution (mean, logvar clamped to [-30, 20]). The pipeline applies scaling_factor and shift_factor;
-/// these functions do not. decode() records into the caller's stream; the caller submits. encode() submits
-/// and waits once, at its end, to clamp the log-variance on the host.
+/// these functions do not. decode() records into the caller's stream; the caller submits. encode() records
+/// the whole pass, the log-variance clamp included (nodes/models/vae/latent_sample.h), then submits and waits
+/// once, so its results can be read at once.
 
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -99,8 +100,6 @@ class AutoencoderKL {
   };
   /// The encoder's moments [B, 2·latent_channels, H/f, W/f] (mean, then logvar unclamped); records only.
   gpu::Tensor encode_moments(gpu::CommandStream& s, const gpu::Tensor& x) const;
-  /// Moments -> {mean, logvar clamped to [-30, 20]}; waits for the stream (the clamp runs on the host).
-  std::pair<gpu::Tensor, gpu::Tensor> split_moments(gpu::CommandStream& s, const gpu::Tensor& moments) const;
   Resnet load_resnet(DeviceWeights& w, const std::string& p) const;
   Coder load_coder(DeviceWeights& w, bool encoder) const;
   gpu::Tensor resnet(gpu::CommandStream& s, const Resnet& r, const gpu::Tensor& x) const;

@@ -15,6 +15,7 @@
 #include "gpu/ops/softmax.h"
 #include "gpu/ops/unary.h"
 #include "gpu/ops/upsample.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/models/vae/tiling.h"
 
 namespace lattice {
@@ -133,7 +134,6 @@ nlohmann::json wan_vae_config_to_json(const WanVaeConfig& c) {
           {"dim_mult", c.dim_mult},
           {"num_res_blocks", c.num_res_blocks},
           {"temperal_downsample", c.temperal_downsample},
-          {"attn_scales", nlohmann::json::array()},
           {"latents_mean", c.latents_mean},
           {"latents_std", c.latents_std}};
 }
@@ -752,7 +752,9 @@ std::pair<Tensor, Tensor> WanVae::encode(gpu::CommandStream& s, const Tensor& x)
     s.finish();  // one chunk's activations at a time
     t0 += n;
   }
-  return split_moments(s, gpu::conv3d(s, gpu::concat(s, parts, 2), quant_conv_.w, quant_conv_.b));
+  auto moments = split_moments(s, gpu::conv3d(s, gpu::concat(s, parts, 2), quant_conv_.w, quant_conv_.b), config_.z_dim);
+  s.finish();
+  return moments;
 }
 
 void WanVae::check_encode_input(const gpu::Shape& x) const {
@@ -762,17 +764,6 @@ void WanVae::check_encode_input(const gpu::Shape& x) const {
     for (int64_t d : x) dims += (dims.empty() ? "" : ", ") + str(d);
     throw_eval("Wan VAE encode: video [" + dims + "] should be [B, 3, 1 + 4k, H, W] with H and W multiples of " + str(f));
   }
-}
-
-std::pair<Tensor, Tensor> WanVae::split_moments(gpu::CommandStream& s, const Tensor& enc) const {
-  const int64_t Z = config_.z_dim;
-  const Tensor mean = gpu::contiguous(s, gpu::narrow(enc, 1, 0, Z));
-  const Tensor logvar = gpu::contiguous(s, gpu::narrow(enc, 1, Z, Z));
-  s.finish();
-  // DiagonalGaussianDistribution clamps the log-variance; the latent is small, so this runs on the host.
-  std::vector<float> lv = logvar.to_floats();
-  for (float& v : lv) v = std::clamp(v, -30.0f, 20.0f);
-  return {mean, Tensor::from_floats(s.context(), lv, logvar.shape())};
 }
 
 std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<const float> v, const gpu::Shape& shape,
@@ -816,7 +807,9 @@ std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<
       }
       grid.accumulate(acc.data(), e, a, b);
     }
-  return split_moments(s, Tensor::from_floats(s.context(), acc, {B, C2, T, h, w}));
+  auto moments = split_moments(s, Tensor::from_floats(s.context(), acc, {B, C2, T, h, w}), config_.z_dim);
+  s.finish();
+  return moments;
 }
 
 // ---------------------------------------------------------------------------------------------------------

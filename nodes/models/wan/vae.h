@@ -87,10 +87,13 @@ struct WanVaeConfig {
 /// holds when the budget has room for them).
 size_t wan_resident_cache_tiles(size_t tiles, uint64_t cache_bytes, uint64_t room);
 
-/// From a diffusers config.json (AutoencoderKLWan). attn_scales must be empty (as in every Wan 2.1 VAE).
+/// From a diffusers config.json (AutoencoderKLWan). attn_scales (the down/up levels, by spatial scale, that get
+/// attention blocks besides the mid blocks') must be empty or absent, as in every Wan 2.1 VAE: WanVaeConfig
+/// holds no attention outside the mid blocks, so other values are refused.
 WanVaeConfig wan_vae_config_from_json(const nlohmann::json& j);
 /// The config as a diffusers config.json's fields (wan_vae_config_from_json gives `c` back): how a plan passes a
-/// loaded VAE's config downstream (wan.load_vae's plan meta "config").
+/// loaded VAE's config downstream (wan.load_vae's plan meta "config"). attn_scales is left out: it would always
+/// be [], diffusers' default.
 nlohmann::json wan_vae_config_to_json(const WanVaeConfig& c);
 /// True when the weights look like a Wan VAE in either layout.
 bool is_wan_vae(const WeightSource& w);
@@ -154,7 +157,8 @@ class WanVae {
   void decode_frames(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent, int64_t overlap_latent, int chunk,
                      const DecodedFramesSink& sink, const std::function<void(int, int)>& progress = {}) const;
   /// x: [B, 3, 1 + 4k, H, W] in [-1, 1] (device) -> {mean, logvar} [B, z_dim, 1 + 4k / temporal_compression,
-  /// H/f, W/f] (logvar clamped to [-30, 20]), on the device. Submits and waits after each chunk.
+  /// H/f, W/f] (logvar clamped to [-30, 20] on the device), on the device. Submits and waits after each chunk and
+  /// at the end.
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
   /// encode() of a video held on the host (`x`: the values of a [B, 3, 1 + 4k, H, W] `shape`, in [-1, 1]) in overlapping
   /// spatial tiles of tile_latent x tile_latent latent pixels (overlap_latent shared), each encoded over all
@@ -214,8 +218,6 @@ class WanVae {
   gpu::Tensor encode_chunk(gpu::CommandStream& s, WanCausalState& st, const gpu::Tensor& x) const;
   /// Throws Error(Evaluation) unless `x` is [B, 3, 1 + 4k, H, W] with H, W multiples of the compression.
   void check_encode_input(const gpu::Shape& x) const;
-  /// The quant_conv output [B, 2 z_dim, ...] -> {mean, clamped logvar}; waits for the stream.
-  std::pair<gpu::Tensor, gpu::Tensor> split_moments(gpu::CommandStream& s, const gpu::Tensor& enc) const;
 
   WanVaeConfig config_;
   Coder encoder_, decoder_;

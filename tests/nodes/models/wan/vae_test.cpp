@@ -99,6 +99,12 @@ TEST(WanVae, DetectsTheGoldenConfigFromWeights) {
   EXPECT_EQ(back.temperal_downsample, c.temperal_downsample);
   EXPECT_EQ(back.latents_mean, c.latents_mean);
   EXPECT_EQ(back.latents_std, c.latents_std);
+  // Only what the config holds: no attn_scales (always [], diffusers' default), which a diffusers config may
+  // still spell out.
+  EXPECT_FALSE(wan_vae_config_to_json(c).contains("attn_scales"));
+  nlohmann::json spelled = wan_vae_config_to_json(c);
+  spelled["attn_scales"] = nlohmann::json::array();
+  EXPECT_EQ(wan_vae_config_from_json(spelled).dim_mult, c.dim_mult);
   // The shape table names exactly the checkpoint's tensors.
   std::vector<std::string> names;
   for (const auto& [n, shape] : wan_vae_tensor_shapes(c)) {
