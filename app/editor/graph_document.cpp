@@ -69,13 +69,14 @@ GraphDocument::GraphDocument(QObject* parent)
   run_timer_.setSingleShot(true);
   run_timer_.setInterval(150);  // debounce: a burst of edits (a drag) runs once when it pauses
   connect(&run_timer_, &QTimer::timeout, this, [this] { startRun(false); });
-  connect(evaluator_, &Evaluator::nodeState, this,
-          [this](const QString& id, const QString& s, double p, const QString& m) { nodes_.setState(id, s, p, m); });
+  connect(evaluator_, &Evaluator::nodeStates, &nodes_, &NodeListModel::setStates);
   connect(evaluator_, &Evaluator::finished, this, [this](bool, const QString&) {
     // Nodes still queued never ran: something upstream failed.
+    NodeStateReports blocked;
     for (const auto& r : nodes_.rows())
       if (nodes_.state(r.key) == QLatin1String("queued") || nodes_.state(r.key) == QLatin1String("running"))
-        nodes_.setState(r.key, QStringLiteral("blocked"), 0, QStringLiteral("an upstream node failed"));
+        blocked.push_back({r.key, QStringLiteral("blocked"), 0, QStringLiteral("an upstream node failed")});
+    nodes_.setStates(blocked);
   });
   connect(this, &GraphDocument::selectionChanged, this, [this] {
     if (inspected_ == currentNode()) return;
@@ -121,7 +122,9 @@ void GraphDocument::applyGraph(const Graph& g) {
   graph_ = g;
   nodes_.setGraph(graph_);
   edges_.setGraph(graph_, nodes_);
-  for (const auto& id : downstream(graph_, changed)) nodes_.setState(qstr(id), QStringLiteral("dirty"));
+  NodeStateReports dirty;
+  for (const auto& id : downstream(graph_, changed)) dirty.push_back({qstr(id), QStringLiteral("dirty")});
+  nodes_.setStates(dirty);
   QStringList kept;
   for (const auto& id : selection_)
     if (graph_.find(sstr(id))) kept << id;
@@ -507,15 +510,17 @@ void GraphDocument::startRun(bool with_side_effects) {
   // every one of them as queued or cached as the run starts. Resetting all of them here repainted every
   // node twice per run, about 40 ms of the UI thread with 500 nodes (docs/performance.md, "while a model
   // runs"). States of an unfinished or failed run, and nodes left out, go back to idle.
+  NodeStateReports reset;
   for (const auto& n : graph_.nodes) {
     const QString id = qstr(n.id);
     const auto it = problems.find(n.id);
     const QString state = nodes_.state(id);
-    if (it != problems.end()) nodes_.setState(id, QStringLiteral("invalid"), 0, qstr(it->second));
+    if (it != problems.end()) reset.push_back({id, QStringLiteral("invalid"), 0, qstr(it->second)});
     else if (!pool.count(n.id) || (state != QLatin1String("cached") && state != QLatin1String("done") &&
                                    state != QLatin1String("dirty")))
-      nodes_.setState(id, QStringLiteral("idle"));
+      reset.push_back({id, QStringLiteral("idle")});
   }
+  nodes_.setStates(reset);
   Evaluator::Job job;
   job.graph = restrict_to(graph_, pool);
   std::set<std::string> consumed;
