@@ -32,6 +32,7 @@ class EvalWorker : public QObject {
 
   void run(quint64 serial, const Evaluator::Job& job, std::shared_ptr<CancelToken> cancel) {
     if (cancel->cancelled()) return emit done(serial, false, true, {});
+    if (job.before_run) job.before_run();
     if (!env_ready_) {
       env_ready_ = true;
       try {
@@ -47,7 +48,7 @@ class EvalWorker : public QObject {
     o.observer = &relay;
     o.cancel = cancel.get();
     o.env = &env_;
-    o.document = &job.document;
+    o.document = job.document.get();
     bool ok = true;
     QString message;
     try {

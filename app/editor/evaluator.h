@@ -27,6 +27,7 @@
 #include <QThread>
 #include <QtQml/qqmlregistration.h>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "app/editor/display_transform.h"
@@ -58,7 +59,10 @@ class Evaluator : public QObject {
     std::vector<std::string> targets;  ///< nodes to evaluate
     std::string view_node;             ///< node whose outputs the viewer shows ("" = none)
     std::filesystem::path base_dir = ".";
-    Json document;                     ///< the whole project, embedded in written images
+    std::shared_ptr<const Json> document;  ///< the whole project, embedded in written images
+    /// Called on the worker before the run starts (GraphDocument: blocks until the autosave of this state
+    /// is on disk, since a run is when a crash is likeliest).
+    std::function<void()> before_run;
   };
   /// Cancels the current run and starts `job`. Returns the run's serial.
   quint64 start(Job job);

@@ -531,8 +531,10 @@ void GraphDocument::startRun(bool with_side_effects) {
   if (pool.count(sstr(currentNode()))) job.view_node = sstr(currentNode());
   if (job.targets.empty()) return;
   job.base_dir = file_path_.isEmpty() ? QDir::currentPath().toStdString() : QFileInfo(file_path_).absolutePath().toStdString();
-  job.document = graph_to_json(graph_);
-  autosave_->saveNow();  // a run is when a crash is likeliest
+  // A run is when a crash is likeliest: the autosave is written off the UI thread (a flush to disk can
+  // take tens of ms on a busy disk) and the run waits for it on the evaluation's thread.
+  job.document = std::make_shared<const Json>(graph_to_json(graph_));
+  job.before_run = autosave_->saveBeforeRun(job.document);
   evaluator_->start(std::move(job));
 }
 
