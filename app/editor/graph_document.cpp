@@ -8,6 +8,8 @@
 #include <QUndoCommand>
 #include <QUrl>
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
 #include "app/editor/graph_edits.h"
 #include "app/editor/param_value.h"
@@ -112,15 +114,21 @@ bool GraphDocument::commit(Graph next, const QString& text, const QString& merge
 }
 
 void GraphDocument::applyGraph(const Graph& g) {
-  std::set<std::string> changed;
+  // By id, once: Graph::find scans, and 500 nodes made these loops quadratic (docs/performance.md).
+  std::unordered_map<std::string_view, const Node*> before;
+  for (const auto& n : graph_.nodes) before.emplace(n.id, &n);
+  std::set<std::string> changed, touched;  // what evaluation sees / anything the canvas shows
+  size_t kept_nodes = 0;
   for (const auto& n : g.nodes) {
-    const Node* old = graph_.find(n.id);
+    const auto it = before.find(n.id);
+    const Node* old = it == before.end() ? nullptr : it->second;
+    kept_nodes += old != nullptr;
     if (!old || !same_for_evaluation(*old, n)) changed.insert(n.id);
+    if (!old || !same_for_evaluation(*old, n) || old->ui != n.ui) touched.insert(n.id);
   }
-  bool removed = false;
-  for (const auto& n : graph_.nodes) removed |= g.find(n.id) == nullptr;
+  const bool removed = kept_nodes < graph_.nodes.size();
   graph_ = g;
-  nodes_.setGraph(graph_);
+  nodes_.setGraph(graph_, NodeRegistry::instance(), &touched);
   edges_.setGraph(graph_, nodes_);
   NodeStateReports dirty;
   for (const auto& id : downstream(graph_, changed)) dirty.push_back({qstr(id), QStringLiteral("dirty")});
@@ -502,9 +510,10 @@ void GraphDocument::startRun(bool with_side_effects) {
   const std::set<std::string> runnable = runnable_nodes(graph_, &problems);
   // Side-effect nodes write files: only an explicit render runs them.
   std::set<std::string> pool;
-  for (const auto& id : runnable) {
-    const NodeDesc* d = NodeRegistry::instance().find(graph_.find(id)->type);
-    if (with_side_effects || !d->side_effect) pool.insert(id);
+  for (const auto& n : graph_.nodes) {
+    if (!runnable.count(n.id)) continue;
+    const NodeDesc* d = NodeRegistry::instance().find(n.type);
+    if (with_side_effects || !d->side_effect) pool.insert(n.id);
   }
   // Nodes of this run keep a state that describes their result (cached, done, dirty): the worker reports
   // every one of them as queued or cached as the run starts. Resetting all of them here repainted every

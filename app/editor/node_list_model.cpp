@@ -48,12 +48,18 @@ QHash<int, QByteArray> NodeListModel::roleNames() const {
           {InViewRole, "inView"}};
 }
 
-void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg) {
+void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg, const std::set<std::string>* touched) {
   std::vector<NodeRow> next;
   next.reserve(g.nodes.size());
   for (const auto& n : g.nodes) {
     NodeRow r;
     r.key = qstr(n.id);
+    if (touched && !touched->count(n.id)) {
+      if (const int i = indexOf(r.key); i >= 0) {
+        next.push_back(rows_[static_cast<size_t>(i)]);
+        continue;
+      }
+    }
     r.type = qstr(n.type);
     const auto pos = node_position(n).value_or(std::pair{0.0, 0.0});
     r.pos = {pos.first, pos.second};

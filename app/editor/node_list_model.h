@@ -9,6 +9,8 @@
 #include <QSet>
 #include <QVariantList>
 #include <QtQml/qqmlregistration.h>
+#include <set>
+#include <string>
 
 #include "app/editor/keyed_list_model.h"
 #include "app/editor/node_state.h"
@@ -50,7 +52,11 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   QVariant data(const QModelIndex& index, int role) const override;
   QHash<int, QByteArray> roleNames() const override;
 
-  void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance());
+  /// Rows for the nodes of `g`. With `touched`, only the rows of those nodes (and of nodes new to the model)
+  /// are made again; the others are kept as they are (an edit of one node among 500 rebuilt every row's
+  /// ports and summary).
+  void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance(),
+                const std::set<std::string>* touched = nullptr);
   void setSelection(const QSet<QString>& ids);
   /// The visible part of the canvas (canvas units; a null rect: everything): role inView says whether a
   /// node meets it. `items` false (zoomed far out, FarNodeLayer draws every node): no node is in view, so

@@ -1,5 +1,6 @@
-// NodeListModel's evaluation states: a batch of reports leaves every node in its last reported state and
-// notifies each run of consecutive changed rows once, and only rows that really changed.
+// NodeListModel: a batch of state reports leaves every node in its last reported state and notifies each
+// run of consecutive changed rows once, and only rows that really changed; setGraph remakes only the rows
+// of the nodes it is told were touched.
 #include "app/editor/node_list_model.h"
 
 #include <gtest/gtest.h>
@@ -63,6 +64,31 @@ TEST_F(NodeListModelStates, RowsThatEndWhereTheyStartedAreNotNotified) {
   model.setState("n0", "dirty");
   EXPECT_EQ(ranges, (std::vector<std::pair<int, int>>{{0, 0}}));
   EXPECT_EQ(role_state(0), "dirty");
+}
+
+}  // namespace
+}  // namespace lattice::editor
+
+namespace lattice::editor {
+namespace {
+
+TEST(NodeListModelGraph, OnlyTouchedAndNewNodesGetNewRows) {
+  test::qt_app();
+  NodeListModel model;
+  Graph g;
+  for (const char* id : {"a", "b"}) g.nodes.push_back(Node{.id = id, .type = "value.number", .ui = {{"x", 0}, {"y", 0}}});
+  model.setGraph(g);
+  g.nodes[0].ui = {{"x", 10}, {"y", 0}};
+  g.nodes[1].ui = {{"x", 20}, {"y", 0}};
+  g.nodes.push_back(Node{.id = "c", .type = "value.number", .ui = {{"x", 30}, {"y", 0}}});
+  const std::set<std::string> touched{"b"};
+  model.setGraph(g, NodeRegistry::instance(), &touched);
+  ASSERT_EQ(model.rowCount(), 3);
+  EXPECT_EQ(model.rows()[0].pos.x(), 0) << "not touched: its row is kept as it was";
+  EXPECT_EQ(model.rows()[1].pos.x(), 20);
+  EXPECT_EQ(model.rows()[2].pos.x(), 30) << "new to the model: made whatever `touched` says";
+  model.setGraph(g);
+  EXPECT_EQ(model.rows()[0].pos.x(), 10) << "no set: every row made again";
 }
 
 }  // namespace
