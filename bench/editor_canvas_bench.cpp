@@ -228,6 +228,7 @@ int g_runs_started = 0, g_batches = 0;
 double g_slow_ms = 45;
 std::vector<std::string> g_slow;     // one line per slow step
 std::vector<std::string> g_events;   // the UI thread's long events in the current step
+std::map<std::string, std::pair<int, double>> g_event_cpu;  // "class/type" -> events, UI CPU ms
 bool g_watch_events = false;
 
 /// Times every event the UI thread delivers at the top level; events over 3 ms are noted for the step.
@@ -247,6 +248,9 @@ class TimedApp : public QGuiApplication {
     const bool r = QGuiApplication::notify(receiver, event);
     const double ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
     --depth_;
+    auto& tally = g_event_cpu[std::string(what) + "/" + std::to_string(type)];
+    ++tally.first;
+    tally.second += 1e3 * (thread_cpu_seconds() - cpu);
     if (ms > 3) {
       char line[200];
       std::snprintf(line, sizeof line, "%s/%d %.1f ms (CPU %.1f)", what, type, ms,
@@ -361,6 +365,15 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
     // What one run costs the UI thread (its own CPU clock, so other processes on the machine do not count):
     // starting it and taking in its state reports and result, with the window repainting what changed.
     std::vector<double> ui_ms;
+    // LATTICE_BENCH_SETTLE_MS: let the window finish opening (faces are painted a few per frame) first.
+    if (const int settle = qEnvironmentVariableIntValue("LATTICE_BENCH_SETTLE_MS"); settle > 0) {
+      const double before = thread_cpu_seconds();
+      for (QElapsedTimer wait = started(); wait.elapsed() < settle;)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+      std::printf("UI thread CPU while the window settled for %d ms: %.2f ms\n", settle, 1e3 * (thread_cpu_seconds() - before));
+    }
+    g_events.clear();
+    g_event_cpu.clear();
     for (int i = 0; i < 10; ++i) {
       doc->setParam("grade", "exposure", i % 2 ? 0.25 : 0.2);
       const double before = thread_cpu_seconds();
@@ -371,6 +384,12 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
       idle.exec();
       if (doc->evaluator()->busy()) return false;
       ui_ms.push_back(1e3 * (thread_cpu_seconds() - before));
+      // LATTICE_BENCH_TRACE=1: where the first run's UI CPU went, by event receiver and type.
+      if (i == 0 && qEnvironmentVariableIntValue("LATTICE_BENCH_TRACE") != 0) {
+        for (const auto& [what, n_cpu] : g_event_cpu)
+          std::printf("first run, UI events %-40s %4d events, CPU %7.2f ms\n", what.c_str(), n_cpu.first, n_cpu.second);
+        for (const auto& e : g_events) std::printf("first run, UI event %s\n", e.c_str());
+      }
     }
     const Stats s = stats(ui_ms);
     std::printf("UI thread CPU per model run (start, state reports, result; 10 runs): median %.2f ms, max %.2f ms, "
