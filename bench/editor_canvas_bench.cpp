@@ -28,6 +28,8 @@
 // passes with which pass it was in, the CPU each group of threads spent in it (UI thread, Qt's render thread,
 // the window's other threads, the evaluation's niced ones), how many runs started and state batches arrived
 // in it, and each event the UI thread spent over 3 ms on (receiver class, event type): what made it slow.
+// In `model` mode LATTICE_BENCH_TRACE=1 also tallies the first run's UI events by receiver, and
+// LATTICE_BENCH_SETTLE_MS=n lets the window settle n ms before the 10 timed runs.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
