@@ -24,6 +24,12 @@
 // Vulkan device again and again (examples/default.lattice's image chain at 1920x1080). CPU per frame is given per step (change -> frameSwapped)
 // and per presented frame (a step can span two presented frames). LATTICE_BENCH_TRACE=1 prints every step
 // of the zoom pass (zoom, wall, CPU, frames presented, faces shown and painted).
+// Slow steps (`busy` and `model`): every step over LATTICE_BENCH_SLOW ms (default 45) is listed after the
+// passes with which pass it was in, the CPU each group of threads spent in it (UI thread, Qt's render thread,
+// the window's other threads, the evaluation's niced ones), how many runs started and state batches arrived
+// in it, and each event the UI thread spent over 3 ms on (receiver class, event type): what made it slow.
+// In `model` mode LATTICE_BENCH_TRACE=1 also tallies the first run's UI events by receiver, and
+// LATTICE_BENCH_SETTLE_MS=n lets the window settle n ms before the 10 timed runs.
 // Run it under QT_QPA_PLATFORM=offscreen or under xvfb-run with the xcb platform (docs/performance.md).
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -33,6 +39,7 @@
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QTimer>
 #include <QDir>
 #include <time.h>
@@ -187,8 +194,84 @@ QElapsedTimer started() {
   return t;
 }
 
+// Slow steps: what each group of the process's threads spent, and what the UI thread handled.
+struct ThreadCpu {
+  double ui = 0, render = 0, niced = 0, all = 0;  // ms
+};
+ThreadCpu thread_cpu() {
+  ThreadCpu c;
+  c.ui = 1e3 * thread_cpu_seconds();
+  c.all = 1e3 * lattice::bench::process_cpu_seconds();
+#ifdef __linux__
+  static std::map<pid_t, bool> render_threads;  // tid -> is Qt's render thread (comm read once per thread)
+  errno = 0;
+  const int own = getpriority(PRIO_PROCESS, 0);
+  for (const QString& name : QDir(QStringLiteral("/proc/self/task")).entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+    const pid_t tid = name.toInt();
+    auto it = render_threads.find(tid);
+    if (it == render_threads.end()) {
+      QFile comm(QStringLiteral("/proc/self/task/%1/comm").arg(tid));
+      const bool render = comm.open(QIODevice::ReadOnly) && comm.readAll().startsWith("QSGRenderThread");
+      it = render_threads.emplace(tid, render).first;
+    }
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+    timespec t{};
+    if (clock_gettime(static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6), &t) != 0) continue;
+    const double ms = 1e3 * static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_nsec);
+    if (it->second) c.render += ms;
+    else if (errno == 0 && nice > own) c.niced += ms;
+  }
+#endif
+  return c;
+}
+const char* g_pass = "";  // the pass being timed
+int g_runs_started = 0, g_batches = 0;
+double g_slow_ms = 45;
+std::vector<std::string> g_slow;     // one line per slow step
+std::vector<std::string> g_events;   // the UI thread's long events in the current step
+std::map<std::string, std::pair<int, double>> g_event_cpu;  // "class/type" -> events, UI CPU ms
+bool g_watch_events = false;
+
+/// Times every event the UI thread delivers at the top level; events over 3 ms are noted for the step.
+class TimedApp : public QGuiApplication {
+ public:
+  using QGuiApplication::QGuiApplication;
+  bool notify(QObject* receiver, QEvent* event) override {
+    // Other threads deliver their own events through here too: only the UI thread's are timed.
+    if (!g_watch_events || depth_ > 0 || QThread::currentThread() != thread())
+      return QGuiApplication::notify(receiver, event);
+    ++depth_;
+    const int type = event->type();
+    const char* what = receiver->metaObject()->className();  // before: the event may delete the receiver
+    const double cpu = thread_cpu_seconds();
+    QElapsedTimer t;
+    t.start();
+    const bool r = QGuiApplication::notify(receiver, event);
+    const double ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
+    --depth_;
+    auto& tally = g_event_cpu[std::string(what) + "/" + std::to_string(type)];
+    ++tally.first;
+    tally.second += 1e3 * (thread_cpu_seconds() - cpu);
+    if (ms > 3) {
+      char line[200];
+      std::snprintf(line, sizeof line, "%s/%d %.1f ms (CPU %.1f)", what, type, ms,
+                    1e3 * (thread_cpu_seconds() - cpu));
+      g_events.push_back(line);
+    }
+    return r;
+  }
+
+ private:
+  int depth_ = 0;
+};
+
 /// Applies `change`, then waits until the window has presented a frame; returns the milliseconds taken.
 double presented_after(QQuickWindow* w, const std::function<void()>& change) {
+  const bool watch = g_watch_events && g_cpu;
+  const ThreadCpu before = watch ? thread_cpu() : ThreadCpu{};
+  const int runs = g_runs_started, batches = g_batches;
+  g_events.clear();
   QEventLoop loop;
   auto c = QObject::connect(w, &QQuickWindow::frameSwapped, &loop, &QEventLoop::quit, Qt::QueuedConnection);
   QTimer::singleShot(5000, &loop, &QEventLoop::quit);
@@ -205,7 +288,21 @@ double presented_after(QQuickWindow* w, const std::function<void()>& change) {
     g_cpu->push_back(cpu_ms() - cpu);
     g_cpu_per_frame[g_cpu].push_back(g_cpu->back() / g_last_frames);
   }
-  return static_cast<double>(t.nsecsElapsed()) / 1e6;
+  const double wall = static_cast<double>(t.nsecsElapsed()) / 1e6;
+  if (watch && wall > g_slow_ms) {
+    const ThreadCpu after = thread_cpu();
+    const double ui = after.ui - before.ui, render = after.render - before.render, niced = after.niced - before.niced;
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "%-24s step %3zu  wall %6.1f ms  frames %d  CPU: UI %5.1f  render %5.1f  other window threads %5.1f  "
+                  "evaluation %5.1f ms  runs started %d  state batches %d",
+                  g_pass, g_cpu->size() - 1, wall, g_last_frames, ui, render, after.all - before.all - ui - render - niced,
+                  niced, g_runs_started - runs, g_batches - batches);
+    std::string l = line;
+    for (const auto& e : g_events) l += "\n      UI event " + e;
+    g_slow.push_back(std::move(l));
+  }
+  return wall;
 }
 
 struct Result {
@@ -265,10 +362,20 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   int model_runs = 0;
   QElapsedTimer model_time;
   QMetaObject::Connection again;
+  QObject::connect(doc->evaluator(), &lattice::editor::Evaluator::nodeStates, [] { ++g_batches; });
   if (busy && g_model) {
     // What one run costs the UI thread (its own CPU clock, so other processes on the machine do not count):
     // starting it and taking in its state reports and result, with the window repainting what changed.
     std::vector<double> ui_ms;
+    // LATTICE_BENCH_SETTLE_MS: let the window finish opening (faces are painted a few per frame) first.
+    if (const int settle = qEnvironmentVariableIntValue("LATTICE_BENCH_SETTLE_MS"); settle > 0) {
+      const double before = thread_cpu_seconds();
+      for (QElapsedTimer wait = started(); wait.elapsed() < settle;)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+      std::printf("UI thread CPU while the window settled for %d ms: %.2f ms\n", settle, 1e3 * (thread_cpu_seconds() - before));
+    }
+    g_events.clear();
+    g_event_cpu.clear();
     for (int i = 0; i < 10; ++i) {
       doc->setParam("grade", "exposure", i % 2 ? 0.25 : 0.2);
       const double before = thread_cpu_seconds();
@@ -279,14 +386,21 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
       idle.exec();
       if (doc->evaluator()->busy()) return false;
       ui_ms.push_back(1e3 * (thread_cpu_seconds() - before));
+      // LATTICE_BENCH_TRACE=1: where the first run's UI CPU went, by event receiver and type.
+      if (i == 0 && qEnvironmentVariableIntValue("LATTICE_BENCH_TRACE") != 0) {
+        for (const auto& [what, n_cpu] : g_event_cpu)
+          std::printf("first run, UI events %-40s %4d events, CPU %7.2f ms\n", what.c_str(), n_cpu.first, n_cpu.second);
+        for (const auto& e : g_events) std::printf("first run, UI event %s\n", e.c_str());
+      }
     }
     const Stats s = stats(ui_ms);
-    std::printf("UI thread CPU per model run (start, state reports, result; 10 runs): median %.2f ms, max %.2f ms\n",
-                s.median, s.max);
+    std::printf("UI thread CPU per model run (start, state reports, result; 10 runs): median %.2f ms, max %.2f ms, "
+                "first run after opening %.2f ms\n", s.median, s.max, ui_ms.front());
     // Each run's end changes the grade's exposure and runs again: the merge and grade evaluate on the
     // Vulkan device (lavapipe's threads) all through the passes, with their state reports.
     again = QObject::connect(doc->evaluator(), &lattice::editor::Evaluator::finished, doc, [doc, &model_runs] {
       ++model_runs;
+      ++g_runs_started;
       doc->setParam("grade", "exposure", model_runs % 2 ? 0.25 : 0.2);
       doc->run();
     }, Qt::QueuedConnection);
@@ -316,9 +430,11 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
     window->grabWindow().save(shot);
   if (g_far_only) frames = 0;
   g_cpu = &r.pan_cpu;
+  g_pass = "pan";
   for (int i = 0; i < frames; ++i)
     r.pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
   g_cpu = &r.zoom_cpu;
+  g_pass = "zoom";
   // LATTICE_BENCH_TRACE=1: each frame of this pass (zoom, wall, CPU), to find the costly ones.
   const bool trace = qEnvironmentVariableIntValue("LATTICE_BENCH_TRACE") != 0;
   for (int i = 0; i < frames; ++i) {
@@ -341,6 +457,7 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   }
   // Across detail levels: 0.6 -> 2.6 -> 0.6 in steps of 10%, again and again.
   g_cpu = &r.detail_cpu;
+  g_pass = "zoom across detail levels";
   const int up = static_cast<int>(std::ceil(std::log(2.6 / 0.6) / std::log(1.1)));
   for (int i = 0; i < frames; ++i) {
     const int k = i % (2 * up), e = k < up ? k : 2 * up - k;
@@ -350,6 +467,7 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   g_cpu = nullptr;
   // The gesture ends zoomed in: time every frame of the next second, in which faces may be repainted.
   g_cpu = &r.settle_cpu;
+  g_pass = "the second after it";
   r.settle.push_back(presented_after(window, [&] { canvas->setProperty("zoom", 1.6); }));
   for (QElapsedTimer t = started(); t.elapsed() < 1000 && !g_far_only;)
     r.settle.push_back(presented_after(window, [] {}));
@@ -368,9 +486,11 @@ bool measure(int count, int frames, Result& r, bool culling = true, bool busy = 
   if (const QString shot = qEnvironmentVariable("LATTICE_BENCH_SHOT"); !shot.isEmpty() && count > 0 && !busy)
     window->grabWindow().save(QString(shot).replace(".png", "-far.png"));
   g_cpu = &r.far_pan_cpu;
+  g_pass = "pan at zoom 0.3";
   for (int i = 0; i < frames; ++i)
     r.far_pan.push_back(presented_after(window, [&] { content->setX(content->x() + (i % 40 < 20 ? -12 : 12)); }));
   g_cpu = &r.far_zoom_cpu;
+  g_pass = "zoom 0.27-0.33";
   for (int i = 0; i < frames; ++i) {
     const double z = 0.3 + 0.03 * std::sin(i * 0.3);
     r.far_zoom.push_back(presented_after(window, [&] { canvas->setProperty("zoom", z); }));
@@ -439,7 +559,7 @@ void far_layer_costs(int count, int reps = 200) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  QGuiApplication app(argc, argv);
+  TimedApp app(argc, argv);
   const int count = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;
   const int frames = argc > 2 ? std::max(10, std::atoi(argv[2])) : 120;
   const std::string mode = argc > 3 ? argv[3] : "";
@@ -447,6 +567,8 @@ int main(int argc, char** argv) {
   g_model = mode == "model";
   if (mode == "quick" || mode == "far" || mode == "busy" || mode == "model") {
     Result r;
+    g_watch_events = mode == "busy" || mode == "model";
+    if (const int slow = qEnvironmentVariableIntValue("LATTICE_BENCH_SLOW"); slow > 0) g_slow_ms = slow;
     if (!measure(count, frames, r, true, mode == "busy" || mode == "model")) return 1;
     if (g_model) std::printf("while evaluating examples/default.lattice's image chain at 1920x1080 again and again "
                              "(CPU per frame leaves out the evaluation's threads, which run niced):\n");
@@ -461,6 +583,10 @@ int main(int argc, char** argv) {
     print("pan at zoom 0.3", r.far_pan);
     print("zoom 0.27-0.33", r.far_zoom);
     print_cpu(r);
+    if (g_watch_events) {
+      std::printf("steps over %.0f ms: %zu\n", g_slow_ms, g_slow.size());
+      for (const auto& l : g_slow) std::printf("  %s\n", l.c_str());
+    }
     return 0;
   }
   // Baselines in the same run: the same window with an empty canvas (panels, grid, menus still drawn),

@@ -6,6 +6,10 @@
 #include <QFileInfo>
 #include <QStandardPaths>
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "app/editor/graph_document.h"
 #include "app/editor/param_value.h"
@@ -27,7 +31,115 @@ QString lock_of(const QString& recoveryFile) {
 
 }  // namespace
 
-Autosaver::Autosaver(GraphDocument* doc) : QObject(doc), doc_(doc), dir_(defaultDirectory()) {
+/// The thread that writes recovery files, one at a time in the order they were queued. Each write adds the
+/// recovery key to its document, skips a text equal to the last one written to the same path, creates the
+/// folder, writes atomically, then removes the file it supersedes (after: a crash between the two leaves
+/// one good file). The last path and text are touched only by this thread while it runs a task, and by
+/// forget() once the queue is empty.
+class Autosaver::Writer {
+ public:
+  struct Task {
+    std::string path, superseded, dir, original;
+    std::shared_ptr<const Json> document;
+    bool background = false;  ///< nobody waits for it: its error goes to on_error
+  };
+  /// `on_error` is called on the writer thread.
+  explicit Writer(std::function<void(const std::string&)> on_error)
+      : on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+  ~Writer() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();  // after the queue is empty: queued writes are never dropped
+  }
+  std::shared_future<Outcome> post(Task t) {
+    std::promise<Outcome> done;
+    std::shared_future<Outcome> f = done.get_future().share();
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back({std::move(t), std::move(done)});
+    }
+    wake_.notify_all();
+    return f;
+  }
+  /// Blocks until every queued write is done.
+  void wait() {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return tasks_.empty() && !busy_; });
+  }
+  /// Waits, then forgets the last write, so that the next one is made even with the same text.
+  void forget() {
+    wait();
+    std::lock_guard lock(mutex_);
+    last_path_.clear();
+    last_text_.clear();
+  }
+
+ private:
+  struct Item {
+    Task task;
+    std::promise<Outcome> done;
+  };
+  void loop() {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        item = std::move(tasks_.front());
+        tasks_.pop_front();
+        busy_ = true;
+      }
+      Outcome o = write(item.task);
+      if (item.task.background && !o.error.empty()) on_error_(o.error);
+      item.done.set_value(std::move(o));
+      {
+        std::lock_guard lock(mutex_);
+        busy_ = false;
+      }
+      idle_.notify_all();
+    }
+  }
+  Outcome write(const Task& t) {
+    Json document = *t.document;
+    document[kRecoveryKey] = Json{{"file", t.original}};
+    std::string text = document.dump(2) + "\n";  // what serialize_graph writes, with the recovery key last
+    if (t.path == last_path_ && text == last_text_) return {};
+    try {
+      if (!QDir().mkpath(qstr(t.dir))) throw Error(ErrorKind::InvalidInput, "cannot create folder " + t.dir);
+      write_file_atomic(t.path, text);
+    } catch (const std::exception& e) {
+      return {false, e.what()};
+    }
+    if (!t.superseded.empty() && t.superseded != t.path) QFile::remove(qstr(t.superseded));
+    last_path_ = t.path;
+    last_text_ = std::move(text);
+    return {true, {}};
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  std::deque<Item> tasks_;  // guarded by mutex_
+  bool busy_ = false;       // guarded by mutex_
+  bool stop_ = false;       // guarded by mutex_
+  std::string last_path_, last_text_;
+  std::function<void(const std::string&)> on_error_;
+  std::thread thread_;      // last: started once the rest is made
+};
+
+Autosaver::Autosaver(GraphDocument* doc)
+    : QObject(doc),
+      doc_(doc),
+      // Safe: the writer thread ends before this object does, which drops the calls still queued.
+      writer_(std::make_unique<Writer>([this](const std::string& error) {
+        QMetaObject::invokeMethod(
+            this, [this, e = qstr(error)] { doc_->reportError(QStringLiteral("autosave failed: %1").arg(e)); },
+            Qt::QueuedConnection);
+      })),
+      dir_(defaultDirectory()) {
   timer_.setSingleShot(true);
   timer_.setInterval(30 * 1000);
   connect(&timer_, &QTimer::timeout, this, &Autosaver::saveNow);
@@ -35,7 +147,9 @@ Autosaver::Autosaver(GraphDocument* doc) : QObject(doc), doc_(doc), dir_(default
   connect(doc_->undoStack(), &QUndoStack::cleanChanged, this, &Autosaver::onDocumentChanged);
 }
 
-Autosaver::~Autosaver() = default;
+Autosaver::~Autosaver() {
+  writer_.reset();  // its writes done before the locks below are released
+}
 
 QString Autosaver::defaultDirectory() {
   return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/recovery");
@@ -110,36 +224,44 @@ QString Autosaver::targetPath() {
   }
 }
 
-bool Autosaver::saveNow() {
+std::shared_future<Autosaver::Outcome> Autosaver::queue(std::shared_ptr<const Json> document, bool background) {
   timer_.stop();
-  if (!doc_->dirty()) return false;
-  Graph g = doc_->graph();
-  g.extra[kRecoveryKey] = Json{{"file", sstr(doc_->filePath())}};
-  std::string text = serialize_graph(g);
+  if (!doc_->dirty()) return {};
   const QString path = targetPath();
-  if (path == written_path_ && text == written_) return false;
-  try {
-    if (!QDir().mkpath(dir_)) throw Error(ErrorKind::InvalidInput, "cannot create folder " + sstr(dir_));
-    write_file_atomic(sstr(path), text);
-  } catch (const std::exception& e) {
-    doc_->reportError(QStringLiteral("autosave failed: %1").arg(qstr(e.what())));
+  // The document was renamed (Save As) since the last write: the old file is superseded.
+  Writer::Task t{sstr(path), written_path_ != path ? sstr(written_path_) : std::string(), sstr(dir_),
+                 sstr(doc_->filePath()), std::move(document), background};
+  written_path_ = path;
+  return writer_->post(std::move(t));
+}
+
+bool Autosaver::saveNow() {
+  const auto f = queue(doc_->dirty() ? std::make_shared<const Json>(graph_to_json(doc_->graph())) : nullptr, false);
+  if (!f.valid()) return false;
+  const Outcome& o = f.get();
+  if (!o.error.empty()) {
+    doc_->reportError(QStringLiteral("autosave failed: %1").arg(qstr(o.error)));
     return false;
   }
-  // The document was renamed (Save As) since the last write: the old file is superseded.
-  if (!written_path_.isEmpty() && written_path_ != path) QFile::remove(written_path_);
-  written_path_ = path;
-  written_ = std::move(text);
-  emit saved();
-  return true;
+  if (o.written) emit saved();
+  return o.written;
+}
+
+std::function<void()> Autosaver::saveBeforeRun(std::shared_ptr<const Json> document) {
+  const QString before = written_path_;
+  const auto f = queue(std::move(document), true);
+  if (!f.valid()) return {};
+  if (written_path_ != before) emit saved();  // recoveryFile is the new one
+  return [f] { f.wait(); };
 }
 
 void Autosaver::discard() {
   timer_.stop();
+  writer_->forget();  // a write in flight must not bring the file back
   if (!written_path_.isEmpty()) QFile::remove(written_path_);
   if (!adopted_path_.isEmpty()) QFile::remove(adopted_path_);
   written_path_.clear();
   adopted_path_.clear();
-  written_.clear();
   slot_lock_.release();
   emit saved();
 }
@@ -148,8 +270,8 @@ void Autosaver::adopt(const QString& recoveryFile) {
   const QString lock = lock_of(recoveryFile);
   if (project_lock_.path() != lock && !slot_lock_.acquire(lock) && slot_lock_.holder()) return;
   adopted_path_ = recoveryFile;
+  writer_->forget();
   written_path_ = recoveryFile;
-  written_.clear();
   emit recoverableChanged();
 }
 

@@ -20,14 +20,22 @@
 /// as the project is open, clean or not, so a second editor opening it learns who has it; if the user
 /// edits anyway, that editor autosaves to <hash>-2.lattice (-3, ...), never over the first one's file.
 ///
-/// Threading: UI thread only.
+/// Threading: every member is for the UI thread. Files are written on the Autosaver's own writer thread,
+/// in the order they were asked for (write_file_atomic flushes to disk, which can take tens of ms on a busy
+/// disk: not the UI's to wait for). saveNow() waits for its write; saveBeforeRun() does not, and gives the
+/// evaluation a function that does, so a run starts only once the state it runs is on disk. discard()
+/// and destruction wait for writes in flight, so no write lands after its file was removed.
 
 #include <QDateTime>
 #include <QObject>
 #include <QTimer>
 #include <QVariantList>
 #include <QtQml/qqmlregistration.h>
+#include <functional>
+#include <future>
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "app/editor/document_lock.h"
 #include "core/graph.h"
@@ -62,6 +70,11 @@ class Autosaver : public QObject {
   /// Writes the recovery file now when the document has unsaved changes that differ from the last write.
   /// Returns whether a file was written; a write error goes to the document's lastError.
   Q_INVOKABLE bool saveNow();
+  /// Queues the write of `document` (the graph_to_json of the document's graph now) as saveNow() would
+  /// write it, without waiting for it. Returns a function for the evaluation's thread that blocks until
+  /// that write is done (an empty function when the document has no unsaved changes). A write error
+  /// reaches the document's lastError through the UI thread's event loop.
+  std::function<void()> saveBeforeRun(std::shared_ptr<const Json> document);
   /// Removes this document's recovery file.
   void discard();
 
@@ -100,12 +113,20 @@ class Autosaver : public QObject {
   /// Holds the lock of slot `base` in slot_lock_ (or finds it held); false when another process holds it.
   bool takeSlot(const QString& base);
 
+  class Writer;
+  struct Outcome {
+    bool written = false;  ///< false: the same text was already there, or the write failed
+    std::string error;
+  };
+  /// Queues `document`'s write to targetPath(); an invalid future when the document is clean.
+  std::shared_future<Outcome> queue(std::shared_ptr<const Json> document, bool background);
+
   GraphDocument* doc_;
+  std::unique_ptr<Writer> writer_;
   QTimer timer_;
   QString dir_, written_path_, adopted_path_;
   DocumentLock project_lock_;  // the open project's <hash>.lock
   DocumentLock slot_lock_;     // the lock of the file written when that is not the project's own slot
-  std::string written_;  // content of the last write
 };
 
 }  // namespace lattice::editor

@@ -32,12 +32,13 @@ class EvalWorker : public QObject {
 
   void run(quint64 serial, const Evaluator::Job& job, std::shared_ptr<CancelToken> cancel) {
     if (cancel->cancelled()) return emit done(serial, false, true, {});
+    if (job.before_run) job.before_run();
     if (!env_ready_) {
       env_ready_ = true;
       try {
         if (app::hooks().setup_environment) app::hooks().setup_environment(env_, false);
       } catch (const std::exception& e) {
-        emit state(serial, {}, QStringLiteral("warning"), 0, qstr(e.what()));
+        report(serial, {}, QStringLiteral("warning"), 0, qstr(e.what()));
       }
     }
     Relay relay(this, serial);
@@ -47,7 +48,7 @@ class EvalWorker : public QObject {
     o.observer = &relay;
     o.cancel = cancel.get();
     o.env = &env_;
-    o.document = &job.document;
+    o.document = job.document.get();
     bool ok = true;
     QString message;
     try {
@@ -55,7 +56,7 @@ class EvalWorker : public QObject {
       for (const auto& [id, key] : engine_.keys(job.graph, o)) {
         const bool cached = memory_.lookup(key) != nullptr;
         if (cached) relay.cached.insert(id);
-        emit state(serial, qstr(id), cached ? QStringLiteral("cached") : QStringLiteral("queued"), 0, {});
+        report(serial, qstr(id), cached ? QStringLiteral("cached") : QStringLiteral("queued"), 0, {});
       }
       // One target at a time, so that a failing branch does not keep the others from running.
       for (const auto& t : job.targets) {
@@ -88,6 +89,17 @@ class EvalWorker : public QObject {
     int step, total;
     ImagePtr image;
   };
+  struct Report {
+    quint64 serial;
+    NodeStateReport report;
+  };
+  /// Every state report not yet taken, in the order they were made (any thread).
+  std::vector<Report> takeReports() {
+    std::lock_guard lock(reports_mutex_);
+    reports_posted_ = false;
+    return std::exchange(reports_, {});
+  }
+
   /// The newest preview not yet taken (any thread). Older ones were overwritten: latest wins.
   std::optional<Preview> takePreview() {
     std::lock_guard lock(preview_mutex_);
@@ -96,13 +108,27 @@ class EvalWorker : public QObject {
   }
 
  signals:
-  void state(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
+  /// State reports are waiting in takeReports(); emitted once until they are taken, however many arrive.
+  void reportsAvailable();
   void viewReady(quint64 serial, const ViewFrames& frames, const QString& info);
   void done(quint64 serial, bool ok, bool cancelled, const QString& message);
   /// A preview is waiting in takePreview(); emitted once until it is taken, however many arrive.
   void previewAvailable();
 
  private:
+  /// Queues a state report for the UI thread (any thread: nodes may report from several). Reports made
+  /// while the UI thread is busy wait and travel together, so a run's hundreds of queued/cached/done
+  /// reports cross the event queue as a few batches and the model repaints each node once per batch.
+  void report(quint64 serial, const QString& id, const QString& state, double progress, const QString& message) {
+    {
+      std::lock_guard lock(reports_mutex_);
+      reports_.push_back({serial, {id, state, progress, message}});
+      if (reports_posted_) return;
+      reports_posted_ = true;
+    }
+    emit reportsAvailable();
+  }
+
   void postPreview(Preview p) {
     {
       std::lock_guard lock(preview_mutex_);
@@ -116,14 +142,14 @@ class EvalWorker : public QObject {
   struct Relay final : Observer {
     Relay(EvalWorker* w, quint64 s) : w(w), serial(s) {}
     void node_started(const std::string& id, const std::string&) override {
-      emit w->state(serial, qstr(id), QStringLiteral("running"), 0, {});
+      w->report(serial, qstr(id), QStringLiteral("running"), 0, {});
     }
     void node_progress(const std::string& id, double f, const std::string& m) override {
-      if (due(id, f >= 1)) emit w->state(serial, qstr(id), QStringLiteral("running"), f, qstr(m));
+      if (due(id, f >= 1)) w->report(serial, qstr(id), QStringLiteral("running"), f, qstr(m));
     }
     void node_step(const std::string& id, int step, int total) override {
       if (!due(id, step >= total)) return;
-      emit w->state(serial, qstr(id), QStringLiteral("running"), total > 0 ? double(step) / total : 0,
+      w->report(serial, qstr(id), QStringLiteral("running"), total > 0 ? double(step) / total : 0,
                     QStringLiteral("step %1/%2").arg(step).arg(total));
     }
     /// Progress reaches the UI at most every kProgressMs per node (and always at the end): a node that
@@ -142,14 +168,14 @@ class EvalWorker : public QObject {
     void node_finished(const std::string& id, const std::string&, const std::string& status, double ms) override {
       // Said as the run started: with 500 nodes, repeating it doubled the reports the UI thread handles.
       if (status == "cached" && cached.count(id)) return;
-      emit w->state(serial, qstr(id), status == "cached" ? QStringLiteral("cached") : QStringLiteral("done"), 1,
+      w->report(serial, qstr(id), status == "cached" ? QStringLiteral("cached") : QStringLiteral("done"), 1,
                     status == "cached" ? QString() : QStringLiteral("%1 ms").arg(ms, 0, 'f', 1));
     }
     void node_failed(const std::string& id, const std::string& message) override {
-      emit w->state(serial, qstr(id), QStringLiteral("failed"), 0, qstr(message));
+      w->report(serial, qstr(id), QStringLiteral("failed"), 0, qstr(message));
     }
     void warning(const std::string& message) override {
-      emit w->state(serial, {}, QStringLiteral("warning"), 0, qstr(message));
+      w->report(serial, {}, QStringLiteral("warning"), 0, qstr(message));
     }
     bool wants_previews() const override { return true; }
     void node_preview(const std::string& id, int step, int total, std::shared_ptr<const ImageData> image) override {
@@ -192,6 +218,9 @@ class EvalWorker : public QObject {
     emit viewReady(serial, frames, info.join(QLatin1Char('\n')));
   }
 
+  std::mutex reports_mutex_;
+  std::vector<Report> reports_;  // guarded by reports_mutex_
+  bool reports_posted_ = false;   // guarded by reports_mutex_
   std::mutex preview_mutex_;
   std::optional<Preview> preview_;  // guarded by preview_mutex_
   bool preview_posted_ = false;     // guarded by preview_mutex_
@@ -205,7 +234,7 @@ Evaluator::Evaluator(QObject* parent) : QObject(parent), worker_(new EvalWorker)
   qRegisterMetaType<ViewFrames>();
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-  connect(worker_, &EvalWorker::state, this, &Evaluator::onWorkerState);
+  connect(worker_, &EvalWorker::reportsAvailable, this, &Evaluator::onWorkerReports);
   connect(worker_, &EvalWorker::viewReady, this, &Evaluator::onWorkerView);
   connect(worker_, &EvalWorker::done, this, &Evaluator::onWorkerDone);
   connect(worker_, &EvalWorker::previewAvailable, this, &Evaluator::onWorkerPreview);
@@ -260,15 +289,20 @@ bool Evaluator::waitForIdle(int ms) {
 
 size_t Evaluator::executions() const { return worker_->executions(); }
 
-void Evaluator::onWorkerState(quint64 serial, const QString& id, const QString& state, double progress,
-                              const QString& message) {
-  if (serial != serial_) return;
-  if (id.isEmpty()) {
-    status_ = message;
-    emit statusChanged();
-    return;
+void Evaluator::onWorkerReports() {
+  NodeStateReports batch;
+  bool status = false;
+  for (auto& [serial, r] : worker_->takeReports()) {
+    if (serial != serial_) continue;  // a superseded run's
+    if (r.id.isEmpty()) {
+      status_ = r.message;
+      status = true;
+    } else {
+      batch.push_back(std::move(r));
+    }
   }
-  emit nodeState(id, state, progress, message);
+  if (status) emit statusChanged();
+  if (!batch.isEmpty()) emit nodeStates(batch);
 }
 
 void Evaluator::onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info) {
@@ -291,6 +325,7 @@ void Evaluator::onWorkerPreview() {
 
 void Evaluator::onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message) {
   if (serial != serial_) return;
+  onWorkerReports();  // made before `done`: every node's state is in before the run is said to end
   if (!cancelled) {
     status_ = ok ? QStringLiteral("ready") : message;
     emit statusChanged();

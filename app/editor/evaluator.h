@@ -8,6 +8,11 @@
 /// worker thread and are re-emitted as queued signals carrying the run's serial; the UI side drops
 /// reports of superseded runs. Every public member is for the UI thread.
 ///
+/// State reports (queued, running, done, ...) are batched: the worker queues them behind a mutex and posts
+/// one notification until the UI thread takes them all, which it passes on as one nodeStates() signal, in
+/// the order they were made. A 500-node run that reports every node as it starts then reaches the UI as a
+/// few batches, not 500 queued events each repainting a node (docs/performance.md, "while a model runs").
+///
 /// Step previews (Observer::node_preview, e.g. a sampler's latents after each step) replace the view while
 /// the run is in flight, whichever node sends them; the run's final view replaces them. The worker keeps
 /// only the newest preview behind a mutex and posts one notification until the UI thread takes it, so a
@@ -22,9 +27,11 @@
 #include <QThread>
 #include <QtQml/qqmlregistration.h>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "app/editor/display_transform.h"
+#include "app/editor/node_state.h"
 #include "core/engine.h"
 #include "core/types/image.h"
 
@@ -52,7 +59,10 @@ class Evaluator : public QObject {
     std::vector<std::string> targets;  ///< nodes to evaluate
     std::string view_node;             ///< node whose outputs the viewer shows ("" = none)
     std::filesystem::path base_dir = ".";
-    Json document;                     ///< the whole project, embedded in written images
+    std::shared_ptr<const Json> document;  ///< the whole project, embedded in written images
+    /// Called on the worker before the run starts (GraphDocument: blocks until the autosave of this state
+    /// is on disk, since a run is when a crash is likeliest).
+    std::function<void()> before_run;
   };
   /// Cancels the current run and starts `job`. Returns the run's serial.
   quint64 start(Job job);
@@ -71,8 +81,10 @@ class Evaluator : public QObject {
   size_t executions() const;
 
  signals:
-  /// state: queued, running, done, cached, failed, blocked (see NodeListModel::setState).
-  void nodeState(const QString& id, const QString& state, double progress, const QString& message);
+  /// State reports of the current run that arrived since the last batch, in the order they were made
+  /// (several per node possible: the last stands). state: queued, running, done, cached, failed, blocked
+  /// (see NodeListModel::setState). All of a run's reports arrive before its finished().
+  void nodeStates(const lattice::editor::NodeStateReports& reports);
   void busyChanged();
   void viewChanged();
   void statusChanged();
@@ -80,7 +92,7 @@ class Evaluator : public QObject {
   void finished(bool ok, const QString& message);
 
  private:
-  void onWorkerState(quint64 serial, const QString& id, const QString& state, double progress, const QString& message);
+  void onWorkerReports();
   void onWorkerView(quint64 serial, const ViewFrames& frames, const QString& info);
   void onWorkerPreview();
   void onWorkerDone(quint64 serial, bool ok, bool cancelled, const QString& message);

@@ -8,6 +8,8 @@
 #include <QUndoCommand>
 #include <QUrl>
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
 #include "app/editor/graph_edits.h"
 #include "app/editor/param_value.h"
@@ -69,13 +71,14 @@ GraphDocument::GraphDocument(QObject* parent)
   run_timer_.setSingleShot(true);
   run_timer_.setInterval(150);  // debounce: a burst of edits (a drag) runs once when it pauses
   connect(&run_timer_, &QTimer::timeout, this, [this] { startRun(false); });
-  connect(evaluator_, &Evaluator::nodeState, this,
-          [this](const QString& id, const QString& s, double p, const QString& m) { nodes_.setState(id, s, p, m); });
+  connect(evaluator_, &Evaluator::nodeStates, &nodes_, &NodeListModel::setStates);
   connect(evaluator_, &Evaluator::finished, this, [this](bool, const QString&) {
     // Nodes still queued never ran: something upstream failed.
+    NodeStateReports blocked;
     for (const auto& r : nodes_.rows())
       if (nodes_.state(r.key) == QLatin1String("queued") || nodes_.state(r.key) == QLatin1String("running"))
-        nodes_.setState(r.key, QStringLiteral("blocked"), 0, QStringLiteral("an upstream node failed"));
+        blocked.push_back({r.key, QStringLiteral("blocked"), 0, QStringLiteral("an upstream node failed")});
+    nodes_.setStates(blocked);
   });
   connect(this, &GraphDocument::selectionChanged, this, [this] {
     if (inspected_ == currentNode()) return;
@@ -111,17 +114,25 @@ bool GraphDocument::commit(Graph next, const QString& text, const QString& merge
 }
 
 void GraphDocument::applyGraph(const Graph& g) {
-  std::set<std::string> changed;
+  // By id, once: Graph::find scans, and 500 nodes made these loops quadratic (docs/performance.md).
+  std::unordered_map<std::string_view, const Node*> before;
+  for (const auto& n : graph_.nodes) before.emplace(n.id, &n);
+  std::set<std::string> changed, touched;  // what evaluation sees / anything the canvas shows
+  size_t kept_nodes = 0;
   for (const auto& n : g.nodes) {
-    const Node* old = graph_.find(n.id);
+    const auto it = before.find(n.id);
+    const Node* old = it == before.end() ? nullptr : it->second;
+    kept_nodes += old != nullptr;
     if (!old || !same_for_evaluation(*old, n)) changed.insert(n.id);
+    if (!old || !same_for_evaluation(*old, n) || old->ui != n.ui) touched.insert(n.id);
   }
-  bool removed = false;
-  for (const auto& n : graph_.nodes) removed |= g.find(n.id) == nullptr;
+  const bool removed = kept_nodes < graph_.nodes.size();
   graph_ = g;
-  nodes_.setGraph(graph_);
+  nodes_.setGraph(graph_, NodeRegistry::instance(), &touched);
   edges_.setGraph(graph_, nodes_);
-  for (const auto& id : downstream(graph_, changed)) nodes_.setState(qstr(id), QStringLiteral("dirty"));
+  NodeStateReports dirty;
+  for (const auto& id : downstream(graph_, changed)) dirty.push_back({qstr(id), QStringLiteral("dirty")});
+  nodes_.setStates(dirty);
   QStringList kept;
   for (const auto& id : selection_)
     if (graph_.find(sstr(id))) kept << id;
@@ -499,23 +510,26 @@ void GraphDocument::startRun(bool with_side_effects) {
   const std::set<std::string> runnable = runnable_nodes(graph_, &problems);
   // Side-effect nodes write files: only an explicit render runs them.
   std::set<std::string> pool;
-  for (const auto& id : runnable) {
-    const NodeDesc* d = NodeRegistry::instance().find(graph_.find(id)->type);
-    if (with_side_effects || !d->side_effect) pool.insert(id);
+  for (const auto& n : graph_.nodes) {
+    if (!runnable.count(n.id)) continue;
+    const NodeDesc* d = NodeRegistry::instance().find(n.type);
+    if (with_side_effects || !d->side_effect) pool.insert(n.id);
   }
   // Nodes of this run keep a state that describes their result (cached, done, dirty): the worker reports
   // every one of them as queued or cached as the run starts. Resetting all of them here repainted every
   // node twice per run, about 40 ms of the UI thread with 500 nodes (docs/performance.md, "while a model
   // runs"). States of an unfinished or failed run, and nodes left out, go back to idle.
+  NodeStateReports reset;
   for (const auto& n : graph_.nodes) {
     const QString id = qstr(n.id);
     const auto it = problems.find(n.id);
     const QString state = nodes_.state(id);
-    if (it != problems.end()) nodes_.setState(id, QStringLiteral("invalid"), 0, qstr(it->second));
+    if (it != problems.end()) reset.push_back({id, QStringLiteral("invalid"), 0, qstr(it->second)});
     else if (!pool.count(n.id) || (state != QLatin1String("cached") && state != QLatin1String("done") &&
                                    state != QLatin1String("dirty")))
-      nodes_.setState(id, QStringLiteral("idle"));
+      reset.push_back({id, QStringLiteral("idle")});
   }
+  nodes_.setStates(reset);
   Evaluator::Job job;
   job.graph = restrict_to(graph_, pool);
   std::set<std::string> consumed;
@@ -526,8 +540,10 @@ void GraphDocument::startRun(bool with_side_effects) {
   if (pool.count(sstr(currentNode()))) job.view_node = sstr(currentNode());
   if (job.targets.empty()) return;
   job.base_dir = file_path_.isEmpty() ? QDir::currentPath().toStdString() : QFileInfo(file_path_).absolutePath().toStdString();
-  job.document = graph_to_json(graph_);
-  autosave_->saveNow();  // a run is when a crash is likeliest
+  // A run is when a crash is likeliest: the autosave is written off the UI thread (a flush to disk can
+  // take tens of ms on a busy disk) and the run waits for it on the evaluation's thread.
+  job.document = std::make_shared<const Json>(graph_to_json(graph_));
+  job.before_run = autosave_->saveBeforeRun(job.document);
   evaluator_->start(std::move(job));
 }
 

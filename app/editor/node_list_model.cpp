@@ -48,12 +48,18 @@ QHash<int, QByteArray> NodeListModel::roleNames() const {
           {InViewRole, "inView"}};
 }
 
-void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg) {
+void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg, const std::set<std::string>* touched) {
   std::vector<NodeRow> next;
   next.reserve(g.nodes.size());
   for (const auto& n : g.nodes) {
     NodeRow r;
     r.key = qstr(n.id);
+    if (touched && !touched->count(n.id)) {
+      if (const int i = indexOf(r.key); i >= 0) {
+        next.push_back(rows_[static_cast<size_t>(i)]);
+        continue;
+      }
+    }
     r.type = qstr(n.type);
     const auto pos = node_position(n).value_or(std::pair{0.0, 0.0});
     r.pos = {pos.first, pos.second};
@@ -104,12 +110,31 @@ void NodeListModel::setSelection(const QSet<QString>& ids) {
 }
 
 void NodeListModel::setState(const QString& id, const QString& state, double progress, const QString& message) {
-  const int i = indexOf(id);
-  if (i < 0) return;
-  State& s = states_[id];
-  if (s.state == state && s.progress == progress && s.message == message) return;
-  s = {state, progress, message};
-  rowChanged(i, {StateRole, ProgressRole, MessageRole});
+  setStates({{id, state, progress, message}});
+}
+
+void NodeListModel::setStates(const NodeStateReports& reports) {
+  QHash<int, State> before;  // row -> its state before the first report about it
+  for (const auto& r : reports) {
+    const int i = indexOf(r.id);
+    if (i < 0) continue;
+    State& s = states_[r.id];
+    const State next{r.state, r.progress, r.message};
+    if (s == next) continue;
+    if (!before.contains(i)) before.insert(i, s);
+    s = next;
+  }
+  std::vector<int> changed;
+  for (auto it = before.cbegin(); it != before.cend(); ++it)
+    if (!(states_.value(rows_[static_cast<size_t>(it.key())].key) == it.value())) changed.push_back(it.key());
+  std::sort(changed.begin(), changed.end());
+  const QList<int> roles{StateRole, ProgressRole, MessageRole};
+  for (size_t a = 0; a < changed.size();) {
+    size_t b = a;
+    while (b + 1 < changed.size() && changed[b + 1] == changed[b] + 1) ++b;
+    emit dataChanged(index(changed[a]), index(changed[b]), roles);
+    a = b + 1;
+  }
 }
 
 std::optional<QPointF> NodeListModel::portPosition(const QString& id, const QString& port, bool output) const {

@@ -9,8 +9,11 @@
 #include <QSet>
 #include <QVariantList>
 #include <QtQml/qqmlregistration.h>
+#include <set>
+#include <string>
 
 #include "app/editor/keyed_list_model.h"
+#include "app/editor/node_state.h"
 #include "core/graph.h"
 
 namespace lattice::editor {
@@ -49,7 +52,11 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   QVariant data(const QModelIndex& index, int role) const override;
   QHash<int, QByteArray> roleNames() const override;
 
-  void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance());
+  /// Rows for the nodes of `g`. With `touched`, only the rows of those nodes (and of nodes new to the model)
+  /// are made again; the others are kept as they are (an edit of one node among 500 rebuilt every row's
+  /// ports and summary).
+  void setGraph(const Graph& g, const NodeRegistry& reg = NodeRegistry::instance(),
+                const std::set<std::string>* touched = nullptr);
   void setSelection(const QSet<QString>& ids);
   /// The visible part of the canvas (canvas units; a null rect: everything): role inView says whether a
   /// node meets it. `items` false (zoomed far out, FarNodeLayer draws every node): no node is in view, so
@@ -60,6 +67,11 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   /// Evaluation state of one node: "idle", "dirty", "queued", "running", "done", "cached", "failed",
   /// "invalid" or "blocked"; progress in [0, 1]; message = error text or progress message.
   void setState(const QString& id, const QString& state, double progress = 0, const QString& message = {});
+  /// Applies `reports` in order (a node may have several; its last one stands), then notifies each run of
+  /// consecutive rows whose state ended up different with one dataChanged: a run's 500 reports that
+  /// arrive together repaint each node once, not once per report (docs/performance.md, "while a model
+  /// runs"). Reports about unknown nodes are ignored.
+  void setStates(const NodeStateReports& reports);
   QString state(const QString& id) const { return states_.value(id).state; }
   Q_INVOKABLE QString message(const QString& id) const { return states_.value(id).message; }
   double progress(const QString& id) const { return states_.value(id).progress; }
@@ -72,6 +84,7 @@ class NodeListModel : public KeyedListModel<NodeRow> {
     QString state = QStringLiteral("idle");
     double progress = 0;
     QString message;
+    bool operator==(const State&) const = default;
   };
   QHash<QString, State> states_;
   QSet<QString> selection_;

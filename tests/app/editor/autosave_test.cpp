@@ -10,15 +10,35 @@
 #include <QFileInfo>
 #include <QTemporaryDir>
 #include <QThread>
+#include <atomic>
 #include <memory>
 
 #include "app/editor/graph_document.h"
 #include "core/document.h"
+#include "core/eval_context.h"
+#include "core/node.h"
+#include "core/types/basic.h"
 #include "tests/app/editor/lock_holder_process.h"
 #include "tests/app/editor/qt_test_app.h"
 
 namespace lattice::editor {
 namespace {
+
+// test.recovery_seen: whether g_recovery_dir held a recovery file when the node was evaluated (1 or 0).
+std::string g_recovery_dir;
+std::atomic<int> g_recovery_seen{-1};
+NodeDesc recovery_seen_node() {
+  NodeDesc d;
+  d.type = "test.recovery_seen";
+  d.category = "Test";
+  d.outputs = {{"value", PortType::Number, ""}};
+  d.evaluate = [](EvalContext& c) {
+    g_recovery_seen = !QDir(QString::fromStdString(g_recovery_dir)).entryList({"*.lattice"}, QDir::Files).isEmpty();
+    c.set_output("value", make_number(g_recovery_seen.load()));
+  };
+  return d;
+}
+LATTICE_REGISTER_NODE(recovery_seen_node);
 
 class AutosaveTest : public ::testing::Test {
  protected:
@@ -70,13 +90,31 @@ TEST_F(AutosaveTest, TimerWritesAfterInterval) {
   EXPECT_EQ(recovery_files().size(), 1);
 }
 
-TEST_F(AutosaveTest, EvaluationStartAutosaves) {
+TEST_F(AutosaveTest, EvaluationStartAutosavesBeforeTheRunBegins) {
   auto doc = make_doc();
-  doc->addNode("value.number", 0, 0);
+  const QString n = doc->addNode("test.recovery_seen", 0, 0);
+  g_recovery_dir = recovery.toStdString();
+  g_recovery_seen = -1;
   EXPECT_TRUE(recovery_files().isEmpty());
-  doc->run();
+  doc->run();  // the write happens on the Autosaver's thread; the run waits for it on the evaluation's
+  ASSERT_TRUE(doc->evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc->nodes()->state(n), "done");
+  EXPECT_EQ(g_recovery_seen.load(), 1) << "the node ran before the recovery file was on disk";
   EXPECT_EQ(recovery_files().size(), 1);
-  doc->evaluator()->waitForIdle(10000);
+  EXPECT_TRUE(doc->lastError().isEmpty()) << doc->lastError().toStdString();
+}
+
+TEST_F(AutosaveTest, AFailedAutosaveBeforeARunReachesLastError) {
+  auto doc = make_doc();
+  QFile blocker(tmp.filePath("file"));
+  ASSERT_TRUE(blocker.open(QIODevice::WriteOnly));
+  blocker.close();
+  doc->autosave()->setDirectory(tmp.filePath("file/recovery"));  // under a file: cannot be made
+  doc->addNode("value.number", 0, 0);
+  doc->run();
+  ASSERT_TRUE(doc->evaluator()->waitForIdle(10000));
+  QCoreApplication::processEvents();
+  EXPECT_TRUE(doc->lastError().contains("autosave failed")) << doc->lastError().toStdString();
 }
 
 TEST_F(AutosaveTest, SavedProjectUsesPathHashAndCleanSaveRemovesIt) {

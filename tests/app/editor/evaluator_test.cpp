@@ -13,6 +13,7 @@
 
 #include <QThread>
 #include <atomic>
+#include <map>
 
 #ifdef __linux__
 #include <sys/resource.h>
@@ -110,8 +111,9 @@ TEST(Evaluator, ARunTouchesOnlyTheStatesThatChange) {
     changed << doc.nodes()->rows()[static_cast<size_t>(top.row())].key;
   });
   QStringList reports;
-  QObject::connect(doc.evaluator(), &Evaluator::nodeState,
-                   [&](const QString& id, const QString& state, double, const QString&) { reports << id + ":" + state; });
+  QObject::connect(doc.evaluator(), &Evaluator::nodeStates, [&](const NodeStateReports& batch) {
+    for (const auto& r : batch) reports << r.id + ":" + r.state;
+  });
   ASSERT_TRUE(doc.setParam(m, "op", "mul"));
   changed.removeDuplicates();  // its summary and its state
   EXPECT_EQ(changed, QStringList{m}) << "the edit marks its node dirty";
@@ -134,6 +136,38 @@ TEST(Evaluator, ARunTouchesOnlyTheStatesThatChange) {
   EXPECT_TRUE(changed.contains(m));
   EXPECT_FALSE(changed.contains(lone)) << "already invalid with the same message";
   ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+}
+
+TEST(Evaluator, StateReportsArriveInBatchesWithEveryReportInOrder) {
+  test::qt_app();
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  // A chain of 40 nodes: each is reported queued, then running, then done.
+  QString prev = doc.addNode("value.number", 0, 0);
+  QStringList ids{prev};
+  for (int i = 1; i < 40; ++i) {
+    const QString m = doc.addNode("value.math", 200.0 * i, 0);
+    ASSERT_TRUE(doc.connectPorts(prev, "value", m, "a"));
+    ids << (prev = m);
+  }
+  std::vector<NodeStateReports> batches;
+  QObject::connect(doc.evaluator(), &Evaluator::nodeStates, [&](const NodeStateReports& b) { batches.push_back(b); });
+  int notifications = 0;
+  QObject::connect(doc.nodes(), &QAbstractItemModel::dataChanged, [&] { ++notifications; });
+  doc.run();
+  // The UI thread is busy while the worker runs all 40 nodes: their 120 reports wait for it together.
+  QThread::msleep(1000);
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_LE(batches.size(), 3u) << "reports made while the UI thread was busy travel together";
+  EXPECT_LE(notifications, static_cast<int>(batches.size())) << "one dataChanged per batch: the rows are consecutive";
+  std::map<QString, QStringList> per_node;
+  for (const auto& b : batches)
+    for (const auto& r : b) per_node[r.id] << r.state;
+  ASSERT_EQ(per_node.size(), 40u) << "no node's reports lost";
+  for (const auto& id : ids) {
+    EXPECT_EQ(per_node[id], (QStringList{"queued", "running", "done"})) << id.toStdString();
+    EXPECT_EQ(doc.nodes()->state(id), "done");
+  }
 }
 
 TEST(Evaluator, AutoRunAfterEditsIsDebounced) {
@@ -223,8 +257,9 @@ TEST(Evaluator, FastProgressReachesTheUiAtMostEvery40MsAndAlwaysAtTheEnd) {
   PreviewRun r(400, 0);  // 400 steps as fast as the worker can report them
   int running = 0;
   double last = 0;
-  QObject::connect(r.doc.evaluator(), &Evaluator::nodeState, [&](const QString&, const QString& state, double p, const QString&) {
-    if (state == "running") ++running, last = p;
+  QObject::connect(r.doc.evaluator(), &Evaluator::nodeStates, [&](const NodeStateReports& batch) {
+    for (const auto& s : batch)
+      if (s.state == "running") ++running, last = s.progress;
   });
   QElapsedTimer clock;
   clock.start();
