@@ -17,6 +17,7 @@
 #include "gpu/shaders/matmul.spv.h"
 #include "gpu/shaders/matmul_coopmat_nv.spv.h"
 #include "gpu/shaders/matmul_texel_f32.spv.h"
+#include "gpu/shaders/matmul_texel_f32_tall.spv.h"
 #include "gpu/shaders/matmul_texel_f8.spv.h"
 #include "gpu/shaders/matmul_texel_h16.spv.h"
 #include "gpu/variant.h"
@@ -34,6 +35,7 @@ const std::vector<BindingKind> kTexelBindings = {BindingKind::UniformTexel, Bind
 const KernelDesc kCoopmatNv{"matmul_coopmat_nv", lattice_spv_matmul_coopmat_nv, kStorageBindings, sizeof(MatmulPush)};
 const KernelDesc kPortable{"matmul", lattice_spv_matmul, kStorageBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelF32{"matmul_texel_f32", lattice_spv_matmul_texel_f32, kTexelBindings, sizeof(MatmulPush)};
+const KernelDesc kTexelF32Tall{"matmul_texel_f32_tall", lattice_spv_matmul_texel_f32_tall, kTexelBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelH16{"matmul_texel_h16", lattice_spv_matmul_texel_h16, kTexelBindings, sizeof(MatmulPush)};
 const KernelDesc kTexelF8{"matmul_texel_f8", lattice_spv_matmul_texel_f8, kTexelBindings, sizeof(MatmulPush)};
 
@@ -47,6 +49,17 @@ struct Problem {
 
 constexpr uint32_t kTexelColumns = MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TN;  // columns of a texel workgroup
 
+// The texel kernel and its workgroup tile for B's type and layout (matmul_infos.h): rows of C, columns of C.
+struct TexelTile {
+  const KernelDesc& kernel;
+  uint32_t rows, columns;
+};
+TexelTile texel_tile(DType dtype, bool packed) {
+  if (dtype == DType::F32 && !packed) return {kTexelF32Tall, MATMUL_TEXEL_TALL_TM, MATMUL_TEXEL_LOCAL * MATMUL_TEXEL_TALL_TN};
+  const KernelDesc& k = dtype == DType::F32 ? kTexelF32 : dtype_bytes(dtype) == 2 ? kTexelH16 : kTexelF8;
+  return {k, MATMUL_TEXEL_TM, kTexelColumns};
+}
+
 // The texel variant reads B as 16-byte texels: 4 f32, 8 f16/bf16 or 16 fp8 weights (k values) each.
 VkFormat b_texel_format(DType dtype) {
   return dtype == DType::F32 ? kTexelFormat : VK_FORMAT_R32G32B32A32_UINT;
@@ -54,8 +67,9 @@ VkFormat b_texel_format(DType dtype) {
 uint32_t texel_k_step(DType dtype) { return 16 / dtype_bytes(dtype); }
 
 // The conditions on B alone (sizes in elements), shared with matmul_packs_weights.
-bool texel_reads_b(const Device& device, DType dtype, uint64_t n, uint64_t k, uint64_t buffer_bytes) {
-  const uint64_t col_blocks = (n + kTexelColumns - 1) / kTexelColumns;
+bool texel_reads_b(const Device& device, DType dtype, bool packed, uint64_t n, uint64_t k, uint64_t buffer_bytes) {
+  const uint64_t columns = texel_tile(dtype, packed).columns;
+  const uint64_t col_blocks = (n + columns - 1) / columns;
   return device.info().is_cpu() && k % texel_k_step(dtype) == 0 && col_blocks <= 65535 &&
          buffer_bytes / 16 <= device.info().max_texel_buffer_elements &&
          device.supports_uniform_texel(kTexelFormat) && device.supports_uniform_texel(b_texel_format(dtype));
@@ -64,7 +78,7 @@ bool texel_reads_a(const Device& device, const Tensor& a) {
   return static_cast<bool>(TexelOperands(device).aligned({static_cast<uint64_t>(a.offset())}).bound({&a}));
 }
 bool texel_applies(const Device& device, const Problem& p) {
-  return texel_reads_b(device, p.b.dtype(), p.n, p.k, p.b.buffer()->size()) && p.b.offset() % texel_k_step(p.b.dtype()) == 0 &&
+  return texel_reads_b(device, p.b.dtype(), p.b_packed, p.n, p.k, p.b.buffer()->size()) && p.b.offset() % texel_k_step(p.b.dtype()) == 0 &&
          texel_reads_a(device, p.a);
 }
 // matmul_coopmat_nv.comp: whole 16 x 16 x 16 tiles only, so every cooperative load and store is in bounds;
@@ -125,7 +139,7 @@ bool matmul_packs_weights(const Device& device, DType dtype, int64_t n, int64_t 
   if (const std::string v = kernel_override("matmul"); !v.empty() && v != "texel") return false;
   if (const char* v = std::getenv("LATTICE_MATMUL_PACK"); v && std::string_view(v) == "0") return false;
   return n > 0 && k > 0 &&
-         texel_reads_b(device, dtype, static_cast<uint64_t>(n), static_cast<uint64_t>(k),
+         texel_reads_b(device, dtype, true, static_cast<uint64_t>(n), static_cast<uint64_t>(k),
                        static_cast<uint64_t>(n * k) * dtype_bytes(dtype));
 }
 
@@ -245,13 +259,13 @@ void matmul_into(CommandStream& stream, const Tensor& a, const MatmulWeights& we
     stream.label("matmul_" + std::string(v.name) + (weights.packed ? "_packed_" : "_") + dtype_name(b.dtype()) + " " + std::to_string(p.m) + "x" +
                  std::to_string(p.n) + "x" + std::to_string(p.k));
   if (v.name == "texel") {
-    const KernelDesc& k = b.dtype() == DType::F32 ? kTexelF32 : dtype_bytes(b.dtype()) == 2 ? kTexelH16 : kTexelF8;
+    const TexelTile tile = texel_tile(b.dtype(), weights.packed);
     Arg args[] = {texel_arg(a.buffer(), true), {b.buffer(), b_texel_format(b.dtype())}, {bias_buf}, {c.buffer()}};
     // x (+ z beyond 65535) walks row blocks, y column blocks: see matmul_texel.comp.
-    uint32_t row_blocks = (p.m + MATMUL_TEXEL_TM - 1) / MATMUL_TEXEL_TM;
-    uint32_t col_blocks = (p.n + kTexelColumns - 1) / kTexelColumns;
+    uint32_t row_blocks = (p.m + tile.rows - 1) / tile.rows;
+    uint32_t col_blocks = (p.n + tile.columns - 1) / tile.columns;
     uint32_t gx = std::min<uint32_t>(row_blocks, 65535);
-    stream.dispatch(ctx.pipelines().get(k, spec), args, &push, sizeof(push), gx, col_blocks, (row_blocks + gx - 1) / gx);
+    stream.dispatch(ctx.pipelines().get(tile.kernel, spec), args, &push, sizeof(push), gx, col_blocks, (row_blocks + gx - 1) / gx);
   } else if (v.name == "coopmat_nv") {
     Arg args[] = {{a.buffer()}, {b.buffer()}, {bias_buf}, {c.buffer()}};
     auto g = grid_1d(uint64_t{p.m / 16} * (p.n / 16), 1);  // one 16 x 16 tile per workgroup

@@ -28,6 +28,11 @@
 #ifndef MATMUL_TEXEL_TN
 #define MATMUL_TEXEL_TN 16
 #endif
+// Plain (not packed) f32 B: a taller, narrower tile (matmul_texel_f32_tall); B rows [N, K] lie K * 4 bytes
+// apart, and fewer of them per step (64 instead of 128) measured 11-17% faster per CPU-second on Zen 4
+// (docs/performance.md, "RGBA8 texel views"). Packed weights keep 16 x 16, which their layout is built for.
+#define MATMUL_TEXEL_TALL_TM 32
+#define MATMUL_TEXEL_TALL_TN 8
 #ifndef MATMUL_TEXEL_LOCAL
 #define MATMUL_TEXEL_LOCAL 8
 #endif

@@ -13,7 +13,8 @@
 // Workgroup ids: x (+ z * num_x) picks the row block, y the column block; x varies fastest in llvmpipe's
 // dispatch order, so consecutive workgroups reuse the same B rows while they are in cache.
 // Compiled once per B storage width (gpu/CMakeLists.txt): B_IS_F32 -> RGBA32F texels; B_IS_H16 or B_IS_F8
-// -> RGBA32UI texels of f16/bf16 or e4m3fn/e5m2 bits, decoded per B_TYPE (matmul_decode.glsl).
+// -> RGBA32UI texels of f16/bf16 or e4m3fn/e5m2 bits, decoded per B_TYPE (matmul_decode.glsl); f32 once more
+// with the tall tile (MATMUL_TEXEL_TALL_*, matmul_infos.h) for B in the plain layout.
 #include "matmul_infos.h"
 #define TM MATMUL_TEXEL_TM
 #define TN MATMUL_TEXEL_TN
