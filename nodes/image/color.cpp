@@ -34,11 +34,18 @@ NodeDesc make() {
       ctx.set_output("image", color_cpu(src, p));
       return;
     }
+    // Per pixel, so an image larger than one device buffer runs in bands of rows (same result).
     gpu::Context& gc = gpu_context(ctx);
-    gpu::CommandStream stream(gc);
-    gpu::Tensor out = gpu::image_color(stream, image_to_tensor(gc, src), p);
-    stream.finish();
-    ctx.set_output("image", tensor_to_image(out, src.linear));
+    auto out = std::make_shared<ImageData>(src.width, src.height, src.channels, src.linear);
+    const int band = image_band_rows(gc, static_cast<int64_t>(src.width) * src.channels, src.height);
+    for (int first = 0; first < src.height; first += band) {
+      const int rows = std::min(band, src.height - first);
+      gpu::CommandStream stream(gc);
+      gpu::Tensor t = gpu::image_color(stream, image_rows_to_tensor(gc, src, first, rows), p);
+      stream.finish();
+      tensor_to_image_rows(t, *out, first);
+    }
+    ctx.set_output("image", out);
   };
   d.plan = [](PlanContext& ctx) {
     if (const PlanInfo* in = image_input_plan(ctx, "image"))

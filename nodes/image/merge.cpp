@@ -37,7 +37,13 @@ NodeDesc make() {
                                 : m == "multiply" ? gpu::MergeMode::Multiply
                                                   : gpu::MergeMode::Screen;
     const float mix = static_cast<float>(ctx.number("mix"));
-    if (GpuService* g = ctx.env().get<GpuService>(); g == nullptr || !g->available() || a.pixels.empty() || b.pixels.empty()) {
+    GpuService* g = ctx.env().get<GpuService>();
+    // The CPU twin is bit-equal (gpu/ops/image_merge.h), so images that do not fit one device buffer each
+    // take it rather than being refused.
+    auto fits = [&](int64_t floats) { return floats * sizeof(float) <= gpu_context(ctx).device().max_buffer_bytes(); };
+    if (g == nullptr || !g->available() || a.pixels.empty() || b.pixels.empty() ||
+        !fits(static_cast<int64_t>(a.pixels.size())) || !fits(static_cast<int64_t>(b.pixels.size())) ||
+        !fits(static_cast<int64_t>(a.width) * a.height * 4)) {
       ctx.set_output("image", merge_cpu(a, b, mode, mix));
       return;
     }

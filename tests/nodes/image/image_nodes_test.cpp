@@ -11,6 +11,7 @@
 #include "core/types/image.h"
 #include "nodes/gpu_service.h"
 #include "nodes/image/image_io.h"
+#include "tests/support/gpu_limits.h"
 
 namespace lattice {
 namespace {
@@ -173,8 +174,11 @@ TEST_F(ImageNodes, MergeModesAndColor) {
 // With a GpuService in the environment, merge and color run on the device; the CPU path (no service, as
 // in the tests above) is the reference. Merge is bit-equal; color's pow may differ in the last bits
 // (tests/gpu/ops/image_color_test.cpp states the measured bound), so 1e-6 relative + 1e-6 absolute.
-TEST_F(ImageNodes, MergeAndColorOnTheDeviceMatchTheHost) {
-  const std::string g = R"({"lattice":1,"nodes":[
+// Again with every device buffer limited to 1 KiB: color runs in bands of one row (37 x 4 floats = 592
+// bytes), merge's images do not fit and take the CPU twin; with 256 bytes not even a row fits: an error.
+class ImageNodesOnDevice : public ImageNodes, public ::testing::WithParamInterface<uint64_t> {};
+
+const std::string kDeviceGraph = R"({"lattice":1,"nodes":[
       {"id":"a","type":"image.gradient","params":{"width":37,"height":23}},
       {"id":"b","type":"image.constant","params":{"width":19,"height":31,"color":[0.9,0.3,0.6,0.4]}},
       {"id":"m","type":"image.merge","params":{"mode":"screen","mix":0.8},
@@ -183,15 +187,17 @@ TEST_F(ImageNodes, MergeAndColorOnTheDeviceMatchTheHost) {
        "inputs":{"a":{"node":"m","output":"image"},"b":{"node":"b","output":"image"}}},
       {"id":"c","type":"image.color","params":{"exposure":0.6,"gamma":2.2,"saturation":1.4},
        "inputs":{"image":{"node":"o","output":"image"}}}]})";
-  auto host = eval(g, "c");
+
+TEST_P(ImageNodesOnDevice, MergeAndColorMatchTheHost) {
+  auto host = eval(kDeviceGraph, "c");
   Environment env;
-  auto service = std::make_shared<GpuService>();
+  auto service = test::gpu_with_buffer_limit(GetParam());
   env.set(service);
   RenderOptions gpu_opts = opts;
   gpu_opts.env = &env;
   MemoryCache gpu_mem;  // a fresh cache: the host's results must not be reused
   Engine gpu_engine{&gpu_mem};
-  auto dev = std::dynamic_pointer_cast<const ImageData>(gpu_engine.evaluate(parse_graph(g), "c", "image", gpu_opts));
+  auto dev = std::dynamic_pointer_cast<const ImageData>(gpu_engine.evaluate(parse_graph(kDeviceGraph), "c", "image", gpu_opts));
   ASSERT_TRUE(dev);
   EXPECT_TRUE(service->started()) << "the nodes did not use the device";
   ASSERT_EQ(dev->width, host->width);
@@ -199,6 +205,25 @@ TEST_F(ImageNodes, MergeAndColorOnTheDeviceMatchTheHost) {
   ASSERT_EQ(dev->channels, 4);
   for (size_t i = 0; i < host->pixels.size(); ++i)
     ASSERT_NEAR(dev->pixels[i], host->pixels[i], 1e-6 + 1e-6 * std::fabs(host->pixels[i])) << "at " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(BufferLimits, ImageNodesOnDevice, ::testing::Values(0u, 1024u));
+
+TEST_F(ImageNodes, ColorRefusesAnImageWhoseRowsExceedTheDeviceBuffer) {
+  Environment env;
+  env.set(test::gpu_with_buffer_limit(256));
+  RenderOptions gpu_opts = opts;
+  gpu_opts.env = &env;
+  MemoryCache gpu_mem;
+  Engine gpu_engine{&gpu_mem};
+  try {
+    gpu_engine.evaluate(parse_graph(kDeviceGraph), "c", "image", gpu_opts);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
+    EXPECT_NE(std::string(e.what()).find("exceeds the device's largest buffer"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'c'"), std::string::npos) << "names the node: " << e.what();
+  }
 }
 
 }  // namespace
