@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/eval_context.h"
+#include "core/types/image.h"
 
 namespace lattice::app {
 
@@ -20,6 +21,8 @@ struct Hooks {
   std::function<uint64_t(const Environment&)> peak_device_bytes;
   std::function<int(bool json)> list_devices;
   std::function<int(const std::string& fixture, const std::string& out)> run_fixture;
+  /// Writes a step preview as an 8-bit PNG (complete or not at all); --serve offers previews only when set.
+  std::function<void(const std::filesystem::path&, const ImageData&)> write_preview_png;
 };
 
 Hooks& hooks();

@@ -29,6 +29,7 @@ const bool registered = [] {
     std::printf("lattice: wrote %zu outputs to %s\n", n, out.c_str());
     return 0;
   };
+  h.write_preview_png = [](const std::filesystem::path& p, const ImageData& img) { write_image(p, img, "8", nullptr); };
   return true;
 }();
 

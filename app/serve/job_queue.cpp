@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 
+#include "app/hooks.h"
 #include "core/atomic_file.h"
 #include "core/document.h"
 
@@ -202,6 +203,20 @@ class JobObserver : public Observer {
   void warning(const std::string& message) override {
     std::lock_guard lock(job_.mutex_);
     job_.emit("warning", {{"message", message}});
+  }
+  bool wants_previews() const override { return static_cast<bool>(app::hooks().write_preview_png); }
+  /// The newest step preview replaces the job's preview.png (atomically, outside the job's lock), then a
+  /// `preview` event says which node and step it shows. A preview that cannot be written is a warning.
+  void node_preview(const std::string& id, int step, int total, std::shared_ptr<const ImageData> image) override {
+    if (!image || !app::hooks().write_preview_png) return;
+    try {
+      app::hooks().write_preview_png(job_.dir_ / Job::kPreviewFile, *image);
+    } catch (const std::exception& e) {
+      warning(std::string("cannot write the step preview: ") + e.what());
+      return;
+    }
+    std::lock_guard lock(job_.mutex_);
+    job_.emit("preview", {{"node", id}, {"step", step}, {"total", total}, {"url", "/v1/jobs/" + job_.id_ + "/preview"}});
   }
 
  private:

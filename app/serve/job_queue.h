@@ -44,6 +44,8 @@ struct JobEvent {
 class Job {
  public:
   static constexpr size_t kMaxEvents = 10000;
+  /// The newest step preview (8-bit PNG) in the job's folder, served by GET /v1/jobs/{id}/preview.
+  static constexpr const char* kPreviewFile = "preview.png";
 
   Job(std::string id, Graph graph, std::filesystem::path base_dir, std::filesystem::path dir, std::string origin);
 

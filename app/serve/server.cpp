@@ -422,18 +422,15 @@ struct Server::Impl {
                if (!job) return;
                auto file = confined_file(job->dir(), req.matches[2].str());
                if (!file) return send_error(res, 404, "job " + job->id() + " has no file '" + std::string(req.matches[2]) + "'");
-               std::error_code ec;
-               const uint64_t size = fs::file_size(*file, ec);
-               auto in = std::make_shared<std::ifstream>(*file, std::ios::binary);
-               if (ec || !*in) return send_error(res, 500, "cannot read " + file->filename().string());
-               res.set_content_provider(size, mime_type(*file),
-                                        [in](size_t offset, size_t length, httplib::DataSink& sink) {
-                                          std::vector<char> buf(std::min<size_t>(length, 1 << 16));
-                                          in->seekg(static_cast<std::streamoff>(offset));
-                                          in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
-                                          const auto n = static_cast<size_t>(in->gcount());
-                                          return n > 0 && sink.write(buf.data(), n);
-                                        });
+               send_file(res, *file);
+             }));
+    http.Get(R"(/v1/jobs/([0-9a-f]{32})/preview)", guard([this](const httplib::Request& req, httplib::Response& res) {
+               auto job = job_of(req, res);
+               if (!job) return;
+               const fs::path file = job->dir() / Job::kPreviewFile;
+               if (!fs::is_regular_file(file)) return send_error(res, 404, "job " + job->id() + " has no step preview yet");
+               res.set_header("Cache-Control", "no-cache");
+               send_file(res, file);
              }));
     http.Get(R"(/v1/jobs/([0-9a-f]{32})/events)", guard([this](const httplib::Request& req, httplib::Response& res) {
                auto job = job_of(req, res);
@@ -451,6 +448,22 @@ struct Server::Impl {
                  return stream_events(*job, *next, sink);
                });
              }));
+  }
+
+  /// Streams a file of the job's folder (already confined) with its MIME type. The file is opened now, so a
+  /// preview replaced meanwhile (rename) is still read whole.
+  static void send_file(httplib::Response& res, const fs::path& file) {
+    auto in = std::make_shared<std::ifstream>(file, std::ios::binary | std::ios::ate);
+    const std::streamoff end = *in ? static_cast<std::streamoff>(in->tellg()) : -1;
+    if (!*in || end < 0) return send_error(res, 500, "cannot read " + file.filename().string());
+    const auto size = static_cast<uint64_t>(end);
+    res.set_content_provider(size, mime_type(file), [in](size_t offset, size_t length, httplib::DataSink& sink) {
+      std::vector<char> buf(std::min<size_t>(length, 1 << 16));
+      in->seekg(static_cast<std::streamoff>(offset));
+      in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const auto n = static_cast<size_t>(in->gcount());
+      return n > 0 && sink.write(buf.data(), n);
+    });
   }
 
   /// One turn of an event stream: writes what is new (waiting up to a second), ends after the final event.

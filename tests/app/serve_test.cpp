@@ -19,8 +19,11 @@
 #include <sstream>
 #include <thread>
 
+#include "app/hooks.h"
 #include "app/serve/server.h"
+#include "core/atomic_file.h"
 #include "core/node.h"
+#include "tests/support/editor_test_nodes.h"
 #include "tests/support/test_nodes.h"
 
 namespace lattice {
@@ -440,6 +443,54 @@ TEST_F(Serve, EventStreamTellsTheWholeStory) {
     return true;
   });
   EXPECT_NE(text2.find("event: node_cached\ndata: {\"node\":\"slow\""), std::string::npos) << text2;
+}
+
+// Step previews: each one replaces the job's preview.png and a `preview` event names the node and step;
+// GET /v1/jobs/{id}/preview serves the newest. The PNG writer is a hook the nodes library fills (this
+// binary does not link it), so the test installs one that writes the first pixel as text; without the
+// hook nothing asks nodes for previews and there is no preview to get.
+TEST_F(Serve, StepPreviewsArriveAsEventsAndTheNewestIsServed) {
+  test::register_editor_test_nodes();
+  const Json graph = Json::parse(R"({"lattice": 1, "nodes": [
+      {"id": "p", "type": "test.previewer", "params": {"steps": 3, "step_ms": 1}}]})");
+  auto events_of = [&](const std::string& id) {
+    std::string text;
+    client().Get(("/v1/jobs/" + id + "/events").c_str(), auth(), [&](const char* d, size_t n) {
+      text.append(d, n);
+      return true;
+    });
+    return parse_sse(text);
+  };
+  start();
+  const std::string without = submit(graph);
+  for (const auto& e : events_of(without)) EXPECT_NE(e.type, "preview");
+  auto none = client().Get(("/v1/jobs/" + without + "/preview").c_str(), auth());
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404) << none->body;
+
+  const auto saved = app::hooks().write_preview_png;
+  app::hooks().write_preview_png = [](const fs::path& p, const ImageData& img) {
+    write_file_atomic(p, "first pixel " + std::to_string(img.pixels.at(0)));
+  };
+  Json other = graph;
+  other["nodes"][0]["params"]["steps"] = 4;  // not cached: a new job that runs
+  const std::string id = submit(other);
+  std::vector<int> steps;
+  for (const auto& e : events_of(id))
+    if (e.type == "preview") {
+      EXPECT_EQ(e.data["node"], "p");
+      EXPECT_EQ(e.data["total"], 4);
+      EXPECT_EQ(e.data["url"], "/v1/jobs/" + id + "/preview");
+      steps.push_back(e.data["step"].get<int>());
+    }
+  app::hooks().write_preview_png = saved;
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3, 4}));
+  auto r = client().Get(("/v1/jobs/" + id + "/preview").c_str(), auth());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "image/png");
+  EXPECT_EQ(r->body, "first pixel " + std::to_string(1.0f));  // step 4 of 4
+  EXPECT_EQ(client().Get(("/v1/jobs/" + id + "/preview").c_str())->status, 401);
 }
 
 TEST_F(Serve, ClientsLeavingAnEventStreamDoNotDisturbTheJob) {
