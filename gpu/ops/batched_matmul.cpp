@@ -23,7 +23,7 @@ Tensor swap_last(const Tensor& x) {
 
 }  // namespace
 
-Tensor batched_matmul(CommandStream& s, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+Tensor batched_matmul(CommandStream& s, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, const Tensor& bias) {
   auto fail = [&](const std::string& why) {
     throw_unsupported("batched_matmul of A " + a.describe() + (trans_a ? "ᵀ" : "") + " and B " + b.describe() +
                       (trans_b ? "ᵀ" : "") + ": " + why);
@@ -37,6 +37,8 @@ Tensor batched_matmul(CommandStream& s, const Tensor& a, const Tensor& b, bool t
     fail("a 16-bit or fp8 B must be stored contiguously as [..., N, K] (pass it with trans_b)");
   const int64_t M = av.dim(-2), K = av.dim(-1), N = bv.dim(-2);
   if (bv.dim(-1) != K) fail("inner dimensions differ (" + std::to_string(K) + " and " + std::to_string(bv.dim(-1)) + ")");
+  if (bias.defined() && (bias.dtype() != DType::F32 || bias.rank() != 1 || bias.dim(0) != N || !bias.contiguous()))
+    fail("the bias must be a contiguous f32 [" + std::to_string(N) + "], not " + bias.describe());
 
   // Broadcast batch shape, aligned from the right.
   const size_t ra = static_cast<size_t>(a.rank()) - 2, rb = static_cast<size_t>(b.rank()) - 2, r = std::max(ra, rb);
@@ -65,7 +67,7 @@ Tensor batched_matmul(CommandStream& s, const Tensor& a, const Tensor& b, bool t
       if (i + ra >= r && dim_of(ac, ra, i, r) > 1) oa += idx[i] * ac.strides()[i + ra - r];
       if (i + rb >= r && dim_of(bc, rb, i, r) > 1) ob += idx[i] * bc.strides()[i + rb - r];
     }
-    matmul_into(s, ac.view({M, K}, {K, 1}, oa), bc.view({N, K}, {K, 1}, ob), {}, out.view({M, N}, {N, 1}, n * M * N));
+    matmul_into(s, ac.view({M, K}, {K, 1}, oa), bc.view({N, K}, {K, 1}, ob), bias, out.view({M, N}, {N, 1}, n * M * N));
     for (size_t i = r; i-- > 0;) {  // next multi-index, last dimension fastest
       if (++idx[i] < batch[i]) break;
       idx[i] = 0;

@@ -28,6 +28,7 @@ struct Case {
   Shape a, b;
   bool ta, tb;
   DType b_type = DType::F32;
+  bool bias = false;
 };
 
 TEST_F(GpuTest, BatchedMatmulMatchesReference) {
@@ -38,6 +39,10 @@ TEST_F(GpuTest, BatchedMatmulMatchesReference) {
       {{1, 5, 7}, {3, 9, 7}, false, true},       // A broadcast
       {{2, 6, 16}, {2, 9, 16}, false, true, DType::F16},
       {{3, 33, 17}, {3, 17, 19}, false, false},  // sizes no tile divides
+      {{2, 5, 7}, {2, 7, 9}, false, false, DType::F32, true},
+      {{2, 3, 16, 5}, {3, 11, 16}, true, true, DType::BF16, true},
+      {{2, 6, 32}, {2, 9, 32}, false, true, DType::F8E4M3FN},
+      {{3, 6, 32}, {9, 32}, false, true, DType::F8E5M2, true},
   };
   uint32_t seed = 900;
   for (const Case& c : cases) {
@@ -46,8 +51,11 @@ TEST_F(GpuTest, BatchedMatmulMatchesReference) {
     std::vector<std::byte> braw(bv.size() * dtype_bytes(c.b_type));
     encode(c.b_type, bv, braw.data());
     decode(c.b_type, braw.data(), bv);
+    const int64_t n_cols = c.tb ? c.b[c.b.size() - 2] : c.b.back();
+    const auto biasv = c.bias ? testing::random_floats(static_cast<size_t>(n_cols), seed++) : std::vector<float>{};
     CommandStream s(ctx());
-    const Tensor out = batched_matmul(s, Tensor::from_floats(ctx(), av, c.a), Tensor::from_bytes(ctx(), braw, c.b, c.b_type), c.ta, c.tb);
+    const Tensor out = batched_matmul(s, Tensor::from_floats(ctx(), av, c.a), Tensor::from_bytes(ctx(), braw, c.b, c.b_type), c.ta,
+                                      c.tb, c.bias ? Tensor::from_floats(ctx(), biasv, {n_cols}) : Tensor{});
     // One matmul per batch entry into its slice of the result, after at most one copy of each operand.
     const int64_t entries = numel(out.shape()) / (out.dim(-1) * out.dim(-2));
     EXPECT_LE(s.recorded(), static_cast<uint32_t>(entries + 2)) << shape_string(c.a) << " x " << shape_string(c.b);
@@ -70,7 +78,7 @@ TEST_F(GpuTest, BatchedMatmulMatchesReference) {
     for (int64_t n = 0; n < numel(batch); ++n) {
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {
-          double ref = 0;
+          double ref = c.bias ? biasv[static_cast<size_t>(j)] : 0.0;
           for (int64_t k = 0; k < K; ++k)
             ref += (c.ta ? at(av, c.a, batch, bi, k, i) : at(av, c.a, batch, bi, i, k)) *
                    (c.tb ? at(bv, c.b, batch, bi, j, k) : at(bv, c.b, batch, bi, k, j));
@@ -92,6 +100,8 @@ TEST_F(GpuTest, BatchedMatmulRefusesWhatItCannotDo) {
   EXPECT_THROW(batched_matmul(s, t({2, 5, 7}), t({3, 7, 9})), DeviceError);         // batches do not broadcast
   EXPECT_THROW(batched_matmul(s, t({2, 5, 8}), t({2, 8, 9}, DType::F16)), DeviceError);  // f16 B as [K, N]
   EXPECT_THROW(batched_matmul(s, t({5}), t({5, 3})), DeviceError);
+  EXPECT_THROW(batched_matmul(s, t({2, 5, 7}), t({2, 7, 9}), false, false, t({8})), DeviceError);     // bias of 8 for N = 9
+  EXPECT_THROW(batched_matmul(s, t({2, 5, 7}), t({2, 7, 9}), false, false, t({9}, DType::F16)), DeviceError);  // not f32
 }
 
 }  // namespace
