@@ -4,7 +4,8 @@
 // is normalised with latents_mean/std.
 #include "core/eval_context.h"
 #include "core/types/image.h"
-#include "nodes/gpu_service.h"
+#include "nodes/ltx/encode_common.h"
+#include "nodes/ltx/video_value.h"
 #include "nodes/models/vae/latent_sample.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
@@ -29,22 +30,7 @@ NodeDesc make() {
     if (img.width % f || img.height % f)
       ctx.fail("image " + std::to_string(img.width) + "x" + std::to_string(img.height) + " is not a multiple of " +
                std::to_string(f) + " on each side; resize or crop it to the video's size first");
-    const size_t plane = static_cast<size_t>(img.width) * static_cast<size_t>(img.height);
-    std::vector<float> video(3 * plane);
-    for (int k = 0; k < 3; ++k)  // [1, 3, 1, H, W] in [-1, 1]
-      for (int y = 0; y < img.height; ++y)
-        for (int x = 0; x < img.width; ++x)
-          video[static_cast<size_t>(k) * plane + static_cast<size_t>(y) * static_cast<size_t>(img.width) + static_cast<size_t>(x)] =
-              img.at(x, y, std::min(k, img.channels - 1)) * 2.0f - 1.0f;
-    if (!ltx_vae_has_encoder(handle.weights())) ctx.fail("the VAE weights have no encoder");
-    gpu::Context& gc = gpu_context(ctx);
-    LtxVae& vae = handle.model(gc);
-    gpu::CommandStream s(gc);
-    const auto [mean, logvar] = vae.encode(s, gpu::Tensor::from_floats(gc, video, {1, 3, 1, img.height, img.width}));
-    gpu::CommandStream s2(gc);
-    const std::optional<uint64_t> seed = latent_sample_seed(ctx);
-    const gpu::Tensor z = vae.normalize(s2, seed ? sample_latent(s2, mean, logvar, *seed) : mean);
-    s2.finish();
+    const gpu::Tensor z = ltx_encode_normalised(ctx, handle, ltx_vae_pixels({&img}), 1, img.height, img.width);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };
   return d;

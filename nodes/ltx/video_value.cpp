@@ -26,6 +26,25 @@ std::shared_ptr<const VideoData> ltx_video_value(const std::vector<int64_t>& sha
   return std::make_shared<VideoData>(std::move(frames), num, den);
 }
 
+std::vector<float> ltx_vae_pixels(const std::vector<const ImageData*>& frames) {
+  if (frames.empty()) throw_eval("LTX-Video: no frames to encode");
+  const size_t T = frames.size(), W = static_cast<size_t>(frames[0]->width), H = static_cast<size_t>(frames[0]->height);
+  const size_t plane = W * H;
+  std::vector<float> out(3 * T * plane);
+  for (size_t t = 0; t < T; ++t) {
+    const ImageData& img = *frames[t];
+    const int grey = img.channels < 3 ? 0 : -1;  // 1 or 2 channels: the first is the grey value
+    for (int k = 0; k < 3; ++k) {
+      float* dst = out.data() + (static_cast<size_t>(k) * T + t) * plane;
+      const int c = grey >= 0 ? grey : k;
+      for (size_t y = 0; y < H; ++y)
+        for (size_t x = 0; x < W; ++x)
+          dst[y * W + x] = img.at(static_cast<int>(x), static_cast<int>(y), c) * 2.0f - 1.0f;
+    }
+  }
+  return out;
+}
+
 std::pair<int, int> ltx_frame_rate(double frame_rate) {
   int num = static_cast<int>(std::lround(frame_rate)), den = 1;
   if (std::fabs(frame_rate - num) > 1e-6) {

@@ -10,6 +10,11 @@
 
 namespace lattice {
 
+/// The other direction, what the LTX-Video VAE encodes: frames (one size; RGB, grey repeated into R, G and B,
+/// a fourth channel ignored) in [0, 1] -> [3, T, H, W] in [-1, 1] (diffusers' preprocess: x * 2 - 1), channel
+/// planes first. ltx.encode_image passes one frame, ltx.encode_video all of a video's.
+std::vector<float> ltx_vae_pixels(const std::vector<const ImageData*>& frames);
+
 /// The frame rate as ltx_video_value() stores it: {numerator, denominator}.
 std::pair<int, int> ltx_frame_rate(double frame_rate);
 

@@ -10,6 +10,7 @@
 #include "core/engine.h"
 #include "core/types/video.h"
 #include "nodes/gpu_service.h"
+#include "nodes/image/image_io.h"
 #include "nodes/models/fixture.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
@@ -109,6 +110,57 @@ TEST_F(LtxGraph, TextToVideoDecodesNineFramesOfTheRequestedSize) {
   g.find("sample")->params["seed"] = 4;
   const auto other = eval(e, g, "sample", "latent", opts);
   EXPECT_NE(other->host().to_f32(), latent->host().to_f32());
+}
+
+// ltx.encode_video: the decoded 9-frame video back to a [1, 16, 2, 3, 2] latent. The encoder is causal in
+// time, so its first latent frame is ltx.encode_image of the first video frame (both on the mean); a video of
+// 8 frames is refused with the frame counts that would do.
+TEST_F(LtxGraph, EncodeVideoGivesEveryLatentFrameAndItsFirstIsTheFirstFramesImageLatent) {
+  Graph g = parse_graph(kGraph);
+  Json extra = Json::parse(R"([
+    {"id": "clip", "type": "ltx.encode_video", "params": {"sample": false},
+     "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "decode", "output": "video"}}},
+    {"id": "frame0", "type": "video.frame", "inputs": {"video": {"node": "decode", "output": "video"}}},
+    {"id": "still", "type": "ltx.encode_image", "params": {"sample": false},
+     "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "frame0", "output": "image"}}},
+    {"id": "eight", "type": "video.load", "params": {"path": "f.####.png", "count": 8}},
+    {"id": "short", "type": "ltx.encode_video",
+     "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "eight", "output": "video"}}}])");
+  Json doc = graph_to_json(g);
+  for (auto& n : extra) doc["nodes"].push_back(n);
+  g = graph_from_json(doc, "test");
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto clip = eval(e, g, "clip", "latent", opts);
+  const auto still = eval(e, g, "still", "latent", opts);
+  ASSERT_TRUE(clip && still);
+  ASSERT_EQ(clip->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
+  const auto c = clip->host().to_f32(), f = still->host().to_f32();
+  float scale = 1, err = 0, later = 0;
+  for (int ch = 0; ch < 16; ++ch)
+    for (int i = 0; i < 6; ++i) {
+      const float a = c[static_cast<size_t>(ch * 12 + i)], b = f[static_cast<size_t>(ch * 6 + i)];
+      scale = std::max(scale, std::fabs(b));
+      err = std::max(err, std::fabs(a - b));
+      later = std::max(later, std::fabs(c[static_cast<size_t>(ch * 12 + 6 + i)] - b));
+    }
+  EXPECT_LE(err, 1e-4f * scale) << "latent frame 0 is not the first frame's image latent";
+  EXPECT_GT(later, 1e-3f) << "latent frame 1 should encode the later frames, not repeat frame 0";
+
+  const auto video = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "decode", "video", opts));
+  ASSERT_TRUE(video);
+  for (int i = 0; i < 8; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "f.%04d.png", i + 1);
+    write_image(dir / name, *video->frames[static_cast<size_t>(i)], "8", nullptr);
+  }
+  try {
+    e.evaluate(g, "short", "latent", opts);
+    FAIL() << "8 frames were encoded";
+  } catch (const Error& err8) {
+    EXPECT_NE(std::string(err8.what()).find("has 8 frames"), std::string::npos) << err8.what();
+    EXPECT_NE(std::string(err8.what()).find("e.g. 1 or 9"), std::string::npos) << err8.what();
+  }
 }
 
 TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {
