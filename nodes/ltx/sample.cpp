@@ -1,6 +1,7 @@
 // ltx.sample: LTX-Video latents for a video of the given size: seeded noise, then LTXPipeline's
 // flow-matching Euler steps with classifier-free guidance (both passes in one batched forward). With an
-// `image` latent (ltx.encode_image), frame 0 is that image, as LTXImageToVideoPipeline does; with a `latent`
+// `image` latent (ltx.encode_image), latent frame image_index (0 by default, as LTXImageToVideoPipeline does)
+// is that image; with a `latent`
 // input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
@@ -41,6 +42,7 @@ LtxSamplerOptions options(const ParamReader& ctx) {
   o.guidance = static_cast<float>(ctx.number("guidance"));
   o.frame_rate = static_cast<float>(ctx.number("frame_rate"));
   o.strength = static_cast<float>(ctx.number("strength"));
+  o.image_index = static_cast<int>(ctx.integer("image_index"));
   return o;
 }
 
@@ -113,7 +115,7 @@ NodeDesc make() {
   d.inputs = {{"dit", PortType::DiT, "the LTX-Video transformer (ltx.load_transformer)"},
               {"conditioning", PortType::Conditioning, "the encoded prompt (ltx.text_encode)"},
               {"negative", PortType::Conditioning, "the unconditional prompt (ltx.text_encode, usually empty); needed when guidance > 1", true},
-              {"image", PortType::Latent, "first-frame latent [1, 128, 1, h, w] (ltx.encode_image): image-to-video", true},
+              {"image", PortType::Latent, "image latent [1, 128, 1, h, w] (ltx.encode_image) for the frame image_index: image-to-video", true},
               {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true},
               {"preview_vae", PortType::VAE, "the LTX-Video VAE, for true-colour step previews in the editor (optional)", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 128, (frames-1)/8+1, height/32, width/32]"}};
@@ -124,6 +126,8 @@ NodeDesc make() {
               {"steps", ParamType::Int, 50, "sampling steps", 1, 1000},
               {"guidance", ParamType::Float, 3.0, "classifier-free guidance scale (1 = off)", 1.0, 30.0},
               {"strength", ParamType::Float, 1.0, "with a 'latent' input: the share of the steps to run on it (e.g. 0.4)", 0.01, 1.0},
+              {"image_index", ParamType::Int, 0,
+               "with an 'image' input: the latent frame it conditions (0 = the first frame; k = video frame 8k)", 0, 256},
               {"seed", ParamType::Seed, 0, "noise seed"}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
@@ -131,6 +135,9 @@ NodeDesc make() {
     const LtxSamplerOptions o = options(ctx);
     if (o.guidance > 1.0f && !ctx.has_input("negative"))
       ctx.fail("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
+    if (ctx.has_input("image") && o.image_index >= g.frames)
+      ctx.fail("image_index " + std::to_string(o.image_index) + " is past the video's last latent frame (" +
+               std::to_string(g.frames - 1) + " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
     gpu::Context& gc = gpu_context(ctx);
     gpu::Tensor noise;
     {

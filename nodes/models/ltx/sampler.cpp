@@ -49,6 +49,9 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
     throw_eval("LTX-Video sampler: first-frame latent " + first_frame.describe() + " should be [1, " +
                std::to_string(noise.dim(1)) + ", 1, " + std::to_string(h) + ", " + std::to_string(w) + "]");
 
+  if (first_frame.defined() && (o.image_index < 0 || o.image_index >= F))
+    throw_eval("LTX-Video sampler: image_index " + std::to_string(o.image_index) + " is outside the video's " +
+               std::to_string(F) + " latent frames (0.." + std::to_string(F - 1) + ")");
   if (o.strength <= 0.0f || o.strength > 1.0f) throw_eval("LTX-Video sampler: strength must be in (0, 1]");
   const bool refine = start.defined() && o.strength < 1.0f;
   if (o.strength < 1.0f && !start.defined()) throw_eval("LTX-Video sampler: strength < 1 needs start latents to refine");
@@ -60,7 +63,8 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
 
   const gpu::Patch patch{1, 1, 1};
   Tensor x;      // packed latents [1, S, C]
-  Tensor fixed;  // packed first-frame tokens [1, h·w, C] (image conditioning)
+  Tensor fixed;  // packed tokens of the conditioning image [1, h·w, C], at token fixed_at of x
+  const int64_t fixed_at = static_cast<int64_t>(o.image_index) * frame_tokens;
   {
     gpu::CommandStream s(gc);
     Tensor begin = noise;
@@ -68,7 +72,7 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
     x = gpu::patchify(s, begin, patch, gpu::PatchOrder::ChannelMajor);
     if (first_frame.defined()) {
       fixed = gpu::patchify(s, first_frame, patch, gpu::PatchOrder::ChannelMajor);
-      gpu::copy_into(s, fixed, gpu::narrow(x, 1, 0, frame_tokens));
+      gpu::copy_into(s, fixed, gpu::narrow(x, 1, fixed_at, frame_tokens));
     }
     s.finish();
   }
@@ -92,11 +96,11 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
 
   for (int i = first_step; i < o.steps; ++i) {
     const float t = sched.timesteps[static_cast<size_t>(i)];
-    // Image conditioning: per-token timesteps, 0 on the first frame's tokens.
+    // Image conditioning: per-token timesteps, 0 on the conditioned frame's tokens.
     std::vector<float> timesteps;
     if (fixed.defined()) {
       timesteps.assign(static_cast<size_t>(B * S), t);
-      for (int64_t b = 0; b < B; ++b) std::fill_n(timesteps.begin() + b * S, frame_tokens, 0.0f);
+      for (int64_t b = 0; b < B; ++b) std::fill_n(timesteps.begin() + b * S + fixed_at, frame_tokens, 0.0f);
     } else {
       timesteps.assign(static_cast<size_t>(B), t);
     }
@@ -111,7 +115,7 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
     }
     const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
     x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(gc, std::vector<float>{dt}, {1})));
-    if (fixed.defined()) gpu::copy_into(s, fixed, gpu::narrow(x, 1, 0, frame_tokens));
+    if (fixed.defined()) gpu::copy_into(s, fixed, gpu::narrow(x, 1, fixed_at, frame_tokens));
     s.finish();
     if (on_step) on_step(i + 1 - first_step, o.steps - first_step, x);
   }

@@ -6,8 +6,10 @@
 /// (temporal compression / frame rate, spatial compression, spatial compression).
 ///
 /// Latents are in the transformer's space (normalised with the VAE's latents_mean/std), [1, C, F, h, w];
-/// tokens are packed (f, h, w) row-major with patch 1. Image conditioning puts the image's latent at frame
-/// 0: its tokens get timestep 0 and are left unchanged by every step. ltx_sample() submits once per step
+/// tokens are packed (f, h, w) row-major with patch 1. Image conditioning puts the image's latent at latent
+/// frame `image_index` (0, the first frame, as LTXImageToVideoPipeline does): its tokens get timestep 0 and are
+/// left unchanged by every step. (At a later index this is the same mechanism at another frame; diffusers'
+/// LTXConditionPipeline conditions later frames otherwise, with appended keyframe tokens: not implemented.) ltx_sample() submits once per step
 /// and returns the final latents [1, C, F, h, w].
 
 #include <functional>
@@ -28,6 +30,8 @@ struct LtxSamplerOptions {
   /// With start latents: denoise only the last round(steps · strength) steps, starting from
   /// sigma·noise + (1 - sigma)·start at the first sigma taken (LTXConditionPipeline's denoise_strength).
   float strength = 1.0f;
+  /// The latent frame the image conditions (0 .. F - 1; latent frame k is video frame 8k).
+  int image_index = 0;
   FlowMatchConfig schedule = ltx_flow_match_config();
 };
 

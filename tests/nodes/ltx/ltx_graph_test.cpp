@@ -176,6 +176,33 @@ TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {
     for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
 }
 
+// image_index: the image conditions another latent frame: that frame is the image's latent, the first is not;
+// an index past the last latent frame is refused naming the frames there are.
+TEST_F(LtxGraph, ImageConditionsTheLatentFrameImageIndexSays) {
+  Graph g = parse_graph(kGraph);
+  g.find("i2v")->params["image_index"] = 1;
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto first = eval(e, g, "first", "latent", opts);
+  const auto video = eval(e, g, "i2v", "latent", opts);
+  ASSERT_TRUE(first && video);
+  const auto f = first->host().to_f32(), v = video->host().to_f32();
+  float at0 = 0;
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_EQ(v[static_cast<size_t>(c * 12 + 6 + i)], f[static_cast<size_t>(c * 6 + i)]);
+      at0 = std::max(at0, std::fabs(v[static_cast<size_t>(c * 12 + i)] - f[static_cast<size_t>(c * 6 + i)]));
+    }
+  EXPECT_GT(at0, 1e-3f) << "latent frame 0 should be sampled, not the image";
+  g.find("i2v")->params["image_index"] = 2;
+  try {
+    e.evaluate(g, "i2v", "latent", opts);
+    FAIL() << "image_index 2 of 2 latent frames was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("past the video's last latent frame (1 for 9 frames)"), std::string::npos) << err.what();
+  }
+}
+
 // By default ltx.encode_image normalises a draw from the encoder's distribution for its seed (drawn on the
 // device), as LTXImageToVideoPipeline's retrieve_latents samples: what normalising the CPU reference's draw from
 // the same moments gives. kGraph is a format 1 file, whose node left `sample` out when that meant the mean: it
