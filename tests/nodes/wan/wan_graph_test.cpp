@@ -13,6 +13,7 @@
 
 #include "core/document.h"
 #include "core/engine.h"
+#include "core/types/video.h"
 #include "gpu/ops/noise.h"
 #include "nodes/gpu_service.h"
 #include "nodes/models/block_streamer.h"
@@ -234,6 +235,49 @@ TEST_F(WanGraph, VideoToVideoStartsAtTheStepTheStrengthImpliesFromTheNoisedLaten
   // UniPC begins at the same step, with an empty history (lower order first, as set_begin_index does).
   const Graph gu = v2v("{" + p + R"(, "strength": 0.6, "scheduler": "unipc"})");
   expect_close(latent(gu), guided_euler_by_hand(e, gu, shape, 5, 3, 3.0, 4.0f, {}, {}, true, start, 2));
+}
+
+// Video-to-video end to end, on the golden Wan VAE beside the tiny DiT (both 16 latent channels): a
+// text-to-video sample decoded to 9 frames of 64x48, encoded again by wan.vae_encode, refined by wan.sample at
+// strength 0.5 (the last 1 of 3 steps) and decoded: the wires fit (encode's normalised latent is what the
+// sampler's `latent` input takes), and the refinement starts from that video, not from noise.
+TEST_F(WanGraph, VideoToVideoThroughTheVaeEncoderAndBack) {
+  const Fixture vae(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/wan_vae.safetensors");
+  test::write_fixture_component(vae, "weights.", vae.config(), root / "wan" / "vae");
+  Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 3, "guidance": 4.0, "shift": 3.0, "seed": 5})");
+  const Graph extra = parse_graph(R"({"lattice": 2, "nodes": [
+      {"id": "vae", "type": "wan.load_vae", "params": {"path": "wan"}},
+      {"id": "decode", "type": "wan.vae_decode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "sample", "output": "latent"}}},
+      {"id": "encode", "type": "wan.vae_encode", "params": {"sample": false},
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "decode", "output": "video"}}},
+      {"id": "refine", "type": "wan.sample",
+       "params": {"width": 64, "height": 48, "num_frames": 9, "steps": 3, "guidance": 4.0, "shift": 3.0, "seed": 7, "strength": 0.5},
+       "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "pos", "output": "conditioning"},
+                  "negative": {"node": "neg", "output": "conditioning"}, "latent": {"node": "encode", "output": "latent"}}},
+      {"id": "refined", "type": "wan.vae_decode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "refine", "output": "latent"}}}]})");
+  g.nodes.insert(g.nodes.end(), extra.nodes.begin(), extra.nodes.end());
+  MemoryCache mem;
+  Engine e(&mem);
+  RenderReport r;
+  const auto video = std::dynamic_pointer_cast<const VideoData>(e.evaluate(g, "refined", "video", opts, &r));
+  ASSERT_TRUE(video);
+  EXPECT_EQ(video->frame_count(), 9);
+  EXPECT_EQ(video->width(), 64);
+  EXPECT_EQ(video->height(), 48);
+  for (const auto& frame : video->frames)
+    for (float v : frame->pixels) ASSERT_TRUE(std::isfinite(v));
+  const auto refine = std::find_if(r.nodes.begin(), r.nodes.end(), [](const NodeReport& n) { return n.id == "refine"; });
+  ASSERT_NE(refine, r.nodes.end());
+  EXPECT_EQ(refine->info.value("steps", 0), 1) << refine->info.dump();
+  // Where it started: the same refinement from another video's latent ends elsewhere.
+  const auto latent = [&](const Graph& graph) {
+    return std::dynamic_pointer_cast<const TensorValue>(e.evaluate(graph, "refine", "latent", opts))->host().to_f32();
+  };
+  Graph other = g;
+  other.find("sample")->params["seed"] = 6;
+  EXPECT_NE(latent(g), latent(other));
 }
 
 TEST_F(WanGraph, VideoToVideoRefusesALatentOfAnotherSizeOrNone) {
