@@ -123,8 +123,9 @@ void GraphDocument::applyGraph(const Graph& g) {
     const auto it = before.find(n.id);
     const Node* old = it == before.end() ? nullptr : it->second;
     kept_nodes += old != nullptr;
-    if (!old || !same_for_evaluation(*old, n)) changed.insert(n.id);
-    if (!old || !same_for_evaluation(*old, n) || old->ui != n.ui) touched.insert(n.id);
+    const bool evaluation_changed = !old || !same_for_evaluation(*old, n);
+    if (evaluation_changed) changed.insert(n.id);
+    if (evaluation_changed || old->ui != n.ui) touched.insert(n.id);
   }
   const bool removed = kept_nodes < graph_.nodes.size();
   graph_ = g;

@@ -1,19 +1,12 @@
 // audio.load: the first audio track of a sound file (WAV, MP3, FLAC, M4A, Ogg, ...) or of a movie, for
 // video.save's `audio` input. Decoding is FFmpeg's, shared with video.load (nodes/video/ffmpeg_io.h).
 #include <algorithm>
-#include <cstdio>
 
 #include "core/eval_context.h"
 #include "nodes/video/ffmpeg_io.h"
 
 namespace lattice {
 namespace {
-
-std::string seconds_text(double s, const char* format = "%g s") {
-  char b[40];
-  std::snprintf(b, sizeof b, format, s);
-  return b;
-}
 
 std::string describe(int rate, int channels, double seconds) {
   return "audio " + std::to_string(rate) + " Hz " + std::to_string(channels) + " ch" +

@@ -768,15 +768,11 @@ AudioProbe probe_audio(const std::filesystem::path& path) {
   return p;
 }
 
-namespace {
-
-std::string seconds_text(double s) {
+std::string seconds_text(double seconds, const char* format) {
   char b[40];
-  std::snprintf(b, sizeof b, "%g s", s);
+  std::snprintf(b, sizeof b, format, seconds);
   return b;
 }
-
-}  // namespace
 
 std::shared_ptr<AudioData> read_audio(const std::filesystem::path& path, const AudioReadOptions& o,
                                       const std::function<void()>& cancel) {

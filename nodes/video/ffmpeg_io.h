@@ -115,6 +115,9 @@ struct AudioProbe {
   std::string codec;
 };
 
+/// Seconds as messages and plans show them ("2.5 s" with the default format).
+std::string seconds_text(double seconds, const char* format = "%g s");
+
 /// Opens the file and reads its headers only; Error(InvalidInput) when it has no audio stream.
 AudioProbe probe_audio(const std::filesystem::path& path);
 

@@ -27,8 +27,8 @@ struct FluxSamplerOptions {
   bool cfg_curve = false;            ///< time-varying: true_cfg scaled by sin(pi * progress), low at both ends
   /// > 0: dynamic thresholding at this percentile (0..100): per sample, the denoised estimate x0 = x - sigma*v
   /// is clamped to [-s, s], s = max(1, the linear (numpy/torch.quantile default) quantile of |x0|), and v
-  /// recomputed from it: v = (x - clamp(x0)) / sigma (gpu::percentile_clamp, on the device). Clamped, not divided by s as Imagen does with pixels in [-1, 1]: latents have no
-  /// such range, and the issue asks for clamping at a percentile.
+  /// recomputed from it: v = (x - clamp(x0)) / sigma (gpu::percentile_clamp, on the device). Clamped, not
+  /// divided by s as Imagen does with pixels in [-1, 1]: latents have no such range.
   float threshold_percentile = 0.0f;
   /// Image-to-image: start at this fraction of the schedule. A double (the document's value), so that
   /// flux_start_step rounds as the reference's Python floats do.
