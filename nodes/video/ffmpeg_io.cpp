@@ -581,7 +581,11 @@ struct AudioCollector {
   CodecPtr dec;
   SwrPtr swr;
   int rate = 0, channels = 0;
-  std::vector<float> samples;
+  std::vector<float> samples;  ///< interleaved sample frames from frame `offset` of the stream on
+  int64_t offset = 0;
+  /// Sample frames before this time are decoded and dropped, not kept (read_audio's start): memory holds the
+  /// span read, not the stream's prefix.
+  double drop_before_seconds = 0;
 
   void add(const InputFile& in, const AVFrame* f) {
     if (!swr) {
@@ -607,8 +611,17 @@ struct AudioCollector {
                                 f->nb_samples);
     if (got < 0) in.fail("audio conversion failed", got);
     samples.resize(at + static_cast<size_t>(got) * channels);
+    if (drop_before_seconds > 0) {
+      const int64_t keep_from = std::llround(drop_before_seconds * rate);
+      const int64_t drop = std::min(keep_from - offset, static_cast<int64_t>(samples.size()) / channels);
+      if (drop > 0) {
+        samples.erase(samples.begin(), samples.begin() + drop * channels);
+        offset += drop;
+      }
+    }
   }
-  int64_t frames() const { return channels ? static_cast<int64_t>(samples.size()) / channels : 0; }
+  /// The end of what was decoded, in sample frames from the stream's start (dropped ones included).
+  int64_t frames() const { return channels ? offset + static_cast<int64_t>(samples.size()) / channels : 0; }
 
   /// Adds every frame the decoder has ready, checking `enough` after each; true at the end of the stream
   /// or once `enough()` holds (frames still in the decoder are then left there).
@@ -783,6 +796,7 @@ std::shared_ptr<AudioData> read_audio(const std::filesystem::path& path, const A
   const int as = in.required_audio_stream();
   AudioCollector audio;
   audio.dec = in.open_decoder(as);
+  audio.drop_before_seconds = o.start;
   // Sample frames [first, last) of the stream; the rate is known from the first decoded frame.
   const auto first = [&] { return static_cast<int64_t>(std::llround(o.start * audio.rate)); };
   const auto last = [&] {
@@ -813,7 +827,8 @@ std::shared_ptr<AudioData> read_audio(const std::filesystem::path& path, const A
   if (a0 >= a1)
     in.fail("its audio lasts " + seconds_text(static_cast<double>(audio.frames()) / audio.rate) +
             ", nothing at or after start " + seconds_text(o.start));
-  std::vector<float> s(audio.samples.begin() + a0 * audio.channels, audio.samples.begin() + a1 * audio.channels);
+  std::vector<float> s(audio.samples.begin() + (a0 - audio.offset) * audio.channels,
+                       audio.samples.begin() + (a1 - audio.offset) * audio.channels);
   return std::make_shared<AudioData>(audio.rate, audio.channels, std::move(s));
 }
 

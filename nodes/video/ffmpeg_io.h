@@ -105,7 +105,8 @@ std::shared_ptr<VideoData> read_video(const std::filesystem::path& path, const V
 
 /// The span of a sound read by read_audio, in seconds of the stream.
 struct AudioReadOptions {
-  double start = 0;     ///< seconds skipped from the start (decoded and dropped: no seeking)
+  double start = 0;     ///< seconds skipped from the start: decoded and dropped as they come, so
+                        ///< memory holds only the span; no seeking, so the span is sample-exact in every codec
   double duration = 0;  ///< seconds kept; 0 = to the end
 };
 
