@@ -566,6 +566,13 @@ Tensor LtxVae::decode(gpu::CommandStream& s, const Tensor& z, const std::vector<
 }
 
 std::pair<Tensor, Tensor> LtxVae::encode(gpu::CommandStream& s, const Tensor& video) const {
+  // Channels [0, L) are the mean; the last one is the log-variance of every channel.
+  auto moments = split_moments(s, encode_moments(s, video), config_.latent_channels);
+  s.finish();
+  return moments;
+}
+
+Tensor LtxVae::encode_moments(gpu::CommandStream& s, const Tensor& video) const {
   if (!has_encoder_) throw_eval("LTX-Video VAE: these weights have no encoder");
   const int sc = config_.spatial_compression(), tc = config_.temporal_compression();
   if (video.rank() != 5 || video.dim(1) != config_.in_channels || (video.dim(2) - 1) % tc || video.dim(3) % sc || video.dim(4) % sc)
@@ -585,11 +592,7 @@ std::pair<Tensor, Tensor> LtxVae::encode(gpu::CommandStream& s, const Tensor& vi
     if (d.conv_out) x = resnet(s, *d.conv_out, x, {}, true);
   }
   for (const Resnet& r : enc_mid_) x = resnet(s, r, x, {}, true);
-  x = conv(s, enc_conv_out_, norm_act(s, x, {}, {}), true);
-  // Channels [0, L) are the mean; the last one is the log-variance of every channel.
-  auto moments = split_moments(s, x, config_.latent_channels);
-  s.finish();
-  return moments;
+  return conv(s, enc_conv_out_, norm_act(s, x, {}, {}), true);
 }
 
 Tensor LtxVae::normalize(gpu::CommandStream& s, const Tensor& z) const {

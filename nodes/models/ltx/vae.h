@@ -22,6 +22,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +82,16 @@ struct LtxVaeConfig {
   /// reference VAE, LtxVaeConfig.DecodeWorkingSetStaysWithinItsFactor); automatic tiles keep that working
   /// set within half the device budget (auto_tile_tensor_limit in nodes/models/vae/tiling.h).
   static constexpr uint64_t kWorkingSetFactor = 8;
+  /// Bytes of the largest tensor encode() makes for a clip of `latent_frames` latent frames (1 + 8(latent_frames
+  /// - 1) video frames) of th x tw latent pixels: for the released models the first down block's resnets'
+  /// inputs as their convs pack them (channels-last, with the causal frames and a pixel of padding around).
+  uint64_t encode_peak_tensor_bytes(int64_t latent_frames, int64_t th, int64_t tw) const;
+  /// The largest square spatial tile (latent pixels, at most max(h, w); 1 when none fits) of an h x w latent
+  /// whose encoder tensors fit one device buffer of `max_buffer_bytes`, for `latent_frames` encoded at once.
+  int64_t largest_encode_tile(uint64_t max_buffer_bytes, int64_t latent_frames, int64_t h, int64_t w) const;
+  /// An encode holds about this many tensors of its largest one's size at once (2.8-4.7 measured on the
+  /// reference VAE, LtxVaeTiledEncode.EncodeWorkingSetStaysWithinItsFactor).
+  static constexpr uint64_t kEncodeWorkingSetFactor = 6;
   /// Throws Error(InvalidInput) describing the first inconsistency or unsupported option.
   void validate() const;
 };
@@ -128,6 +139,16 @@ inline constexpr int64_t kLtxAutoTileTarget = 16;
 LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling requested, uint64_t max_buffer_bytes, int64_t T,
                                        int64_t h, int64_t w);
 
+/// How LtxVae::encode_tiled() cuts an encode: the same fields, in latent units; temporal tiles may share no
+/// frame (overlap_frames in [0, tile_frames)).
+using LtxEncodeTiling = LtxDecodeTiling;
+
+/// ltx_auto_decode_tiling's rule for an encode of a clip of T latent frames (1 + 8(T - 1) video frames), h x w
+/// latent pixels, under `max_buffer_bytes`, by the encoder's largest tensor (a temporal tile after the first
+/// encodes one latent frame more: the context frame it drops).
+LtxEncodeTiling ltx_auto_encode_tiling(const LtxVaeConfig& c, LtxEncodeTiling requested, uint64_t max_buffer_bytes, int64_t T,
+                                       int64_t h, int64_t w);
+
 /// The noise that a 0.9.1 decoder injects (resnets with per_channel_scale1/2; nothing else uses it). Injection
 /// k, counted in decode order (two per noisy resnet: after conv1, after conv2), adds per_channel_scale[c] ·
 /// n_k[y, x] to every frame and channel of a tensor of H x W pixels: one field per injection, shared by the
@@ -167,6 +188,19 @@ class LtxVae {
                      const LtxDecodeTiling& tiling, const DecodedFramesSink& sink,
                      const std::function<void(int, int)>& progress = {}, const LtxDecodeNoise& noise = {}) const;
   std::pair<gpu::Tensor, gpu::Tensor> encode(gpu::CommandStream& s, const gpu::Tensor& x) const;
+  /// encode() of a clip held on the host (`x`: the values of a [B, in_channels, 1 + 8k, H, W] `shape`, in
+  /// [-1, 1]) in tiles, so that neither the clip nor the full-size activations need to fit a device buffer:
+  /// spatial tiles of tile x tile latent pixels sharing `overlap`, temporal tiles of tile_frames latent frames
+  /// sharing overlap_frames, each run through encode()'s network and blended linearly in latent space (the
+  /// raw moments, as diffusers' tiled_encode blends them). A temporal tile from latent frame a > 0 encodes
+  /// video frames [8(a - 1), 8(a + L - 1)] and drops its first latent frame (the causal encoder encodes a
+  /// clip's first frame alone), so each kept latent frame sees its own 8 frames and at least 8 before them.
+  /// Only one tile's frames are on the device at a time. One tile covering the clip is encode() exactly;
+  /// smaller tiles see zeros at their edges (space) or a shorter causal history (time) and differ slightly.
+  /// `progress(done, total)` counts encoded tiles. Returns {mean, logvar} on the device, as encode().
+  std::pair<gpu::Tensor, gpu::Tensor> encode_tiled(gpu::CommandStream& s, std::span<const float> x, const gpu::Shape& shape,
+                                                   const LtxEncodeTiling& tiling,
+                                                   const std::function<void(int, int)>& progress = {}) const;
   /// Raw latent -> what the transformer sees: (z - mean) · scaling_factor / std, per channel.
   gpu::Tensor normalize(gpu::CommandStream& s, const gpu::Tensor& z) const;
   /// The inverse: z · std / scaling_factor + mean.
@@ -215,6 +249,8 @@ class LtxVae {
   gpu::Tensor embed(gpu::CommandStream& s, const TimeEmbedder& e, const std::vector<float>& t) const;
   gpu::Tensor downsample(gpu::CommandStream& s, const Down& d, const gpu::Tensor& x) const;
   gpu::Tensor upsample(gpu::CommandStream& s, const Up& u, const gpu::Tensor& x) const;
+  /// The encoder's raw output [B, latent_channels + 1, T, h, w] (means, then one shared log-variance).
+  gpu::Tensor encode_moments(gpu::CommandStream& s, const gpu::Tensor& video) const;
 
   LtxVaeConfig config_;
   gpu::Context& ctx_;

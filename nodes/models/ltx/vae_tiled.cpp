@@ -1,11 +1,14 @@
-// LtxVae's tiled decode (decode_frames) and the decoder's memory estimate used to pick a tile.
+// LtxVae's tiled decode (decode_frames) and encode (encode_tiled), and the memory estimates that pick their tiles.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <string>
 
 #include "core/error.h"
 #include "gpu/ops/copy.h"
 #include "nodes/models/ltx/vae.h"
+#include "nodes/models/vae/latent_sample.h"
 #include "nodes/models/vae/tiling.h"
 
 namespace lattice {
@@ -40,19 +43,65 @@ int64_t LtxVaeConfig::largest_decode_tile(uint64_t max_buffer_bytes, int64_t lat
   return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
 }
 
-LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling t, uint64_t max_buffer_bytes, int64_t T,
-                                       int64_t h, int64_t w) {
+uint64_t LtxVaeConfig::encode_peak_tensor_bytes(int64_t latent_frames, int64_t th, int64_t tw) const {
+  // Walk the encoder in execution order with the sizes it makes. Every conv (3x3x3, causal) first packs its
+  // input channels-last, channels rounded up to 4, with 2 frames in front and a pixel around (gpu/ops/conv3d).
+  double t = static_cast<double>(1 + temporal_compression() * (std::max<int64_t>(latent_frames, 1) - 1));
+  double h = static_cast<double>(th * spatial_compression()), w = static_cast<double>(tw * spatial_compression());
+  double widest = in_channels * t * h * w;  // the clip, and its patchified copy
+  const auto conv = [&](double cin, double frames, double cout) {
+    widest = std::max(widest, std::ceil(cin / 4) * 4 * (frames + 2) * (h + 2) * (w + 2));
+    widest = std::max(widest, cout * frames * h * w);
+  };
+  h /= patch_size, w /= patch_size;
+  conv(static_cast<double>(in_channels) * patch_size * patch_size, t, block_out_channels.front());
+  for (size_t i = 0; i < down_block_types.size(); ++i) {
+    const auto [in, out] = encoder_block_widths(i);
+    if (layers_per_block[i] > 0) conv(in, t, in);  // resnets
+    if (spatio_temporal_scaling[i]) {
+      const std::string& type = encoder_downsample(i);
+      const double st = type == "spatial" ? 1 : 2, ss = type == "temporal" ? 1 : 2;
+      if (type == "conv") {
+        conv(in, t, 0);
+        t = std::floor((t - 1) / st) + 1;
+        h = std::ceil(h / ss), w = std::ceil(w / ss);
+        widest = std::max(widest, in * t * h * w);
+      } else {
+        // The first st - 1 frames prepended; the conv's output and the input, each packed space-to-depth.
+        widest = std::max(widest, in * (t + st - 1) * h * w);
+        conv(in, t + st - 1, out / (st * ss * ss));
+        t = (t + st - 1) / st;
+        h /= ss, w /= ss;
+      }
+    }
+    if (in != out && down_block_types[i] == "LTXVideoDownBlock3D") conv(std::max(in, out), t, out);  // conv_out resnet
+  }
+  conv(block_out_channels.back(), t, block_out_channels.back());            // mid block
+  conv(block_out_channels.back(), t, latent_channels + 1.0);                // conv_out
+  return static_cast<uint64_t>(std::ceil(widest * sizeof(float)));
+}
+
+int64_t LtxVaeConfig::largest_encode_tile(uint64_t max_buffer_bytes, int64_t latent_frames, int64_t h, int64_t w) const {
+  return largest_fitting_tile(h, w, max_buffer_bytes,
+                              [&](int64_t th, int64_t tw) { return encode_peak_tensor_bytes(latent_frames, th, tw); });
+}
+
+namespace {
+
+// ltx_auto_decode_tiling's rule, with `largest(frames)` the largest spatial tile a temporal tile of that many
+// latent frames allows.
+LtxDecodeTiling auto_tiling(LtxDecodeTiling t, int64_t T, int64_t h, int64_t w, const std::function<int64_t(int64_t)>& largest) {
   if (t.tile > 0) return t;
   int64_t frames = t.tile_frames > 0 ? std::min(t.tile_frames, T) : T;
-  int64_t fit = c.largest_decode_tile(max_buffer_bytes, frames);
+  int64_t fit = largest(frames);
   if (fit >= h && fit >= w) return t;
   const int64_t want = std::min({h, w, kLtxAutoTileTarget});
   if (t.tile_frames == 0 && T > 2 && fit < want) {
-    while (frames > 2 && c.largest_decode_tile(max_buffer_bytes, frames) < want) --frames;
+    while (frames > 2 && largest(frames) < want) --frames;
     if (frames < T) {
       t.tile_frames = frames;
       t.overlap_frames = std::clamp<int64_t>(t.overlap_frames, 1, frames - 1);
-      fit = c.largest_decode_tile(max_buffer_bytes, frames);
+      fit = largest(frames);
     }
   }
   if (fit < h || fit < w) {
@@ -60,6 +109,84 @@ LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling t,
     t.overlap = std::min(t.overlap, fit - 1);
   }
   return t;
+}
+
+}  // namespace
+
+LtxDecodeTiling ltx_auto_decode_tiling(const LtxVaeConfig& c, LtxDecodeTiling t, uint64_t max_buffer_bytes, int64_t T,
+                                       int64_t h, int64_t w) {
+  return auto_tiling(t, T, h, w, [&](int64_t frames) { return c.largest_decode_tile(max_buffer_bytes, frames); });
+}
+
+LtxEncodeTiling ltx_auto_encode_tiling(const LtxVaeConfig& c, LtxEncodeTiling t, uint64_t max_buffer_bytes, int64_t T,
+                                       int64_t h, int64_t w) {
+  return auto_tiling(t, T, h, w, [&](int64_t frames) {
+    return c.largest_encode_tile(max_buffer_bytes, frames < T ? frames + 1 : frames, h, w);
+  });
+}
+
+std::pair<Tensor, Tensor> LtxVae::encode_tiled(gpu::CommandStream& s, std::span<const float> v, const gpu::Shape& shape,
+                                               const LtxEncodeTiling& tiling, const std::function<void(int, int)>& progress) const {
+  if (!has_encoder_) throw_eval("LTX-Video VAE: these weights have no encoder");
+  const int64_t sc = config_.spatial_compression(), tc = config_.temporal_compression(), Cin = config_.in_channels;
+  if (shape.size() != 5 || shape[1] != Cin || shape[2] < 1 || (shape[2] - 1) % tc || shape[3] % sc || shape[4] % sc) {
+    std::string dims;
+    for (int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+    throw_eval("LTX-Video VAE encoder: video [" + dims + "] should be [B, " + std::to_string(Cin) + ", 1 + " + std::to_string(tc) +
+               "k, H, W] with H and W multiples of " + std::to_string(sc));
+  }
+  const int64_t B = shape[0], F = shape[2], H = shape[3], W = shape[4];
+  if (static_cast<int64_t>(v.size()) != B * Cin * F * H * W)
+    throw_eval("LTX-Video VAE tiled encode: " + std::to_string(v.size()) + " values do not fill the video's shape");
+  const int64_t T = 1 + (F - 1) / tc, h = H / sc, w = W / sc;
+  const TileGrid grid(h, w, tiling.tile, tiling.overlap, 1, "LTX-Video VAE tiled encode");
+  const bool time = tiling.tile_frames > 0 && tiling.tile_frames < T;
+  if (time && (tiling.overlap_frames < 0 || tiling.overlap_frames >= tiling.tile_frames))
+    throw_eval("LTX-Video VAE tiled encode: overlap_frames " + std::to_string(tiling.overlap_frames) + " must be in [0, tile_frames " +
+               std::to_string(tiling.tile_frames) + ")");
+  const int64_t L = time ? tiling.tile_frames : T, TH = grid.tile_h() * sc, TW = grid.tile_w() * sc;
+  const std::vector<int64_t> starts = time ? tile_starts(T, L, tiling.overlap_frames) : std::vector<int64_t>{0};
+  const auto time_weights = tile_blend_weights(1, T, 1, L, {0}, starts, time ? tiling.overlap_frames : 0)[0];
+  const int total = static_cast<int>(starts.size() * grid.count());
+  int done = 0;
+  int64_t C2 = 0;
+  std::vector<float> acc;  // [B, C2, T, h, w]: the blended moments
+  for (size_t k = 0; k < starts.size(); ++k) {
+    // Video frames [f0, f0 + n): a later tile starts 8 frames before its first latent frame's own, and drops
+    // the latent frame that those make alone.
+    const int64_t a = starts[k], drop = a > 0 ? 1 : 0, f0 = a > 0 ? tc * (a - 1) : 0, n = 1 + tc * (L - 1 + drop);
+    std::vector<float> part;  // [B, C2, L, h, w]: this temporal tile's spatially blended moments
+    for (size_t r = 0; r < grid.rows(); ++r)
+      for (size_t c = 0; c < grid.cols(); ++c) {
+        std::vector<float> chunk(static_cast<size_t>(B * Cin * n * TH * TW));
+        float* dst = chunk.data();
+        for (int64_t p = 0; p < B * Cin; ++p)
+          for (int64_t t = f0; t < f0 + n; ++t)
+            for (int64_t y = 0; y < TH; ++y, dst += TW)
+              std::copy_n(v.data() + ((p * F + t) * H + grid.y(r) * sc + y) * W + grid.x(c) * sc, TW, dst);
+        Tensor m = encode_moments(s, Tensor::from_floats(s.context(), chunk, {B, Cin, n, TH, TW}));
+        if (drop) m = gpu::contiguous(s, gpu::narrow(m, 2, drop, L));
+        s.finish();
+        if (part.empty()) {
+          C2 = m.dim(1);
+          part.assign(static_cast<size_t>(B * C2 * L * h * w), 0.0f);
+        }
+        grid.accumulate(part.data(), m.to_floats(), r, c);
+        if (progress) progress(++done, total);
+      }
+    if (acc.empty()) acc.assign(static_cast<size_t>(B * C2 * T * h * w), 0.0f);
+    const int64_t hw = h * w;
+    for (int64_t bc = 0; bc < B * C2; ++bc)
+      for (int64_t j = 0; j < L; ++j) {
+        const float wt = time_weights[k][static_cast<size_t>(j)];
+        const float* from = part.data() + (bc * L + j) * hw;
+        float* to = acc.data() + (bc * T + a + j) * hw;
+        for (int64_t i = 0; i < hw; ++i) to[i] += wt * from[i];
+      }
+  }
+  auto moments = split_moments(s, Tensor::from_floats(s.context(), acc, {B, C2, T, h, w}), config_.latent_channels);
+  s.finish();
+  return moments;
 }
 
 void LtxVae::decode_frames(gpu::CommandStream& s, const Tensor& z, const std::vector<float>& timestep, const LtxDecodeTiling& tiling,

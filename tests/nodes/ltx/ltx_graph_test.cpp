@@ -12,9 +12,12 @@
 #include "nodes/gpu_service.h"
 #include "nodes/image/image_io.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/ltx/vae.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
 #include "tests/support/example_plan.h"
+#include "tests/support/gpu_limits.h"
+#include "tests/support/render_info.h"
 #include "tests/support/latent_sample_reference.h"
 #include "tests/support/tiny_models.h"
 #include "tests/support/tolerance.h"
@@ -161,6 +164,46 @@ TEST_F(LtxGraph, EncodeVideoGivesEveryLatentFrameAndItsFirstIsTheFirstFramesImag
     EXPECT_NE(std::string(err8.what()).find("has 8 frames"), std::string::npos) << err8.what();
     EXPECT_NE(std::string(err8.what()).find("e.g. 1 or 9"), std::string::npos) << err8.what();
   }
+}
+
+TEST_F(LtxGraph, EncodeVideoTilesWhenTheClipDoesNotFitABuffer) {
+  // Under a buffer limit that holds the encoder's tensors for 2x2 latent tiles of the 9-frame clip but not for
+  // its whole 3x2 latent, ltx.encode_video encodes in tiles and says so; the latent keeps its shape and stays
+  // near the whole encode (tiles see zeros past their edges).
+  Graph g = parse_graph(kGraph);
+  Json doc = graph_to_json(g);
+  doc["nodes"].push_back(Json::parse(R"({"id": "clip", "type": "ltx.encode_video", "params": {"sample": false},
+     "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "decode", "output": "video"}}})"));
+  g = graph_from_json(doc, "test");
+  const LtxVaeConfig c = ltx_vae_config_from_json(Fixture(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_vae.safetensors").config());
+  uint64_t limit = 1024;
+  while (c.largest_encode_tile(limit, 2, 3, 2) < 2) limit += 1024;
+  ASSERT_LT(c.largest_encode_tile(limit, 2, 3, 2), 3);
+  const LtxEncodeTiling expect = ltx_auto_encode_tiling(c, {0, 2, 0, 1}, limit, 2, 3, 2);
+  ASSERT_EQ(expect.tile, 2);
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto whole = eval(e, g, "clip", "latent", opts);
+  Environment small;  // outlives the cache of values made on its device
+  small.set(test::gpu_with_buffer_limit(limit));
+  RenderOptions o = opts;
+  o.env = &small;
+  MemoryCache mem_t;
+  Engine et(&mem_t);
+  RenderReport report;
+  const auto tiled = std::dynamic_pointer_cast<const TensorValue>(et.evaluate(g, "clip", "latent", o, &report));
+  ASSERT_TRUE(whole && tiled);
+  EXPECT_EQ(test::node_info(report, "clip").value("auto_tile", -1), 2);
+  EXPECT_EQ(tiled->shape(), whole->shape());
+  const auto a = whole->host().to_f32(), b = tiled->host().to_f32();
+  float peak = 0, diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    peak = std::max(peak, std::fabs(a[i]));
+    diff = std::max(diff, std::fabs(a[i] - b[i]));
+  }
+  std::printf("  ltx.encode_video in 2x2 tiles: max |tiled - whole| %.4f (peak %.3f)\n", diff, peak);
+  EXPECT_GT(diff, 0.0f);
+  EXPECT_LT(diff, peak);
 }
 
 TEST_F(LtxGraph, ImageToVideoStartsFromTheEncodedImage) {

@@ -1,5 +1,5 @@
-// LtxVae::decode_frames (tiled decode) against decode() on the reference tiny LTX-Video VAE, and the
-// decoder memory estimate that picks an automatic tile.
+// LtxVae::decode_frames (tiled decode) against decode() and LtxVae::encode_tiled against encode() on the
+// reference tiny LTX-Video VAE, and the memory estimates that pick automatic tiles.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -151,6 +151,173 @@ TEST_F(LtxVaeTiled, MeasuredDifferenceOfTilesFromTheWholeDecode) {
   // Two temporal tiles (latent frames 0-1 and 1-2): the first hands over the frames before the second's
   // first (video frame 8), the second the rest.
   EXPECT_EQ(chunks, (std::vector<int64_t>{8, 9}));
+}
+
+// A random clip [1, 3, F, H, W] in [-1, 1], kept on the host as encode_tiled takes it.
+std::vector<float> random_clip(int64_t F, int64_t H, int64_t W, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(3 * F * H * W));
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+class LtxVaeTiledEncode : public LtxVaeTiled {
+ protected:
+  // {mean, logvar} of encode() on frames [f0, f0 + n) of the clip, columns [x0, x0 + tw), rows [y0, y0 + th).
+  std::pair<std::vector<float>, std::vector<float>> encode(const std::vector<float>& clip, const gpu::Shape& shape, int64_t f0,
+                                                           int64_t n, int64_t y0, int64_t th, int64_t x0, int64_t tw) {
+    const int64_t F = shape[2], H = shape[3], W = shape[4];
+    std::vector<float> part;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t t = f0; t < f0 + n; ++t)
+        for (int64_t y = y0; y < y0 + th; ++y)
+          for (int64_t x = x0; x < x0 + tw; ++x) part.push_back(clip[static_cast<size_t>(((c * F + t) * H + y) * W + x)]);
+    gpu::CommandStream s(gpu.context());
+    const auto [m, l] = vae->encode(s, gpu::Tensor::from_floats(gpu.context(), part, {1, 3, n, th, tw}));
+    return {m.to_floats(), l.to_floats()};
+  }
+  std::pair<std::vector<float>, std::vector<float>> tiled(const std::vector<float>& clip, const gpu::Shape& shape,
+                                                          const LtxEncodeTiling& t, int* tiles = nullptr) {
+    gpu::CommandStream s(gpu.context());
+    const auto [m, l] = vae->encode_tiled(s, clip, shape, t, [&](int done, int) {
+      if (tiles) *tiles = done;
+    });
+    return {m.to_floats(), l.to_floats()};
+  }
+};
+
+TEST_F(LtxVaeTiledEncode, OneTileCoveringTheClipIsEncodeExactly) {
+  const gpu::Shape shape{1, 3, 17, 96, 96};
+  const std::vector<float> clip = random_clip(17, 96, 96, 5);
+  const auto whole = encode(clip, shape, 0, 17, 0, 96, 0, 96);
+  int tiles = 0;
+  EXPECT_EQ(tiled(clip, shape, {}, &tiles), whole);
+  EXPECT_EQ(tiles, 1);
+  EXPECT_EQ(tiled(clip, shape, {3, 1, 3, 1}), whole);
+}
+
+TEST_F(LtxVaeTiledEncode, SpatialTilesAreTheBlendOfEachTilesEncode) {
+  // 2x2 latent tiles of a 3x3 latent sharing one latent pixel: tiles at (0|1, 0|1), blended in latent space.
+  const gpu::Shape shape{1, 3, 9, 96, 96};
+  const std::vector<float> clip = random_clip(9, 96, 96, 6);
+  const std::vector<int64_t> starts{0, 1};
+  const auto w = tile_blend_weights(3, 3, 2, 2, starts, starts, 1);
+  const int64_t C = vae->config().latent_channels, T = 2;
+  std::vector<float> mean(static_cast<size_t>(C * T * 9), 0.0f), logvar(mean.size(), 0.0f);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      const auto [m, l] = encode(clip, shape, 0, 9, starts[a] * 32, 64, starts[b] * 32, 64);
+      auto add = [&](std::vector<float>& to, const std::vector<float>& from, int64_t planes) {
+        for (int64_t p = 0; p < planes; ++p)
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t j = 0; j < 2; ++j)
+              to[static_cast<size_t>((p * 3 + starts[a] + i) * 3 + starts[b] + j)] +=
+                  w[a][b][static_cast<size_t>(i * 2 + j)] * from[static_cast<size_t>((p * 2 + i) * 2 + j)];
+      };
+      add(mean, m, C * T);
+      add(logvar, l, C * T);
+    }
+  int tiles = 0;
+  const auto [tm, tl] = tiled(clip, shape, {2, 1, 0, 0}, &tiles);
+  EXPECT_EQ(tiles, 4);
+  EXPECT_LT(test::max_diff(tm, mean), 1e-6f);
+  // The log-variance is one channel blended before its clamp, the hand blend of clamped ones: the same here
+  // (no value near the clamp).
+  EXPECT_LT(test::max_diff(tl, logvar), 1e-6f);
+}
+
+TEST_F(LtxVaeTiledEncode, TemporalTilesEncodeEachLatentFrameWithTheFramesBeforeIt) {
+  // 33 frames (5 latent frames) of 64x64, tiles of 2 latent frames sharing one: starts 0, 1, 2, 3. Tile a > 0
+  // encodes video frames [8(a - 1), 8(a + 1)] and keeps its last two latent frames.
+  const gpu::Shape shape{1, 3, 33, 64, 64};
+  const std::vector<float> clip = random_clip(33, 64, 64, 7);
+  const int64_t C = vae->config().latent_channels, T = 5, hw = 4;
+  const std::vector<int64_t> starts{0, 1, 2, 3};
+  const auto w = tile_blend_weights(1, T, 1, 2, {0}, starts, 1)[0];
+  std::vector<float> mean(static_cast<size_t>(C * T * hw), 0.0f);
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int64_t a = starts[k], drop = a > 0, f0 = a > 0 ? 8 * (a - 1) : 0, n = 1 + 8 * (1 + drop);
+    const std::vector<float> m = encode(clip, shape, f0, n, 0, 64, 0, 64).first;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < 2; ++j)
+        for (int64_t i = 0; i < hw; ++i)
+          mean[static_cast<size_t>((c * T + a + j) * hw + i)] += w[k][static_cast<size_t>(j)] * m[static_cast<size_t>((c * (2 + drop) + j + drop) * hw + i)];
+  }
+  int tiles = 0;
+  const std::vector<float> tm = tiled(clip, shape, {0, 0, 2, 1}, &tiles).first;
+  EXPECT_EQ(tiles, 4);
+  EXPECT_LT(test::max_diff(tm, mean), 1e-6f);
+  // The encoder is causal: latent frames 0 and 1 (video frames 0-8) are what the whole encode gives them;
+  // later ones miss the frames more than 8 before their own and differ.
+  const std::vector<float> whole = encode(clip, shape, 0, 33, 0, 64, 0, 64).first;
+  float early = 0, late = 0, peak = 0;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t i = 0; i < hw; ++i) {
+        const size_t at = static_cast<size_t>((c * T + t) * hw + i);
+        (t < 2 ? early : late) = std::max(t < 2 ? early : late, std::fabs(tm[at] - whole[at]));
+        peak = std::max(peak, std::fabs(whole[at]));
+      }
+  std::printf("  LTX temporal tiled encode, max |tiled - whole| of the means (peak %.3f): frames 0-1 %.2e, 2-4 %.4f\n", peak, early, late);
+  EXPECT_LT(early, 1e-5f);
+  EXPECT_GT(late, 0.0f);
+}
+
+TEST_F(LtxVaeTiledEncode, BadTilingsAndClipsAreRefused) {
+  gpu::CommandStream s(gpu.context());
+  const std::vector<float> clip = random_clip(17, 96, 96, 8);
+  EXPECT_THROW(vae->encode_tiled(s, clip, {1, 3, 17, 96, 96}, {2, 2, 0, 0}), Error);   // overlap = tile
+  EXPECT_THROW(vae->encode_tiled(s, clip, {1, 3, 17, 96, 96}, {0, 0, 2, 2}), Error);   // overlap_frames = tile_frames
+  EXPECT_THROW(vae->encode_tiled(s, clip, {1, 3, 16, 96, 96}, {}), Error);             // not 8k + 1 frames
+  EXPECT_THROW(vae->encode_tiled(s, clip, {1, 3, 17, 96, 100}, {}), Error);            // not a multiple of 32 wide
+  EXPECT_THROW(vae->encode_tiled(s, std::span<const float>(clip).first(clip.size() - 1), {1, 3, 17, 96, 96}, {}), Error);
+}
+
+// What an encode holds on the device at once stays within kEncodeWorkingSetFactor of its largest tensor.
+TEST_F(LtxVaeTiledEncode, EncodeWorkingSetStaysWithinItsFactor) {
+  gpu::Context& ctx = gpu.context();
+  const LtxVaeConfig& c = vae->config();
+  for (auto [t, h, w] : {std::tuple<int64_t, int64_t, int64_t>{1, 2, 3}, {2, 3, 2}, {3, 2, 2}}) {
+    const int64_t F = 1 + 8 * (t - 1);
+    const std::vector<float> clip = random_clip(F, h * 32, w * 32, 9);
+    gpu::CommandStream s(ctx);
+    const uint64_t base = ctx.allocator().current_device_bytes();
+    ctx.allocator().reset_peak();
+    {
+      const auto moments = vae->encode_tiled(s, clip, {1, 3, F, h * 32, w * 32}, {});
+      s.finish();
+    }
+    const uint64_t used = ctx.allocator().peak_device_bytes() - base;
+    const uint64_t peak = c.encode_peak_tensor_bytes(t, h, w);
+    std::printf("  encode %lld latent frames of %lldx%lld: working set %.2f x the largest tensor\n", static_cast<long long>(t),
+                static_cast<long long>(h), static_cast<long long>(w), static_cast<double>(used) / static_cast<double>(peak));
+    EXPECT_LE(used, LtxVaeConfig::kEncodeWorkingSetFactor * peak);
+  }
+}
+
+TEST(LtxVaeConfig, AutoEncodeTilingFitsTheReleasedEncoderInLavapipesBuffers) {
+  const LtxVaeConfig released;
+  const uint64_t gib4 = uint64_t{4} << 30, lavapipe = uint64_t{128} << 20;
+  // 121 frames of 704x480 (a 16-frame 15x22 latent): the first resnet's packed input alone is 128 channels of
+  // 123 frames of 122x178 (176x120 with the causal frames and a pixel around), 1.37 GB.
+  EXPECT_EQ(released.encode_peak_tensor_bytes(16, 15, 22), uint64_t{128} * 123 * 122 * 178 * 4);
+  EXPECT_EQ(ltx_auto_encode_tiling(released, {0, 2, 0, 1}, gib4, 16, 15, 22).tile, 0);
+  const LtxEncodeTiling a = ltx_auto_encode_tiling(released, {0, 2, 0, 1}, lavapipe, 16, 15, 22);
+  std::printf("  encode 704x480x121 at 128 MiB buffers: %lld latent frames per temporal tile, spatial tile %lld\n",
+              static_cast<long long>(a.tile_frames), static_cast<long long>(a.tile));
+  ASSERT_GE(a.tile_frames, 2);
+  ASSERT_LT(a.tile_frames, 16);
+  EXPECT_EQ(a.overlap_frames, 1);
+  // A later temporal tile encodes one latent frame more than it keeps; its tensors fit the buffer.
+  const int64_t th = a.tile ? std::min<int64_t>(a.tile, 15) : 15, tw = a.tile ? std::min<int64_t>(a.tile, 22) : 22;
+  EXPECT_LE(released.encode_peak_tensor_bytes(a.tile_frames + 1, th, tw), lavapipe);
+  // A single image (one latent frame) at 768x512 is encoded whole. At 1024x1024 the third down block's
+  // space-to-depth conv packs 512 channels of 4 frames (the prepended one and two causal ones) at 130x130,
+  // 138 MB: just over one lavapipe buffer, so the image is encoded in two 31-pixel tiles a side.
+  EXPECT_EQ(ltx_auto_encode_tiling(released, {0, 2, 0, 1}, lavapipe, 1, 16, 24).tile, 0);
+  EXPECT_EQ(released.encode_peak_tensor_bytes(1, 32, 32), uint64_t{512} * 4 * 130 * 130 * 4);
+  EXPECT_EQ(ltx_auto_encode_tiling(released, {0, 2, 0, 1}, lavapipe, 1, 32, 32).tile, 31);
 }
 
 TEST_F(LtxVaeTiled, OverlapsMustBeSmallerThanTiles) {
