@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// OUT[i] = A[...] op B[...] with NumPy broadcasting folded into the strides.
+// OUT[i] = (alpha A[...]) op (beta B[...]) with NumPy broadcasting folded into the strides.
 // Compiled twice (gpu/CMakeLists.txt): portable, one element per invocation from storage buffers; and with
 // TEXEL_IO for CPU devices, where the last dimension is a multiple of 4 and contiguous in both operands
 // (binary.cpp checks): 4 elements per invocation read as RGBA32F texels and written as one vec4 (texel_io.glsl).
@@ -24,8 +24,9 @@ void main() {
     ai += c * pc.a_strides[d];
     bi += c * pc.b_strides[d];
   }
-  VALUE x = LOAD(a, ai), y = LOAD(b, bi);
-  VALUE r;
+  // precise: no fused multiply-add, so each product rounds as the plain op of a scaled operand would.
+  precise VALUE x = pc.alpha * LOAD(a, ai), y = pc.beta * LOAD(b, bi);
+  precise VALUE r;
   if (OP == BINARY_ADD) r = x + y;
   else if (OP == BINARY_SUB) r = x - y;
   else if (OP == BINARY_MUL) r = x * y;

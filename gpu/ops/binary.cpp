@@ -15,7 +15,7 @@
 
 namespace lattice::gpu {
 
-static_assert(sizeof(BinaryPush) == 4 * (4 + 3 * BINARY_MAX_RANK), "BinaryPush must match binary_infos.h");
+static_assert(sizeof(BinaryPush) == 4 * (6 + 3 * BINARY_MAX_RANK), "BinaryPush must match binary_infos.h");
 static_assert(sizeof(BinaryPush) <= 128, "push constants are only guaranteed up to 128 bytes");
 
 static const KernelDesc kBinary{"binary", lattice_spv_binary,
@@ -66,7 +66,7 @@ static void broadcast_strides(const Tensor& t, const Shape& shape, uint32_t* out
   }
 }
 
-Tensor binary(CommandStream& stream, BinaryOp op, const Tensor& a, const Tensor& b) {
+Tensor binary(CommandStream& stream, BinaryOp op, const Tensor& a, const Tensor& b, float alpha, float beta) {
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32)
     throw_unsupported("binary op on " + a.describe() + " and " + b.describe() + ": only f32 is supported");
   Shape shape = broadcast_shape(a.shape(), b.shape());
@@ -81,6 +81,8 @@ Tensor binary(CommandStream& stream, BinaryOp op, const Tensor& a, const Tensor&
   push.rank = static_cast<uint32_t>(shape.size());
   push.a_offset = static_cast<uint32_t>(a.offset());
   push.b_offset = static_cast<uint32_t>(b.offset());
+  push.alpha = alpha;
+  push.beta = beta;
   for (size_t i = 0; i < shape.size(); ++i) push.shape[i] = static_cast<uint32_t>(shape[i]);
   broadcast_strides(a, shape, push.a_strides);
   broadcast_strides(b, shape, push.b_strides);

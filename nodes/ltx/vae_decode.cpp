@@ -75,8 +75,7 @@ NodeDesc make() {
       if (k > 0 && h.config().timestep_conditioning) {
         // LTXPipeline: (1 - scale)·latents + scale·noise, only for timestep-conditioned VAEs.
         const gpu::Tensor noise = gpu::normal_noise(s, z.shape(), seed);
-        x = gpu::add(s, gpu::mul(s, x, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - k}, {1})),
-                     gpu::mul(s, noise, gpu::Tensor::from_floats(gc, std::vector<float>{k}, {1})));
+        x = gpu::axpby(s, 1.0f - k, x, k, noise);
       }
       LtxDecodeNoise injected;
       injected.seed = seed;

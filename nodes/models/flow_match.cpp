@@ -106,9 +106,7 @@ int flow_match_start_step(int steps, float strength) {
 }
 
 gpu::Tensor flow_match_noised(gpu::CommandStream& s, const gpu::Tensor& noise, const gpu::Tensor& x0, float sigma) {
-  gpu::Context& gc = s.context();
-  return gpu::add(s, gpu::mul(s, noise, gpu::Tensor::from_floats(gc, std::vector<float>{sigma}, {1})),
-                  gpu::mul(s, x0, gpu::Tensor::from_floats(gc, std::vector<float>{1.0f - sigma}, {1})));
+  return gpu::axpby(s, sigma, noise, 1.0f - sigma, x0);
 }
 
 }  // namespace lattice

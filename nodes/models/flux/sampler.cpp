@@ -93,15 +93,14 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
       const float scale = o.cfg_curve ? 1.0f + (o.true_cfg - 1.0f) * std::sin(static_cast<float>(M_PI) * progress) : o.true_cfg;
       const Tensor vn = model.forward(s, hidden, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first,
                                       neg_rope.second, &neg_cache);
-      const Tensor w = Tensor::from_floats(ctx, std::vector<float>{scale}, {1});
-      v = gpu::add(s, vn, gpu::mul(s, w, gpu::sub(s, v, vn)));
+      v = gpu::axpby(s, 1.0f, vn, scale, gpu::sub(s, v, vn));  // vn + scale·(v − vn)
     }
     const float sigma = sched.sigmas[static_cast<size_t>(i)], sigma_next = sched.sigmas[static_cast<size_t>(i + 1)];
     if (o.threshold_percentile > 0.0f && sigma > 0.0f) {
       // Dynamic thresholding on the device, per sample: x0 = x - sigma*v clamped at its percentile (at
       // least 1), v recomputed from the clamped x0.
       const Tensor sg = Tensor::from_floats(ctx, std::vector<float>{sigma}, {1});
-      const Tensor x0 = gpu::percentile_clamp(s, gpu::sub(s, x, gpu::mul(s, v, sg)), o.threshold_percentile, 1.0f);
+      const Tensor x0 = gpu::percentile_clamp(s, gpu::binary(s, gpu::BinaryOp::Sub, x, v, 1.0f, sigma), o.threshold_percentile, 1.0f);
       v = gpu::div(s, gpu::sub(s, x, x0), sg);
     }
     if (on_prediction) {
@@ -109,8 +108,7 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
       on_prediction(i, v);
     }
     // Euler: x + (sigma_next - sigma) * v, in f32 as the scheduler does.
-    const Tensor dt = Tensor::from_floats(ctx, std::vector<float>{sigma_next - sigma}, {1});
-    x = gpu::add(s, x, gpu::mul(s, v, dt));
+    x = gpu::axpby(s, 1.0f, x, sigma_next - sigma, v);
     s.finish();
     if (records) records->push_back({t, guided, cache.last_skipped});
     if (on_step) on_step(i + 1, n, x);

@@ -85,13 +85,13 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
   }
   bool batched = cfg && o.batch_cfg;
   if (batched) {
-    // What the sampler holds at the first forward beyond what it holds now (wan_sampler_device_bytes: the guidance
-    // scale, the step's input, with batching the batch-2 states), beside the forward's activations.
+    // What the sampler holds at the first forward beyond what it holds now (wan_sampler_device_bytes: the step's
+    // input, with batching the batch-2 states), beside the forward's activations.
     const int64_t grid = noise.dim(2) * noise.dim(3) * noise.dim(4), text = cond.dim(1);
     const int64_t image_tokens = image ? image->embeds.dim(1) : 0, context_tokens = text + image_tokens;
     const int64_t tokens = grid / c.patch_volume();
     const uint64_t held = wan_sampler_device_bytes(c, grid, text, image_tokens, negative.defined(), false, refine) -
-                          4 * (1 + (image ? static_cast<uint64_t>(c.in_channels * grid) : 0));
+                          4 * (image ? static_cast<uint64_t>(c.in_channels * grid) : 0);
     const auto pending = [&](bool b) {
       return wan_sampler_device_bytes(c, grid, text, image_tokens, negative.defined(), b, refine) - held;
     };
@@ -108,7 +108,6 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     if (image) embeds = gpu::concat(s, {image->embeds, image->embeds}, 0);
     s.finish();
   }
-  const Tensor scale = Tensor::from_floats(ctx, std::vector<float>{o.guidance}, {1});
   gpu::CommandStream* stream = nullptr;  // the step's, for UniPC's update
   std::optional<UniPcSolver<Tensor>> unipc;
   if (o.scheduler == WanScheduler::UniPc)
@@ -125,10 +124,10 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     if (batched) {
       const Tensor out = model.forward(s, gpu::concat(s, {in, in}, 0), {t, t}, context, embeds);
       const Tensor vu = gpu::narrow(out, 0, 0, 1), vc = gpu::narrow(out, 0, 1, 1);
-      v = gpu::add(s, vu, gpu::mul(s, scale, gpu::sub(s, vc, vu)));  // uncond + g·(cond − uncond)
+      v = gpu::axpby(s, 1.0f, vu, o.guidance, gpu::sub(s, vc, vu));  // uncond + g·(cond − uncond)
     } else if (cfg) {
       const Tensor vu = model.forward(s, in, {t}, negative, embeds), vc = model.forward(s, in, {t}, cond, embeds);
-      v = gpu::add(s, vu, gpu::mul(s, scale, gpu::sub(s, vc, vu)));
+      v = gpu::axpby(s, 1.0f, vu, o.guidance, gpu::sub(s, vc, vu));
     } else {
       v = model.forward(s, in, {t}, context, embeds);
     }
@@ -137,7 +136,7 @@ Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const Tensor& noise,
     } else {
       // Euler: x + (sigma_next − sigma)·v, in f32 as the scheduler does.
       const float dt = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
-      x = gpu::add(s, x, gpu::mul(s, v, Tensor::from_floats(ctx, std::vector<float>{dt}, {1})));
+      x = gpu::axpby(s, 1.0f, x, dt, v);
     }
     s.finish();
     stream = nullptr;
@@ -151,7 +150,7 @@ uint64_t wan_sampler_device_bytes(const WanConfig& c, int64_t latent_grid, int64
   const uint64_t L = static_cast<uint64_t>(latent_grid), text = static_cast<uint64_t>(text_tokens * c.text_dim);
   const uint64_t image = c.image_to_video() ? static_cast<uint64_t>(image_tokens * c.image_dim) : 0;
   const uint64_t input = static_cast<uint64_t>(c.image_to_video() ? c.in_channels : c.out_channels) * L;
-  uint64_t n = static_cast<uint64_t>(c.out_channels) * L + text + 1;  // noise, text states, guidance scale
+  uint64_t n = static_cast<uint64_t>(c.out_channels) * L + text;  // noise, text states
   if (negative) n += text;
   if (c.image_to_video()) n += image + static_cast<uint64_t>(c.in_channels - c.out_channels) * L + input;
   if (batched) n += 2 * text + 2 * image + 2 * input;

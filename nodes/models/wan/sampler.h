@@ -78,8 +78,8 @@ gpu::Tensor wan_sample(WanTransformer& model, gpu::Context& ctx, const gpu::Tens
 
 /// The device bytes wan.sample and wan_sample() hold when the transformer plans its first forward, beside the
 /// weights (so that the dry run's plan counts what the run's plan finds in use): the noise of `latent_grid`
-/// (T·h·w) positions, the text states of `text_tokens` (also the negative's where one is given), the
-/// guidance scale, for I2V the image embedding of `image_tokens`, the condition latent and the step's
+/// (T·h·w) positions, the text states of `text_tokens` (also the negative's where one is given), for I2V
+/// the image embedding of `image_tokens`, the condition latent and the step's
 /// [noise, condition] input, with batched CFG the batch-2 text states, image embedding and input; refining given
 /// latents (video-to-video), those and the noised start. f32.
 uint64_t wan_sampler_device_bytes(const WanConfig& c, int64_t latent_grid, int64_t text_tokens, int64_t image_tokens,

@@ -14,7 +14,7 @@ using testing::GpuTest;
 
 // Plain NumPy-style reference over contiguous inputs.
 std::vector<float> reference(BinaryOp op, const std::vector<float>& a, const Shape& sa, const std::vector<float>& b,
-                             const Shape& sb) {
+                             const Shape& sb, float alpha = 1.0f, float beta = 1.0f) {
   Shape out = broadcast_shape(sa, sb);
   std::vector<float> r(static_cast<size_t>(numel(out)));
   auto index_into = [&](const Shape& s, int64_t flat) {
@@ -29,7 +29,8 @@ std::vector<float> reference(BinaryOp op, const std::vector<float>& a, const Sha
     return static_cast<size_t>(idx);
   };
   for (int64_t i = 0; i < numel(out); ++i) {
-    float x = a[index_into(sa, i)], y = b[index_into(sb, i)];
+    // volatile: each product rounded on its own, as the shader's `precise` makes it (no contraction to fma).
+    volatile float x = alpha * a[index_into(sa, i)], y = beta * b[index_into(sb, i)];
     float v = op == BinaryOp::Add ? x + y : op == BinaryOp::Sub ? x - y : op == BinaryOp::Mul ? x * y : x / y;
     r[static_cast<size_t>(i)] = v;
   }
@@ -67,6 +68,34 @@ TEST_F(GpuTest, BinaryMatchesReferenceWithBroadcasting) {
       }
     }
   }
+}
+
+TEST_F(GpuTest, BinaryOfScaledOperandsRoundsEachProductAlone) {
+  // (alpha a) op (beta b) in every variant, against the reference rounding each product on its own; and
+  // axpby(1, x, dt, v) is bit for bit the Euler step x + v · dt made of a 1-element tensor and two ops.
+  for (const char* variant : {"", "portable", "texel"}) {
+    const bool texel = std::string_view(variant) == "texel";
+    if (texel && !ctx().device().info().is_cpu()) continue;
+    const test::ScopedKernelVariant forced("BINARY", variant);
+    const Shape sa{3, 8}, sb{8};
+    auto a = testing::random_floats(24, 11), b = testing::random_floats(8, 12, 0.5f, 2.0f);
+    Tensor ta = Tensor::from_floats(ctx(), a, sa), tb = Tensor::from_floats(ctx(), b, sb);
+    for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div}) {
+      CommandStream s(ctx());
+      Tensor out = binary(s, op, ta, tb, 0.3f, -1.7f);
+      s.finish();
+      EXPECT_TRUE(testing::close_elementwise(out.to_floats(), reference(op, a, sa, b, sb, 0.3f, -1.7f), 0, 0))
+          << "'" << variant << "' op " << static_cast<int>(op);
+    }
+  }
+  const float dt = -0.0371f;
+  auto x = testing::random_floats(24, 13), v = testing::random_floats(24, 14);
+  Tensor tx = Tensor::from_floats(ctx(), x, {3, 8}), tv = Tensor::from_floats(ctx(), v, {3, 8});
+  CommandStream s(ctx());
+  Tensor step = axpby(s, 1.0f, tx, dt, tv);
+  Tensor old = add(s, tx, mul(s, tv, Tensor::from_floats(ctx(), std::vector<float>{dt}, {1})));
+  s.finish();
+  EXPECT_EQ(step.to_floats(), old.to_floats());
 }
 
 TEST_F(GpuTest, BinaryReadsStridedViews) {
