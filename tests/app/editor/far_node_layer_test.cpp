@@ -272,5 +272,40 @@ TEST(FarNodeLayer, PatchesTheRectanglesOfTheNodesThatChangedInPlace) {
   EXPECT_TRUE(consistent());
 }
 
+// Zoomed far out no row is in view, so the model tells state changes to no delegate (dataChanged); the
+// layer, which draws every node, still patches them (NodeListModel::statesChanged).
+TEST(FarNodeLayer, PatchesStatesOfNodesOutOfView) {
+  test::qt_app();
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  const QString a = doc.addNode("value.number", 0, 0);
+  const QString b = doc.addNode("value.number", 300, 0);
+  doc.nodes()->setViewRect(QRectF(0, 0, 400, 300), false);  // as the canvas zoomed past farZoom
+  QQuickWindow window;
+  window.resize(400, 300);
+  FarNodeLayer layer(window.contentItem());
+  layer.setModel(doc.nodes());
+  layer.setStateColors({{"idle", QColor(1, 1, 1)}, {"running", QColor(2, 2, 200)}, {"failed", QColor(200, 2, 2)}});
+  window.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+  auto frame = [&] {
+    window.update();
+    QTest::qWait(50);
+  };
+  frame();
+  const int builds = layer.buildCount(), patches = layer.patchCount();
+  ASSERT_GT(builds, 0);
+  int told = 0;
+  QObject::connect(doc.nodes(), &QAbstractItemModel::dataChanged, [&] { ++told; });
+  doc.nodes()->setStates({{a, "running", 0.5}, {b, "failed", 0, "boom"}});
+  frame();
+  EXPECT_EQ(told, 0) << "no delegate is shown";
+  EXPECT_EQ(layer.buildCount(), builds);
+  EXPECT_EQ(layer.patchCount(), patches + 2);
+  EXPECT_EQ(layer.rects(), far_node_rects(*doc.nodes(), layer.style()));
+  EXPECT_EQ(std::count_if(layer.rects().begin(), layer.rects().end(), [](const FarRect& r) { return r.color == QColor(200, 2, 2); }), 1)
+      << "b's badge";
+}
+
 }  // namespace
 }  // namespace lattice::editor
