@@ -180,7 +180,8 @@ Item {
         property bool boxing: false
         property point boxStart
         // Zoomed far out: a node or a wire being dragged (canvas.pressNode, pressPort), and the node under
-        // the mouse with its message, kept up to date while it changes (an evaluation reporting).
+        // the mouse with its message, kept up to date while it changes (an evaluation reporting; through
+        // statesChanged, since no row is in view here and dataChanged tells states only to rows in view).
         property bool nodeDrag: false
         property bool wiring: false
         property string hoverNode: ""
@@ -193,7 +194,7 @@ Item {
         }
         Connections {
             target: background.hoverNode !== "" ? canvas.document.nodes : null
-            function onDataChanged() { background.hover(background.hoverNode) }
+            function onStatesChanged() { background.hover(background.hoverNode) }
             function onModelReset() { background.hover("") }
         }
         function farPress(mouse) {

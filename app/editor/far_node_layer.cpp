@@ -151,16 +151,26 @@ void FarNodeLayer::setModel(NodeListModel* m) {
   for (const auto& c : connections_) disconnect(c);
   connections_.clear();
   model_ = m;
-  // Culling (the delegates' inView role) changes nothing drawn here.
-  connections_ = canvas_layer_watch(m, this, [this] { changed(); }, [this](int first, int last, const QList<int>& roles) {
-    // Culling (the delegates' inView role) changes nothing drawn here; other changes of a few rows are
-    // patched in place (updatePolish), unless a rebuild is due anyway.
-    if (roles == QList<int>{NodeListModel::InViewRole} || dirty_) return true;
+  // Changes of a few rows are patched in place (updatePolish), unless a rebuild is due anyway.
+  const auto rows_changed = [this](int first, int last) {
+    if (dirty_) return true;
     if (last - first > 64 || pending_.size() > 256) return false;
     for (int row = first; row <= last; ++row) pending_.push_back(row);
     if (isVisible()) polish();
     return true;
+  };
+  connections_ = canvas_layer_watch(m, this, [this] { changed(); }, [rows_changed](int first, int last, const QList<int>& roles) {
+    // Culling (the delegates' inView role) changes nothing drawn here, and states come by statesChanged
+    // (dataChanged tells only the rows in view about them).
+    const QList<int> ignored{NodeListModel::InViewRole, NodeListModel::StateRole, NodeListModel::ProgressRole,
+                             NodeListModel::MessageRole};
+    if (!roles.isEmpty() && std::all_of(roles.begin(), roles.end(), [&](int r) { return ignored.contains(r); })) return true;
+    return rows_changed(first, last);
   });
+  if (m)
+    connections_ << connect(m, &NodeListModel::statesChanged, this, [this, rows_changed](int first, int last) {
+      if (!rows_changed(first, last)) changed();
+    });
   changed();
   emit modelChanged();
 }

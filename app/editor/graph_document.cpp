@@ -502,7 +502,10 @@ void GraphDocument::setAutoRun(bool on) {
   if (on == auto_run_) return;
   auto_run_ = on;
   emit autoRunChanged();
+  // Off drops a run still waiting for its debounce (one armed by the open or an edit just before): left
+  // armed it started up to 150 ms later anyway, and its reports overwrote whatever states were set since.
   if (on) run_timer_.start();
+  else run_timer_.stop();
 }
 
 void GraphDocument::startRun(bool with_side_effects) {

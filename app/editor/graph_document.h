@@ -167,6 +167,8 @@ class GraphDocument : public QObject {
   QString openElsewhere() const { return open_elsewhere_; }
   bool readOnly() const { return read_only_; }
   bool autoRun() const { return auto_run_; }
+  /// On: edits (and the open) run the graph once they pause. Off: no run starts unless asked, including
+  /// one already waiting for the pause; a run in flight finishes.
   void setAutoRun(bool on);
   int nodeCount() const { return static_cast<int>(graph_.nodes.size()); }
   static qreal nodeWidth() { return NodeLayout::kWidth; }

@@ -9,7 +9,8 @@
 /// with whether a row's bounds meet it; a new view notifies only the rows that came into or left it, so
 /// a pan or zoom re-evaluates a handful of delegate bindings, not one per row. A view that shows no items
 /// (`items` false: the canvas draws its rows otherwise, zoomed far out) puts every row out of view and
-/// notifies nothing while it stays so.
+/// notifies nothing while it stays so. A subclass that leaves some roles of out-of-view rows unnotified
+/// (their delegates are hidden) names them in staleRoles(), and a row coming into view notifies them too.
 
 #include <QAbstractListModel>
 #include <QHash>
@@ -84,8 +85,18 @@ class KeyedListModel : public QAbstractListModel {
     if (!old_items && !items) return;
     for (size_t i = 0; i < rows_.size(); ++i) {
       const QRectF b = bounds(rows_[i]);
-      if ((old_items && meets(old, b)) != (items && meets(view_, b))) rowChanged(static_cast<int>(i), {role});
+      const bool now = items && meets(view_, b);
+      if ((old_items && meets(old, b)) == now) continue;
+      QList<int> roles{role};
+      if (now) roles += staleRoles(static_cast<int>(i));
+      rowChanged(static_cast<int>(i), roles);
     }
+  }
+  /// Roles of row `row`, coming into view now, that changed while it was out of view and were not notified
+  /// then; the row counts as up to date afterwards. None by default.
+  virtual QList<int> staleRoles(int row) {
+    Q_UNUSED(row);
+    return {};
   }
   bool inView(const QRectF& bounds) const { return items_ && meets(view_, bounds); }
 

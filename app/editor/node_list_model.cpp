@@ -100,6 +100,8 @@ void NodeListModel::setGraph(const Graph& g, const NodeRegistry& reg, const std:
   sync(std::move(next));
   for (auto it = states_.begin(); it != states_.end();)
     it = indexOf(it.key()) < 0 ? states_.erase(it) : std::next(it);
+  for (auto it = stale_.begin(); it != stale_.end();)
+    it = indexOf(*it) < 0 ? stale_.erase(it) : std::next(it);
 }
 
 void NodeListModel::setSelection(const QSet<QString>& ids) {
@@ -128,13 +130,29 @@ void NodeListModel::setStates(const NodeStateReports& reports) {
   for (auto it = before.cbegin(); it != before.cend(); ++it)
     if (!(states_.value(rows_[static_cast<size_t>(it.key())].key) == it.value())) changed.push_back(it.key());
   std::sort(changed.begin(), changed.end());
-  const QList<int> roles{StateRole, ProgressRole, MessageRole};
-  for (size_t a = 0; a < changed.size();) {
-    size_t b = a;
-    while (b + 1 < changed.size() && changed[b + 1] == changed[b] + 1) ++b;
-    emit dataChanged(index(changed[a]), index(changed[b]), roles);
-    a = b + 1;
+  // Runs of consecutive rows: [a, b] of `rows`, each given to `emit_run(first row, last row)`.
+  const auto runs = [](const std::vector<int>& rows, const auto& emit_run) {
+    for (size_t a = 0; a < rows.size();) {
+      size_t b = a;
+      while (b + 1 < rows.size() && rows[b + 1] == rows[b] + 1) ++b;
+      emit_run(rows[a], rows[b]);
+      a = b + 1;
+    }
+  };
+  runs(changed, [this](int first, int last) { emit statesChanged(first, last); });
+  std::vector<int> shown;
+  for (const int i : changed) {
+    const NodeRow& r = rows_[static_cast<size_t>(i)];
+    if (inView(bounds(r))) shown.push_back(i);
+    else stale_.insert(r.key);
   }
+  const QList<int> roles{StateRole, ProgressRole, MessageRole};
+  runs(shown, [&](int first, int last) { emit dataChanged(index(first), index(last), roles); });
+}
+
+QList<int> NodeListModel::staleRoles(int row) {
+  if (!stale_.remove(rows_[static_cast<size_t>(row)].key)) return {};
+  return {StateRole, ProgressRole, MessageRole};
 }
 
 std::optional<QPointF> NodeListModel::portPosition(const QString& id, const QString& port, bool output) const {

@@ -68,9 +68,13 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   /// "invalid" or "blocked"; progress in [0, 1]; message = error text or progress message.
   void setState(const QString& id, const QString& state, double progress = 0, const QString& message = {});
   /// Applies `reports` in order (a node may have several; its last one stands), then notifies each run of
-  /// consecutive rows whose state ended up different with one dataChanged: a run's 500 reports that
-  /// arrive together repaint each node once, not once per report (docs/performance.md, "while a model
-  /// runs"). Reports about unknown nodes are ignored.
+  /// consecutive rows whose state ended up different: statesChanged for every such run, and dataChanged
+  /// (state, progress and message roles) for the rows in view only. A run's 500 reports that arrive
+  /// together repaint each node once, not once per report; and rows out of view (their delegates are
+  /// hidden; zoomed far out, every row) cost their delegates nothing: 504 delegates re-evaluating their
+  /// state bindings was the first run's ~40 ms burst on the UI thread (docs/performance.md, "while a
+  /// model runs"). Such a row notifies its state roles when it comes into view (staleRoles). Reports
+  /// about unknown nodes are ignored.
   void setStates(const NodeStateReports& reports);
   QString state(const QString& id) const { return states_.value(id).state; }
   Q_INVOKABLE QString message(const QString& id) const { return states_.value(id).message; }
@@ -78,6 +82,14 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   bool selected(const QString& id) const { return selection_.contains(id); }
   /// Port centre in canvas units, for wires; null when the node or port is unknown.
   std::optional<QPointF> portPosition(const QString& id, const QString& port, bool output) const;
+
+ signals:
+  /// Rows [first, last] have a new state, progress or message, in view or not (what draws or reads every
+  /// row's state, as FarNodeLayer and the far canvas's hover message, follows this, not dataChanged).
+  void statesChanged(int first, int last);
+
+ protected:
+  QList<int> staleRoles(int row) override;
 
  private:
   struct State {
@@ -88,6 +100,7 @@ class NodeListModel : public KeyedListModel<NodeRow> {
   };
   QHash<QString, State> states_;
   QSet<QString> selection_;
+  QSet<QString> stale_;  // nodes whose state changed while out of view, not yet notified by dataChanged
 };
 
 }  // namespace lattice::editor

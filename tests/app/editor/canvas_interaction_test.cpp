@@ -44,7 +44,7 @@ class CanvasInteraction : public ::testing::Test {
     ASSERT_TRUE(window);
     doc = window->property("document").value<GraphDocument*>();
     ASSERT_TRUE(doc);
-    doc->setAutoRun(false);
+    doc->setAutoRun(false);  // before the open's run starts: these tests set states and count paints
     canvas = window->findChild<QQuickItem*>("canvas");
     ASSERT_TRUE(canvas);
     content = canvas->findChild<QQuickItem*>("content");
@@ -103,13 +103,11 @@ class CanvasInteraction : public ::testing::Test {
     QTest::qWait(50);
     return settled;
   }
-  /// Waits until the load's evaluation has ended and its state reports reached the nodes (their faces
-  /// repaint as their status line changes).
-  bool evaluation_reported() {
-    if (!doc->evaluator()->waitForIdle(10000)) return false;
-    QTest::qWait(100);
-    return true;
-  }
+  /// No evaluation has run and none is in flight: the fixture turns auto-run off before the open's debounced
+  /// run starts (GraphDocument::setAutoRun drops it), so no state report can arrive during a test and
+  /// overwrite what it set or repaint faces it counts. (Waiting for "idle" instead raced with that run:
+  /// it could start after the wait and report after the test had set a node's state.)
+  bool nothing_evaluated() const { return !doc->evaluator()->busy() && doc->evaluator()->executions() == 0; }
   /// Zooms out to 0.3, past the canvas's farZoom, with canvas point (0, 0) at (60, 60) of the canvas.
   void go_far() {
     ASSERT_LT(0.3, canvas->property("farZoom").toReal());
@@ -204,9 +202,9 @@ TEST_F(CanvasInteraction, PanningCullsNodesOutsideTheViewAndMovesTheGridWithoutR
   auto* wires = content->findChild<QQuickItem*>("wires");
   ASSERT_TRUE(wires);
   const int wire_builds = wires->property("buildCount").toInt();
-  // Framing changes the zoom, which repaints the grid and the faces, and so does the load's evaluation
-  // (status lines): wait for the last paints before counting.
-  ASSERT_TRUE(evaluation_reported());
+  // Framing changes the zoom, which repaints the grid and the faces: wait for the last paints before
+  // counting.
+  ASSERT_TRUE(nothing_evaluated());
   ASSERT_TRUE(settle_faces());
   int faces = face_paints(), paints = grid->property("paintCount").toInt();
   for (int settled = 0, i = 0; settled < 3 && i < 40; ++i) {
@@ -243,7 +241,7 @@ TEST_F(CanvasInteraction, ZoomGestureRepaintsFacesOnlyOnceItSettlesAndFewPerFram
   // A fourth node beside c, so that two faces repaint after the gesture. Start from zoom 0.6 with every
   // face painted at 1 pixel per unit (framing zoomed to 1.5 and painted them at 2 pixels).
   ASSERT_FALSE(doc->addNode("value.number", 220, 300).isEmpty());
-  ASSERT_TRUE(evaluation_reported());
+  ASSERT_TRUE(nothing_evaluated());
   const QList<NodeFace*> faces = faces_in(content);
   ASSERT_EQ(faces.size(), 4);
   canvas->setProperty("settleMs", 50);
@@ -321,7 +319,7 @@ TEST_F(CanvasInteraction, FramingPaintsEachFaceOnceAtTheFramedDetail) {
   for (NodeFace* f : faces) EXPECT_EQ(f->paintedDetail(), want.toReal());
   // Framing again (key F) from zoom 0.6, settled: one paint each, at the framed detail, none after the
   // settle time.
-  ASSERT_TRUE(evaluation_reported());
+  ASSERT_TRUE(nothing_evaluated());
   canvas->setProperty("zoom", 0.6);
   QTest::qWait(2 * canvas->property("settleMs").toInt());
   ASSERT_TRUE(settle_faces());
@@ -429,7 +427,7 @@ TEST_F(CanvasInteraction, AWireDragCutShortByZoomingFarOutIsDropped) {
 }
 
 TEST_F(CanvasInteraction, ZoomedFarOutHoveringANodeShowsItsMessage) {
-  ASSERT_TRUE(evaluation_reported()) << "(it would overwrite the state set here)";
+  ASSERT_TRUE(nothing_evaluated()) << "(a run would overwrite the state set here)";
   doc->nodes()->setState("b", "failed", 0, "b failed: boom");
   go_far();
   QTest::mouseMove(window, at(250, 200));  // the background first: the move onto b is a move within it

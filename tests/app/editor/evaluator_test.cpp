@@ -183,6 +183,21 @@ TEST(Evaluator, AutoRunAfterEditsIsDebounced) {
   EXPECT_EQ(doc.nodes()->state(a), "done");
 }
 
+// Auto-run turned off right after an edit (or an open, as tests do): the run waiting for the debounce must
+// not start later. It did, and its reports overwrote a state a test had set meanwhile (a flaky canvas test).
+TEST(Evaluator, TurningAutoRunOffDropsTheRunWaitingForItsDebounce) {
+  test::qt_app();
+  GraphDocument doc;  // auto-run on
+  const QString a = doc.addNode("value.number", 0, 0);
+  doc.setAutoRun(false);
+  QElapsedTimer waited;
+  waited.start();
+  while (waited.elapsed() < 600) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);  // 4x the debounce
+  ASSERT_TRUE(doc.evaluator()->waitForIdle(10000));
+  EXPECT_EQ(doc.evaluator()->executions(), 0u);
+  EXPECT_EQ(doc.nodes()->state(a), "dirty");  // as the edit left it
+}
+
 TEST(Evaluator, ImagesConvertToRgba8) {
   ImageData img(2, 1, 3);
   img.at(0, 0, 0) = 1.0f;  // red

@@ -202,6 +202,23 @@ TEST(FarNodeLayer, ListsItsRectanglesWhenShownAndNodesChangeNotOnPanOrZoom) {
   EXPECT_EQ(layer.patchCount(), 0);
 }
 
+/// A FarNodeLayer over `model` in a shown 400 x 300 window; state badges: idle, running (blue), failed (red).
+struct ShownLayer {
+  explicit ShownLayer(NodeListModel* model) : layer(window.contentItem()) {
+    window.resize(400, 300);
+    layer.setModel(model);
+    layer.setStateColors({{"idle", QColor(1, 1, 1)}, {"running", QColor(2, 2, 200)}, {"failed", QColor(200, 2, 2)}});
+    window.show();
+  }
+  /// Renders a frame (the layer lists or patches its rectangles as it polishes).
+  void frame() {
+    window.update();
+    QTest::qWait(50);
+  }
+  QQuickWindow window;
+  FarNodeLayer layer;
+};
+
 // A node's selection, state, progress or position changes its own rectangles in place (the mesh's or the
 // image's part of them), leaving the other nodes' alone; its message changes nothing; other ports list
 // everything again.
@@ -211,17 +228,10 @@ TEST(FarNodeLayer, PatchesTheRectanglesOfTheNodesThatChangedInPlace) {
   doc.setAutoRun(false);
   const QString a = doc.addNode("value.number", 0, 0);
   const QString m = doc.addNode("value.math", 300, 0);
-  QQuickWindow window;
-  window.resize(400, 300);
-  FarNodeLayer layer(window.contentItem());
-  layer.setModel(doc.nodes());
-  layer.setStateColors({{"idle", QColor(1, 1, 1)}, {"running", QColor(2, 2, 200)}, {"failed", QColor(200, 2, 2)}});
-  window.show();
-  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
-  auto frame = [&] {
-    window.update();
-    QTest::qWait(50);
-  };
+  ShownLayer shown(doc.nodes());
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&shown.window));
+  FarNodeLayer& layer = shown.layer;
+  auto frame = [&] { shown.frame(); };
   // What a full listing would give now, and the mesh or image handed over matches it.
   auto consistent = [&] {
     if (layer.rects() != far_node_rects(*doc.nodes(), layer.style())) return false;
@@ -270,6 +280,34 @@ TEST(FarNodeLayer, PatchesTheRectanglesOfTheNodesThatChangedInPlace) {
   frame();
   EXPECT_EQ(layer.buildCount(), builds + 1) << "a new node: listed again";
   EXPECT_TRUE(consistent());
+}
+
+// Zoomed far out no row is in view, so the model tells state changes to no delegate (dataChanged); the
+// layer, which draws every node, still patches them (NodeListModel::statesChanged).
+TEST(FarNodeLayer, PatchesStatesOfNodesOutOfView) {
+  test::qt_app();
+  GraphDocument doc;
+  doc.setAutoRun(false);
+  const QString a = doc.addNode("value.number", 0, 0);
+  const QString b = doc.addNode("value.number", 300, 0);
+  doc.nodes()->setViewRect(QRectF(0, 0, 400, 300), false);  // as the canvas zoomed past farZoom
+  ShownLayer shown(doc.nodes());
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&shown.window));
+  FarNodeLayer& layer = shown.layer;
+  auto frame = [&] { shown.frame(); };
+  frame();
+  const int builds = layer.buildCount(), patches = layer.patchCount();
+  ASSERT_GT(builds, 0);
+  int told = 0;
+  QObject::connect(doc.nodes(), &QAbstractItemModel::dataChanged, [&] { ++told; });
+  doc.nodes()->setStates({{a, "running", 0.5}, {b, "failed", 0, "boom"}});
+  frame();
+  EXPECT_EQ(told, 0) << "no delegate is shown";
+  EXPECT_EQ(layer.buildCount(), builds);
+  EXPECT_EQ(layer.patchCount(), patches + 2);
+  EXPECT_EQ(layer.rects(), far_node_rects(*doc.nodes(), layer.style()));
+  EXPECT_EQ(std::count_if(layer.rects().begin(), layer.rects().end(), [](const FarRect& r) { return r.color == QColor(200, 2, 2); }), 1)
+      << "b's badge";
 }
 
 }  // namespace

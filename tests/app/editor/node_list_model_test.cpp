@@ -1,6 +1,6 @@
 // NodeListModel: a batch of state reports leaves every node in its last reported state and notifies each
-// run of consecutive changed rows once, and only rows that really changed; setGraph remakes only the rows
-// of the nodes it is told were touched.
+// run of consecutive changed rows once, and only rows that really changed (rows out of view once they come
+// into view); setGraph remakes only the rows of the nodes it is told were touched.
 #include "app/editor/node_list_model.h"
 
 #include <gtest/gtest.h>
@@ -64,6 +64,46 @@ TEST_F(NodeListModelStates, RowsThatEndWhereTheyStartedAreNotNotified) {
   model.setState("n0", "dirty");
   EXPECT_EQ(ranges, (std::vector<std::pair<int, int>>{{0, 0}}));
   EXPECT_EQ(role_state(0), "dirty");
+}
+
+// A row out of view (its delegate hidden; zoomed far out, every row) hears of its state only through
+// statesChanged; dataChanged tells it the state roles once it comes into view, if they changed meanwhile.
+TEST(NodeListModelView, RowsOutOfViewGetTheirStateRolesWhenTheyComeIntoView) {
+  test::qt_app();
+  Graph g;
+  for (int i = 0; i < 6; ++i) g.nodes.push_back(Node{.id = "n" + std::to_string(i), .type = "value.number"});
+  NodeListModel model;
+  model.setGraph(g);
+  std::vector<std::pair<int, int>> told;             // statesChanged: first, last
+  std::vector<std::pair<int, QList<int>>> notified;  // dataChanged: one row, its roles
+  QObject::connect(&model, &NodeListModel::statesChanged, [&](int first, int last) { told.emplace_back(first, last); });
+  QObject::connect(&model, &QAbstractItemModel::dataChanged,
+                   [&](const QModelIndex& top, const QModelIndex& bottom, const QList<int>& roles) {
+                     for (int r = top.row(); r <= bottom.row(); ++r) notified.emplace_back(r, roles);
+                   });
+  const QList<int> state_roles{NodeListModel::StateRole, NodeListModel::ProgressRole, NodeListModel::MessageRole};
+  const QList<int> entering = QList<int>{NodeListModel::InViewRole} + state_roles;
+  model.setViewRect({}, false);  // zoomed far out: no row in view
+  notified.clear();
+  model.setStates({{"n1", "queued"}, {"n2", "queued"}, {"n4", "failed", 0, "boom"}, {"n2", "done", 1, "2.0 ms"}});
+  EXPECT_EQ(told, (std::vector<std::pair<int, int>>{{1, 2}, {4, 4}}));
+  EXPECT_TRUE(notified.empty());
+  EXPECT_EQ(model.data(model.index(4), NodeListModel::MessageRole).toString(), "boom") << "the roles answer as ever";
+  model.setViewRect({}, true);  // every row in view again
+  ASSERT_EQ(notified.size(), 6u);
+  for (const auto& [row, roles] : notified)
+    EXPECT_EQ(roles, (row == 1 || row == 2 || row == 4) ? entering : QList<int>{NodeListModel::InViewRole}) << row;
+  // In view: told at once, through both.
+  told.clear();
+  notified.clear();
+  model.setState("n1", "done");
+  EXPECT_EQ(told, (std::vector<std::pair<int, int>>{{1, 1}}));
+  EXPECT_EQ(notified, (std::vector<std::pair<int, QList<int>>>{{1, state_roles}}));
+  // Out and back in with no change meanwhile: nothing stale.
+  model.setViewRect({}, false);
+  notified.clear();
+  model.setViewRect({}, true);
+  for (const auto& [row, roles] : notified) EXPECT_EQ(roles, QList<int>{NodeListModel::InViewRole}) << row;
 }
 
 }  // namespace
