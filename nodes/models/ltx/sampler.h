@@ -6,15 +6,16 @@
 /// (temporal compression / frame rate, spatial compression, spatial compression).
 ///
 /// Latents are in the transformer's space (normalised with the VAE's latents_mean/std), [1, C, F, h, w];
-/// tokens are packed (f, h, w) row-major with patch 1. Image conditioning puts the image's latent at latent
-/// frame `image_index` (0, the first frame, as LTXImageToVideoPipeline does): its tokens get timestep 0 and are
-/// left unchanged by every step. (At a later index this is the same mechanism at another frame; diffusers'
-/// LTXConditionPipeline conditions later frames otherwise, with appended keyframe tokens: not implemented.) ltx_sample() submits once per step
-/// and returns the final latents [1, C, F, h, w].
+/// tokens are packed (f, h, w) row-major with patch 1. Image conditioning (ltx_sample) puts the image's latent
+/// at latent frame `image_index` (0, the first frame, as LTXImageToVideoPipeline does): its tokens get timestep 0
+/// and are left unchanged by every step. ltx_sample_conditioned() conditions as LTXConditionPipeline does
+/// (a list of image or clip latents, each at a pixel frame with a strength; later frames as appended keyframe
+/// tokens). Both submit once per step and return the final latents [1, C, F, h, w].
 
 #include <functional>
 
 #include "nodes/models/flow_match.h"
+#include "nodes/models/ltx/conditions.h"
 #include "nodes/models/ltx/transformer.h"
 
 namespace lattice {
@@ -50,18 +51,38 @@ using LtxStepCallback = std::function<void(int step, int total, const gpu::Tenso
 int ltx_start_step(const LtxSamplerOptions& o);
 
 /// noise [1, C, F, h, w] (N(0, 1)); first_frame: optional [1, C, 1, h, w] normalised latent of the
-/// conditioning image; start: optional [1, C, F, h, w] latents to refine (used when strength < 1).
-/// negative is required when guidance > 1 (LTXPipeline encodes "" by default).
+/// conditioning image, put at latent frame o.image_index (LTXImageToVideoPipeline); start: optional
+/// [1, C, F, h, w] latents to refine (used when strength < 1). negative is required when guidance > 1
+/// (LTXPipeline encodes "" by default).
 gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise, const LtxConditioning& cond,
                        const LtxConditioning* negative, const LtxSamplerOptions& o, const gpu::Tensor& first_frame = {},
                        const LtxStepCallback& on_step = {}, const gpu::Tensor& start = {});
 
-/// The device bytes ltx_sample() and its caller (ltx.sample) hold when the transformer plans its first
-/// forward, beside the weights (so that the dry run's plan counts what the run's plan finds in use): the
-/// noise and its packed tokens (with CFG also the batch of two), the text states (with CFG the negative's
-/// and both concatenated), the RoPE tables, with an image its latent and packed first-frame tokens, with
-/// start latents (uploaded whether or not strength < 1 uses them) those. tokens = F·h·w, frame_tokens = h·w.
-uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, int64_t tokens, int64_t frame_tokens, int64_t text_tokens,
-                                  bool cfg, bool image, bool start);
+/// As LTXConditionPipeline conditions (conditions.h: frame 0 replaced and blended by strength, later frames
+/// appended as extra tokens at their own positions, dropped at the end; RoPE positions of that pipeline),
+/// with this sampler's schedule (o.schedule; the pipeline's default is a linear-quadratic one) and without its
+/// image_cond_noise_scale (re-noising of fully conditioned tokens each step: 0 here). o.image_index is not
+/// used. The per-token steps are FlowMatchEulerDiscreteScheduler's with per_token_timesteps.
+gpu::Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise,
+                                   const LtxConditioning& cond, const LtxConditioning* negative, const LtxSamplerOptions& o,
+                                   const std::vector<LtxCondition>& conditions, const LtxStepCallback& on_step = {},
+                                   const gpu::Tensor& start = {});
+
+/// What ltx_sample() or ltx_sample_conditioned() and their caller (ltx.sample) hold on the device when the
+/// transformer plans its first forward, in tokens (h·w per latent frame).
+struct LtxSamplerFootprint {
+  int64_t tokens = 0;            ///< the video's, F·h·w
+  int64_t text_tokens = 0;       ///< per prompt
+  bool cfg = false;              ///< guidance > 1: the negative too, and a batch of two
+  int64_t image_tokens = 0;      ///< ltx_sample's image latent (h·w), 0 without one
+  int64_t appended_tokens = 0;   ///< conditions' appended tokens (ltx_appended_frames · h·w summed)
+  int64_t condition_tokens = 0;  ///< the conditions' latents and noise as the caller holds them
+  bool start = false;            ///< start latents uploaded (whether or not strength < 1 uses them)
+};
+
+/// The device bytes of that footprint, beside the weights (so that the dry run's plan counts what the run's
+/// plan finds in use): noise, packed tokens (with CFG also the batch of two), text states (with CFG the
+/// negative's and both concatenated), RoPE tables, per-token step sizes, and the caller's inputs.
+uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, const LtxSamplerFootprint& f);
 
 }  // namespace lattice

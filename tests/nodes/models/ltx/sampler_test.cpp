@@ -14,6 +14,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "tests/nodes/models/ltx/max_diff.h"
+#include "tests/support/tolerance.h"
 
 namespace lattice {
 namespace {
@@ -128,6 +129,62 @@ TEST_F(LtxSampler, ImageConditioningKeepsTheFirstFrame) {
     for (int i = 0; i < 12; ++i) EXPECT_EQ(out[static_cast<size_t>(c * 24 + i)], f[static_cast<size_t>(c * 12 + i)]);
   const gpu::Tensor bad = gpu::Tensor::from_floats(gc(), std::vector<float>(16 * 12 * 2, 0.0f), {1, 16, 2, 3, 4});
   EXPECT_THROW(ltx_sample(*model_, gc(), noise_, cond_, nullptr, o, bad), Error);
+}
+
+TEST_F(LtxSampler, ConditionedSamplingMatchesLTXConditionPipeline) {
+  // tools/ltx_condition_fixture.py: a frame-0 image at strength 0.8, a keyframe at frame 24 (appended tokens)
+  // and a clip at frame 8 at strength 0.6, 3 steps with CFG, on this tiny transformer.
+  const Fixture ref(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_condition_sampler.safetensors");
+  std::vector<LtxCondition> conditions;
+  for (size_t i = 0; i < ref.run().at("conditions").size(); ++i) {
+    const std::string p = "input.condition." + std::to_string(i) + ".";
+    LtxCondition c;
+    c.latent = upload_fixture_tensor(gc(), ref, p + "latent");
+    if (ref.has(p + "noise")) c.noise = upload_fixture_tensor(gc(), ref, p + "noise");
+    c.frame_index = ref.run().at("conditions").at(i).at("frame_index").get<int>();
+    c.strength = ref.run().at("conditions").at(i).at("strength").get<float>();
+    conditions.push_back(c);
+  }
+  LtxSamplerOptions o;
+  o.steps = ref.run().at("steps").get<int>();
+  o.guidance = ref.run().at("guidance").get<float>();
+  o.frame_rate = ref.run().at("frame_rate").get<float>();
+  const std::vector<float> sigmas = ref.f32("input.sigmas");
+  EXPECT_LE(max_diff(ltx_schedule(o, 24).sigmas, sigmas), 1e-6f);  // the same schedule on both sides
+
+  LtxConditioning negative = cond_;
+  negative.mask = ref.f32("input.negative_mask");
+  std::vector<std::vector<float>> steps;  // the video's tokens after each step
+  const gpu::Tensor noise = upload_fixture_tensor(gc(), ref, "input.noise");
+  const gpu::Tensor out = ltx_sample_conditioned(*model_, gc(), noise, cond_,
+                                                 &negative, o, conditions,
+                                                 [&](int, int, const gpu::Tensor& packed) { steps.push_back(packed.to_floats()); });
+  ASSERT_EQ(out.shape(), (gpu::Shape{1, 16, 4, 2, 3}));
+  EXPECT_TRUE(test::within_tolerance(out.to_floats(), ref.f32("output.latents")));
+  ASSERT_EQ(steps.size(), 3u);
+  const int64_t appended = ref.run().at("appended").get<int64_t>();
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const std::vector<float> all = ref.f32("output.step." + std::to_string(k + 1));
+    const std::vector<float> video(all.begin() + appended * 16, all.end());
+    EXPECT_TRUE(test::within_tolerance(steps[k], video)) << "step " << k + 1;
+  }
+  // Held tokens: latent frame 0 (strength 0.8, sigma 1 and 0.63 >= 0.2) is the prepared blend, unchanged by the
+  // first two steps, and moves in the last (sigma 0.1).
+  const std::vector<float> prepared = ref.f32("output.prepared.latents");
+  const std::vector<float> frame0(prepared.begin() + appended * 16, prepared.begin() + (appended + 6) * 16);
+  EXPECT_LE(max_diff(std::vector<float>(steps[0].begin(), steps[0].begin() + 6 * 16), frame0), 1e-6f);
+  for (size_t i = 0; i < 6 * 16; ++i) ASSERT_EQ(steps[1][i], steps[0][i]) << i;
+  EXPECT_GT(max_diff(std::vector<float>(steps[2].begin(), steps[2].begin() + 6 * 16), frame0), 1e-3f);
+
+  // Bad conditions are refused before anything runs.
+  conditions[1].frame_index = 25;
+  try {
+    ltx_sample_conditioned(*model_, gc(), noise, cond_, nullptr, LtxSamplerOptions{.steps = 1, .guidance = 1.0f}, conditions);
+    ADD_FAILURE() << "a condition past the last frame was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("condition 2: frame_index 25 is outside the video's 25 frames"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(LtxSchedule, EndsAtShiftTerminal) {
