@@ -203,6 +203,53 @@ TEST_F(LtxGraph, ImageConditionsTheLatentFrameImageIndexSays) {
   }
 }
 
+// condition_k (LTXConditionPipeline): at frame 0 with strength 1 the first latent frame is the image's latent;
+// a keyframe at the last frame (appended tokens, strength 0.5: noise from the node's seed) changes the video;
+// a frame past the end, and 'image' beside conditions, are refused with what to do.
+TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
+  Graph g = parse_graph(kGraph);
+  Node& keys = *g.find("sample");
+  keys.inputs["condition_1"] = {"first", "latent"};
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto first = eval(e, g, "first", "latent", opts);
+  const auto held = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(first && held);
+  ASSERT_EQ(held->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
+  const auto f = first->host().to_f32(), v = held->host().to_f32();
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+
+  keys.inputs["condition_2"] = {"first", "latent"};
+  keys.params["condition_2_frame"] = 8;
+  keys.params["condition_2_strength"] = 0.5;
+  const auto keyed = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(keyed);
+  const auto k = keyed->host().to_f32();
+  float moved = 0;
+  for (size_t i = 0; i < k.size(); ++i) moved = std::max(moved, std::fabs(k[i] - v[i]));
+  EXPECT_GT(moved, 1e-3f) << "the keyframe at frame 8 should change the sampled frames";
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(k[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+
+  keys.params["condition_2_frame"] = 9;
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    FAIL() << "a condition at frame 9 of 9 frames was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("condition_2_frame 9 is past the video's last frame (8 for 9 frames)"), std::string::npos)
+        << err.what();
+  }
+  keys.params["condition_2_frame"] = 8;
+  keys.inputs["image"] = {"first", "latent"};
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    FAIL() << "'image' beside condition inputs was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("connect the image to condition_1 at frame 0 instead"), std::string::npos) << err.what();
+  }
+}
+
 // By default ltx.encode_image normalises a draw from the encoder's distribution for its seed (drawn on the
 // device), as LTXImageToVideoPipeline's retrieve_latents samples: what normalising the CPU reference's draw from
 // the same moments gives. kGraph is a format 1 file, whose node left `sample` out when that meant the mean: it
