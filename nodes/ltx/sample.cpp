@@ -48,6 +48,7 @@ LtxSamplerOptions options(const ParamReader& ctx) {
   o.frame_rate = static_cast<float>(ctx.number("frame_rate"));
   o.strength = static_cast<float>(ctx.number("strength"));
   o.image_index = static_cast<int>(ctx.integer("image_index"));
+  o.cond_noise_scale = static_cast<float>(ctx.number("condition_noise_scale"));
   return o;
 }
 
@@ -66,11 +67,12 @@ LtxConditioning upload(const EvalContext& ctx, gpu::Context& gc, const char* por
 }
 
 // The connected condition_k inputs as ltx_sample_conditioned() takes them. The noise an appended condition
-// blends in (strength < 1) continues the video noise's stream (seed, past its blocks), one condition after another.
-std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const Grid& g, int64_t channels) {
+// blends in (strength < 1) continues the video noise's stream (seed, past its blocks), one condition after another;
+// `blocks` ends past the last (where the sampler's re-noising stream starts).
+std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const Grid& g, int64_t channels, uint64_t& blocks) {
   std::vector<LtxCondition> out;
   const int64_t last = (g.frames - 1) * kTemporal;
-  uint64_t blocks = static_cast<uint64_t>((channels * g.frames * g.h * g.w + 3) / 4);
+  blocks = static_cast<uint64_t>((channels * g.frames * g.h * g.w + 3) / 4);
   for (int k = 0; k < kConditions; ++k) {
     const std::string port = condition_port(k);
     if (!ctx.has_input(port)) continue;
@@ -174,6 +176,9 @@ NodeDesc make() {
               {"condition_2_strength", ParamType::Float, 1.0, "how firmly condition_2 holds", 0.0, 1.0},
               {"condition_3_frame", ParamType::Int, 0, "the output video frame where condition_3 starts", 0, 2048},
               {"condition_3_strength", ParamType::Float, 1.0, "how firmly condition_3 holds", 0.0, 1.0},
+              {"condition_noise_scale", ParamType::Float, 0.15,
+               "with conditions: noise added each step to fully held conditions, times (t/1000)^2 (LTXConditionPipeline's "
+               "image_cond_noise_scale; 0 = kept exactly)", 0.0, 1.0},
               {"seed", ParamType::Seed, 0, "noise seed"}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
@@ -191,7 +196,8 @@ NodeDesc make() {
       noise = gpu::normal_noise(s, {1, dit.config().in_channels, g.frames, g.h, g.w}, ctx.seed("seed"));
       s.finish();
     }
-    const std::vector<LtxCondition> conds = conditions(ctx, gc, g, dit.config().in_channels);
+    uint64_t blocks = 0;
+    const std::vector<LtxCondition> conds = conditions(ctx, gc, g, dit.config().in_channels, blocks);
     if (!conds.empty() && ctx.has_input("image"))
       ctx.fail("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
                "differently; connect the image to condition_1 at frame 0 instead");
@@ -215,9 +221,12 @@ NodeDesc make() {
       ctx.check_cancel();
     };
     const LtxConditioning positive = upload(ctx, gc, "conditioning");
+    LtxSamplerOptions oc = o;
+    oc.cond_noise_seed = ctx.seed("seed");
+    oc.cond_noise_offset = blocks;
     const gpu::Tensor latent = conds.empty()
                                    ? ltx_sample(model, gc, noise, positive, negative.get(), o, first, on_step, start)
-                                   : ltx_sample_conditioned(model, gc, noise, positive, negative.get(), o, conds, on_step, start);
+                                   : ltx_sample_conditioned(model, gc, noise, positive, negative.get(), oc, conds, on_step, start);
     ctx.report("steps", start.defined() && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps);
     report_streaming(ctx, gc);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
@@ -249,6 +258,7 @@ NodeDesc make() {
       fp.condition_tokens += (f + (noised ? appended : 0)) * g.h * g.w;
       conditioned = true;
     }
+    fp.renoise = conditioned && o.cond_noise_scale > 0.0f;  // (whether or not a condition is at strength 1)
     const int64_t run_tokens = tokens + fp.appended_tokens;
     PlanInfo p;
     p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +

@@ -6,6 +6,7 @@
 #include "gpu/ops/binary.h"
 #include "gpu/ops/concat.h"
 #include "gpu/ops/copy.h"
+#include "gpu/ops/noise.h"
 #include "gpu/ops/patchify.h"
 
 namespace lattice {
@@ -39,7 +40,19 @@ struct Tokens {
   std::vector<float> mask;  // N strengths in [0, 1]; empty: nothing conditioned
   Tensor cos, sin;          // [N, inner]
   int64_t appended = 0;     // leading tokens that are not the video's (dropped at the end)
+  bool renoise = false;     // re-noise the fully conditioned tokens before each step (o.cond_noise_scale)
 };
+
+// Runs of consecutive tokens with mask > 1 - 1e-6 (LTXConditionPipeline's "hard" conditioning), as (first, count).
+std::vector<std::pair<int64_t, int64_t>> hard_runs(const std::vector<float>& mask) {
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t k = 0; k < static_cast<int64_t>(mask.size()); ++k) {
+    if (!(mask[static_cast<size_t>(k)] > 1.0f - 1e-6f)) continue;
+    if (!runs.empty() && runs.back().first + runs.back().second == k) ++runs.back().second;
+    else runs.emplace_back(k, 1);
+  }
+  return runs;
+}
 
 // Checks shared by both entry points; returns whether the start latents are refined (strength < 1).
 bool check_run(const LtxTransformerConfig& c, const Tensor& noise, const LtxConditioning& cond,
@@ -86,8 +99,29 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
   mask.insert(mask.end(), cond.mask.begin(), cond.mask.end());
   const int64_t B = cfg ? 2 : 1;
 
+  // Re-noising writes into x: keep the first tokens apart from it.
+  const std::vector<std::pair<int64_t, int64_t>> hard = t.renoise && o.cond_noise_scale > 0.0f ? hard_runs(t.mask)
+                                                                                              : std::vector<std::pair<int64_t, int64_t>>{};
+  const Tensor init = t.x;
+  if (!hard.empty()) {
+    gpu::CommandStream s(gc);
+    t.x = gpu::cast(s, init, gpu::DType::F32);
+    s.finish();
+  }
+  const uint64_t blocks = static_cast<uint64_t>((t.x.numel() + 3) / 4);
+
   for (int i = first_step; i < o.steps; ++i) {
     const float ts = sched.timesteps[static_cast<size_t>(i)];
+    if (!hard.empty()) {
+      // add_noise_to_image_conditioning_latents: init + scale·noise·(t/1000)², on the hard tokens only.
+      gpu::CommandStream s(gc);
+      const float tt = ts / 1000.0f;
+      const Tensor noise = gpu::normal_noise(s, t.x.shape(), o.cond_noise_seed, o.cond_noise_offset + static_cast<uint64_t>(i) * blocks);
+      const Tensor noised =
+          gpu::add(s, init, gpu::mul(s, noise, Tensor::from_floats(gc, std::vector<float>{o.cond_noise_scale * (tt * tt)}, {1})));
+      for (const auto& [first, count] : hard) gpu::copy_into(s, gpu::narrow(noised, 1, first, count), gpu::narrow(t.x, 1, first, count));
+      s.finish();
+    }
     std::vector<float> timesteps;
     Tensor dt;
     if (t.mask.empty()) {
@@ -196,6 +230,7 @@ Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const Ten
   t.x = Tensor::from_floats(gc, prepared.packed, {1, static_cast<int64_t>(prepared.mask.size()), grid.channels});
   t.mask = prepared.mask;
   t.appended = prepared.appended;
+  t.renoise = true;
   t.cos = upload_rope(gc, ltx_rope_tables(prepared.coords, c.inner_dim()), t.sin);
   return denoise(model, gc, t, noise, cond, negative, o, sched, first_step, on_step);
 }
@@ -210,6 +245,8 @@ uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, const LtxSample
   uint64_t n = S * I + N * I + (f.cfg ? 2 * N * I + 4 * text : text) + 2 * N * static_cast<uint64_t>(c.inner_dim()) + N;
   n += static_cast<uint64_t>(f.image_tokens + f.condition_tokens) * I;
   if (f.start) n += S * I;
+  // Re-noising: the first tokens kept beside x, and one step's noise, its scaled copy and the noised tokens.
+  if (f.renoise) n += 4 * N * I;
   return 4 * n;
 }
 

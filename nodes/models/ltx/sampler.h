@@ -33,6 +33,12 @@ struct LtxSamplerOptions {
   float strength = 1.0f;
   /// The latent frame the image conditions (0 .. F - 1; latent frame k is video frame 8k).
   int image_index = 0;
+  /// ltx_sample_conditioned only (LTXConditionPipeline's image_cond_noise_scale; its default is 0.15): before each
+  /// step the fully conditioned tokens (strength 1) become their first value + scale·(t/1000)²·N(0, 1), the noise
+  /// drawn for the step from (cond_noise_seed, cond_noise_offset + step·blocks), blocks = Philox blocks of the
+  /// tokens (gpu/ops/noise.h). 0: they stay as given.
+  float cond_noise_scale = 0.0f;
+  uint64_t cond_noise_seed = 0, cond_noise_offset = 0;
   FlowMatchConfig schedule = ltx_flow_match_config();
 };
 
@@ -60,9 +66,8 @@ gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tenso
 
 /// As LTXConditionPipeline conditions (conditions.h: frame 0 replaced and blended by strength, later frames
 /// appended as extra tokens at their own positions, dropped at the end; RoPE positions of that pipeline),
-/// with this sampler's schedule (o.schedule; the pipeline's default is a linear-quadratic one) and without its
-/// image_cond_noise_scale (re-noising of fully conditioned tokens each step: 0 here). o.image_index is not
-/// used. The per-token steps are FlowMatchEulerDiscreteScheduler's with per_token_timesteps.
+/// with this sampler's schedule (o.schedule; the pipeline's default is a linear-quadratic one) and its
+/// image_cond_noise_scale as o.cond_noise_scale. o.image_index is not used. The per-token steps are FlowMatchEulerDiscreteScheduler's with per_token_timesteps.
 gpu::Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise,
                                    const LtxConditioning& cond, const LtxConditioning* negative, const LtxSamplerOptions& o,
                                    const std::vector<LtxCondition>& conditions, const LtxStepCallback& on_step = {},
@@ -78,6 +83,7 @@ struct LtxSamplerFootprint {
   int64_t appended_tokens = 0;   ///< conditions' appended tokens (ltx_appended_frames · h·w summed)
   int64_t condition_tokens = 0;  ///< the conditions' latents and noise as the caller holds them
   bool start = false;            ///< start latents uploaded (whether or not strength < 1 uses them)
+  bool renoise = false;          ///< cond_noise_scale > 0 with conditions: the first tokens kept, a step's noise
 };
 
 /// The device bytes of that footprint, beside the weights (so that the dry run's plan counts what the run's

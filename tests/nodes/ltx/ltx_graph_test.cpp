@@ -210,6 +210,7 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   Graph g = parse_graph(kGraph);
   Node& keys = *g.find("sample");
   keys.inputs["condition_1"] = {"first", "latent"};
+  keys.params["condition_noise_scale"] = 0.0;  // held exactly (the default 0.15 re-noises it a little, below)
   MemoryCache mem;
   Engine e(&mem);
   const auto first = eval(e, g, "first", "latent", opts);
@@ -231,6 +232,17 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   EXPECT_GT(moved, 1e-3f) << "the keyframe at frame 8 should change the sampled frames";
   for (int c = 0; c < 16; ++c)
     for (int i = 0; i < 6; ++i) EXPECT_EQ(k[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+
+  // The pipeline's default re-noising moves the held frame by at most 0.15·(t_last/1000)²·|noise| (t_last = 100).
+  keys.params.erase("condition_noise_scale");
+  const auto renoised = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(renoised);
+  const auto r = renoised->host().to_f32();
+  float off = 0;
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) off = std::max(off, std::fabs(r[static_cast<size_t>(c * 12 + i)] - f[static_cast<size_t>(c * 6 + i)]));
+  EXPECT_GT(off, 0.0f);
+  EXPECT_LT(off, 0.15f * 0.01f * 6.0f);
 
   keys.params["condition_2_frame"] = 9;
   try {

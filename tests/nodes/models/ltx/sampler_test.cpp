@@ -187,6 +187,49 @@ TEST_F(LtxSampler, ConditionedSamplingMatchesLTXConditionPipeline) {
   }
 }
 
+// cond_noise_scale (LTXConditionPipeline's image_cond_noise_scale): before each step the fully held tokens are
+// their first value + scale·(t/1000)²·noise, the step's noise from (seed, offset + step·blocks); held tokens at
+// strength < 1 are not re-noised.
+TEST_F(LtxSampler, ConditionNoiseRenoisesFullyHeldTokensEachStep) {
+  const Fixture ref(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_condition_sampler.safetensors");
+  LtxCondition held{upload_fixture_tensor(gc(), ref, "input.condition.0.latent"), 0, 1.0f, {}};
+  LtxCondition soft{upload_fixture_tensor(gc(), ref, "input.condition.2.latent"), 8, 0.6f,
+                    upload_fixture_tensor(gc(), ref, "input.condition.2.noise")};
+  LtxSamplerOptions o;
+  o.steps = 3;
+  o.guidance = 1.0f;
+  o.cond_noise_scale = 0.15f;
+  o.cond_noise_seed = 17;
+  o.cond_noise_offset = 1000;
+  const gpu::Tensor noise = upload_fixture_tensor(gc(), ref, "input.noise");
+  std::vector<std::vector<float>> steps;
+  ltx_sample_conditioned(*model_, gc(), noise, cond_, nullptr, o, {held, soft},
+                         [&](int, int, const gpu::Tensor& packed) { steps.push_back(packed.to_floats()); });
+  ASSERT_EQ(steps.size(), 3u);
+
+  const LtxConditionGrid grid{16, 4, 2, 3, 8, 32, 25.0f};
+  const LtxConditionedTokens t = ltx_condition_tokens(grid, ref.f32("input.noise"), {held, soft});
+  const int64_t N = static_cast<int64_t>(t.mask.size()), E = t.appended, C = 16;
+  ASSERT_EQ(E, 12);  // the clip's two leading latent frames
+  const FlowMatchSchedule sched = ltx_schedule(o, 24);
+  const uint64_t blocks = static_cast<uint64_t>((N * C + 3) / 4);
+  for (size_t k = 0; k < 3; ++k) {
+    std::vector<float> z(static_cast<size_t>(N * C));
+    gpu::normal_noise_cpu(17, 1000 + k * blocks, z);
+    const float tt = sched.timesteps[k] / 1000.0f, scale = 0.15f * (tt * tt);
+    // Video frame 0 (strength 1): the first value plus this step's scaled noise, through every step.
+    for (int64_t i = 0; i < 6 * C; ++i) {
+      const size_t at = static_cast<size_t>(E * C + i);
+      EXPECT_NEAR(steps[k][static_cast<size_t>(i)], t.packed[at] + scale * z[at], 1e-6f) << "step " << k + 1 << " value " << i;
+    }
+    // Video frame 3 (the clip's third frame, strength 0.6): held as prepared, not re-noised, until the last step.
+    if (k < 2) {
+      for (int64_t i = 18 * C; i < 24 * C; ++i)
+        EXPECT_EQ(steps[k][static_cast<size_t>(i)], t.packed[static_cast<size_t>(E * C + i)]) << "step " << k + 1;
+    }
+  }
+}
+
 TEST(LtxSchedule, EndsAtShiftTerminal) {
   LtxSamplerOptions o;
   o.steps = 8;
