@@ -344,6 +344,36 @@ TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
   EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];
 }
 
+// The example's first stage with its image as condition_1 (frame 0) and again as a keyframe at the last frame:
+// the plan runs the video's 1248 tokens and the keyframe's 96, and holds more than with the image input.
+TEST(LtxExample, KeyframeConditionsPlanTheirAppendedTokens) {
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  RenderOptions o;
+  o.env = &env;
+  o.base_dir = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(o.base_dir / "ltx-i2v-upscale.lattice");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto sample_plan = [&] {
+    for (const auto& row : e.plan(g, o))
+      if (row.id == "sample") return row.outputs.at(0).second;
+    return PlanInfo{};
+  };
+  const PlanInfo image = sample_plan();
+  Node& sample = *g.find("sample");
+  sample.inputs["condition_1"] = sample.inputs.at("image");
+  sample.inputs["condition_2"] = sample.inputs.at("image");
+  sample.inputs.erase("image");
+  sample.params["condition_2_frame"] = 96;
+  const PlanInfo keyed = sample_plan();
+  EXPECT_NE(image.shape.find("1248 tokens"), std::string::npos) << image.shape;
+  EXPECT_NE(keyed.shape.find("1344 tokens"), std::string::npos) << keyed.shape;
+  EXPECT_GT(keyed.activation_bytes, image.activation_bytes);
+  EXPECT_GT(keyed.flops, image.flops);
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
   Graph g = parse_graph(kGraph);
   MemoryCache mem;
