@@ -5,6 +5,8 @@
 // each at a video frame (condition_k_frame, in frames of the output video) with a strength; frame 0 replaces the
 // first latent frames, a later frame adds keyframe tokens at that frame's position (nodes/models/ltx/conditions.h).
 // With a `latent` input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
+#include <algorithm>
+
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
 #include "nodes/block_stream_report.h"
@@ -245,20 +247,27 @@ NodeDesc make() {
     fp.cfg = cfg;
     fp.image_tokens = image ? g.h * g.w : 0;
     fp.start = ctx.input("latent") != nullptr;
-    bool conditioned = false;
+    bool conditioned = false, held = false;  // held: a condition at strength 1 (re-noised each step)
+    std::vector<const PlanInfo*> uploaded;    // the condition inputs' upstream values (the same value: the same plan)
     for (int k = 0; k < kConditions; ++k) {
       const std::string port = condition_port(k);
       const PlanInfo* in = ctx.input(port);
       if (!in) continue;
-      // Latent frames from the input's plan where it says, else one (an image).
-      const int64_t f = in->meta.contains("f") ? in->meta["f"].get<int64_t>() : 1;
+      // Latent frames from the input's plan where it says ("f": the LTX nodes, "t": latent.from_tensor), else one.
+      const int64_t f = in->meta.contains("f")   ? in->meta["f"].get<int64_t>()
+                        : in->meta.contains("t") ? in->meta["t"].get<int64_t>()
+                                                 : 1;
       const int64_t appended = ltx_appended_frames(f, static_cast<int>(ctx.integer(port + "_frame")));
       const bool noised = appended > 0 && ctx.number(port + "_strength") < 1.0;
       fp.appended_tokens += appended * g.h * g.w;
-      fp.condition_tokens += (f + (noised ? appended : 0)) * g.h * g.w;
+      // One device copy per upstream value, however many conditions take it; noise per condition.
+      const bool first_use = std::find(uploaded.begin(), uploaded.end(), in) == uploaded.end();
+      if (first_use) uploaded.push_back(in);
+      fp.condition_tokens += ((first_use ? f : 0) + (noised ? appended : 0)) * g.h * g.w;
       conditioned = true;
+      held = held || ctx.number(port + "_strength") > 1.0 - 1e-6;
     }
-    fp.renoise = conditioned && o.cond_noise_scale > 0.0f;  // (whether or not a condition is at strength 1)
+    fp.renoise = held && o.cond_noise_scale > 0.0f;
     const int64_t run_tokens = tokens + fp.appended_tokens;
     PlanInfo p;
     p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +

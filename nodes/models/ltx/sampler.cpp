@@ -122,13 +122,12 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
       for (const auto& [first, count] : hard) gpu::copy_into(s, gpu::narrow(noised, 1, first, count), gpu::narrow(t.x, 1, first, count));
       s.finish();
     }
-    std::vector<float> timesteps;
-    Tensor dt;
+    std::vector<float> timesteps, step;  // step: the per-token step sizes (empty: one for all)
     if (t.mask.empty()) {
       timesteps.assign(static_cast<size_t>(B), ts);
-      dt = Tensor::from_floats(gc, std::vector<float>{sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)]}, {1});
     } else {
-      std::vector<float> per_token(static_cast<size_t>(N)), step(static_cast<size_t>(N), 0.0f);
+      std::vector<float> per_token(static_cast<size_t>(N));
+      step.assign(static_cast<size_t>(N), 0.0f);
       for (int64_t k = 0; k < N; ++k) {
         const float m = t.mask[static_cast<size_t>(k)];
         const float tk = std::min(ts, (1.0f - m) * 1000.0f);
@@ -141,7 +140,6 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
         step[static_cast<size_t>(k)] = next - sigma;
       }
       for (int64_t b = 0; b < B; ++b) timesteps.insert(timesteps.end(), per_token.begin(), per_token.end());
-      dt = Tensor::from_floats(gc, step, {1, N, 1});
     }
     gpu::CommandStream s(gc);
     const Tensor input = cfg ? gpu::concat(s, {t.x, t.x}, 0) : t.x;
@@ -152,6 +150,10 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
       const Tensor g = Tensor::from_floats(gc, std::vector<float>{o.guidance}, {1});
       v = gpu::add(s, u, gpu::mul(s, g, gpu::sub(s, p, u)));
     }
+    // Uploaded after the forward so that what the transformer plans with is ltx_sampler_device_bytes exactly.
+    const Tensor dt = step.empty() ? Tensor::from_floats(gc, std::vector<float>{sched.sigmas[static_cast<size_t>(i + 1)] -
+                                                                                 sched.sigmas[static_cast<size_t>(i)]}, {1})
+                                   : Tensor::from_floats(gc, step, {1, N, 1});
     t.x = gpu::add(s, t.x, gpu::mul(s, v, dt));
     s.finish();
     if (on_step) on_step(i + 1 - first_step, o.steps - first_step, gpu::narrow(t.x, 1, t.appended, S));
@@ -238,15 +240,16 @@ Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const Ten
 uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, const LtxSamplerFootprint& f) {
   // f32 values, as ltx_sample() and ltx_sample_conditioned() make them before the first forward: the noise,
   // the packed tokens (appended ones included), with CFG their batch of two, the text states, the RoPE
-  // tables, the per-token step sizes, and what the caller holds (image, conditions, start latents).
+  // tables, and what the caller holds (image, conditions, start latents). (Step temporaries, the image's
+  // packed copy and the prepared latents are released before it.)
   const uint64_t S = static_cast<uint64_t>(f.tokens), N = S + static_cast<uint64_t>(f.appended_tokens);
   const uint64_t I = static_cast<uint64_t>(c.in_channels);
   const uint64_t text = static_cast<uint64_t>(f.text_tokens) * static_cast<uint64_t>(c.caption_channels);
-  uint64_t n = S * I + N * I + (f.cfg ? 2 * N * I + 4 * text : text) + 2 * N * static_cast<uint64_t>(c.inner_dim()) + N;
+  uint64_t n = S * I + N * I + (f.cfg ? 2 * N * I + 4 * text : text) + 2 * N * static_cast<uint64_t>(c.inner_dim());
   n += static_cast<uint64_t>(f.image_tokens + f.condition_tokens) * I;
   if (f.start) n += S * I;
-  // Re-noising: the first tokens kept beside x, and one step's noise, its scaled copy and the noised tokens.
-  if (f.renoise) n += 4 * N * I;
+  // Re-noising: the first tokens kept beside x (the step's noise is released before the forward).
+  if (f.renoise) n += N * I;
   return 4 * n;
 }
 

@@ -83,12 +83,12 @@ struct LtxSamplerFootprint {
   int64_t appended_tokens = 0;   ///< conditions' appended tokens (ltx_appended_frames · h·w summed)
   int64_t condition_tokens = 0;  ///< the conditions' latents and noise as the caller holds them
   bool start = false;            ///< start latents uploaded (whether or not strength < 1 uses them)
-  bool renoise = false;          ///< cond_noise_scale > 0 with conditions: the first tokens kept, a step's noise
+  bool renoise = false;          ///< cond_noise_scale > 0 with conditions: the first tokens kept beside them
 };
 
 /// The device bytes of that footprint, beside the weights (so that the dry run's plan counts what the run's
 /// plan finds in use): noise, packed tokens (with CFG also the batch of two), text states (with CFG the
-/// negative's and both concatenated), RoPE tables, per-token step sizes, and the caller's inputs.
+/// negative's and both concatenated), RoPE tables, and the caller's inputs.
 uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, const LtxSamplerFootprint& f);
 
 }  // namespace lattice
