@@ -18,7 +18,9 @@ token attended), frame rate 25, conditions (frame_index in video frames):
      are appended, blended with noise)
 Stored: input.* (noise, condition latents and noise, negative mask), the schedule (input.sigmas), the prepared
 tokens (output.prepared.latents [1, 42, 16], .mask [1, 42], .coords [1, 3, 42] after the frame-rate scaling),
-the packed state after each step (output.step.K, K = 1..3) and the final latents (output.latents).
+the packed state after each step (output.step.K, K = 1..3) and the final latents (output.latents); and the
+pipeline's default schedule (linear_quadratic_schedule through set_timesteps with shift_terminal 0.1) for 2, 3, 8,
+30 and 50 steps (output.linear_quadratic.N, with the terminal 0).
 Run: /usr/bin/python3 tools/ltx_condition_fixture.py tests/golden/ltx_condition_sampler.safetensors
 """
 import json
@@ -39,6 +41,7 @@ TEMPORAL, SPATIAL, PREFIX = 8, 32, 2
 STEPS, GUIDANCE, FRAME_RATE = 3, 3.0, 25
 F, H, W, C = 4, 2, 3, 16
 CONDITIONS = [(1, 0, 0.8), (1, 24, 1.0), (3, 8, 0.6)]  # (latent frames, frame_index, strength)
+LINEAR_QUADRATIC_STEPS = [2, 3, 8, 30, 50]
 
 
 def ltx_schedule(steps, seq_len):
@@ -54,6 +57,35 @@ def ltx_schedule(steps, seq_len):
     sigmas = torch.from_numpy(sigmas).to(dtype=torch.float32)
     timesteps = sigmas * 1000
     return torch.cat([sigmas, torch.zeros(1)]), timesteps
+
+
+def linear_quadratic_schedule(num_steps, threshold_noise=0.025):
+    """ltx_video/schedulers/rf.py as LTXConditionPipeline has it (linear_steps = num_steps // 2)."""
+    linear_steps = num_steps // 2
+    if num_steps < 2:
+        return torch.tensor([1.0])
+    linear = [i * threshold_noise / linear_steps for i in range(linear_steps)]
+    step_diff = linear_steps - threshold_noise * num_steps
+    quadratic_steps = num_steps - linear_steps
+    quadratic_coef = step_diff / (linear_steps * quadratic_steps**2)
+    linear_coef = threshold_noise / linear_steps - 2 * step_diff / (quadratic_steps**2)
+    const = quadratic_coef * (linear_steps**2)
+    quadratic = [quadratic_coef * (i**2) + linear_coef * i + const for i in range(linear_steps, num_steps)]
+    schedule = [1.0 - x for x in linear + quadratic + [1.0]]
+    return torch.tensor(schedule[:-1])
+
+
+def condition_pipeline_sigmas(steps):
+    """The pipeline passes timesteps = sigmas·1000 to set_timesteps (no mu): back to sigmas in float32, the
+    static shift (1: none) and the stretch to shift_terminal 0.1, then the terminal 0."""
+    timesteps = np.array(linear_quadratic_schedule(steps) * 1000).astype(np.float32)
+    sigmas = timesteps / 1000
+    shift = 1.0
+    sigmas = shift * sigmas / (1 + (shift - 1) * sigmas)
+    one_minus_z = 1 - sigmas
+    scale_factor = one_minus_z[-1] / (1 - 0.1)
+    sigmas = 1 - (one_minus_z / scale_factor)
+    return torch.cat([torch.from_numpy(sigmas).to(dtype=torch.float32), torch.zeros(1)])
 
 
 def prepare_video_ids(batch, frames, height, width):
@@ -140,6 +172,8 @@ def main():
 
     sigmas, timesteps = ltx_schedule(STEPS, F * H * W)
     tensors["input.sigmas"] = sigmas
+    for n in LINEAR_QUADRATIC_STEPS:
+        tensors[f"output.linear_quadratic.{n}"] = condition_pipeline_sigmas(n)
     with torch.no_grad():
         latents, mask, coords, extra = prepare_latents(tensors["input.noise"].clone(), conditions)
         coords = coords.float()

@@ -6,6 +6,7 @@
 // first latent frames, a later frame adds keyframe tokens at that frame's position (nodes/models/ltx/conditions.h).
 // With a `latent` input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
 #include <algorithm>
+#include <cmath>
 
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
@@ -51,6 +52,8 @@ LtxSamplerOptions options(const ParamReader& ctx) {
   o.strength = static_cast<float>(ctx.number("strength"));
   o.image_index = static_cast<int>(ctx.integer("image_index"));
   o.cond_noise_scale = static_cast<float>(ctx.number("condition_noise_scale"));
+  o.linear_quadratic = ctx.string("schedule") == "linear_quadratic";
+  if (o.linear_quadratic && o.steps < 2) throw_invalid(ctx.who() + ": the linear_quadratic schedule needs at least 2 steps", {ctx.node_id()});
   return o;
 }
 
@@ -181,6 +184,9 @@ NodeDesc make() {
               {"condition_noise_scale", ParamType::Float, 0.15,
                "with conditions: noise added each step to fully held conditions, times (t/1000)^2 (LTXConditionPipeline's "
                "image_cond_noise_scale; 0 = kept exactly)", 0.0, 1.0},
+              {"schedule", ParamType::Choice, "ltx",
+               "ltx: LTXPipeline's sigmas (shifted by the video's size); linear_quadratic: LTXConditionPipeline's default",
+               -INFINITY, INFINITY, {"ltx", "linear_quadratic"}},
               {"seed", ParamType::Seed, 0, "noise seed"}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");

@@ -25,9 +25,32 @@ FlowMatchConfig ltx_flow_match_config() {
   return c;
 }
 
+std::vector<float> ltx_linear_quadratic_sigmas(int steps, double threshold_noise) {
+  if (steps < 2) return {1.0f};
+  const int linear = steps / 2, quadratic = steps - linear;
+  std::vector<double> x;  // 1 - sigma
+  for (int i = 0; i < linear; ++i) x.push_back(i * threshold_noise / linear);
+  const double step_diff = linear - threshold_noise * steps;
+  const double quadratic_coef = step_diff / (linear * quadratic * quadratic);
+  const double linear_coef = threshold_noise / linear - 2 * step_diff / (quadratic * quadratic);
+  const double constant = quadratic_coef * (linear * linear);
+  for (int i = linear; i < steps; ++i) x.push_back(quadratic_coef * (i * i) + linear_coef * i + constant);
+  std::vector<float> sigmas;
+  for (double v : x) sigmas.push_back(static_cast<float>(1.0 - v));
+  return sigmas;
+}
+
 FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens) {
-  return flow_match_schedule(o.schedule, flow_match_pipeline_sigmas(o.steps),
-                             flow_match_mu(o.schedule, static_cast<int>(tokens)));
+  if (!o.linear_quadratic)
+    return flow_match_schedule(o.schedule, flow_match_pipeline_sigmas(o.steps), flow_match_mu(o.schedule, static_cast<int>(tokens)));
+  if (o.steps < 2) throw_eval("LTX-Video sampler: the linear-quadratic schedule needs at least 2 steps");
+  // As set_timesteps(timesteps = σ·1000) computes them: back to σ in float32, no dynamic shift.
+  std::vector<float> sigmas = ltx_linear_quadratic_sigmas(o.steps);
+  const float n = static_cast<float>(o.schedule.num_train_timesteps);
+  for (float& v : sigmas) v = v * 1000.0f / n;
+  FlowMatchConfig c = o.schedule;
+  c.use_dynamic_shifting = false;
+  return flow_match_schedule(c, sigmas, std::nullopt);
 }
 
 int ltx_start_step(const LtxSamplerOptions& o) { return flow_match_start_step(o.steps, o.strength); }

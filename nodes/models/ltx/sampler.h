@@ -40,6 +40,9 @@ struct LtxSamplerOptions {
   float cond_noise_scale = 0.0f;
   uint64_t cond_noise_seed = 0, cond_noise_offset = 0;
   FlowMatchConfig schedule = ltx_flow_match_config();
+  /// LTXConditionPipeline's default sigmas instead (ltx_linear_quadratic_sigmas): passed as timesteps (σ·1000),
+  /// so the config's static shift and shift_terminal apply but not its dynamic shift (that pipeline gives no mu).
+  bool linear_quadratic = false;
 };
 
 struct LtxConditioning {
@@ -47,7 +50,13 @@ struct LtxConditioning {
   std::vector<float> mask;   ///< L values, 1 = token
 };
 
-/// The sigmas and timesteps for a latent grid of `tokens` tokens.
+/// LTX-Video's linear_quadratic_schedule (ltx_video/schedulers/rf.py, LTXConditionPipeline's default): `steps`
+/// sigmas from 1 down, the first steps/2 falling linearly by threshold_noise in all, the rest quadratically
+/// towards 0 (the last above it); float64, then float32. [1] for one step.
+std::vector<float> ltx_linear_quadratic_sigmas(int steps, double threshold_noise = 0.025);
+
+/// The sigmas and timesteps for a latent grid of `tokens` tokens (o.linear_quadratic: needs at least 2 steps,
+/// since stretching the single sigma 1 to shift_terminal divides by zero).
 FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens);
 
 /// Called after each step with the packed latents [1, F·h·w, C] (tokens in (f, h, w) order).
@@ -66,7 +75,7 @@ gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tenso
 
 /// As LTXConditionPipeline conditions (conditions.h: frame 0 replaced and blended by strength, later frames
 /// appended as extra tokens at their own positions, dropped at the end; RoPE positions of that pipeline),
-/// with this sampler's schedule (o.schedule; the pipeline's default is a linear-quadratic one) and its
+/// with this sampler's schedule (o.schedule, or the pipeline's default with o.linear_quadratic) and its
 /// image_cond_noise_scale as o.cond_noise_scale. o.image_index is not used. The per-token steps are FlowMatchEulerDiscreteScheduler's with per_token_timesteps.
 gpu::Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise,
                                    const LtxConditioning& cond, const LtxConditioning* negative, const LtxSamplerOptions& o,

@@ -244,6 +244,16 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   EXPECT_GT(off, 0.0f);
   EXPECT_LT(off, 0.15f * 0.01f * 6.0f);
 
+  // LTXConditionPipeline's default schedule: other sigmas, another video; one step cannot use it.
+  keys.params["schedule"] = "linear_quadratic";
+  const auto lq = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(lq);
+  EXPECT_NE(lq->host().to_f32(), r);
+  keys.params["steps"] = 1;
+  EXPECT_THROW(e.evaluate(g, "sample", "latent", opts), Error);
+  keys.params["steps"] = 2;
+  keys.params.erase("schedule");
+
   keys.params["condition_2_frame"] = 9;
   try {
     e.evaluate(g, "sample", "latent", opts);

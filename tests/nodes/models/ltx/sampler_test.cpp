@@ -240,5 +240,23 @@ TEST(LtxSchedule, EndsAtShiftTerminal) {
   EXPECT_FLOAT_EQ(s.timesteps[0], 1000.0f);
 }
 
+// LTXConditionPipeline's default schedule (linear_quadratic_schedule passed as timesteps, stretched to
+// shift_terminal 0.1), bit for bit as tools/ltx_condition_fixture.py computes it; one step cannot be stretched.
+TEST(LtxSchedule, LinearQuadraticIsTheConditionPipelinesDefault) {
+  const Fixture ref(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_condition_sampler.safetensors");
+  LtxSamplerOptions o;
+  o.linear_quadratic = true;
+  for (const int n : {2, 3, 8, 30, 50}) {
+    o.steps = n;
+    const FlowMatchSchedule s = ltx_schedule(o, 1536);  // no dynamic shift: the token count does not matter
+    EXPECT_EQ(s.sigmas, ref.f32("output.linear_quadratic." + std::to_string(n))) << n << " steps";
+    EXPECT_EQ(s.sigmas, ltx_schedule(o, 24).sigmas);
+    EXPECT_EQ(s.timesteps[0], 1000.0f);
+  }
+  EXPECT_EQ(ltx_linear_quadratic_sigmas(1), std::vector<float>{1.0f});
+  o.steps = 1;
+  EXPECT_THROW(ltx_schedule(o, 24), Error);
+}
+
 }  // namespace
 }  // namespace lattice
