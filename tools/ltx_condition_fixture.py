@@ -21,6 +21,9 @@ tokens (output.prepared.latents [1, 42, 16], .mask [1, 42], .coords [1, 3, 42] a
 the packed state after each step (output.step.K, K = 1..3) and the final latents (output.latents); and the
 pipeline's default schedule (linear_quadratic_schedule through set_timesteps with shift_terminal 0.1) for 2, 3, 8,
 30 and 50 steps (output.linear_quadratic.N, with the terminal 0).
+Case b (input.b.*, output.b.*, run.b): refining input.b.start with denoise_strength 0.5 of 4 steps on that schedule
+(the last 2 steps, from sigma·noise + (1 - sigma)·start), no CFG, an image at frame 0 (strength 1) and a keyframe
+at frame 16 (strength 0.7).
 Run: /usr/bin/python3 tools/ltx_condition_fixture.py tests/golden/ltx_condition_sampler.safetensors
 """
 import json
@@ -42,6 +45,8 @@ STEPS, GUIDANCE, FRAME_RATE = 3, 3.0, 25
 F, H, W, C = 4, 2, 3, 16
 CONDITIONS = [(1, 0, 0.8), (1, 24, 1.0), (3, 8, 0.6)]  # (latent frames, frame_index, strength)
 LINEAR_QUADRATIC_STEPS = [2, 3, 8, 30, 50]
+STEPS_B, DENOISE_STRENGTH_B = 4, 0.5
+CONDITIONS_B = [(1, 0, 1.0), (1, 16, 0.7)]
 
 
 def ltx_schedule(steps, seq_len):
@@ -149,6 +154,50 @@ def scheduler_step(model_output, sample, per_token_timesteps, sigmas):
     return sample + dt * model_output
 
 
+def draw_conditions(tensors, prefix, spec):
+    conditions = []
+    for i, (f, frame_index, strength) in enumerate(spec):
+        latent = torch.randn(1, C, f, H, W)
+        tensors[f"input.{prefix}condition.{i}.latent"] = latent
+        noise = None
+        if frame_index > 0:
+            noise = torch.randn(1, C, min(f, PREFIX), H, W)
+            tensors[f"input.{prefix}condition.{i}.noise"] = noise
+        conditions.append((latent, strength, frame_index, noise))
+    return conditions
+
+
+def run_case(model, dim, tensors, prefix, latents, conditions, sigmas, timesteps, guidance, embeds, cond_mask, neg_mask):
+    """prepare_latents, the video coordinates, then the denoising loop of __call__; stores output.<prefix>*."""
+    cfg = guidance > 1.0
+    latents, mask, coords, extra = prepare_latents(latents, conditions)
+    coords = coords.float()
+    coords[:, 0] = coords[:, 0] * (1.0 / FRAME_RATE)
+    tensors[f"output.{prefix}prepared.latents"] = latents.clone()
+    tensors[f"output.{prefix}prepared.mask"] = mask.clone()
+    tensors[f"output.{prefix}prepared.coords"] = coords.clone()
+    cos, sin = rope_at(coords[0].t(), dim)  # the transformer's rope from video_coords
+    context = torch.cat([embeds, embeds], 0) if cfg else embeds
+    text_mask = torch.cat([neg_mask, cond_mask], 0) if cfg else cond_mask
+    for i, ts in enumerate(timesteps):
+        latent_model_input = torch.cat([latents] * 2) if cfg else latents
+        mask_model_input = torch.cat([mask, mask]) if cfg else mask
+        timestep = ts.expand(latent_model_input.shape[0]).unsqueeze(-1).float()
+        timestep = torch.min(timestep, (1 - mask_model_input) * 1000.0)
+        noise_pred = model.forward(latent_model_input, context, text_mask, timestep, cos, sin)
+        if cfg:
+            uncond, text = noise_pred.chunk(2)
+            noise_pred = uncond + guidance * (text - uncond)
+            timestep, _ = timestep.chunk(2)
+        denoised = scheduler_step(-noise_pred, latents, timestep, sigmas)
+        to_denoise = (ts / 1000 - 1e-6 < (1.0 - mask)).unsqueeze(-1)
+        latents = torch.where(to_denoise, denoised, latents)
+        tensors[f"output.{prefix}step.{i + 1}"] = latents.clone()
+    latents = latents[:, extra:]
+    tensors[f"output.{prefix}latents"] = latents.reshape(1, F, H, W, C).permute(0, 4, 1, 2, 3)  # _unpack_latents
+    return extra
+
+
 def main():
     out_path = sys.argv[1]
     t, meta = read(ROOT / "tests/golden/ltx_transformer.safetensors")
@@ -160,48 +209,34 @@ def main():
 
     torch.manual_seed(20261124)
     tensors = {"input.noise": torch.randn(1, C, F, H, W), "input.negative_mask": neg_mask}
-    conditions = []
-    for i, (f, frame_index, strength) in enumerate(CONDITIONS):
-        latent = torch.randn(1, C, f, H, W)
-        tensors[f"input.condition.{i}.latent"] = latent
-        noise = None
-        if frame_index > 0:
-            noise = torch.randn(1, C, min(f, PREFIX), H, W)
-            tensors[f"input.condition.{i}.noise"] = noise
-        conditions.append((latent, strength, frame_index, noise))
-
+    conditions = draw_conditions(tensors, "", CONDITIONS)
     sigmas, timesteps = ltx_schedule(STEPS, F * H * W)
     tensors["input.sigmas"] = sigmas
     for n in LINEAR_QUADRATIC_STEPS:
         tensors[f"output.linear_quadratic.{n}"] = condition_pipeline_sigmas(n)
     with torch.no_grad():
-        latents, mask, coords, extra = prepare_latents(tensors["input.noise"].clone(), conditions)
-        coords = coords.float()
-        coords[:, 0] = coords[:, 0] * (1.0 / FRAME_RATE)
-        tensors["output.prepared.latents"] = latents.clone()
-        tensors["output.prepared.mask"] = mask.clone()
-        tensors["output.prepared.coords"] = coords.clone()
-        cos, sin = rope_at(coords[0].t(), dim)  # the transformer's rope from video_coords
+        extra = run_case(model, dim, tensors, "", tensors["input.noise"].clone(), conditions, sigmas, timesteps,
+                         GUIDANCE, embeds, cond_mask, neg_mask)
 
-        context = torch.cat([embeds, embeds], 0)
-        text_mask = torch.cat([neg_mask, cond_mask], 0)
-        for i, ts in enumerate(timesteps):
-            latent_model_input = torch.cat([latents] * 2)
-            mask_model_input = torch.cat([mask, mask])
-            timestep = ts.expand(latent_model_input.shape[0]).unsqueeze(-1).float()
-            timestep = torch.min(timestep, (1 - mask_model_input) * 1000.0)
-            noise_pred = model.forward(latent_model_input, context, text_mask, timestep, cos, sin)
-            uncond, text = noise_pred.chunk(2)
-            noise_pred = uncond + GUIDANCE * (text - uncond)
-            timestep, _ = timestep.chunk(2)
-            denoised = scheduler_step(-noise_pred, latents, timestep, sigmas)
-            to_denoise = (ts / 1000 - 1e-6 < (1.0 - mask)).unsqueeze(-1)
-            latents = torch.where(to_denoise, denoised, latents)
-            tensors[f"output.step.{i + 1}"] = latents.clone()
-        latents = latents[:, extra:]
-        tensors["output.latents"] = latents.reshape(1, F, H, W, C).permute(0, 4, 1, 2, 3)  # _unpack_latents, patch 1
+    # Case b: refining start latents (denoise_strength) on the pipeline's default schedule, no CFG.
+    tensors["input.b.noise"] = torch.randn(1, C, F, H, W)
+    tensors["input.b.start"] = torch.randn(1, C, F, H, W)
+    conditions_b = draw_conditions(tensors, "b.", CONDITIONS_B)
+    sigmas_b = condition_pipeline_sigmas(STEPS_B)
+    timesteps_b = sigmas_b[:-1] * 1000
+    num_steps = min(int(STEPS_B * DENOISE_STRENGTH_B), STEPS_B)  # get_timesteps
+    start_index = max(STEPS_B - num_steps, 0)
+    sigma = sigmas_b[start_index:][:1]
+    with torch.no_grad():
+        latents_b = sigma * tensors["input.b.noise"] + (1 - sigma) * tensors["input.b.start"]  # prepare_latents
+        extra_b = run_case(model, dim, tensors, "b.", latents_b, conditions_b, sigmas_b, timesteps_b[start_index:], 1.0,
+                           embeds, cond_mask, neg_mask)
+
     run = {"latent_fhw": [F, H, W], "steps": STEPS, "guidance": GUIDANCE, "frame_rate": FRAME_RATE,
-           "conditions": [{"frames": f, "frame_index": i, "strength": s} for f, i, s in CONDITIONS], "appended": extra}
+           "conditions": [{"frames": f, "frame_index": i, "strength": s} for f, i, s in CONDITIONS], "appended": extra,
+           "b": {"steps": STEPS_B, "guidance": 1.0, "schedule": "linear_quadratic", "denoise_strength": DENOISE_STRENGTH_B,
+                 "conditions": [{"frames": f, "frame_index": i, "strength": s} for f, i, s in CONDITIONS_B],
+                 "appended": extra_b}}
     write(out_path, tensors, {"class": "LTXConditionPipeline", "run": json.dumps(run), "torch": torch.__version__,
                               "reference": "diffusers LTXConditionPipeline (v0.33+) rewritten in torch"})
 

@@ -28,7 +28,7 @@ struct LtxSamplerOptions {
   float guidance = 3.0f;      ///< CFG scale; <= 1 runs the conditional pass only
   float frame_rate = 25.0f;   ///< frames per second of the output (RoPE's time scale)
   int temporal_compression = 8, spatial_compression = 32;  ///< the VAE's
-  /// With start latents: denoise only the last round(steps · strength) steps, starting from
+  /// With start latents: denoise only the last int(steps · strength) steps, starting from
   /// sigma·noise + (1 - sigma)·start at the first sigma taken (LTXConditionPipeline's denoise_strength).
   float strength = 1.0f;
   /// The latent frame the image conditions (0 .. F - 1; latent frame k is video frame 8k).

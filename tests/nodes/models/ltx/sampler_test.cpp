@@ -131,20 +131,27 @@ TEST_F(LtxSampler, ImageConditioningKeepsTheFirstFrame) {
   EXPECT_THROW(ltx_sample(*model_, gc(), noise_, cond_, nullptr, o, bad), Error);
 }
 
+// The conditions of tools/ltx_condition_fixture.py's case `prefix` ("" or "b.") as the sampler takes them.
+std::vector<LtxCondition> fixture_conditions(gpu::Context& gc, const Fixture& ref, const std::string& prefix,
+                                             const nlohmann::json& run) {
+  std::vector<LtxCondition> out;
+  for (size_t i = 0; i < run.at("conditions").size(); ++i) {
+    const std::string p = "input." + prefix + "condition." + std::to_string(i) + ".";
+    LtxCondition c;
+    c.latent = upload_fixture_tensor(gc, ref, p + "latent");
+    if (ref.has(p + "noise")) c.noise = upload_fixture_tensor(gc, ref, p + "noise");
+    c.frame_index = run.at("conditions").at(i).at("frame_index").get<int>();
+    c.strength = run.at("conditions").at(i).at("strength").get<float>();
+    out.push_back(c);
+  }
+  return out;
+}
+
 TEST_F(LtxSampler, ConditionedSamplingMatchesLTXConditionPipeline) {
   // tools/ltx_condition_fixture.py: a frame-0 image at strength 0.8, a keyframe at frame 24 (appended tokens)
   // and a clip at frame 8 at strength 0.6, 3 steps with CFG, on this tiny transformer.
   const Fixture ref(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_condition_sampler.safetensors");
-  std::vector<LtxCondition> conditions;
-  for (size_t i = 0; i < ref.run().at("conditions").size(); ++i) {
-    const std::string p = "input.condition." + std::to_string(i) + ".";
-    LtxCondition c;
-    c.latent = upload_fixture_tensor(gc(), ref, p + "latent");
-    if (ref.has(p + "noise")) c.noise = upload_fixture_tensor(gc(), ref, p + "noise");
-    c.frame_index = ref.run().at("conditions").at(i).at("frame_index").get<int>();
-    c.strength = ref.run().at("conditions").at(i).at("strength").get<float>();
-    conditions.push_back(c);
-  }
+  std::vector<LtxCondition> conditions = fixture_conditions(gc(), ref, "", ref.run());
   LtxSamplerOptions o;
   o.steps = ref.run().at("steps").get<int>();
   o.guidance = ref.run().at("guidance").get<float>();
@@ -184,6 +191,29 @@ TEST_F(LtxSampler, ConditionedSamplingMatchesLTXConditionPipeline) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("condition 2: frame_index 25 is outside the video's 25 frames"), std::string::npos)
         << e.what();
+  }
+}
+
+// Case b: refining start latents (denoise_strength 0.5: the last 2 of 4 steps) on the pipeline's linear-quadratic
+// schedule without CFG, an image held at frame 0 and a keyframe at frame 16 at strength 0.7.
+TEST_F(LtxSampler, ConditionedRefiningMatchesLTXConditionPipeline) {
+  const Fixture ref(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/ltx_condition_sampler.safetensors");
+  const nlohmann::json& run = ref.run().at("b");
+  LtxSamplerOptions o;
+  o.steps = run.at("steps").get<int>();
+  o.guidance = 1.0f;
+  o.strength = run.at("denoise_strength").get<float>();
+  o.linear_quadratic = true;
+  std::vector<std::vector<float>> steps;
+  const gpu::Tensor out = ltx_sample_conditioned(
+      *model_, gc(), upload_fixture_tensor(gc(), ref, "input.b.noise"), cond_, nullptr, o, fixture_conditions(gc(), ref, "b.", run),
+      [&](int, int, const gpu::Tensor& packed) { steps.push_back(packed.to_floats()); }, upload_fixture_tensor(gc(), ref, "input.b.start"));
+  EXPECT_TRUE(test::within_tolerance(out.to_floats(), ref.f32("output.b.latents")));
+  ASSERT_EQ(steps.size(), 2u);
+  const int64_t appended = run.at("appended").get<int64_t>();
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const std::vector<float> all = ref.f32("output.b.step." + std::to_string(k + 1));
+    EXPECT_TRUE(test::within_tolerance(steps[k], std::vector<float>(all.begin() + appended * 16, all.end()))) << "step " << k + 1;
   }
 }
 
