@@ -53,7 +53,9 @@ LtxSamplerOptions options(const ParamReader& ctx) {
   o.image_index = static_cast<int>(ctx.integer("image_index"));
   o.cond_noise_scale = static_cast<float>(ctx.number("condition_noise_scale"));
   o.linear_quadratic = ctx.string("schedule") == "linear_quadratic";
-  if (o.linear_quadratic && o.steps < 2) throw_invalid(ctx.who() + ": the linear_quadratic schedule needs at least 2 steps", {ctx.node_id()});
+  if (o.steps < 2)
+    throw_invalid(ctx.who() + ": steps must be at least 2 (LTX's schedule is stretched to end at sigma 0.1; one step gives none)",
+                  {ctx.node_id()});
   return o;
 }
 

@@ -41,9 +41,12 @@ std::vector<float> ltx_linear_quadratic_sigmas(int steps, double threshold_noise
 }
 
 FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens) {
+  // One sigma (1) cannot be stretched to end at shift_terminal: the reference divides 0 by 0.
+  if (o.steps < 2 && o.schedule.shift_terminal)
+    throw_eval("LTX-Video sampler: at least 2 steps are needed (the schedule is stretched to end at shift_terminal " +
+               std::to_string(*o.schedule.shift_terminal) + "; one step leaves nothing to stretch)");
   if (!o.linear_quadratic)
     return flow_match_schedule(o.schedule, flow_match_pipeline_sigmas(o.steps), flow_match_mu(o.schedule, static_cast<int>(tokens)));
-  if (o.steps < 2) throw_eval("LTX-Video sampler: the linear-quadratic schedule needs at least 2 steps");
   // As set_timesteps(timesteps = σ·1000) computes them: back to σ in float32, no dynamic shift.
   std::vector<float> sigmas = ltx_linear_quadratic_sigmas(o.steps);
   const float n = static_cast<float>(o.schedule.num_train_timesteps);
@@ -64,6 +67,9 @@ struct Tokens {
   Tensor cos, sin;          // [N, inner]
   int64_t appended = 0;     // leading tokens that are not the video's (dropped at the end)
   bool renoise = false;     // re-noise the fully conditioned tokens before each step (o.cond_noise_scale)
+  // The scheduler's per-token steps (LTXConditionPipeline); else free tokens take the schedule's step and held
+  // ones none (LTXImageToVideoPipeline's step of the whole latent with the image frame put back, bit for bit).
+  bool per_token_steps = false;
 };
 
 // Runs of consecutive tokens with mask > 1 - 1e-6 (LTXConditionPipeline's "hard" conditioning), as (first, count).
@@ -156,6 +162,10 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
         const float tk = std::min(ts, (1.0f - m) * 1000.0f);
         per_token[static_cast<size_t>(k)] = tk;
         if (!(ts / 1000.0f - 1e-6f < 1.0f - m)) continue;  // still held
+        if (!t.per_token_steps) {
+          step[static_cast<size_t>(k)] = sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)];
+          continue;
+        }
         const float sigma = tk / 1000.0f;
         float next = 0.0f;
         for (float sg : sched.sigmas)
@@ -256,6 +266,7 @@ Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const Ten
   t.mask = prepared.mask;
   t.appended = prepared.appended;
   t.renoise = true;
+  t.per_token_steps = true;
   t.cos = upload_rope(gc, ltx_rope_tables(prepared.coords, c.inner_dim()), t.sin);
   return denoise(model, gc, t, noise, cond, negative, o, sched, first_step, on_step);
 }

@@ -55,8 +55,8 @@ struct LtxConditioning {
 /// towards 0 (the last above it); float64, then float32. [1] for one step.
 std::vector<float> ltx_linear_quadratic_sigmas(int steps, double threshold_noise = 0.025);
 
-/// The sigmas and timesteps for a latent grid of `tokens` tokens (o.linear_quadratic: needs at least 2 steps,
-/// since stretching the single sigma 1 to shift_terminal divides by zero).
+/// The sigmas and timesteps for a latent grid of `tokens` tokens. With shift_terminal (LTX's) at least 2 steps:
+/// stretching the single sigma 1 to it divides 0 by 0 (Error(Evaluation) says so).
 FlowMatchSchedule ltx_schedule(const LtxSamplerOptions& o, int64_t tokens);
 
 /// Called after each step with the packed latents [1, F·h·w, C] (tokens in (f, h, w) order).

@@ -1,6 +1,7 @@
-// LTX-Video sampler wiring on the tiny reference transformer: one Euler step equals the hand-made update
-// from a direct forward, CFG with equal prompts equals no CFG, image conditioning pins frame 0, and the
-// schedule ends at shift_terminal.
+// LTX-Video sampler wiring on the tiny reference transformer: the first Euler step equals the hand-made update
+// from a direct forward, CFG with equal prompts equals no CFG, image conditioning pins its frame and steps the
+// others by the schedule, LTXConditionPipeline's conditioning matches tools/ltx_condition_fixture.py, and the
+// schedules (LTX's, ending at shift_terminal; the linear-quadratic one) with one step refused.
 #include "nodes/models/ltx/sampler.h"
 
 #include <gtest/gtest.h>
@@ -45,11 +46,14 @@ class LtxSampler : public ::testing::Test {
   gpu::Tensor noise_;
 };
 
-TEST_F(LtxSampler, OneStepIsTheEulerUpdateOfOneForward) {
+TEST_F(LtxSampler, FirstStepIsTheEulerUpdateOfOneForward) {
   LtxSamplerOptions o;
-  o.steps = 1;
+  o.steps = 2;  // one step has no schedule (nothing to stretch to shift_terminal): refused
   o.guidance = 1.0f;
-  const gpu::Tensor out = ltx_sample(*model_, gc(), noise_, cond_, nullptr, o);
+  std::vector<float> first;  // packed [1, 24, 16] after step 1
+  const gpu::Tensor out = ltx_sample(*model_, gc(), noise_, cond_, nullptr, o, {}, [&](int step, int, const gpu::Tensor& packed) {
+    if (step == 1) first = packed.to_floats();
+  });
   ASSERT_EQ(out.shape(), noise_.shape());
 
   const FlowMatchSchedule sched = ltx_schedule(o, 24);
@@ -59,13 +63,14 @@ TEST_F(LtxSampler, OneStepIsTheEulerUpdateOfOneForward) {
   const gpu::Tensor v = model_->forward(s, packed, cond_.embeds, cond_.mask, {sched.timesteps[0]},
                                         gpu::Tensor::from_floats(gc(), rope.cos, {24, 32}),
                                         gpu::Tensor::from_floats(gc(), rope.sin, {24, 32}));
-  const gpu::Tensor vu = gpu::unpatchify(s, v, {2, 3, 4}, {1, 1, 1}, 16, gpu::PatchOrder::ChannelMajor);
   s.finish();
-  const auto x = noise_.to_floats(), vf = vu.to_floats();
+  const auto x = packed.to_floats(), vf = v.to_floats();
   std::vector<float> expect(x.size());
   const float dt = sched.sigmas[1] - sched.sigmas[0];
   for (size_t i = 0; i < x.size(); ++i) expect[i] = x[i] + dt * vf[i];
-  EXPECT_LE(max_diff(out.to_floats(), expect), 1e-5f);
+  EXPECT_LE(max_diff(first, expect), 1e-5f);
+  o.steps = 1;
+  EXPECT_THROW(ltx_sample(*model_, gc(), noise_, cond_, nullptr, o), Error);
 }
 
 TEST_F(LtxSampler, RefiningStartsFromNoisedLatentsAtTheFirstSigmaTaken) {
@@ -147,6 +152,44 @@ std::vector<LtxCondition> fixture_conditions(gpu::Context& gc, const Fixture& re
   return out;
 }
 
+// LTXImageToVideoPipeline's step: the whole latent moves by the schedule's step (sigma_1 - sigma_0) from one
+// forward with timestep 0 on the image's tokens, then the image frame is put back.
+TEST_F(LtxSampler, ImageConditioningStepsTheOtherFramesByTheSchedule) {
+  gpu::CommandStream s0(gc());
+  const gpu::Tensor image = gpu::normal_noise(s0, {1, 16, 1, 3, 4}, 99);
+  s0.finish();
+  LtxSamplerOptions o;
+  o.steps = 2;
+  o.guidance = 1.0f;
+  o.image_index = 1;
+  std::vector<float> first;  // packed [1, 24, 16] after step 1
+  ltx_sample(*model_, gc(), noise_, cond_, nullptr, o, image, [&](int step, int, const gpu::Tensor& packed) {
+    if (step == 1) first = packed.to_floats();
+  });
+
+  const FlowMatchSchedule sched = ltx_schedule(o, 24);
+  std::vector<float> x = noise_.to_floats();  // [16, 2, 3, 4]: latent frame 1 of channel c at c*24 + 12
+  const std::vector<float> f = image.to_floats();
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 12; ++i) x[static_cast<size_t>(c * 24 + 12 + i)] = f[static_cast<size_t>(c * 12 + i)];
+  std::vector<float> timesteps(24, sched.timesteps[0]);
+  std::fill(timesteps.begin() + 12, timesteps.end(), 0.0f);
+  const auto rope = ltx_rope_tables(2, 3, 4, {8.0f / 25.0f, 32.0f, 32.0f}, 32);
+  gpu::CommandStream s(gc());
+  const gpu::Tensor packed =
+      gpu::patchify(s, gpu::Tensor::from_floats(gc(), x, {1, 16, 2, 3, 4}), {1, 1, 1}, gpu::PatchOrder::ChannelMajor);
+  const gpu::Tensor v = model_->forward(s, packed, cond_.embeds, cond_.mask, timesteps, gpu::Tensor::from_floats(gc(), rope.cos, {24, 32}),
+                                        gpu::Tensor::from_floats(gc(), rope.sin, {24, 32}));
+  s.finish();
+  const std::vector<float> xp = packed.to_floats(), vf = v.to_floats();
+  const float dt = sched.sigmas[1] - sched.sigmas[0];
+  ASSERT_EQ(first.size(), xp.size());
+  for (size_t at = 0; at < xp.size(); ++at) {
+    if (at < 12 * 16) EXPECT_NEAR(first[at], xp[at] + dt * vf[at], 1e-5f) << at;  // frame 0: moved
+    else EXPECT_EQ(first[at], xp[at]) << at;                                      // frame 1: the image
+  }
+}
+
 TEST_F(LtxSampler, ConditionedSamplingMatchesLTXConditionPipeline) {
   // tools/ltx_condition_fixture.py: a frame-0 image at strength 0.8, a keyframe at frame 24 (appended tokens)
   // and a clip at frame 8 at strength 0.6, 3 steps with CFG, on this tiny transformer.
@@ -186,7 +229,7 @@ TEST_F(LtxSampler, ConditionedSamplingMatchesLTXConditionPipeline) {
   // Bad conditions are refused before anything runs.
   conditions[1].frame_index = 25;
   try {
-    ltx_sample_conditioned(*model_, gc(), noise, cond_, nullptr, LtxSamplerOptions{.steps = 1, .guidance = 1.0f}, conditions);
+    ltx_sample_conditioned(*model_, gc(), noise, cond_, nullptr, LtxSamplerOptions{.steps = 2, .guidance = 1.0f}, conditions);
     ADD_FAILURE() << "a condition past the last frame was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("condition 2: frame_index 25 is outside the video's 25 frames"), std::string::npos)
