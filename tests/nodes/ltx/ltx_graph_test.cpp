@@ -354,6 +354,15 @@ TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
   EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];
 }
 
+TEST(LtxExample, KeyframesExamplePlansFirstAndLastFrame) {
+  Environment env;
+  std::map<std::string, std::string> shapes = planned_shapes("ltx-keyframes.lattice", env);
+  // 13 x 15 x 22 video tokens and the last frame's 15 x 22 appended.
+  EXPECT_NE(shapes["sample"].find("latent [1, 128, 13, 15, 22], 4620 tokens, 30 steps"), std::string::npos) << shapes["sample"];
+  EXPECT_NE(shapes["decode"].find("video 97 frames 704x480"), std::string::npos) << shapes["decode"];
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
 // The example's first stage with its image as condition_1 (frame 0) and again as a keyframe at the last frame:
 // the plan runs the video's 1248 tokens and the keyframe's 96, and holds more than with the image input.
 TEST(LtxExample, KeyframeConditionsPlanTheirAppendedTokens) {
