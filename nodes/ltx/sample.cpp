@@ -84,6 +84,7 @@ std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const G
     const std::string port = condition_port(k);
     if (!ctx.has_input(port)) continue;
     LtxCondition c;
+    c.name = port;
     c.latent = ctx.input_as<TensorValue>(port).device(gc);
     c.frame_index = static_cast<int>(ctx.integer(port + "_frame"));
     c.strength = static_cast<float>(ctx.number(port + "_strength"));

@@ -11,7 +11,9 @@ namespace {
 
 constexpr int64_t kPrefixFrames = 2;  // LTXConditionPipeline's num_prefix_latent_frames
 
-std::string name(size_t i) { return "LTX-Video condition " + std::to_string(i + 1); }
+std::string name(const std::vector<LtxCondition>& c, size_t i) {
+  return "LTX-Video " + (c[i].name.empty() ? "condition " + std::to_string(i + 1) : c[i].name);
+}
 
 std::string shape_text(int64_t c, const std::string& f, int64_t h, int64_t w) {
   return "[1, " + std::to_string(c) + ", " + f + ", " + std::to_string(h) + ", " + std::to_string(w) + "]";
@@ -31,22 +33,22 @@ void ltx_check_conditions(const LtxConditionGrid& g, const std::vector<LtxCondit
     const gpu::Tensor& l = c.latent;
     if (!l.defined() || l.rank() != 5 || l.dim(0) != 1 || l.dim(1) != g.channels || l.dim(3) != g.height ||
         l.dim(4) != g.width || l.dim(2) < 1)
-      throw_eval(name(i) + ": latent " + (l.defined() ? l.describe() : std::string("(none)")) + " should be " +
+      throw_eval(name(conditions, i) + ": latent " + (l.defined() ? l.describe() : std::string("(none)")) + " should be " +
                  shape_text(g.channels, "f", g.height, g.width) + " (the video's latent size)");
     if (!(c.strength >= 0.0f && c.strength <= 1.0f))
-      throw_eval(name(i) + ": strength " + std::to_string(c.strength) + " is outside [0, 1]");
+      throw_eval(name(conditions, i) + ": strength " + std::to_string(c.strength) + " is outside [0, 1]");
     if (c.frame_index < 0 || c.frame_index >= N)
-      throw_eval(name(i) + ": frame_index " + std::to_string(c.frame_index) + " is outside the video's " +
+      throw_eval(name(conditions, i) + ": frame_index " + std::to_string(c.frame_index) + " is outside the video's " +
                  std::to_string(N) + " frames (0.." + std::to_string(N - 1) + ")");
     const int64_t f = l.dim(2), clip = (f - 1) * g.temporal_compression + 1;
     if (clip > N - c.frame_index)
-      throw_eval(name(i) + ": its " + std::to_string(f) + " latent frames (" + std::to_string(clip) +
+      throw_eval(name(conditions, i) + ": its " + std::to_string(f) + " latent frames (" + std::to_string(clip) +
                  " video frames) run past the video's end from frame " + std::to_string(c.frame_index) + " (" +
                  std::to_string(N) + " frames); encode at most " + std::to_string(N - c.frame_index) + " frames");
     const int64_t appended = ltx_appended_frames(f, c.frame_index);
     if (appended > 0 && c.strength < 1.0f &&
         (!c.noise.defined() || c.noise.shape() != gpu::Shape{1, g.channels, appended, g.height, g.width}))
-      throw_eval(name(i) + ": at frame " + std::to_string(c.frame_index) + " with strength < 1 it needs noise " +
+      throw_eval(name(conditions, i) + ": at frame " + std::to_string(c.frame_index) + " with strength < 1 it needs noise " +
                  shape_text(g.channels, std::to_string(appended), g.height, g.width) + ", got " +
                  (c.noise.defined() ? c.noise.describe() : std::string("none")));
   }

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gpu/tensor.h"
@@ -31,6 +32,7 @@ struct LtxCondition {
   /// N(0, 1) [1, C, min(f, 2), h, w] blended into an appended condition (frame_index > 0) with strength < 1
   /// (LTXConditionPipeline draws it after the video's noise); unused otherwise.
   gpu::Tensor noise;
+  std::string name;  ///< how errors name it (empty: "condition <position in the list, from 1>")
 };
 
 /// The latent video the conditions apply to and the VAE's compression.

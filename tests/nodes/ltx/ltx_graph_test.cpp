@@ -262,6 +262,26 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
     EXPECT_NE(std::string(err.what()).find("condition_2_frame 9 is past the video's last frame (8 for 9 frames)"), std::string::npos)
         << err.what();
   }
+  // A latent of another size is refused naming the port (condition_1 unconnected: still "condition_2").
+  Graph small = g;
+  Node tiny = *small.find("sample");
+  tiny.id = "tiny";
+  tiny.params = {{"steps", 2}, {"guidance", 1.0}, {"width", 32}, {"height", 32}, {"num_frames", 9}};
+  tiny.inputs.erase("condition_1");
+  tiny.inputs.erase("condition_2");
+  small.nodes.push_back(tiny);
+  Node& other = *small.find("sample");
+  other.params["condition_2_frame"] = 8;
+  other.inputs.erase("condition_1");
+  other.inputs["condition_2"] = {"tiny", "latent"};
+  try {
+    e.evaluate(small, "sample", "latent", opts);
+    FAIL() << "a condition latent of another size was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("LTX-Video condition_2: latent [1, 16, 2, 1, 1] f32 should be [1, 16, f, 3, 2]"),
+              std::string::npos)
+        << err.what();
+  }
   keys.params["condition_2_frame"] = 8;
   keys.inputs["image"] = {"first", "latent"};
   try {
