@@ -30,11 +30,16 @@ def load_safetensors(path):
 
 
 def rope(frames, height, width, scale, dim):
-    n, pad = dim // 6, dim % 6
-    freqs = 10000.0 ** torch.linspace(0.0, 1.0, n) * math.pi / 2.0
     grid = torch.stack(torch.meshgrid(torch.arange(frames, dtype=torch.float32), torch.arange(height, dtype=torch.float32),
                                       torch.arange(width, dtype=torch.float32), indexing="ij"), 0).flatten(1).t()  # [S, 3]
-    pos = grid * torch.tensor(scale) / torch.tensor([20.0, 2048.0, 2048.0])
+    return rope_at(grid * torch.tensor(scale), dim)
+
+
+def rope_at(coords, dim):
+    """cos, sin [S, dim] for token positions coords [S, 3] (frame in seconds, y and x in pixels)."""
+    n, pad = dim // 6, dim % 6
+    freqs = 10000.0 ** torch.linspace(0.0, 1.0, n) * math.pi / 2.0
+    pos = coords / torch.tensor([20.0, 2048.0, 2048.0])
     ang = (freqs[None, None, :] * (pos[:, :, None] * 2 - 1)).transpose(1, 2).flatten(1)  # [S, n*3], axis minor
     cos, sin = ang.cos().repeat_interleave(2, -1), ang.sin().repeat_interleave(2, -1)
     return torch.cat([torch.ones(cos.shape[0], pad), cos], -1), torch.cat([torch.zeros(sin.shape[0], pad), sin], -1)
@@ -79,12 +84,13 @@ class Ltx:
         return self.lin(p + "to_out.0", o)
 
     def forward(self, x, ctx, mask, t, cos, sin):
+        """t: [B] (one timestep per video) or [B, S] (one per token)."""
         b = x.shape[0]
         bias = (1 - mask) * -10000.0
         x = self.lin("proj_in", x)
         emb = self.lin("time_embed.emb.timestep_embedder.linear_2",
-                       F.silu(self.lin("time_embed.emb.timestep_embedder.linear_1", timestep_proj(t))))
-        temb = self.lin("time_embed.linear", F.silu(emb)).view(b, 1, 6, -1)
+                       F.silu(self.lin("time_embed.emb.timestep_embedder.linear_1", timestep_proj(t.flatten()))))
+        temb = self.lin("time_embed.linear", F.silu(emb)).view(b, -1, 6, emb.shape[-1])
         ctx = self.lin("caption_projection.linear_2", F.gelu(self.lin("caption_projection.linear_1", ctx), approximate="tanh"))
         for i in range(self.layers):
             p = f"transformer_blocks.{i}."
@@ -95,7 +101,7 @@ class Ltx:
             x = x + self.attention(p + "attn2.", x, ctx, None, None, bias)
             n = rms(x, 1e-6) * (1 + sc2) + sh2
             x = x + self.lin(p + "ff.net.2", F.gelu(self.lin(p + "ff.net.0.proj", n), approximate="tanh")) * g2
-        ss = self.w["scale_shift_table"][None, None] + emb[:, None, None]
+        ss = self.w["scale_shift_table"][None, None] + emb.view(b, -1, 1, emb.shape[-1])
         x = F.layer_norm(x, x.shape[-1:], eps=1e-6) * (1 + ss[:, :, 1]) + ss[:, :, 0]
         return self.lin("proj_out", x)
 

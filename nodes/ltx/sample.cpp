@@ -1,8 +1,13 @@
 // ltx.sample: LTX-Video latents for a video of the given size: seeded noise, then LTXPipeline's
 // flow-matching Euler steps with classifier-free guidance (both passes in one batched forward). With an
 // `image` latent (ltx.encode_image), latent frame image_index (0 by default, as LTXImageToVideoPipeline does)
-// is that image; with a `latent`
-// input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
+// is that image. With condition_1..3 inputs (image or clip latents) it conditions as LTXConditionPipeline does:
+// each at a video frame (condition_k_frame, in frames of the output video) with a strength; frame 0 replaces the
+// first latent frames, a later frame adds keyframe tokens at that frame's position (nodes/models/ltx/conditions.h).
+// With a `latent` input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
+#include <algorithm>
+#include <cmath>
+
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
 #include "nodes/block_stream_report.h"
@@ -16,6 +21,9 @@ namespace lattice {
 namespace {
 
 constexpr int64_t kSpatial = 32, kTemporal = 8;  // the LTX-Video VAE's compression
+constexpr int kConditions = 3;                     // condition_1 .. condition_3
+
+std::string condition_port(int k) { return "condition_" + std::to_string(k + 1); }
 
 struct Grid {
   int64_t frames, h, w;
@@ -43,6 +51,11 @@ LtxSamplerOptions options(const ParamReader& ctx) {
   o.frame_rate = static_cast<float>(ctx.number("frame_rate"));
   o.strength = static_cast<float>(ctx.number("strength"));
   o.image_index = static_cast<int>(ctx.integer("image_index"));
+  o.cond_noise_scale = static_cast<float>(ctx.number("condition_noise_scale"));
+  o.linear_quadratic = ctx.string("schedule") == "linear_quadratic";
+  if (o.steps < 2)
+    throw_invalid(ctx.who() + ": steps must be at least 2 (LTX's schedule is stretched to end at sigma 0.1; one step gives none)",
+                  {ctx.node_id()});
   return o;
 }
 
@@ -58,6 +71,37 @@ LtxConditioning upload(const EvalContext& ctx, gpu::Context& gc, const char* por
     return {gpu::Tensor::from_floats(gc, e.to_f32(), e.shape), std::vector<float>(static_cast<size_t>(e.shape[1]), 1.0f)};
   }
   ctx.fail(std::string("input '") + port + "' holds " + in->describe() + ", not prompt conditioning");
+}
+
+// The connected condition_k inputs as ltx_sample_conditioned() takes them. The noise an appended condition
+// blends in (strength < 1) continues the video noise's stream (seed, past its blocks), one condition after another;
+// `blocks` ends past the last (where the sampler's re-noising stream starts).
+std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const Grid& g, int64_t channels, uint64_t& blocks) {
+  std::vector<LtxCondition> out;
+  const int64_t last = (g.frames - 1) * kTemporal;
+  blocks = static_cast<uint64_t>((channels * g.frames * g.h * g.w + 3) / 4);
+  for (int k = 0; k < kConditions; ++k) {
+    const std::string port = condition_port(k);
+    if (!ctx.has_input(port)) continue;
+    LtxCondition c;
+    c.name = port;
+    c.latent = ctx.input_as<TensorValue>(port).device(gc);
+    c.frame_index = static_cast<int>(ctx.integer(port + "_frame"));
+    c.strength = static_cast<float>(ctx.number(port + "_strength"));
+    if (c.frame_index > last)
+      ctx.fail(port + "_frame " + std::to_string(c.frame_index) + " is past the video's last frame (" + std::to_string(last) +
+               " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
+    if (c.latent.rank() == 5 && c.strength < 1.0f) {
+      if (const int64_t n = ltx_appended_frames(c.latent.dim(2), c.frame_index); n > 0) {
+        gpu::CommandStream s(gc);
+        c.noise = gpu::normal_noise(s, {1, channels, n, g.h, g.w}, ctx.seed("seed"), blocks);
+        s.finish();
+        blocks += static_cast<uint64_t>((c.noise.numel() + 3) / 4);
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 /// Step previews for an observer that wants them: the middle latent frame after each step, projected to RGB
@@ -117,6 +161,11 @@ NodeDesc make() {
               {"negative", PortType::Conditioning, "the unconditional prompt (ltx.text_encode, usually empty); needed when guidance > 1", true},
               {"image", PortType::Latent, "image latent [1, 128, 1, h, w] (ltx.encode_image) for the frame image_index: image-to-video", true},
               {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true},
+              {"condition_1", PortType::Latent,
+               "image or clip latent (ltx.encode_image, ltx.encode_video) placed at frame condition_1_frame: keyframe conditioning "
+               "as LTXConditionPipeline (not with 'image')", true},
+              {"condition_2", PortType::Latent, "a second condition, at condition_2_frame", true},
+              {"condition_3", PortType::Latent, "a third condition, at condition_3_frame", true},
               {"preview_vae", PortType::VAE, "the LTX-Video VAE, for true-colour step previews in the editor (optional)", true}};
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 128, (frames-1)/8+1, height/32, width/32]"}};
   d.params = {{"width", ParamType::Int, 704, "video width in pixels (multiple of 32)", 32, 8192},
@@ -128,6 +177,19 @@ NodeDesc make() {
               {"strength", ParamType::Float, 1.0, "with a 'latent' input: the share of the steps to run on it (e.g. 0.4)", 0.01, 1.0},
               {"image_index", ParamType::Int, 0,
                "with an 'image' input: the latent frame it conditions (0 = the first frame; k = video frame 8k)", 0, 256},
+              {"condition_1_frame", ParamType::Int, 0,
+               "the output video frame where condition_1 starts (0 = the first; e.g. num_frames - 1 = the last)", 0, 2048},
+              {"condition_1_strength", ParamType::Float, 1.0, "how firmly condition_1 holds (1 = kept as given)", 0.0, 1.0},
+              {"condition_2_frame", ParamType::Int, 0, "the output video frame where condition_2 starts", 0, 2048},
+              {"condition_2_strength", ParamType::Float, 1.0, "how firmly condition_2 holds", 0.0, 1.0},
+              {"condition_3_frame", ParamType::Int, 0, "the output video frame where condition_3 starts", 0, 2048},
+              {"condition_3_strength", ParamType::Float, 1.0, "how firmly condition_3 holds", 0.0, 1.0},
+              {"condition_noise_scale", ParamType::Float, 0.15,
+               "with conditions: noise added each step to fully held conditions, times (t/1000)^2 (LTXConditionPipeline's "
+               "image_cond_noise_scale; 0 = kept exactly)", 0.0, 1.0},
+              {"schedule", ParamType::Choice, "ltx",
+               "ltx: LTXPipeline's sigmas (shifted by the video's size); linear_quadratic: LTXConditionPipeline's default",
+               -INFINITY, INFINITY, {"ltx", "linear_quadratic"}},
               {"seed", ParamType::Seed, 0, "noise seed"}};
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
@@ -145,6 +207,11 @@ NodeDesc make() {
       noise = gpu::normal_noise(s, {1, dit.config().in_channels, g.frames, g.h, g.w}, ctx.seed("seed"));
       s.finish();
     }
+    uint64_t blocks = 0;
+    const std::vector<LtxCondition> conds = conditions(ctx, gc, g, dit.config().in_channels, blocks);
+    if (!conds.empty() && ctx.has_input("image"))
+      ctx.fail("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
+               "differently; connect the image to condition_1 at frame 0 instead");
     gpu::Tensor first;
     if (ctx.has_input("image")) first = ctx.input_as<TensorValue>("image").device(gc);
     gpu::Tensor start;
@@ -159,13 +226,18 @@ NodeDesc make() {
     const StepPreview preview(ctx, gc, g);
     LtxTransformer& model = dit.model(gc);
     const BlockStreamReport report_streaming(model.stream_stats());
-    const gpu::Tensor latent = ltx_sample(model, gc, noise, upload(ctx, gc, "conditioning"), negative.get(), o, first,
-                                          [&](int step, int total, const gpu::Tensor& packed) {
-                                            ctx.step(step, total);
-                                            preview(step, total, packed);
-                                            ctx.check_cancel();
-                                          },
-                                          start);
+    const LtxStepCallback on_step = [&](int step, int total, const gpu::Tensor& packed) {
+      ctx.step(step, total);
+      preview(step, total, packed);
+      ctx.check_cancel();
+    };
+    const LtxConditioning positive = upload(ctx, gc, "conditioning");
+    LtxSamplerOptions oc = o;
+    oc.cond_noise_seed = ctx.seed("seed");
+    oc.cond_noise_offset = blocks;
+    const gpu::Tensor latent = conds.empty()
+                                   ? ltx_sample(model, gc, noise, positive, negative.get(), o, first, on_step, start)
+                                   : ltx_sample_conditioned(model, gc, noise, positive, negative.get(), oc, conds, on_step, start);
     ctx.report("steps", start.defined() && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps);
     report_streaming(ctx, gc);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, latent));
@@ -175,13 +247,44 @@ NodeDesc make() {
     const LtxSamplerOptions o = options(ctx);
     const int64_t tokens = g.frames * g.h * g.w, txt = 128;
     const int steps = ctx.input("latent") && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps;
+    // What the sampler holds on the device when the transformer plans (its latents, text states, RoPE) and the
+    // tokens it runs: conditions at later frames add theirs.
+    const bool cfg = o.guidance > 1.0f, image = ctx.input("image") != nullptr;
+    LtxSamplerFootprint fp;
+    fp.tokens = tokens;
+    fp.text_tokens = txt;
+    fp.cfg = cfg;
+    fp.image_tokens = image ? g.h * g.w : 0;
+    fp.start = ctx.input("latent") != nullptr;
+    bool conditioned = false, held = false;  // held: a condition at strength 1 (re-noised each step)
+    std::vector<const PlanInfo*> uploaded;    // the condition inputs' upstream values (the same value: the same plan)
+    for (int k = 0; k < kConditions; ++k) {
+      const std::string port = condition_port(k);
+      const PlanInfo* in = ctx.input(port);
+      if (!in) continue;
+      // Latent frames from the input's plan where it says ("f": the LTX nodes, "t": latent.from_tensor), else one.
+      const int64_t f = in->meta.contains("f")   ? in->meta["f"].get<int64_t>()
+                        : in->meta.contains("t") ? in->meta["t"].get<int64_t>()
+                                                 : 1;
+      const int64_t appended = ltx_appended_frames(f, static_cast<int>(ctx.integer(port + "_frame")));
+      const bool noised = appended > 0 && ctx.number(port + "_strength") < 1.0;
+      fp.appended_tokens += appended * g.h * g.w;
+      // One device copy per upstream value, however many conditions take it; noise per condition.
+      const bool first_use = std::find(uploaded.begin(), uploaded.end(), in) == uploaded.end();
+      if (first_use) uploaded.push_back(in);
+      fp.condition_tokens += ((first_use ? f : 0) + (noised ? appended : 0)) * g.h * g.w;
+      conditioned = true;
+      held = held || ctx.number(port + "_strength") > 1.0 - 1e-6;
+    }
+    fp.renoise = held && o.cond_noise_scale > 0.0f;
+    const int64_t run_tokens = tokens + fp.appended_tokens;
     PlanInfo p;
     p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
-              std::to_string(tokens) + " tokens, " + std::to_string(steps) + " steps";
+              std::to_string(run_tokens) + " tokens, " + std::to_string(steps) + " steps";
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("inner")) {
-      const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(tokens);
+      const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(run_tokens);
       const double block = 2 * L * d * d * 6 + 2 * 2 * L * L * d + 2 * 2 * L * txt * d + 2 * 2 * L * d * f;
-      p.flops = block * dit->meta["layers"].get<double>() * steps * (o.guidance > 1.0f ? 2 : 1);
+      p.flops = block * dit->meta["layers"].get<double>() * steps * (cfg ? 2 : 1);
       LtxTransformerConfig c;
       c.num_attention_heads = 1;
       c.attention_head_dim = static_cast<int>(d);
@@ -189,11 +292,9 @@ NodeDesc make() {
       c.in_channels = dit->meta["in_channels"].get<int>();
       c.out_channels = dit->meta.value("out_channels", c.in_channels);
       c.caption_channels = dit->meta.value("caption", c.caption_channels);
-      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image; and
-      // what the sampler holds on the device when the transformer plans (its latents, text states, RoPE).
-      const bool cfg = o.guidance > 1.0f, image = ctx.input("image") != nullptr;
-      p.activation_bytes = ltx_activation_bytes(c, tokens, txt, cfg ? 2 : 1, image) +
-                           ltx_sampler_device_bytes(c, tokens, g.h * g.w, txt, cfg, image, ctx.input("latent") != nullptr);
+      // As the run reserves them: one block's temporaries at a time, per-token timesteps with an image or
+      // conditions.
+      p.activation_bytes = ltx_activation_bytes(c, run_tokens, txt, cfg ? 2 : 1, image || conditioned) + ltx_sampler_device_bytes(c, fp);
     }
     p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
     ctx.set_output("latent", p);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
@@ -330,7 +331,12 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 
 // A random LTX-Video DiT of 4 blocks (2.6 MB each) sampling a 9-frame 128x96 video (2 x 3 x 4 = 24 tokens,
 // 128 text tokens as the plan assumes, no CFG), its matrices on the device as `weight_dtype`: the graph file in `dir`.
-std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& weight_dtype = "stored") {
+// With a `keyframe` strength: a stored latent [1, 128, 1, 3, 4] conditions frame 0 at strength 0.5 and, as a
+// keyframe at that strength, frame 8 (12 appended tokens: at 1 re-noised each step, below 1 blended with noise).
+// With `image`: that latent is the image input instead (first-frame conditioning).
+std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& weight_dtype = "stored",
+                                     std::optional<double> keyframe = std::nullopt, bool image = false) {
+  const bool keyframes = keyframe.has_value();
   lattice::LtxTransformerConfig c;
   c.in_channels = c.out_channels = 128;
   c.num_attention_heads = 4;
@@ -345,8 +351,18 @@ std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& wei
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
     {"id": "dit", "type": "ltx.load_transformer", "params": {"path": "dit", "weight_dtype": ")" + weight_dtype + R"("}},
-    {"id": "sample", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 128, "height": 96, "num_frames": 9},
-     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"}}}]})";
+    {"id": "keys", "type": "tensor.load", "params": {"path": "keys.safetensors", "name": "latent"}},
+    {"id": "key", "type": "latent.from_tensor", "inputs": {"tensor": {"node": "keys", "output": "tensor"}}},
+    {"id": "sample", "type": "ltx.sample", "params": {"steps": 2, "guidance": 1.0, "width": 128, "height": 96, "num_frames": 9)" +
+                                     (keyframes ? R"(, "condition_1_strength": 0.5, "condition_2_frame": 8, "condition_2_strength": )" + std::to_string(*keyframe) : "") + R"(},
+     "inputs": {"dit": {"node": "dit", "output": "dit"}, "conditioning": {"node": "cond", "output": "conditioning"})" +
+                                     (keyframes ? R"(, "condition_1": {"node": "key", "output": "latent"},
+                "condition_2": {"node": "key", "output": "latent"})" : "") +
+                                     (image ? R"(, "image": {"node": "key", "output": "latent"})" : "") + "}}]}";
+  std::vector<float> key(128 * 12);
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<float>(static_cast<int>(i % 7)) / 7.0f - 0.5f;
+  const lattice::HostTensor k = lattice::HostTensor::from_f32({1, 128, 1, 3, 4}, key);
+  lattice::write_safetensors(dir / "keys.safetensors", {{"latent", &k}});
   return (dir / "stream.lattice").string();
 }
 
@@ -479,6 +495,17 @@ TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
 TEST_F(Cli, StreamedFp8WanRunMatchesThePlanAtItsBoundary) {
   // fp8 matrices: half of bf16's block bytes; at 7 MiB the blocks stream as the dry run says, to the byte.
   expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir, "fp8_e4m3fn"), 7, dir);
+}
+
+TEST_F(Cli, StreamedLtxConditionedRunMatchesThePlanAtItsBoundary) {
+  // Conditions (LTXConditionPipeline): the appended keyframe's tokens, the condition latents, their noise or the
+  // re-noised tokens' first values are in the plan, to the byte; so is the image input's latent.
+  for (const double strength : {1.0, 0.75}) {
+    SCOPED_TRACE(strength);
+    expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", strength), 12, dir);
+  }
+  SCOPED_TRACE("image input");
+  expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", std::nullopt, true), 12, dir);
 }
 
 TEST_F(Cli, StreamedFp8LtxRunMatchesThePlanAtItsBoundary) {

@@ -12,8 +12,7 @@ namespace lattice {
 
 using gpu::Tensor;
 
-gpu::RopeTables ltx_rope_tables(int64_t frames, int64_t height, int64_t width, const std::array<float, 3>& scale, int64_t dim) {
-  if (frames <= 0 || height <= 0 || width <= 0) throw_eval("LTX-Video RoPE: the latent grid must be non-empty");
+gpu::RopeTables ltx_rope_tables(const std::vector<std::array<float, 3>>& coords, int64_t dim) {
   if (dim < 6 || dim % 2) throw_eval("LTX-Video RoPE: width " + std::to_string(dim) + " must be even and at least 6");
   // float32 throughout, in diffusers' order: the high frequencies reach ~1.6e4 rad, where one rounding
   // difference in the angle moves cos/sin visibly.
@@ -27,29 +26,36 @@ gpu::RopeTables ltx_rope_tables(int64_t frames, int64_t height, int64_t width, c
   }
   const float base[3] = {20.0f, 2048.0f, 2048.0f};
   gpu::RopeTables t;
-  t.length = frames * height * width;
+  t.length = static_cast<int64_t>(coords.size());
   t.width = dim;
   t.cos.assign(static_cast<size_t>(t.length * dim), 1.0f);
   t.sin.assign(static_cast<size_t>(t.length * dim), 0.0f);
-  int64_t token = 0;
+  for (int64_t token = 0; token < t.length; ++token) {
+    float* c = t.cos.data() + token * dim + pad;
+    float* s = t.sin.data() + token * dim + pad;
+    for (int a = 0; a < 3; ++a) {
+      const float pos = coords[static_cast<size_t>(token)][static_cast<size_t>(a)] / base[a];
+      const float centred = pos * 2.0f - 1.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        const float angle = freq[static_cast<size_t>(j)] * centred;
+        const int64_t col = 2 * (j * 3 + a);
+        c[col] = c[col + 1] = std::cos(angle);
+        s[col] = s[col + 1] = std::sin(angle);
+      }
+    }
+  }
+  return t;
+}
+
+gpu::RopeTables ltx_rope_tables(int64_t frames, int64_t height, int64_t width, const std::array<float, 3>& scale, int64_t dim) {
+  if (frames <= 0 || height <= 0 || width <= 0) throw_eval("LTX-Video RoPE: the latent grid must be non-empty");
+  std::vector<std::array<float, 3>> coords;
+  coords.reserve(static_cast<size_t>(frames * height * width));
   for (int64_t f = 0; f < frames; ++f)
     for (int64_t h = 0; h < height; ++h)
-      for (int64_t w = 0; w < width; ++w, ++token) {
-        const float coord[3] = {static_cast<float>(f), static_cast<float>(h), static_cast<float>(w)};
-        float* c = t.cos.data() + token * dim + pad;
-        float* s = t.sin.data() + token * dim + pad;
-        for (int a = 0; a < 3; ++a) {
-          const float pos = coord[a] * scale[static_cast<size_t>(a)] / base[a];  // patch sizes are 1
-          const float centred = pos * 2.0f - 1.0f;
-          for (int64_t j = 0; j < n; ++j) {
-            const float angle = freq[static_cast<size_t>(j)] * centred;
-            const int64_t col = 2 * (j * 3 + a);
-            c[col] = c[col + 1] = std::cos(angle);
-            s[col] = s[col + 1] = std::sin(angle);
-          }
-        }
-      }
-  return t;
+      for (int64_t w = 0; w < width; ++w)  // patch sizes are 1
+        coords.push_back({static_cast<float>(f) * scale[0], static_cast<float>(h) * scale[1], static_cast<float>(w) * scale[2]});
+  return ltx_rope_tables(coords, dim);
 }
 
 std::vector<std::string> ltx_block_prefixes(const LtxTransformerConfig& c) {

@@ -31,6 +31,10 @@ namespace lattice {
 /// token, `dim % 6` leading identity columns, then for each frequency j the three axes (f, h, w), each
 /// angle twice (interleaved pairs). scale = rope_interpolation_scale (LTXPipeline: (8 / frame_rate, 32, 32)).
 gpu::RopeTables ltx_rope_tables(int64_t frames, int64_t height, int64_t width, const std::array<float, 3>& scale, int64_t dim);
+/// The same from explicit token positions (LTXConditionPipeline's video_coords): coords[i] = (t, y, x) of token i
+/// already scaled (t in seconds, y and x in pixels: LTXPipeline's grid is (f·8/frame_rate, h·32, w·32)); divided
+/// here by the bases (20, 2048, 2048). A token's table row depends on its position alone.
+gpu::RopeTables ltx_rope_tables(const std::vector<std::array<float, 3>>& coords, int64_t dim);
 
 /// The checkpoint prefixes of the blocks in the order forward() runs them ("transformer_blocks.N.").
 std::vector<std::string> ltx_block_prefixes(const LtxTransformerConfig& c);

@@ -246,6 +246,95 @@ TEST_F(LtxGraph, ImageConditionsTheLatentFrameImageIndexSays) {
   }
 }
 
+// condition_k (LTXConditionPipeline): at frame 0 with strength 1 the first latent frame is the image's latent;
+// a keyframe at the last frame (appended tokens, strength 0.5: noise from the node's seed) changes the video;
+// a frame past the end, and 'image' beside conditions, are refused with what to do.
+TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
+  Graph g = parse_graph(kGraph);
+  Node& keys = *g.find("sample");
+  keys.inputs["condition_1"] = {"first", "latent"};
+  keys.params["condition_noise_scale"] = 0.0;  // held exactly (the default 0.15 re-noises it a little, below)
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto first = eval(e, g, "first", "latent", opts);
+  const auto held = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(first && held);
+  ASSERT_EQ(held->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
+  const auto f = first->host().to_f32(), v = held->host().to_f32();
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(v[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+
+  keys.inputs["condition_2"] = {"first", "latent"};
+  keys.params["condition_2_frame"] = 8;
+  keys.params["condition_2_strength"] = 0.5;
+  const auto keyed = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(keyed);
+  const auto k = keyed->host().to_f32();
+  float moved = 0;
+  for (size_t i = 0; i < k.size(); ++i) moved = std::max(moved, std::fabs(k[i] - v[i]));
+  EXPECT_GT(moved, 1e-3f) << "the keyframe at frame 8 should change the sampled frames";
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(k[static_cast<size_t>(c * 12 + i)], f[static_cast<size_t>(c * 6 + i)]);
+
+  // The pipeline's default re-noising moves the held frame by at most 0.15·(t_last/1000)²·|noise| (t_last = 100).
+  keys.params.erase("condition_noise_scale");
+  const auto renoised = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(renoised);
+  const auto r = renoised->host().to_f32();
+  float off = 0;
+  for (int c = 0; c < 16; ++c)
+    for (int i = 0; i < 6; ++i) off = std::max(off, std::fabs(r[static_cast<size_t>(c * 12 + i)] - f[static_cast<size_t>(c * 6 + i)]));
+  EXPECT_GT(off, 0.0f);
+  EXPECT_LT(off, 0.15f * 0.01f * 6.0f);
+
+  // LTXConditionPipeline's default schedule: other sigmas, another video; one step cannot use it.
+  keys.params["schedule"] = "linear_quadratic";
+  const auto lq = eval(e, g, "sample", "latent", opts);
+  ASSERT_TRUE(lq);
+  EXPECT_NE(lq->host().to_f32(), r);
+  keys.params["steps"] = 1;
+  EXPECT_THROW(e.evaluate(g, "sample", "latent", opts), Error);
+  keys.params["steps"] = 2;
+  keys.params.erase("schedule");
+
+  keys.params["condition_2_frame"] = 9;
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    FAIL() << "a condition at frame 9 of 9 frames was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("condition_2_frame 9 is past the video's last frame (8 for 9 frames)"), std::string::npos)
+        << err.what();
+  }
+  // A latent of another size is refused naming the port (condition_1 unconnected: still "condition_2").
+  Graph small = g;
+  Node tiny = *small.find("sample");
+  tiny.id = "tiny";
+  tiny.params = {{"steps", 2}, {"guidance", 1.0}, {"width", 32}, {"height", 32}, {"num_frames", 9}};
+  tiny.inputs.erase("condition_1");
+  tiny.inputs.erase("condition_2");
+  small.nodes.push_back(tiny);
+  Node& other = *small.find("sample");
+  other.params["condition_2_frame"] = 8;
+  other.inputs.erase("condition_1");
+  other.inputs["condition_2"] = {"tiny", "latent"};
+  try {
+    e.evaluate(small, "sample", "latent", opts);
+    FAIL() << "a condition latent of another size was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("LTX-Video condition_2: latent [1, 16, 2, 1, 1] f32 should be [1, 16, f, 3, 2]"),
+              std::string::npos)
+        << err.what();
+  }
+  keys.params["condition_2_frame"] = 8;
+  keys.inputs["image"] = {"first", "latent"};
+  try {
+    e.evaluate(g, "sample", "latent", opts);
+    FAIL() << "'image' beside condition inputs was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("connect the image to condition_1 at frame 0 instead"), std::string::npos) << err.what();
+  }
+}
+
 // By default ltx.encode_image normalises a draw from the encoder's distribution for its seed (drawn on the
 // device), as LTXImageToVideoPipeline's retrieve_latents samples: what normalising the CPU reference's draw from
 // the same moments gives. kGraph is a format 1 file, whose node left `sample` out when that meant the mean: it
@@ -326,6 +415,45 @@ TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
   EXPECT_NE(shapes["upsample"].find("latent [1, 128, 13, 16, 24]"), std::string::npos) << shapes["upsample"];
   EXPECT_NE(shapes["refine"].find("4992 tokens, 4 steps"), std::string::npos) << shapes["refine"];
   EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];
+}
+
+TEST(LtxExample, KeyframesExamplePlansFirstAndLastFrame) {
+  Environment env;
+  std::map<std::string, std::string> shapes = planned_shapes("ltx-keyframes.lattice", env);
+  // 13 x 15 x 22 video tokens and the last frame's 15 x 22 appended.
+  EXPECT_NE(shapes["sample"].find("latent [1, 128, 13, 15, 22], 4620 tokens, 30 steps"), std::string::npos) << shapes["sample"];
+  EXPECT_NE(shapes["decode"].find("video 97 frames 704x480"), std::string::npos) << shapes["decode"];
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
+// The example's first stage with its image as condition_1 (frame 0) and again as a keyframe at the last frame:
+// the plan runs the video's 1248 tokens and the keyframe's 96, and holds more than with the image input.
+TEST(LtxExample, KeyframeConditionsPlanTheirAppendedTokens) {
+  Environment env;
+  env.set(std::make_shared<GpuService>());
+  RenderOptions o;
+  o.env = &env;
+  o.base_dir = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(o.base_dir / "ltx-i2v-upscale.lattice");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto sample_plan = [&] {
+    for (const auto& row : e.plan(g, o))
+      if (row.id == "sample") return row.outputs.at(0).second;
+    return PlanInfo{};
+  };
+  const PlanInfo image = sample_plan();
+  Node& sample = *g.find("sample");
+  sample.inputs["condition_1"] = sample.inputs.at("image");
+  sample.inputs["condition_2"] = sample.inputs.at("image");
+  sample.inputs.erase("image");
+  sample.params["condition_2_frame"] = 96;
+  const PlanInfo keyed = sample_plan();
+  EXPECT_NE(image.shape.find("1248 tokens"), std::string::npos) << image.shape;
+  EXPECT_NE(keyed.shape.find("1344 tokens"), std::string::npos) << keyed.shape;
+  EXPECT_GT(keyed.activation_bytes, image.activation_bytes);
+  EXPECT_GT(keyed.flops, image.flops);
+  EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
