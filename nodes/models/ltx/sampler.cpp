@@ -146,8 +146,7 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
       gpu::CommandStream s(gc);
       const float tt = ts / 1000.0f;
       const Tensor noise = gpu::normal_noise(s, t.x.shape(), o.cond_noise_seed, o.cond_noise_offset + static_cast<uint64_t>(i) * blocks);
-      const Tensor noised =
-          gpu::add(s, init, gpu::mul(s, noise, Tensor::from_floats(gc, std::vector<float>{o.cond_noise_scale * (tt * tt)}, {1})));
+      const Tensor noised = gpu::axpby(s, 1.0f, init, o.cond_noise_scale * (tt * tt), noise);
       for (const auto& [first, count] : hard) gpu::copy_into(s, gpu::narrow(noised, 1, first, count), gpu::narrow(t.x, 1, first, count));
       s.finish();
     }
@@ -180,14 +179,15 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
     Tensor v = pred;
     if (cfg) {
       const Tensor u = gpu::narrow(pred, 0, 0, 1), p = gpu::narrow(pred, 0, 1, 1);
-      const Tensor g = Tensor::from_floats(gc, std::vector<float>{o.guidance}, {1});
-      v = gpu::add(s, u, gpu::mul(s, g, gpu::sub(s, p, u)));
+      v = gpu::axpby(s, 1.0f, u, o.guidance, gpu::sub(s, p, u));  // u + g·(p − u)
     }
-    // Uploaded after the forward so that what the transformer plans with is ltx_sampler_device_bytes exactly.
-    const Tensor dt = step.empty() ? Tensor::from_floats(gc, std::vector<float>{sched.sigmas[static_cast<size_t>(i + 1)] -
-                                                                                 sched.sigmas[static_cast<size_t>(i)]}, {1})
-                                   : Tensor::from_floats(gc, step, {1, N, 1});
-    t.x = gpu::add(s, t.x, gpu::mul(s, v, dt));
+    if (step.empty()) {
+      t.x = gpu::axpby(s, 1.0f, t.x, sched.sigmas[static_cast<size_t>(i + 1)] - sched.sigmas[static_cast<size_t>(i)], v);
+    } else {
+      // Per-token step sizes, uploaded after the forward so that what the transformer plans with is
+      // ltx_sampler_device_bytes exactly.
+      t.x = gpu::add(s, t.x, gpu::mul(s, v, Tensor::from_floats(gc, step, {1, N, 1})));
+    }
     s.finish();
     if (on_step) on_step(i + 1 - first_step, o.steps - first_step, gpu::narrow(t.x, 1, t.appended, S));
   }
