@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
-#include <set>
+#include <map>
 
 #include "core/error.h"
 
@@ -171,11 +171,11 @@ std::vector<size_t> topological_order(const Graph& g) {
 
 std::vector<Problem> validate(const Graph& g, const NodeRegistry& reg) {
   std::vector<Problem> problems;
-  std::set<std::string_view> ids;
+  std::map<std::string_view, const Node*> ids;  // the first node of each id, as Graph::find gives it
   for (const auto& n : g.nodes) {
     if (!is_valid_node_id(n.id))
       problems.push_back({"node id '" + n.id + "' is not valid (1-64 characters of A-Z a-z 0-9 _ -)", {n.id}});
-    if (!ids.insert(n.id).second) problems.push_back({"duplicate node id '" + n.id + "'", {n.id}});
+    if (!ids.emplace(n.id, &n).second) problems.push_back({"duplicate node id '" + n.id + "'", {n.id}});
   }
   for (const auto& n : g.nodes) {
     const NodeDesc* d = reg.find(n.type);
@@ -202,7 +202,8 @@ std::vector<Problem> validate(const Graph& g, const NodeRegistry& reg) {
         problems.push_back({who + " has no input '" + port + "'", {n.id}});
         continue;
       }
-      const Node* up = g.find(c.node);
+      const auto found = ids.find(c.node);
+      const Node* up = found == ids.end() ? nullptr : found->second;
       if (!up) {
         problems.push_back({who + ": input '" + port + "' connects to missing node '" + c.node + "'", {n.id}});
         continue;
