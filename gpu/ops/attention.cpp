@@ -74,9 +74,10 @@ bool texel_tile_preferred(const Device& device, const Problem& p) {
 // texels of the head dim; its scratch (packed K and V of one head, one block of score rows) must fit texel
 // buffers.
 int64_t padded_keys(int64_t lk) { return (lk + 3) / 4 * 4; }
+constexpr uint64_t kScoreBlockBytes = uint64_t{8} << 20;
 // Bytes of the score block: 8 MiB (or the device's buffer limit if lower), at least one row.
 uint64_t score_block_bytes(const Device& device, int64_t keys) {
-  return std::max<uint64_t>(std::min<uint64_t>(uint64_t{8} << 20, device.max_buffer_bytes()), static_cast<uint64_t>(keys) * 4);
+  return std::max<uint64_t>(std::min<uint64_t>(kScoreBlockBytes, device.max_buffer_bytes()), static_cast<uint64_t>(keys) * 4);
 }
 bool matmul_applies(const Device& device, const Problem& p) {
   const AttentionOptions& o = p.options;
@@ -93,8 +94,9 @@ bool matmul_applies(const Device& device, const Problem& p) {
 // the same minutes (docs/performance.md, "Attention from the packed matmul"): 1280 x 6 x 128 +7..18%, 4096 x 24
 // x 128 +42%, 1024 x 8 x 256 +64..70%; at D = 64 (1024 x 24 x 64) 30% slower, the P.V product then filling
 // half of the matmul's 128-column tile. Fewer than 128 keys would leave score columns of that tile idle.
+bool matmul_wins(int64_t dim, int64_t keys) { return dim > 64 && dim % 4 == 0 && keys >= 128; }
 bool matmul_preferred(const Device& device, const Problem& p) {
-  return p.q.dim(3) > 64 && p.k.dim(2) >= 128 && matmul_applies(device, p);
+  return matmul_wins(p.q.dim(3), p.k.dim(2)) && matmul_applies(device, p);
 }
 
 // texel_tile and matmul are listed twice: chosen where they win, and forced-only for everything they can run
@@ -162,6 +164,13 @@ void record_matmul(CommandStream& stream, const Tensor& q, const Tensor& k, cons
 }
 
 }  // namespace
+
+uint64_t attention_scratch_bytes(int64_t lq, int64_t lk, int64_t dim) {
+  if (!matmul_wins(dim, lk)) return 0;
+  const uint64_t keys = static_cast<uint64_t>(padded_keys(lk)), d = static_cast<uint64_t>(dim);
+  const uint64_t rows = std::min<uint64_t>(static_cast<uint64_t>(lq), std::max<uint64_t>(1, kScoreBlockBytes / 4 / keys));
+  return 4 * (2 * keys * d + rows * d + rows * keys);
+}
 
 Tensor split_heads(const Tensor& x, int64_t heads) {
   if (x.rank() != 3 || !x.contiguous() || heads <= 0 || x.dim(2) % heads != 0)

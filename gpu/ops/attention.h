@@ -67,6 +67,12 @@ struct AttentionPartial {
 AttentionPartial attention_partial(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                                    const AttentionOptions& options = {});
 
+/// Device bytes a call over lq queries and lk keys of head dim `dim` may hold besides its output until its
+/// submission completes, with the variant chosen automatically on any device: the "matmul" variant's scratch
+/// (packed K and V of one head, a block of Q rows and of scores) where CPU devices choose it, else 0 (the
+/// kernels hold none). For models' memory plans; a forced "matmul" elsewhere is not counted.
+uint64_t attention_scratch_bytes(int64_t lq, int64_t lk, int64_t dim);
+
 /// The [B, H, L, D] view of x [B, L, H*D] (any offset; x contiguous): head h of token l is
 /// x[b, l, h*D : (h+1)*D]. No copy; the view aliases x.
 Tensor split_heads(const Tensor& x, int64_t heads);
