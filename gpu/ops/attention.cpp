@@ -90,11 +90,15 @@ bool matmul_applies(const Device& device, const Problem& p) {
          scores <= device.max_buffer_bytes();
 }
 
-// Chosen on CPU devices above head dim 64 with at least 128 keys. Measured per CPU-second against texel_tile in
-// the same minutes (docs/performance.md, "Attention from the packed matmul"): 1280 x 6 x 128 +7..18%, 4096 x 24
-// x 128 +42%, 1024 x 8 x 256 +64..70%; at D = 64 (1024 x 24 x 64) 30% slower, the P.V product then filling
-// half of the matmul's 128-column tile. Fewer than 128 keys would leave score columns of that tile idle.
-bool matmul_wins(int64_t dim, int64_t keys) { return dim > 64 && dim % 4 == 0 && keys >= 128; }
+// Chosen on CPU devices above head dim 128 with at least 128 keys, and at head dims 65..128 from 2,048 keys on.
+// Measured per CPU-second against texel_tile in the same minutes, idle host (docs/performance.md, "Attention
+// from the packed matmul"): 1024 x 8 x 256 +50%; at 128, 4096 x 24 x 128 +37%, 2048 x 12 x 128 +13..25%,
+// 1024 x 24 x 128 about equal, 1280 x 6 x 128 8% slower (texel_tile slows down as one head's keys outgrow the
+// caches, the composition does not); at 64 (1024 x 24 x 64) 45% slower than texel, the P.V product then
+// filling half of the matmul's 128-column tile. Fewer than 128 keys would leave score columns of that tile idle.
+bool matmul_wins(int64_t dim, int64_t keys) {
+  return dim % 4 == 0 && keys >= 128 && (dim > 128 || (dim > 64 && keys >= 2048));
+}
 bool matmul_preferred(const Device& device, const Problem& p) {
   return matmul_wins(p.q.dim(3), p.k.dim(2)) && matmul_applies(device, p);
 }

@@ -22,8 +22,9 @@
 ///  - "matmul": composed from the packed texel matmul (gpu/ops/matmul.h) on CPU devices: per (batch, head),
 ///    K and V packed on the device (gpu/ops/matmul_pack.h), then per block of query rows S = Q K^T into a
 ///    scratch score block (at most 8 MiB), an in-place row softmax (scale, key mask), O = S V. Needs D % 4 == 0
-///    and no bias, causal mask or log-sum-exp (attention_partial). Chosen on CPU devices for D > 64 and at
-///    least 128 keys (faster there per CPU-second); can be forced wherever it applies. About 4 dispatches
+///    and no bias, causal mask or log-sum-exp (attention_partial). Chosen on CPU devices for D > 128 with at
+///    least 128 keys and for D 65..128 with at least 2,048 keys (faster there per CPU-second); can be forced
+///    wherever it applies. About 4 dispatches
 ///    per head and query block, scratch: one head's packed K and V, its Q rows, the score block.
 ///  - "texel": Q/K/V through RGBA32F uniform texel buffers; needs D % 4 == 0, offsets and strides that are
 ///    multiples of 4, buffers within maxTexelBufferElements. Chosen on CPU devices (lavapipe).

@@ -205,9 +205,9 @@ TEST(AttentionMatmul, ScoresInBlocksOfQueryRows) {
   check_cases(ctx, "matmul", {{1, 1, 40, 37, 16, Layout::Bhld, -10000.0f}});
 }
 
-// On CPU devices the automatic choice is the matmul composition above head dim 64 with at least 128 keys,
-// texel_tile above head dim 64 with fewer keys (and for what the composition does not take: causal masks), texel
-// below (where neither measured faster); the profile names the kernels each call ran.
+// On CPU devices the automatic choice is the matmul composition above head dim 128 with at least 128 keys and
+// above 64 with at least 2,048, texel_tile elsewhere above head dim 64 (and for what the composition does not
+// take: causal masks), texel below (where neither measured faster); the profile names the kernels each call ran.
 TEST_F(GpuTest, AttentionChoosesByHeadDimAndKeysOnCpu) {
   if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
   test::ScopedKernelVariant automatic("ATTENTION", "");
@@ -216,8 +216,8 @@ TEST_F(GpuTest, AttentionChoosesByHeadDimAndKeysOnCpu) {
   struct Want { int64_t dim, keys; bool causal; std::string_view kernel; };
   for (const Want& w : {Want{64, 3, false, "attention_texel"}, Want{64, 200, false, "attention_texel"},
                         Want{128, 3, false, "attention_texel_tile"}, Want{256, 3, false, "attention_texel_tile"},
-                        Want{128, 200, false, "matmul_texel_packed"}, Want{256, 130, false, "matmul_texel_packed"},
-                        Want{128, 200, true, "attention_texel_tile"}}) {
+                        Want{128, 200, false, "attention_texel_tile"}, Want{128, 2048, false, "matmul_texel_packed"},
+                        Want{256, 130, false, "matmul_texel_packed"}, Want{256, 130, true, "attention_texel_tile"}}) {
     profile::reset();
     {
       CommandStream s(ctx());
