@@ -100,16 +100,22 @@ BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 64)->Name("attention/f32/1024x24x
 BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 64)->Name("attention/f32/1024x24x64/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_openblas, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/openblas")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 1024, 1024, 24, 128)->Name("attention/f32/1024x24x128/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 2048, 2048, 12, 128)->Name("attention/f32/2048x12x128/vulkan")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_openblas, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/openblas")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 4096, 4096, 24, 128)->Name("attention/f32/4096x24x128/vulkan")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-// At head dim 128 "vulkan" is the score-tile kernel on CPU devices (texel_tile, gpu/ops/attention_texel.comp);
-// the row kernel it replaced there ("texel") beside it, in the same run.
+// At head dims above 64 "vulkan" is attention composed from the packed texel matmul on CPU devices ("matmul",
+// gpu/ops/attention.cpp); the score-tile kernel it replaced there (texel_tile) and the row kernel (texel) beside
+// it, in the same run. At 64 "vulkan" is the row kernel, the composition beside it.
+BENCHMARK_CAPTURE(bm_vulkan, 1280_tile, 1280, 6, 128, "texel_tile")->Name("attention/f32/1280x6x128/vulkan_tile")->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 1280_texel, 1280, 6, 128, "texel")->Name("attention/f32/1280x6x128/vulkan_texel")->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 4096_tile, 4096, 24, 128, "texel_tile")->Name("attention/f32/4096x24x128/vulkan_tile")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 4096_texel, 4096, 24, 128, "texel")->Name("attention/f32/4096x24x128/vulkan_texel")->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-// The largest head dim: "vulkan" is the tile kernel (4 rows per invocation there), the row kernel (texel, 2 rows)
-// beside it.
+BENCHMARK_CAPTURE(bm_vulkan, 1024_64_matmul, 1024, 24, 64, "matmul")->Name("attention/f32/1024x24x64/vulkan_matmul")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
+// The largest head dim: "vulkan" is the composition, the tile kernel (4 rows per invocation there) and the row
+// kernel (texel, 2 rows) beside it.
 BENCHMARK_CAPTURE(bm_openblas, 1024_256, 1024, 8, 256)->Name("attention/f32/1024x8x256/openblas")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 1024_256, 1024, 8, 256)->Name("attention/f32/1024x8x256/vulkan")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vulkan, 1024_256_tile, 1024, 8, 256, "texel_tile")->Name("attention/f32/1024x8x256/vulkan_tile")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vulkan, 1024_256_texel, 1024, 8, 256, "texel")->Name("attention/f32/1024x8x256/vulkan_texel")->UseRealTime()->Iterations(2)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -10,7 +10,11 @@
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "gpu/ops/attention_infos.h"
+#include "gpu/ops/copy.h"
 #include "gpu/ops/grid.h"
+#include "gpu/ops/matmul.h"
+#include "gpu/ops/matmul_pack.h"
+#include "gpu/ops/softmax.h"
 #include "gpu/ops/texel_operands.h"
 #include "gpu/shaders/attention.spv.h"
 #include "gpu/shaders/attention_texel.spv.h"
@@ -43,6 +47,8 @@ struct Problem {
   const Tensor& q;
   const Tensor& k;
   const Tensor& v;
+  const AttentionOptions& options;
+  bool write_lse;
 };
 
 // Q, K and V as texels: the head dim, offsets and the outer strides (elements; record() has rejected negative
@@ -63,10 +69,47 @@ bool texel_tile_preferred(const Device& device, const Problem& p) {
   return p.q.dim(3) > 64 && texel_applies(device, p);
 }
 
-// texel_tile is listed twice: chosen where it wins, and forced-only for every head dim it can run (tests).
-const std::array<Variant<Problem>, 4> kVariants = {{{"texel_tile", texel_tile_preferred},
+// "matmul": attention composed from the packed texel matmul (record_matmul below), on CPU devices. It takes
+// the key mask but no bias, causal masking or log-sum-exp (those go to the kernels above), and needs whole
+// texels of the head dim; its scratch (packed K and V of one head, one block of score rows) must fit texel
+// buffers.
+int64_t padded_keys(int64_t lk) { return (lk + 3) / 4 * 4; }
+constexpr uint64_t kScoreBlockBytes = uint64_t{8} << 20;
+// Bytes of the score block: 8 MiB (or the device's buffer limit if lower), at least one row.
+uint64_t score_block_bytes(const Device& device, int64_t keys) {
+  return std::max<uint64_t>(std::min<uint64_t>(kScoreBlockBytes, device.max_buffer_bytes()), static_cast<uint64_t>(keys) * 4);
+}
+bool matmul_applies(const Device& device, const Problem& p) {
+  const AttentionOptions& o = p.options;
+  const uint64_t d = static_cast<uint64_t>(p.q.dim(3)), keys = static_cast<uint64_t>(padded_keys(p.k.dim(2)));
+  const uint64_t texels = device.info().max_texel_buffer_elements, packed_bytes = keys * d * 4;
+  const uint64_t scores = score_block_bytes(device, static_cast<int64_t>(keys));
+  return device.info().is_cpu() && !o.bias.defined() && !o.causal && !p.write_lse && d % 4 == 0 &&
+         matmul_packs_weights(device, DType::F32, static_cast<int64_t>(keys), static_cast<int64_t>(d)) &&
+         packed_bytes / 16 <= texels && packed_bytes <= device.max_buffer_bytes() && scores / 16 <= texels &&
+         scores <= device.max_buffer_bytes();
+}
+
+// Chosen on CPU devices above head dim 128 with at least 128 keys, and at head dims 65..128 from 2,048 keys on.
+// Measured per CPU-second against texel_tile in the same minutes, idle host (docs/performance.md, "Attention
+// from the packed matmul"): 1024 x 8 x 256 +50%; at 128, 4096 x 24 x 128 +37%, 2048 x 12 x 128 +13..25%,
+// 1024 x 24 x 128 about equal, 1280 x 6 x 128 8% slower (texel_tile slows down as one head's keys outgrow the
+// caches, the composition does not); at 64 (1024 x 24 x 64) 45% slower than texel, the P.V product then
+// filling half of the matmul's 128-column tile. Fewer than 128 keys would leave score columns of that tile idle.
+bool matmul_wins(int64_t dim, int64_t keys) {
+  return dim % 4 == 0 && keys >= 128 && (dim > 128 || (dim > 64 && keys >= 2048));
+}
+bool matmul_preferred(const Device& device, const Problem& p) {
+  return matmul_wins(p.q.dim(3), p.k.dim(2)) && matmul_applies(device, p);
+}
+
+// texel_tile and matmul are listed twice: chosen where they win, and forced-only for everything they can run
+// (tests).
+const std::array<Variant<Problem>, 6> kVariants = {{{"matmul", matmul_preferred},
+                                                    {"texel_tile", texel_tile_preferred},
                                                     {"texel", texel_applies},
                                                     {"texel_tile", texel_applies, /*forced_only=*/true},
+                                                    {"matmul", matmul_applies, /*forced_only=*/true},
                                                     {"portable", always<Problem>}}};
 
 // Query rows per invocation of the texel variant, and keys per inner step: each K/V texel fetch (a function call
@@ -89,7 +132,49 @@ static_assert(ATTENTION_TEXEL_KEY_BLOCK % kTileKeys == 0, "a key block must hold
 AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                         const AttentionOptions& options, bool write_lse);
 
+// The "matmul" variant. Per (batch, head): K packed as matmul weights [Lk4, D] and V transposed as [D, Lk4]
+// (Lk4: Lk rounded up to whole texels, zero-padded); per block of query rows: the rows of Q copied
+// contiguous (the matmul's A), S = Q K^T into a scratch [rows, Lk4], softmax in place (scale, key mask;
+// the padding columns become 0), O = S V^T into the block's rows of `out` [B, Lq, H, D]. The scratch
+// buffers are reused by every head and block (the stream puts a barrier between commands).
+void record_matmul(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale,
+                   const Tensor& out) {
+  Context& ctx = stream.context();
+  const int64_t batch = q.dim(0), heads = q.dim(1), lq = q.dim(2), dim = q.dim(3), lk = k.dim(2), lk4 = padded_keys(lk);
+  const int64_t rows = std::min(static_cast<int64_t>(score_block_bytes(ctx.device(), lk4) / 4) / lk4, lq);
+  const Tensor kp = Tensor::empty(ctx, {lk4, dim}, DType::F32), vp = Tensor::empty(ctx, {dim, lk4}, DType::F32);
+  const Tensor qc = Tensor::empty(ctx, {rows, dim}, DType::F32), scores = Tensor::empty(ctx, {rows, lk4}, DType::F32);
+  // One head's [L, D] matrix of a [B, H, L, D] view.
+  auto head = [](const Tensor& t, int64_t b, int64_t h) {
+    const auto& st = t.strides();
+    return t.view({t.dim(2), t.dim(3)}, {st[2], 1}, t.offset() + b * st[0] + h * st[1]);
+  };
+  for (int64_t b = 0; b < batch; ++b) {
+    const Tensor mask_row = mask.defined() ? narrow(mask, 0, mask.dim(0) > 1 ? b : 0, 1).reshape({lk}) : Tensor();
+    for (int64_t h = 0; h < heads; ++h) {
+      pack_matmul_b_into(stream, head(k, b, h), false, kp);
+      pack_matmul_b_into(stream, head(v, b, h), true, vp);
+      const Tensor qh = head(q, b, h);
+      for (int64_t r0 = 0; r0 < lq; r0 += rows) {
+        const int64_t n = std::min(rows, lq - r0);
+        const Tensor a = narrow(qc, 0, 0, n), s = narrow(scores, 0, 0, n);
+        copy_into(stream, narrow(qh, 0, r0, n), a);
+        matmul_into(stream, a, MatmulWeights(kp, true), {}, s);
+        softmax_rows_inplace(stream, s, lk, scale, mask_row);
+        matmul_into(stream, s, MatmulWeights(vp, true), {}, out.view({n, dim}, {heads * dim, 1}, ((b * lq + r0) * heads + h) * dim));
+      }
+    }
+  }
+}
+
 }  // namespace
+
+uint64_t attention_scratch_bytes(int64_t lq, int64_t lk, int64_t dim) {
+  if (!matmul_wins(dim, lk)) return 0;
+  const uint64_t keys = static_cast<uint64_t>(padded_keys(lk)), d = static_cast<uint64_t>(dim);
+  const uint64_t rows = std::min<uint64_t>(static_cast<uint64_t>(lq), std::max<uint64_t>(1, kScoreBlockBytes / 4 / keys));
+  return 4 * (2 * keys * d + rows * d + rows * keys);
+}
 
 Tensor split_heads(const Tensor& x, int64_t heads) {
   if (x.rank() != 3 || !x.contiguous() || heads <= 0 || x.dim(2) % heads != 0)
@@ -162,8 +247,12 @@ AttentionPartial record(CommandStream& stream, const Tensor& q, const Tensor& k,
   const auto& mask_buf = mask.defined() ? mask.buffer() : out.buffer();
   const auto& bias_buf = bias.defined() ? bias.buffer() : out.buffer();
 
-  Problem p{q, k, v};
+  Problem p{q, k, v, options, write_lse};
   const Variant<Problem>& variant = choose_variant<Problem>("attention", kVariants, ctx.device(), p, options.variant);
+  if (variant.name == "matmul") {
+    record_matmul(stream, q, k, v, mask, scale, out);
+    return {out, lse};
+  }
   const bool tile = variant.name == "texel_tile";
   const bool texel = tile || variant.name == "texel";
   // The portable variant (GPUs) keeps one row per invocation: there, registers are the scarce resource.

@@ -19,14 +19,21 @@
 /// Accuracy: f32 throughout; normalised MSE against a double reference below 1e-10 for unit-scale data.
 ///
 /// Variants (gpu/variant.h; LATTICE_KERNEL_ATTENTION or `variant` forces one):
+///  - "matmul": composed from the packed texel matmul (gpu/ops/matmul.h) on CPU devices: per (batch, head),
+///    K and V packed on the device (gpu/ops/matmul_pack.h), then per block of query rows S = Q K^T into a
+///    scratch score block (at most 8 MiB), an in-place row softmax (scale, key mask), O = S V. Needs D % 4 == 0
+///    and no bias, causal mask or log-sum-exp (attention_partial). Chosen on CPU devices for D > 128 with at
+///    least 128 keys and for D 65..128 with at least 2,048 keys (faster there per CPU-second); can be forced
+///    wherever it applies. About 4 dispatches
+///    per head and query block, scratch: one head's packed K and V, its Q rows, the score block.
 ///  - "texel": Q/K/V through RGBA32F uniform texel buffers; needs D % 4 == 0, offsets and strides that are
 ///    multiples of 4, buffers within maxTexelBufferElements. Chosen on CPU devices (lavapipe).
 ///  - "texel_tile": the same inputs, a score tile of 8 rows (4 above D = 128) x 16 keys per invocation
-///    (attention_texel.comp). Chosen on CPU devices for D > 64 (faster there per CPU-second); can be forced
-///    wherever "texel" applies.
+///    (attention_texel.comp). Chosen on CPU devices for D > 64 where "matmul" is not (faster there per
+///    CPU-second than "texel"); can be forced wherever "texel" applies.
 ///  - "portable": storage buffers; applies everywhere.
-/// Records one dispatch; nothing is submitted. attention_partial() below also returns each row's
-/// log-sum-exp, so that keys too long for one buffer can be split (nodes/models/chunked_attention.h).
+/// Records one dispatch ("matmul": several); nothing is submitted. attention_partial() below also returns
+/// each row's log-sum-exp, so that keys too long for one buffer can be split (nodes/models/chunked_attention.h).
 
 #include <optional>
 #include <string_view>
@@ -60,6 +67,12 @@ struct AttentionPartial {
 /// first key (a row that sees none of these keys gets zeros and lse -inf, which attention_merge ignores).
 AttentionPartial attention_partial(CommandStream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
                                    const AttentionOptions& options = {});
+
+/// Device bytes a call over lq queries and lk keys of head dim `dim` may hold besides its output until its
+/// submission completes, with the variant chosen automatically on any device: the "matmul" variant's scratch
+/// (packed K and V of one head, a block of Q rows and of scores) where CPU devices choose it, else 0 (the
+/// kernels hold none). For models' memory plans; a forced "matmul" elsewhere is not counted.
+uint64_t attention_scratch_bytes(int64_t lq, int64_t lk, int64_t dim);
 
 /// The [B, H, L, D] view of x [B, L, H*D] (any offset; x contiguous): head h of token l is
 /// x[b, l, h*D : (h+1)*D]. No copy; the view aliases x.

@@ -49,7 +49,10 @@ uint64_t flux_activation_bytes(const FluxConfig& c, int64_t batch, int64_t image
   const uint64_t inputs = static_cast<uint64_t>(image_tokens) * static_cast<uint64_t>(c.in_channels + c.out_channels) +
                           static_cast<uint64_t>(text_tokens) * static_cast<uint64_t>(c.joint_attention_dim);
   const uint64_t blocks = static_cast<uint64_t>(std::max(1, blocks_in_flight)) * block;
-  return 4 * B * (blocks + 5 * L * C + inputs + 64 * C) + 8 * L * static_cast<uint64_t>(c.attention_head_dim);
+  // Each block's joint attention may add its scratch (gpu/ops/attention.h).
+  const uint64_t attention = static_cast<uint64_t>(std::max(1, blocks_in_flight)) *
+                             gpu::attention_scratch_bytes(static_cast<int64_t>(L), static_cast<int64_t>(L), c.attention_head_dim);
+  return 4 * B * (blocks + 5 * L * C + inputs + 64 * C) + 8 * L * static_cast<uint64_t>(c.attention_head_dim) + attention;
 }
 
 FluxTransformer::FluxTransformer(FluxConfig config, DeviceWeights& w) : config_(config), ctx_(w.context()) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "gpu/ops/attention.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/modulate.h"
 #include "gpu/ops/norm.h"
@@ -79,7 +80,10 @@ uint64_t ltx_activation_bytes(const LtxTransformerConfig& c, int64_t tokens, int
   const uint64_t L = static_cast<uint64_t>(tokens), T = static_cast<uint64_t>(text_tokens);
   const uint64_t per_token = 28 * C + F + C + static_cast<uint64_t>(c.in_channels + c.out_channels) + (per_token_timesteps ? 256 + 10 * C : 0);
   const uint64_t per_entry = L * per_token + T * (5 * C + static_cast<uint64_t>(c.caption_channels)) + 64 * C;
-  return 4 * static_cast<uint64_t>(batch) * per_entry;
+  // Self- and cross-attention's scratch (gpu/ops/attention.h).
+  const uint64_t attention = gpu::attention_scratch_bytes(tokens, tokens, c.attention_head_dim) +
+                             gpu::attention_scratch_bytes(tokens, text_tokens, c.attention_head_dim);
+  return 4 * static_cast<uint64_t>(batch) * per_entry + attention;
 }
 
 LtxTransformer::Attention LtxTransformer::load_attention(DeviceWeights& w, const std::string& p) {

@@ -30,7 +30,11 @@ uint64_t wan_activation_bytes(const WanConfig& c, int64_t tokens, int64_t text_t
   const double per_entry =
       static_cast<double>(tokens) * per_token + static_cast<double>(text_tokens) * 4.0 * width + 64.0 * width;
   const double rope = 2.0 * static_cast<double>(tokens) * c.attention_head_dim;
-  return static_cast<uint64_t>(4.0 * (static_cast<double>(batch) * per_entry + rope));
+  // Self-attention's and cross-attention's scratch (gpu/ops/attention.h; the image branch's keys, 257, are
+  // counted as text's).
+  const uint64_t attention = gpu::attention_scratch_bytes(tokens, tokens, c.attention_head_dim) +
+                             2 * gpu::attention_scratch_bytes(tokens, std::max<int64_t>(text_tokens, 257), c.attention_head_dim);
+  return static_cast<uint64_t>(4.0 * (static_cast<double>(batch) * per_entry + rope)) + attention;
 }
 
 std::vector<std::string> wan_block_prefixes(const WanConfig& c) {

@@ -2,6 +2,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "gpu/command_stream.h"
@@ -174,25 +175,63 @@ TEST_F(GpuTest, AttentionTexelTileLargeHeadsMatchesReference) {
                                     {2, 1, 18, 18, 160, Layout::PackedQkv}});
 }
 
-// On CPU devices the automatic choice is texel_tile above head dim 64 and texel below (where the tile kernel
-// measured no faster); the profile names the kernel each dispatch ran.
-TEST_F(GpuTest, AttentionChoosesTheTileKernelAboveHeadDim64OnCpu) {
+// The matmul variant (K and V packed on the device, scores by the texel matmul, a row softmax, P.V) on every case
+// it takes (no bias, no causal mask, head dims of whole texels), and odd sizes: Lq != Lk, lengths that are no
+// multiple of 4 or 16 (padded keys), batch 2 with per-batch masks, -inf masks (rows that see no key get 0).
+TEST_F(GpuTest, AttentionMatmulMatchesReference) {
+  if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "the matmul variant is for CPU devices";
+  std::vector<Case> cases;
+  for (const Case& c : kCases)
+    if (c.dim % 4 == 0 && !c.bias && !c.causal) cases.push_back(c);
+  cases.push_back({2, 3, 150, 301, 64, Layout::Split, -10000.0f});
+  cases.push_back({2, 2, 33, 45, 128, Layout::Split, -INFINITY});
+  cases.push_back({2, 2, 23, 40, 64, Layout::Bhld, -FLT_MAX, false, false, 1.0f});
+  cases.push_back({1, 2, 130, 130, 128, Layout::PackedQkv});
+  check_cases(ctx(), "matmul", cases);
+  AttentionOptions opt;
+  opt.variant = "matmul";
+  opt.causal = true;
+  CommandStream s(ctx());
+  Tensor x = Tensor::from_floats(ctx(), std::vector<float>(8, 0.0f), {1, 1, 2, 4});
+  EXPECT_THROW(attention(s, x, x, x, opt), DeviceError) << "causal masks go to the attention kernels";
+}
+
+// Under a small buffer limit the scores are made in blocks of query rows (here 19, 19 and 2 rows).
+TEST(AttentionMatmul, ScoresInBlocksOfQueryRows) {
+  setenv("LATTICE_GPU_MAX_BUFFER_BYTES", "3072", 1);
+  Context ctx;
+  unsetenv("LATTICE_GPU_MAX_BUFFER_BYTES");
+  if (!ctx.device().info().is_cpu()) GTEST_SKIP() << "the matmul variant is for CPU devices";
+  check_cases(ctx, "matmul", {{1, 1, 40, 37, 16, Layout::Bhld, -10000.0f}});
+}
+
+// On CPU devices the automatic choice is the matmul composition above head dim 128 with at least 128 keys and
+// above 64 with at least 2,048, texel_tile elsewhere above head dim 64 (and for what the composition does not
+// take: causal masks), texel below (where neither measured faster); the profile names the kernels each call ran.
+TEST_F(GpuTest, AttentionChoosesByHeadDimAndKeysOnCpu) {
   if (!ctx().device().info().is_cpu()) GTEST_SKIP() << "texel variants are for CPU devices";
   test::ScopedKernelVariant automatic("ATTENTION", "");
   const bool was = profile::enabled();
   profile::set_enabled(true);
-  for (int64_t dim : {64, 128, 256}) {
+  struct Want { int64_t dim, keys; bool causal; std::string_view kernel; };
+  for (const Want& w : {Want{64, 3, false, "attention_texel"}, Want{64, 200, false, "attention_texel"},
+                        Want{128, 3, false, "attention_texel_tile"}, Want{256, 3, false, "attention_texel_tile"},
+                        Want{128, 200, false, "attention_texel_tile"}, Want{128, 2048, false, "matmul_texel_packed"},
+                        Want{256, 130, false, "matmul_texel_packed"}, Want{256, 130, true, "attention_texel_tile"}}) {
     profile::reset();
     {
       CommandStream s(ctx());
-      Tensor x = Tensor::from_floats(ctx(), testing::random_floats(static_cast<size_t>(3 * dim), 7, -1.0f, 1.0f),
-                                     {1, 1, 3, dim});
-      attention(s, x, x, x);
+      Tensor x = Tensor::from_floats(ctx(), testing::random_floats(static_cast<size_t>(w.keys * w.dim), 7, -1.0f, 1.0f),
+                                     {1, 1, w.keys, w.dim});
+      AttentionOptions opt;
+      opt.causal = w.causal;
+      attention(s, x, x, x, opt);
       s.finish();
     }
     const std::string report = profile::report();
-    EXPECT_EQ(report.find("attention_texel_tile") != std::string::npos, dim > 64) << "D " << dim << "\n" << report;
-    EXPECT_NE(report.find("attention_texel"), std::string::npos) << "D " << dim << "\n" << report;
+    EXPECT_NE(report.find(w.kernel), std::string::npos) << "D " << w.dim << ", " << w.keys << " keys\n" << report;
+    EXPECT_EQ(report.find("attention_texel_tile") != std::string::npos, w.kernel == "attention_texel_tile")
+        << "D " << w.dim << ", " << w.keys << " keys\n" << report;
   }
   profile::reset();
   profile::set_enabled(was);

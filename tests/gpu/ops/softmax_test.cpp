@@ -61,5 +61,44 @@ TEST_F(GpuTest, SoftmaxOffsetViewAndRefusals) {
   EXPECT_THROW(softmax(s, Tensor::empty(ctx(), {4}, DType::F16)), DeviceError);
 }
 
+// In place over the first n columns of padded rows (row stride past the width, an offset), scaled and masked
+// (one key fully masked); the padding columns come out 0 whatever they held, the gaps between rows untouched.
+TEST_F(GpuTest, SoftmaxRowsInplaceScaledMaskedPadded) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  struct Case { int64_t rows, n, width, ld, offset; bool masked; };
+  uint32_t seed = 720;
+  for (const Case& c : {Case{5, 13, 16, 20, 8, true}, Case{70, 64, 64, 64, 0, false}, Case{3, 1, 4, 4, 4, true},
+                        Case{2, 301, 304, 308, 0, true}}) {
+    const int64_t total = c.offset + c.rows * c.ld;
+    std::vector<float> x = testing::random_floats(static_cast<size_t>(total), seed++, -20.0f, 30.0f);
+    std::vector<float> mask = testing::random_floats(static_cast<size_t>(c.n), seed++, -3.0f, 3.0f);
+    if (c.n > 2) mask[1] = ninf;
+    const float scale = 0.125f;
+    std::vector<float> logits, want = x;
+    for (int64_t r = 0; r < c.rows; ++r)
+      for (int64_t j = 0; j < c.n; ++j)
+        logits.push_back(scale * x[static_cast<size_t>(c.offset + r * c.ld + j)] + (c.masked ? mask[static_cast<size_t>(j)] : 0.0f));
+    const std::vector<float> y = reference(logits, c.n);
+    for (int64_t r = 0; r < c.rows; ++r)
+      for (int64_t j = 0; j < c.width; ++j)
+        want[static_cast<size_t>(c.offset + r * c.ld + j)] = j < c.n ? y[static_cast<size_t>(r * c.n + j)] : 0.0f;
+    Tensor t = Tensor::from_floats(ctx(), x, {total});
+    CommandStream s(ctx());
+    softmax_rows_inplace(s, t.view({c.rows, c.width}, {c.ld, 1}, c.offset), c.n, scale,
+                         c.masked ? Tensor::from_floats(ctx(), mask, {c.n}) : Tensor());
+    s.finish();
+    EXPECT_TRUE(testing::close_elementwise(t.to_floats(), want, 1e-5, 1e-6)) << c.rows << "x" << c.n;
+  }
+}
+
+TEST_F(GpuTest, SoftmaxRowsInplaceRefusals) {
+  Tensor t = Tensor::empty(ctx(), {4, 8}, DType::F32);
+  CommandStream s(ctx());
+  EXPECT_THROW(softmax_rows_inplace(s, t.view({4, 6}, {8, 1}, 0), 6), DeviceError);  // width no multiple of 4
+  EXPECT_THROW(softmax_rows_inplace(s, t.view({2, 8}, {8, 1}, 2), 8), DeviceError);  // offset
+  EXPECT_THROW(softmax_rows_inplace(s, t, 9), DeviceError);
+  EXPECT_THROW(softmax_rows_inplace(s, t, 8, 1.0f, Tensor::empty(ctx(), {7}, DType::F32)), DeviceError);
+}
+
 }  // namespace
 }  // namespace lattice::gpu
