@@ -79,11 +79,18 @@ constexpr uint64_t kScoreBlockBytes = uint64_t{8} << 20;
 uint64_t score_block_bytes(const Device& device, int64_t keys) {
   return std::max<uint64_t>(std::min<uint64_t>(kScoreBlockBytes, device.max_buffer_bytes()), static_cast<uint64_t>(keys) * 4);
 }
+// Query rows per block: the score rows [rows, keys] and the Q rows [rows, dim] each within `block` bytes
+// (at least one row, at most lq), so that a wide head over few keys keeps its Q block to the block's size too
+// (it always fits a buffer: it is part of a head's Q, which does).
+int64_t block_rows(uint64_t block, int64_t keys, int64_t dim, int64_t lq) {
+  const uint64_t widest = static_cast<uint64_t>(std::max(keys, dim)) * 4;
+  return std::min<int64_t>(lq, static_cast<int64_t>(std::max<uint64_t>(1, block / widest)));
+}
 bool matmul_applies(const Device& device, const Problem& p) {
   const AttentionOptions& o = p.options;
   const uint64_t d = static_cast<uint64_t>(p.q.dim(3)), keys = static_cast<uint64_t>(padded_keys(p.k.dim(2)));
   const uint64_t texels = device.info().max_texel_buffer_elements, packed_bytes = keys * d * 4;
-  const uint64_t scores = score_block_bytes(device, static_cast<int64_t>(keys));
+  const uint64_t scores = score_block_bytes(device, static_cast<int64_t>(std::max(keys, d)));  // and the Q rows
   return device.info().is_cpu() && !o.bias.defined() && !o.causal && !p.write_lse && d % 4 == 0 &&
          matmul_packs_weights(device, DType::F32, static_cast<int64_t>(keys), static_cast<int64_t>(d)) &&
          packed_bytes / 16 <= texels && packed_bytes <= device.max_buffer_bytes() && scores / 16 <= texels &&
@@ -141,7 +148,7 @@ void record_matmul(CommandStream& stream, const Tensor& q, const Tensor& k, cons
                    const Tensor& out) {
   Context& ctx = stream.context();
   const int64_t batch = q.dim(0), heads = q.dim(1), lq = q.dim(2), dim = q.dim(3), lk = k.dim(2), lk4 = padded_keys(lk);
-  const int64_t rows = std::min(static_cast<int64_t>(score_block_bytes(ctx.device(), lk4) / 4) / lk4, lq);
+  const int64_t rows = block_rows(score_block_bytes(ctx.device(), std::max(lk4, dim)), lk4, dim, lq);
   const Tensor kp = Tensor::empty(ctx, {lk4, dim}, DType::F32), vp = Tensor::empty(ctx, {dim, lk4}, DType::F32);
   const Tensor qc = Tensor::empty(ctx, {rows, dim}, DType::F32), scores = Tensor::empty(ctx, {rows, lk4}, DType::F32);
   // One head's [L, D] matrix of a [B, H, L, D] view.
@@ -172,7 +179,7 @@ void record_matmul(CommandStream& stream, const Tensor& q, const Tensor& k, cons
 uint64_t attention_scratch_bytes(int64_t lq, int64_t lk, int64_t dim) {
   if (!matmul_wins(dim, lk)) return 0;
   const uint64_t keys = static_cast<uint64_t>(padded_keys(lk)), d = static_cast<uint64_t>(dim);
-  const uint64_t rows = std::min<uint64_t>(static_cast<uint64_t>(lq), std::max<uint64_t>(1, kScoreBlockBytes / 4 / keys));
+  const uint64_t rows = static_cast<uint64_t>(block_rows(kScoreBlockBytes, static_cast<int64_t>(keys), dim, lq));
   return 4 * (2 * keys * d + rows * d + rows * keys);
 }
 

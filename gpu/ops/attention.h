@@ -69,9 +69,11 @@ AttentionPartial attention_partial(CommandStream& stream, const Tensor& q, const
                                    const AttentionOptions& options = {});
 
 /// Device bytes a call over lq queries and lk keys of head dim `dim` may hold besides its output until its
-/// submission completes, with the variant chosen automatically on any device: the "matmul" variant's scratch
-/// (packed K and V of one head, a block of Q rows and of scores) where CPU devices choose it, else 0 (the
-/// kernels hold none). For models' memory plans; a forced "matmul" elsewhere is not counted.
+/// submission completes: the "matmul" variant's scratch (packed K and V of one head, a block of Q rows and one
+/// of scores, each block at most 8 MiB) where a CPU device chooses it by shape, else 0 (the kernels hold none).
+/// Plans are made without a device, so this counts by shape alone: exact on CPU devices, an upper bound on
+/// GPUs (which never choose "matmul") and for calls with a bias, causal mask or log-sum-exp (which go to the
+/// kernels). A forced "matmul" elsewhere is not counted.
 uint64_t attention_scratch_bytes(int64_t lq, int64_t lk, int64_t dim);
 
 /// The [B, H, L, D] view of x [B, L, H*D] (any offset; x contiguous): head h of token l is

@@ -64,8 +64,8 @@ NodeDesc make() {
       if (dtype) p.shape = "(" + weight_dtype_text(dtype, "") + " matrices) ";
     }
     p.shape += "LTX-Video transformer " + std::to_string(c.num_layers) + " blocks, width " + std::to_string(c.inner_dim());
-    p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"layers", c.num_layers},
-              {"in_channels", c.in_channels}, {"out_channels", c.out_channels}, {"caption", c.caption_channels},
+    p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"head_dim", c.attention_head_dim},
+              {"layers", c.num_layers}, {"in_channels", c.in_channels}, {"out_channels", c.out_channels}, {"caption", c.caption_channels},
               {"ff", c.ff_hidden()}, {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes}};
     ctx.set_output("dit", p);
   };

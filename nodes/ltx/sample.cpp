@@ -286,8 +286,10 @@ NodeDesc make() {
       const double block = 2 * L * d * d * 6 + 2 * 2 * L * L * d + 2 * 2 * L * txt * d + 2 * 2 * L * d * f;
       p.flops = block * dit->meta["layers"].get<double>() * steps * (cfg ? 2 : 1);
       LtxTransformerConfig c;
-      c.num_attention_heads = 1;
-      c.attention_head_dim = static_cast<int>(d);
+      // Heads as the weights say (attention's scratch depends on the head dim); 1 x inner for plans of old
+      // reports without it.
+      c.attention_head_dim = dit->meta.value("head_dim", static_cast<int>(d));
+      c.num_attention_heads = static_cast<int>(d) / c.attention_head_dim;
       c.ff_inner = static_cast<int>(f);
       c.in_channels = dit->meta["in_channels"].get<int>();
       c.out_channels = dit->meta.value("out_channels", c.in_channels);

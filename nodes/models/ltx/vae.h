@@ -194,7 +194,8 @@ class LtxVae {
   /// sharing overlap_frames, each run through encode()'s network and blended linearly in latent space (the
   /// raw moments, as diffusers' tiled_encode blends them). A temporal tile from latent frame a > 0 encodes
   /// video frames [8(a - 1), 8(a + L - 1)] and drops its first latent frame (the causal encoder encodes a
-  /// clip's first frame alone), so each kept latent frame sees its own 8 frames and at least 8 before them.
+  /// clip's first frame alone), so each kept latent frame sees its own 8 frames and at least the one before
+  /// them (exactly that one for a tile's first kept frame, 9 for the next).
   /// Only one tile's frames are on the device at a time. One tile covering the clip is encode() exactly;
   /// smaller tiles see zeros at their edges (space) or a shorter causal history (time) and differ slightly.
   /// `progress(done, total)` counts encoded tiles. Returns {mean, logvar} on the device, as encode().
