@@ -267,14 +267,16 @@ NodeDesc make() {
                         : in->meta.contains("t") ? in->meta["t"].get<int64_t>()
                                                  : 1;
       const int64_t appended = ltx_appended_frames(f, static_cast<int>(ctx.integer(port + "_frame")));
-      const bool noised = appended > 0 && ctx.number(port + "_strength") < 1.0;
+      // In f32, as the run compares them (LtxCondition::strength).
+      const float strength = static_cast<float>(ctx.number(port + "_strength"));
+      const bool noised = appended > 0 && strength < 1.0f;
       fp.appended_tokens += appended * g.h * g.w;
       // One device copy per upstream value, however many conditions take it; noise per condition.
       const bool first_use = std::find(uploaded.begin(), uploaded.end(), in) == uploaded.end();
       if (first_use) uploaded.push_back(in);
       fp.condition_tokens += ((first_use ? f : 0) + (noised ? appended : 0)) * g.h * g.w;
       conditioned = true;
-      held = held || ctx.number(port + "_strength") > 1.0 - 1e-6;
+      held = held || strength > 1.0f - 1e-6f;
     }
     fp.renoise = held && o.cond_noise_scale > 0.0f;
     const int64_t run_tokens = tokens + fp.appended_tokens;
