@@ -158,12 +158,7 @@ std::pair<Tensor, Tensor> LtxVae::encode_tiled(gpu::CommandStream& s, std::span<
     std::vector<float> part;  // [B, C2, L, h, w]: this temporal tile's spatially blended moments
     for (size_t r = 0; r < grid.rows(); ++r)
       for (size_t c = 0; c < grid.cols(); ++c) {
-        std::vector<float> chunk(static_cast<size_t>(B * Cin * n * TH * TW));
-        float* dst = chunk.data();
-        for (int64_t p = 0; p < B * Cin; ++p)
-          for (int64_t t = f0; t < f0 + n; ++t)
-            for (int64_t y = 0; y < TH; ++y, dst += TW)
-              std::copy_n(v.data() + ((p * F + t) * H + grid.y(r) * sc + y) * W + grid.x(c) * sc, TW, dst);
+        const std::vector<float> chunk = video_window(v, B * Cin, F, H, W, f0, n, grid.y(r) * sc, TH, grid.x(c) * sc, TW);
         Tensor m = encode_moments(s, Tensor::from_floats(s.context(), chunk, {B, Cin, n, TH, TW}));
         if (drop) m = gpu::contiguous(s, gpu::narrow(m, 2, drop, L));
         s.finish();

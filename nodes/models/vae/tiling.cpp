@@ -85,6 +85,16 @@ void TileGrid::accumulate(float* acc, std::span<const float> tile, size_t a, siz
     }
 }
 
+std::vector<float> video_window(std::span<const float> video, int64_t planes, int64_t T, int64_t H, int64_t W, int64_t t0,
+                                int64_t n, int64_t y0, int64_t h, int64_t x0, int64_t w) {
+  std::vector<float> out(static_cast<size_t>(planes * n * h * w));
+  float* dst = out.data();
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t t = t0; t < t0 + n; ++t)
+      for (int64_t y = y0; y < y0 + h; ++y, dst += w) std::copy_n(video.data() + ((p * T + t) * H + y) * W + x0, w, dst);
+  return out;
+}
+
 int64_t largest_fitting_tile(int64_t h, int64_t w, uint64_t max_buffer_bytes,
                              const std::function<uint64_t(int64_t th, int64_t tw)>& peak_bytes) {
   for (int64_t tile = std::max(h, w); tile > 1; --tile)

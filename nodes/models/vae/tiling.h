@@ -65,6 +65,11 @@ class TileGrid {
   std::vector<std::vector<std::vector<float>>> weights_;
 };
 
+/// Frames [t0, t0 + n), rows [y0, y0 + h) and columns [x0, x0 + w) of a video [P, T, H, W] held on the host
+/// (P = batch x channels planes), as a contiguous [P, n, h, w]: what a tiled encode uploads for one tile.
+std::vector<float> video_window(std::span<const float> video, int64_t planes, int64_t T, int64_t H, int64_t W, int64_t t0,
+                                int64_t n, int64_t y0, int64_t h, int64_t x0, int64_t w);
+
 /// The largest tensor an automatically tiled VAE pass may make: one device buffer, and a working set of
 /// `working_set_factor` tensors of that size (what the pass holds at once, measured per VAE) within half of
 /// `budget_bytes`, so the weights and cached values keep the other half.

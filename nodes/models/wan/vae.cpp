@@ -785,14 +785,7 @@ std::pair<Tensor, Tensor> WanVae::encode_tiled(gpu::CommandStream& s, std::span<
       std::vector<Tensor> parts;
       for (int64_t t0 = 0; t0 < F;) {
         const int64_t n = t0 == 0 ? 1 : 4;
-        std::vector<float> chunk(static_cast<size_t>(B * 3 * n * TH * TW));
-        float* dst = chunk.data();
-        for (int64_t p = 0; p < B * 3; ++p)
-          for (int64_t t = t0; t < t0 + n; ++t)
-            for (int64_t r = 0; r < TH; ++r, dst += TW) {
-              const float* src = v.data() + ((p * F + t) * H + grid.y(a) * f + r) * W + grid.x(b) * f;
-              std::copy_n(src, TW, dst);
-            }
+        const std::vector<float> chunk = video_window(v, B * 3, F, H, W, t0, n, grid.y(a) * f, TH, grid.x(b) * f, TW);
         parts.push_back(encode_chunk(s, st, Tensor::from_floats(s.context(), chunk, {B, 3, n, TH, TW})));
         s.finish();
         t0 += n;
