@@ -92,7 +92,7 @@ std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const G
       ctx.fail(port + "_frame " + std::to_string(c.frame_index) + " is past the video's last frame (" + std::to_string(last) +
                " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
     if (c.latent.rank() == 5 && c.strength < 1.0f) {
-      if (const int64_t n = ltx_appended_frames(c.latent.dim(2), c.frame_index); n > 0) {
+      if (const int64_t n = ltx_appended_frames(c.latent.dim(2), c.frame_index, last + 1, kTemporal); n > 0) {
         gpu::CommandStream s(gc);
         c.noise = gpu::normal_noise(s, {1, channels, n, g.h, g.w}, ctx.seed("seed"), blocks);
         s.finish();
@@ -163,7 +163,7 @@ NodeDesc make() {
               {"latent", PortType::Latent, "latents to refine (ltx.upsample), used when strength < 1", true},
               {"condition_1", PortType::Latent,
                "image or clip latent (ltx.encode_image, ltx.encode_video) placed at frame condition_1_frame: keyframe conditioning "
-               "as LTXConditionPipeline (not with 'image')", true},
+               "as LTXConditionPipeline (not with 'image'); a clip running past the video's end is trimmed to the frames that fit", true},
               {"condition_2", PortType::Latent, "a second condition, at condition_2_frame", true},
               {"condition_3", PortType::Latent, "a third condition, at condition_3_frame", true},
               {"preview_vae", PortType::VAE, "the LTX-Video VAE, for true-colour step previews in the editor (optional)", true}};
@@ -266,7 +266,8 @@ NodeDesc make() {
       const int64_t f = in->meta.contains("f")   ? in->meta["f"].get<int64_t>()
                         : in->meta.contains("t") ? in->meta["t"].get<int64_t>()
                                                  : 1;
-      const int64_t appended = ltx_appended_frames(f, static_cast<int>(ctx.integer(port + "_frame")));
+      const int64_t appended =
+          ltx_appended_frames(f, static_cast<int>(ctx.integer(port + "_frame")), (g.frames - 1) * kTemporal + 1, kTemporal);
       // In f32, as the run compares them (LtxCondition::strength).
       const float strength = static_cast<float>(ctx.number(port + "_strength"));
       const bool noised = appended > 0 && strength < 1.0f;

@@ -333,9 +333,12 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 // 128 text tokens as the plan assumes, no CFG), its matrices on the device as `weight_dtype`: the graph file in `dir`.
 // With a `keyframe` strength: a stored latent [1, 128, 1, 3, 4] conditions frame 0 at strength 0.5 and, as a
 // keyframe at that strength, frame 8 (12 appended tokens: at 1 re-noised each step, below 1 blended with noise).
-// With `image`: that latent is the image input instead (first-frame conditioning).
+// With `image`: that latent is the image input instead (first-frame conditioning). With `key_frames` 2 the
+// stored latent is a clip of 2 latent frames (9 video frames): at frame 0 it fills the video, from frame 8 it
+// runs past the end and is trimmed to its first frame.
 std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& weight_dtype = "stored",
-                                     std::optional<double> keyframe = std::nullopt, bool image = false) {
+                                     std::optional<double> keyframe = std::nullopt, bool image = false,
+                                     int64_t key_frames = 1) {
   const bool keyframes = keyframe.has_value();
   lattice::LtxTransformerConfig c;
   c.in_channels = c.out_channels = 128;
@@ -359,9 +362,9 @@ std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& wei
                                      (keyframes ? R"(, "condition_1": {"node": "key", "output": "latent"},
                 "condition_2": {"node": "key", "output": "latent"})" : "") +
                                      (image ? R"(, "image": {"node": "key", "output": "latent"})" : "") + "}}]}";
-  std::vector<float> key(128 * 12);
+  std::vector<float> key(static_cast<size_t>(128 * 12 * key_frames));
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<float>(static_cast<int>(i % 7)) / 7.0f - 0.5f;
-  const lattice::HostTensor k = lattice::HostTensor::from_f32({1, 128, 1, 3, 4}, key);
+  const lattice::HostTensor k = lattice::HostTensor::from_f32({1, 128, key_frames, 3, 4}, key);
   lattice::write_safetensors(dir / "keys.safetensors", {{"latent", &k}});
   return (dir / "stream.lattice").string();
 }
@@ -504,6 +507,8 @@ TEST_F(Cli, StreamedLtxConditionedRunMatchesThePlanAtItsBoundary) {
     SCOPED_TRACE(strength);
     expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", strength), 12, dir);
   }
+  SCOPED_TRACE("a clip trimmed at the video's end");
+  expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", 0.75, false, 2), 12, dir);
   SCOPED_TRACE("image input");
   expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", std::nullopt, true), 12, dir);
 }

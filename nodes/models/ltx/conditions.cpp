@@ -40,12 +40,7 @@ void ltx_check_conditions(const LtxConditionGrid& g, const std::vector<LtxCondit
     if (c.frame_index < 0 || c.frame_index >= N)
       throw_eval(name(conditions, i) + ": frame_index " + std::to_string(c.frame_index) + " is outside the video's " +
                  std::to_string(N) + " frames (0.." + std::to_string(N - 1) + ")");
-    const int64_t f = l.dim(2), clip = (f - 1) * g.temporal_compression + 1;
-    if (clip > N - c.frame_index)
-      throw_eval(name(conditions, i) + ": its " + std::to_string(f) + " latent frames (" + std::to_string(clip) +
-                 " video frames) run past the video's end from frame " + std::to_string(c.frame_index) + " (" +
-                 std::to_string(N) + " frames); encode at most " + std::to_string(N - c.frame_index) + " frames");
-    const int64_t appended = ltx_appended_frames(f, c.frame_index);
+    const int64_t appended = ltx_appended_frames(l.dim(2), c.frame_index, N, g.temporal_compression);
     if (appended > 0 && c.strength < 1.0f &&
         (!c.noise.defined() || c.noise.shape() != gpu::Shape{1, g.channels, appended, g.height, g.width}))
       throw_eval(name(conditions, i) + ": at frame " + std::to_string(c.frame_index) + " with strength < 1 it needs noise " +
@@ -91,17 +86,18 @@ LtxConditionedTokens ltx_condition_tokens(const LtxConditionGrid& g, const std::
   };
 
   for (const LtxCondition& cond : conditions) {
-    const int64_t f = cond.latent.dim(2);
+    const int64_t f = cond.latent.dim(2);  // the latent's frames; `used` of them are what fits the video
+    const int64_t used = ltx_condition_frames(f, cond.frame_index, g.pixel_frames(), g.temporal_compression);
     const std::vector<float> values = cond.latent.to_floats();
     if (cond.frame_index == 0) {
-      replace(values, f, 0, 0, f, cond.strength);
+      replace(values, f, 0, 0, used, cond.strength);
       continue;
     }
-    int64_t kept = f;  // latent frames appended
-    if (f > kPrefixFrames) {
+    int64_t kept = used;  // latent frames appended
+    if (used > kPrefixFrames) {
       // A clip: its frames past the prefix replace video frames from frame_index / 8 + 2 on.
       const int64_t start = cond.frame_index / g.temporal_compression + kPrefixFrames;
-      replace(values, f, kPrefixFrames, start, f - kPrefixFrames, cond.strength);
+      replace(values, f, kPrefixFrames, start, used - kPrefixFrames, cond.strength);
       kept = kPrefixFrames;
     }
     std::vector<float> appended(static_cast<size_t>(C * kept * hw));

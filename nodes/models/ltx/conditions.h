@@ -13,8 +13,10 @@
 ///    a clip's latent frames from the third on replace video latent frames frame_index / 8 + 2 .. as at frame 0.
 /// Positions (RoPE's video_coords): video latent frame k sits at pixel frame max(0, 8k - 7) (not 8k as in
 /// LTXPipeline), divided by frame_rate; y and x are latent row and column times 32. Conditions apply in order;
-/// a later one overwrites the frames an earlier one set. The clip must fit the video from frame_index on
-/// (8(f - 1) + 1 <= num_frames - frame_index; the reference trims it, here it is refused).
+/// a later one overwrites the frames an earlier one set. A clip that runs past the video's end is trimmed as
+/// the reference trims it (trim_conditioning_sequence: the 8k + 1 frames that fit from frame_index); the
+/// reference trims the pixel frames before it encodes them, and as LTX's encoder is causal the latent of those
+/// frames is the first k + 1 latent frames of the whole clip's (ltx_condition_frames).
 
 #include <array>
 #include <cstdint>
@@ -51,15 +53,27 @@ struct LtxConditionedTokens {
 };
 
 /// Throws Error(Evaluation) naming the condition and what was expected: a latent of the wrong shape, a
-/// frame_index outside the video, a clip that runs past its end, a strength outside [0, 1], missing noise.
+/// frame_index outside the video, a strength outside [0, 1], missing noise.
 void ltx_check_conditions(const LtxConditionGrid& g, const std::vector<LtxCondition>& conditions);
 
 /// video: the latents [C, F, h, w] (noise, or noised start latents) the conditions apply to.
 LtxConditionedTokens ltx_condition_tokens(const LtxConditionGrid& g, const std::vector<float>& video,
                                           const std::vector<LtxCondition>& conditions);
 
-/// Latent frames a condition of f latent frames at frame_index appends (min(f, 2) at frame_index > 0, else
-/// 0); times h·w tokens. For planning device memory.
-inline int64_t ltx_appended_frames(int64_t f, int frame_index) { return frame_index > 0 ? (f < 2 ? f : 2) : 0; }
+/// Latent frames of a condition of f latent frames at frame_index (0 <= frame_index < pixel_frames) that
+/// the video uses: all f where the clip fits, else the first k + 1 where 8k + 1 video frames are what fits
+/// from frame_index (the reference's trim_conditioning_sequence).
+inline int64_t ltx_condition_frames(int64_t f, int frame_index, int64_t pixel_frames, int temporal_compression = 8) {
+  if (frame_index < 0 || frame_index >= pixel_frames) return 0;  // refused by ltx_check_conditions
+  const int64_t fit = (pixel_frames - frame_index - 1) / temporal_compression + 1;
+  return f < fit ? f : fit;
+}
+
+/// Latent frames a condition of f latent frames at frame_index appends (min(used, 2) at frame_index > 0,
+/// used = ltx_condition_frames, else 0); times h·w tokens. For the noise it blends in and device plans.
+inline int64_t ltx_appended_frames(int64_t f, int frame_index, int64_t pixel_frames, int temporal_compression = 8) {
+  const int64_t used = ltx_condition_frames(f, frame_index, pixel_frames, temporal_compression);
+  return frame_index > 0 ? (used < 2 ? used : 2) : 0;
+}
 
 }  // namespace lattice

@@ -85,15 +85,66 @@ TEST_F(LtxConditions, RefusesFramesOutsideTheVideo) {
   EXPECT_THAT(refusal({c}), HasSubstr("frame_index 25 is outside the video's 25 frames (0..24)"));
   c.frame_index = -1;
   EXPECT_THAT(refusal({c}), HasSubstr("frame_index -1 is outside"));
-  // A 3-latent-frame clip (17 frames) from frame 16 runs past frame 24.
+}
+
+// The first n latent frames of a [1, C, f, h, w] latent.
+gpu::Tensor first_frames(gpu::Context& gc, const gpu::Tensor& latent, int64_t n) {
+  const int64_t C = latent.dim(1), f = latent.dim(2), hw = latent.dim(3) * latent.dim(4);
+  const std::vector<float> all = latent.to_floats();
+  std::vector<float> out;
+  for (int64_t c = 0; c < C; ++c)
+    out.insert(out.end(), all.begin() + (c * f) * hw, all.begin() + (c * f + n) * hw);
+  return gpu::Tensor::from_floats(gc, out, {1, C, n, latent.dim(3), latent.dim(4)});
+}
+
+void expect_same_tokens(const LtxConditionedTokens& a, const LtxConditionedTokens& b) {
+  EXPECT_EQ(a.appended, b.appended);
+  EXPECT_EQ(a.packed, b.packed);
+  EXPECT_EQ(a.mask, b.mask);
+  EXPECT_EQ(a.coords, b.coords);
+}
+
+// LTXConditionPipeline trims a clip that runs past the video's end to the 8k + 1 frames that fit
+// (trim_conditioning_sequence) before encoding it; the encoder being causal, that is the clip latent's first
+// k + 1 frames (LtxVaeTiledEncode.TemporalTilesEncodeEachLatentFrameWithTheFramesBeforeIt).
+TEST_F(LtxConditions, AClipRunningPastTheVideosEndIsTrimmedToTheFramesThatFit) {
+  const std::vector<float> video = fx_->f32("input.noise");  // 4 latent frames, 25 video frames
+  EXPECT_EQ(ltx_condition_frames(3, 16, 25), 2);  // 9 frames fit from frame 16: 2 latent frames
+  EXPECT_EQ(ltx_condition_frames(3, 8, 25), 3);   // 17 fit: all 3
+  EXPECT_EQ(ltx_condition_frames(3, 24, 25), 1);  // the last frame: 1
+  EXPECT_EQ(ltx_condition_frames(6, 0, 25), 4);
+  EXPECT_EQ(ltx_appended_frames(3, 24, 25), 1);
+  EXPECT_EQ(ltx_appended_frames(5, 0, 25), 0);
+
+  // A 3-latent-frame clip (17 frames) from frame 16: its first 2 latent frames.
   LtxCondition clip = conditions_[2];
+  ASSERT_EQ(clip.latent.dim(2), 3);
   clip.frame_index = 16;
-  EXPECT_THAT(refusal({conditions_[0], clip}), HasSubstr("condition 2: its 3 latent frames (17 video frames) run past"));
-  EXPECT_THAT(refusal({clip}), HasSubstr("encode at most 9 frames"));
-  // At frame 0 a clip longer than the video is refused too.
+  LtxCondition trimmed = clip;
+  trimmed.latent = first_frames(gc(), clip.latent, 2);
+  EXPECT_EQ(refusal({conditions_[0], clip}), "(accepted)");
+  expect_same_tokens(ltx_condition_tokens(grid(), video, {conditions_[0], clip}),
+                     ltx_condition_tokens(grid(), video, {conditions_[0], trimmed}));
+  // From the last frame one latent frame is appended, blended with noise of one frame below strength 1.
+  clip.frame_index = trimmed.frame_index = 24;
+  clip.strength = trimmed.strength = 0.5f;
+  clip.noise = trimmed.noise = conditions_[1].noise;  // [1, 16, 1, 2, 3]
+  trimmed.latent = first_frames(gc(), clip.latent, 1);
+  const LtxConditionedTokens last = ltx_condition_tokens(grid(), video, {clip});
+  EXPECT_EQ(last.appended, 6);
+  expect_same_tokens(last, ltx_condition_tokens(grid(), video, {trimmed}));
+  clip.noise = conditions_[0].noise;  // the frame-0 condition has none
+  EXPECT_THAT(refusal({clip}), HasSubstr("needs noise [1, 16, 1, 2, 3]"));
+
+  // At frame 0 a clip longer than the video gives its first 4 latent frames.
   LtxCondition long_clip = conditions_[0];
-  long_clip.latent = gpu::Tensor::from_floats(gc(), std::vector<float>(16 * 5 * 6, 0.0f), {1, 16, 5, 2, 3});
-  EXPECT_THAT(refusal({long_clip}), HasSubstr("run past the video's end"));
+  std::vector<float> values(16 * 6 * 6);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = std::sin(0.37f * static_cast<float>(i));
+  long_clip.latent = gpu::Tensor::from_floats(gc(), values, {1, 16, 6, 2, 3});
+  LtxCondition long_trimmed = long_clip;
+  long_trimmed.latent = first_frames(gc(), long_clip.latent, 4);
+  expect_same_tokens(ltx_condition_tokens(grid(), video, {long_clip}),
+                     ltx_condition_tokens(grid(), video, {long_trimmed}));
 }
 
 TEST_F(LtxConditions, RefusesLatentsOfAnotherSize) {
