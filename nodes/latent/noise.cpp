@@ -1,6 +1,7 @@
-// latent.noise: seeded Gaussian latents for an image size, identical on every device (Philox, gpu/ops/noise.h).
+// latent.noise: seeded Gaussian latents for an image size, identical on every device (Philox, gpu/ops/noise.h),
+// or torch.randn from a seeded CPU generator as diffusers' FluxPipeline draws them (nodes/models/torch_generator.h).
 #include "core/eval_context.h"
-#include "gpu/ops/noise.h"
+#include "nodes/models/torch_generator.h"
 #include "nodes/gpu_service.h"
 #include "nodes/types/tensor_value.h"
 
@@ -20,14 +21,16 @@ NodeDesc make() {
               {"height", ParamType::Int, 1024, "image height in pixels", 16, 16384},
               {"channels", ParamType::Int, 16, "latent channels (16 for FLUX)", 1, 256},
               {"downscale", ParamType::Int, 8, "pixels per latent (the VAE's factor)", 1, 64},
-              {"seed", ParamType::Seed, 0, "noise seed"}};
+              {"seed", ParamType::Seed, 0, "noise seed"},
+              noise_generator_param("FluxPipeline")};
   d.evaluate = [](EvalContext& ctx) {
     const int64_t f = ctx.integer("downscale");
     const int64_t h = latent_side(ctx.integer("height"), f), w = latent_side(ctx.integer("width"), f);
     if (h < 2 || w < 2) ctx.fail("the image is too small for this downscale");
     gpu::Context& gc = gpu_context(ctx);
     gpu::CommandStream s(gc);
-    gpu::Tensor z = gpu::normal_noise(s, {1, ctx.integer("channels"), h, w}, ctx.seed("seed"));
+    gpu::Tensor z = starting_noise(s, parse_noise_generator(ctx.string("generator")), ctx.seed("seed"),
+                                   {1, ctx.integer("channels"), h, w});
     s.finish();
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };

@@ -14,6 +14,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/latent_preview.h"
 #include "nodes/models/ltx/sampler.h"
+#include "nodes/models/torch_generator.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
 
@@ -190,7 +191,8 @@ NodeDesc make() {
               {"schedule", ParamType::Choice, "ltx",
                "ltx: LTXPipeline's sigmas (shifted by the video's size); linear_quadratic: LTXConditionPipeline's default",
                -INFINITY, INFINITY, {"ltx", "linear_quadratic"}},
-              {"seed", ParamType::Seed, 0, "noise seed"}};
+              {"seed", ParamType::Seed, 0, "noise seed"},
+              noise_generator_param("LTXPipeline")};
   d.evaluate = [](EvalContext& ctx) {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
     const Grid g = grid(ctx);
@@ -204,7 +206,8 @@ NodeDesc make() {
     gpu::Tensor noise;
     {
       gpu::CommandStream s(gc);
-      noise = gpu::normal_noise(s, {1, dit.config().in_channels, g.frames, g.h, g.w}, ctx.seed("seed"));
+      noise = starting_noise(s, parse_noise_generator(ctx.string("generator")), ctx.seed("seed"),
+                             {1, dit.config().in_channels, g.frames, g.h, g.w});
       s.finish();
     }
     uint64_t blocks = 0;

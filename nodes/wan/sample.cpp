@@ -8,6 +8,7 @@
 #include "gpu/ops/noise.h"
 #include "nodes/block_stream_report.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/torch_generator.h"
 #include "nodes/models/wan/sampler.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_handles.h"
@@ -68,6 +69,7 @@ NodeDesc make() {
        -INFINITY, INFINITY, {"euler", "unipc"}},
       {"solver_order", ParamType::Int, 2, "UniPC order (2 for guided sampling; unused by euler)", 1, 3},
       {"seed", ParamType::Seed, 0, "noise seed (unused when a noise latent is connected)"},
+      noise_generator_param("WanPipeline"),
       {"strength", ParamType::Float, 1.0,
        "with a 'latent' input: the share of the steps run on it (e.g. 0.7; lower keeps more of the video); 1 = text-to-video",
        0.01, 1.0},
@@ -88,7 +90,8 @@ NodeDesc make() {
         ctx.fail("noise " + noise.describe() + " does not match the video size (expected " + shape_text(shape) + ")");
     } else {
       gpu::CommandStream s(gc);
-      noise = gpu::normal_noise(s, gpu::Shape(shape.begin(), shape.end()), ctx.seed("seed"));
+      noise = starting_noise(s, parse_noise_generator(ctx.string("generator")), ctx.seed("seed"),
+                             gpu::Shape(shape.begin(), shape.end()));
       s.finish();
     }
     gpu::Tensor start;

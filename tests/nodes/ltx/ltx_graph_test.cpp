@@ -113,6 +113,15 @@ TEST_F(LtxGraph, TextToVideoDecodesNineFramesOfTheRequestedSize) {
   g.find("sample")->params["seed"] = 4;
   const auto other = eval(e, g, "sample", "latent", opts);
   EXPECT_NE(other->host().to_f32(), latent->host().to_f32());
+
+  // LTXPipeline's torch.randn noise for the same seed (nodes/models/torch_generator.h; the Wan graph test checks
+  // the steps from it): other latents, the same on a fresh engine.
+  g.find("sample")->params["generator"] = "torch";
+  const auto torch_noise = eval(e, g, "sample", "latent", opts);
+  EXPECT_NE(torch_noise->host().to_f32(), other->host().to_f32());
+  MemoryCache fresh_mem;
+  Engine fresh(&fresh_mem);
+  EXPECT_EQ(eval(fresh, g, "sample", "latent", opts)->host().to_f32(), torch_noise->host().to_f32());
 }
 
 // ltx.encode_video: the decoded 9-frame video back to a [1, 16, 2, 3, 2] latent. The encoder is causal in

@@ -18,6 +18,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/block_streamer.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/torch_generator.h"
 #include "nodes/models/wan/sampler.h"
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_handles.h"
@@ -67,7 +68,8 @@ class WanGraph : public ::testing::Test {
   std::vector<float> guided_euler_by_hand(Engine& e, const Graph& g, const gpu::Shape& shape, uint64_t seed, int steps,
                                           double shift, float guidance, const std::vector<float>& condition = {},
                                           const gpu::Tensor& image = {}, bool unipc = false,
-                                          const std::vector<float>& start = {}, int first = 0) {
+                                          const std::vector<float>& start = {}, int first = 0,
+                                          const std::vector<float>& noise = {}) {
     auto dit = std::dynamic_pointer_cast<const WanTransformerHandle>(e.evaluate(g, "dit", "dit", opts));
     auto pos = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "pos", "conditioning", opts));
     auto neg = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "neg", "conditioning", opts));
@@ -83,7 +85,7 @@ class WanGraph : public ::testing::Test {
     gpu::CommandStream s(gc);
     const gpu::Tensor z = gpu::normal_noise(s, shape, seed);
     s.finish();
-    std::vector<float> x = z.to_floats();
+    std::vector<float> x = noise.empty() ? z.to_floats() : noise;
     if (!start.empty()) {
       const float sigma = sched.sigmas[static_cast<size_t>(first)];
       for (size_t k = 0; k < x.size(); ++k) x[k] = sigma * x[k] + (1.0f - sigma) * start[k];
@@ -176,6 +178,19 @@ TEST_F(WanGraph, SampleEqualsGuidedEulerStepsTakenByHand) {
   EXPECT_FLOAT_EQ(sched.sigmas[0], 1.0f);
   EXPECT_EQ(sched.sigmas[2], 0.0f);
   expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 3, 6, 8}, 5, 2, 3.0, 4.0f));
+}
+
+TEST_F(WanGraph, TorchGeneratorStartsFromTorchRandnOfTheSeedAsWanPipeline) {
+  // WanPipeline draws its latents with torch.randn(shape, generator, dtype=float32).
+  Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2, "guidance": 4.0, "shift": 3.0, "seed": 5,
+                      "generator": "torch"})");
+  MemoryCache mem;
+  Engine e(&mem);
+  auto latent = std::dynamic_pointer_cast<const TensorValue>(e.evaluate(g, "sample", "latent", opts));
+  ASSERT_TRUE(latent);
+  const std::vector<float> torch_noise = TorchCpuGenerator(5).randn(16 * 3 * 6 * 8);
+  expect_close(latent->host().to_f32(),
+               guided_euler_by_hand(e, g, {1, 16, 3, 6, 8}, 5, 2, 3.0, 4.0f, {}, {}, false, {}, 0, torch_noise));
 }
 
 TEST_F(WanGraph, SampleWithUniPcEqualsGuidedUniPcStepsTakenByHand) {
