@@ -11,6 +11,8 @@ NodeDesc make() {
   d.type = "flux.text_encode";
   d.category = "FLUX";
   d.description = "Encode a prompt for FLUX: T5 token embeddings and the pooled CLIP embedding";
+  // 2: CLIP cleans the prompt as FluxPipeline's (slow) CLIPTokenizer does, without openai CLIP's html.unescape.
+  d.version = 2;
   d.inputs = {{"text_encoder", PortType::TextEncoder, "from flux.load_text_encoders"}};
   d.outputs = {{"conditioning", PortType::Conditioning, "prompt embeddings [1, max_length, 4096] and pooled [1, 768]"}};
   d.params = {{"prompt", ParamType::String, "", "the text"},
@@ -20,8 +22,9 @@ NodeDesc make() {
     const auto& enc = ctx.input_as<FluxTextEncodersData>("text_encoder");
     const std::string prompt = ctx.string("prompt");
     gpu::Context& gc = gpu_context(ctx);
-    // FluxPipeline: CLIP on 77 tokens padded with EOS, no mask, pooled output; T5 without a mask.
-    const TokenBatch clip_ids = enc.clip_tokenizer.encode_padded(prompt);
+    // FluxPipeline: CLIP on 77 tokens padded with EOS, no mask, pooled output; T5 without a mask. Its CLIP
+    // tokenizer is transformers' slow CLIPTokenizer (model_index.json), which cleans without html.unescape.
+    const TokenBatch clip_ids = enc.clip_tokenizer.encode_padded(prompt, ClipTokenizer::kContextLength, -1, clip::CleanMode::HfSlow);
     const TokenBatch t5_ids = enc.t5_tokenizer.encode_padded(prompt, static_cast<int>(ctx.integer("max_length")));
     gpu::CommandStream s(gc);
     const ClipTextOutput c = enc.clip->model(gc).encode(s, std::span<const TokenBatch>(&clip_ids, 1));

@@ -68,7 +68,8 @@ TEST_F(FluxTextEncode, PromptToConditioningThroughTheGraph) {
   auto enc = std::dynamic_pointer_cast<const FluxTextEncodersData>(e.evaluate(g, "enc", "text_encoder", opts));
   EXPECT_FALSE(enc->clip->resident());  // released after encoding
   gpu::Context& gc = env.get<GpuService>()->context();
-  const TokenBatch clip_ids = enc->clip_tokenizer.encode_padded("a photo of a cat in a quiet garden");
+  const TokenBatch clip_ids = enc->clip_tokenizer.encode_padded("a photo of a cat in a quiet garden", ClipTokenizer::kContextLength, -1,
+                                                                 clip::CleanMode::HfSlow);
   const TokenBatch t5_ids = enc->t5_tokenizer.encode_padded("a photo of a cat in a quiet garden", 64);
   gpu::CommandStream s(gc);
   const auto pooled = enc->clip->model(gc).encode(s, std::span<const TokenBatch>(&clip_ids, 1)).pooled;
@@ -80,6 +81,17 @@ TEST_F(FluxTextEncode, PromptToConditioningThroughTheGraph) {
   g.find("text")->params["prompt"] = "a red house";
   auto other = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "text", "conditioning", opts));
   EXPECT_NE(other->pooled.to_f32(), cond->pooled.to_f32());
+
+  // FluxPipeline's CLIPTokenizer (transformers' slow one) keeps entities that openai CLIP's html.unescape
+  // would decode where the text has literal tags (ftfy then leaves them): the node cleans as the pipeline does.
+  const std::string tagged = "<b>fish &amp; chips</b> &lt;3";
+  const TokenBatch slow = enc->clip_tokenizer.encode_padded(tagged, ClipTokenizer::kContextLength, -1, clip::CleanMode::HfSlow);
+  ASSERT_NE(slow.ids, enc->clip_tokenizer.encode_padded(tagged).ids) << "the modes should differ on this prompt";
+  g.find("text")->params["prompt"] = tagged;
+  auto t = std::dynamic_pointer_cast<const ConditioningData>(e.evaluate(g, "text", "conditioning", opts));
+  const auto expected = enc->clip->model(gc).encode(s, std::span<const TokenBatch>(&slow, 1)).pooled;
+  s.finish();
+  EXPECT_EQ(expected.to_floats(), t->pooled.to_f32());
 }
 
 TEST_F(FluxTextEncode, MissingPiecesAreNamed) {
