@@ -1,6 +1,7 @@
 // --run-fixture for CLIPVisionModel(WithProjection): one forward of the stored pixel_values; and for
 // CLIPImageProcessor: each stored 8-bit image preprocessed with its case's sizes.
 #include "core/error.h"
+#include "nodes/models/checkpoint_shapes.h"
 #include "nodes/models/clip/image_preprocess.h"
 #include "nodes/models/clip/vision_encoder.h"
 #include "nodes/models/fixture_device.h"
@@ -15,7 +16,14 @@ FixtureOutputs run_model(const Fixture& fx) {
   ClipVisionConfig config = clip_vision_config_from_json(fx.config());
   // transformers' config names a projection width for every class; only the WithProjection class has one.
   if (fx.cls() == "CLIPVisionModel") config.projection_dim = 0;
-  FixtureDevice dev(fx);
+  const int64_t C = config.hidden_size;
+  FixtureShapes shapes(fx);
+  shapes.need("input.pixel_values", {"B", config.num_channels, config.image_size, config.image_size})
+      .need("output.last_hidden_state", {"B", config.tokens(), C})
+      .need("output.hidden_states_penultimate", {"B", config.tokens(), C})
+      .need("output.pooler_output", {"B", C});
+  if (config.projection_dim > 0) shapes.need("output.image_embeds", {"B", config.projection_dim});
+  FixtureDevice dev(fx, clip_vision_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   ClipVisionEncoder model(config, dev.weights);
 
