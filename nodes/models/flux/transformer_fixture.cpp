@@ -1,9 +1,13 @@
-// --run-fixture for FluxTransformer2DModel: one forward from the stored config, weights and inputs.
+// --run-fixture for FluxTransformer2DModel: one forward from the stored config, weights and inputs; and for
+// FluxControl, the structural-control variant and its control LoRA (below).
 #include "core/error.h"
 #include "nodes/models/fixture_device.h"
 #include "nodes/models/flux/transformer.h"
 #include "gpu/ops/rope.h"
+#include "gpu/ops/patchify.h"
 #include "nodes/models/flux/config.h"
+#include "nodes/models/flux/sampler.h"
+#include "nodes/models/lora.h"
 
 namespace lattice {
 
@@ -60,7 +64,60 @@ FixtureOutputs run(const Fixture& fx) {
   return {{"output.sample", forward(fx, model, dev.ctx, s, upload_fixture_tensor(dev.ctx, fx, "input.hidden_states"))}};
 }
 
+// FluxControl (tools/make_flux_control_fixture.py): a structural-control FLUX (config: in_channels twice
+// out_channels) whose x_embedder is control.x_embedder.weight over the base model's weights.*; output.hidden_states
+// is its input (packed input.latents and input.control concatenated on channels, flux_control_input),
+// output.sample its forward; output.merged.<name> are the base model's tensors after the control LoRA of
+// lora_diffusers.* (else lora_bfl.*) at run.strength (apply_flux_lora).
+FixtureOutputs run_control(const Fixture& fx) {
+  const FluxConfig config = flux_config_from_json(fx.config());
+  if (config.control_channels() == 0)
+    fx.refuse("config's in_channels " + std::to_string(config.in_channels) + " is not twice out_channels " +
+              std::to_string(config.out_channels) + ": not a structural-control FLUX");
+  FluxConfig base_config = config;
+  base_config.in_channels = config.out_channels;
+  FixtureShapes shapes(fx);
+  shapes.need("input.latents", {"B", config.out_channels / 4, "h", "w"}).need("input.control", {"B", config.out_channels / 4, "h", "w"});
+  shapes.bind("S", (shapes["h"] / 2) * (shapes["w"] / 2), "input.latents (packed 2x2)");
+  check_forward_shapes(fx, config, shapes);
+  shapes.need("output.hidden_states", {"B", "S", config.in_channels})
+      .need("control.x_embedder.weight", {config.inner_dim(), config.in_channels});
+  check_fixture_weights(fx, flux_checkpoint_shapes(base_config));
+
+  GpuService gpu;
+  gpu::Context& ctx = gpu.context();
+  FixtureOutputs out;
+  {
+    WeightSource w = fixture_weights(fx);
+    w.remove("x_embedder.weight");
+    w.add_owned("x_embedder.weight", fx.tensor("control.x_embedder.weight"));
+    DeviceWeights dw(w, ctx);
+    FluxTransformer model(config, dw);
+    gpu::CommandStream s(ctx);
+    const gpu::Tensor x = flux_control_input(s, gpu::pack_latents(s, upload_fixture_tensor(ctx, fx, "input.latents")),
+                                             gpu::pack_latents(s, upload_fixture_tensor(ctx, fx, "input.control")));
+    out.emplace_back("output.sample", forward(fx, model, ctx, s, x));
+    out.emplace_back("output.hidden_states", fixture_output(x));
+  }
+  const std::string naming = fx.has("lora_diffusers.transformer.x_embedder.lora_A.weight") ? "lora_diffusers." : "lora_bfl.";
+  const WeightSource lora = fixture_weights(fx, naming);
+  if (!lora.names().empty()) {
+    const auto base = std::make_shared<WeightSource>(fixture_weights(fx));
+    const FluxLoraResult r = apply_flux_lora(lora, base, nullptr, fx.run().at("strength").get<float>());
+    DeviceWeights dw(*r.weights, ctx, std::make_shared<WeightPatches>(r.patches));
+    for (const std::string& name : fx.output_names()) {
+      if (name.rfind("output.merged.", 0) != 0) continue;
+      const std::string key = name.substr(14);
+      if (!r.weights->has(key)) fx.refuse("'" + name + "' names no tensor of the model");
+      const std::vector<int64_t>& shape = r.weights->info(key).shape;
+      out.emplace_back(name, HostTensor::from_f32(shape, shape.size() == 2 ? dw.matrix(key).to_floats() : dw.f32(key).to_floats()));
+    }
+  }
+  return out;
+}
+
 const FixtureRegistrar reg("FluxTransformer2DModel", run);
+const FixtureRegistrar reg_control("FluxControl", run_control);
 
 }  // namespace
 }  // namespace lattice

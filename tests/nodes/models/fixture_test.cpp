@@ -171,6 +171,8 @@ TEST(Fixture, FluxVae) { check_fixture("flux_vae.safetensors"); }
 namespace lattice {
 namespace {
 TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
+TEST(Fixture, FluxControl) { check_fixture("flux_control.safetensors"); }
+TEST(Fixture, LtxConditionPipeline) { check_fixture("ltx_condition_sampler.safetensors"); }
 }  // namespace
 }  // namespace lattice
 
