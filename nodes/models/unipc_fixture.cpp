@@ -48,6 +48,9 @@ FixtureOutputs run(const Fixture& fx) {
     out.emplace_back("output." + p + "timesteps", vec(s.timesteps));
     if (!fx.has("input." + p + "sample")) continue;
     const HostTensor sample = fx.tensor("input." + p + "sample");
+    FixtureShapes shapes(fx);
+    for (size_t k = 0; k < s.timesteps.size(); ++k)
+      shapes.need("input." + p + "model_output." + std::to_string(k), std::vector<FixtureShapes::Dim>(sample.shape.begin(), sample.shape.end()));
     UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_update_host);
     std::vector<float> x = sample.to_f32();
     for (size_t k = 0; k < s.timesteps.size(); ++k) {
