@@ -62,6 +62,12 @@ FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j) {
     if (j.value(unsupported, false)) throw_invalid(std::string("FlowMatchEulerDiscreteScheduler: '") + unsupported + "' is not supported");
   if (j.value("time_shift_type", std::string("exponential")) != "exponential")
     throw_invalid("FlowMatchEulerDiscreteScheduler: only time_shift_type 'exponential' is supported");
+  if (c.num_train_timesteps < 1 || !(c.shift > 0.0))
+    throw_invalid("FlowMatchEulerDiscreteScheduler: num_train_timesteps must be at least 1 and shift positive");
+  if (c.use_dynamic_shifting && (c.base_image_seq_len < 1 || c.max_image_seq_len <= c.base_image_seq_len))
+    throw_invalid("FlowMatchEulerDiscreteScheduler: dynamic shifting needs 1 <= base_image_seq_len < max_image_seq_len");
+  if (c.shift_terminal && !(*c.shift_terminal >= 0.0 && *c.shift_terminal < 1.0))
+    throw_invalid("FlowMatchEulerDiscreteScheduler: shift_terminal must be in [0, 1)");
   return c;
 }
 

@@ -28,7 +28,8 @@ struct FlowMatchConfig {
 
 /// From a diffusers FlowMatchEulerDiscreteScheduler config (scheduler_config.json). Options this schedule does
 /// not implement (karras, exponential or beta sigmas, invert_sigmas, a time_shift_type other than exponential)
-/// are refused with Error(InvalidInput) naming the option, never ignored.
+/// are refused with Error(InvalidInput) naming the option, never ignored; so are values it cannot use (no training
+/// timesteps, a shift <= 0, an empty sequence-length range for dynamic shifting, shift_terminal outside [0, 1)).
 FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j);
 
 struct FlowMatchSchedule {

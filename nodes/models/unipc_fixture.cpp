@@ -31,6 +31,8 @@ UniPcConfig config_from_json(const nlohmann::json& j) {
   c.solver_order = j.value("solver_order", 2);
   c.lower_order_final = j.value("lower_order_final", true);
   if (j.contains("disable_corrector")) c.disable_corrector = j["disable_corrector"].get<std::vector<int>>();
+  if (c.num_train_timesteps < 1 || !(c.flow_shift > 0.0) || c.solver_order < 1 || c.solver_order > 4)
+    throw_invalid("UniPCMultistepScheduler: num_train_timesteps must be at least 1, flow_shift positive and solver_order 1 to 4");
   return c;
 }
 

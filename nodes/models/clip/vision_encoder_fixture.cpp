@@ -46,8 +46,11 @@ FixtureOutputs run_processor(const Fixture& fx) {
     ClipImageProcessorConfig config = base;
     config.shortest_edge = c.value("shortest_edge", config.shortest_edge);
     config.crop_height = config.crop_width = c.value("crop", config.crop_height);
-    const HostTensor img = fx.tensor("input.image." + name);  // [H, W, channels], 0..255
-    if (img.shape.size() != 3) throw_invalid("CLIPImageProcessor fixture: input.image." + name + " should be [H, W, C]");
+    if (config.shortest_edge < 0 || config.crop_height <= 0 || config.crop_width <= 0)
+      fx.refuse("case '" + name + "': shortest_edge must be at least 0 and the crop positive (the outputs are crops)");
+    FixtureShapes(fx).need("input.image." + name, {"H", "W", "C"})  // [H, W, channels], 0..255
+        .need("output.pixel_values." + name, {1, 3, config.crop_height, config.crop_width});
+    const HostTensor img = fx.tensor("input.image." + name);
     ImageData image(static_cast<int>(img.shape[1]), static_cast<int>(img.shape[0]), static_cast<int>(img.shape[2]));
     const std::vector<float> v = img.to_f32();
     for (size_t i = 0; i < v.size(); ++i) image.pixels[i] = v[i] / 255.0f;  // as an 8-bit file loads
