@@ -527,7 +527,8 @@ void print_help() {
       "      --openjd-chunks extension|list     CHUNK[INT] with TASK_CHUNKING (default), or a fixed list\n"
       "      --show, --shot, --user, --service  OpenCue fields (default: testing, job name, $USER, shell)\n"
       "  lattice --run-fixture FIXTURE.safetensors --out OUT.safetensors\n"
-      "                                         run a reference-fixture component\n"
+      "                                         run a reference-fixture component; a fixture whose config,\n"
+      "                                         weights, inputs and outputs disagree exits 3 naming them\n"
       "%s"
       "  lattice --list-nodes [--json]          print the node catalogue\n"
       "  lattice --devices                      list Vulkan devices and their features\n"
@@ -573,6 +574,12 @@ int run_headless(const std::vector<std::string>& args) {
     }
     if (o.command == "run-fixture") {
       if (o.out.empty()) throw Usage("--run-fixture needs --out OUT.safetensors");
+      // Writing the result over the fixture would destroy the reference it is checked against: refuse any path to
+      // the same file (a link, another spelling), before anything is read or written.
+      std::error_code e1, e2, e3;
+      const bool linked = std::filesystem::equivalent(o.file, o.out, e1);
+      const auto in_path = std::filesystem::weakly_canonical(o.file, e2), out_path = std::filesystem::weakly_canonical(o.out, e3);
+      if (linked || (!e2 && !e3 && in_path == out_path)) throw Usage("--out " + o.out + " is the fixture " + o.file + " itself; name another file");
       if (!hooks().run_fixture) throw_invalid("this build cannot run fixtures yet");
       return hooks().run_fixture(o.file, o.out);
     }

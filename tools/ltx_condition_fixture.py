@@ -24,6 +24,10 @@ pipeline's default schedule (linear_quadratic_schedule through set_timesteps wit
 Case b (input.b.*, output.b.*, run.b): refining input.b.start with denoise_strength 0.5 of 4 steps on that schedule
 (the last 2 steps, from sigma·noise + (1 - sigma)·start), no CFG, an image at frame 0 (strength 1) and a keyframe
 at frame 16 (strength 0.7).
+The fixture is self-contained for `lattice --run-fixture`: the transformer's config and weights
+(config.transformer, weights.transformer.*), the scheduler config that ltx_schedule below implements
+(config.scheduler) and the text states and mask (input.encoder_hidden_states, input.encoder_attention_mask) are
+copied from tests/golden/ltx_transformer.safetensors.
 Run: /usr/bin/python3 tools/ltx_condition_fixture.py tests/golden/ltx_condition_sampler.safetensors
 """
 import json
@@ -232,12 +236,22 @@ def main():
         extra_b = run_case(model, dim, tensors, "b.", latents_b, conditions_b, sigmas_b, timesteps_b[start_index:], 1.0,
                            embeds, cond_mask, neg_mask)
 
+    # What the loop ran on, so that the fixture alone rebuilds it (nothing above reads these).
+    for k, v in t.items():
+        if k.startswith("weights."):
+            tensors["weights.transformer." + k[len("weights."):]] = v
+    tensors["input.encoder_hidden_states"], tensors["input.encoder_attention_mask"] = embeds, cond_mask
+    scheduler = {"num_train_timesteps": 1000, "shift": 1.0, "use_dynamic_shifting": True, "base_shift": 0.95,
+                 "max_shift": 2.05, "base_image_seq_len": 1024, "max_image_seq_len": 4096, "shift_terminal": 0.1}
+
     run = {"latent_fhw": [F, H, W], "steps": STEPS, "guidance": GUIDANCE, "frame_rate": FRAME_RATE,
            "conditions": [{"frames": f, "frame_index": i, "strength": s} for f, i, s in CONDITIONS], "appended": extra,
            "b": {"steps": STEPS_B, "guidance": 1.0, "schedule": "linear_quadratic", "denoise_strength": DENOISE_STRENGTH_B,
                  "conditions": [{"frames": f, "frame_index": i, "strength": s} for f, i, s in CONDITIONS_B],
-                 "appended": extra_b}}
-    write(out_path, tensors, {"class": "LTXConditionPipeline", "run": json.dumps(run), "torch": torch.__version__,
+                 "appended": extra_b},
+           "linear_quadratic_steps": LINEAR_QUADRATIC_STEPS}
+    write(out_path, tensors, {"class": "LTXConditionPipeline", "run": json.dumps(run),
+                              "config": json.dumps({"transformer": config, "scheduler": scheduler}), "torch": torch.__version__,
                               "reference": "diffusers LTXConditionPipeline (v0.33+) rewritten in torch"})
 
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/error.h"
 #include "gpu/command_stream.h"
 #include "gpu/ops/binary.h"
 
@@ -45,6 +46,29 @@ std::vector<double> numpy_linspace(double start, double stop, int num) {
   for (int i = 0; i < num; ++i) y[static_cast<size_t>(i)] = static_cast<double>(i) * step + start;
   if (num > 1) y.back() = stop;
   return y;
+}
+
+FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j) {
+  FlowMatchConfig c;
+  c.num_train_timesteps = j.value("num_train_timesteps", 1000);
+  c.shift = j.value("shift", 1.0);
+  c.use_dynamic_shifting = j.value("use_dynamic_shifting", false);
+  c.base_shift = j.value("base_shift", 0.5);
+  c.max_shift = j.value("max_shift", 1.15);
+  c.base_image_seq_len = j.value("base_image_seq_len", 256);
+  c.max_image_seq_len = j.value("max_image_seq_len", 4096);
+  if (j.contains("shift_terminal") && !j["shift_terminal"].is_null()) c.shift_terminal = j["shift_terminal"].get<double>();
+  for (const char* unsupported : {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas"})
+    if (j.value(unsupported, false)) throw_invalid(std::string("FlowMatchEulerDiscreteScheduler: '") + unsupported + "' is not supported");
+  if (j.value("time_shift_type", std::string("exponential")) != "exponential")
+    throw_invalid("FlowMatchEulerDiscreteScheduler: only time_shift_type 'exponential' is supported");
+  if (c.num_train_timesteps < 1 || !(c.shift > 0.0))
+    throw_invalid("FlowMatchEulerDiscreteScheduler: num_train_timesteps must be at least 1 and shift positive");
+  if (c.use_dynamic_shifting && (c.base_image_seq_len < 1 || c.max_image_seq_len <= c.base_image_seq_len))
+    throw_invalid("FlowMatchEulerDiscreteScheduler: dynamic shifting needs 1 <= base_image_seq_len < max_image_seq_len");
+  if (c.shift_terminal && !(*c.shift_terminal >= 0.0 && *c.shift_terminal < 1.0))
+    throw_invalid("FlowMatchEulerDiscreteScheduler: shift_terminal must be in [0, 1)");
+  return c;
 }
 
 double flow_match_mu(const FlowMatchConfig& c, int image_seq_len) {

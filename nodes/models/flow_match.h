@@ -5,6 +5,7 @@
 /// static shift (FLUX-schnell, Wan), shift_terminal stretching (LTX-Video), and the Euler step; and where a run that
 /// refines given latents (image/video-to-video at a strength) starts.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
@@ -24,6 +25,12 @@ struct FlowMatchConfig {
   int base_image_seq_len = 256, max_image_seq_len = 4096;
   std::optional<double> shift_terminal;
 };
+
+/// From a diffusers FlowMatchEulerDiscreteScheduler config (scheduler_config.json). Options this schedule does
+/// not implement (karras, exponential or beta sigmas, invert_sigmas, a time_shift_type other than exponential)
+/// are refused with Error(InvalidInput) naming the option, never ignored; so are values it cannot use (no training
+/// timesteps, a shift <= 0, an empty sequence-length range for dynamic shifting, shift_terminal outside [0, 1)).
+FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j);
 
 struct FlowMatchSchedule {
   std::vector<float> sigmas;     ///< n + 1 values, the last 0

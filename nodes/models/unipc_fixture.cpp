@@ -31,6 +31,8 @@ UniPcConfig config_from_json(const nlohmann::json& j) {
   c.solver_order = j.value("solver_order", 2);
   c.lower_order_final = j.value("lower_order_final", true);
   if (j.contains("disable_corrector")) c.disable_corrector = j["disable_corrector"].get<std::vector<int>>();
+  if (c.num_train_timesteps < 1 || !(c.flow_shift > 0.0) || c.solver_order < 1 || c.solver_order > 4)
+    throw_invalid("UniPCMultistepScheduler: num_train_timesteps must be at least 1, flow_shift positive and solver_order 1 to 4");
   return c;
 }
 
@@ -48,6 +50,9 @@ FixtureOutputs run(const Fixture& fx) {
     out.emplace_back("output." + p + "timesteps", vec(s.timesteps));
     if (!fx.has("input." + p + "sample")) continue;
     const HostTensor sample = fx.tensor("input." + p + "sample");
+    FixtureShapes shapes(fx);
+    for (size_t k = 0; k < s.timesteps.size(); ++k)
+      shapes.need("input." + p + "model_output." + std::to_string(k), std::vector<FixtureShapes::Dim>(sample.shape.begin(), sample.shape.end()));
     UniPcSolver<std::vector<float>> solver(c, s.sigmas, unipc_update_host);
     std::vector<float> x = sample.to_f32();
     for (size_t k = 0; k < s.timesteps.size(); ++k) {

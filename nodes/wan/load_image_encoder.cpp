@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/eval_context.h"
+#include "nodes/models/parameter_count.h"
 #include "nodes/types/image_encoder_handle.h"
 
 namespace lattice {
@@ -32,15 +33,6 @@ ClipImageProcessorConfig processor_config(const ParamReader& ctx) {
   } catch (const Error& e) {
     throw_invalid(ctx.who() + ": " + file.string() + ": " + e.what(), {ctx.node_id()});
   }
-}
-
-// Parameters of a CLIP vision tower, for planning from a config.json alone.
-uint64_t parameter_count(const ClipVisionConfig& c) {
-  const uint64_t C = static_cast<uint64_t>(c.hidden_size), I = static_cast<uint64_t>(c.intermediate_size);
-  const uint64_t p = static_cast<uint64_t>(c.patch_size), tokens = static_cast<uint64_t>(c.tokens());
-  const uint64_t layer = 4 * (C * C + C) + (C * I + I) + (I * C + C) + 4 * C;
-  return C * static_cast<uint64_t>(c.num_channels) * p * p + C + tokens * C + 4 * C +
-         static_cast<uint64_t>(c.num_hidden_layers) * layer + static_cast<uint64_t>(c.projection_dim) * C;
 }
 
 void describe(PlanInfo& p, const ClipVisionConfig& c) {

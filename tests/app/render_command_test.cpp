@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 
@@ -520,3 +522,109 @@ TEST_F(Cli, StreamedFp8LtxRunMatchesThePlanAtItsBoundary) {
 
 }  // namespace
 }  // namespace lattice
+
+// --run-fixture keeps its contract on fixtures whose parts disagree: exit 3 naming the file and the key or tensor at
+// fault, nothing written; --out naming the fixture itself is a usage error (exit 2) that leaves it as it was.
+class CliRunFixture : public Cli {
+ protected:
+  const fs::path golden = fs::path(LATTICE_SOURCE_DIR) / "tests/golden";
+  // A copy of golden fixture `from` with `edit` applied to its metadata and tensors.
+  std::string variant(const std::string& from, const std::string& name,
+                      const std::function<void(std::map<std::string, std::string>&, std::map<std::string, lattice::HostTensor>&)>& edit) {
+    const lattice::SafetensorsFile in(golden / from);
+    std::map<std::string, std::string> meta = in.metadata();
+    std::map<std::string, lattice::HostTensor> tensors;
+    std::vector<std::string> order;
+    for (const auto& t : in.tensors()) {
+      tensors.emplace(t.name, in.load(t.name));
+      order.push_back(t.name);
+    }
+    edit(meta, tensors);
+    std::vector<std::pair<std::string, const lattice::HostTensor*>> list;
+    for (const auto& n : order)
+      if (tensors.count(n)) list.emplace_back(n, &tensors.at(n));
+    for (const auto& [n, t] : tensors)
+      if (std::find(order.begin(), order.end(), n) == order.end()) list.emplace_back(n, &t);
+    lattice::write_safetensors(dir / name, list, meta);
+    return (dir / name).string();
+  }
+  static void set_config(std::map<std::string, std::string>& meta, const std::string& key, const nlohmann::json& path_value,
+                         const std::string& section = "config") {
+    nlohmann::json c = nlohmann::json::parse(meta.at(section));
+    c[nlohmann::json::json_pointer(key)] = path_value;
+    meta[section] = c.dump();
+  }
+  // Runs the fixture; expects `code`, the file and `what` named in the message, and no output written.
+  void expect_refused(const std::string& fixture, int code, const std::string& what) {
+    const fs::path out = dir / "out.safetensors";
+    const Result r = run("--run-fixture " + fixture + " --out " + out.string());
+    EXPECT_EQ(r.code, code) << r.out;
+    EXPECT_NE(r.out.find(fixture), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(what), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(out)) << fixture;
+  }
+};
+
+TEST_F(CliRunFixture, AValidFixtureRunsAndWritesEveryOutput) {
+  const std::string fx = variant("flux_transformer.safetensors", "valid.safetensors", [](auto&, auto&) {});
+  const Result r = run("--run-fixture " + fx + " --out " + (dir / "out.safetensors").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(lattice::SafetensorsFile(dir / "out.safetensors").find("output.sample"));
+}
+
+TEST_F(CliRunFixture, ConfigThatDisagreesWithTheWeightsIsRefused) {
+  // 3 heads of 16: the weights hold 2 (width 32); the first tensor the config sizes otherwise is named.
+  expect_refused(variant("flux_transformer.safetensors", "heads.safetensors",
+                         [](auto& meta, auto&) { set_config(meta, "/num_attention_heads", 3); }),
+                 3, "is [32], the config needs [48]");
+  // FLUX.1-schnell's config on FLUX.1-dev's weights: the guidance embedder is left over.
+  expect_refused(variant("flux_transformer.safetensors", "schnell.safetensors",
+                         [](auto& meta, auto&) { set_config(meta, "/guidance_embeds", false); }),
+                 3, "weights.time_text_embed.guidance_embedder.");
+  expect_refused(variant("flux_transformer.safetensors", "layers.safetensors",
+                         [](auto& meta, auto&) { set_config(meta, "/num_layers", -1); }),
+                 3, "num_layers");
+  expect_refused(variant("flux_transformer.safetensors", "extra.safetensors",
+                         [](auto&, auto& t) { t.emplace("weights.extra.weight", lattice::HostTensor::from_f32({2}, {1, 2})); }),
+                 3, "weights.extra.weight");
+  expect_refused(variant("flux_transformer.safetensors", "missing.safetensors",
+                         [](auto&, auto& t) { t.erase("weights.proj_out.bias"); }),
+                 3, "weights.proj_out.bias");
+}
+
+TEST_F(CliRunFixture, InputsAndOutputsOfTheWrongShapeAreRefused) {
+  expect_refused(variant("flux_transformer.safetensors", "input.safetensors",
+                         [](auto&, auto& t) { t.at("input.hidden_states").shape = {1, 6, 128}; }),
+                 3, "input.hidden_states");
+  expect_refused(variant("flux_transformer.safetensors", "output.safetensors",
+                         [](auto&, auto& t) { t.at("output.sample") = lattice::HostTensor::from_f32({1, 12, 32}, std::vector<float>(384)); }),
+                 3, "output.sample");
+  expect_refused(variant("flux_transformer.safetensors", "run.safetensors",
+                         [](auto& meta, auto&) { set_config(meta, "/txt_len", 9, "run"); }),
+                 3, "run.txt_len");
+}
+
+TEST_F(CliRunFixture, PipelineSchedulerOptionsItCannotHonourAreRefused) {
+  expect_refused(variant("flux_pipeline.safetensors", "karras.safetensors",
+                         [](auto& meta, auto&) { set_config(meta, "/scheduler/use_karras_sigmas", true); }),
+                 3, "use_karras_sigmas");
+  expect_refused(variant("flux_pipeline.safetensors", "linear.safetensors",
+                         [](auto& meta, auto&) { set_config(meta, "/scheduler/time_shift_type", "linear"); }),
+                 3, "time_shift_type");
+  expect_refused(variant("flux_pipeline.safetensors", "steps.safetensors", [](auto& meta, auto&) { set_config(meta, "/steps", 0, "run"); }),
+                 3, "run.steps");
+}
+
+TEST_F(CliRunFixture, OutNamingTheFixtureItselfIsAUsageErrorThatLeavesItIntact) {
+  const std::string fx = variant("flux_transformer.safetensors", "self.safetensors", [](auto&, auto&) {});
+  const auto size = fs::file_size(fx);
+  fs::create_directories(dir / "sub");
+  fs::create_symlink(fx, dir / "link.safetensors");
+  for (const std::string& out : {fx, (dir / "sub" / ".." / "self.safetensors").string(), (dir / "link.safetensors").string()}) {
+    const Result r = run("--run-fixture " + fx + " --out " + out);
+    EXPECT_EQ(r.code, 2) << out << ": " << r.out;
+    EXPECT_NE(r.out.find("is the fixture"), std::string::npos) << r.out;
+    EXPECT_EQ(fs::file_size(fx), size);
+    EXPECT_NO_THROW(lattice::SafetensorsFile{fx});
+  }
+}

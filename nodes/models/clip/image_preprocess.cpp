@@ -126,6 +126,8 @@ ClipImageProcessorConfig ClipImageProcessorConfig::from_json(const nlohmann::jso
     } else unsupported("crop_size " + s.dump());
   }
   if (!j.value("do_center_crop", true)) c.crop_height = c.crop_width = 0;
+  if (c.shortest_edge < 0 || c.crop_height < 0 || c.crop_width < 0)
+    throw_invalid("CLIP image processor config: size and crop_size cannot be negative");
   c.image_mean = float3(j, "image_mean", c.image_mean);
   c.image_std = float3(j, "image_std", c.image_std);
   return c;

@@ -1,5 +1,6 @@
 // --run-fixture for CLIPTextModel: one forward of the stored ids through the config and weights.
 #include "core/error.h"
+#include "nodes/models/checkpoint_shapes.h"
 #include "nodes/models/clip/text_encoder.h"
 #include "nodes/models/fixture_device.h"
 
@@ -11,12 +12,17 @@ HostTensor download(const gpu::Tensor& t) { return fixture_output(t); }
 
 FixtureOutputs run(const Fixture& fx) {
   const ClipTextConfig config = clip_text_config_from_json(fx.config());
-  FixtureDevice dev(fx);
+  const int64_t C = config.hidden_size;
+  FixtureShapes shapes(fx);
+  shapes.need("input.input_ids", {"B", "L"})
+      .need("output.last_hidden_state", {"B", "L", C})
+      .need("output.hidden_states_penultimate", {"B", "L", C})
+      .need("output.pooler_output", {"B", C});
+  FixtureDevice dev(fx, clip_text_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   ClipTextEncoder model(config, dev.weights);
 
   const HostTensor ids_t = fx.tensor("input.input_ids");
-  if (ids_t.shape.size() != 2) throw_invalid("CLIPTextModel fixture: input.input_ids should be [B, L]");
   // Ids are exact in f32 (the vocabulary is far below 2^24).
   std::vector<int32_t> ids;
   for (float v : ids_t.to_f32()) ids.push_back(static_cast<int32_t>(v));

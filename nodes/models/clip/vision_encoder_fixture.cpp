@@ -1,6 +1,7 @@
 // --run-fixture for CLIPVisionModel(WithProjection): one forward of the stored pixel_values; and for
 // CLIPImageProcessor: each stored 8-bit image preprocessed with its case's sizes.
 #include "core/error.h"
+#include "nodes/models/checkpoint_shapes.h"
 #include "nodes/models/clip/image_preprocess.h"
 #include "nodes/models/clip/vision_encoder.h"
 #include "nodes/models/fixture_device.h"
@@ -15,7 +16,14 @@ FixtureOutputs run_model(const Fixture& fx) {
   ClipVisionConfig config = clip_vision_config_from_json(fx.config());
   // transformers' config names a projection width for every class; only the WithProjection class has one.
   if (fx.cls() == "CLIPVisionModel") config.projection_dim = 0;
-  FixtureDevice dev(fx);
+  const int64_t C = config.hidden_size;
+  FixtureShapes shapes(fx);
+  shapes.need("input.pixel_values", {"B", config.num_channels, config.image_size, config.image_size})
+      .need("output.last_hidden_state", {"B", config.tokens(), C})
+      .need("output.hidden_states_penultimate", {"B", config.tokens(), C})
+      .need("output.pooler_output", {"B", C});
+  if (config.projection_dim > 0) shapes.need("output.image_embeds", {"B", config.projection_dim});
+  FixtureDevice dev(fx, clip_vision_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   ClipVisionEncoder model(config, dev.weights);
 
@@ -38,8 +46,11 @@ FixtureOutputs run_processor(const Fixture& fx) {
     ClipImageProcessorConfig config = base;
     config.shortest_edge = c.value("shortest_edge", config.shortest_edge);
     config.crop_height = config.crop_width = c.value("crop", config.crop_height);
-    const HostTensor img = fx.tensor("input.image." + name);  // [H, W, channels], 0..255
-    if (img.shape.size() != 3) throw_invalid("CLIPImageProcessor fixture: input.image." + name + " should be [H, W, C]");
+    if (config.shortest_edge < 0 || config.crop_height <= 0 || config.crop_width <= 0)
+      fx.refuse("case '" + name + "': shortest_edge must be at least 0 and the crop positive (the outputs are crops)");
+    FixtureShapes(fx).need("input.image." + name, {"H", "W", "C"})  // [H, W, channels], 0..255
+        .need("output.pixel_values." + name, {1, 3, config.crop_height, config.crop_width});
+    const HostTensor img = fx.tensor("input.image." + name);
     ImageData image(static_cast<int>(img.shape[1]), static_cast<int>(img.shape[0]), static_cast<int>(img.shape[2]));
     const std::vector<float> v = img.to_f32();
     for (size_t i = 0; i < v.size(); ++i) image.pixels[i] = v[i] / 255.0f;  // as an 8-bit file loads

@@ -42,8 +42,10 @@ double FluxConfig::forward_flops(int64_t img, int64_t txt) const {
 }
 
 void FluxConfig::validate() const {
-  if (num_attention_heads <= 0 || attention_head_dim <= 0 || in_channels <= 0 || out_channels <= 0)
+  if (num_attention_heads <= 0 || attention_head_dim <= 0 || in_channels <= 0 || out_channels <= 0 || joint_attention_dim <= 0 ||
+      pooled_projection_dim <= 0 || !(mlp_ratio > 0.0f))
     throw_invalid("FLUX config: sizes must be positive");
+  if (num_layers < 0 || num_single_layers < 0) throw_invalid("FLUX config: num_layers and num_single_layers cannot be negative");
   if (attention_head_dim % 2) throw_invalid("FLUX config: attention_head_dim must be even for RoPE");
   if (axes_dims_rope[0] + axes_dims_rope[1] + axes_dims_rope[2] != attention_head_dim)
     throw_invalid("FLUX config: axes_dims_rope (" + std::to_string(axes_dims_rope[0]) + ", " + std::to_string(axes_dims_rope[1]) +

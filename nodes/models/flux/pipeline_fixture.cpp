@@ -1,10 +1,13 @@
 // --run-fixture for FluxPipeline: the whole text-to-image loop from given embeddings and latents, every
-// intermediate compared (noise predictions, timesteps, latents per step, sigmas, VAE input, image).
+// intermediate compared (noise predictions, timesteps, latents per step, sigmas, VAE input, image). The scheduler
+// config is read as the FlowMatchEulerDiscreteScheduler runner reads it (flow_match_config_from_json).
 #include "core/error.h"
 #include "gpu/ops/binary.h"
 #include "gpu/ops/patchify.h"
 #include "nodes/gpu_service.h"
+#include "nodes/models/checkpoint_shapes.h"
 #include "nodes/models/fixture.h"
+#include "nodes/models/flow_match.h"
 #include "nodes/models/flux/sampler.h"
 #include "nodes/models/vae/autoencoder_kl.h"
 
@@ -17,17 +20,38 @@ FixtureOutputs run(const Fixture& fx) {
   const auto& cfg = fx.config();
   const FluxConfig tcfg = flux_config_from_json(cfg.at("transformer"));
   const AutoencoderKLConfig vcfg = autoencoder_kl_config_from_json(cfg.at("vae"));
+  vcfg.validate();
   FluxSamplerOptions o;
-  const auto& sc = cfg.at("scheduler");
-  o.schedule.num_train_timesteps = sc.value("num_train_timesteps", 1000);
-  o.schedule.shift = sc.value("shift", 1.0);
-  o.schedule.use_dynamic_shifting = sc.value("use_dynamic_shifting", false);
-  o.schedule.base_shift = sc.value("base_shift", 0.5);
-  o.schedule.max_shift = sc.value("max_shift", 1.15);
-  o.schedule.base_image_seq_len = sc.value("base_image_seq_len", 256);
-  o.schedule.max_image_seq_len = sc.value("max_image_seq_len", 4096);
+  o.schedule = flow_match_config_from_json(cfg.at("scheduler"));  // refuses what the schedule does not implement
   o.steps = fx.run().at("steps").get<int>();
   o.guidance = fx.run().at("guidance_scale").get<float>();
+  if (o.steps < 1) fx.refuse("run.steps is " + std::to_string(o.steps) + "; it must be at least 1");
+  if (tcfg.in_channels != tcfg.out_channels || tcfg.out_channels != 4 * vcfg.latent_channels)
+    fx.refuse("config.transformer's in_channels " + std::to_string(tcfg.in_channels) + " and out_channels " +
+              std::to_string(tcfg.out_channels) + " must both be 4 x config.vae.latent_channels " + std::to_string(vcfg.latent_channels) +
+              " (packed 2x2 latents)");
+
+  // The latent size FluxPipeline uses: 2 * (H // (2 * vae_scale_factor)).
+  const int f = vcfg.downscale();
+  const int64_t lh = 2 * (fx.run().at("height").get<int64_t>() / (2 * f)), lw = 2 * (fx.run().at("width").get<int64_t>() / (2 * f));
+  if (lh < 2 || lw < 2) fx.refuse("run.height and run.width must be at least " + std::to_string(2 * f));
+  const int64_t S = (lh / 2) * (lw / 2);
+  FixtureShapes shapes(fx);
+  if (fx.run().contains("txt_len")) shapes.bind("L", fx.run()["txt_len"].get<int64_t>(), "run.txt_len");
+  shapes.need("input.noise", {"B", vcfg.latent_channels, lh, lw})
+      .need("input.prompt_embeds", {"B", "L", tcfg.joint_attention_dim})
+      .need("input.pooled_prompt_embeds", {"B", tcfg.pooled_projection_dim});
+  shapes.optional("input.latents", {"B", S, tcfg.in_channels});
+  for (int i = 0; i < o.steps; ++i)
+    for (const std::string n : {"output.latents.", "output.noise_pred."}) shapes.optional(n + std::to_string(i), {"B", S, tcfg.out_channels});
+  shapes.optional("output.sigmas", {o.steps + 1});
+  shapes.optional("output.vae_input", {"B", vcfg.latent_channels, lh, lw});
+  for (const char* n : {"output.decoded", "output.image"}) shapes.optional(n, {"B", vcfg.out_channels, lh * f, lw * f});
+  check_fixture_weights(fx, [&] {
+    TensorShapes w = prefixed(flux_checkpoint_shapes(tcfg), "transformer.");
+    for (auto& t : prefixed(autoencoder_kl_checkpoint_shapes(vcfg), "vae.")) w.push_back(std::move(t));
+    return w;
+  }());
 
   GpuService gpu;
   gpu::Context& ctx = gpu.context();
@@ -38,9 +62,6 @@ FixtureOutputs run(const Fixture& fx) {
   AutoencoderKL vae(vcfg, vweights);
 
   auto upload = [&](const std::string& name) { return upload_fixture_tensor(ctx, fx, name); };
-  // The latent size FluxPipeline uses: 2 * (H // (2 * vae_scale_factor)).
-  const int f = vcfg.downscale();
-  const int64_t lh = 2 * (fx.run().at("height").get<int64_t>() / (2 * f)), lw = 2 * (fx.run().at("width").get<int64_t>() / (2 * f));
   FixtureOutputs out;
   gpu::Tensor latents;
   {

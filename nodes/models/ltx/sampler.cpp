@@ -113,7 +113,7 @@ Tensor upload_rope(gpu::Context& gc, const gpu::RopeTables& r, Tensor& sin) {
 // below it), as LTXConditionPipeline runs them.
 Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor& noise, const LtxConditioning& cond,
                const LtxConditioning* negative, const LtxSamplerOptions& o, const FlowMatchSchedule& sched, int first_step,
-               const LtxStepCallback& on_step) {
+               const LtxStepCallback& on_step, const LtxStepCallback& on_tokens = {}) {
   const bool cfg = o.guidance > 1.0f;
   const int64_t N = t.x.dim(1), S = N - t.appended;
   // The batch [uncond, cond] shares one forward; so do the masks.
@@ -190,6 +190,7 @@ Tensor denoise(LtxTransformer& model, gpu::Context& gc, Tokens& t, const Tensor&
     }
     s.finish();
     if (on_step) on_step(i + 1 - first_step, o.steps - first_step, gpu::narrow(t.x, 1, t.appended, S));
+    if (on_tokens) on_tokens(i + 1 - first_step, o.steps - first_step, t.x);
   }
   gpu::CommandStream s(gc);
   Tensor out = gpu::unpatchify(s, gpu::narrow(t.x, 1, t.appended, S), {noise.dim(2), noise.dim(3), noise.dim(4)}, {1, 1, 1},
@@ -240,27 +241,54 @@ Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, 
   return denoise(model, gc, t, noise, cond, negative, o, sched, first_step, on_step);
 }
 
+namespace {
+
+struct ConditionedRun {
+  LtxConditionGrid grid;
+  FlowMatchSchedule sched;
+  int first_step = 0;
+  LtxConditionedTokens prepared;
+};
+
+ConditionedRun prepare_conditioned(const LtxTransformerConfig& c, gpu::Context& gc, const Tensor& noise, const LtxConditioning& cond,
+                                   const LtxConditioning* negative, const LtxSamplerOptions& o,
+                                   const std::vector<LtxCondition>& conditions, const Tensor& start) {
+  const bool refine = check_run(c, noise, cond, negative, o, start);
+  ConditionedRun r{{noise.dim(1), noise.dim(2), noise.dim(3), noise.dim(4), o.temporal_compression, o.spatial_compression, o.frame_rate},
+                   {}, 0, {}};
+  ltx_check_conditions(r.grid, conditions);
+  r.sched = ltx_schedule(o, r.grid.frames * r.grid.height * r.grid.width);
+  r.first_step = refine ? ltx_start_step(o) : 0;
+  if (r.first_step >= o.steps) throw_eval("LTX-Video sampler: strength " + std::to_string(o.strength) + " leaves no step to take");
+  Tensor begin = noise;
+  if (refine) {
+    gpu::CommandStream s(gc);
+    begin = flow_match_noised(s, noise, start, r.sched.sigmas[static_cast<size_t>(r.first_step)]);
+    s.finish();
+  }
+  r.prepared = ltx_condition_tokens(r.grid, begin.to_floats(), conditions);
+  return r;
+}
+
+}  // namespace
+
+LtxConditionedTokens ltx_prepare_conditioned(const LtxTransformerConfig& c, gpu::Context& gc, const Tensor& noise,
+                                             const LtxSamplerOptions& o, const std::vector<LtxCondition>& conditions,
+                                             const Tensor& start) {
+  // No conditioning is needed to prepare: an unguided run's checks are the ones that concern the tokens.
+  LtxSamplerOptions unguided = o;
+  unguided.guidance = 1.0f;
+  return prepare_conditioned(c, gc, noise, {}, nullptr, unguided, conditions, start).prepared;
+}
+
 Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const Tensor& noise, const LtxConditioning& cond,
                               const LtxConditioning* negative, const LtxSamplerOptions& o,
-                              const std::vector<LtxCondition>& conditions, const LtxStepCallback& on_step, const Tensor& start) {
+                              const std::vector<LtxCondition>& conditions, const LtxStepCallback& on_step, const Tensor& start,
+                              const LtxStepCallback& on_tokens) {
   const LtxTransformerConfig& c = model.config();
-  const bool refine = check_run(c, noise, cond, negative, o, start);
-  const LtxConditionGrid grid{noise.dim(1), noise.dim(2), noise.dim(3), noise.dim(4), o.temporal_compression,
-                              o.spatial_compression, o.frame_rate};
-  ltx_check_conditions(grid, conditions);
-  const FlowMatchSchedule sched = ltx_schedule(o, grid.frames * grid.height * grid.width);
-  const int first_step = refine ? ltx_start_step(o) : 0;
-  if (first_step >= o.steps) throw_eval("LTX-Video sampler: strength " + std::to_string(o.strength) + " leaves no step to take");
-
-  const LtxConditionedTokens prepared = [&] {
-    Tensor begin = noise;
-    if (refine) {
-      gpu::CommandStream s(gc);
-      begin = flow_match_noised(s, noise, start, sched.sigmas[static_cast<size_t>(first_step)]);
-      s.finish();
-    }
-    return ltx_condition_tokens(grid, begin.to_floats(), conditions);
-  }();
+  const ConditionedRun r = prepare_conditioned(c, gc, noise, cond, negative, o, conditions, start);
+  const LtxConditionedTokens& prepared = r.prepared;
+  const LtxConditionGrid& grid = r.grid;
   Tokens t;
   t.x = Tensor::from_floats(gc, prepared.packed, {1, static_cast<int64_t>(prepared.mask.size()), grid.channels});
   t.mask = prepared.mask;
@@ -268,7 +296,7 @@ Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const Ten
   t.renoise = true;
   t.per_token_steps = true;
   t.cos = upload_rope(gc, ltx_rope_tables(prepared.coords, c.inner_dim()), t.sin);
-  return denoise(model, gc, t, noise, cond, negative, o, sched, first_step, on_step);
+  return denoise(model, gc, t, noise, cond, negative, o, r.sched, r.first_step, on_step, on_tokens);
 }
 
 uint64_t ltx_sampler_device_bytes(const LtxTransformerConfig& c, const LtxSamplerFootprint& f) {

@@ -77,10 +77,18 @@ gpu::Tensor ltx_sample(LtxTransformer& model, gpu::Context& gc, const gpu::Tenso
 /// appended as extra tokens at their own positions, dropped at the end; RoPE positions of that pipeline),
 /// with this sampler's schedule (o.schedule, or the pipeline's default with o.linear_quadratic) and its
 /// image_cond_noise_scale as o.cond_noise_scale. o.image_index is not used. The per-token steps are FlowMatchEulerDiscreteScheduler's with per_token_timesteps.
+/// on_tokens, when given, sees every token after each step ([1, E + S, C], the appended conditions' first), as
+/// the pipeline's latents are before it drops the appended ones (reference fixtures compare them).
 gpu::Tensor ltx_sample_conditioned(LtxTransformer& model, gpu::Context& gc, const gpu::Tensor& noise,
                                    const LtxConditioning& cond, const LtxConditioning* negative, const LtxSamplerOptions& o,
                                    const std::vector<LtxCondition>& conditions, const LtxStepCallback& on_step = {},
-                                   const gpu::Tensor& start = {});
+                                   const gpu::Tensor& start = {}, const LtxStepCallback& on_tokens = {});
+
+/// The tokens ltx_sample_conditioned() starts from: the conditions applied (conditions.h) to the noise, or with start
+/// latents and o.strength < 1 to sigma·noise + (1 − sigma)·start at the first sigma taken. Checks as it does.
+LtxConditionedTokens ltx_prepare_conditioned(const LtxTransformerConfig& c, gpu::Context& gc, const gpu::Tensor& noise,
+                                             const LtxSamplerOptions& o, const std::vector<LtxCondition>& conditions,
+                                             const gpu::Tensor& start = {});
 
 /// What ltx_sample() or ltx_sample_conditioned() and their caller (ltx.sample) hold on the device when the
 /// transformer plans its first forward, in tokens (h·w per latent frame).

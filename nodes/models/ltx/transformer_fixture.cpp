@@ -21,7 +21,14 @@ FixtureOutputs run(const Fixture& fx) {
     throw_invalid("LTXVideoTransformer3DModel fixture: run needs latent_fhw and rope_interpolation_scale (" +
                   std::string(e.what()) + ")");
   }
-  FixtureDevice dev(fx);
+  FixtureShapes shapes(fx);
+  shapes.bind("S", fhw[0] * fhw[1] * fhw[2], "run.latent_fhw");  // one token per latent pixel (patch 1)
+  shapes.need("input.hidden_states", {"B", "S", config.in_channels})
+      .need("input.encoder_hidden_states", {"B", "L", config.caption_channels})
+      .need("input.timestep", {"B"})
+      .need("output.sample", {"B", "S", config.out_channels});
+  shapes.optional("input.encoder_attention_mask", {"B", "L"});
+  FixtureDevice dev(fx, ltx_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   LtxTransformer model(config, dev.weights);
 

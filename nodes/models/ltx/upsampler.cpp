@@ -51,6 +51,42 @@ LtxUpsamplerConfig ltx_upsampler_config_from_json(const nlohmann::json& j) {
   return c;
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> ltx_upsampler_checkpoint_shapes(const LtxUpsamplerConfig& c) {
+  c.validate();
+  std::vector<std::pair<std::string, std::vector<int64_t>>> t;
+  const int64_t mid = c.mid_channels;
+  auto conv = [&](const std::string& p, int64_t out, int64_t in, int dims) {
+    std::vector<int64_t> shape{out, in, 3, 3};
+    if (dims == 3) shape.push_back(3);
+    t.push_back({p + ".weight", shape});
+    t.push_back({p + ".bias", {out}});
+  };
+  auto norm = [&](const std::string& p) {
+    t.push_back({p + ".weight", {mid}});
+    t.push_back({p + ".bias", {mid}});
+  };
+  auto blocks = [&](const std::string& prefix) {
+    for (int i = 0; i < c.num_blocks_per_stage; ++i) {
+      const std::string p = prefix + std::to_string(i) + ".";
+      conv(p + "conv1", mid, mid, c.dims);
+      norm(p + "norm1");
+      conv(p + "conv2", mid, mid, c.dims);
+      norm(p + "norm2");
+    }
+  };
+  conv("initial_conv", mid, c.in_channels, c.dims);
+  norm("initial_norm");
+  blocks("res_blocks.");
+  // A 2-D pixel shuffle (x4 channels) unless time is upsampled: a 3-D depth-to-space (x2 over t, x8 over t, h, w).
+  if (c.dims == 3 && c.temporal_upsample)
+    conv("upsampler.0", (c.spatial_upsample ? 8 : 2) * mid, mid, 3);
+  else
+    conv("upsampler.0", 4 * mid, mid, 2);
+  blocks("post_upsample_res_blocks.");
+  conv("final_conv", c.in_channels, mid, c.dims);
+  return t;
+}
+
 LtxUpsamplerConfig detect_ltx_upsampler_config(const WeightSource& w) {
   if (!w.has("initial_conv.weight") || !w.has("upsampler.0.weight") || !w.has("final_conv.weight"))
     throw_invalid(w.origin() + ": not an LTX-Video latent upsampler (no initial_conv, upsampler.0 or final_conv weights)");

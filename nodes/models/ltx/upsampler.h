@@ -25,6 +25,8 @@ struct LtxUpsamplerConfig {
 };
 
 LtxUpsamplerConfig ltx_upsampler_config_from_json(const nlohmann::json& j);
+/// Every tensor a checkpoint of `c` holds, name and shape (the fixture runner's weight check).
+std::vector<std::pair<std::string, std::vector<int64_t>>> ltx_upsampler_checkpoint_shapes(const LtxUpsamplerConfig& c);
 /// From the weights' names and shapes. Throws Error(InvalidInput) when they are not an LTX latent upsampler.
 LtxUpsamplerConfig detect_ltx_upsampler_config(const WeightSource& w);
 

@@ -8,7 +8,12 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const LtxUpsamplerConfig config = ltx_upsampler_config_from_json(fx.config());
-  FixtureDevice dev(fx);
+  config.validate();
+  FixtureShapes shapes(fx);
+  shapes.need("input.latent", {"B", config.in_channels, "F", "h", "w"});
+  const int64_t F = config.temporal_upsample ? 2 * shapes["F"] - 1 : shapes["F"], up = config.spatial_upsample ? 2 : 1;
+  shapes.need("output.upsampled", {"B", config.in_channels, F, up * shapes["h"], up * shapes["w"]});
+  FixtureDevice dev(fx, ltx_upsampler_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   LtxLatentUpsampler model(config, dev.weights);
   gpu::CommandStream s(ctx);

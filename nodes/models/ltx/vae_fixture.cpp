@@ -10,6 +10,14 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const LtxVaeConfig config = ltx_vae_config_from_json(fx.config());
+  const int64_t f = config.spatial_compression(), ft = config.temporal_compression();
+  FixtureShapes shapes(fx);
+  if (shapes.optional("input.latent", {"B", config.latent_channels, "T", "h", "w"}))
+    shapes.need("output.decoded", {"B", config.out_channels, 1 + (shapes["T"] - 1) * ft, shapes["h"] * f, shapes["w"] * f});
+  shapes.optional("input.decode_timestep", {"B"});
+  if (shapes.optional("input.video", {"B'", config.in_channels, "T'", "H", "W"}))
+    for (const char* o : {"output.encoded_mean", "output.encoded_logvar"})
+      shapes.need(o, {"B'", config.latent_channels, 1 + (shapes["T'"] - 1) / ft, shapes["H"] / f, shapes["W"] / f});
   FixtureDevice dev(fx);
   gpu::Context& ctx = dev.ctx;
   LtxVae vae(config, dev.weights);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "nodes/models/checkpoint_shapes.h"
 #include "nodes/models/fixture_device.h"
 #include "nodes/models/t5/encoder.h"
 
@@ -28,12 +29,16 @@ std::vector<int32_t> int_values(const HostTensor& t, const std::string& name) {
 FixtureOutputs run(const Fixture& fx, bool umt5) {
   T5Config config = t5_config_from_json(fx.config());
   config.per_layer_position_bias = umt5;
-  FixtureDevice dev(fx);
+  FixtureShapes shapes(fx);
+  shapes.need("input.input_ids", {"B", "L"})
+      .need("input.attention_mask", {"B", "L"})
+      .need("output.last_hidden_state", {"B", "L", config.d_model})
+      .need("output.last_hidden_state_unmasked", {"B", "L", config.d_model});
+  FixtureDevice dev(fx, t5_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   T5Encoder model(config, dev.weights);
 
   const HostTensor ids_t = fx.tensor("input.input_ids");
-  if (ids_t.shape.size() != 2) throw_invalid(fx.cls() + " fixture: input.input_ids should be [B, L]");
   const std::vector<int32_t> ids = int_values(ids_t, "input.input_ids");
   const std::vector<int32_t> mask = int_values(fx.tensor("input.attention_mask"), "input.attention_mask");
 

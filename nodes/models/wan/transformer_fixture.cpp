@@ -8,7 +8,16 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const WanConfig config = wan_config_from_json(fx.config());
-  FixtureDevice dev(fx);
+  FixtureShapes shapes(fx);
+  shapes.need("input.hidden_states", {"B", config.in_channels, "F", "H", "W"})
+      .need("input.timestep", {"B"})
+      .need("input.encoder_hidden_states", {"B", "L", config.text_dim})
+      .need("output.sample", {"B", config.out_channels, shapes["F"], shapes["H"], shapes["W"]});
+  if (config.image_to_video())
+    shapes.need("input.encoder_hidden_states_image", {"B", FixtureShapes::kAnyDim, config.image_dim});
+  else if (fx.has("input.encoder_hidden_states_image"))
+    fx.refuse("input.encoder_hidden_states_image is given but the config has no image_dim (text-to-video)");
+  FixtureDevice dev(fx, wan_checkpoint_shapes(config));
   gpu::Context& ctx = dev.ctx;
   WanTransformer model(config, dev.weights);
 

@@ -9,7 +9,14 @@ namespace {
 
 FixtureOutputs run(const Fixture& fx) {
   const WanVaeConfig config = wan_vae_config_from_json(fx.config());
-  FixtureDevice dev(fx);
+  FixtureShapes shapes(fx);
+  const int64_t f = config.spatial_compression(), ft = config.temporal_compression();
+  if (shapes.optional("input.latent", {"B", config.z_dim, "T", "h", "w"}))
+    shapes.need("output.decoded", {"B", 3, 1 + (shapes["T"] - 1) * ft, shapes["h"] * f, shapes["w"] * f});
+  if (shapes.optional("input.video", {"B'", 3, "T'", "H", "W"}))
+    for (const char* o : {"output.encoded_mean", "output.encoded_logvar"})
+      shapes.need(o, {"B'", config.z_dim, 1 + (shapes["T'"] - 1) / ft, shapes["H"] / f, shapes["W"] / f});
+  FixtureDevice dev(fx, wan_vae_tensor_shapes(config));
   gpu::Context& ctx = dev.ctx;
   WanVae vae(config, dev.weights);
   FixtureOutputs out;

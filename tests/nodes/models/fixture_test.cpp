@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "core/error.h"
+#include "gpu/error.h"
 #include "tests/support/tolerance.h"
 
 namespace lattice {
@@ -78,6 +80,73 @@ TEST(Fixture, UnsupportedOrMalformedFixturesAreRefused) {
   fs::remove_all(dir);
 }
 
+// How a failure while running is sorted (fixture.h): the fixture's fault (a model or an op refusing what it was
+// given) is InvalidInput naming the file; the device's (lost, out of memory) stays Evaluation.
+const FixtureRegistrar failing("TestFailingRunner", [](const Fixture& fx) -> FixtureOutputs {
+  const std::string how = fx.run().at("throw").get<std::string>();
+  if (how == "lost") throw gpu::DeviceError(gpu::Failure::DeviceLost, "device lost");
+  if (how == "memory") throw gpu::DeviceError(gpu::Failure::OutOfMemory, "out of device memory");
+  if (how == "unsupported") gpu::throw_unsupported("reshape of [1, 7, 32] f32 to [1, 7, 3, 16]: element counts differ");
+  if (how == "model") throw_eval("FLUX transformer: hidden states should be [B, S, 64]");
+  if (how == "host") throw std::bad_alloc();
+  return {{"output.x", HostTensor::from_f32({2}, {1, 2})}};
+});
+
+TEST(Fixture, FailuresWhileRunningAreSortedIntoTheFixturesAndTheDevices) {
+  const fs::path dir = fs::temp_directory_path() / ("fx_sort_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  HostTensor ref = HostTensor::from_f32({3}, {1, 2, 3});
+  const std::pair<const char*, ErrorKind> cases[] = {{"lost", ErrorKind::Evaluation},       {"memory", ErrorKind::Evaluation},
+                                                     {"host", ErrorKind::Evaluation},       {"unsupported", ErrorKind::InvalidInput},
+                                                     {"model", ErrorKind::InvalidInput},    {"none", ErrorKind::InvalidInput}};
+  for (const auto& [how, kind] : cases) {
+    const fs::path f = dir / (std::string(how) + ".safetensors");
+    // "none" runs, but its output.x is [2] where the fixture's reference is [3].
+    write_safetensors(f, {{"output.x", &ref}}, {{"class", "TestFailingRunner"}, {"run", std::string(R"({"throw": ")") + how + "\"}"}});
+    try {
+      run_fixture_file(f, dir / "out.safetensors");
+      ADD_FAILURE() << how;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), kind) << how << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(f.string()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "out.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(Fixture, ShapesBindNamedSizesAcrossTensors) {
+  const fs::path f = fs::temp_directory_path() / ("fx_shapes_" + std::to_string(::getpid()) + ".safetensors");
+  HostTensor a = HostTensor::from_f32({2, 3}, std::vector<float>(6)), b = HostTensor::from_f32({2, 4}, std::vector<float>(8));
+  write_safetensors(f, {{"input.a", &a}, {"input.b", &b}}, {{"class", "X"}});
+  const Fixture fx(f);
+  FixtureShapes ok(fx);
+  ok.need("input.a", {"B", 3}).need("input.b", {"B", FixtureShapes::kAnyDim});
+  EXPECT_EQ(ok["B"], 2);
+  EXPECT_FALSE(ok.optional("input.c", {"B"}));
+  auto refusal = [&](const std::function<void()>& check) -> std::string {
+    try {
+      check();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_EQ(refusal([&] { FixtureShapes(fx).need("input.a", {"N", 3}).need("input.b", {"N", "N"}); }),
+            f.string() + ": 'input.b' is [2, 4], expected [N, N] with N = 2 (from input.a)");
+  EXPECT_EQ(refusal([&] { FixtureShapes(fx).need("input.a", {2, 3, 1}); }), f.string() + ": 'input.a' is [2, 3], expected [2, 3, 1]");
+  EXPECT_EQ(refusal([&] {
+              FixtureShapes s(fx);
+              s.bind("B", 5, "run.batch");
+              s.need("input.a", {"B", 3});
+            }),
+            f.string() + ": 'input.a' is [2, 3], expected [B, 3] with B = 5 (from run.batch)");
+  EXPECT_EQ(refusal([&] { check_fixture_weights(fx, {{"w", {2}}}); }),
+            f.string() + ": weight 'weights.w' is missing (the config needs it, shaped [2])");
+  fs::remove(f);
+}
+
 }  // namespace
 }  // namespace lattice
 
@@ -102,6 +171,8 @@ TEST(Fixture, FluxVae) { check_fixture("flux_vae.safetensors"); }
 namespace lattice {
 namespace {
 TEST(Fixture, FluxPipeline) { check_fixture("flux_pipeline.safetensors"); }
+TEST(Fixture, FluxControl) { check_fixture("flux_control.safetensors"); }
+TEST(Fixture, LtxConditionPipeline) { check_fixture("ltx_condition_sampler.safetensors"); }
 }  // namespace
 }  // namespace lattice
 
