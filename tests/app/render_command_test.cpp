@@ -12,6 +12,8 @@
 #include "core/safetensors.h"
 #include "nodes/models/block_streamer.h"
 #include "nodes/models/wan/transformer.h"
+#include "nodes/video/ffmpeg_io.h"
+#include "tests/nodes/video/video_test_util.h"
 #include "tests/support/tiny_models.h"
 
 namespace {
@@ -159,6 +161,69 @@ TEST_F(Cli, EvaluationFailureExitsWith4) {
   EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("node 'save' (image.save)"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir / "default.png"));
+}
+
+// dir/in.mp4: a 6-frame 40x24 movie for graphs that read one.
+void write_movie(const fs::path& dir) {
+  lattice::VideoEncodeOptions o;
+  o.preset = "ultrafast";
+  o.fps_num = 25;
+  lattice::VideoWriter w(dir / "in.mp4", 40, 24, o);
+  for (int t = 0; t < 6; ++t) w.push(*lattice::test::moving_gradient(40, 24, t));
+  w.finish();
+}
+
+TEST_F(Cli, VideoSaveOfAFormatItCannotWriteIsRefusedBeforeAnythingRuns) {
+  // The file's extension is checked with the parameters: exit 3 before the image beside it is written, in the
+  // dry run too; on --set it is a bad --set (exit 2), as other bad values there are.
+  write_movie(dir);
+  const std::string graph = write("v.lattice", R"({"lattice":1,"nodes":[
+      {"id":"c","type":"image.constant","params":{"width":8,"height":8}},
+      {"id":"first","type":"image.save","params":{"path":"first.png"},"inputs":{"image":{"node":"c","output":"image"}}},
+      {"id":"l","type":"video.load","params":{"path":"in.mp4"}},
+      {"id":"s","type":"video.save","params":{"path":"out.avi"},"inputs":{"video":{"node":"l","output":"video"}}}]})");
+  for (const std::string mode : {"", " --dry-run"}) {
+    auto r = run("--render " + graph + mode + " --output-dir " + dir.string());
+    EXPECT_EQ(r.code, 3) << mode << r.out;
+    EXPECT_NE(r.out.find("node 's' (video.save): parameter 'path': cannot tell the format of 'out.avi': use .mp4, .mov or .mkv"),
+              std::string::npos)
+        << r.out;
+    EXPECT_FALSE(fs::exists(dir / "first.png")) << mode;
+  }
+  for (const std::string path : {"out.webm", "out"}) {
+    auto r = run("--render " + graph + " --set s.path=" + path + " --output-dir " + dir.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("cannot tell the format of '" + path + "'"), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(fs::exists(dir / "first.png"));
+}
+
+TEST_F(Cli, FramePastTheVideosEndIsInvalidInputAndTheDryRunSeesIt) {
+  // video.frame following the render frame past a 6-frame movie: the dry run of --frames 4-8 refuses it (it
+  // plans the last frame too); the render writes frames 4 to 6, then exits 3 at frame 7.
+  write_movie(dir);
+  const std::string graph = write("f.lattice", R"({"lattice":1,"nodes":[
+      {"id":"l","type":"video.load","params":{"path":"in.mp4"}},
+      {"id":"f","type":"video.frame","params":{"index":-1,"follow_render_frame":true},"inputs":{"video":{"node":"l","output":"video"}}},
+      {"id":"s","type":"image.save","params":{"path":"f.####.png"},"inputs":{"image":{"node":"f","output":"image"}}}]})");
+  const std::string words = "node 'f' (video.frame): frame 6 is outside the video's 6 frames (0..5)";
+  auto plan = run("--render " + graph + " --frames 4-8 --dry-run --output-dir " + dir.string());
+  EXPECT_EQ(plan.code, 3) << plan.out;
+  EXPECT_NE(plan.out.find("node 'f' (video.frame): frame 7 is outside the video's 6 frames (0..5)"), std::string::npos) << plan.out;
+  EXPECT_EQ(run("--render " + graph + " --frames 4-6 --dry-run").code, 0);
+  auto r = run("--render " + graph + " --frames 4-8 --output-dir " + dir.string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find(words), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "f.0006.png"));
+  EXPECT_FALSE(fs::exists(dir / "f.0007.png"));
+}
+
+TEST_F(Cli, DryRunErrorsNameTheNode) {
+  // A size the model cannot make, found while planning: named as the run names it.
+  const std::string wan = (fs::path(LATTICE_SOURCE_DIR) / "examples/wan-t2v.lattice").string();
+  auto r = run("--render " + wan + " --dry-run --set sample.num_frames=8");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("node 'sample' (wan.sample): Wan: num_frames must be 4k + 1"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, DryRunPrintsThePlanAndWritesNothing) {
