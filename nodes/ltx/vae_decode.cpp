@@ -92,6 +92,7 @@ NodeDesc make() {
     p.shape = "video " + std::to_string(1 + 8 * (f - 1)) + " frames " + std::to_string(32 * w) + "x" + std::to_string(32 * h);
     // The last up block dominates: about six live [1, 128, T, H/4, W/4] f32 tensors (released VAEs).
     p.activation_bytes = static_cast<uint64_t>((1 + 8 * (f - 1)) * 8 * h * 8 * w * 128 * 4 * 6);
+    p.meta = {{"frames", 1 + 8 * (f - 1)}, {"w", 32 * w}, {"h", 32 * h}, {"c", 3}};
     ctx.set_output("video", p);
   };
   return d;

@@ -4,6 +4,7 @@
 // normalised mean that WanVae::encode gives; bad inputs are refused with clear errors.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 
@@ -17,8 +18,10 @@
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
 #include "nodes/video/ffmpeg_io.h"
+#include "tests/nodes/video/video_test_util.h"
 #include "tests/support/gpu_limits.h"
 #include "tests/support/latent_sample_reference.h"
+#include "tests/support/refusal.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
 #include "tests/support/tolerance.h"
@@ -323,6 +326,32 @@ TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
   auto still = std::dynamic_pointer_cast<const TensorValue>(e3.evaluate(graph("{}"), "encode_image", "latent", eo));
   ASSERT_TRUE(still);
   EXPECT_EQ(still->device(enc_small.get<GpuService>()->context()).shape(), (gpu::Shape{1, 16, 1, 4, 6}));
+}
+
+TEST_F(WanVaeNodes, FramesTheEncoderCannotTakeAreRefusedByThePlanAndTheRun) {
+  // Movies of 8 frames (not 1 + 4k) and of 66x34 frames (not multiples of 8): the dry run knows both from the
+  // files' headers and refuses them before anything runs; the run refuses them as invalid input too.
+  VideoEncodeOptions vo;
+  vo.preset = "ultrafast";
+  vo.fps_num = 16;
+  const std::pair<const char*, std::array<int, 3>> movies[] = {{"eight.mp4", {48, 32, 8}}, {"odd.mp4", {66, 34, 5}}};
+  for (const auto& [name, size] : movies) {
+    VideoWriter w(root / name, size[0], size[1], vo);
+    for (int t = 0; t < size[2]; ++t) w.push(*test::moving_gradient(size[0], size[1], t));
+    w.finish();
+  }
+  const std::pair<const char*, const char*> cases[] = {
+      {"eight.mp4", "8 frames: the Wan VAE encodes 1 + 4k frames"}, {"odd.mp4", "frames 66x34 are not a multiple of 8"}};
+  for (const auto& [name, words] : cases) {
+    const Graph g = parse_graph(R"({"lattice": 1, "nodes": [
+      {"id": "vae", "type": "wan.load_vae", "params": {"path": "wan"}},
+      {"id": "movie", "type": "video.load", "params": {"path": ")" + std::string(name) + R"("}},
+      {"id": "encode", "type": "wan.vae_encode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "movie", "output": "video"}}}]})");
+    MemoryCache mem;
+    Engine e(&mem);
+    test::expect_plan_and_run_refuse(e, g, opts, "encode", "latent", std::string("node 'encode' (wan.vae_encode): ") + words);
+  }
 }
 
 TEST_F(WanVaeNodes, BadInputsAreRefused) {
