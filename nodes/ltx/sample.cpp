@@ -32,16 +32,40 @@ struct Grid {
 // The latent grid for the requested video; clear messages for sizes the VAE cannot produce.
 Grid grid(const ParamReader& ctx) {
   const int64_t W = ctx.integer("width"), H = ctx.integer("height"), N = ctx.integer("num_frames");
-  if (W % kSpatial || H % kSpatial)
-    throw_invalid(ctx.who() + ": width and height must be multiples of 32 (got " + std::to_string(W) + "x" + std::to_string(H) +
-                      "; e.g. 704x480)",
+  if (W % kSpatial || H % kSpatial) {
+    // The nearest sizes that are: each side rounded down (at least 32) and up.
+    const auto down = [](int64_t x) { return std::max(kSpatial, x / kSpatial * kSpatial); };
+    const auto up = [](int64_t x) { return (x + kSpatial - 1) / kSpatial * kSpatial; };
+    const auto size = [](int64_t w, int64_t h) { return std::to_string(w) + "x" + std::to_string(h); };
+    throw_invalid(ctx.who() + ": width and height must be multiples of 32 (got " + size(W, H) + "; e.g. " + size(down(W), down(H)) +
+                      " or " + size(up(W), up(H)) + ")",
                   {ctx.node_id()});
+  }
   if ((N - 1) % kTemporal)
     throw_invalid(ctx.who() + ": num_frames must be 8k + 1 (got " + std::to_string(N) + "; e.g. " +
                       std::to_string((N - 1) / kTemporal * kTemporal + 1) + " or " +
                       std::to_string(((N - 1) / kTemporal + 1) * kTemporal + 1) + ")",
                   {ctx.node_id()});
   return {(N - 1) / kTemporal + 1, H / kSpatial, W / kSpatial};
+}
+
+// The `image` input's fit, in the run and the plan (InvalidInput naming the node): a one-frame latent of the
+// video's latent size and the transformer's `channels` (`shape`: [1, C, F, h, w]), at a latent frame the video has.
+void check_image(const ParamReader& ctx, const Grid& g, int64_t channels, const std::vector<int64_t>& shape) {
+  if (ctx.integer("image_index") >= g.frames)
+    throw_invalid(ctx.who() + ": image_index " + std::to_string(ctx.integer("image_index")) + " is past the video's last latent frame (" +
+                      std::to_string(g.frames - 1) + " for " + std::to_string(ctx.integer("num_frames")) + " frames)",
+                  {ctx.node_id()});
+  const std::vector<int64_t> want{1, channels, 1, g.h, g.w};
+  if (shape != want) {
+    std::string got, expected;
+    for (int64_t x : shape) got += (got.empty() ? "" : ", ") + std::to_string(x);
+    for (int64_t x : want) expected += (expected.empty() ? "" : ", ") + std::to_string(x);
+    throw_invalid(ctx.who() + ": image latent [" + got + "] does not fit a " + std::to_string(ctx.integer("width")) + "x" +
+                      std::to_string(ctx.integer("height")) + " video (expected [" + expected +
+                      "]); encode the image at the sampler's width and height",
+                  {ctx.node_id()});
+  }
 }
 
 LtxSamplerOptions options(const ParamReader& ctx) {
@@ -197,9 +221,6 @@ NodeDesc make() {
     const LtxSamplerOptions o = options(ctx);
     if (o.guidance > 1.0f && !ctx.has_input("negative"))
       ctx.fail("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
-    if (ctx.has_input("image") && o.image_index >= g.frames)
-      ctx.fail("image_index " + std::to_string(o.image_index) + " is past the video's last latent frame (" +
-               std::to_string(g.frames - 1) + " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
     gpu::Context& gc = gpu_context(ctx);
     gpu::Tensor noise;
     {
@@ -213,7 +234,10 @@ NodeDesc make() {
       ctx.fail("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
                "differently; connect the image to condition_1 at frame 0 instead");
     gpu::Tensor first;
-    if (ctx.has_input("image")) first = ctx.input_as<TensorValue>("image").device(gc);
+    if (ctx.has_input("image")) {
+      first = ctx.input_as<TensorValue>("image").device(gc);
+      check_image(ctx, g, dit.config().in_channels, first.shape());
+    }
     gpu::Tensor start;
     if (ctx.has_input("latent")) start = ctx.input_as<TensorValue>("latent").device(gc);
     if (o.strength < 1.0f && !start.defined()) ctx.fail("strength < 1 needs the 'latent' input (the latents to refine)");
@@ -245,11 +269,27 @@ NodeDesc make() {
   d.plan = [](PlanContext& ctx) {
     const Grid g = grid(ctx);
     const LtxSamplerOptions o = options(ctx);
-    const int64_t tokens = g.frames * g.h * g.w, txt = 128;
+    // The text length as the prompt's plan says (ltx.text_encode's max_length), else LTXPipeline's 128; the
+    // latent channels as the transformer's.
+    const PlanInfo* cond = ctx.input("conditioning");
+    const int64_t tokens = g.frames * g.h * g.w, txt = cond ? cond->meta.value("tokens", int64_t{128}) : 128;
+    const PlanInfo* dit_plan = ctx.input("dit");
+    const int64_t channels = dit_plan ? dit_plan->meta.value("in_channels", int64_t{128}) : 128;
+    if (const PlanInfo* img = ctx.input("image"); img && img->meta.contains("h")) {
+      const int64_t f = img->meta.contains("f") ? img->meta["f"].get<int64_t>() : img->meta.value("t", int64_t{1});
+      check_image(ctx, g, channels,
+                  {1, img->meta.value("c", channels), f, img->meta["h"].get<int64_t>(), img->meta["w"].get<int64_t>()});
+    } else if (img && ctx.integer("image_index") >= g.frames) {
+      check_image(ctx, g, channels, {1, channels, 1, g.h, g.w});
+    }
     const int steps = ctx.input("latent") && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps;
     // What the sampler holds on the device when the transformer plans (its latents, text states, RoPE) and the
     // tokens it runs: conditions at later frames add theirs.
     const bool cfg = o.guidance > 1.0f, image = ctx.input("image") != nullptr;
+    if (const PlanInfo* negative = ctx.input("negative"); cfg && negative && negative->meta.value("tokens", txt) != txt)
+      throw_invalid(ctx.who() + ": the negative prompt's " + std::to_string(negative->meta["tokens"].get<int64_t>()) +
+                        " tokens differ from the prompt's " + std::to_string(txt) + "; encode both with the same max_length",
+                    {ctx.node_id()});
     LtxSamplerFootprint fp;
     fp.tokens = tokens;
     fp.text_tokens = txt;
@@ -282,7 +322,7 @@ NodeDesc make() {
     fp.renoise = held && o.cond_noise_scale > 0.0f;
     const int64_t run_tokens = tokens + fp.appended_tokens;
     PlanInfo p;
-    p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
+    p.shape = "latent [1, " + std::to_string(channels) + ", " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
               std::to_string(run_tokens) + " tokens, " + std::to_string(steps) + " steps";
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("inner")) {
       const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(run_tokens);
@@ -301,7 +341,7 @@ NodeDesc make() {
       // conditions.
       p.activation_bytes = ltx_activation_bytes(c, run_tokens, txt, cfg ? 2 : 1, image || conditioned) + ltx_sampler_device_bytes(c, fp);
     }
-    p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
+    p.meta = {{"c", channels}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
     ctx.set_output("latent", p);
   };
   return d;

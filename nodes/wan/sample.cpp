@@ -128,10 +128,20 @@ NodeDesc make() {
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
   };
   d.plan = [](PlanContext& ctx) {
-    const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"));
+    // The latent channels as the transformer's config says (wan.load_transformer's plan), else Wan 2.1's 16.
+    const PlanInfo* dit_plan = ctx.input("dit");
+    const int64_t channels = dit_plan && dit_plan->meta.contains("config") ? dit_plan->meta["config"].value("out", int64_t{16}) : 16;
+    const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"), channels);
     const WanSamplerOptions o = options(ctx);
-    const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2), text = kWanTextTokens;
+    // The text length as the prompt's plan says (wan.text_encode's max_length), else WanPipeline's 512.
+    const PlanInfo* prompt = ctx.input("conditioning");
+    const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2),
+                  text = prompt ? prompt->meta.value("tokens", int64_t{kWanTextTokens}) : kWanTextTokens;
     const bool cfg = o.guidance > 1.0f;
+    if (const PlanInfo* negative = ctx.input("negative"); cfg && negative && negative->meta.value("tokens", text) != text)
+      throw_invalid(ctx.who() + ": the negative prompt's " + std::to_string(negative->meta["tokens"].get<int64_t>()) +
+                        " tokens differ from the prompt's " + std::to_string(text) + "; encode both with the same max_length",
+                    {ctx.node_id()});
     const int64_t batch = cfg && o.batch_cfg ? 2 : 1;
     const bool refine = o.strength < 1.0f;
     if (refine) {
@@ -149,7 +159,7 @@ NodeDesc make() {
     const int steps = o.steps - (refine ? wan_start_step(o) : 0);
     PlanInfo p;
     p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
-    p.shape = "latent [1, 16, " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
+    p.shape = "latent [1, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
               "], " + std::to_string(tokens) + " tokens, " + std::to_string(steps) + (o.scheduler == WanScheduler::UniPc ? " UniPC" : " Euler") + " steps" +
               (cfg ? (batch == 2 ? ", CFG batch 2" : ", CFG in turn") : "");
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("config")) {

@@ -362,11 +362,12 @@ TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
   expect_budget_too_small(graph, 16, "FLUX transformer");
 }
 
-// A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, 512 text tokens
-// as the plan assumes), its matrices on the device as `weight_dtype`: the graph file in `dir`. With `cfg`: a
-// 9-frame 192x160 video (360 tokens) with guidance 5 and batched CFG (the prompt tensors as the negative too),
-// whose batch-2 activations exceed the batch-1 ones by more than two blocks.
-std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored", bool cfg = false) {
+// A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, `text_tokens` text
+// tokens, which the plan reads from the prompt's), its matrices on the device as `weight_dtype`: the graph file
+// in `dir`. With `cfg`: a 9-frame 192x160 video (360 tokens) with guidance 5 and batched CFG (the prompt tensors
+// as the negative too), whose batch-2 activations exceed the batch-1 ones by more than two blocks.
+std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored", bool cfg = false,
+                                     int64_t text_tokens = 512) {
   lattice::WanConfig c;
   c.num_attention_heads = 4;
   c.attention_head_dim = 64;
@@ -374,7 +375,7 @@ std::string write_streamed_wan_graph(const fs::path& dir, const std::string& wei
   c.ffn_dim = 1536;
   c.num_layers = 4;
   lattice::test::write_random_wan(dir / "dit", c);
-  write_prompt_inputs(dir, 512, 64, 13, 4, false);  // Wan ignores the pooled embedding
+  write_prompt_inputs(dir, text_tokens, 64, 13, 4, false);  // Wan ignores the pooled embedding
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
@@ -395,7 +396,8 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 }
 
 // A random LTX-Video DiT of 4 blocks (2.6 MB each) sampling a 9-frame 128x96 video (2 x 3 x 4 = 24 tokens,
-// 128 text tokens as the plan assumes, no CFG), its matrices on the device as `weight_dtype`: the graph file in `dir`.
+// `text_tokens` text tokens, which the plan reads from the prompt's, no CFG), its matrices on the device as
+// `weight_dtype`: the graph file in `dir`.
 // With a `keyframe` strength: a stored latent [1, 128, 1, 3, 4] conditions frame 0 at strength 0.5 and, as a
 // keyframe at that strength, frame 8 (12 appended tokens: at 1 re-noised each step, below 1 blended with noise).
 // With `image`: that latent is the image input instead (first-frame conditioning). With `key_frames` 2 the
@@ -403,7 +405,7 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 // runs past the end and is trimmed to its first frame.
 std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& weight_dtype = "stored",
                                      std::optional<double> keyframe = std::nullopt, bool image = false,
-                                     int64_t key_frames = 1) {
+                                     int64_t key_frames = 1, int64_t text_tokens = 128) {
   const bool keyframes = keyframe.has_value();
   lattice::LtxTransformerConfig c;
   c.in_channels = c.out_channels = 128;
@@ -414,7 +416,7 @@ std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& wei
   c.ff_inner = 1536;
   c.num_layers = 4;
   lattice::test::write_random_ltx(dir / "dit", c);
-  write_prompt_inputs(dir, 128, 64, 11, 4, false);  // LTX-Video ignores the pooled embedding
+  write_prompt_inputs(dir, text_tokens, 64, 11, 4, false);  // LTX-Video ignores the pooled embedding
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
@@ -558,6 +560,15 @@ TEST_F(Cli, WanRunsCfgInTurnWhereOnlyThatFitsTheBudget) {
 
 TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
   expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir), 12, dir);
+}
+
+TEST_F(Cli, StreamedRunsOfOtherTextLengthsMatchThePlanAtTheirBoundary) {
+  // Prompts of 300 tokens, not the pipelines' 512 (Wan) and 128 (LTX-Video): the plan takes the length from
+  // the prompt's plan, so it counts the text states and the cross-attention as the run holds them, to the byte.
+  SCOPED_TRACE("Wan");
+  expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir, "stored", false, 300), 12, dir);
+  SCOPED_TRACE("LTX-Video");
+  expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", std::nullopt, false, 1, 300), 12, dir);
 }
 
 TEST_F(Cli, StreamedFp8WanRunMatchesThePlanAtItsBoundary) {

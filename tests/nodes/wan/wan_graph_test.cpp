@@ -22,6 +22,7 @@
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_handles.h"
 #include "tests/support/example_plan.h"
+#include "tests/support/refusal.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -336,6 +337,30 @@ TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
   EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
+TEST_F(WanGraph, DryRunPlansTheTextLengthThePromptsAreEncodedAt) {
+  // examples/wan-t2v-sample.lattice with both prompts at 4096 tokens: the plan runs the transformer with them (its
+  // cross-attention, the text states the sampler holds), not with WanPipeline's 512.
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(examples / "wan-t2v-sample.lattice");
+  for (const char* id : {"prompt", "negative"}) g.find(id)->params["max_length"] = 4096;
+  RenderOptions o = opts;
+  o.base_dir = examples;
+  MemoryCache mem;
+  Engine e(&mem);
+  PlanInfo sample;
+  for (const auto& row : e.plan(g, o))
+    if (row.id == "sample") sample = row.outputs.at(0).second;
+  const WanConfig c;
+  EXPECT_DOUBLE_EQ(sample.flops, c.forward_flops(32760, 4096, 0) * 2 * 50);
+  EXPECT_EQ(sample.activation_bytes,
+            wan_activation_bytes(c, 32760, 4096, 2) + wan_sampler_device_bytes(c, 21 * 60 * 104, 4096, 0, true, true));
+  // Prompts of different lengths cannot be guided together: refused before anything runs, as the run would.
+  g.find("negative")->params["max_length"] = 512;
+  test::expect_refused([&] { e.plan(g, o); }, ErrorKind::InvalidInput,
+                       "node 'sample' (wan.sample): the negative prompt's 512 tokens differ from the prompt's 4096");
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
 TEST_F(WanGraph, DryRunPlansTheFullExampleThroughDecodeAndSave) {
   // examples/wan-t2v.lattice (sample, VAE decode, video.save) against the config-only folder: every node plans,
   // nothing is written and the device is never started.
@@ -404,15 +429,11 @@ TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
   Engine e(&mem);
   for (const char* params : {R"({"width": 64, "height": 48, "num_frames": 8, "steps": 1})",
                              R"({"width": 60, "height": 48, "num_frames": 5, "steps": 1})"}) {
-    Graph g = graph(params);
-    try {
-      e.evaluate(g, "sample", "latent", opts);
-      ADD_FAILURE() << params;
-    } catch (const Error& err) {
-      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
-      const std::string m = err.what();
-      EXPECT_TRUE(m.find("4k + 1") != std::string::npos || m.find("multiples of 16") != std::string::npos) << m;
-    }
+    // The run and the dry run refuse them alike, naming the node.
+    const bool frames = std::string(params).find("\"num_frames\": 8") != std::string::npos;
+    test::expect_plan_and_run_refuse(e, graph(params), opts, "sample", "latent",
+                                     frames ? "node 'sample' (wan.sample): Wan: num_frames must be 4k + 1"
+                                            : "node 'sample' (wan.sample): Wan: width and height must be positive multiples of 16");
   }
 }
 
