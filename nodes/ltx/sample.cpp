@@ -49,23 +49,47 @@ Grid grid(const ParamReader& ctx) {
   return {(N - 1) / kTemporal + 1, H / kSpatial, W / kSpatial};
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string t;
+  for (int64_t x : shape) t += (t.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + t + "]";
+}
+
+// A latent input's shape [1, C, F, h, w] as its plan says (meta "f": the LTX nodes, "t": latent.from_tensor, else
+// one frame; C the plan's, else `channels`); empty where the plan does not say.
+std::vector<int64_t> planned_latent(const PlanInfo* p, int64_t channels) {
+  if (!p || !p->meta.contains("h")) return {};
+  const int64_t f = p->meta.contains("f") ? p->meta["f"].get<int64_t>() : p->meta.value("t", int64_t{1});
+  return {1, p->meta.value("c", channels), f, p->meta["h"].get<int64_t>(), p->meta["w"].get<int64_t>()};
+}
+
 // The `image` input's fit, in the run and the plan (InvalidInput naming the node): a one-frame latent of the
-// video's latent size and the transformer's `channels` (`shape`: [1, C, F, h, w]), at a latent frame the video has.
+// video's latent size and the transformer's `channels` (`shape`: [1, C, F, h, w]; empty where the plan does not
+// know it), at a latent frame the video has.
 void check_image(const ParamReader& ctx, const Grid& g, int64_t channels, const std::vector<int64_t>& shape) {
   if (ctx.integer("image_index") >= g.frames)
     throw_invalid(ctx.who() + ": image_index " + std::to_string(ctx.integer("image_index")) + " is past the video's last latent frame (" +
                       std::to_string(g.frames - 1) + " for " + std::to_string(ctx.integer("num_frames")) + " frames)",
                   {ctx.node_id()});
   const std::vector<int64_t> want{1, channels, 1, g.h, g.w};
-  if (shape != want) {
-    std::string got, expected;
-    for (int64_t x : shape) got += (got.empty() ? "" : ", ") + std::to_string(x);
-    for (int64_t x : want) expected += (expected.empty() ? "" : ", ") + std::to_string(x);
-    throw_invalid(ctx.who() + ": image latent [" + got + "] does not fit a " + std::to_string(ctx.integer("width")) + "x" +
-                      std::to_string(ctx.integer("height")) + " video (expected [" + expected +
-                      "]); encode the image at the sampler's width and height",
+  if (!shape.empty() && shape != want)
+    throw_invalid(ctx.who() + ": image latent " + shape_text(shape) + " does not fit a " + std::to_string(ctx.integer("width")) +
+                      "x" + std::to_string(ctx.integer("height")) + " video (expected " + shape_text(want) +
+                      "); encode the image at the sampler's width and height",
                   {ctx.node_id()});
-  }
+}
+
+// The `latent` input that strength < 1 refines, in the run and the plan (InvalidInput naming the node): connected,
+// and of the video's latent shape (`shape` [1, C, F, h, w]; empty where the plan does not know it).
+void check_start(const ParamReader& ctx, const Grid& g, int64_t channels, bool connected, const std::vector<int64_t>& shape) {
+  if (static_cast<float>(ctx.number("strength")) >= 1.0f) return;  // in f32, as LtxSamplerOptions holds it
+  if (!connected) throw_invalid(ctx.who() + ": strength < 1 needs the 'latent' input (the latents to refine)", {ctx.node_id()});
+  const std::vector<int64_t> want{1, channels, g.frames, g.h, g.w};
+  if (!shape.empty() && shape != want)
+    throw_invalid(ctx.who() + ": latent " + shape_text(shape) + " does not fit a " + std::to_string(ctx.integer("width")) + "x" +
+                      std::to_string(ctx.integer("height")) + ", " + std::to_string(ctx.integer("num_frames")) +
+                      "-frame video " + shape_text(want) + "; set the sampler's size to the upsampled one",
+                  {ctx.node_id()});
 }
 
 LtxSamplerOptions options(const ParamReader& ctx) {
@@ -240,11 +264,7 @@ NodeDesc make() {
     }
     gpu::Tensor start;
     if (ctx.has_input("latent")) start = ctx.input_as<TensorValue>("latent").device(gc);
-    if (o.strength < 1.0f && !start.defined()) ctx.fail("strength < 1 needs the 'latent' input (the latents to refine)");
-    if (start.defined() && o.strength < 1.0f && start.shape() != noise.shape())
-      ctx.fail("latent " + start.describe() + " does not fit a " + std::to_string(ctx.integer("width")) + "x" +
-               std::to_string(ctx.integer("height")) + ", " + std::to_string(ctx.integer("num_frames")) +
-               "-frame video " + noise.describe() + "; set the sampler's size to the upsampled one");
+    check_start(ctx, g, dit.config().in_channels, start.defined(), start.defined() ? start.shape() : gpu::Shape{});
     std::unique_ptr<LtxConditioning> negative;
     if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
     const StepPreview preview(ctx, gc, g);
@@ -275,13 +295,8 @@ NodeDesc make() {
     const int64_t tokens = g.frames * g.h * g.w, txt = cond ? cond->meta.value("tokens", int64_t{128}) : 128;
     const PlanInfo* dit_plan = ctx.input("dit");
     const int64_t channels = dit_plan ? dit_plan->meta.value("in_channels", int64_t{128}) : 128;
-    if (const PlanInfo* img = ctx.input("image"); img && img->meta.contains("h")) {
-      const int64_t f = img->meta.contains("f") ? img->meta["f"].get<int64_t>() : img->meta.value("t", int64_t{1});
-      check_image(ctx, g, channels,
-                  {1, img->meta.value("c", channels), f, img->meta["h"].get<int64_t>(), img->meta["w"].get<int64_t>()});
-    } else if (img && ctx.integer("image_index") >= g.frames) {
-      check_image(ctx, g, channels, {1, channels, 1, g.h, g.w});
-    }
+    if (const PlanInfo* img = ctx.input("image")) check_image(ctx, g, channels, planned_latent(img, channels));
+    check_start(ctx, g, channels, ctx.input("latent") != nullptr, planned_latent(ctx.input("latent"), channels));
     const int steps = ctx.input("latent") && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps;
     // What the sampler holds on the device when the transformer plans (its latents, text states, RoPE) and the
     // tokens it runs: conditions at later frames add theirs.

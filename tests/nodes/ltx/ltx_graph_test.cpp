@@ -543,6 +543,13 @@ TEST_F(LtxGraph, InputsTheEncodersAndTheSamplerCannotTakeAreRefusedByThePlanAndT
   g = base;
   g.find("image")->params["width"] = 96;  // its latent is 3 x 3, the video's 3 x 2
   refused(g, "i2v", "node 'i2v' (ltx.sample): image latent [1, 16, 1, 3, 3] does not fit a 64x96 video (expected [1, 16, 1, 3, 2])");
+  // Refining (strength < 1): latents of another size than the sampler's, and none.
+  g = base;
+  g.find("refine")->params["width"] = 96;
+  refused(g, "refine", "node 'refine' (ltx.sample): latent [1, 16, 2, 6, 4] does not fit a 96x192, 9-frame video [1, 16, 2, 6, 3]");
+  g = base;
+  g.find("sample")->params["strength"] = 0.5;
+  refused(g, "sample", "node 'sample' (ltx.sample): strength < 1 needs the 'latent' input");
 }
 
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
