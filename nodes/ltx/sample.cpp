@@ -7,6 +7,7 @@
 // With a `latent` input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
@@ -92,6 +93,28 @@ void check_start(const ParamReader& ctx, const Grid& g, int64_t channels, bool c
                   {ctx.node_id()});
 }
 
+// What the connected inputs and the parameters must agree on, in the run (before any work) and the plan
+// (InvalidInput naming the node): a negative prompt for guidance > 1, not both 'image' and conditions, conditions
+// at frames the video has. `connected(port)`: whether that input is connected.
+void check_inputs(const ParamReader& ctx, const Grid& g, const std::function<bool(const std::string&)>& connected) {
+  const auto refuse = [&](const std::string& why) { throw_invalid(ctx.who() + ": " + why, {ctx.node_id()}); };
+  if (static_cast<float>(ctx.number("guidance")) > 1.0f && !connected("negative"))
+    refuse("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
+  const int64_t last = (g.frames - 1) * kTemporal;
+  bool conditioned = false;
+  for (int k = 0; k < kConditions; ++k) {
+    const std::string port = condition_port(k);
+    if (!connected(port)) continue;
+    conditioned = true;
+    if (const int64_t frame = ctx.integer(port + "_frame"); frame > last)
+      refuse(port + "_frame " + std::to_string(frame) + " is past the video's last frame (" + std::to_string(last) + " for " +
+             std::to_string(ctx.integer("num_frames")) + " frames)");
+  }
+  if (conditioned && connected("image"))
+    refuse("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
+           "differently; connect the image to condition_1 at frame 0 instead");
+}
+
 LtxSamplerOptions options(const ParamReader& ctx) {
   LtxSamplerOptions o;
   o.steps = static_cast<int>(ctx.integer("steps"));
@@ -136,9 +159,6 @@ std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const G
     c.latent = ctx.input_as<TensorValue>(port).device(gc);
     c.frame_index = static_cast<int>(ctx.integer(port + "_frame"));
     c.strength = static_cast<float>(ctx.number(port + "_strength"));
-    if (c.frame_index > last)
-      ctx.fail(port + "_frame " + std::to_string(c.frame_index) + " is past the video's last frame (" + std::to_string(last) +
-               " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
     if (c.latent.rank() == 5 && c.strength < 1.0f) {
       if (const int64_t n = ltx_appended_frames(c.latent.dim(2), c.frame_index, last + 1, kTemporal); n > 0) {
         gpu::CommandStream s(gc);
@@ -243,8 +263,7 @@ NodeDesc make() {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
     const Grid g = grid(ctx);
     const LtxSamplerOptions o = options(ctx);
-    if (o.guidance > 1.0f && !ctx.has_input("negative"))
-      ctx.fail("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
+    check_inputs(ctx, g, [&](const std::string& port) { return ctx.has_input(port); });
     gpu::Context& gc = gpu_context(ctx);
     gpu::Tensor noise;
     {
@@ -254,9 +273,6 @@ NodeDesc make() {
     }
     uint64_t blocks = 0;
     const std::vector<LtxCondition> conds = conditions(ctx, gc, g, dit.config().in_channels, blocks);
-    if (!conds.empty() && ctx.has_input("image"))
-      ctx.fail("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
-               "differently; connect the image to condition_1 at frame 0 instead");
     gpu::Tensor first;
     if (ctx.has_input("image")) {
       first = ctx.input_as<TensorValue>("image").device(gc);
@@ -293,6 +309,7 @@ NodeDesc make() {
     // latent channels as the transformer's.
     const PlanInfo* cond = ctx.input("conditioning");
     const int64_t tokens = g.frames * g.h * g.w, txt = cond ? cond->meta.value("tokens", int64_t{128}) : 128;
+    check_inputs(ctx, g, [&](const std::string& port) { return ctx.input(port) != nullptr; });
     const PlanInfo* dit_plan = ctx.input("dit");
     const int64_t channels = dit_plan ? dit_plan->meta.value("in_channels", int64_t{128}) : 128;
     if (const PlanInfo* img = ctx.input("image")) check_image(ctx, g, channels, planned_latent(img, channels));

@@ -94,18 +94,21 @@ NodeDesc make() {
     gpu::Tensor start;
     if (o.strength < 1.0f) {
       if (!ctx.has_input("latent"))
-        ctx.fail("strength < 1 needs the 'latent' input (wan.vae_encode of the video to start from), or set strength to 1");
+        throw_invalid(ctx.who() + ": strength < 1 needs the 'latent' input (wan.vae_encode of the video to start from), or set strength to 1",
+                      {ctx.node_id()});
       start = ctx.input_as<TensorValue>("latent").device(gc);
       if (start.shape() != gpu::Shape(shape.begin(), shape.end()))
-        ctx.fail("latent " + start.describe() + " does not fit the " + video_size(ctx) + " this sampler makes (expected " +
-                 shape_text(shape) + "); encode the video at the sampler's width, height and num_frames");
+        throw_invalid(ctx.who() + ": latent " + start.describe() + " does not fit the " + video_size(ctx) +
+                          " this sampler makes (expected " + shape_text(shape) +
+                          "); encode the video at the sampler's width, height and num_frames",
+                      {ctx.node_id()});
     }
     gpu::Tensor negative;
     if (ctx.has_input("negative")) negative = upload(gc, ctx.input_as<ConditioningData>("negative"));
     std::unique_ptr<WanImageCondition> image;
     if (ctx.has_input("image_embeds") || ctx.has_input("image_condition")) {
       if (!ctx.has_input("image_embeds") || !ctx.has_input("image_condition"))
-        ctx.fail("image-to-video needs both 'image_embeds' and 'image_condition'");
+        throw_invalid(ctx.who() + ": image-to-video needs both 'image_embeds' and 'image_condition'", {ctx.node_id()});
       auto device = [&](const char* port) {
         const HostTensor& t = ctx.input_as<TensorData>(port).tensor;
         return gpu::Tensor::from_floats(gc, t.to_f32(), t.shape);
@@ -138,6 +141,13 @@ NodeDesc make() {
     const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2),
                   text = prompt ? prompt->meta.value("tokens", int64_t{kWanTextTokens}) : kWanTextTokens;
     const bool cfg = o.guidance > 1.0f;
+    // What the run refuses (here or in wan_sample) that the plan can see.
+    if (cfg && !ctx.input("negative"))
+      throw_invalid(ctx.who() + ": guidance > 1 needs the 'negative' input (wan.text_encode of the negative prompt, which "
+                                "may be empty), or set guidance to 1",
+                    {ctx.node_id()});
+    if (!ctx.input("image_embeds") != !ctx.input("image_condition"))
+      throw_invalid(ctx.who() + ": image-to-video needs both 'image_embeds' and 'image_condition'", {ctx.node_id()});
     if (const PlanInfo* negative = ctx.input("negative"); cfg && negative && negative->meta.value("tokens", text) != text)
       throw_invalid(ctx.who() + ": the negative prompt's " + std::to_string(negative->meta["tokens"].get<int64_t>()) +
                         " tokens differ from the prompt's " + std::to_string(text) + "; encode both with the same max_length",

@@ -250,7 +250,7 @@ TEST_F(LtxGraph, ImageConditionsTheLatentFrameImageIndexSays) {
 
 // condition_k (LTXConditionPipeline): at frame 0 with strength 1 the first latent frame is the image's latent;
 // a keyframe at the last frame (appended tokens, strength 0.5: noise from the node's seed) changes the video;
-// a frame past the end, and 'image' beside conditions, are refused with what to do.
+// a frame past the end, and 'image' beside conditions, are refused with what to do, by the dry run too.
 TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   Graph g = parse_graph(kGraph);
   Node& keys = *g.find("sample");
@@ -299,14 +299,10 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   keys.params["steps"] = 2;
   keys.params.erase("schedule");
 
+  // Invalid input, refused by the dry run too.
   keys.params["condition_2_frame"] = 9;
-  try {
-    e.evaluate(g, "sample", "latent", opts);
-    FAIL() << "a condition at frame 9 of 9 frames was accepted";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("condition_2_frame 9 is past the video's last frame (8 for 9 frames)"), std::string::npos)
-        << err.what();
-  }
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
+                                   "node 'sample' (ltx.sample): condition_2_frame 9 is past the video's last frame (8 for 9 frames)");
   // A latent of another size is refused naming the port (condition_1 unconnected: still "condition_2").
   Graph small = g;
   Node tiny = *small.find("sample");
@@ -329,12 +325,7 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   }
   keys.params["condition_2_frame"] = 8;
   keys.inputs["image"] = {"first", "latent"};
-  try {
-    e.evaluate(g, "sample", "latent", opts);
-    FAIL() << "'image' beside condition inputs was accepted";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("connect the image to condition_1 at frame 0 instead"), std::string::npos) << err.what();
-  }
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "connect the image to condition_1 at frame 0 instead");
 }
 
 // By default ltx.encode_image normalises a draw from the encoder's distribution for its seed (drawn on the
@@ -578,9 +569,10 @@ TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
   } catch (const Error& err) {
     EXPECT_NE(std::string(err.what()).find("(got 48x32; e.g. 32x32 or 64x32)"), std::string::npos) << err.what();
   }
-  // guidance > 1 without a negative prompt.
+  // guidance > 1 without a negative prompt: invalid input, refused by the dry run too.
   g.find("sample")->params["guidance"] = 3.0;
-  EXPECT_THROW(e.evaluate(g, "sample", "latent", opts), Error);
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
+                                   "node 'sample' (ltx.sample): guidance > 1 needs the 'negative' input");
   // A FLUX transformer is not an LTX one.
   g.find("dit")->params["path"] = "inputs.safetensors";
   try {

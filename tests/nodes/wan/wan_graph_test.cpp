@@ -286,22 +286,16 @@ TEST_F(WanGraph, VideoToVideoRefusesALatentOfAnotherSizeOrNone) {
   Engine e(&mem);
   const HostTensor small = HostTensor::from_f32({1, 16, 2, 6, 8}, std::vector<float>(16 * 2 * 6 * 8, 0.5f));
   write_safetensors(root / "video.safetensors", {{"latent", &small}});
-  const auto message = [&](const Graph& g) {
-    try {
-      e.evaluate(g, "sample", "latent", opts);
-    } catch (const Error& err) {
-      EXPECT_EQ(err.kind(), ErrorKind::Evaluation) << err.what();
-      return std::string(err.what());
-    }
-    return std::string("no error");
-  };
+  // Invalid input, refused by the dry run too.
   Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2, "strength": 0.5})");
-  const std::string none = message(g);
-  EXPECT_NE(none.find("strength < 1 needs the 'latent' input"), std::string::npos) << none;
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "node 'sample' (wan.sample): strength < 1 needs the 'latent' input");
   connect_video_latent(g);
-  const std::string other = message(g);
-  EXPECT_NE(other.find("does not fit the 64x48, 9 frames this sampler makes (expected [1, 16, 3, 6, 8])"), std::string::npos)
-      << other;
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
+                                   "does not fit the 64x48, 9 frames this sampler makes (expected [1, 16, 3, 6, 8])");
+  // guidance > 1 without a negative prompt.
+  g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2})");
+  g.find("sample")->inputs.erase("negative");
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "guidance > 1 needs the");
 }
 
 TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
@@ -413,6 +407,11 @@ TEST_F(WanGraph, ImageToVideoSamplesWithTheImageConditionOnEveryStep) {
       gpu::Tensor::from_floats(env.get<GpuService>()->context(), image_embeds.to_f32(), image_embeds.shape);
   expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 2, 4, 6}, 3, 2, 5.0, 3.0f, cond, img));
 
+  // One of the two image inputs alone: invalid input, refused by the dry run too.
+  Graph half = g;
+  half.find("sample")->inputs.erase("image_condition");
+  test::expect_plan_and_run_refuse(e, half, opts, "sample", "latent",
+                                   "node 'sample' (wan.sample): image-to-video needs both 'image_embeds' and 'image_condition'");
   // Without the image inputs the I2V model refuses to sample.
   g.find("sample")->inputs.erase("image_embeds");
   g.find("sample")->inputs.erase("image_condition");
