@@ -334,6 +334,10 @@ NodeDesc make() {
       const std::string port = condition_port(k);
       const PlanInfo* in = ctx.input(port);
       if (!in) continue;
+      if (const auto s = planned_latent(in, channels); !s.empty() && (s[1] != channels || s[3] != g.h || s[4] != g.w))
+        throw_invalid(ctx.who() + ": " + port + ": latent " + shape_text(s) + " should be [1, " + std::to_string(channels) + ", f, " +
+                          std::to_string(g.h) + ", " + std::to_string(g.w) + "] (the video's latent size)",
+                      {ctx.node_id()});
       // Latent frames from the input's plan where it says ("f": the LTX nodes, "t": latent.from_tensor), else one.
       const int64_t f = in->meta.contains("f")   ? in->meta["f"].get<int64_t>()
                         : in->meta.contains("t") ? in->meta["t"].get<int64_t>()

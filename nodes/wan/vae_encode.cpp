@@ -36,7 +36,7 @@ NodeDesc make() {
   d.evaluate = [](EvalContext& ctx) {
     const auto& handle = ctx.input_as<WanVaeHandle>("vae");
     const bool has_video = ctx.has_input("video"), has_image = ctx.has_input("image");
-    if (has_video == has_image) ctx.fail("connect exactly one of 'video' and 'image'");
+    if (has_video == has_image) throw_invalid(ctx.who() + ": connect exactly one of 'video' and 'image'", {ctx.node_id()});
     std::vector<ImagePtr> frames;
     if (has_video) {
       frames = ctx.input_as<VideoData>("video").frames;
@@ -58,6 +58,8 @@ NodeDesc make() {
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };
   d.plan = [](PlanContext& ctx) {
+    if (!ctx.input("video") == !ctx.input("image"))
+      throw_invalid(ctx.who() + ": connect exactly one of 'video' and 'image'", {ctx.node_id()});
     const PlanInfo* in = ctx.input("video") ? ctx.input("video") : ctx.input("image");
     if (!in || !in->meta.contains("w")) return;
     // An image is one frame; a video's count may be unknown (-1).
