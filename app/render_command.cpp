@@ -430,6 +430,13 @@ int render(const Options& o) {
   Engine engine(&memory, disk.get());
 
   if (o.dry_run) {
+    // With --frames, the plan of the first frame; the last one is planned too, so that a frame-dependent problem
+    // (video.frame past the video's end) is refused before a render would reach it.
+    if (o.frames) {
+      ro.frame = o.frames->second;
+      engine.plan(g, ro);
+      ro.frame = o.frames->first;
+    }
     auto rows = engine.plan(g, ro);
     double flops = 0, weights = 0, acts = 0;
     std::printf("plan for %s (%zu nodes):\n", o.file.c_str(), rows.size());

@@ -363,7 +363,12 @@ std::vector<PlanRow> Engine::plan(const Graph& g, const RenderOptions& o) {
       try {
         d.plan(ctx);
       } catch (const Error& e) {
-        throw Error(e.kind() == ErrorKind::Evaluation ? ErrorKind::InvalidInput : e.kind(), e.what(), e.node_ids());
+        // Named as the run names it: a message that does not say which node gets the node's name in front.
+        std::string msg = e.what();
+        if (msg.find("node '" + node.id + "'") == std::string::npos) msg = ctx.who() + ": " + msg;
+        auto ids = e.node_ids();
+        if (ids.empty()) ids.push_back(node.id);
+        throw Error(e.kind() == ErrorKind::Evaluation ? ErrorKind::InvalidInput : e.kind(), msg, ids);
       } catch (const std::exception& e) {
         throw_invalid(ctx.who() + ": " + e.what(), {node.id});
       }

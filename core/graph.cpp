@@ -29,7 +29,8 @@ bool is_valid_node_id(std::string_view id) {
   });
 }
 
-std::optional<std::string> check_param_value(const ParamDesc& p, const Json& v) {
+namespace {
+std::optional<std::string> check_param_type(const ParamDesc& p, const Json& v) {
   auto range = [&](double x) -> std::optional<std::string> {
     if (!std::isfinite(x)) return "must be a finite number";
     if (x < p.min || x > p.max) {
@@ -76,6 +77,12 @@ std::optional<std::string> check_param_value(const ParamDesc& p, const Json& v) 
       return std::nullopt;
   }
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> check_param_value(const ParamDesc& p, const Json& v) {
+  if (auto err = check_param_type(p, v)) return err;
+  return p.check ? p.check(v) : std::nullopt;
 }
 
 Json resolved_params(const Node& node, const NodeDesc& desc) {

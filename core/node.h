@@ -58,6 +58,9 @@ struct ParamDesc {
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
   std::vector<std::string> choices;
+  /// Optional further check of a value of the right type (e.g. a file extension the node can write): the
+  /// problem, or nullopt. validate() and resolved_params() apply it, so a bad value is refused before anything runs.
+  std::function<std::optional<std::string>(const Json&)> check;
 };
 
 /// Output shape and cost estimate computed without running the node (--dry-run).

@@ -25,6 +25,18 @@ NodeDesc make() {
     ctx.set_output("conditioning", std::make_shared<ConditioningData>(HostTensor::from_f32(p->shape, p->to_f32()),
                                                                       HostTensor::from_f32(q->shape, q->to_f32())));
   };
+  d.plan = [](PlanContext& ctx) {
+    const PlanInfo* in = ctx.input("tensors");
+    if (!in || !in->meta.contains("shapes")) return;
+    const Json& shapes = in->meta["shapes"];
+    const std::string name = ctx.string("prompt_embeds");
+    if (!shapes.contains(name) || shapes[name].size() != 3) return;  // the run says what is wrong
+    const auto s = shapes[name].get<std::vector<int64_t>>();
+    PlanInfo p;
+    p.shape = "conditioning [" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) + "]";
+    p.meta = {{"tokens", s[1]}};  // the text length the samplers' plans run with
+    ctx.set_output("conditioning", p);
+  };
   return d;
 }
 LATTICE_REGISTER_NODE(make);

@@ -27,12 +27,11 @@ NodeDesc make() {
     const auto& handle = ctx.input_as<LtxVaeHandle>("vae");
     const auto& img = ctx.input_as<ImageData>("image");
     const int f = handle.config().spatial_compression();
-    if (img.width % f || img.height % f)
-      ctx.fail("image " + std::to_string(img.width) + "x" + std::to_string(img.height) + " is not a multiple of " +
-               std::to_string(f) + " on each side; resize or crop it to the video's size first");
+    ltx_check_encode_input(ctx, "image", 1, img.width, img.height, f, 0);
     const gpu::Tensor z = ltx_encode_normalised(ctx, handle, ltx_vae_pixels({&img}), 1, img.height, img.width);
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };
+  d.plan = [](PlanContext& ctx) { ltx_encode_plan(ctx, false); };
   return d;
 }
 LATTICE_REGISTER_NODE(make);

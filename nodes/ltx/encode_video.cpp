@@ -28,19 +28,14 @@ NodeDesc make() {
     const auto& video = ctx.input_as<VideoData>("video");
     const int f = handle.config().spatial_compression(), ft = handle.config().temporal_compression();
     const int64_t T = video.frame_count();
-    if (video.width() % f || video.height() % f)
-      ctx.fail("video " + std::to_string(video.width()) + "x" + std::to_string(video.height()) + " is not a multiple of " +
-               std::to_string(f) + " on each side; resize or crop its frames first");
-    if ((T - 1) % ft)
-      ctx.fail("the video has " + std::to_string(T) + " frames; the LTX-Video VAE encodes " + std::to_string(ft) +
-               "k + 1 (e.g. " + std::to_string((T - 1) / ft * ft + 1) + " or " + std::to_string(((T - 1) / ft + 1) * ft + 1) +
-               "): trim or pad the video");
+    ltx_check_encode_input(ctx, "video", T, video.width(), video.height(), f, ft);
     std::vector<const ImageData*> frames;
     frames.reserve(video.frames.size());
     for (const auto& frame : video.frames) frames.push_back(frame.get());
     const gpu::Tensor z = ltx_encode_normalised(ctx, handle, ltx_vae_pixels(frames), T, video.height(), video.width());
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, z));
   };
+  d.plan = [](PlanContext& ctx) { ltx_encode_plan(ctx, true); };
   return d;
 }
 LATTICE_REGISTER_NODE(make);

@@ -37,7 +37,10 @@ NodeDesc make() {
     }
     p.shape += "LTX-Video VAE " + std::to_string(c.latent_channels) + " latent channels, /" +
                std::to_string(c.spatial_compression()) + " space, /" + std::to_string(c.temporal_compression()) + " time";
-    p.meta = {{"latent_channels", c.latent_channels}, {"spatial", c.spatial_compression()}, {"temporal", c.temporal_compression()}};
+    p.meta = {{"latent_channels", c.latent_channels},
+              {"spatial", c.spatial_compression()},
+              {"temporal", c.temporal_compression()},
+              {"config", ltx_vae_config_to_json(c)}};
     ctx.set_output("vae", p);
   };
   return d;

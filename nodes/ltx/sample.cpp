@@ -7,6 +7,7 @@
 // With a `latent` input and strength < 1, the last steps refine those latents (the second pass after ltx.upsample).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "core/eval_context.h"
 #include "gpu/ops/noise.h"
@@ -33,16 +34,86 @@ struct Grid {
 // The latent grid for the requested video; clear messages for sizes the VAE cannot produce.
 Grid grid(const ParamReader& ctx) {
   const int64_t W = ctx.integer("width"), H = ctx.integer("height"), N = ctx.integer("num_frames");
-  if (W % kSpatial || H % kSpatial)
-    throw_invalid(ctx.who() + ": width and height must be multiples of 32 (got " + std::to_string(W) + "x" + std::to_string(H) +
-                      "; e.g. 704x480)",
+  if (W % kSpatial || H % kSpatial) {
+    // The nearest sizes that are: each side rounded down (at least 32) and up.
+    const auto down = [](int64_t x) { return std::max(kSpatial, x / kSpatial * kSpatial); };
+    const auto up = [](int64_t x) { return (x + kSpatial - 1) / kSpatial * kSpatial; };
+    const auto size = [](int64_t w, int64_t h) { return std::to_string(w) + "x" + std::to_string(h); };
+    throw_invalid(ctx.who() + ": width and height must be multiples of 32 (got " + size(W, H) + "; e.g. " + size(down(W), down(H)) +
+                      " or " + size(up(W), up(H)) + ")",
                   {ctx.node_id()});
+  }
   if ((N - 1) % kTemporal)
     throw_invalid(ctx.who() + ": num_frames must be 8k + 1 (got " + std::to_string(N) + "; e.g. " +
                       std::to_string((N - 1) / kTemporal * kTemporal + 1) + " or " +
                       std::to_string(((N - 1) / kTemporal + 1) * kTemporal + 1) + ")",
                   {ctx.node_id()});
   return {(N - 1) / kTemporal + 1, H / kSpatial, W / kSpatial};
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string t;
+  for (int64_t x : shape) t += (t.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + t + "]";
+}
+
+// A latent input's shape [1, C, F, h, w] as its plan says (meta "f": the LTX nodes, "t": latent.from_tensor, else
+// one frame; C the plan's, else `channels`); empty where the plan does not say.
+std::vector<int64_t> planned_latent(const PlanInfo* p, int64_t channels) {
+  if (!p || !p->meta.contains("h")) return {};
+  const int64_t f = p->meta.contains("f") ? p->meta["f"].get<int64_t>() : p->meta.value("t", int64_t{1});
+  return {1, p->meta.value("c", channels), f, p->meta["h"].get<int64_t>(), p->meta["w"].get<int64_t>()};
+}
+
+// The `image` input's fit, in the run and the plan (InvalidInput naming the node): a one-frame latent of the
+// video's latent size and the transformer's `channels` (`shape`: [1, C, F, h, w]; empty where the plan does not
+// know it), at a latent frame the video has.
+void check_image(const ParamReader& ctx, const Grid& g, int64_t channels, const std::vector<int64_t>& shape) {
+  if (ctx.integer("image_index") >= g.frames)
+    throw_invalid(ctx.who() + ": image_index " + std::to_string(ctx.integer("image_index")) + " is past the video's last latent frame (" +
+                      std::to_string(g.frames - 1) + " for " + std::to_string(ctx.integer("num_frames")) + " frames)",
+                  {ctx.node_id()});
+  const std::vector<int64_t> want{1, channels, 1, g.h, g.w};
+  if (!shape.empty() && shape != want)
+    throw_invalid(ctx.who() + ": image latent " + shape_text(shape) + " does not fit a " + std::to_string(ctx.integer("width")) +
+                      "x" + std::to_string(ctx.integer("height")) + " video (expected " + shape_text(want) +
+                      "); encode the image at the sampler's width and height",
+                  {ctx.node_id()});
+}
+
+// The `latent` input that strength < 1 refines, in the run and the plan (InvalidInput naming the node): connected,
+// and of the video's latent shape (`shape` [1, C, F, h, w]; empty where the plan does not know it).
+void check_start(const ParamReader& ctx, const Grid& g, int64_t channels, bool connected, const std::vector<int64_t>& shape) {
+  if (static_cast<float>(ctx.number("strength")) >= 1.0f) return;  // in f32, as LtxSamplerOptions holds it
+  if (!connected) throw_invalid(ctx.who() + ": strength < 1 needs the 'latent' input (the latents to refine)", {ctx.node_id()});
+  const std::vector<int64_t> want{1, channels, g.frames, g.h, g.w};
+  if (!shape.empty() && shape != want)
+    throw_invalid(ctx.who() + ": latent " + shape_text(shape) + " does not fit a " + std::to_string(ctx.integer("width")) + "x" +
+                      std::to_string(ctx.integer("height")) + ", " + std::to_string(ctx.integer("num_frames")) +
+                      "-frame video " + shape_text(want) + "; set the sampler's size to the upsampled one",
+                  {ctx.node_id()});
+}
+
+// What the connected inputs and the parameters must agree on, in the run (before any work) and the plan
+// (InvalidInput naming the node): a negative prompt for guidance > 1, not both 'image' and conditions, conditions
+// at frames the video has. `connected(port)`: whether that input is connected.
+void check_inputs(const ParamReader& ctx, const Grid& g, const std::function<bool(const std::string&)>& connected) {
+  const auto refuse = [&](const std::string& why) { throw_invalid(ctx.who() + ": " + why, {ctx.node_id()}); };
+  if (static_cast<float>(ctx.number("guidance")) > 1.0f && !connected("negative"))
+    refuse("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
+  const int64_t last = (g.frames - 1) * kTemporal;
+  bool conditioned = false;
+  for (int k = 0; k < kConditions; ++k) {
+    const std::string port = condition_port(k);
+    if (!connected(port)) continue;
+    conditioned = true;
+    if (const int64_t frame = ctx.integer(port + "_frame"); frame > last)
+      refuse(port + "_frame " + std::to_string(frame) + " is past the video's last frame (" + std::to_string(last) + " for " +
+             std::to_string(ctx.integer("num_frames")) + " frames)");
+  }
+  if (conditioned && connected("image"))
+    refuse("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
+           "differently; connect the image to condition_1 at frame 0 instead");
 }
 
 LtxSamplerOptions options(const ParamReader& ctx) {
@@ -89,9 +160,6 @@ std::vector<LtxCondition> conditions(EvalContext& ctx, gpu::Context& gc, const G
     c.latent = ctx.input_as<TensorValue>(port).device(gc);
     c.frame_index = static_cast<int>(ctx.integer(port + "_frame"));
     c.strength = static_cast<float>(ctx.number(port + "_strength"));
-    if (c.frame_index > last)
-      ctx.fail(port + "_frame " + std::to_string(c.frame_index) + " is past the video's last frame (" + std::to_string(last) +
-               " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
     if (c.latent.rank() == 5 && c.strength < 1.0f) {
       if (const int64_t n = ltx_appended_frames(c.latent.dim(2), c.frame_index, last + 1, kTemporal); n > 0) {
         gpu::CommandStream s(gc);
@@ -197,11 +265,7 @@ NodeDesc make() {
     const auto& dit = ctx.input_as<LtxTransformerHandle>("dit");
     const Grid g = grid(ctx);
     const LtxSamplerOptions o = options(ctx);
-    if (o.guidance > 1.0f && !ctx.has_input("negative"))
-      ctx.fail("guidance > 1 needs the 'negative' input (ltx.text_encode with an empty prompt), or set guidance to 1");
-    if (ctx.has_input("image") && o.image_index >= g.frames)
-      ctx.fail("image_index " + std::to_string(o.image_index) + " is past the video's last latent frame (" +
-               std::to_string(g.frames - 1) + " for " + std::to_string(ctx.integer("num_frames")) + " frames)");
+    check_inputs(ctx, g, [&](const std::string& port) { return ctx.has_input(port); });
     gpu::Context& gc = gpu_context(ctx);
     gpu::Tensor noise;
     {
@@ -212,18 +276,14 @@ NodeDesc make() {
     }
     uint64_t blocks = 0;
     const std::vector<LtxCondition> conds = conditions(ctx, gc, g, dit.config().in_channels, blocks);
-    if (!conds.empty() && ctx.has_input("image"))
-      ctx.fail("'image' (first-frame conditioning at image_index) and condition inputs (LTXConditionPipeline) condition "
-               "differently; connect the image to condition_1 at frame 0 instead");
     gpu::Tensor first;
-    if (ctx.has_input("image")) first = ctx.input_as<TensorValue>("image").device(gc);
+    if (ctx.has_input("image")) {
+      first = ctx.input_as<TensorValue>("image").device(gc);
+      check_image(ctx, g, dit.config().in_channels, first.shape());
+    }
     gpu::Tensor start;
     if (ctx.has_input("latent")) start = ctx.input_as<TensorValue>("latent").device(gc);
-    if (o.strength < 1.0f && !start.defined()) ctx.fail("strength < 1 needs the 'latent' input (the latents to refine)");
-    if (start.defined() && o.strength < 1.0f && start.shape() != noise.shape())
-      ctx.fail("latent " + start.describe() + " does not fit a " + std::to_string(ctx.integer("width")) + "x" +
-               std::to_string(ctx.integer("height")) + ", " + std::to_string(ctx.integer("num_frames")) +
-               "-frame video " + noise.describe() + "; set the sampler's size to the upsampled one");
+    check_start(ctx, g, dit.config().in_channels, start.defined(), start.defined() ? start.shape() : gpu::Shape{});
     std::unique_ptr<LtxConditioning> negative;
     if (o.guidance > 1.0f) negative = std::make_unique<LtxConditioning>(upload(ctx, gc, "negative"));
     const StepPreview preview(ctx, gc, g);
@@ -248,11 +308,23 @@ NodeDesc make() {
   d.plan = [](PlanContext& ctx) {
     const Grid g = grid(ctx);
     const LtxSamplerOptions o = options(ctx);
-    const int64_t tokens = g.frames * g.h * g.w, txt = 128;
+    // The text length as the prompt's plan says (ltx.text_encode's max_length), else LTXPipeline's 128; the
+    // latent channels as the transformer's.
+    const PlanInfo* cond = ctx.input("conditioning");
+    const int64_t tokens = g.frames * g.h * g.w, txt = cond ? cond->meta.value("tokens", int64_t{128}) : 128;
+    check_inputs(ctx, g, [&](const std::string& port) { return ctx.input(port) != nullptr; });
+    const PlanInfo* dit_plan = ctx.input("dit");
+    const int64_t channels = dit_plan ? dit_plan->meta.value("in_channels", int64_t{128}) : 128;
+    if (const PlanInfo* img = ctx.input("image")) check_image(ctx, g, channels, planned_latent(img, channels));
+    check_start(ctx, g, channels, ctx.input("latent") != nullptr, planned_latent(ctx.input("latent"), channels));
     const int steps = ctx.input("latent") && o.strength < 1.0f ? o.steps - ltx_start_step(o) : o.steps;
     // What the sampler holds on the device when the transformer plans (its latents, text states, RoPE) and the
     // tokens it runs: conditions at later frames add theirs.
     const bool cfg = o.guidance > 1.0f, image = ctx.input("image") != nullptr;
+    if (const PlanInfo* negative = ctx.input("negative"); cfg && negative && negative->meta.value("tokens", txt) != txt)
+      throw_invalid(ctx.who() + ": the negative prompt's " + std::to_string(negative->meta["tokens"].get<int64_t>()) +
+                        " tokens differ from the prompt's " + std::to_string(txt) + "; encode both with the same max_length",
+                    {ctx.node_id()});
     LtxSamplerFootprint fp;
     fp.tokens = tokens;
     fp.text_tokens = txt;
@@ -265,6 +337,10 @@ NodeDesc make() {
       const std::string port = condition_port(k);
       const PlanInfo* in = ctx.input(port);
       if (!in) continue;
+      if (const auto s = planned_latent(in, channels); !s.empty() && (s[1] != channels || s[3] != g.h || s[4] != g.w))
+        throw_invalid(ctx.who() + ": " + port + ": latent " + shape_text(s) + " should be [1, " + std::to_string(channels) + ", f, " +
+                          std::to_string(g.h) + ", " + std::to_string(g.w) + "] (the video's latent size)",
+                      {ctx.node_id()});
       // Latent frames from the input's plan where it says ("f": the LTX nodes, "t": latent.from_tensor), else one.
       const int64_t f = in->meta.contains("f")   ? in->meta["f"].get<int64_t>()
                         : in->meta.contains("t") ? in->meta["t"].get<int64_t>()
@@ -285,7 +361,7 @@ NodeDesc make() {
     fp.renoise = held && o.cond_noise_scale > 0.0f;
     const int64_t run_tokens = tokens + fp.appended_tokens;
     PlanInfo p;
-    p.shape = "latent [1, 128, " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
+    p.shape = "latent [1, " + std::to_string(channels) + ", " + std::to_string(g.frames) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "], " +
               std::to_string(run_tokens) + " tokens, " + std::to_string(steps) + " steps";
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("inner")) {
       const double d = dit->meta["inner"].get<double>(), f = dit->meta["ff"].get<double>(), L = static_cast<double>(run_tokens);
@@ -304,7 +380,7 @@ NodeDesc make() {
       // conditions.
       p.activation_bytes = ltx_activation_bytes(c, run_tokens, txt, cfg ? 2 : 1, image || conditioned) + ltx_sampler_device_bytes(c, fp);
     }
-    p.meta = {{"c", 128}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
+    p.meta = {{"c", channels}, {"f", g.frames}, {"h", g.h}, {"w", g.w}};
     ctx.set_output("latent", p);
   };
   return d;

@@ -46,6 +46,7 @@ NodeDesc make() {
     const PlanInfo* enc = ctx.input("text_encoder");
     const std::string width = enc && enc->meta.contains("d_model") ? std::to_string(enc->meta["d_model"].get<int>()) : "D";
     p.shape = "LTX conditioning [1, " + std::to_string(ctx.integer("max_length")) + ", " + width + "] + mask";
+    p.meta = {{"tokens", ctx.integer("max_length")}};  // the text length ltx.sample's plan runs with
     ctx.set_output("conditioning", p);
   };
   return d;

@@ -82,7 +82,7 @@ NodeDesc make() {
       p.meta["w"] = 2 * latent->meta["w"].get<int64_t>();
     }
     if (temporal) p.meta["f"] = 2 * latent->meta["f"].get<int64_t>() - 1;
-    p.shape = "latent [1, 128, " + std::to_string(p.meta["f"].get<int64_t>()) + ", " + std::to_string(p.meta["h"].get<int64_t>()) +
+    p.shape = "latent [1, " + std::to_string(p.meta.value("c", int64_t{128})) + ", " + std::to_string(p.meta["f"].get<int64_t>()) + ", " + std::to_string(p.meta["h"].get<int64_t>()) +
               ", " + std::to_string(p.meta["w"].get<int64_t>()) + "]";
     ctx.set_output("latent", p);
   };

@@ -16,6 +16,20 @@
 namespace lattice {
 namespace {
 
+// A video latent of the VAE's `channels` (`c`: its channels; -1 where the plan does not know them or, for
+// `channels`, the VAE's; -2 for a tensor that is no [1, C, F, h, w]) and tiles that overlap as the decode needs,
+// for a latent of `frames` latent frames, in the run and the plan (InvalidInput naming the node).
+void check_decode(const ParamReader& ctx, int64_t c, int64_t channels, int64_t frames, const std::string& latent) {
+  const auto refuse = [&](const std::string& why) { throw_invalid(ctx.who() + ": " + why, {ctx.node_id()}); };
+  if (c != -1 && channels != -1 && c != channels) refuse(latent + " should be [1, " + std::to_string(channels) + ", F, h, w]");
+  if (const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap"); tile > 0 && overlap >= tile)
+    refuse("overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile));
+  const int64_t tile_frames = ctx.integer("tile_frames"), overlap_frames = ctx.integer("overlap_frames");
+  if (tile_frames > 0 && tile_frames < frames && (overlap_frames < 1 || overlap_frames >= tile_frames))
+    refuse("overlap_frames " + std::to_string(overlap_frames) + " must be at least 1 and smaller than tile_frames " +
+           std::to_string(tile_frames));
+}
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "ltx.vae_decode";
@@ -38,14 +52,9 @@ NodeDesc make() {
     gpu::Context& gc = gpu_context(ctx);
     const gpu::Tensor z = ctx.input_as<TensorValue>("latent").device(gc);
     const LtxVaeConfig& c = handle.config();
-    if (z.rank() != 5 || z.dim(0) != 1 || z.dim(1) != c.latent_channels)
-      ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(c.latent_channels) + ", F, h, w]");
+    const bool video_latent = z.rank() == 5 && z.dim(0) == 1;
+    check_decode(ctx, video_latent ? z.dim(1) : -2, c.latent_channels, video_latent ? z.dim(2) : 0, "latent " + z.describe());
     LtxDecodeTiling tiling{ctx.integer("tile"), ctx.integer("overlap"), ctx.integer("tile_frames"), ctx.integer("overlap_frames")};
-    if (tiling.tile > 0 && tiling.overlap >= tiling.tile)
-      ctx.fail("overlap " + std::to_string(tiling.overlap) + " must be smaller than tile " + std::to_string(tiling.tile));
-    if (tiling.tile_frames > 0 && tiling.tile_frames < z.dim(2) && (tiling.overlap_frames < 1 || tiling.overlap_frames >= tiling.tile_frames))
-      ctx.fail("overlap_frames " + std::to_string(tiling.overlap_frames) + " must be at least 1 and smaller than tile_frames " +
-               std::to_string(tiling.tile_frames));
     {
       // Auto: whole when the decoder's largest tensor fits one device buffer (and its working set half the
       // budget), else temporal tiles (when
@@ -86,12 +95,19 @@ NodeDesc make() {
   };
   d.plan = [](PlanContext& ctx) {
     const PlanInfo* latent = ctx.input("latent");
-    if (!latent || !latent->meta.contains("f")) return;
-    const int64_t f = latent->meta["f"].get<int64_t>(), h = latent->meta["h"].get<int64_t>(), w = latent->meta["w"].get<int64_t>();
+    // Latent frames as the LTX nodes' plans say ("f") or latent.from_tensor's ("t").
+    if (!latent || !(latent->meta.contains("f") || latent->meta.contains("t"))) return;
+    const int64_t f = latent->meta.value("f", latent->meta.value("t", int64_t{1})), h = latent->meta["h"].get<int64_t>(),
+                  w = latent->meta["w"].get<int64_t>();
+    const PlanInfo* vae = ctx.input("vae");
+    const int64_t c = latent->meta.value("c", int64_t{-1});
+    check_decode(ctx, c, vae ? vae->meta.value("latent_channels", int64_t{-1}) : -1, f,
+                 "latent [1, " + std::to_string(c) + ", " + std::to_string(f) + ", " + std::to_string(h) + ", " + std::to_string(w) + "]");
     PlanInfo p;
     p.shape = "video " + std::to_string(1 + 8 * (f - 1)) + " frames " + std::to_string(32 * w) + "x" + std::to_string(32 * h);
     // The last up block dominates: about six live [1, 128, T, H/4, W/4] f32 tensors (released VAEs).
     p.activation_bytes = static_cast<uint64_t>((1 + 8 * (f - 1)) * 8 * h * 8 * w * 128 * 4 * 6);
+    p.meta = {{"frames", 1 + 8 * (f - 1)}, {"w", 32 * w}, {"h", 32 * h}, {"c", 3}};
     ctx.set_output("video", p);
   };
   return d;

@@ -33,8 +33,12 @@ NodeDesc make() {
     const auto path = ctx.in_path("path");
     SafetensorsFile f(path);
     uint64_t bytes = 0;
-    for (const auto& t : f.tensors()) bytes += t.end - t.begin;
-    PlanInfo all{"tensors (" + std::to_string(f.tensors().size()) + ")", 0, 0, bytes, {}};
+    Json shapes = Json::object();  // of the set's tensors by name, for plans downstream (conditioning.from_tensors)
+    for (const auto& t : f.tensors()) {
+      bytes += t.end - t.begin;
+      if (ctx.string("name").empty() || t.name == ctx.string("name")) shapes[t.name] = t.shape;
+    }
+    PlanInfo all{"tensors (" + std::to_string(f.tensors().size()) + ")", 0, 0, bytes, {{"shapes", shapes}}};
     ctx.set_output("tensors", all);
     const TensorInfo* one = ctx.string("name").empty() ? (f.tensors().empty() ? nullptr : &f.tensors().front())
                                                        : f.find(ctx.string("name"));

@@ -5,6 +5,18 @@
 namespace lattice {
 namespace {
 
+// The frame to take from a video of `count` frames; a clear InvalidInput error past its ends (the run and, where
+// the upstream plan knows the count, the dry run).
+int64_t frame_index(const ParamReader& ctx, int64_t count) {
+  int64_t i = ctx.integer("index");
+  if (ctx.flag("follow_render_frame")) i += ctx.frame();
+  if (i < 0 || i >= count)
+    throw_invalid(ctx.who() + ": frame " + std::to_string(i) + " is outside the video's " + std::to_string(count) +
+                      " frames (0.." + std::to_string(count - 1) + ")",
+                  {ctx.node_id()});
+  return i;
+}
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "video.frame";
@@ -20,18 +32,13 @@ NodeDesc make() {
   d.disk_cacheable = false;  // a pointer into the video: caching it on disk would copy every frame
   d.evaluate = [](EvalContext& ctx) {
     const VideoData& v = ctx.input_as<VideoData>("video");
-    int64_t i = ctx.integer("index");
-    if (ctx.flag("follow_render_frame")) i += ctx.frame();
-    if (i < 0 || i >= v.frame_count())
-      ctx.fail("frame " + std::to_string(i) + " is outside the video's " + std::to_string(v.frame_count()) +
-               " frames (0.." + std::to_string(v.frame_count() - 1) + ")");
-    ctx.set_output("image", v.frames[static_cast<size_t>(i)]);
+    ctx.set_output("image", v.frames[static_cast<size_t>(frame_index(ctx, v.frame_count()))]);
   };
   d.plan = [](PlanContext& ctx) {
     const PlanInfo* in = ctx.input("video");
-    if (in && in->meta.contains("w"))
-      ctx.set_output("image", image_plan(in->meta["w"].get<int64_t>(), in->meta["h"].get<int64_t>(),
-                                         in->meta["c"].get<int64_t>()));
+    if (!in || !in->meta.contains("w")) return;
+    if (const int64_t frames = in->meta.value("frames", int64_t{-1}); frames >= 0) frame_index(ctx, frames);
+    ctx.set_output("image", image_plan(in->meta["w"].get<int64_t>(), in->meta["h"].get<int64_t>(), in->meta["c"].get<int64_t>()));
   };
   return d;
 }

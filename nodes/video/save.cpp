@@ -59,6 +59,16 @@ void write_frames(EvalContext& ctx, const std::filesystem::path& path, const Fra
   });
 }
 
+// The path's format, checked with the parameters (before anything runs, in the dry run too): a movie
+// extension or a sequence pattern.
+std::optional<std::string> check_format(const Json& v) {
+  const std::filesystem::path path = v.get<std::string>();
+  if (path.empty()) return "is empty";
+  if (is_sequence_pattern(path) || is_movie_path(path)) return std::nullopt;
+  return "cannot tell the format of '" + path.filename().string() +
+         "': use .mp4, .mov or .mkv for a movie, or a pattern with '#' (name.####.png) for a frame sequence";
+}
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "video.save";
@@ -68,7 +78,8 @@ NodeDesc make() {
               {"audio", PortType::Audio, "audio track to use instead of the video's own", true}};
   d.outputs = {{"path", PortType::String, "absolute path of the movie, or the sequence pattern"}};
   d.params = {{"path", ParamType::OutPath, "output.mp4",
-               "movie file, or a sequence pattern with '####'; relative paths go to the output folder"},
+               "movie file, or a sequence pattern with '####'; relative paths go to the output folder", -INFINITY,
+               INFINITY, {}, check_format},
               {"fps", ParamType::Float, 0.0, "frame rate of the movie; 0 = the video's own", 0, 1000},
               {"crf", ParamType::Int, 18, "H.264 quality: 0 = lossless, 18 = visually lossless, 51 = worst", 0, 51},
               {"preset", ParamType::Choice, "medium", "H.264 encoder speed against file size", -INFINITY, INFINITY,
@@ -81,12 +92,8 @@ NodeDesc make() {
   d.disk_cacheable = false;
   d.path_sequences = true;
   d.evaluate = [](EvalContext& ctx) {
-    if (ctx.string("path").empty()) ctx.fail("parameter 'path' is empty");
-    const auto path = std::filesystem::absolute(ctx.out_path_pattern("path"));
+    const auto path = std::filesystem::absolute(ctx.out_path_pattern("path"));  // its format checked (check_format)
     const bool sequence = is_sequence_pattern(path);
-    if (!sequence && !is_movie_path(path))
-      ctx.fail("cannot tell the format of '" + path.filename().string() +
-               "': use .mp4, .mov or .mkv for a movie, or a pattern with '#' (name.####.png) for a frame sequence");
     Frames frames;
     if (const auto* stream = dynamic_cast<const VideoStream*>(ctx.input("video").get())) {
       const VideoStream::Info& i = stream->info();

@@ -97,18 +97,21 @@ NodeDesc make() {
     gpu::Tensor start;
     if (o.strength < 1.0f) {
       if (!ctx.has_input("latent"))
-        ctx.fail("strength < 1 needs the 'latent' input (wan.vae_encode of the video to start from), or set strength to 1");
+        throw_invalid(ctx.who() + ": strength < 1 needs the 'latent' input (wan.vae_encode of the video to start from), or set strength to 1",
+                      {ctx.node_id()});
       start = ctx.input_as<TensorValue>("latent").device(gc);
       if (start.shape() != gpu::Shape(shape.begin(), shape.end()))
-        ctx.fail("latent " + start.describe() + " does not fit the " + video_size(ctx) + " this sampler makes (expected " +
-                 shape_text(shape) + "); encode the video at the sampler's width, height and num_frames");
+        throw_invalid(ctx.who() + ": latent " + start.describe() + " does not fit the " + video_size(ctx) +
+                          " this sampler makes (expected " + shape_text(shape) +
+                          "); encode the video at the sampler's width, height and num_frames",
+                      {ctx.node_id()});
     }
     gpu::Tensor negative;
     if (ctx.has_input("negative")) negative = upload(gc, ctx.input_as<ConditioningData>("negative"));
     std::unique_ptr<WanImageCondition> image;
     if (ctx.has_input("image_embeds") || ctx.has_input("image_condition")) {
       if (!ctx.has_input("image_embeds") || !ctx.has_input("image_condition"))
-        ctx.fail("image-to-video needs both 'image_embeds' and 'image_condition'");
+        throw_invalid(ctx.who() + ": image-to-video needs both 'image_embeds' and 'image_condition'", {ctx.node_id()});
       auto device = [&](const char* port) {
         const HostTensor& t = ctx.input_as<TensorData>(port).tensor;
         return gpu::Tensor::from_floats(gc, t.to_f32(), t.shape);
@@ -131,10 +134,27 @@ NodeDesc make() {
     ctx.set_output("latent", std::make_shared<TensorValue>(PortType::Latent, out));
   };
   d.plan = [](PlanContext& ctx) {
-    const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"));
+    // The latent channels as the transformer's config says (wan.load_transformer's plan), else Wan 2.1's 16.
+    const PlanInfo* dit_plan = ctx.input("dit");
+    const int64_t channels = dit_plan && dit_plan->meta.contains("config") ? dit_plan->meta["config"].value("out", int64_t{16}) : 16;
+    const auto shape = wan_latent_shape(ctx.integer("num_frames"), ctx.integer("height"), ctx.integer("width"), channels);
     const WanSamplerOptions o = options(ctx);
-    const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2), text = kWanTextTokens;
+    // The text length as the prompt's plan says (wan.text_encode's max_length), else WanPipeline's 512.
+    const PlanInfo* prompt = ctx.input("conditioning");
+    const int64_t tokens = shape[2] * (shape[3] / 2) * (shape[4] / 2),
+                  text = prompt ? prompt->meta.value("tokens", int64_t{kWanTextTokens}) : kWanTextTokens;
     const bool cfg = o.guidance > 1.0f;
+    // What the run refuses (here or in wan_sample) that the plan can see.
+    if (cfg && !ctx.input("negative"))
+      throw_invalid(ctx.who() + ": guidance > 1 needs the 'negative' input (wan.text_encode of the negative prompt, which "
+                                "may be empty), or set guidance to 1",
+                    {ctx.node_id()});
+    if (!ctx.input("image_embeds") != !ctx.input("image_condition"))
+      throw_invalid(ctx.who() + ": image-to-video needs both 'image_embeds' and 'image_condition'", {ctx.node_id()});
+    if (const PlanInfo* negative = ctx.input("negative"); cfg && negative && negative->meta.value("tokens", text) != text)
+      throw_invalid(ctx.who() + ": the negative prompt's " + std::to_string(negative->meta["tokens"].get<int64_t>()) +
+                        " tokens differ from the prompt's " + std::to_string(text) + "; encode both with the same max_length",
+                    {ctx.node_id()});
     const int64_t batch = cfg && o.batch_cfg ? 2 : 1;
     const bool refine = o.strength < 1.0f;
     if (refine) {
@@ -152,7 +172,7 @@ NodeDesc make() {
     const int steps = o.steps - (refine ? wan_start_step(o) : 0);
     PlanInfo p;
     p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};
-    p.shape = "latent [1, 16, " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
+    p.shape = "latent [1, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ", " + std::to_string(shape[4]) +
               "], " + std::to_string(tokens) + " tokens, " + std::to_string(steps) + (o.scheduler == WanScheduler::UniPc ? " UniPC" : " Euler") + " steps" +
               (cfg ? (batch == 2 ? ", CFG batch 2" : ", CFG in turn") : "");
     if (const PlanInfo* dit = ctx.input("dit"); dit && dit->meta.contains("config")) {

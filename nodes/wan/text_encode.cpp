@@ -39,6 +39,7 @@ NodeDesc make() {
     PlanInfo p;
     p.shape = "prompt embeddings [1, " + std::to_string(ctx.integer("max_length")) + ", 4096]";
     p.activation_bytes = static_cast<uint64_t>(ctx.integer("max_length")) * 4096 * 4;
+    p.meta = {{"tokens", ctx.integer("max_length")}};  // the text length wan.sample's plan runs with
     ctx.set_output("conditioning", p);
   };
   return d;

@@ -16,6 +16,18 @@
 namespace lattice {
 namespace {
 
+// A video latent of the VAE's `z_dim` channels (`c`: its channels; -1 where the plan does not know them, -2 for
+// a tensor that is no [1, C, T, h, w]) and an overlap smaller than the tile, in the run and the plan (InvalidInput
+// naming the node).
+void check_decode(const ParamReader& ctx, int64_t c, int64_t z_dim, const std::string& latent) {
+  if (c != -1 && c != z_dim)
+    throw_invalid(ctx.who() + ": " + latent + " should be [1, " + std::to_string(z_dim) + ", T, h, w] (a Wan video latent)",
+                  {ctx.node_id()});
+  if (const int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap"); tile > 0 && overlap >= tile)
+    throw_invalid(ctx.who() + ": overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile),
+                  {ctx.node_id()});
+}
+
 NodeDesc make() {
   NodeDesc d;
   d.type = "wan.vae_decode";
@@ -34,10 +46,8 @@ NodeDesc make() {
     gpu::Context& gc = gpu_context(ctx);
     const gpu::Tensor z = ctx.input_as<TensorValue>("latent").device(gc);
     const WanVaeConfig& c = handle.config();
-    if (z.rank() != 5 || z.dim(0) != 1 || z.dim(1) != c.z_dim)
-      ctx.fail("latent " + z.describe() + " should be [1, " + std::to_string(c.z_dim) + ", T, h, w] (a Wan video latent)");
+    check_decode(ctx, z.rank() == 5 && z.dim(0) == 1 ? z.dim(1) : -2, c.z_dim, "latent " + z.describe());
     int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
-    if (tile > 0 && overlap >= tile) ctx.fail("overlap " + std::to_string(overlap) + " must be smaller than tile " + std::to_string(tile));
     const int fps = static_cast<int>(ctx.integer("fps")), chunk = static_cast<int>(ctx.integer("chunk"));
     if (tile == 0) {
       // Auto: whole when the decoder's largest tensor fits one device buffer and its working set half the
@@ -69,6 +79,9 @@ NodeDesc make() {
     // The loaded VAE's config (wan.load_vae's plan), else Wan 2.1's; the tiles as decode_frames makes them.
     const PlanInfo* vae = ctx.input("vae");
     const WanVaeConfig c = vae && vae->meta.contains("config") ? wan_vae_config_from_json(vae->meta["config"]) : WanVaeConfig{};
+    const int64_t channels = lat->meta.value("c", int64_t{-1});
+    check_decode(ctx, channels, c.z_dim,
+                 "latent [1, " + std::to_string(channels) + ", " + std::to_string(t) + ", " + std::to_string(h) + ", " + std::to_string(w) + "]");
     const int64_t f = c.spatial_compression(), frames = c.decoded_frames(t), H = f * h, W = f * w, chunk = ctx.integer("chunk");
     const TileGrid grid(h, w, ctx.integer("tile"), ctx.integer("overlap"), f, ctx.who());
     PlanInfo p;

@@ -14,6 +14,8 @@
 #include "core/safetensors.h"
 #include "nodes/models/block_streamer.h"
 #include "nodes/models/wan/transformer.h"
+#include "nodes/video/ffmpeg_io.h"
+#include "tests/nodes/video/video_test_util.h"
 #include "tests/support/tiny_models.h"
 
 namespace {
@@ -163,6 +165,69 @@ TEST_F(Cli, EvaluationFailureExitsWith4) {
   EXPECT_FALSE(fs::exists(dir / "default.png"));
 }
 
+// dir/in.mp4: a 6-frame 40x24 movie for graphs that read one.
+void write_movie(const fs::path& dir) {
+  lattice::VideoEncodeOptions o;
+  o.preset = "ultrafast";
+  o.fps_num = 25;
+  lattice::VideoWriter w(dir / "in.mp4", 40, 24, o);
+  for (int t = 0; t < 6; ++t) w.push(*lattice::test::moving_gradient(40, 24, t));
+  w.finish();
+}
+
+TEST_F(Cli, VideoSaveOfAFormatItCannotWriteIsRefusedBeforeAnythingRuns) {
+  // The file's extension is checked with the parameters: exit 3 before the image beside it is written, in the
+  // dry run too; on --set it is a bad --set (exit 2), as other bad values there are.
+  write_movie(dir);
+  const std::string graph = write("v.lattice", R"({"lattice":1,"nodes":[
+      {"id":"c","type":"image.constant","params":{"width":8,"height":8}},
+      {"id":"first","type":"image.save","params":{"path":"first.png"},"inputs":{"image":{"node":"c","output":"image"}}},
+      {"id":"l","type":"video.load","params":{"path":"in.mp4"}},
+      {"id":"s","type":"video.save","params":{"path":"out.avi"},"inputs":{"video":{"node":"l","output":"video"}}}]})");
+  for (const std::string mode : {"", " --dry-run"}) {
+    auto r = run("--render " + graph + mode + " --output-dir " + dir.string());
+    EXPECT_EQ(r.code, 3) << mode << r.out;
+    EXPECT_NE(r.out.find("node 's' (video.save): parameter 'path': cannot tell the format of 'out.avi': use .mp4, .mov or .mkv"),
+              std::string::npos)
+        << r.out;
+    EXPECT_FALSE(fs::exists(dir / "first.png")) << mode;
+  }
+  for (const std::string path : {"out.webm", "out"}) {
+    auto r = run("--render " + graph + " --set s.path=" + path + " --output-dir " + dir.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("cannot tell the format of '" + path + "'"), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(fs::exists(dir / "first.png"));
+}
+
+TEST_F(Cli, FramePastTheVideosEndIsInvalidInputAndTheDryRunSeesIt) {
+  // video.frame following the render frame past a 6-frame movie: the dry run of --frames 4-8 refuses it (it
+  // plans the last frame too); the render writes frames 4 to 6, then exits 3 at frame 7.
+  write_movie(dir);
+  const std::string graph = write("f.lattice", R"({"lattice":1,"nodes":[
+      {"id":"l","type":"video.load","params":{"path":"in.mp4"}},
+      {"id":"f","type":"video.frame","params":{"index":-1,"follow_render_frame":true},"inputs":{"video":{"node":"l","output":"video"}}},
+      {"id":"s","type":"image.save","params":{"path":"f.####.png"},"inputs":{"image":{"node":"f","output":"image"}}}]})");
+  const std::string words = "node 'f' (video.frame): frame 6 is outside the video's 6 frames (0..5)";
+  auto plan = run("--render " + graph + " --frames 4-8 --dry-run --output-dir " + dir.string());
+  EXPECT_EQ(plan.code, 3) << plan.out;
+  EXPECT_NE(plan.out.find("node 'f' (video.frame): frame 7 is outside the video's 6 frames (0..5)"), std::string::npos) << plan.out;
+  EXPECT_EQ(run("--render " + graph + " --frames 4-6 --dry-run").code, 0);
+  auto r = run("--render " + graph + " --frames 4-8 --output-dir " + dir.string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find(words), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "f.0006.png"));
+  EXPECT_FALSE(fs::exists(dir / "f.0007.png"));
+}
+
+TEST_F(Cli, DryRunErrorsNameTheNode) {
+  // A size the model cannot make, found while planning: named as the run names it.
+  const std::string wan = (fs::path(LATTICE_SOURCE_DIR) / "examples/wan-t2v.lattice").string();
+  auto r = run("--render " + wan + " --dry-run --set sample.num_frames=8");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("node 'sample' (wan.sample): Wan: num_frames must be 4k + 1"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, DryRunPrintsThePlanAndWritesNothing) {
   auto r = run("--render " + example + " --dry-run --output-dir " + (dir / "o").string());
   ASSERT_EQ(r.code, 0) << r.out;
@@ -299,11 +364,12 @@ TEST_F(Cli, StreamedRunDoesWhatThePlanSays) {
   expect_budget_too_small(graph, 16, "FLUX transformer");
 }
 
-// A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, 512 text tokens
-// as the plan assumes), its matrices on the device as `weight_dtype`: the graph file in `dir`. With `cfg`: a
-// 9-frame 192x160 video (360 tokens) with guidance 5 and batched CFG (the prompt tensors as the negative too),
-// whose batch-2 activations exceed the batch-1 ones by more than two blocks.
-std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored", bool cfg = false) {
+// A random Wan 2.1 T2V of 4 blocks (2.6 MB each) sampling a 5-frame 32x32 video (8 tokens, `text_tokens` text
+// tokens, which the plan reads from the prompt's), its matrices on the device as `weight_dtype`: the graph file
+// in `dir`. With `cfg`: a 9-frame 192x160 video (360 tokens) with guidance 5 and batched CFG (the prompt tensors
+// as the negative too), whose batch-2 activations exceed the batch-1 ones by more than two blocks.
+std::string write_streamed_wan_graph(const fs::path& dir, const std::string& weight_dtype = "stored", bool cfg = false,
+                                     int64_t text_tokens = 512) {
   lattice::WanConfig c;
   c.num_attention_heads = 4;
   c.attention_head_dim = 64;
@@ -311,7 +377,7 @@ std::string write_streamed_wan_graph(const fs::path& dir, const std::string& wei
   c.ffn_dim = 1536;
   c.num_layers = 4;
   lattice::test::write_random_wan(dir / "dit", c);
-  write_prompt_inputs(dir, 512, 64, 13, 4, false);  // Wan ignores the pooled embedding
+  write_prompt_inputs(dir, text_tokens, 64, 13, 4, false);  // Wan ignores the pooled embedding
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
@@ -332,7 +398,8 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 }
 
 // A random LTX-Video DiT of 4 blocks (2.6 MB each) sampling a 9-frame 128x96 video (2 x 3 x 4 = 24 tokens,
-// 128 text tokens as the plan assumes, no CFG), its matrices on the device as `weight_dtype`: the graph file in `dir`.
+// `text_tokens` text tokens, which the plan reads from the prompt's, no CFG), its matrices on the device as
+// `weight_dtype`: the graph file in `dir`.
 // With a `keyframe` strength: a stored latent [1, 128, 1, 3, 4] conditions frame 0 at strength 0.5 and, as a
 // keyframe at that strength, frame 8 (12 appended tokens: at 1 re-noised each step, below 1 blended with noise).
 // With `image`: that latent is the image input instead (first-frame conditioning). With `key_frames` 2 the
@@ -340,7 +407,7 @@ TEST_F(Cli, StreamedWanRunDoesWhatThePlanSays) {
 // runs past the end and is trimmed to its first frame.
 std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& weight_dtype = "stored",
                                      std::optional<double> keyframe = std::nullopt, bool image = false,
-                                     int64_t key_frames = 1) {
+                                     int64_t key_frames = 1, int64_t text_tokens = 128) {
   const bool keyframes = keyframe.has_value();
   lattice::LtxTransformerConfig c;
   c.in_channels = c.out_channels = 128;
@@ -351,7 +418,7 @@ std::string write_streamed_ltx_graph(const fs::path& dir, const std::string& wei
   c.ff_inner = 1536;
   c.num_layers = 4;
   lattice::test::write_random_ltx(dir / "dit", c);
-  write_prompt_inputs(dir, 128, 64, 11, 4, false);  // LTX-Video ignores the pooled embedding
+  write_prompt_inputs(dir, text_tokens, 64, 11, 4, false);  // LTX-Video ignores the pooled embedding
   std::ofstream(dir / "stream.lattice") << R"({"lattice": 1, "nodes": [
     {"id": "inputs", "type": "tensor.load", "params": {"path": "inputs.safetensors"}},
     {"id": "cond", "type": "conditioning.from_tensors", "inputs": {"tensors": {"node": "inputs", "output": "tensors"}}},
@@ -495,6 +562,15 @@ TEST_F(Cli, WanRunsCfgInTurnWhereOnlyThatFitsTheBudget) {
 
 TEST_F(Cli, StreamedWanRunMatchesThePlanAtItsBoundary) {
   expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir), 12, dir);
+}
+
+TEST_F(Cli, StreamedRunsOfOtherTextLengthsMatchThePlanAtTheirBoundary) {
+  // Prompts of 300 tokens, not the pipelines' 512 (Wan) and 128 (LTX-Video): the plan takes the length from
+  // the prompt's plan, so it counts the text states and the cross-attention as the run holds them, to the byte.
+  SCOPED_TRACE("Wan");
+  expect_plan_matches_run_at_its_boundary(write_streamed_wan_graph(dir, "stored", false, 300), 12, dir);
+  SCOPED_TRACE("LTX-Video");
+  expect_plan_matches_run_at_its_boundary(write_streamed_ltx_graph(dir, "stored", std::nullopt, false, 1, 300), 12, dir);
 }
 
 TEST_F(Cli, StreamedFp8WanRunMatchesThePlanAtItsBoundary) {

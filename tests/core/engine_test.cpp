@@ -4,9 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "core/document.h"
+#include "core/eval_context.h"
 #include "core/types/basic.h"
 #include "tests/support/test_nodes.h"
 
@@ -165,6 +167,32 @@ TEST_F(EngineTest, FailureNamesTheNodeAndNothingDownstreamRuns) {
     EXPECT_EQ(err.node_ids(), std::vector<std::string>{"boom"});
   }
   EXPECT_EQ(test::executions().count("after"), 0u);
+}
+
+TEST_F(EngineTest, PlanFailureNamesTheNodeAsTheRunDoes) {
+  // A plan that refuses with a message of its own (as model code shared with the run does: "Wan: ...") is
+  // named like a failure in the run; a refusal while planning is invalid input.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    NodeDesc d;
+    d.type = "test.plan_refuses";
+    d.category = "Test";
+    d.outputs = {{"out", PortType::Number, ""}};
+    d.evaluate = [](EvalContext&) {};
+    d.plan = [](PlanContext&) { throw_eval("the size is not one the model makes"); };
+    NodeRegistry::instance().add(d);
+  });
+  g = parse_graph(R"({"lattice":1,"nodes":[{"id":"p","type":"test.plan_refuses"}]})");
+  MemoryCache mem;
+  Engine e(&mem);
+  try {
+    e.plan(g, opts);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::InvalidInput);
+    EXPECT_EQ(std::string(err.what()), "node 'p' (test.plan_refuses): the size is not one the model makes");
+    EXPECT_EQ(err.node_ids(), std::vector<std::string>{"p"});
+  }
 }
 
 TEST_F(EngineTest, InvalidGraphRunsNothing) {

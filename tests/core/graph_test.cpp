@@ -79,6 +79,30 @@ TEST_F(GraphTest, ParameterTypeAndRangeChecks) {
   EXPECT_TRUE(mentions(ps, "is not valid", {"bad id!"}));
 }
 
+TEST_F(GraphTest, AParametersOwnCheckFollowsItsTypeCheck) {
+  ParamDesc p{"path", ParamType::OutPath, "a.mp4", ""};
+  p.check = [](const Json& v) -> std::optional<std::string> {
+    if (v.get<std::string>().ends_with(".mp4")) return std::nullopt;
+    return "not a movie";
+  };
+  EXPECT_EQ(check_param_value(p, "b.mp4"), std::nullopt);
+  EXPECT_EQ(check_param_value(p, "b.avi"), "not a movie");
+  EXPECT_NE(check_param_value(p, 3).value_or("").find("expected a string"), std::string::npos);  // the check sees strings only
+  // resolved_params (what the engine runs with) applies it, as validate() does to explicit values.
+  NodeDesc d;
+  d.type = "test.movie";
+  d.params = {p};
+  Node n{"m", "test.movie"};
+  n.params = {{"path", "b.avi"}};
+  try {
+    resolved_params(n, d);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+    EXPECT_EQ(std::string(e.what()), "node 'm' (test.movie): parameter 'path': not a movie");
+  }
+}
+
 TEST_F(GraphTest, ParseParamTextFollowsTheParameterType) {
   ParamDesc f{"x", ParamType::Float, 0.0, "", 0, 10};
   EXPECT_EQ(parse_param_text(f, "2.5").get<double>(), 2.5);

@@ -33,8 +33,8 @@ void ltx_check_conditions(const LtxConditionGrid& g, const std::vector<LtxCondit
     const gpu::Tensor& l = c.latent;
     if (!l.defined() || l.rank() != 5 || l.dim(0) != 1 || l.dim(1) != g.channels || l.dim(3) != g.height ||
         l.dim(4) != g.width || l.dim(2) < 1)
-      throw_eval(name(conditions, i) + ": latent " + (l.defined() ? l.describe() : std::string("(none)")) + " should be " +
-                 shape_text(g.channels, "f", g.height, g.width) + " (the video's latent size)");
+      throw_invalid(name(conditions, i) + ": latent " + (l.defined() ? l.describe() : std::string("(none)")) + " should be " +
+                    shape_text(g.channels, "f", g.height, g.width) + " (the video's latent size)");
     if (!(c.strength >= 0.0f && c.strength <= 1.0f))
       throw_eval(name(conditions, i) + ": strength " + std::to_string(c.strength) + " is outside [0, 1]");
     if (c.frame_index < 0 || c.frame_index >= N)

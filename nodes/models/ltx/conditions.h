@@ -52,8 +52,9 @@ struct LtxConditionedTokens {
   int64_t appended = 0;       ///< E
 };
 
-/// Throws Error(Evaluation) naming the condition and what was expected: a latent of the wrong shape, a
-/// frame_index outside the video, a strength outside [0, 1], missing noise.
+/// Throws an Error naming the condition and what was expected: InvalidInput for a latent of the wrong shape (the
+/// user connected it), Evaluation for a frame_index outside the video, a strength outside [0, 1], missing noise
+/// (the caller's to get right).
 void ltx_check_conditions(const LtxConditionGrid& g, const std::vector<LtxCondition>& conditions);
 
 /// video: the latents [C, F, h, w] (noise, or noised start latents) the conditions apply to.

@@ -91,8 +91,8 @@ bool check_run(const LtxTransformerConfig& c, const Tensor& noise, const LtxCond
   if (o.steps < 1) throw_eval("LTX-Video sampler: steps must be at least 1");
   if (o.guidance > 1.0f && !negative) throw_eval("LTX-Video sampler: guidance > 1 needs a negative (unconditional) conditioning");
   if (o.guidance > 1.0f && negative->embeds.shape() != cond.embeds.shape())
-    throw_eval("LTX-Video sampler: negative conditioning " + negative->embeds.describe() + " and conditioning " +
-               cond.embeds.describe() + " differ in shape; encode both with the same max_length");
+    throw_invalid("LTX-Video sampler: negative conditioning " + negative->embeds.describe() + " and conditioning " +
+                  cond.embeds.describe() + " differ in shape; encode both with the same max_length");
   if (o.strength <= 0.0f || o.strength > 1.0f) throw_eval("LTX-Video sampler: strength must be in (0, 1]");
   if (o.strength < 1.0f && !start.defined()) throw_eval("LTX-Video sampler: strength < 1 needs start latents to refine");
   const bool refine = start.defined() && o.strength < 1.0f;

@@ -191,6 +191,28 @@ LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j) {
   return c;
 }
 
+nlohmann::json ltx_vae_config_to_json(const LtxVaeConfig& c) {
+  return {{"in_channels", c.in_channels},
+          {"out_channels", c.out_channels},
+          {"latent_channels", c.latent_channels},
+          {"patch_size", c.patch_size},
+          {"patch_size_t", c.patch_size_t},
+          {"block_out_channels", c.block_out_channels},
+          {"layers_per_block", c.layers_per_block},
+          {"spatio_temporal_scaling", c.spatio_temporal_scaling},
+          {"down_block_types", c.down_block_types},
+          {"downsample_type", c.downsample_type},
+          {"decoder_block_out_channels", c.decoder_block_out_channels},
+          {"decoder_layers_per_block", c.decoder_layers_per_block},
+          {"decoder_spatio_temporal_scaling", c.decoder_spatio_temporal_scaling},
+          {"upsample_residual", c.upsample_residual},
+          {"upsample_factor", c.upsample_factor},
+          {"decoder_inject_noise", c.decoder_inject_noise},
+          {"timestep_conditioning", c.timestep_conditioning},
+          {"resnet_norm_eps", c.resnet_norm_eps},
+          {"scaling_factor", c.scaling_factor}};
+}
+
 namespace {
 
 // The encoder's blocks from the weights, block by block (LtxVaeConfig::down_block_types): a conv_out resnet

@@ -98,6 +98,9 @@ struct LtxVaeConfig {
 
 /// From a diffusers config (AutoencoderKLLTXVideo.config as JSON); missing keys take diffusers' defaults.
 LtxVaeConfig ltx_vae_config_from_json(const nlohmann::json& j);
+/// The config under the keys ltx_vae_config_from_json reads (it gives `c` back): how ltx.load_vae's plan hands
+/// the detected config to the plans downstream.
+nlohmann::json ltx_vae_config_to_json(const LtxVaeConfig& c);
 /// From the weights' names and shapes (config.json beside them, when present, wins for what shapes cannot
 /// say: upsample_residual, and the type of a down block that neither widens nor has a space-to-depth
 /// downsampler). Strips a single-file checkpoint's `vae.` prefix and renames Lightricks' original names

@@ -25,9 +25,17 @@ std::array<int64_t, 3> WanConfig::rope_axes() const {
 }
 
 std::string WanConfig::describe() const {
+  // The released sizes by the names Wan-AI gives them (the "1.3B" holds 1.42e9 parameters, the I2V "14B" more
+  // than the T2V's 14.3e9); any other by its parameter count.
   const double b = static_cast<double>(parameter_count()) / 1e9;
   char size[32];
-  std::snprintf(size, sizeof size, b < 10 ? "%.1fB" : "%.0fB", b);
+  if (inner_dim() == 1536 && num_layers == 30) {
+    std::snprintf(size, sizeof size, "1.3B");
+  } else if (inner_dim() == 5120 && num_layers == 40) {
+    std::snprintf(size, sizeof size, "14B");
+  } else {
+    std::snprintf(size, sizeof size, b < 10 ? "%.1fB" : "%.0fB", b);
+  }
   return std::string("Wan 2.1 ") + (image_to_video() ? "I2V " : "T2V ") + size;
 }
 

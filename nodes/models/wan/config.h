@@ -39,7 +39,8 @@ struct WanConfig {
   bool image_to_video() const { return image_dim > 0; }
   /// RoPE head-dim split (t, h, w) = (d - 4(d/6), 2(d/6), 2(d/6)).
   std::array<int64_t, 3> rope_axes() const;
-  /// "Wan 2.1 T2V 1.3B"-style name from the size (for plans and messages).
+  /// "Wan 2.1 T2V 1.3B"-style name (for plans and messages): the released sizes by their names, others by their
+  /// parameter count.
   std::string describe() const;
   /// Parameter count implied by the config (for plans and memory budgets).
   uint64_t parameter_count() const;

@@ -15,8 +15,10 @@
 #include "nodes/models/ltx/vae.h"
 #include "nodes/types/ltx_handles.h"
 #include "nodes/types/tensor_value.h"
+#include "tests/nodes/video/video_test_util.h"
 #include "tests/support/example_plan.h"
 #include "tests/support/gpu_limits.h"
+#include "tests/support/refusal.h"
 #include "tests/support/render_info.h"
 #include "tests/support/latent_sample_reference.h"
 #include "tests/support/tiny_models.h"
@@ -257,7 +259,7 @@ TEST_F(LtxGraph, ImageConditionsTheLatentFrameImageIndexSays) {
 
 // condition_k (LTXConditionPipeline): at frame 0 with strength 1 the first latent frame is the image's latent;
 // a keyframe at the last frame (appended tokens, strength 0.5: noise from the node's seed) changes the video;
-// a frame past the end, and 'image' beside conditions, are refused with what to do.
+// a frame past the end, and 'image' beside conditions, are refused with what to do, by the dry run too.
 TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   Graph g = parse_graph(kGraph);
   Node& keys = *g.find("sample");
@@ -306,14 +308,10 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   keys.params["steps"] = 2;
   keys.params.erase("schedule");
 
+  // Invalid input, refused by the dry run too.
   keys.params["condition_2_frame"] = 9;
-  try {
-    e.evaluate(g, "sample", "latent", opts);
-    FAIL() << "a condition at frame 9 of 9 frames was accepted";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("condition_2_frame 9 is past the video's last frame (8 for 9 frames)"), std::string::npos)
-        << err.what();
-  }
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
+                                   "node 'sample' (ltx.sample): condition_2_frame 9 is past the video's last frame (8 for 9 frames)");
   // A latent of another size is refused naming the port (condition_1 unconnected: still "condition_2").
   Graph small = g;
   Node tiny = *small.find("sample");
@@ -326,22 +324,11 @@ TEST_F(LtxGraph, ConditionInputsPlaceKeyframesAtVideoFrames) {
   other.params["condition_2_frame"] = 8;
   other.inputs.erase("condition_1");
   other.inputs["condition_2"] = {"tiny", "latent"};
-  try {
-    e.evaluate(small, "sample", "latent", opts);
-    FAIL() << "a condition latent of another size was accepted";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("LTX-Video condition_2: latent [1, 16, 2, 1, 1] f32 should be [1, 16, f, 3, 2]"),
-              std::string::npos)
-        << err.what();
-  }
+  test::expect_plan_and_run_refuse(e, small, opts, "sample", "latent", "condition_2: latent [1, 16, 2, 1, 1]");
+  test::expect_plan_and_run_refuse(e, small, opts, "sample", "latent", "should be [1, 16, f, 3, 2] (the video's latent size)");
   keys.params["condition_2_frame"] = 8;
   keys.inputs["image"] = {"first", "latent"};
-  try {
-    e.evaluate(g, "sample", "latent", opts);
-    FAIL() << "'image' beside condition inputs was accepted";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("connect the image to condition_1 at frame 0 instead"), std::string::npos) << err.what();
-  }
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "connect the image to condition_1 at frame 0 instead");
 }
 
 // By default ltx.encode_image normalises a draw from the encoder's distribution for its seed (drawn on the
@@ -408,6 +395,27 @@ std::map<std::string, std::string> planned_shapes(const std::string& name, Envir
   return shapes;
 }
 
+// An example graph (examples/<file>) to plan from the configs alone, changed as a test needs: plan(id) is node id's
+// plan; the device service is set, to show it never starts.
+struct ExamplePlanner {
+  explicit ExamplePlanner(const char* file) {
+    env.set(std::make_shared<GpuService>());
+    o.env = &env;
+    o.base_dir = fs::path(LATTICE_SOURCE_DIR) / "examples";
+    g = load_graph_file(o.base_dir / file);
+  }
+  PlanInfo plan(const std::string& id) {
+    for (const auto& row : e.plan(g, o))
+      if (row.id == id) return row.outputs.at(0).second;
+    return {};
+  }
+  Environment env;
+  RenderOptions o;
+  Graph g;
+  MemoryCache mem;
+  Engine e{&mem};
+};
+
 TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
   Environment env;
   std::map<std::string, std::string> shapes = planned_shapes("ltx-t2v.lattice", env);
@@ -418,9 +426,27 @@ TEST(LtxExample, DryRunPlansFromTheConfigsAlone) {
   EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
+TEST(LtxExample, DryRunPlansTheTextLengthThePromptsAreEncodedAt) {
+  // examples/ltx-t2v.lattice with both prompts at 512 tokens: the sampler's plan runs its cross-attention over
+  // 512 text tokens (more FLOPs and activations than at the example's 128); prompts of different lengths are
+  // refused, as the run refuses them.
+  ExamplePlanner ex("ltx-t2v.lattice");
+  const PlanInfo at128 = ex.plan("sample");
+  for (const char* id : {"prompt", "negative"}) ex.g.find(id)->params["max_length"] = 512;
+  const PlanInfo at512 = ex.plan("sample");
+  EXPECT_GT(at512.flops, at128.flops);
+  EXPECT_GT(at512.activation_bytes, at128.activation_bytes);
+  ex.g.find("negative")->params["max_length"] = 128;
+  test::expect_refused([&] { ex.plan("sample"); }, ErrorKind::InvalidInput,
+                       "node 'sample' (ltx.sample): the negative prompt's 128 tokens differ from the prompt's 512");
+  EXPECT_FALSE(ex.env.get<GpuService>()->started());
+}
+
 TEST(LtxExample, TwoStageImageToVideoPlansTheRefiningSteps) {
   Environment env;
   std::map<std::string, std::string> shapes = planned_shapes("ltx-i2v-upscale.lattice", env);
+  // The first frame's encode (a 384x256 image) and the decode at the end plan their shapes.
+  EXPECT_EQ(shapes["first"], "latent [1, 128, 1, 8, 12]");
   EXPECT_NE(shapes["upsample"].find("latent [1, 128, 13, 16, 24]"), std::string::npos) << shapes["upsample"];
   EXPECT_NE(shapes["refine"].find("4992 tokens, 4 steps"), std::string::npos) << shapes["refine"];
   EXPECT_NE(shapes["decode"].find("video 97 frames 768x512"), std::string::npos) << shapes["decode"];
@@ -438,31 +464,86 @@ TEST(LtxExample, KeyframesExamplePlansFirstAndLastFrame) {
 // The example's first stage with its image as condition_1 (frame 0) and again as a keyframe at the last frame:
 // the plan runs the video's 1248 tokens and the keyframe's 96, and holds more than with the image input.
 TEST(LtxExample, KeyframeConditionsPlanTheirAppendedTokens) {
-  Environment env;
-  env.set(std::make_shared<GpuService>());
-  RenderOptions o;
-  o.env = &env;
-  o.base_dir = fs::path(LATTICE_SOURCE_DIR) / "examples";
-  Graph g = load_graph_file(o.base_dir / "ltx-i2v-upscale.lattice");
-  MemoryCache mem;
-  Engine e(&mem);
-  auto sample_plan = [&] {
-    for (const auto& row : e.plan(g, o))
-      if (row.id == "sample") return row.outputs.at(0).second;
-    return PlanInfo{};
-  };
-  const PlanInfo image = sample_plan();
-  Node& sample = *g.find("sample");
+  ExamplePlanner ex("ltx-i2v-upscale.lattice");
+  const PlanInfo image = ex.plan("sample");
+  Node& sample = *ex.g.find("sample");
   sample.inputs["condition_1"] = sample.inputs.at("image");
   sample.inputs["condition_2"] = sample.inputs.at("image");
   sample.inputs.erase("image");
   sample.params["condition_2_frame"] = 96;
-  const PlanInfo keyed = sample_plan();
+  const PlanInfo keyed = ex.plan("sample");
   EXPECT_NE(image.shape.find("1248 tokens"), std::string::npos) << image.shape;
   EXPECT_NE(keyed.shape.find("1344 tokens"), std::string::npos) << keyed.shape;
   EXPECT_GT(keyed.activation_bytes, image.activation_bytes);
   EXPECT_GT(keyed.flops, image.flops);
+  EXPECT_FALSE(ex.env.get<GpuService>()->started());
+}
+
+// ltx.encode_image and ltx.encode_video plan the latent ltx.sample reads, with the models' 16 channels (the
+// transformer's and the VAE's, not the released 128), as the run makes it.
+TEST_F(LtxGraph, EncodesPlanTheLatentTheRunMakes) {
+  Graph g = parse_graph(kGraph);
+  Json doc = graph_to_json(g);
+  doc["nodes"].push_back(Json::parse(R"({"id": "clip", "type": "ltx.encode_video",
+      "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "decode", "output": "video"}}})"));
+  g = graph_from_json(doc, "test");
+  MemoryCache mem;
+  Engine e(&mem);
+  std::map<std::string, PlanInfo> plan;
+  for (const auto& row : e.plan(g, opts)) plan[row.id] = row.outputs.at(0).second;
+  EXPECT_EQ(plan["first"].shape, "latent [1, 16, 1, 3, 2]");
+  EXPECT_EQ(plan["clip"].shape, "latent [1, 16, 2, 3, 2]");
+  EXPECT_GT(plan["first"].activation_bytes, 0u);
+  EXPECT_GT(plan["clip"].activation_bytes, plan["first"].activation_bytes);
+  EXPECT_EQ(plan["sample"].shape.rfind("latent [1, 16, 2, 3, 2], 12 tokens", 0), 0u) << plan["sample"].shape;
+  EXPECT_EQ(plan["i2v"].shape.rfind("latent [1, 16, 2, 3, 2], 12 tokens", 0), 0u) << plan["i2v"].shape;
+  EXPECT_EQ(plan["bigger"].shape.rfind("latent [1, 16, ", 0), 0u) << plan["bigger"].shape;
   EXPECT_FALSE(env.get<GpuService>()->started());
+  EXPECT_EQ(eval(e, g, "first", "latent", opts)->shape(), (std::vector<int64_t>{1, 16, 1, 3, 2}));
+  EXPECT_EQ(eval(e, g, "clip", "latent", opts)->shape(), (std::vector<int64_t>{1, 16, 2, 3, 2}));
+}
+
+// What the encoders and the image-to-video sampler cannot take is invalid input, refused by the dry run (from the
+// upstream plans' sizes) and by the run alike, naming the node.
+TEST_F(LtxGraph, InputsTheEncodersAndTheSamplerCannotTakeAreRefusedByThePlanAndTheRun) {
+  for (int i = 0; i < 9; ++i) {  // 9 frames of 66x34 (sides not multiples of 32) and 8 of 64x96
+    char name[32];
+    std::snprintf(name, sizeof name, "odd.%04d.png", i + 1);
+    write_image(dir / name, *test::moving_gradient(66, 34, i), "8", nullptr);
+    std::snprintf(name, sizeof name, "f.%04d.png", i + 1);
+    if (i < 8) write_image(dir / name, *test::moving_gradient(64, 96, i), "8", nullptr);
+  }
+  const Json extra = Json::parse(R"([
+    {"id": "wide", "type": "image.constant", "params": {"width": 80, "height": 32}},
+    {"id": "wide_latent", "type": "ltx.encode_image", "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "wide", "output": "image"}}},
+    {"id": "odd", "type": "video.load", "params": {"path": "odd.####.png"}},
+    {"id": "odd_latent", "type": "ltx.encode_video", "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "odd", "output": "video"}}},
+    {"id": "eight", "type": "video.load", "params": {"path": "f.####.png"}},
+    {"id": "eight_latent", "type": "ltx.encode_video", "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "eight", "output": "video"}}}])");
+  Json doc = graph_to_json(parse_graph(kGraph));
+  for (const auto& n : extra) doc["nodes"].push_back(n);
+  const Graph base = graph_from_json(doc, "test");
+  MemoryCache mem;
+  Engine e(&mem);
+  const auto refused = [&](const Graph& g, const std::string& node, const std::string& words) {
+    test::expect_plan_and_run_refuse(e, g, opts, node, "latent", words);
+  };
+  refused(base, "wide_latent", "node 'wide_latent' (ltx.encode_image): image 80x32 is not a multiple of 32 on each side");
+  refused(base, "odd_latent", "node 'odd_latent' (ltx.encode_video): video 66x34 is not a multiple of 32 on each side");
+  refused(base, "eight_latent", "node 'eight_latent' (ltx.encode_video): the video has 8 frames; the LTX-Video VAE encodes 8k + 1 (e.g. 1 or 9)");
+  Graph g = base;
+  g.find("i2v")->params["image_index"] = 5;
+  refused(g, "i2v", "node 'i2v' (ltx.sample): image_index 5 is past the video's last latent frame (1 for 9 frames)");
+  g = base;
+  g.find("image")->params["width"] = 96;  // its latent is 3 x 3, the video's 3 x 2
+  refused(g, "i2v", "node 'i2v' (ltx.sample): image latent [1, 16, 1, 3, 3] does not fit a 64x96 video (expected [1, 16, 1, 3, 2])");
+  // Refining (strength < 1): latents of another size than the sampler's, and none.
+  g = base;
+  g.find("refine")->params["width"] = 96;
+  refused(g, "refine", "node 'refine' (ltx.sample): latent [1, 16, 2, 6, 4] does not fit a 96x192, 9-frame video [1, 16, 2, 6, 3]");
+  g = base;
+  g.find("sample")->params["strength"] = 0.5;
+  refused(g, "sample", "node 'sample' (ltx.sample): strength < 1 needs the 'latent' input");
 }
 
 TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
@@ -481,9 +562,20 @@ TEST_F(LtxGraph, SizesTheVaeCannotMakeAreRefusedClearly) {
       EXPECT_NE(std::string(err.what()).find(param), std::string::npos) << err.what();
     }
   }
-  // guidance > 1 without a negative prompt.
+  // The sizes suggested are the nearest ones the VAE can make.
+  Graph small = g;
+  small.find("sample")->params["width"] = 48;
+  small.find("sample")->params["height"] = 32;
+  try {
+    e.plan(small, opts);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("(got 48x32; e.g. 32x32 or 64x32)"), std::string::npos) << err.what();
+  }
+  // guidance > 1 without a negative prompt: invalid input, refused by the dry run too.
   g.find("sample")->params["guidance"] = 3.0;
-  EXPECT_THROW(e.evaluate(g, "sample", "latent", opts), Error);
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
+                                   "node 'sample' (ltx.sample): guidance > 1 needs the 'negative' input");
   // A FLUX transformer is not an LTX one.
   g.find("dit")->params["path"] = "inputs.safetensors";
   try {

@@ -17,6 +17,7 @@
 #include "nodes/video/ffmpeg_io.h"
 #include "nodes/video/sequence.h"
 #include "tests/support/gpu_limits.h"
+#include "tests/support/refusal.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
 
@@ -156,8 +157,11 @@ TEST_F(LtxVaeDecode, AutoTileUnderASmallBufferLimitAndBadTilesRefused) {
   EXPECT_EQ(test::node_info(rl, "decode").value("auto_tile", -1), expect.tile);
 
   Engine e2(&mem);
-  EXPECT_THROW(e2.render(graph(R"({"tile_frames": 2, "overlap_frames": 2})", "bad.mp4"), opts), Error);
-  EXPECT_THROW(e2.render(graph(R"({"tile": 2, "overlap": 2})", "bad.mp4"), opts), Error);
+  // Tiles that cannot overlap as the decode needs: invalid input, refused by the dry run too.
+  test::expect_plan_and_run_refuse(e2, graph(R"({"tile_frames": 2, "overlap_frames": 2})", "bad.mp4"), opts, "decode", "video",
+                                   "node 'decode' (ltx.vae_decode): overlap_frames 2 must be at least 1 and smaller than tile_frames 2");
+  test::expect_plan_and_run_refuse(e2, graph(R"({"tile": 2, "overlap": 2})", "bad.mp4"), opts, "decode", "video",
+                                   "node 'decode' (ltx.vae_decode): overlap 2 must be smaller than tile 2");
 }
 
 TEST_F(LtxVaeDecode, OlderVaesDecodeAndTheSeedDrivesOnlyThe091InjectedNoise) {

@@ -8,6 +8,7 @@
 #include "nodes/video/ffmpeg_io.h"
 #include "nodes/video/sequence.h"
 #include "tests/nodes/video/video_test_util.h"
+#include "tests/support/refusal.h"
 
 namespace lattice {
 namespace {
@@ -69,14 +70,8 @@ TEST_F(VideoNodes, FrameByIndexAndByRenderFrame) {
     ASSERT_TRUE(img);
     EXPECT_GT(test::psnr(*test::moving_gradient(40, 24, static_cast<int>(frame - 1)), *img), 38.0) << frame;
   }
-  opts.frame = 7;  // frame 6 of a 6-frame video
-  try {
-    engine.evaluate(g, "f", "image", opts);
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Evaluation);
-    EXPECT_NE(std::string(e.what()).find("outside the video's 6 frames"), std::string::npos) << e.what();
-  }
+  opts.frame = 7;  // frame 6 of a 6-frame video: refused by the run and, knowing the count, by the plan
+  test::expect_plan_and_run_refuse(engine, g, opts, "f", "image", "node 'f' (video.frame): frame 6 is outside the video's 6 frames");
 }
 
 TEST_F(VideoNodes, UserErrors) {
@@ -92,10 +87,20 @@ TEST_F(VideoNodes, UserErrors) {
       {"id":"s","type":"video.save","params":{"path":"x.mp4"},"inputs":{"video":{"node":"l","output":"video"}}}]})", "s");
   EXPECT_EQ(k1, ErrorKind::InvalidInput);
   EXPECT_NE(m1.find("missing.mp4"), std::string::npos) << m1;
-  auto [k2, m2] = fails(R"({"lattice":1,"nodes":[{"id":"l","type":"video.load","params":{"path":"in.mp4"}},
-      {"id":"s","type":"video.save","params":{"path":"x.gif"},"inputs":{"video":{"node":"l","output":"video"}}}]})", "s");
-  EXPECT_EQ(k2, ErrorKind::Evaluation);
-  EXPECT_NE(m2.find("name.####.png"), std::string::npos) << m2;
+  // A format video.save cannot write: refused with the parameters, before the load runs, and by the plan.
+  for (const char* path : {"x.gif", "x.webm", "x", ""}) {
+    const Graph g = parse_graph(R"({"lattice":1,"nodes":[{"id":"l","type":"video.load","params":{"path":"in.mp4"}},
+        {"id":"s","type":"video.save","params":{"path":")" + std::string(path) + R"("},
+         "inputs":{"video":{"node":"l","output":"video"}}}]})");
+    EXPECT_FALSE(validate(g).empty()) << path;
+    MemoryCache fresh;
+    Engine e(&fresh);
+    const std::string words = std::string("node 's' (video.save): parameter 'path': ") +
+                              (*path ? "cannot tell the format of '" + std::string(path) + "'" : "is empty");
+    test::expect_plan_and_run_refuse(e, g, opts, "s", "path", words);
+    test::expect_refused([&] { e.render(g, opts); }, ErrorKind::InvalidInput, words);
+    EXPECT_EQ(e.executions(), 0u) << path;
+  }
 }
 
 TEST_F(VideoNodes, DryRunPlansFromHeaders) {

@@ -4,6 +4,7 @@
 // normalised mean that WanVae::encode gives; bad inputs are refused with clear errors.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 
@@ -17,8 +18,10 @@
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_vae_handle.h"
 #include "nodes/video/ffmpeg_io.h"
+#include "tests/nodes/video/video_test_util.h"
 #include "tests/support/gpu_limits.h"
 #include "tests/support/latent_sample_reference.h"
+#include "tests/support/refusal.h"
 #include "tests/support/render_info.h"
 #include "tests/support/tiny_models.h"
 #include "tests/support/tolerance.h"
@@ -206,14 +209,9 @@ TEST_F(WanVaeNodes, PlanCountsTheCachesTheTiledDecodeKeeps) {
   EXPECT_EQ(kept, planned);
   EXPECT_GE(plan->activation_bytes, planned);
 
-  // The plan tiles as the run does (TileGrid): an overlap the run refuses is refused by the dry run, naming the node.
-  try {
-    e.plan(graph(R"({"tile": 3, "overlap": 3})"), opts);
-    ADD_FAILURE() << "no error";
-  } catch (const Error& err) {
-    EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
-    EXPECT_NE(std::string(err.what()).find("node 'decode' (wan.vae_decode): overlap 3 must be in [0, tile 3)"), std::string::npos) << err.what();
-  }
+  // An overlap the run refuses is refused by the dry run, naming the node.
+  test::expect_plan_and_run_refuse(e, graph(R"({"tile": 3, "overlap": 3})"), opts, "decode", "video",
+                                   "node 'decode' (wan.vae_decode): overlap 3 must be smaller than tile 3");
 }
 
 // wan.vae_decode feeding only video.save streams: chunk k is encoded while chunk k+1 decodes. The movie
@@ -325,6 +323,32 @@ TEST_F(WanVaeNodes, AutoTileUnderASmallBufferLimit) {
   EXPECT_EQ(still->device(enc_small.get<GpuService>()->context()).shape(), (gpu::Shape{1, 16, 1, 4, 6}));
 }
 
+TEST_F(WanVaeNodes, FramesTheEncoderCannotTakeAreRefusedByThePlanAndTheRun) {
+  // Movies of 8 frames (not 1 + 4k) and of 66x34 frames (not multiples of 8): the dry run knows both from the
+  // files' headers and refuses them before anything runs; the run refuses them as invalid input too.
+  VideoEncodeOptions vo;
+  vo.preset = "ultrafast";
+  vo.fps_num = 16;
+  const std::pair<const char*, std::array<int, 3>> movies[] = {{"eight.mp4", {48, 32, 8}}, {"odd.mp4", {66, 34, 5}}};
+  for (const auto& [name, size] : movies) {
+    VideoWriter w(root / name, size[0], size[1], vo);
+    for (int t = 0; t < size[2]; ++t) w.push(*test::moving_gradient(size[0], size[1], t));
+    w.finish();
+  }
+  const std::pair<const char*, const char*> cases[] = {
+      {"eight.mp4", "8 frames: the Wan VAE encodes 1 + 4k frames"}, {"odd.mp4", "frames 66x34 are not a multiple of 8"}};
+  for (const auto& [name, words] : cases) {
+    const Graph g = parse_graph(R"({"lattice": 1, "nodes": [
+      {"id": "vae", "type": "wan.load_vae", "params": {"path": "wan"}},
+      {"id": "movie", "type": "video.load", "params": {"path": ")" + std::string(name) + R"("}},
+      {"id": "encode", "type": "wan.vae_encode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "video": {"node": "movie", "output": "video"}}}]})");
+    MemoryCache mem;
+    Engine e(&mem);
+    test::expect_plan_and_run_refuse(e, g, opts, "encode", "latent", std::string("node 'encode' (wan.vae_encode): ") + words);
+  }
+}
+
 TEST_F(WanVaeNodes, BadInputsAreRefused) {
   MemoryCache mem;
   Engine e(&mem);
@@ -336,16 +360,26 @@ TEST_F(WanVaeNodes, BadInputsAreRefused) {
       EXPECT_NE(std::string(err.what()).find(words), std::string::npos) << err.what();
     }
   };
-  // An image whose sides are not multiples of 8; no frames at all; an overlap as large as the tile.
-  expect_error(graph("{}", R"(,
+  // An image whose sides are not multiples of 8; no frames at all; an overlap as large as the tile: invalid
+  // input, refused by the dry run too.
+  test::expect_plan_and_run_refuse(e, graph("{}", R"(,
       {"id": "odd", "type": "image.constant", "params": {"width": 50, "height": 32}},
       {"id": "encode_odd", "type": "wan.vae_encode",
        "inputs": {"vae": {"node": "vae", "output": "vae"}, "image": {"node": "odd", "output": "image"}}})"),
-               "encode_odd", "latent", "multiple of 8");
-  expect_error(graph("{}", R"(,
+                                   opts, "encode_odd", "latent", "multiple of 8");
+  test::expect_plan_and_run_refuse(e, graph("{}", R"(,
       {"id": "encode_none", "type": "wan.vae_encode", "inputs": {"vae": {"node": "vae", "output": "vae"}}})"),
-               "encode_none", "latent", "exactly one");
-  expect_error(graph(R"({"tile": 4, "overlap": 4})"), "decode", "video", "overlap");
+                                   opts, "encode_none", "latent", "exactly one");
+  test::expect_plan_and_run_refuse(e, graph(R"({"tile": 4, "overlap": 4})"), opts, "decode", "video", "overlap");
+  // A latent of another channel count than the VAE's 16.
+  const HostTensor eight = HostTensor::from_f32({1, 8, 3, 4, 6}, std::vector<float>(8 * 3 * 4 * 6, 0.0f));
+  write_safetensors(root / "eight.safetensors", {{"latent", &eight}});
+  test::expect_plan_and_run_refuse(e, graph("{}", R"(,
+      {"id": "t8", "type": "tensor.load", "params": {"path": "eight.safetensors", "name": "latent"}},
+      {"id": "l8", "type": "latent.from_tensor", "inputs": {"tensor": {"node": "t8", "output": "tensor"}}},
+      {"id": "decode8", "type": "wan.vae_decode",
+       "inputs": {"vae": {"node": "vae", "output": "vae"}, "latent": {"node": "l8", "output": "latent"}}})"),
+                                   opts, "decode8", "video", "node 'decode8' (wan.vae_decode): latent [1, 8, 3, 4, 6]");
   // A FLUX VAE folder is not a Wan VAE.
   const Fixture flux(fs::path(LATTICE_SOURCE_DIR) / "tests/golden/flux_vae.safetensors");
   test::write_fixture_component(flux, "weights.", flux.config(), root / "flux" / "vae");

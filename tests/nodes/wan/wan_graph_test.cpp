@@ -23,6 +23,7 @@
 #include "nodes/types/tensor_value.h"
 #include "nodes/types/wan_handles.h"
 #include "tests/support/example_plan.h"
+#include "tests/support/refusal.h"
 #include "tests/support/tiny_models.h"
 
 namespace lattice {
@@ -300,22 +301,16 @@ TEST_F(WanGraph, VideoToVideoRefusesALatentOfAnotherSizeOrNone) {
   Engine e(&mem);
   const HostTensor small = HostTensor::from_f32({1, 16, 2, 6, 8}, std::vector<float>(16 * 2 * 6 * 8, 0.5f));
   write_safetensors(root / "video.safetensors", {{"latent", &small}});
-  const auto message = [&](const Graph& g) {
-    try {
-      e.evaluate(g, "sample", "latent", opts);
-    } catch (const Error& err) {
-      EXPECT_EQ(err.kind(), ErrorKind::Evaluation) << err.what();
-      return std::string(err.what());
-    }
-    return std::string("no error");
-  };
+  // Invalid input, refused by the dry run too.
   Graph g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2, "strength": 0.5})");
-  const std::string none = message(g);
-  EXPECT_NE(none.find("strength < 1 needs the 'latent' input"), std::string::npos) << none;
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "node 'sample' (wan.sample): strength < 1 needs the 'latent' input");
   connect_video_latent(g);
-  const std::string other = message(g);
-  EXPECT_NE(other.find("does not fit the 64x48, 9 frames this sampler makes (expected [1, 16, 3, 6, 8])"), std::string::npos)
-      << other;
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
+                                   "does not fit the 64x48, 9 frames this sampler makes (expected [1, 16, 3, 6, 8])");
+  // guidance > 1 without a negative prompt.
+  g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2})");
+  g.find("sample")->inputs.erase("negative");
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "guidance > 1 needs the");
 }
 
 TEST_F(WanGraph, CfgInTurnEqualsCfgBatched) {
@@ -348,6 +343,30 @@ TEST_F(WanGraph, DryRunPlansTheExample14BFromItsConfigsAlone) {
   EXPECT_EQ(sample.activation_bytes, wan_activation_bytes(c, 32760, kWanTextTokens, 2) +
                                          wan_sampler_device_bytes(c, 21 * 60 * 104, kWanTextTokens, 0, true, true));
   EXPECT_GT(plan.at("text_encoder").weight_bytes, 10ull << 30);  // UMT5-XXL in bf16
+  EXPECT_FALSE(env.get<GpuService>()->started());
+}
+
+TEST_F(WanGraph, DryRunPlansTheTextLengthThePromptsAreEncodedAt) {
+  // examples/wan-t2v-sample.lattice with both prompts at 4096 tokens: the plan runs the transformer with them (its
+  // cross-attention, the text states the sampler holds), not with WanPipeline's 512.
+  const fs::path examples = fs::path(LATTICE_SOURCE_DIR) / "examples";
+  Graph g = load_graph_file(examples / "wan-t2v-sample.lattice");
+  for (const char* id : {"prompt", "negative"}) g.find(id)->params["max_length"] = 4096;
+  RenderOptions o = opts;
+  o.base_dir = examples;
+  MemoryCache mem;
+  Engine e(&mem);
+  PlanInfo sample;
+  for (const auto& row : e.plan(g, o))
+    if (row.id == "sample") sample = row.outputs.at(0).second;
+  const WanConfig c;
+  EXPECT_DOUBLE_EQ(sample.flops, c.forward_flops(32760, 4096, 0) * 2 * 50);
+  EXPECT_EQ(sample.activation_bytes,
+            wan_activation_bytes(c, 32760, 4096, 2) + wan_sampler_device_bytes(c, 21 * 60 * 104, 4096, 0, true, true));
+  // Prompts of different lengths cannot be guided together: refused before anything runs, as the run would.
+  g.find("negative")->params["max_length"] = 512;
+  test::expect_refused([&] { e.plan(g, o); }, ErrorKind::InvalidInput,
+                       "node 'sample' (wan.sample): the negative prompt's 512 tokens differ from the prompt's 4096");
   EXPECT_FALSE(env.get<GpuService>()->started());
 }
 
@@ -403,6 +422,11 @@ TEST_F(WanGraph, ImageToVideoSamplesWithTheImageConditionOnEveryStep) {
       gpu::Tensor::from_floats(env.get<GpuService>()->context(), image_embeds.to_f32(), image_embeds.shape);
   expect_close(latent->host().to_f32(), guided_euler_by_hand(e, g, {1, 16, 2, 4, 6}, 3, 2, 5.0, 3.0f, cond, img));
 
+  // One of the two image inputs alone: invalid input, refused by the dry run too.
+  Graph half = g;
+  half.find("sample")->inputs.erase("image_condition");
+  test::expect_plan_and_run_refuse(e, half, opts, "sample", "latent",
+                                   "node 'sample' (wan.sample): image-to-video needs both 'image_embeds' and 'image_condition'");
   // Without the image inputs the I2V model refuses to sample.
   g.find("sample")->inputs.erase("image_embeds");
   g.find("sample")->inputs.erase("image_condition");
@@ -419,15 +443,11 @@ TEST_F(WanGraph, BadFrameCountsAndSizesAreRefused) {
   Engine e(&mem);
   for (const char* params : {R"({"width": 64, "height": 48, "num_frames": 8, "steps": 1})",
                              R"({"width": 60, "height": 48, "num_frames": 5, "steps": 1})"}) {
-    Graph g = graph(params);
-    try {
-      e.evaluate(g, "sample", "latent", opts);
-      ADD_FAILURE() << params;
-    } catch (const Error& err) {
-      EXPECT_EQ(err.kind(), ErrorKind::InvalidInput) << err.what();
-      const std::string m = err.what();
-      EXPECT_TRUE(m.find("4k + 1") != std::string::npos || m.find("multiples of 16") != std::string::npos) << m;
-    }
+    // The run and the dry run refuse them alike, naming the node.
+    const bool frames = std::string(params).find("\"num_frames\": 8") != std::string::npos;
+    test::expect_plan_and_run_refuse(e, graph(params), opts, "sample", "latent",
+                                     frames ? "node 'sample' (wan.sample): Wan: num_frames must be 4k + 1"
+                                            : "node 'sample' (wan.sample): Wan: width and height must be positive multiples of 16");
   }
 }
 

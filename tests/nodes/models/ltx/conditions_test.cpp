@@ -13,6 +13,7 @@
 #include "nodes/gpu_service.h"
 #include "nodes/models/fixture.h"
 #include "tests/nodes/models/ltx/max_diff.h"
+#include "tests/support/refusal.h"
 
 namespace lattice {
 namespace {
@@ -151,6 +152,8 @@ TEST_F(LtxConditions, RefusesLatentsOfAnotherSize) {
   LtxCondition c = conditions_[0];
   c.latent = gpu::Tensor::from_floats(gc(), std::vector<float>(16 * 2 * 2, 0.0f), {1, 16, 1, 2, 2});
   EXPECT_THAT(refusal({c}), HasSubstr("latent [1, 16, 1, 2, 2] f32 should be [1, 16, f, 2, 3]"));
+  // A latent the user connected is invalid input (exit 3); missing noise is the caller's error.
+  test::expect_refused([&] { ltx_check_conditions(grid(), {c}); }, ErrorKind::InvalidInput, "should be [1, 16, f, 2, 3]");
   c.latent = gpu::Tensor::from_floats(gc(), std::vector<float>(8 * 6, 0.0f), {1, 8, 1, 2, 3});
   EXPECT_THAT(refusal({c}), HasSubstr("should be [1, 16, f, 2, 3]"));
   c.latent = gpu::Tensor::from_floats(gc(), std::vector<float>(16 * 6, 0.0f), {16, 1, 2, 3});
@@ -161,6 +164,7 @@ TEST_F(LtxConditions, RefusesLatentsOfAnotherSize) {
   LtxCondition clip = conditions_[2];
   clip.noise = conditions_[1].noise;  // [1, 16, 1, 2, 3], the clip appends 2 frames
   EXPECT_THAT(refusal({clip}), HasSubstr("needs noise [1, 16, 2, 2, 3]"));
+  test::expect_refused([&] { ltx_check_conditions(grid(), {clip}); }, ErrorKind::Evaluation, "needs noise");
 }
 
 TEST_F(LtxConditions, RefusesStrengthOutsideZeroToOne) {

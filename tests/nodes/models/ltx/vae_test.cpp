@@ -117,6 +117,23 @@ TEST(LtxVaeConfig, DetectedFromThe090And091WeightsMatchesTheirConfigs) {
   }
 }
 
+// ltx_vae_config_to_json (how ltx.load_vae's plan hands the config downstream) gives back what it was given,
+// for each layout, the detected configs' scalars too.
+TEST(LtxVaeConfig, ItsJsonReadsBackAsTheSameConfig) {
+  for (const char* file : {"ltx_vae.safetensors", "ltx_vae_090.safetensors", "ltx_vae_091.safetensors", "ltx_vae_mixed.safetensors"}) {
+    SCOPED_TRACE(file);
+    Fixture fx(fs::path(LATTICE_SOURCE_DIR) / "tests/golden" / file);
+    WeightSource w = fixture_weights(fx);
+    const LtxVaeConfig c = detect_ltx_vae_config(w), back = ltx_vae_config_from_json(ltx_vae_config_to_json(c));
+    expect_same_config(back, c);
+    EXPECT_EQ(back.out_channels, c.out_channels);
+    EXPECT_EQ(back.patch_size_t, c.patch_size_t);
+    EXPECT_EQ(back.resnet_norm_eps, c.resnet_norm_eps);
+    EXPECT_EQ(back.scaling_factor, c.scaling_factor);
+    EXPECT_EQ(back.encode_peak_tensor_bytes(2, 3, 4), c.encode_peak_tensor_bytes(2, 3, 4));
+  }
+}
+
 // An encoder mixing LTXVideoDownBlock3D and LTXVideo095DownBlock3D blocks (tools/ltx_vae_fixture.py --version
 // mixed): every block's type and downsampler are read from its weights; Fixture.LtxVaeMixed checks the numbers.
 TEST(LtxVaeConfig, DetectedFromAMixedEncoderMatchesItsConfig) {

@@ -102,7 +102,10 @@ TEST(WanConfig, Wan14BParameterCountAndRopeSplit) {
   c.num_attention_heads = 12;
   c.ffn_dim = 8960;
   c.num_layers = 30;
-  EXPECT_EQ(c.describe(), "Wan 2.1 T2V 1.4B");  // the "1.3B" model: 1.42e9 parameters
+  EXPECT_EQ(c.describe(), "Wan 2.1 T2V 1.3B");  // by its released name, though it holds 1.42e9 parameters
+  c.num_layers = 20;
+  EXPECT_EQ(c.describe(), "Wan 2.1 T2V 1.0B");  // another size: by its parameter count
+  c.num_layers = 30;
   c.image_dim = 1280;
   c.added_kv_proj_dim = 100;
   EXPECT_THROW(c.validate(), Error);  // must equal the width
