@@ -61,7 +61,8 @@ NodeDesc make() {
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
               {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim}, {"pooled", c.pooled_projection_dim},
-              {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes}};
+              {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes},
+              {"guidance_embeds", c.guidance_embeds}};
     ctx.set_output("dit", p);
   };
   return d;

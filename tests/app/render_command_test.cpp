@@ -219,6 +219,20 @@ TEST_F(Cli, MemoryPlanCountsOnlyTheModelsEachNodeUses) {
   EXPECT_LT(at12["resident_blocks"].get<int>(), 57);
   // At 24 GiB only the last few blocks stream (one block's activations are 1.9 GiB at 4,608 tokens).
   EXPECT_GT(memory["budgets"][1]["resident_blocks"].get<int>(), 50);
+  // The 1024x1024 decode tiles itself as the run would at each budget (its largest tensor, 64 KiB per latent
+  // pixel, within a 64th of the budget): 52 latent pixels at 12 GiB, 74 at 24 GiB; whole it would need some
+  // 32 GiB.
+  std::ifstream again(report);
+  for (const auto& n : nlohmann::json::parse(again)["plan"])
+    if (n["id"] == "decode") {
+      const auto& at = n["outputs"][0]["by_budget"];
+      ASSERT_EQ(at.size(), 2u) << n.dump();
+      EXPECT_EQ(at[0]["tile"], 52);
+      EXPECT_EQ(at[0]["tiles"], 9);
+      EXPECT_EQ(at[1]["tile"], 74);
+      EXPECT_EQ(at[1]["tiles"], 4);
+      EXPECT_LT(at[1]["activation_bytes"].get<double>(), 12 * gib);
+    }
 }
 
 // Renders `graph`'s node "sample" under `budget_mib` (to the byte) after a dry run at that budget, and checks

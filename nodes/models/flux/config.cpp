@@ -41,6 +41,18 @@ double FluxConfig::forward_flops(int64_t img, int64_t txt) const {
   return f;
 }
 
+double FluxConfig::forward_activation_traffic_bytes(int64_t img, int64_t txt) const {
+  const double d = inner_dim(), m = mlp_hidden(), L = static_cast<double>(img + txt);
+  const double I = static_cast<double>(img), T = static_cast<double>(txt);
+  // Elements in + out of each product and attention, in forward_flops's order.
+  double e = I * (in_channels + d) + T * (joint_attention_dim + d);
+  const double attn = 3 * L * d + L * d;                                     // q, k, v in; out
+  const double dbl = L * (d + 3 * d) + L * (d + d) + 2 * L * (d + m) + attn;  // qkv, out proj, MLP in and out
+  const double sgl = L * (d + 3 * d + m) + L * ((d + m) + d) + attn;         // qkv + MLP in, fused out proj
+  e += num_layers * dbl + num_single_layers * sgl + I * (d + out_channels);
+  return 4 * e;
+}
+
 void FluxConfig::validate() const {
   if (num_attention_heads <= 0 || attention_head_dim <= 0 || in_channels <= 0 || out_channels <= 0)
     throw_invalid("FLUX config: sizes must be positive");

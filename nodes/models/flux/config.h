@@ -44,6 +44,11 @@ struct FluxConfig {
   uint64_t parameter_count() const;
   /// FLOPs of one forward for the given image and text token counts (multiply-add = 2).
   double forward_flops(int64_t image_tokens, int64_t text_tokens) const;
+  /// Device-memory bytes one forward's matrix products and attention read and write in activations, f32, on
+  /// the terms forward_flops counts: each product reads its input rows and writes its output rows, attention
+  /// reads q, k, v and writes its output. A lower bound: the elementwise work between them (norms,
+  /// modulation, RoPE, GELU, gates, residual adds), the weights, and re-reads of tiles are not counted.
+  double forward_activation_traffic_bytes(int64_t image_tokens, int64_t text_tokens) const;
   /// Throws Error(InvalidInput) describing the first inconsistency.
   void validate() const;
 };
