@@ -4,6 +4,7 @@
 // Canny or depth map) packed and concatenated after the noisy latents on channels at every step
 // (FluxControlPipeline).
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include "core/error.h"
@@ -25,9 +26,9 @@ FluxConditioning upload(gpu::Context& gc, const ConditioningData& c) {
           gpu::Tensor::from_floats(gc, c.pooled.to_f32(), c.pooled.shape)};
 }
 
-// The node's options for a transformer with (or without) a guidance embedding: schedule 'auto' takes the
-// scheduler of the release the transformer belongs to (flux_scheduler_for).
-FluxSamplerOptions options(const ParamReader& ctx, bool guidance_embeds) {
+// The node's options for transformer `c`: schedule 'auto' takes the scheduler of the pipeline folder it came
+// from (FluxConfig::scheduler), else that of the release it belongs to (flux_scheduler_for).
+FluxSamplerOptions options(const ParamReader& ctx, const FluxConfig& c) {
   FluxSamplerOptions o;
   o.steps = static_cast<int>(ctx.integer("steps"));
   o.guidance = static_cast<float>(ctx.number("guidance"));
@@ -39,15 +40,25 @@ FluxSamplerOptions options(const ParamReader& ctx, bool guidance_embeds) {
   o.strength = ctx.number("strength");
   o.cache_threshold = static_cast<float>(ctx.number("cache_threshold"));
   const std::string schedule = ctx.string("schedule");
-  if (schedule == "schnell" || (schedule == "auto" && !guidance_embeds)) o.schedule = flux_schnell_scheduler();
+  if (schedule == "schnell") o.schedule = flux_schnell_scheduler();
+  if (schedule == "auto") o.schedule = c.scheduler ? *c.scheduler : flux_scheduler_for(c);
   return o;
 }
 
-// What the plan and the run report about the schedule and guidance: the schedule taken, and that a
-// transformer without a guidance embedding ignores 'guidance' (as diffusers' FluxPipeline passes none to it).
-std::string schedule_note(const FluxSamplerOptions& o, bool guidance_embeds) {
-  std::string note = o.schedule.use_dynamic_shifting ? "dev schedule" : "schnell schedule";
-  if (!guidance_embeds) note += ", no guidance embedding: 'guidance' unused";
+// What the plan and the run report about the schedule and guidance: the schedule taken (dev's or schnell's, or
+// the pipeline folder's), and that a transformer without a guidance embedding ignores 'guidance' (as diffusers'
+// FluxPipeline passes none to it).
+std::string schedule_note(const ParamReader& ctx, const FluxSamplerOptions& o, const FluxConfig& c) {
+  std::string note;
+  if (ctx.string("schedule") == "auto" && c.scheduler) {
+    char shift[32];
+    std::snprintf(shift, sizeof shift, "%g", o.schedule.shift);
+    note = std::string("the pipeline's scheduler_config.json schedule (") +
+           (o.schedule.use_dynamic_shifting ? "dynamic shift" : "shift " + std::string(shift)) + ")";
+  } else {
+    note = o.schedule.use_dynamic_shifting ? "dev schedule" : "schnell schedule";
+  }
+  if (!c.guidance_embeds) note += ", no guidance embedding: 'guidance' unused";
   return note;
 }
 
@@ -124,8 +135,8 @@ NodeDesc make() {
        "distilled guidance scale, fed to FLUX-dev's guidance embedding; a transformer without one (schnell) ignores it, "
        "as diffusers does (true_cfg is the separate, real classifier-free guidance)", 0.0, 100.0},
       {"schedule", ParamType::Choice, "auto",
-       "auto: the transformer's (schnell's without a guidance embedding, else dev's); dev: shift from the image size; "
-       "schnell: no shift", -INFINITY, INFINITY, {"auto", "dev", "schnell"}},
+       "auto: the transformer's (its diffusers folder's scheduler_config.json, else schnell's without a guidance "
+       "embedding, dev's with one); dev: shift from the image size; schnell: no shift", -INFINITY, INFINITY, {"auto", "dev", "schnell"}},
       {"true_cfg", ParamType::Float, 1.0, "classifier-free guidance with the negative prompt (1 = off)", 1.0, 30.0},
       {"cfg_start", ParamType::Float, 0.0, "fraction of the steps where true CFG starts", 0.0, 1.0},
       {"cfg_end", ParamType::Float, 1.0, "fraction of the steps where true CFG ends", 0.0, 1.0},
@@ -139,7 +150,7 @@ NodeDesc make() {
     const auto& dit = ctx.input_as<FluxTransformerHandle>("dit");
     const auto& cond = ctx.input_as<ConditioningData>("conditioning");
     const auto& noise = ctx.input_as<TensorValue>("noise");
-    const FluxSamplerOptions o = options(ctx, dit.config().guidance_embeds);
+    const FluxSamplerOptions o = options(ctx, dit.config());
     gpu::Context& gc = gpu_context(ctx);
     const gpu::Tensor z = noise.device(gc);
     if (z.rank() != 4 || z.dim(1) * 4 != dit.config().out_channels)
@@ -179,7 +190,7 @@ NodeDesc make() {
     for (const auto& r : records) skipped += r.cached ? 1 : 0;
     ctx.report("steps", static_cast<int>(records.size()));
     ctx.report("skipped_steps", skipped);
-    ctx.report("schedule", schedule_note(o, dit.config().guidance_embeds));
+    ctx.report("schedule", schedule_note(ctx, o, dit.config()));
     report_streaming(ctx, gc);
     gpu::CommandStream s(gc);
     gpu::Tensor latent = gpu::unpack_latents(s, out, h, w);
@@ -206,7 +217,8 @@ NodeDesc make() {
     c.joint_attention_dim = dit->meta["joint"].get<int>();
     c.pooled_projection_dim = dit->meta.value("pooled", c.pooled_projection_dim);
     c.guidance_embeds = dit->meta.value("guidance_embeds", c.guidance_embeds);
-    const FluxSamplerOptions o = options(ctx, c.guidance_embeds);
+    if (dit->meta.contains("scheduler")) c.scheduler = flow_match_config_from_json(dit->meta["scheduler"]);
+    const FluxSamplerOptions o = options(ctx, c);
     const int start = flux_start_step(o), steps = o.steps - start;
     const bool negative = ctx.input("negative") != nullptr, cfg = negative && o.true_cfg > 1.0f;
     // True CFG runs a second forward (the negative prompt's) only on the steps of its interval.
@@ -216,7 +228,7 @@ NodeDesc make() {
     p.shape = "latent [1, " + std::to_string(noise->meta["c"].get<int64_t>()) + ", " + std::to_string(h) + ", " +
               std::to_string(w) + "], " + std::to_string(steps) + " steps" +
               (guided ? " (" + std::to_string(guided) + " with true CFG)" : "") + ", " + std::to_string(txt) +
-              " text tokens, " + schedule_note(o, c.guidance_embeds);
+              " text tokens, " + schedule_note(ctx, o, c);
     p.flops = c.forward_flops(img_tokens, txt) * steps + c.forward_flops(img_tokens, neg_txt) * guided;
     // Activations of one forward as the run reserves them (one block's temporaries at a time), and what the
     // sampler holds on the device when the transformer plans (latents, text states, RoPE tables).

@@ -4,10 +4,37 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/error.h"
 #include "gpu/command_stream.h"
 #include "gpu/ops/binary.h"
 
 namespace lattice {
+
+FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j) {
+  FlowMatchConfig c;
+  c.num_train_timesteps = j.value("num_train_timesteps", 1000);
+  c.shift = j.value("shift", 1.0);
+  c.use_dynamic_shifting = j.value("use_dynamic_shifting", false);
+  c.base_shift = j.value("base_shift", 0.5);
+  c.max_shift = j.value("max_shift", 1.15);
+  c.base_image_seq_len = j.value("base_image_seq_len", 256);
+  c.max_image_seq_len = j.value("max_image_seq_len", 4096);
+  if (j.contains("shift_terminal") && !j["shift_terminal"].is_null()) c.shift_terminal = j["shift_terminal"].get<double>();
+  for (const char* unsupported : {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas"})
+    if (j.value(unsupported, false)) throw_invalid(std::string("FlowMatchEulerDiscreteScheduler: '") + unsupported + "' is not supported");
+  if (j.value("time_shift_type", std::string("exponential")) != "exponential")
+    throw_invalid("FlowMatchEulerDiscreteScheduler: only time_shift_type 'exponential' is supported");
+  return c;
+}
+
+nlohmann::json flow_match_config_to_json(const FlowMatchConfig& c) {
+  nlohmann::json j = {{"num_train_timesteps", c.num_train_timesteps}, {"shift", c.shift},
+                      {"use_dynamic_shifting", c.use_dynamic_shifting}, {"base_shift", c.base_shift},
+                      {"max_shift", c.max_shift}, {"base_image_seq_len", c.base_image_seq_len},
+                      {"max_image_seq_len", c.max_image_seq_len}};
+  if (c.shift_terminal) j["shift_terminal"] = *c.shift_terminal;
+  return j;
+}
 
 namespace {
 

@@ -5,6 +5,7 @@
 /// static shift (FLUX-schnell, Wan), shift_terminal stretching (LTX-Video), and the Euler step; and where a run that
 /// refines given latents (image/video-to-video at a strength) starts.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
@@ -23,7 +24,15 @@ struct FlowMatchConfig {
   double base_shift = 0.5, max_shift = 1.15;
   int base_image_seq_len = 256, max_image_seq_len = 4096;
   std::optional<double> shift_terminal;
+  bool operator==(const FlowMatchConfig&) const = default;
 };
+
+/// From a diffusers scheduler_config.json (FlowMatchEulerDiscreteScheduler's keys; absent keys take its
+/// defaults). Throws Error(InvalidInput) for options this scheduler does not implement (karras, exponential or
+/// beta sigmas, inverted sigmas, a time_shift_type other than exponential).
+FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j);
+/// The config as scheduler_config.json keys (what flow_match_config_from_json reads back).
+nlohmann::json flow_match_config_to_json(const FlowMatchConfig& c);
 
 struct FlowMatchSchedule {
   std::vector<float> sigmas;     ///< n + 1 values, the last 0

@@ -6,23 +6,6 @@
 namespace lattice {
 namespace {
 
-FlowMatchConfig config_from_json(const nlohmann::json& j) {
-  FlowMatchConfig c;
-  c.num_train_timesteps = j.value("num_train_timesteps", 1000);
-  c.shift = j.value("shift", 1.0);
-  c.use_dynamic_shifting = j.value("use_dynamic_shifting", false);
-  c.base_shift = j.value("base_shift", 0.5);
-  c.max_shift = j.value("max_shift", 1.15);
-  c.base_image_seq_len = j.value("base_image_seq_len", 256);
-  c.max_image_seq_len = j.value("max_image_seq_len", 4096);
-  if (j.contains("shift_terminal") && !j["shift_terminal"].is_null()) c.shift_terminal = j["shift_terminal"].get<double>();
-  for (const char* unsupported : {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas"})
-    if (j.value(unsupported, false)) throw_invalid(std::string("FlowMatchEulerDiscreteScheduler: '") + unsupported + "' is not supported");
-  if (j.value("time_shift_type", std::string("exponential")) != "exponential")
-    throw_invalid("FlowMatchEulerDiscreteScheduler: only time_shift_type 'exponential' is supported");
-  return c;
-}
-
 HostTensor vec(const std::vector<float>& v) { return HostTensor::from_f32({static_cast<int64_t>(v.size())}, v); }
 
 FlowMatchSchedule schedule_for(const FlowMatchConfig& c, const nlohmann::json& spec) {
@@ -41,7 +24,7 @@ FixtureOutputs run(const Fixture& fx) {
   if (r.contains("cases")) {
     for (size_t i = 0; i < r["cases"].size(); ++i) {
       const auto& spec = r["cases"][i];
-      const FlowMatchConfig c = config_from_json(spec.contains("config") ? spec["config"] : fx.config());
+      const FlowMatchConfig c = flow_match_config_from_json(spec.contains("config") ? spec["config"] : fx.config());
       const auto s = schedule_for(c, spec);
       const std::string p = "output.case" + std::to_string(i) + ".";
       out.emplace_back(p + "sigmas", vec(s.sigmas));
@@ -50,7 +33,7 @@ FixtureOutputs run(const Fixture& fx) {
   }
   if (r.contains("euler")) {
     const auto& spec = r["euler"];
-    const FlowMatchConfig c = config_from_json(fx.config());
+    const FlowMatchConfig c = flow_match_config_from_json(fx.config());
     const auto s = schedule_for(c, spec);
     out.emplace_back("output.euler.sigmas", vec(s.sigmas));
     out.emplace_back("output.euler.timesteps", vec(s.timesteps));

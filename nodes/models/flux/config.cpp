@@ -1,5 +1,7 @@
 #include "nodes/models/flux/config.h"
 
+#include <fstream>
+
 #include "core/error.h"
 
 namespace lattice {
@@ -51,6 +53,23 @@ double FluxConfig::forward_activation_traffic_bytes(int64_t img, int64_t txt) co
   const double sgl = L * (d + 3 * d + m) + L * ((d + m) + d) + attn;         // qkv + MLP in, fused out proj
   e += num_layers * dbl + num_single_layers * sgl + I * (d + out_channels);
   return 4 * e;
+}
+
+std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty() || !fs::is_directory(path, ec)) return std::nullopt;
+  fs::path file = path / "scheduler" / "scheduler_config.json";
+  if (!fs::exists(file, ec) && fs::exists(path / "config.json", ec)) file = path.parent_path() / "scheduler" / "scheduler_config.json";
+  if (!fs::exists(file, ec)) return std::nullopt;
+  std::ifstream in(file);
+  try {
+    return flow_match_config_from_json(nlohmann::json::parse(in));
+  } catch (const nlohmann::json::exception& e) {
+    throw_invalid(file.string() + ": not a scheduler config: " + e.what());
+  } catch (const Error& e) {
+    throw_invalid(file.string() + ": " + e.what());
+  }
 }
 
 void FluxConfig::validate() const {

@@ -11,11 +11,14 @@
 /// otherwise from FLUX.1's values (16, 56, 56) when the head dim is 128; other head dims need a config.
 
 #include <array>
+#include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "nodes/models/flow_match.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
@@ -32,6 +35,10 @@ struct FluxConfig {
   bool guidance_embeds = true;      ///< FLUX.1-dev: yes; schnell: no
   std::array<int, 3> axes_dims_rope{16, 56, 56};
   float mlp_ratio = 4.0f;
+  /// The scheduler of the diffusers pipeline folder the transformer was loaded from (its
+  /// scheduler/scheduler_config.json: flux_pipeline_scheduler), when there is one; flux.sample's 'auto'
+  /// schedule takes it before guessing from guidance_embeds.
+  std::optional<FlowMatchConfig> scheduler;
 
   int inner_dim() const { return num_attention_heads * attention_head_dim; }
   /// Packed channels of the control latent that a structural-control model (FLUX.1-Canny-dev / -Depth-dev, or
@@ -54,6 +61,11 @@ struct FluxConfig {
 };
 
 enum class FluxLayout { Diffusers, BFL };
+
+/// The scheduler/scheduler_config.json of the diffusers pipeline a transformer at `path` belongs to: `path`
+/// itself the pipeline folder, or `path` the component folder (holding config.json) inside it. None when there is no such file (single files, bare component folders).
+/// Throws Error(InvalidInput) naming the file when it is not JSON or asks for what the scheduler lacks.
+std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path);
 
 /// From a diffusers config (FluxTransformer2DModel.config as JSON).
 FluxConfig flux_config_from_json(const nlohmann::json& j);

@@ -418,6 +418,22 @@ TEST_F(FluxGraph, AutoScheduleFollowsTheTransformer) {
   EXPECT_EQ(dev_auto, latent({{"schedule", "dev"}}, "dev schedule"));
   EXPECT_NE(dev_auto, latent({{"schedule", "schnell"}}, "schnell schedule"));
   EXPECT_NE(latent({{"schedule", "auto"}, {"guidance", 9.0}}, "dev schedule"), dev_auto);
+
+  // Loaded from a diffusers pipeline folder, 'auto' takes the folder's scheduler/scheduler_config.json before
+  // the guidance-embedding rule: here dev's dynamic shift for the schnell-config transformer, so the run is an
+  // explicit 'dev' one; from its component folder as from the pipeline folder.
+  fs::create_directories(dir / "pipe" / "scheduler");
+  fs::copy(dir / "schnell", dir / "pipe" / "transformer");
+  std::ofstream(dir / "pipe" / "scheduler" / "scheduler_config.json")
+      << R"({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 3.0, "use_dynamic_shifting": true})";
+  const std::string folder_note = "the pipeline's scheduler_config.json schedule (dynamic shift), no guidance embedding: 'guidance' unused";
+  for (const char* path : {"pipe", "pipe/transformer"}) {
+    g.find("dit")->params["path"] = path;
+    EXPECT_EQ(latent({{"schedule", "auto"}, {"guidance", 3.5}}, folder_note), dev) << path;
+    EXPECT_NE(planned().find(folder_note), std::string::npos) << planned();
+  }
+  // An explicit schedule is what it says.
+  EXPECT_EQ(latent({{"schedule", "schnell"}}, schnell_note), schnell);
 }
 
 }  // namespace
