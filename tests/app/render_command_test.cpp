@@ -437,6 +437,19 @@ nlohmann::json planned_output(const std::string& graph, const std::string& id, c
 }
 
 
+// examples/flux-schnell.lattice plans from its config-only folder: 4 steps of 256 text tokens on schnell's
+// schedule (its scheduler_config.json: shift 1), no guidance embedding; a step is 6.95e13 FLOP (7.44e13 at 512).
+TEST_F(Cli, SchnellExamplePlansItsScheduleAndTextLength) {
+  const std::string schnell = (fs::path(LATTICE_SOURCE_DIR) / "examples/flux-schnell.lattice").string();
+  const auto sample = planned_output(schnell, "sample", dir / "plan.json");
+  const std::string shape = sample.value("shape", "");
+  EXPECT_NE(shape.find("4 steps, 256 text tokens, the pipeline's scheduler_config.json schedule (shift 1), no guidance "
+                       "embedding: 'guidance' unused"), std::string::npos) << shape;
+  const double step = sample["per_step"]["flops"].get<double>();
+  EXPECT_NEAR(step, 6.95e13, 0.01e13);
+  EXPECT_DOUBLE_EQ(sample["flops"].get<double>(), 4 * step);
+}
+
 TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
   // A plan from config.json alone counts the DiT's device bytes as the plan from its weights does (which
   // the boundary tests hold equal to the run's), for each weight_dtype: vectors f32, matrices as chosen.
