@@ -73,6 +73,7 @@ NodeDesc make() {
     // kPlanMaxBufferBytes; the activations are the working set the tiles were chosen under.
     struct AtBudget {
       uint64_t budget;
+      KlDecodeTiling tiling;  // as the run reports it (auto_tile: the tile asked of the grid)
       TileGrid grid;
       uint64_t bytes;
     };
@@ -83,7 +84,7 @@ NodeDesc make() {
                                                 budget > 0 ? budget : UINT64_MAX);
       TileGrid grid(lh, lw, t.tile, t.overlap, f, ctx.who());
       const uint64_t bytes = c.decode_working_set_bytes(grid.tile_h(), grid.tile_w());
-      at.push_back({budget, std::move(grid), bytes});
+      at.push_back({budget, t, std::move(grid), bytes});
     }
     PlanInfo p;
     p.shape = "image " + std::to_string(w) + "x" + std::to_string(h) + "x3";
@@ -95,7 +96,7 @@ NodeDesc make() {
       if (a.budget > 0) how += " at " + human_gib(a.budget);
       p.shape += ", " + how;
       p.activation_bytes = std::max(p.activation_bytes, a.bytes);
-      by_budget.push_back({{"budget_bytes", a.budget}, {"tile", a.grid.tiled() ? a.grid.tile_h() : 0}, {"tiles", a.grid.count()},
+      by_budget.push_back({{"budget_bytes", a.budget}, {"tile", a.grid.tiled() ? a.tiling.tile : 0}, {"tiles", a.grid.count()},
                            {"activation_bytes", a.bytes}});
     }
     p.meta = {{"w", w}, {"h", h}, {"c", 3}};
