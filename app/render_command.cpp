@@ -201,6 +201,9 @@ Json plan_to_json(const std::vector<PlanRow>& rows) {
       if (info.meta.contains("fp8_weight_bytes")) outs.back()["fp8_weight_bytes"] = info.meta["fp8_weight_bytes"];
       // A sampler's lower-memory way (wan.sample's CFG in turn) and its activations.
       if (info.meta.contains("low_memory")) outs.back()["low_memory"] = info.meta["low_memory"];
+      // A sampler's one step (FLOPs, weights read, activation traffic); a pass that decides by the budget.
+      if (info.meta.contains("per_step")) outs.back()["per_step"] = info.meta["per_step"];
+      if (info.meta.contains("by_budget")) outs.back()["by_budget"] = info.meta["by_budget"];
     }
     a.push_back({{"id", r.id}, {"type", r.type}, {"outputs", std::move(outs)}});
   }
@@ -279,6 +282,9 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
     // {"activation_bytes", "how"}; wan.sample's CFG in turn): those activations and what it then does.
     double low_act = 0;
     std::string low_how;
+    // A node whose run decides by the budget (PlanInfo meta "by_budget": vae.decode's automatic tiles): its
+    // activations at each budget of `budgets_gib`, in order; act is the largest.
+    std::vector<double> act_at;
     double total() const { return weights + act; }
   };
   std::vector<Need> needs;
@@ -288,6 +294,8 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
     Need need{r.id, "", 0, 0, 0};
     for (const auto& [name, info] : r.outputs) {
       need.act += static_cast<double>(info.activation_bytes);
+      if (info.meta.contains("by_budget") && info.meta["by_budget"].size() == budgets_gib.size())
+        for (const auto& at : info.meta["by_budget"]) need.act_at.push_back(at["activation_bytes"].get<double>());
       if (info.meta.contains("low_memory")) {
         need.low_act = info.meta["low_memory"]["activation_bytes"].get<double>();
         need.low_how = info.meta["low_memory"]["how"].get<std::string>();
@@ -310,17 +318,23 @@ Json memory_plan(const Graph& g, const std::vector<PlanRow>& rows, const std::ve
   std::printf("memory (sequential strategy): peak %s at '%s' = models %s (largest '%s') + activations %s; all models resident: %s\n",
               human_bytes(peak.total()).c_str(), peak.node.c_str(), human_bytes(peak.weights).c_str(), peak.model.c_str(),
               human_bytes(peak.act).c_str(), human_bytes(all_weights + largest_act_any).c_str());
-  for (double gib : budgets_gib) {
-    const double budget = gib * 1073741824.0;
+  for (size_t k = 0; k < budgets_gib.size(); ++k) {
+    const double budget = budgets_gib[k] * 1073741824.0;
     Json b = {{"budget_bytes", budget}};
+    std::vector<Need> at = needs;  // the needs under this budget
+    for (Need& n : at)
+      if (!n.act_at.empty()) n.act = n.act_at[k];
     // The node that needs the most beyond the budget decides: it streams its largest model.
     const Need* worst = nullptr;
-    for (const auto& n : needs)
+    double peak_here = 0;
+    for (const auto& n : at) {
+      peak_here = std::max(peak_here, n.total());
       if (n.total() > budget && (!worst || n.total() - budget > worst->total() - budget)) worst = &n;
+    }
     if (!worst) {
       b["fits"] = true;
       b["streamed_bytes_per_use"] = 0;
-      std::printf("  budget %s: fits; peak %s\n", human_bytes(budget).c_str(), human_bytes(peak.total()).c_str());
+      std::printf("  budget %s: fits; peak %s\n", human_bytes(budget).c_str(), human_bytes(peak_here).c_str());
     } else if (const std::vector<uint64_t> blocks = block_bytes_of(worst->model); !blocks.empty()) {
       // A model that declares its blocks (meta "block_bytes") streams as the run will stream it: the same
       // arithmetic (core/block_stream_plan.h) over what the budget leaves beside its other weights.
@@ -430,6 +444,8 @@ int render(const Options& o) {
   Engine engine(&memory, disk.get());
 
   if (o.dry_run) {
+    const std::vector<double> budgets = o.vram_budgets_gib.empty() ? std::vector<double>{12, 24} : o.vram_budgets_gib;
+    for (double gib : budgets) ro.plan_budgets.push_back(static_cast<uint64_t>(gib * 1073741824.0));
     // With --frames, the plan of the first frame; the last one is planned too, so that a frame-dependent problem
     // (video.frame past the video's end) is refused before a render would reach it.
     if (o.frames) {
@@ -452,7 +468,16 @@ int render(const Options& o) {
       }
     std::printf("total: %.4g FLOP, weights %s, activations %s\n", flops, human_bytes(weights).c_str(),
                 human_bytes(acts).c_str());
-    const Json memory = memory_plan(g, rows, o.vram_budgets_gib.empty() ? std::vector<double>{12, 24} : o.vram_budgets_gib);
+    for (const auto& r : rows)
+      for (const auto& [name, info] : r.outputs)
+        if (info.meta.contains("per_step")) {
+          const Json& st = info.meta["per_step"];
+          std::printf("  %s: one step %.3g FLOP; reads its weights (%s) and %s of activations (products and attention, at "
+                      "least); a streaming model also uploads what the budget line below says\n",
+                      r.id.c_str(), st["flops"].get<double>(), human_bytes(st["weight_bytes"].get<double>()).c_str(),
+                      human_bytes(st["activation_traffic_bytes"].get<double>()).c_str());
+        }
+    const Json memory = memory_plan(g, rows, budgets);
     if (!o.report.empty())
       write_file_atomic(o.report, Json{{"plan", plan_to_json(rows)}, {"total_flops", flops}, {"memory", memory}}.dump(2) + "\n");
     return 0;

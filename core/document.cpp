@@ -45,11 +45,13 @@ struct ChangedDefault {
   int version;  // the first format version with the new default
   const char* type;
   const char* param;
-  bool old_default;
+  Json old_default;
 };
 const ChangedDefault kChangedDefaults[] = {
     // ltx.encode_image samples the encoder's distribution, as diffusers' LTXImageToVideoPipeline does.
     {2, "ltx.encode_image", "sample", false},
+    // flux.sample's schedule follows the transformer it is given (schnell's without a guidance embedding).
+    {3, "flux.sample", "schedule", "dev"},
 };
 
 // Writes the old defaults into the nodes of a file of format `version` (>= 1). Entries of the wrong JSON type

@@ -18,7 +18,8 @@ namespace lattice {
 
 /// Format version this build writes; files with a larger major version are refused.
 /// 2: ltx.encode_image samples by default (a version 1 node without "sample" is migrated to sample: false).
-constexpr int kLatticeFormatVersion = 2;
+/// 3: flux.sample's schedule defaults to "auto" (an older node without "schedule" is migrated to "dev").
+constexpr int kLatticeFormatVersion = 3;
 
 /// Parses .lattice JSON. `source` names the file in error messages. Throws Error(InvalidInput).
 Graph parse_graph(std::string_view json_text, const std::string& source = "<memory>");

@@ -354,6 +354,7 @@ std::vector<PlanRow> Engine::plan(const Graph& g, const RenderOptions& o) {
     const Node& node = g.nodes[i];
     const NodeDesc& d = *run.desc[i];
     PlanContext ctx(node.id, d, run.params[i], o.frame, o.base_dir, o.output_dir);
+    ctx.budgets_ = o.plan_budgets;
     for (const auto& [port, c] : node.inputs) {
       auto& up = infos[run.index.at(c.node)];
       auto it = up.find(c.output);

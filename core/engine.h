@@ -36,6 +36,9 @@ struct RenderOptions {
   const CancelToken* cancel = nullptr;
   Environment* env = nullptr;
   const Json* document = nullptr;  ///< the project JSON that image outputs embed
+  /// plan() only: the device budgets the plan is made for (--dry-run's --vram-budget, in bytes), for nodes
+  /// whose run decides by the budget (vae.decode's automatic tiles: PlanContext::budgets()).
+  std::vector<uint64_t> plan_budgets;
 };
 
 struct NodeReport {

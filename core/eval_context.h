@@ -126,9 +126,13 @@ class PlanContext : public ParamReader {
   /// Plan of the upstream output feeding `name`; null if not connected or unknown.
   const PlanInfo* input(std::string_view name) const;
   void set_output(std::string_view name, PlanInfo info) { outputs_[std::string(name)] = std::move(info); }
+  /// The device budgets (bytes) the plan is made for (RenderOptions::plan_budgets; empty when none is given).
+  /// A node whose run decides by the budget plans each (PlanInfo meta "by_budget").
+  const std::vector<uint64_t>& budgets() const { return budgets_; }
 
  private:
   friend class Engine;
+  std::vector<uint64_t> budgets_;
   std::map<std::string, const PlanInfo*> inputs_;
   std::map<std::string, PlanInfo> outputs_;
 };

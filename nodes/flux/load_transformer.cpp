@@ -1,5 +1,6 @@
 // flux.load_transformer: a FLUX.1 transformer from a checkpoint (diffusers folder, sharded or not, or a
-// single BFL/diffusers .safetensors file), its configuration detected from the weights.
+// single BFL/diffusers .safetensors file), its configuration detected from the weights, with the scheduler
+// of the diffusers pipeline folder it comes from (flux_pipeline_scheduler) for flux.sample's 'auto' schedule.
 #include "core/eval_context.h"
 #include "nodes/models/flux/checkpoint.h"
 #include "nodes/node_weights.h"
@@ -26,6 +27,7 @@ NodeDesc make() {
     FluxLayout layout;
     FluxConfig config = detect_flux_config(*w, &layout);
     if (layout == FluxLayout::BFL) convert_bfl_flux(*w, config);
+    config.scheduler = flux_pipeline_scheduler(ctx.in_path("path"));
     ctx.set_output("dit", std::make_shared<FluxTransformerHandle>(w, config, ctx.in_path("path").string(), nullptr,
                                                                   weight_dtype(ctx)));
   };
@@ -56,12 +58,15 @@ NodeDesc make() {
       p.shape = "(config only, " + weight_dtype_text(dtype, "bf16") + ") ";
       for (uint64_t b : block_device_bytes(shapes, flux_block_prefixes(c), DType::BF16, dtype)) blocks.push_back(b);
     }
+    c.scheduler = flux_pipeline_scheduler(ctx.in_path("path"));
     p.shape += "FLUX transformer " + std::to_string(c.num_layers) + "+" + std::to_string(c.num_single_layers) +
                " blocks, width " + std::to_string(c.inner_dim()) + (c.guidance_embeds ? ", guidance embedding" : "");
     p.meta = {{"params", c.parameter_count()}, {"inner", c.inner_dim()}, {"double", c.num_layers},
               {"single", c.num_single_layers}, {"mlp", c.mlp_hidden()}, {"in_channels", c.in_channels},
               {"joint", c.joint_attention_dim}, {"head_dim", c.attention_head_dim}, {"pooled", c.pooled_projection_dim},
-              {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes}};
+              {"block_bytes", blocks}, {"fp8_weight_bytes", fp8_bytes},
+              {"guidance_embeds", c.guidance_embeds}};
+    if (c.scheduler) p.meta["scheduler"] = flow_match_config_to_json(*c.scheduler);
     ctx.set_output("dit", p);
   };
   return d;

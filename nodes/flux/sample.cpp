@@ -3,6 +3,8 @@
 // structural control (FLUX.1-Canny/Depth-dev or a control LoRA): the control image's latents (vae.encode of a
 // Canny or depth map) packed and concatenated after the noisy latents on channels at every step
 // (FluxControlPipeline).
+#include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include "core/error.h"
@@ -24,7 +26,9 @@ FluxConditioning upload(gpu::Context& gc, const ConditioningData& c) {
           gpu::Tensor::from_floats(gc, c.pooled.to_f32(), c.pooled.shape)};
 }
 
-FluxSamplerOptions options(const ParamReader& ctx) {
+// The node's options for transformer `c`: schedule 'auto' takes the scheduler of the pipeline folder it came
+// from (FluxConfig::scheduler), else that of the release it belongs to (flux_scheduler_for).
+FluxSamplerOptions options(const ParamReader& ctx, const FluxConfig& c) {
   FluxSamplerOptions o;
   o.steps = static_cast<int>(ctx.integer("steps"));
   o.guidance = static_cast<float>(ctx.number("guidance"));
@@ -35,11 +39,27 @@ FluxSamplerOptions options(const ParamReader& ctx) {
   o.threshold_percentile = static_cast<float>(ctx.number("threshold"));
   o.strength = ctx.number("strength");
   o.cache_threshold = static_cast<float>(ctx.number("cache_threshold"));
-  if (ctx.string("schedule") == "schnell") {
-    o.schedule.use_dynamic_shifting = false;
-    o.schedule.shift = 1.0;
-  }
+  const std::string schedule = ctx.string("schedule");
+  if (schedule == "schnell") o.schedule = flux_schnell_scheduler();
+  if (schedule == "auto") o.schedule = c.scheduler ? *c.scheduler : flux_scheduler_for(c);
   return o;
+}
+
+// What the plan and the run report about the schedule and guidance: the schedule taken (dev's or schnell's, or
+// the pipeline folder's), and that a transformer without a guidance embedding ignores 'guidance' (as diffusers'
+// FluxPipeline passes none to it).
+std::string schedule_note(const ParamReader& ctx, const FluxSamplerOptions& o, const FluxConfig& c) {
+  std::string note;
+  if (ctx.string("schedule") == "auto" && c.scheduler) {
+    char shift[32];
+    std::snprintf(shift, sizeof shift, "%g", o.schedule.shift);
+    note = std::string("the pipeline's scheduler_config.json schedule (") +
+           (o.schedule.use_dynamic_shifting ? "dynamic shift" : "shift " + std::string(shift)) + ")";
+  } else {
+    note = o.schedule.use_dynamic_shifting ? "dev schedule" : "schnell schedule";
+  }
+  if (!c.guidance_embeds) note += ", no guidance embedding: 'guidance' unused";
+  return note;
 }
 
 /// Step previews for an observer that wants them: the latents after each step, projected to RGB through a
@@ -96,8 +116,9 @@ NodeDesc make() {
   d.type = "flux.sample";
   d.category = "FLUX";
   d.description = "Sample FLUX latents: flow-matching Euler steps from noise (or a noised image) toward the prompt";
-  d.version = 2;  // 2: dynamic thresholding per sample at the interpolated percentile; img2img start step in
+  d.version = 3;  // 2: dynamic thresholding per sample at the interpolated percentile; img2img start step in
                   // doubles as diffusers computes it (25 steps at 0.6 start at 10, was 9). Cached results of 1 are stale.
+                  // 3: schedule 'auto' (the default from format 3, core/document.cpp) follows the transformer.
   d.inputs = {{"dit", PortType::DiT, "the FLUX transformer"},
               {"conditioning", PortType::Conditioning, "the encoded prompt"},
               {"noise", PortType::Latent, "starting noise [1, 16, h, w] (latent.noise)"},
@@ -110,9 +131,12 @@ NodeDesc make() {
   d.outputs = {{"latent", PortType::Latent, "denoised latents [1, 16, h, w]"}};
   d.params = {
       {"steps", ParamType::Int, 28, "sampling steps (28 for dev, 4 for schnell)", 1, 1000},
-      {"guidance", ParamType::Float, 3.5, "distilled guidance scale (FLUX-dev's guidance embedding)", 0.0, 100.0},
-      {"schedule", ParamType::Choice, "dev", "dev: shift from the image size; schnell: no shift", -INFINITY, INFINITY,
-       {"dev", "schnell"}},
+      {"guidance", ParamType::Float, 3.5,
+       "distilled guidance scale, fed to FLUX-dev's guidance embedding; a transformer without one (schnell) ignores it, "
+       "as diffusers does (true_cfg is the separate, real classifier-free guidance)", 0.0, 100.0},
+      {"schedule", ParamType::Choice, "auto",
+       "auto: the transformer's (its diffusers folder's scheduler_config.json, else schnell's without a guidance "
+       "embedding, dev's with one); dev: shift from the image size; schnell: no shift", -INFINITY, INFINITY, {"auto", "dev", "schnell"}},
       {"true_cfg", ParamType::Float, 1.0, "classifier-free guidance with the negative prompt (1 = off)", 1.0, 30.0},
       {"cfg_start", ParamType::Float, 0.0, "fraction of the steps where true CFG starts", 0.0, 1.0},
       {"cfg_end", ParamType::Float, 1.0, "fraction of the steps where true CFG ends", 0.0, 1.0},
@@ -126,7 +150,7 @@ NodeDesc make() {
     const auto& dit = ctx.input_as<FluxTransformerHandle>("dit");
     const auto& cond = ctx.input_as<ConditioningData>("conditioning");
     const auto& noise = ctx.input_as<TensorValue>("noise");
-    const FluxSamplerOptions o = options(ctx);
+    const FluxSamplerOptions o = options(ctx, dit.config());
     gpu::Context& gc = gpu_context(ctx);
     const gpu::Tensor z = noise.device(gc);
     if (z.rank() != 4 || z.dim(1) * 4 != dit.config().out_channels)
@@ -166,6 +190,7 @@ NodeDesc make() {
     for (const auto& r : records) skipped += r.cached ? 1 : 0;
     ctx.report("steps", static_cast<int>(records.size()));
     ctx.report("skipped_steps", skipped);
+    ctx.report("schedule", schedule_note(ctx, o, dit.config()));
     report_streaming(ctx, gc);
     gpu::CommandStream s(gc);
     gpu::Tensor latent = gpu::unpack_latents(s, out, h, w);
@@ -177,7 +202,12 @@ NodeDesc make() {
     const PlanInfo* noise = ctx.input("noise");
     if (!dit || !noise || !noise->meta.contains("h") || !dit->meta.contains("inner")) return;
     const int64_t h = noise->meta["h"].get<int64_t>(), w = noise->meta["w"].get<int64_t>();
-    const int64_t img_tokens = (h / 2) * (w / 2), txt = 512;
+    // Text tokens as the prompt's encoder plans them (flux.text_encode's max_length), else FLUX-dev's 512.
+    auto tokens = [&](const char* port) {
+      const PlanInfo* in = ctx.input(port);
+      return in && in->meta.contains("tokens") ? in->meta["tokens"].get<int64_t>() : int64_t{512};
+    };
+    const int64_t img_tokens = (h / 2) * (w / 2), txt = tokens("conditioning"), neg_txt = tokens("negative");
     FluxConfig c;
     c.num_layers = dit->meta["double"].get<int>();
     c.num_single_layers = dit->meta["single"].get<int>();
@@ -186,19 +216,31 @@ NodeDesc make() {
     c.in_channels = dit->meta["in_channels"].get<int>();
     c.joint_attention_dim = dit->meta["joint"].get<int>();
     c.pooled_projection_dim = dit->meta.value("pooled", c.pooled_projection_dim);
-    const FluxSamplerOptions o = options(ctx);
-    const int steps = o.steps - flux_start_step(o);
+    c.guidance_embeds = dit->meta.value("guidance_embeds", c.guidance_embeds);
+    if (dit->meta.contains("scheduler")) c.scheduler = flow_match_config_from_json(dit->meta["scheduler"]);
+    const FluxSamplerOptions o = options(ctx, c);
+    const int start = flux_start_step(o), steps = o.steps - start;
     const bool negative = ctx.input("negative") != nullptr, cfg = negative && o.true_cfg > 1.0f;
+    // True CFG runs a second forward (the negative prompt's) only on the steps of its interval.
+    int guided = 0;
+    for (int i = start; cfg && i < o.steps; ++i) guided += flux_cfg_at_step(o, i, o.steps) ? 1 : 0;
     PlanInfo p;
     p.shape = "latent [1, " + std::to_string(noise->meta["c"].get<int64_t>()) + ", " + std::to_string(h) + ", " +
-              std::to_string(w) + "], " + std::to_string(steps) + " steps";
-    p.flops = c.forward_flops(img_tokens, txt) * steps * (cfg ? 2 : 1);
+              std::to_string(w) + "], " + std::to_string(steps) + " steps" +
+              (guided ? " (" + std::to_string(guided) + " with true CFG)" : "") + ", " + std::to_string(txt) +
+              " text tokens, " + schedule_note(ctx, o, c);
+    p.flops = c.forward_flops(img_tokens, txt) * steps + c.forward_flops(img_tokens, neg_txt) * guided;
     // Activations of one forward as the run reserves them (one block's temporaries at a time), and what the
     // sampler holds on the device when the transformer plans (latents, text states, RoPE tables).
-    p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, txt) +
+    p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, std::max(txt, cfg ? neg_txt : txt)) +
                          flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0,
                                                    ctx.input("control") != nullptr);
     p.meta = noise->meta;
+    // One step without true CFG: its FLOPs, and the bytes it moves in device memory: every weight read once
+    // (plus what streams in, which the memory plan adds per budget) and the activations its products and
+    // attention read and write (FluxConfig::forward_activation_traffic_bytes, a lower bound).
+    p.meta["per_step"] = {{"flops", c.forward_flops(img_tokens, txt)}, {"weight_bytes", dit->weight_bytes},
+                          {"activation_traffic_bytes", c.forward_activation_traffic_bytes(img_tokens, txt)}};
     ctx.set_output("latent", p);
   };
   return d;

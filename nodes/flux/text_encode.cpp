@@ -42,6 +42,14 @@ NodeDesc make() {
     if (ctx.flag("release")) enc.t5->release();
     ctx.set_output("conditioning", cond);
   };
+  d.plan = [](PlanContext& ctx) {
+    // The T5 sequence is padded to max_length: the sampler's text tokens (flux.sample's plan reads them).
+    const int64_t tokens = ctx.integer("max_length");
+    PlanInfo p;
+    p.shape = "conditioning: " + std::to_string(tokens) + " T5 tokens + pooled CLIP";
+    p.meta = {{"tokens", tokens}};
+    ctx.set_output("conditioning", p);
+  };
   return d;
 }
 LATTICE_REGISTER_NODE(make);

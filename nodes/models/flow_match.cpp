@@ -10,6 +10,15 @@
 
 namespace lattice {
 
+nlohmann::json flow_match_config_to_json(const FlowMatchConfig& c) {
+  nlohmann::json j = {{"num_train_timesteps", c.num_train_timesteps}, {"shift", c.shift},
+                      {"use_dynamic_shifting", c.use_dynamic_shifting}, {"base_shift", c.base_shift},
+                      {"max_shift", c.max_shift}, {"base_image_seq_len", c.base_image_seq_len},
+                      {"max_image_seq_len", c.max_image_seq_len}};
+  if (c.shift_terminal) j["shift_terminal"] = *c.shift_terminal;
+  return j;
+}
+
 namespace {
 
 // The shifts in float32 arithmetic, as numpy does for a float32 array with Python-float scalars.

@@ -24,6 +24,7 @@ struct FlowMatchConfig {
   double base_shift = 0.5, max_shift = 1.15;
   int base_image_seq_len = 256, max_image_seq_len = 4096;
   std::optional<double> shift_terminal;
+  bool operator==(const FlowMatchConfig&) const = default;
 };
 
 /// From a diffusers FlowMatchEulerDiscreteScheduler config (scheduler_config.json). Options this schedule does
@@ -31,6 +32,8 @@ struct FlowMatchConfig {
 /// are refused with Error(InvalidInput) naming the option, never ignored; so are values it cannot use (no training
 /// timesteps, a shift <= 0, an empty sequence-length range for dynamic shifting, shift_terminal outside [0, 1)).
 FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j);
+/// The config as scheduler_config.json keys (what flow_match_config_from_json reads back).
+nlohmann::json flow_match_config_to_json(const FlowMatchConfig& c);
 
 struct FlowMatchSchedule {
   std::vector<float> sigmas;     ///< n + 1 values, the last 0

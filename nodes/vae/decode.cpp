@@ -1,5 +1,6 @@
 // vae.decode: latents (as the DiT sees them) to an image: latent / scaling + shift, decode, [-1, 1] -> [0, 1].
 #include <algorithm>
+#include <cstdio>
 
 #include "core/eval_context.h"
 #include "core/types/image.h"
@@ -11,6 +12,16 @@
 
 namespace lattice {
 namespace {
+
+// The device buffer limit the plan assumes (discrete GPUs' usual maxStorageBufferRange, 4 GiB): below 256 GiB
+// budgets the budget's share (auto_tile_tensor_limit) is the tighter limit, so the plan's tiles are the run's.
+constexpr uint64_t kPlanMaxBufferBytes = uint64_t{4} << 30;
+
+std::string human_gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g GiB", static_cast<double>(bytes) / 1073741824.0);
+  return buf;
+}
 
 NodeDesc make() {
   NodeDesc d;
@@ -33,19 +44,12 @@ NodeDesc make() {
     if (z.rank() != 4 || z.dim(1) != c.latent_channels)
       ctx.fail("latent " + z.describe() + " does not fit this VAE (" + std::to_string(c.latent_channels) + " channels)");
     AutoencoderKL& vae = handle.model(gc);
-    int64_t tile = ctx.integer("tile"), overlap = ctx.integer("overlap");
-    if (tile == 0) {
-      // Decoding whole needs the widest activation at full size in one buffer, and every layer's tensors at
-      // once within the budget; where they would not fit (large images on lavapipe's 128 MiB, 1024x1024 on a
-      // 24 GB card), tile automatically and say so in the report.
-      const int64_t fit = c.largest_decode_tile(auto_tile_tensor_limit(gc.device().max_buffer_bytes(), gc.memory_budget(), AutoencoderKLConfig::kWorkingSetFactor));
-      if (fit < std::max(z.dim(2), z.dim(3))) {
-        tile = fit;
-        overlap = std::min(overlap, tile / 4);
-        ctx.report("auto_tile", tile);
-      }
-    }
-    const gpu::Tensor x = vae.decode_tiled(s, vae.to_decoder_input(s, z), tile, overlap);
+    // Where the whole decode would not fit a buffer or half the budget, tile automatically and say so in the
+    // report.
+    const KlDecodeTiling t = kl_decode_tiling(c, z.dim(2), z.dim(3), ctx.integer("tile"), ctx.integer("overlap"),
+                                              gc.device().max_buffer_bytes(), gc.memory_budget());
+    if (t.automatic) ctx.report("auto_tile", t.tile);
+    const gpu::Tensor x = vae.decode_tiled(s, vae.to_decoder_input(s, z), t.tile, t.overlap);
     s.finish();
     ctx.check_cancel();
     const std::vector<float> v = x.to_floats();
@@ -61,14 +65,42 @@ NodeDesc make() {
     const PlanInfo* vae = ctx.input("vae");
     const PlanInfo* lat = ctx.input("latent");
     if (!vae || !lat || !lat->meta.contains("h")) return;
-    const int64_t f = vae->meta["downscale"].get<int64_t>();
-    const int64_t h = lat->meta["h"].get<int64_t>() * f, w = lat->meta["w"].get<int64_t>() * f;
+    AutoencoderKLConfig c;  // the loaded VAE's widths (vae.load's plan), else FLUX's
+    if (vae->meta.contains("channels")) c.block_out_channels = vae->meta["channels"].get<std::vector<int>>();
+    const int64_t f = c.downscale(), lh = lat->meta["h"].get<int64_t>(), lw = lat->meta["w"].get<int64_t>();
+    const int64_t h = lh * f, w = lw * f;
+    // The tiles the run takes (kl_decode_tiling) at each budget planned for, on a device whose buffers hold
+    // kPlanMaxBufferBytes; the activations are the working set the tiles were chosen under.
+    struct AtBudget {
+      uint64_t budget;
+      KlDecodeTiling tiling;  // as the run reports it (auto_tile: the tile asked of the grid)
+      TileGrid grid;
+      uint64_t bytes;
+    };
+    std::vector<AtBudget> at;
+    const std::vector<uint64_t> budgets = ctx.budgets().empty() ? std::vector<uint64_t>{0} : ctx.budgets();
+    for (uint64_t budget : budgets) {
+      const KlDecodeTiling t = kl_decode_tiling(c, lh, lw, ctx.integer("tile"), ctx.integer("overlap"), kPlanMaxBufferBytes,
+                                                budget > 0 ? budget : UINT64_MAX);
+      TileGrid grid(lh, lw, t.tile, t.overlap, f, ctx.who());
+      const uint64_t bytes = c.decode_working_set_bytes(grid.tile_h(), grid.tile_w());
+      at.push_back({budget, t, std::move(grid), bytes});
+    }
     PlanInfo p;
     p.shape = "image " + std::to_string(w) + "x" + std::to_string(h) + "x3";
-    // The widest decoder stage at full size, or at one tile's size when tiled.
-    const int64_t tile = ctx.integer("tile") * f, th = tile > 0 ? std::min(h, tile) : h, tw = tile > 0 ? std::min(w, tile) : w;
-    p.activation_bytes = static_cast<uint64_t>(th * tw) * 128 * 4 * 3;
+    Json by_budget = Json::array();
+    for (const AtBudget& a : at) {
+      std::string how = a.grid.tiled() ? std::to_string(a.grid.rows()) + "x" + std::to_string(a.grid.cols()) + " tiles of " +
+                                             std::to_string(a.grid.tile_h()) + "x" + std::to_string(a.grid.tile_w()) + " latent px"
+                                       : "whole";
+      if (a.budget > 0) how += " at " + human_gib(a.budget);
+      p.shape += ", " + how;
+      p.activation_bytes = std::max(p.activation_bytes, a.bytes);
+      by_budget.push_back({{"budget_bytes", a.budget}, {"tile", a.grid.tiled() ? a.tiling.tile : 0}, {"tiles", a.grid.count()},
+                           {"activation_bytes", a.bytes}});
+    }
     p.meta = {{"w", w}, {"h", h}, {"c", 3}};
+    if (!ctx.budgets().empty()) p.meta["by_budget"] = by_budget;
     ctx.set_output("image", p);
   };
   return d;

@@ -286,6 +286,20 @@ TEST_F(Cli, MemoryPlanCountsOnlyTheModelsEachNodeUses) {
   EXPECT_LT(at12["resident_blocks"].get<int>(), 57);
   // At 24 GiB only the last few blocks stream (one block's activations are 1.9 GiB at 4,608 tokens).
   EXPECT_GT(memory["budgets"][1]["resident_blocks"].get<int>(), 50);
+  // The 1024x1024 decode tiles itself as the run would at each budget (its largest tensor, 64 KiB per latent
+  // pixel, within a 64th of the budget): 52 latent pixels at 12 GiB, 74 at 24 GiB; whole it would need some
+  // 32 GiB.
+  std::ifstream again(report);
+  for (const auto& n : nlohmann::json::parse(again)["plan"])
+    if (n["id"] == "decode") {
+      const auto& at = n["outputs"][0]["by_budget"];
+      ASSERT_EQ(at.size(), 2u) << n.dump();
+      EXPECT_EQ(at[0]["tile"], 52);
+      EXPECT_EQ(at[0]["tiles"], 9);
+      EXPECT_EQ(at[1]["tile"], 74);
+      EXPECT_EQ(at[1]["tiles"], 4);
+      EXPECT_LT(at[1]["activation_bytes"].get<double>(), 12 * gib);
+    }
 }
 
 // Renders `graph`'s node "sample" under `budget_mib` (to the byte) after a dry run at that budget, and checks
@@ -491,6 +505,19 @@ nlohmann::json planned_output(const std::string& graph, const std::string& id, c
   return nlohmann::json::object();
 }
 
+
+// examples/flux-schnell.lattice plans from its config-only folder: 4 steps of 256 text tokens on schnell's
+// schedule (its scheduler_config.json: shift 1), no guidance embedding; a step is 6.95e13 FLOP (7.44e13 at 512).
+TEST_F(Cli, SchnellExamplePlansItsScheduleAndTextLength) {
+  const std::string schnell = (fs::path(LATTICE_SOURCE_DIR) / "examples/flux-schnell.lattice").string();
+  const auto sample = planned_output(schnell, "sample", dir / "plan.json");
+  const std::string shape = sample.value("shape", "");
+  EXPECT_NE(shape.find("4 steps, 256 text tokens, the pipeline's scheduler_config.json schedule (shift 1), no guidance "
+                       "embedding: 'guidance' unused"), std::string::npos) << shape;
+  const double step = sample["per_step"]["flops"].get<double>();
+  EXPECT_NEAR(step, 6.95e13, 0.01e13);
+  EXPECT_DOUBLE_EQ(sample["flops"].get<double>(), 4 * step);
+}
 
 TEST_F(Cli, ConfigOnlyPlansCountTheWeightDtype) {
   // A plan from config.json alone counts the DiT's device bytes as the plan from its weights does (which

@@ -87,6 +87,22 @@ TEST(Document, VersionOneNodesKeepTheDefaultsTheyWereSavedWith) {
   EXPECT_EQ(current.find("seeded")->params, (Json{{"seed", 4}}));
 }
 
+// Format 3 changed flux.sample's `schedule` default from dev to auto (the transformer's): a format 1 or 2 node
+// that left it out keeps dev's schedule (an explicit "dev"), one that set it keeps its value, format 3 files are
+// untouched.
+TEST(Document, OlderFluxSamplersKeepTheDevSchedule) {
+  const char* nodes = R"("nodes": [
+      {"id": "bare", "type": "flux.sample", "params": {"steps": 4}},
+      {"id": "set", "type": "flux.sample", "params": {"schedule": "schnell"}}]})";
+  for (int version : {1, 2}) {
+    const Graph old = parse_graph(R"({"lattice": )" + std::to_string(version) + ", " + nodes);
+    EXPECT_EQ(old.find("bare")->params, (Json{{"steps", 4}, {"schedule", "dev"}})) << version;
+    EXPECT_EQ(old.find("set")->params, (Json{{"schedule", "schnell"}})) << version;
+  }
+  const Graph current = parse_graph(R"({"lattice": 3, )" + std::string(nodes));
+  EXPECT_EQ(current.find("bare")->params, (Json{{"steps", 4}}));
+}
+
 TEST(Document, VersionZeroIsMigrated) {
   Graph g = parse_graph(R"({"lattice": 0, "extra": 1, "nodes": {
       "s": {"type": "test.source", "params": {"value": 2}},

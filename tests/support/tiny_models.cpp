@@ -74,7 +74,7 @@ void write_random_checkpoint(const std::filesystem::path& dir, const std::vector
 }
 
 nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads,
-                                 unsigned seed, int in_channels, int head_dim) {
+                                 unsigned seed, int in_channels, int head_dim, bool guidance_embeds) {
   if (head_dim != 64 && head_dim != 128) throw std::runtime_error("write_random_flux: head_dim 64 or 128");
   const int64_t D = head_dim, C = heads * D, M = 4 * C, in = in_channels, out = 64, joint = 64, pooled = 32;
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
@@ -86,6 +86,7 @@ nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layer
   linear("x_embedder", C, in);
   linear("context_embedder", C, joint);
   for (const char* e : {"timestep_embedder", "guidance_embedder"}) {
+    if (!guidance_embeds && std::string(e) == "guidance_embedder") continue;
     linear(std::string("time_text_embed.") + e + ".linear_1", C, 256);
     linear(std::string("time_text_embed.") + e + ".linear_2", C, C);
   }
@@ -118,7 +119,7 @@ nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layer
                                  {"out_channels", in == out ? nlohmann::json() : nlohmann::json(out)}, {"num_layers", num_layers},
                                  {"num_single_layers", num_single_layers}, {"attention_head_dim", D},
                                  {"num_attention_heads", heads}, {"joint_attention_dim", joint},
-                                 {"pooled_projection_dim", pooled}, {"guidance_embeds", true},
+                                 {"pooled_projection_dim", pooled}, {"guidance_embeds", guidance_embeds},
                                  {"axes_dims_rope", D == 64 ? std::vector<int>{16, 24, 24} : std::vector<int>{16, 56, 56}}};
   write_random_checkpoint(dir, shapes, config, seed);
   return config;

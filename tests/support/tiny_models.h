@@ -36,8 +36,9 @@ void write_random_checkpoint(const std::filesystem::path& dir, const std::vector
 /// 2.7 MB per double block, 1.1 MB per single block). Returns the config as written.
 /// `in_channels` 128 makes a structural-control model (FLUX.1-Canny/Depth-dev: out_channels stays 64); `head_dim`
 /// 128 has FLUX.1's RoPE axes (16, 56, 56), which need no config.json (a BFL single file, write_flux_bfl).
+/// `guidance_embeds` false leaves out the guidance embedder, as FLUX.1-schnell has none.
 nlohmann::json write_random_flux(const std::filesystem::path& dir, int num_layers, int num_single_layers, int heads = 2,
-                                 unsigned seed = 7, int in_channels = 64, int head_dim = 64);
+                                 unsigned seed = 7, int in_channels = 64, int head_dim = 64, bool guidance_embeds = true);
 
 /// The FLUX transformer `w` (diffusers names) in BFL's original layout as the single file `file`: fused qkv and
 /// single-block linear1 (rows concatenated), `img_in`, `final_layer.adaLN_modulation.1` with its halves swapped

@@ -1,5 +1,7 @@
 #include "nodes/models/flux/config.h"
 
+#include <fstream>
+
 #include "core/error.h"
 
 namespace lattice {
@@ -39,6 +41,35 @@ double FluxConfig::forward_flops(int64_t img, int64_t txt) const {
   const double sgl = 2 * L * d * (3 * d + m) + 2 * L * (d + m) * d + attn;
   f += num_layers * dbl + num_single_layers * sgl + 2 * I * d * out_channels;
   return f;
+}
+
+double FluxConfig::forward_activation_traffic_bytes(int64_t img, int64_t txt) const {
+  const double d = inner_dim(), m = mlp_hidden(), L = static_cast<double>(img + txt);
+  const double I = static_cast<double>(img), T = static_cast<double>(txt);
+  // Elements in + out of each product and attention, in forward_flops's order.
+  double e = I * (in_channels + d) + T * (joint_attention_dim + d);
+  const double attn = 3 * L * d + L * d;                                     // q, k, v in; out
+  const double dbl = L * (d + 3 * d) + L * (d + d) + 2 * L * (d + m) + attn;  // qkv, out proj, MLP in and out
+  const double sgl = L * (d + 3 * d + m) + L * ((d + m) + d) + attn;         // qkv + MLP in, fused out proj
+  e += num_layers * dbl + num_single_layers * sgl + I * (d + out_channels);
+  return 4 * e;
+}
+
+std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty() || !fs::is_directory(path, ec)) return std::nullopt;
+  fs::path file = path / "scheduler" / "scheduler_config.json";
+  if (!fs::exists(file, ec) && fs::exists(path / "config.json", ec)) file = path.parent_path() / "scheduler" / "scheduler_config.json";
+  if (!fs::exists(file, ec)) return std::nullopt;
+  std::ifstream in(file);
+  try {
+    return flow_match_config_from_json(nlohmann::json::parse(in));
+  } catch (const nlohmann::json::exception& e) {
+    throw_invalid(file.string() + ": not a scheduler config: " + e.what());
+  } catch (const Error& e) {
+    throw_invalid(file.string() + ": " + e.what());
+  }
 }
 
 void FluxConfig::validate() const {

@@ -11,11 +11,14 @@
 /// otherwise from FLUX.1's values (16, 56, 56) when the head dim is 128; other head dims need a config.
 
 #include <array>
+#include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "nodes/models/flow_match.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
@@ -32,6 +35,10 @@ struct FluxConfig {
   bool guidance_embeds = true;      ///< FLUX.1-dev: yes; schnell: no
   std::array<int, 3> axes_dims_rope{16, 56, 56};
   float mlp_ratio = 4.0f;
+  /// The scheduler of the diffusers pipeline folder the transformer was loaded from (its
+  /// scheduler/scheduler_config.json: flux_pipeline_scheduler), when there is one; flux.sample's 'auto'
+  /// schedule takes it before guessing from guidance_embeds.
+  std::optional<FlowMatchConfig> scheduler;
 
   int inner_dim() const { return num_attention_heads * attention_head_dim; }
   /// Packed channels of the control latent that a structural-control model (FLUX.1-Canny-dev / -Depth-dev, or
@@ -44,11 +51,21 @@ struct FluxConfig {
   uint64_t parameter_count() const;
   /// FLOPs of one forward for the given image and text token counts (multiply-add = 2).
   double forward_flops(int64_t image_tokens, int64_t text_tokens) const;
+  /// Device-memory bytes one forward's matrix products and attention read and write in activations, f32, on
+  /// the terms forward_flops counts: each product reads its input rows and writes its output rows, attention
+  /// reads q, k, v and writes its output. A lower bound: the elementwise work between them (norms,
+  /// modulation, RoPE, GELU, gates, residual adds), the weights, and re-reads of tiles are not counted.
+  double forward_activation_traffic_bytes(int64_t image_tokens, int64_t text_tokens) const;
   /// Throws Error(InvalidInput) describing the first inconsistency.
   void validate() const;
 };
 
 enum class FluxLayout { Diffusers, BFL };
+
+/// The scheduler/scheduler_config.json of the diffusers pipeline a transformer at `path` belongs to: `path`
+/// itself the pipeline folder, or `path` the component folder (holding config.json) inside it. None when there is no such file (single files, bare component folders).
+/// Throws Error(InvalidInput) naming the file when it is not JSON or asks for what the scheduler lacks.
+std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path);
 
 /// From a diffusers config (FluxTransformer2DModel.config as JSON).
 FluxConfig flux_config_from_json(const nlohmann::json& j);

@@ -13,6 +13,21 @@ namespace lattice {
 
 using gpu::Tensor;
 
+FlowMatchConfig flux_dev_scheduler() { return {.shift = 3.0, .use_dynamic_shifting = true, .base_shift = 0.5, .max_shift = 1.15}; }
+
+FlowMatchConfig flux_schnell_scheduler() { return {.shift = 1.0, .use_dynamic_shifting = false}; }
+
+FlowMatchConfig flux_scheduler_for(const FluxConfig& c) { return c.guidance_embeds ? flux_dev_scheduler() : flux_schnell_scheduler(); }
+
+FluxSamplerOptions::FluxSamplerOptions() : schedule(flux_dev_scheduler()) {}
+
+float flux_step_progress(int i, int steps) { return steps > 1 ? static_cast<float>(i) / static_cast<float>(steps - 1) : 0.0f; }
+
+bool flux_cfg_at_step(const FluxSamplerOptions& o, int i, int steps) {
+  const float progress = flux_step_progress(i, steps);
+  return progress >= o.cfg_start && progress <= o.cfg_end;
+}
+
 FlowMatchSchedule flux_schedule(const FluxSamplerOptions& o, int64_t latent_h, int64_t latent_w) {
   if (o.steps < 1) throw_eval("FLUX sampler: steps must be at least 1");
   const int seq = static_cast<int>((latent_h / 2) * (latent_w / 2));
@@ -87,9 +102,9 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
     const std::vector<float> tin(static_cast<size_t>(B), t / 1000.0f);
     const Tensor hidden = input(s, x);
     Tensor v = model.forward(s, hidden, cond.prompt_embeds, cond.pooled, tin, guidance, cos, sin, &cache);
-    const float progress = n > 1 ? static_cast<float>(i) / static_cast<float>(n - 1) : 0.0f;
-    const bool guided = use_cfg && progress >= o.cfg_start && progress <= o.cfg_end;
+    const bool guided = use_cfg && flux_cfg_at_step(o, i, n);
     if (guided) {
+      const float progress = flux_step_progress(i, n);
       const float scale = o.cfg_curve ? 1.0f + (o.true_cfg - 1.0f) * std::sin(static_cast<float>(M_PI) * progress) : o.true_cfg;
       const Tensor vn = model.forward(s, hidden, negative->prompt_embeds, negative->pooled, tin, guidance, neg_rope.first,
                                       neg_rope.second, &neg_cache);

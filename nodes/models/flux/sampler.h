@@ -34,13 +34,8 @@ struct FluxSamplerOptions {
   /// flux_start_step rounds as the reference's Python floats do.
   double strength = 1.0;
   float cache_threshold = 0.0f;      ///< > 0: step caching (FluxStepCache), e.g. 0.25
-  FlowMatchConfig schedule;          ///< the scheduler config (FLUX-dev's by default)
-  FluxSamplerOptions() {
-    schedule.shift = 3.0;
-    schedule.use_dynamic_shifting = true;
-    schedule.base_shift = 0.5;
-    schedule.max_shift = 1.15;
-  }
+  FlowMatchConfig schedule;          ///< the scheduler config (FLUX-dev's by default: flux_dev_scheduler)
+  FluxSamplerOptions();
 };
 
 struct FluxStepRecord {
@@ -83,6 +78,22 @@ gpu::Tensor flux_control_input(gpu::CommandStream& s, const gpu::Tensor& latents
 /// is wider).
 uint64_t flux_sampler_device_bytes(const FluxConfig& c, int64_t latent_h, int64_t latent_w, int64_t text_tokens,
                                    bool negative, bool cfg, bool image, bool control = false);
+
+/// FlowMatchEulerDiscreteScheduler as FLUX.1's releases configure it (their scheduler/scheduler_config.json):
+/// dev's shifts dynamically with the image's token count (shift 3, base_shift 0.5, max_shift 1.15, sequence
+/// lengths 256..4096); schnell's, timestep-distilled, does not shift (shift 1, use_dynamic_shifting false).
+FlowMatchConfig flux_dev_scheduler();
+FlowMatchConfig flux_schnell_scheduler();
+/// The scheduler of the release a transformer of config `c` belongs to, as far as its config tells: schnell's
+/// when it has no guidance embedding (FLUX.1-schnell's guidance_embeds is false), dev's otherwise.
+FlowMatchConfig flux_scheduler_for(const FluxConfig& c);
+
+/// Where step i of a run of `steps` lies in it: i / (steps - 1), 0 for a single step (true CFG's interval
+/// and curve are in these units).
+float flux_step_progress(int i, int steps);
+/// Whether true CFG runs at step i of a run of `steps` (given a negative prompt and true_cfg > 1): its
+/// progress is within [cfg_start, cfg_end]. flux_sample and flux.sample's plan both count guided steps with it.
+bool flux_cfg_at_step(const FluxSamplerOptions& options, int i, int steps);
 
 /// First step for image-to-image at options.strength (0 for text-to-image), as FluxImg2ImgPipeline.
 int flux_start_step(const FluxSamplerOptions& options);

@@ -210,6 +210,17 @@ int64_t AutoencoderKLConfig::largest_decode_tile(uint64_t max_buffer_bytes) cons
   return std::max<int64_t>(1, static_cast<int64_t>(std::floor(std::sqrt(pixels))));
 }
 
+KlDecodeTiling kl_decode_tiling(const AutoencoderKLConfig& c, int64_t h, int64_t w, int64_t tile, int64_t overlap,
+                                uint64_t max_buffer_bytes, uint64_t budget_bytes) {
+  if (tile > 0) return {tile, overlap, false};
+  // Decoding whole needs the widest activation at full size in one buffer, and every layer's tensors at once
+  // within the budget; where they would not fit (large images on lavapipe's 128 MiB, 1024x1024 on a 24 GB
+  // card), tile.
+  const int64_t fit = c.largest_decode_tile(auto_tile_tensor_limit(max_buffer_bytes, budget_bytes, AutoencoderKLConfig::kWorkingSetFactor));
+  if (fit >= std::max(h, w)) return {0, overlap, false};
+  return {fit, std::min(overlap, fit / 4), true};
+}
+
 Tensor AutoencoderKL::decode(gpu::CommandStream& s, const Tensor& z) const {
   if (!has_decoder_) throw_eval("this VAE checkpoint has no decoder");
   if (z.rank() != 4 || z.dim(1) != config_.latent_channels)

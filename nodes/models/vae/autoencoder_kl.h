@@ -42,8 +42,25 @@ struct AutoencoderKLConfig {
   /// within half the device budget (auto_tile_tensor_limit); at 1024x1024 a whole decode would otherwise hold
   /// some 25 GB.
   static constexpr uint64_t kWorkingSetFactor = 32;
+  /// The working set of decoding a th x tw latent tile as the automatic tiles bound it: kWorkingSetFactor
+  /// times the largest tensor (decode_bytes_per_latent_pixel per latent pixel).
+  uint64_t decode_working_set_bytes(int64_t th, int64_t tw) const {
+    return kWorkingSetFactor * decode_bytes_per_latent_pixel() * static_cast<uint64_t>(th * tw);
+  }
   void validate() const;
 };
+
+/// How vae.decode tiles an h x w latent (tile and overlap in latent pixels; tile 0 = whole). With `tile` > 0
+/// the tiles asked for. With `tile` 0: whole when the decoder's largest tensor stays within
+/// auto_tile_tensor_limit(max_buffer_bytes, budget_bytes, kWorkingSetFactor) (one buffer, and the working set
+/// within half the budget), else the largest square tile that does (automatic), its overlap at most a
+/// quarter of it. The run and the plan (at each budget) both decide with this.
+struct KlDecodeTiling {
+  int64_t tile = 0, overlap = 0;
+  bool automatic = false;
+};
+KlDecodeTiling kl_decode_tiling(const AutoencoderKLConfig& c, int64_t h, int64_t w, int64_t tile, int64_t overlap,
+                                uint64_t max_buffer_bytes, uint64_t budget_bytes);
 
 AutoencoderKLConfig autoencoder_kl_config_from_json(const nlohmann::json& j);
 /// From the weights; scaling and shift factors from config.json when present, else FLUX's.
@@ -57,8 +74,10 @@ class AutoencoderKL {
   gpu::Tensor decode(gpu::CommandStream& s, const gpu::Tensor& z) const;
   /// decode() in overlapping latent tiles of tile_latent x tile_latent (overlap_latent shared with each
   /// neighbour), blended linearly across the overlaps, so peak memory follows the tile, not the image.
-  /// Submits and waits after each tile (unlike decode()). The mid-block attention sees only its tile, so
-  /// the result differs slightly from decode(); a tile covering the whole latent returns decode() exactly.
+  /// Submits and waits after each tile (unlike decode()). The mid-block attention and GroupNorm statistics see
+  /// only their tile, so the result differs slightly from decode(); a tile covering the whole latent returns
+  /// decode() exactly, and the output is exactly each tile's decode where no other tile reaches, the TileGrid
+  /// blend of the tiles decoded alone elsewhere. Not diffusers' tiled_decode (other tile layout and blend).
   /// tile_latent <= 0 means no tiling; overlap_latent must be in [0, tile_latent).
   gpu::Tensor decode_tiled(gpu::CommandStream& s, const gpu::Tensor& z, int64_t tile_latent = 64, int64_t overlap_latent = 8) const;
   /// Latents as the DiT sees them -> the decoder's input: z / scaling_factor + shift_factor.
