@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -75,6 +76,36 @@ void hash_sequence_identity(Hasher& h, const std::filesystem::path& pattern) {
     h.field("unlistable");
   }
 }
+
+// A file's or folder's identity: a changed, replaced or missing file re-runs the node. A folder (a diffusers
+// model folder) keys every regular file under it, up to 4 levels deep and 4,096 entries, by relative name, size,
+// mtime and inode, so that a weight or config rewritten in place inside it counts as a change too.
+void hash_path_identity(Hasher& h, const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto canon = fs::weakly_canonical(path, ec);
+  auto file = [&](const fs::path& p, const std::string& name) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) {
+      h.field("missing:" + name);
+      return;
+    }
+    h.field(name).u64(static_cast<uint64_t>(st.st_size)).u64(static_cast<uint64_t>(st.st_mtim.tv_sec));
+    h.u64(static_cast<uint64_t>(st.st_mtim.tv_nsec)).u64(st.st_ino);
+  };
+  file(path, canon.string());
+  if (!fs::is_directory(path, ec)) return;
+  std::vector<std::string> names;
+  fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end && names.size() < 4096; it.increment(ec)) {
+    if (it.depth() >= 4) it.disable_recursion_pending();
+    if (it->is_regular_file(ec)) names.push_back(fs::relative(it->path(), path, ec).generic_string());
+  }
+  std::sort(names.begin(), names.end());
+  h.u64(names.size());
+  for (const std::string& n : names) file(path / n, n);
+}
+
 }  // namespace
 
 struct Engine::Run {
@@ -154,17 +185,10 @@ struct Engine::Run {
       if (p.type == ParamType::InPath && d.path_sequences && is_sequence_pattern(pr.in_path_pattern(p.name))) {
         hash_sequence_identity(h, pr.in_path_pattern(p.name));
       } else if (p.type == ParamType::InPath) {
-        // The file's identity: a changed or replaced file re-runs the node.
         const auto path = pr.in_path(p.name);
-        std::error_code ec;
-        auto canon = std::filesystem::weakly_canonical(path, ec);
-        struct stat st {};
-        if (::stat(path.c_str(), &st) == 0) {
-          h.field(canon.string()).u64(static_cast<uint64_t>(st.st_size)).u64(static_cast<uint64_t>(st.st_mtim.tv_sec));
-          h.u64(static_cast<uint64_t>(st.st_mtim.tv_nsec)).u64(st.st_ino);
-        } else {
-          h.field("missing:" + path.string());
-        }
+        hash_path_identity(h, path);
+        if (p.also_reads)
+          for (const auto& other : p.also_reads(path)) hash_path_identity(h, other);
       } else if (p.type == ParamType::OutPath) {
         std::error_code ec;
         h.field(std::filesystem::absolute(d.path_sequences ? pr.out_path_pattern(p.name) : pr.out_path(p.name), ec)

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -61,6 +62,9 @@ struct ParamDesc {
   /// Optional further check of a value of the right type (e.g. a file extension the node can write): the
   /// problem, or nullopt. validate() and resolved_params() apply it, so a bad value is refused before anything runs.
   std::function<std::optional<std::string>(const Json&)> check;
+  /// InPath only, optional: other files the node reads because of this path (e.g. a diffusers pipeline's
+  /// scheduler config beside the transformer folder given); their identity joins the cache key as the path's does.
+  std::function<std::vector<std::filesystem::path>(const std::filesystem::path&)> also_reads;
 };
 
 /// Output shape and cost estimate computed without running the node (--dry-run).

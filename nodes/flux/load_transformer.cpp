@@ -18,7 +18,12 @@ NodeDesc make() {
   d.category = "FLUX";
   d.description = "Load a FLUX.1 transformer (dev or schnell) from a diffusers folder or a .safetensors file";
   d.outputs = {{"dit", PortType::DiT, "the transformer; weights reach the device on first use"}};
-  d.params = {{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"},
+  ParamDesc path{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"};
+  // The pipeline's scheduler config beside a transformer folder is read too (flux_pipeline_scheduler).
+  path.also_reads = [](const std::filesystem::path& p) {
+    return std::vector<std::filesystem::path>{p.parent_path() / "scheduler" / "scheduler_config.json"};
+  };
+  d.params = {path,
               {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"},
               weight_dtype_param()};
   d.disk_cacheable = false;

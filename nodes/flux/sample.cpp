@@ -233,7 +233,7 @@ NodeDesc make() {
     // Activations of one forward as the run reserves them (one block's temporaries at a time), and what the
     // sampler holds on the device when the transformer plans (latents, text states, RoPE tables).
     p.activation_bytes = flux_activation_bytes(c, 1, img_tokens, std::max(txt, cfg ? neg_txt : txt)) +
-                         flux_sampler_device_bytes(c, h, w, txt, negative, cfg, ctx.input("image") && o.strength < 1.0,
+                         flux_sampler_device_bytes(c, h, w, txt, negative ? neg_txt : 0, cfg, ctx.input("image") && o.strength < 1.0,
                                                    ctx.input("control") != nullptr);
     p.meta = noise->meta;
     // One step without true CFG: its FLOPs, and the bytes it moves in device memory: every weight read once

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "gpu/error.h"
+#include "nodes/gpu_service.h"
 #include "nodes/models/weights.h"
 
 namespace lattice {
@@ -160,6 +161,13 @@ size_t run_fixture_file(const std::filesystem::path& in, const std::filesystem::
   auto named = [&](const std::string& what) {
     return what.rfind(fx.name(), 0) == 0 || what.rfind(in.string(), 0) == 0 ? what : in.string() + ": " + what;
   };
+  // A device that cannot be had (none, LATTICE_DEVICE matching none, missing features) is not the fixture's
+  // fault: it is found out here, before the runner, where its Unsupported failures would read as the fixture's.
+  try {
+    GpuService().context();
+  } catch (const gpu::DeviceError& e) {
+    throw_eval(in.string() + ": no usable Vulkan device to run " + fx.cls() + ": " + e.what());
+  }
   FixtureOutputs outputs;
   try {
     outputs = (*runner)(fx);

@@ -67,7 +67,7 @@ FlowMatchConfig flow_match_config_from_json(const nlohmann::json& j) {
   c.base_image_seq_len = j.value("base_image_seq_len", 256);
   c.max_image_seq_len = j.value("max_image_seq_len", 4096);
   if (j.contains("shift_terminal") && !j["shift_terminal"].is_null()) c.shift_terminal = j["shift_terminal"].get<double>();
-  for (const char* unsupported : {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas"})
+  for (const char* unsupported : {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas", "stochastic_sampling"})
     if (j.value(unsupported, false)) throw_invalid(std::string("FlowMatchEulerDiscreteScheduler: '") + unsupported + "' is not supported");
   if (j.value("time_shift_type", std::string("exponential")) != "exponential")
     throw_invalid("FlowMatchEulerDiscreteScheduler: only time_shift_type 'exponential' is supported");

@@ -27,8 +27,8 @@ struct Result {
   std::string out;
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LATTICE_BINARY_DIR) + "/lattice " + args + " 2>&1";
+Result run(const std::string& args, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : env + " ") + std::string(LATTICE_BINARY_DIR) + "/lattice " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   Result r{-1, {}};
   char buf[4096];
@@ -290,16 +290,16 @@ TEST_F(Cli, MemoryPlanCountsOnlyTheModelsEachNodeUses) {
   // pixel, within a 64th of the budget): 52 latent pixels at 12 GiB, 74 at 24 GiB; whole it would need some
   // 32 GiB.
   std::ifstream again(report);
-  for (const auto& n : nlohmann::json::parse(again)["plan"])
-    if (n["id"] == "decode") {
-      const auto& at = n["outputs"][0]["by_budget"];
-      ASSERT_EQ(at.size(), 2u) << n.dump();
-      EXPECT_EQ(at[0]["tile"], 52);
-      EXPECT_EQ(at[0]["tiles"], 9);
-      EXPECT_EQ(at[1]["tile"], 74);
-      EXPECT_EQ(at[1]["tiles"], 4);
-      EXPECT_LT(at[1]["activation_bytes"].get<double>(), 12 * gib);
-    }
+  const auto plan = nlohmann::json::parse(again)["plan"];
+  const auto decode = std::find_if(plan.begin(), plan.end(), [](const nlohmann::json& n) { return n["id"] == "decode"; });
+  ASSERT_NE(decode, plan.end()) << plan.dump();
+  const auto& at = (*decode)["outputs"][0]["by_budget"];
+  ASSERT_EQ(at.size(), 2u) << decode->dump();
+  EXPECT_EQ(at[0]["tile"], 52);
+  EXPECT_EQ(at[0]["tiles"], 9);
+  EXPECT_EQ(at[1]["tile"], 74);
+  EXPECT_EQ(at[1]["tiles"], 4);
+  EXPECT_LT(at[1]["activation_bytes"].get<double>(), 12 * gib);
 }
 
 // Renders `graph`'s node "sample" under `budget_mib` (to the byte) after a dry run at that budget, and checks
@@ -673,6 +673,15 @@ TEST_F(CliRunFixture, AValidFixtureRunsAndWritesEveryOutput) {
   const Result r = run("--run-fixture " + fx + " --out " + (dir / "out.safetensors").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(lattice::SafetensorsFile(dir / "out.safetensors").find("output.sample"));
+}
+
+TEST_F(CliRunFixture, NoUsableDeviceIsAnEvaluationFailureNotTheFixtures) {
+  // A valid fixture with no device to run it on: exit 4, naming the device, not "cannot run this fixture".
+  const std::string fx = variant("flux_transformer.safetensors", "valid.safetensors", [](auto&, auto&) {});
+  const Result r = run("--run-fixture " + fx + " --out " + (dir / "out.safetensors").string() + " 2>&1", "LATTICE_DEVICE=no-such-gpu");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("no usable Vulkan device"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "out.safetensors"));
 }
 
 TEST_F(CliRunFixture, ConfigThatDisagreesWithTheWeightsIsRefused) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -289,6 +290,38 @@ TEST_F(EngineTest, InputFileIdentityJoinsTheKey) {
   EXPECT_EQ(e.keys(g, opts)[0].second, k1);
   std::ofstream(f) << "longer content";
   EXPECT_FALSE(e.keys(g, opts)[0].second == k1);
+}
+
+TEST_F(EngineTest, AFolderInputKeysTheFilesInItAndWhatTheNodeAlsoReads) {
+  // A diffusers model folder: a weight rewritten in place changes no stat of the folder itself, yet the node's
+  // output may change; so do files the node reads beside it (ParamDesc::also_reads).
+  NodeDesc d;
+  d.type = "test.folder_reader";
+  ParamDesc path{"path", ParamType::InPath, "", ""};
+  path.also_reads = [](const fs::path& p) { return std::vector<fs::path>{p.parent_path() / "scheduler" / "config.json"}; };
+  d.params = {path};
+  d.outputs = {{"out", PortType::Number, ""}};
+  d.evaluate = [](EvalContext& c) { c.set_output("out", make_number(0)); };
+  if (!NodeRegistry::instance().find("test.folder_reader")) NodeRegistry::instance().add(d);
+  fs::create_directories(dir / "model" / "transformer" / "sub");
+  std::ofstream(dir / "model" / "transformer" / "sub" / "weights.bin") << "one";
+  g = parse_graph(R"({"lattice":1,"nodes":[{"id":"r","type":"test.folder_reader","params":{"path":"model/transformer"}}]})");
+  opts.base_dir = dir;
+  MemoryCache mem;
+  Engine e(&mem);
+  const Key128 k1 = e.keys(g, opts)[0].second;
+  EXPECT_EQ(e.keys(g, opts)[0].second, k1);
+  {
+    std::fstream w(dir / "model" / "transformer" / "sub" / "weights.bin", std::ios::in | std::ios::out);
+    w << "two";  // same size, same inode, rewritten in place
+  }
+  const auto mtime = fs::last_write_time(dir / "model" / "transformer" / "sub" / "weights.bin");
+  fs::last_write_time(dir / "model" / "transformer" / "sub" / "weights.bin", mtime + std::chrono::seconds(1));
+  const Key128 k2 = e.keys(g, opts)[0].second;
+  EXPECT_FALSE(k2 == k1);
+  fs::create_directories(dir / "model" / "scheduler");
+  std::ofstream(dir / "model" / "scheduler" / "config.json") << "{}";
+  EXPECT_FALSE(e.keys(g, opts)[0].second == k2);
 }
 
 }  // namespace

@@ -132,14 +132,16 @@ Tensor flux_sample(FluxTransformer& model, gpu::Context& ctx, const Tensor& late
 }
 
 uint64_t flux_sampler_device_bytes(const FluxConfig& c, int64_t latent_h, int64_t latent_w, int64_t text_tokens,
-                                   bool negative, bool cfg, bool image, bool control) {
+                                   int64_t negative_tokens, bool cfg, bool image, bool control) {
   const uint64_t latent = static_cast<uint64_t>(c.out_channels / 4) * static_cast<uint64_t>(latent_h * latent_w);
-  const uint64_t S = static_cast<uint64_t>((latent_h / 2) * (latent_w / 2)), T = static_cast<uint64_t>(text_tokens);
-  const uint64_t text = T * static_cast<uint64_t>(c.joint_attention_dim) + static_cast<uint64_t>(c.pooled_projection_dim);
-  const uint64_t rope = 2 * (T + S) * static_cast<uint64_t>(c.attention_head_dim);
-  uint64_t n = 2 * latent + text + rope;
-  if (negative) n += text;
-  if (cfg) n += rope;
+  const uint64_t S = static_cast<uint64_t>((latent_h / 2) * (latent_w / 2));
+  auto text = [&](int64_t tokens) {
+    return static_cast<uint64_t>(tokens) * static_cast<uint64_t>(c.joint_attention_dim) + static_cast<uint64_t>(c.pooled_projection_dim);
+  };
+  auto rope = [&](int64_t tokens) { return 2 * (static_cast<uint64_t>(tokens) + S) * static_cast<uint64_t>(c.attention_head_dim); };
+  uint64_t n = 2 * latent + text(text_tokens) + rope(text_tokens);
+  if (negative_tokens > 0) n += text(negative_tokens);
+  if (cfg && negative_tokens > 0) n += rope(negative_tokens);
   if (image) n += latent;
   if (control) n += 4 * latent;  // control latent and its packed tokens, the [latents, control] input (2 latents)
   return 4 * n;

@@ -71,13 +71,13 @@ gpu::Tensor flux_control_input(gpu::CommandStream& s, const gpu::Tensor& latents
 
 /// The device bytes flux.sample and flux_sample() hold when the transformer plans its first forward, beside
 /// the weights (so that the dry run's plan counts what the run's plan finds in use): the noise latent and
-/// its packed tokens, the text states and pooled vector (also the negative's where one is given), the RoPE
-/// tables (also the negative's with true CFG), with an image (strength < 1) its latent, with a control input the
+/// its packed tokens, the text states and pooled vector (also the negative's, of its own `negative_tokens`, where
+/// one is given: negative_tokens > 0), the RoPE tables (also the negative's with true CFG), with an image (strength < 1) its latent, with a control input the
 /// control latent, its packed tokens and the concatenated input (estimated: no test holds this case to the run's
 /// bytes). f32 throughout. The latent's channels are the transformer's output channels (a control model's input
 /// is wider).
 uint64_t flux_sampler_device_bytes(const FluxConfig& c, int64_t latent_h, int64_t latent_w, int64_t text_tokens,
-                                   bool negative, bool cfg, bool image, bool control = false);
+                                   int64_t negative_tokens, bool cfg, bool image, bool control = false);
 
 /// FlowMatchEulerDiscreteScheduler as FLUX.1's releases configure it (their scheduler/scheduler_config.json):
 /// dev's shifts dynamically with the image's token count (shift 3, base_shift 0.5, max_shift 1.15, sequence

@@ -28,7 +28,8 @@ TEST(FlowMatchConfig, FluxReleasesSchedulerConfigs) {
 }
 
 TEST(FlowMatchConfig, RefusesWhatTheSchedulerDoesNotImplement) {
-  for (const char* j : {R"({"use_karras_sigmas": true})", R"({"time_shift_type": "linear"})"}) {
+  for (const char* j : {R"({"use_karras_sigmas": true})", R"({"time_shift_type": "linear"})", R"({"stochastic_sampling": true})",
+                        R"({"invert_sigmas": true})"}) {
     try {
       flow_match_config_from_json(nlohmann::json::parse(j));
       ADD_FAILURE() << j;
