@@ -87,7 +87,9 @@ NodeDesc make() {
     if (ctx.has_input("noise")) {
       noise = ctx.input_as<TensorValue>("noise").device(gc);
       if (noise.shape() != gpu::Shape(shape.begin(), shape.end()))
-        ctx.fail("noise " + noise.describe() + " does not match the video size (expected " + shape_text(shape) + ")");
+        throw_invalid(ctx.who() + ": noise " + noise.describe() + " does not fit the " + video_size(ctx) +
+                          " this sampler makes (expected " + shape_text(shape) + ")",
+                      {ctx.node_id()});
     } else {
       gpu::CommandStream s(gc);
       noise = starting_noise(s, parse_noise_generator(ctx.string("generator")), ctx.seed("seed"),
@@ -169,6 +171,12 @@ NodeDesc make() {
                           " this sampler makes (expected " + shape_text(shape) + ")",
                       {ctx.node_id()});
     }
+    if (const PlanInfo* noise = ctx.input("noise"); noise && noise->meta.contains("t") &&
+        (noise->meta["t"].get<int64_t>() != shape[2] || noise->meta["h"].get<int64_t>() != shape[3] ||
+         noise->meta["w"].get<int64_t>() != shape[4]))
+      throw_invalid(ctx.who() + ": noise " + noise->shape + " does not fit the " + video_size(ctx) +
+                        " this sampler makes (expected " + shape_text(shape) + ")",
+                    {ctx.node_id()});
     const int steps = o.steps - (refine ? wan_start_step(o) : 0);
     PlanInfo p;
     p.meta = {{"c", shape[1]}, {"t", shape[2]}, {"h", shape[3]}, {"w", shape[4]}};

@@ -307,6 +307,13 @@ TEST_F(WanGraph, VideoToVideoRefusesALatentOfAnotherSizeOrNone) {
   connect_video_latent(g);
   test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent",
                                    "does not fit the 64x48, 9 frames this sampler makes (expected [1, 16, 3, 6, 8])");
+  // The same latent as the starting noise (strength 1).
+  g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2})");
+  connect_video_latent(g);
+  g.find("sample")->inputs["noise"] = g.find("sample")->inputs["latent"];
+  g.find("sample")->inputs.erase("latent");
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "(wan.sample): noise ");
+  test::expect_plan_and_run_refuse(e, g, opts, "sample", "latent", "[1, 16, 2, 6, 8]");
   // guidance > 1 without a negative prompt.
   g = graph(R"({"width": 64, "height": 48, "num_frames": 9, "steps": 2})");
   g.find("sample")->inputs.erase("negative");
