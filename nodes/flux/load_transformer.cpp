@@ -21,7 +21,9 @@ NodeDesc make() {
   ParamDesc path{"path", ParamType::InPath, "", "checkpoint file, transformer folder, or pipeline folder"};
   // The pipeline's scheduler config beside a transformer folder is read too (flux_pipeline_scheduler).
   path.also_reads = [](const std::filesystem::path& p) {
-    return std::vector<std::filesystem::path>{p.parent_path() / "scheduler" / "scheduler_config.json"};
+    std::vector<std::filesystem::path> files;
+    if (auto f = flux_pipeline_scheduler_file(p)) files.push_back(*f);
+    return files;
   };
   d.params = {path,
               {"component", ParamType::String, "transformer", "subfolder to use when 'path' is a pipeline folder"},

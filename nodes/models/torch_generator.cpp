@@ -1,26 +1,21 @@
 #include "nodes/models/torch_generator.h"
 
-#include <bit>
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
+#include "gpu/dtype.h"
 #include "gpu/ops/noise.h"
 
 namespace lattice {
 
 namespace {
 
-// c10::BFloat16(float): round to nearest even (NaN kept).
-float round_bf16(float f) {
-  if (std::isnan(f)) return f;
-  uint32_t u = std::bit_cast<uint32_t>(f);
-  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  return std::bit_cast<float>(u);
-}
-
-float round_f16(float f) { return static_cast<float>(static_cast<_Float16>(f)); }
+// c10::BFloat16(float) and c10::Half(float): round to nearest even (gpu/dtype.h's conversions).
+float round_bf16(float f) { return gpu::bf16_to_float(gpu::float_to_bf16(f)); }
+float round_f16(float f) { return gpu::f16_to_float(gpu::float_to_f16(f)); }
 
 int significand_bits(TorchRandnDtype d) {
   switch (d) {
@@ -115,14 +110,25 @@ std::vector<float> TorchCpuGenerator::randn(int64_t n, TorchRandnDtype dtype) {
   return x;
 }
 
-std::vector<std::string_view> noise_generator_names() { return {"lattice", "torch", "torch_bf16", "torch_f16"}; }
+namespace {
+constexpr std::pair<std::string_view, NoiseGenerator> kGenerators[] = {
+    {"lattice", NoiseGenerator::Lattice}, {"torch", NoiseGenerator::Torch},
+    {"torch_bf16", NoiseGenerator::TorchBFloat16}, {"torch_f16", NoiseGenerator::TorchFloat16}};
+}  // namespace
+
+std::vector<std::string_view> noise_generator_names() {
+  std::vector<std::string_view> names;
+  for (const auto& [name, g] : kGenerators) names.push_back(name);
+  return names;
+}
 
 NoiseGenerator parse_noise_generator(std::string_view name) {
-  if (name == "lattice") return NoiseGenerator::Lattice;
-  if (name == "torch") return NoiseGenerator::Torch;
-  if (name == "torch_bf16") return NoiseGenerator::TorchBFloat16;
-  if (name == "torch_f16") return NoiseGenerator::TorchFloat16;
-  throw_invalid("noise generator '" + std::string(name) + "' is not one of lattice, torch, torch_bf16, torch_f16");
+  std::string known;
+  for (const auto& [n, g] : kGenerators) {
+    if (n == name) return g;
+    known += (known.empty() ? "" : ", ") + std::string(n);
+  }
+  throw_invalid("noise generator '" + std::string(name) + "' is not one of " + known);
 }
 
 ParamDesc noise_generator_param(const std::string& reference) {
@@ -140,9 +146,7 @@ gpu::Tensor starting_noise(gpu::CommandStream& s, NoiseGenerator generator, uint
   const TorchRandnDtype dtype = generator == NoiseGenerator::TorchBFloat16  ? TorchRandnDtype::BFloat16
                                 : generator == NoiseGenerator::TorchFloat16 ? TorchRandnDtype::Float16
                                                                              : TorchRandnDtype::Float32;
-  int64_t n = 1;
-  for (const int64_t d : shape) n *= d;
-  return gpu::Tensor::from_floats(s.context(), TorchCpuGenerator(seed).randn(n, dtype), shape);
+  return gpu::Tensor::from_floats(s.context(), TorchCpuGenerator(seed).randn(gpu::numel(shape), dtype), shape);
 }
 
 }  // namespace lattice

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "nodes/models/checkpoint_shapes.h"
 
 namespace lattice {
 
@@ -22,15 +23,7 @@ std::string not_flux(const WeightSource& w, const std::string& why) {
 
 }  // namespace
 
-uint64_t FluxConfig::parameter_count() const {
-  uint64_t n = 0;
-  for (const auto& [name, shape] : flux_checkpoint_shapes(*this)) {
-    uint64_t e = 1;
-    for (int64_t d : shape) e *= static_cast<uint64_t>(d);
-    n += e;
-  }
-  return n;
-}
+uint64_t FluxConfig::parameter_count() const { return element_count(flux_checkpoint_shapes(*this)); }
 
 double FluxConfig::forward_flops(int64_t img, int64_t txt) const {
   const double d = inner_dim(), m = mlp_hidden(), L = static_cast<double>(img + txt);
@@ -55,13 +48,20 @@ double FluxConfig::forward_activation_traffic_bytes(int64_t img, int64_t txt) co
   return 4 * e;
 }
 
-std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path) {
+std::optional<std::filesystem::path> flux_pipeline_scheduler_file(const std::filesystem::path& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (path.empty() || !fs::is_directory(path, ec)) return std::nullopt;
-  fs::path file = path / "scheduler" / "scheduler_config.json";
-  if (!fs::exists(file, ec) && fs::exists(path / "config.json", ec)) file = path.parent_path() / "scheduler" / "scheduler_config.json";
-  if (!fs::exists(file, ec)) return std::nullopt;
+  if (fs::exists(path / "config.json", ec) && !fs::exists(path / "scheduler", ec))
+    return path.parent_path() / "scheduler" / "scheduler_config.json";  // a transformer folder of a pipeline
+  return path / "scheduler" / "scheduler_config.json";
+}
+
+std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::optional<std::filesystem::path> at = flux_pipeline_scheduler_file(path);
+  if (!at || !std::filesystem::exists(*at, ec)) return std::nullopt;
+  const std::filesystem::path& file = *at;
   std::ifstream in(file);
   try {
     return flow_match_config_from_json(nlohmann::json::parse(in));

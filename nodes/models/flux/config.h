@@ -66,6 +66,8 @@ enum class FluxLayout { Diffusers, BFL };
 /// itself the pipeline folder, or `path` the component folder (holding config.json) inside it. None when there is no such file (single files, bare component folders).
 /// Throws Error(InvalidInput) naming the file when it is not JSON or asks for what the scheduler lacks.
 std::optional<FlowMatchConfig> flux_pipeline_scheduler(const std::filesystem::path& path);
+/// Where flux_pipeline_scheduler looks for `path` (whether or not the file is there); nullopt for a file path.
+std::optional<std::filesystem::path> flux_pipeline_scheduler_file(const std::filesystem::path& path);
 
 /// From a diffusers config (FluxTransformer2DModel.config as JSON).
 FluxConfig flux_config_from_json(const nlohmann::json& j);
